@@ -1,0 +1,166 @@
+// The loaded, validated configuration. It mirrors the YAML keys (snake_case) so
+// an operator's file and the code read alike; every default is filled in and
+// every duration is a number of milliseconds.
+
+export type Millis = number;
+
+export type FactorKind = 'totp' | 'webauthn' | 'email' | 'sms' | 'recovery';
+export type Requirement = 'none' | 'login' | 'mfa' | 'deny';
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface ServerConfig {
+  listen: string;                 // host:port, e.g. 127.0.0.1:8080
+  public_url: string;             // origin users see (no trailing slash)
+  trusted_proxies: string[];      // CIDRs (IPv4 or IPv6); a bare address is a /32 or /128
+  header_timeout: Millis;         // default 10s
+  body_timeout: Millis;           // a request body that stalls this long is cut off; default 10s
+  keep_alive_timeout: Millis;     // default 5s
+  max_header_bytes: number;       // default 16384
+  max_header_count: number;       // default 100
+  max_body_bytes: number;         // default 1 GiB (0 = unlimited)
+  shutdown_timeout: Millis;       // default 10s
+  metrics_listen?: string;        // optional separate host:port for /metrics
+  log_level: LogLevel;            // default info
+}
+
+export interface BrandingConfig {
+  product_name: string;           // default "gatehouse"
+  logo_url?: string;              // same-origin path or data: URL (no external assets)
+  support_contact?: string;       // shown on every page
+}
+
+export interface RouteConfig {
+  host?: string;                  // lower-cased; optional
+  path: string;                   // prefix, starts with '/'
+  upstream: string;               // http://host:port[/base]
+  websocket: boolean;             // default true
+  timeout: Millis;                // upstream response headers; default 30s
+  case_insensitive: boolean;      // default false
+  path_params: 'reject' | 'allow';// default reject
+  preserve_host: boolean;         // send the client's Host upstream; default false
+}
+
+export interface FileIdentityConfig { path: string }
+export interface OidcIdentityConfig {
+  issuer: string;
+  client_id: string;
+  client_secret?: string;
+  scopes: string[];               // default [openid, profile, email]
+  groups_claim: string;           // default groups
+  username_claim: string;         // default preferred_username
+  trust_idp_mfa: string[];        // amr values counted as a second factor; default []
+}
+export interface UpstreamFormIdentityConfig {
+  login_path: string;
+  logout_path?: string;
+  username_field: string;         // default username
+  success: { status?: number; location?: string; set_cookie?: string };
+}
+export interface IdentityConfig {
+  source: 'file' | 'oidc' | 'upstream_form';
+  file?: FileIdentityConfig;
+  oidc?: OidcIdentityConfig;
+  upstream_form?: UpstreamFormIdentityConfig;
+}
+
+export interface SessionConfig {
+  secret: string;                 // >= 32 chars
+  cookie_name: string;            // default __gatehouse (or __Host-gatehouse on https)
+  max_age: Millis;                // absolute; default 12h
+  idle_timeout: Millis;           // default 30m
+  remember_device: Millis;        // 0 disables; default 30d
+}
+
+export interface FactorsConfig {
+  encryption_key: string;         // secret for TOTP seeds at rest (>= 32 chars)
+  totp: { issuer: string };
+  webauthn: { rp_name: string };
+  email_otp: { ttl: Millis; length: number };
+  sms_otp?: { ttl: Millis; length: number };
+  recovery_codes: { count: number };
+}
+
+export interface RuleMatch {
+  host?: string;
+  path?: string[];                // patterns: /a/b exact, /a/* one segment, /a/** prefix; always an array after loading
+  methods?: string[];             // upper-case; absent = all
+  groups?: string[];
+  not_groups?: string[];
+  networks?: string[];            // CIDRs
+}
+export interface RuleConfig {
+  id: string;
+  match: RuleMatch;
+  require: Requirement;
+  max_age?: Millis;               // freshness of the second factor (step-up)
+  factors?: FactorKind[];         // allowed kinds ('phishing_resistant' expanded to webauthn)
+  mode: 'enforce' | 'report';     // default enforce
+}
+export interface PolicyException {
+  user?: string;
+  group?: string;
+  rule: string;
+  reason: string;
+  owner: string;
+  expires: string;                // ISO date
+}
+export interface PolicyConfig {
+  default: 'none' | 'login' | 'mfa';
+  rules: RuleConfig[];
+  stash_max_body: number;         // bytes; default 1 MiB
+  privileged_groups: string[];    // default [admins]
+  exceptions: PolicyException[];
+}
+
+export interface RolloutConfig {
+  enforce_for: string[];          // group names, or 'everyone'
+  grace_until?: string;           // ISO date
+  max_deferrals: number;          // default 3
+}
+
+export type StoreConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+export type SharedStateConfig = { kind: 'memory' } | { kind: 'redis'; url: string; prefix: string };
+export type NotifierConfig =
+  | { kind: 'file'; path: string }
+  | { kind: 'smtp'; url: string; from: string }
+  | { kind: 'webhook'; url: string; headers: Record<string, string>; body_template: string };
+
+export interface AuditConfig {
+  path: string;
+  max_bytes: number;              // rotate past this size; default 64 MiB
+  alert_email?: string;
+}
+
+export interface HeaderNames {
+  user: string;
+  email: string;
+  groups: string;
+  auth_methods: string;
+  auth_time: string;
+  assertion: string;
+}
+export interface HeadersConfig {
+  prefix: string;                 // default X-Gatehouse-
+  jwt: boolean;                   // default true
+  names: HeaderNames;             // built from prefix unless set: User, Email, Groups, Auth-Methods, Auth-Time, Assertion
+}
+
+export interface Config {
+  server: ServerConfig;
+  branding: BrandingConfig;
+  routes: RouteConfig[];
+  identity: IdentityConfig;
+  session: SessionConfig;
+  factors: FactorsConfig;
+  policy: PolicyConfig;
+  rollout: RolloutConfig;
+  store: StoreConfig;
+  shared_state: SharedStateConfig;
+  notifier: NotifierConfig;
+  audit: AuditConfig;
+  headers: HeadersConfig;
+  /** Absolute path of the file this was loaded from (relative paths inside resolve against the process cwd). */
+  source_path: string;
+  /** Warnings found while loading (e.g. dev secret generated, expired exceptions). */
+  warnings: string[];
+}

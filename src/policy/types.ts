@@ -1,0 +1,65 @@
+// What the policy decides from, and what it answers. Evaluation is a pure
+// function of these values (no clock, no I/O): evaluate(request, subject, policy, now).
+
+import type { FactorKind } from '../config/types.ts';
+
+/** Facts about the request, after normalization (SPEC §4.1). */
+export interface RequestFacts {
+  host: string;            // lower-case, without port
+  method: string;          // upper-case
+  /** Decoded, normalized path used for matching; already lower-cased when the route is case_insensitive, path params already removed. */
+  path: string;
+  ip: string;              // client address (after trusted-proxy resolution)
+}
+
+/** One passed second-factor check, as recorded in the session. */
+export interface FactorCheck {
+  kind: FactorKind;        // totp | webauthn | email | sms | recovery
+  amr: string;             // RFC 8176 value: otp, hwk, swk, sms, mail, ...
+  phishing_resistant: boolean;
+  at: number;              // unix ms
+}
+
+/** Facts about who is asking. Anonymous requests pass `null` as the subject. */
+export interface SubjectFacts {
+  user: string;
+  groups: string[];
+  /** Second factors passed in this session (newest last). */
+  factors: FactorCheck[];
+  /** This browser is a remembered device for the user: satisfies routine MFA, never a step-up rule (max_age or factors). */
+  remembered_device: boolean;
+  /** Factor kinds the user has enrolled (to tell 'enroll' from 'challenge'). */
+  enrolled: FactorKind[];
+  /** Whether the rollout (enforce_for) covers this user. Users outside are never asked for routine MFA. */
+  in_rollout: boolean;
+  /** The user chose "set up later" within the grace period in this session. */
+  deferred: boolean;
+}
+
+export type ChallengeKind =
+  | 'login'      // no session: sign in first
+  | 'mfa'        // routine second factor
+  | 'step_up'    // rule needs a fresher or stronger factor
+  | 'enroll';    // user has no factor that satisfies the rule: enroll one
+
+export type Decision =
+  | { action: 'allow'; rule: string; reason: string }
+  | { action: 'deny'; rule: string; reason: string }
+  | {
+      action: 'challenge';
+      kind: ChallengeKind;
+      rule: string;
+      reason: string;
+      /** Factor kinds that satisfy the rule (empty = any second factor). */
+      factors: FactorKind[];
+      /** Required freshness in ms, when the rule has max_age. */
+      max_age?: number;
+    }
+  | {
+      /** mode: report: allowed, but logged as a would-be challenge/deny. */
+      action: 'report';
+      rule: string;
+      reason: string;
+      would: 'challenge' | 'deny';
+      kind?: ChallengeKind;
+    };

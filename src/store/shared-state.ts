@@ -1,0 +1,24 @@
+// Shared state: short-lived facts every instance must agree on (rate limits,
+// replay guards, pending challenges, stashed requests, revocations). Memory for
+// one instance, Redis for several. Keys are plain strings; implementations add
+// their own namespace.
+
+export interface SharedState {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Sets only when absent; true when this call set it (replay guards, locks). */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Atomically reads and deletes (single-use codes, stashes). */
+  take(key: string): Promise<string | null>;
+  delete(key: string): Promise<void>;
+  /** Atomic increment; the TTL is set when the counter is created. Returns the new value. */
+  incr(key: string, ttlMs: number): Promise<number>;
+  /** Remaining TTL in ms, or -1 when the key is absent. */
+  ttl(key: string): Promise<number>;
+  /** Fan-out to every instance (including this one): revocations are pushed, not polled. */
+  publish(channel: string, message: string): Promise<void>;
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
+  /** Throws when unreachable (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

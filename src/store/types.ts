@@ -1,0 +1,81 @@
+// The durable store: what must survive restarts (factors, devices, recovery
+// codes, per-user rollout state, signing keys). Two implementations share this
+// contract: SQLite (embedded default) and PostgreSQL (scale-out). Every method is
+// async so callers never care which one is behind it.
+
+import type { FactorKind } from '../config/types.ts';
+
+export interface FactorRecord {
+  id: string;                   // random id
+  user: string;
+  kind: FactorKind;             // totp | webauthn | email | sms (recovery codes live apart)
+  name: string;                 // user-visible label ("YubiKey 5", "Authenticator app")
+  /** Kind-specific data. TOTP: { key_id, ciphertext } ; WebAuthn: { credential_id, public_key, counter, transports, aaguid, device_type, backed_up } */
+  data: Record<string, unknown>;
+  created_at: number;           // unix ms
+  last_used_at: number | null;  // unix ms
+}
+
+export interface DeviceRecord {
+  id: string;                   // random id, also what the remember-device cookie names
+  user: string;
+  label: string;                // e.g. "Chrome on Linux"
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+}
+
+export interface UserState {
+  user: string;
+  deferrals: number;            // "set up later" uses
+  last_factor: FactorKind | null;
+  mfa_reset_at: number | null;
+  updated_at: number;
+}
+
+export interface SigningKey {
+  kid: string;
+  alg: 'ES256';
+  private_jwk: string;          // JSON
+  public_jwk: string;           // JSON
+  created_at: number;
+  retired_at: number | null;    // still published for a grace period after this
+}
+
+export interface Store {
+  /** Create or upgrade the schema (idempotent; safe when several instances start together). */
+  migrate(): Promise<void>;
+  /** Throws when the store is unreachable (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  listFactors(user: string): Promise<FactorRecord[]>;
+  getFactor(user: string, id: string): Promise<FactorRecord | undefined>;
+  addFactor(rec: FactorRecord): Promise<void>;
+  updateFactor(user: string, id: string, patch: Partial<Pick<FactorRecord, 'name' | 'data' | 'last_used_at'>>): Promise<void>;
+  removeFactor(user: string, id: string): Promise<boolean>;
+  removeAllFactors(user: string): Promise<number>;
+  /** Users who have at least one factor, with their factor kinds (for reports). */
+  listEnrolledUsers(): Promise<Array<{ user: string; kinds: FactorKind[] }>>;
+
+  /** Replaces every recovery code of the user (old ones die). Hashes only. */
+  replaceRecoveryCodes(user: string, hashes: string[]): Promise<void>;
+  /** Atomically marks the code used; true only the first time. */
+  consumeRecoveryCode(user: string, hash: string): Promise<boolean>;
+  countRecoveryCodes(user: string): Promise<number>;   // unused ones
+
+  addDevice(rec: DeviceRecord): Promise<void>;
+  getDevice(id: string): Promise<DeviceRecord | undefined>;
+  listDevices(user: string): Promise<DeviceRecord[]>;
+  touchDevice(id: string, at: number): Promise<void>;
+  removeDevice(user: string, id: string): Promise<boolean>;
+  removeAllDevices(user: string): Promise<number>;
+
+  getUserState(user: string): Promise<UserState | undefined>;
+  putUserState(state: UserState): Promise<void>;
+
+  listSigningKeys(): Promise<SigningKey[]>;
+  addSigningKey(key: SigningKey): Promise<void>;
+  retireSigningKey(kid: string, at: number): Promise<void>;
+  deleteSigningKey(kid: string): Promise<void>;
+}
