@@ -1,0 +1,352 @@
+// `npm run bench`: requests/s and latency straight to an upstream and through
+// the gateway, in one table, then a JSON summary line.
+//
+//   npm run bench [-- --quick] [--duration S] [--warmup S] [--connections N]
+//                 [--only TEXT] [--tool wrk|autocannon]
+//
+// The upstream, each gateway and the load generator run in separate processes
+// so none of them steals another's event loop. Scenarios are data: a name and a
+// way to start a target (URL + headers); gateway scenarios differ by config
+// overrides and an optional `prepare` hook (e.g. sign in and return a cookie).
+
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { argon2Sync, randomBytes } from 'node:crypto';
+import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { benchHttp } from './proxy.ts';
+import type { BenchHttpResult, LoadTool } from './proxy.ts';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const GATEWAY_CLI = join(ROOT, 'src', 'cli', 'main.ts');
+const POLICY_BENCH = join(ROOT, 'bench', 'policy.ts');
+
+/** A signed-in scenario can sign in as this user (written to the generated users file). */
+export const BENCH_USER = 'bench';
+export const BENCH_PASSWORD = 'bench-password-not-secret';
+
+// --- scenarios -----------------------------------------------------------------
+
+export interface BenchContext {
+  upstreamUrl: string;       // http://127.0.0.1:PORT of the bench upstream
+  tmpDir: string;            // removed after the run
+}
+
+/** Something to send load to; `stop` is called after the measurement. */
+export interface Target {
+  url: string;
+  headers?: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export interface Scenario {
+  name: string;
+  start(ctx: BenchContext): Promise<Target>;
+}
+
+export type YamlObject = { [key: string]: unknown };
+
+export interface GatewayScenarioOptions {
+  /** Deep-merged into the base config (objects merge, arrays and scalars replace). */
+  config?: YamlObject;
+  /** Request path under the gateway; default "/". */
+  path?: string;
+  /** Runs once the gateway is healthy; returns headers for every request (e.g. a session Cookie). */
+  prepare?(gatewayUrl: string, ctx: BenchContext): Promise<Record<string, string>>;
+}
+
+export const directScenario: Scenario = {
+  name: 'direct to upstream',
+  start: async (ctx) => ({ url: `${ctx.upstreamUrl}/`, stop: async () => {} }),
+};
+
+export function gatewayScenario(name: string, opts: GatewayScenarioOptions = {}): Scenario {
+  return {
+    name,
+    start: async (ctx) => {
+      const dir = join(ctx.tmpDir, name.replace(/[^A-Za-z0-9]+/g, '-'));
+      const port = await freePort();
+      const config = mergeConfig(baseGatewayConfig({ port, upstreamUrl: ctx.upstreamUrl, dir }), opts.config ?? {});
+      const gateway = await startGateway(config, dir, port);
+      try {
+        const headers = opts.prepare === undefined ? {} : await opts.prepare(gateway.url, ctx);
+        return { url: `${gateway.url}${opts.path ?? '/'}`, headers, stop: gateway.stop };
+      } catch (err) {
+        await gateway.stop();
+        throw err;
+      }
+    },
+  };
+}
+
+/** Rules that never match "/", so every request is checked against all of them before the default applies. */
+export function unmatchedRules(count: number): YamlObject[] {
+  return Array.from({ length: count }, (_, i) => {
+    const n = String(i).padStart(4, '0');
+    return { id: `bench-${n}`, match: { path: `/never/${n}/**`, methods: ['POST'] }, require: 'mfa' };
+  });
+}
+
+// The lead adds scenarios here: a signed-in session (prepare: sign in as BENCH_USER,
+// return { Cookie }), two instances with Redis + PostgreSQL (a Scenario whose start
+// brings up both gateways behind a balancer), and so on.
+export const SCENARIOS: Scenario[] = [
+  directScenario,
+  gatewayScenario('gateway, anonymous (policy none)'),
+  gatewayScenario('gateway, 1,000 rules', { config: { policy: { rules: unmatchedRules(1000) } } }),
+];
+
+// --- gateway config and process --------------------------------------------------
+
+export function baseGatewayConfig(o: { port: number; upstreamUrl: string; dir: string }): YamlObject {
+  return {
+    server: { listen: `127.0.0.1:${o.port}`, public_url: `http://127.0.0.1:${o.port}`, log_level: 'warn' },
+    routes: [{ path: '/', upstream: o.upstreamUrl }],
+    identity: { source: 'file', file: { path: join(o.dir, 'users.yaml') } },
+    session: { secret: randomBytes(32).toString('base64url') },
+    factors: { encryption_key: randomBytes(32).toString('base64url') },
+    policy: { default: 'none', rules: [] },
+    rollout: { enforce_for: [] },
+    store: { kind: 'sqlite', path: join(o.dir, 'gatehouse.db') },
+    shared_state: { kind: 'memory' },
+    notifier: { kind: 'file', path: join(o.dir, 'outbox.log') },
+    audit: { path: join(o.dir, 'audit.log') },
+  };
+}
+
+function isPlainObject(v: unknown): v is YamlObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Pure: objects merge key by key, anything else (arrays included) replaces. */
+export function mergeConfig(base: YamlObject, overrides: YamlObject): YamlObject {
+  const out: YamlObject = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    out[key] = isPlainObject(value) && isPlainObject(out[key]) ? mergeConfig(out[key] as YamlObject, value) : value;
+  }
+  return out;
+}
+
+/** argon2id in the PHC string format, OWASP minimum parameters (as SPEC §3's users file expects). */
+function hashPassword(password: string): string {
+  const salt = randomBytes(16);
+  const hash = argon2Sync('argon2id', { message: password, nonce: salt, parallelism: 1, tagLength: 32, memory: 19456, passes: 2 });
+  const b64 = (b: Buffer) => b.toString('base64').replace(/=+$/, '');
+  return `$argon2id$v=19$m=19456,t=2,p=1$${b64(salt)}$${b64(hash)}`;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => { clearTimeout(kill); resolve(); });
+    child.kill('SIGTERM');
+  });
+}
+
+const running = new Set<ChildProcess>();
+function track(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
+function tail(path: string, lines = 20): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no output)';
+  }
+}
+
+async function startGateway(config: YamlObject, dir: string, port: number): Promise<{ url: string; stop(): Promise<void> }> {
+  if (!existsSync(GATEWAY_CLI)) throw new Error(`the gateway CLI ${GATEWAY_CLI} does not exist yet`);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const users = { users: { [BENCH_USER]: { display_name: 'Bench User', email: 'bench@example.com', password: hashPassword(BENCH_PASSWORD), groups: ['bench'] } } };
+  await writeFile(join(dir, 'users.yaml'), stringify(users));
+  const configPath = join(dir, 'gatehouse.yaml');
+  await writeFile(configPath, stringify(config));
+  const logPath = join(dir, 'gateway.log');
+  const log = openSync(logPath, 'w');
+  const child = track(spawn(process.execPath, [GATEWAY_CLI, 'serve', '--config', configPath], { cwd: ROOT, stdio: ['ignore', log, log] }));
+  closeSync(log);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  while (true) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with code ${child.exitCode}:\n${tail(logPath)}`);
+    try {
+      const res = await fetch(`${url}/.gatehouse/healthz`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      await stopChild(child);
+      throw new Error(`gateway not healthy within 30 s:\n${tail(logPath)}`);
+    }
+    await sleep(100);
+  }
+  return { url, stop: () => stopChild(child) };
+}
+
+async function startUpstream(): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = track(spawn(process.execPath, [join(ROOT, 'bench', 'upstream.ts'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve((JSON.parse(buf.slice(0, nl)) as { port: number }).port);
+    });
+    child.once('exit', (code) => reject(new Error(`bench upstream exited with code ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => stopChild(child) };
+}
+
+// --- measuring and reporting -------------------------------------------------------
+
+export interface ScenarioResult {
+  name: string;
+  result?: BenchHttpResult;
+  error?: string;
+}
+
+interface RunOptions { connections: number; durationSec: number; warmupSec: number; tool?: LoadTool }
+
+async function measure(scenario: Scenario, ctx: BenchContext, o: RunOptions): Promise<ScenarioResult> {
+  let target: Target | undefined;
+  try {
+    target = await scenario.start(ctx);
+    const load = { url: target.url, connections: o.connections, headers: target.headers, tool: o.tool };
+    if (o.warmupSec > 0) await benchHttp({ ...load, durationSec: o.warmupSec });
+    return { name: scenario.name, result: await benchHttp({ ...load, durationSec: o.durationSec }) };
+  } catch (err) {
+    return { name: scenario.name, error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    await target?.stop();
+  }
+}
+
+const fixed = (n: number, digits: number) => n.toFixed(digits);
+
+/** Pure: one table, the first successful row is the baseline for "vs direct". */
+export function formatTable(rows: ScenarioResult[]): string {
+  const baseline = rows.find((r) => r.result !== undefined)?.result?.rps;
+  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'vs direct'];
+  const body = rows.map((r) => r.result === undefined
+    ? [r.name, `FAILED: ${(r.error ?? '').split('\n')[0]}`, '', '', '', '', '']
+    : [r.name, fixed(r.result.rps, 0), fixed(r.result.p50, 2), fixed(r.result.p99, 2), String(r.result.errors), String(r.result.non2xx),
+      baseline ? `${fixed(r.result.rps / baseline, 2)}x` : '']);
+  const failedWide = (row: string[]) => row[1].startsWith('FAILED');
+  const widths = header.map((h, i) => Math.max(h.length, ...body.filter((row) => !(failedWide(row) && i === 1)).map((row) => row[i].length)));
+  const line = (row: string[]) => failedWide(row)
+    ? `${row[0].padEnd(widths[0])}  ${row[1]}`
+    : row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+export function summaryJson(rows: ScenarioResult[], o: RunOptions, policy: PolicyBenchRow[] | undefined): string {
+  const baseline = rows.find((r) => r.result !== undefined)?.result?.rps;
+  const round = (n: number, d: number) => Number(n.toFixed(d));
+  return JSON.stringify({
+    bench: 'gatehouse',
+    connections: o.connections, duration_s: o.durationSec, warmup_s: o.warmupSec,
+    tool: rows.find((r) => r.result)?.result?.tool,
+    scenarios: rows.map((r) => r.result === undefined ? { name: r.name, error: r.error } : {
+      name: r.name, rps: round(r.result.rps, 1), p50_ms: round(r.result.p50, 3), p99_ms: round(r.result.p99, 3),
+      errors: r.result.errors, non2xx: r.result.non2xx, ratio: baseline ? round(r.result.rps / baseline, 3) : null,
+    }),
+    policy: policy ?? null,
+  });
+}
+
+interface PolicyBenchRow { rules: number; nsPerOp: number }
+
+/** bench/policy.ts is written by another part of the project; use it when it is there. */
+async function runPolicyBench(): Promise<PolicyBenchRow[] | undefined> {
+  if (!existsSync(POLICY_BENCH)) return undefined;
+  const mod = (await import(pathToFileURL(POLICY_BENCH).href)) as { benchPolicy?: () => Promise<PolicyBenchRow[]> };
+  return typeof mod.benchPolicy === 'function' ? mod.benchPolicy() : undefined;
+}
+
+function formatPolicyTable(rows: PolicyBenchRow[]): string {
+  return ['policy rules  ns/op', '------------  -----', ...rows.map((r) => `${String(r.rules).padStart(12)}  ${fixed(r.nsPerOp, 0)}`)].join('\n');
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string', default: '50' },
+      only: { type: 'string', multiple: true },
+      tool: { type: 'string' },
+    },
+  });
+  const num = (v: string | undefined, fallback: number, name: string) => {
+    const n = v === undefined ? fallback : Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got ${v}`);
+    return n;
+  };
+  if (values.tool !== undefined && values.tool !== 'wrk' && values.tool !== 'autocannon') throw new Error('--tool must be wrk or autocannon');
+  const o: RunOptions = {
+    connections: Math.max(1, Math.floor(num(values.connections, 50, 'connections'))),
+    durationSec: Math.max(1, num(values.duration, values.quick ? 3 : 10, 'duration')),
+    warmupSec: num(values.warmup, values.quick ? 1 : 2, 'warmup'),
+    tool: values.tool as LoadTool | undefined,
+  };
+  const selected = values.only === undefined ? SCENARIOS : SCENARIOS.filter((s) => values.only!.some((t) => s.name.includes(t)));
+
+  const tmpDir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
+  const upstream = await startUpstream();
+  const ctx: BenchContext = { upstreamUrl: upstream.url, tmpDir };
+  const rows: ScenarioResult[] = [];
+  try {
+    for (const scenario of selected) {
+      process.stderr.write(`bench: ${scenario.name} (${o.warmupSec}s warm-up, ${o.durationSec}s, ${o.connections} connections)\n`);
+      const row = await measure(scenario, ctx, o);
+      if (row.error !== undefined) process.stderr.write(`bench: ${scenario.name} failed: ${row.error}\n`);
+      rows.push(row);
+    }
+  } finally {
+    await upstream.stop();
+    await rm(tmpDir, { recursive: true, force: true });
+  }
+  const policy = await runPolicyBench();
+  process.stdout.write(`\n${formatTable(rows)}\n`);
+  if (policy !== undefined) process.stdout.write(`\n${formatPolicyTable(policy)}\n`);
+  process.stdout.write(`\n${summaryJson(rows, o, policy)}\n`);
+  return rows.some((r) => r.error !== undefined) ? 1 : 0;
+}
+
+if (import.meta.main) {
+  const stopAll = () => { for (const c of running) c.kill('SIGTERM'); process.exit(130); };
+  process.once('SIGINT', stopAll);
+  process.once('SIGTERM', stopAll);
+  main().then((code) => process.exit(code), (err: unknown) => {
+    for (const c of running) c.kill('SIGTERM');
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,171 @@
+// `gatehouse serve`: the imperative shell. Opens every service once, builds the
+// first config snapshot, listens, swaps snapshots on reload, drains on SIGTERM.
+
+import { resolve, join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Server } from 'node:http';
+import pino from 'pino';
+import { loadConfig, ConfigError, formatIssues } from '../config/load.ts';
+import { watchConfig } from '../config/watch.ts';
+import type { Config } from '../config/types.ts';
+import { buildSnapshot } from '../http/snapshot.ts';
+import type { PageHandler, Services, Snapshot } from '../http/context.ts';
+import { createGateway } from '../http/gateway.ts';
+import { createHttpServer, drain, listen } from '../http/server.ts';
+import { openStore } from '../store/open-store.ts';
+import { openSharedState } from '../store/open-shared-state.ts';
+import { SessionManager } from '../session/session-manager.ts';
+import { AssertionSigner } from '../identity/assertion.ts';
+import { createFileIdentitySource } from '../identity/file-source.ts';
+import { Throttle } from '../identity/throttle.ts';
+import { UpstreamPools } from '../proxy/upstream-pools.ts';
+import { createRenderer } from '../ui/render.ts';
+import { createStaticAssets, defaultStaticSources } from '../ui/static-assets.ts';
+import { openAuditLog } from '../audit/audit-log.ts';
+import { createMetrics } from '../audit/metrics.ts';
+import { createWouldChallengeAggregator } from '../audit/events.ts';
+import { registerFeaturePages } from '../ui/feature-pages.ts';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const VIEWS_DIR = join(PROJECT_ROOT, 'views');
+
+export interface RunningGateway {
+  server: Server;
+  port: number;
+  services: Services;
+  current(): Snapshot;
+  /** Validates and swaps in a new config; keeps the old one on error. */
+  reload(config?: Config): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  configPath: string;
+  /** Override for tests: listen address (e.g. 127.0.0.1:0). */
+  listen?: string;
+  watch?: boolean;
+  logDestination?: pino.DestinationStream;
+}
+
+export async function startGateway(o: StartOptions): Promise<RunningGateway> {
+  const configPath = resolve(o.configPath);
+  const config = loadConfig(configPath);
+  const log = pino({ level: config.server.log_level, base: { svc: 'gatehouse' } }, o.logDestination ?? pino.destination({ sync: false }));
+  for (const w of config.warnings) log.warn(w);
+
+  const store = openStore(config.store);
+  await store.migrate();
+  const shared = openSharedState(config.shared_state);
+  const audit = await openAuditLog({
+    path: config.audit.path,
+    maxBytes: config.audit.max_bytes,
+    onError: (err: Error) => log.error({ err }, 'audit log write failed'),
+  });
+  const metrics = createMetrics();
+  const identity = await createFileIdentitySource(config.identity.file?.path ?? 'config/users.yaml', {
+    onReload: (n) => log.info({ users: n }, 'users file reloaded'),
+    onError: (issues) => log.error({ issues }, 'users file rejected: keeping the previous users'),
+  });
+  const publicOrigin = new URL(config.server.public_url).origin;
+  const sessions = new SessionManager({
+    secret: config.session.secret,
+    cookieName: config.session.cookie_name,
+    secure: publicOrigin.startsWith('https:'),
+    maxAge: config.session.max_age,
+    idle: config.session.idle_timeout,
+    shared,
+  });
+  await sessions.start();
+  const signer = new AssertionSigner(store, publicOrigin);
+  await signer.init();
+  const assets = createStaticAssets(defaultStaticSources(VIEWS_DIR));
+
+  const svc: Services = {
+    log, store, shared, identity, sessions, signer, audit, metrics,
+    pools: new UpstreamPools(),
+    renderer: createRenderer(VIEWS_DIR, config.branding, { assetVersion: assets.version }),
+    staticAsset: assets,
+    throttle: new Throttle(shared),
+    wouldChallenge: createWouldChallengeAggregator(audit, 60_000),
+    now: Date.now,
+    pages: new Map<string, PageHandler>(),
+  };
+  await registerFeaturePages(svc, config);
+
+  let snap = buildSnapshot(config);
+  audit.write({ event: 'config.loaded', source: configPath });
+  const gateway = createGateway(svc, () => snap);
+  const server = createHttpServer(config.server, gateway.handle, gateway.handleUpgrade);
+  const { port } = await listen(server, o.listen ?? config.server.listen);
+  log.info({ listen: o.listen ?? config.server.listen, port, public_url: config.server.public_url }, 'gatehouse listening');
+
+  async function reload(next?: Config): Promise<boolean> {
+    try {
+      const cfg = next ?? loadConfig(configPath);
+      const fresh = buildSnapshot(cfg);
+      snap = fresh;
+      await svc.pools.retain(fresh.routes.map((r) => r.upstreamOrigin));
+      for (const w of cfg.warnings) log.warn(w);
+      log.info('config reloaded');
+      metrics.configReloads.labels('ok').inc();
+      audit.write({ event: 'config.loaded', source: configPath, reason: 'reload' });
+      return true;
+    } catch (err) {
+      const reason = err instanceof ConfigError ? formatIssues(configPath, err.issues) : (err as Error).message;
+      log.error({ reason }, 'config reload rejected: keeping the running config');
+      metrics.configReloads.labels('rejected').inc();
+      audit.write({ event: 'config.rejected', source: configPath, reason });
+      return false;
+    }
+  }
+
+  const watcher = o.watch === false ? undefined : watchConfig(configPath, (r) => {
+    if (r.ok) void reload(r.config);
+    else void reload().catch(() => {});
+  });
+
+  let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    closing ??= (async () => {
+      watcher?.close();
+      await drain(server, config.server.shutdown_timeout);
+      svc.wouldChallenge.stop();
+      await Promise.allSettled([svc.pools.close(), audit.close(), shared.close(), store.close()]);
+      identity.close();
+      log.flush?.();
+    })();
+    return closing;
+  }
+
+  return { server, port, services: svc, current: () => snap, reload, close };
+}
+
+export async function runServe(args: string[]): Promise<number> {
+  let configPath = 'config/gatehouse.yaml';
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--config' && args[i + 1]) configPath = args[++i];
+    else {
+      process.stderr.write(`usage: gatehouse serve [--config FILE]\n`);
+      return 2;
+    }
+  }
+  let gw: RunningGateway;
+  try {
+    gw = await startGateway({ configPath });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${formatIssues(configPath, err.issues)}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  await new Promise<void>((resolveStop) => {
+    const stop = (signal: string) => {
+      gw.services.log.info({ signal }, 'shutting down: draining in-flight requests');
+      gw.close().then(resolveStop, resolveStop);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}

@@ -1,0 +1,174 @@
+// Authenticator-app codes (TOTP, RFC 6238; SPEC §7): enrollment with a QR code
+// and the secret as text, then verification with ±1 step of clock drift. A
+// code is accepted once, across instances: the replay guard lives in shared
+// state, and a time step at or before the last accepted one is refused too, so
+// a code seen over someone's shoulder is dead once a newer one was used.
+//
+// Seeds are sealed with the SecretBox both while pending and at rest.
+
+import { randomBytes } from 'node:crypto';
+import { generateSecret, generateURI, verify as otpVerify } from 'otplib';
+import QRCode from 'qrcode';
+import type { FactorRecord, Store } from '../store/types.ts';
+import type { SharedState } from '../store/shared-state.ts';
+import type { SecretBox } from './secret-box.ts';
+import { cleanFactorName, userIdOf, verified, type UserRef, type Verified } from './types.ts';
+
+const PENDING_TTL_MS = 15 * 60_000;
+/** Outlives the ±1 step window (at most 90 s) with margin for clock skew between instances. */
+const USED_TTL_MS = 2 * 60_000;
+const LAST_STEP_TTL_MS = 5 * 60_000;
+const PERIOD_S = 30;
+const DIGITS = 6;
+const SECRET_BYTES = 20;            // 160 bits, RFC 4226's recommendation
+const MAX_INPUT_CHARS = 64;
+export const DEFAULT_TOTP_NAME = 'Authenticator app';
+
+export interface TotpOptions {
+  store: Store;
+  shared: SharedState;
+  box: SecretBox;
+  issuer: string;
+  /** Clock in unix ms (tests inject it). */
+  now?: () => number;
+}
+
+export interface TotpEnrollment {
+  secret: string;          // base32
+  groupedSecret: string;   // 'ABCD EFGH …' for typing by hand
+  uri: string;             // otpauth://totp/…
+  qrSvg: string;           // inline SVG of the uri
+}
+
+export type TotpFinishResult = { ok: true; factor: FactorRecord } | { ok: false; reason: 'invalid_code' | 'expired' };
+export type TotpVerifyResult = { ok: true; verified: Verified } | { ok: false; reason: 'invalid_code' | 'replayed' };
+
+export interface Totp {
+  beginEnrollment(user: { id: string; email?: string }): Promise<TotpEnrollment>;
+  finishEnrollment(user: UserRef, code: string, name?: string): Promise<TotpFinishResult>;
+  verify(user: UserRef, code: string): Promise<TotpVerifyResult>;
+}
+
+/** Pure: the 6 digits in what a person typed ("123 456", "123-456"), or undefined. ASCII digits only. */
+export function normalizeTotpInput(input: unknown): string | undefined {
+  if (typeof input !== 'string' || input.length > MAX_INPUT_CHARS) return undefined;
+  const code = input.replace(/[\s-]/g, '');
+  return new RegExp(`^[0-9]{${DIGITS}}$`).test(code) ? code : undefined;
+}
+
+/** Pure: 'ABCDEFGH…' → 'ABCD EFGH …'. */
+export function groupSecret(secret: string): string {
+  return secret.match(/.{1,4}/g)?.join(' ') ?? '';
+}
+
+/** Which time step the code matches within ±1 step, or undefined. otplib throws on odd input: that is a non-match. */
+async function matchStep(secret: string, code: string, nowMs: number): Promise<number | undefined> {
+  try {
+    const r = await otpVerify({ secret, token: code, epoch: Math.floor(nowMs / 1000), epochTolerance: PERIOD_S, period: PERIOD_S, digits: DIGITS });
+    return r.valid && 'timeStep' in r ? r.timeStep : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function createTotp(opts: TotpOptions): Totp {
+  const { store, shared, box, issuer } = opts;
+  const now = opts.now ?? Date.now;
+  if (typeof issuer !== 'string' || issuer === '') throw new TypeError('a TOTP issuer is required');
+
+  const pendingKey = (user: string) => `totp:pending:${enc(user)}`;
+  const usedKey = (user: string, factorId: string, step: number) => `totp:used:${enc(user)}:${factorId}:${step}`;
+  const lastKey = (user: string, factorId: string) => `totp:last:${enc(user)}:${factorId}`;
+
+  /** Claims `step` for the factor: false when it, or a later step, was already used. */
+  async function claimStep(user: string, factorId: string, step: number): Promise<boolean> {
+    const last = await shared.get(lastKey(user, factorId));
+    if (last !== null && step <= Number(last)) return false;
+    if (!(await shared.setIfAbsent(usedKey(user, factorId, step), '1', USED_TTL_MS))) return false;
+    // Not atomic with the read above; two concurrent claims of different steps
+    // can both pass, but each step is still single-use (setIfAbsent).
+    const latest = await shared.get(lastKey(user, factorId));
+    if (latest === null || step > Number(latest)) await shared.set(lastKey(user, factorId), String(step), LAST_STEP_TTL_MS);
+    return true;
+  }
+
+  return {
+    async beginEnrollment(user) {
+      const id = userIdOf(user);
+      const secret = generateSecret({ length: SECRET_BYTES });
+      const uri = generateURI({ issuer, label: user.email || id, secret, period: PERIOD_S, digits: DIGITS });
+      const qrSvg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+      await shared.set(pendingKey(id), box.seal(Buffer.from(secret, 'utf8')), PENDING_TTL_MS);
+      return { secret, groupedSecret: groupSecret(secret), uri, qrSvg };
+    },
+
+    async finishEnrollment(user, code, name) {
+      const id = userIdOf(user);
+      const pending = await shared.get(pendingKey(id));
+      if (pending === null) return { ok: false, reason: 'expired' };
+      const digits = normalizeTotpInput(code);
+      if (digits === undefined) return { ok: false, reason: 'invalid_code' };
+      const secret = box.open(pending).toString('utf8');
+      const at = now();
+      const step = await matchStep(secret, digits, at);
+      if (step === undefined) return { ok: false, reason: 'invalid_code' };
+      // take: two concurrent confirmations cannot both create a factor.
+      const taken = await shared.take(pendingKey(id));
+      if (taken !== pending) return { ok: false, reason: 'expired' };
+      const factor: FactorRecord = {
+        id: randomBytes(12).toString('base64url'),
+        user: id,
+        kind: 'totp',
+        name: cleanFactorName(name, DEFAULT_TOTP_NAME),
+        data: { secret: box.seal(Buffer.from(secret, 'utf8')) },
+        created_at: at,
+        last_used_at: at,
+      };
+      await claimStep(id, factor.id, step);
+      await store.addFactor(factor);
+      return { ok: true, factor };
+    },
+
+    async verify(user, code) {
+      const id = userIdOf(user);
+      const digits = normalizeTotpInput(code);
+      if (digits === undefined) return { ok: false, reason: 'invalid_code' };
+      const factors = (await store.listFactors(id)).filter((f) => f.kind === 'totp');
+      const at = now();
+      let replayed = false;
+      let unreadable: Error | undefined;
+      for (const factor of factors) {
+        const sealed = factor.data.secret;
+        let secret: string;
+        try {
+          if (typeof sealed !== 'string') throw new Error(`TOTP factor ${factor.id} has no sealed secret`);
+          secret = box.open(sealed).toString('utf8');
+        } catch (err) {
+          unreadable = err as Error;
+          continue;
+        }
+        const step = await matchStep(secret, digits, at);
+        if (step === undefined) continue;
+        if (!(await claimStep(id, factor.id, step))) {
+          replayed = true;
+          continue;
+        }
+        const patch: Parameters<Store['updateFactor']>[2] = { last_used_at: at };
+        // Rotation: a seed sealed under an old key is sealed again under the current one.
+        if (box.kidOf(sealed as string) !== box.currentKid) patch.data = { ...factor.data, secret: box.seal(Buffer.from(secret, 'utf8')) };
+        await store.updateFactor(id, factor.id, patch);
+        return { ok: true, verified: verified('totp', at, factor.id) };
+      }
+      if (replayed) return { ok: false, reason: 'replayed' };
+      // A seed no configured key opens is an operator problem (key removed too
+      // early), not a wrong code: fail closed loudly instead of answering "invalid".
+      if (unreadable !== undefined) throw unreadable;
+      return { ok: false, reason: 'invalid_code' };
+    },
+  };
+}
+
+/** Shared-state keys are ':'-separated; keep user ids from forging a neighbour's key. */
+function enc(user: string): string {
+  return encodeURIComponent(user);
+}

@@ -1,0 +1,387 @@
+// WebAuthn second factor (SPEC §7): passkeys and security keys, several per
+// user, named and removable, the only phishing-resistant kind (the signature
+// covers the origin, so a look-alike site cannot relay it). Session amr is
+// 'hwk'; the phishing-resistant fact travels as FactorCheck.phishing_resistant
+// and, in the identity assertion, as acr 'phr'.
+//
+// Pending challenges live in shared state (single use, TTL), so a ceremony
+// started on one instance completes on another. Credentials live in the durable
+// store as FactorRecords of kind 'webauthn'.
+
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type AuthenticationResponseJSON,
+  type AuthenticatorSelectionCriteria,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  type RegistrationResponseJSON,
+} from '@simplewebauthn/server';
+import type { SharedState } from '../store/shared-state.ts';
+import type { FactorRecord, Store } from '../store/types.ts';
+import { verified, type Verified } from './types.ts';
+
+export type WebAuthnKind = 'passkey' | 'security-key';
+
+/** EdDSA, ES256, RS256. The library's default adds ML-DSA-44, which prints ExperimentalWarnings on Node 24. */
+export const SUPPORTED_ALGORITHM_IDS: readonly number[] = [-8, -7, -257];
+
+const DEFAULT_CHALLENGE_TTL_MS = 5 * 60_000;
+const NAME_MAX = 64;
+const DEFAULT_NAMES: Record<WebAuthnKind, string> = { passkey: 'Passkey', 'security-key': 'Security key' };
+
+export interface WebAuthnOptions {
+  store: Store;
+  shared: SharedState;
+  rpName: string;
+  publicUrl: string;
+  now?: () => number;
+  challengeTtlMs?: number;
+}
+
+/** What a WebAuthn FactorRecord keeps in `data`. */
+export interface WebAuthnCredentialData {
+  credential_id: string;        // base64url
+  public_key: string;           // base64url COSE key
+  counter: number;
+  transports: string[];
+  aaguid: string;
+  device_type: 'singleDevice' | 'multiDevice';
+  backed_up: boolean;
+  /** User verification is required at every sign-in: true for credentials registered as passkeys. */
+  uv: boolean;
+}
+
+export type Result<T> = ({ ok: true } & T) | { ok: false; reason: string };
+
+export interface WebAuthnService {
+  rpId: string;
+  origin: string;
+  registrationOptions(user: { id: string; name: string; displayName: string }, kind: WebAuthnKind): Promise<PublicKeyCredentialCreationOptionsJSON>;
+  finishRegistration(user: { id: string }, response: unknown, name: string): Promise<Result<{ factor: FactorRecord }>>;
+  authenticationOptions(user: { id: string }): Promise<PublicKeyCredentialRequestOptionsJSON>;
+  finishAuthentication(user: { id: string }, response: unknown): Promise<Result<{ verified: Verified; factorId: string }>>;
+}
+
+// ---------------------------------------------------------------------------
+// Pure core
+
+/** The relying party a public URL implies: RP ID = host name, expected origin = scheme://host[:port]. */
+export function relyingPartyFor(publicUrl: string): { rpId: string; origin: string } {
+  let url: URL;
+  try {
+    url = new URL(publicUrl);
+  } catch {
+    throw new Error(`webauthn: public_url ${JSON.stringify(publicUrl)} is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`webauthn: public_url must be http(s), got ${url.protocol}`);
+  const rpId = url.hostname;
+  // WebAuthn RP IDs are domains: browsers refuse IP addresses.
+  if (rpId.startsWith('[') || /^\d+\.\d+\.\d+\.\d+$/.test(rpId)) throw new Error(`webauthn: public_url host ${rpId} is an IP address; WebAuthn needs a domain name (localhost works for testing)`);
+  return { rpId, origin: url.origin };
+}
+
+/** The WebAuthn user handle: stable per user and RP, derived so it survives restarts without storage, and not the username in clear. */
+export function userHandleFor(rpId: string, userId: string): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(createHash('sha256').update(`${rpId}:${userId}`).digest());
+}
+
+export function authenticatorSelectionFor(kind: WebAuthnKind): AuthenticatorSelectionCriteria {
+  // Fresh object every call: generateRegistrationOptions mutates it.
+  return kind === 'passkey'
+    // No authenticatorAttachment: let the browser offer the device, a phone, or a password manager.
+    ? { residentKey: 'required', userVerification: 'required' }
+    : { authenticatorAttachment: 'cross-platform', residentKey: 'discouraged', userVerification: 'preferred' };
+}
+
+/** The label for a new credential: trimmed, 1–64 characters, a default when blank. */
+export function credentialName(input: unknown, kind: WebAuthnKind): Result<{ name: string }> {
+  if (input === undefined || input === null) return { ok: true, name: DEFAULT_NAMES[kind] };
+  if (typeof input !== 'string') return { ok: false, reason: 'name must be text' };
+  const name = input.trim();
+  if (name === '') return { ok: true, name: DEFAULT_NAMES[kind] };
+  if ([...name].length > NAME_MAX) return { ok: false, reason: `name is longer than ${NAME_MAX} characters` };
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(name)) return { ok: false, reason: 'name contains control characters' };
+  return { ok: true, name };
+}
+
+/**
+ * Sign-count check (WebAuthn §6.1.1): a counter that does not move forward
+ * means a cloned authenticator. Authenticators that never count (always 0,
+ * common for synced passkeys) are accepted while both sides stay at 0.
+ */
+export function counterAccepted(stored: number, received: number): boolean {
+  if (stored === 0 && received === 0) return true;
+  return received > stored;
+}
+
+const B64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+// Generous ceilings (credential IDs are at most 1023 bytes; attestation with a certificate chain a few KB).
+const MAX = { id: 1400, clientDataJSON: 8192, attestationObject: 65536, authenticatorData: 8192, signature: 2048, userHandle: 128 } as const;
+
+function b64url(v: unknown, max: number, allowEmpty = false): v is string {
+  return typeof v === 'string' && v.length <= max && (allowEmpty || v.length > 0) && B64URL.test(v);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Shape check before any parsing: the library expects well-typed input and throws on anything else. */
+export function asRegistrationResponse(v: unknown): RegistrationResponseJSON | undefined {
+  if (!isRecord(v) || !isRecord(v.response) || v.type !== 'public-key') return undefined;
+  if (!b64url(v.id, MAX.id) || v.rawId !== v.id) return undefined;
+  const r = v.response;
+  if (!b64url(r.clientDataJSON, MAX.clientDataJSON) || !b64url(r.attestationObject, MAX.attestationObject)) return undefined;
+  if (r.transports !== undefined && !(Array.isArray(r.transports) && r.transports.length <= 10 && r.transports.every((x) => typeof x === 'string' && x.length <= 32))) return undefined;
+  if (v.clientExtensionResults !== undefined && !isRecord(v.clientExtensionResults)) return undefined;
+  return {
+    id: v.id,
+    rawId: v.id,
+    type: 'public-key',
+    response: {
+      clientDataJSON: r.clientDataJSON,
+      attestationObject: r.attestationObject,
+      ...(r.transports !== undefined ? { transports: r.transports as RegistrationResponseJSON['response']['transports'] } : {}),
+    },
+    clientExtensionResults: {},
+    ...(typeof v.authenticatorAttachment === 'string' ? { authenticatorAttachment: v.authenticatorAttachment as RegistrationResponseJSON['authenticatorAttachment'] } : {}),
+  };
+}
+
+export function asAuthenticationResponse(v: unknown): AuthenticationResponseJSON | undefined {
+  if (!isRecord(v) || !isRecord(v.response) || v.type !== 'public-key') return undefined;
+  if (!b64url(v.id, MAX.id) || v.rawId !== v.id) return undefined;
+  const r = v.response;
+  if (!b64url(r.clientDataJSON, MAX.clientDataJSON) || !b64url(r.authenticatorData, MAX.authenticatorData) || !b64url(r.signature, MAX.signature)) return undefined;
+  if (r.userHandle !== undefined && r.userHandle !== null && !b64url(r.userHandle, MAX.userHandle, true)) return undefined;
+  return {
+    id: v.id,
+    rawId: v.id,
+    type: 'public-key',
+    response: {
+      clientDataJSON: r.clientDataJSON,
+      authenticatorData: r.authenticatorData,
+      signature: r.signature,
+      ...(typeof r.userHandle === 'string' && r.userHandle !== '' ? { userHandle: r.userHandle } : {}),
+    },
+    clientExtensionResults: {},
+  };
+}
+
+/** Reads a stored record's data; undefined when it is not a usable WebAuthn credential. */
+export function credentialDataOf(rec: FactorRecord): WebAuthnCredentialData | undefined {
+  if (rec.kind !== 'webauthn') return undefined;
+  const d = rec.data;
+  if (typeof d.credential_id !== 'string' || typeof d.public_key !== 'string') return undefined;
+  if (typeof d.counter !== 'number' || !Number.isInteger(d.counter) || d.counter < 0) return undefined;
+  return {
+    credential_id: d.credential_id,
+    public_key: d.public_key,
+    counter: d.counter,
+    transports: Array.isArray(d.transports) ? d.transports.filter((x): x is string => typeof x === 'string') : [],
+    aaguid: typeof d.aaguid === 'string' ? d.aaguid : '',
+    device_type: d.device_type === 'multiDevice' ? 'multiDevice' : 'singleDevice',
+    backed_up: d.backed_up === true,
+    // Fail closed: anything but an explicit false requires user verification.
+    uv: d.uv !== false,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Shell
+
+interface PendingRegistration { challenge: string; kind: WebAuthnKind }
+interface PendingAuthentication { challenge: string }
+
+const regKey = (user: string): string => `webauthn:reg:${user}`;
+const authKey = (user: string): string => `webauthn:auth:${user}`;
+
+function parsePending<T>(raw: string | null, check: (v: Record<string, unknown>) => boolean): T | undefined {
+  if (raw === null) return undefined;
+  try {
+    const v: unknown = JSON.parse(raw);
+    return isRecord(v) && check(v) ? (v as T) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function userIdOf(user: { id: string }): string {
+  if (!isRecord(user) || typeof user.id !== 'string' || user.id === '') throw new TypeError('webauthn: a user id is required');
+  return user.id;
+}
+
+async function webauthnCredentials(store: Store, user: string): Promise<Array<{ rec: FactorRecord; data: WebAuthnCredentialData }>> {
+  const out: Array<{ rec: FactorRecord; data: WebAuthnCredentialData }> = [];
+  for (const rec of await store.listFactors(user)) {
+    const data = credentialDataOf(rec);
+    if (data) out.push({ rec, data });
+  }
+  return out;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
+  const { rpId, origin } = relyingPartyFor(o.publicUrl);
+  const now = o.now ?? Date.now;
+  const ttl = o.challengeTtlMs ?? DEFAULT_CHALLENGE_TTL_MS;
+  const { store, shared } = o;
+  const handleB64 = (user: string): string => Buffer.from(userHandleFor(rpId, user)).toString('base64url');
+
+  return {
+    rpId,
+    origin,
+
+    async registrationOptions(user, kind) {
+      const id = userIdOf(user);
+      if (kind !== 'passkey' && kind !== 'security-key') throw new TypeError(`webauthn: unknown credential kind ${String(kind)}`);
+      const existing = await webauthnCredentials(store, id);
+      const options = await generateRegistrationOptions({
+        rpName: o.rpName,
+        rpID: rpId,
+        userName: user.name,
+        userDisplayName: user.displayName,
+        userID: userHandleFor(rpId, id),
+        timeout: ttl,
+        attestationType: 'none',
+        excludeCredentials: existing.map(({ data }) => ({ id: data.credential_id, transports: data.transports })),
+        authenticatorSelection: authenticatorSelectionFor(kind),
+        supportedAlgorithmIDs: [...SUPPORTED_ALGORITHM_IDS],
+        ...(kind === 'security-key' ? { preferredAuthenticatorType: 'securityKey' as const } : {}),
+      });
+      const pending: PendingRegistration = { challenge: options.challenge, kind };
+      await shared.set(regKey(id), JSON.stringify(pending), ttl);
+      return options;
+    },
+
+    async finishRegistration(user, response, name) {
+      let id: string;
+      try {
+        id = userIdOf(user);
+      } catch (err) {
+        return { ok: false, reason: describe(err) };
+      }
+      const body = asRegistrationResponse(response);
+      if (!body) return { ok: false, reason: 'malformed registration response' };
+      // A bad label is refused before the challenge is spent (only the default depends on the kind).
+      const nameCheck = credentialName(name, 'passkey');
+      if (!nameCheck.ok) return nameCheck;
+      const pending = parsePending<PendingRegistration>(await shared.take(regKey(id)), (v) =>
+        typeof v.challenge === 'string' && (v.kind === 'passkey' || v.kind === 'security-key'));
+      if (!pending) return { ok: false, reason: 'no pending registration (expired or already used)' };
+      const label = credentialName(name, pending.kind);
+      if (!label.ok) return label;
+
+      let info;
+      try {
+        const result = await verifyRegistrationResponse({
+          response: body,
+          expectedChallenge: pending.challenge,
+          expectedOrigin: origin,
+          expectedRPID: rpId,
+          requireUserPresence: true,
+          requireUserVerification: pending.kind === 'passkey',
+          supportedAlgorithmIDs: [...SUPPORTED_ALGORITHM_IDS],
+        });
+        if (!result.verified) return { ok: false, reason: 'registration not verified' };
+        info = result.registrationInfo;
+      } catch (err) {
+        return { ok: false, reason: `registration refused: ${describe(err)}` };
+      }
+
+      const existing = await webauthnCredentials(store, id);
+      if (existing.some(({ data }) => data.credential_id === info.credential.id)) return { ok: false, reason: 'credential already registered' };
+
+      const data: WebAuthnCredentialData = {
+        credential_id: info.credential.id,
+        public_key: Buffer.from(info.credential.publicKey).toString('base64url'),
+        counter: info.credential.counter,
+        transports: info.credential.transports ?? [],
+        aaguid: info.aaguid,
+        device_type: info.credentialDeviceType,
+        backed_up: info.credentialBackedUp,
+        uv: pending.kind === 'passkey',
+      };
+      const factor: FactorRecord = {
+        id: randomBytes(16).toString('base64url'),
+        user: id,
+        kind: 'webauthn',
+        name: label.name,
+        data: { ...data },
+        created_at: now(),
+        last_used_at: null,
+      };
+      await store.addFactor(factor);
+      return { ok: true, factor };
+    },
+
+    async authenticationOptions(user) {
+      const id = userIdOf(user);
+      const existing = await webauthnCredentials(store, id);
+      const options = await generateAuthenticationOptions({
+        rpID: rpId,
+        allowCredentials: existing.map(({ data }) => ({ id: data.credential_id, transports: data.transports })),
+        timeout: ttl,
+        // 'preferred' so a security key without a PIN still works; passkeys get
+        // verification enforced per credential in finishAuthentication.
+        userVerification: existing.some(({ data }) => data.uv) && existing.every(({ data }) => data.uv) ? 'required' : 'preferred',
+      });
+      const pending: PendingAuthentication = { challenge: options.challenge };
+      await shared.set(authKey(id), JSON.stringify(pending), ttl);
+      return options;
+    },
+
+    async finishAuthentication(user, response) {
+      let id: string;
+      try {
+        id = userIdOf(user);
+      } catch (err) {
+        return { ok: false, reason: describe(err) };
+      }
+      const body = asAuthenticationResponse(response);
+      if (!body) return { ok: false, reason: 'malformed authentication response' };
+      const pending = parsePending<PendingAuthentication>(await shared.take(authKey(id)), (v) => typeof v.challenge === 'string');
+      if (!pending) return { ok: false, reason: 'no pending sign-in (expired or already used)' };
+
+      const match = (await webauthnCredentials(store, id)).find(({ data }) => data.credential_id === body.id);
+      if (!match) return { ok: false, reason: 'unknown credential' };
+      const { rec, data } = match;
+      // A discoverable credential names its user; it must be this one.
+      if (body.response.userHandle !== undefined && body.response.userHandle !== handleB64(id)) return { ok: false, reason: 'credential belongs to another user' };
+
+      let info;
+      try {
+        const result = await verifyAuthenticationResponse({
+          response: body,
+          expectedChallenge: pending.challenge,
+          expectedOrigin: origin,
+          expectedRPID: rpId,
+          // Counter 0 here: the library's own check is bypassed so the regression rule below is ours, explicit and named.
+          credential: { id: data.credential_id, publicKey: new Uint8Array(Buffer.from(data.public_key, 'base64url')), counter: 0, transports: data.transports },
+          requireUserVerification: data.uv,
+        });
+        if (!result.verified) return { ok: false, reason: 'signature not verified' };
+        info = result.authenticationInfo;
+      } catch (err) {
+        return { ok: false, reason: `sign-in refused: ${describe(err)}` };
+      }
+      if (data.uv && !info.userVerified) return { ok: false, reason: 'user verification required' };
+      if (!counterAccepted(data.counter, info.newCounter)) return { ok: false, reason: 'counter regression' };
+
+      const at = now();
+      await store.updateFactor(id, rec.id, {
+        data: { ...rec.data, counter: info.newCounter, backed_up: info.credentialBackedUp, device_type: info.credentialDeviceType },
+        last_used_at: at,
+      });
+      return { ok: true, verified: verified('webauthn', at, rec.id), factorId: rec.id };
+    },
+  };
+}

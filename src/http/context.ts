@@ -1,0 +1,77 @@
+// The two things every request handler sees: the long-lived services (opened
+// once at start) and the config snapshot current when the request arrived.
+// A reload swaps the snapshot reference; a request keeps the one it started
+// with, so it never sees half a config.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BlockList } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.ts';
+import type { CompiledPolicy } from '../policy/compile.ts';
+import type { Route } from '../proxy/route-table.ts';
+import type { UpstreamPools } from '../proxy/upstream-pools.ts';
+import type { SessionManager } from '../session/session-manager.ts';
+import type { SessionData } from '../session/session-data.ts';
+import type { AssertionSigner } from '../identity/assertion.ts';
+import type { IdentitySource } from '../identity/types.ts';
+import type { Throttle } from '../identity/throttle.ts';
+import type { Store } from '../store/types.ts';
+import type { SharedState } from '../store/shared-state.ts';
+import type { Renderer } from '../ui/render.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Metrics } from '../audit/metrics.ts';
+import type { WouldChallengeAggregator } from '../audit/events.ts';
+import type { ClientFacts } from './client-address.ts';
+
+export interface Services {
+  log: Logger;
+  store: Store;
+  shared: SharedState;
+  identity: IdentitySource;
+  sessions: SessionManager;
+  signer: AssertionSigner;
+  pools: UpstreamPools;
+  renderer: Renderer;
+  staticAsset: (name: string) => { body: Buffer; type: string; etag: string } | undefined;
+  audit: AuditLog;
+  metrics: Metrics;
+  wouldChallenge: WouldChallengeAggregator;
+  throttle: Throttle;
+  now: () => number;
+  /** Extra reserved-route handlers contributed by features (factors, forward-auth). */
+  pages: Map<string, PageHandler>;
+}
+
+export interface Snapshot {
+  config: Config;
+  routes: Route[];
+  trusted: BlockList;
+  isOwned: (name: string) => boolean;
+  policy: CompiledPolicy;
+  /** The same rules compiled for case-insensitive routes (patterns folded). */
+  policyFolded: CompiledPolicy;
+  publicOrigin: string;
+  ownProto: 'http' | 'https';
+  secureCookies: boolean;
+  anyRouteAllowsParams: boolean;
+}
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  snap: Snapshot;
+  svc: Services;
+  requestId: string;
+  client: ClientFacts;
+  /** Normalized path (decoded, for matching) and query of the request. */
+  path: string;
+  query: string;
+  session: SessionData | null;
+  /** The raw cookie value the session came from (to evict it on logout). */
+  cookie: string | undefined;
+  started: number;
+  /** Filled in by handlers for the request log line. */
+  log: { rule?: string; decision?: string; reason?: string; user?: string };
+}
+
+export type PageHandler = (ctx: RequestContext) => Promise<void> | void;

@@ -1,0 +1,338 @@
+// The request pipeline of SPEC §4, in order: normalize → reserved routes →
+// session → decide → log → allow (proxy) / challenge / deny. Every step that
+// can fail for reasons outside the request (store, shared state, policy)
+// fails closed with the 503 page.
+
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { normalizeTarget, type NormalizedTarget } from './normalize.ts';
+import { resolveClient } from './client-address.ts';
+import { isNavigation } from './client-kind.ts';
+import type { RequestContext, Services, Snapshot } from './context.ts';
+import { errorPage, redirect, sendJson } from './respond.ts';
+import { handleReserved } from './reserved-routes.ts';
+import { selectRoute, type Route } from '../proxy/route-table.ts';
+import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
+import { forwardRequest } from '../proxy/forward.ts';
+import { proxyUpgrade } from '../proxy/websocket.ts';
+import { readCookie } from '../session/cookies.ts';
+import { evaluate } from '../policy/evaluate.ts';
+import type { Decision, RequestFacts } from '../policy/types.ts';
+import { subjectFor, identityHeaders } from '../session/subject.ts';
+import { challengeUrl } from '../ui/challenge-links.ts';
+import { restoreStash, splitResume, stashAndRedirect, takeStash, type Stash } from '../policy/stash-handler.ts';
+
+export const RESERVED_PREFIX = '/.gatehouse';
+
+function hostOnly(host: string | undefined): string {
+  if (!host) return '';
+  const h = host.toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const colon = h.indexOf(':');
+  return colon === -1 ? h : h.slice(0, colon);
+}
+
+/** Normalizes once with the strict default; retries allowing ';' only when some route allows it. */
+export function normalizeFor(snap: Snapshot, url: string): NormalizedTarget {
+  const n = normalizeTarget(url, { pathParams: 'reject', caseInsensitive: false });
+  if (!n.ok && n.reason === 'path parameters' && snap.anyRouteAllowsParams) {
+    return normalizeTarget(url, { pathParams: 'allow', caseInsensitive: false });
+  }
+  return n;
+}
+
+export function newRequestId(req: IncomingMessage, viaTrustedProxy: boolean): string {
+  const incoming = req.headers['x-request-id'];
+  if (viaTrustedProxy && typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming)) return incoming;
+  return randomUUID();
+}
+
+export function createGateway(svc: Services, current: () => Snapshot) {
+  function logLine(ctx: RequestContext, status: number, route: string | undefined, bytes: number): void {
+    const ms = performance.now() - ctx.started;
+    svc.metrics.forRoute(route ?? 'gatehouse').request(status);
+    if (ctx.log.rule !== undefined && ctx.log.decision !== undefined) {
+      svc.metrics.forRule(ctx.log.rule).decision(ctx.log.decision as 'allow' | 'challenge' | 'deny' | 'report');
+    }
+    svc.log.info({
+      req_id: ctx.requestId, ip: ctx.client.ip, method: ctx.req.method, path: ctx.path, route,
+      user: ctx.log.user ?? ctx.session?.user, rule: ctx.log.rule, decision: ctx.log.decision, reason: ctx.log.reason,
+      status, bytes, ms: Math.round(ms * 100) / 100,
+    }, 'request');
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const snap = current();
+    const cfg = snap.config;
+    const client = resolveClient(req.socket.remoteAddress ?? '', req.headers, snap.trusted, snap.ownProto);
+    const ctx: RequestContext = {
+      req, res, snap, svc, client,
+      requestId: newRequestId(req, client.viaTrustedProxy),
+      path: '', query: '', session: null, cookie: undefined,
+      started: performance.now(), log: {},
+    };
+    let routeId: string | undefined;
+    let loggedBytes = 0;
+    res.once('close', () => logLine(ctx, res.statusCode, routeId, loggedBytes));
+
+    if (req.rawHeaders.length > cfg.server.max_header_count * 2) return errorPage(ctx, 431);
+    const norm = normalizeFor(snap, req.url ?? '');
+    if (!norm.ok) {
+      ctx.path = (req.url ?? '').slice(0, 200);
+      ctx.log = { decision: 'deny', reason: `bad target: ${norm.reason}` };
+      return errorPage(ctx, 400);
+    }
+    ctx.path = norm.matchPath;
+    ctx.query = norm.query;
+
+    try {
+      ctx.cookie = readCookie(req.headers.cookie, svc.sessions.cookieName);
+      ctx.session = await svc.sessions.read(ctx.cookie);
+      if (ctx.session?.user !== undefined) {
+        const user = svc.identity.getUser(ctx.session.user);
+        if (!user || user.disabled) ctx.session = null;
+      }
+    } catch (err) {
+      svc.log.error({ err, req_id: ctx.requestId }, 'session check failed: failing closed');
+      ctx.log = { decision: 'deny', reason: 'session backend unavailable' };
+      return errorPage(ctx, 503);
+    }
+
+    if (norm.matchPath === RESERVED_PREFIX || norm.matchPath.startsWith(`${RESERVED_PREFIX}/`)) {
+      routeId = 'gatehouse';
+      return handleReserved(ctx);
+    }
+
+    const route = selectRoute(snap.routes, hostOnly(norm.authority ?? req.headers.host), norm.matchPath);
+    if (!route) return errorPage(ctx, 404);
+    routeId = route.id;
+    if (norm.forwardPath.includes(';') && route.path_params !== 'allow') {
+      ctx.log = { decision: 'deny', reason: 'bad target: path parameters' };
+      return errorPage(ctx, 400);
+    }
+
+    const resume = splitResume(norm.query);
+    let stash: Stash | null = null;
+    if (resume.id !== undefined) {
+      ctx.query = resume.query;
+      try {
+        stash = await takeStash(ctx, resume.id);
+      } catch (err) {
+        svc.log.error({ err, req_id: ctx.requestId }, 'stash backend unavailable: failing closed');
+        return errorPage(ctx, 503);
+      }
+      // Gone, used, or not this user's: land on the page itself, with nothing replayed.
+      if (!stash || stash.r !== route.index) return redirect(ctx, norm.forwardPath + ctx.query);
+    }
+
+    let decision: Decision;
+    try {
+      decision = decide(ctx, route, stash?.m);
+    } catch (err) {
+      svc.log.error({ err, req_id: ctx.requestId }, 'policy evaluation failed: failing closed');
+      ctx.log = { decision: 'deny', reason: 'policy error' };
+      return errorPage(ctx, 503);
+    }
+    ctx.log.rule = decision.rule;
+    ctx.log.reason = decision.reason;
+    ctx.log.decision = decision.action;
+
+    switch (decision.action) {
+      case 'deny':
+        return errorPage(ctx, 403, { rule: decision.rule });
+      case 'challenge':
+        if (stash) {
+          // Still not enough (e.g. the challenge took too long): keep the request for the next round.
+          const id = await restoreStash(ctx, stash);
+          return redirect(ctx, challengeUrl(decision, stash.p, id));
+        }
+        return challenge(ctx, decision, route, norm.forwardPath);
+      case 'report':
+        svc.wouldChallenge.record(decision.rule);
+        // falls through: report-only rules let the request pass
+      case 'allow':
+        if (stash) {
+          svc.log.info({ req_id: ctx.requestId, user: stash.u, method: stash.m }, 'replaying stashed request');
+          return proxy(ctx, route, stash.p, (bytes) => { loggedBytes = bytes; }, stash);
+        }
+        return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; });
+    }
+  }
+
+  function decide(ctx: RequestContext, route: Route, method?: string): Decision {
+    const facts: RequestFacts = {
+      host: hostOnly(ctx.req.headers.host),
+      method: method ?? ctx.req.method ?? 'GET',
+      path: ctx.path,
+      ip: ctx.client.ip,
+    };
+    const policy = route.case_insensitive ? ctx.snap.policyFolded : ctx.snap.policy;
+    const subject = subjectFor(ctx);
+    return evaluate(facts, subject, policy, svc.now());
+  }
+
+  async function challenge(ctx: RequestContext, d: Extract<Decision, { action: 'challenge' }>, route: Route, forwardPath: string): Promise<void> {
+    const target = ctx.req.method === 'GET' || ctx.req.method === 'HEAD' ? originalTarget(ctx) : refererTarget(ctx);
+    const url = challengeUrl(d, target);
+    if (!isNavigation(ctx.req.headers)) {
+      const error = d.kind === 'login' ? 'login_required' : d.kind === 'step_up' ? 'step_up_required' : d.kind === 'enroll' ? 'enrollment_required' : 'mfa_required';
+      return sendJson(ctx, 401, { error, challenge_url: ctx.snap.publicOrigin + url, rule: d.rule, factors: d.factors }, { 'www-authenticate': 'Gatehouse realm="gatehouse"' });
+    }
+    if (ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD' && ctx.session?.user) {
+      return stashAndRedirect(ctx, d, route, forwardPath);
+    }
+    return redirect(ctx, url);
+  }
+
+  /** Proxies the request (or a replayed stash) to the route's upstream. `target` is path + query. */
+  function proxy(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, stash?: Stash): void {
+    const { req, res, snap } = ctx;
+    const stashBody = stash ? Buffer.from(stash.b, 'base64') : undefined;
+    const headers = buildUpstreamHeaders({
+      rawHeaders: stash ? replayHeaders(req.rawHeaders, stash, stashBody!.length) : req.rawHeaders,
+      isOwned: snap.isOwned,
+      sessionCookieName: svc.sessions.cookieName,
+      upstreamHost: route.upstreamHost,
+      preserveHost: route.preserve_host,
+      forwardedFor: ctx.client.forwardedFor,
+      forwardedProto: ctx.client.proto,
+      forwardedHost: ctx.client.host,
+      requestId: ctx.requestId,
+      identity: identityHeaders(ctx, route),
+    });
+    const hasBody = !stash && (req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
+    if (hasBody) limitBody(ctx);
+    const started = performance.now();
+    forwardRequest(res, {
+      pool: svc.pools.get(route.upstreamOrigin),
+      method: stash?.m ?? req.method ?? 'GET',
+      path: route.upstreamBase + target,
+      headers,
+      body: stashBody ?? (hasBody ? req : null),
+      headersTimeout: route.timeout,
+      upstreamOrigin: route.upstreamOrigin,
+      publicOrigin: snap.publicOrigin,
+      sessionCookieName: svc.sessions.cookieName,
+      onDone(r) {
+        onBytes(r.bytes);
+        const m = svc.metrics.forRoute(route.id);
+        m.upstreamSeconds((performance.now() - started) / 1000);
+        if (r.failure) m.upstreamError(r.failure);
+        if (r.failure) svc.log.warn({ req_id: ctx.requestId, route: route.id, failure: r.failure, err: r.error?.message }, 'upstream failure');
+      },
+      onFailure(_res, failure) {
+        errorPage(ctx, failure === 'timeout' ? 504 : 502);
+      },
+    });
+  }
+
+  /** Body limits: declared size checked up front, streamed size counted; a stalled body is cut off. */
+  function limitBody(ctx: RequestContext): void {
+    const { req, snap } = ctx;
+    const max = snap.config.server.max_body_bytes;
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (max > 0 && declared > max) {
+      errorPage(ctx, 413);
+      req.resume();
+      return;
+    }
+    const stall = snap.config.server.body_timeout;
+    if (stall > 0) {
+      req.socket.setTimeout(stall, () => req.socket.destroy());
+      req.once('end', () => req.socket.setTimeout(0));
+    }
+    if (max > 0 && Number.isNaN(declared)) {
+      let seen = 0;
+      req.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen > max) req.destroy(new Error('body too large'));
+      });
+    }
+  }
+
+  /** A replayed request: the stash's headers and body, with this request's cookies. */
+  function replayHeaders(raw: readonly string[], stash: Stash, length: number): string[] {
+    const out = [...stash.h, 'content-length', String(length)];
+    for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === 'cookie') out.push(raw[i], raw[i + 1]);
+    return out;
+  }
+
+  function originalTarget(ctx: RequestContext): string {
+    return (ctx.req.url?.startsWith('/') ? ctx.req.url : ctx.path + ctx.query) || '/';
+  }
+
+  /** After a challenge on a non-GET without a session, return to the page the form was on. */
+  function refererTarget(ctx: RequestContext): string {
+    const ref = ctx.req.headers.referer;
+    if (typeof ref === 'string' && ref.startsWith(`${ctx.snap.publicOrigin}/`)) return ref.slice(ctx.snap.publicOrigin.length);
+    return '/';
+  }
+
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const reject = (status: number, text: string) => {
+      if (!socket.destroyed) socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    };
+    void (async () => {
+      const snap = current();
+      const client = resolveClient(req.socket.remoteAddress ?? '', req.headers, snap.trusted, snap.ownProto);
+      const norm = normalizeFor(snap, req.url ?? '');
+      if (!norm.ok) return reject(400, 'Bad Request');
+      if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return reject(400, 'Bad Request');
+      if (norm.matchPath.startsWith(`${RESERVED_PREFIX}/`) || norm.matchPath === RESERVED_PREFIX) return reject(404, 'Not Found');
+      const route = selectRoute(snap.routes, hostOnly(req.headers.host), norm.matchPath);
+      if (!route || !route.websocket) return reject(404, 'Not Found');
+      const ctx: RequestContext = {
+        req, res: undefined as never, snap, svc, client, requestId: newRequestId(req, client.viaTrustedProxy),
+        path: norm.matchPath, query: norm.query, session: null, cookie: undefined, started: performance.now(), log: {},
+      };
+      try {
+        ctx.cookie = readCookie(req.headers.cookie, svc.sessions.cookieName);
+        ctx.session = await svc.sessions.read(ctx.cookie);
+        if (ctx.session?.user !== undefined) {
+          const u = svc.identity.getUser(ctx.session.user);
+          if (!u || u.disabled) ctx.session = null;
+        }
+      } catch {
+        return reject(503, 'Service Unavailable');
+      }
+      let d: Decision;
+      try { d = decide(ctx, route); } catch { return reject(503, 'Service Unavailable'); }
+      svc.log.info({ req_id: ctx.requestId, ip: client.ip, method: 'GET', path: ctx.path, route: route.id, user: ctx.session?.user, rule: d.rule, decision: d.action, reason: d.reason, upgrade: 'websocket' }, 'request');
+      if (d.action === 'deny') return reject(403, 'Forbidden');
+      if (d.action === 'challenge') return reject(401, 'Unauthorized');
+      const headers = buildUpstreamHeaders({
+        rawHeaders: req.rawHeaders, isOwned: snap.isOwned, sessionCookieName: svc.sessions.cookieName,
+        upstreamHost: route.upstreamHost, preserveHost: route.preserve_host, forwardedFor: client.forwardedFor,
+        forwardedProto: client.proto, forwardedHost: client.host, requestId: ctx.requestId,
+        identity: identityHeaders(ctx, route), upgrade: true,
+      });
+      proxyUpgrade(socket, head, {
+        origin: route.upstreamOrigin,
+        path: route.upstreamBase + norm.forwardPath + norm.query,
+        headers,
+        timeout: route.timeout,
+        onError: (err) => svc.log.warn({ req_id: ctx.requestId, err: err.message }, 'websocket upstream failure'),
+      });
+    })().catch((err) => {
+      svc.log.error({ err }, 'upgrade failed');
+      socket.destroy();
+    });
+  }
+
+  return {
+    handle(req: IncomingMessage, res: ServerResponse): void {
+      handle(req, res).catch((err) => {
+        svc.log.error({ err }, 'unhandled request error');
+        if (!res.headersSent && !res.destroyed) {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end('internal error');
+        } else {
+          res.destroy();
+        }
+      });
+    },
+    handleUpgrade,
+  };
+}

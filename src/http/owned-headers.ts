@@ -1,0 +1,22 @@
+// Headers the gateway owns (identity, assertion, anything under the prefix) must
+// never reach the upstream from a client. Node lower-cases names; some upstream
+// stacks (CGI, PHP, many Java/Python frameworks) also treat '_' as '-', so both
+// spellings are matched.
+
+import type { HeadersConfig } from '../config/types.ts';
+
+/** The canonical comparison form: lower case, '_' read as '-'. */
+export function canonicalHeaderName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.includes('_') ? lower.replaceAll('_', '-') : lower;
+}
+
+/** Returns a predicate over header names (any case, '_' or '-'). */
+export function ownedHeaderMatcher(cfg: HeadersConfig): (name: string) => boolean {
+  const prefix = canonicalHeaderName(cfg.prefix);
+  const exact = new Set(Object.values(cfg.names).map(canonicalHeaderName));
+  return (name) => {
+    const c = canonicalHeaderName(name);
+    return exact.has(c) || (prefix.length > 0 && c.startsWith(prefix));
+  };
+}

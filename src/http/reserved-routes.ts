@@ -1,0 +1,64 @@
+// Everything under /.gatehouse/ is the gateway's own and never proxied
+// (SPEC §4.2, §5).
+
+import type { PageHandler, RequestContext } from './context.ts';
+import { errorPage, sendJson, sendText } from './respond.ts';
+import { isTrusted } from './client-address.ts';
+import { loginPage } from '../ui/login-page.ts';
+import { logoutPage } from '../ui/logout-page.ts';
+import { STATIC_HEADERS } from '../ui/static-assets.ts';
+
+const READY_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
+}
+
+async function readyz(ctx: RequestContext): Promise<void> {
+  const checks = await Promise.allSettled([
+    withTimeout(ctx.svc.store.ping(), READY_TIMEOUT_MS),
+    withTimeout(ctx.svc.shared.ping(), READY_TIMEOUT_MS),
+  ]);
+  const [store, shared] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : `down: ${(c.reason as Error).message}`));
+  const ok = store === 'ok' && shared === 'ok';
+  sendText(ctx.res, ok ? 200 : 503, `store: ${store}\nshared_state: ${shared}\n`);
+}
+
+async function metrics(ctx: RequestContext): Promise<void> {
+  // Only from trusted proxies here; operators can also give it its own listener.
+  if (!isTrusted(ctx.snap.trusted, ctx.client.ip) && !isTrusted(ctx.snap.trusted, ctx.req.socket.remoteAddress ?? '')) {
+    return errorPage(ctx, 404);
+  }
+  ctx.res.writeHead(200, { 'content-type': ctx.svc.metrics.contentType, 'cache-control': 'no-store' });
+  ctx.res.end(await ctx.svc.metrics.text());
+}
+
+function staticFile(ctx: RequestContext, name: string): void {
+  const asset = ctx.svc.staticAsset(name);
+  if (!asset) return errorPage(ctx, 404);
+  if (ctx.req.headers['if-none-match'] === asset.etag) {
+    ctx.res.writeHead(304, { etag: asset.etag });
+    ctx.res.end();
+    return;
+  }
+  ctx.res.writeHead(200, { ...STATIC_HEADERS, 'content-type': asset.type, etag: asset.etag, 'content-length': String(asset.body.length) });
+  ctx.res.end(ctx.req.method === 'HEAD' ? undefined : asset.body);
+}
+
+const BUILT_IN: Record<string, PageHandler> = {
+  '/.gatehouse/healthz': (ctx) => sendText(ctx.res, 200, 'ok'),
+  '/.gatehouse/readyz': readyz,
+  '/.gatehouse/metrics': metrics,
+  '/.gatehouse/jwks.json': (ctx) => sendJson(ctx, 200, ctx.svc.signer.jwks(), { 'cache-control': 'public, max-age=300' }),
+  '/.gatehouse/login': loginPage,
+  '/.gatehouse/logout': logoutPage,
+};
+
+export async function handleReserved(ctx: RequestContext): Promise<void> {
+  ctx.log.decision = 'gatehouse';
+  const path = ctx.path.endsWith('/') && ctx.path.length > 1 ? ctx.path.slice(0, -1) : ctx.path;
+  if (path.startsWith('/.gatehouse/static/')) return staticFile(ctx, path.slice('/.gatehouse/static/'.length));
+  const handler = BUILT_IN[path] ?? ctx.svc.pages.get(path);
+  if (!handler) return errorPage(ctx, 404);
+  await handler(ctx);
+}

@@ -1,0 +1,68 @@
+// Writing the gateway's own answers: pages (with the strict page headers),
+// JSON for API clients, redirects, and the error pages of SPEC §8.
+
+import type { ServerResponse } from 'node:http';
+import { PAGE_HEADERS } from '../ui/security-headers.ts';
+import type { RequestContext } from './context.ts';
+import { isNavigation } from './client-kind.ts';
+
+type HeaderMap = Record<string, string | string[]>;
+
+function write(res: ServerResponse, status: number, headers: HeaderMap, body: string | Buffer): void {
+  if (res.headersSent || res.destroyed) return;
+  const buf = typeof body === 'string' ? Buffer.from(body) : body;
+  res.writeHead(status, { ...headers, 'content-length': String(buf.length) });
+  res.end(buf);
+}
+
+export function sendPage(ctx: RequestContext, status: number, view: string, data: Record<string, unknown>, extra: HeaderMap = {}): void {
+  const html = ctx.svc.renderer.page(view, {
+    request_id: ctx.requestId,
+    csrf: ctx.session?.csrf,
+    ...data,
+  });
+  write(ctx.res, status, { ...PAGE_HEADERS, ...extra }, ctx.req.method === 'HEAD' ? Buffer.alloc(0) : html);
+}
+
+export function sendJson(ctx: RequestContext, status: number, body: unknown, extra: HeaderMap = {}): void {
+  write(ctx.res, status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...extra,
+  }, JSON.stringify(body));
+}
+
+export function sendText(res: ServerResponse, status: number, text: string, extra: HeaderMap = {}): void {
+  write(res, status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...extra }, text);
+}
+
+export function redirect(ctx: RequestContext, location: string, extra: HeaderMap = {}, status = 302): void {
+  write(ctx.res, status, { location, 'cache-control': 'no-store', ...extra }, '');
+}
+
+const ERROR_CODES: Record<number, string> = {
+  400: 'bad_request', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 413: 'too_large',
+  429: 'rate_limited', 431: 'headers_too_large', 500: 'internal_error', 502: 'bad_gateway', 503: 'unavailable', 504: 'gateway_timeout',
+};
+
+/** The error page (browsers) or JSON (API clients); the page's wording lives in views/error.eta. */
+export function errorPage(ctx: RequestContext, status: number, opts: { message?: string; rule?: string; waitSeconds?: number } = {}): void {
+  const extra: HeaderMap = opts.waitSeconds ? { 'retry-after': String(Math.ceil(opts.waitSeconds)) } : {};
+  if (!isNavigation(ctx.req.headers)) {
+    sendJson(ctx, status, {
+      error: ERROR_CODES[status] ?? 'error',
+      request_id: ctx.requestId,
+      ...(opts.message ? { message: opts.message } : {}),
+      ...(opts.rule ? { rule: opts.rule } : {}),
+      ...(opts.waitSeconds ? { retry_after: Math.ceil(opts.waitSeconds) } : {}),
+    }, extra);
+    return;
+  }
+  sendPage(ctx, status, 'error', {
+    status,
+    message: opts.message,
+    rule_id: opts.rule,
+    wait_seconds: opts.waitSeconds,
+  }, extra);
+}

@@ -1,0 +1,63 @@
+// The listening socket and its defences against slow and oversized clients
+// (SPEC §8): headers must arrive within header_timeout, header size and count
+// are bounded, idle keep-alive sockets are closed, and shutdown drains.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { ServerConfig } from '../config/types.ts';
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
+  if (!m) throw new Error(`invalid listen address: ${listen}`);
+  return { host: m[1] ?? m[2], port: Number(m[3]) };
+}
+
+export function createHttpServer(
+  cfg: ServerConfig,
+  onRequest: (req: IncomingMessage, res: ServerResponse) => void,
+  onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void,
+): Server {
+  const server = createServer({
+    maxHeaderSize: cfg.max_header_bytes,
+    headersTimeout: cfg.header_timeout,
+    // The whole-request timer would cut long uploads; stalls are caught per body instead.
+    requestTimeout: 0,
+    keepAliveTimeout: cfg.keep_alive_timeout,
+    // Check header deadlines often, so a trickling client is cut near header_timeout, not 30 s later.
+    connectionsCheckingInterval: Math.min(1000, cfg.header_timeout),
+    requireHostHeader: true,
+    joinDuplicateHeaders: false,
+  }, onRequest);
+  // Leave room to see that the limit was crossed (Node drops extras silently).
+  server.maxHeadersCount = cfg.max_header_count + 1;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  });
+  if (onUpgrade) server.on('upgrade', onUpgrade);
+  return server;
+}
+
+export function listen(server: Server, listenAddr: string): Promise<{ host: string; port: number }> {
+  const { host, port } = parseListen(listenAddr);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      resolve({ host, port: typeof addr === 'object' && addr ? addr.port : port });
+    });
+  });
+}
+
+/** Stops accepting, lets in-flight requests finish (bounded), then closes the rest. */
+export async function drain(server: Server, timeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  await closed;
+  clearTimeout(timer);
+}

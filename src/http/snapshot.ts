@@ -1,0 +1,26 @@
+// Everything derived from one config, computed once per load: a reload builds
+// a new snapshot off to the side and swaps one reference.
+
+import type { Config } from '../config/types.ts';
+import { compilePolicy } from '../policy/compile.ts';
+import { compileRoutes } from '../proxy/route-table.ts';
+import { ownedHeaderMatcher } from './owned-headers.ts';
+import { trustedProxyList } from './client-address.ts';
+import type { Snapshot } from './context.ts';
+
+export function buildSnapshot(config: Config): Snapshot {
+  const publicUrl = new URL(config.server.public_url);
+  const routes = compileRoutes(config.routes);
+  return {
+    config,
+    routes,
+    trusted: trustedProxyList(config.server.trusted_proxies),
+    isOwned: ownedHeaderMatcher(config.headers),
+    policy: compilePolicy(config.policy, config.rollout),
+    policyFolded: compilePolicy(config.policy, config.rollout, { caseInsensitive: true }),
+    publicOrigin: publicUrl.origin,
+    ownProto: publicUrl.protocol === 'https:' ? 'https' : 'http',
+    secureCookies: publicUrl.protocol === 'https:',
+    anyRouteAllowsParams: routes.some((r) => r.path_params === 'allow'),
+  };
+}

@@ -1,0 +1,113 @@
+// The signed identity assertion for upstream apps (SPEC §6): an ES256 JWT they
+// can verify against /.gatehouse/jwks.json. Signing costs ~50 µs, so
+// assertions are cached per session and audience and re-signed only when they
+// near expiry or the session's facts change (the cache key includes them).
+
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { SigningKey, Store } from '../store/types.ts';
+import { randomId } from '../session/session-data.ts';
+
+const LIFETIME_S = 300;              // short: upstreams should check per request
+const RESIGN_BEFORE_S = 60;
+const KEY_MAX_AGE_MS = 30 * 86_400_000;
+const RETIRED_GRACE_MS = 7 * 86_400_000;
+
+export interface AssertionClaims {
+  sub: string;
+  email: string;
+  groups: string[];
+  amr: string[];
+  acr: string;
+  auth_time: number;   // unix seconds
+  sid: string;
+}
+
+interface Active { kid: string; key: KeyObject }
+
+function b64url(s: string | Buffer): string {
+  return Buffer.from(s).toString('base64url');
+}
+
+export function newSigningKey(now: number): SigningKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pub = publicKey.export({ format: 'jwk' });
+  const kid = randomId(12);
+  return {
+    kid,
+    alg: 'ES256',
+    private_jwk: JSON.stringify(privateKey.export({ format: 'jwk' })),
+    public_jwk: JSON.stringify({ ...pub, kid, alg: 'ES256', use: 'sig' }),
+    created_at: now,
+    retired_at: null,
+  };
+}
+
+export class AssertionSigner {
+  #active: Active | undefined;
+  #published: object[] = [];
+  readonly #cache = new LRUCache<string, { jwt: string; exp: number }>({ max: 50_000 });
+  readonly #issuer: string;
+  readonly #store: Store;
+  readonly #now: () => number;
+
+  constructor(store: Store, issuer: string, now: () => number = Date.now) {
+    this.#store = store;
+    this.#issuer = issuer;
+    this.#now = now;
+  }
+
+  /**
+   * Loads the keys; creates the first one on first start; rotates a key older
+   * than 30 days (the old one stays published for 7 more days).
+   */
+  async init(): Promise<void> {
+    const now = this.#now();
+    let keys = await this.#store.listSigningKeys();
+    let active = keys.filter((k) => k.retired_at === null).sort((a, b) => b.created_at - a.created_at)[0];
+    if (!active || now - active.created_at > KEY_MAX_AGE_MS) {
+      const fresh = newSigningKey(now);
+      await this.#store.addSigningKey(fresh);
+      if (active) await this.#store.retireSigningKey(active.kid, now);
+      keys = await this.#store.listSigningKeys();
+      active = keys.find((k) => k.kid === fresh.kid)!;
+    }
+    for (const k of keys) {
+      if (k.retired_at !== null && now - k.retired_at > RETIRED_GRACE_MS) await this.#store.deleteSigningKey(k.kid);
+    }
+    this.#active = { kid: active.kid, key: createPrivateKey({ key: JSON.parse(active.private_jwk), format: 'jwk' }) };
+    this.#published = keys
+      .filter((k) => k.retired_at === null || now - k.retired_at <= RETIRED_GRACE_MS)
+      .map((k) => {
+        const jwk = JSON.parse(k.public_jwk);
+        createPublicKey({ key: jwk, format: 'jwk' }); // proves it parses
+        return jwk;
+      });
+    this.#cache.clear();
+  }
+
+  jwks(): { keys: object[] } {
+    return { keys: this.#published };
+  }
+
+  /** A cached or fresh assertion for this session and audience (the upstream origin). */
+  assertion(claims: AssertionClaims, audience: string): string {
+    const active = this.#active;
+    if (!active) throw new Error('assertion signer not initialised');
+    const nowS = Math.floor(this.#now() / 1000);
+    const key = `${active.kid}|${audience}|${claims.sid}|${claims.sub}|${claims.auth_time}|${claims.amr.join(' ')}|${claims.groups.join(',')}`;
+    const hit = this.#cache.get(key);
+    if (hit && hit.exp - nowS > RESIGN_BEFORE_S) return hit.jwt;
+    const exp = nowS + LIFETIME_S;
+    const header = b64url(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: active.kid }));
+    const payload = b64url(JSON.stringify({
+      iss: this.#issuer, aud: audience, sub: claims.sub, email: claims.email, groups: claims.groups,
+      amr: claims.amr, acr: claims.acr, auth_time: claims.auth_time, iat: nowS, exp, jti: randomId(12), sid: claims.sid,
+    }));
+    const input = `${header}.${payload}`;
+    const sig = sign('sha256', Buffer.from(input), { key: active.key, dsaEncoding: 'ieee-p1363' });
+    const jwt = `${input}.${b64url(sig)}`;
+    this.#cache.set(key, { jwt, exp });
+    return jwt;
+  }
+}

@@ -1,0 +1,209 @@
+// Compiles the policy section of a loaded config into an index, once per config
+// load, so that evaluating a request does not cost more as rules are added.
+//
+// Index: a trie over the literal leading segments of every path pattern. Each
+// node holds the indexes (ascending = declared order) of rules whose pattern
+// ends there:
+//   exact   `/a/b`   matches when the path ends at this node
+//   one     `/a/*`   matches when the path has exactly one more non-empty segment
+//   prefix  `/a/**`  matches at this node and anywhere below
+//   complex `/a/*/c` (a wildcard before the end) filed under its literal prefix
+//           `/a` and checked segment by segment when the walk passes there
+// Rules without a path go to `anyPath`. A request walks the trie once (O(path
+// depth)); the lowest rule index among the candidates that also passes the
+// non-path conditions wins (first match in declared order).
+//
+// Case: `caseInsensitive: true` lower-cases the literal path segments of every
+// pattern; use it for routes with `case_insensitive: true` (whose request paths
+// the pipeline lower-cases). Compile once per flag value that the routes use.
+
+import net from 'node:net';
+import type { FactorKind, PolicyConfig, Requirement, RolloutConfig, RuleConfig } from '../config/types.ts';
+import { parsePathPattern, type PathPattern } from './path-pattern.ts';
+import { isoDateEnd } from './rollout.ts';
+
+export interface CompiledException {
+  user?: string;
+  group?: string;
+  /** First instant (unix ms) at which the exception no longer applies. */
+  until: number;
+  reason: string;
+  owner: string;
+}
+
+export interface CompiledRule {
+  id: string;
+  index: number;          // position in policy.rules; -1 for the default pseudo-rule
+  require: Requirement;
+  mode: 'enforce' | 'report';
+  max_age?: number;
+  factors?: FactorKind[];
+  /** Exact lower-case host, or a `.example.com` suffix for `*.example.com`. */
+  host?: { exact: string } | { suffix: string };
+  methods?: Set<string>;
+  groups?: Set<string>;
+  not_groups?: Set<string>;
+  networks?: net.BlockList;
+  /** Whether matching depends on who the user is (groups / not_groups). */
+  identity_dependent: boolean;
+  exceptions: CompiledException[];
+  config: RuleConfig | null;
+}
+
+export interface TrieNode {
+  children: Map<string, TrieNode>;
+  exact: number[];
+  one: number[];
+  prefix: number[];
+  complex: { rule: number; pattern: PathPattern }[];
+}
+
+export interface CompiledPolicy {
+  rules: CompiledRule[];
+  /** The pseudo-rule `default` used when no rule matches. */
+  default_rule: CompiledRule;
+  root: TrieNode;
+  /** Rules with no path condition (every path), ascending. */
+  any_path: number[];
+  rollout: RolloutConfig;
+  case_insensitive: boolean;
+}
+
+export class PolicyCompileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolicyCompileError';
+  }
+}
+
+function newNode(): TrieNode {
+  return { children: new Map(), exact: [], one: [], prefix: [], complex: [] };
+}
+
+function compileHost(rule: RuleConfig): CompiledRule['host'] {
+  const host = rule.match.host;
+  if (host === undefined) return undefined;
+  const h = host.trim().toLowerCase();
+  if (h === '' || h.includes('/') || (h.includes(':') && !h.startsWith('['))) {
+    throw new PolicyCompileError(`rule ${rule.id}: match.host ${JSON.stringify(host)} must be a host name without port or path`);
+  }
+  if (h.startsWith('*.')) return { suffix: h.slice(1) };
+  if (h.includes('*')) throw new PolicyCompileError(`rule ${rule.id}: match.host ${JSON.stringify(host)}: only a leading '*.' wildcard is allowed`);
+  return { exact: h };
+}
+
+function compileNetworks(rule: RuleConfig): net.BlockList | undefined {
+  const cidrs = rule.match.networks;
+  if (cidrs === undefined) return undefined;
+  const list = new net.BlockList();
+  for (const cidr of cidrs) {
+    const [addr, bits, extra] = cidr.trim().split('/');
+    const family = net.isIPv4(addr) ? 'ipv4' : net.isIPv6(addr) ? 'ipv6' : null;
+    const max = family === 'ipv4' ? 32 : 128;
+    const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+    if (family === null || extra !== undefined || !(prefix >= 0 && prefix <= max)) {
+      throw new PolicyCompileError(`rule ${rule.id}: match.networks: ${JSON.stringify(cidr)} is not an IP address or CIDR`);
+    }
+    list.addSubnet(addr, prefix, family);
+  }
+  return list;
+}
+
+function compileRule(rule: RuleConfig, index: number): CompiledRule {
+  const m = rule.match;
+  const compiled: CompiledRule = {
+    id: rule.id,
+    index,
+    require: rule.require,
+    mode: rule.mode ?? 'enforce',
+    host: compileHost(rule),
+    methods: m.methods ? new Set(m.methods.map((x) => x.toUpperCase())) : undefined,
+    groups: m.groups ? new Set(m.groups) : undefined,
+    not_groups: m.not_groups ? new Set(m.not_groups) : undefined,
+    networks: compileNetworks(rule),
+    identity_dependent: m.groups !== undefined || m.not_groups !== undefined,
+    exceptions: [],
+    config: rule,
+  };
+  if (rule.max_age !== undefined) compiled.max_age = rule.max_age;
+  if (rule.factors !== undefined && rule.factors.length > 0) compiled.factors = [...rule.factors];
+  return compiled;
+}
+
+function insertPattern(root: TrieNode, pattern: PathPattern, rule: number): void {
+  let node = root;
+  for (const seg of pattern.literal) {
+    let next = node.children.get(seg);
+    if (!next) {
+      next = newNode();
+      node.children.set(seg, next);
+    }
+    node = next;
+  }
+  if (pattern.shape === 'complex') node.complex.push({ rule, pattern });
+  else node[pattern.shape].push(rule);
+}
+
+export function compilePolicy(
+  policy: PolicyConfig,
+  rollout: RolloutConfig,
+  opts: { caseInsensitive?: boolean } = {},
+): CompiledPolicy {
+  const caseInsensitive = opts.caseInsensitive === true;
+  const root = newNode();
+  const anyPath: number[] = [];
+  const byId = new Map<string, CompiledRule>();
+
+  const rules = policy.rules.map((rule, i) => {
+    if (!rule.id) throw new PolicyCompileError(`policy.rules[${i}]: missing id`);
+    if (rule.id === 'default') throw new PolicyCompileError(`policy.rules[${i}]: the id "default" is reserved`);
+    if (byId.has(rule.id)) throw new PolicyCompileError(`policy.rules[${i}]: duplicate rule id ${JSON.stringify(rule.id)}`);
+    const compiled = compileRule(rule, i);
+    byId.set(rule.id, compiled);
+    const paths = rule.match.path;
+    if (paths === undefined) {
+      anyPath.push(i);
+    } else {
+      if (paths.length === 0) throw new PolicyCompileError(`rule ${rule.id}: match.path is an empty list`);
+      for (const p of paths) {
+        let parsed: PathPattern;
+        try {
+          parsed = parsePathPattern(p, { caseInsensitive });
+        } catch (err) {
+          throw new PolicyCompileError(`rule ${rule.id}: ${(err as Error).message}`);
+        }
+        insertPattern(root, parsed, i);
+      }
+    }
+    return compiled;
+  });
+
+  for (const [i, ex] of policy.exceptions.entries()) {
+    const where = `policy.exceptions[${i}]`;
+    const rule = byId.get(ex.rule);
+    if (!rule) throw new PolicyCompileError(`${where}: unknown rule ${JSON.stringify(ex.rule)}`);
+    if (ex.user === undefined && ex.group === undefined) throw new PolicyCompileError(`${where}: needs a user or a group`);
+    let until: number;
+    try {
+      until = isoDateEnd(ex.expires);
+    } catch (err) {
+      throw new PolicyCompileError(`${where}.expires: ${(err as Error).message}`);
+    }
+    const compiled: CompiledException = { until, reason: ex.reason, owner: ex.owner };
+    if (ex.user !== undefined) compiled.user = ex.user;
+    if (ex.group !== undefined) compiled.group = ex.group;
+    rule.exceptions.push(compiled);
+  }
+
+  const defaultRule: CompiledRule = {
+    id: 'default',
+    index: -1,
+    require: policy.default,
+    mode: 'enforce',
+    identity_dependent: false,
+    exceptions: [],
+    config: null,
+  };
+
+  return { rules, default_rule: defaultRule, root, any_path: anyPath, rollout, case_insensitive: caseInsensitive };
+}

@@ -1,0 +1,296 @@
+// The policy decision (SPEC §4.4): a pure function of the request, the subject,
+// the compiled policy and the time. No I/O, no clock of its own.
+//
+// Which rule:
+// - Rules are tried in declared order; the first whose conditions all hold wins
+//   (path patterns, host, methods, groups, not_groups, networks). No match: the
+//   pseudo-rule `default` with `require: policy.default`.
+// - Host is compared case-insensitively, ignoring one trailing dot; `*.example.com`
+//   matches any subdomain (not the apex).
+// - `methods: [GET]` also matches HEAD, because most app frameworks run the GET
+//   handler for HEAD: a GET-only rule must not be bypassed with HEAD.
+// - Networks are checked with a per-rule net.BlockList; an IPv4-mapped IPv6
+//   client (`::ffff:10.0.0.1`) matches IPv4 CIDRs and vice versa.
+// - Exceptions: a user or group with an unexpired exception (`now` < end of its
+//   `expires` day UTC) for a rule skips that rule; evaluation continues with the
+//   next matching rule. An exception with both user and group needs both.
+// - Anonymous requests and group conditions: who the user is is unknown, so a
+//   rule with groups/not_groups whose other conditions hold asks for sign-in
+//   (challenge 'login'), whatever it requires. Deciding it as "not a member"
+//   would deny a signed-out admin, or skip a rule meant for them.
+//
+// What the rule requires:
+// - `none` → allow. `deny` → deny. `login` → anonymous: challenge 'login'; else allow.
+// - `mfa` → anonymous: challenge 'login'. Signed in:
+//   - A qualifying check is a passed factor whose kind is in rule.factors (any
+//     kind when absent).
+//   - Step-up rule = one with max_age or factors. With max_age, the newest
+//     qualifying check must satisfy `now - at <= max_age` (boundary inclusive);
+//     with factors only, any qualifying check in the session will do. A
+//     remembered device never satisfies a step-up rule.
+//   - Routine MFA (neither): any check in the session, or a remembered device.
+//   - Not satisfied, then in this order:
+//     - not in rollout: routine MFA → allow ('not in rollout'); a step-up rule
+//       still applies if the user has enrolled a qualifying kind, else allow.
+//     - in rollout, nothing enrolled: challenge 'enroll' (the UI offers
+//       deferral); with `deferred`, routine MFA is allowed ('deferred
+//       enrollment') but a step-up rule still gives 'enroll'.
+//     - enrolled kinds include none of rule.factors: challenge 'enroll'.
+//     - otherwise challenge 'step_up' (step-up rule) or 'mfa' (routine).
+//   - `factors` in a challenge = rule.factors or [] (any); `max_age` when set.
+//
+// Report mode: a `mode: report` rule never changes what happens. When it
+// matches before the deciding rule, evaluation goes on as if it were absent;
+// if the enforced outcome is allow and the report rule would have challenged or
+// denied, the answer is `{ action: 'report', would, kind }` (request allowed)
+// naming the report rule. If the enforced outcome is itself a challenge or deny,
+// that stands. (So adding a report-only rule can never weaken enforcement:
+// a report rule does not shadow an enforcing rule or the default behind it.)
+//
+// Reasons are short strings for `gatehouse explain` and the decision log, e.g.
+// `rule billing: second factor older than 5m (last totp 7m12s ago)`.
+
+import net from 'node:net';
+import type { FactorKind } from '../config/types.ts';
+import type { ChallengeKind, Decision, FactorCheck, RequestFacts, SubjectFacts } from './types.ts';
+import type { CompiledPolicy, CompiledRule } from './compile.ts';
+import { matchPathSegments, pathSegments } from './path-pattern.ts';
+
+const NONE = Number.MAX_SAFE_INTEGER;
+
+interface Best {
+  enforce: number;
+  report: number;
+}
+
+export function evaluate(req: RequestFacts, subject: SubjectFacts | null, policy: CompiledPolicy, now: number): Decision {
+  if (!req.path.startsWith('/')) {
+    return { action: 'deny', rule: 'default', reason: `path ${JSON.stringify(req.path)} is not absolute` };
+  }
+  const best = findRules(req, subject, policy, now);
+  const enforced = best.enforce === NONE ? policy.default_rule : policy.rules[best.enforce];
+  const decision = decide(enforced, subject, now);
+  if (best.report === NONE || decision.action !== 'allow') return decision;
+
+  const would = decide(policy.rules[best.report], subject, now);
+  const note = ` [report only; enforced: ${decision.reason}]`;
+  if (would.action === 'challenge') {
+    return { action: 'report', rule: would.rule, reason: would.reason + note, would: 'challenge', kind: would.kind };
+  }
+  if (would.action === 'deny') return { action: 'report', rule: would.rule, reason: would.reason + note, would: 'deny' };
+  return decision;
+}
+
+/** Finds the first matching enforce-mode rule, and the first report-mode rule before it. */
+function findRules(req: RequestFacts, subject: SubjectFacts | null, policy: CompiledPolicy, now: number): Best {
+  const best: Best = { enforce: NONE, report: NONE };
+  const segs = pathSegments(req.path);
+  const n = segs.length;
+  let node = policy.root;
+  for (let depth = 0; ; depth++) {
+    if (node.prefix.length > 0) scan(node.prefix, req, subject, policy, now, best);
+    for (const c of node.complex) {
+      if (c.rule >= best.enforce) break;
+      if (matchPathSegments(c.pattern, segs) && consider(c.rule, req, subject, policy, now, best)) break;
+    }
+    if (depth === n) {
+      if (node.exact.length > 0) scan(node.exact, req, subject, policy, now, best);
+      break;
+    }
+    if (depth === n - 1 && node.one.length > 0 && segs[depth] !== '') scan(node.one, req, subject, policy, now, best);
+    const next = node.children.get(segs[depth]);
+    if (next === undefined) break;
+    node = next;
+  }
+  if (policy.any_path.length > 0) scan(policy.any_path, req, subject, policy, now, best);
+  return best;
+}
+
+function scan(list: number[], req: RequestFacts, subject: SubjectFacts | null, policy: CompiledPolicy, now: number, best: Best): void {
+  for (let k = 0; k < list.length; k++) {
+    if (consider(list[k], req, subject, policy, now, best)) return;
+  }
+}
+
+/** Records rule i if it matches; true when the (ascending) list need not be scanned further. */
+function consider(i: number, req: RequestFacts, subject: SubjectFacts | null, policy: CompiledPolicy, now: number, best: Best): boolean {
+  if (i >= best.enforce) return true;
+  const rule = policy.rules[i];
+  if (!conditionsHold(rule, req, subject, now)) return false;
+  if (rule.mode === 'report') {
+    if (i < best.report) best.report = i;
+    return false;
+  }
+  best.enforce = i;
+  return true;
+}
+
+function conditionsHold(rule: CompiledRule, req: RequestFacts, subject: SubjectFacts | null, now: number): boolean {
+  if (rule.host !== undefined && !hostMatches(rule.host, req.host)) return false;
+  if (rule.methods !== undefined && !rule.methods.has(req.method) && !(req.method === 'HEAD' && rule.methods.has('GET'))) {
+    return false;
+  }
+  if (rule.networks !== undefined && !ipInList(rule.networks, req.ip)) return false;
+  if (subject === null) return true; // group conditions unknown: decide() asks for sign-in
+  if (rule.groups !== undefined && !subject.groups.some((g) => rule.groups!.has(g))) return false;
+  if (rule.not_groups !== undefined && subject.groups.some((g) => rule.not_groups!.has(g))) return false;
+  if (rule.exceptions.length > 0 && isExempt(rule, subject, now)) return false;
+  return true;
+}
+
+function hostMatches(want: NonNullable<CompiledRule['host']>, host: string): boolean {
+  let h = host;
+  if (h.endsWith('.')) h = h.slice(0, -1);
+  if ('exact' in want) return h === want.exact || h.toLowerCase() === want.exact;
+  const lower = h.toLowerCase();
+  return lower.length > want.suffix.length && lower.endsWith(want.suffix);
+}
+
+function ipInList(list: net.BlockList, ip: string): boolean {
+  let addr = ip;
+  if (addr.startsWith('[') && addr.endsWith(']')) addr = addr.slice(1, -1);
+  const zone = addr.indexOf('%');
+  if (zone !== -1) addr = addr.slice(0, zone);
+  if (net.isIPv4(addr)) return list.check(addr, 'ipv4');
+  if (net.isIPv6(addr)) return list.check(addr, 'ipv6');
+  return false;
+}
+
+function isExempt(rule: CompiledRule, subject: SubjectFacts, now: number): boolean {
+  return rule.exceptions.some(
+    (ex) =>
+      now < ex.until &&
+      (ex.user === undefined || ex.user === subject.user) &&
+      (ex.group === undefined || subject.groups.includes(ex.group)),
+  );
+}
+
+// ---- what the winning rule requires ----
+
+function label(rule: CompiledRule): string {
+  return rule.index < 0 ? 'default policy' : `rule ${rule.id}`;
+}
+
+function decide(rule: CompiledRule, subject: SubjectFacts | null, now: number): Decision {
+  const at = label(rule);
+  if (subject === null && rule.identity_dependent) {
+    return challenge(rule, 'login', `${at}: applies by group membership; sign in first`, false);
+  }
+  switch (rule.require) {
+    case 'none':
+      return { action: 'allow', rule: rule.id, reason: `${at}: no sign-in required` };
+    case 'deny':
+      return { action: 'deny', rule: rule.id, reason: `${at}: denied` };
+    case 'login':
+      if (subject === null) return challenge(rule, 'login', `${at}: sign-in required`, false);
+      return { action: 'allow', rule: rule.id, reason: `${at}: signed in` };
+    case 'mfa':
+      if (subject === null) return challenge(rule, 'login', `${at}: sign-in required, then a second factor`, false);
+      return decideMfa(rule, subject, now, at);
+    default:
+      // An unknown requirement means the config and code disagree: fail closed.
+      return { action: 'deny', rule: rule.id, reason: `${at}: unknown requirement ${JSON.stringify(rule.require)}` };
+  }
+}
+
+function challenge(rule: CompiledRule, kind: ChallengeKind, reason: string, withFactors: boolean): Decision {
+  const d: Decision = {
+    action: 'challenge',
+    kind,
+    rule: rule.id,
+    reason,
+    factors: withFactors && rule.factors ? [...rule.factors] : [],
+  };
+  if (withFactors && rule.max_age !== undefined) d.max_age = rule.max_age;
+  return d;
+}
+
+function decideMfa(rule: CompiledRule, s: SubjectFacts, now: number, at: string): Decision {
+  const allowed = rule.factors;
+  const stepUp = rule.max_age !== undefined || allowed !== undefined;
+  const qualifies = (k: FactorKind): boolean => allowed === undefined || allowed.includes(k);
+  const what = allowed ? kindList(allowed, 'or') : 'second factor';
+
+  // 1. Already satisfied?
+  const newest = newestCheck(s.factors, qualifies);
+  if (!stepUp) {
+    if (newest) return { action: 'allow', rule: rule.id, reason: `${at}: ${newest.kind} passed in this session` };
+    if (s.remembered_device) return { action: 'allow', rule: rule.id, reason: `${at}: remembered device` };
+  } else if (newest) {
+    if (rule.max_age === undefined) {
+      return { action: 'allow', rule: rule.id, reason: `${at}: ${newest.kind} passed in this session` };
+    }
+    const age = now - newest.at;
+    if (age <= rule.max_age) {
+      return {
+        action: 'allow',
+        rule: rule.id,
+        reason: `${at}: ${newest.kind} ${formatDuration(age)} ago (within ${formatDuration(rule.max_age)})`,
+      };
+    }
+  }
+
+  // 2. Rollout and enrollment.
+  const hasQualifying = s.enrolled.some(qualifies);
+  if (!s.in_rollout) {
+    if (!stepUp || !hasQualifying) return { action: 'allow', rule: rule.id, reason: `${at}: not in rollout` };
+  } else if (s.enrolled.length === 0) {
+    if (!stepUp && s.deferred) return { action: 'allow', rule: rule.id, reason: `${at}: deferred enrollment` };
+    return challenge(rule, 'enroll', `${at}: needs ${allowed ? what : 'a second factor'}; user has none enrolled`, true);
+  }
+  if (!hasQualifying) {
+    return challenge(rule, 'enroll', `${at}: needs ${what}; user has only ${kindList(s.enrolled, 'and')} enrolled`, true);
+  }
+
+  // 3. Enrolled but not satisfied: ask for it.
+  if (!stepUp) {
+    // Routine MFA is satisfied by any check, so the session has none.
+    return challenge(rule, 'mfa', `${at}: second factor required; none in this session`, true);
+  }
+  const device = s.remembered_device ? ' (a remembered device does not count for step-up)' : '';
+  if (newest && rule.max_age !== undefined) {
+    return challenge(
+      rule,
+      'step_up',
+      `${at}: ${what} older than ${formatDuration(rule.max_age)} (last ${newest.kind} ${formatDuration(now - newest.at)} ago)`,
+      true,
+    );
+  }
+  if (rule.max_age !== undefined) {
+    return challenge(rule, 'step_up', `${at}: needs ${what} within ${formatDuration(rule.max_age)}; none in this session${device}`, true);
+  }
+  const others = s.factors.length > 0 ? ` (session has ${kindList(uniqueKinds(s.factors), 'and')})` : device;
+  return challenge(rule, 'step_up', `${at}: needs ${what}; not used in this session${others}`, true);
+}
+
+function newestCheck(checks: readonly FactorCheck[], qualifies: (k: FactorKind) => boolean): FactorCheck | undefined {
+  let newest: FactorCheck | undefined;
+  for (const c of checks) {
+    if (qualifies(c.kind) && (newest === undefined || c.at > newest.at)) newest = c;
+  }
+  return newest;
+}
+
+function uniqueKinds(checks: readonly FactorCheck[]): FactorKind[] {
+  return [...new Set(checks.map((c) => c.kind))];
+}
+
+function kindList(kinds: readonly string[], joiner: 'or' | 'and'): string {
+  const unique = [...new Set(kinds)];
+  if (unique.length <= 1) return unique[0] ?? 'nothing';
+  return `${unique.slice(0, -1).join(', ')} ${joiner} ${unique[unique.length - 1]}`;
+}
+
+/** 450ms, 30s, 5m, 7m12s, 1h30m, 2d3h: the units operators write in the config. */
+export function formatDuration(ms: number): string {
+  const v = Math.max(0, Math.floor(ms));
+  if (v < 1000) return `${v}ms`;
+  let rest = Math.floor(v / 1000);
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    const q = Math.floor(rest / size);
+    rest -= q * size;
+    if (q > 0) parts.push(`${q}${unit}`);
+  }
+  return parts.join('');
+}

@@ -1,0 +1,107 @@
+// Rule path patterns (SPEC §3 "Path patterns"), parsed once at compile time.
+//
+//   /a/b     exactly /a/b
+//   /a/*     /a plus exactly one more non-empty segment (/a/x, not /a, not /a/x/y)
+//   /a/**    /a itself and everything under it (/a, /a/, /a/x, /a/x/y)
+//   /a/*/c   a one-segment wildcard anywhere; `**` only as the last segment
+//
+// Wildcards are whole segments only (`/a/b*` is an error). Paths handed to the
+// matcher are already normalized by the request pipeline (decoded, no dot
+// segments, no `//`). One trailing slash is not significant, on either side:
+// `/billing/pay/` is matched as `/billing/pay`, because most apps route the two
+// alike and a rule must not be bypassed by appending a slash.
+//
+// Case: when a route is case-insensitive the pipeline lower-cases the path; the
+// caller then parses the patterns with `caseInsensitive: true`, which lower-cases
+// their literal segments (compilePolicy takes the flag and compiles one index
+// per flag value).
+
+export type PatternSegment = { kind: 'literal'; value: string } | { kind: 'one' } | { kind: 'rest' };
+
+/** How a pattern can be indexed by its leading literal segments. */
+export type PatternShape =
+  | 'exact'    // only literals
+  | 'one'      // literals, then a final `*`
+  | 'prefix'   // literals, then a final `**`
+  | 'complex'; // a `*` before the end: checked segment by segment
+
+export interface PathPattern {
+  source: string;
+  shape: PatternShape;
+  /** Leading literal segments (before the first wildcard). */
+  literal: string[];
+  segments: PatternSegment[];
+}
+
+export class PathPatternError extends Error {
+  readonly pattern: string;
+  constructor(pattern: string, problem: string) {
+    super(`invalid path pattern ${JSON.stringify(pattern)}: ${problem}`);
+    this.name = 'PathPatternError';
+    this.pattern = pattern;
+  }
+}
+
+/** Splits an absolute path into segments; '/' is [], one trailing slash is dropped. */
+export function pathSegments(path: string): string[] {
+  if (path === '/' || path === '') return [];
+  const segs = path.slice(1).split('/');
+  if (segs.length > 0 && segs[segs.length - 1] === '') segs.pop();
+  return segs;
+}
+
+export function parsePathPattern(pattern: string, opts: { caseInsensitive?: boolean } = {}): PathPattern {
+  if (typeof pattern !== 'string' || !pattern.startsWith('/')) {
+    throw new PathPatternError(String(pattern), "must start with '/'");
+  }
+  if (/[?#]/.test(pattern)) throw new PathPatternError(pattern, 'patterns match the path only (no ? or #)');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(pattern)) throw new PathPatternError(pattern, 'control characters are not allowed');
+  const raw = pathSegments(pattern);
+  const segments: PatternSegment[] = [];
+  raw.forEach((seg, i) => {
+    if (seg === '') throw new PathPatternError(pattern, 'empty segment (//)');
+    if (seg === '.' || seg === '..') throw new PathPatternError(pattern, 'dot segments never match a normalized path');
+    if (seg === '**') {
+      if (i !== raw.length - 1) throw new PathPatternError(pattern, "'**' is only allowed as the last segment");
+      segments.push({ kind: 'rest' });
+    } else if (seg === '*') {
+      segments.push({ kind: 'one' });
+    } else if (seg.includes('*')) {
+      throw new PathPatternError(pattern, "wildcards must be whole segments ('*' or '**')");
+    } else {
+      segments.push({ kind: 'literal', value: opts.caseInsensitive ? seg.toLowerCase() : seg });
+    }
+  });
+
+  const firstWild = segments.findIndex((s) => s.kind !== 'literal');
+  const literal = (firstWild === -1 ? segments : segments.slice(0, firstWild)).map(
+    (s) => (s as { kind: 'literal'; value: string }).value,
+  );
+  let shape: PatternShape;
+  if (firstWild === -1) shape = 'exact';
+  else if (firstWild === segments.length - 1) shape = segments[firstWild].kind === 'rest' ? 'prefix' : 'one';
+  else shape = 'complex';
+  return { source: pattern, shape, literal, segments };
+}
+
+/** Whether a parsed pattern matches a path given as segments (see pathSegments). */
+export function matchPathSegments(p: PathPattern, segs: readonly string[]): boolean {
+  const pat = p.segments;
+  for (let i = 0; i < pat.length; i++) {
+    const s = pat[i];
+    if (s.kind === 'rest') return true; // the prefix itself and anything below
+    if (i >= segs.length) return false;
+    if (s.kind === 'one') {
+      if (segs[i] === '') return false;
+    } else if (segs[i] !== s.value) {
+      return false;
+    }
+  }
+  return segs.length === pat.length;
+}
+
+/** Convenience for tests and `gatehouse explain`: match a pattern string against a path. */
+export function matchPath(pattern: string, path: string, opts: { caseInsensitive?: boolean } = {}): boolean {
+  return matchPathSegments(parsePathPattern(pattern, opts), pathSegments(path));
+}

@@ -1,0 +1,104 @@
+// Requests preserved across a step-up (SPEC §4.7): a non-GET request that
+// triggers a challenge is sealed into shared state (bound to the user's
+// sign-in, 10 minutes, single use) and, once the challenge is passed, the
+// browser comes back to the original URL with a resume marker; the gateway
+// takes the stash (exactly once) and sends the original request upstream, so
+// the user sees the app's own answer at the app's own URL.
+
+import { sealData, unsealData } from 'iron-session';
+import type { RequestContext } from '../http/context.ts';
+import { readBody, BodyError } from '../http/form-body.ts';
+import { redirect } from '../http/respond.ts';
+import type { Route } from '../proxy/route-table.ts';
+import { randomId } from '../session/session-data.ts';
+import { challengeUrl } from '../ui/challenge-links.ts';
+import type { Decision } from './types.ts';
+
+export const RESUME_PARAM = '__gatehouse_resume';
+const STASH_TTL_MS = 10 * 60_000;
+// Headers worth replaying: what describes the body and the client's preferences.
+const KEPT = new Set(['content-type', 'accept', 'accept-language', 'user-agent', 'origin', 'referer', 'x-requested-with']);
+
+export interface Stash {
+  m: string;              // method
+  p: string;              // normalized path + query (what the upstream gets)
+  h: string[];            // flat header pairs
+  b: string;              // body, base64
+  u: string;              // user
+  c: number;              // session created (binds to this sign-in, survives sid rotation)
+  r: number;              // route index
+}
+
+type Challenge = Extract<Decision, { action: 'challenge' }>;
+
+export async function stashAndRedirect(ctx: RequestContext, d: Challenge, route: Route, forwardPath: string): Promise<void> {
+  const { svc, snap, req } = ctx;
+  const formPage = refererPath(ctx) ?? '/';
+  let body: Buffer;
+  try {
+    body = await readBody(req, snap.config.policy.stash_max_body);
+  } catch (err) {
+    if (err instanceof BodyError && err.status === 413) {
+      // Too large to keep: the user passes the check, then submits again.
+      return redirect(ctx, `${challengeUrl(d, formPage)}&resubmit=1`);
+    }
+    throw err;
+  }
+  const headers: string[] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (KEPT.has(req.rawHeaders[i].toLowerCase())) headers.push(req.rawHeaders[i], req.rawHeaders[i + 1]);
+  }
+  const stash: Stash = {
+    m: req.method ?? 'POST', p: forwardPath + ctx.query, h: headers, b: body.toString('base64'),
+    u: ctx.session!.user!, c: ctx.session!.created, r: route.index,
+  };
+  const id = randomId();
+  const sealed = await sealData(stash, { password: snap.config.session.secret, ttl: STASH_TTL_MS / 1000 });
+  await svc.shared.set(`stash:${id}`, sealed, STASH_TTL_MS);
+  svc.log.info({ req_id: ctx.requestId, user: stash.u, stash: id, bytes: body.length }, 'request stashed for step-up');
+  redirect(ctx, challengeUrl(d, forwardPath + ctx.query, id));
+}
+
+/** Takes a stash (single use) if it belongs to this sign-in. */
+export async function takeStash(ctx: RequestContext, id: string): Promise<Stash | null> {
+  if (!/^[\w-]{10,64}$/.test(id) || !ctx.session?.user) return null;
+  const sealed = await ctx.svc.shared.take(`stash:${id}`);
+  if (!sealed) return null;
+  let stash: Stash;
+  try {
+    stash = await unsealData<Stash>(sealed, { password: ctx.snap.config.session.secret, ttl: STASH_TTL_MS / 1000 });
+  } catch {
+    return null;
+  }
+  if (!stash || stash.u !== ctx.session.user || stash.c !== ctx.session.created) return null;
+  return stash;
+}
+
+/** Puts a taken stash back (the request needs yet another challenge). */
+export async function restoreStash(ctx: RequestContext, stash: Stash): Promise<string> {
+  const id = randomId();
+  const sealed = await sealData(stash, { password: ctx.snap.config.session.secret, ttl: STASH_TTL_MS / 1000 });
+  await ctx.svc.shared.set(`stash:${id}`, sealed, STASH_TTL_MS);
+  return id;
+}
+
+/** Splits the resume marker off a query string. */
+export function splitResume(query: string): { id: string | undefined; query: string } {
+  if (!query.includes(RESUME_PARAM)) return { id: undefined, query };
+  const params = new URLSearchParams(query.slice(1));
+  const id = params.get(RESUME_PARAM) ?? undefined;
+  params.delete(RESUME_PARAM);
+  const rest = params.toString();
+  return { id, query: rest ? `?${rest}` : '' };
+}
+
+/** Where to send the browser after a passed challenge when a stash waits. */
+export function resumeTarget(rd: string, stash: string): string {
+  return `${rd}${rd.includes('?') ? '&' : '?'}${RESUME_PARAM}=${encodeURIComponent(stash)}`;
+}
+
+function refererPath(ctx: RequestContext): string | undefined {
+  const ref = ctx.req.headers.referer;
+  const origin = ctx.snap.publicOrigin;
+  return typeof ref === 'string' && ref.startsWith(`${origin}/`) ? ref.slice(origin.length) : undefined;
+}

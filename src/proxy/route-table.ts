@@ -1,0 +1,54 @@
+// Route selection (SPEC §3 routes): first by host, then the longest path
+// prefix. Prefixes match whole segments: '/app' matches '/app' and '/app/x',
+// never '/application'.
+
+import type { RouteConfig } from '../config/types.ts';
+
+export interface Route extends RouteConfig {
+  index: number;
+  id: string;                // for logs and metrics: host + path
+  upstreamOrigin: string;    // scheme://host:port
+  upstreamBase: string;      // path prefix of the upstream URL, '' when '/'
+  upstreamHost: string;      // Host header sent upstream
+  prefix: string;            // path without trailing slash ('' for '/'); lower-case when case_insensitive
+}
+
+export function compileRoutes(routes: readonly RouteConfig[]): Route[] {
+  return routes.map((r, index) => {
+    const u = new URL(r.upstream);
+    const prefix = r.path === '/' ? '' : r.path.replace(/\/+$/, '');
+    return {
+      ...r,
+      index,
+      id: `${r.host ?? '*'}${r.path}`,
+      upstreamOrigin: u.origin,
+      upstreamBase: u.pathname === '/' ? '' : u.pathname.replace(/\/+$/, ''),
+      upstreamHost: u.host,
+      prefix: r.case_insensitive ? prefix.toLowerCase() : prefix,
+    };
+  });
+}
+
+function prefixMatches(prefix: string, path: string): boolean {
+  if (prefix === '') return true;
+  if (!path.startsWith(prefix)) return false;
+  return path.length === prefix.length || path[prefix.length] === '/';
+}
+
+/** host: lower-case, without port. path: the normalized, decoded path. */
+export function selectRoute(routes: readonly Route[], host: string, path: string): Route | undefined {
+  let best: Route | undefined;
+  let bestHostScore = -1;
+  let lowered: string | undefined;
+  for (const r of routes) {
+    const hostScore = r.host === undefined ? 0 : r.host === host ? 1 : -1;
+    if (hostScore < 0 || hostScore < bestHostScore) continue;
+    const p = r.case_insensitive ? (lowered ??= path.toLowerCase()) : path;
+    if (!prefixMatches(r.prefix, p)) continue;
+    if (hostScore > bestHostScore || !best || r.prefix.length > best.prefix.length) {
+      best = r;
+      bestHostScore = hostScore;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,149 @@
+// Builds the header list sent upstream from the client's raw headers: a pure
+// function so every stripping rule is table-tested. Order of concerns:
+// hop-by-hop (RFC 9110 §7.6.1, plus names listed in Connection) → owned
+// identity headers → forwarding headers → the gateway's own cookie.
+
+import { canonicalHeaderName } from '../http/owned-headers.ts';
+
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings',
+]);
+const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-request-id']);
+
+export interface UpstreamHeaderInput {
+  rawHeaders: readonly string[];           // req.rawHeaders: [name, value, name, value, ...]
+  isOwned: (name: string) => boolean;      // identity headers the gateway injects
+  sessionCookieName: string;               // removed from Cookie before forwarding
+  upstreamHost: string;                    // Host sent upstream unless preserveHost
+  preserveHost: boolean;
+  forwardedFor: string;                    // from resolveClient
+  forwardedProto: string;
+  forwardedHost: string;
+  requestId: string;
+  /** Identity headers to inject, as [name, value] pairs (already built). */
+  identity: readonly string[];
+  /** Keep Upgrade/Connection for a WebSocket handshake. */
+  upgrade?: boolean;
+}
+
+/** Names listed in Connection are hop-by-hop too (RFC 9110 §7.6.1). */
+function connectionTokens(raw: readonly string[]): Set<string> | undefined {
+  let tokens: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 10 && raw[i].toLowerCase() === 'connection') {
+      for (const t of raw[i + 1].split(',')) {
+        const name = canonicalHeaderName(t.trim());
+        if (name) (tokens ??= new Set()).add(name);
+      }
+    }
+  }
+  return tokens;
+}
+
+/** Removes the gateway's cookie(s) from a Cookie header value; undefined when nothing is left. */
+export function withoutCookie(cookieHeader: string, name: string): string | undefined {
+  if (!cookieHeader.includes(name)) return cookieHeader;
+  const kept = cookieHeader.split(';').filter((part) => {
+    const eq = part.indexOf('=');
+    const key = (eq === -1 ? part : part.slice(0, eq)).trim();
+    return key !== name && !key.startsWith(`${name}.`) && key !== `${name}_device`;
+  });
+  const out = kept.map((s) => s.trim()).filter(Boolean).join('; ');
+  return out || undefined;
+}
+
+export function buildUpstreamHeaders(i: UpstreamHeaderInput): string[] {
+  const raw = i.rawHeaders;
+  const listed = connectionTokens(raw);
+  const out: string[] = [];
+  for (let k = 0; k < raw.length; k += 2) {
+    const name = raw[k];
+    const lower = canonicalHeaderName(name);
+    if (HOP_BY_HOP.has(lower)) {
+      if (i.upgrade && lower === 'upgrade') out.push('upgrade', raw[k + 1]);
+      continue;
+    }
+    if (lower === 'host' || FORWARDING.has(lower) || i.isOwned(name)) continue;
+    if (listed?.has(lower)) continue;
+    if (lower === 'cookie') {
+      const value = withoutCookie(raw[k + 1], i.sessionCookieName);
+      if (value !== undefined) out.push(name, value);
+      continue;
+    }
+    out.push(name, raw[k + 1]);
+  }
+  if (i.upgrade) out.push('connection', 'upgrade');
+  out.push(
+    'host', i.preserveHost ? i.forwardedHost : i.upstreamHost,
+    'x-forwarded-for', i.forwardedFor,
+    'x-forwarded-proto', i.forwardedProto,
+    'x-forwarded-host', i.forwardedHost,
+    'x-request-id', i.requestId,
+  );
+  for (let k = 0; k < i.identity.length; k++) out.push(i.identity[k]);
+  return out;
+}
+
+const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate']);
+
+export interface ResponseHeaderInput {
+  headers: Record<string, string | string[] | undefined>;   // undici parsed (lower-case names)
+  upstreamOrigin: string;                                    // e.g. http://127.0.0.1:8081
+  publicOrigin: string;                                      // e.g. https://portal.example.com
+  sessionCookieName: string;
+}
+
+/**
+ * Upstream answers pass through with three repairs: hop-by-hop headers go,
+ * an absolute Location pointing at the upstream's own origin is rewritten to
+ * the public origin (what nginx's proxy_redirect default does), and the
+ * upstream may not set the gateway's own cookies nor scope cookies to its
+ * internal host name.
+ */
+export function buildClientHeaders(i: ResponseHeaderInput): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const listed = new Set<string>();
+  const conn = i.headers.connection;
+  if (conn) for (const t of String(conn).split(',')) listed.add(t.trim().toLowerCase());
+  for (const name in i.headers) {
+    const value = i.headers[name];
+    if (value === undefined || RESPONSE_HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    if (name === 'location' && typeof value === 'string') {
+      out[name] = rewriteLocation(value, i.upstreamOrigin, i.publicOrigin);
+    } else if (name === 'set-cookie') {
+      const cookies = (Array.isArray(value) ? value : [value])
+        .filter((c) => !setsGatewayCookie(c, i.sessionCookieName))
+        .map((c) => dropInternalDomain(c, i.upstreamOrigin));
+      if (cookies.length) out[name] = cookies;
+    } else {
+      out[name] = value;
+    }
+  }
+  return out;
+}
+
+export function rewriteLocation(location: string, upstreamOrigin: string, publicOrigin: string): string {
+  if (!location.startsWith(upstreamOrigin)) return location;
+  const rest = location.slice(upstreamOrigin.length);
+  if (rest !== '' && rest[0] !== '/' && rest[0] !== '?' && rest[0] !== '#') return location;
+  return publicOrigin + (rest || '/');
+}
+
+function setsGatewayCookie(setCookie: string, name: string): boolean {
+  const eq = setCookie.indexOf('=');
+  const key = setCookie.slice(0, eq === -1 ? undefined : eq).trim();
+  return key === name || key.startsWith(`${name}.`) || key === `${name}_device`;
+}
+
+function dropInternalDomain(setCookie: string, upstreamOrigin: string): string {
+  if (!/;\s*domain=/i.test(setCookie)) return setCookie;
+  const internalHost = new URL(upstreamOrigin).hostname.toLowerCase();
+  return setCookie
+    .split(';')
+    .filter((attr) => {
+      const m = /^\s*domain\s*=\s*\.?(.+?)\s*$/i.exec(attr);
+      return !m || m[1].toLowerCase() !== internalHost;
+    })
+    .join(';');
+}

@@ -1,0 +1,67 @@
+// What a session cookie carries, and the pure rules over it. The cookie is
+// sealed (iron-session) so its content is authentic; these functions decide
+// whether an authentic session is still good.
+
+import { randomBytes } from 'node:crypto';
+import type { FactorKind } from '../config/types.ts';
+import type { FactorCheck } from '../policy/types.ts';
+
+export interface SessionData {
+  v: 1;
+  sid: string;               // random, rotated at sign-in and every step-up
+  user?: string;             // absent for an anonymous (pre-sign-in) session
+  created: number;           // unix ms: absolute max_age counts from here
+  seen: number;              // unix ms: idle_timeout counts from here (refreshed lazily)
+  pwd_at?: number;           // first factor time
+  amr?: string[];            // first-factor methods (pwd, or the IdP's)
+  factors: FactorCheck[];    // second factors passed in this session, newest last
+  enrolled?: FactorKind[];   // factor kinds the user had enrolled at sign-in (kept current by enroll/remove)
+  csrf: string;              // per-session CSRF token
+  deferred?: boolean;        // "set up later" chosen in this session
+  device?: string;           // remembered-device id that vouched for this session
+}
+
+export function randomId(bytes = 18): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+export function anonymousSession(now: number): SessionData {
+  return { v: 1, sid: randomId(), created: now, seen: now, factors: [], csrf: randomId() };
+}
+
+/** A fresh session for a user who just proved the first factor: new sid, new CSRF token (fixation). */
+export function signedInSession(user: string, amr: string[], enrolled: FactorKind[], now: number): SessionData {
+  return { v: 1, sid: randomId(), user, created: now, seen: now, pwd_at: now, amr, factors: [], enrolled, csrf: randomId() };
+}
+
+/** Records a passed second factor and rotates the session id (SPEC §8). Keeps the newest check per kind. */
+export function withFactor(s: SessionData, check: FactorCheck): SessionData {
+  const factors = s.factors.filter((f) => f.kind !== check.kind);
+  factors.push(check);
+  return { ...s, sid: randomId(), factors, deferred: false };
+}
+
+export type Expiry = 'ok' | 'absolute' | 'idle';
+
+export function sessionExpiry(s: SessionData, now: number, maxAge: number, idle: number): Expiry {
+  if (now - s.created > maxAge) return 'absolute';
+  if (idle > 0 && now - s.seen > idle) return 'idle';
+  return 'ok';
+}
+
+/**
+ * Re-seal to move `seen` forward only now and then (a quarter of the idle
+ * window, at most a minute): sealing is the expensive part, so a busy session
+ * re-seals about once a minute, not per request.
+ */
+export function needsTouch(s: SessionData, now: number, idle: number): boolean {
+  if (idle <= 0) return false;
+  return now - s.seen > Math.min(idle / 4, 60_000);
+}
+
+export function isValidSessionData(x: unknown): x is SessionData {
+  if (!x || typeof x !== 'object') return false;
+  const s = x as Partial<SessionData>;
+  return s.v === 1 && typeof s.sid === 'string' && typeof s.created === 'number' && typeof s.seen === 'number'
+    && typeof s.csrf === 'string' && Array.isArray(s.factors) && (s.user === undefined || typeof s.user === 'string');
+}

@@ -1,0 +1,65 @@
+// From a session to what the policy and the upstream are told about the user.
+
+import type { RequestContext } from '../http/context.ts';
+import type { SubjectFacts } from '../policy/types.ts';
+import { isInRollout } from '../policy/rollout.ts';
+import type { Route } from '../proxy/route-table.ts';
+import type { SessionData } from './session-data.ts';
+
+export function subjectFor(ctx: RequestContext): SubjectFacts | null {
+  const s = ctx.session;
+  if (!s?.user) return null;
+  const user = ctx.svc.identity.getUser(s.user);
+  if (!user) return null;
+  return {
+    user: user.id,
+    groups: user.groups,
+    factors: s.factors,
+    remembered_device: s.device !== undefined,
+    enrolled: s.enrolled ?? [],
+    in_rollout: isInRollout(user.groups, ctx.snap.config.rollout),
+    deferred: s.deferred === true,
+  };
+}
+
+/** amr values of a session: the first factor's, then each passed second factor's. */
+export function sessionAmr(s: SessionData): string[] {
+  const amr = [...(s.amr ?? [])];
+  for (const f of s.factors) if (!amr.includes(f.amr)) amr.push(f.amr);
+  if (s.device !== undefined && s.factors.length === 0) amr.push('device');
+  return amr;
+}
+
+/** Unix seconds of the newest second-factor check (or the sign-in when there is none). */
+export function authTime(s: SessionData): number {
+  let t = s.pwd_at ?? s.created;
+  for (const f of s.factors) if (f.at > t) t = f.at;
+  return Math.floor(t / 1000);
+}
+
+/** The identity headers injected upstream (SPEC §6), as flat [name, value] pairs; empty when anonymous. */
+export function identityHeaders(ctx: RequestContext, route: Route): string[] {
+  const s = ctx.session;
+  if (!s?.user) return [];
+  const user = ctx.svc.identity.getUser(s.user);
+  if (!user) return [];
+  const names = ctx.snap.config.headers.names;
+  const amr = sessionAmr(s);
+  const at = authTime(s);
+  const out = [
+    names.user, user.id,
+    names.email, user.email,
+    names.groups, user.groups.join(','),
+    names.auth_methods, amr.join(' '),
+    names.auth_time, String(at),
+  ];
+  if (ctx.snap.config.headers.jwt) {
+    const strong = s.factors.some((f) => f.phishing_resistant);
+    out.push(names.assertion, ctx.svc.signer.assertion({
+      sub: user.id, email: user.email, groups: user.groups, amr,
+      acr: strong ? 'phr' : s.factors.length > 0 ? 'mfa' : 'pwd',
+      auth_time: at, sid: s.sid,
+    }, route.upstreamOrigin));
+  }
+  return out;
+}

@@ -1,0 +1,127 @@
+// In-process SharedState for a single gateway instance: a Map with expiry.
+// Entries expire lazily on read and through a periodic sweep, so keys nobody
+// reads again (rate-limit counters of one-off IPs) do not pile up.
+
+import type { SharedState } from './shared-state.ts';
+
+interface Entry { value: string; expiresAt: number }
+
+const SWEEP_INTERVAL_MS = 30_000;
+
+export interface MemorySharedStateOptions {
+  /** Clock in ms; injectable so expiry can be tested without sleeping. */
+  now?: () => number;
+}
+
+export function createMemorySharedState(opts: MemorySharedStateOptions = {}): SharedState {
+  const now = opts.now ?? Date.now;
+  const entries = new Map<string, Entry>();
+  const subscribers = new Map<string, Set<(message: string) => void>>();
+  let closed = false;
+
+  const sweep = setInterval(() => {
+    const t = now();
+    for (const [key, entry] of entries) if (entry.expiresAt <= t) entries.delete(key);
+  }, SWEEP_INTERVAL_MS);
+  sweep.unref();
+
+  function assertOpen(): void {
+    if (closed) throw new Error('shared state is closed');
+  }
+
+  function live(key: string): Entry | undefined {
+    const entry = entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= now()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  function put(key: string, value: string, ttlMs: number): void {
+    entries.set(key, { value, expiresAt: now() + checkTtl(ttlMs) });
+  }
+
+  return {
+    async get(key) {
+      assertOpen();
+      return live(key)?.value ?? null;
+    },
+    async set(key, value, ttlMs) {
+      assertOpen();
+      put(key, value, ttlMs);
+    },
+    async setIfAbsent(key, value, ttlMs) {
+      assertOpen();
+      if (live(key) !== undefined) return false;
+      put(key, value, ttlMs);
+      return true;
+    },
+    async take(key) {
+      assertOpen();
+      const entry = live(key);
+      if (entry === undefined) return null;
+      entries.delete(key);
+      return entry.value;
+    },
+    async delete(key) {
+      assertOpen();
+      entries.delete(key);
+    },
+    async incr(key, ttlMs) {
+      assertOpen();
+      const entry = live(key);
+      if (entry === undefined) {
+        put(key, '1', ttlMs);
+        return 1;
+      }
+      // Same rule as Redis INCR: a non-integer value is an error, not a reset.
+      if (!/^-?\d+$/.test(entry.value)) throw new Error(`value of ${key} is not an integer`);
+      const next = Number(entry.value) + 1;
+      entry.value = String(next);
+      return next;
+    },
+    async ttl(key) {
+      assertOpen();
+      const entry = live(key);
+      return entry === undefined ? -1 : entry.expiresAt - now();
+    },
+    async publish(channel, message) {
+      assertOpen();
+      const handlers = subscribers.get(channel);
+      if (handlers === undefined) return;
+      for (const handler of handlers) queueMicrotask(() => deliver(handler, channel, message));
+    },
+    async subscribe(channel, onMessage) {
+      assertOpen();
+      let handlers = subscribers.get(channel);
+      if (handlers === undefined) subscribers.set(channel, (handlers = new Set()));
+      handlers.add(onMessage);
+    },
+    async ping() {
+      assertOpen();
+    },
+    async close() {
+      closed = true;
+      clearInterval(sweep);
+      entries.clear();
+      subscribers.clear();
+    },
+  };
+}
+
+/** TTLs are whole positive milliseconds, as Redis PX requires. */
+function checkTtl(ttlMs: number): number {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttl must be a positive number of ms, got ${ttlMs}`);
+  return Math.ceil(ttlMs);
+}
+
+/** One subscriber's failure must not stop the others (a revocation reaches every listener). */
+function deliver(handler: (message: string) => void, channel: string, message: string): void {
+  try {
+    handler(message);
+  } catch (err) {
+    process.emitWarning(`shared-state subscriber for ${channel} threw: ${(err as Error)?.message ?? err}`, 'SharedStateWarning');
+  }
+}

@@ -1,0 +1,166 @@
+// The durable store's schema, as an ordered list of migrations shared by the
+// SQLite and PostgreSQL stores. Statements use the common subset of both
+// dialects (TEXT, INTEGER, BIGINT; JSON kept as TEXT; timestamps are unix ms in
+// BIGINT). The owner column is `username` in SQL because `user` is reserved in
+// PostgreSQL; records call it `user`.
+//
+// Where the dialects must differ, a migration gives `{ sqlite, postgres }`
+// instead of one list, so the difference is visible at the one place it lives.
+
+import type { FactorKind } from '../config/types.ts';
+import type { DeviceRecord, FactorRecord, SigningKey, UserState } from './types.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Migration {
+  version: number;
+  description: string;
+  statements: string[] | Record<Dialect, string[]>;
+}
+
+/** Created before any migration runs; one row per applied version. */
+export const SCHEMA_VERSION_DDL =
+  'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)';
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'factors, recovery codes, devices, user state, signing keys',
+    statements: [
+      `CREATE TABLE factors (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_used_at BIGINT
+      )`,
+      'CREATE INDEX factors_username ON factors (username)',
+      `CREATE TABLE recovery_codes (
+        username TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        used_at BIGINT,
+        PRIMARY KEY (username, hash)
+      )`,
+      `CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        label TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        last_used_at BIGINT
+      )`,
+      'CREATE INDEX devices_username ON devices (username)',
+      `CREATE TABLE user_state (
+        username TEXT PRIMARY KEY,
+        deferrals INTEGER NOT NULL,
+        last_factor TEXT,
+        mfa_reset_at BIGINT,
+        updated_at BIGINT NOT NULL
+      )`,
+      `CREATE TABLE signing_keys (
+        kid TEXT PRIMARY KEY,
+        alg TEXT NOT NULL,
+        private_jwk TEXT NOT NULL,
+        public_jwk TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        retired_at BIGINT
+      )`,
+    ],
+  },
+];
+
+/** The statements of one migration in one dialect. */
+export function statementsFor(migration: Migration, dialect: Dialect): string[] {
+  return Array.isArray(migration.statements) ? migration.statements : migration.statements[dialect];
+}
+
+/**
+ * The migrations still to apply, given the versions already recorded.
+ * Throws when the list is not strictly increasing, or when the database is
+ * newer than this code (an older binary must not touch a newer schema).
+ */
+export function pendingMigrations(applied: readonly number[], migrations: readonly Migration[] = MIGRATIONS): Migration[] {
+  for (let i = 1; i < migrations.length; i++) {
+    if (migrations[i].version <= migrations[i - 1].version) {
+      throw new Error(`store migrations out of order: version ${migrations[i].version} follows ${migrations[i - 1].version}`);
+    }
+  }
+  const known = new Set(migrations.map((m) => m.version));
+  const unknown = applied.filter((v) => !known.has(v));
+  if (unknown.length > 0) {
+    throw new Error(`store schema has version(s) ${unknown.join(', ')} unknown to this gatehouse (newer release?); refusing to use it`);
+  }
+  const done = new Set(applied);
+  return migrations.filter((m) => !done.has(m.version));
+}
+
+/** recovery_codes has PK (username, hash): refuse duplicates with a clear error before touching anything. */
+export function assertDistinctHashes(hashes: readonly string[]): void {
+  if (new Set(hashes).size !== hashes.length) throw new Error('replaceRecoveryCodes: duplicate hashes');
+}
+
+// Rows of this schema as records. Both drivers hand back plain objects keyed by
+// column; PostgreSQL returns BIGINT as a string, hence Number() throughout.
+
+export type Row = Record<string, unknown>;
+
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+export function factorFromRow(r: Row): FactorRecord {
+  return {
+    id: String(r.id),
+    user: String(r.username),
+    kind: r.kind as FactorKind,
+    name: String(r.name),
+    data: JSON.parse(String(r.data)) as Record<string, unknown>,
+    created_at: Number(r.created_at),
+    last_used_at: numOrNull(r.last_used_at),
+  };
+}
+
+export function deviceFromRow(r: Row): DeviceRecord {
+  return {
+    id: String(r.id),
+    user: String(r.username),
+    label: String(r.label),
+    created_at: Number(r.created_at),
+    expires_at: Number(r.expires_at),
+    last_used_at: numOrNull(r.last_used_at),
+  };
+}
+
+export function userStateFromRow(r: Row): UserState {
+  return {
+    user: String(r.username),
+    deferrals: Number(r.deferrals),
+    last_factor: (r.last_factor ?? null) as FactorKind | null,
+    mfa_reset_at: numOrNull(r.mfa_reset_at),
+    updated_at: Number(r.updated_at),
+  };
+}
+
+export function signingKeyFromRow(r: Row): SigningKey {
+  return {
+    kid: String(r.kid),
+    alg: r.alg as 'ES256',
+    private_jwk: String(r.private_jwk),
+    public_jwk: String(r.public_jwk),
+    created_at: Number(r.created_at),
+    retired_at: numOrNull(r.retired_at),
+  };
+}
+
+/** (username, kind) rows, any order, as users with their distinct kinds, both sorted by code unit (the same in every database locale). */
+export function groupKinds(rows: Row[]): Array<{ user: string; kinds: FactorKind[] }> {
+  const byUser = new Map<string, Set<FactorKind>>();
+  for (const r of rows) {
+    const user = String(r.username);
+    let kinds = byUser.get(user);
+    if (!kinds) byUser.set(user, (kinds = new Set()));
+    kinds.add(r.kind as FactorKind);
+  }
+  const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...byUser.keys()].sort(byCodeUnit).map((user) => ({ user, kinds: [...byUser.get(user)!].sort(byCodeUnit) }));
+}

@@ -1,0 +1,207 @@
+// SharedState on Redis, for several gateway instances behind a load balancer.
+// Every key and channel carries the prefix, so several deployments can share a
+// Redis. It fails closed and fast: a command against a Redis that is down is
+// rejected at once (no offline queue), never parked until it returns, while
+// the client keeps reconnecting in the background and recovers by itself.
+
+import { Redis } from 'ioredis';
+import type { SharedState } from './shared-state.ts';
+
+/** How long the first command waits for the initial connection before giving up. */
+const CONNECT_WAIT_MS = 2000;
+/** A Redis that accepts a command but never answers is as bad as one that is down. */
+const COMMAND_TIMEOUT_MS = 2000;
+
+// INCR and the TTL in one atomic step: a counter created without a TTL (crash
+// between two commands) would lock a user out forever.
+const INCR_WITH_TTL = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return n`;
+
+type ScriptedRedis = Redis & { gatehouseIncr(key: string, ttlMs: number): Promise<number> };
+
+export class SharedStateUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SharedStateUnavailableError';
+  }
+}
+
+export function createRedisSharedState(url: string, prefix = 'gatehouse:'): SharedState {
+  const where = redactUrl(url);
+  const main = connect(url) as ScriptedRedis;
+  main.defineCommand('gatehouseIncr', { numberOfKeys: 1, lua: INCR_WITH_TTL });
+
+  // A connection in subscriber mode can run nothing else, so pub/sub gets its
+  // own, opened on the first subscribe.
+  let subscriber: Redis | undefined;
+  const handlers = new Map<string, Set<(message: string) => void>>();
+
+  const k = (key: string) => prefix + key;
+
+  function subscriberConnection(): Redis {
+    if (subscriber !== undefined) return subscriber;
+    subscriber = connect(url);
+    subscriber.on('message', (channel: string, message: string) => {
+      for (const handler of handlers.get(channel) ?? []) deliver(handler, channel, message);
+    });
+    return subscriber;
+  }
+
+  return {
+    async get(key) {
+      await ready(main, where);
+      return main.get(k(key));
+    },
+    async set(key, value, ttlMs) {
+      await ready(main, where);
+      await main.set(k(key), value, 'PX', checkTtl(ttlMs));
+    },
+    async setIfAbsent(key, value, ttlMs) {
+      await ready(main, where);
+      return (await main.set(k(key), value, 'PX', checkTtl(ttlMs), 'NX')) === 'OK';
+    },
+    async take(key) {
+      await ready(main, where);
+      return main.getdel(k(key));
+    },
+    async delete(key) {
+      await ready(main, where);
+      await main.del(k(key));
+    },
+    async incr(key, ttlMs) {
+      const ttl = checkTtl(ttlMs);
+      await ready(main, where);
+      return Number(await main.gatehouseIncr(k(key), ttl));
+    },
+    async ttl(key) {
+      await ready(main, where);
+      const ms = await main.pttl(k(key));
+      return ms < 0 ? -1 : ms;
+    },
+    async publish(channel, message) {
+      await ready(main, where);
+      await main.publish(k(channel), message);
+    },
+    async subscribe(channel, onMessage) {
+      const sub = subscriberConnection();
+      await ready(sub, where);
+      const full = k(channel);
+      // Registered before SUBSCRIBE so no message slips in between.
+      let set = handlers.get(full);
+      if (set === undefined) handlers.set(full, (set = new Set()));
+      set.add(onMessage);
+      try {
+        await sub.subscribe(full);
+      } catch (err) {
+        set.delete(onMessage);
+        throw err;
+      }
+    },
+    async ping() {
+      await ready(main, where);
+      await main.ping();
+    },
+    async close() {
+      handlers.clear();
+      await Promise.all([quit(main), subscriber === undefined ? undefined : quit(subscriber)]);
+    },
+  };
+}
+
+function connect(url: string): Redis {
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: CONNECT_WAIT_MS,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    // Keep trying forever, backing off to one attempt every 2 s.
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+  });
+  // ioredis reports every failed reconnect as an 'error' event; without a
+  // listener each one is printed. Callers see failures as rejected commands
+  // and through ping(); keep the last error for those messages.
+  redis.on('error', (err: Error) => {
+    lastErrors.set(redis, err);
+  });
+  return redis;
+}
+
+const lastErrors = new WeakMap<Redis, Error>();
+const everReady = new WeakSet<Redis>();
+
+/**
+ * Commands run only on a ready connection. Before the first connection a
+ * caller waits (bounded) for it; once the client has been up, a dropped
+ * connection fails at once instead of queueing.
+ */
+async function ready(redis: Redis, where: string): Promise<void> {
+  if (redis.status === 'ready') {
+    everReady.add(redis);
+    return;
+  }
+  const unavailable = (cause?: unknown) =>
+    new SharedStateUnavailableError(
+      `shared state unavailable: redis at ${where} is ${redis.status}` +
+        (cause instanceof Error ? ` (${cause.message})` : lastErrors.has(redis) ? ` (${lastErrors.get(redis)!.message})` : ''),
+      { cause },
+    );
+  if (everReady.has(redis) || redis.status === 'end') throw unavailable();
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: unknown) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      redis.off('error', onError);
+      if (err === undefined) {
+        everReady.add(redis);
+        resolve();
+      } else reject(unavailable(err));
+    };
+    const onReady = () => done();
+    const onError = (err: Error) => done(err);
+    const timer = setTimeout(() => done(new Error(`no connection within ${CONNECT_WAIT_MS} ms`)), CONNECT_WAIT_MS);
+    redis.once('ready', onReady);
+    redis.once('error', onError);
+  });
+}
+
+async function quit(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  try {
+    if (redis.status === 'ready') {
+      await redis.quit();
+      return;
+    }
+  } catch {
+    // fall through: drop the connection instead
+  }
+  redis.disconnect();
+}
+
+function checkTtl(ttlMs: number): number {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttl must be a positive number of ms, got ${ttlMs}`);
+  return Math.ceil(ttlMs);
+}
+
+/** One subscriber's failure must not stop the others (a revocation reaches every listener). */
+function deliver(handler: (message: string) => void, channel: string, message: string): void {
+  try {
+    handler(message);
+  } catch (err) {
+    process.emitWarning(`shared-state subscriber for ${channel} threw: ${(err as Error)?.message ?? err}`, 'SharedStateWarning');
+  }
+}
+
+/** The URL as it may appear in logs and errors: without its password. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return 'redis';
+  }
+}

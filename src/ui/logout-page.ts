@@ -1,0 +1,30 @@
+// /.gatehouse/logout: GET shows a confirmation (a link must not sign anyone
+// out: CSRF); POST with the token revokes the session on every instance.
+
+import type { RequestContext } from '../http/context.ts';
+import { readForm } from '../http/form-body.ts';
+import { errorPage, sendPage } from '../http/respond.ts';
+import { csrfOk } from '../session/page-session.ts';
+
+export async function logoutPage(ctx: RequestContext): Promise<void> {
+  const { svc } = ctx;
+  if (ctx.req.method === 'GET' || ctx.req.method === 'HEAD') {
+    if (!ctx.session?.user) return sendPage(ctx, 200, 'signed-out', {});
+    return sendPage(ctx, 200, 'logout', { csrf: ctx.session.csrf, user: ctx.session.user });
+  }
+  if (ctx.req.method !== 'POST') return errorPage(ctx, 405);
+  let form: Record<string, string>;
+  try { form = await readForm(ctx.req); } catch { return errorPage(ctx, 400); }
+  if (!ctx.session) return sendPage(ctx, 200, 'signed-out', {}, { 'set-cookie': svc.sessions.clearCookie() });
+  if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: 'The sign-out form expired. Nothing was changed.' });
+  const everywhere = form.everywhere === '1' && ctx.session.user !== undefined;
+  if (everywhere) await svc.sessions.revokeUser(ctx.session.user!);
+  else await svc.sessions.revokeSession(ctx.session, ctx.cookie);
+  if (ctx.session.user) {
+    svc.audit.write(everywhere
+      ? { event: 'session.revoked', user: ctx.session.user, reason: 'sign out everywhere', by: ctx.session.user, ip: ctx.client.ip, request_id: ctx.requestId }
+      : { event: 'signout', user: ctx.session.user, ip: ctx.client.ip, request_id: ctx.requestId });
+  }
+  ctx.session = null;
+  sendPage(ctx, 200, 'signed-out', {}, { 'set-cookie': svc.sessions.clearCookie() });
+}

@@ -1,0 +1,146 @@
+// Renders the pages end users see: eta templates in views/, each wrapped in
+// views/layout.eta. Every template is compiled once at start; rendering never
+// touches the disk. Auto-escaping is on: data is text, never markup.
+
+import { Eta } from 'eta';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { createStaticAssets, defaultStaticSources } from './static-assets.ts';
+
+export interface Branding {
+  product_name: string;
+  logo_url?: string;
+  support_contact?: string;
+}
+
+export interface Renderer {
+  /** A full HTML document: page `name` (views/<name>.eta) inside the layout. */
+  page(name: string, data: Record<string, unknown>): string;
+  /** The pages this renderer knows (top-level templates other than the layout). */
+  readonly pages: readonly string[];
+}
+
+export interface RendererOptions {
+  /** Appended as ?v= to static URLs; pass StaticAssets.version so it matches what is served. */
+  assetVersion?: string;
+}
+
+export interface SupportLink {
+  text: string;
+  href?: string;
+}
+
+const LAYOUT = 'layout';
+const BASE = 'http://gatehouse.invalid';
+
+/**
+ * `value` if it is a same-origin relative path after WHATWG URL parsing, else
+ * `fallback`. Used for every href built from data (return targets, links).
+ */
+export function localPath(value: unknown, fallback = '/'): string {
+  if (typeof value !== 'string' || !value.startsWith('/')) return fallback;
+  let url: URL;
+  try {
+    url = new URL(value, BASE);
+  } catch {
+    return fallback;
+  }
+  if (url.origin !== BASE) return fallback;
+  return url.pathname + url.search + url.hash;
+}
+
+/** How the footer shows the support contact: an email becomes mailto:, an http(s) URL a link, anything else text. */
+export function supportLink(contact: string | undefined): SupportLink | undefined {
+  const text = contact?.trim();
+  if (!text) return undefined;
+  if (/^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/.test(text)) return { text, href: `mailto:${text}` };
+  if (/^https?:\/\/\S+$/i.test(text)) {
+    try {
+      return { text, href: new URL(text).href };
+    } catch {
+      return { text };
+    }
+  }
+  return { text };
+}
+
+/** Throws unless branding can be shown under the page CSP (img-src 'self' data:). */
+export function checkBranding(branding: Branding): Readonly<Branding> {
+  if (typeof branding?.product_name !== 'string' || branding.product_name.trim() === '') {
+    throw new Error('branding.product_name must be a non-empty string');
+  }
+  const logo = branding.logo_url;
+  if (logo !== undefined) {
+    const local = typeof logo === 'string' && localPath(logo, '') !== '';
+    const dataImage = typeof logo === 'string' && /^data:image\/(png|gif|jpeg|webp|svg\+xml);base64,[A-Za-z0-9+/=]+$/.test(logo);
+    if (!local && !dataImage) {
+      throw new Error('branding.logo_url must be a same-origin path (/...) or a base64 data:image URL: pages allow no external images');
+    }
+  }
+  if (branding.support_contact !== undefined && typeof branding.support_contact !== 'string') {
+    throw new Error('branding.support_contact must be a string');
+  }
+  return Object.freeze({ ...branding });
+}
+
+function templateFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.eta'))
+    .map((entry) => path.join(entry.parentPath, entry.name));
+}
+
+function defaultAssetVersion(viewsDir: string): string {
+  try {
+    return createStaticAssets(defaultStaticSources(viewsDir)).version;
+  } catch {
+    return '0';
+  }
+}
+
+// A POST form without a CSRF token would be refused by the server anyway;
+// refuse to render it so the mistake shows in tests, not in production.
+const POST_FORM = /<form\b[^>]*\bmethod="post"/i;
+
+export function createRenderer(viewsDir: string, branding: Branding, options: RendererOptions = {}): Renderer {
+  const root = path.resolve(viewsDir);
+  const brand = checkBranding(branding);
+  const support = supportLink(brand.support_contact);
+  const assetVersion = options.assetVersion ?? defaultAssetVersion(root);
+
+  const eta = new Eta({ views: root, cache: true, autoEscape: true, autoTrim: [false, 'nl'] });
+  const pages: string[] = [];
+  for (const file of templateFiles(root)) {
+    // Keyed by absolute path, the key eta's own resolver produces for render() and include().
+    eta.templatesSync.define(file, eta.compile(readFileSync(file, 'utf8'), { filepath: file }));
+    const relative = path.relative(root, file);
+    const name = relative.slice(0, -'.eta'.length);
+    if (!relative.includes(path.sep) && name !== LAYOUT) pages.push(name);
+  }
+  if (!pages.length) throw new Error(`no page templates in ${root}`);
+  if (!eta.templatesSync.get(path.join(root, `${LAYOUT}.eta`))) throw new Error(`missing ${LAYOUT}.eta in ${root}`);
+  // Everything is compiled; a template that names a file not loaded above fails instead of reading disk.
+  eta.readFile = (file: string): string => {
+    throw new Error(`template ${file} was not present at start`);
+  };
+  const known = new Set(pages);
+
+  return {
+    pages: Object.freeze([...pages].sort()),
+    page(name: string, data: Record<string, unknown>): string {
+      if (!known.has(name)) throw new Error(`unknown page ${JSON.stringify(name)} (known: ${[...known].sort().join(', ')})`);
+      const html = eta.render(name, {
+        ...data,
+        // Set last so data can never replace them.
+        branding: brand,
+        support,
+        asset_version: assetVersion,
+        local: localPath,
+      });
+      const csrf = data.csrf;
+      if (POST_FORM.test(html) && (typeof csrf !== 'string' || csrf === '')) {
+        throw new Error(`page ${JSON.stringify(name)} has a POST form but no csrf token in its data`);
+      }
+      return html;
+    },
+  };
+}

@@ -1,0 +1,199 @@
+// One behavioural contract for every Store implementation (src/store/types.ts).
+// Each implementation's test file runs it with a factory that opens a fresh,
+// empty, not yet migrated store; the suite migrates and closes it.
+
+import type { Test } from 'tap';
+import type { DeviceRecord, FactorRecord, SigningKey, Store } from '../../src/store/types.ts';
+
+// Past 2^31 so a 32-bit column would be caught.
+const T0 = 1_760_000_000_000;
+
+function factor(over: Partial<FactorRecord> & Pick<FactorRecord, 'id' | 'user'>): FactorRecord {
+  return { kind: 'totp', name: 'Authenticator app', data: { key_id: 'k1', ciphertext: 'abc' }, created_at: T0, last_used_at: null, ...over };
+}
+
+function device(over: Partial<DeviceRecord> & Pick<DeviceRecord, 'id' | 'user'>): DeviceRecord {
+  return { label: 'Firefox on Linux', created_at: T0, expires_at: T0 + 30 * 86_400_000, last_used_at: null, ...over };
+}
+
+function signingKey(kid: string, created_at: number): SigningKey {
+  return { kid, alg: 'ES256', private_jwk: JSON.stringify({ kty: 'EC', d: `d-${kid}` }), public_jwk: JSON.stringify({ kty: 'EC', kid }), created_at, retired_at: null };
+}
+
+export function storeConformance(t: Test, makeStore: () => Promise<Store>): void {
+  async function fresh(st: Test): Promise<Store> {
+    const store = await makeStore();
+    st.teardown(() => store.close());
+    await store.migrate();
+    return store;
+  }
+
+  t.test('migrate() is idempotent and ping() answers', async (t) => {
+    const store = await fresh(t);
+    await t.resolves(store.migrate(), 'second migrate succeeds');
+    await t.resolves(store.migrate(), 'third migrate succeeds');
+    await t.resolves(store.ping(), 'ping resolves');
+    await store.addFactor(factor({ id: 'f1', user: 'alice' }));
+    await store.migrate();
+    t.equal((await store.listFactors('alice')).length, 1, 'migrate again keeps data');
+  });
+
+  t.test('factors round-trip, including JSON data', async (t) => {
+    const store = await fresh(t);
+    const data = {
+      credential_id: 'Y3JlZA', public_key: 'cHVi', counter: 42, transports: ['usb', 'nfc'], aaguid: null,
+      backed_up: false, nested: { deep: [1, 2.5, { x: 'ü ✓ "quoted"' }] },
+    };
+    const webauthn = factor({ id: 'f2', user: 'alice', kind: 'webauthn', name: 'YubiKey 5', data, created_at: T0 + 2, last_used_at: T0 + 5 });
+    const totp = factor({ id: 'f1', user: 'alice', created_at: T0 + 1 });
+    await store.addFactor(webauthn);
+    await store.addFactor(totp);
+    await store.addFactor(factor({ id: 'f3', user: 'bob' }));
+
+    t.same(await store.listFactors('alice'), [totp, webauthn], 'listed in creation order, all fields intact');
+    t.strictSame(await store.getFactor('alice', 'f2'), webauthn, 'getFactor returns the exact record');
+    t.equal(await store.getFactor('bob', 'f2'), undefined, "another user's factor is not found");
+    t.equal(await store.getFactor('alice', 'nope'), undefined, 'unknown id is not found');
+    t.same(await store.listFactors('carol'), [], 'no factors for an unknown user');
+    await t.rejects(store.addFactor(factor({ id: 'f1', user: 'alice' })), 'duplicate id is refused');
+
+    await store.updateFactor('alice', 'f2', { name: 'Backup key' });
+    await store.updateFactor('alice', 'f2', { data: { ...data, counter: 43 }, last_used_at: T0 + 9 });
+    t.strictSame(await store.getFactor('alice', 'f2'), { ...webauthn, name: 'Backup key', data: { ...data, counter: 43 }, last_used_at: T0 + 9 }, 'patches apply');
+    await store.updateFactor('alice', 'f2', {});
+    t.equal((await store.getFactor('alice', 'f2'))?.name, 'Backup key', 'empty patch changes nothing');
+    await store.updateFactor('alice', 'f2', { last_used_at: null });
+    t.equal((await store.getFactor('alice', 'f2'))?.last_used_at, null, 'last_used_at can be cleared');
+    await store.updateFactor('bob', 'f2', { name: 'hijack' });
+    t.equal((await store.getFactor('alice', 'f2'))?.name, 'Backup key', "another user cannot patch alice's factor");
+
+    t.equal(await store.removeFactor('bob', 'f1'), false, "another user cannot remove alice's factor");
+    t.equal(await store.removeFactor('alice', 'f1'), true, 'removeFactor reports removal');
+    t.equal(await store.removeFactor('alice', 'f1'), false, 'second remove finds nothing');
+    await store.addFactor(factor({ id: 'f4', user: 'alice', kind: 'email' }));
+    t.equal(await store.removeAllFactors('alice'), 2, 'removeAllFactors counts what it removed');
+    t.same(await store.listFactors('alice'), [], 'alice has none left');
+    t.equal((await store.listFactors('bob')).length, 1, "bob's factor untouched");
+  });
+
+  t.test('listEnrolledUsers lists users with their distinct kinds', async (t) => {
+    const store = await fresh(t);
+    t.same(await store.listEnrolledUsers(), [], 'empty store has no enrolled users');
+    await store.addFactor(factor({ id: 'a1', user: 'alice', kind: 'webauthn' }));
+    await store.addFactor(factor({ id: 'a2', user: 'alice', kind: 'totp' }));
+    await store.addFactor(factor({ id: 'a3', user: 'alice', kind: 'webauthn' }));
+    await store.addFactor(factor({ id: 'b1', user: 'bob', kind: 'email' }));
+    await store.replaceRecoveryCodes('carol', ['h1']);
+    await store.putUserState({ user: 'dave', deferrals: 1, last_factor: null, mfa_reset_at: null, updated_at: T0 });
+    t.same(await store.listEnrolledUsers(), [
+      { user: 'alice', kinds: ['totp', 'webauthn'] },
+      { user: 'bob', kinds: ['email'] },
+    ], 'only users with factors, kinds distinct and sorted');
+    await store.removeAllFactors('bob');
+    t.same((await store.listEnrolledUsers()).map((u) => u.user), ['alice'], 'a user with no factors left drops out');
+  });
+
+  t.test('recovery codes: replace, consume once, count', async (t) => {
+    const store = await fresh(t);
+    t.equal(await store.countRecoveryCodes('alice'), 0, 'none at first');
+    await store.replaceRecoveryCodes('alice', ['h1', 'h2', 'h3']);
+    await store.replaceRecoveryCodes('bob', ['h1']);
+    t.equal(await store.countRecoveryCodes('alice'), 3, 'three unused');
+
+    t.equal(await store.consumeRecoveryCode('alice', 'h2'), true, 'first use succeeds');
+    t.equal(await store.consumeRecoveryCode('alice', 'h2'), false, 'second use of the same code fails');
+    t.equal(await store.countRecoveryCodes('alice'), 2, 'used code no longer counted');
+    t.equal(await store.consumeRecoveryCode('alice', 'nope'), false, 'unknown code fails');
+    t.equal(await store.consumeRecoveryCode('carol', 'h1'), false, "a code is bound to its user");
+    t.equal(await store.countRecoveryCodes('bob'), 1, "bob's code untouched by alice's use");
+
+    await t.rejects(store.replaceRecoveryCodes('alice', ['x', 'x']), /duplicate/, 'duplicate hashes refused');
+    t.equal(await store.countRecoveryCodes('alice'), 2, 'refused replacement changed nothing');
+
+    await store.replaceRecoveryCodes('alice', ['n1', 'n2']);
+    t.equal(await store.consumeRecoveryCode('alice', 'h1'), false, 'old codes die on replacement');
+    t.equal(await store.countRecoveryCodes('alice'), 2, 'only the new codes count');
+    t.equal(await store.consumeRecoveryCode('alice', 'n1'), true, 'new code works');
+    await store.replaceRecoveryCodes('alice', ['h2']);
+    t.equal(await store.consumeRecoveryCode('alice', 'h2'), true, 'a re-issued hash is usable again after replacement');
+    await store.replaceRecoveryCodes('alice', []);
+    t.equal(await store.countRecoveryCodes('alice'), 0, 'replacing with none removes all');
+    t.equal(await store.countRecoveryCodes('bob'), 1, "bob's codes untouched throughout");
+  });
+
+  t.test('recovery code consumed exactly once under 20 concurrent attempts', async (t) => {
+    const store = await fresh(t);
+    await store.replaceRecoveryCodes('alice', ['race', 'other']);
+    const results = await Promise.all(Array.from({ length: 20 }, () => store.consumeRecoveryCode('alice', 'race')));
+    t.equal(results.filter(Boolean).length, 1, 'exactly one attempt wins');
+    t.equal(await store.countRecoveryCodes('alice'), 1, 'one code left');
+  });
+
+  t.test('devices: add, get, list, touch, expiry, remove', async (t) => {
+    const store = await fresh(t);
+    const d1 = device({ id: 'd1', user: 'alice' });
+    const d2 = device({ id: 'd2', user: 'alice', label: 'Safari on iPhone', created_at: T0 + 1, expires_at: T0 + 86_400_000, last_used_at: T0 + 3 });
+    await store.addDevice(d2);
+    await store.addDevice(d1);
+    await store.addDevice(device({ id: 'd3', user: 'bob' }));
+
+    t.strictSame(await store.getDevice('d2'), d2, 'getDevice returns the record with its expiry fields');
+    t.equal(await store.getDevice('zz'), undefined, 'unknown device is not found');
+    t.same(await store.listDevices('alice'), [d1, d2], 'listed in creation order');
+    await t.rejects(store.addDevice(device({ id: 'd1', user: 'bob' })), 'duplicate id is refused');
+
+    await store.touchDevice('d1', T0 + 77);
+    t.equal((await store.getDevice('d1'))?.last_used_at, T0 + 77, 'touch records last use');
+    t.equal((await store.getDevice('d1'))?.expires_at, d1.expires_at, 'touch leaves the expiry alone');
+
+    t.equal(await store.removeDevice('bob', 'd1'), false, "another user cannot remove alice's device");
+    t.equal(await store.removeDevice('alice', 'd1'), true, 'removeDevice reports removal');
+    t.equal(await store.getDevice('d1'), undefined, 'removed device is gone');
+    t.equal(await store.removeAllDevices('alice'), 1, 'removeAllDevices counts');
+    t.same(await store.listDevices('alice'), [], 'alice has none left');
+    t.equal((await store.listDevices('bob')).length, 1, "bob's device untouched");
+  });
+
+  t.test('user state upserts', async (t) => {
+    const store = await fresh(t);
+    t.equal(await store.getUserState('alice'), undefined, 'no state at first');
+    const s1 = { user: 'alice', deferrals: 1, last_factor: null, mfa_reset_at: null, updated_at: T0 };
+    await store.putUserState(s1);
+    t.strictSame(await store.getUserState('alice'), s1, 'insert round-trips');
+    const s2 = { user: 'alice', deferrals: 2, last_factor: 'webauthn' as const, mfa_reset_at: T0 + 10, updated_at: T0 + 11 };
+    await store.putUserState(s2);
+    t.strictSame(await store.getUserState('alice'), s2, 'second put replaces every field');
+    await store.putUserState({ user: 'bob', deferrals: 0, last_factor: 'totp', mfa_reset_at: null, updated_at: T0 });
+    t.strictSame(await store.getUserState('alice'), s2, "another user's state is separate");
+  });
+
+  t.test('signing keys: add, list, retire, delete', async (t) => {
+    const store = await fresh(t);
+    t.same(await store.listSigningKeys(), [], 'none at first');
+    const k1 = signingKey('k1', T0);
+    const k2 = signingKey('k2', T0 + 1000);
+    await store.addSigningKey(k2);
+    await store.addSigningKey(k1);
+    t.strictSame(await store.listSigningKeys(), [k1, k2], 'listed oldest first, all fields intact');
+    await t.rejects(store.addSigningKey(signingKey('k1', T0 + 5)), 'duplicate kid is refused');
+
+    await store.retireSigningKey('k1', T0 + 2000);
+    t.equal((await store.listSigningKeys())[0].retired_at, T0 + 2000, 'retire records the time');
+    await store.retireSigningKey('k1', T0 + 9000);
+    t.equal((await store.listSigningKeys())[0].retired_at, T0 + 2000, 'retiring again keeps the first time (no longer grace)');
+    t.equal((await store.listSigningKeys())[1].retired_at, null, 'other key still active');
+
+    await store.deleteSigningKey('k1');
+    t.strictSame(await store.listSigningKeys(), [k2], 'deleted key is gone');
+    await t.resolves(store.deleteSigningKey('k1'), 'deleting an absent key is harmless');
+  });
+
+  t.test('a closed store fails closed', async (t) => {
+    const store = await makeStore();
+    await store.migrate();
+    await store.close();
+    await t.rejects(store.ping(), 'ping rejects after close');
+    await t.rejects(store.listFactors('alice'), 'reads reject after close');
+    await t.resolves(store.close(), 'closing twice is harmless');
+  });
+}
