@@ -47,6 +47,8 @@ export interface Target {
 
 export interface Scenario {
   name: string;
+  /** The row the others are compared with ("vs direct"). */
+  baseline?: boolean;
   start(ctx: BenchContext): Promise<Target>;
 }
 
@@ -63,6 +65,7 @@ export interface GatewayScenarioOptions {
 
 export const directScenario: Scenario = {
   name: 'direct to upstream',
+  baseline: true,
   start: async (ctx) => ({ url: `${ctx.upstreamUrl}/`, stop: async () => {} }),
 };
 
@@ -227,6 +230,7 @@ async function startUpstream(): Promise<{ url: string; stop(): Promise<void> }> 
 
 export interface ScenarioResult {
   name: string;
+  baseline?: boolean;
   result?: BenchHttpResult;
   error?: string;
 }
@@ -239,9 +243,9 @@ async function measure(scenario: Scenario, ctx: BenchContext, o: RunOptions): Pr
     target = await scenario.start(ctx);
     const load = { url: target.url, connections: o.connections, headers: target.headers, tool: o.tool };
     if (o.warmupSec > 0) await benchHttp({ ...load, durationSec: o.warmupSec });
-    return { name: scenario.name, result: await benchHttp({ ...load, durationSec: o.durationSec }) };
+    return { name: scenario.name, baseline: scenario.baseline, result: await benchHttp({ ...load, durationSec: o.durationSec }) };
   } catch (err) {
-    return { name: scenario.name, error: err instanceof Error ? err.message : String(err) };
+    return { name: scenario.name, baseline: scenario.baseline, error: err instanceof Error ? err.message : String(err) };
   } finally {
     await target?.stop();
   }
@@ -249,9 +253,11 @@ async function measure(scenario: Scenario, ctx: BenchContext, o: RunOptions): Pr
 
 const fixed = (n: number, digits: number) => n.toFixed(digits);
 
-/** Pure: one table, the first successful row is the baseline for "vs direct". */
+const baselineRps = (rows: ScenarioResult[]) => rows.find((r) => r.baseline === true && r.result !== undefined)?.result?.rps;
+
+/** Pure: one table; "vs direct" compares each row with the baseline row (blank when it was not run). */
 export function formatTable(rows: ScenarioResult[]): string {
-  const baseline = rows.find((r) => r.result !== undefined)?.result?.rps;
+  const baseline = baselineRps(rows);
   const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'vs direct'];
   const body = rows.map((r) => r.result === undefined
     ? [r.name, `FAILED: ${(r.error ?? '').split('\n')[0]}`, '', '', '', '', '']
@@ -266,7 +272,7 @@ export function formatTable(rows: ScenarioResult[]): string {
 }
 
 export function summaryJson(rows: ScenarioResult[], o: RunOptions, policy: PolicyBenchRow[] | undefined): string {
-  const baseline = rows.find((r) => r.result !== undefined)?.result?.rps;
+  const baseline = baselineRps(rows);
   const round = (n: number, d: number) => Number(n.toFixed(d));
   return JSON.stringify({
     bench: 'gatehouse',

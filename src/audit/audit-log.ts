@@ -122,7 +122,7 @@ async function readTail(path: string): Promise<Tail> {
   }
 }
 
-async function headOf(path: string, line: string): Promise<ChainHead> {
+function headOf(path: string, line: string): ChainHead {
   const parsed = parseRecord(line);
   if (!parsed.ok) {
     throw new Error(
@@ -169,7 +169,7 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
   let head: ChainHead = CHAIN_ORIGIN;
   let continuesFrom: string | undefined;
   if (tail.lastLine !== undefined) {
-    head = await headOf(path, tail.lastLine);
+    head = headOf(path, tail.lastLine);
   } else {
     // Empty or missing: a crash between a rotation's rename and its first record
     // leaves the chain in the newest rotated file.
@@ -178,7 +178,7 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
     if (newest !== undefined) {
       const prev = await readTail(join(dir, newest));
       if (prev.lastLine !== undefined) {
-        head = await headOf(join(dir, newest), prev.lastLine);
+        head = headOf(join(dir, newest), prev.lastLine);
         continuesFrom = newest;
       }
     }

@@ -168,6 +168,8 @@ async function discoverSeries(live: string): Promise<{ files: string[]; notes: s
     files.unshift(cursor);
     cursor = await predecessorOf(cursor);
   }
+  const unreached = rotated.filter((name) => !visited.has(join(dir, name)));
+  if (unreached.length > 0 && notes.length === 0) notes.push(`note: ${unreached.length} rotated file(s) not linked into this chain, not checked (${unreached[0]}...)`);
   return { files, notes };
 }
 

@@ -25,6 +25,9 @@ import { openAuditLog } from '../audit/audit-log.ts';
 import { createMetrics } from '../audit/metrics.ts';
 import { createWouldChallengeAggregator } from '../audit/events.ts';
 import { registerFeaturePages } from '../ui/feature-pages.ts';
+import { createFactorRegistry } from '../factors/registry.ts';
+import { createWebAuthn } from '../factors/webauthn.ts';
+import { openNotifier } from '../identity/notifier.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const VIEWS_DIR = join(PROJECT_ROOT, 'views');
@@ -79,6 +82,12 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const signer = new AssertionSigner(store, publicOrigin);
   await signer.init();
   const assets = createStaticAssets(defaultStaticSources(VIEWS_DIR));
+  const notifier = openNotifier(config.notifier);
+  const factors = createFactorRegistry({
+    store, shared, notifier, factors: config.factors,
+    product: config.branding.product_name, support: config.branding.support_contact,
+  });
+  const webauthn = createWebAuthn({ store, shared, rpName: config.factors.webauthn.rp_name, publicUrl: config.server.public_url });
 
   const svc: Services = {
     log, store, shared, identity, sessions, signer, audit, metrics,
@@ -86,6 +95,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     renderer: createRenderer(VIEWS_DIR, config.branding, { assetVersion: assets.version }),
     staticAsset: assets,
     throttle: new Throttle(shared),
+    factors, webauthn, notifier,
     wouldChallenge: createWouldChallengeAggregator(audit, 60_000),
     now: Date.now,
     pages: new Map<string, PageHandler>(),
@@ -130,7 +140,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       watcher?.close();
       await drain(server, config.server.shutdown_timeout);
       svc.wouldChallenge.stop();
-      await Promise.allSettled([svc.pools.close(), audit.close(), shared.close(), store.close()]);
+      await Promise.allSettled([svc.pools.close(), audit.close(), shared.close(), store.close(), notifier.close?.()]);
       identity.close();
       log.flush?.();
     })();

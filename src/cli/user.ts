@@ -247,8 +247,9 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 /** Reads a line from the terminal without echoing it. */
 function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(question);
+  // Raw mode before the prompt appears, so nothing typed after it is echoed.
   stdin.setRawMode(true);
+  process.stderr.write(question);
   stdin.setEncoding('utf8');
   stdin.resume();
   return new Promise((resolvePrompt, reject) => {
@@ -285,5 +286,3 @@ function formatTable(users: UserRecord[]): string {
 function formatIssue(i: ConfigIssue): string {
   return `${i.path}${i.line === undefined ? '' : ` (line ${i.line})`}: ${i.message}`;
 }
-
-if (import.meta.main) process.exitCode = await runUser(process.argv.slice(2));

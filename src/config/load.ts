@@ -7,6 +7,11 @@
 // kept as written and resolve against the process's working directory, not the
 // config file's directory: `npm start` and `gatehouse serve` run from the
 // project root, where the bundled config's `config/users.yaml` and `data/` live.
+//
+// Secrets: session.secret and factors.encryption_key fall back to the
+// GATEHOUSE_SESSION_SECRET / GATEHOUSE_ENCRYPTION_KEY environment variables, and
+// then to generated development secrets kept in <store dir>/dev-secrets.json
+// (with a warning), so the demo runs with no setup and production needs no edit.
 
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';

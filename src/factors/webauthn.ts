@@ -211,7 +211,7 @@ function parsePending<T>(raw: string | null, check: (v: Record<string, unknown>)
   }
 }
 
-function userIdOf(user: { id: string }): string {
+function requireUserId(user: { id: string }): string {
   if (!isRecord(user) || typeof user.id !== 'string' || user.id === '') throw new TypeError('webauthn: a user id is required');
   return user.id;
 }
@@ -241,7 +241,7 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
     origin,
 
     async registrationOptions(user, kind) {
-      const id = userIdOf(user);
+      const id = requireUserId(user);
       if (kind !== 'passkey' && kind !== 'security-key') throw new TypeError(`webauthn: unknown credential kind ${String(kind)}`);
       const existing = await webauthnCredentials(store, id);
       const options = await generateRegistrationOptions({
@@ -265,7 +265,7 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
     async finishRegistration(user, response, name) {
       let id: string;
       try {
-        id = userIdOf(user);
+        id = requireUserId(user);
       } catch (err) {
         return { ok: false, reason: describe(err) };
       }
@@ -324,7 +324,7 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
     },
 
     async authenticationOptions(user) {
-      const id = userIdOf(user);
+      const id = requireUserId(user);
       const existing = await webauthnCredentials(store, id);
       const options = await generateAuthenticationOptions({
         rpID: rpId,
@@ -342,7 +342,7 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
     async finishAuthentication(user, response) {
       let id: string;
       try {
-        id = userIdOf(user);
+        id = requireUserId(user);
       } catch (err) {
         return { ok: false, reason: describe(err) };
       }

@@ -22,6 +22,9 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Metrics } from '../audit/metrics.ts';
 import type { WouldChallengeAggregator } from '../audit/events.ts';
 import type { ClientFacts } from './client-address.ts';
+import type { FactorRegistry } from '../factors/registry.ts';
+import type { WebAuthnService } from '../factors/webauthn.ts';
+import type { Notifier } from '../identity/notifier.ts';
 
 export interface Services {
   log: Logger;
@@ -37,6 +40,9 @@ export interface Services {
   metrics: Metrics;
   wouldChallenge: WouldChallengeAggregator;
   throttle: Throttle;
+  factors: FactorRegistry;
+  webauthn: WebAuthnService;
+  notifier: Notifier;
   now: () => number;
   /** Extra reserved-route handlers contributed by features (factors, forward-auth). */
   pages: Map<string, PageHandler>;

@@ -56,8 +56,11 @@ export function listen(server: Server, listenAddr: string): Promise<{ host: stri
 /** Stops accepting, lets in-flight requests finish (bounded), then closes the rest. */
 export async function drain(server: Server, timeoutMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Keep-alive sockets become idle as their last response ends: close them as they do.
+  const sweeper = setInterval(() => server.closeIdleConnections(), 50);
   server.closeIdleConnections();
   const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
   await closed;
+  clearInterval(sweeper);
   clearTimeout(timer);
 }

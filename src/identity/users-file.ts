@@ -9,9 +9,12 @@ import { basename, dirname, join } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
 import { parsePhc } from './password-hash.ts';
 import type { UserRecord } from './types.ts';
+// The config loader's issue shape, so `gatehouse check` prints both alike.
+// Paths here are "<file>: users.alice.email".
+import type { ConfigIssue } from '../config/load.ts';
 
-/** Same shape as the config loader's issues, so `gatehouse check` prints both alike. */
-export interface ConfigIssue { path: string; line?: number; message: string }
+export type { ConfigIssue };
+
 
 export const USERNAME_PATTERN = /^[a-z0-9._-]{1,64}$/;
 // Group names end up comma-joined in an upstream header: no commas, spaces or controls.

@@ -47,15 +47,22 @@ export interface CompiledRule {
   /** Whether matching depends on who the user is (groups / not_groups). */
   identity_dependent: boolean;
   exceptions: CompiledException[];
+  /** No condition besides the path and no exceptions: a path match is a match. */
+  unconditional: boolean;
+  /** `rule billing`, or `default policy`: how reasons name the rule. */
+  label: string;
   config: RuleConfig | null;
 }
 
 export interface TrieNode {
-  children: Map<string, TrieNode>;
-  exact: number[];
-  one: number[];
-  prefix: number[];
-  complex: { rule: number; pattern: PathPattern }[];
+  /** null for leaves: most nodes of a large policy are leaves. */
+  children: Map<string, TrieNode> | null;
+  // Rules in declared order (ascending index), held directly (not as indexes)
+  // so a lookup touches fewer objects.
+  exact: CompiledRule[];
+  one: CompiledRule[];
+  prefix: CompiledRule[];
+  complex: { rule: CompiledRule; pattern: PathPattern }[];
 }
 
 export interface CompiledPolicy {
@@ -64,7 +71,7 @@ export interface CompiledPolicy {
   default_rule: CompiledRule;
   root: TrieNode;
   /** Rules with no path condition (every path), ascending. */
-  any_path: number[];
+  any_path: CompiledRule[];
   rollout: RolloutConfig;
   case_insensitive: boolean;
 }
@@ -76,8 +83,11 @@ export class PolicyCompileError extends Error {
   }
 }
 
+// Buckets start as this shared empty list and get their own array on first insert.
+const EMPTY: never[] = [];
+
 function newNode(): TrieNode {
-  return { children: new Map(), exact: [], one: [], prefix: [], complex: [] };
+  return { children: null, exact: EMPTY, one: EMPTY, prefix: EMPTY, complex: EMPTY };
 }
 
 function compileHost(rule: RuleConfig): CompiledRule['host'] {
@@ -123,6 +133,8 @@ function compileRule(rule: RuleConfig, index: number): CompiledRule {
     networks: compileNetworks(rule),
     identity_dependent: m.groups !== undefined || m.not_groups !== undefined,
     exceptions: [],
+    unconditional: false, // set once exceptions are attached
+    label: `rule ${rule.id}`,
     config: rule,
   };
   if (rule.max_age !== undefined) compiled.max_age = rule.max_age;
@@ -130,9 +142,10 @@ function compileRule(rule: RuleConfig, index: number): CompiledRule {
   return compiled;
 }
 
-function insertPattern(root: TrieNode, pattern: PathPattern, rule: number): void {
+function insertPattern(root: TrieNode, pattern: PathPattern, rule: CompiledRule): void {
   let node = root;
   for (const seg of pattern.literal) {
+    node.children ??= new Map();
     let next = node.children.get(seg);
     if (!next) {
       next = newNode();
@@ -140,8 +153,13 @@ function insertPattern(root: TrieNode, pattern: PathPattern, rule: number): void
     }
     node = next;
   }
-  if (pattern.shape === 'complex') node.complex.push({ rule, pattern });
-  else node[pattern.shape].push(rule);
+  if (pattern.shape === 'complex') {
+    if (node.complex === EMPTY) node.complex = [];
+    node.complex.push({ rule, pattern });
+  } else {
+    if (node[pattern.shape] === EMPTY) node[pattern.shape] = [];
+    node[pattern.shape].push(rule);
+  }
 }
 
 export function compilePolicy(
@@ -151,7 +169,7 @@ export function compilePolicy(
 ): CompiledPolicy {
   const caseInsensitive = opts.caseInsensitive === true;
   const root = newNode();
-  const anyPath: number[] = [];
+  const anyPath: CompiledRule[] = [];
   const byId = new Map<string, CompiledRule>();
 
   const rules = policy.rules.map((rule, i) => {
@@ -162,7 +180,7 @@ export function compilePolicy(
     byId.set(rule.id, compiled);
     const paths = rule.match.path;
     if (paths === undefined) {
-      anyPath.push(i);
+      anyPath.push(compiled);
     } else {
       if (paths.length === 0) throw new PolicyCompileError(`rule ${rule.id}: match.path is an empty list`);
       for (const p of paths) {
@@ -172,7 +190,7 @@ export function compilePolicy(
         } catch (err) {
           throw new PolicyCompileError(`rule ${rule.id}: ${(err as Error).message}`);
         }
-        insertPattern(root, parsed, i);
+        insertPattern(root, parsed, compiled);
       }
     }
     return compiled;
@@ -195,6 +213,11 @@ export function compilePolicy(
     rule.exceptions.push(compiled);
   }
 
+  for (const r of rules) {
+    r.unconditional =
+      r.host === undefined && r.methods === undefined && r.networks === undefined && !r.identity_dependent && r.exceptions.length === 0;
+  }
+
   const defaultRule: CompiledRule = {
     id: 'default',
     index: -1,
@@ -202,6 +225,8 @@ export function compilePolicy(
     mode: 'enforce',
     identity_dependent: false,
     exceptions: [],
+    unconditional: true,
+    label: 'default policy',
     config: null,
   };
 

@@ -5,6 +5,8 @@
 // - Rules are tried in declared order; the first whose conditions all hold wins
 //   (path patterns, host, methods, groups, not_groups, networks). No match: the
 //   pseudo-rule `default` with `require: policy.default`.
+// - Path patterns: see path-pattern.ts; one trailing slash is not significant
+//   (`/billing/pay/` matches like `/billing/pay`, so a slash cannot bypass a rule).
 // - Host is compared case-insensitively, ignoring one trailing dot; `*.example.com`
 //   matches any subdomain (not the apex).
 // - `methods: [GET]` also matches HEAD, because most app frameworks run the GET
@@ -56,11 +58,11 @@ import type { ChallengeKind, Decision, FactorCheck, RequestFacts, SubjectFacts }
 import type { CompiledPolicy, CompiledRule } from './compile.ts';
 import { matchPathSegments, pathSegments } from './path-pattern.ts';
 
-const NONE = Number.MAX_SAFE_INTEGER;
-
 interface Best {
-  enforce: number;
-  report: number;
+  /** The first matching enforce-mode rule. */
+  enforce: CompiledRule | null;
+  /** The first matching report-mode rule (only meaningful if before `enforce`). */
+  report: CompiledRule | null;
 }
 
 export function evaluate(req: RequestFacts, subject: SubjectFacts | null, policy: CompiledPolicy, now: number): Decision {
@@ -68,11 +70,12 @@ export function evaluate(req: RequestFacts, subject: SubjectFacts | null, policy
     return { action: 'deny', rule: 'default', reason: `path ${JSON.stringify(req.path)} is not absolute` };
   }
   const best = findRules(req, subject, policy, now);
-  const enforced = best.enforce === NONE ? policy.default_rule : policy.rules[best.enforce];
-  const decision = decide(enforced, subject, now);
-  if (best.report === NONE || decision.action !== 'allow') return decision;
+  const decision = decide(best.enforce ?? policy.default_rule, subject, now);
+  // A report rule found on an earlier trie level may come after the deciding rule.
+  const report = best.report !== null && (best.enforce === null || best.report.index < best.enforce.index) ? best.report : null;
+  if (report === null || decision.action !== 'allow') return decision;
 
-  const would = decide(policy.rules[best.report], subject, now);
+  const would = decide(report, subject, now);
   const note = ` [report only; enforced: ${decision.reason}]`;
   if (would.action === 'challenge') {
     return { action: 'report', rule: would.rule, reason: would.reason + note, would: 'challenge', kind: would.kind };
@@ -83,45 +86,53 @@ export function evaluate(req: RequestFacts, subject: SubjectFacts | null, policy
 
 /** Finds the first matching enforce-mode rule, and the first report-mode rule before it. */
 function findRules(req: RequestFacts, subject: SubjectFacts | null, policy: CompiledPolicy, now: number): Best {
-  const best: Best = { enforce: NONE, report: NONE };
-  const segs = pathSegments(req.path);
-  const n = segs.length;
+  const best: Best = { enforce: null, report: null };
+  // Walk the path segment by segment without splitting it (no array on the
+  // common path); one trailing slash is not significant (see path-pattern.ts).
+  const path = req.path;
+  const end = path.length > 1 && path.endsWith('/') ? path.length - 1 : path.length;
+  let segs: string[] | undefined; // only built when a wildcard-in-the-middle pattern needs it
+  let pos = 1;
   let node = policy.root;
-  for (let depth = 0; ; depth++) {
-    if (node.prefix.length > 0) scan(node.prefix, req, subject, policy, now, best);
+  for (;;) {
+    if (node.prefix.length > 0) scan(node.prefix, req, subject, now, best);
     for (const c of node.complex) {
-      if (c.rule >= best.enforce) break;
-      if (matchPathSegments(c.pattern, segs) && consider(c.rule, req, subject, policy, now, best)) break;
+      if (best.enforce !== null && c.rule.index >= best.enforce.index) break;
+      segs ??= pathSegments(path);
+      if (matchPathSegments(c.pattern, segs) && consider(c.rule, req, subject, now, best)) break;
     }
-    if (depth === n) {
-      if (node.exact.length > 0) scan(node.exact, req, subject, policy, now, best);
+    if (pos >= end) {
+      if (node.exact.length > 0) scan(node.exact, req, subject, now, best);
       break;
     }
-    if (depth === n - 1 && node.one.length > 0 && segs[depth] !== '') scan(node.one, req, subject, policy, now, best);
-    const next = node.children.get(segs[depth]);
+    let slash = path.indexOf('/', pos);
+    if (slash === -1 || slash > end) slash = end;
+    if (slash === end && node.one.length > 0 && slash > pos) scan(node.one, req, subject, now, best);
+    if (node.children === null) break;
+    const next = node.children.get(path.slice(pos, slash));
     if (next === undefined) break;
     node = next;
+    pos = slash + 1;
   }
-  if (policy.any_path.length > 0) scan(policy.any_path, req, subject, policy, now, best);
+  if (policy.any_path.length > 0) scan(policy.any_path, req, subject, now, best);
   return best;
 }
 
-function scan(list: number[], req: RequestFacts, subject: SubjectFacts | null, policy: CompiledPolicy, now: number, best: Best): void {
+function scan(list: CompiledRule[], req: RequestFacts, subject: SubjectFacts | null, now: number, best: Best): void {
   for (let k = 0; k < list.length; k++) {
-    if (consider(list[k], req, subject, policy, now, best)) return;
+    if (consider(list[k], req, subject, now, best)) return;
   }
 }
 
-/** Records rule i if it matches; true when the (ascending) list need not be scanned further. */
-function consider(i: number, req: RequestFacts, subject: SubjectFacts | null, policy: CompiledPolicy, now: number, best: Best): boolean {
-  if (i >= best.enforce) return true;
-  const rule = policy.rules[i];
-  if (!conditionsHold(rule, req, subject, now)) return false;
+/** Records the rule if it matches; true when the rest of an ascending list cannot win. */
+function consider(rule: CompiledRule, req: RequestFacts, subject: SubjectFacts | null, now: number, best: Best): boolean {
+  if (best.enforce !== null && rule.index >= best.enforce.index) return true;
+  if (!rule.unconditional && !conditionsHold(rule, req, subject, now)) return false;
   if (rule.mode === 'report') {
-    if (i < best.report) best.report = i;
+    if (best.report === null || rule.index < best.report.index) best.report = rule;
     return false;
   }
-  best.enforce = i;
+  best.enforce = rule;
   return true;
 }
 
@@ -167,12 +178,8 @@ function isExempt(rule: CompiledRule, subject: SubjectFacts, now: number): boole
 
 // ---- what the winning rule requires ----
 
-function label(rule: CompiledRule): string {
-  return rule.index < 0 ? 'default policy' : `rule ${rule.id}`;
-}
-
 function decide(rule: CompiledRule, subject: SubjectFacts | null, now: number): Decision {
-  const at = label(rule);
+  const at = rule.label;
   if (subject === null && rule.identity_dependent) {
     return challenge(rule, 'login', `${at}: applies by group membership; sign in first`, false);
   }

@@ -123,11 +123,21 @@ export function buildClientHeaders(i: ResponseHeaderInput): Record<string, strin
   return out;
 }
 
+/**
+ * Compares parsed origins, not string prefixes: `HTTP://APP:80/x` names the
+ * same upstream as `http://app`, and `http://app:8081@evil/` does not.
+ */
 export function rewriteLocation(location: string, upstreamOrigin: string, publicOrigin: string): string {
-  if (!location.startsWith(upstreamOrigin)) return location;
-  const rest = location.slice(upstreamOrigin.length);
-  if (rest !== '' && rest[0] !== '/' && rest[0] !== '?' && rest[0] !== '#') return location;
-  return publicOrigin + (rest || '/');
+  // Only absolute and scheme-relative URLs can name the upstream.
+  if (!/^(?:https?:)?\/\//i.test(location)) return location;
+  let u: URL;
+  try {
+    u = new URL(location, upstreamOrigin);
+  } catch {
+    return location;
+  }
+  if (u.origin !== upstreamOrigin || u.username !== '' || u.password !== '') return location;
+  return publicOrigin + u.pathname + u.search + u.hash;
 }
 
 function setsGatewayCookie(setCookie: string, name: string): boolean {

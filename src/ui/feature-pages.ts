@@ -3,7 +3,17 @@
 
 import type { Config } from '../config/types.ts';
 import type { Services } from '../http/context.ts';
+import { challengePage } from './challenge-page.ts';
+import { enrollPage } from './enroll-page.ts';
+import { accountPage } from './account-page.ts';
+import { authOptions, authVerify, registerOptions, registerVerify } from './webauthn-endpoints.ts';
 
-export async function registerFeaturePages(_svc: Services, _config: Config): Promise<void> {
-  // Filled in as features land.
+export async function registerFeaturePages(svc: Services, _config: Config): Promise<void> {
+  svc.pages.set('/.gatehouse/challenge', challengePage);
+  svc.pages.set('/.gatehouse/enroll', enrollPage);
+  svc.pages.set('/.gatehouse/account', accountPage);
+  svc.pages.set('/.gatehouse/webauthn/auth-options', authOptions);
+  svc.pages.set('/.gatehouse/webauthn/auth-verify', authVerify);
+  svc.pages.set('/.gatehouse/webauthn/register-options', registerOptions);
+  svc.pages.set('/.gatehouse/webauthn/register-verify', registerVerify);
 }

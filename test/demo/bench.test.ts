@@ -39,9 +39,9 @@ t.test('mergeConfig: objects merge, arrays and scalars replace', async (t) => {
   t.equal(new Set(rules.map((r) => r.id)).size, 1000, 'rule ids are unique');
 });
 
-t.test('formatTable and summaryJson: ratio against the first row, failures shown', async (t) => {
+t.test('formatTable and summaryJson: ratio against the baseline row, failures shown', async (t) => {
   const rows = [
-    { name: 'direct', result: { rps: 20000, p50: 1, p99: 3, errors: 0, non2xx: 0, requests: 1, tool: 'wrk' as const } },
+    { name: 'direct', baseline: true, result: { rps: 20000, p50: 1, p99: 3, errors: 0, non2xx: 0, requests: 1, tool: 'wrk' as const } },
     { name: 'gateway', result: { rps: 5000, p50: 4, p99: 9.5, errors: 0, non2xx: 2, requests: 1, tool: 'wrk' as const } },
     { name: 'broken', error: 'gateway exited with code 1:\nstack' },
   ];
@@ -53,6 +53,9 @@ t.test('formatTable and summaryJson: ratio against the first row, failures shown
   t.equal(json.scenarios[1].ratio, 0.25);
   t.equal(json.scenarios[2].error, 'gateway exited with code 1:\nstack');
   t.same(json.policy, [{ rules: 10, nsPerOp: 100 }]);
+  const noBaseline = formatTable(rows.slice(1));
+  t.match(noBaseline, /gateway\s+5000\s+4\.00\s+9\.50\s+0\s+2\s*$/m, 'no ratio without the baseline row');
+  t.equal(JSON.parse(summaryJson(rows.slice(1), { connections: 50, durationSec: 10, warmupSec: 2 }, undefined)).scenarios[0].ratio, null);
 });
 
 t.test('benchHttp measures a real upstream', async (t) => {

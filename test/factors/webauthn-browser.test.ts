@@ -56,27 +56,28 @@ async function deviceWith(browser: Browser, url: string, kind: 'passkey' | 'secu
 
 type Outcome = { ok: true; response: unknown } | { ok: false; error: string };
 
-async function browserRegister(page: Page, optionsJSON: unknown): Promise<Outcome> {
-  return page.evaluate(async (o) => {
+/**
+ * Runs startRegistration / startAuthentication in the page. A ceremony no
+ * authenticator can answer waits for the user until its timeout; cancel it
+ * after `waitMs` instead (the browser then rejects with an AbortError).
+ */
+async function ceremony(page: Page, which: 'startRegistration' | 'startAuthentication', optionsJSON: unknown, waitMs: number): Promise<Outcome> {
+  return page.evaluate(async ({ which, optionsJSON, waitMs }) => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const swa = (globalThis as any).SimpleWebAuthnBrowser;
+    const timer = setTimeout(() => swa.WebAuthnAbortService.cancelCeremony(), waitMs);
     try {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      return { ok: true as const, response: await (globalThis as any).SimpleWebAuthnBrowser.startRegistration({ optionsJSON: o }) };
+      return { ok: true as const, response: await swa[which]({ optionsJSON }) };
     } catch (err) {
       return { ok: false as const, error: `${(err as Error).name}: ${(err as Error).message}` };
+    } finally {
+      clearTimeout(timer);
     }
-  }, optionsJSON);
+  }, { which, optionsJSON, waitMs });
 }
 
-async function browserAuthenticate(page: Page, optionsJSON: unknown): Promise<Outcome> {
-  return page.evaluate(async (o) => {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      return { ok: true as const, response: await (globalThis as any).SimpleWebAuthnBrowser.startAuthentication({ optionsJSON: o }) };
-    } catch (err) {
-      return { ok: false as const, error: `${(err as Error).name}: ${(err as Error).message}` };
-    }
-  }, optionsJSON);
-}
+const browserRegister = (page: Page, optionsJSON: unknown, waitMs = 15_000): Promise<Outcome> => ceremony(page, 'startRegistration', optionsJSON, waitMs);
+const browserAuthenticate = (page: Page, optionsJSON: unknown, waitMs = 15_000): Promise<Outcome> => ceremony(page, 'startAuthentication', optionsJSON, waitMs);
 
 function responseOf(t: Test, outcome: Outcome, what: string): unknown {
   if (!outcome.ok) {
@@ -100,9 +101,9 @@ async function register(t: Test, svc: WebAuthnService, dev: Authenticator, userI
   return result.factor.id;
 }
 
-async function signIn(svc: WebAuthnService, dev: Authenticator, userId: string) {
+async function signIn(svc: WebAuthnService, dev: Authenticator, userId: string, waitMs?: number) {
   const options = await svc.authenticationOptions({ id: userId });
-  const outcome = await browserAuthenticate(dev.page, options);
+  const outcome = await browserAuthenticate(dev.page, options, waitMs);
   return { options, outcome, result: outcome.ok ? await svc.finishAuthentication({ id: userId }, outcome.response) : undefined };
 }
 
@@ -218,7 +219,7 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
     t.same(viaKey.result?.ok && viaKey.result.factorId, keyId, 'the security key signs in');
 
     await store.removeFactor('carol', keyId);
-    const removed = await signIn(svc, key, 'carol');
+    const removed = await signIn(svc, key, 'carol', 2000);
     // The browser no longer offers the removed key (not in allowCredentials), or the service refuses it.
     t.not(removed.result?.ok, true, 'a removed credential no longer signs in');
   });
@@ -229,7 +230,7 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
     await register(t, svc, dev, 'dave', 'passkey');
     await dev.cdp.send('WebAuthn.setUserVerified', { authenticatorId: dev.id, isUserVerified: false });
 
-    const failedUv = await signIn(svc, dev, 'dave');
+    const failedUv = await signIn(svc, dev, 'dave', 3000);
     t.not(failedUv.result?.ok, true, `failed fingerprint/PIN never signs in (${failedUv.outcome.ok ? JSON.stringify(failedUv.result) : failedUv.outcome.error})`);
 
     // A client that asks the authenticator not to verify (a modified page): the

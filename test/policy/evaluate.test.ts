@@ -212,6 +212,9 @@ const rows: Row[] = [
   { name: 'report: deny rule in front of default none', req: req('GET', '/legacy/page'), subject: null, want: { action: 'report', would: 'deny', rule: 'r' }, policy: compilePolicy(policyConfig('none', [rule('r', { path: ['/legacy/**'] }, 'deny', { mode: 'report' })], []), ROLLOUT) },
   { name: 'report: anonymous would-be login', req: req('GET', '/x'), subject: null, want: { action: 'report', would: 'challenge', kind: 'login', rule: 'r' }, policy: compilePolicy(policyConfig('none', [rule('r', {}, 'login', { mode: 'report' })], []), ROLLOUT) },
 
+  { name: 'report: a report rule declared after the deciding rule is ignored', req: req('GET', '/a/b'), subject: null, want: { action: 'allow', rule: 'exact' }, policy: compilePolicy(policyConfig('none', [rule('exact', { path: ['/a/b'] }, 'none'), rule('later', { path: ['/a/**'] }, 'deny', { mode: 'report' })], []), ROLLOUT) },
+  { name: 'report: only the first report rule is reported', req: req('GET', '/a/b'), subject: null, want: { action: 'report', rule: 'first', would: 'deny' }, policy: compilePolicy(policyConfig('none', [rule('first', { path: ['/a/b'] }, 'deny', { mode: 'report' }), rule('second', { path: ['/a/**'] }, 'login', { mode: 'report' })], []), ROLLOUT) },
+
   // ---- default requirement ----
   { name: 'default none: anonymous allowed', req: req('GET', '/nowhere'), subject: null, want: { action: 'allow', rule: 'default' }, policy: compilePolicy(policyConfig('none'), ROLLOUT) },
   { name: 'default login: anonymous challenged', req: req('GET', '/nowhere'), subject: null, want: { action: 'challenge', kind: 'login', rule: 'default' }, policy: compilePolicy(policyConfig('login'), ROLLOUT) },

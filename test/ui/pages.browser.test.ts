@@ -140,7 +140,7 @@ if (requireChromium(t)) {
           overflow: document.documentElement.scrollWidth - window.innerWidth,
           h1: document.querySelector('h1')?.textContent ?? '',
           lang: document.documentElement.lang,
-          smallTargets: [...document.querySelectorAll('button, .button, input:not([type=hidden]), .method-card')]
+          smallTargets: [...document.querySelectorAll('button, .button, input:not([type=hidden]):not([type=checkbox]), .check__label, .method-card')]
             .map((el) => ({ el: (el as HTMLElement).outerHTML.slice(0, 60), h: el.getBoundingClientRect().height }))
             .filter((x) => x.h > 0 && x.h < 44),
         }));
@@ -213,6 +213,18 @@ if (requireChromium(t)) {
     t.ok(posted.some((p) => p.path === '/cross'), 'the POST itself went out');
     t.notMatch(page.url(), /^http:\/\/127\.0\.0\.1/, 'the cross-origin redirect was not followed');
     t.ok(problems.some((p) => /form-action/.test(p)), 'Chromium reports a form-action violation');
+    await page.context().close();
+  });
+
+  t.test('sign-out form: the "everywhere" choice is a labelled checkbox and posts with the token', async (t) => {
+    const page = await newPage(browser, { phone: true });
+    const problems = watchConsole(page);
+    await page.goto(`${origin}/p/logout`);
+    await page.getByText('Also sign out on all my other devices').click();
+    t.ok(await page.getByLabel('Also sign out on all my other devices').isChecked(), 'clicking the label checks the box');
+    await Promise.all([page.waitForURL(`${origin}/.gatehouse/logout`), page.getByRole('button', { name: 'Sign out' }).click()]);
+    t.same(Object.fromEntries(posted.at(-1)!.form), { csrf: 'csrf-logout', everywhere: '1' });
+    t.same(problems, []);
     await page.context().close();
   });
 

@@ -127,6 +127,9 @@ t.test('error pages: plain words for each status', async (t) => {
     [503, /Error 503 Sign-in is temporarily unavailable .*the sign-in service is temporarily unavailable; nothing was let through/i],
     [504, /Error 504 The application is taking too long .*didn't answer in time/],
     [500, /Error 500 Something went wrong/],
+    [405, /Error 405 That action isn't available here/],
+    [413, /Error 413 That was too much to send/],
+    [431, /Error 431 .*too many cookies/],
   ];
   for (const [status, expected] of table) {
     const page = text({ status, request_id: 'req-42' });
@@ -140,6 +143,13 @@ t.test('error pages: plain words for each status', async (t) => {
   t.match(renderer.page('error', { status: 503 }), '<title>Sign-in is temporarily unavailable · Example Portal</title>');
   t.notMatch(renderer.page('error', { status: 503 }), 'support-ids', 'no empty id block');
   t.match(renderer.page('error', { status: 502, retry_url: '/billing' }), '<a class="button button--primary" href="/billing">Try again</a>');
+});
+
+t.test('logout: who is signed in, and the sign-out-everywhere choice', async (t) => {
+  const html = renderer.page('logout', { csrf: 'c', user: 'alice' });
+  t.match(html, "You're signed in as <strong>alice</strong>", 'user works as well as username');
+  t.match(html, /<input class="check__box" type="checkbox" id="everywhere" name="everywhere" value="1">\s*<label class="check__label" for="everywhere">/, 'labelled checkbox posting everywhere=1');
+  t.notMatch(renderer.page('logout', { csrf: 'c', everywhere: false }), 'name="everywhere"', 'can be hidden');
 });
 
 t.test('links built from data stay on this origin', async (t) => {

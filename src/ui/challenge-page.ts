@@ -1,0 +1,178 @@
+// /.gatehouse/challenge: the second factor and step-up (SPEC §5, §7). The
+// user's last-used method is shown first; every method page links to the
+// others ("Try another method"); a rule that names factor kinds offers only
+// those. Passing records the check, rotates the session id and returns to the
+// target, replaying a stashed request when one waits.
+
+import type { FactorKind } from '../config/types.ts';
+import type { RequestContext } from '../http/context.ts';
+import { readForm, BodyError } from '../http/form-body.ts';
+import { errorPage, redirect, sendPage } from '../http/respond.ts';
+import { safeReturnTarget } from '../http/return-target.ts';
+import { resumeTarget } from '../policy/stash-handler.ts';
+import { csrfOk } from '../session/page-session.ts';
+import { factorKindInfo } from '../factors/types.ts';
+import { recoveryCodeUsedMessage } from '../identity/messages.ts';
+import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor } from './second-factor.ts';
+import { rememberDevice } from './remembered-device.ts';
+
+const METHODS: FactorKind[] = ['webauthn', 'totp', 'email', 'sms', 'recovery'];
+
+export interface Flow { rd: string; rule: string | null; stash: string | null; resubmit: boolean }
+
+export function readFlow(ctx: RequestContext, src: { get(k: string): string | null | undefined }): Flow {
+  const rule = src.get('rule') ?? null;
+  const stash = src.get('stash') ?? null;
+  return {
+    rd: safeReturnTarget(src.get('rd'), ctx.snap.publicOrigin) ?? '/',
+    rule: rule && /^[\w.:-]{1,128}$/.test(rule) ? rule : null,
+    stash: stash && /^[\w-]{10,64}$/.test(stash) ? stash : null,
+    resubmit: src.get('resubmit') === '1',
+  };
+}
+
+export function flowQuery(f: Flow, extra: Record<string, string> = {}): string {
+  const q = new URLSearchParams({ rd: f.rd });
+  if (f.rule) q.set('rule', f.rule);
+  if (f.stash) q.set('stash', f.stash);
+  for (const [k, v] of Object.entries(extra)) q.set(k, v);
+  return q.toString();
+}
+
+/** Where a passed challenge goes: the target, or the target with the stash to replay. */
+export function afterChallenge(f: Flow): string {
+  return f.stash ? resumeTarget(f.rd, f.stash) : f.rd;
+}
+
+function maskEmail(email: string): string {
+  const [local, domain] = email.split('@');
+  if (!domain) return email;
+  return `${local.slice(0, 1)}${'•'.repeat(Math.max(1, Math.min(6, local.length - 1)))}@${domain}`;
+}
+
+interface MethodView { kind: FactorKind; title: string; description: string; badge?: string; tone?: string; href: string }
+
+async function available(ctx: RequestContext, flow: Flow): Promise<{ methods: FactorKind[]; enrolled: FactorKind[]; accepted: FactorKind[] | null }> {
+  const user = ctx.session!.user!;
+  const enrolled = await ctx.svc.factors.enrolledKinds(user);
+  const accepted = acceptedKinds(ctx, flow.rule);
+  let methods = METHODS.filter((k) => enrolled.includes(k) && kindAllowed(k, accepted));
+  if (!ctx.svc.factors.sms) methods = methods.filter((k) => k !== 'sms');
+  // Email codes need no enrollment beyond a known address, but only as a fallback for users who have a factor.
+  const email = ctx.svc.identity.getUser(user)?.email;
+  if (email && !methods.includes('email') && kindAllowed('email', accepted) && enrolled.length > 0 && accepted === null) methods.splice(methods.length - (methods.includes('recovery') ? 1 : 0), 0, 'email');
+  return { methods, enrolled, accepted };
+}
+
+function methodViews(methods: FactorKind[], flow: Flow, ctx: RequestContext): MethodView[] {
+  const email = ctx.svc.identity.getUser(ctx.session!.user!)?.email ?? '';
+  return methods.map((kind) => {
+    const info = factorKindInfo(kind);
+    return {
+      kind,
+      title: info.label,
+      description: kind === 'email' ? `We’ll send a code to ${maskEmail(email)}` : info.description,
+      badge: info.badge,
+      tone: kind === 'webauthn' ? 'strong' : info.weak ? 'warn' : 'info',
+      href: `/.gatehouse/challenge?${flowQuery(flow, { method: kind })}`,
+    };
+  });
+}
+
+export async function challengePage(ctx: RequestContext): Promise<void> {
+  if (!ctx.session?.user) {
+    return redirect(ctx, `/.gatehouse/login?rd=${encodeURIComponent(`/.gatehouse/challenge${ctx.query}`)}`);
+  }
+  if (ctx.req.method === 'POST') return challengeSubmit(ctx);
+  if (ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD') return errorPage(ctx, 405);
+  const q = new URLSearchParams(ctx.query);
+  const flow = readFlow(ctx, q);
+  const { methods, enrolled, accepted } = await available(ctx, flow);
+  if (methods.length === 0) {
+    // Nothing the rule accepts is enrolled: explain, and offer enrollment of what it accepts.
+    return sendPage(ctx, 200, 'challenge', {
+      mode: 'none', flow, query: flowQuery(flow),
+      needed: (accepted ?? ['webauthn', 'totp']).map((k) => factorKindInfo(k).label),
+      has: enrolled.map((k) => factorKindInfo(k).label),
+      enroll_url: `/.gatehouse/enroll?${flowQuery(flow)}${accepted?.length === 1 ? `&method=${accepted[0]}` : ''}`,
+    });
+  }
+  let method = q.get('method') as FactorKind | 'pick' | null;
+  if (method !== 'pick' && (!method || !methods.includes(method))) {
+    const last = (await ctx.svc.store.getUserState(ctx.session.user))?.last_factor;
+    method = last && methods.includes(last) && last !== 'recovery' && last !== 'email' ? last : methods[0];
+  }
+  return renderMethod(ctx, flow, method, methods, {});
+}
+
+async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind | 'pick', methods: FactorKind[], extra: Record<string, unknown>, status = 200): Promise<void> {
+  const wait = await ctx.svc.throttle.waiting(factorThrottle(ctx));
+  const rule = flow.rule ? ctx.snap.config.policy.rules.find((r) => r.id === flow.rule) : undefined;
+  sendPage(ctx, wait > 0 && status === 200 ? 429 : status, 'challenge', {
+    mode: method,
+    flow,
+    query: flowQuery(flow),
+    another_url: `/.gatehouse/challenge?${flowQuery(flow, { method: 'pick' })}`,
+    methods: methodViews(methods, flow, ctx),
+    has_others: methods.length > 1,
+    step_up: rule !== undefined && (rule.max_age !== undefined || rule.factors !== undefined),
+    remember_days: ctx.snap.config.session.remember_device > 0 && !flow.rule ? Math.round(ctx.snap.config.session.remember_device / 86_400_000) : 0,
+    wait_seconds: wait > 0 ? Math.ceil(wait / 1000) : undefined,
+    email: maskEmail(ctx.svc.identity.getUser(ctx.session!.user!)?.email ?? ''),
+    scripts: method === 'webauthn' ? ['simplewebauthn-browser.js', 'webauthn.js'] : ['autosubmit.js'],
+    ...extra,
+  });
+}
+
+async function challengeSubmit(ctx: RequestContext): Promise<void> {
+  const { svc } = ctx;
+  let form: Record<string, string>;
+  try { form = await readForm(ctx.req); } catch (err) { return errorPage(ctx, err instanceof BodyError ? err.status : 400); }
+  const flow = readFlow(ctx, { get: (k: string) => form[k] });
+  if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: 'The form expired. Go back and try again.' });
+  const user = ctx.session!.user!;
+  const { methods } = await available(ctx, flow);
+  const method = form.method as FactorKind;
+  if (!methods.includes(method)) return errorPage(ctx, 400);
+
+  const wait = await svc.throttle.waiting(factorThrottle(ctx));
+  if (wait > 0) return renderMethod(ctx, flow, method, methods, {}, 429);
+
+  if ((method === 'email' || method === 'sms') && form.send === '1') {
+    const u = svc.identity.getUser(user)!;
+    const sent = await svc.factors.sendCode(method, { id: user, email: u.email });
+    if (!sent.ok) {
+      const msg = sent.reason === 'rate_limited' ? `A code was sent moments ago. You can ask for another in ${Math.ceil(sent.retryAfterMs / 1000)} seconds.` : 'No address is known for this method.';
+      return renderMethod(ctx, flow, method, methods, { code_sent: sent.reason === 'rate_limited', error: msg });
+    }
+    return renderMethod(ctx, flow, method, methods, { code_sent: true, notice: `We sent a code to ${maskEmail(u.email)}.` });
+  }
+
+  const code = form.code ?? '';
+  let result: { ok: true; verified: import('../factors/types.ts').Verified; remaining?: number } | { ok: false; reason?: string };
+  switch (method) {
+    case 'totp': result = await svc.factors.totp.verify(user, code); break;
+    case 'recovery': result = await svc.factors.recovery.verify(user, code); break;
+    case 'email': case 'sms': result = await svc.factors.verifyCode(method, user, code); break;
+    default: return errorPage(ctx, 400);
+  }
+  if (!result.ok) {
+    const { waitMs, left } = await failFactor(ctx, method, result.reason ?? 'invalid_code', flow.rule);
+    const error = result.reason === 'replayed'
+      ? 'That code was already used. Wait for the next code in your app.'
+      : method === 'recovery' ? 'That recovery code is not valid or was already used.' : 'That code is not right. Check it and try again.';
+    return renderMethod(ctx, flow, method, methods, {
+      error: waitMs > 0 ? undefined : error + (left > 0 && left <= 3 ? ` ${left} ${left === 1 ? 'attempt' : 'attempts'} left before a wait.` : ''),
+      code_sent: method === 'email' || method === 'sms',
+    }, waitMs > 0 ? 429 : 401);
+  }
+  const cookies = [await passFactor(ctx, result.verified, flow.rule)];
+  if (method === 'recovery') {
+    const remaining = result.remaining ?? 0;
+    svc.audit.write({ event: 'recovery.used', user, remaining, ip: ctx.client.ip, request_id: ctx.requestId });
+    svc.metrics.recoveryCodesUsed.inc();
+    notifyUser(ctx, user, (c) => recoveryCodeUsedMessage(c, { remaining }));
+  }
+  if (form.remember === '1' && ctx.snap.config.session.remember_device > 0 && !flow.rule) cookies.push(await rememberDevice(ctx, user));
+  redirect(ctx, afterChallenge(flow), { 'set-cookie': cookies }, 303);
+}

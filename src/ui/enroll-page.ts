@@ -1,0 +1,190 @@
+// /.gatehouse/enroll: the guided enrollment (SPEC §5, §7). Step 1 chooses a
+// method (passkey first: most secure), step 2 sets it up, step 3 shows the
+// recovery codes once, then a confirmation page and email. Within the rollout
+// grace period a user without factors may choose "Set up later".
+// Adding a factor when one exists already needs a second factor from the last
+// five minutes (the same rule as the account page).
+
+import type { FactorKind } from '../config/types.ts';
+import type { RequestContext } from '../http/context.ts';
+import { readForm, BodyError } from '../http/form-body.ts';
+import { errorPage, redirect, sendPage } from '../http/respond.ts';
+import { csrfOk, commitSession } from '../session/page-session.ts';
+import { deferralAllowed } from '../policy/rollout.ts';
+import { isInRollout } from '../policy/rollout.ts';
+import { factorCheck, factorKindInfo } from '../factors/types.ts';
+import { enrollmentCompleteMessage, factorAddedMessage } from '../identity/messages.ts';
+import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor } from './second-factor.ts';
+import { afterChallenge, flowQuery, readFlow, type Flow } from './challenge-page.ts';
+
+export const FRESH_FACTOR_MS = 5 * 60_000;
+const STEPS = 3;
+
+/** First enrollment: the password session is enough. Later ones: a fresh second factor. */
+export async function enrollAllowed(ctx: RequestContext): Promise<boolean> {
+  const kinds = await ctx.svc.factors.enrolledKinds(ctx.session!.user!);
+  if (kinds.filter((k) => k !== 'recovery').length === 0) return true;
+  return factorAge(ctx) <= FRESH_FACTOR_MS;
+}
+
+/** After a factor is added: recovery codes when the user has none, else the confirmation. */
+export async function afterEnrollment(ctx: RequestContext, flow: Flow): Promise<string> {
+  const remaining = await ctx.svc.factors.recovery.remaining(ctx.session!.user!);
+  return `/.gatehouse/enroll?${flowQuery(flow, { step: remaining === 0 ? 'recovery' : 'done' })}`;
+}
+
+function methodCards(flow: Flow, accepted: FactorKind[] | null, hasEmail: boolean) {
+  const kinds: FactorKind[] = ['webauthn', 'totp', 'email'];
+  return kinds
+    .filter((k) => kindAllowed(k, accepted) && (k !== 'email' || hasEmail))
+    .map((kind, i) => {
+      const info = factorKindInfo(kind);
+      return {
+        kind,
+        title: info.label,
+        description: info.description,
+        badge: i === 0 ? `Recommended · ${info.badge}` : info.badge,
+        tone: kind === 'webauthn' ? 'strong' : info.weak ? 'warn' : 'info',
+        href: `/.gatehouse/enroll?${flowQuery(flow, { method: kind })}`,
+      };
+    });
+}
+
+export async function enrollPage(ctx: RequestContext): Promise<void> {
+  if (!ctx.session?.user) return redirect(ctx, `/.gatehouse/login?rd=${encodeURIComponent(`/.gatehouse/enroll${ctx.query}`)}`);
+  if (ctx.req.method === 'POST') return enrollSubmit(ctx);
+  if (ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD') return errorPage(ctx, 405);
+  const q = new URLSearchParams(ctx.query);
+  const flow = readFlow(ctx, q);
+  if (!(await enrollAllowed(ctx))) {
+    return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd: `/.gatehouse/enroll${ctx.query}` })}`);
+  }
+  const user = ctx.session.user;
+  const step = q.get('step');
+  if (step === 'recovery') {
+    // Shown once: codes exist only when none were left.
+    if ((await ctx.svc.factors.recovery.remaining(user)) > 0) return redirect(ctx, `/.gatehouse/enroll?${flowQuery(flow, { step: 'done' })}`);
+    const codes = await ctx.svc.factors.recovery.generate(user);
+    ctx.svc.audit.write({ event: 'recovery.regenerated', user, count: codes.length, ip: ctx.client.ip, request_id: ctx.requestId });
+    await markEnrolled(ctx, 'recovery');
+    return sendPage(ctx, 200, 'enroll', { mode: 'recovery', flow, query: flowQuery(flow), codes, username: user, step: { current: 3, total: STEPS, label: 'Save recovery codes' }, download: recoveryDownload(ctx, codes), scripts: ['recovery.js'] });
+  }
+  if (step === 'done') {
+    return sendPage(ctx, 200, 'enroll', { mode: 'done', flow, continue_url: afterChallenge(flow) });
+  }
+  const method = q.get('method');
+  const accepted = acceptedKinds(ctx, flow.rule);
+  const email = ctx.svc.identity.getUser(user)?.email;
+  if (method === 'totp' && kindAllowed('totp', accepted)) {
+    const e = await ctx.svc.factors.totp.beginEnrollment({ id: user, email });
+    return sendPage(ctx, 200, 'enroll', {
+      mode: 'totp', flow, query: flowQuery(flow), step: { current: 2, total: STEPS, label: 'Set up your authenticator app' },
+      qr: `data:image/svg+xml;base64,${Buffer.from(e.qrSvg).toString('base64')}`, secret: e.groupedSecret, uri: e.uri,
+      scripts: ['autosubmit.js'],
+    });
+  }
+  if (method === 'webauthn' && kindAllowed('webauthn', accepted)) {
+    return sendPage(ctx, 200, 'enroll', {
+      mode: 'webauthn', flow, query: flowQuery(flow), step: { current: 2, total: STEPS, label: 'Add a passkey or security key' },
+      scripts: ['simplewebauthn-browser.js', 'webauthn.js'],
+    });
+  }
+  if (method === 'email' && kindAllowed('email', accepted) && email) {
+    return sendPage(ctx, 200, 'enroll', { mode: 'email', flow, query: flowQuery(flow), email, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'] });
+  }
+  const state = await ctx.svc.store.getUserState(user);
+  const u = ctx.svc.identity.getUser(user);
+  const noFactors = (await ctx.svc.factors.enrolledKinds(user)).length === 0;
+  const deferral = noFactors && u && isInRollout(u.groups, ctx.snap.config.rollout) && !flow.rule
+    ? deferralAllowed({ deferrals: state?.deferrals ?? 0 }, ctx.snap.config.rollout, ctx.svc.now())
+    : undefined;
+  sendPage(ctx, 200, 'enroll', {
+    mode: 'pick', flow, query: flowQuery(flow), step: { current: 1, total: STEPS, label: 'Choose a method' },
+    methods: methodCards(flow, accepted, Boolean(email)),
+    deferral: deferral?.allowed ? { remaining: deferral.remaining, until: ctx.snap.config.rollout.grace_until } : undefined,
+    first: noFactors,
+  });
+}
+
+async function markEnrolled(ctx: RequestContext, kind: FactorKind): Promise<string | undefined> {
+  const s = ctx.session!;
+  if (s.enrolled?.includes(kind)) return undefined;
+  return commitSession(ctx, { ...s, enrolled: [...(s.enrolled ?? []), kind] });
+}
+
+function recoveryDownload(ctx: RequestContext, codes: string[]): string {
+  const text = `Recovery codes for ${ctx.snap.config.branding.product_name} (${ctx.session!.user})\nEach code works once. Keep them somewhere safe.\n\n${codes.join('\n')}\n`;
+  return `data:text/plain;charset=utf-8;base64,${Buffer.from(text).toString('base64')}`;
+}
+
+async function enrollSubmit(ctx: RequestContext): Promise<void> {
+  const { svc } = ctx;
+  let form: Record<string, string>;
+  try { form = await readForm(ctx.req); } catch (err) { return errorPage(ctx, err instanceof BodyError ? err.status : 400); }
+  if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: 'The form expired. Go back and try again.' });
+  const flow = readFlow(ctx, { get: (k: string) => form[k] });
+  const user = ctx.session!.user!;
+  const action = form.action;
+
+  if (action === 'defer') {
+    const state = await svc.store.getUserState(user);
+    const u = svc.identity.getUser(user);
+    const noFactors = (await svc.factors.enrolledKinds(user)).length === 0;
+    const d = deferralAllowed({ deferrals: state?.deferrals ?? 0 }, ctx.snap.config.rollout, svc.now());
+    if (!noFactors || !u || !isInRollout(u.groups, ctx.snap.config.rollout) || !d.allowed) {
+      return errorPage(ctx, 403, { message: 'Setting up later is no longer possible. Please set up a method now.' });
+    }
+    await svc.store.putUserState({ user, deferrals: (state?.deferrals ?? 0) + 1, last_factor: state?.last_factor ?? null, mfa_reset_at: state?.mfa_reset_at ?? null, updated_at: svc.now() });
+    svc.log.info({ req_id: ctx.requestId, user, deferrals: (state?.deferrals ?? 0) + 1 }, 'enrollment deferred');
+    const setCookie = await commitSession(ctx, { ...ctx.session!, deferred: true });
+    return redirect(ctx, flow.rd, { 'set-cookie': setCookie }, 303);
+  }
+
+  if (!(await enrollAllowed(ctx))) return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd: `/.gatehouse/enroll?${flowQuery(flow)}` })}`, {}, 303);
+
+  if (action === 'totp') {
+    const r = await svc.factors.totp.finishEnrollment(user, form.code ?? '', form.name);
+    if (!r.ok) {
+      const e = await svc.factors.totp.beginEnrollment({ id: user, email: svc.identity.getUser(user)?.email });
+      return sendPage(ctx, 400, 'enroll', {
+        mode: 'totp', flow, query: flowQuery(flow), step: { current: 2, total: STEPS, label: 'Set up your authenticator app' },
+        qr: `data:image/svg+xml;base64,${Buffer.from(e.qrSvg).toString('base64')}`, secret: e.groupedSecret, uri: e.uri, scripts: ['autosubmit.js'],
+        error: r.reason === 'expired' ? 'The setup took too long. Scan this new code and try again.' : 'That code is not right. Scan the new code below and enter the code your app shows.',
+      });
+    }
+    return enrolled(ctx, flow, 'totp', r.factor.id, r.factor.name);
+  }
+  if (action === 'email-send') {
+    const u = svc.identity.getUser(user)!;
+    const sent = await svc.factors.beginCodeEnrollment('email', { id: user, email: u.email });
+    return sendPage(ctx, sent.ok ? 200 : 429, 'enroll', {
+      mode: 'email', flow, query: flowQuery(flow), email: u.email, code_sent: true, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'],
+      ...(sent.ok ? { notice: `We sent a code to ${u.email}.` } : { error: 'A code was sent moments ago. Check your inbox, or wait a little before asking again.' }),
+    });
+  }
+  if (action === 'email-confirm') {
+    const r = await svc.factors.finishCodeEnrollment('email', user, form.code ?? '');
+    if (!r.ok) {
+      return sendPage(ctx, 400, 'enroll', {
+        mode: 'email', flow, query: flowQuery(flow), email: svc.identity.getUser(user)?.email, code_sent: true,
+        step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'], error: 'That code is not right or has expired.',
+      });
+    }
+    return enrolled(ctx, flow, 'email', r.factor.id, r.factor.name);
+  }
+  if (action === 'recovery-done') {
+    notifyUser(ctx, user, (c) => enrollmentCompleteMessage(c, { label: 'your new sign-in method' }));
+    return redirect(ctx, `/.gatehouse/enroll?${flowQuery(flow, { step: 'done' })}`, {}, 303);
+  }
+  return errorPage(ctx, 400);
+}
+
+/** A factor was added: it counts as a passed check now; audit, count, notify, then on to recovery codes. */
+async function enrolled(ctx: RequestContext, flow: Flow, kind: FactorKind, id: string, name: string): Promise<void> {
+  const user = ctx.session!.user!;
+  ctx.svc.audit.write({ event: 'factor.enrolled', user, factor: kind, factor_id: id, label: name, ip: ctx.client.ip, request_id: ctx.requestId });
+  ctx.svc.metrics.enrolled(kind);
+  notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: factorKindInfo(kind).label, name }));
+  const setCookie = await passFactor(ctx, { check: factorCheck(kind, ctx.svc.now()), factorId: id }, null);
+  redirect(ctx, await afterEnrollment(ctx, flow), { 'set-cookie': setCookie }, 303);
+}

@@ -1,0 +1,82 @@
+// What the factor pages share: which kinds a rule accepts, recording a passed
+// check (new session id, audit, metrics), failure throttling and user notices.
+
+import type { FactorKind } from '../config/types.ts';
+import type { RequestContext } from '../http/context.ts';
+import type { Verified } from '../factors/types.ts';
+import { throttleKeys } from '../identity/throttle.ts';
+import type { Message } from '../identity/messages.ts';
+import { commitSession } from '../session/page-session.ts';
+import { withFactor } from '../session/session-data.ts';
+
+/** The kinds a rule accepts (all when it names none). Recovery codes stand in only where any factor will do. */
+export function acceptedKinds(ctx: RequestContext, ruleId: string | null): FactorKind[] | null {
+  if (!ruleId) return null;
+  const rule = ctx.snap.config.policy.rules.find((r) => r.id === ruleId);
+  return rule?.factors && rule.factors.length > 0 ? rule.factors : null;
+}
+
+export function kindAllowed(kind: FactorKind, accepted: FactorKind[] | null): boolean {
+  return accepted === null || accepted.includes(kind);
+}
+
+export function factorThrottle(ctx: RequestContext) {
+  return throttleKeys('mfa', ctx.session!.user!, ctx.client.ip);
+}
+
+/**
+ * Records a passed second factor: rotates the session id (the old cookie dies
+ * everywhere), remembers the method, audits and counts. Returns the
+ * Set-Cookie value.
+ */
+export async function passFactor(ctx: RequestContext, v: Verified, rule: string | null): Promise<string> {
+  const { svc } = ctx;
+  const old = ctx.session!;
+  const user = old.user!;
+  const next = withFactor(old, v.check);
+  if (!next.enrolled?.includes(v.check.kind)) next.enrolled = [...(next.enrolled ?? []), v.check.kind];
+  await svc.sessions.revokeSession(old, ctx.cookie);
+  const setCookie = await commitSession(ctx, next);
+  await svc.throttle.succeed(factorThrottle(ctx));
+  const state = await svc.store.getUserState(user);
+  await svc.store.putUserState({
+    user, deferrals: state?.deferrals ?? 0, last_factor: v.check.kind, mfa_reset_at: state?.mfa_reset_at ?? null, updated_at: svc.now(),
+  });
+  svc.audit.write({ event: 'factor.used', user, factor: v.check.kind, factor_id: v.factorId, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
+  if (rule) svc.audit.write({ event: 'stepup.passed', user, rule, factor: v.check.kind, ip: ctx.client.ip, request_id: ctx.requestId });
+  svc.metrics.challenge(v.check.kind, 'pass');
+  return setCookie;
+}
+
+/** Records a failed attempt; returns the wait now imposed (ms) and attempts left before waits start. */
+export async function failFactor(ctx: RequestContext, kind: FactorKind, reason: string, rule: string | null): Promise<{ waitMs: number; left: number }> {
+  const { svc } = ctx;
+  const user = ctx.session!.user!;
+  const keys = factorThrottle(ctx);
+  const r = await svc.throttle.fail(keys);
+  svc.audit.write({ event: 'factor.failure', user, factor: kind, reason, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
+  if (rule) svc.audit.write({ event: 'stepup.failed', user, rule, factor: kind, reason, ip: ctx.client.ip, request_id: ctx.requestId });
+  svc.metrics.challenge(kind, 'fail');
+  if (r.waitMs > 0) {
+    svc.metrics.lockouts.inc();
+    svc.audit.write({ event: 'signin.lockout', user, until: new Date(svc.now() + r.waitMs).toISOString(), failures: r.failures, ip: ctx.client.ip, request_id: ctx.requestId });
+  }
+  return { waitMs: r.waitMs, left: Math.max(0, keys[0].free - r.failures) };
+}
+
+/** Sends a security notice to the user; a failed delivery is logged, never fatal. */
+export function notifyUser(ctx: RequestContext, userId: string, make: (c: { product: string; support?: string }) => Message): void {
+  const user = ctx.svc.identity.getUser(userId);
+  if (!user?.email) return;
+  const msg = make({ product: ctx.snap.config.branding.product_name, support: ctx.snap.config.branding.support_contact });
+  ctx.svc.notifier.send({ to: user.email, ...msg }).catch((err: Error) => {
+    ctx.svc.log.warn({ err: err.message, user: userId, kind: msg.kind }, 'notification failed');
+  });
+}
+
+/** Milliseconds since the newest second factor in this session (Infinity when none). */
+export function factorAge(ctx: RequestContext): number {
+  const f = ctx.session?.factors ?? [];
+  if (f.length === 0) return Infinity;
+  return ctx.svc.now() - Math.max(...f.map((c) => c.at));
+}

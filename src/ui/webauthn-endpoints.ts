@@ -1,0 +1,92 @@
+// JSON endpoints behind views/static/webauthn.js: passkey / security-key
+// registration and authentication ceremonies. CSRF travels in a header; every
+// answer is { ok, ... } so the page can show a plain message.
+
+import type { RequestContext } from '../http/context.ts';
+import { readJson, BodyError } from '../http/form-body.ts';
+import { sendJson } from '../http/respond.ts';
+import { csrfOk } from '../session/page-session.ts';
+import type { WebAuthnKind } from '../factors/webauthn.ts';
+import { factorAddedMessage } from '../identity/messages.ts';
+import { factorCheck, factorKindInfo } from '../factors/types.ts';
+import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor } from './second-factor.ts';
+import { afterChallenge, readFlow } from './challenge-page.ts';
+import { enrollAllowed, afterEnrollment } from './enroll-page.ts';
+import { rememberDevice } from './remembered-device.ts';
+
+interface Body { query?: unknown; kind?: unknown; name?: unknown; remember?: unknown; response?: unknown }
+
+async function begin(ctx: RequestContext): Promise<Body | undefined> {
+  if (ctx.req.method !== 'POST') { sendJson(ctx, 405, { ok: false, error: 'POST only' }); return; }
+  if (!ctx.session?.user) { sendJson(ctx, 401, { ok: false, error: 'Your session ended. Sign in again.' }); return; }
+  let body: unknown;
+  try { body = await readJson(ctx.req); } catch (err) {
+    sendJson(ctx, err instanceof BodyError ? err.status : 400, { ok: false, error: 'Bad request.' });
+    return;
+  }
+  const token = ctx.req.headers['x-csrf-token'];
+  if (!csrfOk(ctx, typeof token === 'string' ? token : undefined)) { sendJson(ctx, 403, { ok: false, error: 'The page expired. Reload it and try again.' }); return; }
+  if (!body || typeof body !== 'object') { sendJson(ctx, 400, { ok: false, error: 'Bad request.' }); return; }
+  return body as Body;
+}
+
+function flowOf(ctx: RequestContext, b: Body) {
+  const q = new URLSearchParams(typeof b.query === 'string' ? b.query.slice(0, 4096) : '');
+  return readFlow(ctx, q);
+}
+
+export async function authOptions(ctx: RequestContext): Promise<void> {
+  const b = await begin(ctx);
+  if (!b) return;
+  const wait = await ctx.svc.throttle.waiting(factorThrottle(ctx));
+  if (wait > 0) return sendJson(ctx, 429, { ok: false, error: `Too many attempts. Try again in ${Math.ceil(wait / 1000)} seconds.` });
+  const options = await ctx.svc.webauthn.authenticationOptions({ id: ctx.session!.user! });
+  sendJson(ctx, 200, { ok: true, options });
+}
+
+export async function authVerify(ctx: RequestContext): Promise<void> {
+  const b = await begin(ctx);
+  if (!b) return;
+  const flow = flowOf(ctx, b);
+  if (!kindAllowed('webauthn', acceptedKinds(ctx, flow.rule))) return sendJson(ctx, 400, { ok: false, error: 'This check does not accept passkeys.' });
+  const wait = await ctx.svc.throttle.waiting(factorThrottle(ctx));
+  if (wait > 0) return sendJson(ctx, 429, { ok: false, error: `Too many attempts. Try again in ${Math.ceil(wait / 1000)} seconds.` });
+  const r = await ctx.svc.webauthn.finishAuthentication({ id: ctx.session!.user! }, b.response);
+  if (!r.ok) {
+    await failFactor(ctx, 'webauthn', r.reason, flow.rule);
+    return sendJson(ctx, 401, { ok: false, error: 'That passkey could not be verified. Try again or use another method.' });
+  }
+  const cookies = [await passFactor(ctx, r.verified, flow.rule)];
+  if (b.remember === '1' && ctx.snap.config.session.remember_device > 0 && !flow.rule) cookies.push(await rememberDevice(ctx, ctx.session!.user!));
+  sendJson(ctx, 200, { ok: true, redirect: afterChallenge(flow) }, { 'set-cookie': cookies });
+}
+
+export async function registerOptions(ctx: RequestContext): Promise<void> {
+  const b = await begin(ctx);
+  if (!b) return;
+  if (!(await enrollAllowed(ctx))) return sendJson(ctx, 403, { ok: false, error: 'Confirm it’s you first: reload the page.' });
+  const user = ctx.svc.identity.getUser(ctx.session!.user!)!;
+  const kind: WebAuthnKind = b.kind === 'security-key' ? 'security-key' : 'passkey';
+  const options = await ctx.svc.webauthn.registrationOptions({ id: user.id, name: user.id, displayName: user.display_name || user.id }, kind);
+  sendJson(ctx, 200, { ok: true, options });
+}
+
+export async function registerVerify(ctx: RequestContext): Promise<void> {
+  const b = await begin(ctx);
+  if (!b) return;
+  if (!(await enrollAllowed(ctx))) return sendJson(ctx, 403, { ok: false, error: 'Confirm it’s you first: reload the page.' });
+  const flow = flowOf(ctx, b);
+  const user = ctx.session!.user!;
+  const kind: WebAuthnKind = b.kind === 'security-key' ? 'security-key' : 'passkey';
+  const name = typeof b.name === 'string' && b.name.trim() ? b.name : kind === 'passkey' ? 'Passkey' : 'Security key';
+  const r = await ctx.svc.webauthn.finishRegistration({ id: user }, b.response, name);
+  if (!r.ok) {
+    ctx.svc.log.warn({ req_id: ctx.requestId, user, reason: r.reason }, 'webauthn registration refused');
+    return sendJson(ctx, 400, { ok: false, error: 'That passkey could not be registered. Try again.' });
+  }
+  ctx.svc.audit.write({ event: 'factor.enrolled', user, factor: 'webauthn', factor_id: r.factor.id, label: r.factor.name, ip: ctx.client.ip, request_id: ctx.requestId });
+  ctx.svc.metrics.enrolled('webauthn');
+  notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: factorKindInfo('webauthn').label, name: r.factor.name }));
+  const setCookie = await passFactor(ctx, { check: factorCheck('webauthn', ctx.svc.now()), factorId: r.factor.id }, null);
+  sendJson(ctx, 200, { ok: true, redirect: await afterEnrollment(ctx, flow) }, { 'set-cookie': setCookie });
+}

@@ -1,0 +1,102 @@
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { runCheck, summary } from '../../src/cli/check.ts';
+import { parseConfig } from '../../src/config/load.ts';
+
+const run = promisify(execFile);
+
+function capture() {
+  let out = '';
+  let err = '';
+  return {
+    io: {
+      stdout: { write: (s: string) => ((out += s), true) },
+      stderr: { write: (s: string) => ((err += s), true) },
+      now: () => new Date('2026-11-15T12:00:00Z'),
+    },
+    get out() { return out; },
+    get err() { return err; },
+  };
+}
+
+t.test('valid config: exit 0, ok line, summary and exceptions', async (t) => {
+  const c = capture();
+  const code = await runCheck(['--config', 'test/fixtures/config/valid.yaml'], c.io);
+  t.equal(code, 0, c.err);
+  t.equal(c.err, '');
+  t.match(c.out, /^ok: test\/fixtures\/config\/valid\.yaml\n/);
+  t.match(c.out, /warning: session\.secret not set/);
+  t.match(c.out, /routes: 1\n  \*\/ -> http:\/\/127\.0\.0\.1:8081\n/);
+  t.match(c.out, /rules: 1; default: mfa/);
+  t.match(c.out, /identity: file \(test\/fixtures\/config\/users\.yaml\)/);
+  t.match(c.out, /policy exceptions: 1\n  group finance  rule billing  owner ops@example\.com  expires 2099-01-01  \(migration week\)\n/);
+});
+
+t.test('the bundled config and users file pass with the default --config', async (t) => {
+  const c = capture();
+  t.equal(await runCheck([], c.io), 0, c.err);
+  t.match(c.out, /^ok: config\/gatehouse\.yaml\n/);
+  t.match(c.out, /rules: 5 \(1 report-only\); default: mfa/);
+});
+
+t.test('invalid config: exit 1, every issue with file:line and key path on stderr', async (t) => {
+  const c = capture();
+  const code = await runCheck(['--config=test/fixtures/config/typo.yaml'], c.io);
+  t.equal(code, 1);
+  t.equal(c.out, '');
+  t.match(c.err, /^test\/fixtures\/config\/typo\.yaml:2 server\.listn: unknown key \(did you mean "listen"\?\)/m);
+  t.match(c.err, /^test\/fixtures\/config\/typo\.yaml:5 routes\[0\]\.upstream: "ftp:\/\/127\.0\.0\.1:8081" must be an http\(s\) URL$/m);
+  t.match(c.err, /typo\.yaml: 2 errors\n$/);
+
+  const missing = capture();
+  t.equal(await runCheck(['--config', 'test/fixtures/config/nope.yaml'], missing.io), 1);
+  t.match(missing.err, /nope\.yaml: cannot read the config file: ENOENT/);
+});
+
+t.test('the users file is validated when identity.source is file', async (t) => {
+  const c = capture();
+  const code = await runCheck(['--config', 'test/fixtures/config/bad-users-config.yaml'], c.io);
+  t.equal(code, 1);
+  t.match(c.err, /^test\/fixtures\/config\/bad-users\.yaml:3 users\.alice\.password: must be an argon2 PHC hash/m);
+  t.notMatch(c.err, /bad-users\.yaml: test\/fixtures/, 'the file name is printed once');
+});
+
+t.test('usage errors: exit 2', async (t) => {
+  for (const args of [['--verbose'], ['--config'], ['extra'], ['--config=']]) {
+    const c = capture();
+    t.equal(await runCheck(args, c.io), 2, args.join(' '));
+    t.match(c.err, /usage: gatehouse check \[--config FILE\]/);
+  }
+  const help = capture();
+  t.equal(await runCheck(['--help'], help.io), 0);
+  t.match(help.out, /usage: gatehouse check/);
+});
+
+t.test('exceptions expiring within 14 days are flagged in the summary', async (t) => {
+  const config = parseConfig(
+    'policy:\n  rules: [{ id: export, require: mfa }]\n  exceptions:\n    - { user: bob, rule: export, reason: travel, owner: it, expires: 2026-11-20 }\n',
+    'x.yaml',
+    { env: { GATEHOUSE_SESSION_SECRET: 's'.repeat(32), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(32) }, now: () => new Date('2026-11-15T12:00:00Z') },
+  );
+  t.match(summary(config, new Date('2026-11-15T12:00:00Z')), /user bob  rule export  owner it  expires 2026-11-20  warning: expires in 6 days  \(travel\)/);
+  t.same(config.warnings, ['policy.exceptions[0] (user bob, rule export) expires on 2026-11-20, within 14 days']);
+});
+
+t.test('as a child process: exit codes and streams', async (t) => {
+  const node = 'node_modules/.bin/node';
+  const script = "import { runCheck } from './src/cli/check.ts'; process.exitCode = await runCheck(process.argv.slice(1));";
+  const ok = await run(node, ['--input-type=module', '-e', script, '--', '--config', 'test/fixtures/config/valid.yaml']);
+  t.match(ok.stdout, /^ok: test\/fixtures\/config\/valid\.yaml/);
+  for (const [args, code, stderr] of [
+    [['--config', 'test/fixtures/config/typo.yaml'], 1, /typo\.yaml:2 server\.listn: unknown key/],
+    [['--bogus'], 2, /unknown argument: --bogus\nusage:/],
+  ] as const) {
+    const err = await run(node, ['--input-type=module', '-e', script, '--', ...args]).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    t.equal(err?.code, code, args.join(' '));
+    t.match(err?.stderr, stderr);
+  }
+});

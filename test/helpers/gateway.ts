@@ -1,0 +1,186 @@
+// Starts a real gateway (and, unless told otherwise, the real demo portal as
+// its upstream) on loopback ports with a config written to a temp dir.
+
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { stringify } from 'yaml';
+import { request } from 'undici';
+import { startGateway, PROJECT_ROOT, type RunningGateway } from '../../src/cli/serve.ts';
+import { startDemoPortal } from '../../examples/demo-portal/server.ts';
+import { hashPassword } from '../../src/identity/password-hash.ts';
+
+export interface TestUser { password: string; email?: string; groups?: string[]; disabled?: boolean; display_name?: string }
+
+export interface GatewayFixture {
+  gw: RunningGateway;
+  url: string;                 // http://localhost:PORT (public origin)
+  port: number;
+  dir: string;                 // temp dir holding config, users, db, audit
+  configPath: string;
+  usersPath: string;
+  portal?: Awaited<ReturnType<typeof startDemoPortal>>;
+  logs: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+const hashCache = new Map<string, string>();
+async function cachedHash(pw: string): Promise<string> {
+  let h = hashCache.get(pw);
+  if (!h) { h = await hashPassword(pw); hashCache.set(pw, h); }
+  return h;
+}
+
+export const DEFAULT_USERS: Record<string, TestUser> = {
+  alice: { password: 'alice-test-pass', groups: ['admins', 'finance'] },
+  bob: { password: 'bob-test-pass', groups: ['staff'] },
+  dave: { password: 'dave-test-pass', groups: ['staff'], disabled: true },
+};
+
+/**
+ * `config` is merged over a minimal test config (routes default to the demo
+ * portal; policy default login). `upstream: false` skips the demo portal.
+ */
+export async function startTestGateway(opts: {
+  config?: Record<string, unknown>;
+  users?: Record<string, TestUser>;
+  upstream?: boolean;
+  port?: number;
+} = {}): Promise<GatewayFixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
+  const portal = opts.upstream === false ? undefined : await startDemoPortal({ port: 0, host: '127.0.0.1' });
+  const users: Record<string, unknown> = {};
+  for (const [id, u] of Object.entries(opts.users ?? DEFAULT_USERS)) {
+    users[id] = {
+      display_name: u.display_name ?? id,
+      email: u.email ?? `${id}@example.com`,
+      password: await cachedHash(u.password),
+      groups: u.groups ?? [],
+      disabled: u.disabled ?? false,
+    };
+  }
+  const usersPath = join(dir, 'users.yaml');
+  writeFileSync(usersPath, stringify({ users }));
+  // A fixed port keeps public_url (and WebAuthn's origin) exact; 0 lets the OS pick.
+  const port = opts.port ?? (await freePort());
+  const base = {
+    server: { listen: `127.0.0.1:${port}`, public_url: `http://localhost:${port}`, log_level: 'info' },
+    routes: [{ path: '/', upstream: portal ? `http://127.0.0.1:${portal.port}` : 'http://127.0.0.1:9' }],
+    identity: { source: 'file', file: { path: usersPath } },
+    session: { secret: 'test-session-secret-0123456789-abcdefghijklmnop' },
+    factors: { encryption_key: 'test-encryption-key-0123456789-abcdefghijklmnop' },
+    policy: { default: 'login', rules: [] },
+    store: { kind: 'sqlite', path: join(dir, 'gatehouse.db') },
+    notifier: { kind: 'file', path: join(dir, 'outbox.log') },
+    audit: { path: join(dir, 'audit.log') },
+  };
+  const config = deepMerge(base, opts.config ?? {});
+  const configPath = join(dir, 'gatehouse.yaml');
+  writeFileSync(configPath, stringify(config));
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line) try { logs.push(JSON.parse(line)); } catch { /* partial */ }
+      cb();
+    },
+  });
+  const gw = await startGateway({ configPath, watch: false, logDestination: sink });
+  return {
+    gw, url: `http://localhost:${gw.port}`, port: gw.port, dir, configPath, usersPath, portal, logs,
+    async close() {
+      await gw.close();
+      await portal?.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function deepMerge<T>(base: T, over: Record<string, unknown>): T {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+      ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
+      : v;
+  }
+  return out as T;
+}
+
+/** A cookie-keeping HTTP client for the gateway's pages (no browser). */
+export class Client {
+  readonly base: string;
+  cookies = new Map<string, string>();
+  constructor(base: string) { this.base = base; }
+
+  cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  async fetch(path: string, init: Omit<RequestInit, 'headers'> & { headers?: Record<string, string> } = {}): Promise<Response> {
+    // undici.request, not fetch: fetch forces Sec-Fetch-Mode: cors, and a browser navigation is what is simulated here.
+    const headers: Record<string, string> = { accept: 'text/html', 'sec-fetch-mode': 'navigate', ...(init.headers ?? {}) };
+    if (this.cookies.size && !headers.cookie) headers.cookie = this.cookieHeader();
+    const r = await request(this.base + path, {
+      method: (init.method ?? 'GET') as 'GET',
+      headers,
+      body: init.body as string | Buffer | undefined,
+    });
+    const resHeaders = new Headers();
+    for (const [k, v] of Object.entries(r.headers)) {
+      for (const one of Array.isArray(v) ? v : [v]) if (one !== undefined) resHeaders.append(k, one);
+    }
+    const bytes = Buffer.from(await r.body.arrayBuffer());
+    const res = new Response(r.statusCode === 204 || r.statusCode === 304 ? null : bytes, { status: r.statusCode, headers: resHeaders });
+    for (const sc of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = sc.split(';');
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      if (attrs.some((a) => /max-age=0\b/i.test(a.trim())) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    return res;
+  }
+
+  /** GET a page and return the CSRF token in it. */
+  async csrf(path: string): Promise<string> {
+    const html = await (await this.fetch(path)).text();
+    const m = /name="csrf" value="([^"]+)"/.exec(html);
+    if (!m) throw new Error(`no csrf token on ${path}`);
+    return m[1];
+  }
+
+  async postForm(path: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+    return this.fetch(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: this.base, ...headers },
+      body: new URLSearchParams(fields).toString(),
+    });
+  }
+
+  async signIn(username: string, password: string, rd = '/'): Promise<Response> {
+    const csrf = await this.csrf(`/.gatehouse/login?rd=${encodeURIComponent(rd)}`);
+    return this.postForm('/.gatehouse/login', { csrf, username, password, rd });
+  }
+}
+
+export function readAudit(f: GatewayFixture): Record<string, unknown>[] {
+  try {
+    return readFileSync(join(f.dir, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  } catch {
+    return [];
+  }
+}
+
+export { PROJECT_ROOT };

@@ -1,0 +1,46 @@
+import t from 'tap';
+import {
+  enrollmentCompleteMessage, factorAddedMessage, factorRemovedMessage, formatDuration, mfaResetMessage, oneTimeCodeMessage, recoveryCodeUsedMessage,
+} from '../../src/identity/messages.ts';
+
+const ctx = { product: 'Example Portal' };
+
+t.test('formatDuration table', async (t) => {
+  const table: Array<[number, string]> = [
+    [600_000, '10 minutes'], [60_000, '1 minute'], [30_000, '30 seconds'], [1000, '1 second'], [3_600_000, '1 hour'],
+    [7_200_000, '2 hours'], [86_400_000, '1 day'], [90_000, '90 seconds'], [90_500, '2 minutes'], [500, '1 second'], [0, '0 seconds'], [5_400_000, '90 minutes'],
+  ];
+  for (const [ms, want] of table) t.equal(formatDuration(ms), want, String(ms));
+});
+
+t.test('one-time code text, as specified', async (t) => {
+  const m = oneTimeCodeMessage(ctx, { code: '123456', ttlMs: 600_000, channel: 'email' });
+  t.equal(m.text, 'Your Example Portal sign-in code is 123456. It expires in 10 minutes. If you did not try to sign in, change your password.');
+  t.equal(m.subject, 'Your Example Portal sign-in code');
+  t.equal(m.kind, 'one_time_code');
+  t.same(m.data, { channel: 'email', expires_in_seconds: 600 }, 'data carries no code');
+  const withHelp = oneTimeCodeMessage({ ...ctx, support: 'it@example.com' }, { code: '1', ttlMs: 60_000, channel: 'email' });
+  t.match(withHelp.text, /Contact it@example\.com\.$/);
+  const sms = oneTimeCodeMessage({ ...ctx, support: 'it@example.com' }, { code: '12345678', ttlMs: 300_000, channel: 'sms' });
+  t.notMatch(sms.text, /\n/);
+  t.ok(sms.text.length <= 160, 'fits one SMS');
+});
+
+t.test('security notices name the product, say what happened and what to do', async (t) => {
+  const cases = [
+    [factorAddedMessage(ctx, { label: 'Authenticator app', name: 'Pixel' }), 'factor_added', /added.*Authenticator app "Pixel"/],
+    [factorRemovedMessage(ctx, { label: 'Passkey or security key', name: 'YubiKey' }), 'factor_removed', /removed.*"YubiKey"/],
+    [recoveryCodeUsedMessage(ctx, { remaining: 4 }), 'recovery_code_used', /4 recovery codes left\./],
+    [mfaResetMessage(ctx, { by: 'bob' }), 'mfa_reset', /reset by bob/],
+    [enrollmentCompleteMessage(ctx, { label: 'Authenticator app' }), 'enrollment_complete', /now on .* using Authenticator app/],
+  ] as const;
+  for (const [m, kind, pattern] of cases) {
+    t.equal(m.kind, kind);
+    t.match(m.subject, /Example Portal/);
+    t.match(m.text, pattern, kind);
+    t.match(m.text, /(not you|did not ask)/, `${kind} says what to do`);
+  }
+  t.match(recoveryCodeUsedMessage(ctx, { remaining: 1 }).text, /1 recovery code left\. Consider creating a new set/);
+  t.match(recoveryCodeUsedMessage(ctx, { remaining: 0 }).text, /no recovery codes left/);
+  t.match(mfaResetMessage(ctx).text, /by an administrator/);
+});

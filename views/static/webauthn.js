@@ -1,0 +1,65 @@
+// Passkey and security-key ceremonies for the challenge and enrollment pages.
+// Progressive enhancement: the markup says what to call; no inline script.
+(function () {
+  'use strict';
+  function post(url, csrf, body) {
+    return fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrf, accept: 'application/json' },
+      body: JSON.stringify(body),
+    }).then(function (r) {
+      return r.json().catch(function () { return { ok: false, error: 'Unexpected answer (' + r.status + ').' }; });
+    });
+  }
+  function friendly(err) {
+    var name = err && err.name;
+    if (name === 'NotAllowedError') return 'The request was cancelled or timed out. Try again.';
+    if (name === 'InvalidStateError') return 'This device is already registered.';
+    if (name === 'NotSupportedError' || name === 'SecurityError') return 'This browser or device cannot use passkeys here. Try another method.';
+    return (err && err.message) || 'Something went wrong. Try again.';
+  }
+  document.querySelectorAll('[data-webauthn]').forEach(function (box) {
+    var mode = box.getAttribute('data-webauthn');
+    var button = box.querySelector('[data-webauthn-start]');
+    var errorBox = box.querySelector('[data-webauthn-error]');
+    var csrf = box.getAttribute('data-csrf') || '';
+    var query = box.getAttribute('data-query') || '';
+    function show(msg) {
+      errorBox.textContent = msg;
+      errorBox.hidden = false;
+      button.disabled = false;
+    }
+    if (!window.PublicKeyCredential || !window.SimpleWebAuthnBrowser) {
+      show('This browser cannot use passkeys. Try another method.');
+      button.disabled = true;
+      return;
+    }
+    button.addEventListener('click', function () {
+      button.disabled = true;
+      errorBox.hidden = true;
+      var kindInput = box.querySelector('[name="kind"]:checked') || box.querySelector('[name="kind"]');
+      var nameInput = box.querySelector('[name="name"]');
+      var rememberInput = box.querySelector('[name="remember"]');
+      var extra = {
+        query: query,
+        kind: kindInput ? kindInput.value : undefined,
+        name: nameInput ? nameInput.value : undefined,
+        remember: rememberInput && rememberInput.checked ? '1' : undefined,
+      };
+      post(box.getAttribute('data-options-url'), csrf, extra).then(function (res) {
+        if (!res.ok) throw new Error(res.error || 'Could not start.');
+        var lib = window.SimpleWebAuthnBrowser;
+        return mode === 'register'
+          ? lib.startRegistration({ optionsJSON: res.options })
+          : lib.startAuthentication({ optionsJSON: res.options });
+      }).then(function (response) {
+        extra.response = response;
+        return post(box.getAttribute('data-verify-url'), csrf, extra);
+      }).then(function (res) {
+        if (!res.ok) throw new Error(res.error || 'That did not work. Try again.');
+        window.location.assign(res.redirect);
+      }).catch(function (err) { show(friendly(err)); });
+    });
+  });
+})();
