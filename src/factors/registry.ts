@@ -149,6 +149,9 @@ export function createFactorRegistry(opts: FactorRegistryOptions): FactorRegistr
       const result = await codes(kind).verify(id, code);
       if (!result.ok) return result;
       await shared.delete(enrollKey(kind, id));
+      // Confirming the same address or phone again is not a second factor.
+      const existing = (await store.listFactors(id)).find((f) => f.kind === kind && f.data.destination === destination);
+      if (existing !== undefined) return { ok: true, factor: existing };
       const at = now();
       const factor: FactorRecord = {
         id: randomBytes(12).toString('base64url'),

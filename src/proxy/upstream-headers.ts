@@ -9,7 +9,8 @@ const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
   'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings',
 ]);
-const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-request-id']);
+// Forwarding facts are the gateway's to set; method overrides would let a client dodge method-scoped rules.
+const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-request-id', 'x-http-method-override', 'x-http-method', 'x-method-override']);
 
 export interface UpstreamHeaderInput {
   rawHeaders: readonly string[];           // req.rawHeaders: [name, value, name, value, ...]

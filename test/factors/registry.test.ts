@@ -85,6 +85,11 @@ t.test('email enrollment: code to the user address, factor stored with it, then 
   t.ok((await r.registry.sendCode('email', alice)).ok);
   const v = await r.registry.verifyCode('email', 'alice', r.last().code);
   t.ok(v.ok && v.verified.check.amr === 'mail');
+  r.clock.now += 31_000;
+  t.ok((await r.registry.beginCodeEnrollment('email', alice)).ok);
+  const again = await r.registry.finishCodeEnrollment('email', alice, r.last().code);
+  t.ok(again.ok && again.factor.id === done.factor.id, 'confirming the same address again returns the existing factor');
+  t.equal((await r.registry.listFactors('alice')).length, 1);
   t.same(await r.registry.beginCodeEnrollment('email', { id: 'bob' }), { ok: false, reason: 'no_destination' });
 });
 
