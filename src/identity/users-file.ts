@@ -64,7 +64,10 @@ export function parseUsersFile(text: string, file: string): { users: Map<string,
       const id = isScalar(entry.key) ? String(entry.key.value) : String(entry.key);
       const at = `users.${id}`;
       const before = issues.length;
-      if (!USERNAME_PATTERN.test(id)) {
+      if (!isScalar(entry.key) || typeof entry.key.value !== 'string') {
+        // YAML reads `007:` as the number 7 and `yes:` as true: the name would silently change.
+        issue(at, entry.key, `username ${id} is not a string in YAML: quote it ("${id}")`);
+      } else if (!USERNAME_PATTERN.test(id)) {
         issue(at, entry.key, `username "${id}" must match ${USERNAME_PATTERN.source} (lower-case letters, digits, . _ -; at most 64)`);
       }
       const body = deref(entry.value);

@@ -51,6 +51,7 @@ t.test('every problem is reported with its key path and line', async (t) => {
     { name: 'unknown user key (typo)', yaml: `users:\n  alice:\n    password: ${H}\n    disabeld: true\n`, path: 'u.yaml: users.alice.disabeld', line: 4, message: /unknown key "disabeld"/ },
     { name: 'upper-case username', yaml: `users:\n  Alice:\n    password: ${H}\n`, path: 'u.yaml: users.Alice', line: 2, message: /must match/ },
     { name: 'username with a space', yaml: `users:\n  "al ice":\n    password: ${H}\n`, path: 'u.yaml: users.al ice', line: 2, message: /must match/ },
+    { name: 'numeric username (YAML would read 007 as 7)', yaml: `users:\n  007:\n    password: ${H}\n`, path: 'u.yaml: users.7', line: 2, message: /quote it/ },
     { name: 'username too long', yaml: `users:\n  ${'a'.repeat(65)}:\n    password: ${H}\n`, path: `u.yaml: users.${'a'.repeat(65)}`, line: 2, message: /must match/ },
     { name: 'bad email', yaml: `users:\n  alice:\n    email: alice.example.com\n    password: ${H}\n`, path: 'u.yaml: users.alice.email', line: 3, message: /not a valid email/ },
     { name: 'email with a newline', yaml: `users:\n  alice:\n    email: "a@example.com\\nBcc: x@evil.test"\n    password: ${H}\n`, path: 'u.yaml: users.alice.email', line: 3, message: /not a valid email/ },
