@@ -99,17 +99,43 @@ export function unmatchedRules(count: number): YamlObject[] {
 // The lead adds scenarios here: a signed-in session (prepare: sign in as BENCH_USER,
 // return { Cookie }), two instances with Redis + PostgreSQL (a Scenario whose start
 // brings up both gateways behind a balancer), and so on.
+/** Signs in as BENCH_USER through the real login form; returns the session cookie. */
+export async function signInCookie(gatewayUrl: string): Promise<Record<string, string>> {
+  const origin = gatewayUrl.replace('127.0.0.1', 'localhost');
+  const page = await fetch(`${gatewayUrl}/.gatehouse/login`, { headers: { accept: 'text/html' } });
+  const html = await page.text();
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+  const pre = page.headers.getSetCookie()[0]?.split(';')[0];
+  if (!csrf || !pre) throw new Error('bench sign-in: no login form');
+  const res = await fetch(`${gatewayUrl}/.gatehouse/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: pre, origin },
+    body: new URLSearchParams({ csrf, username: BENCH_USER, password: BENCH_PASSWORD, rd: '/' }).toString(),
+  });
+  const session = res.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => !c.endsWith('='));
+  if (res.status !== 303 || !session) throw new Error(`bench sign-in failed: ${res.status}`);
+  return { cookie: session };
+}
+
+const signedIn = { config: { policy: { default: 'login' } }, prepare: signInCookie };
+
 export const SCENARIOS: Scenario[] = [
   directScenario,
   gatewayScenario('gateway, anonymous (policy none)'),
-  gatewayScenario('gateway, 1,000 rules', { config: { policy: { rules: unmatchedRules(1000) } } }),
+  gatewayScenario('gateway, signed-in session', signedIn),
+  gatewayScenario('gateway, signed-in, 1,000 rules', { ...signedIn, config: { policy: { default: 'login', rules: unmatchedRules(1000) } } }),
+  gatewayScenario('gateway, signed-in, report-only rule (audited)', {
+    ...signedIn,
+    config: { policy: { default: 'login', rules: [{ id: 'bench-report', match: { path: '/**' }, require: 'mfa', max_age: '1m', mode: 'report' }] } },
+  }),
 ];
 
 // --- gateway config and process --------------------------------------------------
 
 export function baseGatewayConfig(o: { port: number; upstreamUrl: string; dir: string }): YamlObject {
   return {
-    server: { listen: `127.0.0.1:${o.port}`, public_url: `http://127.0.0.1:${o.port}`, log_level: 'warn' },
+    server: { listen: `127.0.0.1:${o.port}`, public_url: `http://localhost:${o.port}`, log_level: 'warn' },
     routes: [{ path: '/', upstream: o.upstreamUrl }],
     identity: { source: 'file', file: { path: join(o.dir, 'users.yaml') } },
     session: { secret: randomBytes(32).toString('base64url') },

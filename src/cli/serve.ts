@@ -26,7 +26,7 @@ import { createMetrics } from '../audit/metrics.ts';
 import { createWouldChallengeAggregator } from '../audit/events.ts';
 import { registerFeaturePages } from '../ui/feature-pages.ts';
 import { createFactorRegistry } from '../factors/registry.ts';
-import { createWebAuthn } from '../factors/webauthn.ts';
+import { createWebAuthn, type WebAuthnService } from '../factors/webauthn.ts';
 import { openNotifier } from '../identity/notifier.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -87,7 +87,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     store, shared, notifier, factors: config.factors,
     product: config.branding.product_name, support: config.branding.support_contact,
   });
-  const webauthn = createWebAuthn({ store, shared, rpName: config.factors.webauthn.rp_name, publicUrl: config.server.public_url });
+  const webauthn = openWebAuthn(config, store, shared, log);
 
   const svc: Services = {
     log, store, shared, identity, sessions, signer, audit, metrics,
@@ -148,6 +148,17 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   }
 
   return { server, port, services: svc, current: () => snap, reload, close };
+}
+
+/** Passkeys need a domain name in public_url; with an IP address the gateway still runs, without them. */
+function openWebAuthn(config: Config, store: Services['store'], shared: Services['shared'], log: pino.Logger): WebAuthnService {
+  try {
+    return createWebAuthn({ store, shared, rpName: config.factors.webauthn.rp_name, publicUrl: config.server.public_url });
+  } catch (err) {
+    log.warn({ reason: (err as Error).message }, 'passkeys and security keys are disabled');
+    const off = async (): Promise<never> => { throw new Error('WebAuthn is disabled: public_url must use a domain name'); };
+    return { rpId: '', origin: '', registrationOptions: off, authenticationOptions: off, finishRegistration: off, finishAuthentication: off };
+  }
 }
 
 export async function runServe(args: string[]): Promise<number> {

@@ -33,8 +33,8 @@ export async function afterEnrollment(ctx: RequestContext, flow: Flow): Promise<
   return `/.gatehouse/enroll?${flowQuery(flow, { step: remaining === 0 ? 'recovery' : 'done' })}`;
 }
 
-function methodCards(flow: Flow, accepted: FactorKind[] | null, hasEmail: boolean) {
-  const kinds: FactorKind[] = ['webauthn', 'totp', 'email'];
+function methodCards(flow: Flow, accepted: FactorKind[] | null, hasEmail: boolean, webauthn: boolean) {
+  const kinds: FactorKind[] = webauthn ? ['webauthn', 'totp', 'email'] : ['totp', 'email'];
   return kinds
     .filter((k) => kindAllowed(k, accepted) && (k !== 'email' || hasEmail))
     .map((kind, i) => {
@@ -100,7 +100,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
     : undefined;
   sendPage(ctx, 200, 'enroll', {
     mode: 'pick', flow, query: flowQuery(flow), step: { current: 1, total: STEPS, label: 'Choose a method' },
-    methods: methodCards(flow, accepted, Boolean(email)),
+    methods: methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== ''),
     deferral: deferral?.allowed ? { remaining: deferral.remaining, until: ctx.snap.config.rollout.grace_until } : undefined,
     first: noFactors,
   });

@@ -29,7 +29,7 @@ const ENTITIES: Record<string, string> = { '&#39;': "'", '&quot;': '"', '&lt;': 
 const decode = (html: string): string => html.replace(/&#39;|&quot;|&lt;|&gt;|&amp;/g, (e) => ENTITIES[e]);
 
 t.test('every page renders as a full document in the layout, CSP-clean', async (t) => {
-  t.same([...renderer.pages], ['error', 'login', 'logout', 'signed-out', 'styleguide']);
+  t.same([...renderer.pages].sort(), ['account', 'challenge', 'enroll', 'error', 'login', 'logout', 'signed-out', 'styleguide']);
   for (const { id, page, data } of PAGE_CASES) {
     const html = renderer.page(page, data);
     t.match(html, /^<!doctype html>\n<html lang="en">/, `${id}: doctype and lang`);

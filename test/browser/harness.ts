@@ -1,0 +1,119 @@
+// What the end-to-end browser tests share: a gateway on a fixed localhost port
+// with a Chromium page in front of it, TOTP codes from Debian's oathtool (an
+// implementation independent of the gateway's), console watching (CSP
+// violations, script errors) and the few user gestures every flow repeats.
+
+import { execFileSync } from 'node:child_process';
+import type { Test } from 'tap';
+import type { Browser, Page } from 'playwright-core';
+import { freePort, startTestGateway, type GatewayFixture, type TestUser } from '../helpers/gateway.ts';
+import { launchBrowser } from '../helpers/browser.ts';
+
+export const TOTP_PERIOD_MS = 30_000;
+
+/** The TOTP code of `secret` for time step `step` (oathtool, base32 secret). */
+export function oathtoolAt(secret: string, step: number): string {
+  const when = new Date(step * TOTP_PERIOD_MS + 1_000).toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
+  return execFileSync('oathtool', ['--totp', '-b', '--now', when, secret.replace(/\s+/g, '')]).toString().trim();
+}
+
+/**
+ * Hands out TOTP codes the gateway will accept: each from a later time step
+ * than the last one used (the replay guard refuses a step at or before the
+ * newest used one), within the ±1 step window; waits for the clock when the
+ * window is used up.
+ */
+export class TotpDevice {
+  readonly secret: string;
+  #lastStep = -Infinity;
+  constructor(secret: string) { this.secret = secret.replace(/\s+/g, ''); }
+
+  async next(): Promise<string> {
+    for (;;) {
+      const now = Math.floor(Date.now() / TOTP_PERIOD_MS);
+      // Stay clear of the window's far edge: a code for now+1 is fine, now+2 is not.
+      const step = Math.max(this.#lastStep + 1, now - 1);
+      // Near a step boundary the server's clock may already be past `now - 1`.
+      const safe = step === now - 1 && Date.now() % TOTP_PERIOD_MS > TOTP_PERIOD_MS - 3_000 ? step + 1 : step;
+      if (safe <= now + 1) {
+        this.#lastStep = safe;
+        return oathtoolAt(this.secret, safe);
+      }
+      await new Promise((r) => setTimeout(r, (now + 1) * TOTP_PERIOD_MS - Date.now() + 200));
+    }
+  }
+}
+
+/** Console errors, CSP reports and uncaught page errors while the page lives. */
+export function watchConsole(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (msg) => {
+    const text = msg.text();
+    // A 4xx/5xx page logs its own status as a failed load: that is the page working.
+    if (/^Failed to load resource: the server responded with a status of/.test(text)) return;
+    if (msg.type() === 'error' || /Content Security Policy|Permissions-Policy/i.test(text)) problems.push(`${msg.type()}: ${text} (${page.url()})`);
+  });
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message} (${page.url()})`));
+  return problems;
+}
+
+export interface BrowserFixture {
+  f: GatewayFixture;
+  browser: Browser;
+}
+
+/** A gateway on a fixed port (exact WebAuthn origin) plus a Chromium; both closed at teardown. */
+export async function startBrowserGateway(t: Test, opts: { config?: Record<string, unknown>; users?: Record<string, TestUser> } = {}): Promise<BrowserFixture> {
+  const port = await freePort();
+  const f = await startTestGateway({ ...opts, port });
+  const browser = await launchBrowser();
+  t.teardown(async () => {
+    await browser.close();
+    await f.close();
+  });
+  return { f, browser };
+}
+
+/** Fills and submits the sign-in form on the current page; resolves when the next page has loaded. */
+export async function submitLogin(page: Page, username: string, password: string): Promise<void> {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+}
+
+/** Opens `path`, which sends an anonymous browser to the login page, and signs in. */
+export async function signIn(page: Page, base: string, username: string, password: string, path = '/'): Promise<void> {
+  await page.goto(base + path);
+  if (!new URL(page.url()).pathname.startsWith('/.gatehouse/login')) throw new Error(`expected the login page, got ${page.url()}`);
+  await submitLogin(page, username, password);
+}
+
+/** Signs out through the gateway's own confirmation page. */
+export async function signOut(page: Page, base: string): Promise<void> {
+  await page.goto(`${base}/.gatehouse/logout`);
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign out' }).click()]);
+}
+
+/**
+ * Types a one-time code into the page's code box. The box submits itself when
+ * the last digit is in (autosubmit.js), so this waits for that navigation
+ * instead of pressing the button (which would post the form twice).
+ */
+export async function enterCode(page: Page, code: string, label: string | RegExp = /code/i): Promise<void> {
+  const box = page.getByLabel(label);
+  await Promise.all([page.waitForNavigation(), box.fill(code)]);
+}
+
+/** The identity the demo portal shows (what the gateway injected upstream). */
+export async function portalIdentity(page: Page): Promise<Record<string, string>> {
+  return page.evaluate(() => {
+    const out: Record<string, string> = {};
+    for (const row of document.querySelectorAll('#identity table.ident tr')) {
+      const cells = row.querySelectorAll('td, th');
+      if (cells.length >= 2) out[(cells[0].textContent ?? '').trim()] = (cells[1].textContent ?? '').trim();
+    }
+    return out;
+  });
+}
+
+export { launchBrowser };
