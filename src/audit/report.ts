@@ -214,6 +214,8 @@ export function buildReport(facts: ReportFacts, t: EventTally): RolloutReport {
     return { users: n, rate: rate(n, enrolledKinds.length) };
   };
 
+  const challenges = passFailTable(t.factors);
+  const stepUps = passFailTable(t.stepups);
   return {
     window: {
       since: new Date(t.since).toISOString(),
@@ -229,8 +231,8 @@ export function buildReport(facts: ReportFacts, t: EventTally): RolloutReport {
       totp: having((k) => k.has('totp')),
       email_sms: having((k) => k.has('email') || k.has('sms')),
     },
-    challenges: passFailTable(t.factors),
-    step_ups: passFailTable(t.stepups),
+    challenges: { by_factor: challenges.rows, total: challenges.total },
+    step_ups: { by_rule: stepUps.rows, total: stepUps.total },
     report_only: {
       by_rule: Object.fromEntries([...t.wouldChallenge].sort(([a], [b]) => compare(a, b))),
       total: [...t.wouldChallenge.values()].reduce((a, b) => a + b, 0),
@@ -248,7 +250,8 @@ export function rolloutReport(facts: ReportFacts, records: Iterable<AuditRecord>
   return buildReport(facts, t);
 }
 
-function passFailTable(m: Map<string, { passed: number; failed: number }>): { by_rule: Record<string, PassFail>; total: PassFail } & { by_factor: Record<string, PassFail> } {
+/** Rows sorted by key, and their total. */
+function passFailTable(m: Map<string, { passed: number; failed: number }>): { rows: Record<string, PassFail>; total: PassFail } {
   const rows = [...m].sort(([a], [b]) => compare(a, b)).map(([k, v]) => [k, passFail(v.passed, v.failed)] as const);
   let passed = 0;
   let failed = 0;
@@ -256,8 +259,7 @@ function passFailTable(m: Map<string, { passed: number; failed: number }>): { by
     passed += v.passed;
     failed += v.failed;
   }
-  const table = Object.fromEntries(rows);
-  return { by_rule: table, by_factor: table, total: passFail(passed, failed) };
+  return { rows: Object.fromEntries(rows), total: passFail(passed, failed) };
 }
 
 function passFail(passed: number, failed: number): PassFail {

@@ -17,6 +17,7 @@ import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { forwardRequest } from '../proxy/forward.ts';
 import { proxyUpgrade } from '../proxy/websocket.ts';
 import { readCookie } from '../session/cookies.ts';
+import { currentUser } from '../session/current-user.ts';
 import { evaluate } from '../policy/evaluate.ts';
 import type { Decision, RequestFacts } from '../policy/types.ts';
 import { subjectFor, identityHeaders } from '../session/subject.ts';
@@ -89,10 +90,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     try {
       ctx.cookie = readCookie(req.headers.cookie, svc.sessions.cookieName);
       ctx.session = await svc.sessions.read(ctx.cookie);
-      if (ctx.session?.user !== undefined) {
-        const user = svc.identity.getUser(ctx.session.user);
-        if (!user || user.disabled) ctx.session = null;
-      }
+      if (ctx.session?.user !== undefined && !currentUser(ctx)) ctx.session = null;
     } catch (err) {
       svc.log.error({ err, req_id: ctx.requestId }, 'session check failed: failing closed');
       ctx.log = { decision: 'deny', reason: 'session backend unavailable' };
@@ -290,10 +288,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       try {
         ctx.cookie = readCookie(req.headers.cookie, svc.sessions.cookieName);
         ctx.session = await svc.sessions.read(ctx.cookie);
-        if (ctx.session?.user !== undefined) {
-          const u = svc.identity.getUser(ctx.session.user);
-          if (!u || u.disabled) ctx.session = null;
-        }
+        if (ctx.session?.user !== undefined && !currentUser(ctx)) ctx.session = null;
       } catch {
         return reject(503, 'Service Unavailable');
       }

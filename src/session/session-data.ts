@@ -19,6 +19,8 @@ export interface SessionData {
   csrf: string;              // per-session CSRF token
   deferred?: boolean;        // "set up later" chosen in this session
   device?: string;           // remembered-device id that vouched for this session
+  /** Profile of a user from an external identity source (OIDC, upstream form); absent for file users. */
+  profile?: { email: string; groups: string[]; display_name: string };
 }
 
 export function randomId(bytes = 18): string {

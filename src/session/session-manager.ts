@@ -12,6 +12,17 @@ import { serializeCookie } from './cookies.ts';
 
 const REVOKE_CHANNEL = 'revocations';
 
+/**
+ * iron-session appends `~2` to every seal it makes, outside the seal's MAC, and
+ * ignores whatever follows a `~` when unsealing. Accept only the exact form we
+ * write, so one session has exactly one cookie value (`…~` or `…~2AAAA` would
+ * otherwise be the same session under endless new cache keys).
+ */
+const SEAL_SUFFIX = '~2';
+export function isCanonicalSeal(value: string): boolean {
+  return value.endsWith(SEAL_SUFFIX) && value.indexOf('~') === value.length - SEAL_SUFFIX.length;
+}
+
 export interface SessionManagerOptions {
   secret: string;
   cookieName: string;
@@ -77,7 +88,7 @@ export class SessionManager {
     const now = this.#o.now();
     const cached = this.#cache.get(cookie);
     if (cached) return this.#stillGood(cached, now) && !this.#locallyRevoked(cached) ? cached : null;
-    if (cookie.length > 4096) return null;
+    if (cookie.length > 4096 || !isCanonicalSeal(cookie)) return null;
     let data: unknown;
     try {
       data = await unsealData(cookie, { password: this.#o.secret, ttl: Math.ceil(this.#o.maxAge / 1000) + 60 });

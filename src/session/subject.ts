@@ -1,5 +1,6 @@
 // From a session to what the policy and the upstream are told about the user.
 
+import { currentUser } from './current-user.ts';
 import type { RequestContext } from '../http/context.ts';
 import type { SubjectFacts } from '../policy/types.ts';
 import { isInRollout } from '../policy/rollout.ts';
@@ -9,7 +10,7 @@ import type { SessionData } from './session-data.ts';
 export function subjectFor(ctx: RequestContext): SubjectFacts | null {
   const s = ctx.session;
   if (!s?.user) return null;
-  const user = ctx.svc.identity.getUser(s.user);
+  const user = currentUser(ctx);
   if (!user) return null;
   return {
     user: user.id,
@@ -41,7 +42,7 @@ export function authTime(s: SessionData): number {
 export function identityHeaders(ctx: RequestContext, route: Route): string[] {
   const s = ctx.session;
   if (!s?.user) return [];
-  const user = ctx.svc.identity.getUser(s.user);
+  const user = currentUser(ctx);
   if (!user) return [];
   const names = ctx.snap.config.headers.names;
   const amr = sessionAmr(s);

@@ -4,6 +4,7 @@
 // notifies the user. The last factor cannot be removed while the rollout
 // requires MFA of this user.
 
+import { currentUser } from '../session/current-user.ts';
 import type { RequestContext } from '../http/context.ts';
 import { readForm, BodyError } from '../http/form-body.ts';
 import { errorPage, redirect, sendPage } from '../http/respond.ts';
@@ -29,7 +30,7 @@ async function render(ctx: RequestContext, extra: Record<string, unknown> = {}, 
   ]);
   const now = ctx.svc.now();
   sendPage(ctx, status, 'account', {
-    user: ctx.svc.identity.getUser(user),
+    user: currentUser(ctx),
     factors: factors.map((f) => ({ id: f.id, name: f.name, kind: f.kind, label: factorKindInfo(f.kind).label, created: when(f.created_at), last_used: when(f.last_used_at), renamable: f.kind === 'webauthn' })),
     devices: devices.filter((d) => d.expires_at > now).map((d) => ({ id: d.id, label: d.label, created: when(d.created_at), expires: when(d.expires_at), last_used: when(d.last_used_at) })),
     recovery_remaining: remaining,
@@ -69,7 +70,7 @@ async function accountSubmit(ctx: RequestContext): Promise<void> {
       const factors = await svc.factors.listFactors(user);
       const target = factors.find((f) => f.id === form.id);
       if (!target) return errorPage(ctx, 404);
-      const u = svc.identity.getUser(user);
+      const u = currentUser(ctx);
       const mfaRequired = u !== undefined && isInRollout(u.groups, ctx.snap.config.rollout) && ctx.snap.config.policy.default === 'mfa';
       if (factors.length === 1 && mfaRequired) {
         return render(ctx, { error: 'This is your only sign-in method and your organisation requires one. Add another method first.' }, 409);

@@ -4,6 +4,7 @@
 // those. Passing records the check, rotates the session id and returns to the
 // target, replaying a stashed request when one waits.
 
+import { currentUser } from '../session/current-user.ts';
 import type { FactorKind } from '../config/types.ts';
 import type { RequestContext } from '../http/context.ts';
 import { readForm, BodyError } from '../http/form-body.ts';
@@ -59,13 +60,13 @@ async function available(ctx: RequestContext, flow: Flow): Promise<{ methods: Fa
   let methods = METHODS.filter((k) => enrolled.includes(k) && kindAllowed(k, accepted));
   if (!ctx.svc.factors.sms) methods = methods.filter((k) => k !== 'sms');
   // Email codes need no enrollment beyond a known address, but only as a fallback for users who have a factor.
-  const email = ctx.svc.identity.getUser(user)?.email;
+  const email = currentUser(ctx)?.email;
   if (email && !methods.includes('email') && kindAllowed('email', accepted) && enrolled.length > 0 && accepted === null) methods.splice(methods.length - (methods.includes('recovery') ? 1 : 0), 0, 'email');
   return { methods, enrolled, accepted };
 }
 
 function methodViews(methods: FactorKind[], flow: Flow, ctx: RequestContext): MethodView[] {
-  const email = ctx.svc.identity.getUser(ctx.session!.user!)?.email ?? '';
+  const email = currentUser(ctx)?.email ?? '';
   return methods.map((kind) => {
     const info = factorKindInfo(kind);
     return {
@@ -118,7 +119,7 @@ async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind 
     step_up: rule !== undefined && (rule.max_age !== undefined || rule.factors !== undefined),
     remember_days: ctx.snap.config.session.remember_device > 0 && !flow.rule ? Math.round(ctx.snap.config.session.remember_device / 86_400_000) : 0,
     wait_seconds: wait > 0 ? Math.ceil(wait / 1000) : undefined,
-    email: maskEmail(ctx.svc.identity.getUser(ctx.session!.user!)?.email ?? ''),
+    email: maskEmail(currentUser(ctx)?.email ?? ''),
     scripts: method === 'webauthn' ? ['simplewebauthn-browser.js', 'webauthn.js'] : ['autosubmit.js'],
     ...extra,
   });
@@ -139,7 +140,7 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
   if (wait > 0) return renderMethod(ctx, flow, method, methods, {}, 429);
 
   if ((method === 'email' || method === 'sms') && form.send === '1') {
-    const u = svc.identity.getUser(user)!;
+    const u = currentUser(ctx)!;
     const sent = await svc.factors.sendCode(method, { id: user, email: u.email });
     if (!sent.ok) {
       const msg = sent.reason === 'rate_limited' ? `A code was sent moments ago. You can ask for another in ${Math.ceil(sent.retryAfterMs / 1000)} seconds.` : 'No address is known for this method.';

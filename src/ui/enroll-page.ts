@@ -5,6 +5,7 @@
 // Adding a factor when one exists already needs a second factor from the last
 // five minutes (the same rule as the account page).
 
+import { currentUser } from '../session/current-user.ts';
 import type { FactorKind } from '../config/types.ts';
 import type { RequestContext } from '../http/context.ts';
 import { readForm, BodyError } from '../http/form-body.ts';
@@ -74,7 +75,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   }
   const method = q.get('method');
   const accepted = acceptedKinds(ctx, flow.rule);
-  const email = ctx.svc.identity.getUser(user)?.email;
+  const email = currentUser(ctx)?.email;
   if (method === 'totp' && kindAllowed('totp', accepted)) {
     const e = await ctx.svc.factors.totp.beginEnrollment({ id: user, email });
     return sendPage(ctx, 200, 'enroll', {
@@ -93,7 +94,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
     return sendPage(ctx, 200, 'enroll', { mode: 'email', flow, query: flowQuery(flow), email, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'] });
   }
   const state = await ctx.svc.store.getUserState(user);
-  const u = ctx.svc.identity.getUser(user);
+  const u = currentUser(ctx);
   const noFactors = (await ctx.svc.factors.enrolledKinds(user)).length === 0;
   const deferral = noFactors && u && isInRollout(u.groups, ctx.snap.config.rollout) && !flow.rule
     ? deferralAllowed({ deferrals: state?.deferrals ?? 0 }, ctx.snap.config.rollout, ctx.svc.now())
@@ -128,7 +129,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
 
   if (action === 'defer') {
     const state = await svc.store.getUserState(user);
-    const u = svc.identity.getUser(user);
+    const u = currentUser(ctx);
     const noFactors = (await svc.factors.enrolledKinds(user)).length === 0;
     const d = deferralAllowed({ deferrals: state?.deferrals ?? 0 }, ctx.snap.config.rollout, svc.now());
     if (!noFactors || !u || !isInRollout(u.groups, ctx.snap.config.rollout) || !d.allowed) {
@@ -145,7 +146,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
   if (action === 'totp') {
     const r = await svc.factors.totp.finishEnrollment(user, form.code ?? '', form.name);
     if (!r.ok) {
-      const e = await svc.factors.totp.beginEnrollment({ id: user, email: svc.identity.getUser(user)?.email });
+      const e = await svc.factors.totp.beginEnrollment({ id: user, email: currentUser(ctx)?.email });
       return sendPage(ctx, 400, 'enroll', {
         mode: 'totp', flow, query: flowQuery(flow), step: { current: 2, total: STEPS, label: 'Set up your authenticator app' },
         qr: `data:image/svg+xml;base64,${Buffer.from(e.qrSvg).toString('base64')}`, secret: e.groupedSecret, uri: e.uri, scripts: ['autosubmit.js'],
@@ -155,7 +156,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     return enrolled(ctx, flow, 'totp', r.factor.id, r.factor.name);
   }
   if (action === 'email-send') {
-    const u = svc.identity.getUser(user)!;
+    const u = currentUser(ctx)!;
     const sent = await svc.factors.beginCodeEnrollment('email', { id: user, email: u.email });
     return sendPage(ctx, sent.ok ? 200 : 429, 'enroll', {
       mode: 'email', flow, query: flowQuery(flow), email: u.email, code_sent: true, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'],
@@ -166,7 +167,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     const r = await svc.factors.finishCodeEnrollment('email', user, form.code ?? '');
     if (!r.ok) {
       return sendPage(ctx, 400, 'enroll', {
-        mode: 'email', flow, query: flowQuery(flow), email: svc.identity.getUser(user)?.email, code_sent: true,
+        mode: 'email', flow, query: flowQuery(flow), email: currentUser(ctx)?.email, code_sent: true,
         step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'], error: 'That code is not right or has expired.',
       });
     }

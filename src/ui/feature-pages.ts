@@ -6,6 +6,7 @@ import type { Services } from '../http/context.ts';
 import { challengePage } from './challenge-page.ts';
 import { enrollPage } from './enroll-page.ts';
 import { accountPage } from './account-page.ts';
+import { authzHandler } from '../http/forward-auth.ts';
 import { authOptions, authVerify, registerOptions, registerVerify } from './webauthn-endpoints.ts';
 
 export async function registerFeaturePages(svc: Services, _config: Config): Promise<void> {
@@ -16,4 +17,5 @@ export async function registerFeaturePages(svc: Services, _config: Config): Prom
   svc.pages.set('/.gatehouse/webauthn/auth-verify', authVerify);
   svc.pages.set('/.gatehouse/webauthn/register-options', registerOptions);
   svc.pages.set('/.gatehouse/webauthn/register-verify', registerVerify);
+  svc.pages.set('/.gatehouse/authz', authzHandler);
 }

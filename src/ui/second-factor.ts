@@ -8,6 +8,7 @@ import { throttleKeys } from '../identity/throttle.ts';
 import type { Message } from '../identity/messages.ts';
 import { commitSession } from '../session/page-session.ts';
 import { withFactor } from '../session/session-data.ts';
+import { currentUser } from '../session/current-user.ts';
 
 /** The kinds a rule accepts (all when it names none). Recovery codes stand in only where any factor will do. */
 export function acceptedKinds(ctx: RequestContext, ruleId: string | null): FactorKind[] | null {
@@ -66,7 +67,7 @@ export async function failFactor(ctx: RequestContext, kind: FactorKind, reason: 
 
 /** Sends a security notice to the user; a failed delivery is logged, never fatal. */
 export function notifyUser(ctx: RequestContext, userId: string, make: (c: { product: string; support?: string }) => Message): void {
-  const user = ctx.svc.identity.getUser(userId);
+  const user = ctx.session?.user === userId ? currentUser(ctx) : ctx.svc.identity.getUser(userId);
   if (!user?.email) return;
   const msg = make({ product: ctx.snap.config.branding.product_name, support: ctx.snap.config.branding.support_contact });
   ctx.svc.notifier.send({ to: user.email, ...msg }).catch((err: Error) => {

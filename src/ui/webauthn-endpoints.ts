@@ -2,6 +2,7 @@
 // registration and authentication ceremonies. CSRF travels in a header; every
 // answer is { ok, ... } so the page can show a plain message.
 
+import { currentUser } from '../session/current-user.ts';
 import type { RequestContext } from '../http/context.ts';
 import { readJson, BodyError } from '../http/form-body.ts';
 import { sendJson } from '../http/respond.ts';
@@ -65,7 +66,7 @@ export async function registerOptions(ctx: RequestContext): Promise<void> {
   const b = await begin(ctx);
   if (!b) return;
   if (!(await enrollAllowed(ctx))) return sendJson(ctx, 403, { ok: false, error: 'Confirm it’s you first: reload the page.' });
-  const user = ctx.svc.identity.getUser(ctx.session!.user!)!;
+  const user = currentUser(ctx)!;
   const kind: WebAuthnKind = b.kind === 'security-key' ? 'security-key' : 'passkey';
   const options = await ctx.svc.webauthn.registrationOptions({ id: user.id, name: user.id, displayName: user.display_name || user.id }, kind);
   sendJson(ctx, 200, { ok: true, options });

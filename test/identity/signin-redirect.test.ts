@@ -50,11 +50,16 @@ function payloads(port: number): string[] {
   ];
 }
 
+/** A TAP-safe label: U+2028 and friends would break the TAP stream. */
+function printable(s: string): string {
+  return JSON.stringify(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** What a browser would do with the Location: it must stay on the gateway's origin, as a relative path. */
 function sameOriginRelative(t: Test, f: GatewayFixture, location: string | null, label: string): void {
   t.ok(location !== null, `${label}: has a Location`);
   if (location === null) return;
-  t.ok(location.startsWith('/') && !location.startsWith('//') && !location.startsWith('/\\'), `${label}: Location ${JSON.stringify(location)} is a relative path`);
+  t.ok(location.startsWith('/') && !location.startsWith('//') && !location.startsWith('/\\'), `${label}: Location ${printable(location)} is a relative path`);
   t.equal(new URL(location, f.url).origin, new URL(f.url).origin, `${label}: resolves to the gateway's origin`);
 }
 
@@ -68,7 +73,7 @@ t.test('open redirect payloads never leave the origin', async (t) => {
   t.equal((await signedIn.signIn('alice', 'alice-test-pass')).status, 303, 'alice signs in');
 
   for (const rd of list) {
-    const label = JSON.stringify(rd);
+    const label = printable(rd);
     const q = `/.gatehouse/login?rd=${encodeURIComponent(rd)}`;
 
     // 1. Anonymous: the form carries the cleaned target.

@@ -1,0 +1,193 @@
+// /.gatehouse/authz: forward-auth (SPEC §5) for a proxy that keeps the app
+// behind itself and only asks the gateway "may this request through?":
+// nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`.
+//
+// What the proxy tells us (believed ONLY when the socket peer is inside
+// server.trusted_proxies; from anyone else the answer is 403, whatever it sent):
+//   nginx (auth_request):   X-Original-URI, X-Original-Method
+//   Traefik / Caddy:        X-Forwarded-Uri, X-Forwarded-Method (+ -Proto, -Host)
+// Both URI headers at once is ambiguous (a client slipped one past its proxy):
+// 403. The forwarded URI is normalized exactly like a proxied request
+// (normalizeFor, the route's `path_params`/`case_insensitive`), and anything
+// the normalizer refuses is 403.
+//
+// How a challenge is answered (nginx cannot follow a 302 from auth_request and
+// turns any status but 2xx/401/403 into a 500; Traefik and Caddy hand the
+// answer to the client as it is):
+//   - X-Original-URI present (nginx): 401, `Location` = absolute challenge URL,
+//     the same URL in the JSON body; for browser navigations also
+//     `X-Gatehouse-Redirect` = that URL, so the nginx snippet can
+//     `error_page 401 = @gatehouse_challenge` and 302 browsers there while API
+//     clients get a 401 JSON (examples/nginx/gatehouse.conf).
+//   - X-Forwarded-Uri (Traefik, Caddy): 302 to the challenge URL for browser
+//     navigations, 401 JSON `{error, challenge_url}` for API clients.
+//   - `?mode=401` / `?mode=302` on the authz URL (set in the proxy's config,
+//     not by clients) forces the nginx style / the redirect style.
+// The challenge URL is absolute on server.public_url, with `rd` = the forwarded
+// path (GET/HEAD) or, for other methods, the same-origin Referer (the page the
+// form was on), else '/'. Nothing is stashed: the gateway never sees the body.
+//
+// Allowed: 200 with the identity headers under their configured names (for
+// auth_request_set / authResponseHeaders / copy_headers); nothing for
+// anonymous requests that the policy lets through. The proxy must overwrite
+// those headers on the way to the app, so a client's own copy never gets
+// through (the snippets in examples/ do).
+//
+// Fail closed: a policy, signing or other backend error answers 403 — never
+// 200, and not 503, which nginx would turn into a 500. (A session backend
+// error is caught by the pipeline before this handler runs and answers 503.)
+
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestContext, Snapshot } from './context.ts';
+import { normalizeFor, RESERVED_PREFIX } from './gateway.ts';
+import { isNavigation } from './client-kind.ts';
+import { errorPage, redirect, sendJson } from './respond.ts';
+import { evaluate } from '../policy/evaluate.ts';
+import type { Decision } from '../policy/types.ts';
+import { selectRoute, type Route } from '../proxy/route-table.ts';
+import { identityHeaders, subjectFor } from '../session/subject.ts';
+import { challengeUrl } from '../ui/challenge-links.ts';
+
+export const AUTHZ_PATH = `${RESERVED_PREFIX}/authz`;
+
+/** How a challenge is answered: nginx style (always 401) or redirect style (302 for navigations). */
+export type AnswerStyle = 'status401' | 'redirect';
+
+export type ForwardedRequest =
+  | { ok: true; style: AnswerStyle; uri: string; method: string }
+  | { ok: false; reason: string };
+
+const METHOD = /^[A-Z][A-Z0-9-]{0,31}$/;
+
+function one(v: string | string[] | undefined): string | undefined {
+  if (Array.isArray(v)) return v.length === 1 ? v[0] : undefined;
+  return v;
+}
+
+/**
+ * Pure: what the proxy asks about, and in which style to answer, from the
+ * authz request's headers and query ('' or '?mode=…'). The caller has already
+ * checked that the peer is a trusted proxy.
+ */
+export function readForwardedRequest(h: IncomingHttpHeaders, query: string): ForwardedRequest {
+  const original = h['x-original-uri'];
+  const forwarded = h['x-forwarded-uri'];
+  if (original !== undefined && forwarded !== undefined) return { ok: false, reason: 'both X-Original-URI and X-Forwarded-Uri sent' };
+  const nginx = original !== undefined;
+  const uri = one(nginx ? original : forwarded);
+  const rawMethod = one(nginx ? h['x-original-method'] : h['x-forwarded-method']);
+  if (uri === undefined) return { ok: false, reason: 'no (single) X-Original-URI or X-Forwarded-Uri' };
+  if (!uri.startsWith('/')) return { ok: false, reason: 'forwarded URI is not origin-form' };
+  if (rawMethod === undefined) return { ok: false, reason: `no (single) ${nginx ? 'X-Original-Method' : 'X-Forwarded-Method'}` };
+  const method = rawMethod.trim().toUpperCase();
+  if (!METHOD.test(method)) return { ok: false, reason: 'bad forwarded method' };
+  const mode = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query).get('mode');
+  if (mode !== null && mode !== '401' && mode !== '302') return { ok: false, reason: 'mode must be 401 or 302' };
+  const style: AnswerStyle = mode === '401' ? 'status401' : mode === '302' ? 'redirect' : nginx ? 'status401' : 'redirect';
+  return { ok: true, style, uri, method };
+}
+
+function hostOnly(host: string): string {
+  const h = host.toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const colon = h.indexOf(':');
+  return colon === -1 ? h : h.slice(0, colon);
+}
+
+/** Pure: where to come back to after the challenge. */
+export function returnTargetFor(method: string, forwardedTarget: string, referer: string | undefined, publicOrigin: string): string {
+  if (method === 'GET' || method === 'HEAD') return forwardedTarget;
+  if (referer !== undefined && referer.startsWith(`${publicOrigin}/`)) return referer.slice(publicOrigin.length);
+  return '/';
+}
+
+const CHALLENGE_ERROR = { login: 'login_required', mfa: 'mfa_required', step_up: 'step_up_required', enroll: 'enrollment_required' } as const;
+
+function deny(ctx: RequestContext, reason: string, message?: string, rule?: string): void {
+  ctx.log.decision = 'deny';
+  ctx.log.reason = `forward-auth: ${reason}`;
+  if (rule !== undefined) ctx.log.rule = rule;
+  errorPage(ctx, 403, { message, rule });
+}
+
+export async function authzHandler(ctx: RequestContext): Promise<void> {
+  try {
+    await authorize(ctx);
+  } catch (err) {
+    ctx.svc.log.error({ err, req_id: ctx.requestId }, 'forward-auth failed: failing closed');
+    ctx.log.rule = undefined;
+    deny(ctx, 'backend error', 'The sign-in service is temporarily unavailable. Please try again in a moment.');
+  }
+}
+
+async function authorize(ctx: RequestContext): Promise<void> {
+  const { snap, req } = ctx;
+  if (!ctx.client.viaTrustedProxy) {
+    return deny(ctx, `peer ${ctx.client.ip} is not in server.trusted_proxies: forwarded headers ignored`);
+  }
+  const fwd = readForwardedRequest(req.headers, ctx.query);
+  if (!fwd.ok) return deny(ctx, fwd.reason);
+  const norm = normalizeFor(snap, fwd.uri);
+  if (!norm.ok) {
+    ctx.path = fwd.uri.slice(0, 200);
+    return deny(ctx, `bad target: ${norm.reason}`);
+  }
+  ctx.path = norm.matchPath;
+  // The gateway's own pages (sign-in, challenge) check for themselves; a proxy that
+  // asks about them must let them through or the user could never sign in.
+  if (norm.matchPath === RESERVED_PREFIX || norm.matchPath.startsWith(`${RESERVED_PREFIX}/`)) {
+    ctx.log.decision = 'allow';
+    ctx.log.reason = 'forward-auth: gatehouse page';
+    return allowAnswer(ctx, []);
+  }
+  const host = hostOnly(ctx.client.host);
+  const route = selectRoute(snap.routes, host, norm.matchPath);
+  if (norm.forwardPath.includes(';') && route?.path_params !== 'allow') return deny(ctx, 'bad target: path parameters');
+
+  const decision = decideForwarded(ctx, snap, route, host, fwd.method, norm.matchPath);
+  ctx.log.rule = decision.rule;
+  ctx.log.decision = decision.action;
+  ctx.log.reason = `forward-auth ${fwd.method}: ${decision.reason}`;
+  switch (decision.action) {
+    case 'deny':
+      return deny(ctx, decision.reason, undefined, decision.rule);
+    case 'challenge':
+      return challengeAnswer(ctx, decision, fwd.style, returnTargetFor(fwd.method, norm.forwardPath + norm.query, one(req.headers.referer), snap.publicOrigin));
+    case 'report':
+      ctx.svc.wouldChallenge.record(decision.rule);
+      return allowAnswer(ctx, identityFor(ctx, route));
+    case 'allow':
+      return allowAnswer(ctx, identityFor(ctx, route));
+  }
+}
+
+function decideForwarded(ctx: RequestContext, snap: Snapshot, route: Route | undefined, host: string, method: string, path: string): Decision {
+  const policy = route?.case_insensitive ? snap.policyFolded : snap.policy;
+  return evaluate({ host, method, path, ip: ctx.client.ip }, subjectFor(ctx), policy, ctx.svc.now());
+}
+
+/** The assertion's audience: the configured route's upstream when one matches, else the public origin the app is reached at. */
+function identityFor(ctx: RequestContext, route: Route | undefined): string[] {
+  return identityHeaders(ctx, route ?? ({ upstreamOrigin: ctx.snap.publicOrigin } as Route));
+}
+
+function allowAnswer(ctx: RequestContext, identity: string[]): void {
+  const headers: Record<string, string> = { 'cache-control': 'no-store' };
+  for (let i = 0; i < identity.length; i += 2) headers[identity[i]] = identity[i + 1];
+  if (ctx.session?.user) ctx.log.user = ctx.session.user;
+  if (ctx.res.headersSent || ctx.res.destroyed) return;
+  ctx.res.writeHead(200, { ...headers, 'content-length': '0' });
+  ctx.res.end();
+}
+
+function challengeAnswer(ctx: RequestContext, d: Extract<Decision, { action: 'challenge' }>, style: AnswerStyle, returnTo: string): void {
+  const url = ctx.snap.publicOrigin + challengeUrl(d, returnTo);
+  const navigation = isNavigation(ctx.req.headers);
+  if (style === 'redirect' && navigation) return redirect(ctx, url);
+  const extra: Record<string, string> = { 'www-authenticate': 'Gatehouse realm="gatehouse"' };
+  if (style === 'status401') {
+    extra.location = url;
+    if (navigation) extra['x-gatehouse-redirect'] = url;
+  }
+  sendJson(ctx, 401, { error: CHALLENGE_ERROR[d.kind], challenge_url: url, rule: d.rule, factors: d.factors }, extra);
+}
