@@ -27,6 +27,9 @@ const commands: Record<string, () => Promise<(args: string[]) => Promise<number>
   check: async () => (await import('./check.ts')).runCheck,
   user: async () => (await import('./user.ts')).runUser,
   audit: async () => (await import('./audit.ts')).runAudit,
+  explain: async () => (await import('./explain.ts')).runExplain,
+  mfa: async () => (await import('./mfa.ts')).runMfa,
+  report: async () => (await import('./report.ts')).runReport,
 };
 
 async function main(argv: string[]): Promise<number> {

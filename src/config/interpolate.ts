@@ -75,6 +75,7 @@ export const SECRET_KEYS: ReadonlyArray<{ at: string[]; key: string }> = [
   { at: ['session'], key: 'secret' },
   { at: ['factors'], key: 'encryption_key' },
   { at: ['identity', 'oidc'], key: 'client_secret' },
+  { at: ['identity', 'break_glass'], key: 'password' }, // the emergency account's hash
   { at: ['store'], key: 'url' },           // postgres URL with its password
   { at: ['shared_state'], key: 'url' },    // redis URL with its password
   { at: ['notifier'], key: 'url' },        // smtp URL with credentials, webhook URL with a token

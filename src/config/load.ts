@@ -418,6 +418,14 @@ function buildIdentity(r: Reader, s: Obj, warnings: string[]): IdentityConfig {
     if (other !== source && s[other] !== undefined) warnings.push(`identity.${other} is ignored because identity.source is ${source}`);
   }
   const out: IdentityConfig = { source };
+  if (s.break_glass !== undefined) {
+    const b = r.section(s, 'break_glass');
+    const at = ['identity', 'break_glass'];
+    const user = (r.str(b, 'user') ?? '').toLowerCase();
+    const password = r.str(b, 'password') ?? '';
+    if (!password.startsWith('$argon2')) r.fail([...at, 'password'], 'must be an argon2 PHC hash ($argon2id$v=19$...): make one with `gatehouse user passwd` on a scratch file');
+    out.break_glass = { user, password, groups: r.list(b, 'groups') ?? [], enabled: r.bool(b, 'enabled', false) };
+  }
   if (source === 'file') {
     out.file = { path: r.str(r.section(s, 'file'), 'path') ?? 'config/users.yaml' };
   } else if (source === 'oidc') {

@@ -71,6 +71,7 @@ const identity = obj(
   {
     source: { enum: ['file', 'oidc', 'upstream_form'] },
     file: obj({ path: nonEmpty }),
+    break_glass: obj({ user: nonEmpty, password: nonEmpty, password_file: nonEmpty, groups: strList, enabled: bool }, ['user']),
     oidc: obj(
       {
         issuer: nonEmpty,

@@ -56,8 +56,17 @@ export interface UpstreamFormIdentityConfig {
   username_field: string;         // default username
   success: { status?: number; location?: string; set_cookie?: string };
 }
+/** An emergency account declared in config (argon2id hash here, not in the users file). */
+export interface BreakGlassConfig {
+  user: string;
+  password: string;               // argon2id PHC string
+  groups: string[];
+  /** false (default): usable only while the store or shared state is down. true: always (an incident is declared). */
+  enabled: boolean;
+}
 export interface IdentityConfig {
   source: 'file' | 'oidc' | 'upstream_form';
+  break_glass?: BreakGlassConfig;
   file?: FileIdentityConfig;
   oidc?: OidcIdentityConfig;
   upstream_form?: UpstreamFormIdentityConfig;

@@ -99,7 +99,15 @@ export function createGateway(svc: Services, current: () => Snapshot) {
 
     if (norm.matchPath === RESERVED_PREFIX || norm.matchPath.startsWith(`${RESERVED_PREFIX}/`)) {
       routeId = 'gatehouse';
-      return handleReserved(ctx);
+      try {
+        return await handleReserved(ctx);
+      } catch (err) {
+        // A page whose backend failed: fail closed with the 503 page, never a half-done answer.
+        svc.log.error({ err, req_id: ctx.requestId, path: ctx.path }, 'gateway page failed: failing closed');
+        if (!res.headersSent) return errorPage(ctx, 503);
+        res.destroy();
+        return;
+      }
     }
 
     const route = selectRoute(snap.routes, hostOnly(norm.authority ?? req.headers.host), norm.matchPath);
@@ -167,7 +175,13 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     };
     const policy = route.case_insensitive ? ctx.snap.policyFolded : ctx.snap.policy;
     const subject = subjectFor(ctx);
-    return evaluate(facts, subject, policy, svc.now());
+    const d = evaluate(facts, subject, policy, svc.now());
+    if (ctx.session?.breakglass && d.action === 'challenge') {
+      // The emergency account skips second factors (never deny rules); every such request is shouted about.
+      svc.log.warn({ req_id: ctx.requestId, user: ctx.session.user, path: ctx.path, rule: d.rule }, 'break-glass request: challenge bypassed');
+      return { action: 'allow', rule: d.rule, reason: `break-glass (would: ${d.reason})` };
+    }
+    return d;
   }
 
   async function challenge(ctx: RequestContext, d: Extract<Decision, { action: 'challenge' }>, route: Route, forwardPath: string): Promise<void> {

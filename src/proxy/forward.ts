@@ -4,8 +4,13 @@
 // the undici request body pulls from the client at the upstream's pace.
 // Failures never escape as exceptions: they end in a 502/504 page, or in a
 // destroyed client socket when the answer had already started.
+// undici destroys a stream body when the exchange fails or the upstream answers
+// early; the client's request is therefore piped through a PassThrough (which
+// undici may destroy) so the client still gets its error page (or the early
+// answer) instead of a reset, and the rest of its body is drained.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { buildClientHeaders } from './upstream-headers.ts';
 
@@ -36,15 +41,35 @@ function classify(err: Error & { code?: string }): UpstreamFailure {
   return 'reset';
 }
 
-export function forwardRequest(res: ServerResponse, o: ForwardOptions): void {
+/** Lets the caller stop the exchange (e.g. a body over the size limit, already answered with 413). */
+export interface ForwardHandle {
+  abort(reason: Error): void;
+}
+
+function isStreamBody(body: ForwardOptions['body']): body is IncomingMessage {
+  return body !== null && !Buffer.isBuffer(body);
+}
+
+export function forwardRequest(res: ServerResponse, o: ForwardOptions): ForwardHandle {
   let controller: Dispatcher.DispatchController | undefined;
+  let abortReason: Error | undefined;
   let status = 0;
   let bytes = 0;
   let done = false;
+  const clientBody = isStreamBody(o.body) ? o.body : undefined;
   const finish = (failure?: UpstreamFailure, error?: Error) => {
     if (done) return;
     done = true;
     o.onDone({ status, bytes, failure, error });
+  };
+  // The exchange ended before the client's body did (upstream failed or answered
+  // early): discard the rest, and close the connection after the answer rather
+  // than reuse one whose request was not read to its end.
+  const releaseClientBody = () => {
+    if (!clientBody || clientBody.complete || clientBody.destroyed) return;
+    if (!res.headersSent) res.shouldKeepAlive = false;
+    clientBody.unpipe(upstreamBody);
+    clientBody.resume();
   };
   const onDrain = () => controller?.resume();
   res.on('drain', onDrain);
@@ -55,25 +80,36 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): void {
     }
     res.off('drain', onDrain);
   });
-  if (o.body && 'on' in o.body) {
-    // An aborted client upload must not become an unhandled 'error'.
-    o.body.on('error', () => {});
+  let upstreamBody: PassThrough | undefined;
+  if (clientBody) {
+    upstreamBody = new PassThrough();
+    // An aborted client upload aborts the upstream request (and is no unhandled 'error').
+    clientBody.on('error', (err) => upstreamBody!.destroy(err));
+    clientBody.pipe(upstreamBody);
   }
 
   const handler: Dispatcher.DispatchHandler = {
     onRequestStart(c) {
       controller = c;
-      if (res.destroyed) c.abort(new Error('client closed the connection'));
+      if (abortReason) c.abort(abortReason);
+      else if (res.destroyed) c.abort(new Error('client closed the connection'));
     },
     onResponseStart(c, statusCode, headers, statusMessage) {
       status = statusCode;
       if (res.destroyed) return;
+      if (res.headersSent) {
+        // The gateway answered already (e.g. 413 for a body over the limit).
+        c.abort(abortReason ?? new Error('answered by the gateway'));
+        return;
+      }
       const out = buildClientHeaders({
         headers: headers as Record<string, string | string[] | undefined>,
         upstreamOrigin: o.upstreamOrigin,
         publicOrigin: o.publicOrigin,
         sessionCookieName: o.sessionCookieName,
       });
+      // An answer before the whole body arrived (a 401 to an upload): this connection ends with it.
+      if (clientBody && !clientBody.complete) res.shouldKeepAlive = false;
       if (o.extraHeaders) {
         for (const k in o.extraHeaders) {
           const prev = out[k];
@@ -91,15 +127,17 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): void {
       if (!res.write(chunk)) c.pause();
     },
     onResponseEnd() {
+      releaseClientBody();
       if (!res.destroyed) res.end();
       finish();
     },
     onResponseError(_c, err) {
+      releaseClientBody();
       const failure = classify(err as Error & { code?: string });
       if (!res.headersSent && !res.destroyed) {
         status = failure === 'timeout' ? 504 : 502;
         o.onFailure(res, failure);
-      } else if (!res.destroyed) {
+      } else if (!res.destroyed && !res.writableEnded) {
         // Mid-stream failure: the only honest signal left is a cut connection.
         res.destroy(err);
       }
@@ -113,7 +151,7 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): void {
         path: o.path,
         method: o.method as Dispatcher.HttpMethod,
         headers: o.headers,
-        body: o.body,
+        body: upstreamBody ?? o.body,
         headersTimeout: o.headersTimeout,
         bodyTimeout: 0,
       },
@@ -122,4 +160,10 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): void {
   } catch (err) {
     handler.onResponseError!(undefined as never, err as Error);
   }
+  return {
+    abort(reason) {
+      abortReason ??= reason;
+      if (controller && !controller.aborted) controller.abort(reason);
+    },
+  };
 }

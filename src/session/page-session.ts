@@ -13,12 +13,31 @@ export async function ensureSession(ctx: RequestContext): Promise<{ session: Ses
   return { session, setCookie: await commitSession(ctx, session) };
 }
 
-/** Seals a changed session; returns the Set-Cookie header value. */
-export async function commitSession(ctx: RequestContext, session: SessionData): Promise<string> {
+/** Seals a changed session; returns the Set-Cookie header value. A change is activity: `seen` moves to now. */
+export async function commitSession(ctx: RequestContext, changed: SessionData): Promise<string> {
+  const session = { ...changed, seen: ctx.svc.now() };
   ctx.session = session;
   const value = await ctx.svc.sessions.seal(session);
   ctx.cookie = value;
   return ctx.svc.sessions.setCookie(value);
+}
+
+/**
+ * For a proxied request of a signed-in user: the Set-Cookie that keeps the
+ * session inside idle_timeout while it is in use (due only now and then, see
+ * needsTouch), or undefined. Not being able to refresh is no reason to fail
+ * the request: the session simply ages as if idle.
+ */
+export async function refreshedSessionCookie(ctx: RequestContext): Promise<string | undefined> {
+  const s = ctx.session;
+  if (!s?.user) return undefined;
+  try {
+    const value = await ctx.svc.sessions.touch(s, ctx.cookie);
+    return value === undefined ? undefined : ctx.svc.sessions.setCookie(value);
+  } catch (err) {
+    ctx.svc.log.warn({ err, req_id: ctx.requestId }, 'session refresh failed');
+    return undefined;
+  }
 }
 
 /**

@@ -19,6 +19,8 @@ export interface SessionData {
   csrf: string;              // per-session CSRF token
   deferred?: boolean;        // "set up later" chosen in this session
   device?: string;           // remembered-device id that vouched for this session
+  /** A break-glass session (config-declared emergency account): audited on every request. */
+  breakglass?: true;
   /** Profile of a user from an external identity source (OIDC, upstream form); absent for file users. */
   profile?: { email: string; groups: string[]; display_name: string };
 }

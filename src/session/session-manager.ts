@@ -7,7 +7,7 @@
 import { sealData, unsealData } from 'iron-session';
 import { LRUCache } from 'lru-cache';
 import type { SharedState } from '../store/shared-state.ts';
-import { isValidSessionData, sessionExpiry, type SessionData } from './session-data.ts';
+import { isValidSessionData, needsTouch, sessionExpiry, type SessionData } from './session-data.ts';
 import { serializeCookie } from './cookies.ts';
 
 const REVOKE_CHANNEL = 'revocations';
@@ -43,6 +43,8 @@ export class SessionManager {
   readonly #cache: LRUCache<string, SessionData>;
   readonly #revokedSids = new Map<string, number>();          // sid -> forget after
   readonly #revokedUsers = new Map<string, number>();         // user -> sessions created before are dead
+  // old cookie -> its re-seal in progress or done, so a burst of requests with one cookie re-seals once
+  readonly #touches = new LRUCache<string, Promise<string>>({ max: 10_000, ttl: 60_000 });
 
   constructor(o: SessionManagerOptions) {
     this.#o = { now: Date.now, ...o };
@@ -96,7 +98,12 @@ export class SessionManager {
       return null;
     }
     if (!isValidSessionData(data) || !this.#stillGood(data, now)) return null;
-    if (await this.#remotelyRevoked(data)) return null;
+    try {
+      if (await this.#remotelyRevoked(data)) return null;
+    } catch (err) {
+      // Shared state is down: everyone fails closed except the break-glass account, which exists for exactly this.
+      if (!data.breakglass) throw err;
+    }
     this.#cache.set(cookie, data, { ttl: Math.max(1, data.created + this.#o.maxAge - now) });
     return data;
   }
@@ -122,12 +129,35 @@ export class SessionManager {
   /** Seals a session and warms the cache so its next request costs no crypto. */
   async seal(s: SessionData): Promise<string> {
     const value = await sealData(s, { password: this.#o.secret, ttl: Math.ceil(this.#o.maxAge / 1000) + 60 });
+    // A new iron-session seal format must fail here, loudly, not as "every cookie is anonymous".
+    if (!isCanonicalSeal(value)) throw new Error('iron-session produced an unexpected seal format (expected a trailing ~2)');
     this.#cache.set(value, s, { ttl: Math.max(1, s.created + this.#o.maxAge - this.#o.now()) });
     return value;
   }
 
+  /**
+   * Moves an active session's idle clock forward, now and then (needsTouch):
+   * the new cookie value, or undefined when not due yet. `created` is kept, so
+   * the absolute max_age still counts from sign-in.
+   */
+  touch(s: SessionData, cookie: string | undefined): Promise<string | undefined> {
+    const now = this.#o.now();
+    if (!needsTouch(s, now, this.#o.idle)) return Promise.resolve(undefined);
+    if (cookie === undefined) return this.seal({ ...s, seen: now });
+    let pending = this.#touches.get(cookie);
+    if (!pending) {
+      pending = this.seal({ ...s, seen: now });
+      this.#touches.set(cookie, pending);
+      pending.catch(() => this.#touches.delete(cookie));
+    }
+    return pending;
+  }
+
+  /** The Set-Cookie for a sealed value; Max-Age ends with the session's absolute lifetime. */
   setCookie(value: string): string {
-    return serializeCookie(this.cookieName, value, { secure: this.#o.secure, maxAgeSeconds: this.#o.maxAge / 1000 });
+    const s = this.#cache.get(value);
+    const left = s ? s.created + this.#o.maxAge - this.#o.now() : this.#o.maxAge;
+    return serializeCookie(this.cookieName, value, { secure: this.#o.secure, maxAgeSeconds: Math.max(1, Math.ceil(left / 1000)) });
   }
 
   clearCookie(): string {

@@ -11,6 +11,7 @@ import { throttleKeys } from '../identity/throttle.ts';
 import { commitSession, csrfOk, ensureSession } from '../session/page-session.ts';
 import { signedInSession } from '../session/session-data.ts';
 import { rememberedDevice } from './remembered-device.ts';
+import { breakGlassSignIn } from './break-glass.ts';
 import type { FactorKind } from '../config/types.ts';
 
 export async function loginPage(ctx: RequestContext): Promise<void> {
@@ -41,6 +42,8 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
     const { session, setCookie } = await ensureSession(ctx);
     return sendPage(ctx, 403, 'login', { rd, csrf: session.csrf, username, error: 'Your sign-in form expired. Please try again.' }, setCookie ? { 'set-cookie': setCookie } : {});
   }
+  const bg = ctx.snap.config.identity.break_glass;
+  if (bg && username === bg.user) return breakGlassSignIn(ctx, bg, password, rd);
   const keys = throttleKeys('pwd', username || '-', ctx.client.ip);
   const wait = await svc.throttle.waiting(keys);
   if (wait > 0) {

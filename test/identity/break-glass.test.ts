@@ -1,0 +1,84 @@
+// The break-glass account: refused while the backends are up, let in without a
+// second factor when shared state is down (everyone else gets the 503 page),
+// and every use audited.
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { startTestGateway, Client, freePort, readAudit } from '../helpers/gateway.ts';
+import { hashPassword } from '../../src/identity/password-hash.ts';
+
+const REDIS = '/usr/bin/redis-server';
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 50; i++) {
+    try {
+      const net = await import('node:net');
+      await new Promise<void>((ok, no) => { const s = net.connect(port, '127.0.0.1', () => { s.destroy(); ok(); }); s.on('error', no); });
+      return child;
+    } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+  throw new Error('redis did not start');
+}
+
+t.test('break-glass sign-in', async (t) => {
+  if (!existsSync(REDIS)) {
+    if (process.env.CI === 'true') throw new Error('redis-server is required under CI');
+    t.comment('SKIP: redis-server missing; install redis-server to run this test');
+    return;
+  }
+  const redisPort = await freePort();
+  let redis = await startRedis(redisPort);
+  t.teardown(() => { redis.kill('SIGKILL'); });
+  const hash = await hashPassword('glass-emergency-pass');
+  const f = await startTestGateway({
+    config: {
+      identity: { break_glass: { user: 'emergency', password: hash, groups: ['admins'] } },
+      shared_state: { kind: 'redis', url: `redis://127.0.0.1:${redisPort}`, prefix: 'bg-test:' },
+      policy: { default: 'mfa', rules: [{ id: 'forbidden', match: { path: '/admin/**' }, require: 'deny' }] },
+    },
+  });
+  t.teardown(() => f.close());
+
+  // Backends up: the emergency account is refused.
+  const c = new Client(f.url);
+  let r = await c.signIn('emergency', 'glass-emergency-pass', '/echo');
+  t.equal(r.status, 403, 'refused while the backends are up');
+  t.match(await r.text(), /only while the sign-in service is degraded/);
+
+  // Shared state goes down.
+  redis.kill('SIGKILL');
+  await new Promise((res) => redis.once('exit', res));
+  const normal = new Client(f.url);
+  const csrfPage = await normal.fetch('/.gatehouse/login?rd=%2Fecho');
+  t.equal(csrfPage.status, 200, 'the login page still renders (no shared state needed)');
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await csrfPage.text())![1];
+  r = await normal.postForm('/.gatehouse/login', { csrf, username: 'alice', password: 'alice-test-pass', rd: '/echo' });
+  t.equal(r.status, 503, 'a normal sign-in fails closed');
+
+  const bg = new Client(f.url);
+  r = await bg.signIn('emergency', 'wrong-password-here', '/echo');
+  t.equal(r.status, 401, 'wrong break-glass password refused');
+  r = await bg.signIn('emergency', 'glass-emergency-pass', '/echo');
+  t.equal(r.status, 303, 'break-glass signs in while shared state is down');
+  r = await bg.fetch('/echo', { headers: { accept: 'application/json' } });
+  t.equal(r.status, 200, 'and reaches the app without a second factor');
+  const seen = await r.json() as { headers: Record<string, string> };
+  t.equal(seen.headers['x-gatehouse-user'], 'emergency');
+  t.equal(seen.headers['x-gatehouse-groups'], 'admins');
+  r = await bg.fetch('/admin/x', { headers: { accept: 'application/json' } });
+  t.equal(r.status, 403, 'deny rules still deny');
+
+  await f.gw.services.audit.flush();
+  const events = readAudit(f).filter((e) => e.event === 'breakglass.used');
+  t.equal(events.length, 1, 'the use is audited');
+  t.equal(events[0].reason, 'shared state unreachable');
+  t.ok(f.logs.some((l) => l.level === 40 && String(l.msg).includes('BREAK-GLASS')), 'logged at warn');
+
+  // Recovery: Redis back, the emergency account is refused again.
+  redis = await startRedis(redisPort);
+  await new Promise((res) => setTimeout(res, 2500));
+  const again = new Client(f.url);
+  r = await again.signIn('emergency', 'glass-emergency-pass', '/echo');
+  t.equal(r.status, 403, 'refused again once the backends are back');
+});
