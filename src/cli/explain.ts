@@ -289,7 +289,7 @@ export function formatExplanation(e: Explanation): string {
   out.push(`decision:  ${e.summary}`);
   out.push(`reason:    ${e.reason}`);
   if (e.enforced) {
-    out.push(`enforced:  ${summarize(e.enforced.decision)} by ${e.enforced.rule.index === -1 ? 'the default policy' : `rule ${e.enforced.rule.id}`}: ${e.enforced.decision.reason}`);
+    out.push(`enforced:  ${summarize(e.enforced.decision)}: ${e.enforced.decision.reason}`);
   }
   out.push(`answer:    ${e.answer}`);
   for (const n of e.notes) out.push(`note:      ${n}`);
@@ -394,6 +394,8 @@ async function explain(args: string[], io: CliIO): Promise<number> {
         enrolled = read.kinds;
         if (read.note) notes.push(read.note);
       }
+      // A factor passed in the session is one the user has enrolled.
+      enrolled = [...new Set([...enrolled, ...factors])];
       subject = hypotheticalSubject(user, { factors, freshMs, remembered: v.remembered === true, deferred: v.deferred === true }, enrolled, config, now);
     }
   }

@@ -170,9 +170,11 @@ t.test('body over max_body_bytes → 413, declared or chunked, and never forward
   const piece = Buffer.alloc(64 * 1024, 9);
   let sent = 0;
   for (let i = 0; i < 20 && !c.socket.destroyed; i++) {
-    const ok = c.socket.write(`${piece.length.toString(16)}\r\n`) && c.socket.write(piece) && c.socket.write('\r\n');
+    c.socket.write(`${piece.length.toString(16)}\r\n`);
+    c.socket.write(piece);
+    const ok = c.socket.write('\r\n');
     sent += piece.length;
-    if (!ok) await new Promise((r) => setTimeout(r, 20));
+    if (!ok) await Promise.race([new Promise((r) => c.socket.once('drain', r)), c.closed]);
   }
   if (!c.socket.destroyed) c.socket.write('0\r\n\r\n');
   const timer = setTimeout(() => c.socket.destroy(), 15_000);

@@ -1,0 +1,125 @@
+// Passkeys and security keys in Debian's Chromium with CDP virtual
+// authenticators: enrollment through the enroll page (choose, name, register,
+// recovery codes), then the challenge with the same authenticator; a USB
+// security key likewise; and a failed user verification that must not let
+// anyone through.
+
+import t from 'tap';
+import type { Page } from 'playwright-core';
+import { addVirtualAuthenticator, authenticatorCredentials, newPage, requireChromium, screenshot } from '../helpers/browser.ts';
+import { portalIdentity, signIn, signOut, startBrowserGateway, watchConsole } from './harness.ts';
+
+const USERS = {
+  alice: { password: 'alice-test-pass', groups: ['admins'] },
+  bob: { password: 'bob-test-pass', groups: ['staff'] },
+  carol: { password: 'carol-test-pass', groups: ['staff'] },
+};
+
+/** From the enrollment picker: choose passkey/security key, pick the kind, name it, register; then save recovery codes and continue. */
+async function enrollWebAuthn(t: Tap.Test, page: Page, kind: 'passkey' | 'security-key', name: string): Promise<void> {
+  await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Passkey or security key/ }).click()]);
+  t.equal(await page.locator('h1').textContent(), 'Add a passkey or security key');
+  await page.getByLabel(kind === 'passkey' ? 'This device or phone (passkey)' : 'A security key (USB or NFC)').check();
+  await page.getByLabel('Name it').fill(name);
+  await Promise.all([page.waitForURL(/step=recovery/), page.getByRole('button', { name: 'Continue' }).click()]);
+  t.equal((await page.locator('.recovery__codes code').allTextContents()).length, 10, 'recovery codes follow the first factor');
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: /I’ve saved my codes/ }).click()]);
+  t.equal(await page.locator('h1').textContent(), 'You’re all set');
+  await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Continue' }).click()]);
+}
+
+/** Clicks the challenge's passkey button and waits for where webauthn.js sends the browser. */
+async function usePasskey(page: Page, base: string, expected: string): Promise<void> {
+  await Promise.all([page.waitForURL(`${base}${expected}`), page.getByRole('button', { name: 'Use passkey or security key' }).click()]);
+}
+
+if (requireChromium(t)) {
+  const { f, browser } = await startBrowserGateway(t, {
+    users: USERS,
+    config: { policy: { default: 'mfa' }, rollout: { enforce_for: ['everyone'], grace_until: '2099-12-31' } },
+  });
+
+  t.test('a passkey (platform authenticator, resident key, UV): enroll through the page, then sign in with it', async (t) => {
+    const page = await newPage(browser);
+    const problems = watchConsole(page);
+    const authenticator = await addVirtualAuthenticator(page, { transport: 'internal', residentKey: true, userVerification: true, userVerified: true });
+
+    await signIn(page, f.url, 'alice', 'alice-test-pass', '/reports');
+    t.equal(new URL(page.url()).pathname, '/.gatehouse/enroll');
+    await enrollWebAuthn(t, page, 'passkey', 'Work laptop');
+    t.equal(page.url(), `${f.url}/reports`, 'enrolled and on to the portal');
+    t.match((await portalIdentity(page))['Auth methods'], /\bhwk\b/, 'the portal is told a hardware-bound key was used');
+
+    const creds = await authenticatorCredentials(page, authenticator);
+    t.equal(creds.length, 1, 'the authenticator holds one credential');
+    t.equal(creds[0].isResidentCredential, true, 'a discoverable credential (passkey)');
+    t.equal(creds[0].rpId, 'localhost');
+
+    await page.goto(`${f.url}/.gatehouse/account`);
+    t.match(await page.locator('.item__title').allTextContents(), ['Work laptop'], 'the account page shows the name given');
+
+    await signOut(page, f.url);
+    await signIn(page, f.url, 'alice', 'alice-test-pass', '/billing');
+    t.equal(new URL(page.url()).pathname, '/.gatehouse/challenge');
+    t.ok(await page.getByRole('button', { name: 'Use passkey or security key' }).isVisible(), 'the passkey is offered first');
+    await usePasskey(page, f.url, '/billing');
+    const id = await portalIdentity(page);
+    t.equal(id.User, 'alice');
+    t.match(id['Auth methods'], /\bhwk\b/);
+    t.ok((await authenticatorCredentials(page, authenticator))[0].signCount >= 2, 'the authenticator signed again');
+    t.same(problems, [], 'no CSP violation or script error');
+    await page.context().close();
+  });
+
+  t.test('a USB security key (roaming, no resident key): enroll and sign in', async (t) => {
+    const page = await newPage(browser);
+    const problems = watchConsole(page);
+    const key = await addVirtualAuthenticator(page, { transport: 'usb', residentKey: false, userVerification: false, userVerified: false });
+
+    await signIn(page, f.url, 'bob', 'bob-test-pass', '/');
+    await enrollWebAuthn(t, page, 'security-key', 'YubiKey blue');
+    t.equal(page.url(), `${f.url}/`);
+    const creds = await authenticatorCredentials(page, key);
+    t.equal(creds.length, 1, 'the key holds one credential');
+    t.equal(creds[0].isResidentCredential, false, 'a server-side credential (security key)');
+
+    await signOut(page, f.url);
+    await signIn(page, f.url, 'bob', 'bob-test-pass', '/export');
+    await usePasskey(page, f.url, '/export');
+    t.equal((await portalIdentity(page)).User, 'bob', 'signed in with the security key');
+    t.same(problems, [], 'no CSP violation or script error');
+    await page.context().close();
+  });
+
+  t.test('user verification fails: an error on the page, nobody let through', async (t) => {
+    const page = await newPage(browser);
+    const problems = watchConsole(page);
+    const authenticator = await addVirtualAuthenticator(page, { transport: 'internal', residentKey: true, userVerification: true, userVerified: true });
+    await signIn(page, f.url, 'carol', 'carol-test-pass', '/');
+    await enrollWebAuthn(t, page, 'passkey', 'Phone');
+    t.equal(page.url(), `${f.url}/`);
+    await signOut(page, f.url);
+
+    // The fingerprint / PIN check fails from now on.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('WebAuthn.enable', { enableUI: false });
+    await cdp.detach();
+    const { authenticatorCredentials: _ignored, ...rest } = { authenticatorCredentials };
+    void rest;
+    await setUserVerified(page, authenticator, false);
+
+    await signIn(page, f.url, 'carol', 'carol-test-pass', '/reports');
+    const challengeUrl = page.url();
+    await page.getByRole('button', { name: 'Use passkey or security key' }).click();
+    const error = page.locator('[data-webauthn-error]');
+    await error.waitFor({ state: 'visible', timeout: 20_000 });
+    t.match(await error.textContent(), /cancelled|timed out|could not be verified|Try again/i, `the page says it failed: ${await error.textContent()}`);
+    await screenshot(page, 'e2e-passkey-uv-failed');
+    t.equal(page.url(), challengeUrl, 'still on the challenge');
+    t.ok(await page.getByRole('button', { name: 'Use passkey or security key' }).isEnabled(), 'the button can be tried again');
+    await page.goto(`${f.url}/reports`);
+    t.equal(new URL(page.url()).pathname, '/.gatehouse/challenge', 'the portal is still out of reach');
+    t.same(problems.filter((p) => !/NotAllowedError/.test(p)), [], 'no CSP violation or script error');
+    await page.context().close();
+  });
+}
