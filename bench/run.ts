@@ -21,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { benchHttp } from './proxy.ts';
+import { twoInstancesScenario } from './scale.ts';
 import type { BenchHttpResult, LoadTool } from './proxy.ts';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -43,6 +44,10 @@ export interface Target {
   url: string;
   headers?: Record<string, string>;
   stop(): Promise<void>;
+  /** Gateway processes: their CPU time during the run gives requests per gateway CPU-second. */
+  pids?: number[];
+  /** A Redis the gateways use: its command count during the run gives round trips per request. */
+  redisUrl?: string;
 }
 
 export interface Scenario {
@@ -79,7 +84,7 @@ export function gatewayScenario(name: string, opts: GatewayScenarioOptions = {})
       const gateway = await startGateway(config, dir, port);
       try {
         const headers = opts.prepare === undefined ? {} : await opts.prepare(gateway.url, ctx);
-        return { url: `${gateway.url}${opts.path ?? '/'}`, headers, stop: gateway.stop };
+        return { url: `${gateway.url}${opts.path ?? '/'}`, headers, stop: gateway.stop, pids: [gateway.pid] };
       } catch (err) {
         await gateway.stop();
         throw err;
@@ -129,6 +134,7 @@ export const SCENARIOS: Scenario[] = [
     ...signedIn,
     config: { policy: { default: 'login', rules: [{ id: 'bench-report', match: { path: '/**' }, require: 'mfa', max_age: '1m', mode: 'report' }] } },
   }),
+  twoInstancesScenario('two instances, PostgreSQL + Redis, nginx, signed-in'),
 ];
 
 // --- gateway config and process --------------------------------------------------
@@ -170,7 +176,7 @@ function hashPassword(password: string): string {
   return `$argon2id$v=19$m=19456,t=2,p=1$${b64(salt)}$${b64(hash)}`;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -184,7 +190,7 @@ function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+export function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -194,13 +200,13 @@ function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
 }
 
 const running = new Set<ChildProcess>();
-function track(child: ChildProcess): ChildProcess {
+export function track(child: ChildProcess): ChildProcess {
   running.add(child);
   child.once('exit', () => running.delete(child));
   return child;
 }
 
-function tail(path: string, lines = 20): string {
+export function tail(path: string, lines = 20): string {
   try {
     return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
@@ -208,7 +214,7 @@ function tail(path: string, lines = 20): string {
   }
 }
 
-async function startGateway(config: YamlObject, dir: string, port: number): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startGateway(config: YamlObject, dir: string, port: number): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   if (!existsSync(GATEWAY_CLI)) throw new Error(`the gateway CLI ${GATEWAY_CLI} does not exist yet`);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
@@ -235,7 +241,7 @@ async function startGateway(config: YamlObject, dir: string, port: number): Prom
     }
     await sleep(100);
   }
-  return { url, stop: () => stopChild(child) };
+  return { url, pid: child.pid!, stop: () => stopChild(child) };
 }
 
 async function startUpstream(): Promise<{ url: string; stop(): Promise<void> }> {
@@ -259,6 +265,10 @@ export interface ScenarioResult {
   baseline?: boolean;
   result?: BenchHttpResult;
   error?: string;
+  /** Requests per CPU-second of the gateway processes (absent for direct). */
+  perCpuSec?: number;
+  /** Redis commands per request (absent without Redis). */
+  redisPerRequest?: number;
 }
 
 interface RunOptions { connections: number; durationSec: number; warmupSec: number; tool?: LoadTool }
@@ -269,7 +279,16 @@ async function measure(scenario: Scenario, ctx: BenchContext, o: RunOptions): Pr
     target = await scenario.start(ctx);
     const load = { url: target.url, connections: o.connections, headers: target.headers, tool: o.tool };
     if (o.warmupSec > 0) await benchHttp({ ...load, durationSec: o.warmupSec });
-    return { name: scenario.name, baseline: scenario.baseline, result: await benchHttp({ ...load, durationSec: o.durationSec }) };
+    const cpuBefore = cpuSeconds(target.pids ?? []);
+    const redisBefore = target.redisUrl ? await redisCommands(target.redisUrl) : 0;
+    const result = await benchHttp({ ...load, durationSec: o.durationSec });
+    const cpu = cpuSeconds(target.pids ?? []) - cpuBefore;
+    const redis = target.redisUrl ? await redisCommands(target.redisUrl) - redisBefore - 1 : undefined;
+    return {
+      name: scenario.name, baseline: scenario.baseline, result,
+      ...(target.pids?.length && cpu > 0 ? { perCpuSec: result.requests / cpu } : {}),
+      ...(redis !== undefined ? { redisPerRequest: redis / Math.max(1, result.requests) } : {}),
+    };
   } catch (err) {
     return { name: scenario.name, baseline: scenario.baseline, error: err instanceof Error ? err.message : String(err) };
   } finally {
@@ -279,16 +298,43 @@ async function measure(scenario: Scenario, ctx: BenchContext, o: RunOptions): Pr
 
 const fixed = (n: number, digits: number) => n.toFixed(digits);
 
+/** User + system CPU seconds of processes, from /proc (Linux). */
+export function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);   // utime, stime
+    } catch { /* gone */ }
+  }
+  return ticks / 100;   // USER_HZ
+}
+
+/** Commands Redis has processed so far (the INFO call itself counts one). */
+async function redisCommands(url: string): Promise<number> {
+  const { Redis } = await import('ioredis');
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await r.connect();
+    const info = await r.info('stats');
+    return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0);
+  } finally {
+    r.disconnect();
+  }
+}
+
 const baselineRps = (rows: ScenarioResult[]) => rows.find((r) => r.baseline === true && r.result !== undefined)?.result?.rps;
 
 /** Pure: one table; "vs direct" compares each row with the baseline row (blank when it was not run). */
 export function formatTable(rows: ScenarioResult[]): string {
   const baseline = baselineRps(rows);
-  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'vs direct'];
+  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'vs direct', 'req/gw-cpu-s', 'redis/req'];
   const body = rows.map((r) => r.result === undefined
-    ? [r.name, `FAILED: ${(r.error ?? '').split('\n')[0]}`, '', '', '', '', '']
+    ? [r.name, `FAILED: ${(r.error ?? '').split('\n')[0]}`, '', '', '', '', '', '', '']
     : [r.name, fixed(r.result.rps, 0), fixed(r.result.p50, 2), fixed(r.result.p99, 2), String(r.result.errors), String(r.result.non2xx),
-      baseline ? `${fixed(r.result.rps / baseline, 2)}x` : '']);
+      baseline ? `${fixed(r.result.rps / baseline, 2)}x` : '',
+      r.perCpuSec !== undefined ? fixed(r.perCpuSec, 0) : '', r.redisPerRequest !== undefined ? fixed(r.redisPerRequest, 3) : '']);
   const failedWide = (row: string[]) => row[1].startsWith('FAILED');
   const widths = header.map((h, i) => Math.max(h.length, ...body.filter((row) => !(failedWide(row) && i === 1)).map((row) => row[i].length)));
   const line = (row: string[]) => failedWide(row)
@@ -307,6 +353,8 @@ export function summaryJson(rows: ScenarioResult[], o: RunOptions, policy: Polic
     scenarios: rows.map((r) => r.result === undefined ? { name: r.name, error: r.error } : {
       name: r.name, rps: round(r.result.rps, 1), p50_ms: round(r.result.p50, 3), p99_ms: round(r.result.p99, 3),
       errors: r.result.errors, non2xx: r.result.non2xx, ratio: baseline ? round(r.result.rps / baseline, 3) : null,
+      per_gateway_cpu_s: r.perCpuSec !== undefined ? round(r.perCpuSec, 0) : null,
+      redis_per_request: r.redisPerRequest !== undefined ? round(r.redisPerRequest, 4) : null,
     }),
     policy: policy ?? null,
   });

@@ -17,6 +17,7 @@ import { openSharedState } from '../store/open-shared-state.ts';
 import { SessionManager } from '../session/session-manager.ts';
 import { AssertionSigner } from '../identity/assertion.ts';
 import { createFileIdentitySource } from '../identity/file-source.ts';
+import { createOidcIdentitySource, OidcClient } from '../identity/oidc.ts';
 import { Throttle } from '../identity/throttle.ts';
 import { UpstreamPools } from '../proxy/upstream-pools.ts';
 import { createRenderer } from '../ui/render.ts';
@@ -55,8 +56,11 @@ export interface StartOptions {
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const configPath = resolve(o.configPath);
   const config = loadConfig(configPath);
-  const log = pino({ level: config.server.log_level, base: { svc: 'gatehouse' } }, o.logDestination ?? pino.destination({ sync: false }));
+  const log = pino({ level: config.server.log_level, base: { svc: 'gatehouse' } }, o.logDestination ?? pino.destination({ sync: false, minLength: 4096 }));
   for (const w of config.warnings) log.warn(w);
+  // Log writes are batched (4 KiB) off the hot path; a quiet gateway still shows its lines within a second.
+  const logFlusher = setInterval(() => log.flush(), 1000);
+  logFlusher.unref();
 
   const store = openStore(config.store);
   await store.migrate();
@@ -67,10 +71,17 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     onError: (err: Error) => log.error({ err }, 'audit log write failed'),
   });
   const metrics = createMetrics();
-  const identity = await createFileIdentitySource(config.identity.file?.path ?? 'config/users.yaml', {
+  // No users file for OIDC, nor for upstream_form without identity.file (the app's form names the users).
+  const noUsersFile = config.identity.source === 'oidc' || (config.identity.source === 'upstream_form' && !config.identity.file);
+  const identity = noUsersFile ? createOidcIdentitySource() : await createFileIdentitySource(config.identity.file?.path ?? 'config/users.yaml', {
     onReload: (n) => log.info({ users: n }, 'users file reloaded'),
     onError: (issues) => log.error({ issues }, 'users file rejected: keeping the previous users'),
   });
+  const oidc = config.identity.source === 'oidc' && config.identity.oidc
+    ? new OidcClient({ config: config.identity.oidc, publicUrl: config.server.public_url, shared, sessionMaxAge: config.session.max_age })
+    : undefined;
+  // Discover the IdP in the background: the gateway starts even while the IdP is down.
+  oidc?.configuration().catch((err: Error) => log.warn({ reason: err.message }, 'OIDC discovery failed: sign-ins wait for the identity provider'));
   const publicOrigin = new URL(config.server.public_url).origin;
   const sessions = new SessionManager({
     secret: config.session.secret,
@@ -98,6 +109,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     staticAsset: assets,
     throttle: new Throttle(shared),
     factors, webauthn, notifier,
+    ...(oidc ? { oidc } : {}),
     wouldChallenge: createWouldChallengeAggregator(audit, 60_000),
     now: Date.now,
     pages: new Map<string, PageHandler>(),
@@ -151,7 +163,8 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       svc.wouldChallenge.stop();
       await Promise.allSettled([svc.pools.close(), audit.close(), shared.close(), store.close(), notifier.close?.()]);
       identity.close();
-      log.flush?.();
+      clearInterval(logFlusher);
+      log.flush();
     })();
     return closing;
   }

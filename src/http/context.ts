@@ -25,6 +25,7 @@ import type { ClientFacts } from './client-address.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import type { WebAuthnService } from '../factors/webauthn.ts';
 import type { Notifier } from '../identity/notifier.ts';
+import type { OidcClient } from '../identity/oidc.ts';
 
 export interface Services {
   log: Logger;
@@ -43,6 +44,8 @@ export interface Services {
   factors: FactorRegistry;
   webauthn: WebAuthnService;
   notifier: Notifier;
+  /** The OpenID provider client when identity.source is oidc. */
+  oidc?: OidcClient;
   now: () => number;
   /** Extra reserved-route handlers contributed by features (factors, forward-auth). */
   pages: Map<string, PageHandler>;

@@ -9,7 +9,8 @@
 // Both URI headers at once is ambiguous (a client slipped one past its proxy):
 // 403. The forwarded URI is normalized exactly like a proxied request
 // (normalizeFor, the route's `path_params`/`case_insensitive`), and anything
-// the normalizer refuses is 403.
+// the normalizer refuses is 403; so is a dot segment (see hasDotSegment): the
+// app gets the proxy's version of the target, not gatehouse's canonical one.
 //
 // How a challenge is answered (nginx cannot follow a 302 from auth_request and
 // turns any status but 2xx/401/403 into a 500; Traefik and Caddy hand the
@@ -28,8 +29,8 @@
 // form was on), else '/'. Nothing is stashed: the gateway never sees the body.
 //
 // Allowed: 200 with the identity headers under their configured names (for
-// auth_request_set / authResponseHeaders / copy_headers); nothing for
-// anonymous requests that the policy lets through. The proxy must overwrite
+// auth_request_set / authResponseHeaders / copy_headers), present but empty
+// for anonymous requests that the policy lets through. The proxy must overwrite
 // those headers on the way to the app, so a client's own copy never gets
 // through (the snippets in examples/ do).
 //
@@ -43,6 +44,7 @@ import { normalizeFor, RESERVED_PREFIX } from './gateway.ts';
 import { isNavigation } from './client-kind.ts';
 import { errorPage, redirect, sendJson } from './respond.ts';
 import { evaluate } from '../policy/evaluate.ts';
+import type { HeaderNames } from '../config/types.ts';
 import type { Decision } from '../policy/types.ts';
 import { selectRoute, type Route } from '../proxy/route-table.ts';
 import { identityHeaders, subjectFor } from '../session/subject.ts';
@@ -85,6 +87,20 @@ export function readForwardedRequest(h: IncomingHttpHeaders, query: string): For
   if (mode !== null && mode !== '401' && mode !== '302') return { ok: false, reason: 'mode must be 401 or 302' };
   const style: AnswerStyle = mode === '401' ? 'status401' : mode === '302' ? 'redirect' : nginx ? 'status401' : 'redirect';
   return { ok: true, style, uri, method };
+}
+
+/**
+ * Pure: does the raw target hold a `.` or `..` segment (also percent-encoded)?
+ * A proxied request reaches the app in gatehouse's canonical form, but behind
+ * a forward-auth proxy the app gets what the proxy sends: Caddy passes the raw
+ * target on, and an app that does not resolve `/admin/../x` would see /admin
+ * where gatehouse decided on /x. Browsers resolve dot segments before sending,
+ * so only crafted requests carry them.
+ */
+export function hasDotSegment(target: string): boolean {
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  return path.split('/').some((seg) => /^(?:\.|%2e){1,2}$/i.test(seg));
 }
 
 function hostOnly(host: string): string {
@@ -133,6 +149,7 @@ async function authorize(ctx: RequestContext): Promise<void> {
     return deny(ctx, `bad target: ${norm.reason}`);
   }
   ctx.path = norm.matchPath;
+  if (hasDotSegment(fwd.uri)) return deny(ctx, 'bad target: dot segment (the app behind the proxy may not resolve it as gatehouse does)');
   // The gateway's own pages (sign-in, challenge) check for themselves; a proxy that
   // asks about them must let them through or the user could never sign in.
   if (norm.matchPath === RESERVED_PREFIX || norm.matchPath.startsWith(`${RESERVED_PREFIX}/`)) {
@@ -171,12 +188,23 @@ function identityFor(ctx: RequestContext, route: Route | undefined): string[] {
   return identityHeaders(ctx, route ?? ({ upstreamOrigin: ctx.snap.publicOrigin } as Route));
 }
 
-function allowAnswer(ctx: RequestContext, identity: string[]): void {
+/**
+ * Pure: the 200 answer's headers. Every configured identity name is present,
+ * empty when there is no identity: Caddy 2.6's copy_headers would otherwise set
+ * the literal text of its placeholder ("{http.reverse_proxy.header.…}") on the
+ * request to the app, and nginx and Traefik treat an empty value as absent.
+ */
+export function allowHeaders(names: HeaderNames, identity: readonly string[]): Record<string, string> {
   const headers: Record<string, string> = { 'cache-control': 'no-store' };
-  for (let i = 0; i < identity.length; i += 2) headers[identity[i]] = identity[i + 1];
+  for (const name of Object.values(names)) headers[name.toLowerCase()] = '';
+  for (let i = 0; i < identity.length; i += 2) headers[identity[i].toLowerCase()] = identity[i + 1];
+  return headers;
+}
+
+function allowAnswer(ctx: RequestContext, identity: string[]): void {
   if (ctx.session?.user) ctx.log.user = ctx.session.user;
   if (ctx.res.headersSent || ctx.res.destroyed) return;
-  ctx.res.writeHead(200, { ...headers, 'content-length': '0' });
+  ctx.res.writeHead(200, { ...allowHeaders(ctx.snap.config.headers.names, identity), 'content-length': '0' });
   ctx.res.end();
 }
 

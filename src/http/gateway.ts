@@ -23,6 +23,7 @@ import type { Decision, RequestFacts } from '../policy/types.ts';
 import { subjectFor, identityHeaders } from '../session/subject.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
 import { restoreStash, splitResume, stashAndRedirect, takeStash, type Stash } from '../policy/stash-handler.ts';
+import { appLoginRedirect, endGatewaySession, isLoginPost, isLogoutRequest, upstreamCookiesFor, upstreamFormLogin } from '../identity/upstream-form.ts';
 
 export const RESERVED_PREFIX = '/.gatehouse';
 
@@ -143,6 +144,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     ctx.log.rule = decision.rule;
     ctx.log.reason = decision.reason;
     ctx.log.decision = decision.action;
+    // identity.source upstream_form: the app's login form POST is judged by the gateway (identity/upstream-form.ts).
+    if (decision.action !== 'deny' && isLoginPost(ctx, route)) return upstreamFormLogin(ctx, route, norm.forwardPath + ctx.query);
 
     switch (decision.action) {
       case 'deny':
@@ -162,7 +165,11 @@ export function createGateway(svc: Services, current: () => Snapshot) {
           svc.log.info({ req_id: ctx.requestId, user: stash.u, method: stash.m }, 'replaying stashed request');
           return proxy(ctx, route, stash.p, (bytes) => { loggedBytes = bytes; }, stash);
         }
-        return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; });
+        {
+          // upstream_form: the app's logout_path ends the gateway session too (the app still gets its cookie to end its own).
+          const logout = isLogoutRequest(ctx, route) ? await endGatewaySession(ctx) : undefined;
+          return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; }, undefined, logout ? { 'set-cookie': logout } : undefined);
+        }
     }
   }
 
@@ -186,7 +193,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
 
   async function challenge(ctx: RequestContext, d: Extract<Decision, { action: 'challenge' }>, route: Route, forwardPath: string): Promise<void> {
     const target = ctx.req.method === 'GET' || ctx.req.method === 'HEAD' ? originalTarget(ctx) : refererTarget(ctx);
-    const url = challengeUrl(d, target);
+    const url = appLoginRedirect(ctx, d) ?? challengeUrl(d, target);
     if (!isNavigation(ctx.req.headers)) {
       const error = d.kind === 'login' ? 'login_required' : d.kind === 'step_up' ? 'step_up_required' : d.kind === 'enroll' ? 'enrollment_required' : 'mfa_required';
       return sendJson(ctx, 401, { error, challenge_url: ctx.snap.publicOrigin + url, rule: d.rule, factors: d.factors }, { 'www-authenticate': 'Gatehouse realm="gatehouse"' });
@@ -198,10 +205,10 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   }
 
   /** Proxies the request (or a replayed stash) to the route's upstream. `target` is path + query. */
-  function proxy(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, stash?: Stash): void {
+  function proxy(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, stash?: Stash, extraHeaders?: Record<string, string>): void {
     const { req, res, snap } = ctx;
     const stashBody = stash ? Buffer.from(stash.b, 'base64') : undefined;
-    const headers = buildUpstreamHeaders({
+    const headers = upstreamCookiesFor(ctx, buildUpstreamHeaders({
       rawHeaders: stash ? replayHeaders(req.rawHeaders, stash, stashBody!.length) : req.rawHeaders,
       isOwned: snap.isOwned,
       sessionCookieName: svc.sessions.cookieName,
@@ -212,7 +219,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       forwardedHost: ctx.client.host,
       requestId: ctx.requestId,
       identity: identityHeaders(ctx, route),
-    });
+    }));
     const hasBody = !stash && (req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
     if (hasBody) limitBody(ctx);
     const started = performance.now();
@@ -226,6 +233,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       upstreamOrigin: route.upstreamOrigin,
       publicOrigin: snap.publicOrigin,
       sessionCookieName: svc.sessions.cookieName,
+      extraHeaders,
       onDone(r) {
         onBytes(r.bytes);
         const m = svc.metrics.forRoute(route.id);
@@ -311,12 +319,12 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       svc.log.info({ req_id: ctx.requestId, ip: client.ip, method: 'GET', path: ctx.path, route: route.id, user: ctx.session?.user, rule: d.rule, decision: d.action, reason: d.reason, upgrade: 'websocket' }, 'request');
       if (d.action === 'deny') return reject(403, 'Forbidden');
       if (d.action === 'challenge') return reject(401, 'Unauthorized');
-      const headers = buildUpstreamHeaders({
+      const headers = upstreamCookiesFor(ctx, buildUpstreamHeaders({
         rawHeaders: req.rawHeaders, isOwned: snap.isOwned, sessionCookieName: svc.sessions.cookieName,
         upstreamHost: route.upstreamHost, preserveHost: route.preserve_host, forwardedFor: client.forwardedFor,
         forwardedProto: client.proto, forwardedHost: client.host, requestId: ctx.requestId,
         identity: identityHeaders(ctx, route), upgrade: true,
-      });
+      }));
       proxyUpgrade(socket, head, {
         origin: route.upstreamOrigin,
         path: route.upstreamBase + norm.forwardPath + norm.query,

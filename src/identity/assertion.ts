@@ -2,6 +2,9 @@
 // can verify against /.gatehouse/jwks.json. Signing costs ~50 µs, so
 // assertions are cached per session and audience and re-signed only when they
 // near expiry or the session's facts change (the cache key includes them).
+// The key set is re-read from the store every few minutes (in the background,
+// never on the request's path), so a long-running gateway rotates its key when
+// it turns 30 days old, and every instance publishes keys the others added.
 
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -12,6 +15,7 @@ const LIFETIME_S = 300;              // short: upstreams should check per reques
 const RESIGN_BEFORE_S = 60;
 const KEY_MAX_AGE_MS = 30 * 86_400_000;
 const RETIRED_GRACE_MS = 7 * 86_400_000;
+const RELOAD_INTERVAL_MS = 5 * 60_000;
 
 export interface AssertionClaims {
   sub: string;
@@ -23,7 +27,7 @@ export interface AssertionClaims {
   sid: string;
 }
 
-interface Active { kid: string; key: KeyObject }
+interface Active { kid: string; key: KeyObject; created: number }
 
 function b64url(s: string | Buffer): string {
   return Buffer.from(s).toString('base64url');
@@ -50,11 +54,16 @@ export class AssertionSigner {
   readonly #issuer: string;
   readonly #store: Store;
   readonly #now: () => number;
+  readonly #onError: (err: Error) => void;
+  #loadedAt = 0;
+  #reloading: Promise<void> | undefined;
 
-  constructor(store: Store, issuer: string, now: () => number = Date.now) {
+  /** `onError` hears about background reloads that failed (the current keys stay in use). */
+  constructor(store: Store, issuer: string, now: () => number = Date.now, onError: (err: Error) => void = () => {}) {
     this.#store = store;
     this.#issuer = issuer;
     this.#now = now;
+    this.#onError = onError;
   }
 
   /**
@@ -68,25 +77,47 @@ export class AssertionSigner {
     if (!active || now - active.created_at > KEY_MAX_AGE_MS) {
       const fresh = newSigningKey(now);
       await this.#store.addSigningKey(fresh);
-      if (active) await this.#store.retireSigningKey(active.kid, now);
+      // Every other unretired key, not only the newest: instances that rotated at
+      // the same moment must not leave a key published forever.
+      for (const k of keys) if (k.retired_at === null) await this.#store.retireSigningKey(k.kid, now);
       keys = await this.#store.listSigningKeys();
       active = keys.find((k) => k.kid === fresh.kid)!;
     }
     for (const k of keys) {
       if (k.retired_at !== null && now - k.retired_at > RETIRED_GRACE_MS) await this.#store.deleteSigningKey(k.kid);
     }
-    this.#active = { kid: active.kid, key: createPrivateKey({ key: JSON.parse(active.private_jwk), format: 'jwk' }) };
-    this.#published = keys
+    const published = keys
       .filter((k) => k.retired_at === null || now - k.retired_at <= RETIRED_GRACE_MS)
       .map((k) => {
         const jwk = JSON.parse(k.public_jwk);
         createPublicKey({ key: jwk, format: 'jwk' }); // proves it parses
         return jwk;
       });
-    this.#cache.clear();
+    // Swap both at once, only after everything parsed: a bad key set changes nothing.
+    if (this.#active?.kid !== active.kid) {
+      this.#active = { kid: active.kid, key: createPrivateKey({ key: JSON.parse(active.private_jwk), format: 'jwk' }), created: active.created_at };
+      this.#cache.clear();
+    }
+    this.#published = published;
+    this.#loadedAt = now;
+  }
+
+  /** Starts a background reload when the key set is a few minutes old or the key is due for rotation. */
+  #refreshIfDue(now: number): void {
+    if (this.#reloading || !this.#active) return;
+    if (now - this.#loadedAt < RELOAD_INTERVAL_MS && now - this.#active.created <= KEY_MAX_AGE_MS) return;
+    this.#reloading = this.init()
+      .catch((err: Error) => this.#onError(err))
+      .finally(() => { this.#reloading = undefined; });
+  }
+
+  /** Resolves when no background reload is running (tests, shutdown). */
+  async settled(): Promise<void> {
+    await this.#reloading;
   }
 
   jwks(): { keys: object[] } {
+    this.#refreshIfDue(this.#now());
     return { keys: this.#published };
   }
 
@@ -94,7 +125,9 @@ export class AssertionSigner {
   assertion(claims: AssertionClaims, audience: string): string {
     const active = this.#active;
     if (!active) throw new Error('assertion signer not initialised');
-    const nowS = Math.floor(this.#now() / 1000);
+    const nowMs = this.#now();
+    this.#refreshIfDue(nowMs);
+    const nowS = Math.floor(nowMs / 1000);
     const key = `${active.kid}|${audience}|${claims.sid}|${claims.sub}|${claims.auth_time}|${claims.amr.join(' ')}|${claims.groups.join(',')}`;
     const hit = this.#cache.get(key);
     if (hit && hit.exp - nowS > RESIGN_BEFORE_S) return hit.jwt;

@@ -118,8 +118,9 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): ForwardH
         }
       }
       res.writeHead(statusCode, statusMessage || undefined, out);
-      // Headers out now: SSE and long polls must not wait for the first chunk.
-      res.flushHeaders();
+      // A streamed answer (SSE, long poll: no Content-Length) gets its headers at once; a sized one
+      // sends them with the first body chunk, one write instead of two.
+      if (out['content-length'] === undefined) res.flushHeaders();
     },
     onResponseData(c, chunk) {
       bytes += chunk.length;

@@ -80,6 +80,13 @@ function methodViews(methods: FactorKind[], flow: Flow, ctx: RequestContext): Me
   });
 }
 
+/** "Sign in again at your identity provider": when the IdP's second factor can count (trust_idp_mfa) for a user signed in there. */
+function idpSigninUrl(ctx: RequestContext, flow: Flow): string | undefined {
+  const trusted = ctx.snap.config.identity.oidc?.trust_idp_mfa ?? [];
+  if (!ctx.svc.oidc || trusted.length === 0 || !ctx.session?.amr?.includes('ext')) return undefined;
+  return `/.gatehouse/login?${new URLSearchParams({ rd: afterChallenge(flow), fresh: '1' })}`;
+}
+
 export async function challengePage(ctx: RequestContext): Promise<void> {
   if (!ctx.session?.user) {
     return redirect(ctx, `/.gatehouse/login?rd=${encodeURIComponent(`/.gatehouse/challenge${ctx.query}`)}`);
@@ -96,6 +103,7 @@ export async function challengePage(ctx: RequestContext): Promise<void> {
       needed: (accepted ?? ['webauthn', 'totp']).map((k) => factorKindInfo(k).label),
       has: enrolled.map((k) => factorKindInfo(k).label),
       enroll_url: `/.gatehouse/enroll?${flowQuery(flow)}${accepted?.length === 1 ? `&method=${accepted[0]}` : ''}`,
+      idp_signin_url: idpSigninUrl(ctx, flow),
     });
   }
   let method = q.get('method') as FactorKind | 'pick' | null;
@@ -120,7 +128,10 @@ async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind 
     remember_days: ctx.snap.config.session.remember_device > 0 && !flow.rule ? Math.round(ctx.snap.config.session.remember_device / 86_400_000) : 0,
     wait_seconds: wait > 0 ? Math.ceil(wait / 1000) : undefined,
     email: maskEmail(currentUser(ctx)?.email ?? ''),
+    // Email and text codes have a configured length (4-10 digits): the code box must take all of them.
+    code_length: method === 'sms' ? ctx.snap.config.factors.sms_otp?.length ?? 6 : ctx.snap.config.factors.email_otp.length,
     scripts: method === 'webauthn' ? ['simplewebauthn-browser.js', 'webauthn.js'] : ['autosubmit.js'],
+    idp_signin_url: idpSigninUrl(ctx, flow),
     ...extra,
   });
 }
@@ -167,7 +178,7 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
       code_sent: method === 'email' || method === 'sms',
     }, waitMs > 0 ? 429 : 401);
   }
-  const cookies = [await passFactor(ctx, result.verified, flow.rule)];
+  const cookies = await passFactor(ctx, result.verified, flow.rule);
   if (method === 'recovery') {
     const remaining = result.remaining ?? 0;
     svc.audit.write({ event: 'recovery.used', user, remaining, ip: ctx.client.ip, request_id: ctx.requestId });

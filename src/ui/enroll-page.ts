@@ -16,6 +16,7 @@ import { isInRollout } from '../policy/rollout.ts';
 import { factorCheck, factorKindInfo } from '../factors/types.ts';
 import { enrollmentCompleteMessage, factorAddedMessage } from '../identity/messages.ts';
 import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor } from './second-factor.ts';
+import { releaseHeldCookies } from '../identity/upstream-form.ts';
 import { afterChallenge, flowQuery, readFlow, type Flow } from './challenge-page.ts';
 
 export const FRESH_FACTOR_MS = 5 * 60_000;
@@ -91,7 +92,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
     });
   }
   if (method === 'email' && kindAllowed('email', accepted) && email) {
-    return sendPage(ctx, 200, 'enroll', { mode: 'email', flow, query: flowQuery(flow), email, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'] });
+    return sendPage(ctx, 200, 'enroll', { mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'] });
   }
   const state = await ctx.svc.store.getUserState(user);
   const u = currentUser(ctx);
@@ -137,8 +138,10 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     }
     await svc.store.putUserState({ user, deferrals: (state?.deferrals ?? 0) + 1, last_factor: state?.last_factor ?? null, mfa_reset_at: state?.mfa_reset_at ?? null, updated_at: svc.now() });
     svc.log.info({ req_id: ctx.requestId, user, deferrals: (state?.deferrals ?? 0) + 1 }, 'enrollment deferred');
-    const setCookie = await commitSession(ctx, { ...ctx.session!, deferred: true });
-    return redirect(ctx, flow.rd, { 'set-cookie': setCookie }, 303);
+    const deferred = { ...ctx.session!, deferred: true };
+    const setCookie = await commitSession(ctx, deferred);
+    // upstream_form: "set up later" satisfies routine MFA, so the app's held-back cookies go out now.
+    return redirect(ctx, flow.rd, { 'set-cookie': [setCookie, ...await releaseHeldCookies(ctx, deferred)] }, 303);
   }
 
   if (!(await enrollAllowed(ctx))) return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd: `/.gatehouse/enroll?${flowQuery(flow)}` })}`, {}, 303);
@@ -159,7 +162,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     const u = currentUser(ctx)!;
     const sent = await svc.factors.beginCodeEnrollment('email', { id: user, email: u.email });
     return sendPage(ctx, sent.ok ? 200 : 429, 'enroll', {
-      mode: 'email', flow, query: flowQuery(flow), email: u.email, code_sent: true, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'],
+      mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email: u.email, code_sent: true, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'],
       ...(sent.ok ? { notice: `We sent a code to ${u.email}.` } : { error: 'A code was sent moments ago. Check your inbox, or wait a little before asking again.' }),
     });
   }
@@ -167,7 +170,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     const r = await svc.factors.finishCodeEnrollment('email', user, form.code ?? '');
     if (!r.ok) {
       return sendPage(ctx, 400, 'enroll', {
-        mode: 'email', flow, query: flowQuery(flow), email: currentUser(ctx)?.email, code_sent: true,
+        mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email: currentUser(ctx)?.email, code_sent: true,
         step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'], error: 'That code is not right or has expired.',
       });
     }

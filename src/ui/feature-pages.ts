@@ -8,6 +8,7 @@ import { enrollPage } from './enroll-page.ts';
 import { accountPage } from './account-page.ts';
 import { authzHandler } from '../http/forward-auth.ts';
 import { authOptions, authVerify, registerOptions, registerVerify } from './webauthn-endpoints.ts';
+import { registerOidcPages } from './oidc-pages.ts';
 
 export async function registerFeaturePages(svc: Services, _config: Config): Promise<void> {
   svc.pages.set('/.gatehouse/challenge', challengePage);
@@ -18,4 +19,5 @@ export async function registerFeaturePages(svc: Services, _config: Config): Prom
   svc.pages.set('/.gatehouse/webauthn/register-options', registerOptions);
   svc.pages.set('/.gatehouse/webauthn/register-verify', registerVerify);
   svc.pages.set('/.gatehouse/authz', authzHandler);
+  if (svc.oidc) registerOidcPages(svc);
 }

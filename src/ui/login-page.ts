@@ -13,8 +13,11 @@ import { signedInSession } from '../session/session-data.ts';
 import { rememberedDevice } from './remembered-device.ts';
 import { breakGlassSignIn } from './break-glass.ts';
 import type { FactorKind } from '../config/types.ts';
+import { oidcLogin, usesOidc } from './oidc-pages.ts';
 
 export async function loginPage(ctx: RequestContext): Promise<void> {
+  // identity.source oidc: the first factor is the IdP's (a GET redirect there).
+  if (usesOidc(ctx)) return oidcLogin(ctx, ctx.svc.oidc!);
   if (ctx.req.method === 'POST') return loginSubmit(ctx);
   if (ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD') return errorPage(ctx, 405);
   const rd = returnTarget(ctx, new URLSearchParams(ctx.query).get('rd'));

@@ -1,5 +1,9 @@
 // /.gatehouse/logout: GET shows a confirmation (a link must not sign anyone
 // out: CSRF); POST with the token revokes the session on every instance.
+// A user signed in at an OpenID provider is then sent on to the IdP's
+// end-session endpoint (RP-initiated logout). That hand-off is a Refresh
+// header on the signed-out page, not a redirect: the page CSP's form-action
+// 'self' makes Chromium block a cross-origin redirect after a form POST.
 
 import type { RequestContext } from '../http/context.ts';
 import { readForm } from '../http/form-body.ts';
@@ -25,6 +29,10 @@ export async function logoutPage(ctx: RequestContext): Promise<void> {
       ? { event: 'session.revoked', user: ctx.session.user, reason: 'sign out everywhere', by: ctx.session.user, ip: ctx.client.ip, request_id: ctx.requestId }
       : { event: 'signout', user: ctx.session.user, ip: ctx.client.ip, request_id: ctx.requestId });
   }
+  const idpLogout = svc.oidc && ctx.session.amr?.includes('ext') ? await svc.oidc.endSessionUrl() : undefined;
   ctx.session = null;
-  sendPage(ctx, 200, 'signed-out', {}, { 'set-cookie': svc.sessions.clearCookie() });
+  sendPage(ctx, 200, 'signed-out', {}, {
+    'set-cookie': svc.sessions.clearCookie(),
+    ...(idpLogout ? { refresh: `0; url=${idpLogout.href}` } : {}),
+  });
 }

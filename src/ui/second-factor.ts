@@ -9,6 +9,7 @@ import type { Message } from '../identity/messages.ts';
 import { commitSession } from '../session/page-session.ts';
 import { withFactor } from '../session/session-data.ts';
 import { currentUser } from '../session/current-user.ts';
+import { releaseHeldCookies } from '../identity/upstream-form.ts';
 
 /** The kinds a rule accepts (all when it names none). Recovery codes stand in only where any factor will do. */
 export function acceptedKinds(ctx: RequestContext, ruleId: string | null): FactorKind[] | null {
@@ -28,9 +29,10 @@ export function factorThrottle(ctx: RequestContext) {
 /**
  * Records a passed second factor: rotates the session id (the old cookie dies
  * everywhere), remembers the method, audits and counts. Returns the
- * Set-Cookie value.
+ * Set-Cookie values: the session's, then (identity source upstream_form) the
+ * app's own cookies held back since its login form, released now, once.
  */
-export async function passFactor(ctx: RequestContext, v: Verified, rule: string | null): Promise<string> {
+export async function passFactor(ctx: RequestContext, v: Verified, rule: string | null): Promise<string[]> {
   const { svc } = ctx;
   const old = ctx.session!;
   const user = old.user!;
@@ -46,7 +48,7 @@ export async function passFactor(ctx: RequestContext, v: Verified, rule: string 
   svc.audit.write({ event: 'factor.used', user, factor: v.check.kind, factor_id: v.factorId, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
   if (rule) svc.audit.write({ event: 'stepup.passed', user, rule, factor: v.check.kind, ip: ctx.client.ip, request_id: ctx.requestId });
   svc.metrics.challenge(v.check.kind, 'pass');
-  return setCookie;
+  return [setCookie, ...await releaseHeldCookies(ctx, next)];
 }
 
 /** Records a failed attempt; returns the wait now imposed (ms) and attempts left before waits start. */

@@ -57,7 +57,7 @@ export async function authVerify(ctx: RequestContext): Promise<void> {
     await failFactor(ctx, 'webauthn', r.reason, flow.rule);
     return sendJson(ctx, 401, { ok: false, error: 'That passkey could not be verified. Try again or use another method.' });
   }
-  const cookies = [await passFactor(ctx, r.verified, flow.rule)];
+  const cookies = await passFactor(ctx, r.verified, flow.rule);
   if (b.remember === '1' && ctx.snap.config.session.remember_device > 0 && !flow.rule) cookies.push(await rememberDevice(ctx, ctx.session!.user!));
   sendJson(ctx, 200, { ok: true, redirect: afterChallenge(flow) }, { 'set-cookie': cookies });
 }

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import type { Test } from 'tap';
 import type { Browser, Page } from 'playwright-core';
-import { freePort, startTestGateway, type GatewayFixture, type TestUser } from '../helpers/gateway.ts';
+import { Client, freePort, startTestGateway, type GatewayFixture, type TestUser } from '../helpers/gateway.ts';
 import { launchBrowser } from '../helpers/browser.ts';
 
 export const TOTP_PERIOD_MS = 30_000;
@@ -117,3 +117,34 @@ export async function portalIdentity(page: Page): Promise<Record<string, string>
 }
 
 export { launchBrowser };
+
+/**
+ * WebAuthn.setUserVerified on an authenticator made by the helpers'
+ * addVirtualAuthenticator. Virtual authenticators belong to the page's
+ * target, so a second CDP session on it can reach them.
+ */
+export async function setUserVerified(page: Page, authenticatorId: string, isUserVerified: boolean): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified });
+  } finally {
+    await cdp.detach();
+  }
+}
+
+/**
+ * Enrolls an authenticator app for `username` over plain HTTP (no browser, as
+ * test/factors/mfa-flow.test.ts does) and returns the device that makes its codes.
+ */
+export async function enrollTotpOverHttp(f: GatewayFixture, username: string, password: string): Promise<TotpDevice> {
+  const http = new Client(f.url);
+  await http.signIn(username, password, '/');
+  const setup = await (await http.fetch('/.gatehouse/enroll?rd=%2F&method=totp')).text();
+  const secret = /<code>([A-Z2-7 ]{16,})<\/code>/.exec(setup)?.[1];
+  const csrf = /name="csrf" value="([^"]+)"/.exec(setup)?.[1];
+  if (!secret || !csrf) throw new Error(`no TOTP setup page for ${username}`);
+  const device = new TotpDevice(secret);
+  const r = await http.postForm('/.gatehouse/enroll', { csrf, rd: '/', action: 'totp', code: await device.next() });
+  if (r.status !== 303) throw new Error(`TOTP enrollment for ${username} answered ${r.status}`);
+  return device;
+}

@@ -137,7 +137,6 @@ export async function startCaddy(o: { dir: string; port: number; gatehouse: stri
     '{',
     '  admin off',
     '  auto_https off',
-    '  persist_config off',
     `  storage file_system ${join(dir, 'storage')}`,
     '}',
     '',

@@ -3,7 +3,7 @@
 // gateway answers with the right status, never hangs, and never crashes (it
 // still answers /.gatehouse/healthz afterwards). Graceful shutdown drains.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { connect, type Socket } from 'node:net';
 import http from 'node:http';
 import { request } from 'undici';
@@ -14,9 +14,27 @@ const HTML = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
 const API = { accept: 'application/json' };
 const MAX_BODY = 1024 * 1024;
 
-/** A throwaway upstream that misbehaves: /reset-mid-body starts an answer and cuts it; /reset-early cuts before answering. */
-async function startBrokenUpstream(): Promise<{ port: number; close(): Promise<void> }> {
+interface BrokenUpstream { port: number; seen: string[]; close(): Promise<void> }
+
+/**
+ * A throwaway upstream that misbehaves: /broken/reset-mid-body starts an answer and cuts it;
+ * /broken/reset-early cuts before answering; /broken/early answers 401 without reading the body.
+ * `seen` lists every request target that reached it.
+ */
+async function startBrokenUpstream(): Promise<BrokenUpstream> {
+  const seen: string[] = [];
   const server = http.createServer((req, res) => {
+    seen.push(req.url ?? '');
+    if (req.url?.startsWith('/broken/early')) {
+      res.writeHead(401, { 'content-type': 'text/plain', 'content-length': '6' });
+      res.end('denied');
+      return;
+    }
+    if (req.url?.startsWith('/broken/ok')) {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
+      res.end('ok');
+      return;
+    }
     if (req.url?.startsWith('/broken/reset-early')) {
       req.socket.destroy();
       return;
@@ -28,13 +46,14 @@ async function startBrokenUpstream(): Promise<{ port: number; close(): Promise<v
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as { port: number }).port,
+    seen,
     close: () => { server.closeAllConnections(); return new Promise<void>((r) => server.close(() => r())); },
   };
 }
 
-interface Env { f: GatewayFixture; portal: DemoPortal }
+interface Env { f: GatewayFixture; portal: DemoPortal; broken: BrokenUpstream }
 
-async function startEnv(t: Tap, over: Record<string, unknown> = {}): Promise<Env> {
+async function startEnv(t: Test, over: Record<string, unknown> = {}): Promise<Env> {
   const portal = await startDemoPortal({ port: 0 });
   const broken = await startBrokenUpstream();
   const closedPort = await freePort(); // nothing listens there
@@ -57,11 +76,10 @@ async function startEnv(t: Tap, over: Record<string, unknown> = {}): Promise<Env
     await portal.close();
     await broken.close();
   });
-  return { f, portal };
+  return { f, portal, broken };
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0];
 
-async function healthy(t: Tap, f: GatewayFixture, what: string): Promise<void> {
+async function healthy(t: Test, f: GatewayFixture, what: string): Promise<void> {
   const r = await request(`${f.url}/.gatehouse/healthz`);
   t.equal(r.statusCode, 200, `still healthy after ${what}`);
   t.equal(await r.body.text(), 'ok');
@@ -157,7 +175,7 @@ t.test('header limits: too many or too big → 431', async (t) => {
 });
 
 t.test('body over max_body_bytes → 413, declared or chunked, and never forwarded whole', async (t) => {
-  const { f, portal } = await startEnv(t);
+  const { f, portal, broken } = await startEnv(t);
   const body = Buffer.alloc(MAX_BODY + 1, 7);
 
   const declared = await request(`${f.url}/upload`, { method: 'POST', headers: { ...API, 'content-type': 'application/octet-stream' }, body });
@@ -182,6 +200,17 @@ t.test('body over max_body_bytes → 413, declared or chunked, and never forward
   clearTimeout(timer);
   t.ok(sent > MAX_BODY, 'sent more than the limit');
   t.equal(statusOf(c.data()), 413, `chunked body over the limit gets 413 (got ${JSON.stringify(c.data().slice(0, 40))})`);
+
+  // Declared too big: refused before anything is sent upstream (the broken upstream logs every
+  // request line it gets). A warm pooled connection would carry it at once if it were dispatched.
+  const warm = await request(`${f.url}/broken/ok`, { headers: API });
+  t.equal(warm.statusCode, 200);
+  await warm.body.text();
+  const toBroken = await request(`${f.url}/broken/declared-too-big`, { method: 'POST', headers: API, body });
+  t.equal(toBroken.statusCode, 413);
+  await toBroken.body.text();
+  await new Promise((r) => setTimeout(r, 200));
+  t.notOk(broken.seen.includes('/broken/declared-too-big'), 'a body declared over the limit is never forwarded');
 
   const uploads = portal.received.filter((r) => r.url === '/upload');
   t.notOk(uploads.some((r) => r.bodyLength > MAX_BODY), 'the upstream never received an over-limit body');
@@ -331,6 +360,53 @@ t.test('garbage, aborted uploads, client resets and upstream resets never crash 
   const echo = await request(`${f.url}/echo/after`, { headers: API });
   t.equal(echo.statusCode, 200);
   t.match(await echo.body.json(), { url: '/echo/after' });
+});
+
+t.test('uploads to an upstream that answers early or fails: the client gets the answer, the gateway lives on', async (t) => {
+  const { f } = await startEnv(t);
+  const upload = Buffer.alloc(512 * 1024, 5);
+  for (const [path, want] of [['/broken/early', 401], ['/broken/reset-early', 502], ['/down/upload', 502]] as const) {
+    const r = await request(`${f.url}${path}`, { method: 'POST', headers: API, body: upload }).then(
+      async (res) => ({ status: res.statusCode, body: await res.body.text() }),
+      (err: Error) => ({ status: 0, body: err.message }),
+    );
+    t.equal(r.status, want, `POST ${path}: ${want}, not a reset (${r.body.slice(0, 60)})`);
+  }
+  // A chunked upload that keeps streaming while the upstream has long answered.
+  const c = rawConnection(f.port);
+  c.socket.write('POST /broken/early HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n');
+  for (let i = 0; i < 10; i++) {
+    c.socket.write(`4000\r\n${'y'.repeat(0x4000)}\r\n`);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  // Wait past body_timeout (1 s): stall timers from those exchanges must not take the process down.
+  await new Promise((r) => setTimeout(r, 2500));
+  c.socket.destroy();
+  t.equal(statusOf(c.data()), 401, 'the early answer reached the client');
+  await healthy(t, f, 'early answers and failures during uploads');
+});
+
+t.test('many uploads on one keep-alive connection do not pile up socket listeners', async (t) => {
+  const { f } = await startEnv(t);
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => { warnings.push(`${w.name}: ${w.message}`); };
+  process.on('warning', onWarning);
+  t.teardown(() => { process.off('warning', onWarning); });
+  const { Pool } = await import('undici');
+  const pool = new Pool(f.url, { connections: 1 });
+  t.teardown(() => pool.close());
+  for (let i = 0; i < 25; i++) {
+    const r = await pool.request({ path: '/upload', method: 'POST', body: `body ${i}`, headers: API });
+    t.equal(r.statusCode, 200);
+    await r.body.text();
+  }
+  await new Promise((r) => setImmediate(r));
+  t.same(warnings.filter((w) => /MaxListeners/.test(w)), [], 'no listener leak on a reused connection');
+  // The connection, idle between requests, is not cut by a leftover body timer.
+  await new Promise((r) => setTimeout(r, 1500));
+  const again = await pool.request({ path: '/echo', method: 'GET', headers: API });
+  t.equal(again.statusCode, 200);
+  await again.body.text();
 });
 
 t.test('graceful shutdown: in-flight requests complete, new connections are refused', async (t) => {

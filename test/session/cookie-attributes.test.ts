@@ -4,7 +4,7 @@
 // every cookie the gateway writes: anonymous, signed in, and the logout clear.
 
 import t, { type Test } from 'tap';
-import { startTestGateway, Client, type GatewayFixture } from '../helpers/gateway.ts';
+import { startTestGateway, Client, freePort, type GatewayFixture } from '../helpers/gateway.ts';
 
 interface ParsedCookie { name: string; value: string; attrs: Map<string, string | true> }
 
@@ -66,7 +66,6 @@ t.test('on http: HttpOnly, SameSite=Lax, Path=/, no Secure, plain name', async (
 });
 
 t.test('with an https public_url: Secure and the __Host- name', async (t) => {
-  const { freePort } = await import('../helpers/gateway.ts');
   const port = await freePort();
   const publicOrigin = `https://localhost:${port}`;
   // The listener still speaks plain HTTP (TLS would end at a proxy in front); only public_url says https.

@@ -2,7 +2,8 @@
 // must work by revocation: the gateway refuses a revoked session on its next
 // request even when a copy of the cookie is replayed. "Sign out everywhere"
 // kills the user's other sessions too, and a user disabled in the users file
-// is refused on the next request.
+// is refused on the next request (and re-enabling does not revive old sessions;
+// neither does a password change leave them alive).
 
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -108,5 +109,25 @@ t.test('a user disabled in the users file is refused on the next request', async
     back = (await new Client(f.url).signIn('alice', 'alice-test-pass')).status;
   }
   t.equal(back, 303, 'once re-enabled she can sign in');
-  t.comment(`old session after re-enabling: ${await statusWith(f, alice.cookie)}`);
+  t.equal(await statusWith(f, alice.cookie), 401, 'but her session from before the disabling stays dead');
+});
+
+t.test('a password change in the users file ends the sessions signed in with the old password', async (t) => {
+  const f = await startTestGateway();
+  t.teardown(() => f.close());
+  const alice = await signedIn(f, 'alice', 'alice-test-pass');
+  const bob = await signedIn(f, 'bob', 'bob-test-pass');
+  const doc = parse(readFileSync(f.usersPath, 'utf8')) as { users: Record<string, { password: string }> };
+  doc.users.alice.password = doc.users.bob.password; // any other valid hash
+  writeFileSync(f.usersPath, stringify(doc));
+  const started = Date.now();
+  let status = 200;
+  while (Date.now() - started < 3000) {
+    status = await statusWith(f, alice.cookie);
+    if (status === 401) break;
+    await sleep(50);
+  }
+  t.equal(status, 401, `the old session ends once the new password is loaded (${Date.now() - started} ms)`);
+  t.equal(await statusWith(f, bob.cookie), 200, 'other users are unaffected');
+  t.equal((await new Client(f.url).signIn('alice', 'bob-test-pass')).status, 303, 'the new password signs in');
 });

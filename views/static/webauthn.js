@@ -14,7 +14,8 @@
   }
   function friendly(err) {
     var name = err && err.name;
-    if (name === 'NotAllowedError') return 'The request was cancelled or timed out. Try again.';
+    // NotAllowedError: the person cancelled the prompt, the fingerprint/PIN check failed, or it timed out.
+    if (name === 'NotAllowedError' || name === 'AbortError') return 'The request was cancelled or timed out. Try again.';
     if (name === 'InvalidStateError') return 'This device is already registered.';
     if (name === 'NotSupportedError' || name === 'SecurityError') return 'This browser or device cannot use passkeys here. Try another method.';
     return (err && err.message) || 'Something went wrong. Try again.';
@@ -25,10 +26,12 @@
     var errorBox = box.querySelector('[data-webauthn-error]');
     var csrf = box.getAttribute('data-csrf') || '';
     var query = box.getAttribute('data-query') || '';
+    var label = button.textContent;
     function show(msg) {
       errorBox.textContent = msg;
       errorBox.hidden = false;
       button.disabled = false;
+      button.textContent = label;
     }
     if (!window.PublicKeyCredential || !window.SimpleWebAuthnBrowser) {
       show('This browser cannot use passkeys. Try another method.');
@@ -37,6 +40,7 @@
     }
     button.addEventListener('click', function () {
       button.disabled = true;
+      button.textContent = 'Waiting for your device…';
       errorBox.hidden = true;
       var kindInput = box.querySelector('[name="kind"]:checked') || box.querySelector('[name="kind"]');
       var nameInput = box.querySelector('[name="name"]');

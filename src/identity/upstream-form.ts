@@ -1,0 +1,390 @@
+// identity.source: upstream_form (SPEC §3): the legacy app keeps its own login
+// page. Its form is passed through; on a POST to login_path the gateway reads
+// the username field, forwards the form, and judges the app's answer by the
+// configured success rule. On success it starts the gateway session for that
+// username and HOLDS BACK the app's Set-Cookie headers (sealed, in shared
+// state, bound to the new session) until the policy is satisfied: released at
+// once when no second factor is due, else by passFactor after the challenge or
+// enrollment. Without a signed-in gateway session the app sees no cookies at
+// all, so a stolen or leftover app cookie is worth nothing through the gateway.
+//
+// Pure parts first (table-tested), then the imperative login interception.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { sealData, unsealData } from 'iron-session';
+import type { Dispatcher } from 'undici';
+import type { FactorKind, UpstreamFormIdentityConfig } from '../config/types.ts';
+import type { RequestContext } from '../http/context.ts';
+import { BodyError, readBody } from '../http/form-body.ts';
+import { normalizeTarget } from '../http/normalize.ts';
+import { errorPage, redirect } from '../http/respond.ts';
+import { safeReturnTarget } from '../http/return-target.ts';
+import { evaluate } from '../policy/evaluate.ts';
+import { matchPath } from '../policy/path-pattern.ts';
+import type { Decision } from '../policy/types.ts';
+import { selectRoute, type Route } from '../proxy/route-table.ts';
+import { buildClientHeaders, buildUpstreamHeaders, rewriteLocation } from '../proxy/upstream-headers.ts';
+import { readCookie } from '../session/cookies.ts';
+import { commitSession } from '../session/page-session.ts';
+import { signedInSession, type SessionData } from '../session/session-data.ts';
+import { subjectFor } from '../session/subject.ts';
+import { challengeUrl } from '../ui/challenge-links.ts';
+import { rememberedDevice } from '../ui/remembered-device.ts';
+import { throttleKeys } from './throttle.ts';
+
+/** The login form is small: buffered (to read the username) up to this size. */
+export const LOGIN_FORM_LIMIT = 64 * 1024;
+const MAX_USERNAME_LENGTH = 128;
+const HELD_PREFIX = 'uf:held:';
+
+// ---------------------------------------------------------------- pure core
+
+/** What the judge looks at in the app's answer to the login POST. */
+export interface LoginAnswer {
+  status: number;
+  /** Same-origin path (+ query) the app redirects to; null when absent or pointing elsewhere. */
+  target: string | null;
+  setCookies: readonly string[];
+}
+
+/**
+ * Whether the app's answer means "signed in". Every condition the rule names
+ * must hold. `set_cookie` needs the app to set that cookie to a live value
+ * different from the one the browser sent: an app that merely redirects an
+ * already signed-in (perhaps stolen) session away from its login page sets
+ * nothing new, so it cannot pass for a fresh login.
+ */
+export function judgeLogin(
+  rule: UpstreamFormIdentityConfig['success'],
+  answer: LoginAnswer,
+  sentCookieHeader: string | undefined,
+  now: number,
+): boolean {
+  if (rule.status === undefined && rule.location === undefined && rule.set_cookie === undefined) return false;
+  if (rule.status !== undefined && answer.status !== rule.status) return false;
+  if (rule.location !== undefined) {
+    if (answer.target === null) return false;
+    const q = answer.target.indexOf('?');
+    const path = q === -1 ? answer.target : answer.target.slice(0, q);
+    try {
+      if (!matchPath(rule.location, path)) return false;
+    } catch {
+      return false; // an invalid pattern never means success
+    }
+  }
+  if (rule.set_cookie !== undefined) {
+    const set = liveCookieValue(answer.setCookies, rule.set_cookie, now);
+    if (set === undefined || set === readCookie(sentCookieHeader, rule.set_cookie)) return false;
+  }
+  return true;
+}
+
+/**
+ * The value the last Set-Cookie for `name` leaves in the browser, or undefined
+ * when none sets it or the last one deletes it (empty value, Max-Age <= 0, an
+ * Expires in the past).
+ */
+export function liveCookieValue(setCookies: readonly string[], name: string, now: number): string | undefined {
+  let value: string | undefined;
+  for (const sc of setCookies) {
+    const [pair, ...attrs] = sc.split(';');
+    const eq = pair.indexOf('=');
+    if (eq === -1 || pair.slice(0, eq).trim() !== name) continue;
+    let v: string | undefined = pair.slice(eq + 1).trim();
+    for (const a of attrs) {
+      const aeq = a.indexOf('=');
+      const key = (aeq === -1 ? a : a.slice(0, aeq)).trim().toLowerCase();
+      const av = aeq === -1 ? '' : a.slice(aeq + 1).trim();
+      if (key === 'max-age' && /^-?\d+$/.test(av) && Number(av) <= 0) v = undefined;
+      if (key === 'expires') {
+        const at = Date.parse(av);
+        if (!Number.isNaN(at) && at <= now) v = undefined;
+      }
+    }
+    value = v === '' ? undefined : v;
+  }
+  return value;
+}
+
+/**
+ * Where the app's Location sends the browser, as a same-origin relative target
+ * of the public site, or null (absent, another site, or unsafe). Relative
+ * Locations resolve against the login URL, the way the browser would.
+ */
+export function appTarget(location: string | undefined, upstreamOrigin: string, publicOrigin: string, requestTarget: string): string | null {
+  if (!location) return null;
+  const rewritten = rewriteLocation(location, upstreamOrigin, publicOrigin);
+  let url: URL;
+  try {
+    url = new URL(rewritten, publicOrigin + requestTarget);
+  } catch {
+    return null;
+  }
+  if (url.origin !== new URL(publicOrigin).origin) return null;
+  return safeReturnTarget(url.pathname + url.search, publicOrigin);
+}
+
+/**
+ * The gateway's user id for a username typed into the app's form: NFKC,
+ * trimmed, lower-case, so `Alice`, ` alice` and `ａｌｉｃｅ` are one user with
+ * one set of factors (an app that tells them apart still cannot get a second,
+ * factor-less gateway identity for the same person). Null when unusable.
+ */
+export function normalizeUsername(raw: string): string | null {
+  const u = raw.normalize('NFKC').trim().toLowerCase();
+  if (u.length === 0 || u.length > MAX_USERNAME_LENGTH) return null;
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f-\x9f]/.test(u)) return null;
+  return u;
+}
+
+/** The shared-state key of the cookies held for one gateway session (its user and creation time survive id rotation). */
+export function heldKey(user: string, created: number): string {
+  return `${HELD_PREFIX}${created}:${user}`;
+}
+
+/** A flat upstream header list without any Cookie header (anonymous requests in this mode). */
+export function withoutCookies(headers: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length === 6 && headers[i].toLowerCase() === 'cookie') continue;
+    out.push(headers[i], headers[i + 1]);
+  }
+  return out;
+}
+
+/** True when `path` (the normalized request path) is `configured`, folding case on case-insensitive routes. */
+export function samePath(path: string, configured: string, caseInsensitive: boolean): boolean {
+  return caseInsensitive ? path.toLowerCase() === configured.toLowerCase() : path === configured;
+}
+
+// ---------------------------------------------------------- imperative shell
+
+function formConfig(ctx: RequestContext): UpstreamFormIdentityConfig | undefined {
+  const id = ctx.snap.config.identity;
+  return id.source === 'upstream_form' ? id.upstream_form : undefined;
+}
+
+/** A POST of the app's login form, which the gateway intercepts. */
+export function isLoginPost(ctx: RequestContext, route: Route): boolean {
+  const uf = formConfig(ctx);
+  return uf !== undefined && ctx.req.method === 'POST' && samePath(ctx.path, uf.login_path, route.case_insensitive);
+}
+
+/** A request to the app's logout_path: it ends the gateway session too. */
+export function isLogoutRequest(ctx: RequestContext, route: Route): boolean {
+  const uf = formConfig(ctx);
+  return uf?.logout_path !== undefined && samePath(ctx.path, uf.logout_path, route.case_insensitive);
+}
+
+/** In this mode a sign-in challenge sends the browser to the app's own login page (undefined otherwise). */
+export function appLoginRedirect(ctx: RequestContext, d: Extract<Decision, { action: 'challenge' }>): string | undefined {
+  return d.kind === 'login' ? formConfig(ctx)?.login_path : undefined;
+}
+
+/** In this mode a request without a signed-in gateway session reaches the app with no cookies. */
+export function upstreamCookiesFor(ctx: RequestContext, headers: string[]): string[] {
+  return formConfig(ctx) !== undefined && !ctx.session?.user ? withoutCookies(headers) : headers;
+}
+
+/** Ends the gateway session (every instance) for the app's logout; returns the Set-Cookie that clears it, if there was one. */
+export async function endGatewaySession(ctx: RequestContext): Promise<string | undefined> {
+  const s = ctx.session;
+  if (!s) return undefined;
+  await ctx.svc.sessions.revokeSession(s, ctx.cookie);
+  if (s.user) ctx.svc.audit.write({ event: 'signout', user: s.user, ip: ctx.client.ip, request_id: ctx.requestId });
+  return ctx.svc.sessions.clearCookie();
+}
+
+interface HeldCookies { u: string; t: number; c: string[] }
+
+function heldTtl(ctx: RequestContext): number {
+  const s = ctx.snap.config.session;
+  return s.idle_timeout > 0 ? Math.min(s.idle_timeout, s.max_age) : s.max_age;
+}
+
+async function holdCookies(ctx: RequestContext, session: SessionData, cookies: string[]): Promise<void> {
+  const ttl = heldTtl(ctx);
+  const sealed = await sealData({ u: session.user!, t: session.created, c: cookies } satisfies HeldCookies, {
+    password: ctx.snap.config.session.secret, ttl: Math.ceil(ttl / 1000),
+  });
+  await ctx.svc.shared.set(heldKey(session.user!, session.created), sealed, ttl);
+}
+
+/**
+ * The app's Set-Cookie values held for this session, taken (so released
+ * exactly once); [] when none are held or this is not upstream_form mode.
+ */
+export async function releaseHeldCookies(ctx: RequestContext, session: SessionData): Promise<string[]> {
+  if (!formConfig(ctx) || !session.user) return [];
+  const sealed = await ctx.svc.shared.take(heldKey(session.user, session.created));
+  if (sealed === null) return [];
+  const data = await unsealData<Partial<HeldCookies>>(sealed, {
+    password: ctx.snap.config.session.secret, ttl: Math.ceil(heldTtl(ctx) / 1000),
+  });
+  if (data.u !== session.user || data.t !== session.created || !Array.isArray(data.c) || !data.c.every((c) => typeof c === 'string')) {
+    ctx.svc.log.warn({ req_id: ctx.requestId, user: session.user }, 'held app cookies unreadable: not released');
+    return [];
+  }
+  ctx.svc.log.info({ req_id: ctx.requestId, user: session.user, cookies: data.c.length }, 'app cookies released');
+  return data.c;
+}
+
+function asList(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+function upstreamFailure(err: Error & { code?: string }): 502 | 504 {
+  return /TIMEOUT/.test(err.code ?? '') ? 504 : 502;
+}
+
+/**
+ * Handles a POST to login_path: forward the form, judge the answer, and either
+ * relay the app's own answer (failure, counted) or start the gateway session
+ * with the app's cookies held back. `target` is the forwarded path + query.
+ */
+export async function upstreamFormLogin(ctx: RequestContext, route: Route, target: string): Promise<void> {
+  const { svc, snap, req } = ctx;
+  const uf = formConfig(ctx)!;
+  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    req.resume();
+    ctx.log.reason = 'upstream_form: login form not urlencoded';
+    return errorPage(ctx, 400, { message: 'The sign-in form could not be read by the gateway.' });
+  }
+  let body: Buffer;
+  try {
+    body = await readBody(req, LOGIN_FORM_LIMIT, snap.config.server.body_timeout || 10_000);
+  } catch (err) {
+    return errorPage(ctx, err instanceof BodyError ? (err.status === 408 ? 400 : err.status) : 400);
+  }
+  const username = normalizeUsername(new URLSearchParams(body.toString('utf8')).get(uf.username_field) ?? '');
+  const keys = throttleKeys('pwd', username ?? '-', ctx.client.ip);
+  const wait = await svc.throttle.waiting(keys);
+  if (wait > 0) {
+    svc.audit.write({ event: 'signin.lockout', user: username ?? '-', ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + wait).toISOString() });
+    ctx.log = { ...ctx.log, decision: 'deny', reason: 'sign-in throttled' };
+    return errorPage(ctx, 429, { waitSeconds: Math.ceil(wait / 1000), message: 'Too many failed sign-ins. Please wait before trying again.' });
+  }
+
+  const sentCookies = typeof req.headers.cookie === 'string' ? req.headers.cookie : undefined;
+  let headers = buildUpstreamHeaders({
+    rawHeaders: req.rawHeaders, isOwned: snap.isOwned, sessionCookieName: svc.sessions.cookieName,
+    upstreamHost: route.upstreamHost, preserveHost: route.preserve_host, forwardedFor: ctx.client.forwardedFor,
+    forwardedProto: ctx.client.proto, forwardedHost: ctx.client.host, requestId: ctx.requestId, identity: [],
+  });
+  // Without a cookie to prove the login fresh, the browser's cookies could be a
+  // signed-in (stolen) app session the app merely redirects: send none.
+  if (uf.success.set_cookie === undefined) headers = withoutCookies(headers);
+  headers = withoutNames(headers, ['content-length', 'expect']);
+  headers.push('content-length', String(body.length));
+
+  let answer: Dispatcher.ResponseData;
+  try {
+    answer = await svc.pools.get(route.upstreamOrigin).request({
+      path: route.upstreamBase + target, method: 'POST', headers, body,
+      headersTimeout: route.timeout, bodyTimeout: route.timeout,
+    });
+  } catch (err) {
+    svc.log.warn({ req_id: ctx.requestId, route: route.id, err: (err as Error).message }, 'upstream failure (login form)');
+    return errorPage(ctx, upstreamFailure(err as Error));
+  }
+  const upstreamHeaders = answer.headers as IncomingHttpHeaders as Record<string, string | string[] | undefined>;
+  const location = typeof upstreamHeaders.location === 'string' ? upstreamHeaders.location : undefined;
+  const setCookies = asList(upstreamHeaders['set-cookie']);
+  const next = appTarget(location, route.upstreamOrigin, snap.publicOrigin, ctx.path + ctx.query);
+  const ok = judgeLogin(uf.success, { status: answer.statusCode, target: next, setCookies }, sentCookies, svc.now());
+
+  if (!ok) return relayFailure(ctx, route, answer, username);
+  answer.body.dump().catch(() => {});
+  if (username === null) {
+    svc.log.error({ req_id: ctx.requestId, field: uf.username_field }, 'upstream_form: the app accepted a login whose username field is missing or unusable (check identity.upstream_form.username_field)');
+    svc.audit.write({ event: 'signin.failure', user: '-', ip: ctx.client.ip, request_id: ctx.requestId, reason: 'username unreadable' });
+    return errorPage(ctx, 400, { message: 'The gateway could not read the username from the sign-in form.' });
+  }
+  const clientHeaders = buildClientHeaders({ headers: upstreamHeaders, upstreamOrigin: route.upstreamOrigin, publicOrigin: snap.publicOrigin, sessionCookieName: svc.sessions.cookieName });
+  return startSession(ctx, username, asList(clientHeaders['set-cookie']), next ?? '/', keys);
+}
+
+function withoutNames(headers: readonly string[], names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (names.includes(headers[i].toLowerCase())) continue;
+    out.push(headers[i], headers[i + 1]);
+  }
+  return out;
+}
+
+/** A wrong password (or anything else not judged a success): the app's own answer, counted toward throttling. */
+async function relayFailure(ctx: RequestContext, route: Route, answer: Dispatcher.ResponseData, username: string | null): Promise<void> {
+  const { svc, snap, res } = ctx;
+  // A server error is not a wrong password; everything else counts.
+  if (answer.statusCode < 500) {
+    const user = username ?? '-';
+    const { waitMs, locked, failures } = await svc.throttle.fail(throttleKeys('pwd', user, ctx.client.ip));
+    svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'app refused the login' });
+    svc.log.warn({ req_id: ctx.requestId, user, ip: ctx.client.ip, status: answer.statusCode, wait_ms: waitMs, locked }, 'sign-in failed (app login form)');
+    if (waitMs > 0) {
+      svc.metrics.lockouts.inc();
+      svc.audit.write({ event: 'signin.lockout', user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
+    }
+  }
+  ctx.log.reason = 'upstream_form: login refused by the app';
+  if (res.destroyed) {
+    await answer.body.dump().catch(() => {});
+    return;
+  }
+  const out = buildClientHeaders({
+    headers: answer.headers as Record<string, string | string[] | undefined>,
+    upstreamOrigin: route.upstreamOrigin, publicOrigin: snap.publicOrigin, sessionCookieName: svc.sessions.cookieName,
+  });
+  res.writeHead(answer.statusCode, out);
+  await pipeline(answer.body, res).catch(() => {
+    if (!res.destroyed) res.destroy();
+  });
+}
+
+/** The app said yes: a new gateway session for `user`, the app's cookies held until the policy is satisfied. */
+async function startSession(ctx: RequestContext, user: string, appCookies: string[], target: string, keys: ReturnType<typeof throttleKeys>): Promise<void> {
+  const { svc, snap } = ctx;
+  // A users file, when configured, may describe the user (and may disable them).
+  const known = snap.config.identity.file ? svc.identity.getUser(user) : undefined;
+  if (known?.disabled) {
+    svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'disabled' });
+    return errorPage(ctx, 403, { message: 'This account is disabled at the gateway.' });
+  }
+  await svc.throttle.succeed(keys);
+  const factors = await svc.store.listFactors(user);
+  const enrolled = [...new Set(factors.map((f) => f.kind))] as FactorKind[];
+  if (await svc.store.countRecoveryCodes(user) > 0) enrolled.push('recovery');
+  const session = signedInSession(user, ['pwd'], enrolled, svc.now());
+  if (!known) session.profile = { email: '', groups: [], display_name: user };
+  const device = await rememberedDevice(ctx, user);
+  if (device) session.device = device;
+  // The pre-sign-in session (or another user's) dies with its id (fixation).
+  if (ctx.session) await svc.sessions.revokeSession(ctx.session, ctx.cookie);
+  const setCookie = await commitSession(ctx, session);
+  svc.audit.write({ event: 'signin.success', user, ip: ctx.client.ip, request_id: ctx.requestId, method: device ? 'upstream_form+device' : 'upstream_form' });
+  ctx.log.user = user;
+
+  const d = decisionFor(ctx, target);
+  if (d.action === 'allow' || d.action === 'report') {
+    // Nothing more is due for this user here: the app's cookies go out now.
+    return redirect(ctx, target, { 'set-cookie': [setCookie, ...appCookies] }, 303);
+  }
+  if (appCookies.length > 0) await holdCookies(ctx, session, appCookies);
+  svc.log.info({ req_id: ctx.requestId, user, cookies: appCookies.length, next: d.action }, 'app cookies held until the policy is satisfied');
+  redirect(ctx, d.action === 'challenge' ? challengeUrl(d, target) : target, { 'set-cookie': setCookie }, 303);
+}
+
+/** The policy's answer for a GET of `target` by the session now in ctx. */
+function decisionFor(ctx: RequestContext, target: string): Decision {
+  const { snap } = ctx;
+  const n = normalizeTarget(target, { pathParams: 'allow', caseInsensitive: false });
+  const path = n.ok ? n.matchPath : '/';
+  const host = String(ctx.req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+  const route = selectRoute(snap.routes, host, path);
+  const policy = route?.case_insensitive ? snap.policyFolded : snap.policy;
+  return evaluate({ host, method: 'GET', path, ip: ctx.client.ip }, subjectFor(ctx), policy, ctx.svc.now());
+}

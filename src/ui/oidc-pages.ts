@@ -1,0 +1,152 @@
+// The browser side of `identity.source: oidc` (design in identity/oidc.ts):
+// /.gatehouse/login hands off to the IdP (a GET redirect: the page CSP's
+// form-action 'self' would block a cross-origin redirect after a form POST),
+// /.gatehouse/oidc/callback turns the IdP's answer into a gateway session, and
+// /.gatehouse/oidc/backchannel-logout ends sessions the IdP ended.
+
+import type { FactorKind } from '../config/types.ts';
+import type { RequestContext, Services } from '../http/context.ts';
+import { isNavigation } from '../http/client-kind.ts';
+import { readForm } from '../http/form-body.ts';
+import { errorPage, redirect, sendJson, sendPage } from '../http/respond.ts';
+import { safeReturnTarget } from '../http/return-target.ts';
+import { BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, flowBinding, OidcError, type OidcClient, type OidcFailure } from '../identity/oidc.ts';
+import { idpAuthentication, idpFactorCheck, mergeChecks, profileFromClaims, sessionAmrFor } from '../identity/oidc-claims.ts';
+import { commitSession, ensureSession } from '../session/page-session.ts';
+import { signedInSession } from '../session/session-data.ts';
+import { rememberedDevice } from './remembered-device.ts';
+
+/** Flow starts per address per minute: each one costs a shared-state entry for 10 minutes. */
+const STARTS_PER_MINUTE = 30;
+
+export function registerOidcPages(svc: Services): void {
+  svc.pages.set(CALLBACK_PATH, oidcCallback);
+  svc.pages.set(BACKCHANNEL_LOGOUT_PATH, backchannelLogout);
+}
+
+/** True when this request's sign-in goes to the IdP. */
+export function usesOidc(ctx: RequestContext): boolean {
+  return ctx.svc.oidc !== undefined && ctx.snap.config.identity.source === 'oidc';
+}
+
+/**
+ * GET /.gatehouse/login with source oidc: to the IdP. `fresh=1` (a step-up
+ * that needs a new primary sign-in) goes even when signed in, asking the IdP
+ * for prompt=login and max_age=0.
+ */
+export async function oidcLogin(ctx: RequestContext, oidc: OidcClient): Promise<void> {
+  if (ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD') return errorPage(ctx, 405);
+  const q = new URLSearchParams(ctx.query);
+  const rd = safeReturnTarget(q.get('rd'), ctx.snap.publicOrigin) ?? '/';
+  const fresh = q.get('fresh') === '1';
+  if (ctx.session?.user && !fresh) return redirect(ctx, rd);
+  const starts = await ctx.svc.shared.incr(`oidc:start:${ctx.client.ip}`, 60_000);
+  if (starts > STARTS_PER_MINUTE) return errorPage(ctx, 429, { waitSeconds: 60 });
+  const { session, setCookie } = await ensureSession(ctx);
+  let url: URL;
+  try {
+    url = await oidc.authorizationUrl({ rd, fresh, binding: flowBinding(session.csrf) });
+  } catch (err) {
+    ctx.svc.log.error({ req_id: ctx.requestId, err: (err as Error).message }, 'cannot start an OIDC sign-in');
+    return failurePage(ctx, 'unavailable', rd, setCookie);
+  }
+  redirect(ctx, url.href, setCookie ? { 'set-cookie': setCookie } : {});
+}
+
+const FAILURE_COPY: Record<OidcFailure, { status: number; heading: string; message: string; hint: string }> = {
+  expired: { status: 400, heading: 'This sign-in link has expired', message: 'The answer from your identity provider was already used or is too old.', hint: 'Start the sign-in again.' },
+  mismatch: { status: 400, heading: 'Sign-in started in another browser', message: 'This sign-in was not started in this browser, so it was not accepted.', hint: 'Start the sign-in again in this browser.' },
+  denied: { status: 403, heading: 'Sign-in was not completed', message: 'Your identity provider did not sign you in.', hint: 'Try again. If it keeps happening, contact support with the request ID below.' },
+  rejected: { status: 400, heading: 'Sign-in could not be completed', message: 'The answer from your identity provider could not be accepted.', hint: 'Start the sign-in again. If it keeps happening, contact support with the request ID below.' },
+  unavailable: { status: 503, heading: 'Sign-in is temporarily unavailable', message: 'Your identity provider could not be reached; nothing was let through.', hint: 'Try again in a few minutes.' },
+};
+
+function failurePage(ctx: RequestContext, kind: OidcFailure, rd: string, setCookie?: string): void {
+  const copy = FAILURE_COPY[kind];
+  const retry = `/.gatehouse/login?rd=${encodeURIComponent(rd)}`;
+  if (!isNavigation(ctx.req.headers)) return errorPage(ctx, copy.status, { message: copy.message });
+  sendPage(ctx, copy.status, 'error', {
+    status: copy.status, heading: copy.heading, message: copy.message, hint: copy.hint, retry_url: retry,
+  }, setCookie ? { 'set-cookie': setCookie } : {});
+}
+
+/** GET /.gatehouse/oidc/callback: code → tokens → a signed-in session. */
+async function oidcCallback(ctx: RequestContext): Promise<void> {
+  const { svc } = ctx;
+  const oidc = svc.oidc;
+  if (!oidc || !usesOidc(ctx)) return errorPage(ctx, 404);
+  if (ctx.req.method !== 'GET') return errorPage(ctx, 405);
+  const cfg = ctx.snap.config.identity.oidc!;
+  const callbackUrl = new URL(CALLBACK_PATH + ctx.query, ctx.snap.publicOrigin);
+  let result: Awaited<ReturnType<OidcClient['finish']>>;
+  try {
+    result = await oidc.finish(callbackUrl, ctx.session ? flowBinding(ctx.session.csrf) : undefined);
+  } catch (err) {
+    const kind: OidcFailure = err instanceof OidcError ? err.kind : 'rejected';
+    svc.audit.write({ event: 'signin.failure', reason: `oidc ${kind}: ${(err as Error).message}`.slice(0, 500), ip: ctx.client.ip, request_id: ctx.requestId });
+    svc.log.warn({ req_id: ctx.requestId, ip: ctx.client.ip, kind, err: (err as Error).message }, 'OIDC sign-in failed');
+    return failurePage(ctx, kind, '/');
+  }
+  const rd = safeReturnTarget(result.rd, ctx.snap.publicOrigin) ?? '/';
+  const profile = profileFromClaims(result.claims, { usernameClaim: cfg.username_claim, groupsClaim: cfg.groups_claim });
+  if ('error' in profile) {
+    svc.audit.write({ event: 'signin.failure', reason: `oidc: ${profile.error}`, ip: ctx.client.ip, request_id: ctx.requestId });
+    return failurePage(ctx, 'rejected', rd);
+  }
+  const auth = idpAuthentication(result.idToken);
+  const idpCheck = idpFactorCheck(auth, cfg.trust_idp_mfa);
+  const now = svc.now();
+
+  const factors = await svc.store.listFactors(profile.user);
+  const enrolled = [...new Set(factors.map((f) => f.kind))] as FactorKind[];
+  if (await svc.store.countRecoveryCodes(profile.user) > 0) enrolled.push('recovery');
+  if (idpCheck && !enrolled.includes(idpCheck.kind)) enrolled.push(idpCheck.kind);
+
+  const session = signedInSession(profile.user, sessionAmrFor(auth), enrolled, now);
+  session.profile = { email: profile.email, groups: profile.groups, display_name: profile.display_name };
+  session.pwd_at = auth.authTime ?? now;
+  const old = ctx.session;
+  // A fresh sign-in of the same user (step-up) keeps the gateway factors already passed in this session.
+  const kept = old?.user === profile.user ? old.factors : [];
+  session.factors = mergeChecks(kept, idpCheck ? [idpCheck] : []);
+  if (old?.user === profile.user && old.deferred) session.deferred = true;
+  const device = await rememberedDevice(ctx, profile.user);
+  if (device) session.device = device;
+  if (old) await svc.sessions.revokeSession(old, ctx.cookie);
+  const setCookie = await commitSession(ctx, session);
+  await oidc.rememberSubject(profile.user, result.idToken);
+  svc.audit.write({
+    event: 'signin.success', user: profile.user, ip: ctx.client.ip, request_id: ctx.requestId,
+    method: ['oidc', ...auth.amr].join(' ') + (idpCheck ? ` (idp ${idpCheck.amr} trusted as ${idpCheck.kind})` : '') + (device ? ' +device' : ''),
+  });
+  ctx.log.user = profile.user;
+  redirect(ctx, rd, { 'set-cookie': setCookie }, 303);
+}
+
+/**
+ * POST /.gatehouse/oidc/backchannel-logout (server to server, authenticated by
+ * the signed logout token, so no CSRF token): revokes every session of the
+ * user the token names. Answers 200 or 400 with no-store, per the spec.
+ */
+async function backchannelLogout(ctx: RequestContext): Promise<void> {
+  const { svc } = ctx;
+  const oidc = svc.oidc;
+  if (!oidc || !usesOidc(ctx)) return errorPage(ctx, 404);
+  if (ctx.req.method !== 'POST') return sendJson(ctx, 405, { error: 'method_not_allowed' }, { allow: 'POST' });
+  let token: string | undefined;
+  try { token = (await readForm(ctx.req)).logout_token; } catch { token = undefined; }
+  if (!token) return sendJson(ctx, 400, { error: 'invalid_request', error_description: 'logout_token is required' });
+  let users: string[];
+  try {
+    users = await oidc.usersToLogOut(token);
+  } catch (err) {
+    const kind = err instanceof OidcError ? err.kind : 'rejected';
+    svc.log.warn({ req_id: ctx.requestId, ip: ctx.client.ip, err: (err as Error).message }, 'back-channel logout refused');
+    return sendJson(ctx, kind === 'unavailable' ? 503 : 400, { error: 'invalid_request', error_description: 'logout token refused' });
+  }
+  for (const user of users) {
+    await svc.sessions.revokeUser(user);
+    svc.audit.write({ event: 'session.revoked', user, reason: 'identity provider back-channel logout', ip: ctx.client.ip, request_id: ctx.requestId });
+  }
+  sendJson(ctx, 200, {});
+}

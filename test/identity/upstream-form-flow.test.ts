@@ -1,0 +1,195 @@
+// identity.source upstream_form over real HTTP: a real gateway in front of the
+// real demo portal, whose own /login form is the only sign-in. The app's
+// session cookie (JSESSIONID) must reach the browser only after the gateway's
+// second factor; a wrong app password shows the app's own page and counts; an
+// app cookie without a gateway session reaches nothing; the app's logout ends
+// the gateway session too.
+
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { request } from 'undici';
+import { startTestGateway, Client, readAudit, type GatewayFixture } from '../helpers/gateway.ts';
+
+function oathtool(secret: string, offsetSteps = 0): string {
+  const now = new Date(Date.now() + offsetSteps * 30_000).toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
+  return execFileSync('oathtool', ['--totp', '-b', '--now', now, secret.replace(/\s+/g, '')]).toString().trim();
+}
+
+const UPSTREAM_FORM = {
+  identity: {
+    source: 'upstream_form',
+    upstream_form: { login_path: '/login', logout_path: '/logout', username_field: 'username', success: { status: 302, set_cookie: 'JSESSIONID' } },
+  },
+  policy: {
+    default: 'mfa',
+    rules: [
+      { id: 'app-login', match: { path: '/login' }, require: 'none' },
+      { id: 'app-logout', match: { path: '/logout' }, require: 'none' },
+      { id: 'static', match: { path: '/static/**' }, require: 'none' },
+      { id: 'open-echo', match: { path: '/echo/open' }, require: 'none' },
+    ],
+  },
+};
+
+async function start(t: Parameters<Parameters<typeof t.test>[1]>[0], extra: Record<string, unknown> = {}): Promise<GatewayFixture> {
+  const f = await startTestGateway({ config: { ...UPSTREAM_FORM, ...extra } });
+  t.teardown(() => f.close());
+  return f;
+}
+
+const setCookieNames = (r: Response) => r.headers.getSetCookie().map((c) => c.slice(0, c.indexOf('=')));
+const JSON_API = { accept: 'application/json', 'sec-fetch-mode': 'cors' };
+
+/** Enrolls TOTP for the signed-in (not yet second-factored) client; returns the enroll POST's answer and the secret. */
+async function enrollTotp(c: Client, rd: string): Promise<{ r: Response; secret: string }> {
+  const html = await (await c.fetch(`/.gatehouse/enroll?rd=${encodeURIComponent(rd)}&method=totp`)).text();
+  const secret = /<code>([A-Z2-7 ]{16,})<\/code>/.exec(html)?.[1];
+  if (!secret) throw new Error('no TOTP secret on the enrollment page');
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1];
+  const r = await c.postForm('/.gatehouse/enroll', { csrf, rd, action: 'totp', code: oathtool(secret) });
+  return { r, secret };
+}
+
+t.test('the app\'s own login → gateway enrollment → only then the app\'s cookie', async (t) => {
+  const f = await start(t);
+  const portal = f.portal!;
+  const c = new Client(f.url);
+
+  let r = await c.fetch('/billing');
+  t.equal(r.status, 302, 'an anonymous visit is sent to sign in');
+  t.equal(r.headers.get('location'), '/login', '...on the app\'s own login page, not the gateway\'s');
+  r = await c.fetch('/login');
+  t.equal(r.status, 200);
+  t.match(await r.text(), /Portal sign-in/, 'the app\'s login page passes through');
+
+  r = await c.postForm('/login', { username: 'Alice', password: 'alice-app-pass' });
+  t.equal(r.status, 303, 'the gateway answers the login POST itself');
+  t.match(r.headers.get('location'), /^\/\.gatehouse\/enroll\?rd=%2F(&|$)/, 'to enrollment (alice has no factor yet), then back to the app\'s target');
+  t.same(setCookieNames(r), ['gatehouse'], 'only the gateway session cookie: the app\'s JSESSIONID is held back');
+  t.notOk(c.cookies.has('JSESSIONID'), 'the browser has no app cookie');
+  t.equal(portal.state.sessions.size, 1, 'the app did sign alice in');
+  const [appSession] = [...portal.state.sessions.keys()];
+  const audit = readAudit(f);
+  t.ok(audit.some((e) => e.event === 'signin.success' && e.user === 'alice' && e.method === 'upstream_form'), 'audited as signin.success for alice (username normalized)');
+
+  r = await c.fetch('/billing');
+  t.match(r.headers.get('location'), /^\/\.gatehouse\/enroll/, 'before the second factor the app stays out of reach');
+
+  const { r: done, secret } = await enrollTotp(c, '/');
+  t.equal(done.status, 303, 'enrollment passed');
+  t.ok(setCookieNames(done).includes('JSESSIONID'), 'the enrollment answer releases JSESSIONID');
+  t.equal(c.cookies.get('JSESSIONID'), appSession, 'the very session the app created');
+
+  r = await c.fetch('/echo', { headers: JSON_API });
+  t.equal(r.status, 200);
+  const echo = await r.json() as { headers: Record<string, string> };
+  t.match(echo.headers.cookie, `JSESSIONID=${appSession}`, 'the app now sees its own session cookie');
+  t.equal(echo.headers['x-gatehouse-user'], 'alice');
+  t.equal(echo.headers['x-gatehouse-email'], '', 'a user unknown to any users file has no email');
+  t.match(echo.headers['x-gatehouse-auth-methods'], /^pwd otp/);
+
+  // Released exactly once: a second pass of the factor has nothing more to give.
+  const again = await f.gw.services.shared.get(`uf:held:`);
+  t.equal(again, null);
+
+  // A later sign-in: the second factor (not enrollment) releases the new app session.
+  const c2 = new Client(f.url);
+  r = await c2.postForm('/login', { username: 'alice', password: 'alice-app-pass' });
+  t.match(r.headers.get('location'), /^\/\.gatehouse\/challenge\?rd=%2F/, 'an enrolled user is challenged');
+  t.notOk(c2.cookies.has('JSESSIONID'));
+  const csrf = await c2.csrf('/.gatehouse/challenge?rd=%2F&method=totp');
+  r = await c2.postForm('/.gatehouse/challenge', { csrf, rd: '/', method: 'totp', code: oathtool(secret, 1) });
+  t.equal(r.status, 303);
+  t.equal(r.headers.get('location'), '/');
+  t.ok(c2.cookies.has('JSESSIONID'), 'the challenge answer releases the app cookie');
+  t.not(c2.cookies.get('JSESSIONID'), appSession, 'a session of its own');
+  t.ok(portal.state.sessions.has(c2.cookies.get('JSESSIONID')!));
+});
+
+t.test('a wrong app password: the app\'s own page, no session, a counted failure, then throttling', async (t) => {
+  const f = await start(t);
+  const c = new Client(f.url);
+  let r = await c.postForm('/login', { username: 'bob', password: 'wrong' });
+  t.equal(r.status, 200, 'the app\'s own answer');
+  t.match(await r.text(), /Invalid credentials \(app\)/, 'the app\'s own error page');
+  t.same(setCookieNames(r), [], 'no gateway session, no app cookie');
+  t.equal(await f.gw.services.shared.get('fail:pwd:u:bob'), '1', 'counted toward bob\'s throttle');
+  t.ok(readAudit(f).some((e) => e.event === 'signin.failure' && e.user === 'bob'), 'audited as signin.failure');
+
+  for (let i = 2; i <= 6; i++) {
+    r = await c.postForm('/login', { username: 'bob', password: `wrong-${i}` });
+    t.equal(r.status, 200, `failure ${i} is the app's page`);
+    await r.arrayBuffer();
+  }
+  const before = f.portal!.received.filter((x) => x.url === '/login' && x.method === 'POST').length;
+  r = await c.postForm('/login', { username: 'bob', password: 'bob-app-pass' });
+  t.equal(r.status, 429, 'after six failures even the right password waits');
+  t.ok(Number(r.headers.get('retry-after')) >= 1, 'with Retry-After');
+  t.equal(f.portal!.received.filter((x) => x.url === '/login' && x.method === 'POST').length, before, 'the app is not even asked during the wait');
+  t.ok(readAudit(f).some((e) => e.event === 'signin.lockout' && e.user === 'bob'));
+});
+
+t.test('an app cookie without a gateway session gets nothing', async (t) => {
+  const f = await start(t);
+  // A JSESSIONID signed in at the app directly (stolen, or left over after the gateway session ended).
+  const direct = await request(`http://127.0.0.1:${f.portal!.port}/login`, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=alice&password=alice-app-pass',
+  });
+  await direct.body.dump();
+  const stolen = String(direct.headers['set-cookie']).split(';')[0];
+  t.match(stolen, /^JSESSIONID=.+/);
+
+  const c = new Client(f.url);
+  let r = await c.fetch('/echo/open', { headers: { ...JSON_API, cookie: `${stolen}; lang=de` } });
+  t.equal(r.status, 200, 'a public page answers');
+  const echo = await r.json() as { headers: Record<string, string> };
+  t.equal(echo.headers.cookie, undefined, 'but the app sees no cookie at all');
+  t.equal(echo.headers['x-gatehouse-user'], undefined, 'and no identity');
+
+  r = await c.fetch('/billing', { headers: { cookie: stolen } });
+  t.equal(r.status, 302, 'a protected page is refused');
+  t.equal(r.headers.get('location'), '/login');
+  r = await c.fetch('/echo', { headers: { ...JSON_API, cookie: stolen } });
+  t.equal(r.status, 401, 'API clients get 401');
+
+  // Replaying the stolen cookie against the login form cannot pass for a fresh login either.
+  r = await c.postForm('/login', { username: 'alice', password: 'guess' }, { cookie: stolen });
+  t.equal(r.status, 200);
+  t.same(setCookieNames(r), [], 'no gateway session');
+});
+
+t.test('no second factor due (user outside the rollout): the app cookie is released at once', async (t) => {
+  const f = await start(t, { rollout: { enforce_for: [] } });
+  const c = new Client(f.url);
+  const r = await c.postForm('/login', { username: 'carol', password: 'carol-app-pass' });
+  t.equal(r.status, 303);
+  t.equal(r.headers.get('location'), '/', 'straight to the app\'s own target');
+  t.same(setCookieNames(r).sort(), ['JSESSIONID', 'gatehouse'], 'gateway session and app cookie together');
+  const echo = await (await c.fetch('/echo', { headers: JSON_API })).json() as { headers: Record<string, string> };
+  t.equal(echo.headers['x-gatehouse-user'], 'carol');
+  t.match(echo.headers.cookie, /JSESSIONID=/);
+});
+
+t.test('the app\'s logout_path ends the gateway session too', async (t) => {
+  const f = await start(t, { rollout: { enforce_for: [] } });
+  const c = new Client(f.url);
+  await c.postForm('/login', { username: 'alice', password: 'alice-app-pass' });
+  const appSession = c.cookies.get('JSESSIONID')!;
+  t.ok(f.portal!.state.sessions.has(appSession));
+  t.equal((await c.fetch('/echo', { headers: JSON_API })).status, 200, 'signed in');
+
+  const r = await c.fetch('/logout');
+  t.equal(r.status, 302, 'the app\'s own logout answer');
+  t.same(setCookieNames(r).sort(), ['JSESSIONID', 'gatehouse'], 'clears both cookies');
+  t.notOk(f.portal!.state.sessions.has(appSession), 'the app saw its cookie and ended its session');
+  t.notOk(c.cookies.has('gatehouse'));
+  t.ok(readAudit(f).some((e) => e.event === 'signout' && e.user === 'alice'), 'audited as signout');
+
+  // Even a browser that kept the old gateway cookie is signed out (revoked everywhere).
+  const old = new Client(f.url);
+  await old.postForm('/login', { username: 'alice', password: 'alice-app-pass' });
+  const gatewayCookie = old.cookies.get('gatehouse')!;
+  await old.fetch('/logout');
+  const replay = await old.fetch('/echo', { headers: { ...JSON_API, cookie: `gatehouse=${gatewayCookie}` } });
+  t.equal(replay.status, 401, 'the revoked gateway session is refused');
+});
