@@ -155,7 +155,7 @@ export function explainRequest(snap: Snapshot, req: ExplainRequest, subject: Sub
     route: null as Explanation['route'],
     subject: subject && {
       ...subject,
-      factors: subject.factors.map((f) => ({ kind: f.kind, age: formatDuration(now - f.at) || '0s' })),
+      factors: subject.factors.map((f) => ({ kind: f.kind, age: now === f.at ? '0s' : formatDuration(now - f.at) })),
     },
     rule: null,
     decision: null,
@@ -264,9 +264,13 @@ function answerFor(d: Decision, route: Route, req: ExplainRequest, signedIn: boo
       return '403 error page';
     case 'challenge': {
       const safe = req.method === 'GET' || req.method === 'HEAD';
+      if (!safe && signedIn) {
+        // The gateway keeps the request and sends the browser back to it afterwards (stash-handler.ts).
+        const url = challengeUrl(d, req.target, 'ID');
+        return `a browser is redirected (302) to ${url}; the ${req.method} is stashed and completed after the challenge; other clients get 401 {"error":"${API_ERRORS[d.kind]}"}`;
+      }
       const url = challengeUrl(d, safe ? req.target : '/');
-      const stash = !safe && signedIn ? `; the ${req.method} is stashed and completed after the challenge` : '';
-      return `a browser is redirected (302) to ${url}${stash}; other clients get 401 {"error":"${API_ERRORS[d.kind]}"}`;
+      return `a browser is redirected (302) to ${url}${safe ? '' : ' (rd: the referring page)'}; other clients get 401 {"error":"${API_ERRORS[d.kind]}"}`;
     }
   }
 }

@@ -17,15 +17,13 @@
 // unreachable store or shared state), 2 usage.
 
 import { userInfo } from 'node:os';
-import { openAuditLog, type AuditLog } from '../audit/audit-log.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { Config } from '../config/types.ts';
 import { factorKindInfo } from '../factors/types.ts';
 import { mfaResetMessage } from '../identity/messages.ts';
-import { openNotifier, type Notifier } from '../identity/notifier.ts';
+import type { Notifier } from '../identity/notifier.ts';
 import type { UserRecord } from '../identity/types.ts';
 import { USERNAME_PATTERN } from '../identity/users-file.ts';
-import { SessionManager } from '../session/session-manager.ts';
-import { openSharedState } from '../store/open-shared-state.ts';
 import type { SharedState } from '../store/shared-state.ts';
 import type { DeviceRecord, FactorRecord, Store, UserState } from '../store/types.ts';
 import {
@@ -243,6 +241,10 @@ async function reset(io: CliIO, config: Config, r: ResetRequest): Promise<number
   const refusal = approvalProblem(r.user, r.directory, config.policy.privileged_groups, r.by, r.approvedBy);
   if (refusal !== undefined) throw new CliError(1, `refused: ${refusal}; nothing was changed`);
 
+  // Loaded here: `mfa list` needs none of them (Redis, SMTP and session crypto clients).
+  const [{ openAuditLog }, { openNotifier }, { SessionManager }, { openSharedState }] = await Promise.all([
+    import('../audit/audit-log.ts'), import('../identity/notifier.ts'), import('../session/session-manager.ts'), import('../store/open-shared-state.ts'),
+  ]);
   // Reach every backend first, so a failure leaves everything as it was.
   let store: Store | undefined;
   let shared: SharedState | undefined;

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { normalizeTarget, type NormalizedTarget } from './normalize.ts';
+import { foldPathCase, normalizeTarget, type NormalizedTarget } from './normalize.ts';
 import { resolveClient } from './client-address.ts';
 import { isNavigation } from './client-kind.ts';
 import type { RequestContext, Services, Snapshot } from './context.ts';
@@ -177,7 +177,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     const facts: RequestFacts = {
       host: hostOnly(ctx.req.headers.host),
       method: method ?? ctx.req.method ?? 'GET',
-      path: ctx.path,
+      // Case-blind apps (IIS) serve /BILLING as /billing: rules must see it folded the same way.
+      path: route.case_insensitive ? foldPathCase(ctx.path) : ctx.path,
       ip: ctx.client.ip,
     };
     const policy = route.case_insensitive ? ctx.snap.policyFolded : ctx.snap.policy;

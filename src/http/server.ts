@@ -13,6 +13,10 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? m[2], port: Number(m[3]) };
 }
 
+// Upgraded (WebSocket) sockets leave the HTTP server's connection bookkeeping:
+// closeAllConnections() does not see them, yet server.close() waits for them.
+const upgradedSockets = new WeakMap<Server, Set<Duplex>>();
+
 export function createHttpServer(
   cfg: ServerConfig,
   onRequest: (req: IncomingMessage, res: ServerResponse) => void,
@@ -37,7 +41,15 @@ export function createHttpServer(
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
-  if (onUpgrade) server.on('upgrade', onUpgrade);
+  if (onUpgrade) {
+    const upgraded = new Set<Duplex>();
+    upgradedSockets.set(server, upgraded);
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      upgraded.add(socket);
+      socket.once('close', () => upgraded.delete(socket));
+      onUpgrade(req, socket, head);
+    });
+  }
   return server;
 }
 
@@ -59,7 +71,11 @@ export async function drain(server: Server, timeoutMs: number): Promise<void> {
   // Keep-alive sockets become idle as their last response ends: close them as they do.
   const sweeper = setInterval(() => server.closeIdleConnections(), 50);
   server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  // WebSockets never finish on their own: they get the same grace period, then are cut.
+  const timer = setTimeout(() => {
+    server.closeAllConnections();
+    for (const socket of upgradedSockets.get(server) ?? []) socket.destroy();
+  }, timeoutMs);
   await closed;
   clearInterval(sweeper);
   clearTimeout(timer);

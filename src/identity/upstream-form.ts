@@ -245,6 +245,18 @@ function upstreamFailure(err: Error & { code?: string }): 502 | 504 {
  * with the app's cookies held back. `target` is the forwarded path + query.
  */
 export async function upstreamFormLogin(ctx: RequestContext, route: Route, target: string): Promise<void> {
+  try {
+    await interceptLogin(ctx, route, target);
+  } catch (err) {
+    // Store or shared state down (throttle, session, held cookies): fail closed (SPEC §8).
+    ctx.svc.log.error({ err, req_id: ctx.requestId }, 'upstream_form login failed: failing closed');
+    ctx.log = { ...ctx.log, decision: 'deny', reason: 'upstream_form: backend unavailable' };
+    if (!ctx.res.headersSent) errorPage(ctx, 503);
+    else ctx.res.destroy();
+  }
+}
+
+async function interceptLogin(ctx: RequestContext, route: Route, target: string): Promise<void> {
   const { svc, snap, req } = ctx;
   const uf = formConfig(ctx)!;
   const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();

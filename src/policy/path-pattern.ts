@@ -16,6 +16,8 @@
 // their literal segments (compilePolicy takes the flag and compiles one index
 // per flag value).
 
+import { foldPathCase } from '../http/normalize.ts';
+
 export type PatternSegment = { kind: 'literal'; value: string } | { kind: 'one' } | { kind: 'rest' };
 
 /** How a pattern can be indexed by its leading literal segments. */
@@ -70,7 +72,7 @@ export function parsePathPattern(pattern: string, opts: { caseInsensitive?: bool
     } else if (seg.includes('*')) {
       throw new PathPatternError(pattern, "wildcards must be whole segments ('*' or '**')");
     } else {
-      segments.push({ kind: 'literal', value: opts.caseInsensitive ? seg.toLowerCase() : seg });
+      segments.push({ kind: 'literal', value: opts.caseInsensitive ? foldPathCase(seg) : seg });
     }
   });
 

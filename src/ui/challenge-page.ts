@@ -101,7 +101,8 @@ export async function challengePage(ctx: RequestContext): Promise<void> {
     return sendPage(ctx, 200, 'challenge', {
       mode: 'none', flow, query: flowQuery(flow),
       needed: (accepted ?? ['webauthn', 'totp']).map((k) => factorKindInfo(k).label),
-      has: enrolled.map((k) => factorKindInfo(k).label),
+      // Recovery codes are a way back in, not a method anyone would count as "what I have".
+      has: enrolled.filter((k) => k !== 'recovery').map((k) => factorKindInfo(k).label),
       enroll_url: `/.gatehouse/enroll?${flowQuery(flow)}${accepted?.length === 1 ? `&method=${accepted[0]}` : ''}`,
       idp_signin_url: idpSigninUrl(ctx, flow),
     });
@@ -124,6 +125,8 @@ async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind 
     another_url: `/.gatehouse/challenge?${flowQuery(flow, { method: 'pick' })}`,
     methods: methodViews(methods, flow, ctx),
     has_others: methods.length > 1,
+    // Asked before adding a method (enroll-page.ts): say so, the user did not ask to sign in.
+    confirm_enroll: flow.rd === '/.gatehouse/enroll' || flow.rd.startsWith('/.gatehouse/enroll?'),
     step_up: rule !== undefined && (rule.max_age !== undefined || rule.factors !== undefined),
     remember_days: ctx.snap.config.session.remember_device > 0 && !flow.rule ? Math.round(ctx.snap.config.session.remember_device / 86_400_000) : 0,
     wait_seconds: wait > 0 ? Math.ceil(wait / 1000) : undefined,

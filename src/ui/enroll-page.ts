@@ -58,11 +58,15 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   if (ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD') return errorPage(ctx, 405);
   const q = new URLSearchParams(ctx.query);
   const flow = readFlow(ctx, q);
+  const step = q.get('step');
+  const needs = step ? undefined : await missingKinds(ctx, flow);
   if (!(await enrollAllowed(ctx))) {
-    return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd: `/.gatehouse/enroll${ctx.query}` })}`);
+    const confirm = `/.gatehouse/challenge?${new URLSearchParams({ rd: `/.gatehouse/enroll${ctx.query}` })}`;
+    // Sent here by a rule the user's methods don't satisfy: say why before asking for a check.
+    if (needs) return sendPage(ctx, 200, 'enroll', { mode: 'needs', flow, needs, confirm_url: confirm });
+    return redirect(ctx, confirm);
   }
   const user = ctx.session.user;
-  const step = q.get('step');
   if (step === 'recovery') {
     // Shown once: codes exist only when none were left.
     if ((await ctx.svc.factors.recovery.remaining(user)) > 0) return redirect(ctx, `/.gatehouse/enroll?${flowQuery(flow, { step: 'done' })}`);
@@ -80,19 +84,19 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   if (method === 'totp' && kindAllowed('totp', accepted)) {
     const e = await ctx.svc.factors.totp.beginEnrollment({ id: user, email });
     return sendPage(ctx, 200, 'enroll', {
-      mode: 'totp', flow, query: flowQuery(flow), step: { current: 2, total: STEPS, label: 'Set up your authenticator app' },
+      mode: 'totp', flow, query: flowQuery(flow), needs, step: { current: 2, total: STEPS, label: 'Set up your authenticator app' },
       qr: `data:image/svg+xml;base64,${Buffer.from(e.qrSvg).toString('base64')}`, secret: e.groupedSecret, uri: e.uri,
       scripts: ['autosubmit.js'],
     });
   }
   if (method === 'webauthn' && kindAllowed('webauthn', accepted)) {
     return sendPage(ctx, 200, 'enroll', {
-      mode: 'webauthn', flow, query: flowQuery(flow), step: { current: 2, total: STEPS, label: 'Add a passkey or security key' },
+      mode: 'webauthn', flow, query: flowQuery(flow), needs, step: { current: 2, total: STEPS, label: 'Add a passkey or security key' },
       scripts: ['simplewebauthn-browser.js', 'webauthn.js'],
     });
   }
   if (method === 'email' && kindAllowed('email', accepted) && email) {
-    return sendPage(ctx, 200, 'enroll', { mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'] });
+    return sendPage(ctx, 200, 'enroll', { mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), needs, email, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'] });
   }
   const state = await ctx.svc.store.getUserState(user);
   const u = currentUser(ctx);
@@ -100,12 +104,28 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   const deferral = noFactors && u && isInRollout(u.groups, ctx.snap.config.rollout) && !flow.rule
     ? deferralAllowed({ deferrals: state?.deferrals ?? 0 }, ctx.snap.config.rollout, ctx.svc.now())
     : undefined;
+  const methods = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '');
+  // A rule that leaves one way to satisfy it: nothing to choose.
+  if (flow.rule && methods.length === 1) return redirect(ctx, methods[0].href);
   sendPage(ctx, 200, 'enroll', {
-    mode: 'pick', flow, query: flowQuery(flow), step: { current: 1, total: STEPS, label: 'Choose a method' },
-    methods: methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== ''),
+    mode: 'pick', flow, query: flowQuery(flow), step: { current: 1, total: STEPS, label: 'Choose a method' }, needs,
+    methods,
     deferral: deferral?.allowed ? { remaining: deferral.remaining, until: ctx.snap.config.rollout.grace_until } : undefined,
     first: noFactors,
   });
+}
+
+/**
+ * When the flow's rule accepts only kinds the user has none of (while the user
+ * has other methods): the labels of what it needs and of what the user has.
+ */
+async function missingKinds(ctx: RequestContext, flow: Flow): Promise<{ needed: string[]; has: string[] } | undefined> {
+  const accepted = acceptedKinds(ctx, flow.rule);
+  if (!accepted) return undefined;
+  const has = (await ctx.svc.factors.enrolledKinds(ctx.session!.user!)).filter((k) => k !== 'recovery');
+  if (has.length === 0 || has.some((k) => kindAllowed(k, accepted))) return undefined;
+  const label = (k: FactorKind) => factorKindInfo(k).label;
+  return { needed: accepted.filter((k) => k !== 'recovery').map(label), has: has.map(label) };
 }
 
 async function markEnrolled(ctx: RequestContext, kind: FactorKind): Promise<string | undefined> {

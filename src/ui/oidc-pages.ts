@@ -56,7 +56,7 @@ export async function oidcLogin(ctx: RequestContext, oidc: OidcClient): Promise<
 const FAILURE_COPY: Record<OidcFailure, { status: number; heading: string; message: string; hint: string }> = {
   expired: { status: 400, heading: 'This sign-in link has expired', message: 'The answer from your identity provider was already used or is too old.', hint: 'Start the sign-in again.' },
   mismatch: { status: 400, heading: 'Sign-in started in another browser', message: 'This sign-in was not started in this browser, so it was not accepted.', hint: 'Start the sign-in again in this browser.' },
-  denied: { status: 403, heading: 'Sign-in was not completed', message: 'Your identity provider did not sign you in.', hint: 'Try again. If it keeps happening, contact support with the request ID below.' },
+  denied: { status: 400, heading: 'Sign-in was not completed', message: 'Your identity provider did not sign you in.', hint: 'Try again. If it keeps happening, contact support with the request ID below.' },
   rejected: { status: 400, heading: 'Sign-in could not be completed', message: 'The answer from your identity provider could not be accepted.', hint: 'Start the sign-in again. If it keeps happening, contact support with the request ID below.' },
   unavailable: { status: 503, heading: 'Sign-in is temporarily unavailable', message: 'Your identity provider could not be reached; nothing was let through.', hint: 'Try again in a few minutes.' },
 };

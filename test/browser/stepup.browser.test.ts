@@ -79,6 +79,7 @@ if (requireChromium(t)) {
     // Reloading the result page does not pay twice.
     await page.reload();
     t.equal(portal.state.payments.length, 3, 'a reload after the replay does not repeat the payment');
+    await screenshot(page, 'e2e-stepup-reload-after-replay');
     t.same(problems, [], 'no CSP violation or script error');
     await page.context().close();
   });
@@ -93,25 +94,26 @@ if (requireChromium(t)) {
 
     await page.getByLabel('New key name').fill('ci-deploy');
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Create key' }).click()]);
-    t.equal(new URL(page.url()).searchParams.get('rule'), 'api-keys', page.url());
+    const needsUrl = new URL(page.url());
+    t.equal(needsUrl.pathname, '/.gatehouse/enroll', 'sent to add a method the rule accepts');
+    t.equal(needsUrl.searchParams.get('rule'), 'api-keys');
+    t.ok(needsUrl.searchParams.get('stash'), 'the request is stashed');
     const notice = await page.locator('.alert--notice').textContent();
-    t.match(notice, /needs\s+Passkey or security key/, 'told the action needs a passkey');
+    t.match(notice, /This needs\s+Passkey or security key/, 'told the action needs a passkey');
     t.match(notice, /you have: Authenticator app/, 'and what the user has instead');
     await screenshot(page, 'e2e-stepup-needs-passkey');
     t.equal(posts('/settings/api-keys').length, 0, 'nothing reached the app yet');
 
-    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Set it up now' }).click()]);
     // Adding a method when one exists needs a fresh check with it first.
-    if (new URL(page.url()).pathname === '/.gatehouse/challenge') {
-      t.pass('asked to confirm with the existing method before adding one');
-      await enterCode(page, await device.next(), 'Enter the 6-digit code from your authenticator app');
-    }
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Continue' }).click()]);
+    t.equal(new URL(page.url()).pathname, '/.gatehouse/challenge', 'asked to confirm with the existing method first');
+    t.match(await page.locator('.lead').textContent(), /Before you add a sign-in method, confirm it’s you/);
+    await enterCode(page, await device.next(), 'Enter the 6-digit code from your authenticator app');
     t.equal(await page.locator('h1').textContent(), 'Add a passkey or security key', 'straight to adding a passkey');
     await page.getByLabel('Name it').fill('Bob’s laptop');
-    await Promise.all([page.waitForURL(/step=(recovery|done)/), page.getByRole('button', { name: 'Continue' }).click()]);
-    if (new URL(page.url()).searchParams.get('step') === 'recovery') {
-      await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: /I’ve saved my codes/ }).click()]);
-    }
+    await Promise.all([page.waitForURL(/step=recovery/), page.getByRole('button', { name: 'Continue' }).click()]);
+    t.equal((await page.locator('.recovery__codes code').allTextContents()).length, 10, 'recovery codes, which bob had none of yet');
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: /I’ve saved my codes/ }).click()]);
     t.equal(await page.locator('h1').textContent(), 'You’re all set');
     await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Continue' }).click()]);
 

@@ -41,6 +41,19 @@ function gatehouseAsync(args: string[]): Promise<{ code: number | null; stdout: 
   });
 }
 
+/** runMfa in this process, output captured. */
+async function mfaHere(args: string[], now?: number) {
+  let stdout = '';
+  let stderr = '';
+  const io = {
+    stdout: { write: (x: string) => { stdout += x; return true; } },
+    stderr: { write: (x: string) => { stderr += x; return true; } },
+    ...(now !== undefined ? { now: () => now } : {}),
+  };
+  const code = await runMfa(args, io);
+  return { code, stdout, stderr };
+}
+
 const user = (id: string, groups: string[], disabled = false): UserRecord => ({
   id, display_name: id, email: `${id}@example.com`, password_hash: DUMMY_HASH, groups, disabled,
 });
@@ -182,9 +195,12 @@ t.test('mfa list: factors, codes left, devices', async (t) => {
   const unknown = gatehouse(['mfa', 'list', 'zed', '--config', f.config]);
   t.equal(unknown.code, 1, 'an unknown user: 1');
   t.match(unknown.stderr, /no user "zed"/);
-  t.equal(gatehouse(['mfa', 'list', '--config', f.config]).code, 2, 'no USER: usage');
-  t.equal(gatehouse(['mfa', 'frobnicate', 'alice']).code, 2, 'unknown subcommand: usage');
-  t.equal(gatehouse(['mfa', 'list', 'alice', '--approved-by', 'carol', '--config', f.config]).code, 2, 'reset options on list: usage');
+  const usage = gatehouse(['mfa', 'list', '--config', f.config]);
+  t.equal(usage.code, 2, 'no USER: usage');
+  t.match(usage.stderr, /missing USER for list\nusage:/);
+  t.equal((await mfaHere(['frobnicate', 'alice'])).code, 2, 'unknown subcommand: usage');
+  t.equal((await mfaHere(['list', 'alice', '--approved-by', 'carol', '--config', f.config])).code, 2, 'reset options on list: usage');
+  t.equal((await mfaHere(['list', 'Alice!', '--config', f.config])).code, 1, 'an impossible username: 1');
 });
 
 t.test('mfa reset of a privileged user: refused without a valid approver, and nothing changes', async (t) => {
@@ -199,8 +215,9 @@ t.test('mfa reset of a privileged user: refused without a valid approver, and no
     [['--approved-by', 'carol', '--by', 'carol'], /second person/],
     [['--approved-by', 'mallory'], /not a user/],
   ];
-  for (const [extra, why] of attempts) {
-    const r = gatehouse(['mfa', 'reset', 'alice', '--by', 'ops', ...extra, '--config', f.config]);
+  for (const [i, [extra, why]] of attempts.entries()) {
+    const args = ['mfa', 'reset', 'alice', '--by', 'ops', ...extra, '--config', f.config];
+    const r = i === 0 ? gatehouse(args) : await mfaHere(args.slice(1));
     t.equal(r.code, 1, `${extra.join(' ') || 'no approver'}: exit 1`);
     t.match(r.stderr, why);
     t.match(r.stderr, /nothing was changed/);

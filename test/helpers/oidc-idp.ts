@@ -33,6 +33,8 @@ export interface TestIdp {
   backchannel: string[];
   /** Authorization requests' query parameters, in order (to check PKCE, prompt, max_age…). */
   authorizations: URLSearchParams[];
+  /** When set, rewrites the Location of the IdP's redirects (a man in the middle tampering with the way back). */
+  rewriteLocation?: (location: string) => string;
   close(): Promise<void>;
 }
 
@@ -83,6 +85,7 @@ export async function startTestIdp(opts: { port: number; clients: IdpClient[]; a
     jwks: { keys: [jwk] },
     cookies: { keys: ['test-idp-cookie-key-0123456789abcdef'] },
     claims: {
+      acr: null, amr: null, sid: null, auth_time: null, iss: null,
       openid: ['sub'],
       email: ['email', 'email_verified'],
       profile: ['name', 'preferred_username'],
@@ -96,6 +99,8 @@ export async function startTestIdp(opts: { port: number; clients: IdpClient[]; a
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
+      // amr is released when asked for through the claims parameter (the gateway asks where it is supported).
+      claimsParameter: { enabled: true },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
@@ -110,6 +115,7 @@ export async function startTestIdp(opts: { port: number; clients: IdpClient[]; a
       },
     },
     pkce: { required: () => true },
+    ttl: { AccessToken: 600, AuthorizationCode: 60, Grant: 3600, IdToken: 600, Interaction: 600, Session: 3600 },
     async renderError(ctx: { type: string; body: string }, out: Record<string, unknown>) {
       ctx.type = 'html';
       ctx.body = page('Test IdP error', `<h1>Test IdP error</h1><pre>${esc(JSON.stringify(out))}</pre>`);
@@ -147,6 +153,8 @@ export async function startTestIdp(opts: { port: number; clients: IdpClient[]; a
 
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', issuer);
+    const setHeader = res.setHeader.bind(res);
+    res.setHeader = (name, value) => setHeader(name, name.toLowerCase() === 'location' && idp.rewriteLocation ? idp.rewriteLocation(String(value)) : value);
     if (url.pathname === '/auth') authorizations.push(url.searchParams);
     if (url.pathname.startsWith('/interaction/')) {
       interaction(req, res, url).catch((err: Error) => { if (!res.headersSent) send(res, 500, page('Error', esc(err.message))); });
@@ -155,8 +163,9 @@ export async function startTestIdp(opts: { port: number; clients: IdpClient[]; a
     handle(req, res);
   });
   await new Promise<void>((resolve) => server.listen(opts.port, '127.0.0.1', resolve));
-  return {
+  const idp: TestIdp = {
     issuer, port: opts.port, provider, backchannel, authorizations,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
+  return idp;
 }

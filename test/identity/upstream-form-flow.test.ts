@@ -5,7 +5,7 @@
 // app cookie without a gateway session reaches nothing; the app's logout ends
 // the gateway session too.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { request } from 'undici';
 import { startTestGateway, Client, readAudit, type GatewayFixture } from '../helpers/gateway.ts';
@@ -31,10 +31,16 @@ const UPSTREAM_FORM = {
   },
 };
 
-async function start(t: Parameters<Parameters<typeof t.test>[1]>[0], extra: Record<string, unknown> = {}): Promise<GatewayFixture> {
+async function start(t: Test, extra: Record<string, unknown> = {}): Promise<GatewayFixture> {
   const f = await startTestGateway({ config: { ...UPSTREAM_FORM, ...extra } });
   t.teardown(() => f.close());
   return f;
+}
+
+/** The audit log once every pending line is on disk. */
+async function audit(f: GatewayFixture): Promise<Record<string, unknown>[]> {
+  await f.gw.services.audit.flush();
+  return readAudit(f);
 }
 
 const setCookieNames = (r: Response) => r.headers.getSetCookie().map((c) => c.slice(0, c.indexOf('=')));
@@ -62,15 +68,14 @@ t.test('the app\'s own login → gateway enrollment → only then the app\'s coo
   t.equal(r.status, 200);
   t.match(await r.text(), /Portal sign-in/, 'the app\'s login page passes through');
 
-  r = await c.postForm('/login', { username: 'Alice', password: 'alice-app-pass' });
+  r = await c.postForm('/login', { username: 'alice', password: 'alice-app-pass' });
   t.equal(r.status, 303, 'the gateway answers the login POST itself');
   t.match(r.headers.get('location'), /^\/\.gatehouse\/enroll\?rd=%2F(&|$)/, 'to enrollment (alice has no factor yet), then back to the app\'s target');
   t.same(setCookieNames(r), ['gatehouse'], 'only the gateway session cookie: the app\'s JSESSIONID is held back');
   t.notOk(c.cookies.has('JSESSIONID'), 'the browser has no app cookie');
   t.equal(portal.state.sessions.size, 1, 'the app did sign alice in');
   const [appSession] = [...portal.state.sessions.keys()];
-  const audit = readAudit(f);
-  t.ok(audit.some((e) => e.event === 'signin.success' && e.user === 'alice' && e.method === 'upstream_form'), 'audited as signin.success for alice (username normalized)');
+  t.ok((await audit(f)).some((e) => e.event === 'signin.success' && e.user === 'alice' && e.method === 'upstream_form'), 'audited as signin.success for alice');
 
   r = await c.fetch('/billing');
   t.match(r.headers.get('location'), /^\/\.gatehouse\/enroll/, 'before the second factor the app stays out of reach');
@@ -88,9 +93,14 @@ t.test('the app\'s own login → gateway enrollment → only then the app\'s coo
   t.equal(echo.headers['x-gatehouse-email'], '', 'a user unknown to any users file has no email');
   t.match(echo.headers['x-gatehouse-auth-methods'], /^pwd otp/);
 
-  // Released exactly once: a second pass of the factor has nothing more to give.
-  const again = await f.gw.services.shared.get(`uf:held:`);
-  t.equal(again, null);
+  // Released exactly once: passing another factor in this session has nothing more to give.
+  const recovery = await (await c.fetch(done.headers.get('location')!)).text();
+  const code = /<li><code>([a-z0-9-]+)<\/code><\/li>/.exec(recovery)?.[1];
+  t.ok(code, 'recovery codes shown after enrollment');
+  const csrf1 = await c.csrf('/.gatehouse/challenge?rd=%2F&method=recovery');
+  r = await c.postForm('/.gatehouse/challenge', { csrf: csrf1, rd: '/', method: 'recovery', code: code! });
+  t.equal(r.status, 303, 'another factor passes');
+  t.same(setCookieNames(r), ['gatehouse'], 'but releases no app cookie a second time');
 
   // A later sign-in: the second factor (not enrollment) releases the new app session.
   const c2 = new Client(f.url);
@@ -114,7 +124,7 @@ t.test('a wrong app password: the app\'s own page, no session, a counted failure
   t.match(await r.text(), /Invalid credentials \(app\)/, 'the app\'s own error page');
   t.same(setCookieNames(r), [], 'no gateway session, no app cookie');
   t.equal(await f.gw.services.shared.get('fail:pwd:u:bob'), '1', 'counted toward bob\'s throttle');
-  t.ok(readAudit(f).some((e) => e.event === 'signin.failure' && e.user === 'bob'), 'audited as signin.failure');
+  t.ok((await audit(f)).some((e) => e.event === 'signin.failure' && e.user === 'bob'), 'audited as signin.failure');
 
   for (let i = 2; i <= 6; i++) {
     r = await c.postForm('/login', { username: 'bob', password: `wrong-${i}` });
@@ -126,7 +136,7 @@ t.test('a wrong app password: the app\'s own page, no session, a counted failure
   t.equal(r.status, 429, 'after six failures even the right password waits');
   t.ok(Number(r.headers.get('retry-after')) >= 1, 'with Retry-After');
   t.equal(f.portal!.received.filter((x) => x.url === '/login' && x.method === 'POST').length, before, 'the app is not even asked during the wait');
-  t.ok(readAudit(f).some((e) => e.event === 'signin.lockout' && e.user === 'bob'));
+  t.ok((await audit(f)).some((e) => e.event === 'signin.lockout' && e.user === 'bob'));
 });
 
 t.test('an app cookie without a gateway session gets nothing', async (t) => {
@@ -170,6 +180,23 @@ t.test('no second factor due (user outside the rollout): the app cookie is relea
   t.match(echo.headers.cookie, /JSESSIONID=/);
 });
 
+t.test('"set up later" (a deferral the rollout allows) releases the app cookie too', async (t) => {
+  const f = await start(t, { rollout: { enforce_for: ['everyone'], grace_until: '2099-12-31' } });
+  const c = new Client(f.url);
+  let r = await c.postForm('/login', { username: 'bob', password: 'bob-app-pass' });
+  t.match(r.headers.get('location'), /^\/\.gatehouse\/enroll/);
+  t.notOk(c.cookies.has('JSESSIONID'), 'held while enrollment is due');
+  const page = await (await c.fetch(r.headers.get('location')!)).text();
+  t.match(page, /Set up later/);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1];
+  r = await c.postForm('/.gatehouse/enroll', { csrf, rd: '/', action: 'defer' });
+  t.equal(r.status, 303);
+  t.ok(setCookieNames(r).includes('JSESSIONID'), 'deferring releases the app cookie');
+  const echo = await (await c.fetch('/echo', { headers: JSON_API })).json() as { headers: Record<string, string> };
+  t.equal(echo.headers['x-gatehouse-user'], 'bob');
+  t.match(echo.headers.cookie, /JSESSIONID=/);
+});
+
 t.test('the app\'s logout_path ends the gateway session too', async (t) => {
   const f = await start(t, { rollout: { enforce_for: [] } });
   const c = new Client(f.url);
@@ -183,7 +210,7 @@ t.test('the app\'s logout_path ends the gateway session too', async (t) => {
   t.same(setCookieNames(r).sort(), ['JSESSIONID', 'gatehouse'], 'clears both cookies');
   t.notOk(f.portal!.state.sessions.has(appSession), 'the app saw its cookie and ended its session');
   t.notOk(c.cookies.has('gatehouse'));
-  t.ok(readAudit(f).some((e) => e.event === 'signout' && e.user === 'alice'), 'audited as signout');
+  t.ok((await audit(f)).some((e) => e.event === 'signout' && e.user === 'alice'), 'audited as signout');
 
   // Even a browser that kept the old gateway cookie is signed out (revoked everywhere).
   const old = new Client(f.url);
@@ -192,4 +219,34 @@ t.test('the app\'s logout_path ends the gateway session too', async (t) => {
   await old.fetch('/logout');
   const replay = await old.fetch('/echo', { headers: { ...JSON_API, cookie: `gatehouse=${gatewayCookie}` } });
   t.equal(replay.status, 401, 'the revoked gateway session is refused');
+});
+
+t.test('a status-only success rule: the login POST reaches the app without the browser\'s cookies', async (t) => {
+  const f = await start(t, {
+    identity: { source: 'upstream_form', upstream_form: { login_path: '/login', username_field: 'username', success: { status: 302 } } },
+    rollout: { enforce_for: [] },
+  });
+  const c = new Client(f.url);
+  const r = await c.postForm('/login', { username: 'carol', password: 'carol-app-pass' }, { cookie: 'JSESSIONID=replayed; lang=de' });
+  t.equal(r.status, 303, 'judged a success by its status');
+  const post = f.portal!.received.filter((x) => x.url === '/login' && x.method === 'POST').at(-1);
+  t.equal(post?.headers.cookie, undefined, 'nothing could prove the login fresh, so no cookie was sent along');
+  t.equal(post?.headers['content-length'], String('username=carol&password=carol-app-pass'.length), 'the form itself arrived whole');
+});
+
+t.test('login POST edge cases: unreadable form, app down', async (t) => {
+  const f = await start(t);
+  const c = new Client(f.url);
+  let r = await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json', origin: f.url }, body: '{"username":"alice"}' });
+  t.equal(r.status, 400, 'a form the gateway cannot read is refused, not passed through');
+  t.equal(f.portal!.received.filter((x) => x.url === '/login' && x.method === 'POST').length, 0, 'and never reaches the app');
+  r = await c.postForm('/login', { username: 'alice', password: 'x'.repeat(70_000) });
+  t.equal(r.status, 413, 'a login form over 64 KiB is refused');
+  await r.arrayBuffer();
+
+  const down = await startTestGateway({ upstream: false, config: UPSTREAM_FORM });
+  t.teardown(() => down.close());
+  r = await new Client(down.url).postForm('/login', { username: 'alice', password: 'alice-app-pass' });
+  t.equal(r.status, 502, 'the app down: a clear 502, no session');
+  t.same(setCookieNames(r), []);
 });

@@ -89,7 +89,7 @@ t.test('normalizeUsername: one gateway user per person', async (t) => {
     ['x'.repeat(129), null],
     ['x'.repeat(128), 'x'.repeat(128)],
   ];
-  for (const [raw, expected] of cases) t.equal(normalizeUsername(raw), expected, JSON.stringify(raw));
+  for (const [raw, expected] of cases) t.equal(normalizeUsername(raw), expected, raw.length > 20 ? `${raw.length} characters` : JSON.stringify(raw));
 });
 
 t.test('withoutCookies drops every Cookie header, any case, and nothing else', async (t) => {

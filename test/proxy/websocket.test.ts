@@ -75,7 +75,7 @@ t.test('echo through the gateway with a session', async (t) => {
   t.equal(hs.headers['x-gatehouse-user'], 'alice', 'identity injected on the handshake');
   t.equal(hs.headers['x-gatehouse-groups'], 'admins,finance', 'the spoofed groups did not survive');
   t.notOk(JSON.stringify(hs.rawHeaders).includes('mallory'));
-  t.notOk(hs.headers.cookie?.includes('__gatehouse'), 'the gateway cookie is not sent upstream');
+  t.equal(hs.headers.cookie, undefined, 'the gateway cookie is not sent upstream (and nothing else was set)');
   t.equal(hs.headers['x-forwarded-for'], '127.0.0.1');
 
   const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
@@ -89,7 +89,7 @@ t.test('refused without a session when the policy requires login', async (t) => 
   const before = f.portal!.received.length;
   const o = await openSocket(`ws://localhost:${f.port}/ws`);
   t.same(o, { open: false, status: 401 });
-  const forged = await openSocket(`ws://localhost:${f.port}/ws`, { cookie: '__gatehouse=forged', 'X-Gatehouse-User': 'alice' });
+  const forged = await openSocket(`ws://localhost:${f.port}/ws`, { cookie: 'gatehouse=forged', 'X-Gatehouse-User': 'alice' });
   t.same(forged, { open: false, status: 401 }, 'a forged cookie and identity header change nothing');
   t.equal(f.portal!.received.length, before, 'the upstream never saw a handshake');
 });
@@ -99,6 +99,19 @@ t.test('denied by a rule: 403', async (t) => {
   t.teardown(() => f.close());
   const o = await openSocket(`ws://localhost:${f.port}/ws`);
   t.same(o, { open: false, status: 403 });
+});
+
+t.test('a case-insensitive route: a rule on /ws also holds for /WS', async (t) => {
+  const f = await startTestGateway({ config: { policy: { default: 'none', rules: [{ id: 'no-ws', match: { path: '/ws' }, require: 'deny' }] } } });
+  t.teardown(() => f.close());
+  const cfg = f.gw.current().config;
+  t.ok(await f.gw.reload({ ...cfg, routes: [{ ...cfg.routes[0], case_insensitive: true }] }));
+  const before = f.portal!.received.length;
+  for (const path of ['/ws', '/WS', '/Ws', '/%57S']) {
+    const o = await openSocket(`ws://localhost:${f.port}${path}`);
+    t.same(o, { open: false, status: 403 }, `${path} denied like /ws`);
+  }
+  t.equal(f.portal!.received.length, before, 'no variant reached the upstream');
 });
 
 t.test('routes[].websocket: false refuses the upgrade', async (t) => {
@@ -127,4 +140,24 @@ t.test('upstream down: the handshake gets 502, the gateway lives on', async (t) 
   t.same(o, { open: false, status: 502 });
   const h = await fetch(`${f.url}/.gatehouse/healthz`);
   t.equal(h.status, 200);
+});
+
+t.test('shutdown: an open WebSocket does not hold close() past shutdown_timeout', async (t) => {
+  const f = await startTestGateway({ config: { server: { shutdown_timeout: '1s' }, policy: { default: 'none', rules: [] } } });
+  t.teardown(() => f.close());
+  const o = await openSocket(`ws://localhost:${f.port}/ws`);
+  t.ok(o.open);
+  if (!o.open) return;
+  const wsClosed = new Promise<number>((resolve) => o.ws.once('close', (code) => resolve(code)));
+  o.ws.on('error', () => {});
+  const started = performance.now();
+  const outcome = await Promise.race([
+    f.gw.close().then(() => 'closed'),
+    new Promise<string>((r) => setTimeout(() => r('still draining after 10 s'), 10_000)),
+  ]);
+  const took = performance.now() - started;
+  t.equal(outcome, 'closed', 'close() resolves');
+  t.ok(took >= 900, `the socket got the grace period (${Math.round(took)} ms)`);
+  t.ok(took < 6000, `then it was cut (${Math.round(took)} ms)`);
+  t.ok(await wsClosed, 'the client saw the connection end');
 });

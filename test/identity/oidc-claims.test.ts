@@ -1,0 +1,72 @@
+// The pure OIDC claim mapping: who the user is, their groups, the IdP's
+// authentication methods, and when the IdP's second factor counts.
+
+import t from 'tap';
+import { claimAt, idpAuthentication, idpFactorCheck, mergeChecks, parseGroups, profileFromClaims, sessionAmrFor } from '../../src/identity/oidc-claims.ts';
+
+t.test('parseGroups: arrays, space/comma strings, junk dropped', async (t) => {
+  const cases: Array<[unknown, string[], string]> = [
+    [['admins', 'finance'], ['admins', 'finance'], 'array'],
+    ['admins finance', ['admins', 'finance'], 'space-separated string'],
+    ['admins,finance, staff', ['admins', 'finance', 'staff'], 'comma-separated string'],
+    [['admins', 'admins', ' staff '], ['admins', 'staff'], 'duplicates removed, trimmed'],
+    [['ok', 42, null, { a: 1 }, 'bad\r\nX-Injected: 1', 'a,b', ''], ['ok'], 'non-strings, control characters, commas and empties dropped'],
+    [undefined, [], 'absent'],
+    [42, [], 'a number'],
+  ];
+  for (const [input, want, why] of cases) t.same(parseGroups(input), want, why);
+  t.equal(parseGroups(Array.from({ length: 500 }, (_, i) => `g${i}`)).length, 200, 'bounded');
+});
+
+t.test('claimAt: flat names first, then a dotted path; never the prototype', async (t) => {
+  const claims = { groups: ['a'], 'realm.roles': ['flat'], realm: { roles: ['nested'] }, realm_access: { roles: ['x', 'y'] } };
+  t.same(claimAt(claims, 'groups'), ['a']);
+  t.same(claimAt(claims, 'realm.roles'), ['flat'], 'a flat claim with a dot in its name wins');
+  t.same(claimAt(claims, 'realm_access.roles'), ['x', 'y'], 'nested (Keycloak-style)');
+  t.equal(claimAt(claims, 'constructor'), undefined, 'no prototype properties');
+  t.equal(claimAt(claims, 'realm_access.__proto__'), undefined);
+  t.equal(claimAt(claims, 'missing.path'), undefined);
+});
+
+t.test('profileFromClaims: username claim, else sub; email, name, groups', async (t) => {
+  const opts = { usernameClaim: 'preferred_username', groupsClaim: 'groups' };
+  t.same(profileFromClaims({ sub: 'u-1', preferred_username: 'carol', email: 'carol@example.com', name: 'Carol C', groups: 'eng ops' }, opts),
+    { user: 'carol', email: 'carol@example.com', display_name: 'Carol C', groups: ['eng', 'ops'] });
+  t.same(profileFromClaims({ sub: 'u-2' }, opts), { user: 'u-2', email: '', display_name: 'u-2', groups: [] }, 'sub when no username claim; defaults');
+  t.same(profileFromClaims({ sub: 'u-3', preferred_username: 'evil\nname' }, opts), { user: 'u-3', email: '', display_name: 'u-3', groups: [] }, 'a username with a control character falls back to sub');
+  t.same(profileFromClaims({ sub: 'u-4', email: 'e@x', realm_access: { roles: ['r1'] } }, { usernameClaim: 'email', groupsClaim: 'realm_access.roles' }),
+    { user: 'e@x', email: 'e@x', display_name: 'e@x', groups: ['r1'] }, 'configurable claims, nested groups');
+  t.match(profileFromClaims({ preferred_username: 42 }, opts), { error: /no usable preferred_username or sub/ }, 'no id at all is an error');
+  t.match(profileFromClaims({ sub: 'x'.repeat(500) }, opts), { error: /no usable/ }, 'an overlong id is refused');
+});
+
+t.test('idpAuthentication: amr/acr/auth_time, malformed values ignored', async (t) => {
+  t.same(idpAuthentication({ amr: ['pwd', 'hwk'], acr: 'urn:x', auth_time: 1_700_000_000 }), { amr: ['pwd', 'hwk'], acr: 'urn:x', authTime: 1_700_000_000_000 });
+  t.same(idpAuthentication({ amr: 'pwd', auth_time: '1700000000' }), { amr: [] }, 'amr must be an array, auth_time a number');
+  t.same(idpAuthentication({ amr: ['pwd', 'pwd', 'bad value', 7, 'otp'] }), { amr: ['pwd', 'otp'] }, 'deduplicated, only token-like strings');
+  t.same(idpAuthentication({ auth_time: -5 }), { amr: [] }, 'a non-positive auth_time is ignored');
+});
+
+t.test('idpFactorCheck: trusted amr → a check with the IdP auth_time', async (t) => {
+  const at = 1_700_000_000_000;
+  const cases: Array<[string[], string[], unknown, string]> = [
+    [['pwd', 'hwk'], ['hwk'], { kind: 'webauthn', amr: 'hwk', phishing_resistant: true, at }, 'hwk trusted → webauthn, phishing-resistant'],
+    [['pwd', 'hwk'], [], undefined, 'nothing trusted → no check'],
+    [['pwd', 'hwk'], ['otp', 'mfa'], undefined, 'hwk not in the trust list → no check'],
+    [['pwd', 'otp', 'mfa'], ['mfa', 'otp'], { kind: 'totp', amr: 'otp', phishing_resistant: false, at }, 'otp/mfa trusted → a totp check (first trusted value in the IdP order)'],
+    [['pwd', 'mfa', 'phr'], ['mfa', 'phr'], { kind: 'webauthn', amr: 'phr', phishing_resistant: true, at }, 'phr among the trusted → webauthn'],
+    [['pwd'], ['hwk', 'otp'], undefined, 'password only → no check'],
+  ];
+  for (const [amr, trusted, want, why] of cases) t.same(idpFactorCheck({ amr, authTime: at }, trusted), want, why);
+  t.equal(idpFactorCheck({ amr: ['pwd', 'hwk'] }, ['hwk']), undefined, 'without auth_time the freshness is unknown: not counted');
+});
+
+t.test('sessionAmrFor and mergeChecks', async (t) => {
+  t.same(sessionAmrFor({ amr: ['pwd', 'hwk'] }), ['ext', 'pwd', 'hwk']);
+  t.same(sessionAmrFor({ amr: [] }), ['ext']);
+  const totpOld = { kind: 'totp' as const, amr: 'otp', phishing_resistant: false, at: 1 };
+  const hwkOld = { kind: 'webauthn' as const, amr: 'hwk', phishing_resistant: true, at: 2 };
+  const hwkNew = { ...hwkOld, at: 10 };
+  t.same(mergeChecks([totpOld, hwkOld], [hwkNew]), [totpOld, hwkNew], 'newest per kind, sorted oldest first');
+  t.same(mergeChecks([], []), []);
+});

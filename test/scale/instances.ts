@@ -1,0 +1,257 @@
+// Gateway instances as real child processes (`gatehouse serve`), sharing
+// PostgreSQL and Redis like replicas behind a load balancer, and the other
+// moving parts the scale-out and fail-closed tests need: a private
+// redis-server, a TCP forwarder that can be cut, and a cookie-sharing client
+// that sends each request to the instance it is told to.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, writeFileSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { stringify } from 'yaml';
+import { Redis } from 'ioredis';
+import { Client, DEFAULT_USERS, freePort, PROJECT_ROOT } from '../helpers/gateway.ts';
+import { hashPassword } from '../../src/identity/password-hash.ts';
+
+export const NODE_BIN = join(PROJECT_ROOT, 'node_modules/.bin/node');
+export const MAIN = join(PROJECT_ROOT, 'src/cli/main.ts');
+export const REDIS_SERVER_BIN = process.env.GATEHOUSE_TEST_REDIS_SERVER ?? '/usr/bin/redis-server';
+
+export const SESSION_SECRET = 'scale-test-session-secret-0123456789-abcdefgh';
+export const ENCRYPTION_KEY = 'scale-test-encryption-key-0123456789-abcdefgh';
+
+/** Writes the users file every instance reads. */
+export async function writeUsers(dir: string): Promise<string> {
+  const users: Record<string, unknown> = {};
+  for (const [id, u] of Object.entries(DEFAULT_USERS)) {
+    users[id] = { display_name: id, email: `${id}@example.com`, password: await hashPassword(u.password), groups: u.groups ?? [], disabled: u.disabled ?? false };
+  }
+  const path = join(dir, 'users.yaml');
+  writeFileSync(path, stringify({ users }));
+  return path;
+}
+
+export function randomPrefix(): string {
+  return `gh_test_${randomBytes(6).toString('hex')}:`;
+}
+
+/** One instance's config: its own listen port, audit and outbox; everything else shared. */
+export function writeInstanceConfig(dir: string, name: string, o: {
+  port: number; publicUrl: string; usersPath: string; upstream: string; postgresUrl: string; redisUrl: string; redisPrefix: string;
+  policy: Record<string, unknown>; trustedProxies?: string[];
+}): string {
+  const config = {
+    server: { listen: `127.0.0.1:${o.port}`, public_url: o.publicUrl, log_level: 'info', trusted_proxies: o.trustedProxies ?? [] },
+    routes: [{ path: '/', upstream: o.upstream }],
+    identity: { source: 'file', file: { path: o.usersPath } },
+    session: { secret: SESSION_SECRET },
+    factors: { encryption_key: ENCRYPTION_KEY },
+    policy: o.policy,
+    store: { kind: 'postgres', url: o.postgresUrl },
+    shared_state: { kind: 'redis', url: o.redisUrl, prefix: o.redisPrefix },
+    notifier: { kind: 'file', path: join(dir, `${name}-outbox.log`) },
+    audit: { path: join(dir, `${name}-audit.log`) },
+  };
+  const path = join(dir, `${name}.yaml`);
+  writeFileSync(path, stringify(config));
+  return path;
+}
+
+export interface Instance {
+  name: string;
+  port: number;
+  url: string;
+  /** Parsed JSON log lines so far. */
+  logs: Record<string, unknown>[];
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `gatehouse serve --config FILE` and waits until /.gatehouse/readyz answers 200. */
+export async function startInstance(name: string, configPath: string, port: number): Promise<Instance> {
+  const child: ChildProcess = spawn(NODE_BIN, [MAIN, 'serve', '--config', configPath], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const logs: Record<string, unknown>[] = [];
+  let partial = '';
+  child.stdout!.on('data', (c) => {
+    text += String(c);
+    const lines = (partial + String(c)).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) if (l) try { logs.push(JSON.parse(l)); } catch { /* not JSON */ }
+  });
+  child.stderr!.on('data', (c) => { text += String(c); });
+  const inst: Instance = {
+    name, port, url: `http://localhost:${port}`, logs, output: () => text,
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.once('exit', () => { clearTimeout(kill); resolve(); });
+      child.kill('SIGTERM');
+    }),
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`instance ${name} exited with ${child.exitCode}:\n${text}`);
+    if ((await readyz(port)) === 200) return inst;
+    if (Date.now() > deadline) {
+      await inst.stop();
+      throw new Error(`instance ${name} not ready after 30 s:\n${text}`);
+    }
+    await sleep(100);
+  }
+}
+
+export async function readyz(port: number): Promise<number> {
+  try {
+    const r = await request(`http://127.0.0.1:${port}/.gatehouse/readyz`, { headersTimeout: 5000, bodyTimeout: 5000 });
+    await r.body.text();
+    return r.statusCode;
+  } catch {
+    return 0;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls until `probe` returns true (or throws after `timeoutMs`). */
+export async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await probe()) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * A browser that sends each request to the instance named, with one cookie jar,
+ * as a load balancer without sticky sessions would. Forms carry the public
+ * origin (what a browser on the load balancer's address sends).
+ */
+export class Browser {
+  readonly publicOrigin: string;
+  readonly clients: Record<string, Client>;
+  constructor(publicOrigin: string, instances: Instance[]) {
+    this.publicOrigin = publicOrigin;
+    this.clients = {};
+    const jar = new Map<string, string>();
+    for (const i of instances) {
+      const c = new Client(i.url);
+      c.cookies = jar;
+      this.clients[i.name] = c;
+    }
+  }
+  on(name: string): Client {
+    const c = this.clients[name];
+    if (!c) throw new Error(`no instance ${name}`);
+    return c;
+  }
+  get(name: string, path: string, headers: Record<string, string> = {}): Promise<Response> {
+    return this.on(name).fetch(path, { headers });
+  }
+  post(name: string, path: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+    return this.on(name).postForm(path, fields, { origin: this.publicOrigin, ...headers });
+  }
+  async csrf(name: string, path: string): Promise<string> {
+    return this.on(name).csrf(path);
+  }
+  async signIn(name: string, user: string, password: string, rd = '/'): Promise<Response> {
+    const csrf = await this.csrf(name, `/.gatehouse/login?rd=${encodeURIComponent(rd)}`);
+    return this.post(name, '/.gatehouse/login', { csrf, username: user, password, rd });
+  }
+  cookieHeader(): string {
+    return this.on(Object.keys(this.clients)[0]).cookieHeader();
+  }
+}
+
+/** Deletes every key under a prefix (test clean-up). */
+export async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length) await r.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+}
+
+export function haveBinary(path: string): boolean {
+  try { accessSync(path, constants.X_OK); return true; } catch { return false; }
+}
+
+/** A redis-server of the test's own (the machine's shared one must not be stopped). */
+export interface PrivateRedis { port: number; url: string; start(): Promise<void>; stop(): Promise<void> }
+
+export async function privateRedis(dir: string): Promise<PrivateRedis> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  let out = '';
+  const self: PrivateRedis = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      child = spawn(REDIS_SERVER_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.on('data', (c) => { out += String(c); });
+      child.stderr!.on('data', (c) => { out += String(c); });
+      await waitFor(`redis-server on ${port}\n${out}`, () => tcpOpen(port), 10_000);
+    },
+    async stop() {
+      const c = child;
+      child = undefined;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      await new Promise<void>((resolve) => { c.once('exit', () => resolve()); c.kill('SIGKILL'); });
+    },
+  };
+  await self.start();
+  return self;
+}
+
+export function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => { s.destroy(); resolve(false); });
+  });
+}
+
+/** A TCP forwarder in front of a server, to cut (refuse new, reset open connections) and restore. */
+export interface Cuttable { port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }
+
+export async function tcpForwarder(target: { host: string; port: number }): Promise<Cuttable> {
+  const port = await freePort();
+  const open = new Set<Socket>();
+  let server: Server | undefined;
+  const listen = () => new Promise<void>((resolve, reject) => {
+    server = createServer((client) => {
+      const upstream = connect(target);
+      open.add(client);
+      open.add(upstream);
+      const end = () => { client.destroy(); upstream.destroy(); open.delete(client); open.delete(upstream); };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const cut = async () => {
+    const s = server;
+    server = undefined;
+    for (const sock of open) sock.resetAndDestroy();
+    open.clear();
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  };
+  await listen();
+  return { port, cut, restore: listen, close: cut };
+}
