@@ -56,7 +56,7 @@ export interface AuditLog {
   readonly head: ChainHead;
 }
 
-type Queued = { line: string; head: ChainHead } | { rotateTo: string };
+type Queued = { line: string; head: ChainHead; ts: string; event: AuditEvent } | { rotateTo: string };
 
 const ROTATED_SUFFIX = /^(\d{8}T\d{6}Z)(?:-(\d+))?$/;
 const RETRY_MS = 1000;
@@ -208,13 +208,14 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
   let droppedReported = false;
   const namesTaken = new Set<string>();
 
-  function format(event: AuditEvent): { line: string; hash: string } {
-    return formatLine(head.hash, head.seq + 1, now().toISOString(), event);
+  function format(event: AuditEvent): { line: string; hash: string; ts: string; event: AuditEvent } {
+    const ts = now().toISOString();
+    return { ...formatLine(head.hash, head.seq + 1, ts, event), ts, event };
   }
 
-  function push(formatted: { line: string; hash: string }): void {
+  function push(formatted: { line: string; hash: string; ts: string; event: AuditEvent }): void {
     head = { hash: formatted.hash, seq: head.seq + 1 };
-    queue.push({ line: formatted.line, head });
+    queue.push({ line: formatted.line, head, ts: formatted.ts, event: formatted.event });
     plannedSize += formatted.line.length + 1;
     pendingLines += 1;
   }
@@ -279,6 +280,26 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
     }
   }
 
+  /**
+   * Another writer (e.g. `gatehouse mfa reset` run beside the gateway) appended
+   * to the file: continue the chain from its last line, re-linking what is queued.
+   */
+  async function rechainAfterForeignAppend(batch: Queued[]): Promise<void> {
+    const t = await readTail(path);
+    if (t.lastLine === undefined) return;
+    let h = headOf(path, t.lastLine);
+    diskSize = t.size - t.partial;
+    for (const item of [...batch, ...queue]) {
+      if ('rotateTo' in item) continue;
+      const f = formatLine(h.hash, h.seq + 1, item.ts, item.event);
+      h = { hash: f.hash, seq: h.seq + 1 };
+      plannedSize += f.line.length - item.line.length;
+      item.line = f.line;
+      item.head = h;
+    }
+    head = h;
+  }
+
   async function writeBatch(): Promise<Error | undefined> {
     const batch = queue;
     queue = [];
@@ -287,6 +308,8 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
       if (needsRepair && fh) {
         await fh.truncate(diskSize);
         needsRepair = false;
+      } else if (fh && batch.length > 0 && (await fh.stat()).size !== diskSize) {
+        await rechainAfterForeignAppend(batch);
       }
       while (i < batch.length) {
         const item = batch[i];

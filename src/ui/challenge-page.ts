@@ -118,6 +118,8 @@ export async function challengePage(ctx: RequestContext): Promise<void> {
 async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind | 'pick', methods: FactorKind[], extra: Record<string, unknown>, status = 200): Promise<void> {
   const wait = await ctx.svc.throttle.waiting(factorThrottle(ctx));
   const rule = flow.rule ? ctx.snap.config.policy.rules.find((r) => r.id === flow.rule) : undefined;
+  // Asked before adding a method (enroll-page.ts): say so (the user did not ask to sign in), and trust no browser here.
+  const confirmEnroll = flow.rd === '/.gatehouse/enroll' || flow.rd.startsWith('/.gatehouse/enroll?');
   sendPage(ctx, wait > 0 && status === 200 ? 429 : status, 'challenge', {
     mode: method,
     flow,
@@ -125,10 +127,9 @@ async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind 
     another_url: `/.gatehouse/challenge?${flowQuery(flow, { method: 'pick' })}`,
     methods: methodViews(methods, flow, ctx),
     has_others: methods.length > 1,
-    // Asked before adding a method (enroll-page.ts): say so, the user did not ask to sign in.
-    confirm_enroll: flow.rd === '/.gatehouse/enroll' || flow.rd.startsWith('/.gatehouse/enroll?'),
+    confirm_enroll: confirmEnroll,
     step_up: rule !== undefined && (rule.max_age !== undefined || rule.factors !== undefined),
-    remember_days: ctx.snap.config.session.remember_device > 0 && !flow.rule ? Math.round(ctx.snap.config.session.remember_device / 86_400_000) : 0,
+    remember_days: ctx.snap.config.session.remember_device > 0 && !flow.rule && !confirmEnroll ? Math.round(ctx.snap.config.session.remember_device / 86_400_000) : 0,
     wait_seconds: wait > 0 ? Math.ceil(wait / 1000) : undefined,
     email: maskEmail(currentUser(ctx)?.email ?? ''),
     // Email and text codes have a configured length (4-10 digits): the code box must take all of them.

@@ -81,22 +81,24 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   const method = q.get('method');
   const accepted = acceptedKinds(ctx, flow.rule);
   const email = currentUser(ctx)?.email;
+  // "Choose a different method" only where the rule leaves a choice.
+  const others = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '').length > 1;
   if (method === 'totp' && kindAllowed('totp', accepted)) {
     const e = await ctx.svc.factors.totp.beginEnrollment({ id: user, email });
     return sendPage(ctx, 200, 'enroll', {
-      mode: 'totp', flow, query: flowQuery(flow), needs, step: { current: 2, total: STEPS, label: 'Set up your authenticator app' },
+      mode: 'totp', flow, query: flowQuery(flow), needs, others, step: { current: 2, total: STEPS, label: 'Set up your authenticator app' },
       qr: `data:image/svg+xml;base64,${Buffer.from(e.qrSvg).toString('base64')}`, secret: e.groupedSecret, uri: e.uri,
       scripts: ['autosubmit.js'],
     });
   }
   if (method === 'webauthn' && kindAllowed('webauthn', accepted)) {
     return sendPage(ctx, 200, 'enroll', {
-      mode: 'webauthn', flow, query: flowQuery(flow), needs, step: { current: 2, total: STEPS, label: 'Add a passkey or security key' },
+      mode: 'webauthn', flow, query: flowQuery(flow), needs, others, step: { current: 2, total: STEPS, label: 'Add a passkey or security key' },
       scripts: ['simplewebauthn-browser.js', 'webauthn.js'],
     });
   }
   if (method === 'email' && kindAllowed('email', accepted) && email) {
-    return sendPage(ctx, 200, 'enroll', { mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), needs, email, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'] });
+    return sendPage(ctx, 200, 'enroll', { mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), needs, others, email, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'] });
   }
   const state = await ctx.svc.store.getUserState(user);
   const u = currentUser(ctx);
