@@ -92,6 +92,18 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     shared,
   });
   await sessions.start();
+  // An MFA reset done by the CLI lands in the store; every instance picks it up within seconds
+  // (Redis deployments also get it pushed at once), so a reset ends sessions everywhere.
+  let resetsSeen = Date.now() - config.session.max_age;
+  const resetPoll = setInterval(() => {
+    store.mfaResetsSince(resetsSeen).then((resets) => {
+      for (const r of resets) {
+        sessions.revokeUserLocally(r.user, r.at);
+        resetsSeen = Math.max(resetsSeen, r.at);
+      }
+    }, (err: Error) => log.warn({ err: err.message }, 'MFA reset poll failed'));
+  }, 2000);
+  resetPoll.unref();
   const signer = new AssertionSigner(store, publicOrigin);
   await signer.init();
   const assets = createStaticAssets(defaultStaticSources(VIEWS_DIR));
@@ -164,6 +176,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       await Promise.allSettled([svc.pools.close(), audit.close(), shared.close(), store.close(), notifier.close?.()]);
       identity.close();
       clearInterval(logFlusher);
+      clearInterval(resetPoll);
       log.flush();
     })();
     return closing;

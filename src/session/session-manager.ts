@@ -67,6 +67,11 @@ export class SessionManager {
     if (this.#revokedSids.size > 100_000) this.#sweep();
   }
 
+  /** Ends, in this process, every session of `user` created up to `before` (MFA reset seen in the store). */
+  revokeUserLocally(user: string, before: number): void {
+    this.#revokedUsers.set(user, Math.max(before, this.#revokedUsers.get(user) ?? 0));
+  }
+
   #sweep(): void {
     const now = this.#o.now();
     for (const [sid, until] of this.#revokedSids) if (until < now) this.#revokedSids.delete(sid);

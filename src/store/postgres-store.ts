@@ -147,6 +147,10 @@ export function openPostgresStore(url: string): Store {
       const [row] = await rows('SELECT * FROM user_state WHERE username = $1', [user]);
       return row ? userStateFromRow(row) : undefined;
     },
+    async mfaResetsSince(since) {
+      return (await rows('SELECT username, mfa_reset_at FROM user_state WHERE mfa_reset_at > $1', [since]))
+        .map((r) => ({ user: String(r.username), at: Number(r.mfa_reset_at) }));
+    },
     async putUserState(s) {
       await pool.query(
         `INSERT INTO user_state (username, deferrals, last_factor, mfa_reset_at, updated_at) VALUES ($1, $2, $3, $4, $5)

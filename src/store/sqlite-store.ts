@@ -143,6 +143,10 @@ export function openSqliteStore(path: string): Store {
       const row = get('SELECT * FROM user_state WHERE username = ?', user);
       return row ? userStateFromRow(row) : undefined;
     },
+    async mfaResetsSince(since) {
+      return all('SELECT username, mfa_reset_at FROM user_state WHERE mfa_reset_at > ?', since)
+        .map((r) => ({ user: String(r.username), at: Number(r.mfa_reset_at) }));
+    },
     async putUserState(s) {
       run(
         `INSERT INTO user_state (username, deferrals, last_factor, mfa_reset_at, updated_at) VALUES (?, ?, ?, ?, ?)

@@ -73,6 +73,8 @@ export interface Store {
 
   getUserState(user: string): Promise<UserState | undefined>;
   putUserState(state: UserState): Promise<void>;
+  /** Users whose MFA was reset after `since` (unix ms): every instance polls this to end their sessions. */
+  mfaResetsSince(since: number): Promise<Array<{ user: string; at: number }>>;
 
   listSigningKeys(): Promise<SigningKey[]>;
   addSigningKey(key: SigningKey): Promise<void>;
