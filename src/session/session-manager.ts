@@ -173,14 +173,19 @@ export class SessionManager {
   async revokeSession(s: SessionData, cookie?: string): Promise<void> {
     if (cookie) this.#cache.delete(cookie);
     const until = s.created + this.#o.maxAge;
+    const msg = JSON.stringify({ t: 'sid', sid: s.sid, until } satisfies Revocation);
+    // Here at once: this instance must not wait for its own message to come back through pub/sub.
+    this.#applyRevocation(msg);
     await this.#o.shared.set(`rev:sid:${s.sid}`, '1', Math.max(1000, until - this.#o.now()));
-    await this.#o.shared.publish(REVOKE_CHANNEL, JSON.stringify({ t: 'sid', sid: s.sid, until } satisfies Revocation));
+    await this.#o.shared.publish(REVOKE_CHANNEL, msg);
   }
 
   /** Revokes every session of a user created up to now (sign out everywhere, MFA reset, disabled user). */
   async revokeUser(user: string): Promise<void> {
     const before = this.#o.now();
+    const msg = JSON.stringify({ t: 'user', user, before, until: before + this.#o.maxAge } satisfies UserRevocation);
+    this.#applyRevocation(msg);
     await this.#o.shared.set(`rev:user:${user}`, String(before), this.#o.maxAge + 60_000);
-    await this.#o.shared.publish(REVOKE_CHANNEL, JSON.stringify({ t: 'user', user, before, until: before + this.#o.maxAge } satisfies UserRevocation));
+    await this.#o.shared.publish(REVOKE_CHANNEL, msg);
   }
 }

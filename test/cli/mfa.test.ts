@@ -232,7 +232,7 @@ t.test('mfa reset with a valid approver: cleared, audited in the chain, notified
   const r = gatehouse(['mfa', 'reset', 'alice', '--by', 'ops', '--approved-by', 'carol', '--reason', 'lost phone and key', '--config', f.config]);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^reset alice: removed 2 factors, 9 unused recovery codes, 1 trusted device; sessions revoked; audited as seq 3 \(by ops, approved by carol\)\n/);
-  t.match(r.stderr, /warning: shared_state is memory/, 'says a running gateway cannot be reached with memory shared state');
+  t.match(r.stderr, /note: shared_state is memory: a running gateway ends the user's sessions when it next polls the store/, 'says how a running gateway learns of the reset with memory shared state');
 
   const after = await snapshotOf(f, 'alice');
   t.same(after.factors, []);

@@ -118,3 +118,21 @@ t.test('only the exact seal the gateway wrote is accepted', async (t) => {
     t.equal(await cold.read(variant), null, `refused: …${variant.slice(-6)}`);
   }
 });
+
+t.test('the instance that revokes refuses at once, before its own pub/sub message returns', async (t) => {
+  const { make } = setup();
+  const m = make();
+  // No start(): this instance hears nothing from pub/sub, so only the local application can refuse warm reads.
+  const alice = signedInSession('alice', ['pwd'], [], 1_800_000_000_000);
+  const bob = signedInSession('bob', ['pwd'], [], 1_800_000_000_000);
+  const a = await m.seal(alice);
+  const a2 = await m.seal({ ...alice, sid: 'other-sid' });
+  const b = await m.seal(bob);
+  t.ok(await m.read(a) && await m.read(a2) && await m.read(b), 'all three warm in the cache');
+  await m.revokeSession(alice);
+  t.equal(await m.read(a), null, 'the revoked session is refused on the next read (warm cache, no pub/sub)');
+  t.ok(await m.read(a2), "alice's other session is alive");
+  await m.revokeUser('alice');
+  t.equal(await m.read(a2), null, 'after revokeUser her other session is refused at once too');
+  t.ok(await m.read(b), "bob's session is untouched");
+});
