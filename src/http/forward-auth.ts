@@ -35,8 +35,9 @@
 // through (the snippets in examples/ do).
 //
 // Fail closed: a policy, signing or other backend error answers 403 — never
-// 200, and not 503, which nginx would turn into a 500. (A session backend
-// error is caught by the pipeline before this handler runs and answers 503.)
+// 200, and not 503, which nginx would turn into a 500. (The session is read
+// by the pipeline before this handler runs: on AUTHZ_PATH its backend error
+// must be a 403 too; test/scale/fail-closed.test.ts checks it.)
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestContext, Snapshot } from './context.ts';

@@ -11,6 +11,7 @@ import { resolveClient } from './client-address.ts';
 import { isNavigation } from './client-kind.ts';
 import type { RequestContext, Services, Snapshot } from './context.ts';
 import { errorPage, redirect, sendJson } from './respond.ts';
+import { BodyError } from './form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
 import { selectRoute, type Route } from '../proxy/route-table.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
@@ -95,6 +96,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     } catch (err) {
       svc.log.error({ err, req_id: ctx.requestId }, 'session check failed: failing closed');
       ctx.log = { decision: 'deny', reason: 'session backend unavailable' };
+      // Forward-auth answers only 200/401/302/403 (SPEC §5): nginx turns a 503 into a 500.
+      if (norm.matchPath === `${RESERVED_PREFIX}/authz`) return errorPage(ctx, 403, { message: 'The sign-in service is temporarily unavailable.' });
       return errorPage(ctx, 503);
     }
 
@@ -151,12 +154,19 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       case 'deny':
         return errorPage(ctx, 403, { rule: decision.rule });
       case 'challenge':
-        if (stash) {
-          // Still not enough (e.g. the challenge took too long): keep the request for the next round.
-          const id = await restoreStash(ctx, stash);
-          return redirect(ctx, challengeUrl(decision, stash.p, id));
+        try {
+          if (stash) {
+            // Still not enough (e.g. the challenge took too long): keep the request for the next round.
+            const id = await restoreStash(ctx, stash);
+            return redirect(ctx, challengeUrl(decision, stash.p, id));
+          }
+          return await challenge(ctx, decision, route, norm.forwardPath);
+        } catch (err) {
+          if (err instanceof BodyError) return errorPage(ctx, err.status);
+          svc.log.error({ err, req_id: ctx.requestId }, 'stash backend unavailable: failing closed');
+          ctx.log.reason = 'stash backend unavailable';
+          return errorPage(ctx, 503);
         }
-        return challenge(ctx, decision, route, norm.forwardPath);
       case 'report':
         svc.wouldChallenge.record(decision.rule);
         // falls through: report-only rules let the request pass

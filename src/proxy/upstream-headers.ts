@@ -10,6 +10,9 @@ const HOP_BY_HOP = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings',
 ]);
 // Forwarding facts are the gateway's to set; method overrides would let a client dodge method-scoped rules.
+// Answered by the gateway itself (Node sends the 100 Continue), and undici refuses
+// to send it: forwarding it turned every `curl -T` upload over 1 MB into a 502.
+const ANSWERED_HERE = 'expect';
 const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-request-id', 'x-http-method-override', 'x-http-method', 'x-method-override']);
 
 export interface UpstreamHeaderInput {
@@ -65,7 +68,7 @@ export function buildUpstreamHeaders(i: UpstreamHeaderInput): string[] {
       if (i.upgrade && lower === 'upgrade') out.push('upgrade', raw[k + 1]);
       continue;
     }
-    if (lower === 'host' || FORWARDING.has(lower) || i.isOwned(name)) continue;
+    if (lower === 'host' || lower === ANSWERED_HERE || FORWARDING.has(lower) || i.isOwned(name)) continue;
     if (listed?.has(lower)) continue;
     if (lower === 'cookie') {
       const value = withoutCookie(raw[k + 1], i.sessionCookieName);

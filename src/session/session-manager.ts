@@ -6,7 +6,7 @@
 
 import { sealData, unsealData } from 'iron-session';
 import { LRUCache } from 'lru-cache';
-import type { SharedState } from '../store/shared-state.ts';
+import { RESYNC_MESSAGE, type SharedState } from '../store/shared-state.ts';
 import { isValidSessionData, needsTouch, sessionExpiry, type SessionData } from './session-data.ts';
 import { serializeCookie } from './cookies.ts';
 
@@ -58,6 +58,8 @@ export class SessionManager {
   }
 
   #applyRevocation(msg: string): void {
+    // Revocations may have been missed: every cached session is checked again (cold path) on its next request.
+    if (msg === RESYNC_MESSAGE) { this.#cache.clear(); return; }
     let r: Revocation | UserRevocation;
     try { r = JSON.parse(msg); } catch { return; }
     if (r.t === 'sid' && typeof r.sid === 'string') this.#revokedSids.set(r.sid, r.until);

@@ -5,7 +5,7 @@
 // the client keeps reconnecting in the background and recovers by itself.
 
 import { Redis } from 'ioredis';
-import type { SharedState } from './shared-state.ts';
+import { RESYNC_MESSAGE, type SharedState } from './shared-state.ts';
 
 /** How long the first command waits for the initial connection before giving up. */
 const CONNECT_WAIT_MS = 2000;
@@ -47,6 +47,13 @@ export function createRedisSharedState(url: string, prefix = 'gatehouse:'): Shar
     subscriber = connect(url);
     subscriber.on('message', (channel: string, message: string) => {
       for (const handler of handlers.get(channel) ?? []) deliver(handler, channel, message);
+    });
+    // Pub/sub is fire-and-forget: whatever was published while this connection
+    // was down is lost. On every reconnect, tell the subscribers to resync.
+    let connectedBefore = false;
+    subscriber.on('ready', () => {
+      if (connectedBefore) for (const [channel, set] of handlers) for (const handler of set) deliver(handler, channel, RESYNC_MESSAGE);
+      connectedBefore = true;
     });
     return subscriber;
   }

@@ -3,6 +3,13 @@
 // one instance, Redis for several. Keys are plain strings; implementations add
 // their own namespace.
 
+/**
+ * Delivered to every subscriber after its connection was lost and regained:
+ * messages published meanwhile are gone, so cached conclusions drawn from
+ * them must be checked again (a missed revocation).
+ */
+export const RESYNC_MESSAGE = '\u0000resync';
+
 export interface SharedState {
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlMs: number): Promise<void>;

@@ -18,6 +18,8 @@ import { rememberedDevice } from './remembered-device.ts';
 
 /** Flow starts per address per minute: each one costs a shared-state entry for 10 minutes. */
 const STARTS_PER_MINUTE = 30;
+/** The longest session cookie SessionManager.read accepts (browsers keep about 4 KiB per cookie). */
+const MAX_SEALED_COOKIE = 4096;
 
 export function registerOidcPages(svc: Services): void {
   svc.pages.set(CALLBACK_PATH, oidcCallback);
@@ -114,6 +116,16 @@ async function oidcCallback(ctx: RequestContext): Promise<void> {
   if (device) session.device = device;
   if (old) await svc.sessions.revokeSession(old, ctx.cookie);
   const setCookie = await commitSession(ctx, session);
+  if ((ctx.cookie ?? '').length > MAX_SEALED_COOKIE) {
+    // The profile travels in the cookie: one that cannot fit would be read back as no session (a sign-in loop).
+    // Dropping groups instead could skip a group rule, so the sign-in is refused (fail closed).
+    const reason = `oidc: profile too large for the session cookie (${profile.groups.length} groups); narrow groups_claim at the IdP`;
+    svc.audit.write({ event: 'signin.failure', user: profile.user, reason, ip: ctx.client.ip, request_id: ctx.requestId });
+    svc.log.error({ req_id: ctx.requestId, user: profile.user, groups: profile.groups.length, cookie_bytes: ctx.cookie?.length }, reason);
+    await svc.sessions.revokeSession(session, ctx.cookie);
+    ctx.session = null;
+    return failurePage(ctx, 'rejected', rd, svc.sessions.clearCookie());
+  }
   await oidc.rememberSubject(profile.user, result.idToken);
   svc.audit.write({
     event: 'signin.success', user: profile.user, ip: ctx.client.ip, request_id: ctx.requestId,

@@ -7,7 +7,7 @@
 
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
-import { newPage, requireChromium, screenshot } from '../helpers/browser.ts';
+import { addVirtualAuthenticator, newPage, requireChromium, screenshot } from '../helpers/browser.ts';
 import { enterCode, signIn, signOut, startBrowserGateway, TotpDevice, watchConsole } from './harness.ts';
 
 /** Classes the gateway's templates use for layout; each must have a rule in gatehouse.css. */
@@ -71,6 +71,7 @@ if (requireChromium(t)) {
     const page = await newPage(browser, { phone });
     const problems = watchConsole(page);
     const shot = (name: string) => screen(t, page, problems, name, phone);
+    await addVirtualAuthenticator(page, { transport: 'internal' });
 
     await page.goto(`${f.url}/reports`);
     await shot('login');
@@ -127,12 +128,18 @@ if (requireChromium(t)) {
     await enterCode(page, await device.next(), 'Enter the 6-digit code from your authenticator app');
     t.equal(await page.locator('h1').textContent(), 'Add a passkey or security key');
     await shot('enroll-passkey-needed');
+    await page.getByLabel('Name it').fill(phone ? 'My phone' : 'Work laptop');
+    await Promise.all([page.waitForURL(/step=done/), page.getByRole('button', { name: 'Continue' }).click()]);
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Continue' }).click()]);
+    t.match(await page.locator('#api-key-created').textContent(), /Created key/, 'the stashed API-key request completed');
     await page.goto(`${f.url}/.gatehouse/challenge?rd=%2Fsettings%2Fapi-keys&rule=api-keys`);
     await shot('challenge-needs-passkey');
 
     await page.goto(`${f.url}/.gatehouse/account`);
-    t.equal(await page.locator('.item').count(), 2, 'the account page lists the app and the trusted browser');
+    t.equal(await page.locator('.item').count(), 3, 'the account page lists the app, the passkey and the trusted browser');
     await shot('account');
+    await page.getByText('Rename').click();
+    await shot('account-rename');
     await page.goto(`${f.url}/.gatehouse/logout`);
     await shot('logout');
 

@@ -386,6 +386,22 @@ t.test('uploads to an upstream that answers early or fails: the client gets the 
   await healthy(t, f, 'early answers and failures during uploads');
 });
 
+t.test('Expect: 100-continue uploads (what curl -T sends over 1 MB) go through', async (t) => {
+  const { f, portal } = await startEnv(t);
+  const c = rawConnection(f.port);
+  c.socket.write('PUT /upload HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nContent-Length: 11\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
+  for (let i = 0; i < 100 && !c.data().includes('\r\n\r\n'); i++) await new Promise((r) => setTimeout(r, 50));
+  t.match(c.data(), /^HTTP\/1\.1 100 Continue\r\n/, 'the gateway invites the body');
+  c.socket.write('hello world');
+  const hard = setTimeout(() => c.socket.destroy(), 15_000);
+  await c.closed;
+  clearTimeout(hard);
+  const final = c.data().slice(c.data().indexOf('\r\n\r\n') + 4);
+  t.equal(statusOf(final), 200, 'then answers the upload');
+  t.match(final, /"bytes":11/);
+  t.notOk('expect' in portal.received.at(-1)!.headers, 'Expect is not forwarded');
+});
+
 t.test('many uploads on one keep-alive connection do not pile up socket listeners', async (t) => {
   const { f } = await startEnv(t);
   const warnings: string[] = [];

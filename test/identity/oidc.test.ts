@@ -16,6 +16,8 @@ const SECRET = 'idp-client-secret-0123456789-abcdef';
 const ACCOUNTS: Record<string, IdpAccount> = {
   carol: { password: 'carol-idp-pass', amr: ['pwd'], claims: { preferred_username: 'carol', email: 'carol@example.com', name: 'Carol Example', groups: ['staff'] } },
   hank: { password: 'hank-idp-pass', amr: ['pwd', 'hwk'], claims: { preferred_username: 'hank', email: 'hank@example.com', name: 'Hank Example', groups: 'finance staff' } },
+  // More groups than a session cookie can carry.
+  greta: { password: 'greta-idp-pass', amr: ['pwd', 'hwk'], claims: { preferred_username: 'greta', groups: Array.from({ length: 150 }, (_, i) => `department-of-long-group-names-${i}`) } },
 };
 
 const [trustPort, plainPort, idpPort] = [await freePort(), await freePort(), await freePort()];
@@ -118,6 +120,18 @@ t.test('a password-only IdP sign-in is asked for a gateway factor even where hwk
   const agent = new CookieAgent();
   const hops = await signIn(agent, trusting, 'carol');
   t.equal(path(hops[hops.length - 1]), '/.gatehouse/enroll');
+});
+
+t.test('a profile too large for the session cookie is refused, not silently cut', async (t) => {
+  const agent = new CookieAgent();
+  const hops = await signIn(agent, trusting, 'greta');
+  const last = hops[hops.length - 1];
+  t.equal(last.status, 400);
+  t.match(last.body, /Sign-in could not be completed/);
+  t.notOk([...agent.jar.keys()].some((k) => k.includes('gatehouse') && !k.endsWith('_device') && (agent.jar.get(k) ?? '').length > 4096), 'no oversized cookie kept');
+  const echo = await agent.go(`${trusting.url}/echo`, { until: (u) => u.port === String(idpPort) });
+  t.equal(new URL(echo[echo.length - 1].location ?? 'http://x/').port, String(idpPort), 'not signed in');
+  t.ok(await audited(trusting, (e) => e.event === 'signin.failure' && /too large/.test(String(e.reason))), 'audited with the reason');
 });
 
 t.test('refused callbacks: replayed, forged state, another browser, an IdP error', async (t) => {

@@ -98,6 +98,14 @@ t.test('buildUpstreamHeaders: hop-by-hop headers never go upstream', async (t) =
   }
 });
 
+t.test('buildUpstreamHeaders: Expect is answered by the gateway, not forwarded', async (t) => {
+  for (const name of ['Expect', 'expect', 'EXPECT']) {
+    const out = byName(buildUpstreamHeaders(input([name, '100-continue', 'Content-Length', '5'])));
+    t.notOk(out.has('expect'), `${name} removed`);
+    t.same(out.get('content-length'), ['5']);
+  }
+});
+
 t.test('buildUpstreamHeaders: names listed in Connection are hop-by-hop', async (t) => {
   const table: { conn: string; sent: [string, string][]; gone: string[]; kept: string[] }[] = [
     { conn: 'close, X-Custom-Thing', sent: [['X-Custom-Thing', '1'], ['X-Other', '2']], gone: ['x-custom-thing'], kept: ['x-other'] },
