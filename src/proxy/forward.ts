@@ -95,6 +95,9 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): ForwardH
       else if (res.destroyed) c.abort(new Error('client closed the connection'));
     },
     onResponseStart(c, statusCode, headers, statusMessage) {
+      // 1xx (102 Processing, 103 Early Hints) come before the real answer: not forwarded,
+      // since writeHead can only run once.
+      if (statusCode < 200) return;
       status = statusCode;
       if (res.destroyed) return;
       if (res.headersSent) {

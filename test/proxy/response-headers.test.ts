@@ -87,3 +87,26 @@ t.test('an upstream cannot set the gateway cookie nor scope cookies to its inter
   const upper = await c.fetch('/upper');
   t.equal(upper.headers.get('location'), `${f.url}/landing?x=1`, 'scheme/host case does not hide the internal origin');
 });
+
+t.test('informational answers (102, 103) before the real one do not break the exchange', async (t) => {
+  const upstream = http.createServer((req, res) => {
+    if (req.url === '/hints') res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+    if (req.url === '/processing') res.writeProcessing();
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' });
+      res.end('final');
+    }, 50);
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => upstream.close(() => r())));
+  const f = await startTestGateway({
+    upstream: false,
+    config: { routes: [{ path: '/', upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}` }], policy: { default: 'none', rules: [] } },
+  });
+  t.teardown(() => f.close());
+  for (const path of ['/hints', '/processing']) {
+    const r = await request(`${f.url}${path}`);
+    t.equal(r.statusCode, 200, `${path}: the final status`);
+    t.equal(await r.body.text(), 'final', `${path}: the final body`);
+  }
+});
