@@ -415,6 +415,8 @@ function buildRoutes(r: Reader, items: unknown[]): RouteConfig[] {
 function buildIdentity(r: Reader, s: Obj, warnings: string[]): IdentityConfig {
   const source = (r.str(s, 'source') ?? 'file') as IdentityConfig['source'];
   for (const other of ['file', 'oidc', 'upstream_form'] as const) {
+    // A users file may accompany upstream_form: it gives known users their email and groups.
+    if (other === 'file' && source === 'upstream_form') continue;
     if (other !== source && s[other] !== undefined) warnings.push(`identity.${other} is ignored because identity.source is ${source}`);
   }
   const out: IdentityConfig = { source };
@@ -445,6 +447,7 @@ function buildIdentity(r: Reader, s: Obj, warnings: string[]): IdentityConfig {
     };
     if (!out.oidc.scopes.includes('openid')) r.fail([...at, 'scopes'], 'must include openid');
   } else {
+    if (s.file !== undefined) out.file = { path: r.str(r.section(s, 'file'), 'path') ?? 'config/users.yaml' };
     const u = r.section(s, 'upstream_form');
     const at = ['identity', 'upstream_form'];
     const login_path = r.str(u, 'login_path') ?? '/login';

@@ -9,7 +9,7 @@ import { startTestGateway } from '../helpers/gateway.ts';
 interface RawResponse { status: number; head: string; body: string }
 
 /** Sends one raw request (Connection: close) and reads the whole answer. */
-function rawRequest(port: number, target: string, extraHeaders = ''): Promise<RawResponse> {
+function rawRequest(port: number, target: string, host = `localhost:${port}`): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port });
     const chunks: Buffer[] = [];
@@ -24,7 +24,7 @@ function rawRequest(port: number, target: string, extraHeaders = ''): Promise<Ra
       if (!m) return reject(new Error(`no status line for ${target}: ${JSON.stringify(text.slice(0, 200))}`));
       resolve({ status: Number(m[1]), head, body: end === -1 ? '' : text.slice(end + 4) });
     });
-    socket.write(`GET ${target} HTTP/1.1\r\nHost: localhost:${port}\r\nAccept: application/json\r\n${extraHeaders}Connection: close\r\n\r\n`);
+    socket.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`);
   });
 }
 
@@ -36,17 +36,22 @@ t.test('traversal and encoding variants of a denied path never reach the upstrea
         rules: [
           { id: 'admin', match: { path: '/admin/**' }, require: 'deny' },
           { id: 'iis-admin', match: { path: '/iis/admin/**' }, require: 'deny' },
+          { id: 'admin-host', match: { host: 'admin.localhost' }, require: 'deny' },
         ],
       },
     },
   });
   t.teardown(() => f.close());
   const portal = f.portal!;
-  // The portal's port is only known once it runs: add the case-insensitive route now.
+  // The portal's port is only known once it runs: add the case-insensitive and host routes now.
   const base = f.gw.current().config;
   const ok = await f.gw.reload({
     ...base,
-    routes: [base.routes[0], { ...base.routes[0], path: '/iis', case_insensitive: true }],
+    routes: [
+      base.routes[0],
+      { ...base.routes[0], path: '/iis', case_insensitive: true },
+      { ...base.routes[0], host: 'admin.localhost' },
+    ],
   });
   t.ok(ok, 'config with the real upstream loaded');
 
@@ -116,8 +121,26 @@ t.test('traversal and encoding variants of a denied path never reach the upstrea
     ['/iis/admin.', [400, 403]],
     ['/iis/admin./x', [400, 403]],
     ['/iis/ADMIN%20', [400, 403]],
+    // Case-insensitive routes fold the path the rules see (see gateway.ts / normalize.ts foldPathCase).
   ];
   t.ok(blocked.length >= 25, `${blocked.length} blocked variants`);
+  // Host-scoped rule: the host the gateway routes by must be the host the rule sees.
+  // [target, Host header]; an absolute-form target names the host itself (RFC 9112 §3.2.2).
+  const hostVariants: [string, string][] = [
+    ['/echo/h1', 'admin.localhost'],
+    ['/echo/h2', 'ADMIN.localhost'],
+    ['/echo/h3', `admin.localhost:${P}`],
+    ['/echo/h4', 'admin.localhost.'],
+    ['http://admin.localhost/echo/h5', `localhost:${P}`],
+    [`http://admin.localhost:${P}/echo/h6`, `localhost:${P}`],
+    ['http://ADMIN.LOCALHOST/echo/h7', 'localhost'],
+  ];
+  for (const [target, host] of hostVariants) {
+    const before = portal.received.length;
+    const r = await rawRequest(P, target, host);
+    t.ok([400, 403].includes(r.status), `${target} with Host ${host} → ${r.status} (want 400 or 403)`);
+    t.equal(portal.received.length, before, `${target} with Host ${host} never reached the upstream`);
+  }
 
   for (const [target, want] of blocked) {
     const before = portal.received.length;

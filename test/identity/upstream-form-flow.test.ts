@@ -90,7 +90,7 @@ t.test('the app\'s own login → gateway enrollment → only then the app\'s coo
   const echo = await r.json() as { headers: Record<string, string> };
   t.match(echo.headers.cookie, `JSESSIONID=${appSession}`, 'the app now sees its own session cookie');
   t.equal(echo.headers['x-gatehouse-user'], 'alice');
-  t.equal(echo.headers['x-gatehouse-email'], '', 'a user unknown to any users file has no email');
+    t.equal(echo.headers['x-gatehouse-email'], 'alice@example.com', 'a user the users file knows gets its email and groups');
   t.match(echo.headers['x-gatehouse-auth-methods'], /^pwd otp/);
 
   // Released exactly once: passing another factor in this session has nothing more to give.
