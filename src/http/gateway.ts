@@ -23,7 +23,7 @@ import { evaluate } from '../policy/evaluate.ts';
 import type { Decision, RequestFacts } from '../policy/types.ts';
 import { subjectFor, identityHeaders } from '../session/subject.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
-import { restoreStash, splitResume, stashAndRedirect, takeStash, type Stash } from '../policy/stash-handler.ts';
+import { restoreStash, splitResume, stashAndRedirect, takeStash, usedStashTarget, type Stash } from '../policy/stash-handler.ts';
 import { appLoginRedirect, endGatewaySession, isLoginPost, isLogoutRequest, upstreamCookiesFor, upstreamFormLogin } from '../identity/upstream-form.ts';
 
 export const RESERVED_PREFIX = '/.gatehouse';
@@ -132,8 +132,11 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         svc.log.error({ err, req_id: ctx.requestId }, 'stash backend unavailable: failing closed');
         return errorPage(ctx, 503);
       }
-      // Gone, used, or not this user's: land on the page itself, with nothing replayed.
-      if (!stash || stash.r !== route.index) return redirect(ctx, norm.forwardPath + ctx.query);
+      // Gone, used, or not this user's: nothing is replayed; a reload lands on the form's page.
+      if (!stash || stash.r !== route.index) {
+        const back = await usedStashTarget(ctx, resume.id).catch(() => null);
+        return redirect(ctx, back ?? norm.forwardPath + ctx.query);
+      }
     }
 
     let decision: Decision;

@@ -71,7 +71,22 @@ export async function takeStash(ctx: RequestContext, id: string): Promise<Stash 
     return null;
   }
   if (!stash || stash.u !== ctx.session.user || stash.c !== ctx.session.created) return null;
+  // A reload of the replayed answer must not look like an error: remember where the form was.
+  await ctx.svc.shared.set(`stash:done:${id}`, formPageOf(stash, ctx.snap.publicOrigin) ?? '/', STASH_TTL_MS);
   return stash;
+}
+
+/** Where a reload of an already replayed request should land: the page the form was on. */
+export async function usedStashTarget(ctx: RequestContext, id: string): Promise<string | null> {
+  if (!/^[\w-]{10,64}$/.test(id)) return null;
+  return ctx.svc.shared.get(`stash:done:${id}`);
+}
+
+function formPageOf(stash: Stash, origin: string): string | undefined {
+  for (let i = 0; i < stash.h.length; i += 2) {
+    if (stash.h[i].toLowerCase() === 'referer' && stash.h[i + 1].startsWith(`${origin}/`)) return stash.h[i + 1].slice(origin.length);
+  }
+  return undefined;
 }
 
 /** Puts a taken stash back (the request needs yet another challenge). */

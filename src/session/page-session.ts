@@ -42,12 +42,16 @@ export async function refreshedSessionCookie(ctx: RequestContext): Promise<strin
 
 /**
  * CSRF: the form's token must equal the session's, and a browser-sent Origin
- * (when present) must be our own. SameSite=Lax already keeps the cookie off
- * cross-site POSTs; this is the second lock.
+ * and Sec-Fetch-Site (when present) must say the post came from our own pages.
+ * SameSite=Lax already keeps the cookie off cross-site POSTs; this is the second lock.
  */
 export function csrfOk(ctx: RequestContext, token: string | undefined): boolean {
+  // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` on our own form posts;
+  // then the Fetch Metadata header says whether the post came from our origin.
   const origin = ctx.req.headers.origin;
-  if (origin !== undefined && origin !== ctx.snap.publicOrigin) return false;
+  if (origin !== undefined && origin !== 'null' && origin !== ctx.snap.publicOrigin) return false;
+  const site = ctx.req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
   const expected = ctx.session?.csrf;
   if (!expected || typeof token !== 'string' || token.length !== expected.length) return false;
   return timingSafeEqual(Buffer.from(token), Buffer.from(expected));

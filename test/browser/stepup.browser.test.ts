@@ -79,6 +79,7 @@ if (requireChromium(t)) {
     // Reloading the result page does not pay twice.
     await page.reload();
     t.equal(portal.state.payments.length, 3, 'a reload after the replay does not repeat the payment');
+    t.equal(new URL(page.url()).pathname, '/billing', 'and lands back on the form page, not on an error');
     await screenshot(page, 'e2e-stepup-reload-after-replay');
     t.same(problems, [], 'no CSP violation or script error');
     await page.context().close();
