@@ -15,6 +15,7 @@ import { createHttpServer, drain, listen } from '../http/server.ts';
 import { openStore } from '../store/open-store.ts';
 import { openSharedState } from '../store/open-shared-state.ts';
 import { SessionManager } from '../session/session-manager.ts';
+import { usersToRevoke } from '../session/user-changes.ts';
 import { AssertionSigner } from '../identity/assertion.ts';
 import { createFileIdentitySource } from '../identity/file-source.ts';
 import { createOidcIdentitySource, OidcClient } from '../identity/oidc.ts';
@@ -73,8 +74,9 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const metrics = createMetrics();
   // No users file for OIDC, nor for upstream_form without identity.file (the app's form names the users).
   const noUsersFile = config.identity.source === 'oidc' || (config.identity.source === 'upstream_form' && !config.identity.file);
+  let onUsersReloaded: () => void = () => {};
   const identity = noUsersFile ? createOidcIdentitySource() : await createFileIdentitySource(config.identity.file?.path ?? 'config/users.yaml', {
-    onReload: (n) => log.info({ users: n }, 'users file reloaded'),
+    onReload: (n) => { log.info({ users: n }, 'users file reloaded'); onUsersReloaded(); },
     onError: (issues) => log.error({ issues }, 'users file rejected: keeping the previous users'),
   });
   const oidc = config.identity.source === 'oidc' && config.identity.oidc
@@ -92,6 +94,15 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     shared,
   });
   await sessions.start();
+  // A user disabled, re-enabled or given a new password in the users file loses every session.
+  let knownUsers = identity.listUsers();
+  onUsersReloaded = () => {
+    const next = identity.listUsers();
+    for (const id of usersToRevoke(knownUsers, next)) {
+      sessions.revokeUser(id).catch((err: Error) => log.error({ err, user: id }, 'revoking sessions after a users-file change failed'));
+    }
+    knownUsers = next;
+  };
   // An MFA reset done by the CLI lands in the store; every instance picks it up within seconds
   // (Redis deployments also get it pushed at once), so a reset ends sessions everywhere.
   let resetsSeen = Date.now() - config.session.max_age;
@@ -104,7 +115,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     }, (err: Error) => log.warn({ err: err.message }, 'MFA reset poll failed'));
   }, 2000);
   resetPoll.unref();
-  const signer = new AssertionSigner(store, publicOrigin);
+  const signer = new AssertionSigner(store, publicOrigin, Date.now, (err) => log.warn({ err }, 'signing keys reload failed; keeping the current keys'));
   await signer.init();
   const assets = createStaticAssets(defaultStaticSources(VIEWS_DIR));
   const notifier = openNotifier(config.notifier);

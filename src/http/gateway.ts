@@ -19,6 +19,7 @@ import { forwardRequest } from '../proxy/forward.ts';
 import { proxyUpgrade } from '../proxy/websocket.ts';
 import { readCookie } from '../session/cookies.ts';
 import { currentUser } from '../session/current-user.ts';
+import { refreshedSessionCookie } from '../session/page-session.ts';
 import { evaluate } from '../policy/evaluate.ts';
 import type { Decision, RequestFacts } from '../policy/types.ts';
 import { subjectFor, identityHeaders } from '../session/subject.ts';
@@ -176,12 +177,14 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       case 'allow':
         if (stash) {
           svc.log.info({ req_id: ctx.requestId, user: stash.u, method: stash.m }, 'replaying stashed request');
-          return proxy(ctx, route, stash.p, (bytes) => { loggedBytes = bytes; }, stash);
+          const refreshed = await refreshedSessionCookie(ctx);
+          return proxy(ctx, route, stash.p, (bytes) => { loggedBytes = bytes; }, stash, refreshed ? { 'set-cookie': refreshed } : undefined);
         }
         {
           // upstream_form: the app's logout_path ends the gateway session too (the app still gets its cookie to end its own).
-          const logout = isLogoutRequest(ctx, route) ? await endGatewaySession(ctx) : undefined;
-          return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; }, undefined, logout ? { 'set-cookie': logout } : undefined);
+          // Otherwise an active session slides its idle deadline (re-sealed about once a minute, not per request).
+          const cookie = isLogoutRequest(ctx, route) ? await endGatewaySession(ctx) : await refreshedSessionCookie(ctx);
+          return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; }, undefined, cookie ? { 'set-cookie': cookie } : undefined);
         }
     }
   }

@@ -1,6 +1,7 @@
 // Logout is a state change: without the session's CSRF token (or with a wrong
-// one, or from a foreign Origin) it changes nothing, and the session keeps
-// working. A link (GET) never signs anyone out.
+// one, or from a foreign Origin, or marked cross-site by Fetch Metadata) it
+// changes nothing, and the session keeps working. A link (GET) never signs
+// anyone out.
 
 import t from 'tap';
 import { startTestGateway, Client, type GatewayFixture } from '../helpers/gateway.ts';
@@ -31,7 +32,11 @@ t.test('logout without a valid CSRF token does nothing', async (t) => {
     { label: 'truncated token', fields: { csrf: token.slice(0, -2) } },
     { label: "another user's token", fields: { csrf: bobsToken } },
     { label: 'right token, foreign Origin', fields: { csrf: token }, headers: { origin: 'https://evil.example' } },
-    { label: 'right token, Origin null', fields: { csrf: token }, headers: { origin: 'null' } },
+    // Origin null is what browsers send under Referrer-Policy: no-referrer; then Fetch Metadata must not say cross-site.
+    { label: 'right token, Origin null, Sec-Fetch-Site cross-site', fields: { csrf: token }, headers: { origin: 'null', 'sec-fetch-site': 'cross-site' } },
+    { label: 'right token, Origin null, Sec-Fetch-Site same-site', fields: { csrf: token }, headers: { origin: 'null', 'sec-fetch-site': 'same-site' } },
+    { label: 'wrong token, Origin null, Sec-Fetch-Site same-origin', fields: { csrf: 'A'.repeat(token.length) }, headers: { origin: 'null', 'sec-fetch-site': 'same-origin' } },
+    { label: 'right token, our Origin but Sec-Fetch-Site cross-site', fields: { csrf: token }, headers: { 'sec-fetch-site': 'cross-site' } },
     { label: 'right token, same host other port', fields: { csrf: token }, headers: { origin: `http://localhost:${f.port + 1}` } },
     { label: 'everywhere without a token', fields: { everywhere: '1' } },
   ];
@@ -49,8 +54,8 @@ t.test('logout without a valid CSRF token does nothing', async (t) => {
   t.match(await get.text(), /name="csrf"/, 'GET shows a form that needs the token');
   t.ok(await works(f, c), 'GET did not sign out');
 
-  // The control: the right token from our own origin does sign out.
-  const ok = await c.postForm('/.gatehouse/logout', { csrf: token });
+  // The control: the right token from our own page does sign out (as a browser under no-referrer sends it).
+  const ok = await c.postForm('/.gatehouse/logout', { csrf: token }, { origin: 'null', 'sec-fetch-site': 'same-origin' });
   t.equal(ok.status, 200, 'with the right token logout works');
   t.notOk(await works(f, c), 'and the session is gone');
 });
