@@ -155,6 +155,9 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   async function reload(next?: Config): Promise<boolean> {
     try {
       const cfg = next ?? loadConfig(configPath);
+      // An editor saving in place (truncate, then write) can show the watcher an empty file: a valid
+      // all-defaults config without routes. Never swap in a config that would stop all traffic.
+      if (cfg.routes.length === 0 && snap.routes.length > 0) throw new Error('the new config has no routes: keeping the running config');
       const fresh = buildSnapshot(cfg);
       snap = fresh;
       await svc.pools.retain(fresh.routes.map((r) => r.upstreamOrigin));

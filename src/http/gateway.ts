@@ -15,7 +15,7 @@ import { BodyError } from './form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
 import { selectRoute, type Route } from '../proxy/route-table.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
-import { forwardRequest } from '../proxy/forward.ts';
+import { forwardRequest, type ForwardHandle } from '../proxy/forward.ts';
 import { proxyUpgrade } from '../proxy/websocket.ts';
 import { readCookie } from '../session/cookies.ts';
 import { currentUser } from '../session/current-user.ts';
@@ -44,6 +44,16 @@ export function normalizeFor(snap: Snapshot, url: string): NormalizedTarget {
     return normalizeTarget(url, { pathParams: 'allow', caseInsensitive: false });
   }
   return n;
+}
+
+/** An absolute-form target whose host is not the Host header's. */
+export function authorityConflict(norm: Extract<NormalizedTarget, { ok: true }>, req: IncomingMessage): boolean {
+  return norm.authority !== undefined && hostOnly(norm.authority) !== hostOnly(req.headers.host);
+}
+
+/** Case-blind apps (IIS) also drop trailing dots and spaces ('/admin.' serves /admin): such names are refused there. */
+export function caseBlindSafe(route: Route, url: string): boolean {
+  return !route.case_insensitive || normalizeTarget(url, { pathParams: route.path_params, caseInsensitive: true }).ok;
 }
 
 export function newRequestId(req: IncomingMessage, viaTrustedProxy: boolean): string {
@@ -89,6 +99,11 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     }
     ctx.path = norm.matchPath;
     ctx.query = norm.query;
+    if (authorityConflict(norm, req)) {
+      // Absolute-form names its own host (RFC 9112 §3.2.2): routing by it while host rules see Host would let one bypass the other.
+      ctx.log = { decision: 'deny', reason: 'bad target: authority differs from Host' };
+      return errorPage(ctx, 400);
+    }
 
     try {
       ctx.cookie = readCookie(req.headers.cookie, svc.sessions.cookieName);
@@ -120,6 +135,10 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     routeId = route.id;
     if (norm.forwardPath.includes(';') && route.path_params !== 'allow') {
       ctx.log = { decision: 'deny', reason: 'bad target: path parameters' };
+      return errorPage(ctx, 400);
+    }
+    if (!caseBlindSafe(route, req.url ?? '')) {
+      ctx.log = { decision: 'deny', reason: 'bad target: trailing dot or space on a case-insensitive route' };
       return errorPage(ctx, 400);
     }
 
@@ -238,9 +257,9 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       identity: identityHeaders(ctx, route),
     }));
     const hasBody = !stash && (req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
-    if (hasBody) limitBody(ctx);
+    if (hasBody && !admitBody(ctx)) return;
     const started = performance.now();
-    forwardRequest(res, {
+    const exchange = forwardRequest(res, {
       pool: svc.pools.get(route.upstreamOrigin),
       method: stash?.m ?? req.method ?? 'GET',
       path: route.upstreamBase + target,
@@ -262,29 +281,55 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         errorPage(ctx, failure === 'timeout' ? 504 : 502);
       },
     });
+    if (hasBody) watchBody(ctx, exchange);
   }
 
-  /** Body limits: declared size checked up front, streamed size counted; a stalled body is cut off. */
-  function limitBody(ctx: RequestContext): void {
-    const { req, snap } = ctx;
-    const max = snap.config.server.max_body_bytes;
-    const declared = Number(req.headers['content-length'] ?? NaN);
+  /** A body declared over max_body_bytes gets 413 at once and is never forwarded; the rest is discarded. */
+  function admitBody(ctx: RequestContext): boolean {
+    const max = ctx.snap.config.server.max_body_bytes;
+    const declared = Number(ctx.req.headers['content-length'] ?? NaN);
     if (max > 0 && declared > max) {
+      ctx.res.shouldKeepAlive = false;
       errorPage(ctx, 413);
-      req.resume();
-      return;
+      ctx.req.resume();
+      return false;
     }
+    return true;
+  }
+
+  /**
+   * While the body streams: a stall longer than body_timeout cuts the connection, and a
+   * chunked body that grows past max_body_bytes gets 413 and the upstream exchange is aborted.
+   */
+  function watchBody(ctx: RequestContext, exchange: ForwardHandle): void {
+    const { req, res, snap } = ctx;
+    // Captured: req.socket may be gone by the time the timer fires.
+    const socket = req.socket;
     const stall = snap.config.server.body_timeout;
     if (stall > 0) {
-      req.socket.setTimeout(stall, () => req.socket.destroy());
-      req.once('end', () => req.socket.setTimeout(0));
+      // One listener per request, removed when the body is done: keep-alive sockets carry many requests.
+      const cut = () => socket.destroy();
+      const clear = () => {
+        socket.setTimeout(0);
+        socket.off('timeout', cut);
+      };
+      socket.setTimeout(stall);
+      socket.on('timeout', cut);
+      req.once('end', clear);
+      req.once('close', clear);
     }
-    if (max > 0 && Number.isNaN(declared)) {
+    const max = snap.config.server.max_body_bytes;
+    if (max > 0 && req.headers['content-length'] === undefined) {
       let seen = 0;
-      req.on('data', (chunk: Buffer) => {
+      const count = (chunk: Buffer) => {
         seen += chunk.length;
-        if (seen > max) req.destroy(new Error('body too large'));
-      });
+        if (seen <= max) return;
+        req.off('data', count);
+        res.shouldKeepAlive = false;
+        errorPage(ctx, 413); // does nothing if the upstream has answered already
+        exchange.abort(new Error('body too large'));
+      };
+      req.on('data', count);
     }
   }
 
@@ -315,11 +360,12 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       const snap = current();
       const client = resolveClient(req.socket.remoteAddress ?? '', req.headers, snap.trusted, snap.ownProto);
       const norm = normalizeFor(snap, req.url ?? '');
-      if (!norm.ok) return reject(400, 'Bad Request');
+      if (!norm.ok || authorityConflict(norm, req)) return reject(400, 'Bad Request');
       if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return reject(400, 'Bad Request');
       if (norm.matchPath.startsWith(`${RESERVED_PREFIX}/`) || norm.matchPath === RESERVED_PREFIX) return reject(404, 'Not Found');
       const route = selectRoute(snap.routes, hostOnly(req.headers.host), norm.matchPath);
       if (!route || !route.websocket) return reject(404, 'Not Found');
+      if (!caseBlindSafe(route, req.url ?? '')) return reject(400, 'Bad Request');
       const ctx: RequestContext = {
         req, res: undefined as never, snap, svc, client, requestId: newRequestId(req, client.viaTrustedProxy),
         path: norm.matchPath, query: norm.query, session: null, cookie: undefined, started: performance.now(), log: {},
