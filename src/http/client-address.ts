@@ -24,6 +24,14 @@ export function trustedProxyList(cidrs: readonly string[]): BlockList {
   return list;
 }
 
+const empty = new WeakMap<BlockList, boolean>();
+/** An empty list (the default) needs no address parsing per request. */
+function trustsNobody(list: BlockList): boolean {
+  let e = empty.get(list);
+  if (e === undefined) empty.set(list, (e = list.rules.length === 0));
+  return e;
+}
+
 export function isTrusted(list: BlockList, ip: string): boolean {
   const family = isIP(ip);
   if (family === 0) return false;
@@ -59,7 +67,7 @@ export function resolveClient(
 ): ClientFacts {
   const peerIp = plainAddress(peer);
   const host = headers.host ?? '';
-  if (!isTrusted(trusted, peerIp)) {
+  if (trustsNobody(trusted) || !isTrusted(trusted, peerIp)) {
     return { ip: peerIp, proto: ownProto, host, viaTrustedProxy: false, forwardedFor: peerIp };
   }
   const xff = headers['x-forwarded-for'];

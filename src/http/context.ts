@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockList } from 'node:net';
 import type { Logger } from 'pino';
+import type { RequestLog } from '../audit/request-log.ts';
 import type { Config } from '../config/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { Route } from '../proxy/route-table.ts';
@@ -29,6 +30,8 @@ import type { OidcClient } from '../identity/oidc.ts';
 
 export interface Services {
   log: Logger;
+  /** The per-request decision log line (SPEC §4.5). */
+  requestLog: RequestLog;
   store: Store;
   shared: SharedState;
   identity: IdentitySource;

@@ -3,7 +3,7 @@
 // can fail for reasons outside the request (store, shared state, policy)
 // fails closed with the 503 page.
 
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { foldPathCase, normalizeTarget, type NormalizedTarget } from './normalize.ts';
@@ -59,8 +59,12 @@ export function caseBlindSafe(route: Route, url: string): boolean {
 export function newRequestId(req: IncomingMessage, viaTrustedProxy: boolean): string {
   const incoming = req.headers['x-request-id'];
   if (viaTrustedProxy && typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming)) return incoming;
-  return randomUUID();
+  return `${BOOT_ID}-${(++requestCounter).toString(36)}`;
 }
+
+// Request ids: a random per-process prefix and a counter: unique across instances, no crypto per request.
+const BOOT_ID = randomBytes(6).toString('base64url');
+let requestCounter = 0;
 
 export function createGateway(svc: Services, current: () => Snapshot) {
   function logLine(ctx: RequestContext, status: number, route: string | undefined, bytes: number): void {
@@ -69,11 +73,11 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     if (ctx.log.rule !== undefined && ctx.log.decision !== undefined) {
       svc.metrics.forRule(ctx.log.rule).decision(ctx.log.decision as 'allow' | 'challenge' | 'deny' | 'report');
     }
-    svc.log.info({
+    svc.requestLog.write({
       req_id: ctx.requestId, ip: ctx.client.ip, method: ctx.req.method, path: ctx.path, route,
       user: ctx.log.user ?? ctx.session?.user, rule: ctx.log.rule, decision: ctx.log.decision, reason: ctx.log.reason,
       status, bytes, ms: Math.round(ms * 100) / 100,
-    }, 'request');
+    });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -107,7 +111,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
 
     try {
       ctx.cookie = readCookie(req.headers.cookie, svc.sessions.cookieName);
-      ctx.session = await svc.sessions.read(ctx.cookie);
+      ctx.session = ctx.cookie === undefined ? null : await svc.sessions.read(ctx.cookie);
       if (ctx.session?.user !== undefined && !currentUser(ctx)) ctx.session = null;
     } catch (err) {
       svc.log.error({ err, req_id: ctx.requestId }, 'session check failed: failing closed');
@@ -202,7 +206,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         {
           // upstream_form: the app's logout_path ends the gateway session too (the app still gets its cookie to end its own).
           // Otherwise an active session slides its idle deadline (re-sealed about once a minute, not per request).
-          const cookie = isLogoutRequest(ctx, route) ? await endGatewaySession(ctx) : await refreshedSessionCookie(ctx);
+          const cookie = isLogoutRequest(ctx, route) ? await endGatewaySession(ctx) : ctx.session?.user === undefined ? undefined : await refreshedSessionCookie(ctx);
           return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; }, undefined, cookie ? { 'set-cookie': cookie } : undefined);
         }
     }
@@ -379,7 +383,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       }
       let d: Decision;
       try { d = decide(ctx, route); } catch { return reject(503, 'Service Unavailable'); }
-      svc.log.info({ req_id: ctx.requestId, ip: client.ip, method: 'GET', path: ctx.path, route: route.id, user: ctx.session?.user, rule: d.rule, decision: d.action, reason: d.reason, upgrade: 'websocket' }, 'request');
+      svc.requestLog.write({ req_id: ctx.requestId, ip: client.ip, method: 'GET', path: ctx.path, route: route.id, user: ctx.session?.user, rule: d.rule, decision: d.action, reason: d.reason, status: 101, bytes: 0, ms: 0, upgrade: 'websocket' });
       if (d.action === 'deny') return reject(403, 'Forbidden');
       if (d.action === 'challenge') return reject(401, 'Unauthorized');
       const headers = upstreamCookiesFor(ctx, buildUpstreamHeaders({

@@ -87,7 +87,12 @@ export async function startTestGateway(opts: {
   });
   const gw = await startGateway({ configPath, watch: false, logDestination: sink });
   return {
-    gw, url: `http://localhost:${gw.port}`, port: gw.port, dir, configPath, usersPath, portal, logs,
+    gw, url: `http://localhost:${gw.port}`, port: gw.port, dir, configPath, usersPath, portal,
+    // Request lines are batched by the gateway; reading the logs writes out what is pending.
+    get logs() {
+      gw.services.requestLog.flush();
+      return logs;
+    },
     async close() {
       await gw.close();
       await portal?.close();
