@@ -143,7 +143,8 @@ if (requireChromium(t)) {
       const u = new URL(location);
       if (u.pathname !== '/.gatehouse/oidc/callback') return location;
       genuine = location;
-      u.searchParams.set('state', 'x' + u.searchParams.get('state')!.slice(1));
+      const state = u.searchParams.get('state')!;
+      u.searchParams.set('state', (state[0] === 'x' ? 'y' : 'x') + state.slice(1)); // always a different state
       return u.href;
     };
     t.teardown(() => { idp.rewriteLocation = undefined; });
