@@ -62,7 +62,8 @@ export async function stashAndRedirect(ctx: RequestContext, d: Challenge, route:
 /** Takes a stash (single use) if it belongs to this sign-in. */
 export async function takeStash(ctx: RequestContext, id: string): Promise<Stash | null> {
   if (!/^[\w-]{10,64}$/.test(id) || !ctx.session?.user) return null;
-  const sealed = await ctx.svc.shared.take(`stash:${id}`);
+  // Read and check before taking: another session naming this id must not destroy it.
+  const sealed = await ctx.svc.shared.get(`stash:${id}`);
   if (!sealed) return null;
   let stash: Stash;
   try {
@@ -71,6 +72,8 @@ export async function takeStash(ctx: RequestContext, id: string): Promise<Stash 
     return null;
   }
   if (!stash || stash.u !== ctx.session.user || stash.c !== ctx.session.created) return null;
+  // Single use, also across instances: only the one who takes it replays it.
+  if ((await ctx.svc.shared.take(`stash:${id}`)) === null) return null;
   // A reload of the replayed answer must not look like an error: remember where the form was.
   await ctx.svc.shared.set(`stash:done:${id}`, formPageOf(stash, ctx.snap.publicOrigin) ?? '/', STASH_TTL_MS);
   return stash;

@@ -14,6 +14,7 @@ import { csrfOk, commitSession } from '../session/page-session.ts';
 import { deferralAllowed } from '../policy/rollout.ts';
 import { isInRollout } from '../policy/rollout.ts';
 import { factorCheck, factorKindInfo } from '../factors/types.ts';
+import { normalizePhone } from '../factors/registry.ts';
 import { enrollmentCompleteMessage, factorAddedMessage } from '../identity/messages.ts';
 import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor } from './second-factor.ts';
 import { releaseHeldCookies } from '../identity/upstream-form.ts';
@@ -35,8 +36,8 @@ export async function afterEnrollment(ctx: RequestContext, flow: Flow): Promise<
   return `/.gatehouse/enroll?${flowQuery(flow, { step: remaining === 0 ? 'recovery' : 'done' })}`;
 }
 
-function methodCards(flow: Flow, accepted: FactorKind[] | null, hasEmail: boolean, webauthn: boolean) {
-  const kinds: FactorKind[] = webauthn ? ['webauthn', 'totp', 'email'] : ['totp', 'email'];
+function methodCards(flow: Flow, accepted: FactorKind[] | null, hasEmail: boolean, webauthn: boolean, sms = false) {
+  const kinds: FactorKind[] = [...(webauthn ? ['webauthn' as const] : []), 'totp', 'email', ...(sms ? ['sms' as const] : [])];
   return kinds
     .filter((k) => kindAllowed(k, accepted) && (k !== 'email' || hasEmail))
     .map((kind, i) => {
@@ -82,7 +83,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   const accepted = acceptedKinds(ctx, flow.rule);
   const email = currentUser(ctx)?.email;
   // "Choose a different method" only where the rule leaves a choice.
-  const others = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '').length > 1;
+  const others = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '', ctx.svc.factors.sms !== undefined).length > 1;
   if (method === 'totp' && kindAllowed('totp', accepted)) {
     const e = await ctx.svc.factors.totp.beginEnrollment({ id: user, email });
     return sendPage(ctx, 200, 'enroll', {
@@ -97,6 +98,9 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
       scripts: ['simplewebauthn-browser.js', 'webauthn.js'],
     });
   }
+  if (method === 'sms' && kindAllowed('sms', accepted) && ctx.svc.factors.sms) {
+    return sendPage(ctx, 200, 'enroll', smsPage(ctx, flow, {}));
+  }
   if (method === 'email' && kindAllowed('email', accepted) && email) {
     return sendPage(ctx, 200, 'enroll', { mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), needs, others, email, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'] });
   }
@@ -106,7 +110,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   const deferral = noFactors && u && isInRollout(u.groups, ctx.snap.config.rollout) && !flow.rule
     ? deferralAllowed({ deferrals: state?.deferrals ?? 0 }, ctx.snap.config.rollout, ctx.svc.now())
     : undefined;
-  const methods = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '');
+  const methods = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '', ctx.svc.factors.sms !== undefined);
   // A rule that leaves one way to satisfy it: nothing to choose.
   if (flow.rule && methods.length === 1) return redirect(ctx, methods[0].href);
   sendPage(ctx, 200, 'enroll', {
@@ -128,6 +132,13 @@ async function missingKinds(ctx: RequestContext, flow: Flow): Promise<{ needed: 
   if (has.length === 0 || has.some((k) => kindAllowed(k, accepted))) return undefined;
   const label = (k: FactorKind) => factorKindInfo(k).label;
   return { needed: accepted.filter((k) => k !== 'recovery').map(label), has: has.map(label) };
+}
+
+function smsPage(ctx: RequestContext, flow: Flow, extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    mode: 'sms', flow, query: flowQuery(flow), code_length: ctx.snap.config.factors.sms_otp?.length ?? 6,
+    step: { current: 2, total: STEPS, label: 'Confirm your phone' }, scripts: ['autosubmit.js'], ...extra,
+  };
 }
 
 async function markEnrolled(ctx: RequestContext, kind: FactorKind): Promise<string | undefined> {
@@ -179,6 +190,19 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
       });
     }
     return enrolled(ctx, flow, 'totp', r.factor.id, r.factor.name);
+  }
+  if (action === 'sms-send' && svc.factors.sms) {
+    const phone = normalizePhone(form.phone);
+    if (!phone) return sendPage(ctx, 400, 'enroll', smsPage(ctx, flow, { error: 'Enter the number with its country code, like +44 7700 900123.', phone: form.phone?.slice(0, 32) }));
+    const sent = await svc.factors.beginCodeEnrollment('sms', { id: user }, phone);
+    return sendPage(ctx, sent.ok ? 200 : 429, 'enroll', smsPage(ctx, flow, sent.ok
+      ? { code_sent: true, phone, notice: `We texted a code to ${phone}.` }
+      : { phone, error: 'A code was sent moments ago. Wait a little before asking again.' }));
+  }
+  if (action === 'sms-confirm' && svc.factors.sms) {
+    const r = await svc.factors.finishCodeEnrollment('sms', user, form.code ?? '');
+    if (!r.ok) return sendPage(ctx, 400, 'enroll', smsPage(ctx, flow, { code_sent: true, error: 'That code is not right or has expired.' }));
+    return enrolled(ctx, flow, 'sms', r.factor.id, r.factor.name);
   }
   if (action === 'email-send') {
     const u = currentUser(ctx)!;

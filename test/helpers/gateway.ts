@@ -115,7 +115,9 @@ export function deepMerge<T>(base: T, over: Record<string, unknown>): T {
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+    // Objects merge, except a section switching its `kind` (store, notifier…), which replaces.
+    const switchesKind = v && typeof v === 'object' && 'kind' in v && b && typeof b === 'object' && (b as { kind?: unknown }).kind !== (v as { kind?: unknown }).kind;
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) && !switchesKind
       ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
       : v;
   }
