@@ -4,10 +4,14 @@
 
 import type { Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { connect } from 'node:net';
 import { normalizeTarget } from '../../src/http/normalize.ts';
 import { Client, freePort, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
 import type { RealProxy } from './real-proxy.ts';
+import { rawGet } from '../helpers/raw-http.ts';
+
+/** One raw request over a socket, so nothing on the client side normalizes the target. */
+export const rawRequest = (port: number, target: string, headers: Record<string, string>) =>
+  rawGet(port, target, Object.entries(headers).map(([k, v]) => `${k}: ${v}`));
 
 type StartProxy = (o: { dir: string; port: number; gatehouse: string; app: string }) => Promise<RealProxy>;
 
@@ -17,28 +21,6 @@ export function oathtool(secret: string): string {
   return execFileSync('oathtool', ['--totp', '-b', secret.replace(/\s+/g, '')]).toString().trim();
 }
 
-interface RawResponse { status: number; head: string; body: string }
-
-/** One raw request over a socket, so nothing on the client side normalizes the target. */
-export function rawRequest(port: number, target: string, headers: Record<string, string>): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const chunks: Buffer[] = [];
-    socket.setTimeout(15_000, () => socket.destroy(new Error(`timeout on ${target}`)));
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      const head = end === -1 ? text : text.slice(0, end);
-      const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
-      if (!m) return reject(new Error(`no status line for ${target}: ${JSON.stringify(text.slice(0, 200))}`));
-      resolve({ status: Number(m[1]), head, body: end === -1 ? '' : text.slice(end + 4) });
-    });
-    const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    socket.write(`GET ${target} HTTP/1.1\r\n${lines}Connection: close\r\n\r\n`);
-  });
-}
 
 const POLICY = {
   default: 'login',

@@ -4,32 +4,15 @@
 // the client is the right-most untrusted hop. Raw sockets send the exact bytes.
 
 import t, { type Test } from 'tap';
-import { connect } from 'node:net';
 import { startTestGateway, Client, type GatewayFixture } from '../helpers/gateway.ts';
 import { ownedHeaderMatcher } from '../../src/http/owned-headers.ts';
 import type { RecordedRequest } from '../../examples/demo-portal/server.ts';
+import { rawGet } from '../helpers/raw-http.ts';
 
-interface RawResponse { status: number; head: string; body: string }
+/** The gateway's own Host and an API client's Accept, then the lines under test. */
+const rawRequest = (port: number, target: string, headerLines: string[]) =>
+  rawGet(port, target, [`Host: localhost:${port}`, 'Accept: application/json', ...headerLines]);
 
-function rawRequest(port: number, target: string, headerLines: string[]): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const chunks: Buffer[] = [];
-    socket.setTimeout(15_000, () => socket.destroy(new Error(`timeout on ${target}`)));
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const end = text.indexOf('\r\n\r\n');
-      const head = end === -1 ? text : text.slice(0, end);
-      const m = /^HTTP\/1\.1 (\d{3})/.exec(head);
-      if (!m) return reject(new Error(`no status line for ${target}: ${JSON.stringify(text.slice(0, 200))}`));
-      resolve({ status: Number(m[1]), head, body: end === -1 ? '' : text.slice(end + 4) });
-    });
-    const lines = [`GET ${target} HTTP/1.1`, `Host: localhost:${port}`, 'Accept: application/json', ...headerLines, 'Connection: close'];
-    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-  });
-}
 
 /** The header sets an attacker tries; each is sent on its own request. */
 const SPOOFS: { name: string; lines: string[] }[] = [

@@ -3,30 +3,11 @@
 // over a raw net socket so nothing normalizes the target on the client side.
 
 import t from 'tap';
-import { connect } from 'node:net';
 import { startTestGateway } from '../helpers/gateway.ts';
+import { rawGet } from '../helpers/raw-http.ts';
 
-interface RawResponse { status: number; head: string; body: string }
+const rawRequest = (port: number, target: string, host = `localhost:${port}`) => rawGet(port, target, [`Host: ${host}`, 'Accept: application/json']);
 
-/** Sends one raw request (Connection: close) and reads the whole answer. */
-function rawRequest(port: number, target: string, host = `localhost:${port}`): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const chunks: Buffer[] = [];
-    socket.setTimeout(15_000, () => socket.destroy(new Error(`timeout on ${target}`)));
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      const head = end === -1 ? text : text.slice(0, end);
-      const m = /^HTTP\/1\.1 (\d{3})/.exec(head);
-      if (!m) return reject(new Error(`no status line for ${target}: ${JSON.stringify(text.slice(0, 200))}`));
-      resolve({ status: Number(m[1]), head, body: end === -1 ? '' : text.slice(end + 4) });
-    });
-    socket.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`);
-  });
-}
 
 t.test('traversal and encoding variants of a denied path never reach the upstream', async (t) => {
   const f = await startTestGateway({
