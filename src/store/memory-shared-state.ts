@@ -2,7 +2,7 @@
 // Entries expire lazily on read and through a periodic sweep, so keys nobody
 // reads again (rate-limit counters of one-off IPs) do not pile up.
 
-import type { SharedState } from './shared-state.ts';
+import { checkTtl, deliver, type SharedState } from './shared-state.ts';
 
 interface Entry { value: string; expiresAt: number }
 
@@ -109,19 +109,4 @@ export function createMemorySharedState(opts: MemorySharedStateOptions = {}): Sh
       subscribers.clear();
     },
   };
-}
-
-/** TTLs are whole positive milliseconds, as Redis PX requires. */
-function checkTtl(ttlMs: number): number {
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttl must be a positive number of ms, got ${ttlMs}`);
-  return Math.ceil(ttlMs);
-}
-
-/** One subscriber's failure must not stop the others (a revocation reaches every listener). */
-function deliver(handler: (message: string) => void, channel: string, message: string): void {
-  try {
-    handler(message);
-  } catch (err) {
-    process.emitWarning(`shared-state subscriber for ${channel} threw: ${(err as Error)?.message ?? err}`, 'SharedStateWarning');
-  }
 }

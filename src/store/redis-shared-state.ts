@@ -5,7 +5,7 @@
 // the client keeps reconnecting in the background and recovers by itself.
 
 import { Redis } from 'ioredis';
-import { RESYNC_MESSAGE, type SharedState } from './shared-state.ts';
+import { RESYNC_MESSAGE, checkTtl, deliver, type SharedState } from './shared-state.ts';
 
 /** How long the first command waits for the initial connection before giving up. */
 const CONNECT_WAIT_MS = 2000;
@@ -188,19 +188,7 @@ async function quit(redis: Redis): Promise<void> {
   redis.disconnect();
 }
 
-function checkTtl(ttlMs: number): number {
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttl must be a positive number of ms, got ${ttlMs}`);
-  return Math.ceil(ttlMs);
-}
 
-/** One subscriber's failure must not stop the others (a revocation reaches every listener). */
-function deliver(handler: (message: string) => void, channel: string, message: string): void {
-  try {
-    handler(message);
-  } catch (err) {
-    process.emitWarning(`shared-state subscriber for ${channel} threw: ${(err as Error)?.message ?? err}`, 'SharedStateWarning');
-  }
-}
 
 /** The URL as it may appear in logs and errors: without its password. */
 function redactUrl(url: string): string {

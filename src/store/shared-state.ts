@@ -29,3 +29,18 @@ export interface SharedState {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** TTLs are whole positive milliseconds (what Redis PX requires; memory follows the same rule). */
+export function checkTtl(ttlMs: number): number {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttl must be a positive number of ms, got ${ttlMs}`);
+  return Math.ceil(ttlMs);
+}
+
+/** One subscriber's failure must not stop the others (a revocation reaches every listener). */
+export function deliver(handler: (message: string) => void, channel: string, message: string): void {
+  try {
+    handler(message);
+  } catch (err) {
+    process.emitWarning(`shared-state subscriber for ${channel} threw: ${(err as Error)?.message ?? err}`, 'SharedStateWarning');
+  }
+}
