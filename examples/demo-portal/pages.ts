@@ -55,6 +55,7 @@ ${row('Assertion (JWT)', assertionText(id), `${p}Assertion`)}
 </table>
 <div class="banner-note">${note}</div>
 <div class="banner-note">${appSession}</div>
+${anySent ? '<div class="banner-note">Gateway: <a href="/.gatehouse/account">your security settings</a> · <a href="/.gatehouse/logout">sign out</a></div>' : ''}
 </div>`;
 }
 
