@@ -211,9 +211,15 @@ function parsePending<T>(raw: string | null, check: (v: Record<string, unknown>)
   }
 }
 
+function validUserId(user: unknown): string | undefined {
+  return isRecord(user) && typeof user.id === 'string' && user.id !== '' ? user.id : undefined;
+}
+
+/** Options calls are the caller's code: a missing user id is a programming error. */
 function requireUserId(user: { id: string }): string {
-  if (!isRecord(user) || typeof user.id !== 'string' || user.id === '') throw new TypeError('webauthn: a user id is required');
-  return user.id;
+  const id = validUserId(user);
+  if (id === undefined) throw new TypeError('webauthn: a user id is required');
+  return id;
 }
 
 async function webauthnCredentials(store: Store, user: string): Promise<Array<{ rec: FactorRecord; data: WebAuthnCredentialData }>> {
@@ -263,12 +269,9 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
     },
 
     async finishRegistration(user, response, name) {
-      let id: string;
-      try {
-        id = requireUserId(user);
-      } catch (err) {
-        return { ok: false, reason: describe(err) };
-      }
+      // Finishing answers { ok: false } for any bad input, a missing user id included.
+      const id = validUserId(user);
+      if (id === undefined) return { ok: false, reason: 'webauthn: a user id is required' };
       const body = asRegistrationResponse(response);
       if (!body) return { ok: false, reason: 'malformed registration response' };
       // A bad label is refused before the challenge is spent (only the default depends on the kind).
@@ -340,12 +343,9 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
     },
 
     async finishAuthentication(user, response) {
-      let id: string;
-      try {
-        id = requireUserId(user);
-      } catch (err) {
-        return { ok: false, reason: describe(err) };
-      }
+      // Finishing answers { ok: false } for any bad input, a missing user id included.
+      const id = validUserId(user);
+      if (id === undefined) return { ok: false, reason: 'webauthn: a user id is required' };
       const body = asAuthenticationResponse(response);
       if (!body) return { ok: false, reason: 'malformed authentication response' };
       const pending = parsePending<PendingAuthentication>(await shared.take(authKey(id)), (v) => typeof v.challenge === 'string');
