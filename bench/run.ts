@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { benchHttp } from './proxy.ts';
 import { twoInstancesScenario } from './scale.ts';
+import { bareProxyScenario, nginxScenario } from './peers.ts';
 import type { BenchHttpResult, LoadTool } from './proxy.ts';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -54,6 +55,8 @@ export interface Scenario {
   name: string;
   /** The row the others are compared with ("vs direct"). */
   baseline?: boolean;
+  /** The reference proxy ("vs nginx"). */
+  peer?: 'nginx';
   start(ctx: BenchContext): Promise<Target>;
 }
 
@@ -127,6 +130,8 @@ const signedIn = { config: { policy: { default: 'login' } }, prepare: signInCook
 
 export const SCENARIOS: Scenario[] = [
   directScenario,
+  nginxScenario,
+  bareProxyScenario,
   gatewayScenario('gateway, anonymous (policy none)'),
   gatewayScenario('gateway, signed-in session', signedIn),
   gatewayScenario('gateway, signed-in, 1,000 rules', { ...signedIn, config: { policy: { default: 'login', rules: unmatchedRules(1000) } } }),
@@ -244,8 +249,9 @@ export async function startGateway(config: YamlObject, dir: string, port: number
   return { url, pid: child.pid!, stop: () => stopChild(child) };
 }
 
-async function startUpstream(): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = track(spawn(process.execPath, [join(ROOT, 'bench', 'upstream.ts'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+/** Starts a Node script that prints {"port":N} once it listens. */
+export async function spawnListening(args: string[]): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {
@@ -253,9 +259,14 @@ async function startUpstream(): Promise<{ url: string; stop(): Promise<void> }> 
       const nl = buf.indexOf('\n');
       if (nl >= 0) resolve((JSON.parse(buf.slice(0, nl)) as { port: number }).port);
     });
-    child.once('exit', (code) => reject(new Error(`bench upstream exited with code ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${args[0]} exited with code ${code}`)));
   });
-  return { url: `http://127.0.0.1:${port}`, stop: () => stopChild(child) };
+  return { port, pid: child.pid!, stop: () => stopChild(child) };
+}
+
+async function startUpstream(): Promise<{ url: string; stop(): Promise<void> }> {
+  const upstream = await spawnListening([join(ROOT, 'bench', 'upstream.ts'), '--port', '0']);
+  return { url: `http://127.0.0.1:${upstream.port}`, stop: upstream.stop };
 }
 
 // --- measuring and reporting -------------------------------------------------------
@@ -263,6 +274,7 @@ async function startUpstream(): Promise<{ url: string; stop(): Promise<void> }> 
 export interface ScenarioResult {
   name: string;
   baseline?: boolean;
+  peer?: Scenario['peer'];
   result?: BenchHttpResult;
   error?: string;
   /** Requests per CPU-second of the gateway processes (absent for direct). */
@@ -285,7 +297,7 @@ async function measure(scenario: Scenario, ctx: BenchContext, o: RunOptions): Pr
     const cpu = cpuSeconds(target.pids ?? []) - cpuBefore;
     const redis = target.redisUrl ? await redisCommands(target.redisUrl) - redisBefore - 1 : undefined;
     return {
-      name: scenario.name, baseline: scenario.baseline, result,
+      name: scenario.name, baseline: scenario.baseline, peer: scenario.peer, result,
       ...(target.pids?.length && cpu > 0 ? { perCpuSec: result.requests / cpu } : {}),
       ...(redis !== undefined ? { redisPerRequest: redis / Math.max(1, result.requests) } : {}),
     };
@@ -298,10 +310,25 @@ async function measure(scenario: Scenario, ctx: BenchContext, o: RunOptions): Pr
 
 const fixed = (n: number, digits: number) => n.toFixed(digits);
 
-/** User + system CPU seconds of processes, from /proc (Linux). */
+/** The processes and all their descendants (nginx workers, cluster workers), from /proc (Linux). */
+function withDescendants(pids: number[]): number[] {
+  const out: number[] = [];
+  const queue = [...pids];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    out.push(pid);
+    try {
+      const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+      if (children !== '') queue.push(...children.split(' ').map(Number));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** User + system CPU seconds of processes and their descendants, from /proc (Linux). */
 export function cpuSeconds(pids: number[]): number {
   let ticks = 0;
-  for (const pid of pids) {
+  for (const pid of withDescendants(pids)) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -325,16 +352,24 @@ async function redisCommands(url: string): Promise<number> {
 }
 
 const baselineRps = (rows: ScenarioResult[]) => rows.find((r) => r.baseline === true && r.result !== undefined)?.result?.rps;
+const nginxRow = (rows: ScenarioResult[]) => rows.find((r) => r.peer === 'nginx' && r.result !== undefined)?.result;
 
-/** Pure: one table; "vs direct" compares each row with the baseline row (blank when it was not run). */
+/**
+ * Pure: one table. "vs direct" and "vs nginx" compare each row's req/s with those rows (blank
+ * when they were not run); "p99/nginx" compares latency; "cpu µs/req" is the measured
+ * processes' CPU (with their children) per request.
+ */
 export function formatTable(rows: ScenarioResult[]): string {
   const baseline = baselineRps(rows);
-  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'vs direct', 'req/gw-cpu-s', 'redis/req'];
+  const nginx = nginxRow(rows);
+  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'vs direct', 'vs nginx', 'p99/nginx', 'cpu µs/req', 'redis/req'];
   const body = rows.map((r) => r.result === undefined
-    ? [r.name, `FAILED: ${(r.error ?? '').split('\n')[0]}`, '', '', '', '', '', '', '']
+    ? [r.name, `FAILED: ${(r.error ?? '').split('\n')[0]}`, '', '', '', '', '', '', '', '', '']
     : [r.name, fixed(r.result.rps, 0), fixed(r.result.p50, 2), fixed(r.result.p99, 2), String(r.result.errors), String(r.result.non2xx),
       baseline ? `${fixed(r.result.rps / baseline, 2)}x` : '',
-      r.perCpuSec !== undefined ? fixed(r.perCpuSec, 0) : '', r.redisPerRequest !== undefined ? fixed(r.redisPerRequest, 3) : '']);
+      nginx ? `${fixed(r.result.rps / nginx.rps, 2)}x` : '',
+      nginx ? `${fixed(r.result.p99 / nginx.p99, 2)}x` : '',
+      r.perCpuSec !== undefined ? fixed(1e6 / r.perCpuSec, 1) : '', r.redisPerRequest !== undefined ? fixed(r.redisPerRequest, 3) : '']);
   const failedWide = (row: string[]) => row[1].startsWith('FAILED');
   const widths = header.map((h, i) => Math.max(h.length, ...body.filter((row) => !(failedWide(row) && i === 1)).map((row) => row[i].length)));
   const line = (row: string[]) => failedWide(row)
@@ -345,6 +380,7 @@ export function formatTable(rows: ScenarioResult[]): string {
 
 export function summaryJson(rows: ScenarioResult[], o: RunOptions, policy: PolicyBenchRow[] | undefined): string {
   const baseline = baselineRps(rows);
+  const nginx = nginxRow(rows);
   const round = (n: number, d: number) => Number(n.toFixed(d));
   return JSON.stringify({
     bench: 'gatehouse',
@@ -353,7 +389,10 @@ export function summaryJson(rows: ScenarioResult[], o: RunOptions, policy: Polic
     scenarios: rows.map((r) => r.result === undefined ? { name: r.name, error: r.error } : {
       name: r.name, rps: round(r.result.rps, 1), p50_ms: round(r.result.p50, 3), p99_ms: round(r.result.p99, 3),
       errors: r.result.errors, non2xx: r.result.non2xx, ratio: baseline ? round(r.result.rps / baseline, 3) : null,
+      ratio_nginx: nginx ? round(r.result.rps / nginx.rps, 3) : null,
+      p99_ratio_nginx: nginx ? round(r.result.p99 / nginx.p99, 3) : null,
       per_gateway_cpu_s: r.perCpuSec !== undefined ? round(r.perCpuSec, 0) : null,
+      cpu_us_per_request: r.perCpuSec !== undefined ? round(1e6 / r.perCpuSec, 1) : null,
       redis_per_request: r.redisPerRequest !== undefined ? round(r.redisPerRequest, 4) : null,
     }),
     policy: policy ?? null,

@@ -58,6 +58,17 @@ t.test('formatTable and summaryJson: ratio against the baseline row, failures sh
   t.equal(JSON.parse(summaryJson(rows.slice(1), { connections: 50, durationSec: 10, warmupSec: 2 }, undefined)).scenarios[0].ratio, null);
 });
 
+t.test('formatTable and summaryJson: ratios against nginx, CPU per request', async (t) => {
+  const rows = [
+    { name: 'nginx', peer: 'nginx' as const, perCpuSec: 50000, result: { rps: 25000, p50: 1, p99: 5, errors: 0, non2xx: 0, requests: 1, tool: 'wrk' as const } },
+    { name: 'gateway', perCpuSec: 10000, result: { rps: 12500, p50: 4, p99: 10, errors: 0, non2xx: 0, requests: 1, tool: 'wrk' as const } },
+  ];
+  t.match(formatTable(rows), /gateway\s+12500\s+4\.00\s+10\.00\s+0\s+0\s+0\.50x\s+2\.00x\s+100\.0\s*$/m, 'rps ratio, p99 ratio, 100 µs per request');
+  const json = JSON.parse(summaryJson(rows, { connections: 50, durationSec: 10, warmupSec: 2 }, undefined));
+  t.same([json.scenarios[1].ratio_nginx, json.scenarios[1].p99_ratio_nginx, json.scenarios[1].cpu_us_per_request], [0.5, 2, 100]);
+  t.same([json.scenarios[0].cpu_us_per_request, json.scenarios[1].ratio], [20, null]);
+});
+
 t.test('benchHttp measures a real upstream', async (t) => {
   t.ok(BENCH_PAGE.length > 900 && BENCH_PAGE.length < 1200, 'the bench page is about 1 KB');
   const upstream = await startBenchUpstream(0);
