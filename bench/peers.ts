@@ -10,10 +10,9 @@ import { freePort, spawnListening, stopChild, tail, track, type Scenario } from 
 
 const NGINX = '/usr/sbin/nginx';
 
-/** Pure: an nginx reverse proxy in front of `upstreamUrl`, the way an operator tunes one for speed. */
-export function nginxProxyConf(dir: string, listenPort: number, upstreamUrl: string): string {
-  const upstream = new URL(upstreamUrl);
-  return `worker_processes auto;
+/** Pure: the top of an nginx config that keeps every file it writes in `dir` (run as an unprivileged test server). */
+export function nginxPrelude(dir: string, workers: 'auto' | number): string {
+  return `worker_processes ${workers};
 error_log ${join(dir, 'nginx-error.log')} warn;
 pid ${join(dir, 'nginx.pid')};
 events { worker_connections 4096; }
@@ -24,7 +23,13 @@ http {
   fastcgi_temp_path ${join(dir, 'fastcgi')};
   uwsgi_temp_path ${join(dir, 'uwsgi')};
   scgi_temp_path ${join(dir, 'scgi')};
-  upstream app { server ${upstream.host}; keepalive 128; }
+`;
+}
+
+/** Pure: an nginx reverse proxy in front of `upstreamUrl`, the way an operator tunes one for speed. */
+export function nginxProxyConf(dir: string, listenPort: number, upstreamUrl: string): string {
+  const upstream = new URL(upstreamUrl);
+  return `${nginxPrelude(dir, 'auto')}  upstream app { server ${upstream.host}; keepalive 128; }
   server {
     listen 127.0.0.1:${listenPort};
     keepalive_requests 100000;

@@ -13,24 +13,14 @@ import {
   baseGatewayConfig, freePort, mergeConfig, signInCookie, startGateway, stopChild, tail, track,
   type Scenario,
 } from './run.ts';
+import { nginxPrelude } from './peers.ts';
 
 const NGINX = '/usr/sbin/nginx';
 export const POSTGRES_URL = process.env.GATEHOUSE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.GATEHOUSE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export function nginxRoundRobinConf(dir: string, listenPort: number, backends: number[]): string {
-  return `worker_processes 1;
-error_log ${join(dir, 'nginx-error.log')} warn;
-pid ${join(dir, 'nginx.pid')};
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${join(dir, 'body')};
-  proxy_temp_path ${join(dir, 'proxy')};
-  fastcgi_temp_path ${join(dir, 'fastcgi')};
-  uwsgi_temp_path ${join(dir, 'uwsgi')};
-  scgi_temp_path ${join(dir, 'scgi')};
-  upstream gatehouse { ${backends.map((p) => `server 127.0.0.1:${p};`).join(' ')} keepalive 64; }
+  return `${nginxPrelude(dir, 1)}  upstream gatehouse { ${backends.map((p) => `server 127.0.0.1:${p};`).join(' ')} keepalive 64; }
   server {
     listen 127.0.0.1:${listenPort};
     location / {
