@@ -403,7 +403,7 @@ function buildRoutes(r: Reader, items: unknown[]): RouteConfig[] {
       ...(host !== undefined ? { host } : {}),
       path,
       upstream,
-      websocket: r.bool(o, 'websocket', true),
+      websocket: r.bool(o, 'websocket', false),
       timeout: r.duration(o, 'timeout', at, '30s'),
       case_insensitive: r.bool(o, 'case_insensitive', false),
       path_params: (r.str(o, 'path_params') ?? 'reject') as RouteConfig['path_params'],

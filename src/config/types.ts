@@ -33,7 +33,7 @@ export interface RouteConfig {
   host?: string;                  // lower-cased; optional
   path: string;                   // prefix, starts with '/'
   upstream: string;               // http://host:port[/base]
-  websocket: boolean;             // default true
+  websocket: boolean;             // default false
   timeout: Millis;                // upstream response headers; default 30s
   case_insensitive: boolean;      // default false
   path_params: 'reject' | 'allow';// default reject
