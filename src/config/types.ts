@@ -19,7 +19,10 @@ export interface ServerConfig {
   max_header_count: number;       // default 100
   max_body_bytes: number;         // default 1 GiB (0 = unlimited)
   shutdown_timeout: Millis;       // default 10s
-  metrics_listen?: string;        // optional separate host:port for /metrics
+  /** CIDRs whose resolved client address may read /.gatehouse/metrics on the public listener; default loopback. */
+  metrics_allow: string[];
+  /** Optional second listener (host:port) serving only the operator endpoints (metrics, healthz, readyz). */
+  admin_listen?: string;
   log_level: LogLevel;            // default info
 }
 

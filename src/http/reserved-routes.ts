@@ -3,7 +3,7 @@
 
 import type { PageHandler, RequestContext } from './context.ts';
 import { errorPage, sendJson, sendText } from './respond.ts';
-import { isTrusted } from './client-address.ts';
+import { operatorOnly } from './operator-access.ts';
 import { loginPage } from '../ui/login-page.ts';
 import { logoutPage } from '../ui/logout-page.ts';
 import { STATIC_HEADERS } from '../ui/static-assets.ts';
@@ -25,10 +25,7 @@ async function readyz(ctx: RequestContext): Promise<void> {
 }
 
 async function metrics(ctx: RequestContext): Promise<void> {
-  // Only from trusted proxies here; operators can also give it its own listener.
-  if (!isTrusted(ctx.snap.trusted, ctx.client.ip) && !isTrusted(ctx.snap.trusted, ctx.req.socket.remoteAddress ?? '')) {
-    return errorPage(ctx, 404);
-  }
+  if (!operatorOnly(ctx)) return;
   ctx.res.writeHead(200, { 'content-type': ctx.svc.metrics.contentType, 'cache-control': 'no-store' });
   ctx.res.end(await ctx.svc.metrics.text());
 }
