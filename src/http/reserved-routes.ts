@@ -51,10 +51,22 @@ const BUILT_IN: Record<string, PageHandler> = {
   '/.gatehouse/logout': logoutPage,
 };
 
+const AUTHZ_SPELLING = '/.gatehouse/authz';
+
+function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
+}
+
 export async function handleReserved(ctx: RequestContext): Promise<void> {
   ctx.log.decision = 'gatehouse';
   const path = ctx.path.endsWith('/') && ctx.path.length > 1 ? ctx.path.slice(0, -1) : ctx.path;
   if (path.startsWith('/.gatehouse/static/')) return staticFile(ctx, path.slice('/.gatehouse/static/'.length));
+  if (path === AUTHZ_SPELLING && pathOf(ctx.req.url ?? '') !== AUTHZ_SPELLING) {
+    // The proxies' own subrequests spell it exactly so; '/.gatehouse/authz/', '%61uthz', '//…' are clients probing.
+    ctx.log.reason = 'authz asked in a spelling no proxy uses';
+    return errorPage(ctx, 404);
+  }
   const handler = BUILT_IN[path] ?? ctx.svc.pages.get(path);
   if (!handler) return errorPage(ctx, 404);
   await handler(ctx);
