@@ -455,3 +455,12 @@ t.test('identity sections that do not match the source are warned about', async 
     { path: 'identity.oidc.issuer', line: 3, message: /must use https/ },
   ]);
 });
+
+t.test('server.metrics_listen is read as admin_listen, with a warning', async (t) => {
+  const old = parseConfig('server:\n  metrics_listen: 127.0.0.1:9090\n', 'x.yaml', { env: SECRETS });
+  t.equal(old.server.admin_listen, '127.0.0.1:9090');
+  t.same(old.warnings, ['server.metrics_listen is now called server.admin_listen (it also serves healthz and readyz): rename it']);
+  const both = parseConfig('server:\n  metrics_listen: 127.0.0.1:9090\n  admin_listen: 127.0.0.1:9191\n', 'x.yaml', { env: SECRETS });
+  t.equal(both.server.admin_listen, '127.0.0.1:9191');
+  t.same(both.warnings, ['server.metrics_listen is ignored because server.admin_listen is set']);
+});

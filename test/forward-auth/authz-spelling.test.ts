@@ -37,7 +37,7 @@ t.test('from a peer that is not a trusted proxy: 403', async (t) => {
   t.equal(r.status, 403);
 });
 
-// No Traefik binary is packaged here (README "Forward-auth"): its blocking rule is
+// No Traefik binary is packaged here (README, forward-auth section): its blocking rule is
 // checked the way Traefik applies it, a Go regexp over the decoded request path.
 t.test('the Traefik example refuses every spelling before any other router', async (t) => {
   const doc = parse(readFileSync(join(PROJECT_ROOT, 'examples/traefik/dynamic.yml'), 'utf8'));
