@@ -3,7 +3,7 @@
 
 import { resolve, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import pino from 'pino';
 import { loadConfig, ConfigError, formatIssues } from '../config/load.ts';
 import { watchConfig } from '../config/watch.ts';
@@ -12,6 +12,7 @@ import { buildSnapshot } from '../http/snapshot.ts';
 import type { PageHandler, Services, Snapshot } from '../http/context.ts';
 import { createGateway } from '../http/gateway.ts';
 import { createHttpServer, drain, listen } from '../http/server.ts';
+import { createAdminHandler } from '../http/admin-server.ts';
 import { openStore } from '../store/open-store.ts';
 import { openSharedState } from '../store/open-shared-state.ts';
 import { SessionManager } from '../session/session-manager.ts';
@@ -38,8 +39,8 @@ export const VIEWS_DIR = join(PROJECT_ROOT, 'views');
 export interface RunningGateway {
   server: Server;
   port: number;
-  /** Port of the separate metrics listener, when server.metrics_listen is set. */
-  metricsPort?: number;
+  /** Port of the operator listener, when server.admin_listen is set. */
+  adminPort?: number;
   services: Services;
   current(): Snapshot;
   /** Validates and swaps in a new config; keeps the old one on error. */
@@ -146,12 +147,9 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const gateway = createGateway(svc, () => snap);
   const server = createHttpServer(config.server, gateway.handle, gateway.handleUpgrade);
   const { port } = await listen(server, o.listen ?? config.server.listen);
-  // An optional admin listener for Prometheus, so /metrics need not be reachable through the public one.
-  const metricsServer = config.server.metrics_listen ? createServer((req, res) => {
-    if (req.url !== '/metrics' && req.url !== '/.gatehouse/metrics') { res.writeHead(404).end(); return; }
-    metrics.text().then((text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text), () => res.writeHead(500).end());
-  }) : undefined;
-  const metricsPort = metricsServer ? (await listen(metricsServer, config.server.metrics_listen!)).port : undefined;
+  // An optional operator listener (README "Operator endpoints"): metrics, healthz, readyz only.
+  const adminServer = config.server.admin_listen ? createHttpServer(config.server, createAdminHandler(svc, () => snap)) : undefined;
+  const adminPort = adminServer ? (await listen(adminServer, config.server.admin_listen!)).port : undefined;
   log.info({ listen: o.listen ?? config.server.listen, port, public_url: config.server.public_url }, 'gatehouse listening');
 
   async function reload(next?: Config): Promise<boolean> {
@@ -187,7 +185,8 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   async function close(): Promise<void> {
     closing ??= (async () => {
       watcher?.close();
-      metricsServer?.close();
+      adminServer?.close();
+      adminServer?.closeAllConnections();
       await drain(server, config.server.shutdown_timeout);
       svc.wouldChallenge.stop();
       await Promise.allSettled([svc.pools.close(), audit.close(), shared.close(), store.close(), notifier.close?.()]);
@@ -199,7 +198,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     return closing;
   }
 
-  return { server, port, metricsPort, services: svc, current: () => snap, reload, close };
+  return { server, port, adminPort, services: svc, current: () => snap, reload, close };
 }
 
 /** Passkeys need a domain name in public_url; with an IP address the gateway still runs, without them. */

@@ -331,7 +331,7 @@ class Reader {
 
 function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: Date, env: NodeJS.ProcessEnv): Built {
   const r = new Reader(issues);
-  const server = buildServer(r, r.section(raw, 'server'));
+  const server = buildServer(r, r.section(raw, 'server'), warnings);
   const branding = buildBranding(r, r.section(raw, 'branding'));
   const routes = buildRoutes(r, r.items(raw, 'routes'));
   const identity = buildIdentity(r, r.section(raw, 'identity'), warnings);
@@ -347,18 +347,19 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   return { server, branding, routes, identity, session, factors, policy, rollout, store, shared_state, notifier, audit, headers };
 }
 
-function buildServer(r: Reader, s: Obj): ServerConfig {
+function buildServer(r: Reader, s: Obj, warnings: string[]): ServerConfig {
   const at = ['server'];
   const listen = r.str(s, 'listen') ?? '127.0.0.1:8080';
   checkListen(r, listen, [...at, 'listen']);
-  const metrics_listen = r.str(s, 'metrics_listen');
-  if (metrics_listen !== undefined) checkListen(r, metrics_listen, [...at, 'metrics_listen']);
+  const admin_listen = adminListen(r, s, warnings);
   const public_url = normalizeOrigin(r, r.str(s, 'public_url') ?? 'http://localhost:8080', [...at, 'public_url']);
   const trusted_proxies = (r.list(s, 'trusted_proxies') ?? []).map((c, i) => normalizeCidr(r, c, [...at, 'trusted_proxies', i]));
+  const metrics_allow = (r.list(s, 'metrics_allow') ?? DEFAULT_METRICS_ALLOW).map((c, i) => normalizeCidr(r, c, [...at, 'metrics_allow', i]));
   return {
     listen,
     public_url,
     trusted_proxies,
+    metrics_allow,
     header_timeout: r.duration(s, 'header_timeout', at, '10s'),
     body_timeout: r.duration(s, 'body_timeout', at, '10s'),
     keep_alive_timeout: r.duration(s, 'keep_alive_timeout', at, '5s'),
@@ -366,9 +367,27 @@ function buildServer(r: Reader, s: Obj): ServerConfig {
     max_header_count: r.int(s, 'max_header_count', 100),
     max_body_bytes: r.bytes(s, 'max_body_bytes', at, '1GiB'),
     shutdown_timeout: r.duration(s, 'shutdown_timeout', at, '10s'),
-    ...(metrics_listen !== undefined ? { metrics_listen } : {}),
+    ...(admin_listen !== undefined ? { admin_listen } : {}),
     log_level: (r.str(s, 'log_level') ?? 'info') as ServerConfig['log_level'],
   };
+}
+
+/** Loopback: a scraper on the gateway's own host (README "Operator endpoints"). */
+const DEFAULT_METRICS_ALLOW = ['127.0.0.0/8', '::1'];
+
+/** server.admin_listen; `metrics_listen`, its earlier name, is still read (with a warning). */
+function adminListen(r: Reader, s: Obj, warnings: string[]): string | undefined {
+  const at = ['server'];
+  const admin = r.str(s, 'admin_listen');
+  const old = r.str(s, 'metrics_listen');
+  if (admin !== undefined) checkListen(r, admin, [...at, 'admin_listen']);
+  if (old !== undefined) {
+    checkListen(r, old, [...at, 'metrics_listen']);
+    warnings.push(admin === undefined
+      ? 'server.metrics_listen is now called server.admin_listen (it also serves healthz and readyz): rename it'
+      : 'server.metrics_listen is ignored because server.admin_listen is set');
+  }
+  return admin ?? old;
 }
 
 function buildBranding(r: Reader, b: Obj): BrandingConfig {
@@ -403,7 +422,7 @@ function buildRoutes(r: Reader, items: unknown[]): RouteConfig[] {
       ...(host !== undefined ? { host } : {}),
       path,
       upstream,
-      websocket: r.bool(o, 'websocket', true),
+      websocket: r.bool(o, 'websocket', false),
       timeout: r.duration(o, 'timeout', at, '30s'),
       case_insensitive: r.bool(o, 'case_insensitive', false),
       path_params: (r.str(o, 'path_params') ?? 'reject') as RouteConfig['path_params'],

@@ -47,6 +47,8 @@ const server = obj({
   max_header_count: { type: 'integer', minimum: 1 },
   max_body_bytes: byteSize,
   shutdown_timeout: duration,
+  metrics_allow: strList,
+  admin_listen: nonEmpty,
   metrics_listen: nonEmpty,
   log_level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
 });

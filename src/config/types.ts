@@ -19,7 +19,10 @@ export interface ServerConfig {
   max_header_count: number;       // default 100
   max_body_bytes: number;         // default 1 GiB (0 = unlimited)
   shutdown_timeout: Millis;       // default 10s
-  metrics_listen?: string;        // optional separate host:port for /metrics
+  /** CIDRs whose resolved client address may read /.gatehouse/metrics on the public listener; default loopback. */
+  metrics_allow: string[];
+  /** Optional second listener (host:port) serving only the operator endpoints (metrics, healthz, readyz). */
+  admin_listen?: string;
   log_level: LogLevel;            // default info
 }
 
@@ -33,7 +36,7 @@ export interface RouteConfig {
   host?: string;                  // lower-cased; optional
   path: string;                   // prefix, starts with '/'
   upstream: string;               // http://host:port[/base]
-  websocket: boolean;             // default true
+  websocket: boolean;             // default false
   timeout: Millis;                // upstream response headers; default 30s
   case_insensitive: boolean;      // default false
   path_params: 'reject' | 'allow';// default reject

@@ -13,7 +13,8 @@ export interface ClientFacts {
   forwardedFor: string;
 }
 
-export function trustedProxyList(cidrs: readonly string[]): BlockList {
+/** A set of addresses from CIDRs (server.trusted_proxies, server.metrics_allow). */
+export function addressList(cidrs: readonly string[]): BlockList {
   const list = new BlockList();
   for (const entry of cidrs) {
     const [addr, bits] = entry.split('/');
@@ -23,6 +24,8 @@ export function trustedProxyList(cidrs: readonly string[]): BlockList {
   }
   return list;
 }
+
+export const trustedProxyList = addressList;
 
 const empty = new WeakMap<BlockList, boolean>();
 /** An empty list (the default) needs no address parsing per request. */

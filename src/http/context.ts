@@ -58,6 +58,8 @@ export interface Snapshot {
   config: Config;
   routes: Route[];
   trusted: BlockList;
+  /** server.metrics_allow: who may read the operator endpoints on the public listener. */
+  operatorAllow: BlockList;
   isOwned: (name: string) => boolean;
   policy: CompiledPolicy;
   /** The same rules compiled for case-insensitive routes (patterns folded). */
@@ -82,6 +84,8 @@ export interface RequestContext {
   /** The raw cookie value the session came from (to evict it on logout). */
   cookie: string | undefined;
   started: number;
+  /** The request came in on server.admin_listen (operator endpoints only, no further check). */
+  viaAdminListener?: boolean;
   /** Filled in by handlers for the request log line. */
   log: { rule?: string; decision?: string; reason?: string; user?: string };
 }

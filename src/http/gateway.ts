@@ -274,6 +274,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       publicOrigin: snap.publicOrigin,
       sessionCookieName: svc.sessions.cookieName,
       extraHeaders,
+      privateAnswer: ctx.session?.user !== undefined,
       onDone(r) {
         onBytes(r.bytes);
         const m = svc.metrics.forRoute(route.id);
@@ -397,6 +398,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         path: route.upstreamBase + norm.forwardPath + norm.query,
         headers,
         timeout: route.timeout,
+        publicOrigin: snap.publicOrigin,
+        sessionCookieName: svc.sessions.cookieName,
         onError: (err) => svc.log.warn({ req_id: ctx.requestId, err: err.message }, 'websocket upstream failure'),
       });
     })().catch((err) => {

@@ -169,6 +169,10 @@ function normalizePath(path: string, opts: NormalizeOptions): { ok: true; forwar
       // Windows/IIS drop trailing dots and spaces ('/admin./' serves /admin/).
       return reject('trailing dot or space');
     }
+    if (opts.caseInsensitive && mapsIntoAscii(name)) {
+      // IIS/ASP.NET "best fit" mapping reads a fullwidth 'ａｄｍｉｎ' (or '．', '／') as ASCII.
+      return reject('compatibility character');
+    }
     if (semi !== -1) {
       // A Java server strips params before resolving dot segments and merging
       // slashes; letting those meet ours would let matchPath and the upstream diverge
@@ -207,6 +211,21 @@ function normalizePath(path: string, opts: NormalizeOptions): { ok: true; forwar
 
 const HEX = /^[0-9A-Fa-f]{2}$/;
 
+/**
+ * Does a non-ASCII character of `s` become ASCII under Unicode compatibility
+ * normalization (NFKC)? Fullwidth letters, dots and slashes, ligatures like 'ﬁ',
+ * the Kelvin sign and long s do: an app that maps them would see a different path.
+ */
+export function mapsIntoAscii(s: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(s)) return false;
+  for (const ch of s) {
+    // eslint-disable-next-line no-control-regex
+    if (ch.charCodeAt(0) >= 0x80 && /[\x00-\x7f]/.test(ch.normalize('NFKC'))) return true;
+  }
+  return false;
+}
+
 /** Strict percent-decoding of one segment (or parameter) into a checked string. */
 function decodeSegment(raw: string): string | Rejection {
   if (!raw.includes('%')) {
@@ -224,6 +243,8 @@ function decodeSegment(raw: string): string | Rejection {
     if (b === 0x2f) return reject('encoded slash');
     if (b === 0x5c) return reject('encoded backslash');
     if (b === 0x23) return reject('fragment');
+    // Servers that decode the path before splitting off the query read '/admin%3F/x' as '/admin'.
+    if (b === 0x3f) return reject('encoded question mark');
     // An encoded ';' would be data to one server and a parameter to another.
     if (b === 0x3b) return reject('encoded semicolon');
     bytes[n++] = b;

@@ -11,10 +11,17 @@ export function canonicalHeaderName(name: string): string {
   return lower.includes('_') ? lower.replaceAll('_', '-') : lower;
 }
 
+/**
+ * Owned whatever the config says: IIS URL Rewrite, ASP.NET, Symfony, Zend and
+ * others route by these instead of the request line, so a client's copy would
+ * reach a path the policy never judged.
+ */
+export const ALWAYS_OWNED: readonly string[] = ['x-original-url', 'x-rewrite-url'];
+
 /** Returns a predicate over header names (any case, '_' or '-'). */
 export function ownedHeaderMatcher(cfg: HeadersConfig): (name: string) => boolean {
   const prefix = canonicalHeaderName(cfg.prefix);
-  const exact = new Set(Object.values(cfg.names).map(canonicalHeaderName));
+  const exact = new Set([...Object.values(cfg.names).map(canonicalHeaderName), ...ALWAYS_OWNED]);
   return (name) => {
     const c = canonicalHeaderName(name);
     return exact.has(c) || (prefix.length > 0 && c.startsWith(prefix));

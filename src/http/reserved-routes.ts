@@ -3,7 +3,7 @@
 
 import type { PageHandler, RequestContext } from './context.ts';
 import { errorPage, sendJson, sendText } from './respond.ts';
-import { isTrusted } from './client-address.ts';
+import { operatorOnly } from './operator-access.ts';
 import { loginPage } from '../ui/login-page.ts';
 import { logoutPage } from '../ui/logout-page.ts';
 import { STATIC_HEADERS } from '../ui/static-assets.ts';
@@ -25,10 +25,7 @@ async function readyz(ctx: RequestContext): Promise<void> {
 }
 
 async function metrics(ctx: RequestContext): Promise<void> {
-  // Only from trusted proxies here; operators can also give it its own listener.
-  if (!isTrusted(ctx.snap.trusted, ctx.client.ip) && !isTrusted(ctx.snap.trusted, ctx.req.socket.remoteAddress ?? '')) {
-    return errorPage(ctx, 404);
-  }
+  if (!operatorOnly(ctx)) return;
   ctx.res.writeHead(200, { 'content-type': ctx.svc.metrics.contentType, 'cache-control': 'no-store' });
   ctx.res.end(await ctx.svc.metrics.text());
 }
@@ -54,10 +51,22 @@ const BUILT_IN: Record<string, PageHandler> = {
   '/.gatehouse/logout': logoutPage,
 };
 
+const AUTHZ_SPELLING = '/.gatehouse/authz';
+
+function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
+}
+
 export async function handleReserved(ctx: RequestContext): Promise<void> {
   ctx.log.decision = 'gatehouse';
   const path = ctx.path.endsWith('/') && ctx.path.length > 1 ? ctx.path.slice(0, -1) : ctx.path;
   if (path.startsWith('/.gatehouse/static/')) return staticFile(ctx, path.slice('/.gatehouse/static/'.length));
+  if (path === AUTHZ_SPELLING && pathOf(ctx.req.url ?? '') !== AUTHZ_SPELLING) {
+    // The proxies' own subrequests spell it exactly so; '/.gatehouse/authz/', '%61uthz', '//…' are clients probing.
+    ctx.log.reason = 'authz asked in a spelling no proxy uses';
+    return errorPage(ctx, 404);
+  }
   const handler = BUILT_IN[path] ?? ctx.svc.pages.get(path);
   if (!handler) return errorPage(ctx, 404);
   await handler(ctx);

@@ -5,7 +5,7 @@ import type { Config } from '../config/types.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { compileRoutes } from '../proxy/route-table.ts';
 import { ownedHeaderMatcher } from './owned-headers.ts';
-import { trustedProxyList } from './client-address.ts';
+import { addressList, trustedProxyList } from './client-address.ts';
 import type { Snapshot } from './context.ts';
 
 export function buildSnapshot(config: Config): Snapshot {
@@ -15,6 +15,7 @@ export function buildSnapshot(config: Config): Snapshot {
     config,
     routes,
     trusted: trustedProxyList(config.server.trusted_proxies),
+    operatorAllow: addressList(config.server.metrics_allow),
     isOwned: ownedHeaderMatcher(config.headers),
     policy: compilePolicy(config.policy, config.rollout),
     policyFolded: compilePolicy(config.policy, config.rollout, { caseInsensitive: true }),

@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { buildClientHeaders } from './upstream-headers.ts';
+import { privateCacheControl } from './private-cache.ts';
 
 export type UpstreamFailure = 'refused' | 'timeout' | 'reset';
 
@@ -28,6 +29,8 @@ export interface ForwardOptions {
   sessionCookieName: string;
   /** Extra response headers to add (e.g. a refreshed session cookie). */
   extraHeaders?: Record<string, string | string[]>;
+  /** The request carried a user's identity: the answer is marked Cache-Control: private (private-cache.ts). */
+  privateAnswer?: boolean;
   /** Called once with the upstream status (or the failure) when the exchange ends. */
   onDone(result: { status: number; bytes: number; failure?: UpstreamFailure; error?: Error }): void;
   /** Renders the error page when the upstream fails before answering. */
@@ -111,6 +114,10 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): ForwardH
         publicOrigin: o.publicOrigin,
         sessionCookieName: o.sessionCookieName,
       });
+      if (o.privateAnswer) {
+        const cc = privateCacheControl(out['cache-control']);
+        if (cc !== undefined) out['cache-control'] = cc;
+      }
       // An answer before the whole body arrived (a 401 to an upload): this connection ends with it.
       if (clientBody && !clientBody.complete) res.shouldKeepAlive = false;
       if (o.extraHeaders) {

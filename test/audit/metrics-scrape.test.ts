@@ -2,21 +2,21 @@
 // series an operator alerts on; /metrics is closed to untrusted peers.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { startTestGateway, Client, freePort } from '../helpers/gateway.ts';
+import { startTestGateway, Client } from '../helpers/gateway.ts';
 
 const totp = (secret: string) => execFileSync('oathtool', ['--totp', '-b', secret.replace(/\s+/g, '')]).toString().trim();
 
 t.test('metrics after sign-in and step-up', async (t) => {
-  const metricsPort = await freePort();
   const f = await startTestGateway({
     config: {
-      server: { metrics_listen: `127.0.0.1:${metricsPort}` },
+      // Loopback (the default) is left out, so the test client is not an operator on the public listener.
+      server: { admin_listen: '127.0.0.1:0', metrics_allow: ['192.0.2.0/24'] },
       policy: { default: 'login', rules: [{ id: 'billing', match: { path: '/billing/**', methods: ['POST'] }, require: 'mfa', max_age: '5m', factors: ['totp'] }] },
     },
   });
   t.teardown(() => f.close());
   const c = new Client(f.url);
-  t.equal((await c.fetch('/.gatehouse/metrics')).status, 404, 'not on the public listener for an untrusted peer');
+  t.equal((await c.fetch('/.gatehouse/metrics')).status, 404, 'not on the public listener for a client outside metrics_allow');
   await c.signIn('alice', 'alice-test-pass', '/');
   // Enroll TOTP (a step-up rule needs it), then pass a step-up.
   const setup = await (await c.fetch('/.gatehouse/enroll?rd=%2F&method=totp')).text();
@@ -28,7 +28,7 @@ t.test('metrics after sign-in and step-up', async (t) => {
   t.equal(r.status, 200, 'fresh factor from enrollment: straight through');
   r = await c.postForm('/.gatehouse/challenge', { csrf: c.cookies.size ? (await c.csrf('/.gatehouse/challenge?method=totp&rd=%2F')) : '', rd: '/', method: 'totp', code: '000000' });
   t.equal(r.status, 401, 'a wrong code fails');
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const text = await (await fetch(`http://127.0.0.1:${f.gw.adminPort}/metrics`)).text();
   t.match(text, /gatehouse_requests_total\{route="\*\/",status_class="2xx"\} [1-9]/, 'requests by route and status');
   t.match(text, /gatehouse_decisions_total\{rule="billing",decision="allow"\} 1/, 'decisions by rule');
   t.match(text, /gatehouse_enrollments_total\{factor="totp"\} 1/, 'enrollments by factor');

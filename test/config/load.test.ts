@@ -45,6 +45,7 @@ const DEFAULTS: Omit<Config, 'source_path' | 'warnings'> = {
     listen: '127.0.0.1:8080',
     public_url: 'http://localhost:8080',
     trusted_proxies: [],
+    metrics_allow: ['127.0.0.0/8', '::1/128'],
     header_timeout: 10_000,
     body_timeout: 10_000,
     keep_alive_timeout: 5_000,
@@ -103,6 +104,7 @@ t.test('every key set: values converted and normalized', async (t) => {
     listen: '[::1]:9443',
     public_url: 'https://portal.example.com',
     trusted_proxies: ['10.0.0.0/8', '192.168.1.10/32', 'fd00::/8', '::1/128'],
+    metrics_allow: ['10.9.0.0/16', 'fd00::1/128'],
     header_timeout: 5_000,
     body_timeout: 60_000,
     keep_alive_timeout: 2_000,
@@ -110,7 +112,7 @@ t.test('every key set: values converted and normalized', async (t) => {
     max_header_count: 50,
     max_body_bytes: 10_000_000,
     shutdown_timeout: 90_000,
-    metrics_listen: '127.0.0.1:9090',
+    admin_listen: '127.0.0.1:9090',
     log_level: 'debug',
   });
   t.strictSame(c.routes[1], {
@@ -274,10 +276,19 @@ t.test('each error carries its key path and line', async (t) => {
     },
     {
       name: 'listen format',
-      yaml: 'server:\n  listen: localhost\n  metrics_listen: "127.0.0.1:99999"\n',
+      yaml: 'server:\n  listen: localhost\n  admin_listen: "127.0.0.1:99999"\n  metrics_listen: nope\n',
       want: [
         { path: 'server.listen', line: 2, message: /must be host:port/ },
-        { path: 'server.metrics_listen', line: 3, message: /must be host:port/ },
+        { path: 'server.admin_listen', line: 3, message: /must be host:port/ },
+        { path: 'server.metrics_listen', line: 4, message: /must be host:port/ },
+      ],
+    },
+    {
+      name: 'metrics_allow CIDRs',
+      yaml: 'server:\n  metrics_allow: [127.0.0.1, 10.0.0.0/33, prometheus.internal]\n',
+      want: [
+        { path: 'server.metrics_allow[1]', line: 2, message: /must be an IP address or CIDR/ },
+        { path: 'server.metrics_allow[2]', line: 2, message: /must be an IP address or CIDR/ },
       ],
     },
     {
@@ -443,4 +454,13 @@ t.test('identity sections that do not match the source are warned about', async 
   t.match(issuesOf('identity:\n  source: oidc\n  oidc: { issuer: http://idp.example.com, client_id: x }\n'), [
     { path: 'identity.oidc.issuer', line: 3, message: /must use https/ },
   ]);
+});
+
+t.test('server.metrics_listen is read as admin_listen, with a warning', async (t) => {
+  const old = parseConfig('server:\n  metrics_listen: 127.0.0.1:9090\n', 'x.yaml', { env: SECRETS });
+  t.equal(old.server.admin_listen, '127.0.0.1:9090');
+  t.same(old.warnings, ['server.metrics_listen is now called server.admin_listen (it also serves healthz and readyz): rename it']);
+  const both = parseConfig('server:\n  metrics_listen: 127.0.0.1:9090\n  admin_listen: 127.0.0.1:9191\n', 'x.yaml', { env: SECRETS });
+  t.equal(both.server.admin_listen, '127.0.0.1:9191');
+  t.same(both.warnings, ['server.metrics_listen is ignored because server.admin_listen is set']);
 });

@@ -31,6 +31,15 @@ const POLICY = {
   ],
 };
 
+/** Ways a client could spell /.gatehouse/authz (proxies normalize some; gatehouse normalizes the rest). */
+export const AUTHZ_SPELLINGS = [
+  '/.gatehouse/authz', '/.gatehouse/authz?mode=302', '/.gatehouse/authz/', '/.gatehouse/authz//', '/.gatehouse/authz/x',
+  '/.gatehouse/AUTHZ', '/.gatehouse/Authz/', '/.GATEHOUSE/authz', '/.Gatehouse/AuthZ',
+  '/.gatehouse/%61uthz', '/.gatehouse/%41UTHZ', '/%2egatehouse/authz', '/%2Egatehouse/%61uthz/', '/.gatehouse%2fauthz', '/.gatehouse/authz%2f',
+  '//.gatehouse/authz', '/.gatehouse//authz', '///.gatehouse///authz/',
+  '/.gatehouse/./authz', '/.gatehouse/x/../authz', '/x/../.gatehouse/authz', '/.gatehouse/%2e/authz', '/echo/%2e%2e/.gatehouse/authz',
+];
+
 export async function runProxyScenarios(t: Tap, name: string, startProxy: StartProxy): Promise<void> {
   const proxyPort = await freePort();
   const origin = `http://localhost:${proxyPort}`;
@@ -151,8 +160,21 @@ export async function runProxyScenarios(t: Tap, name: string, startProxy: StartP
     t.match(again.headers.get('location'), /\/\.gatehouse\/login\?rd=%2Fecho%2Fme$/);
   });
 
-  await t.test('clients cannot call /.gatehouse/authz through the proxy', async (t) => {
-    const r = await rawRequest(proxyPort, '/.gatehouse/authz', { host: `localhost:${proxyPort}`, 'x-original-uri': '/echo/x', 'x-original-method': 'GET', 'x-forwarded-uri': '/echo/x', 'x-forwarded-method': 'GET' });
-    t.equal(r.status, 404);
+  await t.test('clients cannot reach /.gatehouse/authz through the proxy, in any spelling', async (t) => {
+    // What a client would forge to be asked about: every forwarded-request header gatehouse reads.
+    const forged = {
+      host: `localhost:${proxyPort}`, cookie: alice.cookieHeader(), accept: 'application/json',
+      'x-original-uri': '/echo/x', 'x-original-method': 'GET', 'x-forwarded-uri': '/echo/x', 'x-forwarded-method': 'GET',
+    };
+    for (const target of AUTHZ_SPELLINGS) {
+      const logged = f.logs.length;
+      const seen = portal.received.length;
+      const r = await rawRequest(proxyPort, target, forged);
+      t.ok(r.status === 404 || r.status === 400, `${target}: refused by ${name} (${r.status})`);
+      t.notMatch(r.head, /x-gatehouse-user:\s*alice/i, `${target}: no identity handed to the client`);
+      const lines = f.logs.slice(logged).filter((l) => l.msg === 'request');
+      t.same(lines.map((l) => [l.path, l.status]), [], `${target}: gatehouse never saw it`);
+      t.equal(portal.received.length, seen, `${target}: nor did the app`);
+    }
   });
 }

@@ -32,6 +32,8 @@ const SPOOFS: { name: string; lines: string[] }[] = [
   { name: 'Connection names forwarding headers', lines: ['Connection: X-Forwarded-For, Host', 'X-Gatehouse-User: mallory'] },
   { name: 'empty value', lines: ['X-Gatehouse-User:', 'Remote-User: '] },
   { name: 'padded value', lines: ['X-Gatehouse-User:    mallory   '] },
+  // IIS URL Rewrite and several frameworks route by these instead of the request line.
+  { name: 'URL rewrite headers', lines: ['X-Original-URL: /mallory', 'X-Rewrite-URL: /mallory', 'x_original_url: /mallory', 'X-REWRITE_URL: /mallory'] },
 ];
 
 // Lines a strict parser refuses outright (400); if one ever got through, it must not carry an identity.

@@ -79,7 +79,11 @@ t.test('ownedHeaderMatcher: every spelling of an owned name, nothing else', asyn
     t.ok(custom(name), `custom config owns ${name}`);
     t.notOk(def(name), `default config does not own ${name}`);
   }
-  for (const name of ['Accept', 'X-Gatehouse', 'X-Gatehousex-User', 'Gatehouse-User', 'X-Forwarded-User', 'Remote-Userx', 'Cookie']) {
+  for (const name of ['X-Original-URL', 'x-original-url', 'X_ORIGINAL_URL', 'X-Rewrite-URL', 'x_rewrite_url', 'X-REWRITE-Url']) {
+    t.ok(def(name), `always owned: ${name}`);
+    t.ok(custom(name), `always owned, whatever the config: ${name}`);
+  }
+  for (const name of ['Accept', 'X-Gatehouse', 'X-Gatehousex-User', 'X-Original-URI', 'X-Original-URLs', 'Gatehouse-User', 'X-Forwarded-User', 'Remote-Userx', 'Cookie']) {
     t.notOk(def(name), `default does not own ${name}`);
     t.notOk(custom(name), `custom does not own ${name}`);
   }

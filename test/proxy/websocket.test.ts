@@ -5,7 +5,15 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
-import { startTestGateway, Client, type GatewayFixture } from '../helpers/gateway.ts';
+import { startTestGateway as startGateway, Client, type GatewayFixture } from '../helpers/gateway.ts';
+
+/** The test gateway with its route's `websocket: true` (the default is false; see the last tests). */
+async function startTestGateway(opts: Parameters<typeof startGateway>[0] = {}): Promise<GatewayFixture> {
+  const f = await startGateway(opts);
+  const cfg = f.gw.current().config;
+  if (!(await f.gw.reload({ ...cfg, routes: cfg.routes.map((r) => ({ ...r, websocket: true })) }))) throw new Error('reload failed');
+  return f;
+}
 
 type Outcome = { open: true; ws: WebSocket } | { open: false; status: number };
 
@@ -131,6 +139,16 @@ t.test('routes[].websocket: false refuses the upgrade', async (t) => {
   // Plain requests on that route still work.
   const r = await fetch(`${f.url}/echo`);
   t.equal(r.status, 200);
+});
+
+t.test('routes[].websocket defaults to false: the upgrade is refused, never forwarded', async (t) => {
+  const f = await startGateway({ config: { policy: { default: 'none', rules: [] } } });
+  t.teardown(() => f.close());
+  t.equal(f.gw.current().config.routes[0].websocket, false);
+  const before = f.portal!.received.length;
+  const o = await openSocket(`ws://localhost:${f.port}/ws`);
+  t.same(o, { open: false, status: 404 });
+  t.equal(f.portal!.received.length, before, 'never forwarded');
 });
 
 t.test('upstream down: the handshake gets 502, the gateway lives on', async (t) => {
