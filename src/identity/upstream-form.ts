@@ -193,7 +193,7 @@ export async function endGatewaySession(ctx: RequestContext): Promise<string | u
   const s = ctx.session;
   if (!s) return undefined;
   await ctx.svc.sessions.revokeSession(s, ctx.cookie);
-  if (s.user) ctx.svc.audit.write({ event: 'signout', user: s.user, ip: ctx.client.ip, request_id: ctx.requestId });
+  if (s.user) await ctx.svc.audit.write({ event: 'signout', user: s.user, ip: ctx.client.ip, request_id: ctx.requestId });
   return ctx.svc.sessions.clearCookie();
 }
 
@@ -275,7 +275,7 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   const keys = throttleKeys('pwd', username ?? '-', ctx.client.ip);
   const wait = await svc.throttle.waiting(keys);
   if (wait > 0) {
-    svc.audit.write({ event: 'signin.lockout', user: username ?? '-', ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + wait).toISOString() });
+    await svc.audit.write({ event: 'signin.lockout', user: username ?? '-', ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + wait).toISOString() });
     ctx.log = { ...ctx.log, decision: 'deny', reason: 'sign-in throttled' };
     return errorPage(ctx, 429, { waitSeconds: Math.ceil(wait / 1000), message: 'Too many failed sign-ins. Please wait before trying again.' });
   }
@@ -312,7 +312,7 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   answer.body.dump().catch(() => {});
   if (username === null) {
     svc.log.error({ req_id: ctx.requestId, field: uf.username_field }, 'upstream_form: the app accepted a login whose username field is missing or unusable (check identity.upstream_form.username_field)');
-    svc.audit.write({ event: 'signin.failure', user: '-', ip: ctx.client.ip, request_id: ctx.requestId, reason: 'username unreadable' });
+    await svc.audit.write({ event: 'signin.failure', user: '-', ip: ctx.client.ip, request_id: ctx.requestId, reason: 'username unreadable' });
     return errorPage(ctx, 400, { message: 'The gateway could not read the username from the sign-in form.' });
   }
   const clientHeaders = buildClientHeaders({ headers: upstreamHeaders, upstreamOrigin: route.upstreamOrigin, publicOrigin: snap.publicOrigin, sessionCookieName: svc.sessions.cookieName });
@@ -335,11 +335,11 @@ async function relayFailure(ctx: RequestContext, route: Route, answer: Dispatche
   if (answer.statusCode < 500) {
     const user = username ?? '-';
     const { waitMs, locked, failures } = await svc.throttle.fail(throttleKeys('pwd', user, ctx.client.ip));
-    svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'app refused the login' });
+    await svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'app refused the login' });
     svc.log.warn({ req_id: ctx.requestId, user, ip: ctx.client.ip, status: answer.statusCode, wait_ms: waitMs, locked }, 'sign-in failed (app login form)');
     if (waitMs > 0) {
       svc.metrics.lockouts.inc();
-      svc.audit.write({ event: 'signin.lockout', user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
+      await svc.audit.write({ event: 'signin.lockout', user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
     }
   }
   ctx.log.reason = 'upstream_form: login refused by the app';
@@ -363,7 +363,7 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
   // A users file, when configured, may describe the user (and may disable them).
   const known = snap.config.identity.file ? svc.identity.getUser(user) : undefined;
   if (known?.disabled) {
-    svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'disabled' });
+    await svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'disabled' });
     return errorPage(ctx, 403, { message: 'This account is disabled at the gateway.' });
   }
   await svc.throttle.succeed(keys);
@@ -377,7 +377,7 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
   // The pre-sign-in session (or another user's) dies with its id (fixation).
   if (ctx.session) await svc.sessions.revokeSession(ctx.session, ctx.cookie);
   const setCookie = await commitSession(ctx, session);
-  svc.audit.write({ event: 'signin.success', user, ip: ctx.client.ip, request_id: ctx.requestId, method: device ? 'upstream_form+device' : 'upstream_form' });
+  await svc.audit.write({ event: 'signin.success', user, ip: ctx.client.ip, request_id: ctx.requestId, method: device ? 'upstream_form+device' : 'upstream_form' });
   ctx.log.user = user;
 
   const d = decisionFor(ctx, target);

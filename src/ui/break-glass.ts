@@ -34,20 +34,20 @@ export async function breakGlassSignIn(ctx: RequestContext, bg: BreakGlassConfig
     const n = (f?.n ?? 0) + 1;
     failures.set(key, { n, until: now + waitAfter(n, 3, true) });
     svc.log.warn({ req_id: ctx.requestId, user: bg.user, ip: ctx.client.ip }, 'break-glass sign-in failed');
-    svc.audit.write({ event: 'signin.failure', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'break-glass: invalid credentials' });
+    await svc.audit.write({ event: 'signin.failure', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'break-glass: invalid credentials' });
     return sendPage(ctx, 401, 'login', { rd, csrf: ctx.session?.csrf, username: bg.user, error: 'Wrong username or password.' });
   }
   failures.delete(key);
   const down = await backendsDown(ctx);
   if (!down && !bg.enabled) {
-    svc.audit.write({ event: 'signin.failure', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'break-glass refused: backends are up' });
+    await svc.audit.write({ event: 'signin.failure', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'break-glass refused: backends are up' });
     return sendPage(ctx, 403, 'login', { rd, csrf: ctx.session?.csrf, username: bg.user, error: 'The emergency account can be used only while the sign-in service is degraded. Sign in with your own account.' });
   }
   const reason = down ?? 'enabled in config';
   const session = { ...signedInSession(bg.user, ['pwd'], [], now), breakglass: true as const, profile: { email: '', groups: bg.groups, display_name: 'Break-glass account' } };
   const setCookie = await commitSession(ctx, session);
   svc.log.warn({ req_id: ctx.requestId, user: bg.user, ip: ctx.client.ip, reason }, 'BREAK-GLASS sign-in: second factors bypassed');
-  svc.audit.write({ event: 'breakglass.used', user: bg.user, reason, ip: ctx.client.ip, request_id: ctx.requestId });
+  await svc.audit.write({ event: 'breakglass.used', user: bg.user, reason, ip: ctx.client.ip, request_id: ctx.requestId });
   const alert = ctx.snap.config.audit.alert_email;
   if (alert) {
     svc.notifier.send({

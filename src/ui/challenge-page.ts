@@ -185,7 +185,7 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
   const cookies = await passFactor(ctx, result.verified, flow.rule);
   if (method === 'recovery') {
     const remaining = result.remaining ?? 0;
-    svc.audit.write({ event: 'recovery.used', user, remaining, ip: ctx.client.ip, request_id: ctx.requestId });
+    await svc.audit.write({ event: 'recovery.used', user, remaining, ip: ctx.client.ip, request_id: ctx.requestId });
     svc.metrics.recoveryCodesUsed.inc();
     notifyUser(ctx, user, (c) => recoveryCodeUsedMessage(c, { remaining }));
   }

@@ -45,8 +45,8 @@ export async function passFactor(ctx: RequestContext, v: Verified, rule: string 
   await svc.store.putUserState({
     user, deferrals: state?.deferrals ?? 0, last_factor: v.check.kind, mfa_reset_at: state?.mfa_reset_at ?? null, updated_at: svc.now(),
   });
-  svc.audit.write({ event: 'factor.used', user, factor: v.check.kind, factor_id: v.factorId, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
-  if (rule) svc.audit.write({ event: 'stepup.passed', user, rule, factor: v.check.kind, ip: ctx.client.ip, request_id: ctx.requestId });
+  await svc.audit.write({ event: 'factor.used', user, factor: v.check.kind, factor_id: v.factorId, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
+  if (rule) await svc.audit.write({ event: 'stepup.passed', user, rule, factor: v.check.kind, ip: ctx.client.ip, request_id: ctx.requestId });
   svc.metrics.challenge(v.check.kind, 'pass');
   return [setCookie, ...await releaseHeldCookies(ctx, next)];
 }
@@ -57,12 +57,12 @@ export async function failFactor(ctx: RequestContext, kind: FactorKind, reason: 
   const user = ctx.session!.user!;
   const keys = factorThrottle(ctx);
   const r = await svc.throttle.fail(keys);
-  svc.audit.write({ event: 'factor.failure', user, factor: kind, reason, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
-  if (rule) svc.audit.write({ event: 'stepup.failed', user, rule, factor: kind, reason, ip: ctx.client.ip, request_id: ctx.requestId });
+  await svc.audit.write({ event: 'factor.failure', user, factor: kind, reason, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
+  if (rule) await svc.audit.write({ event: 'stepup.failed', user, rule, factor: kind, reason, ip: ctx.client.ip, request_id: ctx.requestId });
   svc.metrics.challenge(kind, 'fail');
   if (r.waitMs > 0) {
     svc.metrics.lockouts.inc();
-    svc.audit.write({ event: 'signin.lockout', user, until: new Date(svc.now() + r.waitMs).toISOString(), failures: r.failures, ip: ctx.client.ip, request_id: ctx.requestId });
+    await svc.audit.write({ event: 'signin.lockout', user, until: new Date(svc.now() + r.waitMs).toISOString(), failures: r.failures, ip: ctx.client.ip, request_id: ctx.requestId });
   }
   return { waitMs: r.waitMs, left: Math.max(0, keys[0].free - r.failures) };
 }

@@ -85,7 +85,7 @@ export async function registerVerify(ctx: RequestContext): Promise<void> {
     ctx.svc.log.warn({ req_id: ctx.requestId, user, reason: r.reason }, 'webauthn registration refused');
     return sendJson(ctx, 400, { ok: false, error: 'That passkey could not be registered. Try again.' });
   }
-  ctx.svc.audit.write({ event: 'factor.enrolled', user, factor: 'webauthn', factor_id: r.factor.id, label: r.factor.name, ip: ctx.client.ip, request_id: ctx.requestId });
+  await ctx.svc.audit.write({ event: 'factor.enrolled', user, factor: 'webauthn', factor_id: r.factor.id, label: r.factor.name, ip: ctx.client.ip, request_id: ctx.requestId });
   ctx.svc.metrics.enrolled('webauthn');
   notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: factorKindInfo('webauthn').label, name: r.factor.name }));
   const setCookie = await passFactor(ctx, { check: factorCheck('webauthn', ctx.svc.now()), factorId: r.factor.id }, null);
