@@ -19,6 +19,7 @@ import { BlockList, isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import type {
+  FormRequestMatch, UpstreamFormIdentityConfig,
   AuditConfig, BrandingConfig, Config, FactorKind, FactorsConfig, HeadersConfig, IdentityConfig,
   NotifierConfig, PolicyConfig, PolicyException, RolloutConfig, RouteConfig, RuleConfig, RuleMatch,
   ServerConfig, SessionConfig, SharedStateConfig, StoreConfig,
@@ -338,6 +339,9 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const session = buildSession(r, r.section(raw, 'session'), server.public_url, env);
   const factors = buildFactors(r, r.section(raw, 'factors'), branding.product_name, env);
   const policy = buildPolicy(r, r.section(raw, 'policy'), warnings, now);
+  const uf = identity.upstream_form;
+  // The app's own login page and sign-in must stay reachable whatever the rules say (else /login → /login loops).
+  if (identity.source === 'upstream_form' && uf) policy.sign_in = { path: uf.login_path, ...(uf.login_match ? { match: uf.login_match } : {}) };
   const rollout = buildRollout(r, r.section(raw, 'rollout'));
   const store = buildStore(r, raw.store);
   const shared_state = buildSharedState(r, raw.shared_state);
@@ -477,18 +481,58 @@ function buildIdentity(r: Reader, s: Obj, warnings: string[]): IdentityConfig {
     const status = Number.isInteger(succ.status) ? (succ.status as number) : undefined;
     const location = r.str(succ, 'location');
     const set_cookie = r.str(succ, 'set_cookie');
+    const user_header = r.str(succ, 'user_header')?.toLowerCase();
+    const login_match = buildFormMatch(r, u, 'login_match');
+    const logout_match = buildFormMatch(r, u, 'logout_match');
+    let whoami: UpstreamFormIdentityConfig['whoami'];
+    if (u.whoami !== undefined) {
+      const w = r.section(u, 'whoami');
+      whoami = { path: r.str(w, 'path') ?? '/', pattern: r.str(w, 'pattern') ?? '' };
+      if (!whoami.path.startsWith('/')) r.fail([...at, 'whoami', 'path'], 'must be a path starting with /');
+      try {
+        new RegExp(whoami.pattern);
+      } catch (err) {
+        r.fail([...at, 'whoami', 'pattern'], `is not a regular expression: ${(err as Error).message}`);
+      }
+    }
+    const app_cookies = r.list(u, 'app_cookies') ?? (set_cookie !== undefined ? [set_cookie] : []);
+    app_cookies.forEach((name, i) => {
+      if (!/^[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?$/.test(name)) r.fail([...at, 'app_cookies', i], 'must be a cookie name, optionally ending in * (a prefix)');
+    });
     out.upstream_form = {
       login_path,
       ...(logout_path !== undefined ? { logout_path } : {}),
+      ...(login_match !== undefined ? { login_match } : {}),
+      ...(logout_match !== undefined ? { logout_match } : {}),
       username_field: r.str(u, 'username_field') ?? 'username',
+      username_case: (r.str(u, 'username_case') ?? 'fold') as UpstreamFormIdentityConfig['username_case'],
+      allow_unicode: r.bool(u, 'allow_unicode', false),
       success: {
         ...(status !== undefined ? { status } : {}),
         ...(location !== undefined ? { location } : {}),
         ...(set_cookie !== undefined ? { set_cookie } : {}),
+        ...(user_header !== undefined ? { user_header } : {}),
       },
+      ...(whoami !== undefined ? { whoami } : {}),
+      app_cookies,
     };
   }
   return out;
+}
+
+/** identity.upstream_form.login_match / logout_match. */
+function buildFormMatch(r: Reader, u: Obj, key: string): FormRequestMatch | undefined {
+  if (u[key] === undefined) return undefined;
+  const m = r.section(u, key);
+  const values = (k: string): Record<string, string> | undefined => {
+    const o = r.section(m, k);
+    const entries = Object.entries(o).filter((e): e is [string, string] => typeof e[1] === 'string');
+    return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+  };
+  const query = values('query');
+  const params = values('params');
+  const fields = r.list(m, 'fields');
+  return { ...(query ? { query } : {}), ...(params ? { params } : {}), ...(fields ? { fields } : {}) };
 }
 
 /** A secret from the config, else from its environment variable (so production needs no config edit), else '' (dev secret later). */

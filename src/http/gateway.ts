@@ -25,7 +25,9 @@ import type { Decision, RequestFacts } from '../policy/types.ts';
 import { subjectFor, identityHeaders } from '../session/subject.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
 import { restoreStash, splitResume, stashAndRedirect, takeStash, usedStashTarget, type Stash } from '../policy/stash-handler.ts';
-import { appLoginRedirect, endGatewaySession, isLoginPost, isLogoutRequest, upstreamCookiesFor, upstreamFormLogin } from '../identity/upstream-form.ts';
+import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, upstreamFormLogin } from '../identity/upstream-form.ts';
+import { appCookieHeaders, expireAppCookies, rememberReleased } from '../identity/app-cookies.ts';
+import { SIGN_IN_RULE } from '../policy/compile.ts';
 
 export const RESERVED_PREFIX = '/.gatehouse';
 
@@ -163,6 +165,13 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       }
     }
 
+    try {
+      // upstream_form: a small form posted to the app's login/logout path is read first, so login_match can see its fields.
+      if (!stash) await readAppForm(ctx, route);
+    } catch (err) {
+      return errorPage(ctx, err instanceof BodyError ? (err.status === 408 ? 400 : err.status) : 400);
+    }
+
     let decision: Decision;
     try {
       decision = decide(ctx, route, stash?.m);
@@ -174,8 +183,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     ctx.log.rule = decision.rule;
     ctx.log.reason = decision.reason;
     ctx.log.decision = decision.action;
-    // identity.source upstream_form: the app's login form POST is judged by the gateway (identity/upstream-form.ts).
-    if (decision.action !== 'deny' && isLoginPost(ctx, route)) return upstreamFormLogin(ctx, route, norm.forwardPath + ctx.query);
+    // identity.source upstream_form: the sign-in (the POST the implicit login rule allowed) is judged by the gateway (identity/upstream-form.ts).
+    if (decision.rule === SIGN_IN_RULE && decision.action === 'allow' && ctx.req.method === 'POST') return upstreamFormLogin(ctx, route, norm.forwardPath + ctx.query);
 
     switch (decision.action) {
       case 'deny':
@@ -207,7 +216,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
           // upstream_form: the app's logout_path ends the gateway session too (the app still gets its cookie to end its own).
           // Otherwise an active session slides its idle deadline (re-sealed about once a minute, not per request).
           const cookie = isLogoutRequest(ctx, route) ? await endGatewaySession(ctx) : ctx.session?.user === undefined ? undefined : await refreshedSessionCookie(ctx);
-          return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; }, undefined, cookie ? { 'set-cookie': cookie } : undefined);
+          return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; }, undefined, cookie && cookie.length > 0 ? { 'set-cookie': cookie } : undefined);
         }
     }
   }
@@ -219,6 +228,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       // Case-blind apps (IIS) serve /BILLING as /billing: rules must see it folded the same way.
       path: route.case_insensitive ? foldPathCase(ctx.path) : ctx.path,
       ip: ctx.client.ip,
+      query: ctx.query.startsWith('?') ? ctx.query.slice(1) : ctx.query,
+      ...(ctx.form ? { form: ctx.form.fields } : {}),
     };
     const policy = route.case_insensitive ? ctx.snap.policyFolded : ctx.snap.policy;
     const subject = subjectFor(ctx);
@@ -245,10 +256,12 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   }
 
   /** Proxies the request (or a replayed stash) to the route's upstream. `target` is path + query. */
-  function proxy(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, stash?: Stash, extraHeaders?: Record<string, string>): void {
+  async function proxy(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, stash?: Stash, extraHeaders?: Record<string, string | string[]>): Promise<void> {
     const { req, res, snap } = ctx;
-    const stashBody = stash ? Buffer.from(stash.b, 'base64') : undefined;
-    const headers = upstreamCookiesFor(ctx, buildUpstreamHeaders({
+    const stashBody = stash ? Buffer.from(stash.b, 'base64') : ctx.form?.body;
+    let headers: string[];
+    try {
+      headers = await appCookieHeaders(ctx, buildUpstreamHeaders({
       rawHeaders: stash ? replayHeaders(req.rawHeaders, stash, stashBody!.length) : req.rawHeaders,
       isOwned: snap.isOwned,
       sessionCookieName: svc.sessions.cookieName,
@@ -260,7 +273,12 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       requestId: ctx.requestId,
       identity: identityHeaders(ctx, route),
     }));
-    const hasBody = !stash && (req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
+    } catch (err) {
+      svc.log.error({ err, req_id: ctx.requestId }, 'app cookie check failed: failing closed');
+      ctx.log.reason = 'shared state unavailable';
+      return errorPage(ctx, 503);
+    }
+    const hasBody = !stashBody && (req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
     if (hasBody && !admitBody(ctx)) return;
     const started = performance.now();
     const exchange = forwardRequest(res, {
@@ -275,6 +293,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       sessionCookieName: svc.sessions.cookieName,
       extraHeaders,
       privateAnswer: ctx.session?.user !== undefined,
+      onHeaders: snap.config.identity.source === 'upstream_form' ? (out) => appCookiesFollowSession(ctx, out) : undefined,
       onDone(r) {
         onBytes(r.bytes);
         const m = svc.metrics.forRoute(route.id);
@@ -287,6 +306,24 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       },
     });
     if (hasBody) watchBody(ctx, exchange);
+  }
+
+  /**
+   * upstream_form: app cookies the app sets for a signed-in session are
+   * remembered as released to it; a request still carrying a gateway cookie
+   * whose session has ended (revoked, expired) also gets the browser's app
+   * cookies expired, ahead of whatever the app sets now.
+   */
+  function appCookiesFollowSession(ctx: RequestContext, out: Record<string, string | string[] | undefined>): void {
+    const set = out['set-cookie'];
+    const list = set === undefined ? [] : Array.isArray(set) ? set : [set];
+    if (ctx.session?.user) {
+      if (list.length > 0) rememberReleased(ctx, ctx.session, list).catch(() => {});
+      return;
+    }
+    if (ctx.cookie === undefined || ctx.session !== null) return;
+    const expired = expireAppCookies(ctx);
+    if (expired.length > 0) out['set-cookie'] = [svc.sessions.clearCookie(), ...expired, ...list];
   }
 
   /** A body declared over max_body_bytes gets 413 at once and is never forwarded; the rest is discarded. */
@@ -387,7 +424,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       svc.requestLog.write({ req_id: ctx.requestId, ip: client.ip, method: 'GET', path: ctx.path, route: route.id, user: ctx.session?.user, rule: d.rule, decision: d.action, reason: d.reason, status: 101, bytes: 0, ms: 0, upgrade: 'websocket' });
       if (d.action === 'deny') return reject(403, 'Forbidden');
       if (d.action === 'challenge') return reject(401, 'Unauthorized');
-      const headers = upstreamCookiesFor(ctx, buildUpstreamHeaders({
+      const headers = await appCookieHeaders(ctx, buildUpstreamHeaders({
         rawHeaders: req.rawHeaders, isOwned: snap.isOwned, sessionCookieName: svc.sessions.cookieName,
         upstreamHost: route.upstreamHost, preserveHost: route.preserve_host, forwardedFor: client.forwardedFor,
         forwardedProto: client.proto, forwardedHost: client.host, requestId: ctx.requestId,
