@@ -19,7 +19,7 @@
 
 import net from 'node:net';
 import type { FactorKind, PolicyConfig, Requirement, RolloutConfig, RuleConfig } from '../config/types.ts';
-import { parsePathPattern, type PathPattern } from './path-pattern.ts';
+import { matchPath, parsePathPattern, type PathPattern } from './path-pattern.ts';
 import { isoDateEnd } from './rollout.ts';
 import { compileRequestMatch, type CompiledRequestMatch } from './request-match.ts';
 
@@ -260,4 +260,31 @@ export function signInRules(signIn: PolicyConfig['sign_in']): CompiledRule[] {
     { ...base, index: -3, methods: new Set(['GET']), request: compileRequestMatch({ query: m.query, params: m.params }) },
     { ...base, index: -2, methods: new Set(['POST']), request: compileRequestMatch({ query: m.query, params: m.params, fields: m.fields }) },
   ];
+}
+
+/**
+ * Declared rules that would decide the login path otherwise than the implicit
+ * sign-in rule (for `gatehouse check`): the implicit rule wins, so each is
+ * named once with what it asks for.
+ */
+export function signInOverrides(policy: PolicyConfig): string[] {
+  const signIn = policy.sign_in;
+  if (signIn === undefined) return [];
+  const out: string[] = [];
+  for (const rule of policy.rules) {
+    if (rule.require === 'none') continue;
+    const m = rule.match;
+    if (m.methods !== undefined && !m.methods.some((x) => ['GET', 'HEAD', 'POST'].includes(x))) continue;
+    const hits = m.path === undefined || m.path.some((p) => {
+      try {
+        return matchPath(p, signIn.path);
+      } catch {
+        return false;
+      }
+    });
+    if (hits) {
+      out.push(`rule ${rule.id} (require: ${rule.require}) also matches identity.upstream_form.login_path ${signIn.path}: the app's login page and sign-in stay open there (implicit rule ${SIGN_IN_RULE})`);
+    }
+  }
+  return out;
 }
