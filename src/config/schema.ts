@@ -65,6 +65,7 @@ const route = obj(
     case_insensitive: bool,
     path_params: { enum: ['reject', 'allow'] },
     preserve_host: bool,
+    method_override: { enum: ['evaluate', 'reject', 'pass'] },
   },
   ['path', 'upstream'],
 );

@@ -41,6 +41,8 @@ export interface RouteConfig {
   case_insensitive: boolean;      // default false
   path_params: 'reject' | 'allow';// default reject
   preserve_host: boolean;         // send the client's Host upstream; default false
+  /** How method overrides (X-HTTP-Method-Override, `_method`, ...) are treated; default evaluate. */
+  method_override: 'evaluate' | 'reject' | 'pass';
 }
 
 export interface FileIdentityConfig { path: string }

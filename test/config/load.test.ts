@@ -2,7 +2,8 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError, formatIssues, loadConfig, parseConfig, pathPatternProblem, type ConfigIssue } from '../../src/config/load.ts';
+import { ConfigError, formatIssues, loadConfig, parseConfig, type ConfigIssue } from '../../src/config/load.ts';
+import { pathPatternProblem } from '../../src/config/path-pattern-check.ts';
 import type { Config } from '../../src/config/types.ts';
 
 const SECRETS = { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(40) };
@@ -218,10 +219,11 @@ t.test('each error carries its key path and line', async (t) => {
     },
     {
       name: 'bad path patterns',
-      yaml: 'policy:\n  rules:\n    - id: a\n      match:\n        path: /a/**/b\n      require: mfa\n    - id: b\n      match: { path: [/ok/*, "/x*"] }\n      require: none\n',
+      yaml: 'policy:\n  rules:\n    - id: a\n      match:\n        path: /a/**/b\n      require: mfa\n    - id: b\n      match: { path: [/ok/*, "/x*"] }\n      require: none\n    - id: c\n      match: { path: /admin/../x }\n      require: none\n',
       want: [
         { path: 'policy.rules[0].match.path', line: 5, message: /\*\* is only allowed as the last segment/ },
-        { path: 'policy.rules[1].match.path[1]', line: 8, message: /must be a whole segment/ },
+        { path: 'policy.rules[1].match.path[1]', line: 8, message: /must be whole segments/ },
+        { path: 'policy.rules[2].match.path', line: 11, message: /"\/admin\/\.\.\/x": dot segments/ },
       ],
     },
     {
@@ -391,7 +393,7 @@ t.test('path patterns', async (t) => {
   for (const ok of ['/', '/a', '/a/b', '/a/', '/a/*', '/a/*/c', '/a/**', '/**', '/*', '/a.b/c-d_e~f', '/%7Euser']) {
     t.equal(pathPatternProblem(ok), undefined, ok);
   }
-  for (const bad of ['a/b', '', '/a//b', '/a/**/b', '/a*', '/a/b*c', '/***', '/a?x=1', '/a#f', '/a\tb']) {
+  for (const bad of ['a/b', '', '/a//b', '/a/**/b', '/a*', '/a/b*c', '/***', '/a?x=1', '/a#f', '/a\tb', '/admin/../x', '/a/./b', '/..']) {
     t.type(pathPatternProblem(bad), 'string', JSON.stringify(bad));
   }
 });
