@@ -30,7 +30,7 @@ import { signedInSession, type SessionData } from '../session/session-data.ts';
 import { subjectFor } from '../session/subject.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
 import { rememberedDevice } from '../ui/remembered-device.ts';
-import { throttleKeys } from './throttle.ts';
+import { throttleKeys, type Attempt } from './throttle.ts';
 
 /** The login form is small: buffered (to read the username) up to this size. */
 export const LOGIN_FORM_LIMIT = 64 * 1024;
@@ -271,9 +271,9 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
     return errorPage(ctx, err instanceof BodyError ? (err.status === 408 ? 400 : err.status) : 400);
   }
   const username = normalizeUsername(new URLSearchParams(body.toString('utf8')).get(uf.username_field) ?? '');
-  const keys = throttleKeys('pwd', username ?? '-', ctx.client.ip);
-  const wait = await svc.throttle.waiting(keys);
-  if (wait > 0) {
+  const reserved = await svc.throttle.reserve(throttleKeys('pwd', username ?? '-', ctx.client.ip));
+  if (!reserved.ok) {
+    const wait = reserved.waitMs;
     svc.audit.write({ event: 'signin.lockout', user: username ?? '-', ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + wait).toISOString() });
     ctx.log = { ...ctx.log, decision: 'deny', reason: 'sign-in throttled' };
     return errorPage(ctx, 429, { waitSeconds: Math.ceil(wait / 1000), message: 'Too many failed sign-ins. Please wait before trying again.' });
@@ -299,6 +299,7 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
     });
   } catch (err) {
     svc.log.warn({ req_id: ctx.requestId, route: route.id, err: (err as Error).message }, 'upstream failure (login form)');
+    await svc.throttle.release(reserved.attempt);
     return errorPage(ctx, upstreamFailure(err as Error));
   }
   const upstreamHeaders = answer.headers as IncomingHttpHeaders as Record<string, string | string[] | undefined>;
@@ -307,15 +308,16 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   const next = appTarget(location, route.upstreamOrigin, snap.publicOrigin, ctx.path + ctx.query);
   const ok = judgeLogin(uf.success, { status: answer.statusCode, target: next, setCookies }, sentCookies, svc.now());
 
-  if (!ok) return relayFailure(ctx, route, answer, username);
+  if (!ok) return relayFailure(ctx, route, answer, username, reserved.attempt);
   answer.body.dump().catch(() => {});
   if (username === null) {
+    await svc.throttle.release(reserved.attempt);
     svc.log.error({ req_id: ctx.requestId, field: uf.username_field }, 'upstream_form: the app accepted a login whose username field is missing or unusable (check identity.upstream_form.username_field)');
     svc.audit.write({ event: 'signin.failure', user: '-', ip: ctx.client.ip, request_id: ctx.requestId, reason: 'username unreadable' });
     return errorPage(ctx, 400, { message: 'The gateway could not read the username from the sign-in form.' });
   }
   const clientHeaders = buildClientHeaders({ headers: upstreamHeaders, upstreamOrigin: route.upstreamOrigin, publicOrigin: snap.publicOrigin, sessionCookieName: svc.sessions.cookieName });
-  return startSession(ctx, username, asList(clientHeaders['set-cookie']), next ?? '/', keys);
+  return startSession(ctx, username, asList(clientHeaders['set-cookie']), next ?? '/', reserved.attempt);
 }
 
 function withoutNames(headers: readonly string[], names: readonly string[]): string[] {
@@ -328,19 +330,19 @@ function withoutNames(headers: readonly string[], names: readonly string[]): str
 }
 
 /** A wrong password (or anything else not judged a success): the app's own answer, counted toward throttling. */
-async function relayFailure(ctx: RequestContext, route: Route, answer: Dispatcher.ResponseData, username: string | null): Promise<void> {
+async function relayFailure(ctx: RequestContext, route: Route, answer: Dispatcher.ResponseData, username: string | null, attempt: Attempt): Promise<void> {
   const { svc, snap, res } = ctx;
   // A server error is not a wrong password; everything else counts.
   if (answer.statusCode < 500) {
     const user = username ?? '-';
-    const { waitMs, locked, failures } = await svc.throttle.fail(throttleKeys('pwd', user, ctx.client.ip));
+    const { waitMs, locked, failures } = svc.throttle.failed(attempt);
     svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'app refused the login' });
     svc.log.warn({ req_id: ctx.requestId, user, ip: ctx.client.ip, status: answer.statusCode, wait_ms: waitMs, locked }, 'sign-in failed (app login form)');
     if (waitMs > 0) {
       svc.metrics.lockouts.inc();
       svc.audit.write({ event: 'signin.lockout', user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
     }
-  }
+  } else await svc.throttle.release(attempt);
   ctx.log.reason = 'upstream_form: login refused by the app';
   if (res.destroyed) {
     await answer.body.dump().catch(() => {});
@@ -357,15 +359,16 @@ async function relayFailure(ctx: RequestContext, route: Route, answer: Dispatche
 }
 
 /** The app said yes: a new gateway session for `user`, the app's cookies held until the policy is satisfied. */
-async function startSession(ctx: RequestContext, user: string, appCookies: string[], target: string, keys: ReturnType<typeof throttleKeys>): Promise<void> {
+async function startSession(ctx: RequestContext, user: string, appCookies: string[], target: string, attempt: Attempt): Promise<void> {
   const { svc, snap } = ctx;
   // A users file, when configured, may describe the user (and may disable them).
   const known = snap.config.identity.file ? svc.identity.getUser(user) : undefined;
   if (known?.disabled) {
+    await svc.throttle.release(attempt);
     svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'disabled' });
     return errorPage(ctx, 403, { message: 'This account is disabled at the gateway.' });
   }
-  await svc.throttle.succeed(keys);
+  await svc.throttle.succeed(attempt);
   const factors = await svc.store.listFactors(user);
   const enrolled = [...new Set(factors.map((f) => f.kind))] as FactorKind[];
   if (await svc.store.countRecoveryCodes(user) > 0) enrolled.push('recovery');
