@@ -570,6 +570,7 @@ function buildPolicy(r: Reader, p: Obj, warnings: string[], now: Date): PolicyCo
       ...(max_age !== undefined ? { max_age } : {}),
       ...(factors !== undefined ? { factors } : {}),
       mode: (r.str(o, 'mode') ?? 'enforce') as RuleConfig['mode'],
+      ...(r.str(o, 'rollout') === 'follow' ? { rollout: 'follow' as const } : {}),
     }];
   });
 

@@ -142,6 +142,7 @@ const rule = obj(
     max_age: duration,
     factors: { type: 'array', items: { enum: FACTOR_KINDS }, minItems: 1 },
     mode: { enum: ['enforce', 'report'] },
+    rollout: { enum: ['follow'] },
   },
   ['id', 'require'],
 );

@@ -109,6 +109,8 @@ export interface RuleConfig {
   max_age?: Millis;               // freshness of the second factor (step-up)
   factors?: FactorKind[];         // allowed kinds ('phishing_resistant' expanded to webauthn)
   mode: 'enforce' | 'report';     // default enforce
+  /** 'follow': rollout and grace apply to this rule as to policy.default; absent: the rule binds every user. */
+  rollout?: 'follow';
 }
 export interface PolicyException {
   user?: string;

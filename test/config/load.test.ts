@@ -125,6 +125,7 @@ t.test('every key set: values converted and normalized', async (t) => {
     case_insensitive: true,
     path_params: 'allow',
     preserve_host: true,
+    method_override: 'evaluate',
   });
   t.strictSame(c.identity, {
     source: 'oidc',
@@ -465,4 +466,17 @@ t.test('server.metrics_listen is read as admin_listen, with a warning', async (t
   const both = parseConfig('server:\n  metrics_listen: 127.0.0.1:9090\n  admin_listen: 127.0.0.1:9191\n', 'x.yaml', { env: SECRETS });
   t.equal(both.server.admin_listen, '127.0.0.1:9191');
   t.same(both.warnings, ['server.metrics_listen is ignored because server.admin_listen is set']);
+});
+
+t.test('policy.rules[].rollout: follow, or absent', async (t) => {
+  const c = parseConfig('policy:\n  rules:\n    - id: a\n      require: mfa\n      rollout: follow\n    - id: b\n      require: mfa\n', 'x.yaml', { env: SECRETS, now: NOW });
+  t.equal(c.policy.rules[0].rollout, 'follow');
+  t.equal(c.policy.rules[1].rollout, undefined, 'absent: the rule binds every user');
+  t.match(issuesOf('policy:\n  rules:\n    - id: a\n      require: mfa\n      rollout: skip\n'), [{ path: 'policy.rules[0].rollout', line: 5 }]);
+});
+
+t.test('routes[].method_override: evaluate (default), reject or pass', async (t) => {
+  const c = parseConfig('routes:\n  - { path: /, upstream: "http://127.0.0.1:9" }\n  - { path: /api, upstream: "http://127.0.0.1:9", method_override: reject }\n', 'x.yaml', { env: SECRETS, now: NOW });
+  t.same(c.routes.map((r) => r.method_override), ['evaluate', 'reject']);
+  t.match(issuesOf('routes:\n  - { path: /, upstream: "http://127.0.0.1:9", method_override: maybe }\n'), [{ path: 'routes[0].method_override' }]);
 });
