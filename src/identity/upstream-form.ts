@@ -17,15 +17,14 @@ import type { Dispatcher } from 'undici';
 import type { FactorKind, FormRequestMatch, UpstreamFormIdentityConfig } from '../config/types.ts';
 import type { RequestContext } from '../http/context.ts';
 import { BodyError, readBody } from '../http/form-body.ts';
-import { normalizeTarget } from '../http/normalize.ts';
 import { errorPage, redirect } from '../http/respond.ts';
 import { safeReturnTarget } from '../http/return-target.ts';
-import { evaluate, routineMfaDue } from '../policy/evaluate.ts';
+import { decideAfterAppSignIn } from '../policy/decide.ts';
 import { parseParams, type ParamList } from '../policy/param-match.ts';
 import { matchPath } from '../policy/path-pattern.ts';
 import { compileRequestMatch, matchRequest } from '../policy/request-match.ts';
 import type { Decision } from '../policy/types.ts';
-import { selectRoute, type Route } from '../proxy/route-table.ts';
+import type { Route } from '../policy/route-table.ts';
 import { buildClientHeaders, buildUpstreamHeaders, rewriteLocation } from '../proxy/upstream-headers.ts';
 import { readCookie } from '../session/cookies.ts';
 import { commitSession } from '../session/page-session.ts';
@@ -35,7 +34,7 @@ import { challengeUrl } from '../ui/challenge-links.ts';
 import { rememberedDevice } from '../ui/remembered-device.ts';
 import { expireAppCookies, forgetReleased, liveCookieValue, parseSetCookie, rememberReleased } from './app-cookies.ts';
 import { canonicalUsername, namesSameUser, readLoginUsername, whoamiUser } from './login-form.ts';
-import { throttleKeys, type ThrottleKey } from './throttle.ts';
+import { throttleKeys, type Attempt, type ThrottleKey } from './throttle.ts';
 
 /** The login form is small: buffered (to read the username) up to this size. */
 export const LOGIN_FORM_LIMIT = 64 * 1024;
@@ -77,8 +76,15 @@ export function judgeLogin(
     }
   }
   if (rule.set_cookie !== undefined) {
-    const set = liveCookieValue(answer.setCookies, rule.set_cookie, now);
-    if (set === undefined || set === readCookie(sentCookieHeader, rule.set_cookie)) return false;
+    // A trailing * names a prefix (DokuWiki's DW<hash>): some cookie of that name must be newly set.
+    const names = rule.set_cookie.endsWith('*')
+      ? [...new Set(answer.setCookies.map((sc) => parseSetCookie(sc, now)?.name).filter((n): n is string => n !== undefined && n.startsWith(rule.set_cookie!.slice(0, -1))))]
+      : [rule.set_cookie];
+    const fresh = names.some((name) => {
+      const set = liveCookieValue(answer.setCookies, name, now);
+      return set !== undefined && set !== readCookie(sentCookieHeader, name);
+    });
+    if (!fresh) return false;
   }
   return true;
 }
@@ -283,8 +289,9 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
     username = c.value;
   }
   const keys = signInKeys(username, ctx.client.ip);
-  const wait = await svc.throttle.waiting(keys);
-  if (wait > 0) {
+  const reserved = await svc.throttle.reserve(keys);
+  if (!reserved.ok) {
+    const wait = reserved.waitMs;
     svc.audit.write({ event: 'signin.lockout', user: username ?? '-', ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + wait).toISOString() });
     ctx.log = { ...ctx.log, decision: 'deny', reason: 'sign-in throttled' };
     return errorPage(ctx, 429, { waitSeconds: Math.ceil(wait / 1000), message: 'Too many failed sign-ins. Please wait before trying again.' });
@@ -310,6 +317,7 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
     });
   } catch (err) {
     svc.log.warn({ req_id: ctx.requestId, route: route.id, err: (err as Error).message }, 'upstream failure (login form)');
+    await svc.throttle.release(reserved.attempt);
     return errorPage(ctx, upstreamFailure(err as Error));
   }
   const upstreamHeaders = answer.headers as IncomingHttpHeaders as Record<string, string | string[] | undefined>;
@@ -318,24 +326,28 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   const next = appTarget(location, route.upstreamOrigin, snap.publicOrigin, ctx.path + ctx.query);
   const ok = judgeLogin(uf.success, { status: answer.statusCode, target: next, setCookies }, sentCookies, svc.now());
 
-  if (!ok) return relayFailure(ctx, route, answer, username);
+  if (!ok) return relayFailure(ctx, route, answer, username, reserved.attempt);
   answer.body.dump().catch(() => {});
   if (username === null) {
+    await svc.throttle.release(reserved.attempt);
     svc.log.error({ req_id: ctx.requestId, field: uf.username_field }, 'upstream_form: the app accepted a login whose username field is missing or unusable (check identity.upstream_form.username_field)');
     svc.audit.write({ event: 'signin.failure', user: '-', ip: ctx.client.ip, request_id: ctx.requestId, reason: 'username unreadable' });
     return errorPage(ctx, 400, { message: 'The gateway could not read the username from the sign-in form.' });
   }
   // Optional: the app itself names who it signed in; it must be the form's user.
-  const named = await appNamedUsers(ctx, route, uf, upstreamHeaders, setCookies);
+  const named = await appNamedUsers(ctx, route, uf, upstreamHeaders, setCookies).catch(async (err: unknown) => {
+    await svc.throttle.release(reserved.attempt);
+    throw err;
+  });
   if (named.some((n) => !namesSameUser(username, n, uf))) {
-    await svc.throttle.fail(keys);
+    svc.throttle.failed(reserved.attempt);
     svc.log.warn({ req_id: ctx.requestId, user: username, app_user: named }, 'upstream_form: the app signed in another user than the form named: refused');
     svc.audit.write({ event: 'signin.failure', user: username, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'the app named another user' });
     ctx.log = { ...ctx.log, decision: 'deny', reason: 'upstream_form: app confirmation names another user' };
     return errorPage(ctx, 403, { message: 'The application signed in a different user than the one named in the form.' });
   }
   const clientHeaders = buildClientHeaders({ headers: upstreamHeaders, upstreamOrigin: route.upstreamOrigin, publicOrigin: snap.publicOrigin, sessionCookieName: svc.sessions.cookieName });
-  return startSession(ctx, username, asList(clientHeaders['set-cookie']), next ?? '/', keys);
+  return startSession(ctx, username, asList(clientHeaders['set-cookie']), next ?? '/', reserved.attempt);
 }
 
 /**
@@ -376,19 +388,19 @@ function withoutNames(headers: readonly string[], names: readonly string[]): str
 }
 
 /** A wrong password (or anything else not judged a success): the app's own answer, counted toward throttling. */
-async function relayFailure(ctx: RequestContext, route: Route, answer: Dispatcher.ResponseData, username: string | null): Promise<void> {
+async function relayFailure(ctx: RequestContext, route: Route, answer: Dispatcher.ResponseData, username: string | null, attempt: Attempt): Promise<void> {
   const { svc, snap, res } = ctx;
   // A server error is not a wrong password; everything else counts (by address only when the form named nobody).
   if (answer.statusCode < 500) {
     const user = username ?? '-';
-    const { waitMs, locked, failures } = await svc.throttle.fail(signInKeys(username, ctx.client.ip));
+    const { waitMs, locked, failures } = svc.throttle.failed(attempt);
     svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'app refused the login' });
     svc.log.warn({ req_id: ctx.requestId, user, ip: ctx.client.ip, status: answer.statusCode, wait_ms: waitMs, locked }, 'sign-in failed (app login form)');
     if (waitMs > 0) {
       svc.metrics.lockouts.inc();
       svc.audit.write({ event: 'signin.lockout', user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
     }
-  }
+  } else await svc.throttle.release(attempt);
   ctx.log.reason = 'upstream_form: login refused by the app';
   if (res.destroyed) {
     await answer.body.dump().catch(() => {});
@@ -405,15 +417,16 @@ async function relayFailure(ctx: RequestContext, route: Route, answer: Dispatche
 }
 
 /** The app said yes: a new gateway session for `user`, the app's cookies held until the policy is satisfied. */
-async function startSession(ctx: RequestContext, user: string, appCookies: string[], target: string, keys: ThrottleKey[]): Promise<void> {
+async function startSession(ctx: RequestContext, user: string, appCookies: string[], target: string, attempt: Attempt): Promise<void> {
   const { svc, snap } = ctx;
   // A users file, when configured, may describe the user (and may disable them).
   const known = snap.config.identity.file ? svc.identity.getUser(user) : undefined;
   if (known?.disabled) {
+    await svc.throttle.release(attempt);
     svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'disabled' });
     return errorPage(ctx, 403, { message: 'This account is disabled at the gateway.' });
   }
-  await svc.throttle.succeed(keys);
+  await svc.throttle.succeed(attempt);
   const factors = await svc.store.listFactors(user);
   const enrolled = [...new Set(factors.map((f) => f.kind))] as FactorKind[];
   if (await svc.store.countRecoveryCodes(user) > 0) enrolled.push('recovery');
@@ -433,30 +446,19 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
   ctx.log.user = user;
 
   const d = signInDecision(ctx, target);
-  if (d.action === 'allow' || d.action === 'report') {
+  if (d !== null && (d.action === 'allow' || d.action === 'report')) {
     // Nothing more is due for this user: the app's cookies go out now.
     await rememberReleased(ctx, session, appCookies);
     return redirect(ctx, target, { 'set-cookie': [setCookie, ...expired, ...appCookies] }, 303);
   }
   if (appCookies.length > 0) await holdCookies(ctx, session, appCookies);
-  svc.log.info({ req_id: ctx.requestId, user, cookies: appCookies.length, next: d.action }, 'app cookies held until the policy is satisfied');
-  redirect(ctx, d.action === 'challenge' ? challengeUrl(d, target) : target, { 'set-cookie': [setCookie, ...expired] }, 303);
+  svc.log.info({ req_id: ctx.requestId, user, cookies: appCookies.length, next: d?.action ?? 'refused' }, 'app cookies held until the policy is satisfied');
+  redirect(ctx, d?.action === 'challenge' ? challengeUrl(d, target) : target, { 'set-cookie': [setCookie, ...expired] }, 303);
 }
 
-/**
- * What the new session still owes after the app's sign-in: the policy's answer
- * for a GET of the app's redirect target, and, when that is allowed (often an
- * open page such as the app's own login script), the routine second factor.
- */
-function signInDecision(ctx: RequestContext, target: string): Decision {
-  const { snap } = ctx;
-  const n = normalizeTarget(target, { pathParams: 'allow', caseInsensitive: false });
-  const path = n.ok ? n.matchPath : '/';
+/** The one decision (policy/decide.ts) for what the new session owes before the app's cookies go out; null when the gateway would refuse the target. */
+function signInDecision(ctx: RequestContext, target: string): Decision | null {
   const host = String(ctx.req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
-  const route = selectRoute(snap.routes, host, path);
-  const policy = route?.case_insensitive ? snap.policyFolded : snap.policy;
-  const subject = subjectFor(ctx)!;
-  const d = evaluate({ host, method: 'GET', path, ip: ctx.client.ip, query: n.ok ? n.query.replace(/^\?/, '') : '' }, subject, policy, ctx.svc.now());
-  if (d.action === 'challenge' || d.action === 'deny') return d;
-  return routineMfaDue(subject, policy, ctx.svc.now());
+  const v = decideAfterAppSignIn(ctx.snap, { target, host, via: 'proxy', method: 'GET', overrides: [], ip: ctx.client.ip }, subjectFor(ctx), ctx.svc.now());
+  return v.kind === 'decided' ? v.decision : null;
 }

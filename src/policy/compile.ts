@@ -55,6 +55,8 @@ export interface CompiledRule {
   request?: CompiledRequestMatch;
   /** No condition besides the path and no exceptions: a path match is a match. */
   unconditional: boolean;
+  /** Rollout (enforce_for) and grace (deferral) apply: the default policy, and rules with `rollout: follow`. */
+  follows_rollout: boolean;
   /** `rule billing`, or `default policy`: how reasons name the rule. */
   label: string;
   config: RuleConfig | null;
@@ -140,6 +142,7 @@ function compileRule(rule: RuleConfig, index: number): CompiledRule {
     identity_dependent: m.groups !== undefined || m.not_groups !== undefined,
     exceptions: [],
     unconditional: false, // set once exceptions are attached
+    follows_rollout: rule.rollout === 'follow',
     label: `rule ${rule.id}`,
     config: rule,
   };
@@ -235,6 +238,7 @@ export function compilePolicy(
     identity_dependent: false,
     exceptions: [],
     unconditional: true,
+    follows_rollout: true,
     label: 'default policy',
     config: null,
   };
@@ -253,7 +257,7 @@ export function signInRules(signIn: PolicyConfig['sign_in']): CompiledRule[] {
   if (signIn === undefined) return [];
   const m = signIn.match ?? {};
   const base = {
-    id: SIGN_IN_RULE, require: 'none' as const, mode: 'enforce' as const, identity_dependent: false,
+    id: SIGN_IN_RULE, require: 'none' as const, mode: 'enforce' as const, identity_dependent: false, follows_rollout: false,
     exceptions: [], unconditional: false, label: `rule ${SIGN_IN_RULE} (implicit: identity.upstream_form.login_path)`, config: null,
   };
   return [

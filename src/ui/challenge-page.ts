@@ -14,7 +14,7 @@ import { resumeTarget } from '../policy/stash-handler.ts';
 import { csrfOk } from '../session/page-session.ts';
 import { factorKindInfo } from '../factors/types.ts';
 import { recoveryCodeUsedMessage } from '../identity/messages.ts';
-import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor } from './second-factor.ts';
+import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import { rememberDevice } from './remembered-device.ts';
 
 const METHODS: FactorKind[] = ['webauthn', 'totp', 'email', 'sms', 'recovery'];
@@ -164,16 +164,18 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
     return renderMethod(ctx, flow, method, methods, { code_sent: true, notice: `We sent a code to ${maskEmail(u.email)}.` });
   }
 
+  const reserved = await reserveFactorAttempt(ctx);
+  if (!reserved.ok) return renderMethod(ctx, flow, method, methods, {}, 429);
   const code = form.code ?? '';
   let result: { ok: true; verified: import('../factors/types.ts').Verified; remaining?: number } | { ok: false; reason?: string };
   switch (method) {
     case 'totp': result = await svc.factors.totp.verify(user, code); break;
     case 'recovery': result = await svc.factors.recovery.verify(user, code); break;
     case 'email': case 'sms': result = await svc.factors.verifyCode(method, user, code); break;
-    default: return errorPage(ctx, 400);
+    default: await svc.throttle.release(reserved.attempt); return errorPage(ctx, 400);
   }
   if (!result.ok) {
-    const { waitMs, left } = await failFactor(ctx, method, result.reason ?? 'invalid_code', flow.rule);
+    const { waitMs, left } = failFactor(ctx, reserved.attempt, method, result.reason ?? 'invalid_code', flow.rule);
     const error = result.reason === 'replayed'
       ? 'That code was already used. Wait for the next code in your app.'
       : method === 'recovery' ? 'That recovery code is not valid or was already used.' : 'That code is not right. Check it and try again.';
@@ -182,7 +184,7 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
       code_sent: method === 'email' || method === 'sms',
     }, waitMs > 0 ? 429 : 401);
   }
-  const cookies = await passFactor(ctx, result.verified, flow.rule);
+  const cookies = await passFactor(ctx, result.verified, flow.rule, reserved.attempt);
   if (method === 'recovery') {
     const remaining = result.remaining ?? 0;
     svc.audit.write({ event: 'recovery.used', user, remaining, ip: ctx.client.ip, request_id: ctx.requestId });

@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import { startTestGateway, Client, type GatewayFixture } from '../helpers/gateway.ts';
 import { startFormApp, type FormApp, type FormAppOptions } from '../helpers/form-apps.ts';
-import { enrollTotp, passTotp } from '../helpers/totp.ts';
+import { enrollTotp, passTotp, type TotpDevice } from '../helpers/totp.ts';
 import { runCheck } from '../../src/cli/check.ts';
 
 interface Fixture { f: GatewayFixture; app: FormApp }
@@ -41,13 +41,13 @@ const loginPosts = (app: FormApp, path = '/login') => app.requests.filter((r) =>
 const setCookieNames = (r: Response) => r.headers.getSetCookie().map((c) => c.slice(0, c.indexOf('=')));
 
 /** Signs `user` in on the app's form and through the gateway's TOTP enrollment; returns the client and the secret. */
-async function signInEnrolled(f: GatewayFixture, user: string, password: string, path = '/login', extra: Record<string, string> = {}): Promise<{ c: Client; secret: string }> {
+async function signInEnrolled(f: GatewayFixture, user: string, password: string, path = '/login', extra: Record<string, string> = {}): Promise<{ c: Client; device: TotpDevice }> {
   const c = new Client(f.url);
   const r = await c.postForm(path, { ...extra, username: user, password });
   if (!/enroll/.test(r.headers.get('location') ?? '')) throw new Error(`expected enrollment, got ${r.status} ${r.headers.get('location')}`);
-  const { r: done, secret } = await enrollTotp(c, '/');
+  const { r: done, device } = await enrollTotp(c, '/');
   if (done.status !== 303) throw new Error('enrollment failed');
-  return { c, secret };
+  return { c, device };
 }
 
 t.test('PHP-style app: a repeated username field is refused before the app sees it', async (t) => {
@@ -199,14 +199,14 @@ t.test('the app cookie stays held until the second factor even when the app redi
 
 t.test('app sessions follow the gateway session', async (t) => {
   const { f, app } = await start(t, { style: 'php', users: { victim: 'victim-pass', mallory: 'mallory-pass', trent: 'trent-pass' } });
-  const { c: victim, secret } = await signInEnrolled(f, 'victim', 'victim-pass');
+  const { c: victim, device: secret } = await signInEnrolled(f, 'victim', 'victim-pass');
   const victimSid = victim.cookies.get('SID')!;
   t.ok(victimSid, 'the victim holds the released app session');
   t.equal((await victim.fetch('/home')).status, 200);
   t.match(app.requests.at(-1)!.cookie, `SID=${victimSid}`, 'the victim\'s own app session reaches the app');
 
   // Mallory, fully signed in as herself, replays the victim's stolen app cookie.
-  const { c: mallory, secret: mallorySecret } = await signInEnrolled(f, 'mallory', 'mallory-pass');
+  const { c: mallory, device: mallorySecret } = await signInEnrolled(f, 'mallory', 'mallory-pass');
   const mallorySid = mallory.cookies.get('SID')!;
   const body = await (await mallory.fetch('/home', { headers: { cookie: `${mallory.cookieHeader().replace(`SID=${mallorySid}`, `SID=${victimSid}`)}` } })).text();
   t.match(body, /Hello guest/, 'the app saw no session');
