@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import { pathPatternProblem } from './path-pattern-check.ts';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import type {
   AuditConfig, BrandingConfig, Config, FactorKind, FactorsConfig, HeadersConfig, IdentityConfig,
@@ -428,6 +429,7 @@ function buildRoutes(r: Reader, items: unknown[]): RouteConfig[] {
       case_insensitive: r.bool(o, 'case_insensitive', false),
       path_params: (r.str(o, 'path_params') ?? 'reject') as RouteConfig['path_params'],
       preserve_host: r.bool(o, 'preserve_host', false),
+      method_override: (r.str(o, 'method_override') ?? 'evaluate') as RouteConfig['method_override'],
     };
   });
 }
@@ -585,6 +587,7 @@ function buildPolicy(r: Reader, p: Obj, warnings: string[], now: Date): PolicyCo
       ...(max_age !== undefined ? { max_age } : {}),
       ...(factors !== undefined ? { factors } : {}),
       mode: (r.str(o, 'mode') ?? 'enforce') as RuleConfig['mode'],
+      ...(r.str(o, 'rollout') === 'follow' ? { rollout: 'follow' as const } : {}),
     }];
   });
 
@@ -637,7 +640,7 @@ function buildMatch(r: Reader, m: Obj, at: PathSegment[]): RuleMatch {
   if (path) {
     path.forEach((p, i) => {
       const problem = pathPatternProblem(p);
-      if (problem) r.fail(typeof m.path === 'string' ? [...at, 'path'] : [...at, 'path', i], problem);
+      if (problem) r.fail(typeof m.path === 'string' ? [...at, 'path'] : [...at, 'path', i], `${JSON.stringify(p)}: ${problem}`);
     });
     out.path = path;
   }
@@ -655,21 +658,6 @@ function buildMatch(r: Reader, m: Obj, at: PathSegment[]): RuleMatch {
   const networks = r.list(m, 'networks');
   if (networks) out.networks = networks.map((c, i) => normalizeCidr(r, c, [...at, 'networks', i]));
   return out;
-}
-
-/** Why a rule path pattern is invalid, or undefined. `/a/b` exact, `/a/*` one segment, `/a/**` the prefix and below. */
-export function pathPatternProblem(pattern: string): string | undefined {
-  if (!pattern.startsWith('/')) return `"${pattern}" must start with /`;
-  if (/[?#]/.test(pattern)) return `"${pattern}" must be a path only (no ? or #)`;
-  if (/[\x00-\x1f\x7f]/.test(pattern)) return `"${pattern}" contains a control character`;
-  const segments = pattern.slice(1).split('/');
-  for (let i = 0; i < segments.length; i++) {
-    const seg = segments[i];
-    if (seg === '' && i < segments.length - 1) return `"${pattern}" has an empty segment (//)`;
-    if (seg.includes('*') && seg !== '*' && seg !== '**') return `"${pattern}": * and ** must be a whole segment (like /a/* or /a/**)`;
-    if (seg === '**' && i !== segments.length - 1) return `"${pattern}": ** is only allowed as the last segment`;
-  }
-  return undefined;
 }
 
 function buildRollout(r: Reader, s: Obj): RolloutConfig {

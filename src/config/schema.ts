@@ -65,6 +65,7 @@ const route = obj(
     case_insensitive: bool,
     path_params: { enum: ['reject', 'allow'] },
     preserve_host: bool,
+    method_override: { enum: ['evaluate', 'reject', 'pass'] },
   },
   ['path', 'upstream'],
 );
@@ -141,6 +142,7 @@ const rule = obj(
     max_age: duration,
     factors: { type: 'array', items: { enum: FACTOR_KINDS }, minItems: 1 },
     mode: { enum: ['enforce', 'report'] },
+    rollout: { enum: ['follow'] },
   },
   ['id', 'require'],
 );

@@ -41,6 +41,8 @@ export interface RouteConfig {
   case_insensitive: boolean;      // default false
   path_params: 'reject' | 'allow';// default reject
   preserve_host: boolean;         // send the client's Host upstream; default false
+  /** How method overrides (X-HTTP-Method-Override, `_method`, ...) are treated; default evaluate. */
+  method_override: 'evaluate' | 'reject' | 'pass';
 }
 
 export interface FileIdentityConfig { path: string }
@@ -107,6 +109,8 @@ export interface RuleConfig {
   max_age?: Millis;               // freshness of the second factor (step-up)
   factors?: FactorKind[];         // allowed kinds ('phishing_resistant' expanded to webauthn)
   mode: 'enforce' | 'report';     // default enforce
+  /** 'follow': rollout and grace apply to this rule as to policy.default; absent: the rule binds every user. */
+  rollout?: 'follow';
 }
 export interface PolicyException {
   user?: string;

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { RequestLog } from '../audit/request-log.ts';
 import type { Config } from '../config/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
-import type { Route } from '../proxy/route-table.ts';
+import type { Route } from '../policy/route-table.ts';
 import type { UpstreamPools } from '../proxy/upstream-pools.ts';
 import type { SessionManager } from '../session/session-manager.ts';
 import type { SessionData } from '../session/session-data.ts';

@@ -17,13 +17,12 @@ import type { Dispatcher } from 'undici';
 import type { FactorKind, UpstreamFormIdentityConfig } from '../config/types.ts';
 import type { RequestContext } from '../http/context.ts';
 import { BodyError, readBody } from '../http/form-body.ts';
-import { normalizeTarget } from '../http/normalize.ts';
 import { errorPage, redirect } from '../http/respond.ts';
 import { safeReturnTarget } from '../http/return-target.ts';
-import { evaluate } from '../policy/evaluate.ts';
+import { decide } from '../policy/decide.ts';
 import { matchPath } from '../policy/path-pattern.ts';
 import type { Decision } from '../policy/types.ts';
-import { selectRoute, type Route } from '../proxy/route-table.ts';
+import type { Route } from '../policy/route-table.ts';
 import { buildClientHeaders, buildUpstreamHeaders, rewriteLocation } from '../proxy/upstream-headers.ts';
 import { readCookie } from '../session/cookies.ts';
 import { commitSession } from '../session/page-session.ts';
@@ -384,22 +383,22 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
   ctx.log.user = user;
 
   const d = decisionFor(ctx, target);
-  if (d.action === 'allow' || d.action === 'report') {
+  if (d !== null && (d.action === 'allow' || d.action === 'report')) {
     // Nothing more is due for this user here: the app's cookies go out now.
     return redirect(ctx, target, { 'set-cookie': [setCookie, ...appCookies] }, 303);
   }
   if (appCookies.length > 0) await holdCookies(ctx, session, appCookies);
-  svc.log.info({ req_id: ctx.requestId, user, cookies: appCookies.length, next: d.action }, 'app cookies held until the policy is satisfied');
-  redirect(ctx, d.action === 'challenge' ? challengeUrl(d, target) : target, { 'set-cookie': setCookie }, 303);
+  svc.log.info({ req_id: ctx.requestId, user, cookies: appCookies.length, next: d?.action ?? 'refused' }, 'app cookies held until the policy is satisfied');
+  redirect(ctx, d?.action === 'challenge' ? challengeUrl(d, target) : target, { 'set-cookie': setCookie }, 303);
 }
 
-/** The policy's answer for a GET of `target` by the session now in ctx. */
-function decisionFor(ctx: RequestContext, target: string): Decision {
-  const { snap } = ctx;
-  const n = normalizeTarget(target, { pathParams: 'allow', caseInsensitive: false });
-  const path = n.ok ? n.matchPath : '/';
+/**
+ * The policy's answer for a GET of `target` by the session now in ctx: the one
+ * decision (policy/decide.ts). A target the gateway would refuse is no allow:
+ * the cookies stay held and the browser gets the gateway's own answer there.
+ */
+function decisionFor(ctx: RequestContext, target: string): Decision | null {
   const host = String(ctx.req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
-  const route = selectRoute(snap.routes, host, path);
-  const policy = route?.case_insensitive ? snap.policyFolded : snap.policy;
-  return evaluate({ host, method: 'GET', path, ip: ctx.client.ip }, subjectFor(ctx), policy, ctx.svc.now());
+  const v = decide(ctx.snap, { target, host, via: 'proxy', method: 'GET', overrides: [], ip: ctx.client.ip }, subjectFor(ctx), ctx.svc.now());
+  return v.kind === 'decided' ? v.decision : null;
 }

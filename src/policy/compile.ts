@@ -49,6 +49,8 @@ export interface CompiledRule {
   exceptions: CompiledException[];
   /** No condition besides the path and no exceptions: a path match is a match. */
   unconditional: boolean;
+  /** Rollout (enforce_for) and grace (deferral) apply: the default policy, and rules with `rollout: follow`. */
+  follows_rollout: boolean;
   /** `rule billing`, or `default policy`: how reasons name the rule. */
   label: string;
   config: RuleConfig | null;
@@ -134,6 +136,7 @@ function compileRule(rule: RuleConfig, index: number): CompiledRule {
     identity_dependent: m.groups !== undefined || m.not_groups !== undefined,
     exceptions: [],
     unconditional: false, // set once exceptions are attached
+    follows_rollout: rule.rollout === 'follow',
     label: `rule ${rule.id}`,
     config: rule,
   };
@@ -226,6 +229,7 @@ export function compilePolicy(
     identity_dependent: false,
     exceptions: [],
     unconditional: true,
+    follows_rollout: true,
     label: 'default policy',
     config: null,
   };

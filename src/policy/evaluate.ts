@@ -32,6 +32,9 @@
 //     remembered device never satisfies a step-up rule.
 //   - Routine MFA (neither): any check in the session, or a remembered device.
 //   - Not satisfied, then in this order:
+//     - Rollout and grace govern the default policy only (and a rule that says
+//       `rollout: follow`): an explicit rule binds every user, so a user
+//       outside enforce_for, or one who deferred, is asked like anyone else.
 //     - not in rollout: routine MFA → allow ('not in rollout'); a step-up rule
 //       still applies if the user has enrolled a qualifying kind, else allow.
 //     - in rollout, nothing enrolled: challenge 'enroll' (the UI offers
@@ -237,12 +240,13 @@ function decideMfa(rule: CompiledRule, s: SubjectFacts, now: number, at: string)
     }
   }
 
-  // 2. Rollout and enrollment.
+  // 2. Rollout and enrollment: rollout and grace govern the default policy (and
+  // rules that say `rollout: follow`); an explicit rule binds every user.
   const hasQualifying = s.enrolled.some(qualifies);
-  if (!s.in_rollout) {
+  if (!s.in_rollout && rule.follows_rollout) {
     if (!stepUp || !hasQualifying) return { action: 'allow', rule: rule.id, reason: `${at}: not in rollout` };
   } else if (s.enrolled.length === 0) {
-    if (!stepUp && s.deferred) return { action: 'allow', rule: rule.id, reason: `${at}: deferred enrollment` };
+    if (!stepUp && s.deferred && rule.follows_rollout) return { action: 'allow', rule: rule.id, reason: `${at}: deferred enrollment` };
     return challenge(rule, 'enroll', `${at}: needs ${allowed ? what : 'a second factor'}; user has none enrolled`, true);
   }
   if (!hasQualifying) {

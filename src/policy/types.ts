@@ -34,6 +34,8 @@ export interface SubjectFacts {
   in_rollout: boolean;
   /** The user chose "set up later" within the grace period in this session. */
   deferred: boolean;
+  /** The emergency (break-glass) account: challenges are waived, deny rules still hold. */
+  breakglass?: boolean;
 }
 
 export type ChallengeKind =
@@ -43,7 +45,7 @@ export type ChallengeKind =
   | 'enroll';    // user has no factor that satisfies the rule: enroll one
 
 export type Decision =
-  | { action: 'allow'; rule: string; reason: string }
+  | { action: 'allow'; rule: string; reason: string; /** a challenge waived for the break-glass account */ breakglass?: true }
   | { action: 'deny'; rule: string; reason: string }
   | {
       action: 'challenge';

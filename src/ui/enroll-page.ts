@@ -108,7 +108,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   const state = await ctx.svc.store.getUserState(user);
   const u = currentUser(ctx);
   const noFactors = (await ctx.svc.factors.enrolledKinds(user)).length === 0;
-  const deferral = noFactors && u && isInRollout(u.groups, ctx.snap.config.rollout) && !flow.rule
+  const deferral = noFactors && u && isInRollout(u.groups, ctx.snap.config.rollout) && followsRollout(ctx, flow.rule)
     ? deferralAllowed({ deferrals: state?.deferrals ?? 0 }, ctx.snap.config.rollout, ctx.svc.now())
     : undefined;
   const methods = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '', ctx.svc.factors.sms !== undefined);
@@ -255,4 +255,9 @@ async function enrolled(ctx: RequestContext, flow: Flow, kind: FactorKind, id: s
   notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: factorKindInfo(kind).label, name }));
   const setCookie = await passFactor(ctx, { check: factorCheck(kind, ctx.svc.now()), factorId: id }, null, attempt);
   redirect(ctx, await afterEnrollment(ctx, flow), { 'set-cookie': setCookie }, 303);
+}
+
+/** Grace (deferral) governs the default policy and rules with `rollout: follow` only. */
+function followsRollout(ctx: RequestContext, rule: string | null | undefined): boolean {
+  return !rule || ctx.snap.config.policy.rules.some((r) => r.id === rule && r.rollout === 'follow');
 }

@@ -2,7 +2,8 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError, formatIssues, loadConfig, parseConfig, pathPatternProblem, type ConfigIssue } from '../../src/config/load.ts';
+import { ConfigError, formatIssues, loadConfig, parseConfig, type ConfigIssue } from '../../src/config/load.ts';
+import { pathPatternProblem } from '../../src/config/path-pattern-check.ts';
 import type { Config } from '../../src/config/types.ts';
 
 const SECRETS = { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(40) };
@@ -124,6 +125,7 @@ t.test('every key set: values converted and normalized', async (t) => {
     case_insensitive: true,
     path_params: 'allow',
     preserve_host: true,
+    method_override: 'evaluate',
   });
   t.strictSame(c.identity, {
     source: 'oidc',
@@ -218,10 +220,11 @@ t.test('each error carries its key path and line', async (t) => {
     },
     {
       name: 'bad path patterns',
-      yaml: 'policy:\n  rules:\n    - id: a\n      match:\n        path: /a/**/b\n      require: mfa\n    - id: b\n      match: { path: [/ok/*, "/x*"] }\n      require: none\n',
+      yaml: 'policy:\n  rules:\n    - id: a\n      match:\n        path: /a/**/b\n      require: mfa\n    - id: b\n      match: { path: [/ok/*, "/x*"] }\n      require: none\n    - id: c\n      match: { path: /admin/../x }\n      require: none\n',
       want: [
         { path: 'policy.rules[0].match.path', line: 5, message: /\*\* is only allowed as the last segment/ },
-        { path: 'policy.rules[1].match.path[1]', line: 8, message: /must be a whole segment/ },
+        { path: 'policy.rules[1].match.path[1]', line: 8, message: /must be whole segments/ },
+        { path: 'policy.rules[2].match.path', line: 11, message: /"\/admin\/\.\.\/x": dot segments/ },
       ],
     },
     {
@@ -391,7 +394,7 @@ t.test('path patterns', async (t) => {
   for (const ok of ['/', '/a', '/a/b', '/a/', '/a/*', '/a/*/c', '/a/**', '/**', '/*', '/a.b/c-d_e~f', '/%7Euser']) {
     t.equal(pathPatternProblem(ok), undefined, ok);
   }
-  for (const bad of ['a/b', '', '/a//b', '/a/**/b', '/a*', '/a/b*c', '/***', '/a?x=1', '/a#f', '/a\tb']) {
+  for (const bad of ['a/b', '', '/a//b', '/a/**/b', '/a*', '/a/b*c', '/***', '/a?x=1', '/a#f', '/a\tb', '/admin/../x', '/a/./b', '/..']) {
     t.type(pathPatternProblem(bad), 'string', JSON.stringify(bad));
   }
 });
@@ -476,4 +479,17 @@ t.test('server.metrics_listen is read as admin_listen, with a warning', async (t
   const both = parseConfig('server:\n  metrics_listen: 127.0.0.1:9090\n  admin_listen: 127.0.0.1:9191\n', 'x.yaml', { env: SECRETS });
   t.equal(both.server.admin_listen, '127.0.0.1:9191');
   t.same(both.warnings, ['server.metrics_listen is ignored because server.admin_listen is set']);
+});
+
+t.test('policy.rules[].rollout: follow, or absent', async (t) => {
+  const c = parseConfig('policy:\n  rules:\n    - id: a\n      require: mfa\n      rollout: follow\n    - id: b\n      require: mfa\n', 'x.yaml', { env: SECRETS, now: NOW });
+  t.equal(c.policy.rules[0].rollout, 'follow');
+  t.equal(c.policy.rules[1].rollout, undefined, 'absent: the rule binds every user');
+  t.match(issuesOf('policy:\n  rules:\n    - id: a\n      require: mfa\n      rollout: skip\n'), [{ path: 'policy.rules[0].rollout', line: 5 }]);
+});
+
+t.test('routes[].method_override: evaluate (default), reject or pass', async (t) => {
+  const c = parseConfig('routes:\n  - { path: /, upstream: "http://127.0.0.1:9" }\n  - { path: /api, upstream: "http://127.0.0.1:9", method_override: reject }\n', 'x.yaml', { env: SECRETS, now: NOW });
+  t.same(c.routes.map((r) => r.method_override), ['evaluate', 'reject']);
+  t.match(issuesOf('routes:\n  - { path: /, upstream: "http://127.0.0.1:9", method_override: maybe }\n'), [{ path: 'routes[0].method_override' }]);
 });
