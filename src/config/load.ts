@@ -464,7 +464,7 @@ function buildIdentity(r: Reader, s: Obj, warnings: string[]): IdentityConfig {
       ...(client_secret !== undefined ? { client_secret } : {}),
       scopes: r.list(o, 'scopes') ?? ['openid', 'profile', 'email'],
       groups_claim: r.str(o, 'groups_claim') ?? 'groups',
-      username_claim: r.str(o, 'username_claim') ?? 'preferred_username',
+      username_claim: usernameClaim(r.str(o, 'username_claim'), warnings),
       trust_idp_mfa: r.list(o, 'trust_idp_mfa') ?? [],
     };
     if (!out.oidc.scopes.includes('openid')) r.fail([...at, 'scopes'], 'must include openid');
@@ -518,6 +518,16 @@ function requireSharedSecrets(r: Reader, session: SessionConfig, factors: Factor
     'to the same random value of at least 32 characters on every instance, e.g. from `openssl rand -base64 36`';
   if (!session.secret) r.fail(['session', 'secret'], how('session.secret', 'session.secret_file', 'GATEHOUSE_SESSION_SECRET'));
   if (!factors.encryption_key) r.fail(['factors', 'encryption_key'], how('factors.encryption_key', 'factors.encryption_key_file', 'GATEHOUSE_ENCRYPTION_KEY'));
+}
+
+/** identity.oidc.username_claim: sub unless the operator asks for another claim (warned: users may change it). */
+function usernameClaim(claim: string | undefined, warnings: string[]): string {
+  if (claim === undefined || claim === 'sub') return 'sub';
+  warnings.push(
+    `identity.oidc.username_claim is ${claim}: users may be able to change ${claim} at the identity provider and so become another ` +
+    'gatehouse user (with that user\'s second factors and rules); use it only if your IdP does not let users edit it, or use sub (the default)',
+  );
+  return claim;
 }
 
 function buildSession(r: Reader, s: Obj, publicUrl: string, env: NodeJS.ProcessEnv): SessionConfig {
