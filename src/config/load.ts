@@ -342,6 +342,7 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const rollout = buildRollout(r, r.section(raw, 'rollout'));
   const store = buildStore(r, raw.store);
   const shared_state = buildSharedState(r, raw.shared_state);
+  requireSharedSecrets(r, session, factors, store, shared_state);
   const notifier = buildNotifier(r, raw.notifier);
   const audit = buildAudit(r, r.section(raw, 'audit'));
   const headers = buildHeaders(r, r.section(raw, 'headers'));
@@ -501,6 +502,22 @@ function secretValue(r: Reader, o: Obj, key: string, at: PathSegment[], env: Nod
     r.fail([...at, key], `${fromEnv !== undefined ? `(from ${envName}) ` : ''}must be at least 32 characters (got ${value.length})`);
   }
   return value;
+}
+
+/**
+ * With a postgres store or redis shared state several instances work as one,
+ * and a generated development secret would differ on each: a TOTP seed sealed
+ * on one could not be opened on another, and a session cookie sealed by one
+ * would be refused by the next. So both secrets must be set.
+ */
+function requireSharedSecrets(r: Reader, session: SessionConfig, factors: FactorsConfig, store: StoreConfig, shared: SharedStateConfig): void {
+  const why = store.kind === 'postgres' ? 'store.kind is postgres' : shared.kind === 'redis' ? 'shared_state.kind is redis' : undefined;
+  if (why === undefined) return;
+  const how = (key: string, file: string, envName: string) =>
+    `is required because ${why} (every instance must use the same value): set ${key} (or ${file}, or the ${envName} environment variable) ` +
+    'to the same random value of at least 32 characters on every instance, e.g. from `openssl rand -base64 36`';
+  if (!session.secret) r.fail(['session', 'secret'], how('session.secret', 'session.secret_file', 'GATEHOUSE_SESSION_SECRET'));
+  if (!factors.encryption_key) r.fail(['factors', 'encryption_key'], how('factors.encryption_key', 'factors.encryption_key_file', 'GATEHOUSE_ENCRYPTION_KEY'));
 }
 
 function buildSession(r: Reader, s: Obj, publicUrl: string, env: NodeJS.ProcessEnv): SessionConfig {

@@ -450,6 +450,19 @@ t.test('development secrets are generated once and persisted 0600', async (t) =>
   t.equal(readFileSync(file, 'utf8'), '{ broken', 'a corrupt secrets file is never overwritten');
 });
 
+t.test('several instances (postgres store or redis shared state): both secrets are required, never generated', async (t) => {
+  for (const yaml of ['store: { kind: postgres, url: "postgres://db/gh" }\n', 'shared_state: { kind: redis, url: "redis://cache:6379" }\n']) {
+    const why = yaml.startsWith('store') ? 'store.kind is postgres' : 'shared_state.kind is redis';
+    t.match(issuesOf(yaml, {}), [
+      { path: 'session.secret', message: `is required because ${why}` },
+      { path: 'factors.encryption_key', message: `is required because ${why}` },
+    ], `${why}: both missing secrets are errors`);
+    const [only] = issuesOf(yaml, { GATEHOUSE_SESSION_SECRET: 's'.repeat(40) });
+    t.match(only, { path: 'factors.encryption_key', message: /GATEHOUSE_ENCRYPTION_KEY.*openssl rand/ }, 'the message says how to set it');
+    t.doesNotThrow(() => parseConfig(yaml, 'g.yaml', { env: SECRETS, now: NOW, persistDevSecrets: false }), 'with both set it loads');
+  }
+});
+
 t.test('identity sections that do not match the source are warned about', async (t) => {
   const c = parseConfig('identity:\n  source: file\n  oidc: { issuer: https://idp.example.com, client_id: x }\n', 'x.yaml', { env: SECRETS });
   t.same(c.warnings, ['identity.oidc is ignored because identity.source is file']);
