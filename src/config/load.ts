@@ -346,6 +346,7 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const rollout = buildRollout(r, r.section(raw, 'rollout'));
   const store = buildStore(r, raw.store);
   const shared_state = buildSharedState(r, raw.shared_state);
+  requireSharedSecrets(r, session, factors, store, shared_state);
   const notifier = buildNotifier(r, raw.notifier);
   const audit = buildAudit(r, r.section(raw, 'audit'));
   const headers = buildHeaders(r, r.section(raw, 'headers'));
@@ -467,7 +468,7 @@ function buildIdentity(r: Reader, s: Obj, warnings: string[]): IdentityConfig {
       ...(client_secret !== undefined ? { client_secret } : {}),
       scopes: r.list(o, 'scopes') ?? ['openid', 'profile', 'email'],
       groups_claim: r.str(o, 'groups_claim') ?? 'groups',
-      username_claim: r.str(o, 'username_claim') ?? 'preferred_username',
+      username_claim: usernameClaim(r.str(o, 'username_claim'), warnings),
       trust_idp_mfa: r.list(o, 'trust_idp_mfa') ?? [],
     };
     if (!out.oidc.scopes.includes('openid')) r.fail([...at, 'scopes'], 'must include openid');
@@ -545,6 +546,32 @@ function secretValue(r: Reader, o: Obj, key: string, at: PathSegment[], env: Nod
     r.fail([...at, key], `${fromEnv !== undefined ? `(from ${envName}) ` : ''}must be at least 32 characters (got ${value.length})`);
   }
   return value;
+}
+
+/**
+ * With a postgres store or redis shared state several instances work as one,
+ * and a generated development secret would differ on each: a TOTP seed sealed
+ * on one could not be opened on another, and a session cookie sealed by one
+ * would be refused by the next. So both secrets must be set.
+ */
+function requireSharedSecrets(r: Reader, session: SessionConfig, factors: FactorsConfig, store: StoreConfig, shared: SharedStateConfig): void {
+  const why = store.kind === 'postgres' ? 'store.kind is postgres' : shared.kind === 'redis' ? 'shared_state.kind is redis' : undefined;
+  if (why === undefined) return;
+  const how = (key: string, file: string, envName: string) =>
+    `is required because ${why} (every instance must use the same value): set ${key} (or ${file}, or the ${envName} environment variable) ` +
+    'to the same random value of at least 32 characters on every instance, e.g. from `openssl rand -base64 36`';
+  if (!session.secret) r.fail(['session', 'secret'], how('session.secret', 'session.secret_file', 'GATEHOUSE_SESSION_SECRET'));
+  if (!factors.encryption_key) r.fail(['factors', 'encryption_key'], how('factors.encryption_key', 'factors.encryption_key_file', 'GATEHOUSE_ENCRYPTION_KEY'));
+}
+
+/** identity.oidc.username_claim: sub unless the operator asks for another claim (warned: users may change it). */
+function usernameClaim(claim: string | undefined, warnings: string[]): string {
+  if (claim === undefined || claim === 'sub') return 'sub';
+  warnings.push(
+    `identity.oidc.username_claim is ${claim}: users may be able to change ${claim} at the identity provider and so become another ` +
+    'gatehouse user (with that user\'s second factors and rules); use it only if your IdP does not let users edit it, or use sub (the default)',
+  );
+  return claim;
 }
 
 function buildSession(r: Reader, s: Obj, publicUrl: string, env: NodeJS.ProcessEnv): SessionConfig {

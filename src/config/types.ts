@@ -52,7 +52,7 @@ export interface OidcIdentityConfig {
   client_secret?: string;
   scopes: string[];               // default [openid, profile, email]
   groups_claim: string;           // default groups
-  username_claim: string;         // default preferred_username
+  username_claim: string;         // default sub (others warned: users may change them at the IdP)
   trust_idp_mfa: string[];        // amr values counted as a second factor; default []
 }
 /** Which requests to a login/logout path are the sign-in / sign-out (single-script apps): see policy/request-match.ts. */

@@ -19,7 +19,7 @@ export const MIN_KEY_CHARS = 32;
 export class UnknownSealingKeyError extends Error {
   readonly kid: string;
   constructor(kid: string) {
-    super(`sealed secret uses unknown key ${kid}: it was sealed with another factors.encryption_key (every instance must have the same key; list a replaced key under its old value)`);
+    super(`sealed secret uses unknown key ${kid}: it was sealed with a different factors.encryption_key (every instance must use the same key)`);
     this.name = 'UnknownSealingKeyError';
     this.kid = kid;
   }

@@ -135,7 +135,7 @@ t.test('every key set: values converted and normalized', async (t) => {
       client_secret: 'oidc-secret',
       scopes: ['openid', 'profile', 'email'],
       groups_claim: 'groups',
-      username_claim: 'preferred_username',
+      username_claim: 'sub',
       trust_idp_mfa: ['hwk'],
     },
   });
@@ -448,6 +448,31 @@ t.test('development secrets are generated once and persisted 0600', async (t) =>
   writeFileSync(file, '{ broken');
   t.throws(() => parseConfig(yaml, 'x.yaml', { env: {} }), { name: 'ConfigError', message: /dev-secrets\.json/ });
   t.equal(readFileSync(file, 'utf8'), '{ broken', 'a corrupt secrets file is never overwritten');
+});
+
+t.test('several instances (postgres store or redis shared state): both secrets are required, never generated', async (t) => {
+  for (const yaml of ['store: { kind: postgres, url: "postgres://db/gh" }\n', 'shared_state: { kind: redis, url: "redis://cache:6379" }\n']) {
+    const why = yaml.startsWith('store') ? 'store.kind is postgres' : 'shared_state.kind is redis';
+    t.match(issuesOf(yaml, {}), [
+      { path: 'session.secret', message: `is required because ${why}` },
+      { path: 'factors.encryption_key', message: `is required because ${why}` },
+    ], `${why}: both missing secrets are errors`);
+    const [only] = issuesOf(yaml, { GATEHOUSE_SESSION_SECRET: 's'.repeat(40) });
+    t.match(only, { path: 'factors.encryption_key', message: /GATEHOUSE_ENCRYPTION_KEY.*openssl rand/ }, 'the message says how to set it');
+    t.doesNotThrow(() => parseConfig(yaml, 'g.yaml', { env: SECRETS, now: NOW, persistDevSecrets: false }), 'with both set it loads');
+  }
+});
+
+t.test('identity.oidc.username_claim: sub by default; another claim is warned about', async (t) => {
+  const oidc = (extra: string) => `identity: { source: oidc, oidc: { issuer: "https://idp.example.com", client_id: gh${extra} } }\n`;
+  const byDefault = parseConfig(oidc(''), 'g.yaml', { env: SECRETS, now: NOW, persistDevSecrets: false });
+  t.equal(byDefault.identity.oidc?.username_claim, 'sub');
+  t.notOk(byDefault.warnings.some((w) => w.includes('username_claim')), 'no warning for sub');
+  for (const claim of ['preferred_username', 'email']) {
+    const c = parseConfig(oidc(`, username_claim: ${claim}`), 'g.yaml', { env: SECRETS, now: NOW, persistDevSecrets: false });
+    t.equal(c.identity.oidc?.username_claim, claim);
+    t.ok(c.warnings.some((w) => w.startsWith(`identity.oidc.username_claim is ${claim}: users may be able to change ${claim} at the identity provider`)), `${claim} is warned about`);
+  }
 });
 
 t.test('identity sections that do not match the source are warned about', async (t) => {
