@@ -24,17 +24,16 @@ import { ConfigError, formatIssues, loadConfig } from '../config/load.ts';
 import type { Config, FactorKind, RuleConfig } from '../config/types.ts';
 import { parseDuration } from '../config/duration.ts';
 import type { Snapshot } from '../http/context.ts';
-import { normalizeFor, RESERVED_PREFIX } from '../http/gateway.ts';
-import { foldPathCase } from '../http/normalize.ts';
+import { decide, judge, RESERVED_PREFIX } from '../policy/decide.ts';
 import { buildSnapshot } from '../http/snapshot.ts';
 import { parseUsersFile } from '../identity/users-file.ts';
 import type { UserRecord } from '../identity/types.ts';
 import { compilePolicy } from '../policy/compile.ts';
-import { evaluate, formatDuration } from '../policy/evaluate.ts';
+import { formatDuration } from '../policy/evaluate.ts';
 import { isInRollout } from '../policy/rollout.ts';
-import type { Decision, FactorCheck, RequestFacts, SubjectFacts } from '../policy/types.ts';
+import type { Decision, FactorCheck, SubjectFacts } from '../policy/types.ts';
 import { factorCheck } from '../factors/types.ts';
-import { selectRoute, type Route } from '../proxy/route-table.ts';
+import type { Route } from '../policy/route-table.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
@@ -56,6 +55,9 @@ const USAGE = `usage: gatehouse explain --user USER --method METHOD --url URL [o
   --deferred           the user chose "set up later" in this session
   --enrolled KINDS     what the user has enrolled (default: read from the store); "none" for nothing
   --groups GROUPS      the user's groups (default: from the users file)
+  --override METHODS   methods the request claims by X-HTTP-Method-Override (or X-HTTP-Method,
+                       X-Method-Override) or a _method field, comma-separated: DELETE
+  --break-glass        the session is the break-glass (emergency) account's
   --config FILE        the gateway config (default ${DEFAULT_CONFIG})
   --json               machine-readable output
 `;
@@ -85,6 +87,8 @@ export interface ExplainRequest {
   target: string;      // the raw request-target (path and query), as the gateway receives it
   host: string;        // lower-case, without port
   ip: string;          // '' when not given
+  /** Methods claimed by an override header or a `_method` form field (--override). */
+  overrides?: string[];
 }
 
 export interface HypotheticalSession {
@@ -111,7 +115,7 @@ export type Outcome = 'allow' | 'challenge' | 'deny' | 'report' | 'bad_target' |
 
 export interface Explanation {
   request: ExplainRequest & { path: string | null };
-  route: { id: string; upstream: string; case_insensitive: boolean; path_params: string } | null;
+  route: { id: string; upstream: string; case_insensitive: boolean; path_params: string; method_override: string } | null;
   subject: (Omit<SubjectFacts, 'factors'> & { factors: Array<{ kind: FactorKind; age: string }> }) | null;
   outcome: Outcome;
   /** One line: `challenge (step_up)`, `report-only: would challenge (mfa); allowed`, ... */
@@ -163,29 +167,29 @@ export function explainRequest(snap: Snapshot, req: ExplainRequest, subject: Sub
     notes: [] as string[],
   };
 
-  const norm = normalizeFor(snap, req.target);
-  if (!norm.ok) {
-    return { ...base, outcome: 'bad_target', summary: 'rejected: 400 Bad Request', reason: `the request-target is rejected by normalization: ${norm.reason}`, answer: '400 error page; nothing is proxied and no rule is evaluated' };
-  }
-  base.request.path = norm.matchPath;
-  if (norm.matchPath === RESERVED_PREFIX || norm.matchPath.startsWith(`${RESERVED_PREFIX}/`)) {
+  // The one decision the gateway makes (policy/decide.ts): explain adds words, never steps.
+  const verdict = decide(snap, { target: req.target, host: req.host, via: 'proxy', method: req.method, overrides: req.overrides ?? [], ip: req.ip }, subject, now);
+  const rejected = '400 error page; nothing is proxied and no rule is evaluated';
+  if (verdict.kind === 'reserved') {
+    base.request.path = verdict.path;
     return { ...base, outcome: 'reserved', summary: 'reserved: the gateway\'s own endpoint', reason: `${RESERVED_PREFIX}/ paths are the gateway's own pages and APIs; never proxied, not subject to policy rules`, answer: 'handled by the gateway itself' };
   }
-  const route = selectRoute(snap.routes, req.host, norm.matchPath);
-  if (!route) {
-    return { ...base, outcome: 'no_route', summary: 'no route: 404 Not Found', reason: `no route matches host ${JSON.stringify(req.host)} and path ${norm.matchPath}`, answer: '404 error page' };
+  const route = verdict.route;
+  if (route) base.route = { id: route.id, upstream: route.upstream, case_insensitive: route.case_insensitive, path_params: route.path_params, method_override: route.method_override };
+  if (verdict.kind === 'refused') {
+    if (verdict.status === 404) {
+      base.request.path = verdict.path;
+      return { ...base, outcome: 'no_route', summary: 'no route: 404 Not Found', reason: `no route matches host ${JSON.stringify(req.host)} and path ${verdict.path}`, answer: '404 error page' };
+    }
+    if (verdict.route) base.request.path = verdict.path;
+    const why = verdict.reason.replace(/^bad target: /, '');
+    const reason = verdict.reason.startsWith('bad target: path parameters') && route
+      ? `the request-target has ;path parameters and route ${route.id} does not allow them (path_params: reject)`
+      : verdict.reason.startsWith('bad target: ') ? `the request-target is rejected by normalization: ${why}` : why;
+    return { ...base, outcome: 'bad_target', summary: 'rejected: 400 Bad Request', reason, answer: rejected };
   }
-  base.route = { id: route.id, upstream: route.upstream, case_insensitive: route.case_insensitive, path_params: route.path_params };
-  if (norm.forwardPath.includes(';') && route.path_params !== 'allow') {
-    return { ...base, outcome: 'bad_target', summary: 'rejected: 400 Bad Request', reason: `the request-target has ;path parameters and route ${route.id} does not allow them (path_params: reject)`, answer: '400 error page; nothing is proxied and no rule is evaluated' };
-  }
-
-  // Case-blind routes match rules on the folded path (RequestFacts.path's contract).
-  const path = route.case_insensitive ? foldPathCase(norm.matchPath) : norm.matchPath;
-  base.request.path = path;
-  const facts: RequestFacts = { host: req.host, method: req.method, path, ip: req.ip };
-  const policy = route.case_insensitive ? snap.policyFolded : snap.policy;
-  const decision = evaluate(facts, subject, policy, now);
+  const { decision, facts } = verdict;
+  base.request.path = facts.path;
   const rule = ruleView(config, decision.rule);
 
   let enforced: Explanation['enforced'] = null;
@@ -196,10 +200,10 @@ export function explainRequest(snap: Snapshot, req: ExplainRequest, subject: Sub
     const withoutReport = compilePolicy(
       { ...config.policy, rules: enforcing, exceptions: config.policy.exceptions.filter((e) => ids.has(e.rule)) },
       config.rollout,
-      { caseInsensitive: route.case_insensitive },
+      { caseInsensitive: route?.case_insensitive === true },
     );
-    const d = evaluate(facts, subject, withoutReport, now);
-    enforced = { rule: ruleView(config, d.rule), decision: d };
+    const j = judge({ ...snap, policy: withoutReport, policyFolded: withoutReport }, verdict.target, { ...facts, overrides: req.overrides ?? [] }, subject, now);
+    if (j.kind === 'decided') enforced = { rule: ruleView(config, j.decision.rule), decision: j.decision };
   }
 
   const notes: string[] = [];
@@ -222,7 +226,7 @@ export function explainRequest(snap: Snapshot, req: ExplainRequest, subject: Sub
     rule,
     decision,
     enforced,
-    answer: answerFor(decision, route, req, subject !== null),
+    answer: answerFor(decision, route!, req, subject !== null),
     notes: [...base.notes, ...notes],
   };
 }
@@ -341,6 +345,7 @@ async function explain(args: string[], io: CliIO): Promise<number> {
     user: { type: 'string' }, method: { type: 'string' }, url: { type: 'string' }, ip: { type: 'string' }, host: { type: 'string' },
     factors: { type: 'string' }, fresh: { type: 'string' }, remembered: { type: 'boolean' }, deferred: { type: 'boolean' },
     enrolled: { type: 'string' }, groups: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    override: { type: 'string' }, 'break-glass': { type: 'boolean' },
   });
   if (v.help) {
     io.stdout.write(USAGE);
@@ -364,7 +369,7 @@ async function explain(args: string[], io: CliIO): Promise<number> {
   const userArg = String(v.user);
   const anonymous = userArg === '-';
   if (anonymous) {
-    for (const key of ['factors', 'remembered', 'deferred', 'enrolled', 'groups'] as const) {
+    for (const key of ['factors', 'remembered', 'deferred', 'enrolled', 'groups', 'break-glass'] as const) {
       if (v[key] !== undefined) throw new CliError(2, `--${key} describes a signed-in user; it makes no sense with --user -`);
     }
   }
@@ -404,7 +409,11 @@ async function explain(args: string[], io: CliIO): Promise<number> {
     }
   }
 
-  const e = explainRequest(snap, { method, target, host, ip }, subject, now);
+  const overrides = v.override === undefined ? [] : String(v.override).split(',').map((m) => m.trim().toUpperCase()).filter(Boolean);
+  const bad = overrides.find((m) => !METHOD.test(m));
+  if (bad !== undefined) throw new CliError(2, `--override ${JSON.stringify(bad)} is not an HTTP method`);
+  if (subject && v['break-glass'] === true) subject.breakglass = true;
+  const e = explainRequest(snap, { method, target, host, ip, ...(overrides.length > 0 ? { overrides } : {}) }, subject, now);
   e.notes.push(...notes);
   io.stdout.write(v.json ? `${JSON.stringify(e, null, 2)}\n` : formatExplanation(e));
   return 0;

@@ -121,14 +121,15 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     }, (err: Error) => log.warn({ err: err.message }, 'MFA reset poll failed'));
   }, 2000);
   resetPoll.unref();
-  const signer = new AssertionSigner(store, publicOrigin, Date.now, (err) => log.warn({ err }, 'signing keys reload failed; keeping the current keys'));
-  await signer.init();
   const assets = createStaticAssets(defaultStaticSources(VIEWS_DIR));
   const notifier = openNotifier(config.notifier);
   const factors = createFactorRegistry({
     store, shared, notifier, factors: config.factors,
     product: config.branding.product_name, support: config.branding.support_contact,
   });
+  // The signing key is sealed with the factor encryption key (factors.box).
+  const signer = new AssertionSigner(store, factors.box, publicOrigin, Date.now, (err) => log.warn({ err }, 'signing keys reload failed; keeping the current keys'));
+  await signer.init();
   const webauthn = openWebAuthn(config, store, shared, log);
   const checkpointer = createCheckpointer({
     log: audit, signer, instance: config.server.instance_id,

@@ -18,8 +18,10 @@ import { hostname } from 'node:os';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import { pathPatternProblem } from './path-pattern-check.ts';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import type {
+  FormRequestMatch, UpstreamFormIdentityConfig,
   AuditConfig, BrandingConfig, Config, FactorKind, FactorsConfig, HeadersConfig, IdentityConfig,
   NotifierConfig, PolicyConfig, PolicyException, RolloutConfig, RouteConfig, RuleConfig, RuleMatch,
   ServerConfig, SessionConfig, SharedStateConfig, StoreConfig,
@@ -119,8 +121,6 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     const relevant = located.filter((i, n) => n < interpolationIssues.length || !unresolved.has(formatPath(i.segments)));
     throw new ConfigError(file, toIssues(relevant, doc, lineCounter));
   }
-  const unshareable = missingSharedSecrets(built);
-  if (unshareable.length > 0) throw new ConfigError(file, toIssues(unshareable, doc, lineCounter));
   try {
     fillDevSecrets(built, warnings, opts.persistDevSecrets ?? true, opts.generateDevSecrets ?? true);
   } catch (err) {
@@ -347,11 +347,15 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const session = buildSession(r, r.section(raw, 'session'), server.public_url, env);
   const factors = buildFactors(r, r.section(raw, 'factors'), branding.product_name, env);
   const policy = buildPolicy(r, r.section(raw, 'policy'), warnings, now);
+  const uf = identity.upstream_form;
+  // The app's own login page and sign-in must stay reachable whatever the rules say (else /login → /login loops).
+  if (identity.source === 'upstream_form' && uf) policy.sign_in = { path: uf.login_path, ...(uf.login_match ? { match: uf.login_match } : {}) };
   const rollout = buildRollout(r, r.section(raw, 'rollout'));
   const store = buildStore(r, raw.store);
   const shared_state = buildSharedState(r, raw.shared_state);
   const notifier = buildNotifier(r, raw.notifier);
   const audit = buildAudit(r, r.section(raw, 'audit'), env);
+  requireSharedSecrets(r, session, factors, audit, store, shared_state);
   const headers = buildHeaders(r, r.section(raw, 'headers'));
   return { server, branding, routes, identity, session, factors, policy, rollout, store, shared_state, notifier, audit, headers };
 }
@@ -442,6 +446,7 @@ function buildRoutes(r: Reader, items: unknown[]): RouteConfig[] {
       case_insensitive: r.bool(o, 'case_insensitive', false),
       path_params: (r.str(o, 'path_params') ?? 'reject') as RouteConfig['path_params'],
       preserve_host: r.bool(o, 'preserve_host', false),
+      method_override: (r.str(o, 'method_override') ?? 'evaluate') as RouteConfig['method_override'],
     };
   });
 }
@@ -476,7 +481,7 @@ function buildIdentity(r: Reader, s: Obj, warnings: string[]): IdentityConfig {
       ...(client_secret !== undefined ? { client_secret } : {}),
       scopes: r.list(o, 'scopes') ?? ['openid', 'profile', 'email'],
       groups_claim: r.str(o, 'groups_claim') ?? 'groups',
-      username_claim: r.str(o, 'username_claim') ?? 'preferred_username',
+      username_claim: usernameClaim(r.str(o, 'username_claim'), warnings),
       trust_idp_mfa: r.list(o, 'trust_idp_mfa') ?? [],
     };
     if (!out.oidc.scopes.includes('openid')) r.fail([...at, 'scopes'], 'must include openid');
@@ -492,18 +497,58 @@ function buildIdentity(r: Reader, s: Obj, warnings: string[]): IdentityConfig {
     const status = Number.isInteger(succ.status) ? (succ.status as number) : undefined;
     const location = r.str(succ, 'location');
     const set_cookie = r.str(succ, 'set_cookie');
+    const user_header = r.str(succ, 'user_header')?.toLowerCase();
+    const login_match = buildFormMatch(r, u, 'login_match');
+    const logout_match = buildFormMatch(r, u, 'logout_match');
+    let whoami: UpstreamFormIdentityConfig['whoami'];
+    if (u.whoami !== undefined) {
+      const w = r.section(u, 'whoami');
+      whoami = { path: r.str(w, 'path') ?? '/', pattern: r.str(w, 'pattern') ?? '' };
+      if (!whoami.path.startsWith('/')) r.fail([...at, 'whoami', 'path'], 'must be a path starting with /');
+      try {
+        new RegExp(whoami.pattern);
+      } catch (err) {
+        r.fail([...at, 'whoami', 'pattern'], `is not a regular expression: ${(err as Error).message}`);
+      }
+    }
+    const app_cookies = r.list(u, 'app_cookies') ?? (set_cookie !== undefined ? [set_cookie] : []);
+    app_cookies.forEach((name, i) => {
+      if (!/^[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?$/.test(name)) r.fail([...at, 'app_cookies', i], 'must be a cookie name, optionally ending in * (a prefix)');
+    });
     out.upstream_form = {
       login_path,
       ...(logout_path !== undefined ? { logout_path } : {}),
+      ...(login_match !== undefined ? { login_match } : {}),
+      ...(logout_match !== undefined ? { logout_match } : {}),
       username_field: r.str(u, 'username_field') ?? 'username',
+      username_case: (r.str(u, 'username_case') ?? 'fold') as UpstreamFormIdentityConfig['username_case'],
+      allow_unicode: r.bool(u, 'allow_unicode', false),
       success: {
         ...(status !== undefined ? { status } : {}),
         ...(location !== undefined ? { location } : {}),
         ...(set_cookie !== undefined ? { set_cookie } : {}),
+        ...(user_header !== undefined ? { user_header } : {}),
       },
+      ...(whoami !== undefined ? { whoami } : {}),
+      app_cookies,
     };
   }
   return out;
+}
+
+/** identity.upstream_form.login_match / logout_match. */
+function buildFormMatch(r: Reader, u: Obj, key: string): FormRequestMatch | undefined {
+  if (u[key] === undefined) return undefined;
+  const m = r.section(u, key);
+  const values = (k: string): Record<string, string> | undefined => {
+    const o = r.section(m, k);
+    const entries = Object.entries(o).filter((e): e is [string, string] => typeof e[1] === 'string');
+    return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+  };
+  const query = values('query');
+  const params = values('params');
+  const fields = r.list(m, 'fields');
+  return { ...(query ? { query } : {}), ...(params ? { params } : {}), ...(fields ? { fields } : {}) };
 }
 
 /** A secret from the config, else from its environment variable (so production needs no config edit), else '' (dev secret later). */
@@ -514,6 +559,34 @@ function secretValue(r: Reader, o: Obj, key: string, at: PathSegment[], env: Nod
     r.fail([...at, key], `${fromEnv !== undefined ? `(from ${envName}) ` : ''}must be at least 32 characters (got ${value.length})`);
   }
   return value;
+}
+
+/**
+ * With a postgres store or redis shared state several instances work as one,
+ * and a generated development secret would differ on each: a TOTP seed sealed
+ * on one could not be opened on another, and a session cookie sealed by one
+ * would be refused by the next, and `gatehouse audit verify` could not check
+ * every instance's chain with one key. So these secrets must be set.
+ */
+function requireSharedSecrets(r: Reader, session: SessionConfig, factors: FactorsConfig, audit: AuditConfig, store: StoreConfig, shared: SharedStateConfig): void {
+  const why = store.kind === 'postgres' ? 'store.kind is postgres' : shared.kind === 'redis' ? 'shared_state.kind is redis' : undefined;
+  if (why === undefined) return;
+  const how = (key: string, file: string, envName: string) =>
+    `is required because ${why} (every instance must use the same value): set ${key} (or ${file}, or the ${envName} environment variable) ` +
+    'to the same random value of at least 32 characters on every instance, e.g. from `openssl rand -base64 36`';
+  if (!session.secret) r.fail(['session', 'secret'], how('session.secret', 'session.secret_file', 'GATEHOUSE_SESSION_SECRET'));
+  if (!factors.encryption_key) r.fail(['factors', 'encryption_key'], how('factors.encryption_key', 'factors.encryption_key_file', 'GATEHOUSE_ENCRYPTION_KEY'));
+  if (!audit.key) r.fail(['audit', 'key'], how('audit.key', 'audit.key_file', 'GATEHOUSE_AUDIT_KEY'));
+}
+
+/** identity.oidc.username_claim: sub unless the operator asks for another claim (warned: users may change it). */
+function usernameClaim(claim: string | undefined, warnings: string[]): string {
+  if (claim === undefined || claim === 'sub') return 'sub';
+  warnings.push(
+    `identity.oidc.username_claim is ${claim}: users may be able to change ${claim} at the identity provider and so become another ` +
+    'gatehouse user (with that user\'s second factors and rules); use it only if your IdP does not let users edit it, or use sub (the default)',
+  );
+  return claim;
 }
 
 function buildSession(r: Reader, s: Obj, publicUrl: string, env: NodeJS.ProcessEnv): SessionConfig {
@@ -583,6 +656,7 @@ function buildPolicy(r: Reader, p: Obj, warnings: string[], now: Date): PolicyCo
       ...(max_age !== undefined ? { max_age } : {}),
       ...(factors !== undefined ? { factors } : {}),
       mode: (r.str(o, 'mode') ?? 'enforce') as RuleConfig['mode'],
+      ...(r.str(o, 'rollout') === 'follow' ? { rollout: 'follow' as const } : {}),
     }];
   });
 
@@ -635,7 +709,7 @@ function buildMatch(r: Reader, m: Obj, at: PathSegment[]): RuleMatch {
   if (path) {
     path.forEach((p, i) => {
       const problem = pathPatternProblem(p);
-      if (problem) r.fail(typeof m.path === 'string' ? [...at, 'path'] : [...at, 'path', i], problem);
+      if (problem) r.fail(typeof m.path === 'string' ? [...at, 'path'] : [...at, 'path', i], `${JSON.stringify(p)}: ${problem}`);
     });
     out.path = path;
   }
@@ -653,21 +727,6 @@ function buildMatch(r: Reader, m: Obj, at: PathSegment[]): RuleMatch {
   const networks = r.list(m, 'networks');
   if (networks) out.networks = networks.map((c, i) => normalizeCidr(r, c, [...at, 'networks', i]));
   return out;
-}
-
-/** Why a rule path pattern is invalid, or undefined. `/a/b` exact, `/a/*` one segment, `/a/**` the prefix and below. */
-export function pathPatternProblem(pattern: string): string | undefined {
-  if (!pattern.startsWith('/')) return `"${pattern}" must start with /`;
-  if (/[?#]/.test(pattern)) return `"${pattern}" must be a path only (no ? or #)`;
-  if (/[\x00-\x1f\x7f]/.test(pattern)) return `"${pattern}" contains a control character`;
-  const segments = pattern.slice(1).split('/');
-  for (let i = 0; i < segments.length; i++) {
-    const seg = segments[i];
-    if (seg === '' && i < segments.length - 1) return `"${pattern}" has an empty segment (//)`;
-    if (seg.includes('*') && seg !== '*' && seg !== '**') return `"${pattern}": * and ** must be a whole segment (like /a/* or /a/**)`;
-    if (seg === '**' && i !== segments.length - 1) return `"${pattern}": ** is only allowed as the last segment`;
-  }
-  return undefined;
 }
 
 function buildRollout(r: Reader, s: Obj): RolloutConfig {
@@ -883,32 +942,6 @@ function dateEnd(date: string): number | undefined {
 
 // ---------------------------------------------------------------------------
 // Development secrets
-
-/**
- * Why this deployment is shared between instances (a postgres store or redis
- * shared state), or undefined. A development secret is generated per machine,
- * so instances sharing state would each make their own: secrets that must be
- * equal everywhere (or kept off the gateway's disk) are then required.
- */
-export function sharedDeployment(config: Pick<Built, 'store' | 'shared_state'>): string | undefined {
-  if (config.store.kind === 'postgres') return 'store.kind is postgres';
-  if (config.shared_state.kind === 'redis') return 'shared_state.kind is redis';
-  return undefined;
-}
-
-/** Secrets with no generated development fallback once the deployment is shared. */
-const REQUIRED_WHEN_SHARED: ReadonlyArray<{ at: PathSegment[]; env: string; value: (c: Built) => string }> = [
-  { at: ['audit', 'key'], env: 'GATEHOUSE_AUDIT_KEY', value: (c) => c.audit.key },
-];
-
-function missingSharedSecrets(config: Built): LocatedIssue[] {
-  const why = sharedDeployment(config);
-  if (why === undefined) return [];
-  return REQUIRED_WHEN_SHARED.filter((s) => !s.value(config)).map((s) => ({
-    segments: s.at,
-    message: `is required when ${why} (set it, ${s.at.join('.')}_file or ${s.env}); a generated development secret would differ per instance`,
-  }));
-}
 
 function fillDevSecrets(config: Built, warnings: string[], persist: boolean, generate: boolean): void {
   const missing: Array<'session_secret' | 'encryption_key' | 'audit_key'> = [];

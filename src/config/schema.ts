@@ -66,9 +66,13 @@ const route = obj(
     case_insensitive: bool,
     path_params: { enum: ['reject', 'allow'] },
     preserve_host: bool,
+    method_override: { enum: ['evaluate', 'reject', 'pass'] },
   },
   ['path', 'upstream'],
 );
+
+const paramValues: Schema = { type: 'object', additionalProperties: str, minProperties: 1 };
+const formMatch = obj({ query: paramValues, params: paramValues, fields: strList }, [], { minProperties: 1, errorHint: 'must name at least one of query, params, fields' });
 
 const identity = obj(
   {
@@ -92,9 +96,15 @@ const identity = obj(
       {
         login_path: nonEmpty,
         logout_path: nonEmpty,
+        login_match: formMatch,
+        logout_match: formMatch,
         username_field: nonEmpty,
+        username_case: { enum: ['fold', 'exact'] },
+        allow_unicode: bool,
+        whoami: obj({ path: nonEmpty, pattern: nonEmpty }, ['path', 'pattern']),
+        app_cookies: strList,
         success: obj(
-          { status: { type: 'integer', minimum: 100, maximum: 599 }, location: nonEmpty, set_cookie: nonEmpty },
+          { status: { type: 'integer', minimum: 100, maximum: 599 }, location: nonEmpty, set_cookie: nonEmpty, user_header: nonEmpty },
           [],
           { minProperties: 1, errorHint: 'must name at least one of status, location, set_cookie' },
         ),
@@ -142,6 +152,7 @@ const rule = obj(
     max_age: duration,
     factors: { type: 'array', items: { enum: FACTOR_KINDS }, minItems: 1 },
     mode: { enum: ['enforce', 'report'] },
+    rollout: { enum: ['follow'] },
   },
   ['id', 'require'],
 );

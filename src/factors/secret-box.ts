@@ -1,4 +1,4 @@
-// Encryption of secrets at rest (TOTP seeds, SPEC §7): AES-256-GCM under a key
+// Encryption of secrets at rest (TOTP seeds, SPEC §7; the assertion signing key): AES-256-GCM under a key
 // derived with HKDF-SHA256 from `factors.encryption_key`. A sealed value names
 // its key (kid), so keys rotate: the first key seals, every listed key opens,
 // and a value sealed under an old key opens until it is sealed again.
@@ -15,11 +15,21 @@ const TAG_BYTES = 16;
 /** Same floor as the config schema: a short passphrase is not a key. */
 export const MIN_KEY_CHARS = 32;
 
+/** A sealed value names a key this process does not have: every instance needs the same factors.encryption_key. */
+export class UnknownSealingKeyError extends Error {
+  readonly kid: string;
+  constructor(kid: string) {
+    super(`sealed secret uses unknown key ${kid}: it was sealed with a different factors.encryption_key (every instance must use the same key)`);
+    this.name = 'UnknownSealingKeyError';
+    this.kid = kid;
+  }
+}
+
 export interface SecretBox {
   /** kid of the key that seals. */
   readonly currentKid: string;
   seal(plaintext: Buffer): string;
-  /** Throws on a malformed value, an unknown kid or any tampering. */
+  /** Throws on a malformed value, an unknown kid (UnknownSealingKeyError) or any tampering. */
   open(sealed: string): Buffer;
   /** The kid a sealed value names (no decryption), or undefined when malformed. */
   kidOf(sealed: string): string | undefined;
@@ -59,7 +69,7 @@ export function createSecretBox(keys: string[]): SecretBox {
       const parts = parse(sealed);
       if (parts === undefined) throw new Error('sealed secret is malformed');
       const key = byKid.get(parts.kid);
-      if (key === undefined) throw new Error(`sealed secret uses unknown key ${parts.kid}`);
+      if (key === undefined) throw new UnknownSealingKeyError(parts.kid);
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, parts.iv, { authTagLength: TAG_BYTES });
         decipher.setAAD(Buffer.from(`${VERSION}.${parts.kid}`));

@@ -7,7 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestContext, Services, Snapshot } from './context.ts';
-import { normalizeTarget } from './normalize.ts';
+import { normalizeTarget } from '../policy/normalize.ts';
 import { resolveClient } from './client-address.ts';
 import { handleReserved } from './reserved-routes.ts';
 import { OPERATOR_PATHS } from './operator-access.ts';

@@ -7,10 +7,10 @@
 //   nginx (auth_request):   X-Original-URI, X-Original-Method
 //   Traefik / Caddy:        X-Forwarded-Uri, X-Forwarded-Method (+ -Proto, -Host)
 // Both URI headers at once is ambiguous (a client slipped one past its proxy):
-// 403. The forwarded URI is normalized exactly like a proxied request
-// (normalizeFor, the route's `path_params`/`case_insensitive`), and anything
-// the normalizer refuses is 403; so is a dot segment (see hasDotSegment): the
-// app gets the proxy's version of the target, not gatehouse's canonical one.
+// 403. The forwarded request is decided by the same function as a proxied one
+// (policy/decide.ts, `via: forward-auth`); any target it refuses is 403, a dot
+// segment included (the app gets the proxy's version of the target, not
+// gatehouse's canonical one), and a target no route describes is still judged.
 //
 // How a challenge is answered (nginx cannot follow a 302 from auth_request and
 // turns any status but 2xx/401/403 into a 500; Traefik and Caddy hand the
@@ -41,13 +41,14 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestContext, Snapshot } from './context.ts';
-import { normalizeFor, RESERVED_PREFIX } from './gateway.ts';
+import { RESERVED_PREFIX } from './gateway.ts';
 import { isNavigation } from './client-kind.ts';
 import { errorPage, redirect, sendJson } from './respond.ts';
-import { evaluate } from '../policy/evaluate.ts';
+import { decide } from '../policy/decide.ts';
+import { headerOverrides } from '../policy/method-override.ts';
 import type { HeaderNames } from '../config/types.ts';
 import type { Decision } from '../policy/types.ts';
-import { selectRoute, type Route } from '../proxy/route-table.ts';
+import type { Route } from '../policy/route-table.ts';
 import { identityHeaders, subjectFor } from '../session/subject.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
 
@@ -90,20 +91,6 @@ export function readForwardedRequest(h: IncomingHttpHeaders, query: string): For
   return { ok: true, style, uri, method };
 }
 
-/**
- * Pure: does the raw target hold a `.` or `..` segment (also percent-encoded)?
- * A proxied request reaches the app in gatehouse's canonical form, but behind
- * a forward-auth proxy the app gets what the proxy sends: Caddy passes the raw
- * target on, and an app that does not resolve `/admin/../x` would see /admin
- * where gatehouse decided on /x. Browsers resolve dot segments before sending,
- * so only crafted requests carry them.
- */
-export function hasDotSegment(target: string): boolean {
-  const q = target.indexOf('?');
-  const path = q === -1 ? target : target.slice(0, q);
-  return path.split('/').some((seg) => /^(?:\.|%2e){1,2}$/i.test(seg));
-}
-
 function hostOnly(host: string): string {
   const h = host.toLowerCase();
   if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
@@ -144,25 +131,24 @@ async function authorize(ctx: RequestContext): Promise<void> {
   }
   const fwd = readForwardedRequest(req.headers, ctx.query);
   if (!fwd.ok) return deny(ctx, fwd.reason);
-  const norm = normalizeFor(snap, fwd.uri);
-  if (!norm.ok) {
-    ctx.path = fwd.uri.slice(0, 200);
-    return deny(ctx, `bad target: ${norm.reason}`);
-  }
-  ctx.path = norm.matchPath;
-  if (hasDotSegment(fwd.uri)) return deny(ctx, 'bad target: dot segment (the app behind the proxy may not resolve it as gatehouse does)');
+  const host = hostOnly(ctx.client.host);
+  // The one decision (policy/decide.ts), for the request the proxy describes.
+  const verdict = decide(snap, {
+    target: fwd.uri, host, via: 'forward-auth', method: fwd.method, overrides: headerOverrides(req.headers), ip: ctx.client.ip,
+  }, subjectFor(ctx), ctx.svc.now());
+  ctx.path = verdict.kind === 'decided' ? verdict.target.path : verdict.path;
+  if (verdict.kind === 'refused') return deny(ctx, verdict.reason);
   // The gateway's own pages (sign-in, challenge) check for themselves; a proxy that
   // asks about them must let them through or the user could never sign in.
-  if (norm.matchPath === RESERVED_PREFIX || norm.matchPath.startsWith(`${RESERVED_PREFIX}/`)) {
+  if (verdict.kind === 'reserved') {
     ctx.log.decision = 'allow';
     ctx.log.reason = 'forward-auth: gatehouse page';
     return allowAnswer(ctx, []);
   }
-  const host = hostOnly(ctx.client.host);
-  const route = selectRoute(snap.routes, host, norm.matchPath);
-  if (norm.forwardPath.includes(';') && route?.path_params !== 'allow') return deny(ctx, 'bad target: path parameters');
-
-  const decision = decideForwarded(ctx, snap, route, host, fwd.method, norm.matchPath);
+  const { decision, route, target } = verdict;
+  if (decision.action === 'allow' && decision.breakglass) {
+    ctx.svc.log.warn({ req_id: ctx.requestId, user: ctx.session?.user, path: ctx.path, rule: decision.rule }, 'break-glass request: challenge bypassed');
+  }
   ctx.log.rule = decision.rule;
   ctx.log.decision = decision.action;
   ctx.log.reason = `forward-auth ${fwd.method}: ${decision.reason}`;
@@ -170,7 +156,7 @@ async function authorize(ctx: RequestContext): Promise<void> {
     case 'deny':
       return deny(ctx, decision.reason, undefined, decision.rule);
     case 'challenge':
-      return challengeAnswer(ctx, decision, fwd.style, returnTargetFor(fwd.method, norm.forwardPath + norm.query, one(req.headers.referer), snap.publicOrigin));
+      return challengeAnswer(ctx, decision, fwd.style, returnTargetFor(fwd.method, target.forwardPath + target.query, one(req.headers.referer), snap.publicOrigin));
     case 'report':
       ctx.svc.wouldChallenge.record(decision.rule);
       return allowAnswer(ctx, identityFor(ctx, route));
@@ -179,13 +165,8 @@ async function authorize(ctx: RequestContext): Promise<void> {
   }
 }
 
-function decideForwarded(ctx: RequestContext, snap: Snapshot, route: Route | undefined, host: string, method: string, path: string): Decision {
-  const policy = route?.case_insensitive ? snap.policyFolded : snap.policy;
-  return evaluate({ host, method, path, ip: ctx.client.ip }, subjectFor(ctx), policy, ctx.svc.now());
-}
-
 /** The assertion's audience: the configured route's upstream when one matches, else the public origin the app is reached at. */
-function identityFor(ctx: RequestContext, route: Route | undefined): string[] {
+function identityFor(ctx: RequestContext, route: Route | null): string[] {
   return identityHeaders(ctx, route ?? ({ upstreamOrigin: ctx.snap.publicOrigin } as Route));
 }
 

@@ -6,28 +6,31 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { foldPathCase, normalizeTarget, type NormalizedTarget } from './normalize.ts';
+import { foldPathCase, normalizeTarget, type NormalizedTarget } from '../policy/normalize.ts';
 import { resolveClient } from './client-address.ts';
 import { isNavigation } from './client-kind.ts';
 import type { RequestContext, Services, Snapshot } from './context.ts';
 import { errorPage, redirect, sendJson } from './respond.ts';
 import { BodyError } from './form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
-import { selectRoute, type Route } from '../proxy/route-table.ts';
+import type { Route } from '../policy/route-table.ts';
+import { judge, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
+import { headerOverrides } from '../policy/method-override.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { forwardRequest, type ForwardHandle } from '../proxy/forward.ts';
 import { proxyUpgrade } from '../proxy/websocket.ts';
 import { readCookie } from '../session/cookies.ts';
 import { currentUser } from '../session/current-user.ts';
 import { refreshedSessionCookie } from '../session/page-session.ts';
-import { evaluate } from '../policy/evaluate.ts';
-import type { Decision, RequestFacts } from '../policy/types.ts';
+import type { Decision } from '../policy/types.ts';
 import { subjectFor, identityHeaders } from '../session/subject.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
 import { restoreStash, splitResume, stashAndRedirect, takeStash, usedStashTarget, type Stash } from '../policy/stash-handler.ts';
-import { appLoginRedirect, endGatewaySession, isLoginPost, isLogoutRequest, upstreamCookiesFor, upstreamFormLogin } from '../identity/upstream-form.ts';
+import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, upstreamFormLogin } from '../identity/upstream-form.ts';
+import { appCookieHeaders, expireAppCookies, rememberReleased } from '../identity/app-cookies.ts';
+import { SIGN_IN_RULE } from '../policy/compile.ts';
 
-export const RESERVED_PREFIX = '/.gatehouse';
+export { RESERVED_PREFIX };
 
 function hostOnly(host: string | undefined): string {
   if (!host) return '';
@@ -37,23 +40,14 @@ function hostOnly(host: string | undefined): string {
   return colon === -1 ? h : h.slice(0, colon);
 }
 
-/** Normalizes once with the strict default; retries allowing ';' only when some route allows it. */
-export function normalizeFor(snap: Snapshot, url: string): NormalizedTarget {
-  const n = normalizeTarget(url, { pathParams: 'reject', caseInsensitive: false });
-  if (!n.ok && n.reason === 'path parameters' && snap.anyRouteAllowsParams) {
-    return normalizeTarget(url, { pathParams: 'allow', caseInsensitive: false });
-  }
-  return n;
-}
-
-/** An absolute-form target whose host is not the Host header's. */
-export function authorityConflict(norm: Extract<NormalizedTarget, { ok: true }>, req: IncomingMessage): boolean {
-  return norm.authority !== undefined && hostOnly(norm.authority) !== hostOnly(req.headers.host);
-}
-
-/** Case-blind apps (IIS) also drop trailing dots and spaces ('/admin.' serves /admin): such names are refused there. */
-export function caseBlindSafe(route: Route, url: string): boolean {
-  return !route.case_insensitive || normalizeTarget(url, { pathParams: route.path_params, caseInsensitive: true }).ok;
+/** GET, HEAD, OPTIONS and TRACE carry no body: one that does would be read by a lenient upstream as the next request (smuggling). */
+export function bodyWhereNoneBelongs(req: IncomingMessage): boolean {
+  const m = req.method;
+  if (m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS' && m !== 'TRACE') return false;
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) return true;
+  const cl = req.headers['content-length'];
+  return cl !== undefined && cl !== '0';
 }
 
 export function newRequestId(req: IncomingMessage, viaTrustedProxy: boolean): string {
@@ -95,19 +89,22 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     res.once('close', () => logLine(ctx, res.statusCode, routeId, loggedBytes));
 
     if (req.rawHeaders.length > cfg.server.max_header_count * 2) return errorPage(ctx, 431);
-    const norm = normalizeFor(snap, req.url ?? '');
-    if (!norm.ok) {
+    if (bodyWhereNoneBelongs(req)) {
       ctx.path = (req.url ?? '').slice(0, 200);
-      ctx.log = { decision: 'deny', reason: `bad target: ${norm.reason}` };
+      ctx.log = { decision: 'deny', reason: `bad request: ${req.method} with a body` };
+      res.shouldKeepAlive = false;
       return errorPage(ctx, 400);
     }
-    ctx.path = norm.matchPath;
-    ctx.query = norm.query;
-    if (authorityConflict(norm, req)) {
-      // Absolute-form names its own host (RFC 9112 §3.2.2): routing by it while host rules see Host would let one bypass the other.
-      ctx.log = { decision: 'deny', reason: 'bad target: authority differs from Host' };
-      return errorPage(ctx, 400);
+    const host = hostOnly(req.headers.host);
+    const target = resolveTarget(snap, { target: req.url ?? '', host, via: 'proxy' });
+    ctx.path = target.path;
+    if (target.kind === 'refused') {
+      routeId = target.route?.id;
+      if (target.status === 404) return errorPage(ctx, 404);
+      ctx.log = { decision: 'deny', reason: target.reason };
+      return errorPage(ctx, target.status);
     }
+    ctx.query = target.query;
 
     try {
       ctx.cookie = readCookie(req.headers.cookie, svc.sessions.cookieName);
@@ -117,11 +114,11 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       svc.log.error({ err, req_id: ctx.requestId }, 'session check failed: failing closed');
       ctx.log = { decision: 'deny', reason: 'session backend unavailable' };
       // Forward-auth answers only 200/401/302/403 (SPEC §5): nginx turns a 503 into a 500.
-      if (norm.matchPath === `${RESERVED_PREFIX}/authz`) return errorPage(ctx, 403, { message: 'The sign-in service is temporarily unavailable.' });
+      if (target.path === `${RESERVED_PREFIX}/authz`) return errorPage(ctx, 403, { message: 'The sign-in service is temporarily unavailable.' });
       return errorPage(ctx, 503);
     }
 
-    if (norm.matchPath === RESERVED_PREFIX || norm.matchPath.startsWith(`${RESERVED_PREFIX}/`)) {
+    if (target.kind === 'reserved') {
       routeId = 'gatehouse';
       try {
         return await handleReserved(ctx);
@@ -134,38 +131,42 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       }
     }
 
-    const route = selectRoute(snap.routes, hostOnly(norm.authority ?? req.headers.host), norm.matchPath);
-    if (!route) return errorPage(ctx, 404);
+    const route = target.route!;
     routeId = route.id;
-    if (norm.forwardPath.includes(';') && route.path_params !== 'allow') {
-      ctx.log = { decision: 'deny', reason: 'bad target: path parameters' };
-      return errorPage(ctx, 400);
-    }
-    if (!caseBlindSafe(route, req.url ?? '')) {
-      ctx.log = { decision: 'deny', reason: 'bad target: trailing dot or space on a case-insensitive route' };
-      return errorPage(ctx, 400);
-    }
-
+    const norm = target;
     const resume = splitResume(norm.query);
     let stash: Stash | null = null;
     if (resume.id !== undefined) {
       ctx.query = resume.query;
       try {
-        stash = await takeStash(ctx, resume.id);
+        // Honoured only on the exact target (path and query) the stash was made for.
+        stash = await takeStash(ctx, resume.id, route.index, norm.forwardPath + resume.query);
       } catch (err) {
         svc.log.error({ err, req_id: ctx.requestId }, 'stash backend unavailable: failing closed');
         return errorPage(ctx, 503);
       }
-      // Gone, used, or not this user's: nothing is replayed; a reload lands on the form's page.
-      if (!stash || stash.r !== route.index) {
+      // Gone, used, not this user's or not this target: nothing is replayed; a reload lands on the form's page.
+      if (!stash) {
         const back = await usedStashTarget(ctx, resume.id).catch(() => null);
         return redirect(ctx, back ?? norm.forwardPath + ctx.query);
       }
     }
 
+    try {
+      // upstream_form: a small form posted to the app's login/logout path is read first, so login_match can see its fields.
+      if (!stash) await readAppForm(ctx, route);
+    } catch (err) {
+      return errorPage(ctx, err instanceof BodyError ? (err.status === 408 ? 400 : err.status) : 400);
+    }
+
     let decision: Decision;
     try {
-      decision = decide(ctx, route, stash?.m);
+      const j = decideFor(ctx, stash ? { ...target, query: resume.query } : target, host, stash);
+      if (j.kind === 'refused') {
+        ctx.log = { decision: 'deny', reason: j.reason };
+        return errorPage(ctx, j.status);
+      }
+      decision = j.decision;
     } catch (err) {
       svc.log.error({ err, req_id: ctx.requestId }, 'policy evaluation failed: failing closed');
       ctx.log = { decision: 'deny', reason: 'policy error' };
@@ -174,8 +175,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     ctx.log.rule = decision.rule;
     ctx.log.reason = decision.reason;
     ctx.log.decision = decision.action;
-    // identity.source upstream_form: the app's login form POST is judged by the gateway (identity/upstream-form.ts).
-    if (decision.action !== 'deny' && isLoginPost(ctx, route)) return upstreamFormLogin(ctx, route, norm.forwardPath + ctx.query);
+    // identity.source upstream_form: the sign-in (the POST the implicit login rule allowed) is judged by the gateway (identity/upstream-form.ts).
+    if (decision.rule === SIGN_IN_RULE && decision.action === 'allow' && ctx.req.method === 'POST' && !stash) return upstreamFormLogin(ctx, route, norm.forwardPath + ctx.query);
 
     switch (decision.action) {
       case 'deny':
@@ -207,28 +208,24 @@ export function createGateway(svc: Services, current: () => Snapshot) {
           // upstream_form: the app's logout_path ends the gateway session too (the app still gets its cookie to end its own).
           // Otherwise an active session slides its idle deadline (re-sealed about once a minute, not per request).
           const cookie = isLogoutRequest(ctx, route) ? await endGatewaySession(ctx) : ctx.session?.user === undefined ? undefined : await refreshedSessionCookie(ctx);
-          return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; }, undefined, cookie ? { 'set-cookie': cookie } : undefined);
+          return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; }, undefined, cookie && cookie.length > 0 ? { 'set-cookie': cookie } : undefined);
         }
     }
   }
 
-  function decide(ctx: RequestContext, route: Route, method?: string): Decision {
-    const facts: RequestFacts = {
-      host: hostOnly(ctx.req.headers.host),
-      method: method ?? ctx.req.method ?? 'GET',
-      // Case-blind apps (IIS) serve /BILLING as /billing: rules must see it folded the same way.
-      path: route.case_insensitive ? foldPathCase(ctx.path) : ctx.path,
+  /** The one decision (policy/decide.ts) for this request, or for the stashed request it replays. */
+  function decideFor(ctx: RequestContext, target: Resolved, host: string, stash: Stash | null) {
+    const j = judge(ctx.snap, target, {
+      host,
+      method: stash?.m ?? ctx.req.method ?? 'GET',
+      overrides: stash ? stash.o ?? [] : headerOverrides(ctx.req.headers),
       ip: ctx.client.ip,
-    };
-    const policy = route.case_insensitive ? ctx.snap.policyFolded : ctx.snap.policy;
-    const subject = subjectFor(ctx);
-    const d = evaluate(facts, subject, policy, svc.now());
-    if (ctx.session?.breakglass && d.action === 'challenge') {
-      // The emergency account skips second factors (never deny rules); every such request is shouted about.
-      svc.log.warn({ req_id: ctx.requestId, user: ctx.session.user, path: ctx.path, rule: d.rule }, 'break-glass request: challenge bypassed');
-      return { action: 'allow', rule: d.rule, reason: `break-glass (would: ${d.reason})` };
+      ...(ctx.form ? { form: ctx.form.fields } : {}),
+    }, subjectFor(ctx), svc.now());
+    if (j.kind === 'decided' && j.decision.action === 'allow' && j.decision.breakglass) {
+      svc.log.warn({ req_id: ctx.requestId, user: ctx.session?.user, path: ctx.path, rule: j.decision.rule }, 'break-glass request: challenge bypassed');
     }
-    return d;
+    return j;
   }
 
   async function challenge(ctx: RequestContext, d: Extract<Decision, { action: 'challenge' }>, route: Route, forwardPath: string): Promise<void> {
@@ -245,10 +242,12 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   }
 
   /** Proxies the request (or a replayed stash) to the route's upstream. `target` is path + query. */
-  function proxy(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, stash?: Stash, extraHeaders?: Record<string, string>): void {
+  async function proxy(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, stash?: Stash, extraHeaders?: Record<string, string | string[]>): Promise<void> {
     const { req, res, snap } = ctx;
-    const stashBody = stash ? Buffer.from(stash.b, 'base64') : undefined;
-    const headers = upstreamCookiesFor(ctx, buildUpstreamHeaders({
+    const stashBody = stash ? Buffer.from(stash.b, 'base64') : ctx.form?.body;
+    let headers: string[];
+    try {
+      headers = await appCookieHeaders(ctx, buildUpstreamHeaders({
       rawHeaders: stash ? replayHeaders(req.rawHeaders, stash, stashBody!.length) : req.rawHeaders,
       isOwned: snap.isOwned,
       sessionCookieName: svc.sessions.cookieName,
@@ -260,7 +259,12 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       requestId: ctx.requestId,
       identity: identityHeaders(ctx, route),
     }));
-    const hasBody = !stash && (req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
+    } catch (err) {
+      svc.log.error({ err, req_id: ctx.requestId }, 'app cookie check failed: failing closed');
+      ctx.log.reason = 'shared state unavailable';
+      return errorPage(ctx, 503);
+    }
+    const hasBody = !stashBody && (req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
     if (hasBody && !admitBody(ctx)) return;
     const started = performance.now();
     const exchange = forwardRequest(res, {
@@ -275,6 +279,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       sessionCookieName: svc.sessions.cookieName,
       extraHeaders,
       privateAnswer: ctx.session?.user !== undefined,
+      onHeaders: snap.config.identity.source === 'upstream_form' ? (out) => appCookiesFollowSession(ctx, out) : undefined,
       onDone(r) {
         onBytes(r.bytes);
         const m = svc.metrics.forRoute(route.id);
@@ -287,6 +292,24 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       },
     });
     if (hasBody) watchBody(ctx, exchange);
+  }
+
+  /**
+   * upstream_form: app cookies the app sets for a signed-in session are
+   * remembered as released to it; a request still carrying a gateway cookie
+   * whose session has ended (revoked, expired) also gets the browser's app
+   * cookies expired, ahead of whatever the app sets now.
+   */
+  function appCookiesFollowSession(ctx: RequestContext, out: Record<string, string | string[] | undefined>): void {
+    const set = out['set-cookie'];
+    const list = set === undefined ? [] : Array.isArray(set) ? set : [set];
+    if (ctx.session?.user) {
+      if (list.length > 0) rememberReleased(ctx, ctx.session, list).catch(() => {});
+      return;
+    }
+    if (ctx.cookie === undefined || ctx.session !== null) return;
+    const expired = expireAppCookies(ctx);
+    if (expired.length > 0) out['set-cookie'] = [svc.sessions.clearCookie(), ...expired, ...list];
   }
 
   /** A body declared over max_body_bytes gets 413 at once and is never forwarded; the rest is discarded. */
@@ -364,16 +387,16 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     void (async () => {
       const snap = current();
       const client = resolveClient(req.socket.remoteAddress ?? '', req.headers, snap.trusted, snap.ownProto);
-      const norm = normalizeFor(snap, req.url ?? '');
-      if (!norm.ok || authorityConflict(norm, req)) return reject(400, 'Bad Request');
-      if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return reject(400, 'Bad Request');
-      if (norm.matchPath.startsWith(`${RESERVED_PREFIX}/`) || norm.matchPath === RESERVED_PREFIX) return reject(404, 'Not Found');
-      const route = selectRoute(snap.routes, hostOnly(req.headers.host), norm.matchPath);
-      if (!route || !route.websocket) return reject(404, 'Not Found');
-      if (!caseBlindSafe(route, req.url ?? '')) return reject(400, 'Bad Request');
+      const host = hostOnly(req.headers.host);
+      const target = resolveTarget(snap, { target: req.url ?? '', host, via: 'proxy' });
+      if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || bodyWhereNoneBelongs(req)) return reject(400, 'Bad Request');
+      if (target.kind === 'reserved') return reject(404, 'Not Found');
+      if (target.kind === 'refused') return target.status === 404 || !target.route?.websocket ? reject(404, 'Not Found') : reject(400, 'Bad Request');
+      const route = target.route!;
+      if (!route.websocket) return reject(404, 'Not Found');
       const ctx: RequestContext = {
         req, res: undefined as never, snap, svc, client, requestId: newRequestId(req, client.viaTrustedProxy),
-        path: norm.matchPath, query: norm.query, session: null, cookie: undefined, started: performance.now(), log: {},
+        path: target.path, query: target.query, session: null, cookie: undefined, started: performance.now(), log: {},
       };
       try {
         ctx.cookie = readCookie(req.headers.cookie, svc.sessions.cookieName);
@@ -383,11 +406,17 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         return reject(503, 'Service Unavailable');
       }
       let d: Decision;
-      try { d = decide(ctx, route); } catch { return reject(503, 'Service Unavailable'); }
+      try {
+        const j = decideFor(ctx, target, host, null);
+        if (j.kind === 'refused') return reject(400, 'Bad Request');
+        d = j.decision;
+      } catch {
+        return reject(503, 'Service Unavailable');
+      }
       svc.requestLog.write({ req_id: ctx.requestId, ip: client.ip, method: 'GET', path: ctx.path, route: route.id, user: ctx.session?.user, rule: d.rule, decision: d.action, reason: d.reason, status: 101, bytes: 0, ms: 0, upgrade: 'websocket' });
       if (d.action === 'deny') return reject(403, 'Forbidden');
       if (d.action === 'challenge') return reject(401, 'Unauthorized');
-      const headers = upstreamCookiesFor(ctx, buildUpstreamHeaders({
+      const headers = await appCookieHeaders(ctx, buildUpstreamHeaders({
         rawHeaders: req.rawHeaders, isOwned: snap.isOwned, sessionCookieName: svc.sessions.cookieName,
         upstreamHost: route.upstreamHost, preserveHost: route.preserve_host, forwardedFor: client.forwardedFor,
         forwardedProto: client.proto, forwardedHost: client.host, requestId: ctx.requestId,
@@ -395,7 +424,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       }));
       proxyUpgrade(socket, head, {
         origin: route.upstreamOrigin,
-        path: route.upstreamBase + norm.forwardPath + norm.query,
+        path: route.upstreamBase + target.forwardPath + target.query,
         headers,
         timeout: route.timeout,
         publicOrigin: snap.publicOrigin,

@@ -3,7 +3,7 @@
 
 import type { Config } from '../config/types.ts';
 import { compilePolicy } from '../policy/compile.ts';
-import { compileRoutes } from '../proxy/route-table.ts';
+import { compileRoutes } from '../policy/route-table.ts';
 import { ownedHeaderMatcher } from './owned-headers.ts';
 import { addressList, trustedProxyList } from './client-address.ts';
 import type { Snapshot } from './context.ts';

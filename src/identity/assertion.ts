@@ -5,10 +5,16 @@
 // The key set is re-read from the store every few minutes (in the background,
 // never on the request's path), so a long-running gateway rotates its key when
 // it turns 30 days old, and every instance publishes keys the others added.
+//
+// The private key is stored sealed with factors.encryption_key, like TOTP
+// seeds: reading the database is not enough to mint assertions. A key stored
+// before that (plain JSON) or sealed under an older encryption key is sealed
+// again under the current one at start.
 
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { SigningKey, Store } from '../store/types.ts';
+import type { SecretBox } from '../factors/secret-box.ts';
 import { randomId } from '../session/session-data.ts';
 
 const LIFETIME_S = 300;              // short: upstreams should check per request
@@ -53,17 +59,42 @@ export class AssertionSigner {
   readonly #cache = new LRUCache<string, { jwt: string; exp: number }>({ max: 50_000 });
   readonly #issuer: string;
   readonly #store: Store;
+  readonly #box: SecretBox;
   readonly #now: () => number;
   readonly #onError: (err: Error) => void;
   #loadedAt = 0;
   #reloading: Promise<void> | undefined;
 
   /** `onError` hears about background reloads that failed (the current keys stay in use). */
-  constructor(store: Store, issuer: string, now: () => number = Date.now, onError: (err: Error) => void = () => {}) {
+  constructor(store: Store, box: SecretBox, issuer: string, now: () => number = Date.now, onError: (err: Error) => void = () => {}) {
     this.#store = store;
+    this.#box = box;
     this.#issuer = issuer;
     this.#now = now;
     this.#onError = onError;
+  }
+
+  /** A plain private key (stored before keys were sealed) is JSON; a sealed one is not. */
+  #privateJwk(k: SigningKey): JsonWebKey {
+    const text = k.private_jwk.startsWith('{') ? k.private_jwk : this.#box.open(k.private_jwk).toString('utf8');
+    return JSON.parse(text) as JsonWebKey;
+  }
+
+  /** Seals every key not yet sealed under the current encryption key (retired ones a lost key cannot open stay as they are). */
+  async #sealStored(keys: SigningKey[]): Promise<void> {
+    for (const k of keys) {
+      if (this.#box.kidOf(k.private_jwk) === this.#box.currentKid) continue;
+      let jwk: JsonWebKey;
+      try {
+        jwk = this.#privateJwk(k);
+      } catch (err) {
+        if (k.retired_at !== null) continue; // never signs again
+        throw err;
+      }
+      const sealed = this.#box.seal(Buffer.from(JSON.stringify(jwk)));
+      await this.#store.replaceSigningPrivateKey(k.kid, sealed);
+      k.private_jwk = sealed;
+    }
   }
 
   /**
@@ -73,9 +104,11 @@ export class AssertionSigner {
   async init(): Promise<void> {
     const now = this.#now();
     let keys = await this.#store.listSigningKeys();
+    await this.#sealStored(keys);
     let active = keys.filter((k) => k.retired_at === null).sort((a, b) => b.created_at - a.created_at)[0];
     if (!active || now - active.created_at > KEY_MAX_AGE_MS) {
-      const fresh = newSigningKey(now);
+      const plain = newSigningKey(now);
+      const fresh = { ...plain, private_jwk: this.#box.seal(Buffer.from(plain.private_jwk)) };
       await this.#store.addSigningKey(fresh);
       // Every other unretired key, not only the newest: instances that rotated at
       // the same moment must not leave a key published forever.
@@ -95,7 +128,7 @@ export class AssertionSigner {
       });
     // Swap both at once, only after everything parsed: a bad key set changes nothing.
     if (this.#active?.kid !== active.kid) {
-      this.#active = { kid: active.kid, key: createPrivateKey({ key: JSON.parse(active.private_jwk), format: 'jwk' }), created: active.created_at };
+      this.#active = { kid: active.kid, key: createPrivateKey({ key: this.#privateJwk(active), format: 'jwk' }), created: active.created_at };
       this.#cache.clear();
     }
     this.#published = published;

@@ -1,26 +1,54 @@
-// Brute-force regulation (SPEC §8, NIST SP 800-63B §5.2.2) for passwords and
-// every second factor. Counters live in shared state so they add up across
-// instances. After `free` failures each further failure doubles the wait
-// (1 s, 2 s, 4 s … capped); the account counter hard-locks at 100
-// consecutive failures. Success clears the account counter (not the IP's).
+// Brute-force regulation (SPEC §8, NIST SP 800-63B §5.2.2) for passwords,
+// every second factor, recovery codes, enrollment confirmations and
+// break-glass. Counters live in shared state so they add up across instances.
+// After `free` failures each further failure doubles the wait (1 s, 2 s, 4 s …
+// capped); the account counter hard-locks at 100 consecutive failures. Success
+// clears the account counter (not the address's).
+//
+// Reserve before verifying, never check-then-count: `reserve` counts the
+// attempt and sets the wait it would earn in one atomic step, so a burst of
+// attempts released together is verified at most as often as one client
+// trying one after another could before its first wait. Then exactly one of
+// `failed` (the count stands), `succeed` (cleared) or `release` (not an
+// attempt after all: the backend failed, the form was malformed). A
+// reservation never settled stays counted: fail closed.
 
-import type { SharedState } from '../store/shared-state.ts';
+import type { AttemptSlot, SharedState } from '../store/shared-state.ts';
+import { attemptLockKey, attemptWait } from '../store/shared-state.ts';
 
 export const MAX_CONSECUTIVE_FAILURES = 100;
 const COUNTER_TTL_MS = 24 * 3_600_000;
 const MAX_WAIT_MS = 15 * 60_000;
 
 export interface ThrottleKey {
-  key: string;     // e.g. 'pwd:u:alice', 'pwd:ip:10.0.0.1', 'totp:u:alice'
+  key: string;     // e.g. 'pwd:u:alice', 'pwd:ip:10.0.0.1', 'mfa:u:alice'
   free: number;    // failures allowed before waits start
-  account?: boolean; // hard lock at MAX_CONSECUTIVE_FAILURES
+  account?: boolean; // hard lock at MAX_CONSECUTIVE_FAILURES; cleared by a success
+}
+
+/** A reserved attempt: settle it with failed, succeed or release. */
+export interface Attempt {
+  readonly keys: readonly ThrottleKey[];
+  readonly numbers: readonly number[];
+}
+
+export type Reservation = { ok: true; attempt: Attempt } | { ok: false; waitMs: number };
+
+function slot(k: ThrottleKey): AttemptSlot {
+  return {
+    key: k.key, free: k.free, maxWaitMs: MAX_WAIT_MS, counterTtlMs: COUNTER_TTL_MS,
+    hardLockAt: k.account ? MAX_CONSECUTIVE_FAILURES : 0, hardWaitMs: COUNTER_TTL_MS,
+  };
 }
 
 /** Pure: the wait after the n-th consecutive failure. */
 export function waitAfter(failures: number, free: number, account: boolean): number {
-  if (account && failures >= MAX_CONSECUTIVE_FAILURES) return COUNTER_TTL_MS;
-  if (failures <= free) return 0;
-  return Math.min(MAX_WAIT_MS, 1000 * 2 ** Math.min(20, failures - free - 1));
+  return attemptWait(failures, slot({ key: '', free, account }));
+}
+
+/** How many attempts a burst may verify before the first wait (what one client trying in turn gets). */
+export function burstAllowance(k: ThrottleKey): number {
+  return k.free + 1;
 }
 
 export class Throttle {
@@ -29,32 +57,38 @@ export class Throttle {
     this.#shared = shared;
   }
 
-  /** Milliseconds the caller must still wait (0 = may try now). */
+  /** Milliseconds the caller must still wait (0 = may try now). For display; `reserve` is the gate. */
   async waiting(keys: readonly ThrottleKey[]): Promise<number> {
-    const ttls = await Promise.all(keys.map((k) => this.#shared.ttl(`lock:${k.key}`)));
+    const ttls = await Promise.all(keys.map((k) => this.#shared.ttl(attemptLockKey(k.key))));
     return Math.max(0, ...ttls);
   }
 
-  /** Records a failure; returns the wait it imposes and the account's consecutive count. */
-  async fail(keys: readonly ThrottleKey[]): Promise<{ waitMs: number; failures: number; locked: boolean }> {
-    let waitMs = 0;
-    let failures = 0;
-    let locked = false;
-    for (const k of keys) {
-      const n = await this.#shared.incr(`fail:${k.key}`, COUNTER_TTL_MS);
-      const w = waitAfter(n, k.free, k.account ?? false);
-      if (k.account) { failures = n; locked = n >= MAX_CONSECUTIVE_FAILURES; }
-      if (w > 0) await this.#shared.set(`lock:${k.key}`, String(n), w);
-      waitMs = Math.max(waitMs, w);
-    }
-    return { waitMs, failures, locked };
+  /** Counts the attempt before it is verified, or refuses it with the wait in force. */
+  async reserve(keys: readonly ThrottleKey[]): Promise<Reservation> {
+    const r = await this.#shared.reserveAttempt(keys.map(slot));
+    return r.ok ? { ok: true, attempt: { keys, numbers: r.numbers } } : r;
   }
 
-  async succeed(keys: readonly ThrottleKey[]): Promise<void> {
-    await Promise.all(keys.filter((k) => k.account).flatMap((k) => [
-      this.#shared.delete(`fail:${k.key}`),
-      this.#shared.delete(`lock:${k.key}`),
-    ]));
+  /** The attempt failed: its count stands. Returns the wait it earned and the account's consecutive count. */
+  failed(attempt: Attempt): { waitMs: number; failures: number; locked: boolean } {
+    let waitMs = 0;
+    let failures = 0;
+    attempt.keys.forEach((k, i) => {
+      const n = attempt.numbers[i];
+      waitMs = Math.max(waitMs, waitAfter(n, k.free, k.account ?? false));
+      if (k.account) failures = n;
+    });
+    return { waitMs, failures, locked: failures >= MAX_CONSECUTIVE_FAILURES };
+  }
+
+  /** The attempt succeeded: the account starts afresh; the address's count of it is withdrawn. */
+  async succeed(attempt: Attempt): Promise<void> {
+    await this.#shared.releaseAttempt(attempt.keys.map((k, i) => ({ key: k.key, number: attempt.numbers[i], clear: k.account ?? false })));
+  }
+
+  /** Not an attempt after all (nothing was verified): withdrawn everywhere. */
+  async release(attempt: Attempt): Promise<void> {
+    await this.#shared.releaseAttempt(attempt.keys.map((k, i) => ({ key: k.key, number: attempt.numbers[i], clear: false })));
   }
 }
 

@@ -32,6 +32,9 @@
 //     remembered device never satisfies a step-up rule.
 //   - Routine MFA (neither): any check in the session, or a remembered device.
 //   - Not satisfied, then in this order:
+//     - Rollout and grace govern the default policy only (and a rule that says
+//       `rollout: follow`): an explicit rule binds every user, so a user
+//       outside enforce_for, or one who deferred, is asked like anyone else.
 //     - not in rollout: routine MFA → allow ('not in rollout'); a step-up rule
 //       still applies if the user has enrolled a qualifying kind, else allow.
 //     - in rollout, nothing enrolled: challenge 'enroll' (the UI offers
@@ -57,6 +60,7 @@ import type { FactorKind } from '../config/types.ts';
 import type { ChallengeKind, Decision, FactorCheck, RequestFacts, SubjectFacts } from './types.ts';
 import type { CompiledPolicy, CompiledRule } from './compile.ts';
 import { matchPathSegments, pathSegments } from './path-pattern.ts';
+import { matchRequest } from './request-match.ts';
 
 interface Best {
   /** The first matching enforce-mode rule. */
@@ -142,6 +146,7 @@ function conditionsHold(rule: CompiledRule, req: RequestFacts, subject: SubjectF
     return false;
   }
   if (rule.networks !== undefined && !ipInList(rule.networks, req.ip)) return false;
+  if (rule.request !== undefined && !matchRequest(rule.request, { query: req.query ?? '', form: req.method === 'GET' || req.method === 'HEAD' ? [] : req.form })) return false;
   if (subject === null) return true; // group conditions unknown: decide() asks for sign-in
   if (rule.groups !== undefined && !subject.groups.some((g) => rule.groups!.has(g))) return false;
   if (rule.not_groups !== undefined && subject.groups.some((g) => rule.not_groups!.has(g))) return false;
@@ -174,6 +179,20 @@ function isExempt(rule: CompiledRule, subject: SubjectFacts, now: number): boole
       (ex.user === undefined || ex.user === subject.user) &&
       (ex.group === undefined || subject.groups.includes(ex.group)),
   );
+}
+
+/**
+ * What a user who has just signed in on an upstream_form app's own form still
+ * owes before the app's cookies may go out, whatever page the app sends them
+ * to next (often an open one, like its own login script): the routine second
+ * factor, when any enforced rule or the default requires MFA. Allow when
+ * nothing requires it (or the user is outside the rollout, deferred, or on a
+ * remembered device: routine MFA's usual answers).
+ */
+export function routineMfaDue(subject: SubjectFacts, policy: CompiledPolicy, now: number): Decision {
+  const requiresMfa = policy.default_rule.require === 'mfa' || policy.rules.some((r) => r.require === 'mfa' && r.mode === 'enforce');
+  if (!requiresMfa) return { action: 'allow', rule: 'default', reason: 'no rule requires a second factor' };
+  return decideMfa({ ...policy.default_rule, require: 'mfa', label: 'routine second factor after the app sign-in' }, subject, now, 'routine second factor after the app sign-in');
 }
 
 // ---- what the winning rule requires ----
@@ -237,12 +256,13 @@ function decideMfa(rule: CompiledRule, s: SubjectFacts, now: number, at: string)
     }
   }
 
-  // 2. Rollout and enrollment.
+  // 2. Rollout and enrollment: rollout and grace govern the default policy (and
+  // rules that say `rollout: follow`); an explicit rule binds every user.
   const hasQualifying = s.enrolled.some(qualifies);
-  if (!s.in_rollout) {
+  if (!s.in_rollout && rule.follows_rollout) {
     if (!stepUp || !hasQualifying) return { action: 'allow', rule: rule.id, reason: `${at}: not in rollout` };
   } else if (s.enrolled.length === 0) {
-    if (!stepUp && s.deferred) return { action: 'allow', rule: rule.id, reason: `${at}: deferred enrollment` };
+    if (!stepUp && s.deferred && rule.follows_rollout) return { action: 'allow', rule: rule.id, reason: `${at}: deferred enrollment` };
     return challenge(rule, 'enroll', `${at}: needs ${allowed ? what : 'a second factor'}; user has none enrolled`, true);
   }
   if (!hasQualifying) {

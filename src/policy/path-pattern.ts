@@ -16,7 +16,8 @@
 // their literal segments (compilePolicy takes the flag and compiles one index
 // per flag value).
 
-import { foldPathCase } from '../http/normalize.ts';
+import { pathPatternProblem } from '../config/path-pattern-check.ts';
+import { foldPathCase } from './normalize.ts';
 
 export type PatternSegment = { kind: 'literal'; value: string } | { kind: 'one' } | { kind: 'rest' };
 
@@ -53,28 +54,20 @@ export function pathSegments(path: string): string[] {
 }
 
 export function parsePathPattern(pattern: string, opts: { caseInsensitive?: boolean } = {}): PathPattern {
-  if (typeof pattern !== 'string' || !pattern.startsWith('/')) {
-    throw new PathPatternError(String(pattern), "must start with '/'");
-  }
-  if (/[?#]/.test(pattern)) throw new PathPatternError(pattern, 'patterns match the path only (no ? or #)');
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(pattern)) throw new PathPatternError(pattern, 'control characters are not allowed');
+  const problem = pathPatternProblem(pattern);
+  if (problem !== undefined) throw new PathPatternError(String(pattern), problem);
   const raw = pathSegments(pattern);
   const segments: PatternSegment[] = [];
-  raw.forEach((seg, i) => {
-    if (seg === '') throw new PathPatternError(pattern, 'empty segment (//)');
-    if (seg === '.' || seg === '..') throw new PathPatternError(pattern, 'dot segments never match a normalized path');
+  for (const seg of raw) {
+    // Validated above: '**' is last, '*' is a whole segment.
     if (seg === '**') {
-      if (i !== raw.length - 1) throw new PathPatternError(pattern, "'**' is only allowed as the last segment");
       segments.push({ kind: 'rest' });
     } else if (seg === '*') {
       segments.push({ kind: 'one' });
-    } else if (seg.includes('*')) {
-      throw new PathPatternError(pattern, "wildcards must be whole segments ('*' or '**')");
     } else {
       segments.push({ kind: 'literal', value: opts.caseInsensitive ? foldPathCase(seg) : seg });
     }
-  });
+  }
 
   const firstWild = segments.findIndex((s) => s.kind !== 'literal');
   const literal = (firstWild === -1 ? segments : segments.slice(0, firstWild)).map(

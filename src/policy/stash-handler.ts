@@ -9,10 +9,11 @@ import { sealData, unsealData } from 'iron-session';
 import type { RequestContext } from '../http/context.ts';
 import { readBody, BodyError } from '../http/form-body.ts';
 import { redirect } from '../http/respond.ts';
-import type { Route } from '../proxy/route-table.ts';
+import type { Route } from './route-table.ts';
 import { randomId } from '../session/session-data.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
 import type { Decision } from './types.ts';
+import { formOverrides } from './method-override.ts';
 
 export const RESUME_PARAM = '__gatehouse_resume';
 const STASH_TTL_MS = 10 * 60_000;
@@ -27,6 +28,7 @@ export interface Stash {
   u: string;              // user
   c: number;              // session created (binds to this sign-in, survives sid rotation)
   r: number;              // route index
+  o?: string[];           // method overrides the replayed body claims (`_method`)
 }
 
 type Challenge = Extract<Decision, { action: 'challenge' }>;
@@ -36,7 +38,9 @@ export async function stashAndRedirect(ctx: RequestContext, d: Challenge, route:
   const formPage = refererPath(ctx) ?? '/';
   let body: Buffer;
   try {
-    body = await readBody(req, snap.config.policy.stash_max_body);
+    // A form the gateway already read (upstream_form login/logout paths) is kept as read.
+    if (ctx.form && ctx.form.body.length > snap.config.policy.stash_max_body) throw new BodyError(413, 'form too large to keep');
+    body = ctx.form?.body ?? await readBody(req, snap.config.policy.stash_max_body);
   } catch (err) {
     if (err instanceof BodyError && err.status === 413) {
       // Too large to keep: the user passes the check, then submits again.
@@ -52,6 +56,8 @@ export async function stashAndRedirect(ctx: RequestContext, d: Challenge, route:
     m: req.method ?? 'POST', p: forwardPath + ctx.query, h: headers, b: body.toString('base64'),
     u: ctx.session!.user!, c: ctx.session!.created, r: route.index,
   };
+  const overrides = formOverrides(req.headers['content-type'], body);
+  if (overrides.length > 0) stash.o = [...overrides];
   const id = randomId();
   const sealed = await sealData(stash, { password: snap.config.session.secret, ttl: STASH_TTL_MS / 1000 });
   await svc.shared.set(`stash:${id}`, sealed, STASH_TTL_MS);
@@ -59,8 +65,8 @@ export async function stashAndRedirect(ctx: RequestContext, d: Challenge, route:
   redirect(ctx, challengeUrl(d, forwardPath + ctx.query, id));
 }
 
-/** Takes a stash (single use) if it belongs to this sign-in. */
-export async function takeStash(ctx: RequestContext, id: string): Promise<Stash | null> {
+/** Takes a stash (single use) if it belongs to this sign-in and was made for this route and target (path + query). */
+export async function takeStash(ctx: RequestContext, id: string, route: number, target: string): Promise<Stash | null> {
   if (!/^[\w-]{10,64}$/.test(id) || !ctx.session?.user) return null;
   // Read and check before taking: another session naming this id must not destroy it.
   const sealed = await ctx.svc.shared.get(`stash:${id}`);
@@ -72,6 +78,7 @@ export async function takeStash(ctx: RequestContext, id: string): Promise<Stash 
     return null;
   }
   if (!stash || stash.u !== ctx.session.user || stash.c !== ctx.session.created) return null;
+  if (stash.r !== route || stash.p !== target) return null;
   // Single use, also across instances: only the one who takes it replays it.
   if ((await ctx.svc.shared.take(`stash:${id}`)) === null) return null;
   // A reload of the replayed answer must not look like an error: remember where the form was.

@@ -2,6 +2,7 @@
 // function of these values (no clock, no I/O): evaluate(request, subject, policy, now).
 
 import type { FactorKind } from '../config/types.ts';
+import type { ParamList } from './param-match.ts';
 
 /** Facts about the request, after normalization (SPEC §4.1). */
 export interface RequestFacts {
@@ -10,6 +11,10 @@ export interface RequestFacts {
   /** Decoded, normalized path used for matching; already lower-cased when the route is case_insensitive, path params already removed. */
   path: string;
   ip: string;              // client address (after trusted-proxy resolution)
+  /** The raw URL query (without '?'), for rules that match parameters; absent = none. */
+  query?: string;
+  /** The form fields, when the gateway has read a small urlencoded body; absent = not read. */
+  form?: ParamList;
 }
 
 /** One passed second-factor check, as recorded in the session. */
@@ -34,6 +39,8 @@ export interface SubjectFacts {
   in_rollout: boolean;
   /** The user chose "set up later" within the grace period in this session. */
   deferred: boolean;
+  /** The emergency (break-glass) account: challenges are waived, deny rules still hold. */
+  breakglass?: boolean;
 }
 
 export type ChallengeKind =
@@ -43,7 +50,7 @@ export type ChallengeKind =
   | 'enroll';    // user has no factor that satisfies the rule: enroll one
 
 export type Decision =
-  | { action: 'allow'; rule: string; reason: string }
+  | { action: 'allow'; rule: string; reason: string; /** a challenge waived for the break-glass account */ breakglass?: true }
   | { action: 'deny'; rule: string; reason: string }
   | {
       action: 'challenge';

@@ -4,7 +4,7 @@ import { currentUser } from './current-user.ts';
 import type { RequestContext } from '../http/context.ts';
 import type { SubjectFacts } from '../policy/types.ts';
 import { isInRollout } from '../policy/rollout.ts';
-import type { Route } from '../proxy/route-table.ts';
+import type { Route } from '../policy/route-table.ts';
 import type { SessionData } from './session-data.ts';
 
 export function subjectFor(ctx: RequestContext): SubjectFacts | null {
@@ -20,6 +20,7 @@ export function subjectFor(ctx: RequestContext): SubjectFacts | null {
     enrolled: s.enrolled ?? [],
     in_rollout: isInRollout(user.groups, ctx.snap.config.rollout),
     deferred: s.deferred === true,
+    breakglass: s.breakglass === true,
   };
 }
 

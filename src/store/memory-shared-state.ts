@@ -2,7 +2,7 @@
 // Entries expire lazily on read and through a periodic sweep, so keys nobody
 // reads again (rate-limit counters of one-off IPs) do not pile up.
 
-import { checkTtl, deliver, type SharedState } from './shared-state.ts';
+import { attemptCounterKey, attemptLockKey, attemptWait, checkTtl, deliver, type SharedState } from './shared-state.ts';
 
 interface Entry { value: string; expiresAt: number }
 
@@ -81,6 +81,46 @@ export function createMemorySharedState(opts: MemorySharedStateOptions = {}): Sh
       const next = Number(entry.value) + 1;
       entry.value = String(next);
       return next;
+    },
+    async reserveAttempt(slots) {
+      assertOpen();
+      // No await between the check and the count: atomic within this process.
+      let waitMs = 0;
+      for (const slot of slots) {
+        const lock = live(attemptLockKey(slot.key));
+        if (lock !== undefined) waitMs = Math.max(waitMs, lock.expiresAt - now());
+      }
+      if (waitMs > 0) return { ok: false, waitMs };
+      const numbers = slots.map((slot) => {
+        const counter = attemptCounterKey(slot.key);
+        const entry = live(counter);
+        const n = (entry === undefined ? 0 : Number(entry.value) || 0) + 1;
+        if (entry === undefined) put(counter, String(n), slot.counterTtlMs);
+        else entry.value = String(n);
+        const wait = attemptWait(n, slot);
+        if (wait > 0) put(attemptLockKey(slot.key), String(n), wait);
+        return n;
+      });
+      return { ok: true, numbers };
+    },
+    async releaseAttempt(releases) {
+      assertOpen();
+      for (const r of releases) {
+        const counter = attemptCounterKey(r.key);
+        const lock = attemptLockKey(r.key);
+        if (r.clear) {
+          entries.delete(counter);
+          entries.delete(lock);
+          continue;
+        }
+        const entry = live(counter);
+        if (entry !== undefined) {
+          const n = Number(entry.value) - 1;
+          if (n > 0) entry.value = String(n);
+          else entries.delete(counter);
+        }
+        if (live(lock)?.value === String(r.number)) entries.delete(lock);
+      }
     },
     async ttl(key) {
       assertOpen();

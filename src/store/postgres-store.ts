@@ -173,6 +173,9 @@ export function openPostgresStore(url: string): Store {
       // The first retirement time stands: retiring again must not extend the grace period.
       await pool.query('UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL', [at, kid]);
     },
+    async replaceSigningPrivateKey(kid, privateJwk) {
+      await pool.query('UPDATE signing_keys SET private_jwk = $1 WHERE kid = $2', [privateJwk, kid]);
+    },
     async deleteSigningKey(kid) {
       await pool.query('DELETE FROM signing_keys WHERE kid = $1', [kid]);
     },

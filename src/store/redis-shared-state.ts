@@ -5,7 +5,7 @@
 // the client keeps reconnecting in the background and recovers by itself.
 
 import { Redis } from 'ioredis';
-import { RESYNC_MESSAGE, checkTtl, deliver, type SharedState } from './shared-state.ts';
+import { RESYNC_MESSAGE, attemptCounterKey, attemptLockKey, checkTtl, deliver, type SharedState } from './shared-state.ts';
 
 /** How long the first command waits for the initial connection before giving up. */
 const CONNECT_WAIT_MS = 2000;
@@ -21,7 +21,52 @@ if n == 1 or redis.call('PTTL', KEYS[1]) == -1 then
 end
 return n`;
 
-type ScriptedRedis = Redis & { gatehouseIncr(key: string, ttlMs: number): Promise<number> };
+// reserveAttempt: check every lock, then count on every slot and set the lock
+// the attempt earns, in one script (one round trip, nothing in between). The
+// wait formula mirrors attemptWait() in shared-state.ts.
+// KEYS: counter, lock per slot. ARGV: per slot free, maxWait, hardAt, hardWait, counterTtl.
+const RESERVE_ATTEMPT = `
+local slots = #KEYS / 2
+local wait = 0
+for i = 1, slots do
+  local t = redis.call('PTTL', KEYS[2 * i])
+  if t > wait then wait = t end
+end
+if wait > 0 then return {0, wait} end
+local out = {1}
+for i = 1, slots do
+  local counter, lock, a = KEYS[2 * i - 1], KEYS[2 * i], 5 * (i - 1)
+  local free, maxWait = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local hardAt, hardWait = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  local n = redis.call('INCR', counter)
+  if n == 1 or redis.call('PTTL', counter) == -1 then redis.call('PEXPIRE', counter, ARGV[a + 5]) end
+  local w = 0
+  if hardAt > 0 and n >= hardAt then w = hardWait
+  elseif n > free then w = math.min(maxWait, 1000 * 2 ^ math.min(20, n - free - 1)) end
+  if w > 0 then redis.call('SET', lock, n, 'PX', string.format('%d', w)) end
+  out[#out + 1] = n
+end
+return out`;
+
+// releaseAttempt. KEYS: counter, lock per slot. ARGV: per slot attempt number, clear (1/0).
+const RELEASE_ATTEMPT = `
+for i = 1, #KEYS / 2 do
+  local counter, lock = KEYS[2 * i - 1], KEYS[2 * i]
+  if ARGV[2 * i] == '1' then
+    redis.call('DEL', counter, lock)
+  else
+    local n = tonumber(redis.call('GET', counter) or '0')
+    if n > 1 then redis.call('DECR', counter) else redis.call('DEL', counter) end
+    if redis.call('GET', lock) == ARGV[2 * i - 1] then redis.call('DEL', lock) end
+  end
+end
+return 0`;
+
+type ScriptedRedis = Redis & {
+  gatehouseIncr(key: string, ttlMs: number): Promise<number>;
+  gatehouseReserve(...args: (string | number)[]): Promise<number[]>;
+  gatehouseRelease(...args: (string | number)[]): Promise<number>;
+};
 
 export class SharedStateUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -34,6 +79,9 @@ export function createRedisSharedState(url: string, prefix = 'gatehouse:'): Shar
   const where = redactUrl(url);
   const main = connect(url) as ScriptedRedis;
   main.defineCommand('gatehouseIncr', { numberOfKeys: 1, lua: INCR_WITH_TTL });
+  // numberOfKeys varies with the slot count: given as the first argument.
+  main.defineCommand('gatehouseReserve', { lua: RESERVE_ATTEMPT });
+  main.defineCommand('gatehouseRelease', { lua: RELEASE_ATTEMPT });
 
   // A connection in subscriber mode can run nothing else, so pub/sub gets its
   // own, opened on the first subscribe.
@@ -83,6 +131,20 @@ export function createRedisSharedState(url: string, prefix = 'gatehouse:'): Shar
       const ttl = checkTtl(ttlMs);
       await ready(main, where);
       return Number(await main.gatehouseIncr(k(key), ttl));
+    },
+    async reserveAttempt(slots) {
+      const keys = slots.flatMap((s) => [k(attemptCounterKey(s.key)), k(attemptLockKey(s.key))]);
+      const args = slots.flatMap((s) => [s.free, s.maxWaitMs, s.hardLockAt, s.hardWaitMs, checkTtl(s.counterTtlMs)]);
+      await ready(main, where);
+      const [admitted, ...rest] = (await main.gatehouseReserve(keys.length, ...keys, ...args)).map(Number);
+      return admitted === 1 ? { ok: true, numbers: rest } : { ok: false, waitMs: rest[0] };
+    },
+    async releaseAttempt(releases) {
+      if (releases.length === 0) return;
+      const keys = releases.flatMap((r) => [k(attemptCounterKey(r.key)), k(attemptLockKey(r.key))]);
+      const args = releases.flatMap((r) => [r.number, r.clear ? 1 : 0]);
+      await ready(main, where);
+      await main.gatehouseRelease(keys.length, ...keys, ...args);
     },
     async ttl(key) {
       await ready(main, where);

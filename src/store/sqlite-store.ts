@@ -169,6 +169,9 @@ export function openSqliteStore(path: string): Store {
       // The first retirement time stands: retiring again must not extend the grace period.
       run('UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL', at, kid);
     },
+    async replaceSigningPrivateKey(kid, privateJwk) {
+      run('UPDATE signing_keys SET private_jwk = ? WHERE kid = ?', privateJwk, kid);
+    },
     async deleteSigningKey(kid) {
       run('DELETE FROM signing_keys WHERE kid = ?', kid);
     },

@@ -36,7 +36,7 @@ export interface UserState {
 export interface SigningKey {
   kid: string;
   alg: 'ES256';
-  private_jwk: string;          // JSON
+  private_jwk: string;          // sealed with factors.encryption_key (secret-box format); JSON before issue 12
   public_jwk: string;           // JSON
   created_at: number;
   retired_at: number | null;    // still published for a grace period after this
@@ -79,5 +79,7 @@ export interface Store {
   listSigningKeys(): Promise<SigningKey[]>;
   addSigningKey(key: SigningKey): Promise<void>;
   retireSigningKey(kid: string, at: number): Promise<void>;
+  /** Stores the private key anew (sealed under the current encryption key); the rest of the record stays. */
+  replaceSigningPrivateKey(kid: string, privateJwk: string): Promise<void>;
   deleteSigningKey(kid: string): Promise<void>;
 }

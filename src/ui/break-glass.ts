@@ -1,48 +1,61 @@
 // The break-glass account (a config-declared emergency user): it signs in
 // without a second factor only while the store or shared state is down, or
 // while `identity.break_glass.enabled` is true (an incident is declared).
-// Every use is logged at warn, audited and mailed to audit.alert_email. Its
-// throttle lives in this process, because shared state may be what is down.
+// Every use is logged at warn, audited and mailed to audit.alert_email.
+//
+// No oracle: the degraded state is checked first, and while the account may
+// not be used every password gets the answer any wrong password gets (same
+// status, page, throttling and one argon2 verification), so its password
+// cannot be tested while the service is healthy. Attempts go through the
+// shared throttle; while shared state itself is down, through one kept in
+// this process (the only counter still there).
 
 import type { BreakGlassConfig } from '../config/types.ts';
 import type { RequestContext } from '../http/context.ts';
 import { redirect, sendPage } from '../http/respond.ts';
 import { verifyPassword } from '../identity/password-hash.ts';
-import { waitAfter } from '../identity/throttle.ts';
+import { Throttle, throttleKeys } from '../identity/throttle.ts';
 import { commitSession } from '../session/page-session.ts';
 import { signedInSession } from '../session/session-data.ts';
+import { createMemorySharedState } from '../store/memory-shared-state.ts';
 
-const failures = new Map<string, { n: number; until: number }>();
+const SHARED_DOWN = 'shared state unreachable';
+const localThrottle = new Throttle(createMemorySharedState());
 
 async function backendsDown(ctx: RequestContext): Promise<string | undefined> {
   const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, no) => setTimeout(() => no(new Error('timeout')), 1000).unref())]);
   const [store, shared] = await Promise.allSettled([within(ctx.svc.store.ping()), within(ctx.svc.shared.ping())]);
+  if (shared.status === 'rejected') return SHARED_DOWN;
   if (store.status === 'rejected') return 'store unreachable';
-  if (shared.status === 'rejected') return 'shared state unreachable';
   return undefined;
 }
 
 export async function breakGlassSignIn(ctx: RequestContext, bg: BreakGlassConfig, password: string, rd: string): Promise<void> {
   const { svc } = ctx;
-  const now = svc.now();
-  const key = `${bg.user}|${ctx.client.ip}`;
-  const f = failures.get(key);
-  if (f && f.until > now) {
-    return sendPage(ctx, 429, 'login', { rd, csrf: ctx.session?.csrf, username: bg.user, wait_seconds: Math.ceil((f.until - now) / 1000) });
+  const down = await backendsDown(ctx);
+  const usable = down !== undefined || bg.enabled;
+  const throttle = down === SHARED_DOWN ? localThrottle : svc.throttle;
+  const reserved = await throttle.reserve(throttleKeys('pwd', bg.user, ctx.client.ip));
+  if (!reserved.ok) {
+    const wait = Math.ceil(reserved.waitMs / 1000);
+    await svc.audit.write({ event: 'signin.lockout', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + reserved.waitMs).toISOString() });
+    return sendPage(ctx, 429, 'login', { rd, csrf: ctx.session?.csrf, username: bg.user, wait_seconds: wait }, { 'retry-after': String(wait) });
   }
-  if (!(await verifyPassword(bg.password, password))) {
-    const n = (f?.n ?? 0) + 1;
-    failures.set(key, { n, until: now + waitAfter(n, 3, true) });
-    svc.log.warn({ req_id: ctx.requestId, user: bg.user, ip: ctx.client.ip }, 'break-glass sign-in failed');
-    await svc.audit.write({ event: 'signin.failure', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'break-glass: invalid credentials' });
+  const matched = await verifyPassword(bg.password, password);
+  if (!usable || !matched) {
+    const { waitMs, failures } = throttle.failed(reserved.attempt);
+    const reason = usable ? 'break-glass: invalid credentials' : 'break-glass refused: backends are up';
+    svc.log.warn({ req_id: ctx.requestId, user: bg.user, ip: ctx.client.ip, reason }, 'break-glass sign-in refused');
+    await svc.audit.write({ event: 'signin.failure', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, reason });
+    if (waitMs > 0) {
+      await svc.audit.write({ event: 'signin.lockout', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
+      const wait = Math.ceil(waitMs / 1000);
+      return sendPage(ctx, 429, 'login', { rd, csrf: ctx.session?.csrf, username: bg.user, wait_seconds: wait }, { 'retry-after': String(wait) });
+    }
     return sendPage(ctx, 401, 'login', { rd, csrf: ctx.session?.csrf, username: bg.user, error: 'Wrong username or password.' });
   }
-  failures.delete(key);
-  const down = await backendsDown(ctx);
-  if (!down && !bg.enabled) {
-    await svc.audit.write({ event: 'signin.failure', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'break-glass refused: backends are up' });
-    return sendPage(ctx, 403, 'login', { rd, csrf: ctx.session?.csrf, username: bg.user, error: 'The emergency account can be used only while the sign-in service is degraded. Sign in with your own account.' });
-  }
+  await throttle.succeed(reserved.attempt);
+  const now = svc.now();
   const reason = down ?? 'enabled in config';
   const session = { ...signedInSession(bg.user, ['pwd'], [], now), breakglass: true as const, profile: { email: '', groups: bg.groups, display_name: 'Break-glass account' } };
   const setCookie = await commitSession(ctx, session);

@@ -13,8 +13,9 @@ import { safeReturnTarget } from '../http/return-target.ts';
 import { resumeTarget } from '../policy/stash-handler.ts';
 import { csrfOk } from '../session/page-session.ts';
 import { factorKindInfo } from '../factors/types.ts';
+import { UnknownSealingKeyError } from '../factors/secret-box.ts';
 import { recoveryCodeUsedMessage } from '../identity/messages.ts';
-import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor } from './second-factor.ts';
+import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import { rememberDevice } from './remembered-device.ts';
 
 const METHODS: FactorKind[] = ['webauthn', 'totp', 'email', 'sms', 'recovery'];
@@ -164,16 +165,24 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
     return renderMethod(ctx, flow, method, methods, { code_sent: true, notice: `We sent a code to ${maskEmail(u.email)}.` });
   }
 
+  const reserved = await reserveFactorAttempt(ctx);
+  if (!reserved.ok) return renderMethod(ctx, flow, method, methods, {}, 429);
   const code = form.code ?? '';
   let result: { ok: true; verified: import('../factors/types.ts').Verified; remaining?: number } | { ok: false; reason?: string };
-  switch (method) {
-    case 'totp': result = await svc.factors.totp.verify(user, code); break;
-    case 'recovery': result = await svc.factors.recovery.verify(user, code); break;
-    case 'email': case 'sms': result = await svc.factors.verifyCode(method, user, code); break;
-    default: return errorPage(ctx, 400);
+  try {
+    switch (method) {
+      case 'totp': result = await svc.factors.totp.verify(user, code); break;
+      case 'recovery': result = await svc.factors.recovery.verify(user, code); break;
+      case 'email': case 'sms': result = await svc.factors.verifyCode(method, user, code); break;
+      default: await svc.throttle.release(reserved.attempt); return errorPage(ctx, 400);
+    }
+  } catch (err) {
+    if (!(err instanceof UnknownSealingKeyError)) throw err;
+    await svc.throttle.release(reserved.attempt);
+    return methodUnavailable(ctx, flow, method, methods, err);
   }
   if (!result.ok) {
-    const { waitMs, left } = await failFactor(ctx, method, result.reason ?? 'invalid_code', flow.rule);
+    const { waitMs, left } = await failFactor(ctx, reserved.attempt, method, result.reason ?? 'invalid_code', flow.rule);
     const error = result.reason === 'replayed'
       ? 'That code was already used. Wait for the next code in your app.'
       : method === 'recovery' ? 'That recovery code is not valid or was already used.' : 'That code is not right. Check it and try again.';
@@ -182,7 +191,7 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
       code_sent: method === 'email' || method === 'sms',
     }, waitMs > 0 ? 429 : 401);
   }
-  const cookies = await passFactor(ctx, result.verified, flow.rule);
+  const cookies = await passFactor(ctx, result.verified, flow.rule, reserved.attempt);
   if (method === 'recovery') {
     const remaining = result.remaining ?? 0;
     await svc.audit.write({ event: 'recovery.used', user, remaining, ip: ctx.client.ip, request_id: ctx.requestId });
@@ -191,4 +200,19 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
   }
   if (form.remember === '1' && ctx.snap.config.session.remember_device > 0 && !flow.rule) cookies.push(await rememberDevice(ctx, user));
   redirect(ctx, afterChallenge(flow), { 'set-cookie': cookies }, 303);
+}
+
+/**
+ * The method's secret is sealed under an encryption key this instance does not
+ * have (instances configured with different factors.encryption_key values): an
+ * operator's problem, not the user's. Log it for the operator; offer the user
+ * the other methods.
+ */
+function methodUnavailable(ctx: RequestContext, flow: Flow, method: FactorKind, methods: FactorKind[], err: UnknownSealingKeyError): Promise<void> {
+  ctx.svc.log.error({ req_id: ctx.requestId, user: ctx.session!.user, factor: method, key_id: err.kid }, err.message);
+  ctx.log = { ...ctx.log, reason: `${method}: sealed with an unknown encryption key` };
+  const others = methods.filter((k) => k !== method);
+  return renderMethod(ctx, flow, 'pick', others, {
+    error: `This sign-in method cannot be used right now.${others.length > 0 ? ' Choose another method.' : ' Contact your administrator.'}`,
+  }, 200);
 }

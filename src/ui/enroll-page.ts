@@ -16,7 +16,10 @@ import { isInRollout } from '../policy/rollout.ts';
 import { factorCheck, factorKindInfo } from '../factors/types.ts';
 import { normalizePhone } from '../factors/registry.ts';
 import { enrollmentCompleteMessage, factorAddedMessage } from '../identity/messages.ts';
-import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor } from './second-factor.ts';
+import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
+import type { Attempt } from '../identity/throttle.ts';
+import { UnknownSealingKeyError } from '../factors/secret-box.ts';
+import type { TotpFinishResult } from '../factors/totp.ts';
 import { releaseHeldCookies } from '../identity/upstream-form.ts';
 import { afterChallenge, flowQuery, readFlow, type Flow } from './challenge-page.ts';
 
@@ -107,7 +110,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   const state = await ctx.svc.store.getUserState(user);
   const u = currentUser(ctx);
   const noFactors = (await ctx.svc.factors.enrolledKinds(user)).length === 0;
-  const deferral = noFactors && u && isInRollout(u.groups, ctx.snap.config.rollout) && !flow.rule
+  const deferral = noFactors && u && isInRollout(u.groups, ctx.snap.config.rollout) && followsRollout(ctx, flow.rule)
     ? deferralAllowed({ deferrals: state?.deferrals ?? 0 }, ctx.snap.config.rollout, ctx.svc.now())
     : undefined;
   const methods = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '', ctx.svc.factors.sms !== undefined);
@@ -180,7 +183,9 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
   if (!(await enrollAllowed(ctx))) return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd: `/.gatehouse/enroll?${flowQuery(flow)}` })}`, {}, 303);
 
   if (action === 'totp') {
-    const r = await svc.factors.totp.finishEnrollment(user, form.code ?? '', form.name);
+    const attempt = await confirmationAttempt(ctx);
+    if (!attempt) return;
+    const r = await finishTotpEnrollment(ctx, form);
     if (!r.ok) {
       const e = await svc.factors.totp.beginEnrollment({ id: user, email: currentUser(ctx)?.email });
       return sendPage(ctx, 400, 'enroll', {
@@ -189,7 +194,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
         error: r.reason === 'expired' ? 'The setup took too long. Scan this new code and try again.' : 'That code is not right. Scan the new code below and enter the code your app shows.',
       });
     }
-    return enrolled(ctx, flow, 'totp', r.factor.id, r.factor.name);
+    return enrolled(ctx, flow, 'totp', r.factor.id, r.factor.name, attempt);
   }
   if (action === 'sms-send' && svc.factors.sms) {
     const phone = normalizePhone(form.phone);
@@ -200,9 +205,11 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
       : { phone, error: 'A code was sent moments ago. Wait a little before asking again.' }));
   }
   if (action === 'sms-confirm' && svc.factors.sms) {
+    const attempt = await confirmationAttempt(ctx);
+    if (!attempt) return;
     const r = await svc.factors.finishCodeEnrollment('sms', user, form.code ?? '');
     if (!r.ok) return sendPage(ctx, 400, 'enroll', smsPage(ctx, flow, { code_sent: true, error: 'That code is not right or has expired.' }));
-    return enrolled(ctx, flow, 'sms', r.factor.id, r.factor.name);
+    return enrolled(ctx, flow, 'sms', r.factor.id, r.factor.name, attempt);
   }
   if (action === 'email-send') {
     const u = currentUser(ctx)!;
@@ -213,6 +220,8 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     });
   }
   if (action === 'email-confirm') {
+    const attempt = await confirmationAttempt(ctx);
+    if (!attempt) return;
     const r = await svc.factors.finishCodeEnrollment('email', user, form.code ?? '');
     if (!r.ok) {
       return sendPage(ctx, 400, 'enroll', {
@@ -220,7 +229,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
         step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'], error: 'That code is not right or has expired.',
       });
     }
-    return enrolled(ctx, flow, 'email', r.factor.id, r.factor.name);
+    return enrolled(ctx, flow, 'email', r.factor.id, r.factor.name, attempt);
   }
   if (action === 'recovery-done') {
     notifyUser(ctx, user, (c) => enrollmentCompleteMessage(c, { label: 'your new sign-in method' }));
@@ -229,12 +238,44 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
   return errorPage(ctx, 400);
 }
 
+/**
+ * A setup begun on an instance with another factors.encryption_key cannot be
+ * finished here: logged for the operator, and the user gets a fresh setup
+ * (as when it took too long), never a 503.
+ */
+async function finishTotpEnrollment(ctx: RequestContext, form: Record<string, string>): Promise<TotpFinishResult> {
+  const user = ctx.session!.user!;
+  try {
+    return await ctx.svc.factors.totp.finishEnrollment(user, form.code ?? '', form.name);
+  } catch (err) {
+    if (!(err instanceof UnknownSealingKeyError)) throw err;
+    ctx.svc.log.error({ req_id: ctx.requestId, user, factor: 'totp', key_id: err.kid }, err.message);
+    return { ok: false, reason: 'expired' };
+  }
+}
+
+/**
+ * A confirmation code is guessed like any second factor: counted before it is
+ * checked (a wrong one stays counted). Undefined when refused (429 sent).
+ */
+async function confirmationAttempt(ctx: RequestContext): Promise<Attempt | undefined> {
+  const reserved = await reserveFactorAttempt(ctx);
+  if (reserved.ok) return reserved.attempt;
+  errorPage(ctx, 429, { waitSeconds: Math.ceil(reserved.waitMs / 1000), message: 'Too many wrong codes. Please wait before trying again.' });
+  return undefined;
+}
+
 /** A factor was added: it counts as a passed check now; audit, count, notify, then on to recovery codes. */
-async function enrolled(ctx: RequestContext, flow: Flow, kind: FactorKind, id: string, name: string): Promise<void> {
+async function enrolled(ctx: RequestContext, flow: Flow, kind: FactorKind, id: string, name: string, attempt: Attempt): Promise<void> {
   const user = ctx.session!.user!;
   await ctx.svc.audit.write({ event: 'factor.enrolled', user, factor: kind, factor_id: id, label: name, ip: ctx.client.ip, request_id: ctx.requestId });
   ctx.svc.metrics.enrolled(kind);
   notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: factorKindInfo(kind).label, name }));
-  const setCookie = await passFactor(ctx, { check: factorCheck(kind, ctx.svc.now()), factorId: id }, null);
+  const setCookie = await passFactor(ctx, { check: factorCheck(kind, ctx.svc.now()), factorId: id }, null, attempt);
   redirect(ctx, await afterEnrollment(ctx, flow), { 'set-cookie': setCookie }, 303);
+}
+
+/** Grace (deferral) governs the default policy and rules with `rollout: follow` only. */
+function followsRollout(ctx: RequestContext, rule: string | null | undefined): boolean {
+  return !rule || ctx.snap.config.policy.rules.some((r) => r.id === rule && r.rollout === 'follow');
 }

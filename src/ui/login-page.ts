@@ -48,14 +48,15 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
   const bg = ctx.snap.config.identity.break_glass;
   if (bg && username === bg.user) return breakGlassSignIn(ctx, bg, password, rd);
   const keys = throttleKeys('pwd', username || '-', ctx.client.ip);
-  const wait = await svc.throttle.waiting(keys);
-  if (wait > 0) {
+  const reserved = await svc.throttle.reserve(keys);
+  if (!reserved.ok) {
+    const wait = reserved.waitMs;
     await svc.audit.write({ event: 'signin.lockout', user: username, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + wait).toISOString() });
     return sendPage(ctx, 429, 'login', { rd, csrf: ctx.session!.csrf, username, wait_seconds: Math.ceil(wait / 1000) }, { 'retry-after': String(Math.ceil(wait / 1000)) });
   }
   const result = username && password ? await svc.identity.authenticate(username, password) : { ok: false as const, reason: 'invalid' as const };
   if (!result.ok) {
-    const { waitMs, locked, failures } = await svc.throttle.fail(keys);
+    const { waitMs, locked, failures } = svc.throttle.failed(reserved.attempt);
     await svc.audit.write({ event: 'signin.failure', user: username, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'invalid credentials' });
     svc.log.warn({ req_id: ctx.requestId, user: username, ip: ctx.client.ip, wait_ms: waitMs, locked }, 'sign-in failed');
     if (waitMs > 0) {
@@ -65,7 +66,7 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
     }
     return sendPage(ctx, 401, 'login', { rd, csrf: ctx.session!.csrf, username, error: 'Wrong username or password.' });
   }
-  await svc.throttle.succeed(keys);
+  await svc.throttle.succeed(reserved.attempt);
   const user = result.user;
   const factors = await svc.store.listFactors(user.id);
   const enrolled = [...new Set(factors.map((f) => f.kind))] as FactorKind[];

@@ -4,7 +4,7 @@
 import type { FactorKind } from '../config/types.ts';
 import type { RequestContext } from '../http/context.ts';
 import type { Verified } from '../factors/types.ts';
-import { throttleKeys } from '../identity/throttle.ts';
+import { throttleKeys, type Attempt, type Reservation } from '../identity/throttle.ts';
 import type { Message } from '../identity/messages.ts';
 import { commitSession } from '../session/page-session.ts';
 import { withFactor } from '../session/session-data.ts';
@@ -26,13 +26,18 @@ export function factorThrottle(ctx: RequestContext) {
   return throttleKeys('mfa', ctx.session!.user!, ctx.client.ip);
 }
 
+/** Counts one second-factor attempt (a code, a passkey, a recovery code, an enrollment confirmation) before it is verified. */
+export function reserveFactorAttempt(ctx: RequestContext): Promise<Reservation> {
+  return ctx.svc.throttle.reserve(factorThrottle(ctx));
+}
+
 /**
  * Records a passed second factor: rotates the session id (the old cookie dies
  * everywhere), remembers the method, audits and counts. Returns the
  * Set-Cookie values: the session's, then (identity source upstream_form) the
  * app's own cookies held back since its login form, released now, once.
  */
-export async function passFactor(ctx: RequestContext, v: Verified, rule: string | null): Promise<string[]> {
+export async function passFactor(ctx: RequestContext, v: Verified, rule: string | null, attempt?: Attempt): Promise<string[]> {
   const { svc } = ctx;
   const old = ctx.session!;
   const user = old.user!;
@@ -40,7 +45,7 @@ export async function passFactor(ctx: RequestContext, v: Verified, rule: string 
   if (!next.enrolled?.includes(v.check.kind)) next.enrolled = [...(next.enrolled ?? []), v.check.kind];
   await svc.sessions.revokeSession(old, ctx.cookie);
   const setCookie = await commitSession(ctx, next);
-  await svc.throttle.succeed(factorThrottle(ctx));
+  if (attempt) await svc.throttle.succeed(attempt);
   const state = await svc.store.getUserState(user);
   await svc.store.putUserState({
     user, deferrals: state?.deferrals ?? 0, last_factor: v.check.kind, mfa_reset_at: state?.mfa_reset_at ?? null, updated_at: svc.now(),
@@ -51,12 +56,11 @@ export async function passFactor(ctx: RequestContext, v: Verified, rule: string 
   return [setCookie, ...await releaseHeldCookies(ctx, next)];
 }
 
-/** Records a failed attempt; returns the wait now imposed (ms) and attempts left before waits start. */
-export async function failFactor(ctx: RequestContext, kind: FactorKind, reason: string, rule: string | null): Promise<{ waitMs: number; left: number }> {
+/** Records a failed attempt (audited before the answer); returns the wait now imposed (ms) and attempts left before waits start. */
+export async function failFactor(ctx: RequestContext, attempt: Attempt, kind: FactorKind, reason: string, rule: string | null): Promise<{ waitMs: number; left: number }> {
   const { svc } = ctx;
   const user = ctx.session!.user!;
-  const keys = factorThrottle(ctx);
-  const r = await svc.throttle.fail(keys);
+  const r = svc.throttle.failed(attempt);
   await svc.audit.write({ event: 'factor.failure', user, factor: kind, reason, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
   if (rule) await svc.audit.write({ event: 'stepup.failed', user, rule, factor: kind, reason, ip: ctx.client.ip, request_id: ctx.requestId });
   svc.metrics.challenge(kind, 'fail');
@@ -64,7 +68,7 @@ export async function failFactor(ctx: RequestContext, kind: FactorKind, reason: 
     svc.metrics.lockouts.inc();
     await svc.audit.write({ event: 'signin.lockout', user, until: new Date(svc.now() + r.waitMs).toISOString(), failures: r.failures, ip: ctx.client.ip, request_id: ctx.requestId });
   }
-  return { waitMs: r.waitMs, left: Math.max(0, keys[0].free - r.failures) };
+  return { waitMs: r.waitMs, left: Math.max(0, attempt.keys[0].free - r.failures) };
 }
 
 /** Sends a security notice to the user; a failed delivery is logged, never fatal. */

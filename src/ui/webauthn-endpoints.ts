@@ -10,7 +10,7 @@ import { csrfOk } from '../session/page-session.ts';
 import type { WebAuthnKind } from '../factors/webauthn.ts';
 import { factorAddedMessage } from '../identity/messages.ts';
 import { factorCheck, factorKindInfo } from '../factors/types.ts';
-import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor } from './second-factor.ts';
+import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import { afterChallenge, readFlow } from './challenge-page.ts';
 import { enrollAllowed, afterEnrollment } from './enroll-page.ts';
 import { rememberDevice } from './remembered-device.ts';
@@ -50,14 +50,14 @@ export async function authVerify(ctx: RequestContext): Promise<void> {
   if (!b) return;
   const flow = flowOf(ctx, b);
   if (!kindAllowed('webauthn', acceptedKinds(ctx, flow.rule))) return sendJson(ctx, 400, { ok: false, error: 'This check does not accept passkeys.' });
-  const wait = await ctx.svc.throttle.waiting(factorThrottle(ctx));
-  if (wait > 0) return sendJson(ctx, 429, { ok: false, error: `Too many attempts. Try again in ${Math.ceil(wait / 1000)} seconds.` });
+  const reserved = await reserveFactorAttempt(ctx);
+  if (!reserved.ok) return sendJson(ctx, 429, { ok: false, error: `Too many attempts. Try again in ${Math.ceil(reserved.waitMs / 1000)} seconds.` });
   const r = await ctx.svc.webauthn.finishAuthentication({ id: ctx.session!.user! }, b.response);
   if (!r.ok) {
-    await failFactor(ctx, 'webauthn', r.reason, flow.rule);
+    await failFactor(ctx, reserved.attempt, 'webauthn', r.reason, flow.rule);
     return sendJson(ctx, 401, { ok: false, error: 'That passkey could not be verified. Try again or use another method.' });
   }
-  const cookies = await passFactor(ctx, r.verified, flow.rule);
+  const cookies = await passFactor(ctx, r.verified, flow.rule, reserved.attempt);
   if (b.remember === '1' && ctx.snap.config.session.remember_device > 0 && !flow.rule) cookies.push(await rememberDevice(ctx, ctx.session!.user!));
   sendJson(ctx, 200, { ok: true, redirect: afterChallenge(flow) }, { 'set-cookie': cookies });
 }

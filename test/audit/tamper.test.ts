@@ -11,6 +11,7 @@ import { openAuditLog } from '../../src/audit/audit-log.ts';
 import { ZERO_HASH, deriveAuditMacKey, formatLine, parseRecord } from '../../src/audit/chain.ts';
 import { createCheckpointer, type Checkpoint } from '../../src/audit/checkpoint.ts';
 import { AssertionSigner } from '../../src/identity/assertion.ts';
+import { createSecretBox } from '../../src/factors/secret-box.ts';
 import { openStore } from '../../src/store/open-store.ts';
 
 const NODE = resolve('node_modules/.bin/node');
@@ -91,7 +92,7 @@ t.test('a cut tail is caught against a signed checkpoint; a forged checkpoint is
   const store = openStore({ kind: 'sqlite', path: join(dir, 'gatehouse.db') });
   t.teardown(() => store.close());
   await store.migrate();
-  const signer = new AssertionSigner(store, 'http://localhost');
+  const signer = new AssertionSigner(store, createSecretBox(['tamper-test-encryption-key-0123456789abcdef']), 'http://localhost');
   await signer.init();
   const path = join(dir, 'audit.log');
   const log = await openAuditLog({ path, maxBytes: 1 << 20, writer: { instance: 'gw1', macKey: deriveAuditMacKey(KEY) } });

@@ -2,7 +2,8 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError, formatIssues, loadConfig, parseConfig, pathPatternProblem, type ConfigIssue } from '../../src/config/load.ts';
+import { ConfigError, formatIssues, loadConfig, parseConfig, type ConfigIssue } from '../../src/config/load.ts';
+import { pathPatternProblem } from '../../src/config/path-pattern-check.ts';
 import type { Config } from '../../src/config/types.ts';
 
 const SECRETS = { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(40), GATEHOUSE_AUDIT_KEY: 'a'.repeat(40) };
@@ -135,6 +136,7 @@ t.test('every key set: values converted and normalized', async (t) => {
     case_insensitive: true,
     path_params: 'allow',
     preserve_host: true,
+    method_override: 'evaluate',
   });
   t.strictSame(c.identity, {
     source: 'oidc',
@@ -144,7 +146,7 @@ t.test('every key set: values converted and normalized', async (t) => {
       client_secret: 'oidc-secret',
       scopes: ['openid', 'profile', 'email'],
       groups_claim: 'groups',
-      username_claim: 'preferred_username',
+      username_claim: 'sub',
       trust_idp_mfa: ['hwk'],
     },
   });
@@ -238,10 +240,11 @@ t.test('each error carries its key path and line', async (t) => {
     },
     {
       name: 'bad path patterns',
-      yaml: 'policy:\n  rules:\n    - id: a\n      match:\n        path: /a/**/b\n      require: mfa\n    - id: b\n      match: { path: [/ok/*, "/x*"] }\n      require: none\n',
+      yaml: 'policy:\n  rules:\n    - id: a\n      match:\n        path: /a/**/b\n      require: mfa\n    - id: b\n      match: { path: [/ok/*, "/x*"] }\n      require: none\n    - id: c\n      match: { path: /admin/../x }\n      require: none\n',
       want: [
         { path: 'policy.rules[0].match.path', line: 5, message: /\*\* is only allowed as the last segment/ },
-        { path: 'policy.rules[1].match.path[1]', line: 8, message: /must be a whole segment/ },
+        { path: 'policy.rules[1].match.path[1]', line: 8, message: /must be whole segments/ },
+        { path: 'policy.rules[2].match.path', line: 11, message: /"\/admin\/\.\.\/x": dot segments/ },
       ],
     },
     {
@@ -411,7 +414,7 @@ t.test('path patterns', async (t) => {
   for (const ok of ['/', '/a', '/a/b', '/a/', '/a/*', '/a/*/c', '/a/**', '/**', '/*', '/a.b/c-d_e~f', '/%7Euser']) {
     t.equal(pathPatternProblem(ok), undefined, ok);
   }
-  for (const bad of ['a/b', '', '/a//b', '/a/**/b', '/a*', '/a/b*c', '/***', '/a?x=1', '/a#f', '/a\tb']) {
+  for (const bad of ['a/b', '', '/a//b', '/a/**/b', '/a*', '/a/b*c', '/***', '/a?x=1', '/a#f', '/a\tb', '/admin/../x', '/a/./b', '/..']) {
     t.type(pathPatternProblem(bad), 'string', JSON.stringify(bad));
   }
 });
@@ -474,7 +477,7 @@ t.test('development secrets are generated once and persisted 0600', async (t) =>
 t.test('the audit key: required (no development key) once instances share a postgres store or redis', async (t) => {
   const both = { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(40) };
   for (const yaml of ['store: { kind: postgres, url: "postgres://db/gh" }\n', 'shared_state: { kind: redis, url: "redis://r:6379" }\n']) {
-    t.match(issuesOf(yaml, both), [{ path: 'audit.key', message: /is required when (store\.kind is postgres|shared_state\.kind is redis).*GATEHOUSE_AUDIT_KEY/ }], yaml);
+    t.match(issuesOf(yaml, both), [{ path: 'audit.key', message: /is required because (store\.kind is postgres|shared_state\.kind is redis).*GATEHOUSE_AUDIT_KEY/ }], yaml);
     t.equal(parseConfig(yaml, 'x.yaml', { env: { ...both, GATEHOUSE_AUDIT_KEY: 'a'.repeat(32) } }).audit.key, 'a'.repeat(32), 'from the environment');
   }
   t.match(issuesOf('audit: { key: short }\n'), [{ path: 'audit.key', message: /at least 32 characters/ }]);
@@ -483,6 +486,32 @@ t.test('the audit key: required (no development key) once instances share a post
   t.match(issuesOf('audit: { forward: { syslog: { address: "siem" } } }\n'), [{ path: 'audit.forward.syslog.address' }]);
   t.match(issuesOf('audit: { forward: { http: { url: "ftp://x" } } }\n'), [{ path: 'audit.forward.http.url' }]);
   t.match(issuesOf('server: { instance_id: "a b" }\n'), [{ path: 'server.instance_id' }]);
+});
+
+t.test('several instances (postgres store or redis shared state): both secrets are required, never generated', async (t) => {
+  for (const yaml of ['store: { kind: postgres, url: "postgres://db/gh" }\n', 'shared_state: { kind: redis, url: "redis://cache:6379" }\n']) {
+    const why = yaml.startsWith('store') ? 'store.kind is postgres' : 'shared_state.kind is redis';
+    t.match(issuesOf(yaml, {}), [
+      { path: 'session.secret', message: `is required because ${why}` },
+      { path: 'factors.encryption_key', message: `is required because ${why}` },
+      { path: 'audit.key', message: `is required because ${why}` },
+    ], `${why}: every missing secret is an error`);
+    const [only] = issuesOf(yaml, { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_AUDIT_KEY: 'a'.repeat(40) });
+    t.match(only, { path: 'factors.encryption_key', message: /GATEHOUSE_ENCRYPTION_KEY.*openssl rand/ }, 'the message says how to set it');
+    t.doesNotThrow(() => parseConfig(yaml, 'g.yaml', { env: SECRETS, now: NOW, persistDevSecrets: false }), 'with both set it loads');
+  }
+});
+
+t.test('identity.oidc.username_claim: sub by default; another claim is warned about', async (t) => {
+  const oidc = (extra: string) => `identity: { source: oidc, oidc: { issuer: "https://idp.example.com", client_id: gh${extra} } }\n`;
+  const byDefault = parseConfig(oidc(''), 'g.yaml', { env: SECRETS, now: NOW, persistDevSecrets: false });
+  t.equal(byDefault.identity.oidc?.username_claim, 'sub');
+  t.notOk(byDefault.warnings.some((w) => w.includes('username_claim')), 'no warning for sub');
+  for (const claim of ['preferred_username', 'email']) {
+    const c = parseConfig(oidc(`, username_claim: ${claim}`), 'g.yaml', { env: SECRETS, now: NOW, persistDevSecrets: false });
+    t.equal(c.identity.oidc?.username_claim, claim);
+    t.ok(c.warnings.some((w) => w.startsWith(`identity.oidc.username_claim is ${claim}: users may be able to change ${claim} at the identity provider`)), `${claim} is warned about`);
+  }
 });
 
 t.test('identity sections that do not match the source are warned about', async (t) => {
@@ -501,4 +530,17 @@ t.test('server.metrics_listen is read as admin_listen, with a warning', async (t
   const both = parseConfig('server:\n  metrics_listen: 127.0.0.1:9090\n  admin_listen: 127.0.0.1:9191\n', 'x.yaml', { env: SECRETS });
   t.equal(both.server.admin_listen, '127.0.0.1:9191');
   t.same(both.warnings, ['server.metrics_listen is ignored because server.admin_listen is set']);
+});
+
+t.test('policy.rules[].rollout: follow, or absent', async (t) => {
+  const c = parseConfig('policy:\n  rules:\n    - id: a\n      require: mfa\n      rollout: follow\n    - id: b\n      require: mfa\n', 'x.yaml', { env: SECRETS, now: NOW });
+  t.equal(c.policy.rules[0].rollout, 'follow');
+  t.equal(c.policy.rules[1].rollout, undefined, 'absent: the rule binds every user');
+  t.match(issuesOf('policy:\n  rules:\n    - id: a\n      require: mfa\n      rollout: skip\n'), [{ path: 'policy.rules[0].rollout', line: 5 }]);
+});
+
+t.test('routes[].method_override: evaluate (default), reject or pass', async (t) => {
+  const c = parseConfig('routes:\n  - { path: /, upstream: "http://127.0.0.1:9" }\n  - { path: /api, upstream: "http://127.0.0.1:9", method_override: reject }\n', 'x.yaml', { env: SECRETS, now: NOW });
+  t.same(c.routes.map((r) => r.method_override), ['evaluate', 'reject']);
+  t.match(issuesOf('routes:\n  - { path: /, upstream: "http://127.0.0.1:9", method_override: maybe }\n'), [{ path: 'routes[0].method_override' }]);
 });

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { parse } from 'yaml';
-import { allowHeaders, hasDotSegment, readForwardedRequest, returnTargetFor } from '../../src/http/forward-auth.ts';
+import { allowHeaders, readForwardedRequest, returnTargetFor } from '../../src/http/forward-auth.ts';
+import { hasDotSegment } from '../../src/policy/normalize.ts';
 import { startTestGateway, Client, PROJECT_ROOT, type GatewayFixture } from '../helpers/gateway.ts';
 
 const NAMES = {

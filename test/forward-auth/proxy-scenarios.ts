@@ -4,7 +4,7 @@
 
 import type { Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { normalizeTarget } from '../../src/http/normalize.ts';
+import { normalizeTarget } from '../../src/policy/normalize.ts';
 import { Client, freePort, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
 import type { RealProxy } from './real-proxy.ts';
 import { rawGet } from '../helpers/raw-http.ts';

@@ -8,11 +8,13 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { AssertionSigner, newSigningKey, type AssertionClaims } from '../../src/identity/assertion.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import type { Store } from '../../src/store/types.ts';
+import { createSecretBox } from '../../src/factors/secret-box.ts';
 
 const DAY = 86_400_000;
 const ISSUER = 'http://localhost:8080';
 const AUD = 'http://127.0.0.1:8081';
 const T0 = Date.UTC(2026, 10, 1);
+const BOX = createSecretBox(['assertion-rotation-test-key-0123456789-abcdef']);
 
 const claims = (sid = 'sid-1'): AssertionClaims => ({ sub: 'alice', email: 'alice@example.com', groups: ['admins'], amr: ['pwd'], acr: 'pwd', auth_time: Math.floor(T0 / 1000), sid });
 
@@ -39,12 +41,12 @@ async function verifies(jwt: string, set: { keys: object[] }, now: number): Prom
 t.test('first start creates a key; a restart within 30 days keeps it', async (t) => {
   const store = await freshStore(t);
   let now = T0;
-  const a = new AssertionSigner(store, ISSUER, () => now);
+  const a = new AssertionSigner(store, BOX, ISSUER, () => now);
   await a.init();
   t.equal(a.jwks().keys.length, 1, 'one key published');
   const kid = kids(a.jwks())[0];
   now += 29 * DAY;
-  const b = new AssertionSigner(store, ISSUER, () => now);
+  const b = new AssertionSigner(store, BOX, ISSUER, () => now);
   await b.init();
   t.same(kids(b.jwks()), [kid], 'still the same key at 29 days');
   t.equal(decodeProtectedHeader(b.assertion(claims(), AUD)).kid, kid);
@@ -56,14 +58,14 @@ t.test('a key older than 30 days rotates at start; the old kid stays published f
   await store.addSigningKey(old);
   // A token the old key signed shortly before the rotation (a signer that loaded it then).
   let now = T0 + 29 * DAY;
-  const before = new AssertionSigner(store, ISSUER, () => now);
+  const before = new AssertionSigner(store, BOX, ISSUER, () => now);
   await before.init();
   t.same(kids(before.jwks()), [old.kid], 'control: the old key is the only one before the rotation');
   const oldToken = before.assertion(claims(), AUD);
   t.equal(decodeProtectedHeader(oldToken).kid, old.kid);
 
   now = T0 + 31 * DAY;
-  const s = new AssertionSigner(store, ISSUER, () => now);
+  const s = new AssertionSigner(store, BOX, ISSUER, () => now);
   await s.init();
   const published = kids(s.jwks());
   t.equal(published.length, 2, 'two keys published: the new and the old');
@@ -81,7 +83,7 @@ t.test('a key older than 30 days rotates at start; the old kid stays published f
 
   // After the grace period the old key is gone; the new one remains.
   now += 8 * DAY;
-  const later = new AssertionSigner(store, ISSUER, () => now);
+  const later = new AssertionSigner(store, BOX, ISSUER, () => now);
   await later.init();
   t.same(kids(later.jwks()), [freshKid], 'the old kid is withdrawn after 7 days');
   t.notOk((await store.listSigningKeys()).some((k) => k.kid === old.kid), 'and deleted from the store');
@@ -90,7 +92,7 @@ t.test('a key older than 30 days rotates at start; the old kid stays published f
 t.test('a long-running gateway rotates without a restart', async (t) => {
   const store = await freshStore(t);
   let now = T0;
-  const s = new AssertionSigner(store, ISSUER, () => now);
+  const s = new AssertionSigner(store, BOX, ISSUER, () => now);
   await s.init();
   const first = kids(s.jwks())[0];
   now += 31 * DAY;
@@ -106,8 +108,8 @@ t.test('a long-running gateway rotates without a restart', async (t) => {
 t.test('keys another instance adds are published without a restart', async (t) => {
   const store = await freshStore(t);
   let now = T0;
-  const a = new AssertionSigner(store, ISSUER, () => now);
-  const b = new AssertionSigner(store, ISSUER, () => now);
+  const a = new AssertionSigner(store, BOX, ISSUER, () => now);
+  const b = new AssertionSigner(store, BOX, ISSUER, () => now);
   await a.init();
   await b.init();
   t.same(kids(a.jwks()), kids(b.jwks()), 'both instances publish the same key');

@@ -62,6 +62,8 @@ function policyConfig(def: PolicyConfig['default'], rules = RULES, exceptions = 
 }
 
 const POLICY = compilePolicy(policyConfig('mfa'), ROLLOUT);
+/** The same rules, each saying `rollout: follow`. */
+const FOLLOW = compilePolicy(policyConfig('mfa', RULES.map((r) => ({ ...r, rollout: 'follow' as const }))), ROLLOUT);
 
 type SubjectOpts = Partial<Omit<SubjectFacts, 'factors'>> & { passed?: [FactorKind, number][] };
 /** A signed-in subject; `passed` lists [kind, ms ago]. Defaults: in rollout, totp enrolled. */
@@ -191,17 +193,23 @@ const rows: Row[] = [
   { name: 'remembered device never satisfies step-up (factors)', req: req('GET', '/settings/api-keys'), subject: user({ remembered_device: true, enrolled: ['webauthn'] }), want: { action: 'challenge', kind: 'step_up', rule: 'api-keys' } },
   { name: 'routine mfa without a check or device → mfa', req: req('GET', '/app/home'), subject: user(), want: { action: 'challenge', kind: 'mfa', rule: 'app', factors: [], max_age: undefined }, reason: 'rule app: second factor required; none in this session' },
 
-  // ---- rollout ----
-  { name: 'rollout: outside, routine mfa allowed', req: req('GET', '/app/home'), subject: user({ in_rollout: false, enrolled: [] }), want: { action: 'allow', rule: 'app' }, reason: 'rule app: not in rollout' },
-  { name: 'rollout: outside with a factor, routine still allowed', req: req('GET', '/app/home'), subject: user({ in_rollout: false }), want: { action: 'allow', rule: 'app' }, reason: 'not in rollout' },
-  { name: 'rollout: outside, enrolled, step-up still applies', req: req('POST', '/billing/pay'), subject: user({ in_rollout: false, passed: [['totp', 10 * MIN]] }), want: { action: 'challenge', kind: 'step_up', rule: 'billing' } },
-  { name: 'rollout: outside, nothing enrolled, step-up allowed', req: req('POST', '/billing/pay'), subject: user({ in_rollout: false, enrolled: [] }), want: { action: 'allow', rule: 'billing' }, reason: 'not in rollout' },
-  { name: 'rollout: outside, no qualifying kind enrolled', req: req('GET', '/settings/api-keys'), subject: user({ in_rollout: false, enrolled: ['totp'] }), want: { action: 'allow', rule: 'api-keys' }, reason: 'not in rollout' },
+  // ---- rollout: governs policy.default and `rollout: follow` rules only ----
+  { name: 'rollout (follow): outside, routine mfa allowed', req: req('GET', '/app/home'), subject: user({ in_rollout: false, enrolled: [] }), want: { action: 'allow', rule: 'app' }, reason: 'rule app: not in rollout', policy: FOLLOW },
+  { name: 'rollout (follow): outside with a factor, routine still allowed', req: req('GET', '/app/home'), subject: user({ in_rollout: false }), want: { action: 'allow', rule: 'app' }, reason: 'not in rollout', policy: FOLLOW },
+  { name: 'rollout (follow): outside, enrolled, step-up still applies', req: req('POST', '/billing/pay'), subject: user({ in_rollout: false, passed: [['totp', 10 * MIN]] }), want: { action: 'challenge', kind: 'step_up', rule: 'billing' }, policy: FOLLOW },
+  { name: 'rollout (follow): outside, nothing enrolled, step-up allowed', req: req('POST', '/billing/pay'), subject: user({ in_rollout: false, enrolled: [] }), want: { action: 'allow', rule: 'billing' }, reason: 'not in rollout', policy: FOLLOW },
+  { name: 'rollout (follow): outside, no qualifying kind enrolled', req: req('GET', '/settings/api-keys'), subject: user({ in_rollout: false, enrolled: ['totp'] }), want: { action: 'allow', rule: 'api-keys' }, reason: 'not in rollout', policy: FOLLOW },
+  { name: 'rollout: outside, default mfa allowed', req: req('GET', '/nowhere'), subject: user({ in_rollout: false, enrolled: [] }), want: { action: 'allow', rule: 'default' }, reason: 'default policy: not in rollout' },
+  { name: 'explicit rule binds everyone: outside, nothing enrolled → enroll', req: req('GET', '/app/home'), subject: user({ in_rollout: false, enrolled: [] }), want: { action: 'challenge', kind: 'enroll', rule: 'app' } },
+  { name: 'explicit rule binds everyone: outside with a factor → mfa', req: req('GET', '/app/home'), subject: user({ in_rollout: false }), want: { action: 'challenge', kind: 'mfa', rule: 'app' } },
+  { name: 'explicit rule binds everyone: a stolen password of an unenrolled user pays no bills', req: req('POST', '/billing/pay'), subject: user({ in_rollout: false, enrolled: [] }), want: { action: 'challenge', kind: 'enroll', rule: 'billing' } },
+  { name: 'explicit rule binds everyone: no qualifying kind → enroll', req: req('GET', '/settings/api-keys'), subject: user({ in_rollout: false, enrolled: ['totp'] }), want: { action: 'challenge', kind: 'enroll', rule: 'api-keys' } },
   { name: 'rollout: inside, nothing enrolled → enroll', req: req('GET', '/app/home'), subject: user({ enrolled: [] }), want: { action: 'challenge', kind: 'enroll', rule: 'app', factors: [] } },
 
-  // ---- deferral ----
-  { name: 'deferral: routine mfa allowed', req: req('GET', '/app/home'), subject: user({ enrolled: [], deferred: true }), want: { action: 'allow', rule: 'app' }, reason: 'deferred enrollment' },
-  { name: 'deferral: step-up still asks to enroll', req: req('POST', '/billing/pay'), subject: user({ enrolled: [], deferred: true }), want: { action: 'challenge', kind: 'enroll', rule: 'billing', factors: [], max_age: 5 * MIN } },
+  // ---- deferral (grace): like rollout, the default policy and `rollout: follow` rules only ----
+  { name: 'deferral (follow): routine mfa allowed', req: req('GET', '/app/home'), subject: user({ enrolled: [], deferred: true }), want: { action: 'allow', rule: 'app' }, reason: 'deferred enrollment', policy: FOLLOW },
+  { name: 'deferral: an explicit rule still asks to enroll', req: req('GET', '/app/home'), subject: user({ enrolled: [], deferred: true }), want: { action: 'challenge', kind: 'enroll', rule: 'app' } },
+  { name: 'deferral: step-up still asks to enroll', req: req('POST', '/billing/pay'), subject: user({ enrolled: [], deferred: true }), want: { action: 'challenge', kind: 'enroll', rule: 'billing', factors: [], max_age: 5 * MIN }, policy: FOLLOW },
   { name: 'deferral: default mfa allowed too', req: req('GET', '/nowhere'), subject: user({ enrolled: [], deferred: true }), want: { action: 'allow', rule: 'default' } },
 
   // ---- report mode ----

@@ -72,7 +72,11 @@ export interface Instance {
   stop(): Promise<void>;
 }
 
-/** Starts `gatehouse serve --config FILE` and waits until /.gatehouse/readyz answers 200. */
+/**
+ * Starts `gatehouse serve --config FILE` and waits until /.gatehouse/readyz
+ * answers 200. Port 0 (a config listening on port 0): the port is read from the
+ * instance's "gatehouse listening" log line.
+ */
 export async function startInstance(name: string, configPath: string, port: number): Promise<Instance> {
   const child: ChildProcess = spawn(NODE_BIN, [MAIN, 'serve', '--config', configPath], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
@@ -97,13 +101,31 @@ export async function startInstance(name: string, configPath: string, port: numb
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`instance ${name} exited with ${child.exitCode}:\n${text}`);
-    if ((await readyz(port)) === 200) return inst;
+    if (inst.port === 0) {
+      const bound = logs.find((l) => l.msg === 'gatehouse listening')?.port;
+      if (typeof bound === 'number') Object.assign(inst, { port: bound, url: `http://localhost:${bound}` });
+    }
+    if (inst.port !== 0 && (await readyz(inst.port)) === 200) return inst;
     if (Date.now() > deadline) {
       await inst.stop();
       throw new Error(`instance ${name} not ready after 30 s:\n${text}`);
     }
     await sleep(100);
   }
+}
+
+/** Runs `gatehouse ARGS` to its end (a start that must fail), with environment variables set or (undefined) removed: exit code and output. */
+export function runToExit(args: string[], envOverride: Record<string, string | undefined> = {}, timeoutMs = 30_000): Promise<{ code: number | null; output: string }> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...envOverride })) if (v !== undefined) env[k] = v;
+  return new Promise((resolve, reject) => {
+    const child = spawn(NODE_BIN, [MAIN, ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (c) => { output += String(c); });
+    child.stderr!.on('data', (c) => { output += String(c); });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`gatehouse ${args.join(' ')} still running after ${timeoutMs} ms:\n${output}`)); }, timeoutMs);
+    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, output }); });
+  });
 }
 
 export async function readyz(port: number): Promise<number> {

@@ -183,6 +183,10 @@ export function storeConformance(t: Test, makeStore: () => Promise<Store>): void
     t.equal((await store.listSigningKeys())[0].retired_at, T0 + 2000, 'retiring again keeps the first time (no longer grace)');
     t.equal((await store.listSigningKeys())[1].retired_at, null, 'other key still active');
 
+    await store.replaceSigningPrivateKey('k2', 'v1.sealed');
+    t.strictSame(await store.listSigningKeys(), [{ ...k1, retired_at: T0 + 2000 }, { ...k2, private_jwk: 'v1.sealed' }], 'the private key is replaced, nothing else');
+    await store.replaceSigningPrivateKey('k2', k2.private_jwk);
+
     await store.deleteSigningKey('k1');
     t.strictSame(await store.listSigningKeys(), [k2], 'deleted key is gone');
     await t.resolves(store.deleteSigningKey('k1'), 'deleting an absent key is harmless');

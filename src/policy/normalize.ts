@@ -281,3 +281,16 @@ function canonicalParams(raw: string): string | Rejection {
 function encodeSegmentName(s: string): string {
   return encodeURIComponent(s).replace(/%(?:24|26|2B|2C|3D|3A|40)/g, decodeURIComponent);
 }
+
+/**
+ * Does the raw target hold a `.` or `..` segment (also percent-encoded)? Behind
+ * a forward-auth proxy the app gets the proxy's target, not gatehouse's
+ * canonical one: Caddy passes the raw target on, and an app that does not
+ * resolve `/admin/../x` would see /admin where gatehouse decided on /x.
+ * Browsers resolve dot segments before sending, so only crafted requests carry them.
+ */
+export function hasDotSegment(target: string): boolean {
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  return path.split('/').some((seg) => /^(?:\.|%2e){1,2}$/i.test(seg));
+}

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { normalizeTarget, foldPathCase, type NormalizeOptions } from '../../src/http/normalize.ts';
+import { normalizeTarget, foldPathCase, type NormalizeOptions } from '../../src/policy/normalize.ts';
 
 const R: NormalizeOptions = { pathParams: 'reject', caseInsensitive: false };
 const A: NormalizeOptions = { pathParams: 'allow', caseInsensitive: false };

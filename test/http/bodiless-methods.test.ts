@@ -1,0 +1,43 @@
+// GET, HEAD, OPTIONS and TRACE with a body: 400, connection closed, nothing
+// forwarded. A lenient upstream that ignores a GET body reads it as the next
+// request on the kept-alive connection, so a body here is a smuggled request.
+
+import t from 'tap';
+import { startTestGateway } from '../helpers/gateway.ts';
+import { plainAnswer, startLenientUpstream } from '../helpers/lenient-upstream.ts';
+import { sendRaw } from '../helpers/raw-http.ts';
+
+t.test('a body on a bodiless method is refused and never reaches the upstream', async (t) => {
+  const up = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
+  t.teardown(() => up.close());
+  const f = await startTestGateway({
+    upstream: false,
+    config: {
+      routes: [{ path: '/', upstream: up.origin }],
+      policy: { default: 'none', rules: [{ id: 'no-admin', match: { path: '/admin/**' }, require: 'deny' }] },
+    },
+  });
+  t.teardown(() => f.close());
+  const host = `Host: localhost:${f.port}\r\nAccept: application/json\r\n`;
+  const smuggled = `GET /admin/secret HTTP/1.1\r\nHost: x\r\nX-Gatehouse-User: root\r\n\r\n`;
+
+  for (const method of ['GET', 'HEAD', 'OPTIONS', 'TRACE']) {
+    // No Connection: close from the client: the gateway must close it itself (sendRaw waits for the close).
+    const cl = await sendRaw(f.port, `${method} /x HTTP/1.1\r\n${host}Content-Length: ${smuggled.length}\r\n\r\n${smuggled}`);
+    t.equal(cl.status, 400, `${method} with Content-Length: 400`);
+    t.match(cl.head, /\r\nconnection: close/i, `${method}: connection closed`);
+    const chunked = `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
+    const te = await sendRaw(f.port, `${method} /x HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\n\r\n${chunked}`);
+    t.equal(te.status, 400, `${method} with Transfer-Encoding: 400`);
+  }
+  t.equal(up.requests.length, 0, 'no request forwarded');
+  t.equal(up.bytes(), '', 'not one byte reached the upstream');
+
+  const empty = await sendRaw(f.port, `GET /x HTTP/1.1\r\n${host}Content-Length: 0\r\nConnection: close\r\n\r\n`);
+  t.equal(empty.status, 200, 'Content-Length: 0 is no body');
+  t.equal(up.requests.length, 1);
+  t.notOk(up.bytes().includes('/admin/secret'), 'the smuggled request never arrived');
+  const post = await sendRaw(f.port, `POST /x HTTP/1.1\r\n${host}Content-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi`);
+  t.equal(post.status, 200, 'a POST body is fine');
+  t.equal(up.requests.at(-1)?.body, 'hi');
+});
