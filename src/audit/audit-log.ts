@@ -79,6 +79,8 @@ export interface AuditLog {
   close(): Promise<void>;
   /** The head including queued records. */
   readonly head: ChainHead;
+  /** The head on disk (written and fdatasync'ed). */
+  readonly durableHead: ChainHead;
 }
 
 interface Waiter { resolve(): void; reject(err: Error): void }
@@ -453,6 +455,9 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
     },
     get head() {
       return head;
+    },
+    get durableHead() {
+      return durableHead;
     },
   };
 

@@ -30,6 +30,8 @@ import { createRequestLog } from '../audit/request-log.ts';
 import { createWouldChallengeAggregator } from '../audit/events.ts';
 import { createCheckpointer, type Checkpointer } from '../audit/checkpoint.ts';
 import { checkpointPublisher } from '../audit/publish-checkpoint.ts';
+import { openForwarder } from '../audit/open-forwarder.ts';
+import type { Forwarder } from '../audit/forward.ts';
 import { registerFeaturePages } from '../ui/feature-pages.ts';
 import { createFactorRegistry } from '../factors/registry.ts';
 import { createWebAuthn, type WebAuthnService } from '../factors/webauthn.ts';
@@ -72,10 +74,14 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   await store.migrate();
   const shared = openSharedState(config.shared_state);
   let checkpoints: Checkpointer | undefined; // needs the signer, opened later
+  let forwarder: Forwarder | undefined; // needs the notifier for its alert
   const audit = await openAuditLog({
     ...configuredAuditLog(config),
     onError: (err: Error) => log.error({ err }, 'audit log write failed'),
-    onFlushed: (head) => checkpoints?.flushed(head),
+    onFlushed: (head) => {
+      checkpoints?.flushed(head);
+      forwarder?.notify();
+    },
   });
   const metrics = createMetrics();
   // No users file for OIDC, nor for upstream_form without identity.file (the app's form names the users).
@@ -138,6 +144,23 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     onError: (err) => log.error({ err }, 'audit checkpoint failed'),
   });
   checkpoints = checkpointer;
+  forwarder = openForwarder(config, audit, {
+    queueFull(sink, unsentBytes) {
+      // Nothing is dropped (the audit files are the queue), but the SIEM is falling behind: say so everywhere.
+      log.error({ sink, unsent_bytes: unsentBytes }, 'audit forwarding: the sink is down and its backlog passed audit.forward.queue_max');
+      void audit.write({ event: 'audit.forward_queue_full', sink, unsent_bytes: unsentBytes });
+      const to = config.audit.alert_email;
+      if (to) {
+        notifier.send({
+          to, kind: 'audit_forward_queue_full', subject: `Audit forwarding to ${sink} is failing`,
+          text: `The audit sink "${sink}" has not accepted records for a while; ${unsentBytes} bytes wait on disk (nothing is dropped). Check the sink.
+`,
+        }).catch((err: Error) => log.error({ err: err.message }, 'audit forwarding alert not sent'));
+      }
+    },
+    error: (sink, err) => log.warn({ sink, err: err.message }, 'audit forwarding: send failed; retrying'),
+  });
+  forwarder?.notify();
 
   const svc: Services = {
     log, requestLog, store, shared, identity, sessions, signer, audit, auditCheckpoints: checkpointer, metrics,
@@ -203,6 +226,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       svc.wouldChallenge.stop();
       checkpointer.stop();
       await checkpointer.checkpoint(); // the last head, signed, before the file closes
+      await forwarder?.close();
       await Promise.allSettled([svc.pools.close(), audit.close(), shared.close(), store.close(), notifier.close?.()]);
       identity.close();
       requestLog.flush();
