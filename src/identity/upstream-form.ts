@@ -1,12 +1,15 @@
 // identity.source: upstream_form (SPEC §3): the legacy app keeps its own login
-// page. Its form is passed through; on a POST to login_path the gateway reads
-// the username field, forwards the form, and judges the app's answer by the
-// configured success rule. On success it starts the gateway session for that
-// username and HOLDS BACK the app's Set-Cookie headers (sealed, in shared
-// state, bound to the new session) until the policy is satisfied: released at
-// once when no second factor is due, else by passFactor after the challenge or
-// enrollment. Without a signed-in gateway session the app sees no cookies at
-// all, so a stolen or leftover app cookie is worth nothing through the gateway.
+// page. Its form is passed through; the sign-in (a POST to login_path that
+// matches login_match, allowed by the implicit policy rule upstream_form-login)
+// is read by the gateway: the username the app will read (login-form.ts:
+// repeated or query copies refused, one canonical form), the form forwarded,
+// the app's answer judged by the configured success rule (and, optionally,
+// confirmed by the app naming the same user). On success it starts the gateway
+// session for that username and HOLDS BACK the app's Set-Cookie headers
+// (sealed, in shared state, bound to the new session) until the routine second
+// factor is done: released at once when nothing is due, else by passFactor
+// after the challenge or enrollment. Which app-cookie values each gateway
+// session may send on is app-cookies.ts's business.
 //
 // Pure parts first (table-tested), then the imperative login interception.
 
