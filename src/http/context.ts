@@ -81,6 +81,8 @@ export interface RequestContext {
   path: string;
   query: string;
   session: SessionData | null;
+  /** The request body, when it had to be read before deciding (a form that may carry `_method`). */
+  body?: Buffer;
   /** The raw cookie value the session came from (to evict it on logout). */
   cookie: string | undefined;
   started: number;

@@ -11,11 +11,11 @@ import { resolveClient } from './client-address.ts';
 import { isNavigation } from './client-kind.ts';
 import type { RequestContext, Services, Snapshot } from './context.ts';
 import { errorPage, redirect, sendJson } from './respond.ts';
-import { BodyError } from './form-body.ts';
+import { BodyError, readBody } from './form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
 import type { Route } from '../policy/route-table.ts';
 import { judge, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
-import { headerOverrides } from '../policy/method-override.ts';
+import { formOverrides, headerOverrides, isFormBody, joinOverrides } from '../policy/method-override.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { forwardRequest, type ForwardHandle } from '../proxy/forward.ts';
 import { proxyUpgrade } from '../proxy/websocket.ts';
@@ -150,6 +150,11 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       }
     }
 
+    if (!stash && req.method === 'POST' && route.method_override !== 'pass' && isFormBody(req.headers['content-type'])) {
+      // The app may read `_method` from the form (Rails, Laravel, Symfony): read it before deciding.
+      if (!(await readFormFirst(ctx))) return;
+    }
+
     let decision: Decision;
     try {
       const j = decideFor(ctx, stash ? { ...target, query: resume.query } : target, host, stash);
@@ -209,7 +214,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     const j = judge(ctx.snap, target, {
       host,
       method: stash?.m ?? ctx.req.method ?? 'GET',
-      overrides: stash ? stash.o ?? [] : headerOverrides(ctx.req.headers),
+      overrides: stash ? stash.o ?? [] : ctx.body ? joinOverrides(headerOverrides(ctx.req.headers), formOverrides(ctx.req.headers['content-type'], ctx.body)) : headerOverrides(ctx.req.headers),
       ip: ctx.client.ip,
     }, subjectFor(ctx), svc.now());
     if (j.kind === 'decided' && j.decision.action === 'allow' && j.decision.breakglass) {
@@ -234,7 +239,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   /** Proxies the request (or a replayed stash) to the route's upstream. `target` is path + query. */
   function proxy(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, stash?: Stash, extraHeaders?: Record<string, string>): void {
     const { req, res, snap } = ctx;
-    const stashBody = stash ? Buffer.from(stash.b, 'base64') : undefined;
+    const stashBody = stash ? Buffer.from(stash.b, 'base64') : ctx.body;
     const headers = upstreamCookiesFor(ctx, buildUpstreamHeaders({
       rawHeaders: stash ? replayHeaders(req.rawHeaders, stash, stashBody!.length) : req.rawHeaders,
       isOwned: snap.isOwned,
@@ -247,7 +252,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       requestId: ctx.requestId,
       identity: identityHeaders(ctx, route),
     }));
-    const hasBody = !stash && (req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
+    const hasBody = stashBody === undefined && (req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
     if (hasBody && !admitBody(ctx)) return;
     const started = performance.now();
     const exchange = forwardRequest(res, {
@@ -274,6 +279,25 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       },
     });
     if (hasBody) watchBody(ctx, exchange);
+  }
+
+  /**
+   * Reads a form body into ctx.body, bounded by policy.stash_max_body (what the gateway
+   * holds of a body); false when it answered instead (too large, too slow, broken).
+   */
+  async function readFormFirst(ctx: RequestContext): Promise<boolean> {
+    const cfg = ctx.snap.config;
+    if (!admitBody(ctx)) return false;
+    try {
+      ctx.body = await readBody(ctx.req, cfg.policy.stash_max_body, cfg.server.body_timeout || 10_000);
+      return true;
+    } catch (err) {
+      const status = err instanceof BodyError ? err.status : 400;
+      ctx.res.shouldKeepAlive = false;
+      ctx.log = { decision: 'deny', reason: status === 413 ? 'form too large to check for _method (policy.stash_max_body)' : 'form body unreadable' };
+      errorPage(ctx, status === 413 ? 413 : 400, status === 413 ? { message: 'This form is too large for the gateway to check. Ask the administrator (routes[].method_override, policy.stash_max_body).' } : {});
+      return false;
+    }
   }
 
   /** A body declared over max_body_bytes gets 413 at once and is never forwarded; the rest is discarded. */

@@ -266,7 +266,9 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   }
   let body: Buffer;
   try {
-    body = await readBody(req, LOGIN_FORM_LIMIT, snap.config.server.body_timeout || 10_000);
+    // Already read when the gateway checked the form for `_method` (http/gateway.ts).
+    if (ctx.body && ctx.body.length > LOGIN_FORM_LIMIT) throw new BodyError(413, 'body too large');
+    body = ctx.body ?? await readBody(req, LOGIN_FORM_LIMIT, snap.config.server.body_timeout || 10_000);
   } catch (err) {
     return errorPage(ctx, err instanceof BodyError ? (err.status === 408 ? 400 : err.status) : 400);
   }

@@ -38,7 +38,7 @@ export async function stashAndRedirect(ctx: RequestContext, d: Challenge, route:
   const formPage = refererPath(ctx) ?? '/';
   let body: Buffer;
   try {
-    body = await readBody(req, snap.config.policy.stash_max_body);
+    body = ctx.body ?? await readBody(req, snap.config.policy.stash_max_body);
   } catch (err) {
     if (err instanceof BodyError && err.status === 413) {
       // Too large to keep: the user passes the check, then submits again.
