@@ -6,6 +6,7 @@ import type { Writable } from 'node:stream';
 import { ConfigError, formatIssues, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
 import { validateUsersFile } from '../identity/users-file.ts';
+import { signInOverrides } from '../policy/compile.ts';
 
 export const DEFAULT_CONFIG = 'config/gatehouse.yaml';
 const USAGE = 'usage: gatehouse check [--config FILE]   (default config/gatehouse.yaml)';
@@ -52,7 +53,7 @@ export async function runCheck(args: string[], io: CheckIO = { stdout: process.s
   }
 
   io.stdout.write(`ok: ${file}\n`);
-  for (const w of config.warnings) io.stdout.write(`warning: ${w}\n`);
+  for (const w of [...config.warnings, ...signInOverrides(config.policy)]) io.stdout.write(`warning: ${w}\n`);
   io.stdout.write(summary(config, now()));
   return 0;
 }

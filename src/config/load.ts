@@ -20,6 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pathPatternProblem } from './path-pattern-check.ts';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import type {
+  FormRequestMatch, UpstreamFormIdentityConfig,
   AuditConfig, BrandingConfig, Config, FactorKind, FactorsConfig, HeadersConfig, IdentityConfig,
   NotifierConfig, PolicyConfig, PolicyException, RolloutConfig, RouteConfig, RuleConfig, RuleMatch,
   ServerConfig, SessionConfig, SharedStateConfig, StoreConfig,
@@ -339,6 +340,9 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const session = buildSession(r, r.section(raw, 'session'), server.public_url, env);
   const factors = buildFactors(r, r.section(raw, 'factors'), branding.product_name, env);
   const policy = buildPolicy(r, r.section(raw, 'policy'), warnings, now);
+  const uf = identity.upstream_form;
+  // The app's own login page and sign-in must stay reachable whatever the rules say (else /login → /login loops).
+  if (identity.source === 'upstream_form' && uf) policy.sign_in = { path: uf.login_path, ...(uf.login_match ? { match: uf.login_match } : {}) };
   const rollout = buildRollout(r, r.section(raw, 'rollout'));
   const store = buildStore(r, raw.store);
   const shared_state = buildSharedState(r, raw.shared_state);
@@ -464,7 +468,7 @@ function buildIdentity(r: Reader, s: Obj, warnings: string[]): IdentityConfig {
       ...(client_secret !== undefined ? { client_secret } : {}),
       scopes: r.list(o, 'scopes') ?? ['openid', 'profile', 'email'],
       groups_claim: r.str(o, 'groups_claim') ?? 'groups',
-      username_claim: r.str(o, 'username_claim') ?? 'preferred_username',
+      username_claim: usernameClaim(r.str(o, 'username_claim'), warnings),
       trust_idp_mfa: r.list(o, 'trust_idp_mfa') ?? [],
     };
     if (!out.oidc.scopes.includes('openid')) r.fail([...at, 'scopes'], 'must include openid');
@@ -480,18 +484,58 @@ function buildIdentity(r: Reader, s: Obj, warnings: string[]): IdentityConfig {
     const status = Number.isInteger(succ.status) ? (succ.status as number) : undefined;
     const location = r.str(succ, 'location');
     const set_cookie = r.str(succ, 'set_cookie');
+    const user_header = r.str(succ, 'user_header')?.toLowerCase();
+    const login_match = buildFormMatch(r, u, 'login_match');
+    const logout_match = buildFormMatch(r, u, 'logout_match');
+    let whoami: UpstreamFormIdentityConfig['whoami'];
+    if (u.whoami !== undefined) {
+      const w = r.section(u, 'whoami');
+      whoami = { path: r.str(w, 'path') ?? '/', pattern: r.str(w, 'pattern') ?? '' };
+      if (!whoami.path.startsWith('/')) r.fail([...at, 'whoami', 'path'], 'must be a path starting with /');
+      try {
+        new RegExp(whoami.pattern);
+      } catch (err) {
+        r.fail([...at, 'whoami', 'pattern'], `is not a regular expression: ${(err as Error).message}`);
+      }
+    }
+    const app_cookies = r.list(u, 'app_cookies') ?? (set_cookie !== undefined ? [set_cookie] : []);
+    app_cookies.forEach((name, i) => {
+      if (!/^[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?$/.test(name)) r.fail([...at, 'app_cookies', i], 'must be a cookie name, optionally ending in * (a prefix)');
+    });
     out.upstream_form = {
       login_path,
       ...(logout_path !== undefined ? { logout_path } : {}),
+      ...(login_match !== undefined ? { login_match } : {}),
+      ...(logout_match !== undefined ? { logout_match } : {}),
       username_field: r.str(u, 'username_field') ?? 'username',
+      username_case: (r.str(u, 'username_case') ?? 'fold') as UpstreamFormIdentityConfig['username_case'],
+      allow_unicode: r.bool(u, 'allow_unicode', false),
       success: {
         ...(status !== undefined ? { status } : {}),
         ...(location !== undefined ? { location } : {}),
         ...(set_cookie !== undefined ? { set_cookie } : {}),
+        ...(user_header !== undefined ? { user_header } : {}),
       },
+      ...(whoami !== undefined ? { whoami } : {}),
+      app_cookies,
     };
   }
   return out;
+}
+
+/** identity.upstream_form.login_match / logout_match. */
+function buildFormMatch(r: Reader, u: Obj, key: string): FormRequestMatch | undefined {
+  if (u[key] === undefined) return undefined;
+  const m = r.section(u, key);
+  const values = (k: string): Record<string, string> | undefined => {
+    const o = r.section(m, k);
+    const entries = Object.entries(o).filter((e): e is [string, string] => typeof e[1] === 'string');
+    return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+  };
+  const query = values('query');
+  const params = values('params');
+  const fields = r.list(m, 'fields');
+  return { ...(query ? { query } : {}), ...(params ? { params } : {}), ...(fields ? { fields } : {}) };
 }
 
 /** A secret from the config, else from its environment variable (so production needs no config edit), else '' (dev secret later). */
@@ -518,6 +562,16 @@ function requireSharedSecrets(r: Reader, session: SessionConfig, factors: Factor
     'to the same random value of at least 32 characters on every instance, e.g. from `openssl rand -base64 36`';
   if (!session.secret) r.fail(['session', 'secret'], how('session.secret', 'session.secret_file', 'GATEHOUSE_SESSION_SECRET'));
   if (!factors.encryption_key) r.fail(['factors', 'encryption_key'], how('factors.encryption_key', 'factors.encryption_key_file', 'GATEHOUSE_ENCRYPTION_KEY'));
+}
+
+/** identity.oidc.username_claim: sub unless the operator asks for another claim (warned: users may change it). */
+function usernameClaim(claim: string | undefined, warnings: string[]): string {
+  if (claim === undefined || claim === 'sub') return 'sub';
+  warnings.push(
+    `identity.oidc.username_claim is ${claim}: users may be able to change ${claim} at the identity provider and so become another ` +
+    'gatehouse user (with that user\'s second factors and rules); use it only if your IdP does not let users edit it, or use sub (the default)',
+  );
+  return claim;
 }
 
 function buildSession(r: Reader, s: Obj, publicUrl: string, env: NodeJS.ProcessEnv): SessionConfig {

@@ -70,6 +70,9 @@ const route = obj(
   ['path', 'upstream'],
 );
 
+const paramValues: Schema = { type: 'object', additionalProperties: str, minProperties: 1 };
+const formMatch = obj({ query: paramValues, params: paramValues, fields: strList }, [], { minProperties: 1, errorHint: 'must name at least one of query, params, fields' });
+
 const identity = obj(
   {
     source: { enum: ['file', 'oidc', 'upstream_form'] },
@@ -92,9 +95,15 @@ const identity = obj(
       {
         login_path: nonEmpty,
         logout_path: nonEmpty,
+        login_match: formMatch,
+        logout_match: formMatch,
         username_field: nonEmpty,
+        username_case: { enum: ['fold', 'exact'] },
+        allow_unicode: bool,
+        whoami: obj({ path: nonEmpty, pattern: nonEmpty }, ['path', 'pattern']),
+        app_cookies: strList,
         success: obj(
-          { status: { type: 'integer', minimum: 100, maximum: 599 }, location: nonEmpty, set_cookie: nonEmpty },
+          { status: { type: 'integer', minimum: 100, maximum: 599 }, location: nonEmpty, set_cookie: nonEmpty, user_header: nonEmpty },
           [],
           { minProperties: 1, errorHint: 'must name at least one of status, location, set_cookie' },
         ),

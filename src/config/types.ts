@@ -52,14 +52,31 @@ export interface OidcIdentityConfig {
   client_secret?: string;
   scopes: string[];               // default [openid, profile, email]
   groups_claim: string;           // default groups
-  username_claim: string;         // default preferred_username
+  username_claim: string;         // default sub (others warned: users may change them at the IdP)
   trust_idp_mfa: string[];        // amr values counted as a second factor; default []
+}
+/** Which requests to a login/logout path are the sign-in / sign-out (single-script apps): see policy/request-match.ts. */
+export interface FormRequestMatch {
+  query?: Record<string, string>; // URL query parameters with these values (`*` wildcards)
+  params?: Record<string, string>; // the same, in the query or the form body
+  fields?: string[];               // form fields that must be present
 }
 export interface UpstreamFormIdentityConfig {
   login_path: string;
   logout_path?: string;
+  /** A request to login_path is the sign-in (POST) or login page (GET) only when it also matches this. */
+  login_match?: FormRequestMatch;
+  logout_match?: FormRequestMatch;
   username_field: string;         // default username
-  success: { status?: number; location?: string; set_cookie?: string };
+  /** How the app compares usernames: fold (case and accents, the default) or exact. */
+  username_case: 'fold' | 'exact';
+  allow_unicode: boolean;         // default false: non-ASCII usernames refused
+  /** user_header: a header of the app's login answer that must name the same user. */
+  success: { status?: number; location?: string; set_cookie?: string; user_header?: string };
+  /** A page fetched with the new app cookies whose `pattern` (first group) must name the same user. */
+  whoami?: { path: string; pattern: string };
+  /** The app's session cookie names (a trailing * matches a prefix): tied to the gateway session that released them. */
+  app_cookies: string[];
 }
 /** An emergency account declared in config (argon2id hash here, not in the users file). */
 export interface BreakGlassConfig {
@@ -126,6 +143,8 @@ export interface PolicyConfig {
   stash_max_body: number;         // bytes; default 1 MiB
   privileged_groups: string[];    // default [admins]
   exceptions: PolicyException[];
+  /** Derived (identity.source upstream_form): the app's login page and sign-in, implicitly open. */
+  sign_in?: { path: string; match?: FormRequestMatch };
 }
 
 export interface RolloutConfig {

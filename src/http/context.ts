@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { RequestLog } from '../audit/request-log.ts';
 import type { Config } from '../config/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
+import type { ParamList } from '../policy/param-match.ts';
 import type { Route } from '../policy/route-table.ts';
 import type { UpstreamPools } from '../proxy/upstream-pools.ts';
 import type { SessionManager } from '../session/session-manager.ts';
@@ -81,13 +82,13 @@ export interface RequestContext {
   path: string;
   query: string;
   session: SessionData | null;
-  /** The request body, when it had to be read before deciding (a form that may carry `_method`). */
-  body?: Buffer;
   /** The raw cookie value the session came from (to evict it on logout). */
   cookie: string | undefined;
   started: number;
   /** The request came in on server.admin_listen (operator endpoints only, no further check). */
   viaAdminListener?: boolean;
+  /** A small urlencoded form the gateway read before deciding (upstream_form login/logout paths); forwarded from here. */
+  form?: { body: Buffer; fields: ParamList };
   /** Filled in by handlers for the request log line. */
   log: { rule?: string; decision?: string; reason?: string; user?: string };
 }

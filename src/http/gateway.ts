@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { foldPathCase, normalizeTarget, type NormalizedTarget } from '../policy/normalize.ts';
 import { resolveClient } from './client-address.ts';
 import { isNavigation } from './client-kind.ts';
 import type { RequestContext, Services, Snapshot } from './context.ts';
@@ -26,7 +25,10 @@ import type { Decision } from '../policy/types.ts';
 import { subjectFor, identityHeaders } from '../session/subject.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
 import { restoreStash, splitResume, stashAndRedirect, takeStash, usedStashTarget, type Stash } from '../policy/stash-handler.ts';
-import { appLoginRedirect, endGatewaySession, isLoginPost, isLogoutRequest, upstreamCookiesFor, upstreamFormLogin } from '../identity/upstream-form.ts';
+import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, upstreamFormLogin } from '../identity/upstream-form.ts';
+import { appCookieHeaders, expireAppCookies, rememberReleased } from '../identity/app-cookies.ts';
+import { SIGN_IN_RULE } from '../policy/compile.ts';
+import { parseParams } from '../policy/param-match.ts';
 
 export { RESERVED_PREFIX };
 
@@ -150,7 +152,13 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       }
     }
 
-    if (!stash && req.method === 'POST' && route.method_override !== 'pass' && isFormBody(req.headers['content-type'])) {
+    try {
+      // upstream_form: a small form posted to the app's login/logout path is read first, so login_match can see its fields.
+      if (!stash) await readAppForm(ctx, route);
+    } catch (err) {
+      return errorPage(ctx, err instanceof BodyError ? (err.status === 408 ? 400 : err.status) : 400);
+    }
+    if (!stash && !ctx.form && req.method === 'POST' && route.method_override !== 'pass' && isFormBody(req.headers['content-type'])) {
       // The app may read `_method` from the form (Rails, Laravel, Symfony): read it before deciding.
       if (!(await readFormFirst(ctx))) return;
     }
@@ -171,8 +179,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     ctx.log.rule = decision.rule;
     ctx.log.reason = decision.reason;
     ctx.log.decision = decision.action;
-    // identity.source upstream_form: the app's login form POST is judged by the gateway (identity/upstream-form.ts).
-    if (decision.action !== 'deny' && isLoginPost(ctx, route)) return upstreamFormLogin(ctx, route, norm.forwardPath + ctx.query);
+    // identity.source upstream_form: the sign-in (the POST the implicit login rule allowed) is judged by the gateway (identity/upstream-form.ts).
+    if (decision.rule === SIGN_IN_RULE && decision.action === 'allow' && ctx.req.method === 'POST' && !stash) return upstreamFormLogin(ctx, route, norm.forwardPath + ctx.query);
 
     switch (decision.action) {
       case 'deny':
@@ -204,7 +212,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
           // upstream_form: the app's logout_path ends the gateway session too (the app still gets its cookie to end its own).
           // Otherwise an active session slides its idle deadline (re-sealed about once a minute, not per request).
           const cookie = isLogoutRequest(ctx, route) ? await endGatewaySession(ctx) : ctx.session?.user === undefined ? undefined : await refreshedSessionCookie(ctx);
-          return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; }, undefined, cookie ? { 'set-cookie': cookie } : undefined);
+          return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; }, undefined, cookie && cookie.length > 0 ? { 'set-cookie': cookie } : undefined);
         }
     }
   }
@@ -214,8 +222,9 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     const j = judge(ctx.snap, target, {
       host,
       method: stash?.m ?? ctx.req.method ?? 'GET',
-      overrides: stash ? stash.o ?? [] : ctx.body ? joinOverrides(headerOverrides(ctx.req.headers), formOverrides(ctx.req.headers['content-type'], ctx.body)) : headerOverrides(ctx.req.headers),
+      overrides: stash ? stash.o ?? [] : ctx.form ? joinOverrides(headerOverrides(ctx.req.headers), formOverrides(ctx.req.headers['content-type'], ctx.form.body)) : headerOverrides(ctx.req.headers),
       ip: ctx.client.ip,
+      ...(ctx.form ? { form: ctx.form.fields } : {}),
     }, subjectFor(ctx), svc.now());
     if (j.kind === 'decided' && j.decision.action === 'allow' && j.decision.breakglass) {
       svc.log.warn({ req_id: ctx.requestId, user: ctx.session?.user, path: ctx.path, rule: j.decision.rule }, 'break-glass request: challenge bypassed');
@@ -237,10 +246,12 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   }
 
   /** Proxies the request (or a replayed stash) to the route's upstream. `target` is path + query. */
-  function proxy(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, stash?: Stash, extraHeaders?: Record<string, string>): void {
+  async function proxy(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, stash?: Stash, extraHeaders?: Record<string, string | string[]>): Promise<void> {
     const { req, res, snap } = ctx;
-    const stashBody = stash ? Buffer.from(stash.b, 'base64') : ctx.body;
-    const headers = upstreamCookiesFor(ctx, buildUpstreamHeaders({
+    const stashBody = stash ? Buffer.from(stash.b, 'base64') : ctx.form?.body;
+    let headers: string[];
+    try {
+      headers = await appCookieHeaders(ctx, buildUpstreamHeaders({
       rawHeaders: stash ? replayHeaders(req.rawHeaders, stash, stashBody!.length) : req.rawHeaders,
       isOwned: snap.isOwned,
       sessionCookieName: svc.sessions.cookieName,
@@ -252,7 +263,12 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       requestId: ctx.requestId,
       identity: identityHeaders(ctx, route),
     }));
-    const hasBody = stashBody === undefined && (req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
+    } catch (err) {
+      svc.log.error({ err, req_id: ctx.requestId }, 'app cookie check failed: failing closed');
+      ctx.log.reason = 'shared state unavailable';
+      return errorPage(ctx, 503);
+    }
+    const hasBody = !stashBody && (req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
     if (hasBody && !admitBody(ctx)) return;
     const started = performance.now();
     const exchange = forwardRequest(res, {
@@ -267,6 +283,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       sessionCookieName: svc.sessions.cookieName,
       extraHeaders,
       privateAnswer: ctx.session?.user !== undefined,
+      onHeaders: snap.config.identity.source === 'upstream_form' ? (out) => appCookiesFollowSession(ctx, out) : undefined,
       onDone(r) {
         onBytes(r.bytes);
         const m = svc.metrics.forRoute(route.id);
@@ -282,14 +299,16 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   }
 
   /**
-   * Reads a form body into ctx.body, bounded by policy.stash_max_body (what the gateway
+   * Reads a form body into ctx.form, bounded by policy.stash_max_body (what the gateway
    * holds of a body); false when it answered instead (too large, too slow, broken).
    */
   async function readFormFirst(ctx: RequestContext): Promise<boolean> {
     const cfg = ctx.snap.config;
     if (!admitBody(ctx)) return false;
     try {
-      ctx.body = await readBody(ctx.req, cfg.policy.stash_max_body, cfg.server.body_timeout || 10_000);
+      const body = await readBody(ctx.req, cfg.policy.stash_max_body, cfg.server.body_timeout || 10_000);
+      const urlencoded = !String(ctx.req.headers['content-type']).toLowerCase().includes('multipart');
+      ctx.form = { body, fields: urlencoded ? parseParams(body.toString('utf8')) : [] };
       return true;
     } catch (err) {
       const status = err instanceof BodyError ? err.status : 400;
@@ -298,6 +317,24 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       errorPage(ctx, status === 413 ? 413 : 400, status === 413 ? { message: 'This form is too large for the gateway to check. Ask the administrator (routes[].method_override, policy.stash_max_body).' } : {});
       return false;
     }
+  }
+
+  /**
+   * upstream_form: app cookies the app sets for a signed-in session are
+   * remembered as released to it; a request still carrying a gateway cookie
+   * whose session has ended (revoked, expired) also gets the browser's app
+   * cookies expired, ahead of whatever the app sets now.
+   */
+  function appCookiesFollowSession(ctx: RequestContext, out: Record<string, string | string[] | undefined>): void {
+    const set = out['set-cookie'];
+    const list = set === undefined ? [] : Array.isArray(set) ? set : [set];
+    if (ctx.session?.user) {
+      if (list.length > 0) rememberReleased(ctx, ctx.session, list).catch(() => {});
+      return;
+    }
+    if (ctx.cookie === undefined || ctx.session !== null) return;
+    const expired = expireAppCookies(ctx);
+    if (expired.length > 0) out['set-cookie'] = [svc.sessions.clearCookie(), ...expired, ...list];
   }
 
   /** A body declared over max_body_bytes gets 413 at once and is never forwarded; the rest is discarded. */
@@ -404,7 +441,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       svc.requestLog.write({ req_id: ctx.requestId, ip: client.ip, method: 'GET', path: ctx.path, route: route.id, user: ctx.session?.user, rule: d.rule, decision: d.action, reason: d.reason, status: 101, bytes: 0, ms: 0, upgrade: 'websocket' });
       if (d.action === 'deny') return reject(403, 'Forbidden');
       if (d.action === 'challenge') return reject(401, 'Unauthorized');
-      const headers = upstreamCookiesFor(ctx, buildUpstreamHeaders({
+      const headers = await appCookieHeaders(ctx, buildUpstreamHeaders({
         rawHeaders: req.rawHeaders, isOwned: snap.isOwned, sessionCookieName: svc.sessions.cookieName,
         upstreamHost: route.upstreamHost, preserveHost: route.preserve_host, forwardedFor: client.forwardedFor,
         forwardedProto: client.proto, forwardedHost: client.host, requestId: ctx.requestId,

@@ -67,13 +67,17 @@ export function claimAt(claims: Claims, name: string): unknown {
 }
 
 /**
- * The user and profile. The id is `username_claim` when the IdP sent a clean
- * one, else `sub` (always present, never reassigned). Fails when neither is a
- * usable id.
+ * The user and profile. The id is the `username_claim` claim, `sub` unless the
+ * operator asked otherwise: sub is never reassigned and users cannot change it,
+ * and the one configured issuer (the ID token's iss is checked against it)
+ * scopes it. Never a fallback from one claim to another: a user without a
+ * preferred_username would take an id someone else could then claim as theirs.
+ * An email used as the id must not be one the IdP says is unverified.
  */
 export function profileFromClaims(claims: Claims, opts: { usernameClaim: string; groupsClaim: string }): OidcProfile | { error: string } {
-  const user = cleanText(claimAt(claims, opts.usernameClaim), MAX_ID) ?? cleanText(claims.sub, MAX_ID);
-  if (user === undefined) return { error: `the identity provider sent no usable ${opts.usernameClaim} or sub claim` };
+  const user = cleanText(claimAt(claims, opts.usernameClaim), MAX_ID);
+  if (user === undefined) return { error: `the identity provider sent no usable ${opts.usernameClaim} claim` };
+  if (opts.usernameClaim === 'email' && claims.email_verified === false) return { error: 'the identity provider says the email used as the username is not verified' };
   return {
     user,
     email: cleanText(claims.email, MAX_TEXT) ?? '',

@@ -25,10 +25,10 @@
 //   endpoint (spec-conformant IdPs put profile/email/groups there, not in the
 //   ID token); the ID token wins on a conflict. A failing userinfo call fails
 //   the sign-in: missing groups could skip a `not_groups` rule (fail closed).
-//   User id = `username_claim` (default preferred_username), else `sub`.
-//   Note: preferred_username is only as stable as the IdP makes it; operators
-//   whose IdP lets users rename themselves should set username_claim: sub or
-//   email. Groups from `groups_claim` (array, or a space/comma-separated
+//   User id = the `username_claim` claim, default `sub` (stable, not editable
+//   by users, scoped by the one issuer); preferred_username or email only when
+//   the operator asks (`check` warns: users may change them at the IdP); never
+//   a fallback from one claim to another. Groups from `groups_claim` (array, or a space/comma-separated
 //   string; a dotted name walks nested claims). See oidc-claims.ts.
 // - The IdP's `amr` is recorded (session amr = ['ext', ...idp amr]) and
 //   `trust_idp_mfa` lists the amr values counted as a second factor, with the

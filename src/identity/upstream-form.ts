@@ -14,13 +14,15 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { sealData, unsealData } from 'iron-session';
 import type { Dispatcher } from 'undici';
-import type { FactorKind, UpstreamFormIdentityConfig } from '../config/types.ts';
+import type { FactorKind, FormRequestMatch, UpstreamFormIdentityConfig } from '../config/types.ts';
 import type { RequestContext } from '../http/context.ts';
 import { BodyError, readBody } from '../http/form-body.ts';
 import { errorPage, redirect } from '../http/respond.ts';
 import { safeReturnTarget } from '../http/return-target.ts';
-import { decide } from '../policy/decide.ts';
+import { decideAfterAppSignIn } from '../policy/decide.ts';
+import { parseParams, type ParamList } from '../policy/param-match.ts';
 import { matchPath } from '../policy/path-pattern.ts';
+import { compileRequestMatch, matchRequest } from '../policy/request-match.ts';
 import type { Decision } from '../policy/types.ts';
 import type { Route } from '../policy/route-table.ts';
 import { buildClientHeaders, buildUpstreamHeaders, rewriteLocation } from '../proxy/upstream-headers.ts';
@@ -30,11 +32,12 @@ import { signedInSession, type SessionData } from '../session/session-data.ts';
 import { subjectFor } from '../session/subject.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
 import { rememberedDevice } from '../ui/remembered-device.ts';
-import { throttleKeys, type Attempt } from './throttle.ts';
+import { expireAppCookies, forgetReleased, liveCookieValue, parseSetCookie, rememberReleased } from './app-cookies.ts';
+import { canonicalUsername, namesSameUser, readLoginUsername, whoamiUser } from './login-form.ts';
+import { throttleKeys, type Attempt, type ThrottleKey } from './throttle.ts';
 
 /** The login form is small: buffered (to read the username) up to this size. */
 export const LOGIN_FORM_LIMIT = 64 * 1024;
-const MAX_USERNAME_LENGTH = 128;
 const HELD_PREFIX = 'uf:held:';
 
 // ---------------------------------------------------------------- pure core
@@ -73,37 +76,17 @@ export function judgeLogin(
     }
   }
   if (rule.set_cookie !== undefined) {
-    const set = liveCookieValue(answer.setCookies, rule.set_cookie, now);
-    if (set === undefined || set === readCookie(sentCookieHeader, rule.set_cookie)) return false;
+    // A trailing * names a prefix (DokuWiki's DW<hash>): some cookie of that name must be newly set.
+    const names = rule.set_cookie.endsWith('*')
+      ? [...new Set(answer.setCookies.map((sc) => parseSetCookie(sc, now)?.name).filter((n): n is string => n !== undefined && n.startsWith(rule.set_cookie!.slice(0, -1))))]
+      : [rule.set_cookie];
+    const fresh = names.some((name) => {
+      const set = liveCookieValue(answer.setCookies, name, now);
+      return set !== undefined && set !== readCookie(sentCookieHeader, name);
+    });
+    if (!fresh) return false;
   }
   return true;
-}
-
-/**
- * The value the last Set-Cookie for `name` leaves in the browser, or undefined
- * when none sets it or the last one deletes it (empty value, Max-Age <= 0, an
- * Expires in the past).
- */
-export function liveCookieValue(setCookies: readonly string[], name: string, now: number): string | undefined {
-  let value: string | undefined;
-  for (const sc of setCookies) {
-    const [pair, ...attrs] = sc.split(';');
-    const eq = pair.indexOf('=');
-    if (eq === -1 || pair.slice(0, eq).trim() !== name) continue;
-    let v: string | undefined = pair.slice(eq + 1).trim();
-    for (const a of attrs) {
-      const aeq = a.indexOf('=');
-      const key = (aeq === -1 ? a : a.slice(0, aeq)).trim().toLowerCase();
-      const av = aeq === -1 ? '' : a.slice(aeq + 1).trim();
-      if (key === 'max-age' && /^-?\d+$/.test(av) && Number(av) <= 0) v = undefined;
-      if (key === 'expires') {
-        const at = Date.parse(av);
-        if (!Number.isNaN(at) && at <= now) v = undefined;
-      }
-    }
-    value = v === '' ? undefined : v;
-  }
-  return value;
 }
 
 /**
@@ -122,20 +105,6 @@ export function appTarget(location: string | undefined, upstreamOrigin: string, 
   }
   if (url.origin !== new URL(publicOrigin).origin) return null;
   return safeReturnTarget(url.pathname + url.search, publicOrigin);
-}
-
-/**
- * The gateway's user id for a username typed into the app's form: NFKC,
- * trimmed, lower-case, so `Alice`, ` alice` and `ａｌｉｃｅ` are one user with
- * one set of factors (an app that tells them apart still cannot get a second,
- * factor-less gateway identity for the same person). Null when unusable.
- */
-export function normalizeUsername(raw: string): string | null {
-  const u = raw.normalize('NFKC').trim().toLowerCase();
-  if (u.length === 0 || u.length > MAX_USERNAME_LENGTH) return null;
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f-\x9f]/.test(u)) return null;
-  return u;
 }
 
 /** The shared-state key of the cookies held for one gateway session (its user and creation time survive id rotation). */
@@ -158,6 +127,14 @@ export function samePath(path: string, configured: string, caseInsensitive: bool
   return caseInsensitive ? path.toLowerCase() === configured.toLowerCase() : path === configured;
 }
 
+/** The app's login page: login_path with login_match's literal query values (DokuWiki: /doku.php?do=login). */
+export function loginPageUrl(loginPath: string, match: FormRequestMatch | undefined): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries({ ...match?.params, ...match?.query })) if (!v.includes('*')) q.set(k, v);
+  const qs = q.toString();
+  return qs ? `${loginPath}?${qs}` : loginPath;
+}
+
 // ---------------------------------------------------------- imperative shell
 
 function formConfig(ctx: RequestContext): UpstreamFormIdentityConfig | undefined {
@@ -165,35 +142,47 @@ function formConfig(ctx: RequestContext): UpstreamFormIdentityConfig | undefined
   return id.source === 'upstream_form' ? id.upstream_form : undefined;
 }
 
-/** A POST of the app's login form, which the gateway intercepts. */
-export function isLoginPost(ctx: RequestContext, route: Route): boolean {
+/**
+ * Reads a small urlencoded POST to login_path or logout_path before the
+ * policy decides (into ctx.form), so login_match / logout_match can see its
+ * fields. Anything else (another path, not a form, larger than
+ * LOGIN_FORM_LIMIT, no declared length) is left to stream: it is then never a
+ * sign-in that login_match names fields for.
+ */
+export async function readAppForm(ctx: RequestContext, route: Route): Promise<void> {
   const uf = formConfig(ctx);
-  return uf !== undefined && ctx.req.method === 'POST' && samePath(ctx.path, uf.login_path, route.case_insensitive);
+  if (!uf || ctx.req.method !== 'POST') return;
+  if (!samePath(ctx.path, uf.login_path, route.case_insensitive) && !(uf.logout_path !== undefined && samePath(ctx.path, uf.logout_path, route.case_insensitive))) return;
+  const type = String(ctx.req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  const declared = Number(ctx.req.headers['content-length'] ?? NaN);
+  if (type !== 'application/x-www-form-urlencoded' || !(declared >= 0 && declared <= LOGIN_FORM_LIMIT)) return;
+  const body = await readBody(ctx.req, LOGIN_FORM_LIMIT, ctx.snap.config.server.body_timeout || 10_000);
+  ctx.form = { body, fields: parseParams(body.toString('utf8')) };
 }
 
-/** A request to the app's logout_path: it ends the gateway session too. */
+/** A request to the app's logout_path (and logout_match): it ends the gateway session too. */
 export function isLogoutRequest(ctx: RequestContext, route: Route): boolean {
   const uf = formConfig(ctx);
-  return uf?.logout_path !== undefined && samePath(ctx.path, uf.logout_path, route.case_insensitive);
+  if (uf?.logout_path === undefined || !samePath(ctx.path, uf.logout_path, route.case_insensitive)) return false;
+  if (!uf.logout_match) return true;
+  const m = compileRequestMatch(uf.logout_match);
+  return matchRequest(m, { query: ctx.query.replace(/^\?/, ''), form: ctx.req.method === 'GET' || ctx.req.method === 'HEAD' ? [] : ctx.form?.fields });
 }
 
 /** In this mode a sign-in challenge sends the browser to the app's own login page (undefined otherwise). */
 export function appLoginRedirect(ctx: RequestContext, d: Extract<Decision, { action: 'challenge' }>): string | undefined {
-  return d.kind === 'login' ? formConfig(ctx)?.login_path : undefined;
+  const uf = formConfig(ctx);
+  return d.kind === 'login' && uf ? loginPageUrl(uf.login_path, uf.login_match) : undefined;
 }
 
-/** In this mode a request without a signed-in gateway session reaches the app with no cookies. */
-export function upstreamCookiesFor(ctx: RequestContext, headers: string[]): string[] {
-  return formConfig(ctx) !== undefined && !ctx.session?.user ? withoutCookies(headers) : headers;
-}
-
-/** Ends the gateway session (every instance) for the app's logout; returns the Set-Cookie that clears it, if there was one. */
-export async function endGatewaySession(ctx: RequestContext): Promise<string | undefined> {
+/** Ends the gateway session (every instance) for the app's logout; returns the Set-Cookie values that clear it and the app's cookies. */
+export async function endGatewaySession(ctx: RequestContext): Promise<string[]> {
   const s = ctx.session;
-  if (!s) return undefined;
+  if (!s) return [];
+  // What was released to it is kept until this answer is proxied (the app must see its cookie to end its own session); it expires with the session.
   await ctx.svc.sessions.revokeSession(s, ctx.cookie);
   if (s.user) ctx.svc.audit.write({ event: 'signout', user: s.user, ip: ctx.client.ip, request_id: ctx.requestId });
-  return ctx.svc.sessions.clearCookie();
+  return [ctx.svc.sessions.clearCookie(), ...expireAppCookies(ctx)];
 }
 
 interface HeldCookies { u: string; t: number; c: string[] }
@@ -226,6 +215,7 @@ export async function releaseHeldCookies(ctx: RequestContext, session: SessionDa
     ctx.svc.log.warn({ req_id: ctx.requestId, user: session.user }, 'held app cookies unreadable: not released');
     return [];
   }
+  await rememberReleased(ctx, session, data.c);
   ctx.svc.log.info({ req_id: ctx.requestId, user: session.user, cookies: data.c.length }, 'app cookies released');
   return data.c;
 }
@@ -255,25 +245,51 @@ export async function upstreamFormLogin(ctx: RequestContext, route: Route, targe
   }
 }
 
+/** A sign-in the gateway refuses before the app sees it: the form is ambiguous or names an unusable user. */
+function refuseLogin(ctx: RequestContext, reason: string, user = '-'): void {
+  ctx.svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason });
+  ctx.log = { ...ctx.log, decision: 'deny', reason: `upstream_form: ${reason}` };
+  return errorPage(ctx, 400, { message: 'The gateway cannot accept this sign-in form: its username is missing, repeated or not allowed here.' });
+}
+
+/** Throttle keys for a sign-in: the account and the address; the address alone when the form names nobody. */
+function signInKeys(user: string | null, ip: string): ThrottleKey[] {
+  const keys = throttleKeys('pwd', user ?? '-', ip);
+  return user === null ? keys.filter((k) => !k.account) : keys;
+}
+
 async function interceptLogin(ctx: RequestContext, route: Route, target: string): Promise<void> {
   const { svc, snap, req } = ctx;
   const uf = formConfig(ctx)!;
-  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded') {
-    req.resume();
-    ctx.log.reason = 'upstream_form: login form not urlencoded';
-    return errorPage(ctx, 400, { message: 'The sign-in form could not be read by the gateway.' });
-  }
   let body: Buffer;
-  try {
-    // Already read when the gateway checked the form for `_method` (http/gateway.ts).
-    if (ctx.body && ctx.body.length > LOGIN_FORM_LIMIT) throw new BodyError(413, 'body too large');
-    body = ctx.body ?? await readBody(req, LOGIN_FORM_LIMIT, snap.config.server.body_timeout || 10_000);
-  } catch (err) {
-    return errorPage(ctx, err instanceof BodyError ? (err.status === 408 ? 400 : err.status) : 400);
+  let fields: ParamList;
+  if (ctx.form) {
+    ({ body, fields } = ctx.form);
+  } else {
+    const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/x-www-form-urlencoded') {
+      req.resume();
+      ctx.log.reason = 'upstream_form: login form not urlencoded';
+      return errorPage(ctx, 400, { message: 'The sign-in form could not be read by the gateway.' });
+    }
+    try {
+      body = await readBody(req, LOGIN_FORM_LIMIT, snap.config.server.body_timeout || 10_000);
+    } catch (err) {
+      return errorPage(ctx, err instanceof BodyError ? (err.status === 408 ? 400 : err.status) : 400);
+    }
+    fields = parseParams(body.toString('utf8'));
   }
-  const username = normalizeUsername(new URLSearchParams(body.toString('utf8')).get(uf.username_field) ?? '');
-  const reserved = await svc.throttle.reserve(throttleKeys('pwd', username ?? '-', ctx.client.ip));
+  // The username the app will read, or a refusal when the app could read another (repeated, or also in the query).
+  const read = readLoginUsername(ctx.query.replace(/^\?/, ''), fields, uf.username_field);
+  if (!read.ok) return refuseLogin(ctx, read.reason);
+  let username: string | null = null;
+  if (read.value !== null) {
+    const c = canonicalUsername(read.value, uf);
+    if (!c.ok) return refuseLogin(ctx, c.reason);
+    username = c.value;
+  }
+  const keys = signInKeys(username, ctx.client.ip);
+  const reserved = await svc.throttle.reserve(keys);
   if (!reserved.ok) {
     const wait = reserved.waitMs;
     svc.audit.write({ event: 'signin.lockout', user: username ?? '-', ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + wait).toISOString() });
@@ -290,7 +306,7 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   // Without a cookie to prove the login fresh, the browser's cookies could be a
   // signed-in (stolen) app session the app merely redirects: send none.
   if (uf.success.set_cookie === undefined) headers = withoutCookies(headers);
-  headers = withoutNames(headers, ['content-length', 'expect']);
+  headers = withoutNames(headers, ['content-length', 'expect', 'transfer-encoding']);
   headers.push('content-length', String(body.length));
 
   let answer: Dispatcher.ResponseData;
@@ -318,8 +334,48 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
     svc.audit.write({ event: 'signin.failure', user: '-', ip: ctx.client.ip, request_id: ctx.requestId, reason: 'username unreadable' });
     return errorPage(ctx, 400, { message: 'The gateway could not read the username from the sign-in form.' });
   }
+  // Optional: the app itself names who it signed in; it must be the form's user.
+  const named = await appNamedUsers(ctx, route, uf, upstreamHeaders, setCookies).catch(async (err: unknown) => {
+    await svc.throttle.release(reserved.attempt);
+    throw err;
+  });
+  if (named.some((n) => !namesSameUser(username, n, uf))) {
+    svc.throttle.failed(reserved.attempt);
+    svc.log.warn({ req_id: ctx.requestId, user: username, app_user: named }, 'upstream_form: the app signed in another user than the form named: refused');
+    svc.audit.write({ event: 'signin.failure', user: username, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'the app named another user' });
+    ctx.log = { ...ctx.log, decision: 'deny', reason: 'upstream_form: app confirmation names another user' };
+    return errorPage(ctx, 403, { message: 'The application signed in a different user than the one named in the form.' });
+  }
   const clientHeaders = buildClientHeaders({ headers: upstreamHeaders, upstreamOrigin: route.upstreamOrigin, publicOrigin: snap.publicOrigin, sessionCookieName: svc.sessions.cookieName });
   return startSession(ctx, username, asList(clientHeaders['set-cookie']), next ?? '/', reserved.attempt);
+}
+
+/**
+ * Who the app says it signed in, once per configured confirmation
+ * (success.user_header in its answer; the whoami page fetched with the new
+ * app cookies): [] when none is configured, null where the app named nobody.
+ */
+async function appNamedUsers(ctx: RequestContext, route: Route, uf: UpstreamFormIdentityConfig, answerHeaders: Record<string, string | string[] | undefined>, setCookies: string[]): Promise<(string | null)[]> {
+  const named: (string | null)[] = [];
+  if (uf.success.user_header !== undefined) {
+    const v = answerHeaders[uf.success.user_header];
+    named.push(typeof v === 'string' ? v : null);
+  }
+  if (uf.whoami === undefined) return named;
+  const now = ctx.svc.now();
+  const names = new Set(setCookies.map((sc) => parseSetCookie(sc, now)?.name).filter((n): n is string => n !== undefined));
+  const cookie = [...names].flatMap((n) => {
+    const v = liveCookieValue(setCookies, n, now);
+    return v === undefined ? [] : [`${n}=${v}`];
+  }).join('; ');
+  const headers = ['host', route.preserve_host ? ctx.client.host : route.upstreamHost, 'accept', 'text/html,*/*', 'x-request-id', ctx.requestId];
+  if (cookie) headers.push('cookie', cookie);
+  const r = await ctx.svc.pools.get(route.upstreamOrigin).request({
+    path: route.upstreamBase + uf.whoami.path, method: 'GET', headers, headersTimeout: route.timeout, bodyTimeout: route.timeout,
+  });
+  const text = Buffer.from(await r.body.arrayBuffer()).subarray(0, 256 * 1024).toString('utf8');
+  named.push(r.statusCode === 200 ? whoamiUser(text, new RegExp(uf.whoami.pattern)) : null);
+  return named;
 }
 
 function withoutNames(headers: readonly string[], names: readonly string[]): string[] {
@@ -334,7 +390,7 @@ function withoutNames(headers: readonly string[], names: readonly string[]): str
 /** A wrong password (or anything else not judged a success): the app's own answer, counted toward throttling. */
 async function relayFailure(ctx: RequestContext, route: Route, answer: Dispatcher.ResponseData, username: string | null, attempt: Attempt): Promise<void> {
   const { svc, snap, res } = ctx;
-  // A server error is not a wrong password; everything else counts.
+  // A server error is not a wrong password; everything else counts (by address only when the form named nobody).
   if (answer.statusCode < 500) {
     const user = username ?? '-';
     const { waitMs, locked, failures } = svc.throttle.failed(attempt);
@@ -378,29 +434,31 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
   if (!known) session.profile = { email: '', groups: [], display_name: user };
   const device = await rememberedDevice(ctx, user);
   if (device) session.device = device;
-  // The pre-sign-in session (or another user's) dies with its id (fixation).
-  if (ctx.session) await svc.sessions.revokeSession(ctx.session, ctx.cookie);
+  // The pre-sign-in session (or another user's) dies with its id (fixation), and so do its app cookies.
+  const previous = ctx.session;
+  if (previous) {
+    await svc.sessions.revokeSession(previous, ctx.cookie);
+    await forgetReleased(ctx, previous);
+  }
+  const expired = expireAppCookies(ctx);
   const setCookie = await commitSession(ctx, session);
   svc.audit.write({ event: 'signin.success', user, ip: ctx.client.ip, request_id: ctx.requestId, method: device ? 'upstream_form+device' : 'upstream_form' });
   ctx.log.user = user;
 
-  const d = decisionFor(ctx, target);
+  const d = signInDecision(ctx, target);
   if (d !== null && (d.action === 'allow' || d.action === 'report')) {
-    // Nothing more is due for this user here: the app's cookies go out now.
-    return redirect(ctx, target, { 'set-cookie': [setCookie, ...appCookies] }, 303);
+    // Nothing more is due for this user: the app's cookies go out now.
+    await rememberReleased(ctx, session, appCookies);
+    return redirect(ctx, target, { 'set-cookie': [setCookie, ...expired, ...appCookies] }, 303);
   }
   if (appCookies.length > 0) await holdCookies(ctx, session, appCookies);
   svc.log.info({ req_id: ctx.requestId, user, cookies: appCookies.length, next: d?.action ?? 'refused' }, 'app cookies held until the policy is satisfied');
-  redirect(ctx, d?.action === 'challenge' ? challengeUrl(d, target) : target, { 'set-cookie': setCookie }, 303);
+  redirect(ctx, d?.action === 'challenge' ? challengeUrl(d, target) : target, { 'set-cookie': [setCookie, ...expired] }, 303);
 }
 
-/**
- * The policy's answer for a GET of `target` by the session now in ctx: the one
- * decision (policy/decide.ts). A target the gateway would refuse is no allow:
- * the cookies stay held and the browser gets the gateway's own answer there.
- */
-function decisionFor(ctx: RequestContext, target: string): Decision | null {
+/** The one decision (policy/decide.ts) for what the new session owes before the app's cookies go out; null when the gateway would refuse the target. */
+function signInDecision(ctx: RequestContext, target: string): Decision | null {
   const host = String(ctx.req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
-  const v = decide(ctx.snap, { target, host, via: 'proxy', method: 'GET', overrides: [], ip: ctx.client.ip }, subjectFor(ctx), ctx.svc.now());
+  const v = decideAfterAppSignIn(ctx.snap, { target, host, via: 'proxy', method: 'GET', overrides: [], ip: ctx.client.ip }, subjectFor(ctx), ctx.svc.now());
   return v.kind === 'decided' ? v.decision : null;
 }

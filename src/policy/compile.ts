@@ -19,8 +19,12 @@
 
 import net from 'node:net';
 import type { FactorKind, PolicyConfig, Requirement, RolloutConfig, RuleConfig } from '../config/types.ts';
-import { parsePathPattern, type PathPattern } from './path-pattern.ts';
+import { matchPath, parsePathPattern, type PathPattern } from './path-pattern.ts';
 import { isoDateEnd } from './rollout.ts';
+import { compileRequestMatch, type CompiledRequestMatch } from './request-match.ts';
+
+/** The id of the implicit rule that keeps an upstream_form app's login page and sign-in open. */
+export const SIGN_IN_RULE = 'upstream_form-login';
 
 export interface CompiledException {
   user?: string;
@@ -47,6 +51,8 @@ export interface CompiledRule {
   /** Whether matching depends on who the user is (groups / not_groups). */
   identity_dependent: boolean;
   exceptions: CompiledException[];
+  /** Conditions on the query / form parameters (implicit sign-in rule). */
+  request?: CompiledRequestMatch;
   /** No condition besides the path and no exceptions: a path match is a match. */
   unconditional: boolean;
   /** Rollout (enforce_for) and grace (deferral) apply: the default policy, and rules with `rollout: follow`. */
@@ -175,6 +181,9 @@ export function compilePolicy(
   const anyPath: CompiledRule[] = [];
   const byId = new Map<string, CompiledRule>();
 
+  // Inserted first, so they come before every declared rule on their path.
+  for (const implicit of signInRules(policy.sign_in)) insertPattern(root, parsePathPattern(policy.sign_in!.path, { caseInsensitive }), implicit);
+
   const rules = policy.rules.map((rule, i) => {
     if (!rule.id) throw new PolicyCompileError(`policy.rules[${i}]: missing id`);
     if (rule.id === 'default') throw new PolicyCompileError(`policy.rules[${i}]: the id "default" is reserved`);
@@ -235,4 +244,51 @@ export function compilePolicy(
   };
 
   return { rules, default_rule: defaultRule, root, any_path: anyPath, rollout, case_insensitive: caseInsensitive };
+}
+
+/**
+ * identity.source upstream_form: the app's login page (GET/HEAD of the login
+ * path whose query matches login_match) and its sign-in (POST matching
+ * login_match in full) are open to everyone, ahead of every declared rule:
+ * without this, `policy.default: mfa` sends /login to /login. Negative indexes
+ * sort them before the declared rules (index 0 and up).
+ */
+export function signInRules(signIn: PolicyConfig['sign_in']): CompiledRule[] {
+  if (signIn === undefined) return [];
+  const m = signIn.match ?? {};
+  const base = {
+    id: SIGN_IN_RULE, require: 'none' as const, mode: 'enforce' as const, identity_dependent: false, follows_rollout: false,
+    exceptions: [], unconditional: false, label: `rule ${SIGN_IN_RULE} (implicit: identity.upstream_form.login_path)`, config: null,
+  };
+  return [
+    { ...base, index: -3, methods: new Set(['GET']), request: compileRequestMatch({ query: m.query, params: m.params }) },
+    { ...base, index: -2, methods: new Set(['POST']), request: compileRequestMatch({ query: m.query, params: m.params, fields: m.fields }) },
+  ];
+}
+
+/**
+ * Declared rules that would decide the login path otherwise than the implicit
+ * sign-in rule (for `gatehouse check`): the implicit rule wins, so each is
+ * named once with what it asks for.
+ */
+export function signInOverrides(policy: PolicyConfig): string[] {
+  const signIn = policy.sign_in;
+  if (signIn === undefined) return [];
+  const out: string[] = [];
+  for (const rule of policy.rules) {
+    if (rule.require === 'none') continue;
+    const m = rule.match;
+    if (m.methods !== undefined && !m.methods.some((x) => ['GET', 'HEAD', 'POST'].includes(x))) continue;
+    const hits = m.path === undefined || m.path.some((p) => {
+      try {
+        return matchPath(p, signIn.path);
+      } catch {
+        return false;
+      }
+    });
+    if (hits) {
+      out.push(`rule ${rule.id} (require: ${rule.require}) also matches identity.upstream_form.login_path ${signIn.path}: the app's login page and sign-in stay open there (implicit rule ${SIGN_IN_RULE})`);
+    }
+  }
+  return out;
 }

@@ -17,8 +17,9 @@
 // Pure: no I/O, the clock is an argument.
 
 import type { Decision, RequestFacts, SubjectFacts } from './types.ts';
+import type { ParamList } from './param-match.ts';
 import type { CompiledPolicy } from './compile.ts';
-import { evaluate } from './evaluate.ts';
+import { evaluate, routineMfaDue } from './evaluate.ts';
 import { hasDotSegment, normalizeTarget, type NormalizedTarget } from './normalize.ts';
 import { queryOverrides, joinOverrides } from './method-override.ts';
 import { selectRoute, type Route } from './route-table.ts';
@@ -52,6 +53,8 @@ export interface DecideFacts extends TargetFacts {
   /** Methods claimed by override headers or a form body's `_method` (the query's are read here). */
   overrides: readonly string[];
   ip: string;                     // resolved client address, '' when unknown
+  /** The form fields, when the adapter read a small urlencoded body before deciding (upstream_form login/logout paths). */
+  form?: ParamList;
 }
 
 export interface Refusal { kind: 'refused'; status: 400 | 404; reason: string; route: Route | null; path: string }
@@ -129,13 +132,15 @@ const RANK = { allow: 0, report: 1, challenge: 2, deny: 3 } as const;
 export function judge(
   snap: DecisionSnapshot,
   t: Resolved,
-  f: Pick<DecideFacts, 'host' | 'method' | 'overrides' | 'ip'>,
+  f: Pick<DecideFacts, 'host' | 'method' | 'overrides' | 'ip' | 'form'>,
   subject: SubjectFacts | null,
   now: number,
 ): Judgement {
   const route = t.route;
   const policy = route?.case_insensitive ? snap.policyFolded : snap.policy;
-  const facts: RequestFacts = { host: f.host, method: f.method, path: t.rulePath, ip: f.ip };
+  // Parameters only matter to rules that match them (the implicit upstream_form sign-in rule).
+  const params = { query: t.query.startsWith('?') ? t.query.slice(1) : t.query, ...(f.form ? { form: f.form } : {}) };
+  const facts: RequestFacts = { host: f.host, method: f.method, path: t.rulePath, ip: f.ip, ...params };
   let decision = evaluate(facts, subject, policy, now);
 
   const mode = route?.method_override ?? 'evaluate';
@@ -147,7 +152,7 @@ export function judge(
         if (!METHOD.test(m)) return refuse(400, `bad method override ${JSON.stringify(m.slice(0, 40))}`, route, t.path);
         if (m === f.method) continue;
         // The app may run the overriding method: its rules must hold too; the stricter answer stands.
-        const other = evaluate({ host: f.host, method: m, path: t.rulePath, ip: f.ip }, subject, policy, now);
+        const other = evaluate({ host: f.host, method: m, path: t.rulePath, ip: f.ip, ...params }, subject, policy, now);
         if (RANK[other.action] > RANK[decision.action]) decision = { ...other, reason: `${other.reason} (as ${m}, the method override)` };
       }
     }
@@ -165,4 +170,20 @@ export function decide(snap: DecisionSnapshot, f: DecideFacts, subject: SubjectF
   if (t.kind !== 'resolved') return t;
   const j = judge(snap, t, f, subject, now);
   return j.kind === 'refused' ? j : { ...j, target: t };
+}
+
+/**
+ * upstream_form: what a user who has just signed in on the app's own form owes
+ * before the app's cookies go out, `f` being a GET of the app's redirect
+ * target. The target's own decision, and when that allows (the app often
+ * redirects to an open page, such as its own login script), the routine
+ * second factor (evaluate.ts routineMfaDue): the held cookies must not slip
+ * out through an open page.
+ */
+export function decideAfterAppSignIn(snap: DecisionSnapshot, f: DecideFacts, subject: SubjectFacts | null, now: number): Verdict {
+  const v = decide(snap, f, subject, now);
+  if (v.kind !== 'decided' || subject === null || subject.breakglass) return v;
+  const a = v.decision.action;
+  if (a === 'challenge' || a === 'deny') return v;
+  return { ...v, decision: routineMfaDue(subject, v.route?.case_insensitive ? snap.policyFolded : snap.policy, now) };
 }

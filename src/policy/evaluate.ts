@@ -60,6 +60,7 @@ import type { FactorKind } from '../config/types.ts';
 import type { ChallengeKind, Decision, FactorCheck, RequestFacts, SubjectFacts } from './types.ts';
 import type { CompiledPolicy, CompiledRule } from './compile.ts';
 import { matchPathSegments, pathSegments } from './path-pattern.ts';
+import { matchRequest } from './request-match.ts';
 
 interface Best {
   /** The first matching enforce-mode rule. */
@@ -145,6 +146,7 @@ function conditionsHold(rule: CompiledRule, req: RequestFacts, subject: SubjectF
     return false;
   }
   if (rule.networks !== undefined && !ipInList(rule.networks, req.ip)) return false;
+  if (rule.request !== undefined && !matchRequest(rule.request, { query: req.query ?? '', form: req.method === 'GET' || req.method === 'HEAD' ? [] : req.form })) return false;
   if (subject === null) return true; // group conditions unknown: decide() asks for sign-in
   if (rule.groups !== undefined && !subject.groups.some((g) => rule.groups!.has(g))) return false;
   if (rule.not_groups !== undefined && subject.groups.some((g) => rule.not_groups!.has(g))) return false;
@@ -177,6 +179,20 @@ function isExempt(rule: CompiledRule, subject: SubjectFacts, now: number): boole
       (ex.user === undefined || ex.user === subject.user) &&
       (ex.group === undefined || subject.groups.includes(ex.group)),
   );
+}
+
+/**
+ * What a user who has just signed in on an upstream_form app's own form still
+ * owes before the app's cookies may go out, whatever page the app sends them
+ * to next (often an open one, like its own login script): the routine second
+ * factor, when any enforced rule or the default requires MFA. Allow when
+ * nothing requires it (or the user is outside the rollout, deferred, or on a
+ * remembered device: routine MFA's usual answers).
+ */
+export function routineMfaDue(subject: SubjectFacts, policy: CompiledPolicy, now: number): Decision {
+  const requiresMfa = policy.default_rule.require === 'mfa' || policy.rules.some((r) => r.require === 'mfa' && r.mode === 'enforce');
+  if (!requiresMfa) return { action: 'allow', rule: 'default', reason: 'no rule requires a second factor' };
+  return decideMfa({ ...policy.default_rule, require: 'mfa', label: 'routine second factor after the app sign-in' }, subject, now, 'routine second factor after the app sign-in');
 }
 
 // ---- what the winning rule requires ----

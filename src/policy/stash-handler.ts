@@ -38,7 +38,9 @@ export async function stashAndRedirect(ctx: RequestContext, d: Challenge, route:
   const formPage = refererPath(ctx) ?? '/';
   let body: Buffer;
   try {
-    body = ctx.body ?? await readBody(req, snap.config.policy.stash_max_body);
+    // A form the gateway already read (upstream_form login/logout paths) is kept as read.
+    if (ctx.form && ctx.form.body.length > snap.config.policy.stash_max_body) throw new BodyError(413, 'form too large to keep');
+    body = ctx.form?.body ?? await readBody(req, snap.config.policy.stash_max_body);
   } catch (err) {
     if (err instanceof BodyError && err.status === 413) {
       // Too large to keep: the user passes the check, then submits again.

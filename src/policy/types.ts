@@ -2,6 +2,7 @@
 // function of these values (no clock, no I/O): evaluate(request, subject, policy, now).
 
 import type { FactorKind } from '../config/types.ts';
+import type { ParamList } from './param-match.ts';
 
 /** Facts about the request, after normalization (SPEC §4.1). */
 export interface RequestFacts {
@@ -10,6 +11,10 @@ export interface RequestFacts {
   /** Decoded, normalized path used for matching; already lower-cased when the route is case_insensitive, path params already removed. */
   path: string;
   ip: string;              // client address (after trusted-proxy resolution)
+  /** The raw URL query (without '?'), for rules that match parameters; absent = none. */
+  query?: string;
+  /** The form fields, when the gateway has read a small urlencoded body; absent = not read. */
+  form?: ParamList;
 }
 
 /** One passed second-factor check, as recorded in the session. */

@@ -29,6 +29,8 @@ export interface ForwardOptions {
   sessionCookieName: string;
   /** Extra response headers to add (e.g. a refreshed session cookie). */
   extraHeaders?: Record<string, string | string[]>;
+  /** Sees (and may change) the answer's headers just before they go to the client. */
+  onHeaders?(out: Record<string, string | string[] | undefined>): void;
   /** The request carried a user's identity: the answer is marked Cache-Control: private (private-cache.ts). */
   privateAnswer?: boolean;
   /** Called once with the upstream status (or the failure) when the exchange ends. */
@@ -127,6 +129,7 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): ForwardH
           out[k] = prev === undefined ? add : ([] as string[]).concat(prev, add);
         }
       }
+      o.onHeaders?.(out);
       res.writeHead(statusCode, statusMessage || undefined, out);
       // A streamed answer (SSE, long poll: no Content-Length) gets its headers at once; a sized one
       // sends them with the first body chunk, one write instead of two.

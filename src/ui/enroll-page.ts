@@ -18,6 +18,8 @@ import { normalizePhone } from '../factors/registry.ts';
 import { enrollmentCompleteMessage, factorAddedMessage } from '../identity/messages.ts';
 import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import type { Attempt } from '../identity/throttle.ts';
+import { UnknownSealingKeyError } from '../factors/secret-box.ts';
+import type { TotpFinishResult } from '../factors/totp.ts';
 import { releaseHeldCookies } from '../identity/upstream-form.ts';
 import { afterChallenge, flowQuery, readFlow, type Flow } from './challenge-page.ts';
 
@@ -183,7 +185,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
   if (action === 'totp') {
     const attempt = await confirmationAttempt(ctx);
     if (!attempt) return;
-    const r = await svc.factors.totp.finishEnrollment(user, form.code ?? '', form.name);
+    const r = await finishTotpEnrollment(ctx, form);
     if (!r.ok) {
       const e = await svc.factors.totp.beginEnrollment({ id: user, email: currentUser(ctx)?.email });
       return sendPage(ctx, 400, 'enroll', {
@@ -234,6 +236,22 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     return redirect(ctx, `/.gatehouse/enroll?${flowQuery(flow, { step: 'done' })}`, {}, 303);
   }
   return errorPage(ctx, 400);
+}
+
+/**
+ * A setup begun on an instance with another factors.encryption_key cannot be
+ * finished here: logged for the operator, and the user gets a fresh setup
+ * (as when it took too long), never a 503.
+ */
+async function finishTotpEnrollment(ctx: RequestContext, form: Record<string, string>): Promise<TotpFinishResult> {
+  const user = ctx.session!.user!;
+  try {
+    return await ctx.svc.factors.totp.finishEnrollment(user, form.code ?? '', form.name);
+  } catch (err) {
+    if (!(err instanceof UnknownSealingKeyError)) throw err;
+    ctx.svc.log.error({ req_id: ctx.requestId, user, factor: 'totp', key_id: err.kid }, err.message);
+    return { ok: false, reason: 'expired' };
+  }
 }
 
 /**

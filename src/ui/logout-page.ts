@@ -9,6 +9,7 @@ import type { RequestContext } from '../http/context.ts';
 import { readForm } from '../http/form-body.ts';
 import { errorPage, sendPage } from '../http/respond.ts';
 import { csrfOk } from '../session/page-session.ts';
+import { expireAppCookies, forgetReleased } from '../identity/app-cookies.ts';
 
 export async function logoutPage(ctx: RequestContext): Promise<void> {
   const { svc } = ctx;
@@ -30,9 +31,11 @@ export async function logoutPage(ctx: RequestContext): Promise<void> {
       : { event: 'signout', user: ctx.session.user, ip: ctx.client.ip, request_id: ctx.requestId });
   }
   const idpLogout = svc.oidc && ctx.session.amr?.includes('ext') ? await svc.oidc.endSessionUrl() : undefined;
+  // upstream_form: the app's session ends with the gateway's (its cookies expire, and no value released to this session passes again).
+  await forgetReleased(ctx, ctx.session);
   ctx.session = null;
   sendPage(ctx, 200, 'signed-out', {}, {
-    'set-cookie': svc.sessions.clearCookie(),
+    'set-cookie': [svc.sessions.clearCookie(), ...expireAppCookies(ctx, true)],
     ...(idpLogout ? { refresh: `0; url=${idpLogout.href}` } : {}),
   });
 }

@@ -135,7 +135,7 @@ t.test('every key set: values converted and normalized', async (t) => {
       client_secret: 'oidc-secret',
       scopes: ['openid', 'profile', 'email'],
       groups_claim: 'groups',
-      username_claim: 'preferred_username',
+      username_claim: 'sub',
       trust_idp_mfa: ['hwk'],
     },
   });
@@ -460,6 +460,18 @@ t.test('several instances (postgres store or redis shared state): both secrets a
     const [only] = issuesOf(yaml, { GATEHOUSE_SESSION_SECRET: 's'.repeat(40) });
     t.match(only, { path: 'factors.encryption_key', message: /GATEHOUSE_ENCRYPTION_KEY.*openssl rand/ }, 'the message says how to set it');
     t.doesNotThrow(() => parseConfig(yaml, 'g.yaml', { env: SECRETS, now: NOW, persistDevSecrets: false }), 'with both set it loads');
+  }
+});
+
+t.test('identity.oidc.username_claim: sub by default; another claim is warned about', async (t) => {
+  const oidc = (extra: string) => `identity: { source: oidc, oidc: { issuer: "https://idp.example.com", client_id: gh${extra} } }\n`;
+  const byDefault = parseConfig(oidc(''), 'g.yaml', { env: SECRETS, now: NOW, persistDevSecrets: false });
+  t.equal(byDefault.identity.oidc?.username_claim, 'sub');
+  t.notOk(byDefault.warnings.some((w) => w.includes('username_claim')), 'no warning for sub');
+  for (const claim of ['preferred_username', 'email']) {
+    const c = parseConfig(oidc(`, username_claim: ${claim}`), 'g.yaml', { env: SECRETS, now: NOW, persistDevSecrets: false });
+    t.equal(c.identity.oidc?.username_claim, claim);
+    t.ok(c.warnings.some((w) => w.startsWith(`identity.oidc.username_claim is ${claim}: users may be able to change ${claim} at the identity provider`)), `${claim} is warned about`);
   }
 });
 

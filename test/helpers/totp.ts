@@ -55,3 +55,29 @@ export async function enrollTotpOverHttp(f: GatewayFixture, username: string, pa
   if (r.status !== 303) throw new Error(`TOTP enrollment for ${username} answered ${r.status}`);
   return device;
 }
+
+/** The code for `secret` at `at` (unix ms, a clock the caller passes in). */
+export function totpCode(secret: string, at: number): string {
+  return oathtoolAt(secret, Math.floor(at / TOTP_PERIOD_MS));
+}
+
+/**
+ * Enrolls TOTP for a client already signed in (e.g. on an app's own form under
+ * identity.source upstream_form) that has no second factor yet; returns the
+ * enrollment answer and the device.
+ */
+export async function enrollTotp(c: Client, rd: string): Promise<{ r: Response; device: TotpDevice }> {
+  const html = await (await c.fetch(`/.gatehouse/enroll?rd=${encodeURIComponent(rd)}&method=totp`)).text();
+  const secret = /<code>([A-Z2-7 ]{16,})<\/code>/.exec(html)?.[1];
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+  if (!secret || !csrf) throw new Error('no TOTP setup page');
+  const device = new TotpDevice(secret);
+  const r = await c.postForm('/.gatehouse/enroll', { csrf, rd, action: 'totp', code: await device.next() });
+  return { r, device };
+}
+
+/** Passes a TOTP challenge for a signed-in client with the device's next code. */
+export async function passTotp(c: Client, device: TotpDevice, rd: string): Promise<Response> {
+  const csrf = await c.csrf(`/.gatehouse/challenge?rd=${encodeURIComponent(rd)}&method=totp`);
+  return c.postForm('/.gatehouse/challenge', { csrf, rd, method: 'totp', code: await device.next() });
+}

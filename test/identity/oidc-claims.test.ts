@@ -28,16 +28,19 @@ t.test('claimAt: flat names first, then a dotted path; never the prototype', asy
   t.equal(claimAt(claims, 'missing.path'), undefined);
 });
 
-t.test('profileFromClaims: username claim, else sub; email, name, groups', async (t) => {
+t.test('profileFromClaims: the username claim only (sub by default); email, name, groups', async (t) => {
+  const bySub = { usernameClaim: 'sub', groupsClaim: 'groups' };
+  t.same(profileFromClaims({ sub: 'u-1', preferred_username: 'carol', email: 'carol@example.com', name: 'Carol C', groups: 'eng ops' }, bySub),
+    { user: 'u-1', email: 'carol@example.com', display_name: 'Carol C', groups: ['eng', 'ops'] }, 'sub, whatever preferred_username says');
   const opts = { usernameClaim: 'preferred_username', groupsClaim: 'groups' };
-  t.same(profileFromClaims({ sub: 'u-1', preferred_username: 'carol', email: 'carol@example.com', name: 'Carol C', groups: 'eng ops' }, opts),
-    { user: 'carol', email: 'carol@example.com', display_name: 'Carol C', groups: ['eng', 'ops'] });
-  t.same(profileFromClaims({ sub: 'u-2' }, opts), { user: 'u-2', email: '', display_name: 'u-2', groups: [] }, 'sub when no username claim; defaults');
-  t.same(profileFromClaims({ sub: 'u-3', preferred_username: 'evil\nname' }, opts), { user: 'u-3', email: '', display_name: 'u-3', groups: [] }, 'a username with a control character falls back to sub');
+  t.same(profileFromClaims({ sub: 'u-1', preferred_username: 'carol' }, opts), { user: 'carol', email: '', display_name: 'carol', groups: [] }, 'another claim when asked; defaults');
+  t.match(profileFromClaims({ sub: 'u-2' }, opts), { error: /no usable preferred_username claim/ }, 'no fallback to sub: it would share one namespace with usernames');
+  t.match(profileFromClaims({ sub: 'u-3', preferred_username: 'evil\nname' }, opts), { error: /no usable/ }, 'a username with a control character is refused');
+  t.match(profileFromClaims({ sub: 'u-5', email: 'e@x', email_verified: false }, { usernameClaim: 'email', groupsClaim: 'groups' }), { error: /not verified/ }, 'an unverified email is not an id');
   t.same(profileFromClaims({ sub: 'u-4', email: 'e@x', realm_access: { roles: ['r1'] } }, { usernameClaim: 'email', groupsClaim: 'realm_access.roles' }),
     { user: 'e@x', email: 'e@x', display_name: 'e@x', groups: ['r1'] }, 'configurable claims, nested groups');
-  t.match(profileFromClaims({ preferred_username: 42 }, opts), { error: /no usable preferred_username or sub/ }, 'no id at all is an error');
-  t.match(profileFromClaims({ sub: 'x'.repeat(500) }, opts), { error: /no usable/ }, 'an overlong id is refused');
+  t.match(profileFromClaims({ preferred_username: 42 }, opts), { error: /no usable preferred_username/ }, 'no id at all is an error');
+  t.match(profileFromClaims({ sub: 'x'.repeat(500) }, bySub), { error: /no usable sub/ }, 'an overlong id is refused');
 });
 
 t.test('idpAuthentication: amr/acr/auth_time, malformed values ignored', async (t) => {

@@ -16,6 +16,8 @@ const SECRET = 'idp-client-secret-0123456789-abcdef';
 const ACCOUNTS: Record<string, IdpAccount> = {
   carol: { password: 'carol-idp-pass', amr: ['pwd'], claims: { preferred_username: 'carol', email: 'carol@example.com', name: 'Carol Example', groups: ['staff'] } },
   hank: { password: 'hank-idp-pass', amr: ['pwd', 'hwk'], claims: { preferred_username: 'hank', email: 'hank@example.com', name: 'Hank Example', groups: 'finance staff' } },
+  // Renamed herself at the IdP: her preferred_username is now another user's name.
+  mallory: { password: 'mallory-idp-pass', amr: ['pwd', 'hwk'], claims: { preferred_username: 'hank', email: 'mallory@example.com', name: 'Mallory', groups: ['staff'] } },
   // More groups than a session cookie can carry.
   greta: { password: 'greta-idp-pass', amr: ['pwd', 'hwk'], claims: { preferred_username: 'greta', groups: Array.from({ length: 150 }, (_, i) => `department-of-long-group-names-${i}`) } },
 };
@@ -104,6 +106,16 @@ t.test('sign-in: PKCE S256, state, nonce and the claims parameter; the IdP ident
   t.equal(r.length, 1, 'without any challenge');
   const audit = await audited(trusting, (e) => e.event === 'signin.success' && e.user === 'hank');
   t.match(audit?.method, /oidc pwd hwk \(idp hwk trusted as webauthn\)/, 'the audit log says how hank signed in');
+});
+
+t.test('the user is the IdP\'s sub: a preferred_username a user can edit does not make her someone else', async (t) => {
+  const agent = new CookieAgent();
+  const hops = await signIn(agent, trusting, 'mallory');
+  const last = hops[hops.length - 1];
+  t.equal(path(last), '/echo');
+  const seen = JSON.parse(last.body).headers as Record<string, string>;
+  t.equal(seen['x-gatehouse-user'], 'mallory', 'the id is sub (mallory), not the preferred_username she chose (hank)');
+  t.equal(seen['x-gatehouse-email'], 'mallory@example.com');
 });
 
 t.test('without trust_idp_mfa the same hwk sign-in is asked for a gateway factor', async (t) => {

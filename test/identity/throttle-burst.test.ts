@@ -121,6 +121,20 @@ t.test('a burst of TOTP codes through the gateway (memory)', async (t) => {
   await totpBurst(t, f);
 });
 
+t.test('a burst of wrong enrollment confirmation codes (memory)', async (t) => {
+  const f = await startTestGateway();
+  t.teardown(() => f.close());
+  const c = new Client(f.url);
+  await c.signIn('bob', 'bob-test-pass', '/');
+  const setup = await (await c.fetch('/.gatehouse/enroll?rd=%2F&method=totp')).text();
+  const csrf = /name="csrf" value="([^"]+)"/.exec(setup)![1];
+  const answers = await Promise.all(Array.from({ length: BURST }, (_, i) =>
+    c.postForm('/.gatehouse/enroll', { csrf, rd: '/', action: 'totp', code: String(100000 + i) })));
+  const checked = answers.filter((r) => r.status === 400).length;
+  t.ok(checked <= ALLOWANCE && checked >= 1, `${checked} of ${BURST} confirmation codes were checked (at most ${ALLOWANCE})`);
+  t.equal(answers.filter((r) => r.status === 429).length, BURST - checked, 'the others were told to wait');
+});
+
 async function redisGateway(t: Test): Promise<GatewayFixture | undefined> {
   if (!(await requireRedis(t))) return undefined; // requireRedis said why, loudly (and fails under CI)
   const prefix = randomPrefix();

@@ -207,7 +207,7 @@ t.test('the app\'s logout_path ends the gateway session too', async (t) => {
 
   const r = await c.fetch('/logout');
   t.equal(r.status, 302, 'the app\'s own logout answer');
-  t.same(setCookieNames(r).sort(), ['JSESSIONID', 'gatehouse'], 'clears both cookies');
+  t.same([...new Set(setCookieNames(r))].sort(), ['JSESSIONID', 'gatehouse'], 'clears both cookies');
   t.notOk(f.portal!.state.sessions.has(appSession), 'the app saw its cookie and ended its session');
   t.notOk(c.cookies.has('gatehouse'));
   t.ok((await audit(f)).some((e) => e.event === 'signout' && e.user === 'alice'), 'audited as signout');

@@ -5,8 +5,9 @@
 
 import t from 'tap';
 import {
-  appTarget, heldKey, judgeLogin, liveCookieValue, normalizeUsername, samePath, withoutCookies, type LoginAnswer,
+  appTarget, heldKey, judgeLogin, loginPageUrl, samePath, withoutCookies, type LoginAnswer,
 } from '../../src/identity/upstream-form.ts';
+import { liveCookieValue } from '../../src/identity/app-cookies.ts';
 
 const NOW = Date.parse('2026-11-20T12:00:00Z');
 const SESSION = 'JSESSIONID=abc123; Path=/; HttpOnly';
@@ -76,20 +77,11 @@ t.test('appTarget: where the app sends the browser, as a safe same-origin target
   for (const [name, loc, expected] of cases) t.equal(appTarget(loc, up, pub, '/app/login'), expected, name);
 });
 
-t.test('normalizeUsername: one gateway user per person', async (t) => {
-  const cases: Array<[string, string | null]> = [
-    ['alice', 'alice'],
-    ['  Alice ', 'alice'],
-    ['ＡＬＩＣＥ', 'alice'],          // full-width letters fold (NFKC)
-    ['ALICE@Example.COM', 'alice@example.com'],
-    ['', null],
-    ['   ', null],
-    ['al\nice', null],
-    ['bob\u0000', null],
-    ['x'.repeat(129), null],
-    ['x'.repeat(128), 'x'.repeat(128)],
-  ];
-  for (const [raw, expected] of cases) t.equal(normalizeUsername(raw), expected, raw.length > 20 ? `${raw.length} characters` : JSON.stringify(raw));
+t.test('loginPageUrl: the login path with login_match\'s literal values', async (t) => {
+  t.equal(loginPageUrl('/login', undefined), '/login');
+  t.equal(loginPageUrl('/doku.php', { params: { do: 'login' }, fields: ['u'] }), '/doku.php?do=login');
+  t.equal(loginPageUrl('/index.php', { fields: ['pma_username'] }), '/index.php');
+  t.equal(loginPageUrl('/app', { query: { a: 'b', c: 'x*' } }), '/app?a=b', 'a wildcard names no single value');
 });
 
 t.test('withoutCookies drops every Cookie header, any case, and nothing else', async (t) => {

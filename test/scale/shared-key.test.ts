@@ -134,3 +134,18 @@ t.test('a seed sealed under a key this instance lacks: "use another method", not
   t.equal(logged?.key_id, foreign.currentKid, 'naming the key id');
   t.equal(await f.gw.services.shared.get('fail:mfa:u:bob'), null, 'not counted as a wrong code');
 });
+
+t.test('a TOTP setup begun under another encryption key: a fresh setup, not a 503', async (t) => {
+  const f = await startTestGateway();
+  t.teardown(() => f.close());
+  const c = new Client(f.url);
+  await c.signIn('bob', 'bob-test-pass', '/');
+  const setup = await (await c.fetch('/.gatehouse/enroll?rd=%2F&method=totp')).text();
+  // The pending seed as an instance with another factors.encryption_key would have sealed it.
+  const foreign = createSecretBox(['a-different-encryption-key-0123456789-abcdef']);
+  await f.gw.services.shared.set('totp:pending:bob', foreign.seal(Buffer.from('JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP')), 60_000);
+  const r = await c.postForm('/.gatehouse/enroll', { csrf: csrfIn(setup), rd: '/', action: 'totp', code: '123456' });
+  t.equal(r.status, 400, 'not a 503');
+  t.match(await r.text(), /Scan this new code/, 'the user gets a new code to scan');
+  t.ok(f.logs.some((l) => l.level === 50 && l.key_id === foreign.currentKid && /unknown key/.test(String(l.msg))), 'the operator gets the log line');
+});
