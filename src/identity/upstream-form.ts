@@ -163,6 +163,21 @@ export async function readAppForm(ctx: RequestContext, route: Route): Promise<vo
   ctx.form = { body, fields: parseParams(body.toString('utf8')) };
 }
 
+/**
+ * A request to login_path that names a user (username_field in its query, or
+ * in the form the gateway read) without being the sign-in. Apps such as
+ * DokuWiki accept credentials on any request to their script: passed on, such a
+ * request would sign in whoever it names without the gateway's checks. Refused.
+ */
+export function strayCredentials(ctx: RequestContext, route: Route): boolean {
+  const uf = formConfig(ctx);
+  if (!uf || !samePath(ctx.path, uf.login_path, route.case_insensitive)) return false;
+  const field = uf.username_field;
+  const query = ctx.query.startsWith('?') ? ctx.query.slice(1) : ctx.query;
+  if (query.includes(field) && parseParams(query).some(([k]) => k === field)) return true;
+  return ctx.form?.fields.some(([k]) => k === field) ?? false;
+}
+
 /** A request to the app's logout_path (and logout_match): it ends the gateway session too. */
 export function isLogoutRequest(ctx: RequestContext, route: Route): boolean {
   const uf = formConfig(ctx);

@@ -105,6 +105,13 @@ function run(): void {
     t.equal(wikiPage(wiki.data, 'playground:gatehouse'), 'Written through the gateway.', 'the page is saved');
     t.equal(await f.gw.services.shared.get('fail:pwd:ip:127.0.0.1'), '1', 'edits never added to the address\'s failures (one wrong password only)');
 
+    // Alice cannot become bob by sending bob's wiki password outside the sign-in (DokuWiki reads u/p on any request).
+    r = await c.fetch('/doku.php?id=start&u=bob&p=bob-wiki-pass');
+    t.equal(r.status, 400, 'credentials in the query of doku.php are refused');
+    r = await c.postForm('/doku.php?id=start', { do: 'show', u: 'bob', p: 'bob-wiki-pass' });
+    t.equal(r.status, 400, 'and in a form that is not the sign-in');
+    t.match(await (await c.fetch('/doku.php?id=start')).text(), /\(<bdi>alice<\/bdi>\)/, 'alice is still alice at DokuWiki');
+
     // Bob signs in on DokuWiki's form; before his second factor his edit does not reach the wiki.
     const b = new Client(f.url);
     r = await wikiLogin(b, 'bob', 'bob-wiki-pass');
