@@ -30,6 +30,9 @@ t.test('defaults and the derived sign-in rule', async (t) => {
   t.same(uf.app_cookies, ['SID'], 'app_cookies default to success.set_cookie');
   t.equal(uf.login_match, undefined);
   t.same(c.policy.sign_in, { path: '/login' });
+  t.same(c.warnings.filter((w) => w.includes('upstream_form')), []);
+  const bare = load('    login_path: /login\n    success: { status: 302 }\n');
+  t.match(bare.warnings.join('\n'), /no app_cookies/, 'warned when no app cookie is named');
 });
 
 t.test('every key given', async (t) => {
