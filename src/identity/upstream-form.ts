@@ -281,15 +281,16 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   const uf = formConfig(ctx)!;
   let body: Buffer;
   let fields: ParamList;
+  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    if (!ctx.form) req.resume();
+    ctx.log.reason = 'upstream_form: login form not urlencoded';
+    return errorPage(ctx, 400, { message: 'The sign-in form could not be read by the gateway.' });
+  }
   if (ctx.form) {
+    if (ctx.form.body.length > LOGIN_FORM_LIMIT) return errorPage(ctx, 413);
     ({ body, fields } = ctx.form);
   } else {
-    const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (type !== 'application/x-www-form-urlencoded') {
-      req.resume();
-      ctx.log.reason = 'upstream_form: login form not urlencoded';
-      return errorPage(ctx, 400, { message: 'The sign-in form could not be read by the gateway.' });
-    }
     try {
       body = await readBody(req, LOGIN_FORM_LIMIT, snap.config.server.body_timeout || 10_000);
     } catch (err) {
