@@ -512,6 +512,9 @@ function buildIdentity(r: Reader, s: Obj, warnings: string[]): IdentityConfig {
       }
     }
     const app_cookies = r.list(u, 'app_cookies') ?? (set_cookie !== undefined ? [set_cookie] : []);
+    if (app_cookies.length === 0) {
+      warnings.push('identity.upstream_form: no app_cookies (nor success.set_cookie): the app\'s session cookies are not tied to the gateway session that released them; name them in app_cookies');
+    }
     app_cookies.forEach((name, i) => {
       if (!/^[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?$/.test(name)) r.fail([...at, 'app_cookies', i], 'must be a cookie name, optionally ending in * (a prefix)');
     });

@@ -6,16 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { foldPathCase, normalizeTarget, type NormalizedTarget } from '../policy/normalize.ts';
 import { resolveClient } from './client-address.ts';
 import { isNavigation } from './client-kind.ts';
 import type { RequestContext, Services, Snapshot } from './context.ts';
 import { errorPage, redirect, sendJson } from './respond.ts';
-import { BodyError } from './form-body.ts';
+import { BodyError, readBody } from './form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
 import type { Route } from '../policy/route-table.ts';
 import { judge, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
-import { headerOverrides } from '../policy/method-override.ts';
+import { formOverrides, headerOverrides, isFormBody, joinOverrides } from '../policy/method-override.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { forwardRequest, type ForwardHandle } from '../proxy/forward.ts';
 import { proxyUpgrade } from '../proxy/websocket.ts';
@@ -26,9 +25,10 @@ import type { Decision } from '../policy/types.ts';
 import { subjectFor, identityHeaders } from '../session/subject.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
 import { restoreStash, splitResume, stashAndRedirect, takeStash, usedStashTarget, type Stash } from '../policy/stash-handler.ts';
-import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, upstreamFormLogin } from '../identity/upstream-form.ts';
+import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, strayCredentials, upstreamFormLogin } from '../identity/upstream-form.ts';
 import { appCookieHeaders, expireAppCookies, rememberReleased } from '../identity/app-cookies.ts';
 import { SIGN_IN_RULE } from '../policy/compile.ts';
+import { parseParams } from '../policy/param-match.ts';
 
 export { RESERVED_PREFIX };
 
@@ -158,6 +158,10 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     } catch (err) {
       return errorPage(ctx, err instanceof BodyError ? (err.status === 408 ? 400 : err.status) : 400);
     }
+    if (!stash && !ctx.form && req.method === 'POST' && route.method_override !== 'pass' && isFormBody(req.headers['content-type'])) {
+      // The app may read `_method` from the form (Rails, Laravel, Symfony): read it before deciding.
+      if (!(await readFormFirst(ctx))) return;
+    }
 
     let decision: Decision;
     try {
@@ -177,6 +181,10 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     ctx.log.decision = decision.action;
     // identity.source upstream_form: the sign-in (the POST the implicit login rule allowed) is judged by the gateway (identity/upstream-form.ts).
     if (decision.rule === SIGN_IN_RULE && decision.action === 'allow' && ctx.req.method === 'POST' && !stash) return upstreamFormLogin(ctx, route, norm.forwardPath + ctx.query);
+    if (decision.action !== 'deny' && strayCredentials(ctx, route)) {
+      ctx.log = { ...ctx.log, decision: 'deny', reason: 'upstream_form: a username outside the sign-in' };
+      return errorPage(ctx, 400, { message: 'Sign in on the application\'s login form.' });
+    }
 
     switch (decision.action) {
       case 'deny':
@@ -218,7 +226,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     const j = judge(ctx.snap, target, {
       host,
       method: stash?.m ?? ctx.req.method ?? 'GET',
-      overrides: stash ? stash.o ?? [] : headerOverrides(ctx.req.headers),
+      overrides: stash ? stash.o ?? [] : ctx.form ? joinOverrides(headerOverrides(ctx.req.headers), formOverrides(ctx.req.headers['content-type'], ctx.form.body)) : headerOverrides(ctx.req.headers),
       ip: ctx.client.ip,
       ...(ctx.form ? { form: ctx.form.fields } : {}),
     }, subjectFor(ctx), svc.now());
@@ -292,6 +300,27 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       },
     });
     if (hasBody) watchBody(ctx, exchange);
+  }
+
+  /**
+   * Reads a form body into ctx.form, bounded by policy.stash_max_body (what the gateway
+   * holds of a body); false when it answered instead (too large, too slow, broken).
+   */
+  async function readFormFirst(ctx: RequestContext): Promise<boolean> {
+    const cfg = ctx.snap.config;
+    if (!admitBody(ctx)) return false;
+    try {
+      const body = await readBody(ctx.req, cfg.policy.stash_max_body, cfg.server.body_timeout || 10_000);
+      const urlencoded = !String(ctx.req.headers['content-type']).toLowerCase().includes('multipart');
+      ctx.form = { body, fields: urlencoded ? parseParams(body.toString('utf8')) : [] };
+      return true;
+    } catch (err) {
+      const status = err instanceof BodyError ? err.status : 400;
+      ctx.res.shouldKeepAlive = false;
+      ctx.log = { decision: 'deny', reason: status === 413 ? 'form too large to check for _method (policy.stash_max_body)' : 'form body unreadable' };
+      errorPage(ctx, status === 413 ? 413 : 400, status === 413 ? { message: 'This form is too large for the gateway to check. Ask the administrator (routes[].method_override, policy.stash_max_body).' } : {});
+      return false;
+    }
   }
 
   /**

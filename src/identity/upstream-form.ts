@@ -1,12 +1,15 @@
 // identity.source: upstream_form (SPEC §3): the legacy app keeps its own login
-// page. Its form is passed through; on a POST to login_path the gateway reads
-// the username field, forwards the form, and judges the app's answer by the
-// configured success rule. On success it starts the gateway session for that
-// username and HOLDS BACK the app's Set-Cookie headers (sealed, in shared
-// state, bound to the new session) until the policy is satisfied: released at
-// once when no second factor is due, else by passFactor after the challenge or
-// enrollment. Without a signed-in gateway session the app sees no cookies at
-// all, so a stolen or leftover app cookie is worth nothing through the gateway.
+// page. Its form is passed through; the sign-in (a POST to login_path that
+// matches login_match, allowed by the implicit policy rule upstream_form-login)
+// is read by the gateway: the username the app will read (login-form.ts:
+// repeated or query copies refused, one canonical form), the form forwarded,
+// the app's answer judged by the configured success rule (and, optionally,
+// confirmed by the app naming the same user). On success it starts the gateway
+// session for that username and HOLDS BACK the app's Set-Cookie headers
+// (sealed, in shared state, bound to the new session) until the routine second
+// factor is done: released at once when nothing is due, else by passFactor
+// after the challenge or enrollment. Which app-cookie values each gateway
+// session may send on is app-cookies.ts's business.
 //
 // Pure parts first (table-tested), then the imperative login interception.
 
@@ -160,6 +163,21 @@ export async function readAppForm(ctx: RequestContext, route: Route): Promise<vo
   ctx.form = { body, fields: parseParams(body.toString('utf8')) };
 }
 
+/**
+ * A request to login_path that names a user (username_field in its query, or
+ * in the form the gateway read) without being the sign-in. Apps such as
+ * DokuWiki accept credentials on any request to their script: passed on, such a
+ * request would sign in whoever it names without the gateway's checks. Refused.
+ */
+export function strayCredentials(ctx: RequestContext, route: Route): boolean {
+  const uf = formConfig(ctx);
+  if (!uf || !samePath(ctx.path, uf.login_path, route.case_insensitive)) return false;
+  const field = uf.username_field;
+  const query = ctx.query.startsWith('?') ? ctx.query.slice(1) : ctx.query;
+  if (query.includes(field) && parseParams(query).some(([k]) => k === field)) return true;
+  return ctx.form?.fields.some(([k]) => k === field) ?? false;
+}
+
 /** A request to the app's logout_path (and logout_match): it ends the gateway session too. */
 export function isLogoutRequest(ctx: RequestContext, route: Route): boolean {
   const uf = formConfig(ctx);
@@ -263,15 +281,16 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   const uf = formConfig(ctx)!;
   let body: Buffer;
   let fields: ParamList;
+  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    if (!ctx.form) req.resume();
+    ctx.log.reason = 'upstream_form: login form not urlencoded';
+    return errorPage(ctx, 400, { message: 'The sign-in form could not be read by the gateway.' });
+  }
   if (ctx.form) {
+    if (ctx.form.body.length > LOGIN_FORM_LIMIT) return errorPage(ctx, 413);
     ({ body, fields } = ctx.form);
   } else {
-    const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (type !== 'application/x-www-form-urlencoded') {
-      req.resume();
-      ctx.log.reason = 'upstream_form: login form not urlencoded';
-      return errorPage(ctx, 400, { message: 'The sign-in form could not be read by the gateway.' });
-    }
     try {
       body = await readBody(req, LOGIN_FORM_LIMIT, snap.config.server.body_timeout || 10_000);
     } catch (err) {
