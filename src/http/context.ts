@@ -23,6 +23,7 @@ import type { Renderer } from '../ui/render.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Metrics } from '../audit/metrics.ts';
 import type { WouldChallengeAggregator } from '../audit/events.ts';
+import type { StashStore } from '../session/stash-store.ts';
 import type { ClientFacts } from './client-address.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import type { WebAuthnService } from '../factors/webauthn.ts';
@@ -44,6 +45,8 @@ export interface Services {
   audit: AuditLog;
   metrics: Metrics;
   wouldChallenge: WouldChallengeAggregator;
+  /** Requests kept across a challenge (capped per session, per user and per instance). */
+  stashes: StashStore;
   throttle: Throttle;
   factors: FactorRegistry;
   webauthn: WebAuthnService;
