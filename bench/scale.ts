@@ -52,6 +52,7 @@ export function twoInstancesScenario(name: string): Scenario {
         shared_state: { kind: 'redis', url: REDIS_URL, prefix: `gh-bench-${id}:` },
         session: { secret: randomBytes(32).toString('base64url') },
         factors: { encryption_key: randomBytes(32).toString('base64url') },
+        audit: { key: randomBytes(32).toString('base64url') },
         policy: { default: 'login' },
       };
       const gateways: Array<{ port: number; url: string; pid: number; stop(): Promise<void> }> = [];

@@ -1,11 +1,18 @@
 // The audit log writer: appends hash-chained records (see chain.ts) to a file,
-// in batches with one write + fdatasync each, so a crash loses at most the batch
-// in flight and never damages the lines before it.
+// in batches with one write + fdatasync each (group commit), so a crash loses at
+// most the batch in flight and never damages the lines before it.
 //
-// - `write()` is synchronous and never throws: it formats and hashes the record
-//   (the chain needs each hash at once) and queues it; a timer flushes the queue.
-//   Failures go to `onError`; the batch stays queued, the file is cut back to its
-//   last good size, and the flush is retried.
+// - `write()` formats and hashes the record at once (the chain needs each hash)
+//   and queues it; it returns a promise that resolves once the batch holding the
+//   record is written and fdatasync'ed. Security events await it before their
+//   outcome is shown, so an answer the user saw always has its line on disk. A
+//   batch leaves at most `flushIntervalMs` (5 ms) after its first record, or, with
+//   `sync: 'always'`, every record is written and synced on its own.
+//   The promise carries a handler already: callers that do not await it (the
+//   report-only counts) never see an unhandled rejection.
+//   Failures go to `onError` and reject the promises of that batch; the batch
+//   stays queued, the file is cut back to its last good size, and the flush is
+//   retried.
 // - Restarts continue the chain from the file's last record. A partial last line
 //   (a crash mid-write) is cut off and an `audit.recovered` record says so. A last
 //   line that is not a valid record stops the open: the chain cannot be continued
@@ -25,8 +32,9 @@ import { open, readdir, rename, mkdir } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { CHAIN_ORIGIN, formatLine, parseRecord } from './chain.ts';
-import type { ChainHead } from './chain.ts';
+import { CHAIN_ORIGIN, deriveAuditMacKey, formatLine, parseRecord } from './chain.ts';
+import type { Config } from '../config/types.ts';
+import type { ChainHead, ChainWriter } from './chain.ts';
 import { SHEDDABLE_EVENT } from './events.ts';
 import type { AuditEvent } from './events.ts';
 
@@ -34,8 +42,12 @@ export interface AuditLogOptions {
   path: string;
   /** Rotate before a record would take the file past this size. */
   maxBytes: number;
-  /** How long a record may wait in memory before its batch is written (default 50). */
+  /** How long a record may wait in memory before its batch is written (default 5). */
   flushIntervalMs?: number;
+  /** 'group' (default): records share a write + fdatasync; 'always': one each. */
+  sync?: 'group' | 'always';
+  /** Instance id written into every line, and the MAC key (none: an unkeyed chain). */
+  writer?: ChainWriter;
   now?: () => Date;
   /** Write, fsync and rotation failures, and shed records. Log these loudly. */
   onError?: (err: Error) => void;
@@ -45,18 +57,40 @@ export interface AuditLogOptions {
   onFlushed?: (head: ChainHead) => void;
 }
 
+/** The options every writer of the configured log must share (same file, instance, key, sync). */
+export function configuredAuditLog(config: Pick<Config, 'audit' | 'server'>): Pick<AuditLogOptions, 'path' | 'maxBytes' | 'sync' | 'writer'> {
+  return {
+    path: config.audit.path,
+    maxBytes: config.audit.max_bytes,
+    sync: config.audit.sync,
+    writer: { instance: config.server.instance_id, macKey: deriveAuditMacKey(config.audit.key) },
+  };
+}
+
 export interface AuditLog {
-  /** Queues a record. Never throws; problems go to `onError`. */
-  write(event: AuditEvent): void;
+  /**
+   * Queues a record; resolves once it is on disk (written and fdatasync'ed).
+   * Never throws; rejects when the record was not written (problems also go to `onError`).
+   */
+  write(event: AuditEvent): Promise<void>;
   /** Writes and fsyncs everything queued so far; rejects if that failed. */
   flush(): Promise<void>;
   /** Flushes, then closes the file; later writes are reported to `onError`. */
   close(): Promise<void>;
   /** The head including queued records. */
   readonly head: ChainHead;
+  /** The head on disk (written and fdatasync'ed). */
+  readonly durableHead: ChainHead;
 }
 
-type Queued = { line: string; head: ChainHead; ts: string; event: AuditEvent } | { rotateTo: string };
+interface Waiter { resolve(): void; reject(err: Error): void }
+type Queued = { line: string; head: ChainHead; ts: string; event: AuditEvent; waiter?: Waiter } | { rotateTo: string };
+
+/** A promise whose rejection is handled already (awaiting it still sees the rejection). */
+function settled(p: Promise<void>): Promise<void> {
+  p.catch(() => undefined);
+  return p;
+}
 
 const ROTATED_SUFFIX = /^(\d{8}T\d{6}Z)(?:-(\d+))?$/;
 const RETRY_MS = 1000;
@@ -157,7 +191,9 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
   const { path } = opts;
   if (!Number.isSafeInteger(opts.maxBytes) || opts.maxBytes <= 0) throw new Error(`audit: maxBytes must be a positive integer, got ${opts.maxBytes}`);
   const maxBytes = opts.maxBytes;
-  const flushIntervalMs = opts.flushIntervalMs ?? 50;
+  const flushIntervalMs = opts.flushIntervalMs ?? 5;
+  const syncEach = opts.sync === 'always';
+  const writer: ChainWriter = opts.writer ?? {};
   const maxPending = opts.maxPending ?? 100_000;
   const now = opts.now ?? (() => new Date());
   const onError = opts.onError ?? ((err: Error) => process.emitWarning(err));
@@ -210,12 +246,12 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
 
   function format(event: AuditEvent): { line: string; hash: string; ts: string; event: AuditEvent } {
     const ts = now().toISOString();
-    return { ...formatLine(head.hash, head.seq + 1, ts, event), ts, event };
+    return { ...formatLine(head.hash, head.seq + 1, ts, event, writer), ts, event };
   }
 
-  function push(formatted: { line: string; hash: string; ts: string; event: AuditEvent }): void {
+  function push(formatted: { line: string; hash: string; ts: string; event: AuditEvent }, waiter?: Waiter): void {
     head = { hash: formatted.hash, seq: head.seq + 1 };
-    queue.push({ line: formatted.line, head, ts: formatted.ts, event: formatted.event });
+    queue.push({ line: formatted.line, head, ts: formatted.ts, event: formatted.event, ...(waiter ? { waiter } : {}) });
     plannedSize += formatted.line.length + 1;
     pendingLines += 1;
   }
@@ -228,7 +264,7 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
     return name;
   }
 
-  function append(event: AuditEvent): void {
+  function append(event: AuditEvent, waiter?: Waiter): void {
     let formatted = format(event);
     if (plannedSize > 0 && plannedSize + formatted.line.length + 1 > maxBytes) {
       const name = rotatedName();
@@ -237,7 +273,7 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
       push(format({ event: 'audit.rotated', file_prev: name } satisfies AuditEvent));
       formatted = format(event); // again: its seq and prev moved past the rotation record
     }
-    push(formatted);
+    push(formatted, waiter);
   }
 
   function shed(event: AuditEvent): boolean {
@@ -291,7 +327,7 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
     diskSize = t.size - t.partial;
     for (const item of [...batch, ...queue]) {
       if ('rotateTo' in item) continue;
-      const f = formatLine(h.hash, h.seq + 1, item.ts, item.event);
+      const f = formatLine(h.hash, h.seq + 1, item.ts, item.event, writer);
       h = { hash: f.hash, seq: h.seq + 1 };
       plannedSize += f.line.length - item.line.length;
       item.line = f.line;
@@ -321,7 +357,7 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
         if (!fh) fh = await open(path, 'a');
         let j = i;
         const lines: string[] = [];
-        for (; j < batch.length; j++) {
+        for (; j < batch.length && (!syncEach || j === i); j++) {
           const next = batch[j];
           if ('rotateTo' in next) break;
           lines.push(next.line);
@@ -334,11 +370,25 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
         diskSize += buf.length;
         pendingLines -= j - i;
         durableHead = (batch[j - 1] as { head: ChainHead }).head;
+        for (let k = i; k < j; k++) {
+          const done = batch[k] as { waiter?: Waiter };
+          done.waiter?.resolve();
+          delete done.waiter;
+        }
         i = j;
       }
     } catch (err) {
-      queue = batch.slice(i).concat(queue); // keep order: the unwritten rest goes first
-      return asError(err);
+      const e = asError(err);
+      const rest = batch.slice(i);
+      // The answers waiting on these records fail now (fail closed); the records stay queued and are retried.
+      for (const item of rest) {
+        if ('waiter' in item && item.waiter) {
+          item.waiter.reject(new Error(`audit log ${path}: ${item.event.event} record not yet on disk: ${e.message}`));
+          delete item.waiter;
+        }
+      }
+      queue = rest.concat(queue); // keep order: the unwritten rest goes first
+      return e;
     }
     if (batch.length > 0) opts.onFlushed?.(durableHead);
     return undefined;
@@ -364,23 +414,29 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
         }
       });
     }, delay);
-    timer.unref();
+    // A batch due in a few ms keeps the process alive (someone may be awaiting it); a retry after a failure does not.
+    if (delay > flushIntervalMs) timer.unref();
   }
 
   const log: AuditLog = {
     write(event) {
       if (closed) {
-        onError(new Error(`audit log ${path} is closed: ${event.event} record not written`));
-        return;
+        const err = new Error(`audit log ${path} is closed: ${event.event} record not written`);
+        onError(err);
+        return settled(Promise.reject(err));
       }
-      if (shed(event)) return;
+      if (shed(event)) return settled(Promise.reject(new Error(`audit log ${path}: ${event.event} record shed (queue full)`)));
+      let waiter: Waiter | undefined;
+      const durable = new Promise<void>((resolve, reject) => (waiter = { resolve, reject }));
       try {
-        append(event);
+        append(event, waiter);
       } catch (err) {
-        onError(new Error(`audit log ${path}: ${event.event} record not written: ${asError(err).message}`));
-        return;
+        const e = new Error(`audit log ${path}: ${event.event} record not written: ${asError(err).message}`);
+        onError(e);
+        return settled(Promise.reject(e));
       }
       schedule();
+      return settled(durable);
     },
     async flush() {
       const err = await flushNow();
@@ -399,6 +455,9 @@ export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
     },
     get head() {
       return head;
+    },
+    get durableHead() {
+      return durableHead;
     },
   };
 

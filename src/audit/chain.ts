@@ -2,7 +2,7 @@
 //
 // One record per line, ASCII only, fields in a fixed order:
 //
-//   {"seq":N,"ts":"ISO","prev":"<hex>","event":"name",...event fields,"hash":"<hex>"}
+//   {"seq":N,"ts":"ISO","instance":"id","prev":"<hex>","event":"name",...event fields,"hash":"<hex>","mac":"<hex>"}
 //
 // `hash` is the SHA-256 of the line's bytes without its trailing `,"hash":"…"`
 // member (the same text closed with `}`), and `prev` is the previous record's
@@ -13,17 +13,21 @@
 // of a rotated-in file is an `audit.rotated` record that names its predecessor
 // file in `file_prev` and links to that file's last hash.
 //
-// Like any unkeyed chain this proves the log was not edited by hand; someone who
-// rewrites every hash after the edit, or cuts whole lines off the end, is caught
-// only against a head (seq + hash) recorded elsewhere (see `gatehouse audit
-// verify --anchor`).
+// `instance` names the gateway instance that wrote the chain (one chain per
+// instance). `mac` is HMAC-SHA256 of `hash` under the audit key (see
+// deriveAuditMacKey): the hashes alone prove only that nobody edited the file by
+// hand, since whoever can write the file can recompute every hash after an edit;
+// the MACs cannot be recomputed without the key. Lines written before a key was
+// configured have no `mac`, and a verifier holding the key refuses them.
+// Lines cut off the end leave a valid chain: that is caught against a head
+// recorded elsewhere (signed checkpoints, see checkpoint.ts, or `--anchor`).
 //
 // A crash can leave the final line without its newline (part of a batch reached
 // the disk). Such a tail is not tampering: it is reported as a warning and not
 // counted, and the writer cuts it off before it appends again. An unterminated
 // piece anywhere else cannot happen (the writer removes it first), so it fails as
 // bad JSON on the following line.
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 
 export const ZERO_HASH = '0'.repeat(64);
 
@@ -48,6 +52,10 @@ export interface ParsedRecord {
   readonly prev: string;
   readonly hash: string;
   readonly event: string;
+  /** HMAC of `hash` under the audit key; absent on lines written without a key. */
+  readonly mac?: string;
+  /** The writing instance; absent on lines written before instances were named. */
+  readonly instance?: string;
   /** The whole decoded record (including seq, ts, prev, hash, event). */
   readonly fields: Readonly<Record<string, unknown>>;
 }
@@ -63,9 +71,28 @@ export type ChainOk = {
 };
 export type ChainResult = ChainOk | ChainBreak;
 
-const RESERVED = new Set(['seq', 'ts', 'prev', 'hash']);
+const RESERVED = new Set(['seq', 'ts', 'instance', 'prev', 'hash', 'mac']);
 const HEX64 = /^[0-9a-f]{64}$/;
-const SEAL = /,"hash":"([0-9a-f]{64})"\}$/;
+const SEAL = /,"hash":"([0-9a-f]{64})"(?:,"mac":"([0-9a-f]{64})")?\}$/;
+const MAC_INFO = 'gatehouse audit chain mac v1';
+
+/**
+ * The MAC key for the chain, derived from the configured audit key (any string
+ * of 32+ characters), so the configured secret itself is never used directly.
+ */
+export function deriveAuditMacKey(secret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), MAC_INFO, 32));
+}
+
+export function macOf(key: Buffer, hash: string): string {
+  return createHmac('sha256', key).update(hash, 'latin1').digest('hex');
+}
+
+/** How a chain is written: which instance, and under which key (none: unkeyed, structure only). */
+export interface ChainWriter {
+  readonly instance?: string;
+  readonly macKey?: Buffer;
+}
 const NOT_PRINTABLE_ASCII = /[^\x20-\x7e]/;
 
 export function sha256Hex(text: string): string {
@@ -82,11 +109,14 @@ function asciiJson(value: unknown): string {
  * the next record's `prev` must carry. Throws on an event field named like a
  * chain field (seq, ts, prev, hash) or on a value JSON cannot hold.
  */
-export function formatLine(prevHash: string, seq: number, ts: string, event: EventLike): { line: string; hash: string } {
+export function formatLine(prevHash: string, seq: number, ts: string, event: EventLike, writer: ChainWriter = {}): { line: string; hash: string } {
   if (!HEX64.test(prevHash)) throw new Error(`audit: prev hash must be 64 lowercase hex digits, got ${JSON.stringify(prevHash)}`);
   if (!Number.isSafeInteger(seq) || seq < 1) throw new Error(`audit: seq must be a positive integer, got ${seq}`);
   if (typeof event.event !== 'string' || event.event === '') throw new Error('audit: event name must be a non-empty string');
-  const record: Record<string, unknown> = { seq, ts, prev: prevHash, event: event.event };
+  const record: Record<string, unknown> = { seq, ts };
+  if (writer.instance !== undefined) record.instance = writer.instance;
+  record.prev = prevHash;
+  record.event = event.event;
   for (const [key, value] of Object.entries(event)) {
     if (key === 'event') continue;
     if (RESERVED.has(key)) throw new Error(`audit: event field "${key}" is reserved for the chain`);
@@ -94,7 +124,8 @@ export function formatLine(prevHash: string, seq: number, ts: string, event: Eve
   }
   const body = asciiJson(record);
   const hash = sha256Hex(body);
-  return { line: `${body.slice(0, -1)},"hash":"${hash}"}`, hash };
+  const mac = writer.macKey ? `,"mac":"${macOf(writer.macKey, hash)}"` : '';
+  return { line: `${body.slice(0, -1)},"hash":"${hash}"${mac}}`, hash };
 }
 
 /** Checks one line on its own: well-formed, and its content matches its seal. */
@@ -108,16 +139,17 @@ export function parseRecord(line: string): { ok: true; record: ParsedRecord } | 
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'bad JSON: not an object' };
   const fields = value as Record<string, unknown>;
-  const { seq, ts, prev, hash, event } = fields;
+  const { seq, ts, prev, hash, event, mac, instance } = fields;
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return { ok: false, reason: 'bad record: seq is not a positive integer' };
   if (typeof ts !== 'string') return { ok: false, reason: 'bad record: ts is missing' };
   if (typeof prev !== 'string' || !HEX64.test(prev)) return { ok: false, reason: 'bad record: prev is not a SHA-256 hex digest' };
   if (typeof event !== 'string' || event === '') return { ok: false, reason: 'bad record: event is missing' };
   const seal = SEAL.exec(line);
-  if (seal === null || hash !== seal[1]) return { ok: false, reason: 'bad record: hash is not the last field' };
+  if (seal === null || hash !== seal[1] || (seal[2] !== undefined && mac !== seal[2])) return { ok: false, reason: 'bad record: hash (and mac) are not the last fields' };
   if (!line.startsWith('{"seq":')) return { ok: false, reason: 'bad record: fields out of order' };
+  if (instance !== undefined && typeof instance !== 'string') return { ok: false, reason: 'bad record: instance is not a string' };
   if (sha256Hex(line.slice(0, seal.index) + '}') !== hash) return { ok: false, reason: 'content does not match its hash (line edited)' };
-  return { ok: true, record: { seq, ts, prev, hash, event, fields } };
+  return { ok: true, record: { seq, ts, prev, hash, event, fields, ...(seal[2] !== undefined ? { mac: seal[2] } : {}), ...(instance !== undefined ? { instance } : {}) } };
 }
 
 /**
@@ -146,9 +178,12 @@ export class ChainVerifier {
   #count = 0;
   #line = 0;
   #broken: ChainBreak | undefined;
+  readonly #macKey: Buffer | undefined;
 
-  constructor(start: ChainHead) {
+  /** With `macKey`, every line must carry a MAC under it (integrity); without, only the structure is checked. */
+  constructor(start: ChainHead, macKey?: Buffer) {
     this.#head = start;
+    this.#macKey = macKey;
   }
 
   get head(): ChainHead {
@@ -172,6 +207,12 @@ export class ChainVerifier {
       return this.#break(`seq ${record.seq} where ${expected} was expected (${why})`);
     }
     if (record.prev !== this.#head.hash) return this.#break('prev does not match the previous record\'s hash');
+    if (this.#macKey) {
+      if (record.mac === undefined) return this.#break('no mac: written without the audit key, or its mac was stripped');
+      if (!timingSafeEqual(Buffer.from(record.mac, 'latin1'), Buffer.from(macOf(this.#macKey, record.hash), 'latin1'))) {
+        return this.#break('mac does not match (line rewritten without the audit key, or a different key)');
+      }
+    }
     this.#head = { hash: record.hash, seq: record.seq };
     this.#count += 1;
     return undefined;
@@ -191,8 +232,8 @@ export class ChainVerifier {
 }
 
 /** Verifies complete lines continuing from `start`; `tail` is an unterminated final piece, if any. */
-export function verifyLines(lines: Iterable<string>, start: ChainHead, tail = ''): ChainResult {
-  const verifier = new ChainVerifier(start);
+export function verifyLines(lines: Iterable<string>, start: ChainHead, tail = '', macKey?: Buffer): ChainResult {
+  const verifier = new ChainVerifier(start, macKey);
   for (const line of lines) {
     if (verifier.push(line)) break;
   }

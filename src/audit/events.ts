@@ -39,6 +39,8 @@ export type AuditEvent =
   | { event: 'config.rejected'; source: string; reason: string }
   | ({ event: 'breakglass.used'; user: string; reason: string; approved_by?: string } & RequestContext)
   | { event: 'audit.rotated'; file_prev: string }
+  | { event: 'audit.checkpoint'; at_seq: number; at_hash: string; kid: string; jws: string }
+  | { event: 'audit.forward_queue_full'; sink: string; unsent_bytes: number }
   | { event: 'audit.recovered'; reason: string; bytes: number }
   | { event: 'audit.dropped'; count: number; events: Record<string, number> };
 

@@ -1,13 +1,24 @@
-// `gatehouse audit verify [FILE...] [--config FILE] [--anchor SEQ:HASH]`
+// `gatehouse audit verify [FILE...] [--config FILE] [--key-file FILE | --allow-unkeyed]
+//                         [--anchor SEQ:HASH] [--checkpoint FILE|URL]... [--jwks FILE|URL]`
 //
-// Checks the audit log's hash chain (see src/audit/chain.ts). With no FILE it
-// takes `audit.path` from the config and walks back through the rotated files
-// via each file's `file_prev`, then verifies the series oldest first. Files are
-// streamed, so a log of any size works. FILEs given are verified in the order
-// given, as one series; the first continues from the head its first record
-// claims.
+// Checks the audit log's chain (see src/audit/chain.ts). With no FILE it takes
+// `audit.path` from the config and walks back through the rotated files via
+// each file's `file_prev`, then verifies the series oldest first. Files are
+// streamed, so a log of any size works. FILEs given are grouped by the instance
+// named in their first record (one chain per instance) and each group is
+// verified in the order given, as one series; the first continues from the
+// head its first record claims.
 //
-// Prints `ok: N events in M files, last hash <hex>` (exit 0) or
+// Integrity needs the audit key (--key-file, else the config's audit.key, its
+// *_file, GATEHOUSE_AUDIT_KEY or a stored development key): every line's MAC is
+// checked. Without a key only the structure can be checked, which anyone able
+// to write the file can fake; that is refused unless --allow-unkeyed says so.
+// A checkpoint (the JSON served at /.gatehouse/audit/checkpoint or sent to the
+// webhook) requires the chain to reach its seq with its hash: a cut tail fails.
+// Its signature is checked against --jwks, or the gateway's /.gatehouse/jwks.json
+// when the checkpoint was fetched from a URL.
+//
+// Prints `ok: N events in M files, last hash <hex>` per chain (exit 0) or
 // `TAMPERED: <file>:<line>: <reason>` (exit 1). Unreadable logs or config exit 1,
 // usage errors 2. A truncated last line (a crash mid-write) is a warning only.
 // A rotated file that was deleted is tampering when older rotated files remain,
@@ -16,18 +27,23 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
-import { CHAIN_ORIGIN, ChainVerifier, claimedStart } from '../audit/chain.ts';
+import { CHAIN_ORIGIN, ChainVerifier, claimedStart, deriveAuditMacKey, parseRecord } from '../audit/chain.ts';
 import type { ChainHead } from '../audit/chain.ts';
 import { listRotated } from '../audit/audit-log.ts';
+import { checkpointSignatureProblem, parseCheckpoint } from '../audit/checkpoint.ts';
+import type { Checkpoint } from '../audit/checkpoint.ts';
+import { ConfigError, formatIssues, loadConfig } from '../config/load.ts';
+import type { Config } from '../config/types.ts';
 
-const USAGE = 'usage: gatehouse audit verify [FILE...] [--config FILE] [--anchor SEQ:HASH]';
+const USAGE = 'usage: gatehouse audit verify [FILE...] [--config FILE] [--key-file FILE | --allow-unkeyed] [--anchor SEQ:HASH] [--checkpoint FILE|URL]... [--jwks FILE|URL]';
 const DEFAULT_CONFIG = 'config/gatehouse.yaml';
 const DEFAULT_AUDIT_PATH = 'data/audit.log';
 
+/** A head the chain must reach: from --anchor or a checkpoint. */
 interface Anchor {
   seq: number;
   hash: string;
+  what: string;
 }
 
 /** Problems the user can fix (exit 1), as opposed to tampering. */
@@ -40,14 +56,23 @@ export async function runAudit(args: string[]): Promise<number> {
       args,
       allowPositionals: true,
       strict: true,
-      options: { config: { type: 'string' }, anchor: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string' },
+        anchor: { type: 'string' },
+        'key-file': { type: 'string' },
+        'allow-unkeyed': { type: 'boolean' },
+        checkpoint: { type: 'string', multiple: true },
+        jwks: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
     return 2;
   }
   const [command, ...files] = parsed.positionals;
-  if (parsed.values.help) {
+  const v = parsed.values;
+  if (v.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
@@ -56,43 +81,77 @@ export async function runAudit(args: string[]): Promise<number> {
     return 2;
   }
   let anchor: Anchor | undefined;
-  if (parsed.values.anchor !== undefined) {
-    const m = /^(\d+):([0-9a-f]{64})$/.exec(parsed.values.anchor);
+  if (v.anchor !== undefined) {
+    const m = /^(\d+):([0-9a-f]{64})$/.exec(v.anchor);
     if (!m || Number(m[1]) < 1) {
       process.stderr.write(`--anchor wants SEQ:HASH (a record's seq and its 64-hex hash)\n${USAGE}\n`);
       return 2;
     }
-    anchor = { seq: Number(m[1]), hash: m[2] };
+    anchor = { seq: Number(m[1]), hash: m[2], what: 'the anchor' };
   }
-  if (files.length > 0 && parsed.values.config !== undefined) {
-    process.stderr.write(`give FILEs or --config, not both\n${USAGE}\n`);
+  if (v['key-file'] !== undefined && v['allow-unkeyed']) {
+    process.stderr.write(`give --key-file or --allow-unkeyed, not both\n${USAGE}\n`);
     return 2;
   }
 
   try {
-    let series: string[];
+    const configs = lazyConfig(v.config);
+    const macKey = await auditKey(v['key-file'], configs);
+    if (macKey === undefined && !v['allow-unkeyed']) {
+      throw new AuditCliError('no audit key, so integrity cannot be proven: give --key-file FILE, set GATEHOUSE_AUDIT_KEY, or --config with audit.key; --allow-unkeyed checks the structure only');
+    }
+    let groups: { instance: string; files: string[] }[];
     const notes: string[] = [];
     if (files.length > 0) {
       for (const f of files) if (!existsSync(f)) throw new AuditCliError(`no such file: ${f}`);
-      series = files;
+      groups = await groupByInstance(files);
     } else {
-      const live = await auditPathFromConfig(parsed.values.config);
+      const live = (await configs.get())?.audit.path ?? DEFAULT_AUDIT_PATH;
       const found = await discoverSeries(live);
       if ('tampered' in found) {
         process.stdout.write(`TAMPERED: ${found.tampered}\n`);
         return 1;
       }
-      series = found.files;
+      groups = [{ instance: await instanceOf(found.files.at(-1)!), files: found.files }];
       notes.push(...found.notes);
     }
-    const result = await verifySeries(series, anchor);
-    for (const note of [...notes, ...result.notes]) process.stdout.write(`${note}\n`);
-    if (!result.ok) {
-      process.stdout.write(`TAMPERED: ${result.where}: ${result.reason}\n`);
-      return 1;
+    if (anchor && groups.length > 1) throw new AuditCliError('--anchor names one chain; these files hold several instances (use --checkpoint)');
+    const checkpoints: Checkpoint[] = [];
+    for (const source of v.checkpoint ?? []) {
+      const { cp, note } = await loadCheckpoint(source, v.jwks);
+      if (note) notes.push(note);
+      checkpoints.push(cp);
     }
-    const n = series.length;
-    process.stdout.write(`ok: ${result.count} events in ${n} file${n === 1 ? '' : 's'}, last hash ${result.last.hash}\n`);
+    for (const note of notes) process.stdout.write(`${note}\n`);
+
+    let failed = false;
+    for (const group of groups) {
+      const anchors: Anchor[] = anchor ? [anchor] : [];
+      for (const cp of checkpoints) {
+        if (cp.instance === group.instance || (groups.length === 1 && group.instance === '')) {
+          anchors.push({ seq: cp.seq, hash: cp.hash, what: `the checkpoint of ${cp.ts}` });
+        }
+      }
+      const result = await verifySeries(group.files, anchors, macKey);
+      const label = groups.length > 1 ? `instance ${group.instance || '(unnamed)'}: ` : '';
+      for (const note of result.notes) process.stdout.write(`${label}${note}\n`);
+      if (!result.ok) {
+        process.stdout.write(`TAMPERED: ${label}${result.where}: ${result.reason}\n`);
+        failed = true;
+        continue;
+      }
+      const n = group.files.length;
+      process.stdout.write(`ok: ${label}${result.count} events in ${n} file${n === 1 ? '' : 's'}, last hash ${result.last.hash}\n`);
+    }
+    const unmatched = checkpoints.filter((cp) => !groups.some((g) => g.instance === cp.instance || (groups.length === 1 && g.instance === '')));
+    for (const cp of unmatched) {
+      process.stdout.write(`TAMPERED: the checkpoint for instance ${cp.instance} (seq ${cp.seq}) matches none of the logs checked (${groups.map((g) => g.instance || '(unnamed)').join(', ')})\n`);
+      failed = true;
+    }
+    if (failed) return 1;
+    process.stdout.write(macKey
+      ? 'integrity: every line\'s MAC checked under the audit key\n'
+      : 'warning: no audit key: structure checked only; whoever can write the files could have rewritten them\n');
     return 0;
   } catch (err) {
     if (err instanceof AuditCliError || (err as NodeJS.ErrnoException).code !== undefined) {
@@ -103,31 +162,100 @@ export async function runAudit(args: string[]): Promise<number> {
   }
 }
 
-/** `audit.path` from the config (read minimally: no validation of the rest). */
-async function auditPathFromConfig(configPath: string | undefined): Promise<string> {
-  const path = configPath ?? DEFAULT_CONFIG;
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if (configPath === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT') return DEFAULT_AUDIT_PATH;
-    throw new AuditCliError(`cannot read config ${path}: ${(err as Error).message}`);
+/** The config, read once and only when needed (absent: the default file does not exist). */
+function lazyConfig(configPath: string | undefined): { get(): Promise<Config | undefined> } {
+  let loaded: Promise<Config | undefined> | undefined;
+  return {
+    get() {
+      loaded ??= (async () => {
+        const path = configPath ?? DEFAULT_CONFIG;
+        if (configPath === undefined && !existsSync(path)) return undefined;
+        try {
+          // A stored development key may be used; a generated one would make every MAC look forged.
+          return loadConfig(path, { persistDevSecrets: false, generateDevSecrets: false });
+        } catch (err) {
+          if (err instanceof ConfigError) {
+            const unreadable = err.issues.length === 1 && err.issues[0].message.startsWith('cannot read the config file');
+            throw new AuditCliError(unreadable ? `cannot read config ${path}: ${err.issues[0].message}` : formatIssues(path, err.issues));
+          }
+          throw err;
+        }
+      })();
+      return loaded;
+    },
+  };
+}
+
+/** The chain's MAC key: --key-file, else the config's (audit.key, its file, GATEHOUSE_AUDIT_KEY, stored dev key), else the environment. */
+async function auditKey(keyFile: string | undefined, configs: { get(): Promise<Config | undefined> }): Promise<Buffer | undefined> {
+  let secret: string | undefined;
+  if (keyFile !== undefined) {
+    try {
+      secret = (await readFile(keyFile, 'utf8')).trim();
+    } catch (err) {
+      throw new AuditCliError(`cannot read the key file ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    if (secret.length < 32) throw new AuditCliError(`the key in ${keyFile} is shorter than 32 characters`);
+  } else {
+    secret = (await configs.get())?.audit.key || process.env.GATEHOUSE_AUDIT_KEY || undefined;
   }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new AuditCliError(`config ${path} is not valid YAML: ${(err as Error).message}`);
+  return secret ? deriveAuditMacKey(secret) : undefined;
+}
+
+/** The instance named by a file's first record ('' for unnamed or empty files). */
+async function instanceOf(file: string): Promise<string> {
+  const line = await firstLine(file);
+  if (line === undefined) return '';
+  const r = parseRecord(line);
+  return r.ok ? r.record.instance ?? '' : '';
+}
+
+/** FILEs split into one series per instance, each in the order given. */
+async function groupByInstance(files: string[]): Promise<{ instance: string; files: string[] }[]> {
+  const groups = new Map<string, string[]>();
+  for (const f of files) {
+    const inst = await instanceOf(f);
+    groups.set(inst, [...(groups.get(inst) ?? []), f]);
   }
-  const audit = (doc as { audit?: { path?: unknown } } | null)?.audit;
-  const value = audit?.path;
-  if (value === undefined) return DEFAULT_AUDIT_PATH;
-  if (typeof value !== 'string' || value === '') throw new AuditCliError(`config ${path}: audit.path must be a non-empty string`);
-  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-    const v = process.env[name];
-    if (v === undefined) throw new AuditCliError(`config ${path}: audit.path uses \${${name}}, which is not set`);
-    return v;
-  });
+  return [...groups].map(([instance, fs]) => ({ instance, files: fs }));
+}
+
+async function readSource(source: string): Promise<string> {
+  if (/^https?:\/\//.test(source)) {
+    const res = await fetch(source, { signal: AbortSignal.timeout(10_000) }).catch((err: Error) => {
+      throw new AuditCliError(`cannot fetch ${source}: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+    });
+    if (!res.ok) throw new AuditCliError(`cannot fetch ${source}: HTTP ${res.status}`);
+    return res.text();
+  }
+  try {
+    return await readFile(source, 'utf8');
+  } catch (err) {
+    throw new AuditCliError(`cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** A checkpoint and its signature check (against --jwks, or the gateway's own key set for a URL). */
+async function loadCheckpoint(source: string, jwksSource: string | undefined): Promise<{ cp: Checkpoint; note?: string }> {
+  let cp: Checkpoint;
+  try {
+    cp = parseCheckpoint(await readSource(source));
+  } catch (err) {
+    if (err instanceof AuditCliError) throw err;
+    throw new AuditCliError(`${source} is not an audit checkpoint: ${(err as Error).message}`);
+  }
+  const keysFrom = jwksSource ?? (/^https?:\/\//.test(source) ? new URL('/.gatehouse/jwks.json', source).href : undefined);
+  if (keysFrom === undefined) return { cp, note: `note: the signature of the checkpoint in ${source} was not checked (give --jwks FILE|URL)` };
+  let jwks: { keys?: unknown[] };
+  try {
+    jwks = JSON.parse(await readSource(keysFrom)) as { keys?: unknown[] };
+  } catch (err) {
+    if (err instanceof AuditCliError) throw err;
+    throw new AuditCliError(`${keysFrom} is not a JSON key set`);
+  }
+  const problem = checkpointSignatureProblem(cp, jwks);
+  if (problem !== undefined) throw new AuditCliError(`the checkpoint in ${source} cannot be trusted: ${problem}`);
+  return { cp };
 }
 
 /** The first line of a file, or undefined when it has none. */
@@ -184,12 +312,12 @@ type SeriesResult =
   | { ok: true; count: number; last: ChainHead; notes: string[] }
   | { ok: false; where: string; reason: string; notes: string[] };
 
-/** Verifies files as one chain, oldest first, streaming each. */
-async function verifySeries(files: string[], anchor: Anchor | undefined): Promise<SeriesResult> {
+/** Verifies files as one chain, oldest first, streaming each; every anchor must be reached with its hash. */
+async function verifySeries(files: string[], anchors: Anchor[], macKey: Buffer | undefined): Promise<SeriesResult> {
   const notes: string[] = [];
   let head: ChainHead | undefined;
   let count = 0;
-  let anchorSeen = false;
+  const pending = new Map(anchors.map((a) => [a.seq, a]));
   for (const file of files) {
     let verifier: ChainVerifier | undefined;
     let tail = '';
@@ -203,23 +331,25 @@ async function verifySeries(files: string[], anchor: Anchor | undefined): Promis
           const claim = claimedStart(piece.text);
           if (!claim.ok) return { ok: false, where: `${file}:1`, reason: claim.reason, notes };
           head = claim.start;
-          if (anchor && anchor.seq <= head.seq) {
-            anchorSeen = true;
-            notes.push(`note: anchor seq ${anchor.seq} precedes the first record checked (seq ${head.seq + 1}); not checked`);
+          for (const a of pending.values()) {
+            if (a.seq > head.seq) continue;
+            pending.delete(a.seq);
+            notes.push(`note: ${a.what} (seq ${a.seq}) precedes the first record checked (seq ${head.seq + 1}); not checked`);
           }
         }
-        verifier = new ChainVerifier(head);
+        verifier = new ChainVerifier(head, macKey);
       }
       const broken = verifier.push(piece.text);
       if (broken) return { ok: false, where: `${file}:${broken.line}`, reason: broken.reason, notes };
-      if (anchor && verifier.head.seq === anchor.seq) {
-        anchorSeen = true;
-        if (verifier.head.hash !== anchor.hash) {
-          return { ok: false, where: `${file}:${verifier.lineNumber}`, reason: `hash differs from the anchor recorded for seq ${anchor.seq}`, notes };
+      const a = pending.get(verifier.head.seq);
+      if (a) {
+        pending.delete(a.seq);
+        if (verifier.head.hash !== a.hash) {
+          return { ok: false, where: `${file}:${verifier.lineNumber}`, reason: `hash differs from ${a.what} recorded for seq ${a.seq}`, notes };
         }
       }
     }
-    if (verifier === undefined) verifier = new ChainVerifier(head ?? CHAIN_ORIGIN);
+    if (verifier === undefined) verifier = new ChainVerifier(head ?? CHAIN_ORIGIN, macKey);
     const end = verifier.end(tail);
     if (!end.ok) return { ok: false, where: `${file}:${end.line}`, reason: end.reason, notes };
     for (const w of end.warnings) notes.push(`warning: ${file}: ${w}`);
@@ -227,8 +357,9 @@ async function verifySeries(files: string[], anchor: Anchor | undefined): Promis
     head = end.last;
   }
   const last = head ?? CHAIN_ORIGIN;
-  if (anchor && !anchorSeen) {
-    return { ok: false, where: `${files[files.length - 1]}`, reason: `the log ends at seq ${last.seq}, before the anchor's seq ${anchor.seq} (records cut off the end)`, notes };
+  const missed = [...pending.values()].sort((x, y) => y.seq - x.seq)[0];
+  if (missed) {
+    return { ok: false, where: `${files[files.length - 1]}`, reason: `the log ends at seq ${last.seq}, before ${missed.what}'s seq ${missed.seq} (records cut off the end)`, notes };
   }
   return { ok: true, count, last, notes };
 }

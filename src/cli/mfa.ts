@@ -242,7 +242,7 @@ async function reset(io: CliIO, config: Config, r: ResetRequest): Promise<number
   if (refusal !== undefined) throw new CliError(1, `refused: ${refusal}; nothing was changed`);
 
   // Loaded here: `mfa list` needs none of them (Redis, SMTP and session crypto clients).
-  const [{ openAuditLog }, { openNotifier }, { SessionManager }, { openSharedState }] = await Promise.all([
+  const [{ openAuditLog, configuredAuditLog }, { openNotifier }, { SessionManager }, { openSharedState }] = await Promise.all([
     import('../audit/audit-log.ts'), import('../identity/notifier.ts'), import('../session/session-manager.ts'), import('../store/open-shared-state.ts'),
   ]);
   // Reach every backend first, so a failure leaves everything as it was.
@@ -260,7 +260,7 @@ async function reset(io: CliIO, config: Config, r: ResetRequest): Promise<number
       throw new CliError(1, `cannot reach shared state (${config.shared_state.kind}): ${(err as Error).message}; nothing was changed`);
     }
     try {
-      audit = await openAuditLog({ path: config.audit.path, maxBytes: config.audit.max_bytes, onError: (e) => auditErrors.push(e) });
+      audit = await openAuditLog({ ...configuredAuditLog(config), onError: (e) => auditErrors.push(e) });
     } catch (err) {
       throw new CliError(1, `cannot open the audit log ${config.audit.path}: ${(err as Error).message}; nothing was changed`);
     }

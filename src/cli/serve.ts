@@ -24,10 +24,14 @@ import { Throttle } from '../identity/throttle.ts';
 import { UpstreamPools } from '../proxy/upstream-pools.ts';
 import { createRenderer } from '../ui/render.ts';
 import { createStaticAssets, defaultStaticSources } from '../ui/static-assets.ts';
-import { openAuditLog } from '../audit/audit-log.ts';
+import { configuredAuditLog, openAuditLog } from '../audit/audit-log.ts';
 import { createMetrics } from '../audit/metrics.ts';
 import { createRequestLog } from '../audit/request-log.ts';
 import { createWouldChallengeAggregator } from '../audit/events.ts';
+import { createCheckpointer, type Checkpointer } from '../audit/checkpoint.ts';
+import { checkpointPublisher } from '../audit/publish-checkpoint.ts';
+import { openForwarder } from '../audit/open-forwarder.ts';
+import type { Forwarder } from '../audit/forward.ts';
 import { registerFeaturePages } from '../ui/feature-pages.ts';
 import { createFactorRegistry } from '../factors/registry.ts';
 import { createWebAuthn, type WebAuthnService } from '../factors/webauthn.ts';
@@ -70,10 +74,15 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const store = openStore(config.store);
   await store.migrate();
   const shared = openSharedState(config.shared_state);
+  let checkpoints: Checkpointer | undefined; // needs the signer, opened later
+  let forwarder: Forwarder | undefined; // needs the notifier for its alert
   const audit = await openAuditLog({
-    path: config.audit.path,
-    maxBytes: config.audit.max_bytes,
+    ...configuredAuditLog(config),
     onError: (err: Error) => log.error({ err }, 'audit log write failed'),
+    onFlushed: (head) => {
+      checkpoints?.flushed(head);
+      forwarder?.notify();
+    },
   });
   const metrics = createMetrics();
   // No users file for OIDC, nor for upstream_form without identity.file (the app's form names the users).
@@ -129,9 +138,33 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const signer = new AssertionSigner(store, factors.box, publicOrigin, Date.now, (err) => log.warn({ err }, 'signing keys reload failed; keeping the current keys'));
   await signer.init();
   const webauthn = openWebAuthn(config, store, shared, log);
+  const checkpointer = createCheckpointer({
+    log: audit, signer, instance: config.server.instance_id,
+    lines: config.audit.checkpoint.lines, everyMs: config.audit.checkpoint.every,
+    publish: checkpointPublisher(config.audit.checkpoint, config.audit.alert_email, notifier, (err, where) => log.error({ err: err.message }, `${where} failed`)),
+    onError: (err) => log.error({ err }, 'audit checkpoint failed'),
+  });
+  checkpoints = checkpointer;
+  forwarder = openForwarder(config, audit, {
+    queueFull(sink, unsentBytes) {
+      // Nothing is dropped (the audit files are the queue), but the SIEM is falling behind: say so everywhere.
+      log.error({ sink, unsent_bytes: unsentBytes }, 'audit forwarding: the sink is down and its backlog passed audit.forward.queue_max');
+      void audit.write({ event: 'audit.forward_queue_full', sink, unsent_bytes: unsentBytes });
+      const to = config.audit.alert_email;
+      if (to) {
+        notifier.send({
+          to, kind: 'audit_forward_queue_full', subject: `Audit forwarding to ${sink} is failing`,
+          text: `The audit sink "${sink}" has not accepted records for a while; ${unsentBytes} bytes wait on disk (nothing is dropped). Check the sink.
+`,
+        }).catch((err: Error) => log.error({ err: err.message }, 'audit forwarding alert not sent'));
+      }
+    },
+    error: (sink, err) => log.warn({ sink, err: err.message }, 'audit forwarding: send failed; retrying'),
+  });
+  forwarder?.notify();
 
   const svc: Services = {
-    log, requestLog, store, shared, identity, sessions, signer, audit, metrics,
+    log, requestLog, store, shared, identity, sessions, signer, audit, auditCheckpoints: checkpointer, metrics,
     pools: new UpstreamPools(),
     renderer: createRenderer(VIEWS_DIR, config.branding, { assetVersion: assets.version }),
     staticAsset: assets,
@@ -146,7 +179,8 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   await registerFeaturePages(svc, config);
 
   let snap = buildSnapshot(config);
-  audit.write({ event: 'config.loaded', source: configPath });
+  await audit.write({ event: 'config.loaded', source: configPath });
+  await checkpointer.checkpoint(); // the endpoint has one from the start
   const gateway = createGateway(svc, () => snap);
   const server = createHttpServer(config.server, gateway.handle, gateway.handleUpgrade);
   const { port } = await listen(server, o.listen ?? config.server.listen);
@@ -168,13 +202,13 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       for (const w of cfg.warnings) log.warn(w);
       log.info('config reloaded');
       metrics.configReloads.labels('ok').inc();
-      audit.write({ event: 'config.loaded', source: configPath, reason: 'reload' });
+      await audit.write({ event: 'config.loaded', source: configPath, reason: 'reload' });
       return true;
     } catch (err) {
       const reason = err instanceof ConfigError ? formatIssues(configPath, err.issues) : (err as Error).message;
       log.error({ reason }, 'config reload rejected: keeping the running config');
       metrics.configReloads.labels('rejected').inc();
-      audit.write({ event: 'config.rejected', source: configPath, reason });
+      await audit.write({ event: 'config.rejected', source: configPath, reason }).catch(() => undefined); // already logged by onError
       return false;
     }
   }
@@ -192,6 +226,9 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       adminServer?.closeAllConnections();
       await drain(server, config.server.shutdown_timeout);
       svc.wouldChallenge.stop();
+      checkpointer.stop();
+      await checkpointer.checkpoint(); // the last head, signed, before the file closes
+      await forwarder?.close();
       await Promise.allSettled([svc.pools.close(), audit.close(), shared.close(), store.close(), notifier.close?.()]);
       identity.close();
       requestLog.flush();

@@ -79,6 +79,7 @@ export const SECRET_KEYS: ReadonlyArray<{ at: string[]; key: string }> = [
   { at: ['store'], key: 'url' },           // postgres URL with its password
   { at: ['shared_state'], key: 'url' },    // redis URL with its password
   { at: ['notifier'], key: 'url' },        // smtp URL with credentials, webhook URL with a token
+  { at: ['audit'], key: 'key' },           // the audit chain's MAC key
 ];
 
 /**

@@ -14,6 +14,7 @@
 // (with a warning), so the demo runs with no setup and production needs no edit.
 
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -54,6 +55,12 @@ export interface LoadOptions {
    * but never creates one.
    */
   persistDevSecrets?: boolean;
+  /**
+   * Generate missing development secrets (default true). `gatehouse audit verify`
+   * passes false: it may use a stored one, but a fresh random key would only
+   * make every MAC look forged. Secrets found nowhere stay ''.
+   */
+  generateDevSecrets?: boolean;
 }
 
 /** `config/gatehouse.yaml:12 routes[0].upstream: must be an http(s) URL`, one line per issue. */
@@ -115,7 +122,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     throw new ConfigError(file, toIssues(relevant, doc, lineCounter));
   }
   try {
-    fillDevSecrets(built, warnings, opts.persistDevSecrets ?? true);
+    fillDevSecrets(built, warnings, opts.persistDevSecrets ?? true, opts.generateDevSecrets ?? true);
   } catch (err) {
     throw new ConfigError(file, [{ path: 'session.secret', message: (err as Error).message }]);
   }
@@ -346,9 +353,9 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const rollout = buildRollout(r, r.section(raw, 'rollout'));
   const store = buildStore(r, raw.store);
   const shared_state = buildSharedState(r, raw.shared_state);
-  requireSharedSecrets(r, session, factors, store, shared_state);
   const notifier = buildNotifier(r, raw.notifier);
-  const audit = buildAudit(r, r.section(raw, 'audit'));
+  const audit = buildAudit(r, r.section(raw, 'audit'), env);
+  requireSharedSecrets(r, session, factors, audit, store, shared_state);
   const headers = buildHeaders(r, r.section(raw, 'headers'));
   return { server, branding, routes, identity, session, factors, policy, rollout, store, shared_state, notifier, audit, headers };
 }
@@ -375,7 +382,13 @@ function buildServer(r: Reader, s: Obj, warnings: string[]): ServerConfig {
     shutdown_timeout: r.duration(s, 'shutdown_timeout', at, '10s'),
     ...(admin_listen !== undefined ? { admin_listen } : {}),
     log_level: (r.str(s, 'log_level') ?? 'info') as ServerConfig['log_level'],
+    instance_id: r.str(s, 'instance_id') ?? defaultInstanceId(),
   };
+}
+
+/** The host name, trimmed to what server.instance_id accepts. */
+function defaultInstanceId(): string {
+  return hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64) || 'gatehouse';
 }
 
 /** Loopback: a scraper on the gateway's own host (README "Operator endpoints"). */
@@ -499,6 +512,9 @@ function buildIdentity(r: Reader, s: Obj, warnings: string[]): IdentityConfig {
       }
     }
     const app_cookies = r.list(u, 'app_cookies') ?? (set_cookie !== undefined ? [set_cookie] : []);
+    if (app_cookies.length === 0) {
+      warnings.push('identity.upstream_form: no app_cookies (nor success.set_cookie): the app\'s session cookies are not tied to the gateway session that released them; name them in app_cookies');
+    }
     app_cookies.forEach((name, i) => {
       if (!/^[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?$/.test(name)) r.fail([...at, 'app_cookies', i], 'must be a cookie name, optionally ending in * (a prefix)');
     });
@@ -552,9 +568,10 @@ function secretValue(r: Reader, o: Obj, key: string, at: PathSegment[], env: Nod
  * With a postgres store or redis shared state several instances work as one,
  * and a generated development secret would differ on each: a TOTP seed sealed
  * on one could not be opened on another, and a session cookie sealed by one
- * would be refused by the next. So both secrets must be set.
+ * would be refused by the next, and `gatehouse audit verify` could not check
+ * every instance's chain with one key. So these secrets must be set.
  */
-function requireSharedSecrets(r: Reader, session: SessionConfig, factors: FactorsConfig, store: StoreConfig, shared: SharedStateConfig): void {
+function requireSharedSecrets(r: Reader, session: SessionConfig, factors: FactorsConfig, audit: AuditConfig, store: StoreConfig, shared: SharedStateConfig): void {
   const why = store.kind === 'postgres' ? 'store.kind is postgres' : shared.kind === 'redis' ? 'shared_state.kind is redis' : undefined;
   if (why === undefined) return;
   const how = (key: string, file: string, envName: string) =>
@@ -562,6 +579,7 @@ function requireSharedSecrets(r: Reader, session: SessionConfig, factors: Factor
     'to the same random value of at least 32 characters on every instance, e.g. from `openssl rand -base64 36`';
   if (!session.secret) r.fail(['session', 'secret'], how('session.secret', 'session.secret_file', 'GATEHOUSE_SESSION_SECRET'));
   if (!factors.encryption_key) r.fail(['factors', 'encryption_key'], how('factors.encryption_key', 'factors.encryption_key_file', 'GATEHOUSE_ENCRYPTION_KEY'));
+  if (!audit.key) r.fail(['audit', 'key'], how('audit.key', 'audit.key_file', 'GATEHOUSE_AUDIT_KEY'));
 }
 
 /** identity.oidc.username_claim: sub unless the operator asks for another claim (warned: users may change it). */
@@ -765,14 +783,55 @@ function buildNotifier(r: Reader, v: unknown): NotifierConfig {
   return { kind: 'webhook', url, headers, body_template: r.str(v, 'body_template') ?? '' };
 }
 
-function buildAudit(r: Reader, a: Obj): AuditConfig {
+function buildAudit(r: Reader, a: Obj, env: NodeJS.ProcessEnv): AuditConfig {
+  const at = ['audit'];
   const alert_email = r.str(a, 'alert_email');
-  if (alert_email !== undefined && !/^[^@\s]+@[^@\s]+$/.test(alert_email)) r.fail(['audit', 'alert_email'], 'must be an email address');
+  if (alert_email !== undefined && !/^[^@\s]+@[^@\s]+$/.test(alert_email)) r.fail([...at, 'alert_email'], 'must be an email address');
+  const c = r.section(a, 'checkpoint');
+  const webhook = r.str(c, 'webhook');
+  if (webhook !== undefined) checkHttpUrl(r, webhook, [...at, 'checkpoint', 'webhook'], { allowPath: true, allowQuery: true });
+  const email = r.bool(c, 'email', false);
+  if (email && alert_email === undefined) r.fail([...at, 'checkpoint', 'email'], 'needs audit.alert_email to send checkpoints to');
+  const every = r.duration(c, 'every', [...at, 'checkpoint'], '5m');
+  if (every < 1000 && c.every !== undefined) r.fail([...at, 'checkpoint', 'every'], 'must be at least 1s');
   return {
     path: r.str(a, 'path') ?? 'data/audit.log',
-    max_bytes: r.bytes(a, 'max_bytes', ['audit'], '64MiB'),
+    max_bytes: r.bytes(a, 'max_bytes', at, '64MiB'),
     ...(alert_email !== undefined ? { alert_email } : {}),
+    sync: (r.str(a, 'sync') ?? 'group') as AuditConfig['sync'],
+    key: secretValue(r, a, 'key', at, env, 'GATEHOUSE_AUDIT_KEY'),
+    checkpoint: { lines: r.int(c, 'lines', 1000), every, ...(webhook !== undefined ? { webhook } : {}), email },
+    forward: buildAuditForward(r, r.section(a, 'forward')),
   };
+}
+
+function buildAuditForward(r: Reader, f: Obj): AuditConfig['forward'] {
+  const at = ['audit', 'forward'];
+  const forward: AuditConfig['forward'] = {
+    queue_max: r.bytes(f, 'queue_max', at, '256MiB'),
+    retry_max: r.duration(f, 'retry_max', at, '30s'),
+  };
+  if (f.syslog !== undefined) {
+    const s = r.section(f, 'syslog');
+    const address = r.str(s, 'address') ?? '';
+    checkListen(r, address, [...at, 'syslog', 'address']);
+    const ca_file = r.str(s, 'ca_file');
+    const tls = r.bool(s, 'tls', false);
+    if (ca_file !== undefined && !tls) r.fail([...at, 'syslog', 'ca_file'], 'only with tls: true');
+    forward.syslog = { address, tls, ...(ca_file !== undefined ? { ca_file } : {}), app_name: r.str(s, 'app_name') ?? 'gatehouse' };
+  }
+  if (f.http !== undefined) {
+    const h = r.section(f, 'http');
+    const url = r.str(h, 'url') ?? '';
+    checkHttpUrl(r, url, [...at, 'http', 'url'], { allowPath: true, allowQuery: true });
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(r.section(h, 'headers'))) {
+      if (!TOKEN.test(name)) r.fail([...at, 'http', 'headers', name], 'is not a valid HTTP header name');
+      if (typeof value === 'string') headers[name] = value;
+    }
+    forward.http = { url, format: (r.str(h, 'format') ?? 'ndjson') as NonNullable<AuditConfig['forward']['http']>['format'], headers };
+  }
+  return forward;
 }
 
 function buildHeaders(r: Reader, h: Obj): HeadersConfig {
@@ -888,10 +947,11 @@ function dateEnd(date: string): number | undefined {
 // ---------------------------------------------------------------------------
 // Development secrets
 
-function fillDevSecrets(config: Built, warnings: string[], persist: boolean): void {
-  const missing: Array<'session_secret' | 'encryption_key'> = [];
+function fillDevSecrets(config: Built, warnings: string[], persist: boolean, generate: boolean): void {
+  const missing: Array<'session_secret' | 'encryption_key' | 'audit_key'> = [];
   if (!config.session.secret) missing.push('session_secret');
   if (!config.factors.encryption_key) missing.push('encryption_key');
+  if (!config.audit.key) missing.push('audit_key');
   if (missing.length === 0) return;
 
   const dir = config.store.kind === 'sqlite' ? dirname(config.store.path) : 'data';
@@ -904,6 +964,9 @@ function fillDevSecrets(config: Built, warnings: string[], persist: boolean): vo
       // Never overwrite it: the encryption key in it protects stored TOTP seeds.
       throw new Error(`cannot read ${file} (${(err as Error).message}); fix or remove it, or set the secrets`);
     }
+  }
+  if (!generate) {
+    for (let i = missing.length - 1; i >= 0; i--) if (typeof stored[missing[i]] !== 'string') missing.splice(i, 1);
   }
   let changed = false;
   for (const key of missing) {
@@ -926,5 +989,9 @@ function fillDevSecrets(config: Built, warnings: string[], persist: boolean): vo
   if (missing.includes('encryption_key')) {
     config.factors.encryption_key = stored.encryption_key as string;
     warnings.push(`factors.encryption_key not set: using a generated development key stored in ${file}; set GATEHOUSE_ENCRYPTION_KEY in production`);
+  }
+  if (missing.includes('audit_key')) {
+    config.audit.key = stored.audit_key as string;
+    warnings.push(`audit.key not set: using a generated development key stored in ${file}; set GATEHOUSE_AUDIT_KEY in production (gatehouse audit verify needs it)`);
   }
 }

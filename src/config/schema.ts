@@ -50,6 +50,7 @@ const server = obj({
   metrics_allow: strList,
   admin_listen: nonEmpty,
   metrics_listen: nonEmpty,
+  instance_id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', errorHint: 'must be 1-64 letters, digits, dots, dashes or underscores' },
   log_level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
 });
 
@@ -234,7 +235,22 @@ const notifier = obj(
   },
 );
 
-const audit = obj({ path: nonEmpty, max_bytes: byteSize, alert_email: nonEmpty });
+const auditSyslog = obj({ address: nonEmpty, tls: bool, ca_file: nonEmpty, app_name: nonEmpty }, ['address']);
+const auditHttpSink = obj({
+  url: nonEmpty,
+  format: { enum: ['ndjson', 'splunk', 'elastic', 'loki'] },
+  headers: { type: 'object', additionalProperties: { type: 'string' } },
+}, ['url']);
+const audit = obj({
+  path: nonEmpty,
+  max_bytes: byteSize,
+  alert_email: nonEmpty,
+  sync: { enum: ['group', 'always'] },
+  key: nonEmpty,
+  key_file: nonEmpty,
+  checkpoint: obj({ lines: { type: 'integer', minimum: 1 }, every: duration, webhook: nonEmpty, email: bool }),
+  forward: obj({ queue_max: byteSize, retry_max: duration, syslog: auditSyslog, http: auditHttpSink }),
+});
 
 const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", errorHint: 'must be a valid HTTP header name' };
 const headers = obj({

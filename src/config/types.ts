@@ -24,6 +24,8 @@ export interface ServerConfig {
   /** Optional second listener (host:port) serving only the operator endpoints (metrics, healthz, readyz). */
   admin_listen?: string;
   log_level: LogLevel;            // default info
+  /** Names this instance in every audit line (one chain per instance); default the host name. */
+  instance_id: string;
 }
 
 export interface BrandingConfig {
@@ -165,6 +167,40 @@ export interface AuditConfig {
   path: string;
   max_bytes: number;              // rotate past this size; default 64 MiB
   alert_email?: string;
+  /** group: answers wait for a shared write + fdatasync (<= 5 ms batches); always: one per record. */
+  sync: 'group' | 'always';
+  /** The chain's MAC key (32+ characters); a generated development key when unset (single-instance only). */
+  key: string;
+  checkpoint: AuditCheckpointConfig;
+  forward: AuditForwardConfig;
+}
+
+export interface AuditCheckpointConfig {
+  lines: number;                  // a checkpoint after this many records; default 1000
+  every: Millis;                  // or after this long with new records; default 5m
+  webhook?: string;               // POST each checkpoint here (JSON)
+  email: boolean;                 // mail each checkpoint to audit.alert_email through the notifier
+}
+
+export interface AuditSyslogSink {
+  address: string;                // host:port (TCP, RFC 5424 with octet-counting framing)
+  tls: boolean;
+  ca_file?: string;
+  app_name: string;               // default gatehouse
+}
+
+export interface AuditHttpSink {
+  url: string;
+  format: 'ndjson' | 'splunk' | 'elastic' | 'loki';
+  headers: Record<string, string>;
+}
+
+export interface AuditForwardConfig {
+  /** Unsent bytes past which an alert is raised (nothing is dropped: the audit files are the queue). */
+  queue_max: number;
+  retry_max: Millis;              // longest wait between retries; default 30s
+  syslog?: AuditSyslogSink;
+  http?: AuditHttpSink;
 }
 
 export interface HeaderNames {

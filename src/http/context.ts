@@ -21,6 +21,7 @@ import type { Store } from '../store/types.ts';
 import type { SharedState } from '../store/shared-state.ts';
 import type { Renderer } from '../ui/render.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { Checkpointer } from '../audit/checkpoint.ts';
 import type { Metrics } from '../audit/metrics.ts';
 import type { WouldChallengeAggregator } from '../audit/events.ts';
 import type { StashStore } from '../session/stash-store.ts';
@@ -43,6 +44,8 @@ export interface Services {
   renderer: Renderer;
   staticAsset: (name: string) => { body: Buffer; type: string; etag: string } | undefined;
   audit: AuditLog;
+  /** Signed heads of the audit chain; the latest is served to operators. */
+  auditCheckpoints?: Pick<Checkpointer, 'latest'>;
   metrics: Metrics;
   wouldChallenge: WouldChallengeAggregator;
   /** Requests kept across a challenge (capped per session, per user and per instance). */

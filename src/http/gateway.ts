@@ -26,7 +26,7 @@ import { subjectFor, identityHeaders } from '../session/subject.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
 import { restoreStash, stashAndRedirect, takeStash, usedStashTarget, type Stash } from './stash.ts';
 import { splitResume } from '../policy/resume-marker.ts';
-import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, upstreamFormLogin } from '../identity/upstream-form.ts';
+import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, strayCredentials, upstreamFormLogin } from '../identity/upstream-form.ts';
 import { appCookieHeaders, expireAppCookies, rememberReleased } from '../identity/app-cookies.ts';
 import { SIGN_IN_RULE } from '../policy/compile.ts';
 import { parseParams } from '../policy/param-match.ts';
@@ -182,6 +182,10 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     ctx.log.decision = decision.action;
     // identity.source upstream_form: the sign-in (the POST the implicit login rule allowed) is judged by the gateway (identity/upstream-form.ts).
     if (decision.rule === SIGN_IN_RULE && decision.action === 'allow' && ctx.req.method === 'POST' && !stash) return upstreamFormLogin(ctx, route, norm.forwardPath + ctx.query);
+    if (decision.action !== 'deny' && strayCredentials(ctx, route)) {
+      ctx.log = { ...ctx.log, decision: 'deny', reason: 'upstream_form: a username outside the sign-in' };
+      return errorPage(ctx, 400, { message: 'Sign in on the application\'s login form.' });
+    }
 
     switch (decision.action) {
       case 'deny':

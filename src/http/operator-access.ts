@@ -9,7 +9,7 @@ import { isTrusted } from './client-address.ts';
 import { errorPage } from './respond.ts';
 
 /** The endpoints the admin listener serves; every other path is 404 there. */
-export const OPERATOR_PATHS: ReadonlySet<string> = new Set(['/.gatehouse/metrics', '/.gatehouse/healthz', '/.gatehouse/readyz']);
+export const OPERATOR_PATHS: ReadonlySet<string> = new Set(['/.gatehouse/metrics', '/.gatehouse/healthz', '/.gatehouse/readyz', '/.gatehouse/audit/checkpoint']);
 
 /** Pure: may this client use an operator-only endpoint? `clientIp` is ClientFacts.ip (after trusted_proxies). */
 export function isOperatorClient(snap: Pick<Snapshot, 'operatorAllow'>, clientIp: string, viaAdminListener: boolean): boolean {

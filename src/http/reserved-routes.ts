@@ -30,6 +30,14 @@ async function metrics(ctx: RequestContext): Promise<void> {
   ctx.res.end(await ctx.svc.metrics.text());
 }
 
+/** The latest signed audit checkpoint (README "Audit log"), for operators to keep off the gateway's disk. */
+function auditCheckpoint(ctx: RequestContext): void {
+  if (!operatorOnly(ctx)) return;
+  const cp = ctx.svc.auditCheckpoints?.latest();
+  if (cp === undefined) return sendText(ctx.res, 503, 'no audit checkpoint yet\n');
+  sendJson(ctx, 200, cp, { 'cache-control': 'no-store' });
+}
+
 function staticFile(ctx: RequestContext, name: string): void {
   const asset = ctx.svc.staticAsset(name);
   if (!asset) return errorPage(ctx, 404);
@@ -46,6 +54,7 @@ const BUILT_IN: Record<string, PageHandler> = {
   '/.gatehouse/healthz': (ctx) => sendText(ctx.res, 200, 'ok'),
   '/.gatehouse/readyz': readyz,
   '/.gatehouse/metrics': metrics,
+  '/.gatehouse/audit/checkpoint': auditCheckpoint,
   '/.gatehouse/jwks.json': (ctx) => sendJson(ctx, 200, ctx.svc.signer.jwks(), { 'cache-control': 'public, max-age=300' }),
   '/.gatehouse/login': loginPage,
   '/.gatehouse/logout': logoutPage,

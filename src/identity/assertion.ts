@@ -154,6 +154,18 @@ export class AssertionSigner {
     return { keys: this.#published };
   }
 
+  /**
+   * Signs another payload (an audit checkpoint) with the current key, as a
+   * compact JWS whose `typ` keeps it from passing for an identity assertion.
+   */
+  signJws(payload: Record<string, unknown>, typ: string): { kid: string; jws: string } {
+    const active = this.#active;
+    if (!active) throw new Error('assertion signer not initialised');
+    const input = `${b64url(JSON.stringify({ alg: 'ES256', typ, kid: active.kid }))}.${b64url(JSON.stringify(payload))}`;
+    const sig = sign('sha256', Buffer.from(input), { key: active.key, dsaEncoding: 'ieee-p1363' });
+    return { kid: active.kid, jws: `${input}.${b64url(sig)}` };
+  }
+
   /** A cached or fresh assertion for this session and audience (the upstream origin). */
   assertion(claims: AssertionClaims, audience: string): string {
     const active = this.#active;

@@ -1,12 +1,15 @@
 // identity.source: upstream_form (SPEC §3): the legacy app keeps its own login
-// page. Its form is passed through; on a POST to login_path the gateway reads
-// the username field, forwards the form, and judges the app's answer by the
-// configured success rule. On success it starts the gateway session for that
-// username and HOLDS BACK the app's Set-Cookie headers (sealed, in shared
-// state, bound to the new session) until the policy is satisfied: released at
-// once when no second factor is due, else by passFactor after the challenge or
-// enrollment. Without a signed-in gateway session the app sees no cookies at
-// all, so a stolen or leftover app cookie is worth nothing through the gateway.
+// page. Its form is passed through; the sign-in (a POST to login_path that
+// matches login_match, allowed by the implicit policy rule upstream_form-login)
+// is read by the gateway: the username the app will read (login-form.ts:
+// repeated or query copies refused, one canonical form), the form forwarded,
+// the app's answer judged by the configured success rule (and, optionally,
+// confirmed by the app naming the same user). On success it starts the gateway
+// session for that username and HOLDS BACK the app's Set-Cookie headers
+// (sealed, in shared state, bound to the new session) until the routine second
+// factor is done: released at once when nothing is due, else by passFactor
+// after the challenge or enrollment. Which app-cookie values each gateway
+// session may send on is app-cookies.ts's business.
 //
 // Pure parts first (table-tested), then the imperative login interception.
 
@@ -160,6 +163,21 @@ export async function readAppForm(ctx: RequestContext, route: Route): Promise<vo
   ctx.form = { body, fields: parseParams(body.toString('utf8')) };
 }
 
+/**
+ * A request to login_path that names a user (username_field in its query, or
+ * in the form the gateway read) without being the sign-in. Apps such as
+ * DokuWiki accept credentials on any request to their script: passed on, such a
+ * request would sign in whoever it names without the gateway's checks. Refused.
+ */
+export function strayCredentials(ctx: RequestContext, route: Route): boolean {
+  const uf = formConfig(ctx);
+  if (!uf || !samePath(ctx.path, uf.login_path, route.case_insensitive)) return false;
+  const field = uf.username_field;
+  const query = ctx.query.startsWith('?') ? ctx.query.slice(1) : ctx.query;
+  if (query.includes(field) && parseParams(query).some(([k]) => k === field)) return true;
+  return ctx.form?.fields.some(([k]) => k === field) ?? false;
+}
+
 /** A request to the app's logout_path (and logout_match): it ends the gateway session too. */
 export function isLogoutRequest(ctx: RequestContext, route: Route): boolean {
   const uf = formConfig(ctx);
@@ -181,7 +199,7 @@ export async function endGatewaySession(ctx: RequestContext): Promise<string[]> 
   if (!s) return [];
   // What was released to it is kept until this answer is proxied (the app must see its cookie to end its own session); it expires with the session.
   await ctx.svc.sessions.revokeSession(s, ctx.cookie);
-  if (s.user) ctx.svc.audit.write({ event: 'signout', user: s.user, ip: ctx.client.ip, request_id: ctx.requestId });
+  if (s.user) await ctx.svc.audit.write({ event: 'signout', user: s.user, ip: ctx.client.ip, request_id: ctx.requestId });
   return [ctx.svc.sessions.clearCookie(), ...expireAppCookies(ctx)];
 }
 
@@ -246,8 +264,8 @@ export async function upstreamFormLogin(ctx: RequestContext, route: Route, targe
 }
 
 /** A sign-in the gateway refuses before the app sees it: the form is ambiguous or names an unusable user. */
-function refuseLogin(ctx: RequestContext, reason: string, user = '-'): void {
-  ctx.svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason });
+async function refuseLogin(ctx: RequestContext, reason: string, user = '-'): Promise<void> {
+  await ctx.svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason });
   ctx.log = { ...ctx.log, decision: 'deny', reason: `upstream_form: ${reason}` };
   return errorPage(ctx, 400, { message: 'The gateway cannot accept this sign-in form: its username is missing, repeated or not allowed here.' });
 }
@@ -263,15 +281,16 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   const uf = formConfig(ctx)!;
   let body: Buffer;
   let fields: ParamList;
+  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    if (!ctx.form) req.resume();
+    ctx.log.reason = 'upstream_form: login form not urlencoded';
+    return errorPage(ctx, 400, { message: 'The sign-in form could not be read by the gateway.' });
+  }
   if (ctx.form) {
+    if (ctx.form.body.length > LOGIN_FORM_LIMIT) return errorPage(ctx, 413);
     ({ body, fields } = ctx.form);
   } else {
-    const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (type !== 'application/x-www-form-urlencoded') {
-      req.resume();
-      ctx.log.reason = 'upstream_form: login form not urlencoded';
-      return errorPage(ctx, 400, { message: 'The sign-in form could not be read by the gateway.' });
-    }
     try {
       body = await readBody(req, LOGIN_FORM_LIMIT, snap.config.server.body_timeout || 10_000);
     } catch (err) {
@@ -292,7 +311,7 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   const reserved = await svc.throttle.reserve(keys);
   if (!reserved.ok) {
     const wait = reserved.waitMs;
-    svc.audit.write({ event: 'signin.lockout', user: username ?? '-', ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + wait).toISOString() });
+    await svc.audit.write({ event: 'signin.lockout', user: username ?? '-', ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + wait).toISOString() });
     ctx.log = { ...ctx.log, decision: 'deny', reason: 'sign-in throttled' };
     return errorPage(ctx, 429, { waitSeconds: Math.ceil(wait / 1000), message: 'Too many failed sign-ins. Please wait before trying again.' });
   }
@@ -331,7 +350,7 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   if (username === null) {
     await svc.throttle.release(reserved.attempt);
     svc.log.error({ req_id: ctx.requestId, field: uf.username_field }, 'upstream_form: the app accepted a login whose username field is missing or unusable (check identity.upstream_form.username_field)');
-    svc.audit.write({ event: 'signin.failure', user: '-', ip: ctx.client.ip, request_id: ctx.requestId, reason: 'username unreadable' });
+    await svc.audit.write({ event: 'signin.failure', user: '-', ip: ctx.client.ip, request_id: ctx.requestId, reason: 'username unreadable' });
     return errorPage(ctx, 400, { message: 'The gateway could not read the username from the sign-in form.' });
   }
   // Optional: the app itself names who it signed in; it must be the form's user.
@@ -342,7 +361,7 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   if (named.some((n) => !namesSameUser(username, n, uf))) {
     svc.throttle.failed(reserved.attempt);
     svc.log.warn({ req_id: ctx.requestId, user: username, app_user: named }, 'upstream_form: the app signed in another user than the form named: refused');
-    svc.audit.write({ event: 'signin.failure', user: username, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'the app named another user' });
+    await svc.audit.write({ event: 'signin.failure', user: username, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'the app named another user' });
     ctx.log = { ...ctx.log, decision: 'deny', reason: 'upstream_form: app confirmation names another user' };
     return errorPage(ctx, 403, { message: 'The application signed in a different user than the one named in the form.' });
   }
@@ -394,11 +413,11 @@ async function relayFailure(ctx: RequestContext, route: Route, answer: Dispatche
   if (answer.statusCode < 500) {
     const user = username ?? '-';
     const { waitMs, locked, failures } = svc.throttle.failed(attempt);
-    svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'app refused the login' });
+    await svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'app refused the login' });
     svc.log.warn({ req_id: ctx.requestId, user, ip: ctx.client.ip, status: answer.statusCode, wait_ms: waitMs, locked }, 'sign-in failed (app login form)');
     if (waitMs > 0) {
       svc.metrics.lockouts.inc();
-      svc.audit.write({ event: 'signin.lockout', user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
+      await svc.audit.write({ event: 'signin.lockout', user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
     }
   } else await svc.throttle.release(attempt);
   ctx.log.reason = 'upstream_form: login refused by the app';
@@ -423,7 +442,7 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
   const known = snap.config.identity.file ? svc.identity.getUser(user) : undefined;
   if (known?.disabled) {
     await svc.throttle.release(attempt);
-    svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'disabled' });
+    await svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'disabled' });
     return errorPage(ctx, 403, { message: 'This account is disabled at the gateway.' });
   }
   await svc.throttle.succeed(attempt);
@@ -442,7 +461,7 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
   }
   const expired = expireAppCookies(ctx);
   const setCookie = await commitSession(ctx, session);
-  svc.audit.write({ event: 'signin.success', user, ip: ctx.client.ip, request_id: ctx.requestId, method: device ? 'upstream_form+device' : 'upstream_form' });
+  await svc.audit.write({ event: 'signin.success', user, ip: ctx.client.ip, request_id: ctx.requestId, method: device ? 'upstream_form+device' : 'upstream_form' });
   ctx.log.user = user;
 
   const d = signInDecision(ctx, target);

@@ -77,7 +77,7 @@ async function accountSubmit(ctx: RequestContext): Promise<void> {
       }
       const removed = await svc.factors.removeFactor(user, target.id);
       if (removed) {
-        svc.audit.write({ event: 'factor.removed', user, factor: removed.kind, factor_id: removed.id, by: user, ip: ctx.client.ip, request_id: ctx.requestId });
+        await svc.audit.write({ event: 'factor.removed', user, factor: removed.kind, factor_id: removed.id, by: user, ip: ctx.client.ip, request_id: ctx.requestId });
         notifyUser(ctx, user, (c) => factorRemovedMessage(c, { label: factorKindInfo(removed.kind).label, name: removed.name }));
         const enrolled = await svc.factors.enrolledKinds(user);
         await commitSession(ctx, { ...ctx.session!, enrolled });
@@ -91,7 +91,7 @@ async function accountSubmit(ctx: RequestContext): Promise<void> {
     }
     case 'regenerate-recovery': {
       const codes = await svc.factors.recovery.generate(user);
-      svc.audit.write({ event: 'recovery.regenerated', user, count: codes.length, ip: ctx.client.ip, request_id: ctx.requestId });
+      await svc.audit.write({ event: 'recovery.regenerated', user, count: codes.length, ip: ctx.client.ip, request_id: ctx.requestId });
       notifyUser(ctx, user, (c) => ({ subject: `New recovery codes for ${c.product}`, text: `New recovery codes were created for your ${c.product} account. Your old codes no longer work.\nIf this wasn’t you, contact support now.`, kind: 'recovery_regenerated' }));
       const text = `Recovery codes for ${ctx.snap.config.branding.product_name} (${user})\nEach code works once.\n\n${codes.join('\n')}\n`;
       return sendPage(ctx, 200, 'enroll', {
@@ -102,13 +102,13 @@ async function accountSubmit(ctx: RequestContext): Promise<void> {
     case 'revoke-device': {
       const ok = await svc.store.removeDevice(user, form.id ?? '');
       if (!ok) return errorPage(ctx, 404);
-      svc.audit.write({ event: 'session.revoked', user, reason: 'trusted browser removed', by: user, ip: ctx.client.ip, request_id: ctx.requestId });
+      await svc.audit.write({ event: 'session.revoked', user, reason: 'trusted browser removed', by: user, ip: ctx.client.ip, request_id: ctx.requestId });
       return redirect(ctx, `${ACCOUNT}?done=device`, {}, 303);
     }
     case 'sign-out-everywhere': {
       await svc.sessions.revokeUser(user);
       await svc.store.removeAllDevices(user);
-      svc.audit.write({ event: 'session.revoked', user, reason: 'sign out everywhere', by: user, ip: ctx.client.ip, request_id: ctx.requestId });
+      await svc.audit.write({ event: 'session.revoked', user, reason: 'sign out everywhere', by: user, ip: ctx.client.ip, request_id: ctx.requestId });
       ctx.session = null;
       return sendPage(ctx, 200, 'signed-out', {}, { 'set-cookie': svc.sessions.clearCookie() });
     }

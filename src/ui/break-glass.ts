@@ -38,7 +38,7 @@ export async function breakGlassSignIn(ctx: RequestContext, bg: BreakGlassConfig
   const reserved = await throttle.reserve(throttleKeys('pwd', bg.user, ctx.client.ip));
   if (!reserved.ok) {
     const wait = Math.ceil(reserved.waitMs / 1000);
-    svc.audit.write({ event: 'signin.lockout', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + reserved.waitMs).toISOString() });
+    await svc.audit.write({ event: 'signin.lockout', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + reserved.waitMs).toISOString() });
     return sendPage(ctx, 429, 'login', { rd, csrf: ctx.session?.csrf, username: bg.user, wait_seconds: wait }, { 'retry-after': String(wait) });
   }
   const matched = await verifyPassword(bg.password, password);
@@ -46,9 +46,9 @@ export async function breakGlassSignIn(ctx: RequestContext, bg: BreakGlassConfig
     const { waitMs, failures } = throttle.failed(reserved.attempt);
     const reason = usable ? 'break-glass: invalid credentials' : 'break-glass refused: backends are up';
     svc.log.warn({ req_id: ctx.requestId, user: bg.user, ip: ctx.client.ip, reason }, 'break-glass sign-in refused');
-    svc.audit.write({ event: 'signin.failure', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, reason });
+    await svc.audit.write({ event: 'signin.failure', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, reason });
     if (waitMs > 0) {
-      svc.audit.write({ event: 'signin.lockout', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
+      await svc.audit.write({ event: 'signin.lockout', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
       const wait = Math.ceil(waitMs / 1000);
       return sendPage(ctx, 429, 'login', { rd, csrf: ctx.session?.csrf, username: bg.user, wait_seconds: wait }, { 'retry-after': String(wait) });
     }
@@ -60,7 +60,7 @@ export async function breakGlassSignIn(ctx: RequestContext, bg: BreakGlassConfig
   const session = { ...signedInSession(bg.user, ['pwd'], [], now), breakglass: true as const, profile: { email: '', groups: bg.groups, display_name: 'Break-glass account' } };
   const setCookie = await commitSession(ctx, session);
   svc.log.warn({ req_id: ctx.requestId, user: bg.user, ip: ctx.client.ip, reason }, 'BREAK-GLASS sign-in: second factors bypassed');
-  svc.audit.write({ event: 'breakglass.used', user: bg.user, reason, ip: ctx.client.ip, request_id: ctx.requestId });
+  await svc.audit.write({ event: 'breakglass.used', user: bg.user, reason, ip: ctx.client.ip, request_id: ctx.requestId });
   const alert = ctx.snap.config.audit.alert_email;
   if (alert) {
     svc.notifier.send({

@@ -185,7 +185,7 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
     return methodUnavailable(ctx, flow, method, methods, err);
   }
   if (!result.ok) {
-    const { waitMs, left } = failFactor(ctx, reserved.attempt, method, result.reason ?? 'invalid_code', flow.rule);
+    const { waitMs, left } = await failFactor(ctx, reserved.attempt, method, result.reason ?? 'invalid_code', flow.rule);
     const error = result.reason === 'replayed'
       ? 'That code was already used. Wait for the next code in your app.'
       : method === 'recovery' ? 'That recovery code is not valid or was already used.' : 'That code is not right. Check it and try again.';
@@ -197,7 +197,7 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
   const cookies = await passFactor(ctx, result.verified, flow.rule, reserved.attempt);
   if (method === 'recovery') {
     const remaining = result.remaining ?? 0;
-    svc.audit.write({ event: 'recovery.used', user, remaining, ip: ctx.client.ip, request_id: ctx.requestId });
+    await svc.audit.write({ event: 'recovery.used', user, remaining, ip: ctx.client.ip, request_id: ctx.requestId });
     svc.metrics.recoveryCodesUsed.inc();
     notifyUser(ctx, user, (c) => recoveryCodeUsedMessage(c, { remaining }));
   }

@@ -76,7 +76,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
     // Shown once: codes exist only when none were left.
     if ((await ctx.svc.factors.recovery.remaining(user)) > 0) return redirect(ctx, `/.gatehouse/enroll?${flowQuery(flow, { step: 'done' })}`);
     const codes = await ctx.svc.factors.recovery.generate(user);
-    ctx.svc.audit.write({ event: 'recovery.regenerated', user, count: codes.length, ip: ctx.client.ip, request_id: ctx.requestId });
+    await ctx.svc.audit.write({ event: 'recovery.regenerated', user, count: codes.length, ip: ctx.client.ip, request_id: ctx.requestId });
     await markEnrolled(ctx, 'recovery');
     return sendPage(ctx, 200, 'enroll', { mode: 'recovery', flow, query: flowQuery(flow), codes, username: user, step: { current: 3, total: STEPS, label: 'Save recovery codes' }, download: recoveryDownload(ctx, codes), scripts: ['recovery.js'] });
   }
@@ -269,7 +269,7 @@ async function confirmationAttempt(ctx: RequestContext): Promise<Attempt | undef
 /** A factor was added: it counts as a passed check now; audit, count, notify, then on to recovery codes. */
 async function enrolled(ctx: RequestContext, flow: Flow, kind: FactorKind, id: string, name: string, attempt: Attempt): Promise<void> {
   const user = ctx.session!.user!;
-  ctx.svc.audit.write({ event: 'factor.enrolled', user, factor: kind, factor_id: id, label: name, ip: ctx.client.ip, request_id: ctx.requestId });
+  await ctx.svc.audit.write({ event: 'factor.enrolled', user, factor: kind, factor_id: id, label: name, ip: ctx.client.ip, request_id: ctx.requestId });
   ctx.svc.metrics.enrolled(kind);
   notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: factorKindInfo(kind).label, name }));
   const setCookie = await passFactor(ctx, { check: factorCheck(kind, ctx.svc.now()), factorId: id }, null, attempt);

@@ -51,17 +51,17 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
   const reserved = await svc.throttle.reserve(keys);
   if (!reserved.ok) {
     const wait = reserved.waitMs;
-    svc.audit.write({ event: 'signin.lockout', user: username, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + wait).toISOString() });
+    await svc.audit.write({ event: 'signin.lockout', user: username, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + wait).toISOString() });
     return sendPage(ctx, 429, 'login', { rd, csrf: ctx.session!.csrf, username, wait_seconds: Math.ceil(wait / 1000) }, { 'retry-after': String(Math.ceil(wait / 1000)) });
   }
   const result = username && password ? await svc.identity.authenticate(username, password) : { ok: false as const, reason: 'invalid' as const };
   if (!result.ok) {
     const { waitMs, locked, failures } = svc.throttle.failed(reserved.attempt);
-    svc.audit.write({ event: 'signin.failure', user: username, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'invalid credentials' });
+    await svc.audit.write({ event: 'signin.failure', user: username, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'invalid credentials' });
     svc.log.warn({ req_id: ctx.requestId, user: username, ip: ctx.client.ip, wait_ms: waitMs, locked }, 'sign-in failed');
     if (waitMs > 0) {
       svc.metrics.lockouts.inc();
-      svc.audit.write({ event: 'signin.lockout', user: username, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
+      await svc.audit.write({ event: 'signin.lockout', user: username, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
       return sendPage(ctx, 429, 'login', { rd, csrf: ctx.session!.csrf, username, wait_seconds: Math.ceil(waitMs / 1000) }, { 'retry-after': String(Math.ceil(waitMs / 1000)) });
     }
     return sendPage(ctx, 401, 'login', { rd, csrf: ctx.session!.csrf, username, error: 'Wrong username or password.' });
@@ -77,7 +77,7 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
   // The pre-sign-in session dies with its id (fixation).
   if (ctx.session) await svc.sessions.revokeSession(ctx.session, ctx.cookie);
   const setCookie = await commitSession(ctx, session);
-  svc.audit.write({ event: 'signin.success', user: user.id, ip: ctx.client.ip, request_id: ctx.requestId, method: device ? 'pwd+device' : 'pwd' });
+  await svc.audit.write({ event: 'signin.success', user: user.id, ip: ctx.client.ip, request_id: ctx.requestId, method: device ? 'pwd+device' : 'pwd' });
   ctx.log.user = user.id;
   redirect(ctx, rd, { 'set-cookie': setCookie }, 303);
 }

@@ -26,7 +26,7 @@ export async function logoutPage(ctx: RequestContext): Promise<void> {
   if (everywhere) await svc.sessions.revokeUser(ctx.session.user!);
   else await svc.sessions.revokeSession(ctx.session, ctx.cookie);
   if (ctx.session.user) {
-    svc.audit.write(everywhere
+    await svc.audit.write(everywhere
       ? { event: 'session.revoked', user: ctx.session.user, reason: 'sign out everywhere', by: ctx.session.user, ip: ctx.client.ip, request_id: ctx.requestId }
       : { event: 'signout', user: ctx.session.user, ip: ctx.client.ip, request_id: ctx.requestId });
   }

@@ -85,14 +85,14 @@ async function oidcCallback(ctx: RequestContext): Promise<void> {
     result = await oidc.finish(callbackUrl, ctx.session ? flowBinding(ctx.session.csrf) : undefined);
   } catch (err) {
     const kind: OidcFailure = err instanceof OidcError ? err.kind : 'rejected';
-    svc.audit.write({ event: 'signin.failure', reason: `oidc ${kind}: ${(err as Error).message}`.slice(0, 500), ip: ctx.client.ip, request_id: ctx.requestId });
+    await svc.audit.write({ event: 'signin.failure', reason: `oidc ${kind}: ${(err as Error).message}`.slice(0, 500), ip: ctx.client.ip, request_id: ctx.requestId });
     svc.log.warn({ req_id: ctx.requestId, ip: ctx.client.ip, kind, err: (err as Error).message }, 'OIDC sign-in failed');
     return failurePage(ctx, kind, '/');
   }
   const rd = safeReturnTarget(result.rd, ctx.snap.publicOrigin) ?? '/';
   const profile = profileFromClaims(result.claims, { usernameClaim: cfg.username_claim, groupsClaim: cfg.groups_claim });
   if ('error' in profile) {
-    svc.audit.write({ event: 'signin.failure', reason: `oidc: ${profile.error}`, ip: ctx.client.ip, request_id: ctx.requestId });
+    await svc.audit.write({ event: 'signin.failure', reason: `oidc: ${profile.error}`, ip: ctx.client.ip, request_id: ctx.requestId });
     return failurePage(ctx, 'rejected', rd);
   }
   const auth = idpAuthentication(result.idToken);
@@ -120,14 +120,14 @@ async function oidcCallback(ctx: RequestContext): Promise<void> {
     // The profile travels in the cookie: one that cannot fit would be read back as no session (a sign-in loop).
     // Dropping groups instead could skip a group rule, so the sign-in is refused (fail closed).
     const reason = `oidc: profile too large for the session cookie (${profile.groups.length} groups); narrow groups_claim at the IdP`;
-    svc.audit.write({ event: 'signin.failure', user: profile.user, reason, ip: ctx.client.ip, request_id: ctx.requestId });
+    await svc.audit.write({ event: 'signin.failure', user: profile.user, reason, ip: ctx.client.ip, request_id: ctx.requestId });
     svc.log.error({ req_id: ctx.requestId, user: profile.user, groups: profile.groups.length, cookie_bytes: ctx.cookie?.length }, reason);
     await svc.sessions.revokeSession(session, ctx.cookie);
     ctx.session = null;
     return failurePage(ctx, 'rejected', rd, svc.sessions.clearCookie());
   }
   await oidc.rememberSubject(profile.user, result.idToken);
-  svc.audit.write({
+  await svc.audit.write({
     event: 'signin.success', user: profile.user, ip: ctx.client.ip, request_id: ctx.requestId,
     method: ['oidc', ...auth.amr].join(' ') + (idpCheck ? ` (idp ${idpCheck.amr} trusted as ${idpCheck.kind})` : '') + (device ? ' +device' : ''),
   });
@@ -158,7 +158,7 @@ async function backchannelLogout(ctx: RequestContext): Promise<void> {
   }
   for (const user of users) {
     await svc.sessions.revokeUser(user);
-    svc.audit.write({ event: 'session.revoked', user, reason: 'identity provider back-channel logout', ip: ctx.client.ip, request_id: ctx.requestId });
+    await svc.audit.write({ event: 'session.revoked', user, reason: 'identity provider back-channel logout', ip: ctx.client.ip, request_id: ctx.requestId });
   }
   sendJson(ctx, 200, {});
 }

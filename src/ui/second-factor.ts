@@ -50,23 +50,23 @@ export async function passFactor(ctx: RequestContext, v: Verified, rule: string 
   await svc.store.putUserState({
     user, deferrals: state?.deferrals ?? 0, last_factor: v.check.kind, mfa_reset_at: state?.mfa_reset_at ?? null, updated_at: svc.now(),
   });
-  svc.audit.write({ event: 'factor.used', user, factor: v.check.kind, factor_id: v.factorId, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
-  if (rule) svc.audit.write({ event: 'stepup.passed', user, rule, factor: v.check.kind, ip: ctx.client.ip, request_id: ctx.requestId });
+  await svc.audit.write({ event: 'factor.used', user, factor: v.check.kind, factor_id: v.factorId, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
+  if (rule) await svc.audit.write({ event: 'stepup.passed', user, rule, factor: v.check.kind, ip: ctx.client.ip, request_id: ctx.requestId });
   svc.metrics.challenge(v.check.kind, 'pass');
   return [setCookie, ...await releaseHeldCookies(ctx, next)];
 }
 
-/** Records a failed attempt; returns the wait now imposed (ms) and attempts left before waits start. */
-export function failFactor(ctx: RequestContext, attempt: Attempt, kind: FactorKind, reason: string, rule: string | null): { waitMs: number; left: number } {
+/** Records a failed attempt (audited before the answer); returns the wait now imposed (ms) and attempts left before waits start. */
+export async function failFactor(ctx: RequestContext, attempt: Attempt, kind: FactorKind, reason: string, rule: string | null): Promise<{ waitMs: number; left: number }> {
   const { svc } = ctx;
   const user = ctx.session!.user!;
   const r = svc.throttle.failed(attempt);
-  svc.audit.write({ event: 'factor.failure', user, factor: kind, reason, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
-  if (rule) svc.audit.write({ event: 'stepup.failed', user, rule, factor: kind, reason, ip: ctx.client.ip, request_id: ctx.requestId });
+  await svc.audit.write({ event: 'factor.failure', user, factor: kind, reason, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
+  if (rule) await svc.audit.write({ event: 'stepup.failed', user, rule, factor: kind, reason, ip: ctx.client.ip, request_id: ctx.requestId });
   svc.metrics.challenge(kind, 'fail');
   if (r.waitMs > 0) {
     svc.metrics.lockouts.inc();
-    svc.audit.write({ event: 'signin.lockout', user, until: new Date(svc.now() + r.waitMs).toISOString(), failures: r.failures, ip: ctx.client.ip, request_id: ctx.requestId });
+    await svc.audit.write({ event: 'signin.lockout', user, until: new Date(svc.now() + r.waitMs).toISOString(), failures: r.failures, ip: ctx.client.ip, request_id: ctx.requestId });
   }
   return { waitMs: r.waitMs, left: Math.max(0, attempt.keys[0].free - r.failures) };
 }

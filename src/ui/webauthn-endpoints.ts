@@ -54,7 +54,7 @@ export async function authVerify(ctx: RequestContext): Promise<void> {
   if (!reserved.ok) return sendJson(ctx, 429, { ok: false, error: `Too many attempts. Try again in ${Math.ceil(reserved.waitMs / 1000)} seconds.` });
   const r = await ctx.svc.webauthn.finishAuthentication({ id: ctx.session!.user! }, b.response);
   if (!r.ok) {
-    failFactor(ctx, reserved.attempt, 'webauthn', r.reason, flow.rule);
+    await failFactor(ctx, reserved.attempt, 'webauthn', r.reason, flow.rule);
     return sendJson(ctx, 401, { ok: false, error: 'That passkey could not be verified. Try again or use another method.' });
   }
   const cookies = await passFactor(ctx, r.verified, flow.rule, reserved.attempt);
@@ -85,7 +85,7 @@ export async function registerVerify(ctx: RequestContext): Promise<void> {
     ctx.svc.log.warn({ req_id: ctx.requestId, user, reason: r.reason }, 'webauthn registration refused');
     return sendJson(ctx, 400, { ok: false, error: 'That passkey could not be registered. Try again.' });
   }
-  ctx.svc.audit.write({ event: 'factor.enrolled', user, factor: 'webauthn', factor_id: r.factor.id, label: r.factor.name, ip: ctx.client.ip, request_id: ctx.requestId });
+  await ctx.svc.audit.write({ event: 'factor.enrolled', user, factor: 'webauthn', factor_id: r.factor.id, label: r.factor.name, ip: ctx.client.ip, request_id: ctx.requestId });
   ctx.svc.metrics.enrolled('webauthn');
   notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: factorKindInfo('webauthn').label, name: r.factor.name }));
   const setCookie = await passFactor(ctx, { check: factorCheck('webauthn', ctx.svc.now()), factorId: r.factor.id }, null);

@@ -6,13 +6,19 @@ import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmS
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { listRotated, openAuditLog } from '../../src/audit/audit-log.ts';
+import { deriveAuditMacKey } from '../../src/audit/chain.ts';
 import type { ChainHead } from '../../src/audit/chain.ts';
 
 const NODE = resolve('node_modules/.bin/node');
 const CLI = resolve('test/fixtures/audit/run-audit.ts');
 
+const AUDIT_KEY = 'cli-test-audit-key-0123456789-abcdefghij';
+const INTEGRITY = 'integrity: every line\'s MAC checked under the audit key\n';
+const writer = { instance: 'gw1', macKey: deriveAuditMacKey(AUDIT_KEY) };
+
+/** Runs the CLI with the audit key in the environment unless `env` says otherwise. */
 function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', cwd: opts.cwd, env: { ...process.env, ...opts.env } });
+  const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8', cwd: opts.cwd, env: { ...process.env, GATEHOUSE_AUDIT_KEY: AUDIT_KEY, ...opts.env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -21,7 +27,7 @@ async function series(t: Test, events = 120, maxBytes = 4000): Promise<{ dir: st
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'audit.log');
-  const log = await openAuditLog({ path, maxBytes });
+  const log = await openAuditLog({ path, maxBytes, writer });
   for (let i = 1; i <= events; i++) log.write({ event: 'stepup.passed', user: `user${i}`, rule: 'billing', factor: 'webauthn' });
   const head = log.head;
   await log.close();
@@ -41,7 +47,7 @@ t.test('a clean rotated series: exit 0 and the summary', async (t) => {
   t.ok(s.rotated.length >= 3, `${s.rotated.length} rotated files`);
   const r = run(['verify', '--config', s.config]);
   t.equal(r.code, 0, r.stderr);
-  t.equal(r.stdout, `ok: ${s.head.seq} events in ${s.rotated.length + 1} files, last hash ${s.head.hash}\n`);
+  t.equal(r.stdout, `ok: ${s.head.seq} events in ${s.rotated.length + 1} files, last hash ${s.head.hash}\n${INTEGRITY}`);
   const files = [...s.rotated.map((n) => join(s.dir, n)), s.path];
   const explicit = run(['verify', ...files]);
   t.equal(explicit.code, 0);
@@ -100,7 +106,7 @@ t.test('rotated files outside the live chain are named, not checked', async (t) 
   copyFileSync(fresh.path, s.path); // the live file now starts a new chain
   const r = run(['verify', '--config', s.config]);
   t.equal(r.code, 0);
-  t.equal(r.stdout, `note: ${s.rotated.length} rotated file(s) not linked into this chain, not checked (${s.rotated[0]}...)\nok: 3 events in 1 file, last hash ${fresh.head.hash}\n`);
+  t.equal(r.stdout, `note: ${s.rotated.length} rotated file(s) not linked into this chain, not checked (${s.rotated[0]}...)\nok: 3 events in 1 file, last hash ${fresh.head.hash}\n${INTEGRITY}`);
 });
 
 t.test('the first lines of the first file removed: exit 1', async (t) => {
@@ -117,7 +123,7 @@ t.test('a truncated tail: exit 0 with a warning', async (t) => {
   appendFileSync(s.path, '{"seq":6,"ts":"20');
   const r = run(['verify', s.path]);
   t.equal(r.code, 0);
-  t.equal(r.stdout, `warning: ${s.path}: line 6: truncated tail (17 bytes without a newline; a crash during a write), not counted\nok: 5 events in 1 file, last hash ${s.head.hash}\n`);
+  t.equal(r.stdout, `warning: ${s.path}: line 6: truncated tail (17 bytes without a newline; a crash during a write), not counted\nok: 5 events in 1 file, last hash ${s.head.hash}\n${INTEGRITY}`);
 });
 
 t.test('--anchor catches lines cut off the end', async (t) => {
@@ -142,7 +148,7 @@ t.test('no FILE and no --config: config/gatehouse.yaml, else data/audit.log, fro
   t.equal(none.code, 1);
   t.equal(none.stderr, 'error: no audit log at data/audit.log\n');
   mkdirSync(join(dir, 'data'));
-  const log = await openAuditLog({ path: join(dir, 'data', 'audit.log'), maxBytes: 1 << 20 });
+  const log = await openAuditLog({ path: join(dir, 'data', 'audit.log'), maxBytes: 1 << 20, writer });
   log.write({ event: 'mfa.reset', user: 'bob', by: 'alice', approved_by: 'carol' });
   await log.close();
   t.match(run(['verify'], { cwd: dir }), { code: 0, stdout: /^ok: 1 events in 1 file/ });
@@ -154,11 +160,11 @@ t.test('no FILE and no --config: config/gatehouse.yaml, else data/audit.log, fro
   t.equal(fromEnv.stderr, 'error: no audit log at logs/audit.log\n');
   const unset = run(['verify'], { cwd: dir, env: { AUDIT_DIR: undefined } });
   t.equal(unset.code, 1);
-  t.match(unset.stderr, /audit\.path uses \$\{AUDIT_DIR\}, which is not set/);
+  t.match(unset.stderr, /audit\.path: environment variable AUDIT_DIR is not set/);
 });
 
 t.test('usage errors exit 2; unreadable input exits 1', async (t) => {
-  for (const args of [[], ['frob'], ['verify', '--bogus'], ['verify', '--anchor', 'xyz'], ['verify', 'a.log', '--config', 'c.yaml']]) {
+  for (const args of [[], ['frob'], ['verify', '--bogus'], ['verify', '--anchor', 'xyz'], ['verify', 'a.log', '--key-file', 'k', '--allow-unkeyed']]) {
     const r = run(args);
     t.equal(r.code, 2, `gatehouse audit ${args.join(' ')}`);
     t.match(r.stderr, /usage: gatehouse audit verify/);

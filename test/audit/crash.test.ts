@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
-import { CHAIN_ORIGIN, splitLines, verifyLines } from '../../src/audit/chain.ts';
+import { CHAIN_ORIGIN, deriveAuditMacKey, splitLines, verifyLines } from '../../src/audit/chain.ts';
+import { CRASH_AUDIT_KEY } from '../fixtures/audit/crash-key.ts';
 import { listRotated, openAuditLog } from '../../src/audit/audit-log.ts';
 
 const NODE = resolve('node_modules/.bin/node');
@@ -55,10 +56,10 @@ t.test('SIGKILL while rotating: the whole series verifies with gatehouse audit v
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-crash-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'audit.log');
-  writeFileSync(join(dir, 'gatehouse.yaml'), `audit:\n  path: ${path}\n  max_bytes: 65536\n`);
+  writeFileSync(join(dir, 'gatehouse.yaml'), `audit:\n  path: ${path}\n  max_bytes: 65536\n  key: ${CRASH_AUDIT_KEY}\n`);
   for (let round = 0; round < 3; round++) {
     await killMidStream(path, 64 * 1024, 150);
-    const log = await openAuditLog({ path, maxBytes: 64 * 1024 });
+    const log = await openAuditLog({ path, maxBytes: 64 * 1024, writer: { instance: 'crash', macKey: deriveAuditMacKey(CRASH_AUDIT_KEY) } });
     log.write({ event: 'config.loaded', source: 'restart' });
     await log.close();
   }

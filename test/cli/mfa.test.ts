@@ -11,7 +11,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { openAuditLog } from '../../src/audit/audit-log.ts';
+import { configuredAuditLog, openAuditLog } from '../../src/audit/audit-log.ts';
+import { loadConfig } from '../../src/config/load.ts';
 import { approvalProblem, formatListing, mfaListing, runMfa } from '../../src/cli/mfa.ts';
 import { DUMMY_HASH } from '../../src/identity/password-hash.ts';
 import type { UserRecord } from '../../src/identity/types.ts';
@@ -129,7 +130,7 @@ async function fixture(t: Test, opts: { alertEmail?: string } = {}): Promise<Fix
     factors: { encryption_key: 'mfa-test-encryption-key-0123456789abcdefgh' },
     store: { kind: 'sqlite', path: f.db },
     notifier: { kind: 'file', path: f.outbox },
-    audit: { path: f.audit, ...(opts.alertEmail ? { alert_email: opts.alertEmail } : {}) },
+    audit: { path: f.audit, key: 'mfa-test-audit-key-0123456789abcdefghijk', ...(opts.alertEmail ? { alert_email: opts.alertEmail } : {}) },
   }));
   const s = await f.store();
   for (const u of ['alice', 'bob']) {
@@ -141,7 +142,7 @@ async function fixture(t: Test, opts: { alertEmail?: string } = {}): Promise<Fix
   }
   await s.consumeRecoveryCode('alice', 'alice-code-hash-0');
   await s.close();
-  const log = await openAuditLog({ path: f.audit, maxBytes: 1 << 20 });
+  const log = await openAuditLog(configuredAuditLog(loadConfig(f.config)));
   log.write({ event: 'signin.success', user: 'alice' });
   log.write({ event: 'factor.used', user: 'alice', factor: 'totp' });
   await log.close();
@@ -244,7 +245,7 @@ t.test('mfa reset with a valid approver: cleared, audited in the chain, notified
   const bob = await snapshotOf(f, 'bob');
   t.equal(bob.factors.length, 2, 'other users untouched');
 
-  const verify = gatehouse(['audit', 'verify', f.audit]);
+  const verify = gatehouse(['audit', 'verify', f.audit, '--config', f.config]);
   t.equal(verify.code, 0, `the chain verifies: ${verify.stdout}${verify.stderr}`);
   t.match(verify.stdout, /^ok: 3 events in 1 file/);
   const last = auditLines(f).at(-1);
@@ -309,7 +310,7 @@ t.test('mfa reset revokes the sessions a running gateway holds (Redis, another p
   t.equal((await alice.fetch('/')).status, 200, 'other users keep their sessions');
 
   await new Promise((res) => setTimeout(res, 200));
-  const verify = await gatehouseAsync(['audit', 'verify', join(f.dir, 'audit.log')]);
+  const verify = await gatehouseAsync(['audit', 'verify', join(f.dir, 'audit.log'), '--config', f.configPath]);
   t.equal(verify.code, 0, `the gateway's audit log, continued by the CLI, verifies: ${verify.stdout}`);
   const events = readFileSync(join(f.dir, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
   t.match(events.at(-1), { event: 'mfa.reset', user: 'bob', by: 'ops', factors: 0 }, 'the reset is the last record of the gateway\'s audit log');

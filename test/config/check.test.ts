@@ -77,7 +77,7 @@ t.test('exceptions expiring within 14 days are flagged in the summary', async (t
   const config = parseConfig(
     'policy:\n  rules: [{ id: export, require: mfa }]\n  exceptions:\n    - { user: bob, rule: export, reason: travel, owner: it, expires: 2026-11-20 }\n',
     'x.yaml',
-    { env: { GATEHOUSE_SESSION_SECRET: 's'.repeat(32), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(32) }, now: () => new Date('2026-11-15T12:00:00Z') },
+    { env: { GATEHOUSE_SESSION_SECRET: 's'.repeat(32), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(32), GATEHOUSE_AUDIT_KEY: 'a'.repeat(32) }, now: () => new Date('2026-11-15T12:00:00Z') },
   );
   t.match(summary(config, new Date('2026-11-15T12:00:00Z')), /user bob  rule export  owner it  expires 2026-11-20  warning: expires in 6 days  \(travel\)/);
   t.same(config.warnings, ['policy.exceptions[0] (user bob, rule export) expires on 2026-11-20, within 14 days']);

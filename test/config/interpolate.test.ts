@@ -6,7 +6,7 @@ import { interpolateString } from '../../src/config/interpolate.ts';
 import { ConfigError, parseConfig } from '../../src/config/load.ts';
 
 // Secrets from the environment so no dev-secrets.json is written by these tests.
-const SECRETS = { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(40) };
+const SECRETS = { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(40), GATEHOUSE_AUDIT_KEY: 'a'.repeat(40) };
 
 function issuesOf(fn: () => unknown): ConfigError['issues'] {
   try {
@@ -77,6 +77,8 @@ t.test('*_file secrets', async (t) => {
   writeFileSync(keyFile, 'b'.repeat(48));
   const pgFile = join(dir, 'pg');
   writeFileSync(pgFile, 'postgres://gh:pw@db.internal/gatehouse\n');
+  const auditKeyFile = join(dir, 'audit');
+  writeFileSync(auditKeyFile, `${'c'.repeat(40)}\n`);
 
   const c = parseConfig(
     [
@@ -87,6 +89,8 @@ t.test('*_file secrets', async (t) => {
       'store:',
       '  kind: postgres',
       `  url_file: ${pgFile}`,
+      'audit:',
+      `  key_file: ${auditKeyFile}`,
       '',
     ].join('\n'),
     'x.yaml',
@@ -95,6 +99,7 @@ t.test('*_file secrets', async (t) => {
   t.equal(c.session.secret, 'a'.repeat(40), 'read and trimmed');
   t.equal(c.factors.encryption_key, 'b'.repeat(48), 'the path itself may come from the environment');
   t.same(c.store, { kind: 'postgres', url: 'postgres://gh:pw@db.internal/gatehouse' });
+  t.equal(c.audit.key, 'c'.repeat(40), 'audit.key_file');
   t.same(c.warnings, []);
 
   const both = issuesOf(() =>

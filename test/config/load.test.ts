@@ -1,12 +1,17 @@
 import t from 'tap';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, formatIssues, loadConfig, parseConfig, type ConfigIssue } from '../../src/config/load.ts';
 import { pathPatternProblem } from '../../src/config/path-pattern-check.ts';
 import type { Config } from '../../src/config/types.ts';
 
-const SECRETS = { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(40) };
+const SECRETS = { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(40), GATEHOUSE_AUDIT_KEY: 'a'.repeat(40) };
+
+/** What server.instance_id defaults to: the host name, as the loader trims it. */
+function hostnameId(): string {
+  return hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64) || 'gatehouse';
+}
 const NOW = () => new Date('2026-11-15T12:00:00Z');
 
 function issuesOf(text: string, env: NodeJS.ProcessEnv = SECRETS): ConfigIssue[] {
@@ -55,6 +60,7 @@ const DEFAULTS: Omit<Config, 'source_path' | 'warnings'> = {
     max_body_bytes: 1_073_741_824,
     shutdown_timeout: 10_000,
     log_level: 'info',
+    instance_id: hostnameId(),
   },
   branding: { product_name: 'gatehouse' },
   routes: [],
@@ -72,7 +78,11 @@ const DEFAULTS: Omit<Config, 'source_path' | 'warnings'> = {
   store: { kind: 'sqlite', path: 'data/gatehouse.db' },
   shared_state: { kind: 'memory' },
   notifier: { kind: 'file', path: 'data/outbox.log' },
-  audit: { path: 'data/audit.log', max_bytes: 67_108_864 },
+  audit: {
+    path: 'data/audit.log', max_bytes: 67_108_864, sync: 'group', key: SECRETS.GATEHOUSE_AUDIT_KEY,
+    checkpoint: { lines: 1000, every: 300_000, email: false },
+    forward: { queue_max: 268_435_456, retry_max: 30_000 },
+  },
   headers: {
     prefix: 'X-Gatehouse-',
     jwt: true,
@@ -97,7 +107,7 @@ t.test('an empty file gets every default', async (t) => {
 
 t.test('every key set: values converted and normalized', async (t) => {
   const c = loadConfig('test/fixtures/config/full.yaml', {
-    env: { SESSION_SECRET: 'x'.repeat(32), ENC_KEY: 'y'.repeat(64), OIDC_SECRET: 'oidc-secret' },
+    env: { SESSION_SECRET: 'x'.repeat(32), ENC_KEY: 'y'.repeat(64), OIDC_SECRET: 'oidc-secret', AUDIT_KEY: 'z'.repeat(40) },
     now: NOW,
   });
   t.same(c.warnings, []);
@@ -115,6 +125,7 @@ t.test('every key set: values converted and normalized', async (t) => {
     shutdown_timeout: 90_000,
     admin_listen: '127.0.0.1:9090',
     log_level: 'debug',
+    instance_id: 'gw-eu-1',
   });
   t.strictSame(c.routes[1], {
     host: 'legacy.acme.test',
@@ -175,7 +186,16 @@ t.test('every key set: values converted and normalized', async (t) => {
     headers: { Authorization: 'Bearer xyz' },
     body_template: '{"to": "{{to}}"}',
   });
-  t.same(c.audit, { path: '/var/log/gatehouse/audit.log', max_bytes: 1_073_741_824, alert_email: 'security@acme.test' });
+  t.strictSame(c.audit, {
+    path: '/var/log/gatehouse/audit.log', max_bytes: 1_073_741_824, alert_email: 'security@acme.test',
+    sync: 'always', key: 'z'.repeat(40),
+    checkpoint: { lines: 500, every: 60_000, webhook: 'https://anchor.acme.test/checkpoints?src=gw', email: true },
+    forward: {
+      queue_max: 1_073_741_824, retry_max: 60_000,
+      syslog: { address: 'siem.acme.test:6514', tls: true, ca_file: '/etc/ssl/siem-ca.pem', app_name: 'gatehouse-eu' },
+      http: { url: 'https://hec.acme.test:8088/services/collector/event', format: 'splunk', headers: { Authorization: 'Splunk 0000-1111' } },
+    },
+  });
   t.same(c.headers, {
     prefix: 'Remote-',
     jwt: false,
@@ -428,16 +448,20 @@ t.test('development secrets are generated once and persisted 0600', async (t) =>
   t.equal(first.factors.encryption_key.length, 48);
   t.not(first.session.secret, first.factors.encryption_key);
   t.equal(statSync(file).mode & 0o777, 0o600);
-  t.same(JSON.parse(readFileSync(file, 'utf8')), { session_secret: first.session.secret, encryption_key: first.factors.encryption_key });
+  t.equal(first.audit.key.length, 48);
+  t.same(JSON.parse(readFileSync(file, 'utf8')), { session_secret: first.session.secret, encryption_key: first.factors.encryption_key, audit_key: first.audit.key });
   t.same(first.warnings, [
     `session.secret not set: using a generated development secret stored in ${file}; set GATEHOUSE_SESSION_SECRET in production`,
     `factors.encryption_key not set: using a generated development key stored in ${file}; set GATEHOUSE_ENCRYPTION_KEY in production`,
+    `audit.key not set: using a generated development key stored in ${file}; set GATEHOUSE_AUDIT_KEY in production (gatehouse audit verify needs it)`,
   ]);
   const second = parseConfig(yaml, 'x.yaml', { env: {} });
   t.equal(second.session.secret, first.session.secret, 'a restart keeps the secret');
   t.equal(second.factors.encryption_key, first.factors.encryption_key);
 
-  const withKey = parseConfig(yaml, 'x.yaml', { env: { GATEHOUSE_ENCRYPTION_KEY: 'e'.repeat(32) } });
+  t.equal(second.audit.key, first.audit.key);
+
+  const withKey = parseConfig(yaml, 'x.yaml', { env: { GATEHOUSE_ENCRYPTION_KEY: 'e'.repeat(32), GATEHOUSE_AUDIT_KEY: 'a'.repeat(32) } });
   t.equal(withKey.factors.encryption_key, 'e'.repeat(32));
   t.equal(withKey.warnings.length, 1, 'only the missing secret is warned about');
 
@@ -450,14 +474,29 @@ t.test('development secrets are generated once and persisted 0600', async (t) =>
   t.equal(readFileSync(file, 'utf8'), '{ broken', 'a corrupt secrets file is never overwritten');
 });
 
+t.test('the audit key: required (no development key) once instances share a postgres store or redis', async (t) => {
+  const both = { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(40) };
+  for (const yaml of ['store: { kind: postgres, url: "postgres://db/gh" }\n', 'shared_state: { kind: redis, url: "redis://r:6379" }\n']) {
+    t.match(issuesOf(yaml, both), [{ path: 'audit.key', message: /is required because (store\.kind is postgres|shared_state\.kind is redis).*GATEHOUSE_AUDIT_KEY/ }], yaml);
+    t.equal(parseConfig(yaml, 'x.yaml', { env: { ...both, GATEHOUSE_AUDIT_KEY: 'a'.repeat(32) } }).audit.key, 'a'.repeat(32), 'from the environment');
+  }
+  t.match(issuesOf('audit: { key: short }\n'), [{ path: 'audit.key', message: /at least 32 characters/ }]);
+  t.match(issuesOf('audit: { sync: sometimes }\n'), [{ path: 'audit.sync' }]);
+  t.match(issuesOf('audit: { checkpoint: { email: true } }\n'), [{ path: 'audit.checkpoint.email', message: /alert_email/ }]);
+  t.match(issuesOf('audit: { forward: { syslog: { address: "siem" } } }\n'), [{ path: 'audit.forward.syslog.address' }]);
+  t.match(issuesOf('audit: { forward: { http: { url: "ftp://x" } } }\n'), [{ path: 'audit.forward.http.url' }]);
+  t.match(issuesOf('server: { instance_id: "a b" }\n'), [{ path: 'server.instance_id' }]);
+});
+
 t.test('several instances (postgres store or redis shared state): both secrets are required, never generated', async (t) => {
   for (const yaml of ['store: { kind: postgres, url: "postgres://db/gh" }\n', 'shared_state: { kind: redis, url: "redis://cache:6379" }\n']) {
     const why = yaml.startsWith('store') ? 'store.kind is postgres' : 'shared_state.kind is redis';
     t.match(issuesOf(yaml, {}), [
       { path: 'session.secret', message: `is required because ${why}` },
       { path: 'factors.encryption_key', message: `is required because ${why}` },
-    ], `${why}: both missing secrets are errors`);
-    const [only] = issuesOf(yaml, { GATEHOUSE_SESSION_SECRET: 's'.repeat(40) });
+      { path: 'audit.key', message: `is required because ${why}` },
+    ], `${why}: every missing secret is an error`);
+    const [only] = issuesOf(yaml, { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_AUDIT_KEY: 'a'.repeat(40) });
     t.match(only, { path: 'factors.encryption_key', message: /GATEHOUSE_ENCRYPTION_KEY.*openssl rand/ }, 'the message says how to set it');
     t.doesNotThrow(() => parseConfig(yaml, 'g.yaml', { env: SECRETS, now: NOW, persistDevSecrets: false }), 'with both set it loads');
   }

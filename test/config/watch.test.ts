@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/types.ts';
 import { watchConfig, type ReloadResult } from '../../src/config/watch.ts';
 
-const SECRETS = { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(40) };
+const SECRETS = { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(40), GATEHOUSE_AUDIT_KEY: 'a'.repeat(40) };
 
 function configText(listen: string): string {
   return `server:\n  listen: ${listen}\nroutes:\n  - path: /\n    upstream: http://127.0.0.1:8081\n`;

@@ -25,6 +25,9 @@ export interface GatewayFixture {
   close(): Promise<void>;
 }
 
+/** audit.key of every test gateway (`gatehouse audit verify` needs it). */
+export const TEST_AUDIT_KEY = 'test-audit-key-0123456789-abcdefghijklmnop';
+
 const hashCache = new Map<string, string>();
 async function cachedHash(pw: string): Promise<string> {
   let h = hashCache.get(pw);
@@ -73,7 +76,7 @@ export async function startTestGateway(opts: {
     policy: { default: 'login', rules: [] },
     store: { kind: 'sqlite', path: join(dir, 'gatehouse.db') },
     notifier: { kind: 'file', path: join(dir, 'outbox.log') },
-    audit: { path: join(dir, 'audit.log') },
+    audit: { path: join(dir, 'audit.log'), key: TEST_AUDIT_KEY },
   };
   const config = deepMerge(base, opts.config ?? {});
   const configPath = join(dir, 'gatehouse.yaml');

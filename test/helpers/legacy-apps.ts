@@ -13,6 +13,8 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rea
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
+import { PROJECT_ROOT } from './gateway.ts';
 
 const PHP_FPM = ['/usr/sbin/php-fpm8.2', '/usr/sbin/php-fpm'].find((p) => existsSync(p));
 const NGINX = '/usr/sbin/nginx';
@@ -271,3 +273,12 @@ $cfg['SendErrorReports'] = 'never';
   };
 }
 
+
+/**
+ * The routes, identity and policy of an example config (config/examples/NAME),
+ * its upstream replaced by `origin`: the tests run the README's configs as written.
+ */
+export function exampleConfig(name: string, origin: string): Record<string, unknown> {
+  const doc = parse(readFileSync(join(PROJECT_ROOT, 'config', 'examples', name), 'utf8')) as { routes: Record<string, unknown>[]; identity: unknown; policy: unknown };
+  return { routes: doc.routes.map((r) => ({ ...r, upstream: origin })), identity: doc.identity, policy: doc.policy };
+}

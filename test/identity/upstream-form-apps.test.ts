@@ -168,9 +168,17 @@ t.test('single-script app: sign-in recognized by login_match, everything else de
   t.equal(r.status, 200);
   t.same(app.edits, [{ user: 'victim', body: 'action=edit&text=after' }], 'the edit arrives once, as victim');
 
-  // login_match: an ambiguous action (query and body disagree) is not a sign-in.
+  // login_match: an ambiguous action (query and body disagree) is not a sign-in, and credentials
+  // outside the sign-in never reach an app that would honour them on any request.
+  const posts = app.requests.filter((q) => q.method === 'POST').length;
   r = await c.postForm('/app.php?action=login', { action: 'edit', username: 'victim', password: 'victim-pass' });
-  t.not(r.status, 303, 'not intercepted as a sign-in');
+  t.equal(r.status, 400, 'an ambiguous sign-in is refused');
+  r = await c.postForm('/app.php', { action: 'edit', username: 'mallory', password: 'mallory-pass' });
+  t.equal(r.status, 400, 'a username in another action is refused');
+  r = await c.fetch('/app.php?action=home&username=mallory&password=mallory-pass');
+  t.equal(r.status, 400, 'and in the query of any request to the script');
+  t.equal(app.requests.filter((q) => q.method === 'POST').length, posts, 'none reached the app');
+  t.equal(app.sessions.size, 1, 'nobody else was signed in at the app');
 
   // The app's logout (logout_match) ends the gateway session too.
   r = await c.fetch('/app.php?action=logout');

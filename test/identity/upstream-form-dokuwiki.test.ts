@@ -7,7 +7,7 @@
 
 import t from 'tap';
 import { startTestGateway, Client, type GatewayFixture } from '../helpers/gateway.ts';
-import { legacyAppsMissing, startDokuWiki, wikiPage } from '../helpers/legacy-apps.ts';
+import { exampleConfig, legacyAppsMissing, startDokuWiki, wikiPage } from '../helpers/legacy-apps.ts';
 import { enrollTotp, passTotp } from '../helpers/totp.ts';
 
 const missing = legacyAppsMissing('dokuwiki');
@@ -18,29 +18,6 @@ if (missing && process.env.CI !== 'true') {
   run();
 }
 
-/** The gateway config for DokuWiki, as README.md gives it. */
-export function dokuwikiConfig(origin: string): Record<string, unknown> {
-  return {
-    routes: [{ path: '/', upstream: origin, preserve_host: true }],
-    identity: {
-      source: 'upstream_form',
-      upstream_form: {
-        login_path: '/doku.php',
-        login_match: { params: { do: 'login' }, fields: ['u'] },
-        logout_path: '/doku.php',
-        logout_match: { params: { do: 'logout' } },
-        username_field: 'u',
-        success: { status: 302, set_cookie: 'DW*' },
-        // DokuWiki's auth cookie (DW + a hash of its base path); its PHP session alone signs nobody in.
-        app_cookies: ['DW*'],
-      },
-    },
-    policy: {
-      default: 'mfa',
-      rules: [{ id: 'wiki-static', match: { path: ['/lib/tpl/**', '/lib/images/**', '/lib/exe/css.php', '/lib/exe/js.php', '/favicon.ico'] }, require: 'none' }],
-    },
-  };
-}
 
 function hidden(html: string, name: string): string {
   const m = new RegExp(`name="${name.replace(/[[\]]/g, '\\$&')}" value="([^"]*)"`).exec(html);
@@ -71,7 +48,7 @@ function run(): void {
   t.test('DokuWiki: its own sign-in form → the gateway\'s second factor → the wiki', async (t) => {
     const wiki = await startDokuWiki({ users: { alice: { password: 'alice-wiki-pass', name: 'Alice' }, bob: { password: 'bob-wiki-pass', name: 'Bob' } } });
     t.teardown(() => wiki.close());
-    const f = await startTestGateway({ upstream: false, config: dokuwikiConfig(wiki.origin) });
+    const f = await startTestGateway({ upstream: false, config: exampleConfig('upstream-form-dokuwiki.yaml', wiki.origin) });
     t.teardown(() => f.close());
     t.comment(`DokuWiki on ${wiki.origin} (php-fpm and nginx PIDs ${wiki.pids.join(', ')})`);
 
@@ -127,6 +104,13 @@ function run(): void {
     t.equal(r.status, 302, 'DokuWiki accepted the edit');
     t.equal(wikiPage(wiki.data, 'playground:gatehouse'), 'Written through the gateway.', 'the page is saved');
     t.equal(await f.gw.services.shared.get('fail:pwd:ip:127.0.0.1'), '1', 'edits never added to the address\'s failures (one wrong password only)');
+
+    // Alice cannot become bob by sending bob's wiki password outside the sign-in (DokuWiki reads u/p on any request).
+    r = await c.fetch('/doku.php?id=start&u=bob&p=bob-wiki-pass');
+    t.equal(r.status, 400, 'credentials in the query of doku.php are refused');
+    r = await c.postForm('/doku.php?id=start', { do: 'show', u: 'bob', p: 'bob-wiki-pass' });
+    t.equal(r.status, 400, 'and in a form that is not the sign-in');
+    t.match(await (await c.fetch('/doku.php?id=start')).text(), /\(<bdi>alice<\/bdi>\)/, 'alice is still alice at DokuWiki');
 
     // Bob signs in on DokuWiki's form; before his second factor his edit does not reach the wiki.
     const b = new Client(f.url);

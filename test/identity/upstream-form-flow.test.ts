@@ -240,6 +240,9 @@ t.test('login POST edge cases: unreadable form, app down', async (t) => {
   let r = await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json', origin: f.url }, body: '{"username":"alice"}' });
   t.equal(r.status, 400, 'a form the gateway cannot read is refused, not passed through');
   t.equal(f.portal!.received.filter((x) => x.url === '/login' && x.method === 'POST').length, 0, 'and never reaches the app');
+  r = await c.fetch('/login', { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=b', origin: f.url }, body: '--b\r\ncontent-disposition: form-data; name="username"\r\n\r\nalice\r\n--b--\r\n' });
+  t.equal(r.status, 400, 'a multipart sign-in is refused too (the gateway reads urlencoded forms only)');
+  t.equal(f.portal!.received.filter((x) => x.url === '/login' && x.method === 'POST').length, 0, 'and never reaches the app');
   r = await c.postForm('/login', { username: 'alice', password: 'x'.repeat(70_000) });
   t.equal(r.status, 413, 'a login form over 64 KiB is refused');
   await r.arrayBuffer();

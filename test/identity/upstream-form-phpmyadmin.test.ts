@@ -9,7 +9,7 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { startTestGateway, Client } from '../helpers/gateway.ts';
-import { legacyAppsMissing, startPhpMyAdmin } from '../helpers/legacy-apps.ts';
+import { exampleConfig, legacyAppsMissing, startPhpMyAdmin } from '../helpers/legacy-apps.ts';
 import { enrollTotp } from '../helpers/totp.ts';
 
 function mariadbMissing(): string | null {
@@ -29,25 +29,6 @@ if (missing && process.env.CI !== 'true') {
   run();
 }
 
-/** The gateway config for phpMyAdmin, as README.md gives it. */
-export function phpMyAdminConfig(origin: string): Record<string, unknown> {
-  return {
-    routes: [{ path: '/', upstream: origin, preserve_host: true }],
-    identity: {
-      source: 'upstream_form',
-      upstream_form: {
-        login_path: '/index.php',
-        login_match: { fields: ['pma_username'] },
-        logout_path: '/index.php',
-        logout_match: { query: { route: '/logout' } },
-        username_field: 'pma_username',
-        success: { status: 302, set_cookie: 'pmaAuth-1' },
-        app_cookies: ['phpMyAdmin', 'pmaAuth-*', 'pmaUser-*'],
-      },
-    },
-    policy: { default: 'mfa', rules: [{ id: 'pma-static', match: { path: ['/js/**', '/themes/**', '/favicon.ico'] }, require: 'none' }] },
-  };
-}
 
 function databaseExists(name: string): boolean {
   return execFileSync('mariadb', ['-h127.0.0.1', '-P3306', '-uroot', '-N', '-e', `SHOW DATABASES LIKE '${name}'`]).toString().trim() === name;
@@ -68,7 +49,7 @@ function run(): void {
   t.test('phpMyAdmin: its own sign-in form → the gateway\'s second factor → phpMyAdmin', async (t) => {
     const pma = await startPhpMyAdmin();
     t.teardown(() => pma.close());
-    const f = await startTestGateway({ upstream: false, config: phpMyAdminConfig(pma.origin) });
+    const f = await startTestGateway({ upstream: false, config: exampleConfig('upstream-form-phpmyadmin.yaml', pma.origin) });
     t.teardown(() => f.close());
     const early = `gh_early_${randomBytes(4).toString('hex')}`;
     const made = `gh_made_${randomBytes(4).toString('hex')}`;

@@ -38,6 +38,10 @@ t.test('judgeLogin: every rule key given must hold', async (t) => {
     ['all three: hold', { status: 302, location: '/', set_cookie: 'JSESSIONID' }, { status: 302, target: '/', setCookies: [SESSION] }, undefined, true],
     ['all three: location differs', { status: 302, location: '/', set_cookie: 'JSESSIONID' }, { status: 302, target: '/login', setCookies: [SESSION] }, undefined, false],
     ['empty rule never succeeds', {}, { status: 302, target: '/', setCookies: [SESSION] }, undefined, false],
+    ['set_cookie prefix: a new DW<hash>', { set_cookie: 'DW*' }, { status: 302, setCookies: ['DokuWiki=s', 'DWabc=auth; path=/'] }, undefined, true],
+    ['set_cookie prefix: only a deletion (the login page)', { set_cookie: 'DW*' }, { status: 302, setCookies: ['DWabc=deleted; Max-Age=0'] }, undefined, false],
+    ['set_cookie prefix: the value sent back', { set_cookie: 'DW*' }, { status: 302, setCookies: ['DWabc=auth'] }, 'DWabc=auth', false],
+    ['set_cookie prefix: another name', { set_cookie: 'DW*' }, { status: 302, setCookies: ['DokuWiki=s'] }, undefined, false],
   ];
   for (const [name, rule, partial, sent, expected] of cases) {
     const answer: LoginAnswer = { status: 200, target: null, setCookies: [], ...partial };

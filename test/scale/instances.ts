@@ -37,13 +37,16 @@ export function randomPrefix(): string {
   return `gh_test_${randomBytes(6).toString('hex')}:`;
 }
 
+/** Shared by every instance, as the config loader requires with postgres and redis. */
+export const AUDIT_KEY = 'scale-test-audit-key-0123456789-abcdefgh';
+
 /** One instance's config: its own listen port, audit and outbox; everything else shared. */
 export function writeInstanceConfig(dir: string, name: string, o: {
   port: number; publicUrl: string; usersPath: string; upstream: string; postgresUrl: string; redisUrl: string; redisPrefix: string;
   policy: Record<string, unknown>; trustedProxies?: string[];
 }): string {
   const config = {
-    server: { listen: `127.0.0.1:${o.port}`, public_url: o.publicUrl, log_level: 'info', trusted_proxies: o.trustedProxies ?? [] },
+    server: { listen: `127.0.0.1:${o.port}`, public_url: o.publicUrl, log_level: 'info', trusted_proxies: o.trustedProxies ?? [], instance_id: name },
     routes: [{ path: '/', upstream: o.upstream }],
     identity: { source: 'file', file: { path: o.usersPath } },
     session: { secret: SESSION_SECRET },
@@ -52,7 +55,7 @@ export function writeInstanceConfig(dir: string, name: string, o: {
     store: { kind: 'postgres', url: o.postgresUrl },
     shared_state: { kind: 'redis', url: o.redisUrl, prefix: o.redisPrefix },
     notifier: { kind: 'file', path: join(dir, `${name}-outbox.log`) },
-    audit: { path: join(dir, `${name}-audit.log`) },
+    audit: { path: join(dir, `${name}-audit.log`), key: AUDIT_KEY },
   };
   const path = join(dir, `${name}.yaml`);
   writeFileSync(path, stringify(config));
