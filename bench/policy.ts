@@ -103,7 +103,7 @@ interface Case {
 }
 
 function prepare(ruleCount: number, mix: RequestMix): Case {
-  const policy: PolicyConfig = { default: 'mfa', rules: buildRules(ruleCount), stash_max_body: 1 << 20, privileged_groups: ['admins'], exceptions: [] };
+  const policy: PolicyConfig = { default: 'mfa', rules: buildRules(ruleCount), stash_max_body: 1 << 20, stash_total_max: 64 << 20, privileged_groups: ['admins'], exceptions: [] };
   return { rules: ruleCount, compiled: compilePolicy(policy, ROLLOUT), requests: buildRequests(ruleCount, 4096, mix), samples: [] };
 }
 

@@ -269,7 +269,7 @@ function answerFor(d: Decision, route: Route, req: ExplainRequest, signedIn: boo
     case 'challenge': {
       const safe = req.method === 'GET' || req.method === 'HEAD';
       if (!safe && signedIn) {
-        // The gateway keeps the request and sends the browser back to it afterwards (stash-handler.ts).
+        // The gateway keeps the request and sends the browser back to it afterwards (http/stash.ts).
         const url = challengeUrl(d, req.target, 'ID');
         return `a browser is redirected (302) to ${url}; the ${req.method} is stashed and completed after the challenge; other clients get 401 {"error":"${API_ERRORS[d.kind]}"}`;
       }

@@ -36,6 +36,7 @@ import { registerFeaturePages } from '../ui/feature-pages.ts';
 import { createFactorRegistry } from '../factors/registry.ts';
 import { createWebAuthn, type WebAuthnService } from '../factors/webauthn.ts';
 import { openNotifier } from '../identity/notifier.ts';
+import { createStashStore } from '../session/stash-store.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const VIEWS_DIR = join(PROJECT_ROOT, 'views');
@@ -171,6 +172,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     factors, webauthn, notifier,
     ...(oidc ? { oidc } : {}),
     wouldChallenge: createWouldChallengeAggregator(audit, 60_000),
+    stashes: createStashStore(shared),
     now: Date.now,
     pages: new Map<string, PageHandler>(),
   };

@@ -696,6 +696,7 @@ function buildPolicy(r: Reader, p: Obj, warnings: string[], now: Date): PolicyCo
     default: (r.str(p, 'default') ?? 'mfa') as PolicyConfig['default'],
     rules,
     stash_max_body: r.bytes(p, 'stash_max_body', ['policy'], '1MiB'),
+    stash_total_max: r.bytes(p, 'stash_total_max', ['policy'], '64MiB'),
     privileged_groups: r.list(p, 'privileged_groups') ?? ['admins'],
     exceptions,
   };

@@ -166,6 +166,7 @@ const policy = obj({
   default: { enum: ['none', 'login', 'mfa'] },
   rules: { type: 'array', items: rule },
   stash_max_body: byteSize,
+  stash_total_max: byteSize,
   privileged_groups: strList,
   exceptions: { type: 'array', items: exception },
 });

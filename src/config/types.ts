@@ -143,6 +143,7 @@ export interface PolicyConfig {
   default: 'none' | 'login' | 'mfa';
   rules: RuleConfig[];
   stash_max_body: number;         // bytes; default 1 MiB
+  stash_total_max: number;        // bytes of stashed bodies one instance holds; default 64 MiB
   privileged_groups: string[];    // default [admins]
   exceptions: PolicyException[];
   /** Derived (identity.source upstream_form): the app's login page and sign-in, implicitly open. */

@@ -24,6 +24,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Checkpointer } from '../audit/checkpoint.ts';
 import type { Metrics } from '../audit/metrics.ts';
 import type { WouldChallengeAggregator } from '../audit/events.ts';
+import type { StashStore } from '../session/stash-store.ts';
 import type { ClientFacts } from './client-address.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import type { WebAuthnService } from '../factors/webauthn.ts';
@@ -47,6 +48,8 @@ export interface Services {
   auditCheckpoints?: Pick<Checkpointer, 'latest'>;
   metrics: Metrics;
   wouldChallenge: WouldChallengeAggregator;
+  /** Requests kept across a challenge (capped per session, per user and per instance). */
+  stashes: StashStore;
   throttle: Throttle;
   factors: FactorRegistry;
   webauthn: WebAuthnService;

@@ -24,7 +24,8 @@ import { refreshedSessionCookie } from '../session/page-session.ts';
 import type { Decision } from '../policy/types.ts';
 import { subjectFor, identityHeaders } from '../session/subject.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
-import { restoreStash, splitResume, stashAndRedirect, takeStash, usedStashTarget, type Stash } from '../policy/stash-handler.ts';
+import { restoreStash, stashAndRedirect, takeStash, usedStashTarget, type Stash } from './stash.ts';
+import { splitResume } from '../policy/resume-marker.ts';
 import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, strayCredentials, upstreamFormLogin } from '../identity/upstream-form.ts';
 import { appCookieHeaders, expireAppCookies, rememberReleased } from '../identity/app-cookies.ts';
 import { SIGN_IN_RULE } from '../policy/compile.ts';
@@ -194,6 +195,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
           if (stash) {
             // Still not enough (e.g. the challenge took too long): keep the request for the next round.
             const id = await restoreStash(ctx, stash);
+            if (id === null) return redirect(ctx, `${challengeUrl(decision, stash.p)}&resubmit=1`);
             return redirect(ctx, challengeUrl(decision, stash.p, id));
           }
           return await challenge(ctx, decision, route, norm.forwardPath);

@@ -10,7 +10,8 @@ import type { RequestContext } from '../http/context.ts';
 import { readForm, BodyError } from '../http/form-body.ts';
 import { errorPage, redirect, sendPage } from '../http/respond.ts';
 import { safeReturnTarget } from '../http/return-target.ts';
-import { resumeTarget } from '../policy/stash-handler.ts';
+import { resumeTarget } from '../policy/resume-marker.ts';
+import { pendingRequest } from '../http/stash.ts';
 import { csrfOk } from '../session/page-session.ts';
 import { factorKindInfo } from '../factors/types.ts';
 import { UnknownSealingKeyError } from '../factors/secret-box.ts';
@@ -100,7 +101,7 @@ export async function challengePage(ctx: RequestContext): Promise<void> {
   if (methods.length === 0) {
     // Nothing the rule accepts is enrolled: explain, and offer enrollment of what it accepts.
     return sendPage(ctx, 200, 'challenge', {
-      mode: 'none', flow, query: flowQuery(flow),
+      mode: 'none', flow, query: flowQuery(flow), pending: await pendingRequest(ctx, flow.stash),
       needed: (accepted ?? ['webauthn', 'totp']).map((k) => factorKindInfo(k).label),
       // Recovery codes are a way back in, not a method anyone would count as "what I have".
       has: enrolled.filter((k) => k !== 'recovery').map((k) => factorKindInfo(k).label),
@@ -125,6 +126,8 @@ async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind 
     mode: method,
     flow,
     query: flowQuery(flow),
+    // What passing completes: "After you confirm, your POST to /billing/pay is sent."
+    pending: await pendingRequest(ctx, flow.stash),
     another_url: `/.gatehouse/challenge?${flowQuery(flow, { method: 'pick' })}`,
     methods: methodViews(methods, flow, ctx),
     has_others: methods.length > 1,

@@ -8,6 +8,7 @@
 import { currentUser } from '../session/current-user.ts';
 import type { FactorKind } from '../config/types.ts';
 import type { RequestContext } from '../http/context.ts';
+import { pendingRequest } from '../http/stash.ts';
 import { readForm, BodyError } from '../http/form-body.ts';
 import { errorPage, redirect, sendPage } from '../http/respond.ts';
 import { csrfOk, commitSession } from '../session/page-session.ts';
@@ -118,7 +119,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   if (flow.rule && methods.length === 1) return redirect(ctx, methods[0].href);
   sendPage(ctx, 200, 'enroll', {
     mode: 'pick', flow, query: flowQuery(flow), step: { current: 1, total: STEPS, label: 'Choose a method' }, needs,
-    methods,
+    methods, pending: await pendingRequest(ctx, flow.stash),
     deferral: deferral?.allowed ? { remaining: deferral.remaining, until: ctx.snap.config.rollout.grace_until } : undefined,
     first: noFactors,
   });

@@ -46,7 +46,7 @@ if (requireChromium(t)) {
     t.equal(challenge.searchParams.get('rule'), 'billing');
     t.ok(challenge.searchParams.get('stash'), 'the request is stashed');
     t.equal(posts('/billing/pay').length, 0, 'nothing reached the app yet');
-    t.match(await page.locator('.lead').textContent(), /Your request is saved and will be sent as soon as you confirm/);
+    t.match(await page.locator('[data-pending]').textContent(), /After you confirm, your POST to \/billing\/pay is sent./);
     await screenshot(page, 'e2e-stepup-billing');
 
     await enterCode(page, await device.next(), 'Enter the 6-digit code from your authenticator app');

@@ -73,7 +73,7 @@ const DEFAULTS: Omit<Config, 'source_path' | 'warnings'> = {
     email_otp: { ttl: 600_000, length: 6 },
     recovery_codes: { count: 10 },
   },
-  policy: { default: 'mfa', rules: [], stash_max_body: 1_048_576, privileged_groups: ['admins'], exceptions: [] },
+  policy: { default: 'mfa', rules: [], stash_max_body: 1_048_576, stash_total_max: 67_108_864, privileged_groups: ['admins'], exceptions: [] },
   rollout: { enforce_for: ['everyone'], max_deferrals: 3 },
   store: { kind: 'sqlite', path: 'data/gatehouse.db' },
   shared_state: { kind: 'memory' },

@@ -74,11 +74,12 @@ t.test('step-up over HTTP', async (t) => {
 
   await t.test('a multipart upload survives the challenge and is replayed exactly once', async (t) => {
     const { body, type, sha } = multipart(40_000);
-    const r = await c.fetch('/echo/upload/report', { method: 'POST', headers: { 'content-type': type, referer: `${f.url}/upload-form` }, body: body as unknown as string });
+    const r = await c.fetch('/echo/upload/report', { method: 'POST', headers: { 'content-type': type, referer: `${f.url}/upload-form`, origin: f.url }, body: body as unknown as string });
     t.equal(r.status, 302, 'a navigation is sent to the challenge');
     const challenge = r.headers.get('location')!;
     t.match(challenge, /stash=/);
     const page = await (await c.fetch(challenge)).text();
+    t.match(page, /After you confirm, your POST to \/echo\/upload\/report is sent\./, 'the challenge page says what passing completes');
     const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1];
     const q = new URL(challenge, f.url).searchParams;
     const passed = await c.postForm('/.gatehouse/challenge', { csrf, rd: q.get('rd')!, rule: q.get('rule')!, stash: q.get('stash')!, method: 'totp', code: totpAt(secret, 1) });
@@ -100,7 +101,7 @@ t.test('step-up over HTTP', async (t) => {
 
   await t.test('a body over stash_max_body asks to submit again after the check', async (t) => {
     await new Promise((r) => setTimeout(r, 1100));
-    const r = await c.fetch('/echo/upload/big', { method: 'POST', headers: { 'content-type': 'application/octet-stream', referer: `${f.url}/big-form` }, body: Buffer.alloc(100_000, 1) as unknown as string });
+    const r = await c.fetch('/echo/upload/big', { method: 'POST', headers: { 'content-type': 'application/octet-stream', referer: `${f.url}/big-form`, 'sec-fetch-site': 'same-origin' }, body: Buffer.alloc(100_000, 1) as unknown as string });
     t.equal(r.status, 302);
     const loc = r.headers.get('location')!;
     t.match(loc, /resubmit=1/);
@@ -112,7 +113,7 @@ t.test('step-up over HTTP', async (t) => {
 
   await t.test('a stash can only be completed by the sign-in that made it', async (t) => {
     await new Promise((r) => setTimeout(r, 1100));
-    const r = await c.fetch('/echo/upload/mine', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'only mine' });
+    const r = await c.fetch('/echo/upload/mine', { method: 'POST', headers: { 'content-type': 'text/plain', origin: f.url }, body: 'only mine' });
     const challenge = r.headers.get('location')!;
     const q = new URL(challenge, f.url).searchParams;
     const stash = q.get('stash')!;
