@@ -182,6 +182,23 @@ t.test('write errors go to onError, never to the caller; flush rejects', async (
   t.match(errors.at(-1)?.message, /is closed: signin.success record not written/);
 });
 
+t.test('write() resolves once its record is on disk; a failed write rejects the answer waiting on it', async (t) => {
+  for (const sync of ['group', 'always'] as const) {
+    const path = join(tmp(t), 'audit.log');
+    const log = await openAuditLog({ path, maxBytes: 1 << 20, sync });
+    const writes = Array.from({ length: 20 }, (_, i) => log.write(signin(i + 1)).then(() => readFileSync(path, 'latin1').includes(`"user":"user${i + 1}",`)));
+    t.same(await Promise.all(writes), Array(20).fill(true), `${sync}: each promise resolved with its line in the file`);
+    t.same(log.durableHead, log.head, `${sync}: all durable`);
+    await log.close();
+    t.match(verifyFile(path), { ok: true, count: 20 });
+  }
+  const log = await openAuditLog({ path: '/dev/full', maxBytes: 1 << 20, onError: () => undefined });
+  await t.rejects(log.write(signin(1)), /signin\.success record not yet on disk: .*ENOSPC|no space/i, 'the awaiting answer fails (closed)');
+  await log.close().catch(() => undefined);
+  await t.rejects(log.write(signin(2)), /is closed/);
+  log.write(signin(3)); // not awaited: no unhandled rejection
+});
+
 t.test('bad events are reported, not thrown', async (t) => {
   const path = join(tmp(t), 'audit.log');
   const errors: Error[] = [];
