@@ -139,8 +139,9 @@ export function judge(
   const route = t.route;
   const policy = route?.case_insensitive ? snap.policyFolded : snap.policy;
   // Parameters only matter to rules that match them (the implicit upstream_form sign-in rule).
-  const params = { query: t.query.startsWith('?') ? t.query.slice(1) : t.query, ...(f.form ? { form: f.form } : {}) };
-  const facts: RequestFacts = { host: f.host, method: f.method, path: t.rulePath, ip: f.ip, ...params };
+  // One facts object, no spreads: this runs for every request.
+  const facts: RequestFacts = { host: f.host, method: f.method, path: t.rulePath, ip: f.ip, query: t.query.length > 1 ? t.query.slice(1) : '' };
+  if (f.form) facts.form = f.form;
   let decision = evaluate(facts, subject, policy, now);
 
   const mode = route?.method_override ?? 'evaluate';
@@ -152,7 +153,7 @@ export function judge(
         if (!METHOD.test(m)) return refuse(400, `bad method override ${JSON.stringify(m.slice(0, 40))}`, route, t.path);
         if (m === f.method) continue;
         // The app may run the overriding method: its rules must hold too; the stricter answer stands.
-        const other = evaluate({ host: f.host, method: m, path: t.rulePath, ip: f.ip, ...params }, subject, policy, now);
+        const other = evaluate({ ...facts, method: m }, subject, policy, now);
         if (RANK[other.action] > RANK[decision.action]) decision = { ...other, reason: `${other.reason} (as ${m}, the method override)` };
       }
     }

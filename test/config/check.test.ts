@@ -100,3 +100,22 @@ t.test('as a child process: exit codes and streams', async (t) => {
     t.match(err?.stderr, stderr);
   }
 });
+
+t.test('a rule path with a dot segment is a clear config error for check and explain, never a stack trace', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { runExplain } = await import('../../src/cli/explain.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'gh-check-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'g.yaml');
+  writeFileSync(file, 'routes: [{ path: /, upstream: "http://127.0.0.1:9" }]\npolicy:\n  rules:\n    - id: x\n      match: { path: /admin/../x }\n      require: none\n');
+  const c = capture();
+  t.equal(await runCheck(['--config', file], c.io), 1, 'check refuses it');
+  t.match(c.err, /g\.yaml:5 policy\.rules\[0\]\.match\.path: "\/admin\/\.\.\/x": dot segments/);
+  t.notMatch(c.err, /\n\s+at /, 'no stack trace');
+  const e = capture();
+  t.equal(await runExplain(['--config', file, '--user', '-', '--method', 'GET', '--url', '/x'], { ...e.io, now: () => Date.parse('2026-11-15T12:00:00Z') }), 1, 'explain exits 1');
+  t.match(e.err, /invalid config:\n.*g\.yaml:5 policy\.rules\[0\]\.match\.path: "\/admin\/\.\.\/x": dot segments/, 'with the same clear error');
+  t.notMatch(e.err, /\n\s+at /, 'no stack trace');
+});
