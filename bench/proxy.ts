@@ -31,7 +31,8 @@ export interface BenchHttpResult {
   tool: LoadTool;
 }
 
-export type LoadTool = 'wrk' | 'autocannon';
+/** wrk and autocannon repeat one request; the sign-in loop (bench/signin.ts) walks the login form. */
+export type LoadTool = 'wrk' | 'autocannon' | 'signin-loop';
 
 const MARKER = 'GATEHOUSE_BENCH_JSON ';
 

@@ -2,7 +2,12 @@
 // the gateway, in one table, then a JSON summary line.
 //
 //   npm run bench [-- --quick] [--duration S] [--warmup S] [--connections N]
-//                 [--only TEXT] [--tool wrk|autocannon]
+//                 [--only TEXT] [--tool wrk|autocannon] [--signin-baseline [REF]]
+//
+// `--only sign-ins --signin-baseline` compares password sign-ins per second
+// (each audited to disk before its answer) with the build at REF (default: the
+// commit before group commit); `--only 'signed-in session'` with it compares
+// proxied requests the same way (bench/signin.ts).
 //
 // The upstream, each gateway and the load generator run in separate processes
 // so none of them steals another's event loop. Scenarios are data: a name and a
@@ -23,15 +28,17 @@ import { stringify } from 'yaml';
 import { benchHttp } from './proxy.ts';
 import { twoInstancesScenario } from './scale.ts';
 import { bareProxyScenario, nginxScenario } from './peers.ts';
+import { DEFAULT_SIGNIN_BASELINE, extractBuild, signInLoad } from './signin.ts';
 import type { BenchHttpResult, LoadTool } from './proxy.ts';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const GATEWAY_CLI = join(ROOT, 'src', 'cli', 'main.ts');
 const POLICY_BENCH = join(ROOT, 'bench', 'policy.ts');
 
 /** A signed-in scenario can sign in as this user (written to the generated users file). */
 export const BENCH_USER = 'bench';
 export const BENCH_PASSWORD = 'bench-password-not-secret';
+/** The sign-in benchmark's clients, one account each. */
+const BENCH_SIGN_IN_USERS = Array.from({ length: 8 }, (_, i) => `bench-signin-${i + 1}`);
 
 // --- scenarios -----------------------------------------------------------------
 
@@ -49,6 +56,8 @@ export interface Target {
   pids?: number[];
   /** A Redis the gateways use: its command count during the run gives round trips per request. */
   redisUrl?: string;
+  /** Its own load instead of repeating one request (the sign-in loop). */
+  load?(o: { connections: number; durationSec: number }): Promise<BenchHttpResult>;
 }
 
 export interface Scenario {
@@ -69,6 +78,10 @@ export interface GatewayScenarioOptions {
   path?: string;
   /** Runs once the gateway is healthy; returns headers for every request (e.g. a session Cookie). */
   prepare?(gatewayUrl: string, ctx: BenchContext): Promise<Record<string, string>>;
+  /** Another build of the gateway to run (a directory holding src/, views/); default this checkout. */
+  root?(ctx: BenchContext): string;
+  /** Drive it with the sign-in loop (bench/signin.ts) at this concurrency. */
+  signIns?: number;
 }
 
 export const directScenario: Scenario = {
@@ -84,10 +97,14 @@ export function gatewayScenario(name: string, opts: GatewayScenarioOptions = {})
       const dir = join(ctx.tmpDir, name.replace(/[^A-Za-z0-9]+/g, '-'));
       const port = await freePort();
       const config = mergeConfig(baseGatewayConfig({ port, upstreamUrl: ctx.upstreamUrl, dir }), opts.config ?? {});
-      const gateway = await startGateway(config, dir, port);
+      const gateway = await startGateway(config, dir, port, opts.root?.(ctx));
       try {
         const headers = opts.prepare === undefined ? {} : await opts.prepare(gateway.url, ctx);
-        return { url: `${gateway.url}${opts.path ?? '/'}`, headers, stop: gateway.stop, pids: [gateway.pid] };
+        const signIns = opts.signIns;
+        const load = signIns === undefined ? {} : {
+          load: (o: { durationSec: number }) => signInLoad({ url: gateway.url, users: BENCH_SIGN_IN_USERS, password: BENCH_PASSWORD, connections: signIns, durationSec: o.durationSec }),
+        };
+        return { url: `${gateway.url}${opts.path ?? '/'}`, headers, stop: gateway.stop, pids: [gateway.pid], ...load };
       } catch (err) {
         await gateway.stop();
         throw err;
@@ -128,6 +145,9 @@ export async function signInCookie(gatewayUrl: string): Promise<Record<string, s
 
 const signedIn = { config: { policy: { default: 'login' } }, prepare: signInCookie };
 
+/** Sign-ins are CPU-bound (argon2id, ~56 ms each): a few clients keep both cores busy. */
+const SIGN_IN_CONNECTIONS = 8;
+
 export const SCENARIOS: Scenario[] = [
   directScenario,
   nginxScenario,
@@ -140,7 +160,18 @@ export const SCENARIOS: Scenario[] = [
     config: { policy: { default: 'login', rules: [{ id: 'bench-report', match: { path: '/**' }, require: 'mfa', max_age: '1m', mode: 'report' }] } },
   }),
   twoInstancesScenario('two instances, PostgreSQL + Redis, nginx, signed-in'),
+  gatewayScenario('sign-ins, password form (audit: group commit)', { signIns: SIGN_IN_CONNECTIONS }),
 ];
+
+/** The same sign-in and signed-in rows against the build at `ref`, extracted once per run. */
+function baselineScenarios(ref: string): Scenario[] {
+  let root: string | undefined;
+  const build = (ctx: BenchContext) => (root ??= extractBuild(ROOT, ref, join(ctx.tmpDir, `build-${ref.replace(/[^\w.-]/g, '_')}`)));
+  return [
+    gatewayScenario(`gateway, signed-in session (baseline ${ref})`, { ...signedIn, root: build }),
+    gatewayScenario(`sign-ins, password form (baseline ${ref})`, { signIns: SIGN_IN_CONNECTIONS, root: build }),
+  ];
+}
 
 // --- gateway config and process --------------------------------------------------
 
@@ -219,17 +250,19 @@ export function tail(path: string, lines = 20): string {
   }
 }
 
-export async function startGateway(config: YamlObject, dir: string, port: number): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  if (!existsSync(GATEWAY_CLI)) throw new Error(`the gateway CLI ${GATEWAY_CLI} does not exist yet`);
+export async function startGateway(config: YamlObject, dir: string, port: number, root = ROOT): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const cli = join(root, 'src', 'cli', 'main.ts');
+  if (!existsSync(cli)) throw new Error(`the gateway CLI ${cli} does not exist yet`);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const users = { users: { [BENCH_USER]: { display_name: 'Bench User', email: 'bench@example.com', password: hashPassword(BENCH_PASSWORD), groups: ['bench'] } } };
+  const hash = hashPassword(BENCH_PASSWORD);
+  const users = { users: Object.fromEntries([BENCH_USER, ...BENCH_SIGN_IN_USERS].map((u) => [u, { display_name: u, email: `${u}@example.com`, password: hash, groups: ['bench'] }])) };
   await writeFile(join(dir, 'users.yaml'), stringify(users));
   const configPath = join(dir, 'gatehouse.yaml');
   await writeFile(configPath, stringify(config));
   const logPath = join(dir, 'gateway.log');
   const log = openSync(logPath, 'w');
-  const child = track(spawn(process.execPath, [GATEWAY_CLI, 'serve', '--config', configPath], { cwd: ROOT, stdio: ['ignore', log, log] }));
+  const child = track(spawn(process.execPath, [cli, 'serve', '--config', configPath], { cwd: root, stdio: ['ignore', log, log] }));
   closeSync(log);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
@@ -290,10 +323,12 @@ async function measure(scenario: Scenario, ctx: BenchContext, o: RunOptions): Pr
   try {
     target = await scenario.start(ctx);
     const load = { url: target.url, connections: o.connections, headers: target.headers, tool: o.tool };
-    if (o.warmupSec > 0) await benchHttp({ ...load, durationSec: o.warmupSec });
+    const t = target;
+    const run = (durationSec: number) => (t.load ? t.load({ connections: o.connections, durationSec }) : benchHttp({ ...load, durationSec }));
+    if (o.warmupSec > 0) await run(o.warmupSec);
     const cpuBefore = cpuSeconds(target.pids ?? []);
     const redisBefore = target.redisUrl ? await redisCommands(target.redisUrl) : 0;
-    const result = await benchHttp({ ...load, durationSec: o.durationSec });
+    const result = await run(o.durationSec);
     const cpu = cpuSeconds(target.pids ?? []) - cpuBefore;
     const redis = target.redisUrl ? await redisCommands(target.redisUrl) - redisBefore - 1 : undefined;
     return {
@@ -412,6 +447,11 @@ function formatPolicyTable(rows: PolicyBenchRow[]): string {
   return ['policy rules  ns/op', '------------  -----', ...rows.map((r) => `${String(r.rules).padStart(12)}  ${fixed(r.nsPerOp, 0)}`)].join('\n');
 }
 
+/** `--flag` given without a value gets `fallback` (parseArgs has no optional values). */
+function withOptionalValue(args: string[], flag: string, fallback: string): string[] {
+  return args.flatMap((a, i) => (a === flag && (args[i + 1] === undefined || args[i + 1].startsWith('--')) ? [a, fallback] : [a]));
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -421,7 +461,9 @@ async function main(): Promise<number> {
       connections: { type: 'string', default: '50' },
       only: { type: 'string', multiple: true },
       tool: { type: 'string' },
+      'signin-baseline': { type: 'string' },
     },
+    args: withOptionalValue(process.argv.slice(2), '--signin-baseline', DEFAULT_SIGNIN_BASELINE),
   });
   const num = (v: string | undefined, fallback: number, name: string) => {
     const n = v === undefined ? fallback : Number(v);
@@ -435,7 +477,8 @@ async function main(): Promise<number> {
     warmupSec: num(values.warmup, values.quick ? 1 : 2, 'warmup'),
     tool: values.tool as LoadTool | undefined,
   };
-  const selected = values.only === undefined ? SCENARIOS : SCENARIOS.filter((s) => values.only!.some((t) => s.name.includes(t)));
+  const all = [...SCENARIOS, ...(values['signin-baseline'] !== undefined ? baselineScenarios(values['signin-baseline']) : [])];
+  const selected = values.only === undefined ? all : all.filter((s) => values.only!.some((t) => s.name.includes(t)));
 
   const tmpDir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
   const upstream = await startUpstream();
