@@ -24,7 +24,7 @@ import { ConfigError, formatIssues, loadConfig } from '../config/load.ts';
 import type { Config, FactorKind, RuleConfig } from '../config/types.ts';
 import { parseDuration } from '../config/duration.ts';
 import type { Snapshot } from '../http/context.ts';
-import { decide, judge, RESERVED_PREFIX } from '../policy/decide.ts';
+import { decide, hostOnly, judge, RESERVED_PREFIX } from '../policy/decide.ts';
 import { buildSnapshot } from '../http/snapshot.ts';
 import { parseUsersFile } from '../identity/users-file.ts';
 import type { UserRecord } from '../identity/types.ts';
@@ -271,7 +271,7 @@ function answerFor(d: Decision, route: Route, req: ExplainRequest, signedIn: boo
       if (!safe && signedIn) {
         // The gateway keeps the request and sends the browser back to it afterwards (http/stash.ts).
         const url = challengeUrl(d, req.target, 'ID');
-        return `a browser is redirected (302) to ${url}; the ${req.method} is stashed and completed after the challenge; other clients get 401 {"error":"${API_ERRORS[d.kind]}"}`;
+        return `a browser is redirected (302) to ${url}; the ${req.method} is stashed and completed after the challenge (same-origin requests only, within the stash limits; else the user submits again); other clients get 401 {"error":"${API_ERRORS[d.kind]}"}`;
       }
       const url = challengeUrl(d, safe ? req.target : '/');
       return `a browser is redirected (302) to ${url}${safe ? '' : ' (rd: the referring page)'}; other clients get 401 {"error":"${API_ERRORS[d.kind]}"}`;
@@ -432,13 +432,6 @@ function splitUrl(url: string, hostArg: string | undefined, config: Config): { h
     host = new URL(config.server.public_url).host;
   }
   return { host: hostOnly(hostArg ?? host), target };
-}
-
-function hostOnly(host: string): string {
-  const h = host.toLowerCase();
-  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
-  const colon = h.indexOf(':');
-  return colon === -1 ? h : h.slice(0, colon);
 }
 
 function parseKinds(list: string, flag: string): FactorKind[] {

@@ -44,7 +44,7 @@ import type { RequestContext, Snapshot } from './context.ts';
 import { RESERVED_PREFIX } from './gateway.ts';
 import { isNavigation } from './client-kind.ts';
 import { errorPage, redirect, sendJson } from './respond.ts';
-import { decide } from '../policy/decide.ts';
+import { decide, hostOnly } from '../policy/decide.ts';
 import { headerOverrides } from '../policy/method-override.ts';
 import type { HeaderNames } from '../config/types.ts';
 import type { Decision } from '../policy/types.ts';
@@ -89,13 +89,6 @@ export function readForwardedRequest(h: IncomingHttpHeaders, query: string): For
   if (mode !== null && mode !== '401' && mode !== '302') return { ok: false, reason: 'mode must be 401 or 302' };
   const style: AnswerStyle = mode === '401' ? 'status401' : mode === '302' ? 'redirect' : nginx ? 'status401' : 'redirect';
   return { ok: true, style, uri, method };
-}
-
-function hostOnly(host: string): string {
-  const h = host.toLowerCase();
-  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
-  const colon = h.indexOf(':');
-  return colon === -1 ? h : h.slice(0, colon);
 }
 
 /** Pure: where to come back to after the challenge. */

@@ -13,7 +13,7 @@ import { errorPage, redirect, sendJson } from './respond.ts';
 import { BodyError, readBody } from './form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
 import type { Route } from '../policy/route-table.ts';
-import { judge, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
+import { hostOnly, judge, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
 import { formOverrides, headerOverrides, isFormBody, joinOverrides } from '../policy/method-override.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { forwardRequest, type ForwardHandle } from '../proxy/forward.ts';
@@ -32,14 +32,6 @@ import { SIGN_IN_RULE } from '../policy/compile.ts';
 import { parseParams } from '../policy/param-match.ts';
 
 export { RESERVED_PREFIX };
-
-function hostOnly(host: string | undefined): string {
-  if (!host) return '';
-  const h = host.toLowerCase();
-  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
-  const colon = h.indexOf(':');
-  return colon === -1 ? h : h.slice(0, colon);
-}
 
 /** GET, HEAD, OPTIONS and TRACE carry no body: one that does would be read by a lenient upstream as the next request (smuggling). */
 export function bodyWhereNoneBelongs(req: IncomingMessage): boolean {

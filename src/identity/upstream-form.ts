@@ -22,7 +22,7 @@ import type { RequestContext } from '../http/context.ts';
 import { BodyError, readBody } from '../http/form-body.ts';
 import { errorPage, redirect } from '../http/respond.ts';
 import { safeReturnTarget } from '../http/return-target.ts';
-import { decideAfterAppSignIn } from '../policy/decide.ts';
+import { decideAfterAppSignIn, hostOnly } from '../policy/decide.ts';
 import { parseParams, type ParamList } from '../policy/param-match.ts';
 import { matchPath } from '../policy/path-pattern.ts';
 import { compileRequestMatch, matchRequest } from '../policy/request-match.ts';
@@ -477,7 +477,7 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
 
 /** The one decision (policy/decide.ts) for what the new session owes before the app's cookies go out; null when the gateway would refuse the target. */
 function signInDecision(ctx: RequestContext, target: string): Decision | null {
-  const host = String(ctx.req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+  const host = hostOnly(ctx.req.headers.host);
   const v = decideAfterAppSignIn(ctx.snap, { target, host, via: 'proxy', method: 'GET', overrides: [], ip: ctx.client.ip }, subjectFor(ctx), ctx.svc.now());
   return v.kind === 'decided' ? v.decision : null;
 }

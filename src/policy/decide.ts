@@ -88,10 +88,13 @@ function refuse(status: 400 | 404, reason: string, route: Route | null, path: st
   return { kind: 'refused', status, reason, route, path };
 }
 
-function hostOnly(authority: string): string {
-  if (authority.startsWith('[')) return authority.slice(0, authority.indexOf(']') + 1);
-  const colon = authority.indexOf(':');
-  return colon === -1 ? authority : authority.slice(0, colon);
+/** The host of a Host header or authority: lower-case, without port ('' when absent); [IPv6] keeps its brackets. */
+export function hostOnly(host: string | undefined): string {
+  if (!host) return '';
+  const h = host.toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const colon = h.indexOf(':');
+  return colon === -1 ? h : h.slice(0, colon);
 }
 
 /** Normalizes once with the strict default; retries allowing ';' only when some route allows it. */
