@@ -5,6 +5,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { Client, TEST_AUDIT_KEY, readAudit, startTestGateway } from '../helpers/gateway.ts';
@@ -78,4 +79,25 @@ t.test('checkpoints for operators, a webhook and verify --checkpoint; records fo
   const ok = await runCli(['verify', join(f.dir, 'audit.log'), '--checkpoint', adminUrl, '--jwks', jwks]);
   t.equal(ok.code, 0, ok.stdout + ok.stderr);
   t.match(ok.stdout, /^ok: \d+ events in 1 file, last hash [0-9a-f]{64}\nintegrity: /);
+});
+
+t.test('a sink that stays down: the backlog is kept, and the alert goes to the log, the audit chain and alert_email', async (t) => {
+  const dead = createServer().listen(0, '127.0.0.1');
+  await once(dead, 'listening');
+  const url = `http://127.0.0.1:${(dead.address() as { port: number }).port}/ingest`;
+  dead.close(); // nothing listens there now: every send is refused
+  await once(dead, 'close');
+  const f = await startTestGateway({
+    upstream: false,
+    config: { audit: { alert_email: 'security@example.com', forward: { queue_max: 100, http: { url, format: 'ndjson' } } } },
+  });
+  t.teardown(() => f.close());
+  const outbox = join(f.dir, 'outbox.log');
+  const alerted = () => readAudit(f).some((r) => r.event === 'audit.forward_queue_full' && r.sink === 'http');
+  for (const end = Date.now() + 10_000; !alerted(); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error('no alert');
+  const mails = () => (existsSync(outbox) ? readFileSync(outbox, 'utf8') : '');
+  for (const end = Date.now() + 5_000; !mails().includes('audit_forward_queue_full'); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) break;
+  t.match(mails(), /"to":"security@example.com".*"kind":"audit_forward_queue_full"/, 'mailed');
+  t.ok(f.logs.some((l) => l.msg === 'audit forwarding: the sink is down and its backlog passed audit.forward.queue_max'), 'logged as an error');
+  t.equal(readAudit(f).filter((r) => r.event === 'audit.forward_queue_full').length, 1, 'once per outage');
 });
