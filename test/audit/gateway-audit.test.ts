@@ -44,7 +44,11 @@ t.test('checkpoints for operators, a webhook and verify --checkpoint; records fo
     config: {
       // Operator endpoints: only on the admin listener (nobody's resolved address is in 10.9.0.0/16 here).
       server: { admin_listen: '127.0.0.1:0', metrics_allow: ['10.9.0.0/16'], instance_id: 'gw-test' },
-      audit: { checkpoint: { lines: 3, webhook: `${rx}/hook` }, forward: { http: { url: `${rx}/ingest`, format: 'ndjson' } } },
+      audit: {
+        alert_email: 'security@example.com',
+        checkpoint: { lines: 3, webhook: `${rx}/hook`, email: true },
+        forward: { http: { url: `${rx}/ingest`, format: 'ndjson' } },
+      },
     },
   });
   t.teardown(() => f.close());
@@ -74,6 +78,11 @@ t.test('checkpoints for operators, a webhook and verify --checkpoint; records fo
   t.match(cp, { instance: 'gw-test', seq: Number, hash: /^[0-9a-f]{64}$/, kid: String, jws: /^[\w-]+\.[\w-]+\.[\w-]+$/ });
   t.same(hooks.at(-1), cp, 'the same checkpoint went to the webhook');
   t.ok(readAudit(f).some((r) => r.event === 'audit.checkpoint' && r.at_seq === cp.seq), 'and into the chain');
+  const outbox = join(f.dir, 'outbox.log');
+  const mailed = () => (existsSync(outbox) ? readFileSync(outbox, 'utf8') : '').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { to: string; kind: string; text: string })
+    .some((m) => m.to === 'security@example.com' && m.kind === 'audit_checkpoint' && m.text.includes(cp.jws as string));
+  await until('the checkpoint mail', mailed);
+  t.ok(mailed(), 'and to alert_email');
 
   const jwks = `${f.url}/.gatehouse/jwks.json`;
   const ok = await runCli(['verify', join(f.dir, 'audit.log'), '--checkpoint', adminUrl, '--jwks', jwks]);
