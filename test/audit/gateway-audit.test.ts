@@ -110,3 +110,17 @@ t.test('a sink that stays down: the backlog is kept, and the alert goes to the l
   t.ok(f.logs.some((l) => l.msg === 'audit forwarding: the sink is down and its backlog passed audit.forward.queue_max'), 'logged as an error');
   t.equal(readAudit(f).filter((r) => r.event === 'audit.forward_queue_full').length, 1, 'once per outage');
 });
+
+t.test('a sign-in whose audit line cannot reach the disk fails closed: 503, no session', async (t) => {
+  const f = await startTestGateway({ upstream: false });
+  t.teardown(() => f.close());
+  const c = new Client(f.url);
+  const csrf = await c.csrf('/.gatehouse/login?rd=%2F');
+  const before = new Map(c.cookies);
+  // The disk refuses from now on (as /dev/full does in test/audit/audit-log.test.ts).
+  f.gw.services.audit.write = () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+  const r = await c.postForm('/.gatehouse/login', { csrf, username: 'alice', password: 'alice-test-pass', rd: '/' });
+  t.equal(r.status, 503, 'the user is not told the sign-in worked');
+  t.same(r.headers.getSetCookie(), [], 'no session cookie');
+  t.same(c.cookies, before);
+});
