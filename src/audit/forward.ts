@@ -21,6 +21,13 @@ export interface AuditSink {
   readonly name: string;
   send(lines: readonly string[]): Promise<void>;
   close(): void;
+  /**
+   * For sinks without acknowledgements (syslog over TCP): `listener` hears when
+   * a connection that was sent on dropped; what was sent within `unconfirmedMs`
+   * before it is sent again (the collector may never have read it).
+   */
+  onLost?(listener: () => void): void;
+  readonly unconfirmedMs?: number;
 }
 
 export interface ForwarderOptions {
@@ -45,6 +52,8 @@ export interface SinkStatus {
   sentSeq: number;
   failures: number;
   up: boolean;
+  /** Connections that dropped after being sent on (their last records were sent again). */
+  lost: number;
 }
 
 export interface Forwarder {
@@ -118,11 +127,27 @@ export function createForwarder(o: ForwarderOptions): Forwarder {
     timer: NodeJS.Timeout | undefined;
     alerted: boolean;
     waiters: { seq: number; resolve: () => void }[];
+    /** Where recent batches started, for a sink that may lose what it was sent (see AuditSink.onLost). */
+    recent: { start: Position; at: number }[];
+    lost: number;
   }
   const states: SinkState[] = o.sinks.map((sink) => ({
     sink, stateFile: join(dir, `${live}.forward-${sink.name}.json`), pos: undefined, busy: false, failures: 0, retryAt: 0,
-    timer: undefined, alerted: false, waiters: [],
+    timer: undefined, alerted: false, waiters: [], recent: [], lost: 0,
   }));
+  for (const s of states) s.sink.onLost?.(() => rewind(s));
+
+  /** Sends again what the sink may not have read before its connection dropped (duplicates, never gaps). */
+  function rewind(s: SinkState): void {
+    s.lost += 1;
+    const since = Date.now() - (s.sink.unconfirmedMs ?? 0);
+    const first = s.recent.find((b) => b.at >= since);
+    s.recent = [];
+    if (first === undefined || s.pos === undefined || first.start.seq >= s.pos.seq) return;
+    s.pos = first.start;
+    void savePosition(s, first.start).catch((err: Error) => o.onError(s.sink.name, err));
+    schedule(s, 0);
+  }
   let closed = false;
 
   async function loadPosition(s: SinkState): Promise<Position> {
@@ -135,8 +160,9 @@ export function createForwarder(o: ForwarderOptions): Forwarder {
     return { file: '', offset: 0, seq: 0 };
   }
 
+  let saves = 0;
   async function savePosition(s: SinkState, p: Position): Promise<void> {
-    const tmp = `${s.stateFile}.tmp`;
+    const tmp = `${s.stateFile}.${process.pid}-${++saves}.tmp`;
     await writeFile(tmp, JSON.stringify(p));
     await rename(tmp, s.stateFile);
   }
@@ -257,6 +283,11 @@ export function createForwarder(o: ForwarderOptions): Forwarder {
         }
         s.failures = 0;
         s.retryAt = 0;
+        if (s.sink.unconfirmedMs !== undefined) {
+          const now = Date.now();
+          s.recent = s.recent.filter((b) => b.at >= now - s.sink.unconfirmedMs!);
+          s.recent.push({ start: s.pos!, at: now });
+        }
         s.pos = batch.end;
         await savePosition(s, batch.end);
         if (s.alerted && (await backlog(batch.end)) < o.queueMax / 2) s.alerted = false;
@@ -285,7 +316,7 @@ export function createForwarder(o: ForwarderOptions): Forwarder {
       }
     },
     status() {
-      return Object.fromEntries(states.map((s) => [s.sink.name, { sentSeq: s.pos?.seq ?? 0, failures: s.failures, up: s.failures === 0 }]));
+      return Object.fromEntries(states.map((s) => [s.sink.name, { sentSeq: s.pos?.seq ?? 0, failures: s.failures, up: s.failures === 0, lost: s.lost }]));
     },
     drained(seq) {
       return Promise.all(states.map((s) => (s.pos && s.pos.seq >= seq ? undefined : new Promise<void>((resolve) => s.waiters.push({ seq, resolve }))))).then(() => undefined);

@@ -5,9 +5,11 @@
 // severity warning for failures and lockouts, notice otherwise.
 //
 // TCP has no application acknowledgement: a batch counts as sent once the
-// kernel took it on a connection that was open. A collector that dies with
-// bytes in flight can lose them; the forwarder then resends nothing, so choose
-// the HTTP sink where every record must be acknowledged by the receiver.
+// kernel took it on a connection that was open. A collector that dies may not
+// have read (or stored) what it was sent last, so when a connection that was
+// sent on drops, the forwarder sends the last UNCONFIRMED_MS of records again:
+// a collector restart can repeat records (same instance + seq), never lose them
+// (unless it was down for longer after reading them without storing them).
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ const AUTHPRIV = 10;
 const WARNING = 4;
 const NOTICE = 5;
 const CONNECT_TIMEOUT_MS = 5_000;
+const UNCONFIRMED_MS = 2_000;
 
 /** RFC 5424 severity for an event name. */
 function severity(event: string): number {
@@ -44,6 +47,8 @@ export function createSyslogSink(cfg: AuditSyslogSink, fallbackHost: string): Au
   const ca = cfg.ca_file ? readFileSync(cfg.ca_file) : undefined;
   let socket: Socket | undefined;
   let open = false;
+  let closing = false;
+  const lost: (() => void)[] = [];
 
   function connect(): Promise<Socket> {
     return new Promise((resolve, reject) => {
@@ -61,7 +66,11 @@ export function createSyslogSink(cfg: AuditSyslogSink, fallbackHost: string): Au
       });
       // A collector that closes (shutdown, restart) is noticed before the next send.
       s.on('end', () => { open = false; s.destroy(); });
-      s.on('close', () => { open = false; if (socket === s) socket = undefined; });
+      s.on('close', () => {
+        open = false;
+        if (socket === s) socket = undefined;
+        if (!closing && s.bytesWritten > 0) for (const l of lost) l();
+      });
       s.on('error', () => { open = false; });
       s.on('data', () => { /* collectors send nothing; drain anyway */ });
     });
@@ -81,8 +90,13 @@ export function createSyslogSink(cfg: AuditSyslogSink, fallbackHost: string): Au
       });
     },
     close() {
+      closing = true;
       socket?.end();
       socket = undefined;
     },
+    onLost(listener) {
+      lost.push(listener);
+    },
+    unconfirmedMs: UNCONFIRMED_MS,
   };
 }
