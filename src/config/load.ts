@@ -58,7 +58,9 @@ export interface LoadOptions {
   /**
    * Generate missing development secrets (default true). `gatehouse audit verify`
    * passes false: it may use a stored one, but a fresh random key would only
-   * make every MAC look forged. Secrets found nowhere stay ''.
+   * make every MAC look forged. Secrets found nowhere stay '', and are not
+   * required even when shared: a tool that reads the config checks the ones it
+   * needs (the gateway's session secret is not verify's business).
    */
   generateDevSecrets?: boolean;
 }
@@ -112,7 +114,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   if (!validate(raw)) located.push(...schemaIssues(validate.errors ?? [], raw));
 
   const warnings: string[] = [];
-  const built = buildConfig(raw, located, warnings, now, env);
+  const built = buildConfig(raw, located, warnings, now, env, opts.generateDevSecrets ?? true);
 
   if (located.length > 0) {
     // A value whose interpolation failed is still the raw `${...}` text: later
@@ -338,7 +340,7 @@ class Reader {
   }
 }
 
-function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: Date, env: NodeJS.ProcessEnv): Built {
+function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: Date, env: NodeJS.ProcessEnv, serving: boolean): Built {
   const r = new Reader(issues);
   const server = buildServer(r, r.section(raw, 'server'), warnings);
   const branding = buildBranding(r, r.section(raw, 'branding'));
@@ -355,7 +357,7 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const shared_state = buildSharedState(r, raw.shared_state);
   const notifier = buildNotifier(r, raw.notifier);
   const audit = buildAudit(r, r.section(raw, 'audit'), env);
-  requireSharedSecrets(r, session, factors, audit, store, shared_state);
+  if (serving) requireSharedSecrets(r, session, factors, audit, store, shared_state);
   const headers = buildHeaders(r, r.section(raw, 'headers'));
   return { server, branding, routes, identity, session, factors, policy, rollout, store, shared_state, notifier, audit, headers };
 }

@@ -9,6 +9,7 @@ import type { Test } from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,6 +150,47 @@ t.test('HTTP sink bodies: Splunk HEC, Elasticsearch bulk, Loki push', async (t) 
   t.same(loki, { streams: [{ stream: { job: 'gatehouse-audit', instance: 'gw1' }, values: [['1796601600000000000', lines[0]]] }] });
   t.equal(syslogMessage(lines[0], 'gatehouse', 'host'), `<85>1 2026-12-07T00:00:00.000Z gw1 gatehouse - signin.success - ${lines[0]}`);
   t.match(syslogMessage(lines[0].replace('signin.success', 'signin.failure'), 'gatehouse', 'host'), /^<84>1 /, 'failures are warnings');
+});
+
+t.test('syslog over TLS: the collector certificate is checked against ca_file; frames are octet-counted', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', key, '-out', cert], { encoding: 'utf8' });
+  t.equal(made.status, 0, made.stderr);
+  let received = '';
+  const server = createTlsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (sock) => sock.on('data', (d) => (received += d)));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => server.close());
+  const address = `localhost:${(server.address() as { port: number }).port}`;
+
+  const untrusted = setup(t, createSyslogSink({ address, tls: true, app_name: 'gatehouse' }, 'gw1'));
+  const u = await untrusted.open();
+  await writeEvents(u.log, 1, 2);
+  await until('the unknown certificate to be refused', () => u.fwd.status().syslog.failures > 0);
+  t.match(untrusted.errors.join('\n'), /self-signed|certificate/i, 'without ca_file a self-signed collector is refused');
+  await u.fwd.close();
+  await u.log.close();
+
+  const trusted = setup(t, createSyslogSink({ address, tls: true, ca_file: cert, app_name: 'gatehouse' }, 'gw1'));
+  const { log, fwd } = await trusted.open();
+  await writeEvents(log, 1, 3);
+  await fwd.drained(log.durableHead.seq);
+  await until('three frames', () => (received.match(/<85>1 /g) ?? []).length === 3);
+  const frames: string[] = [];
+  for (let rest = received; rest.length > 0;) {
+    const sp = rest.indexOf(' ');
+    const len = Number(rest.slice(0, sp));
+    frames.push(rest.slice(sp + 1, sp + 1 + len));
+    rest = rest.slice(sp + 1 + len);
+  }
+  t.equal(frames.length, 3, 'each frame is exactly its announced length');
+  t.match(frames[0], /^<85>1 \S+Z gw1 gatehouse - signin\.success - \{"seq":1,/);
+  await fwd.close();
+  await log.close();
 });
 
 // --- rsyslog ---------------------------------------------------------------

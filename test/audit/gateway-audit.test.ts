@@ -5,6 +5,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { Client, TEST_AUDIT_KEY, readAudit, startTestGateway } from '../helpers/gateway.ts';
@@ -43,7 +44,11 @@ t.test('checkpoints for operators, a webhook and verify --checkpoint; records fo
     config: {
       // Operator endpoints: only on the admin listener (nobody's resolved address is in 10.9.0.0/16 here).
       server: { admin_listen: '127.0.0.1:0', metrics_allow: ['10.9.0.0/16'], instance_id: 'gw-test' },
-      audit: { checkpoint: { lines: 3, webhook: `${rx}/hook` }, forward: { http: { url: `${rx}/ingest`, format: 'ndjson' } } },
+      audit: {
+        alert_email: 'security@example.com',
+        checkpoint: { lines: 3, webhook: `${rx}/hook`, email: true },
+        forward: { http: { url: `${rx}/ingest`, format: 'ndjson' } },
+      },
     },
   });
   t.teardown(() => f.close());
@@ -73,9 +78,49 @@ t.test('checkpoints for operators, a webhook and verify --checkpoint; records fo
   t.match(cp, { instance: 'gw-test', seq: Number, hash: /^[0-9a-f]{64}$/, kid: String, jws: /^[\w-]+\.[\w-]+\.[\w-]+$/ });
   t.same(hooks.at(-1), cp, 'the same checkpoint went to the webhook');
   t.ok(readAudit(f).some((r) => r.event === 'audit.checkpoint' && r.at_seq === cp.seq), 'and into the chain');
+  const outbox = join(f.dir, 'outbox.log');
+  const mailed = () => (existsSync(outbox) ? readFileSync(outbox, 'utf8') : '').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { to: string; kind: string; text: string })
+    .some((m) => m.to === 'security@example.com' && m.kind === 'audit_checkpoint' && m.text.includes(cp.jws as string));
+  await until('the checkpoint mail', mailed);
+  t.ok(mailed(), 'and to alert_email');
 
   const jwks = `${f.url}/.gatehouse/jwks.json`;
   const ok = await runCli(['verify', join(f.dir, 'audit.log'), '--checkpoint', adminUrl, '--jwks', jwks]);
   t.equal(ok.code, 0, ok.stdout + ok.stderr);
   t.match(ok.stdout, /^ok: \d+ events in 1 file, last hash [0-9a-f]{64}\nintegrity: /);
+});
+
+t.test('a sink that stays down: the backlog is kept, and the alert goes to the log, the audit chain and alert_email', async (t) => {
+  const dead = createServer().listen(0, '127.0.0.1');
+  await once(dead, 'listening');
+  const url = `http://127.0.0.1:${(dead.address() as { port: number }).port}/ingest`;
+  dead.close(); // nothing listens there now: every send is refused
+  await once(dead, 'close');
+  const f = await startTestGateway({
+    upstream: false,
+    config: { audit: { alert_email: 'security@example.com', forward: { queue_max: 100, http: { url, format: 'ndjson' } } } },
+  });
+  t.teardown(() => f.close());
+  const outbox = join(f.dir, 'outbox.log');
+  const alerted = () => readAudit(f).some((r) => r.event === 'audit.forward_queue_full' && r.sink === 'http');
+  for (const end = Date.now() + 10_000; !alerted(); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error('no alert');
+  const mails = () => (existsSync(outbox) ? readFileSync(outbox, 'utf8') : '');
+  for (const end = Date.now() + 5_000; !mails().includes('audit_forward_queue_full'); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) break;
+  t.match(mails(), /"to":"security@example.com".*"kind":"audit_forward_queue_full"/, 'mailed');
+  t.ok(f.logs.some((l) => l.msg === 'audit forwarding: the sink is down and its backlog passed audit.forward.queue_max'), 'logged as an error');
+  t.equal(readAudit(f).filter((r) => r.event === 'audit.forward_queue_full').length, 1, 'once per outage');
+});
+
+t.test('a sign-in whose audit line cannot reach the disk fails closed: 503, no session', async (t) => {
+  const f = await startTestGateway({ upstream: false });
+  t.teardown(() => f.close());
+  const c = new Client(f.url);
+  const csrf = await c.csrf('/.gatehouse/login?rd=%2F');
+  const before = new Map(c.cookies);
+  // The disk refuses from now on (as /dev/full does in test/audit/audit-log.test.ts).
+  f.gw.services.audit.write = () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+  const r = await c.postForm('/.gatehouse/login', { csrf, username: 'alice', password: 'alice-test-pass', rd: '/' });
+  t.equal(r.status, 503, 'the user is not told the sign-in worked');
+  t.same(r.headers.getSetCookie(), [], 'no session cookie');
+  t.same(c.cookies, before);
 });

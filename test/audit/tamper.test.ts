@@ -131,6 +131,13 @@ t.test('a cut tail is caught against a signed checkpoint; a forged checkpoint is
   t.match(verify([path, '--checkpoint', cpFile, '--jwks', jwksFile], env), { code: 1, stderr: /cannot be trusted: the signed payload differs/ });
 });
 
+t.test('--config of a shared deployment: the audit key from it is enough (the gateway\'s other secrets are not needed)', async (t) => {
+  const s = await keyedLog(t);
+  const config = join(s.dir, 'gatehouse.yaml');
+  writeFileSync(config, `store: { kind: postgres, url: "postgres://db.invalid/gh" }\naudit:\n  path: ${s.path}\n  key_file: ${s.keyFile}\n`);
+  t.match(verify(['--config', config]), { code: 0, stdout: /^ok: 20 events in 1 file.*\nintegrity: / });
+});
+
 t.test('several instances: one chain each, verified side by side, checkpoints matched by instance', async (t) => {
   const a = await keyedLog(t, 'gw-a', 5);
   const b = await keyedLog(t, 'gw-b', 7);
