@@ -1,4 +1,4 @@
-// Requests preserved across a challenge (SPEC §4.7): a non-GET browser request
+// Requests preserved across a challenge (README "Request handling"): a non-GET browser request
 // that triggers a challenge is kept (session/stash-store.ts: sealed, bound to
 // the sign-in, 10 minutes, single use, capped) and, once the challenge is
 // passed, the browser comes back to the request's own target with a resume
