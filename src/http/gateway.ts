@@ -24,7 +24,7 @@ import { refreshedSessionCookie } from '../session/page-session.ts';
 import type { Decision } from '../policy/types.ts';
 import { subjectFor, identityHeaders } from '../session/subject.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
-import { restoreStash, stashAndRedirect, takeStash, usedStashTarget, type Stash } from './stash.ts';
+import { restoreStash, stashAndRedirect, stashFields, takeStash, usedStashTarget, type Stash } from './stash.ts';
 import { splitResume } from '../policy/resume-marker.ts';
 import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, strayCredentials, upstreamFormLogin } from '../identity/upstream-form.ts';
 import { appCookieHeaders, expireAppCookies, rememberReleased } from '../identity/app-cookies.ts';
@@ -217,13 +217,16 @@ export function createGateway(svc: Services, current: () => Snapshot) {
 
   /** The one decision (policy/decide.ts) for this request, or for the stashed request it replays. */
   function decideFor(ctx: RequestContext, target: Resolved, host: string, stash: Stash | null) {
-    const j = judge(ctx.snap, target, {
-      host,
-      method: stash?.m ?? ctx.req.method ?? 'GET',
-      overrides: stash ? stash.o ?? [] : ctx.form ? joinOverrides(headerOverrides(ctx.req.headers), formOverrides(ctx.req.headers['content-type'], ctx.form.body)) : headerOverrides(ctx.req.headers),
-      ip: ctx.client.ip,
-      ...(ctx.form ? { form: ctx.form.fields } : {}),
-    }, subjectFor(ctx), svc.now());
+    const j = judge(ctx.snap, target, stash
+      // A replay is decided as the stashed request: its method, path, query and form.
+      ? { host, method: stash.m, overrides: stash.o ?? [], ip: ctx.client.ip, form: stashFields(stash) }
+      : {
+          host,
+          method: ctx.req.method ?? 'GET',
+          overrides: ctx.form ? joinOverrides(headerOverrides(ctx.req.headers), formOverrides(ctx.req.headers['content-type'], ctx.form.body)) : headerOverrides(ctx.req.headers),
+          ip: ctx.client.ip,
+          form: ctx.form?.fields,
+        }, subjectFor(ctx), svc.now());
     if (j.kind === 'decided' && j.decision.action === 'allow' && j.decision.breakglass) {
       svc.log.warn({ req_id: ctx.requestId, user: ctx.session?.user, path: ctx.path, rule: j.decision.rule }, 'break-glass request: challenge bypassed');
     }

@@ -1,4 +1,4 @@
-// Requests preserved across a challenge (SPEC §4.7): a non-GET browser request
+// Requests preserved across a challenge (README "Request handling"): a non-GET browser request
 // that triggers a challenge is kept (session/stash-store.ts: sealed, bound to
 // the sign-in, 10 minutes, single use, capped) and, once the challenge is
 // passed, the browser comes back to the request's own target with a resume
@@ -17,6 +17,7 @@ import type { Route } from '../policy/route-table.ts';
 import type { Decision } from '../policy/types.ts';
 import { formOverrides } from '../policy/method-override.ts';
 import { markerHonoured } from '../policy/resume-marker.ts';
+import { parseParams, type ParamList } from '../policy/param-match.ts';
 import { STASH_TTL_MS, type Stash } from '../session/stash-store.ts';
 import { challengeUrl } from '../ui/challenge-links.ts';
 
@@ -109,6 +110,16 @@ export async function restoreStash(ctx: RequestContext, stash: Stash): Promise<s
   const { k: _slots, ...rest } = stash;
   const put = await ctx.svc.stashes.put(rest, ctx.snap.config.session.secret, ctx.snap.config.policy.stash_total_max);
   return put.ok ? put.id : null;
+}
+
+/** The fields of a stashed urlencoded form (what rules matching parameters see on the replay). */
+export function stashFields(stash: Stash): ParamList | undefined {
+  for (let i = 0; i < stash.h.length; i += 2) {
+    if (stash.h[i].toLowerCase() !== 'content-type') continue;
+    if (stash.h[i + 1].split(';')[0].trim().toLowerCase() !== 'application/x-www-form-urlencoded') return undefined;
+    return parseParams(Buffer.from(stash.b, 'base64').toString('utf8'));
+  }
+  return undefined;
 }
 
 function formPageOf(stash: Stash, origin: string): string | undefined {

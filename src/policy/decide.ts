@@ -8,9 +8,11 @@
 //   resolveTarget: normalization → absolute-form authority vs Host → (forward-
 //     auth: dot segments) → reserved paths → route → path parameters →
 //     case-blind check and case folding
-//   judge: method override (per route) → rule evaluation (rollout and grace
-//     are inside evaluate) → break-glass
-//   decide = resolveTarget + judge, for adapters with no I/O in between.
+//   judge: rule evaluation (path, host, method, client address, query and a
+//     form read before deciding; rollout and grace are inside evaluate) →
+//     method overrides (per route) → break-glass
+//   decide = resolveTarget + judge, for adapters with no I/O in between;
+//   decideAfterAppSignIn = decide plus what an upstream_form sign-in owes.
 //
 // The gateway needs the session only after the target is resolved (a bad
 // target is refused without touching the store), so it calls the two halves.

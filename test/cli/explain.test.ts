@@ -123,6 +123,7 @@ t.test('the human output names the rule, its conditions, the decision and why', 
 });
 
 t.test('exit codes: 1 for an unknown user or a bad config, 2 for usage', async (t) => {
+  t.equal((await explainHere(['--user', '-', '--method', 'POST', '--url', '/x', '--override', 'DE LETE', '--config', BUNDLED])).code, 2, '--override must name HTTP methods');
   const unknown = gatehouse(['explain', '--user', 'zed', '--method', 'GET', '--url', '/', '--config', BUNDLED]);
   t.equal(unknown.code, 1);
   t.match(unknown.stderr, /no user "zed" in config\/users\.yaml \(use --user - for an anonymous request\)/);
@@ -220,6 +221,18 @@ t.test('temp configs: deny, groups, networks, hosts, case-blind routes, path par
   t.match(await e(['--user', '-', '--method', 'GET', '--url', 'http://iis.example.com/BILLING/x']), { outcome: 'deny', rule: { id: 'billing' }, route: { case_insensitive: true }, request: { path: '/billing/x' } }, 'a case-blind route matches rules without regard to case');
   t.match(await e(['--user', '-', '--method', 'GET', '--url', '/BILLING/x']), { outcome: 'challenge', rule: { id: 'default' }, route: { case_insensitive: false } }, 'a case-sensitive route does not');
   t.match(await e(['--user', '-', '--method', 'GET', '--url', '/Billing/x', '--host', 'IIS.example.com']), { outcome: 'deny' }, '--host picks the route too');
+  // The gateway refuses what a case-blind app would read as another name: explain says 400 too.
+  for (const url of ['/billing.', '/billing./x', '/billing%20/x', '/%EF%BD%82illing/x']) {
+    t.match(await e(['--user', '-', '--method', 'GET', '--url', url, '--host', 'iis.example.com']), { outcome: 'bad_target', summary: 'rejected: 400 Bad Request', route: { case_insensitive: true } }, `${url} on the case-blind route: 400, as the gateway answers`);
+  }
+  t.match(await e(['--user', 'bob', '--method', 'GET', '--url', '/java/x', '--factors', 'totp']), { outcome: 'allow' }, 'a GET');
+  const overridden = await e(['--user', 'bob', '--method', 'POST', '--url', '/java/x', '--factors', 'totp', '--override', 'delete']);
+  t.match(overridden, { outcome: 'allow', route: { method_override: 'evaluate' } }, '--override: judged as POST and as DELETE');
+  t.match(await e(['--user', 'bob', '--method', 'POST', '--url', '/java/admin', '--factors', 'totp', '--override', 'DELETE']), { outcome: 'deny', rule: { id: 'java-admin' } });
+  t.match(await e(['--user', 'carol', '--method', 'GET', '--url', '/admin/x', '--break-glass']), { outcome: 'deny' }, '--break-glass never skips a deny');
+  const bg = await e(['--user', 'bob', '--method', 'GET', '--url', '/x', '--enrolled', 'none', '--break-glass']);
+  t.match(bg, { outcome: 'allow', decision: { breakglass: true } }, '--break-glass waives the challenge, as the gateway does');
+  t.match(bg.reason, /^break-glass \(would: /);
 
   t.match(await e(['--user', '-', '--method', 'GET', '--url', '/java/admin;jsessionid=abc']), { outcome: 'deny', rule: { id: 'java-admin' }, request: { path: '/java/admin' } }, 'path_params: allow matches rules without the parameters');
   t.match(await e(['--user', '-', '--method', 'GET', '--url', '/other;jsessionid=abc']), { outcome: 'bad_target', route: { id: '*/' } }, 'other routes still reject them');

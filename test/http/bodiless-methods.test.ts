@@ -41,3 +41,14 @@ t.test('a body on a bodiless method is refused and never reaches the upstream', 
   t.equal(post.status, 200, 'a POST body is fine');
   t.equal(up.requests.at(-1)?.body, 'hi');
 });
+
+t.test('a WebSocket upgrade with a body is refused too', async (t) => {
+  const up = await startLenientUpstream(() => plainAnswer(200, 'OK', 'no'));
+  t.teardown(() => up.close());
+  const f = await startTestGateway({ upstream: false, config: { routes: [{ path: '/', upstream: up.origin, websocket: true }], policy: { default: 'none', rules: [] } } });
+  t.teardown(() => f.close());
+  const smuggled = 'GET /admin HTTP/1.1\r\nHost: x\r\n\r\n';
+  const r = await sendRaw(f.port, `GET /ws HTTP/1.1\r\nHost: localhost:${f.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`);
+  t.equal(r.status, 400, 'refused');
+  t.equal(up.bytes(), '', 'not one byte reached the upstream');
+});

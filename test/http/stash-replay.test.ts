@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
 import { plainAnswer, startLenientUpstream, type LenientUpstream } from '../helpers/lenient-upstream.ts';
 import { requireRedis, REDIS_URL } from '../helpers/services.ts';
+import { enrollTotpOverHttp } from '../helpers/totp.ts';
 
 const USERS = {
   alice: { password: 'alice-test-pass', groups: ['finance'] },
@@ -134,4 +135,41 @@ t.test('caps: a byte budget per instance (policy.stash_total_max)', async (t) =>
   t.ok(small.searchParams.get('stash'), 'a small one still fits');
   t.equal(f.gw.services.stashes.bytesHeld() <= 10 * 1024, true, `held ${f.gw.services.stashes.bytesHeld()} bytes`);
   t.equal(up.bytes(), '', 'nothing reached the upstream');
+});
+
+t.test('a replay is decided for the method its form claims (_method), not only the POST', async (t) => {
+  const up = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
+  t.teardown(() => up.close());
+  const f = await startTestGateway({
+    upstream: false,
+    users: USERS,
+    config: {
+      routes: [{ path: '/', upstream: up.origin }],
+      policy: {
+        default: 'login',
+        rules: [
+          { id: 'delete-items', match: { path: '/items/**', methods: ['DELETE'] }, require: 'mfa', factors: ['webauthn'] },
+          { id: 'write-items', match: { path: '/items/**', methods: ['POST'] }, require: 'mfa', max_age: '5m' },
+        ],
+      },
+    },
+  });
+  t.teardown(() => f.close());
+  const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
+  const c = await signedIn(f);
+  const r = await c.fetch('/items/1', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: f.url, referer: `${f.url}/items` }, body: '_method=DELETE&confirm=1' });
+  t.equal(r.status, 302);
+  const challenge = new URL(r.headers.get('location')!, f.url);
+  const stash = challenge.searchParams.get('stash')!;
+  t.ok(stash, 'the POST is kept');
+  // TOTP satisfies the POST rule; the DELETE the form claims needs a passkey.
+  const csrf = await c.csrf(`/.gatehouse/challenge?${challenge.searchParams}&method=totp`);
+  const passed = await c.postForm('/.gatehouse/challenge', { csrf, rd: challenge.searchParams.get('rd')!, rule: challenge.searchParams.get('rule')!, stash, method: 'totp', code: await device.next() });
+  t.equal(passed.status, 303, 'the TOTP check passes');
+  const resume = passed.headers.get('location')!;
+  t.match(resume, /^\/items\/1\?__gatehouse_resume=/);
+  const replay = await c.fetch(resume);
+  t.equal(replay.status, 302, 'the replay is judged as DELETE too: another check, not the upstream');
+  t.match(replay.headers.get('location'), /rule=delete-items/);
+  t.notOk(up.bytes().includes('_method=DELETE'), 'the app that honours _method never got the form');
 });
