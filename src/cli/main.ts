@@ -17,7 +17,7 @@ const USAGE = `usage: gatehouse <command> [options]
                                           dry-run the policy for one request
   user    add|passwd|disable|enable|list  manage the users file
   mfa     list|reset USER                 show or reset a user's factors
-  audit   verify [FILE...]                check the audit log's hash chain
+  audit   verify [FILE...] [options]      check the audit chain (MACs under the audit key, checkpoints)
   report  [--since 30d] [--json]          rollout figures
 `;
 
