@@ -45,6 +45,10 @@ export interface RouteConfig {
   preserve_host: boolean;         // send the client's Host upstream; default false
   /** How method overrides (X-HTTP-Method-Override, `_method`, ...) are treated; default evaluate. */
   method_override: 'evaluate' | 'reject' | 'pass';
+  /** How the app names parameters for rules' query/params: php reads `name[key]` as name=key; default plain. */
+  params_style?: 'plain' | 'php';
+  /** Request headers removed before the app sees them (headers an app reads as an action, e.g. X-DokuWiki-Do). */
+  strip_headers?: string[];
 }
 
 export interface FileIdentityConfig { path: string }
@@ -120,6 +124,12 @@ export interface RuleMatch {
   groups?: string[];
   not_groups?: string[];
   networks?: string[];            // CIDRs
+  /** URL query parameters (policy/request-match.ts): a pattern, a list of patterns, `present` or `absent`. */
+  query?: Record<string, string | string[]>;
+  /** The same over the query and a urlencoded / multipart form body (PHP's $_REQUEST). */
+  params?: Record<string, string | string[]>;
+  /** query / params values compared case-insensitively; default false. */
+  ignore_case?: boolean;
 }
 export interface RuleConfig {
   id: string;
@@ -143,6 +153,8 @@ export interface PolicyConfig {
   default: 'none' | 'login' | 'mfa';
   rules: RuleConfig[];
   stash_max_body: number;         // bytes; default 1 MiB
+  /** Bytes of a form body read to decide rules with `params` conditions; default 1 MiB. */
+  inspect_body_max?: number;
   stash_total_max: number;        // bytes of stashed bodies one instance holds; default 64 MiB
   privileged_groups: string[];    // default [admins]
   exceptions: PolicyException[];
