@@ -22,7 +22,20 @@ export interface GatewayFixture {
   usersPath: string;
   portal?: Awaited<ReturnType<typeof startDemoPortal>>;
   logs: Record<string, unknown>[];
+  /** The gateway's clock: move it forward instead of sleeping. */
+  clock: TestClock;
   close(): Promise<void>;
+}
+
+/**
+ * A clock a test moves forward: real time plus the jumps made so far. Time
+ * keeps flowing (iron-session seals and Redis TTLs follow the real clock), and
+ * `advance` jumps expiry, freshness, TOTP windows and throttles at once.
+ */
+export class TestClock {
+  #offset = 0;
+  readonly now = (): number => Date.now() + this.#offset;
+  advance(ms: number): void { this.#offset += ms; }
 }
 
 /** audit.key of every test gateway (`gatehouse audit verify` needs it). */
@@ -50,7 +63,9 @@ export async function startTestGateway(opts: {
   users?: Record<string, TestUser>;
   upstream?: boolean;
   port?: number;
+  clock?: TestClock;
 } = {}): Promise<GatewayFixture> {
+  const clock = opts.clock ?? new TestClock();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
   const portal = opts.upstream === false ? undefined : await startDemoPortal({ port: 0, host: '127.0.0.1' });
   const users: Record<string, unknown> = {};
@@ -88,9 +103,9 @@ export async function startTestGateway(opts: {
       cb();
     },
   });
-  const gw = await startGateway({ configPath, watch: false, logDestination: sink });
+  const gw = await startGateway({ configPath, watch: false, logDestination: sink, now: clock.now });
   return {
-    gw, url: `http://localhost:${gw.port}`, port: gw.port, dir, configPath, usersPath, portal,
+    gw, url: `http://localhost:${gw.port}`, port: gw.port, dir, configPath, usersPath, portal, clock,
     // Request lines are batched by the gateway; reading the logs writes out what is pending.
     get logs() {
       gw.services.requestLog.flush();
