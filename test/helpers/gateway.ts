@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { request } from 'undici';
 import { startGateway, PROJECT_ROOT, type RunningGateway } from '../../src/app.ts';
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
-import { hashPassword } from '../../src/identity/password-hash.ts';
+import { hashPassword, type HashParams } from '../../src/identity/password-hash.ts';
 
 export interface TestUser { password: string; email?: string; groups?: string[]; disabled?: boolean; display_name?: string }
 
@@ -41,10 +41,18 @@ export class TestClock {
 /** audit.key of every test gateway (`gatehouse audit verify` needs it). */
 export const TEST_AUDIT_KEY = 'test-audit-key-0123456789-abcdefghijklmnop';
 
+/**
+ * argon2 parameters of the test users' hashes: cheap, since every sign-in verifies
+ * one and the tests are not about argon2's cost (the gateway reads the parameters
+ * from each hash). A test about sign-in timing passes DEFAULT_HASH_PARAMS.
+ */
+export const TEST_HASH_PARAMS: Partial<HashParams> = { memory: 1024, passes: 1 };
+
 const hashCache = new Map<string, string>();
-async function cachedHash(pw: string): Promise<string> {
-  let h = hashCache.get(pw);
-  if (!h) { h = await hashPassword(pw); hashCache.set(pw, h); }
+async function cachedHash(pw: string, params: Partial<HashParams>): Promise<string> {
+  const key = `${JSON.stringify(params)}\n${pw}`;
+  let h = hashCache.get(key);
+  if (!h) { h = await hashPassword(pw, params); hashCache.set(key, h); }
   return h;
 }
 
@@ -64,6 +72,7 @@ export async function startTestGateway(opts: {
   upstream?: boolean;
   port?: number;
   clock?: TestClock;
+  hashParams?: Partial<HashParams>;
 } = {}): Promise<GatewayFixture> {
   const clock = opts.clock ?? new TestClock();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
@@ -73,7 +82,7 @@ export async function startTestGateway(opts: {
     users[id] = {
       display_name: u.display_name ?? id,
       email: u.email ?? `${id}@example.com`,
-      password: await cachedHash(u.password),
+      password: await cachedHash(u.password, opts.hashParams ?? TEST_HASH_PARAMS),
       groups: u.groups ?? [],
       disabled: u.disabled ?? false,
     };
