@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { request } from 'undici';
-import { startGateway, PROJECT_ROOT, type RunningGateway } from '../../src/cli/serve.ts';
+import { startGateway, PROJECT_ROOT, type RunningGateway } from '../../src/app.ts';
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
 import { hashPassword } from '../../src/identity/password-hash.ts';
 
