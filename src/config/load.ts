@@ -449,6 +449,8 @@ function buildRoutes(r: Reader, items: unknown[]): RouteConfig[] {
       path_params: (r.str(o, 'path_params') ?? 'reject') as RouteConfig['path_params'],
       preserve_host: r.bool(o, 'preserve_host', false),
       method_override: (r.str(o, 'method_override') ?? 'evaluate') as RouteConfig['method_override'],
+      params_style: (r.str(o, 'params_style') ?? 'plain') as NonNullable<RouteConfig['params_style']>,
+      strip_headers: r.list(o, 'strip_headers') ?? [],
     };
   });
 }
@@ -699,6 +701,7 @@ function buildPolicy(r: Reader, p: Obj, warnings: string[], now: Date): PolicyCo
     rules,
     stash_max_body: r.bytes(p, 'stash_max_body', ['policy'], '1MiB'),
     stash_total_max: r.bytes(p, 'stash_total_max', ['policy'], '64MiB'),
+    inspect_body_max: r.bytes(p, 'inspect_body_max', ['policy'], '1MiB'),
     privileged_groups: r.list(p, 'privileged_groups') ?? ['admins'],
     exceptions,
   };
@@ -732,6 +735,17 @@ function buildMatch(r: Reader, m: Obj, at: PathSegment[]): RuleMatch {
   }
   const networks = r.list(m, 'networks');
   if (networks) out.networks = networks.map((c, i) => normalizeCidr(r, c, [...at, 'networks', i]));
+  for (const key of ['query', 'params'] as const) {
+    if (!isObject(m[key])) continue;
+    const conditions: Record<string, string | string[]> = {};
+    for (const [name, v] of Object.entries(m[key])) {
+      const list = typeof v === 'string' ? [v] : Array.isArray(v) ? v : [];
+      if (list.length > 1 && list.some((x) => x === 'present' || x === 'absent')) r.fail([...at, key, name], 'present / absent stand alone, not in a list');
+      conditions[name] = typeof v === 'string' ? v : list.map(String);
+    }
+    out[key] = conditions;
+  }
+  if (m.ignore_case !== undefined) out.ignore_case = r.bool(m, 'ignore_case', false);
   return out;
 }
 

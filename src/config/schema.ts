@@ -67,6 +67,8 @@ const route = obj(
     path_params: { enum: ['reject', 'allow'] },
     preserve_host: bool,
     method_override: { enum: ['evaluate', 'reject', 'pass'] },
+    params_style: { enum: ['plain', 'php'] },
+    strip_headers: strList,
   },
   ['path', 'upstream'],
 );
@@ -137,6 +139,9 @@ const factors = obj({
   recovery_codes: obj({ count: { type: 'integer', minimum: 1, maximum: 100 } }),
 });
 
+// A rule's query / params: each name takes a pattern, a list of patterns, or `present` / `absent`.
+const ruleParams: Schema = { type: 'object', minProperties: 1, additionalProperties: { type: ['string', 'array'], items: str, minItems: 1 } };
+
 const rule = obj(
   {
     id: nonEmpty,
@@ -147,6 +152,9 @@ const rule = obj(
       groups: strList,
       not_groups: strList,
       networks: strList,
+      query: ruleParams,
+      params: ruleParams,
+      ignore_case: bool,
     }),
     require: { enum: ['none', 'login', 'mfa', 'deny'] },
     max_age: duration,
@@ -167,6 +175,7 @@ const policy = obj({
   rules: { type: 'array', items: rule },
   stash_max_body: byteSize,
   stash_total_max: byteSize,
+  inspect_body_max: byteSize,
   privileged_groups: strList,
   exceptions: { type: 'array', items: exception },
 });

@@ -22,12 +22,6 @@ function mediaType(contentType: string): string {
   return contentType.split(';')[0].trim().toLowerCase();
 }
 
-/** The content types whose fields rules can read. */
-export function isFieldBody(contentType: string | undefined): boolean {
-  const t = mediaType(contentType ?? '');
-  return t === 'application/x-www-form-urlencoded' || t === 'multipart/form-data';
-}
-
 export function bodyParams(body: RequestBody, style: ParamsStyle): DecodedParams {
   if (body === undefined) return { pairs: [], doubtful: false };
   if (body === 'unread') return UNREADABLE;
