@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, formatIssues, loadConfig } from '../config/load.ts';
 import type { Config, FactorKind, RuleConfig } from '../config/types.ts';
 import { parseDuration } from '../config/duration.ts';
-import type { Snapshot } from '../http/context.ts';
+import type { Snapshot } from '../web/context.ts';
 import { decide, hostOnly, judge, RESERVED_PREFIX } from '../policy/decide.ts';
 import { buildSnapshot } from '../http/snapshot.ts';
 import { parseUsersFile } from '../identity/users-file.ts';
@@ -36,7 +36,7 @@ import { factorCheck } from '../factors/types.ts';
 import type { Route } from '../policy/route-table.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
-import { challengeUrl } from '../ui/challenge-links.ts';
+import { challengeUrl } from '../web/challenge-links.ts';
 
 export const DEFAULT_CONFIG = 'config/gatehouse.yaml';
 const FACTOR_KIND_NAMES: readonly FactorKind[] = ['webauthn', 'totp', 'email', 'sms', 'recovery'];
