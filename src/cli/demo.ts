@@ -2,7 +2,7 @@
 // bundled config, so a newcomer sees sign-in, MFA and step-up at once.
 
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
-import { startGateway } from './serve.ts';
+import { startGateway } from '../app.ts';
 
 const DEMO_USERS = [
   ['alice', 'alice-demo-pass', 'admins, finance'],
