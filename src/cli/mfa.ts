@@ -27,11 +27,13 @@ import { USERNAME_PATTERN } from '../identity/users-file.ts';
 import type { SharedState } from '../store/shared-state.ts';
 import type { DeviceRecord, FactorRecord, Store, UserState } from '../store/types.ts';
 import {
-  CliError, DEFAULT_CONFIG, loadOperatorConfig, openExistingStore, openMigratedStore, parseOptions, readDirectory,
-  type CliIO,
-} from './explain.ts';
+  CliError, CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, loadOperatorConfig, openExistingStore, openMigratedStore, parseOptions, plural,
+  printUsage, readDirectory, runCommand, STD_IO, table, usageError, utcMinute, type CliIO, type CommandInfo,
+} from './operator.ts';
 
-const USAGE = `usage:
+export const MFA: CommandInfo = {
+  label: 'gatehouse mfa',
+  usage: `usage:
   gatehouse mfa list USER [--json] [--config FILE]
   gatehouse mfa reset USER [--by OPERATOR] [--approved-by ADMIN] [--reason TEXT] [--config FILE]
 options:
@@ -39,52 +41,39 @@ options:
   --approved-by ADMIN  a second admin approving the reset; required for members of policy.privileged_groups
   --reason TEXT        why (recorded in the audit log)
   --config FILE        the gateway config (default ${DEFAULT_CONFIG})
-`;
-
-const STD_IO: CliIO = { stdout: process.stdout, stderr: process.stderr };
+`,
+};
 
 export async function runMfa(args: string[], io: CliIO = STD_IO): Promise<number> {
-  try {
-    return await mfa(args, io);
-  } catch (err) {
-    if (err instanceof CliError) {
-      io.stderr.write(`gatehouse mfa: ${err.message}\n${err.code === 2 ? USAGE : ''}`);
-      return err.code;
-    }
-    throw err;
-  }
+  return runCommand(MFA, io, () => mfa(args, io));
 }
 
 async function mfa(args: string[], io: CliIO): Promise<number> {
   const { values: v, positionals } = parseOptions(args, {
-    config: { type: 'string' }, json: { type: 'boolean' }, by: { type: 'string' }, 'approved-by': { type: 'string' },
-    reason: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    ...CONFIG_OPTION, json: { type: 'boolean' }, by: { type: 'string' }, 'approved-by': { type: 'string' }, reason: { type: 'string' },
   }, true);
-  if (v.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
+  if (v.help) return printUsage(MFA, io);
   const [command, user, ...extra] = positionals;
-  if (command === undefined) throw new CliError(2, 'missing command (list or reset)');
-  if (command !== 'list' && command !== 'reset') throw new CliError(2, `unknown command ${JSON.stringify(command)}`);
-  if (user === undefined) throw new CliError(2, `missing USER for ${command}`);
-  if (extra.length > 0) throw new CliError(2, `unexpected argument ${JSON.stringify(extra[0])}`);
+  if (command === undefined) throw usageError('missing command (list or reset)');
+  if (command !== 'list' && command !== 'reset') throw usageError(`unknown command ${JSON.stringify(command)}`);
+  if (user === undefined) throw usageError(`missing USER for ${command}`);
+  if (extra.length > 0) throw usageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   if (command === 'list') {
-    for (const flag of ['by', 'approved-by', 'reason'] as const) if (v[flag] !== undefined) throw new CliError(2, `--${flag} is only for reset`);
+    for (const flag of ['by', 'approved-by', 'reason'] as const) if (v[flag] !== undefined) throw usageError(`--${flag} is only for reset`);
   } else if (v.json !== undefined) {
-    throw new CliError(2, '--json is only for list');
+    throw usageError('--json is only for list');
   }
-  if (!USERNAME_PATTERN.test(user)) throw new CliError(1, `invalid username ${JSON.stringify(user)}`);
+  if (!USERNAME_PATTERN.test(user)) throw new CliError(EXIT.FAILED, `invalid username ${JSON.stringify(user)}`);
 
   const now = (io.now ?? Date.now)();
-  const config = loadOperatorConfig(v.config === undefined ? DEFAULT_CONFIG : String(v.config), now);
+  const config = loadOperatorConfig(configPath(v), { now });
   const directory = readDirectory(config);
   const record = directory?.users.get(user);
-  if (directory !== null && record === undefined) throw new CliError(1, `no user ${JSON.stringify(user)} in ${directory.path}`);
+  if (directory !== null && record === undefined) throw new CliError(EXIT.FAILED, `no user ${JSON.stringify(user)} in ${directory.path}`);
 
   if (command === 'list') return list(io, config, user, record, v.json === true, now);
   const by = v.by === undefined ? defaultOperator() : String(v.by).trim();
-  if (by === '') throw new CliError(2, '--by must name someone');
+  if (by === '') throw usageError('--by must name someone');
   const approvedBy = v['approved-by'] === undefined ? undefined : String(v['approved-by']).trim();
   const reason = v.reason === undefined ? undefined : String(v.reason).trim() || undefined;
   return reset(io, config, { user, record, directory: directory?.users ?? null, by, approvedBy, reason, now });
@@ -166,13 +155,7 @@ export function formatListing(l: MfaListing): string {
 }
 
 function when(iso: string | null): string {
-  return iso === null ? 'never' : `${iso.slice(0, 16).replace('T', ' ')} UTC`;
-}
-
-function table(header: string[], rows: string[][]): string[] {
-  const all = [header, ...rows];
-  const widths = header.map((_, c) => Math.max(...all.map((r) => r[c].length)));
-  return all.map((r) => `  ${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')}`);
+  return iso === null ? 'never' : utcMinute(iso);
 }
 
 async function list(io: CliIO, config: Config, user: string, record: UserRecord | undefined, json: boolean, now: number): Promise<number> {
@@ -182,7 +165,7 @@ async function list(io: CliIO, config: Config, user: string, record: UserRecord 
     : await readUserFacts(store, user).finally(() => store.close());
   const listing = mfaListing(user, record, config.policy.privileged_groups, facts, now);
   io.stdout.write(json ? `${JSON.stringify(listing, null, 2)}\n` : formatListing(listing));
-  return 0;
+  return EXIT.OK;
 }
 
 async function readUserFacts(store: Store, user: string) {
@@ -239,7 +222,7 @@ interface ResetRequest {
 
 async function reset(io: CliIO, config: Config, r: ResetRequest): Promise<number> {
   const refusal = approvalProblem(r.user, r.directory, config.policy.privileged_groups, r.by, r.approvedBy);
-  if (refusal !== undefined) throw new CliError(1, `refused: ${refusal}; nothing was changed`);
+  if (refusal !== undefined) throw new CliError(EXIT.FAILED, `refused: ${refusal}; nothing was changed`);
 
   // Loaded here: `mfa list` needs none of them (Redis, SMTP and session crypto clients).
   const [{ openAuditLog, configuredAuditLog }, { openNotifier }, { SessionManager }, { openSharedState }] = await Promise.all([
@@ -257,12 +240,12 @@ async function reset(io: CliIO, config: Config, r: ResetRequest): Promise<number
     try {
       await shared.ping();
     } catch (err) {
-      throw new CliError(1, `cannot reach shared state (${config.shared_state.kind}): ${(err as Error).message}; nothing was changed`);
+      throw new CliError(EXIT.FAILED, `cannot reach shared state (${config.shared_state.kind}): ${(err as Error).message}; nothing was changed`);
     }
     try {
       audit = await openAuditLog({ ...configuredAuditLog(config), onError: (e) => auditErrors.push(e) });
     } catch (err) {
-      throw new CliError(1, `cannot open the audit log ${config.audit.path}: ${(err as Error).message}; nothing was changed`);
+      throw new CliError(EXIT.FAILED, `cannot open the audit log ${config.audit.path}: ${(err as Error).message}; nothing was changed`);
     }
     notifier = openNotifier(config.notifier);
 
@@ -305,7 +288,7 @@ async function reset(io: CliIO, config: Config, r: ResetRequest): Promise<number
       auditErrors.push(err as Error);
     }
     audit = undefined;
-    if (auditErrors.length > 0) throw new CliError(1, `MFA of ${r.user} was reset, but the audit record may be missing: ${auditErrors.map((e) => e.message).join('; ')}`);
+    if (auditErrors.length > 0) throw new CliError(EXIT.FAILED, `MFA of ${r.user} was reset, but the audit record may be missing: ${auditErrors.map((e) => e.message).join('; ')}`);
 
     io.stdout.write(
       `reset ${r.user}: removed ${plural(factors, 'factor')}, ${plural(recoveryLeft, 'unused recovery code')}, ${plural(devices, 'trusted device')}; ` +
@@ -318,7 +301,7 @@ async function reset(io: CliIO, config: Config, r: ResetRequest): Promise<number
       io.stderr.write(`note: approver ${r.approvedBy} could not be checked: identity source ${config.identity.source} has no user list\n`);
     }
     await notify(io, config, notifier, r);
-    return 0;
+    return EXIT.OK;
   } finally {
     await audit?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
@@ -357,9 +340,5 @@ async function notify(io: CliIO, config: Config, notifier: Notifier, r: ResetReq
       io.stderr.write(`warning: could not alert ${alert}: ${(err as Error).message}\n`);
     }
   }
-}
-
-function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 

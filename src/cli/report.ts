@@ -18,40 +18,34 @@ import { listRotated } from '../audit/audit-log.ts';
 import { buildReport, newTally, tallyRecord, type AuditRecord, type DirectoryUser, type EventTally, type PassFail, type RolloutReport } from '../audit/report.ts';
 import { parseDuration } from '../config/duration.ts';
 import type { Config, FactorKind } from '../config/types.ts';
-import { CliError, DEFAULT_CONFIG, loadOperatorConfig, openExistingStore, parseOptions, readDirectory, type CliIO } from './explain.ts';
+import {
+  CliError, CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, loadOperatorConfig, openExistingStore, parseOptions, printUsage, readDirectory,
+  runCommand, STD_IO, table, usageError, utcMinute, type CliIO, type CommandInfo,
+} from './operator.ts';
 
-const USAGE = `usage: gatehouse report [--since 30d|YYYY-MM-DD] [--json] [--config FILE]
+export const REPORT: CommandInfo = {
+  label: 'gatehouse report',
+  usage: `usage: gatehouse report [--since 30d|YYYY-MM-DD] [--json] [--config FILE]
   --since   the window: a duration back from now (30d, 12h, 2w) or a start date (UTC); default 30d
   --json    machine-readable output
   --config  the gateway config (default ${DEFAULT_CONFIG})
-`;
+`,
+};
 const DEFAULT_SINCE = '30d';
-const STD_IO: CliIO = { stdout: process.stdout, stderr: process.stderr };
 const ROTATED_STAMP = /\.(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-\d+)?$/;
 
 export async function runReport(args: string[], io: CliIO = STD_IO): Promise<number> {
-  try {
-    return await report(args, io);
-  } catch (err) {
-    if (err instanceof CliError) {
-      io.stderr.write(`gatehouse report: ${err.message}\n${err.code === 2 ? USAGE : ''}`);
-      return err.code;
-    }
-    throw err;
-  }
+  return runCommand(REPORT, io, () => report(args, io));
 }
 
 async function report(args: string[], io: CliIO): Promise<number> {
   const { values: v } = parseOptions(args, {
-    since: { type: 'string' }, json: { type: 'boolean' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    since: { type: 'string' }, json: { type: 'boolean' }, ...CONFIG_OPTION,
   });
-  if (v.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
+  if (v.help) return printUsage(REPORT, io);
   const now = (io.now ?? Date.now)();
   const since = parseSince(v.since === undefined ? DEFAULT_SINCE : String(v.since), now);
-  const config = loadOperatorConfig(v.config === undefined ? DEFAULT_CONFIG : String(v.config), now);
+  const config = loadOperatorConfig(configPath(v), { now });
 
   const { users, enrolled } = await readFacts(config);
   const tally = newTally(since, now);
@@ -65,24 +59,24 @@ async function report(args: string[], io: CliIO): Promise<number> {
     if (read.skipped_lines > 0) io.stdout.write(`note: ${read.skipped_lines} audit line(s) could not be parsed and were skipped (run gatehouse audit verify)\n`);
     if (read.files.length === 0) io.stdout.write(`note: no audit log at ${config.audit.path}\n`);
   }
-  return 0;
+  return EXIT.OK;
 }
 
 /** A start instant from a duration back from now, or a UTC date / ISO timestamp. */
 export function parseSince(value: string, now: number): number {
   if (/^\d{4}-\d{2}-\d{2}(T.*)?$/.test(value)) {
     const t = Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value);
-    if (Number.isNaN(t)) throw new CliError(2, `--since ${JSON.stringify(value)} is not a valid date`);
-    if (t > now) throw new CliError(2, `--since ${value} is in the future`);
+    if (Number.isNaN(t)) throw usageError(`--since ${JSON.stringify(value)} is not a valid date`);
+    if (t > now) throw usageError(`--since ${value} is in the future`);
     return t;
   }
   let ms: number;
   try {
     ms = parseDuration(value);
   } catch (err) {
-    throw new CliError(2, `--since: ${(err as Error).message}`);
+    throw usageError(`--since: ${(err as Error).message}`);
   }
-  if (ms <= 0) throw new CliError(2, '--since must be a positive duration (e.g. 30d) or a date');
+  if (ms <= 0) throw usageError('--since must be a positive duration (e.g. 30d) or a date');
   return now - ms;
 }
 
@@ -102,7 +96,7 @@ async function readFacts(config: Config): Promise<{ users: DirectoryUser[] | nul
     return { users, enrolled };
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError(1, `cannot read the store: ${(err as Error).message}`);
+    throw new CliError(EXIT.FAILED, `cannot read the store: ${(err as Error).message}`);
   } finally {
     await store?.close();
   }
@@ -140,7 +134,7 @@ export async function tallyAuditLog(path: string, tally: EventTally): Promise<{ 
         tallyRecord(tally, rec as AuditRecord);
       }
     } catch (err) {
-      throw new CliError(1, `cannot read the audit log ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new CliError(EXIT.FAILED, `cannot read the audit log ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     } finally {
       stream?.destroy();
     }
@@ -153,7 +147,7 @@ export async function tallyAuditLog(path: string, tally: EventTally): Promise<{ 
 
 export function formatReport(r: RolloutReport, sinceLabel: string): string {
   const out: string[] = [];
-  out.push(`rollout report: ${when(r.window.since)} .. ${when(r.window.until)} (--since ${sinceLabel}), ${r.window.events} audit events`);
+  out.push(`rollout report: ${utcMinute(r.window.since)} .. ${utcMinute(r.window.until)} (--since ${sinceLabel}), ${r.window.events} audit events`);
   out.push('');
   const u = r.users;
   out.push('users');
@@ -189,7 +183,7 @@ export function formatReport(r: RolloutReport, sinceLabel: string): string {
   out.push(`lockouts: ${r.lockouts.started} started, ${r.lockouts.blocked_attempts} attempts refused while locked (${r.lockouts.users} user${r.lockouts.users === 1 ? '' : 's'})`);
   out.push(`MFA resets: ${r.mfa_resets.count}`);
   for (const x of r.mfa_resets.resets) {
-    out.push(`  ${when(x.ts)}  ${x.user}${x.by ? `  by ${x.by}` : ''}${x.approved_by ? `  approved by ${x.approved_by}` : ''}${x.reason ? `  (${x.reason})` : ''}`);
+    out.push(`  ${utcMinute(x.ts)}  ${x.user}${x.by ? `  by ${x.by}` : ''}${x.approved_by ? `  approved by ${x.approved_by}` : ''}${x.reason ? `  (${x.reason})` : ''}`);
   }
   return `${out.join('\n')}\n`;
 }
@@ -205,12 +199,3 @@ function pct(rate: number | null): string {
   return rate === null ? '-' : `${(rate * 100).toFixed(1)}%`;
 }
 
-function when(iso: string): string {
-  return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
-}
-
-function table(header: string[], rows: string[][]): string[] {
-  const all = [header, ...rows];
-  const widths = header.map((_, c) => Math.max(...all.map((r) => r[c].length)));
-  return all.map((r) => `  ${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')}`.trimEnd());
-}

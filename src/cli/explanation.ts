@@ -1,0 +1,264 @@
+// The explanation `gatehouse explain` prints (pure): one request run through
+// the gateway's one decision function (policy/decide.ts) with a clock passed
+// in, and the words that say which rule matched, what the gateway decides, why,
+// and what it answers. Explain adds words here, never steps: a request the
+// gateway would treat differently from its explanation is a bug in decide.ts's
+// callers, not something to patch here.
+//
+// The session is hypothetical (HypotheticalSession): the command (explain.ts)
+// builds it from its options, the store and the users file.
+
+import type { Config, FactorKind, RuleConfig } from '../config/types.ts';
+import type { Snapshot } from '../web/context.ts';
+import { decide, judge, RESERVED_PREFIX } from '../policy/decide.ts';
+import { compilePolicy } from '../policy/compile.ts';
+import { formatDuration } from '../policy/evaluate.ts';
+import { isInRollout } from '../policy/rollout.ts';
+import type { Decision, FactorCheck, SubjectFacts } from '../policy/types.ts';
+import { factorCheck } from '../factors/types.ts';
+import type { Route } from '../policy/route-table.ts';
+import { challengeUrl } from '../web/challenge-links.ts';
+
+
+export interface ExplainRequest {
+  method: string;      // upper-case
+  target: string;      // the raw request-target (path and query), as the gateway receives it
+  host: string;        // lower-case, without port
+  ip: string;          // '' when not given
+  /** Methods claimed by an override header or a `_method` form field (--override). */
+  overrides?: string[];
+}
+
+export interface HypotheticalSession {
+  /** Kinds of the second factors passed in the session. */
+  factors: FactorKind[];
+  /** How long ago they were passed (ms). */
+  freshMs: number;
+  remembered: boolean;
+  deferred: boolean;
+}
+
+export interface RuleView {
+  id: string;
+  /** Position in policy.rules; -1 for the default policy. */
+  index: number;
+  match?: RuleConfig['match'];
+  require: string;
+  max_age?: string;
+  factors?: FactorKind[];
+  mode: 'enforce' | 'report';
+}
+
+export type Outcome = 'allow' | 'challenge' | 'deny' | 'report' | 'bad_target' | 'reserved' | 'no_route';
+
+export interface Explanation {
+  request: ExplainRequest & { path: string | null };
+  route: { id: string; upstream: string; case_insensitive: boolean; path_params: string; method_override: string } | null;
+  subject: (Omit<SubjectFacts, 'factors'> & { factors: Array<{ kind: FactorKind; age: string }> }) | null;
+  outcome: Outcome;
+  /** One line: `challenge (step_up)`, `report-only: would challenge (mfa); allowed`, ... */
+  summary: string;
+  reason: string;
+  /** The rule the decision names (the report rule for a report-only decision). */
+  rule: RuleView | null;
+  decision: Decision | null;
+  /** For a report-only decision: what is enforced (the request goes through on this). */
+  enforced: { rule: RuleView; decision: Decision } | null;
+  /** What the gateway answers. */
+  answer: string;
+  notes: string[];
+}
+
+/** The subject a hypothetical session gives the policy. */
+export function hypotheticalSubject(
+  user: { id: string; groups: string[] },
+  session: HypotheticalSession,
+  enrolled: FactorKind[],
+  config: Pick<Config, 'rollout'>,
+  now: number,
+): SubjectFacts {
+  const factors: FactorCheck[] = [...new Set(session.factors)].map((k) => factorCheck(k, now - session.freshMs));
+  return {
+    user: user.id,
+    groups: user.groups,
+    factors,
+    remembered_device: session.remembered,
+    enrolled,
+    in_rollout: isInRollout(user.groups, config.rollout),
+    deferred: session.deferred,
+  };
+}
+
+/** Runs the request through the gateway's steps and the policy, with a clock passed in. */
+export function explainRequest(snap: Snapshot, req: ExplainRequest, subject: SubjectFacts | null, now: number): Explanation {
+  const config = snap.config;
+  const base = {
+    request: { ...req, path: null as string | null },
+    route: null as Explanation['route'],
+    subject: subject && {
+      ...subject,
+      factors: subject.factors.map((f) => ({ kind: f.kind, age: now === f.at ? '0s' : formatDuration(now - f.at) })),
+    },
+    rule: null,
+    decision: null,
+    enforced: null,
+    notes: [] as string[],
+  };
+
+  // The one decision the gateway makes (policy/decide.ts): explain adds words, never steps.
+  const verdict = decide(snap, { target: req.target, host: req.host, via: 'proxy', method: req.method, overrides: req.overrides ?? [], ip: req.ip }, subject, now);
+  const rejected = '400 error page; nothing is proxied and no rule is evaluated';
+  if (verdict.kind === 'reserved') {
+    base.request.path = verdict.path;
+    return { ...base, outcome: 'reserved', summary: 'reserved: the gateway\'s own endpoint', reason: `${RESERVED_PREFIX}/ paths are the gateway's own pages and APIs; never proxied, not subject to policy rules`, answer: 'handled by the gateway itself' };
+  }
+  const route = verdict.route;
+  if (route) base.route = { id: route.id, upstream: route.upstream, case_insensitive: route.case_insensitive, path_params: route.path_params, method_override: route.method_override };
+  if (verdict.kind === 'refused') {
+    if (verdict.status === 404) {
+      base.request.path = verdict.path;
+      return { ...base, outcome: 'no_route', summary: 'no route: 404 Not Found', reason: `no route matches host ${JSON.stringify(req.host)} and path ${verdict.path}`, answer: '404 error page' };
+    }
+    if (verdict.route) base.request.path = verdict.path;
+    const why = verdict.reason.replace(/^bad target: /, '');
+    const reason = verdict.reason.startsWith('bad target: path parameters') && route
+      ? `the request-target has ;path parameters and route ${route.id} does not allow them (path_params: reject)`
+      : verdict.reason.startsWith('bad target: ') ? `the request-target is rejected by normalization: ${why}` : why;
+    return { ...base, outcome: 'bad_target', summary: 'rejected: 400 Bad Request', reason, answer: rejected };
+  }
+  const { decision, facts } = verdict;
+  base.request.path = facts.path;
+  const rule = ruleView(config, decision.rule);
+
+  let enforced: Explanation['enforced'] = null;
+  if (decision.action === 'report') {
+    // Report rules never change what happens: the outcome without them is what is enforced.
+    const enforcing = config.policy.rules.filter((r) => r.mode !== 'report');
+    const ids = new Set(enforcing.map((r) => r.id));
+    const withoutReport = compilePolicy(
+      { ...config.policy, rules: enforcing, exceptions: config.policy.exceptions.filter((e) => ids.has(e.rule)) },
+      config.rollout,
+      { caseInsensitive: route?.case_insensitive === true },
+    );
+    const j = judge({ ...snap, policy: withoutReport, policyFolded: withoutReport }, verdict.target, { ...facts, overrides: req.overrides ?? [] }, subject, now);
+    if (j.kind === 'decided') enforced = { rule: ruleView(config, j.decision.rule), decision: j.decision };
+  }
+
+  const notes: string[] = [];
+  if (req.ip === '' && config.policy.rules.some((r) => r.match.networks !== undefined)) {
+    const ids = config.policy.rules.filter((r) => r.match.networks !== undefined).map((r) => r.id);
+    notes.push(`no --ip given: rules matching by network (${ids.join(', ')}) were treated as not matching`);
+  }
+  if (subject) {
+    for (const e of config.policy.exceptions) {
+      const applies = (e.user === undefined || e.user === subject.user) && (e.group === undefined || subject.groups.includes(e.group));
+      if (applies) notes.push(`exception: ${e.user !== undefined ? `user ${e.user}` : `group ${e.group}`} is exempt from rule ${e.rule} until ${e.expires} (${e.reason}; owner ${e.owner})`);
+    }
+  }
+
+  return {
+    ...base,
+    outcome: decision.action,
+    summary: summarize(decision),
+    reason: decision.reason,
+    rule,
+    decision,
+    enforced,
+    answer: answerFor(decision, route!, req, subject !== null),
+    notes: [...base.notes, ...notes],
+  };
+}
+
+function ruleView(config: Config, id: string): RuleView {
+  const index = config.policy.rules.findIndex((r) => r.id === id);
+  if (index === -1) return { id: 'default', index: -1, require: config.policy.default, mode: 'enforce' };
+  const r = config.policy.rules[index];
+  return {
+    id: r.id,
+    index,
+    match: r.match,
+    require: r.require,
+    ...(r.max_age !== undefined ? { max_age: formatDuration(r.max_age) } : {}),
+    ...(r.factors !== undefined ? { factors: r.factors } : {}),
+    mode: r.mode,
+  };
+}
+
+function summarize(d: Decision): string {
+  switch (d.action) {
+    case 'allow': return 'allow';
+    case 'deny': return 'deny: 403 Forbidden';
+    case 'challenge': return `challenge (${d.kind})`;
+    case 'report': return `report-only: would ${d.would}${d.kind ? ` (${d.kind})` : ''}; allowed`;
+  }
+}
+
+const API_ERRORS: Record<string, string> = { login: 'login_required', step_up: 'step_up_required', enroll: 'enrollment_required', mfa: 'mfa_required' };
+
+function answerFor(d: Decision, route: Route, req: ExplainRequest, signedIn: boolean): string {
+  switch (d.action) {
+    case 'allow':
+    case 'report': {
+      const counted = d.action === 'report' ? `; counted as a would-be ${d.would} of rule ${d.rule} in the audit log` : '';
+      return `proxied to ${route.upstream}${signedIn ? ' with identity headers' : ' (anonymous: no identity headers)'}${counted}`;
+    }
+    case 'deny':
+      return '403 error page';
+    case 'challenge': {
+      const safe = req.method === 'GET' || req.method === 'HEAD';
+      if (!safe && signedIn) {
+        // The gateway keeps the request and sends the browser back to it afterwards (http/stash.ts).
+        const url = challengeUrl(d, req.target, 'ID');
+        return `a browser is redirected (302) to ${url}; the ${req.method} is stashed and completed after the challenge (same-origin requests only, within the stash limits; else the user submits again); other clients get 401 {"error":"${API_ERRORS[d.kind]}"}`;
+      }
+      const url = challengeUrl(d, safe ? req.target : '/');
+      return `a browser is redirected (302) to ${url}${safe ? '' : ' (rd: the referring page)'}; other clients get 401 {"error":"${API_ERRORS[d.kind]}"}`;
+    }
+  }
+}
+
+export function formatExplanation(e: Explanation): string {
+  const out: string[] = [];
+  const r = e.request;
+  out.push(`request:   ${r.method} ${r.target}  (host ${r.host || '-'}${r.ip ? `, ip ${r.ip}` : ''})`);
+  if (r.path !== null && r.path !== r.target) out.push(`path:      ${r.path}  (as rules see it)`);
+  if (e.route) out.push(`route:     ${e.route.id} -> ${e.route.upstream}${e.route.case_insensitive ? '  (case-insensitive)' : ''}`);
+  if (e.subject) {
+    const s = e.subject;
+    out.push(`user:      ${s.user}  groups ${s.groups.join(',') || '-'}  ${s.in_rollout ? 'in rollout' : 'not in rollout'}  enrolled ${s.enrolled.join(',') || 'nothing'}`);
+    const passed = s.factors.length ? s.factors.map((f) => `${f.kind} ${f.age} ago`).join(', ') : 'no second factor yet (fresh sign-in)';
+    out.push(`session:   ${passed}${s.remembered_device ? '; remembered device' : ''}${s.deferred ? '; enrollment deferred' : ''}`);
+  } else {
+    out.push('user:      anonymous (not signed in)');
+  }
+  if (e.rule) out.push(...formatRule('rule:', e.rule));
+  out.push(`decision:  ${e.summary}`);
+  out.push(`reason:    ${e.reason}`);
+  if (e.enforced) {
+    out.push(`enforced:  ${summarize(e.enforced.decision)}: ${e.enforced.decision.reason}`);
+  }
+  out.push(`answer:    ${e.answer}`);
+  for (const n of e.notes) out.push(`note:      ${n}`);
+  return `${out.join('\n')}\n`;
+}
+
+function formatRule(label: string, v: RuleView): string[] {
+  const pad = (s: string) => s.padEnd(11);
+  if (v.index === -1) return [`${pad(label)}default (no rule matched; policy.default: ${v.require})`];
+  const m = v.match ?? {};
+  const match = [
+    m.host !== undefined ? `host ${m.host}` : '',
+    m.path !== undefined ? `path ${m.path.join(' ')}` : '',
+    m.methods !== undefined ? `methods ${m.methods.join(',')}` : '',
+    m.groups !== undefined ? `groups ${m.groups.join(',')}` : '',
+    m.not_groups !== undefined ? `not_groups ${m.not_groups.join(',')}` : '',
+    m.networks !== undefined ? `networks ${m.networks.join(',')}` : '',
+  ].filter(Boolean).join('  ') || 'everything';
+  const require = [
+    v.require,
+    v.max_age !== undefined ? `max_age ${v.max_age}` : '',
+    v.factors !== undefined ? `factors ${v.factors.join(',')}` : '',
+    `mode ${v.mode}`,
+  ].filter(Boolean).join('  ');
+  return [`${pad(label)}${v.id}  (policy.rules[${v.index}])`, `${pad('')}match:   ${match}`, `${pad('')}require: ${require}`];
+}

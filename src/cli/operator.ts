@@ -1,0 +1,202 @@
+// What the `gatehouse` commands share: the one error type and its exit codes,
+// the one argument parser (node:util parseArgs), the one way a command reports
+// a failure, and reading the operator's config, users file and store.
+//
+// Exit codes, for every command: 0 ok, 1 a failure the user can fix (bad
+// config, unknown user, unreachable store, tampering found), 2 usage, 130
+// interrupted at a prompt.
+
+import { existsSync, readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { ConfigError, formatIssues, loadConfig } from '../config/load.ts';
+import type { Config } from '../config/types.ts';
+import { parseUsersFile } from '../identity/users-file.ts';
+import type { UserRecord } from '../identity/types.ts';
+import { openStore } from '../store/open-store.ts';
+import type { Store } from '../store/types.ts';
+
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, INTERRUPTED: 130 } as const;
+
+export const DEFAULT_CONFIG = 'config/gatehouse.yaml';
+
+/** A failure with its exit code (EXIT.FAILED, EXIT.USAGE, ...); the message is what the operator reads. */
+export class CliError extends Error {
+  readonly code: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export function usageError(message: string): CliError {
+  return new CliError(EXIT.USAGE, message);
+}
+
+export interface CliIO {
+  stdout: Pick<Writable, 'write'>;
+  stderr: Pick<Writable, 'write'>;
+  /** The clock (ms since the epoch); Date.now when absent. */
+  now?: () => number;
+}
+
+export const STD_IO: CliIO = { stdout: process.stdout, stderr: process.stderr };
+
+/** How a command introduces itself in `gatehouse --help` and on its errors. */
+export interface CommandInfo {
+  /** Its usage text, printed by --help (stdout) and after a usage error (stderr). */
+  usage: string;
+  /** What starts each error line: `gatehouse NAME` for most commands. */
+  label: string;
+}
+
+/**
+ * Runs a command body: --help and every CliError are answered the same way for
+ * every command (`LABEL: message`, plus the usage after a usage error).
+ * Anything else is a bug and propagates (main.ts prints it with its stack).
+ */
+export async function runCommand(info: CommandInfo, io: CliIO, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (err) {
+    if (!(err instanceof CliError)) throw err;
+    io.stderr.write(`${info.label}: ${err.message}\n${err.code === EXIT.USAGE ? withNewline(info.usage) : ''}`);
+    return err.code;
+  }
+}
+
+export function printUsage(info: CommandInfo, io: CliIO): number {
+  io.stdout.write(withNewline(info.usage));
+  return EXIT.OK;
+}
+
+function withNewline(text: string): string {
+  return text.endsWith('\n') ? text : `${text}\n`;
+}
+
+/** `--config FILE` (`-c FILE`), the same for every command that reads the config. */
+export const CONFIG_OPTION = { config: { type: 'string', short: 'c' } } as const;
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+type OptionValue = string | boolean | string[] | undefined;
+
+/**
+ * node:util parseArgs (strict) with usage errors as CliError(EXIT.USAGE).
+ * Every command accepts --help/-h; `--config` (when the command has it) must
+ * name a file.
+ */
+export function parseOptions(
+  args: string[],
+  options: OptionSpec,
+  positionals = false,
+): { values: Record<string, OptionValue>; positionals: string[] } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: positionals });
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    const missing = e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /^Option '(-[^ ]+)(?:, (--[^ ]+))? <value>' argument missing$/.exec(e.message) : null;
+    throw usageError(missing ? `${missing[2] ?? missing[1]} needs a value` : e.message);
+  }
+  const values = parsed.values as Record<string, OptionValue>;
+  if (values.config === '') throw usageError('--config needs a file');
+  return { values, positionals: parsed.positionals };
+}
+
+/** The --config value, else the default config file. */
+export function configPath(values: Record<string, OptionValue>): string {
+  return typeof values.config === 'string' ? values.config : DEFAULT_CONFIG;
+}
+
+export interface OperatorConfigOptions {
+  /** The clock the loader checks exception expiry against. */
+  now?: number;
+  /**
+   * Generate missing development secrets in memory (default true). Commands
+   * that must not invent a key (audit verify: a fresh key makes every MAC look
+   * forged; user: needs none) pass false and still use a stored one.
+   */
+  generateDevSecrets?: boolean;
+}
+
+/**
+ * The config through the gateway's own loader (same interpolation, secret
+ * files and checks); every issue listed, exit 1. Never writes dev secrets:
+ * an operator command changes nothing it was not asked to.
+ */
+export function loadOperatorConfig(file: string, opts: OperatorConfigOptions = {}): Config {
+  const now = opts.now;
+  try {
+    return loadConfig(file, {
+      persistDevSecrets: false,
+      ...(opts.generateDevSecrets === false ? { generateDevSecrets: false } : {}),
+      ...(now !== undefined ? { now: () => new Date(now) } : {}),
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(EXIT.FAILED, `invalid config:\n${formatIssues(file, err.issues)}`);
+    throw err;
+  }
+}
+
+/** The users of the file identity source, or null when the source has no user list (oidc, upstream_form). */
+export function readDirectory(config: Config): { path: string; users: Map<string, UserRecord> } | null {
+  if (config.identity.source !== 'file' || !config.identity.file) return null;
+  const path = config.identity.file.path;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(EXIT.FAILED, `cannot read the users file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const { users, issues } = parseUsersFile(text, path);
+  if (issues.length > 0) {
+    throw new CliError(EXIT.FAILED, `the users file ${path} has errors (run gatehouse check):\n${issues.map((i) => `  ${i.path}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`).join('\n')}`);
+  }
+  return { path, users };
+}
+
+/** The store, migrated; for reading commands a SQLite file that does not exist yet is null (nothing to read, nothing created). */
+export async function openExistingStore(config: Config): Promise<Store | null> {
+  if (config.store.kind === 'sqlite' && config.store.path !== ':memory:' && !existsSync(config.store.path)) return null;
+  return openMigratedStore(config);
+}
+
+export async function openMigratedStore(config: Config): Promise<Store> {
+  let store: Store | undefined;
+  try {
+    store = openStore(config.store);
+    await store.migrate();
+    return store;
+  } catch (err) {
+    await store?.close().catch(() => undefined);
+    throw new CliError(EXIT.FAILED, `cannot open the store ${storeName(config)}: ${(err as Error).message}`);
+  }
+}
+
+/** The store as an operator recognises it, without a password. */
+export function storeName(config: Config): string {
+  if (config.store.kind === 'sqlite') return config.store.path;
+  try {
+    const u = new URL(config.store.url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres';
+  }
+}
+
+/** A table indented by two spaces, columns padded to their widest cell (the last one not). */
+export function table(header: string[], rows: string[][]): string[] {
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(...all.map((r) => r[c].length)));
+  return all.map((r) => `  ${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')}`.trimEnd());
+}
+
+/** `2026-11-22 12:00 UTC` from an ISO timestamp. */
+export function utcMinute(iso: string): string {
+  return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
