@@ -129,7 +129,7 @@ interface Case {
 }
 
 function prepare(label: string, ruleCount: number, mix: RequestMix, o: { params?: boolean; paramPaths?: boolean } = {}): Case {
-  const policy: PolicyConfig = { default: 'mfa', rules: buildRules(ruleCount, o.params), stash_max_body: 1 << 20, stash_total_max: 64 << 20, privileged_groups: ['admins'], exceptions: [] };
+  const policy: PolicyConfig = { default: 'mfa', rules: buildRules(ruleCount, o.params), stash_max_body: 1 << 20, stash_total_max: 64 << 20, inspect_body_max: 1 << 20, privileged_groups: ['admins'], exceptions: [] };
   return { label, rules: ruleCount, compiled: compilePolicy(policy, ROLLOUT), requests: buildRequests(ruleCount, 4096, mix, o.paramPaths), samples: [] };
 }
 

@@ -19,7 +19,7 @@ const rules: RuleConfig[] = [
   { id: 'api-open', match: { path: ['/api'], query: { debug: 'absent' } }, require: 'none', mode: 'enforce' },
   { id: 'open-show', match: { path: ['/open.php'], query: { do: 'show' } }, require: 'none', mode: 'enforce' },
 ];
-const config: PolicyConfig = { default: 'login', rules, stash_max_body: 1 << 20, stash_total_max: 64 << 20, privileged_groups: [], exceptions: [] };
+const config: PolicyConfig = { default: 'login', rules, stash_max_body: 1 << 20, stash_total_max: 64 << 20, inspect_body_max: 1 << 20, privileged_groups: [], exceptions: [] };
 const policy = compilePolicy(config, { enforce_for: ['everyone'], max_deferrals: 3 });
 
 // Signed in, TOTP passed 20 minutes ago: enough for the default (login), too old for the 5-minute step-up rules.
