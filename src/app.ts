@@ -11,7 +11,7 @@ import { loadConfig, ConfigError, formatIssues } from './config/load.ts';
 import { watchConfig } from './config/watch.ts';
 import type { Config } from './config/types.ts';
 import { buildSnapshot } from './http/snapshot.ts';
-import type { PageHandler, Services, Snapshot } from './http/context.ts';
+import type { PageHandler, Services, Snapshot } from './web/context.ts';
 import { createGateway } from './http/gateway.ts';
 import { createHttpServer, drain, listen } from './http/server.ts';
 import { createAdminHandler } from './http/admin-server.ts';
