@@ -18,15 +18,15 @@ import { formOverrides, headerOverrides, isFormBody, joinOverrides } from '../po
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { forwardRequest, type ForwardHandle } from '../proxy/forward.ts';
 import { proxyUpgrade } from '../proxy/websocket.ts';
-import { readCookie } from '../session/cookies.ts';
+import { readCookie } from '../proxy/cookies.ts';
 import { refreshedSessionCookie } from '../web/page-session.ts';
 import type { Decision } from '../policy/types.ts';
 import { currentUser, requestIdentityHeaders, requestSubject } from '../web/current-user.ts';
 import { challengeUrl } from '../web/challenge-links.ts';
 import { restoreStash, stashAndRedirect, stashBodyFacts, stashFields, takeStash, usedStashTarget, type Stash } from './stash.ts';
 import { splitResume } from '../policy/resume-marker.ts';
-import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, strayCredentials, upstreamFormLogin } from '../identity/upstream-form.ts';
-import { appCookieHeaders, expireAppCookies, rememberReleased } from '../identity/app-cookies.ts';
+import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, strayCredentials, upstreamFormLogin } from '../web/upstream-form-login.ts';
+import { appCookieHeaders, expireAppCookies, rememberReleased } from '../web/app-cookies.ts';
 import { SIGN_IN_RULE } from '../policy/compile.ts';
 import { parseParams } from '../policy/param-match.ts';
 

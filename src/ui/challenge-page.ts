@@ -9,7 +9,7 @@ import type { FactorKind } from '../config/types.ts';
 import type { RequestContext } from '../web/context.ts';
 import { readForm, BodyError } from '../web/form-body.ts';
 import { errorPage, redirect, sendPage } from '../web/respond.ts';
-import { safeReturnTarget } from '../web/return-target.ts';
+import { safeReturnTarget } from '../policy/return-target.ts';
 import { resumeTarget } from '../policy/resume-marker.ts';
 import { pendingRequest } from '../web/pending-request.ts';
 import { csrfOk } from '../web/page-session.ts';

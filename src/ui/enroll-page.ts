@@ -21,7 +21,7 @@ import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor, reserveF
 import type { Attempt } from '../identity/throttle.ts';
 import { UnknownSealingKeyError } from '../store/secret-box.ts';
 import type { TotpFinishResult } from '../factors/totp.ts';
-import { releaseHeldCookies } from '../identity/upstream-form.ts';
+import { releaseHeldCookies } from '../web/upstream-form-login.ts';
 import { afterChallenge, flowQuery, readFlow, type Flow } from './challenge-page.ts';
 
 export const FRESH_FACTOR_MS = 5 * 60_000;

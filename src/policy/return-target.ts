@@ -2,7 +2,7 @@
 // sign-in or a challenge. Only same-origin relative paths survive; everything a
 // browser could read as another origin (open redirect) yields null.
 
-import { normalizeTarget } from '../policy/normalize.ts';
+import { normalizeTarget } from './normalize.ts';
 
 const MAX_RETURN_TARGET_LENGTH = 2048;
 const LOGOUT_PATH = '/.gatehouse/logout';
