@@ -9,16 +9,12 @@
 // store as FactorRecords of kind 'webauthn'.
 
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorSelectionCriteria,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorSelectionCriteria,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { SharedState } from '../store/shared-state.ts';
 import type { FactorRecord, Store } from '../store/types.ts';
@@ -28,6 +24,9 @@ export type WebAuthnKind = 'passkey' | 'security-key';
 
 /** EdDSA, ES256, RS256. The library's default adds ML-DSA-44, which prints ExperimentalWarnings on Node 24. */
 export const SUPPORTED_ALGORITHM_IDS: readonly number[] = [-8, -7, -257];
+
+/** The library and its ASN.1 stack (about 260 modules) load at the first ceremony, not at every start-up. */
+const simpleWebAuthn = () => import('@simplewebauthn/server');
 
 const DEFAULT_CHALLENGE_TTL_MS = 5 * 60_000;
 const NAME_MAX = 64;
@@ -247,7 +246,7 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
       const id = requireUserId(user);
       if (kind !== 'passkey' && kind !== 'security-key') throw new TypeError(`webauthn: unknown credential kind ${String(kind)}`);
       const existing = await webauthnCredentials(store, id);
-      const options = await generateRegistrationOptions({
+      const options = await (await simpleWebAuthn()).generateRegistrationOptions({
         rpName: o.rpName,
         rpID: rpId,
         userName: user.name,
@@ -282,7 +281,7 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
 
       let info;
       try {
-        const result = await verifyRegistrationResponse({
+        const result = await (await simpleWebAuthn()).verifyRegistrationResponse({
           ...expected(body, pending.challenge),
           requireUserPresence: true,
           requireUserVerification: pending.kind === 'passkey',
@@ -323,7 +322,7 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
     async authenticationOptions(user) {
       const id = requireUserId(user);
       const existing = await webauthnCredentials(store, id);
-      const options = await generateAuthenticationOptions({
+      const options = await (await simpleWebAuthn()).generateAuthenticationOptions({
         rpID: rpId,
         allowCredentials: existing.map(({ data }) => ({ id: data.credential_id, transports: data.transports })),
         timeout: ttl,
@@ -353,7 +352,7 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
 
       let info;
       try {
-        const result = await verifyAuthenticationResponse({
+        const result = await (await simpleWebAuthn()).verifyAuthenticationResponse({
           ...expected(body, pending.challenge),
           // Counter 0 here: the library's own check is bypassed so the regression rule below is ours, explicit and named.
           credential: { id: data.credential_id, publicKey: new Uint8Array(Buffer.from(data.public_key, 'base64url')), counter: 0, transports: data.transports },
