@@ -1,4 +1,4 @@
-// Authenticator-app codes (TOTP, RFC 6238; SPEC §7): enrollment with a QR code
+// Authenticator-app codes (TOTP, RFC 6238): enrollment with a QR code
 // and the secret as text, then verification with ±1 step of clock drift. A
 // code is accepted once, across instances: the replay guard lives in shared
 // state, and a time step at or before the last accepted one is refused too, so

@@ -1,4 +1,4 @@
-// /.gatehouse/authz: forward-auth (SPEC §5) for a proxy that keeps the app
+// /.gatehouse/authz: forward-auth for a proxy that keeps the app
 // behind itself and only asks the gateway "may this request through?":
 // nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`.
 //

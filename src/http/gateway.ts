@@ -1,4 +1,4 @@
-// The request pipeline of SPEC §4, in order: normalize → reserved routes →
+// The request pipeline (docs/architecture.md, "The pipeline"), in order: normalize → reserved routes →
 // session → decide → log → allow (proxy) / challenge / deny. Every step that
 // can fail for reasons outside the request (store, shared state, policy)
 // fails closed with the 503 page.
@@ -105,7 +105,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     } catch (err) {
       svc.log.error({ err, req_id: ctx.requestId }, 'session check failed: failing closed');
       ctx.log = { decision: 'deny', reason: 'session backend unavailable' };
-      // Forward-auth answers only 200/401/302/403 (SPEC §5): nginx turns a 503 into a 500.
+      // Forward-auth answers only 200/401/302/403: nginx turns a 503 into a 500.
       if (target.path === `${RESERVED_PREFIX}/authz`) return errorPage(ctx, 403, { message: 'The sign-in service is temporarily unavailable.' });
       return errorPage(ctx, 503);
     }

@@ -1,4 +1,4 @@
-// The policy decision (SPEC §4.4): a pure function of the request, the subject,
+// The policy decision: a pure function of the request, the subject,
 // the compiled policy and the time. No I/O, no clock of its own.
 //
 // Which rule:

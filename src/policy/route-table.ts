@@ -1,4 +1,4 @@
-// Route selection (SPEC §3 routes): first by host, then the longest path
+// Route selection: first by host, then the longest path
 // prefix. Prefixes match whole segments: '/app' matches '/app' and '/app/x',
 // never '/application'.
 
