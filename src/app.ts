@@ -11,7 +11,7 @@ import { loadConfig, ConfigError, formatIssues } from './config/load.ts';
 import { watchConfig } from './config/watch.ts';
 import type { Config } from './config/types.ts';
 import { buildSnapshot } from './http/snapshot.ts';
-import type { PageHandler, Services, Snapshot } from './http/context.ts';
+import type { PageHandler, Services, Snapshot } from './web/context.ts';
 import { createGateway } from './http/gateway.ts';
 import { createHttpServer, drain, listen } from './http/server.ts';
 import { createAdminHandler } from './http/admin-server.ts';
@@ -61,10 +61,16 @@ export interface StartOptions {
   listen?: string;
   watch?: boolean;
   logDestination?: pino.DestinationStream;
+  /**
+   * The clock of session expiry, factor freshness, TOTP windows, one-time codes and throttles
+   * (unix ms; default Date.now). Tests pass one they can move forward instead of sleeping.
+   */
+  now?: () => number;
 }
 
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const configPath = resolve(o.configPath);
+  const now = o.now ?? Date.now;
   const config = loadConfig(configPath);
   // Synchronous writes measured cheapest here (batching inside sonic-boom cost more than it saved);
   // the per-request lines are batched per event-loop turn by the request log itself.
@@ -75,7 +81,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
 
   const store = openStore(config.store);
   await store.migrate();
-  const shared = openSharedState(config.shared_state);
+  const shared = openSharedState(config.shared_state, now);
   let checkpoints: Checkpointer | undefined; // needs the signer, opened later
   let forwarder: Forwarder | undefined; // needs the notifier for its alert
   const audit = await openAuditLog({
@@ -95,7 +101,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     onError: (issues) => log.error({ issues }, 'users file rejected: keeping the previous users'),
   });
   const oidc = config.identity.source === 'oidc' && config.identity.oidc
-    ? new OidcClient({ config: config.identity.oidc, publicUrl: config.server.public_url, shared, sessionMaxAge: config.session.max_age })
+    ? new OidcClient({ config: config.identity.oidc, publicUrl: config.server.public_url, shared, sessionMaxAge: config.session.max_age, now })
     : undefined;
   // Discover the IdP in the background: the gateway starts even while the IdP is down.
   oidc?.configuration().catch((err: Error) => log.warn({ reason: err.message }, 'OIDC discovery failed: sign-ins wait for the identity provider'));
@@ -107,6 +113,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     maxAge: config.session.max_age,
     idle: config.session.idle_timeout,
     shared,
+    now,
   });
   await sessions.start();
   // A user disabled, re-enabled or given a new password in the users file loses every session.
@@ -134,10 +141,10 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const notifier = openNotifier(config.notifier);
   const factors = createFactorRegistry({
     store, shared, notifier, factors: config.factors,
-    product: config.branding.product_name, support: config.branding.support_contact,
+    product: config.branding.product_name, support: config.branding.support_contact, now,
   });
   // The signing key is sealed with the factor encryption key (factors.box).
-  const signer = new AssertionSigner(store, factors.box, publicOrigin, Date.now, (err) => log.warn({ err }, 'signing keys reload failed; keeping the current keys'));
+  const signer = new AssertionSigner(store, factors.box, publicOrigin, now, (err) => log.warn({ err }, 'signing keys reload failed; keeping the current keys'));
   await signer.init();
   const webauthn = openWebAuthn(config, store, shared, log);
   const checkpointer = createCheckpointer({
@@ -174,8 +181,8 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     factors, webauthn, notifier,
     ...(oidc ? { oidc } : {}),
     wouldChallenge: createWouldChallengeAggregator(audit, 60_000),
-    stashes: createStashStore(shared),
-    now: Date.now,
+    stashes: createStashStore(shared, now),
+    now,
     pages: new Map<string, PageHandler>(),
   };
   await registerFeaturePages(svc, config);

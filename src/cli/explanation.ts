@@ -9,7 +9,7 @@
 // builds it from its options, the store and the users file.
 
 import type { Config, FactorKind, RuleConfig } from '../config/types.ts';
-import type { Snapshot } from '../http/context.ts';
+import type { Snapshot } from '../web/context.ts';
 import { decide, judge, RESERVED_PREFIX } from '../policy/decide.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { formatDuration } from '../policy/evaluate.ts';
@@ -17,7 +17,7 @@ import { isInRollout } from '../policy/rollout.ts';
 import type { Decision, FactorCheck, SubjectFacts } from '../policy/types.ts';
 import { factorCheck } from '../factors/types.ts';
 import type { Route } from '../policy/route-table.ts';
-import { challengeUrl } from '../ui/challenge-links.ts';
+import { challengeUrl } from '../web/challenge-links.ts';
 
 
 export interface ExplainRequest {

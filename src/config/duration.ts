@@ -1,6 +1,9 @@
 // Durations (`30s`, `1h30m`) and byte sizes (`1MiB`, `10MB`) as operators write
 // them in the config, turned into plain numbers (milliseconds, bytes).
 
+/** A duration after loading. */
+export type Millis = number;
+
 const DURATION_UNITS: Record<string, number> = {
   ms: 1,
   s: 1_000,

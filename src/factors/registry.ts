@@ -13,7 +13,7 @@ import type { SharedState } from '../store/shared-state.ts';
 import type { Notifier } from '../identity/notifier.ts';
 import { createOneTimeCodes, type OneTimeCodes, type OneTimeSendResult, type OneTimeVerifyResult } from './one-time-code.ts';
 import { createRecoveryCodes, type RecoveryCodes } from './recovery-codes.ts';
-import { createSecretBox, deriveSecret, type SecretBox } from './secret-box.ts';
+import { createSecretBox, deriveSecret, type SecretBox } from '../store/secret-box.ts';
 import { createTotp, type Totp } from './totp.ts';
 import { FACTOR_KINDS, cleanFactorName, factorKindInfo, userIdOf, type FactorKind, type UserRef } from './types.ts';
 

@@ -11,7 +11,7 @@ import { generateSecret, generateURI, verify as otpVerify } from 'otplib';
 import QRCode from 'qrcode';
 import type { FactorRecord, Store } from '../store/types.ts';
 import type { SharedState } from '../store/shared-state.ts';
-import type { SecretBox } from './secret-box.ts';
+import type { SecretBox } from '../store/secret-box.ts';
 import { cleanFactorName, userIdOf, verified, type UserRef, type Verified } from './types.ts';
 
 const PENDING_TTL_MS = 15 * 60_000;

@@ -6,12 +6,12 @@
 // `/.gatehouse/metrics` (and likewise healthz, readyz).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestContext, Services, Snapshot } from './context.ts';
+import type { RequestContext, Services, Snapshot } from '../web/context.ts';
 import { normalizeTarget } from '../policy/normalize.ts';
-import { resolveClient } from './client-address.ts';
+import { resolveClient } from '../web/client-address.ts';
 import { handleReserved } from './reserved-routes.ts';
 import { OPERATOR_PATHS } from './operator-access.ts';
-import { sendText } from './respond.ts';
+import { sendText } from '../web/respond.ts';
 
 const PREFIX = '/.gatehouse';
 let adminCounter = 0;

@@ -40,17 +40,17 @@
 // must be a 403 too; test/scale/fail-closed.test.ts checks it.)
 
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RequestContext, Snapshot } from './context.ts';
+import type { RequestContext, Snapshot } from '../web/context.ts';
 import { RESERVED_PREFIX } from './gateway.ts';
-import { isNavigation } from './client-kind.ts';
-import { errorPage, redirect, sendJson } from './respond.ts';
+import { isNavigation } from '../web/client-kind.ts';
+import { errorPage, redirect, sendJson } from '../web/respond.ts';
 import { decide, hostOnly } from '../policy/decide.ts';
 import { headerOverrides } from '../policy/method-override.ts';
 import type { HeaderNames } from '../config/types.ts';
 import type { Decision } from '../policy/types.ts';
 import type { Route } from '../policy/route-table.ts';
-import { identityHeaders, subjectFor } from '../session/subject.ts';
-import { challengeUrl } from '../ui/challenge-links.ts';
+import { requestIdentityHeaders, requestSubject } from '../web/current-user.ts';
+import { challengeUrl } from '../web/challenge-links.ts';
 
 export const AUTHZ_PATH = `${RESERVED_PREFIX}/authz`;
 
@@ -128,7 +128,7 @@ async function authorize(ctx: RequestContext): Promise<void> {
   // The one decision (policy/decide.ts), for the request the proxy describes.
   const verdict = decide(snap, {
     target: fwd.uri, host, via: 'forward-auth', method: fwd.method, overrides: headerOverrides(req.headers), ip: ctx.client.ip,
-  }, subjectFor(ctx), ctx.svc.now());
+  }, requestSubject(ctx), ctx.svc.now());
   ctx.path = verdict.kind === 'decided' ? verdict.target.path : verdict.path;
   if (verdict.kind === 'refused') return deny(ctx, verdict.reason);
   // The gateway's own pages (sign-in, challenge) check for themselves; a proxy that
@@ -160,7 +160,7 @@ async function authorize(ctx: RequestContext): Promise<void> {
 
 /** The assertion's audience: the configured route's upstream when one matches, else the public origin the app is reached at. */
 function identityFor(ctx: RequestContext, route: Route | null): string[] {
-  return identityHeaders(ctx, route ?? ({ upstreamOrigin: ctx.snap.publicOrigin } as Route));
+  return requestIdentityHeaders(ctx, route?.upstreamOrigin ?? ctx.snap.publicOrigin);
 }
 
 /**

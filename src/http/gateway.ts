@@ -6,11 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { resolveClient } from './client-address.ts';
-import { isNavigation } from './client-kind.ts';
-import type { RequestContext, Services, Snapshot } from './context.ts';
-import { errorPage, redirect, sendJson } from './respond.ts';
-import { BodyError, readBody } from './form-body.ts';
+import { resolveClient } from '../web/client-address.ts';
+import { isNavigation } from '../web/client-kind.ts';
+import type { RequestContext, Services, Snapshot } from '../web/context.ts';
+import { errorPage, redirect, sendJson } from '../web/respond.ts';
+import { BodyError, readBody } from '../web/form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
 import type { Route } from '../policy/route-table.ts';
 import { hostOnly, judge, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
@@ -19,11 +19,10 @@ import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { forwardRequest, type ForwardHandle } from '../proxy/forward.ts';
 import { proxyUpgrade } from '../proxy/websocket.ts';
 import { readCookie } from '../session/cookies.ts';
-import { currentUser } from '../session/current-user.ts';
-import { refreshedSessionCookie } from '../session/page-session.ts';
+import { refreshedSessionCookie } from '../web/page-session.ts';
 import type { Decision } from '../policy/types.ts';
-import { subjectFor, identityHeaders } from '../session/subject.ts';
-import { challengeUrl } from '../ui/challenge-links.ts';
+import { currentUser, requestIdentityHeaders, requestSubject } from '../web/current-user.ts';
+import { challengeUrl } from '../web/challenge-links.ts';
 import { restoreStash, stashAndRedirect, stashFields, takeStash, usedStashTarget, type Stash } from './stash.ts';
 import { splitResume } from '../policy/resume-marker.ts';
 import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, strayCredentials, upstreamFormLogin } from '../identity/upstream-form.ts';
@@ -226,7 +225,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
           overrides: ctx.form ? joinOverrides(headerOverrides(ctx.req.headers), formOverrides(ctx.req.headers['content-type'], ctx.form.body)) : headerOverrides(ctx.req.headers),
           ip: ctx.client.ip,
           form: ctx.form?.fields,
-        }, subjectFor(ctx), svc.now());
+        }, requestSubject(ctx), svc.now());
     if (j.kind === 'decided' && j.decision.action === 'allow' && j.decision.breakglass) {
       svc.log.warn({ req_id: ctx.requestId, user: ctx.session?.user, path: ctx.path, rule: j.decision.rule }, 'break-glass request: challenge bypassed');
     }
@@ -262,7 +261,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       forwardedProto: ctx.client.proto,
       forwardedHost: ctx.client.host,
       requestId: ctx.requestId,
-      identity: identityHeaders(ctx, route),
+      identity: requestIdentityHeaders(ctx, route.upstreamOrigin),
     }));
     } catch (err) {
       svc.log.error({ err, req_id: ctx.requestId }, 'app cookie check failed: failing closed');
@@ -446,7 +445,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         rawHeaders: req.rawHeaders, isOwned: snap.isOwned, sessionCookieName: svc.sessions.cookieName,
         upstreamHost: route.upstreamHost, preserveHost: route.preserve_host, forwardedFor: client.forwardedFor,
         forwardedProto: client.proto, forwardedHost: client.host, requestId: ctx.requestId,
-        identity: identityHeaders(ctx, route), upgrade: true,
+        identity: requestIdentityHeaders(ctx, route.upstreamOrigin), upgrade: true,
       }));
       proxyUpgrade(socket, head, {
         origin: route.upstreamOrigin,

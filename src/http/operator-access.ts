@@ -4,9 +4,9 @@
 // server.admin_listen. The resolved address, not the TCP peer: behind nginx or
 // Caddy the peer is always the proxy, and a peer check would let everyone in.
 
-import type { RequestContext, Snapshot } from './context.ts';
-import { isTrusted } from './client-address.ts';
-import { errorPage } from './respond.ts';
+import type { RequestContext, Snapshot } from '../web/context.ts';
+import { isTrusted } from '../web/client-address.ts';
+import { errorPage } from '../web/respond.ts';
 
 /** The endpoints the admin listener serves; every other path is 404 there. */
 export const OPERATOR_PATHS: ReadonlySet<string> = new Set(['/.gatehouse/metrics', '/.gatehouse/healthz', '/.gatehouse/readyz', '/.gatehouse/audit/checkpoint']);

@@ -1,12 +1,11 @@
 // Everything under /.gatehouse/ is the gateway's own and never proxied
 // (SPEC §4.2, §5).
 
-import type { PageHandler, RequestContext } from './context.ts';
-import { errorPage, sendJson, sendText } from './respond.ts';
+import type { PageHandler, RequestContext } from '../web/context.ts';
+import { errorPage, sendJson, sendText } from '../web/respond.ts';
 import { operatorOnly } from './operator-access.ts';
-import { loginPage } from '../ui/login-page.ts';
-import { logoutPage } from '../ui/logout-page.ts';
-import { STATIC_HEADERS } from '../ui/static-assets.ts';
+import { STATIC_HEADERS } from '../web/security-headers.ts';
+import { authzHandler } from './forward-auth.ts';
 
 const READY_TIMEOUT_MS = 2_000;
 
@@ -56,8 +55,7 @@ const BUILT_IN: Record<string, PageHandler> = {
   '/.gatehouse/metrics': metrics,
   '/.gatehouse/audit/checkpoint': auditCheckpoint,
   '/.gatehouse/jwks.json': (ctx) => sendJson(ctx, 200, ctx.svc.signer.jwks(), { 'cache-control': 'public, max-age=300' }),
-  '/.gatehouse/login': loginPage,
-  '/.gatehouse/logout': logoutPage,
+  '/.gatehouse/authz': authzHandler,
 };
 
 const AUTHZ_SPELLING = '/.gatehouse/authz';

@@ -4,9 +4,9 @@
 import type { Config } from '../config/types.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { compileRoutes } from '../policy/route-table.ts';
-import { ownedHeaderMatcher } from './owned-headers.ts';
-import { addressList, trustedProxyList } from './client-address.ts';
-import type { Snapshot } from './context.ts';
+import { ownedHeaderMatcher } from '../proxy/owned-headers.ts';
+import { addressList, trustedProxyList } from '../web/client-address.ts';
+import type { Snapshot } from '../web/context.ts';
 
 export function buildSnapshot(config: Config): Snapshot {
   const publicUrl = new URL(config.server.public_url);

@@ -10,16 +10,17 @@
 // subdomain is same-site, so the session cookie comes along, but it is
 // challenged without being kept, so nothing forged is ever replayed.
 
-import type { RequestContext } from './context.ts';
-import { readBody, BodyError } from './form-body.ts';
-import { redirect } from './respond.ts';
+import type { RequestContext } from '../web/context.ts';
+import { readBody, BodyError } from '../web/form-body.ts';
+import { redirect } from '../web/respond.ts';
+import { stashOwner } from '../web/pending-request.ts';
 import type { Route } from '../policy/route-table.ts';
 import type { Decision } from '../policy/types.ts';
 import { formOverrides } from '../policy/method-override.ts';
 import { markerHonoured } from '../policy/resume-marker.ts';
 import { parseParams, type ParamList } from '../policy/param-match.ts';
 import { STASH_TTL_MS, type Stash } from '../session/stash-store.ts';
-import { challengeUrl } from '../ui/challenge-links.ts';
+import { challengeUrl } from '../web/challenge-links.ts';
 
 export type { Stash };
 
@@ -75,28 +76,14 @@ export async function stashAndRedirect(ctx: RequestContext, d: Challenge, route:
   redirect(ctx, challengeUrl(d, stash.p, put.id));
 }
 
-function who(ctx: RequestContext): { user: string; created: number } | null {
-  return ctx.session?.user ? { user: ctx.session.user, created: ctx.session.created } : null;
-}
-
 /** Takes a stash (single use) if it belongs to this sign-in and the marker sits on the stash's own route and target. */
 export async function takeStash(ctx: RequestContext, id: string, route: number, target: string): Promise<Stash | null> {
-  const w = who(ctx);
+  const w = stashOwner(ctx);
   if (!w) return null;
   const stash = await ctx.svc.stashes.take(id, ctx.snap.config.session.secret, w, (s) => markerHonoured({ route: s.r, target: s.p }, { route, target }));
   // A reload of the replayed answer must not look like an error: remember where the form was.
   if (stash) await ctx.svc.shared.set(`stash:done:${id}`, formPageOf(stash, ctx.snap.publicOrigin) ?? '/', STASH_TTL_MS);
   return stash;
-}
-
-/** What a waiting stash will send, for the challenge page ("your POST to /billing/pay"); null when none is this session's. */
-export async function pendingRequest(ctx: RequestContext, id: string | null): Promise<{ method: string; path: string } | null> {
-  const w = who(ctx);
-  if (!id || !w) return null;
-  const stash = await ctx.svc.stashes.peek(id, ctx.snap.config.session.secret, w);
-  if (!stash) return null;
-  const q = stash.p.indexOf('?');
-  return { method: stash.m, path: q === -1 ? stash.p : stash.p.slice(0, q) };
 }
 
 /** Where a reload of an already replayed request should land: the page the form was on. */

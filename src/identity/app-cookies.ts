@@ -12,7 +12,7 @@
 // Pure parts first, then the shell over shared state.
 
 import { createHash } from 'node:crypto';
-import type { RequestContext } from '../http/context.ts';
+import type { RequestContext } from '../web/context.ts';
 import type { SessionData } from '../session/session-data.ts';
 
 const RELEASED_PREFIX = 'uf:rel:';

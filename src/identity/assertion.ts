@@ -14,7 +14,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { SigningKey, Store } from '../store/types.ts';
-import type { SecretBox } from '../factors/secret-box.ts';
+import type { SecretBox } from '../store/secret-box.ts';
 import { randomId } from '../session/session-data.ts';
 
 const LIFETIME_S = 300;              // short: upstreams should check per request

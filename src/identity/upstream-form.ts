@@ -18,10 +18,10 @@ import { pipeline } from 'node:stream/promises';
 import { sealData, unsealData } from 'iron-session';
 import type { Dispatcher } from 'undici';
 import type { FactorKind, FormRequestMatch, UpstreamFormIdentityConfig } from '../config/types.ts';
-import type { RequestContext } from '../http/context.ts';
-import { BodyError, readBody } from '../http/form-body.ts';
-import { errorPage, redirect } from '../http/respond.ts';
-import { safeReturnTarget } from '../http/return-target.ts';
+import type { RequestContext } from '../web/context.ts';
+import { BodyError, readBody } from '../web/form-body.ts';
+import { errorPage, redirect } from '../web/respond.ts';
+import { safeReturnTarget } from '../web/return-target.ts';
 import { decideAfterAppSignIn, hostOnly } from '../policy/decide.ts';
 import { parseParams, type ParamList } from '../policy/param-match.ts';
 import { matchPath } from '../policy/path-pattern.ts';
@@ -30,11 +30,11 @@ import type { Decision } from '../policy/types.ts';
 import type { Route } from '../policy/route-table.ts';
 import { buildClientHeaders, buildUpstreamHeaders, rewriteLocation } from '../proxy/upstream-headers.ts';
 import { readCookie } from '../session/cookies.ts';
-import { commitSession } from '../session/page-session.ts';
-import { signedInSession, type SessionData } from '../session/session-data.ts';
-import { subjectFor } from '../session/subject.ts';
-import { challengeUrl } from '../ui/challenge-links.ts';
-import { rememberedDevice } from '../ui/remembered-device.ts';
+import { signInBrowser, signInParty } from '../web/page-session.ts';
+import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
+import type { SessionData } from '../session/session-data.ts';
+import { requestSubject } from '../web/current-user.ts';
+import { challengeUrl } from '../web/challenge-links.ts';
 import { expireAppCookies, forgetReleased, liveCookieValue, parseSetCookie, rememberReleased } from './app-cookies.ts';
 import { canonicalUsername, namesSameUser, readLoginUsername, whoamiUser } from './login-form.ts';
 import { throttleKeys, type Attempt, type ThrottleKey } from './throttle.ts';
@@ -308,12 +308,10 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
     username = c.value;
   }
   const keys = signInKeys(username, ctx.client.ip);
-  const reserved = await svc.throttle.reserve(keys);
+  const reserved = await reserveSignIn(svc, svc.throttle, keys, signInParty(ctx, username ?? '-'));
   if (!reserved.ok) {
-    const wait = reserved.waitMs;
-    await svc.audit.write({ event: 'signin.lockout', user: username ?? '-', ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + wait).toISOString() });
     ctx.log = { ...ctx.log, decision: 'deny', reason: 'sign-in throttled' };
-    return errorPage(ctx, 429, { waitSeconds: Math.ceil(wait / 1000), message: 'Too many failed sign-ins. Please wait before trying again.' });
+    return errorPage(ctx, 429, { waitSeconds: Math.ceil(reserved.waitMs / 1000), message: 'Too many failed sign-ins. Please wait before trying again.' });
   }
 
   const sentCookies = typeof req.headers.cookie === 'string' ? req.headers.cookie : undefined;
@@ -411,14 +409,7 @@ async function relayFailure(ctx: RequestContext, route: Route, answer: Dispatche
   const { svc, snap, res } = ctx;
   // A server error is not a wrong password; everything else counts (by address only when the form named nobody).
   if (answer.statusCode < 500) {
-    const user = username ?? '-';
-    const { waitMs, locked, failures } = svc.throttle.failed(attempt);
-    await svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'app refused the login' });
-    svc.log.warn({ req_id: ctx.requestId, user, ip: ctx.client.ip, status: answer.statusCode, wait_ms: waitMs, locked }, 'sign-in failed (app login form)');
-    if (waitMs > 0) {
-      svc.metrics.lockouts.inc();
-      await svc.audit.write({ event: 'signin.lockout', user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
-    }
+    await failSignIn(svc, svc.throttle, attempt, signInParty(ctx, username ?? '-'), 'app refused the login', { message: 'sign-in failed (app login form)', fields: { status: answer.statusCode } });
   } else await svc.throttle.release(attempt);
   ctx.log.reason = 'upstream_form: login refused by the app';
   if (res.destroyed) {
@@ -446,23 +437,16 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
     return errorPage(ctx, 403, { message: 'This account is disabled at the gateway.' });
   }
   await svc.throttle.succeed(attempt);
-  const factors = await svc.store.listFactors(user);
-  const enrolled = [...new Set(factors.map((f) => f.kind))] as FactorKind[];
-  if (await svc.store.countRecoveryCodes(user) > 0) enrolled.push('recovery');
-  const session = signedInSession(user, ['pwd'], enrolled, svc.now());
-  if (!known) session.profile = { email: '', groups: [], display_name: user };
-  const device = await rememberedDevice(ctx, user);
-  if (device) session.device = device;
   // The pre-sign-in session (or another user's) dies with its id (fixation), and so do its app cookies.
   const previous = ctx.session;
-  if (previous) {
-    await svc.sessions.revokeSession(previous, ctx.cookie);
-    await forgetReleased(ctx, previous);
-  }
   const expired = expireAppCookies(ctx);
-  const setCookie = await commitSession(ctx, session);
-  await svc.audit.write({ event: 'signin.success', user, ip: ctx.client.ip, request_id: ctx.requestId, method: device ? 'upstream_form+device' : 'upstream_form' });
-  ctx.log.user = user;
+  const signedIn = await signInBrowser(ctx, {
+    user, amr: ['pwd'], method: (device) => (device ? 'upstream_form+device' : 'upstream_form'),
+    ...(known ? {} : { profile: { email: '', groups: [], display_name: user } }),
+  });
+  if (!signedIn.ok) return errorPage(ctx, 403);
+  await forgetReleased(ctx, previous);
+  const { session, setCookie } = signedIn;
 
   const d = signInDecision(ctx, target);
   if (d !== null && (d.action === 'allow' || d.action === 'report')) {
@@ -478,6 +462,6 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
 /** The one decision (policy/decide.ts) for what the new session owes before the app's cookies go out; null when the gateway would refuse the target. */
 function signInDecision(ctx: RequestContext, target: string): Decision | null {
   const host = hostOnly(ctx.req.headers.host);
-  const v = decideAfterAppSignIn(ctx.snap, { target, host, via: 'proxy', method: 'GET', overrides: [], ip: ctx.client.ip }, subjectFor(ctx), ctx.svc.now());
+  const v = decideAfterAppSignIn(ctx.snap, { target, host, via: 'proxy', method: 'GET', overrides: [], ip: ctx.client.ip }, requestSubject(ctx), ctx.svc.now());
   return v.kind === 'decided' ? v.decision : null;
 }

@@ -1,16 +1,15 @@
 // From a session to what the policy and the upstream are told about the user.
 
-import { currentUser } from './current-user.ts';
-import type { RequestContext } from '../http/context.ts';
+import { signedInUser, type UserDirectory } from './current-user.ts';
+import type { Config, HeadersConfig } from '../config/types.ts';
+import type { AssertionSigner } from '../identity/assertion.ts';
 import type { SubjectFacts } from '../policy/types.ts';
 import { isInRollout } from '../policy/rollout.ts';
-import type { Route } from '../policy/route-table.ts';
 import type { SessionData } from './session-data.ts';
 
-export function subjectFor(ctx: RequestContext): SubjectFacts | null {
-  const s = ctx.session;
+export function subjectFor(identity: UserDirectory, s: SessionData | null, rollout: Config['rollout']): SubjectFacts | null {
   if (!s?.user) return null;
-  const user = currentUser(ctx);
+  const user = signedInUser(identity, s);
   if (!user) return null;
   return {
     user: user.id,
@@ -18,7 +17,7 @@ export function subjectFor(ctx: RequestContext): SubjectFacts | null {
     factors: s.factors,
     remembered_device: s.device !== undefined,
     enrolled: s.enrolled ?? [],
-    in_rollout: isInRollout(user.groups, ctx.snap.config.rollout),
+    in_rollout: isInRollout(user.groups, rollout),
     deferred: s.deferred === true,
     breakglass: s.breakglass === true,
   };
@@ -39,13 +38,21 @@ export function authTime(s: SessionData): number {
   return Math.floor(t / 1000);
 }
 
-/** The identity headers injected upstream (SPEC §6), as flat [name, value] pairs; empty when anonymous. */
-export function identityHeaders(ctx: RequestContext, route: Route): string[] {
-  const s = ctx.session;
+/** What the identity headers are made of: the session, its user, the header settings and the signer of the assertion. */
+export interface IdentityHeaderSource {
+  identity: UserDirectory;
+  session: SessionData | null;
+  headers: HeadersConfig;
+  signer: Pick<AssertionSigner, 'assertion'>;
+}
+
+/** The identity headers injected upstream, as flat [name, value] pairs; empty when anonymous. */
+export function identityHeaders(src: IdentityHeaderSource, upstreamOrigin: string): string[] {
+  const s = src.session;
   if (!s?.user) return [];
-  const user = currentUser(ctx);
+  const user = signedInUser(src.identity, s);
   if (!user) return [];
-  const names = ctx.snap.config.headers.names;
+  const names = src.headers.names;
   const amr = sessionAmr(s);
   const at = authTime(s);
   const out = [
@@ -55,13 +62,13 @@ export function identityHeaders(ctx: RequestContext, route: Route): string[] {
     names.auth_methods, amr.join(' '),
     names.auth_time, String(at),
   ];
-  if (ctx.snap.config.headers.jwt) {
+  if (src.headers.jwt) {
     const strong = s.factors.some((f) => f.phishing_resistant);
-    out.push(names.assertion, ctx.svc.signer.assertion({
+    out.push(names.assertion, src.signer.assertion({
       sub: user.id, email: user.email, groups: user.groups, amr,
       acr: strong ? 'phr' : s.factors.length > 0 ? 'mfa' : 'pwd',
       auth_time: at, sid: s.sid,
-    }, route.upstreamOrigin));
+    }, upstreamOrigin));
   }
   return out;
 }

@@ -5,10 +5,11 @@ import type { SharedState } from './shared-state.ts';
 import { createMemorySharedState } from './memory-shared-state.ts';
 import { createRedisSharedState } from './redis-shared-state.ts';
 
-export function openSharedState(cfg: SharedStateConfig): SharedState {
+/** `now` is the clock of the in-memory TTLs (Redis keeps its own). */
+export function openSharedState(cfg: SharedStateConfig, now: () => number = Date.now): SharedState {
   switch (cfg.kind) {
     case 'memory':
-      return createMemorySharedState();
+      return createMemorySharedState({ now });
     case 'redis':
       return createRedisSharedState(cfg.url, cfg.prefix);
     default:

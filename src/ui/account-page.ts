@@ -4,11 +4,11 @@
 // notifies the user. The last factor cannot be removed while the rollout
 // requires MFA of this user.
 
-import { currentUser } from '../session/current-user.ts';
-import type { RequestContext } from '../http/context.ts';
-import { readForm, BodyError } from '../http/form-body.ts';
-import { errorPage, redirect, sendPage } from '../http/respond.ts';
-import { csrfOk, commitSession } from '../session/page-session.ts';
+import { currentUser } from '../web/current-user.ts';
+import type { RequestContext } from '../web/context.ts';
+import { readForm, BodyError } from '../web/form-body.ts';
+import { errorPage, redirect, sendPage } from '../web/respond.ts';
+import { csrfOk, commitSession } from '../web/page-session.ts';
 import { isInRollout } from '../policy/rollout.ts';
 import { factorKindInfo } from '../factors/types.ts';
 import { factorRemovedMessage } from '../identity/messages.ts';

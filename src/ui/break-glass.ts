@@ -11,11 +11,13 @@
 // this process (the only counter still there).
 
 import type { BreakGlassConfig } from '../config/types.ts';
-import type { RequestContext } from '../http/context.ts';
-import { redirect, sendPage } from '../http/respond.ts';
+import type { RequestContext } from '../web/context.ts';
+import { redirect, sendPage } from '../web/respond.ts';
 import { verifyPassword } from '../identity/password-hash.ts';
 import { Throttle, throttleKeys } from '../identity/throttle.ts';
-import { commitSession } from '../session/page-session.ts';
+import { commitSession, signInParty } from '../web/page-session.ts';
+import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
+import { throttledPage } from './login-page.ts';
 import { signedInSession } from '../session/session-data.ts';
 import { createMemorySharedState } from '../store/memory-shared-state.ts';
 
@@ -35,23 +37,14 @@ export async function breakGlassSignIn(ctx: RequestContext, bg: BreakGlassConfig
   const down = await backendsDown(ctx);
   const usable = down !== undefined || bg.enabled;
   const throttle = down === SHARED_DOWN ? localThrottle : svc.throttle;
-  const reserved = await throttle.reserve(throttleKeys('pwd', bg.user, ctx.client.ip));
-  if (!reserved.ok) {
-    const wait = Math.ceil(reserved.waitMs / 1000);
-    await svc.audit.write({ event: 'signin.lockout', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + reserved.waitMs).toISOString() });
-    return sendPage(ctx, 429, 'login', { rd, csrf: ctx.session?.csrf, username: bg.user, wait_seconds: wait }, { 'retry-after': String(wait) });
-  }
+  const who = signInParty(ctx, bg.user);
+  const reserved = await reserveSignIn(svc, throttle, throttleKeys('pwd', bg.user, ctx.client.ip), who);
+  if (!reserved.ok) return throttledPage(ctx, rd, bg.user, reserved.waitMs);
   const matched = await verifyPassword(bg.password, password);
   if (!usable || !matched) {
-    const { waitMs, failures } = throttle.failed(reserved.attempt);
     const reason = usable ? 'break-glass: invalid credentials' : 'break-glass refused: backends are up';
-    svc.log.warn({ req_id: ctx.requestId, user: bg.user, ip: ctx.client.ip, reason }, 'break-glass sign-in refused');
-    await svc.audit.write({ event: 'signin.failure', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, reason });
-    if (waitMs > 0) {
-      await svc.audit.write({ event: 'signin.lockout', user: bg.user, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
-      const wait = Math.ceil(waitMs / 1000);
-      return sendPage(ctx, 429, 'login', { rd, csrf: ctx.session?.csrf, username: bg.user, wait_seconds: wait }, { 'retry-after': String(wait) });
-    }
+    const waitMs = await failSignIn(svc, throttle, reserved.attempt, who, reason, { message: 'break-glass sign-in refused', fields: { reason } });
+    if (waitMs > 0) return throttledPage(ctx, rd, bg.user, waitMs);
     return sendPage(ctx, 401, 'login', { rd, csrf: ctx.session?.csrf, username: bg.user, error: 'Wrong username or password.' });
   }
   await throttle.succeed(reserved.attempt);

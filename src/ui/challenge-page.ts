@@ -4,20 +4,20 @@
 // those. Passing records the check, rotates the session id and returns to the
 // target, replaying a stashed request when one waits.
 
-import { currentUser } from '../session/current-user.ts';
+import { currentUser } from '../web/current-user.ts';
 import type { FactorKind } from '../config/types.ts';
-import type { RequestContext } from '../http/context.ts';
-import { readForm, BodyError } from '../http/form-body.ts';
-import { errorPage, redirect, sendPage } from '../http/respond.ts';
-import { safeReturnTarget } from '../http/return-target.ts';
+import type { RequestContext } from '../web/context.ts';
+import { readForm, BodyError } from '../web/form-body.ts';
+import { errorPage, redirect, sendPage } from '../web/respond.ts';
+import { safeReturnTarget } from '../web/return-target.ts';
 import { resumeTarget } from '../policy/resume-marker.ts';
-import { pendingRequest } from '../http/stash.ts';
-import { csrfOk } from '../session/page-session.ts';
+import { pendingRequest } from '../web/pending-request.ts';
+import { csrfOk } from '../web/page-session.ts';
 import { factorKindInfo } from '../factors/types.ts';
-import { UnknownSealingKeyError } from '../factors/secret-box.ts';
+import { UnknownSealingKeyError } from '../store/secret-box.ts';
 import { recoveryCodeUsedMessage } from '../identity/messages.ts';
 import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
-import { rememberDevice } from './remembered-device.ts';
+import { rememberDevice } from '../web/remembered-device.ts';
 
 const METHODS: FactorKind[] = ['webauthn', 'totp', 'email', 'sms', 'recovery'];
 

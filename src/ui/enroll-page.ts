@@ -5,13 +5,13 @@
 // Adding a factor when one exists already needs a second factor from the last
 // five minutes (the same rule as the account page).
 
-import { currentUser } from '../session/current-user.ts';
+import { currentUser } from '../web/current-user.ts';
 import type { FactorKind } from '../config/types.ts';
-import type { RequestContext } from '../http/context.ts';
-import { pendingRequest } from '../http/stash.ts';
-import { readForm, BodyError } from '../http/form-body.ts';
-import { errorPage, redirect, sendPage } from '../http/respond.ts';
-import { csrfOk, commitSession } from '../session/page-session.ts';
+import type { RequestContext } from '../web/context.ts';
+import { pendingRequest } from '../web/pending-request.ts';
+import { readForm, BodyError } from '../web/form-body.ts';
+import { errorPage, redirect, sendPage } from '../web/respond.ts';
+import { csrfOk, commitSession } from '../web/page-session.ts';
 import { deferralAllowed } from '../policy/rollout.ts';
 import { isInRollout } from '../policy/rollout.ts';
 import { factorCheck, factorKindInfo } from '../factors/types.ts';
@@ -19,7 +19,7 @@ import { normalizePhone } from '../factors/registry.ts';
 import { enrollmentCompleteMessage, factorAddedMessage } from '../identity/messages.ts';
 import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import type { Attempt } from '../identity/throttle.ts';
-import { UnknownSealingKeyError } from '../factors/secret-box.ts';
+import { UnknownSealingKeyError } from '../store/secret-box.ts';
 import type { TotpFinishResult } from '../factors/totp.ts';
 import { releaseHeldCookies } from '../identity/upstream-form.ts';
 import { afterChallenge, flowQuery, readFlow, type Flow } from './challenge-page.ts';

@@ -3,16 +3,14 @@
 // throttled per user and per address; success starts a new session (new id,
 // new CSRF token: no fixation) and returns to the safe target.
 
-import type { RequestContext } from '../http/context.ts';
-import { readForm, BodyError } from '../http/form-body.ts';
-import { errorPage, redirect, sendPage } from '../http/respond.ts';
-import { safeReturnTarget } from '../http/return-target.ts';
+import type { RequestContext } from '../web/context.ts';
+import { readForm, BodyError } from '../web/form-body.ts';
+import { errorPage, redirect, sendPage } from '../web/respond.ts';
+import { safeReturnTarget } from '../web/return-target.ts';
 import { throttleKeys } from '../identity/throttle.ts';
-import { commitSession, csrfOk, ensureSession } from '../session/page-session.ts';
-import { signedInSession } from '../session/session-data.ts';
-import { rememberedDevice } from './remembered-device.ts';
+import { csrfOk, ensureSession, signInBrowser, signInParty } from '../web/page-session.ts';
+import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
 import { breakGlassSignIn } from './break-glass.ts';
-import type { FactorKind } from '../config/types.ts';
 import { oidcLogin, usesOidc } from './oidc-pages.ts';
 
 export async function loginPage(ctx: RequestContext): Promise<void> {
@@ -47,37 +45,24 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
   }
   const bg = ctx.snap.config.identity.break_glass;
   if (bg && username === bg.user) return breakGlassSignIn(ctx, bg, password, rd);
-  const keys = throttleKeys('pwd', username || '-', ctx.client.ip);
-  const reserved = await svc.throttle.reserve(keys);
-  if (!reserved.ok) {
-    const wait = reserved.waitMs;
-    await svc.audit.write({ event: 'signin.lockout', user: username, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + wait).toISOString() });
-    return sendPage(ctx, 429, 'login', { rd, csrf: ctx.session!.csrf, username, wait_seconds: Math.ceil(wait / 1000) }, { 'retry-after': String(Math.ceil(wait / 1000)) });
-  }
+  const who = signInParty(ctx, username);
+  const reserved = await reserveSignIn(svc, svc.throttle, throttleKeys('pwd', username || '-', ctx.client.ip), who);
+  if (!reserved.ok) return throttledPage(ctx, rd, username, reserved.waitMs);
   const result = username && password ? await svc.identity.authenticate(username, password) : { ok: false as const, reason: 'invalid' as const };
   if (!result.ok) {
-    const { waitMs, locked, failures } = svc.throttle.failed(reserved.attempt);
-    await svc.audit.write({ event: 'signin.failure', user: username, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'invalid credentials' });
-    svc.log.warn({ req_id: ctx.requestId, user: username, ip: ctx.client.ip, wait_ms: waitMs, locked }, 'sign-in failed');
-    if (waitMs > 0) {
-      svc.metrics.lockouts.inc();
-      await svc.audit.write({ event: 'signin.lockout', user: username, ip: ctx.client.ip, request_id: ctx.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
-      return sendPage(ctx, 429, 'login', { rd, csrf: ctx.session!.csrf, username, wait_seconds: Math.ceil(waitMs / 1000) }, { 'retry-after': String(Math.ceil(waitMs / 1000)) });
-    }
+    const waitMs = await failSignIn(svc, svc.throttle, reserved.attempt, who, 'invalid credentials', { message: 'sign-in failed' });
+    if (waitMs > 0) return throttledPage(ctx, rd, username, waitMs);
     return sendPage(ctx, 401, 'login', { rd, csrf: ctx.session!.csrf, username, error: 'Wrong username or password.' });
   }
   await svc.throttle.succeed(reserved.attempt);
-  const user = result.user;
-  const factors = await svc.store.listFactors(user.id);
-  const enrolled = [...new Set(factors.map((f) => f.kind))] as FactorKind[];
-  if (await svc.store.countRecoveryCodes(user.id) > 0) enrolled.push('recovery');
-  const session = signedInSession(user.id, ['pwd'], enrolled, svc.now());
-  const device = await rememberedDevice(ctx, user.id);
-  if (device) session.device = device;
-  // The pre-sign-in session dies with its id (fixation).
-  if (ctx.session) await svc.sessions.revokeSession(ctx.session, ctx.cookie);
-  const setCookie = await commitSession(ctx, session);
-  await svc.audit.write({ event: 'signin.success', user: user.id, ip: ctx.client.ip, request_id: ctx.requestId, method: device ? 'pwd+device' : 'pwd' });
-  ctx.log.user = user.id;
+  const signedIn = await signInBrowser(ctx, { user: result.user.id, amr: ['pwd'], method: (device) => (device ? 'pwd+device' : 'pwd') });
+  if (!signedIn.ok) return errorPage(ctx, 403);
+  const setCookie = signedIn.setCookie;
   redirect(ctx, rd, { 'set-cookie': setCookie }, 303);
+}
+
+/** The sign-in form again, with the wait a lock-out imposes. */
+export function throttledPage(ctx: RequestContext, rd: string, username: string, waitMs: number): void {
+  const wait = Math.ceil(waitMs / 1000);
+  sendPage(ctx, 429, 'login', { rd, csrf: ctx.session?.csrf, username, wait_seconds: wait }, { 'retry-after': String(wait) });
 }

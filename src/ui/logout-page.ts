@@ -5,10 +5,10 @@
 // header on the signed-out page, not a redirect: the page CSP's form-action
 // 'self' makes Chromium block a cross-origin redirect after a form POST.
 
-import type { RequestContext } from '../http/context.ts';
-import { readForm } from '../http/form-body.ts';
-import { errorPage, sendPage } from '../http/respond.ts';
-import { csrfOk } from '../session/page-session.ts';
+import type { RequestContext } from '../web/context.ts';
+import { readForm } from '../web/form-body.ts';
+import { errorPage, sendPage } from '../web/respond.ts';
+import { csrfOk } from '../web/page-session.ts';
 import { expireAppCookies, forgetReleased } from '../identity/app-cookies.ts';
 
 export async function logoutPage(ctx: RequestContext): Promise<void> {

@@ -4,17 +4,14 @@
 // /.gatehouse/oidc/callback turns the IdP's answer into a gateway session, and
 // /.gatehouse/oidc/backchannel-logout ends sessions the IdP ended.
 
-import type { FactorKind } from '../config/types.ts';
-import type { RequestContext, Services } from '../http/context.ts';
-import { isNavigation } from '../http/client-kind.ts';
-import { readForm } from '../http/form-body.ts';
-import { errorPage, redirect, sendJson, sendPage } from '../http/respond.ts';
-import { safeReturnTarget } from '../http/return-target.ts';
+import type { RequestContext, Services } from '../web/context.ts';
+import { isNavigation } from '../web/client-kind.ts';
+import { readForm } from '../web/form-body.ts';
+import { errorPage, redirect, sendJson, sendPage } from '../web/respond.ts';
+import { safeReturnTarget } from '../web/return-target.ts';
 import { BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, flowBinding, OidcError, type OidcClient, type OidcFailure } from '../identity/oidc.ts';
 import { idpAuthentication, idpFactorCheck, mergeChecks, profileFromClaims, sessionAmrFor } from '../identity/oidc-claims.ts';
-import { commitSession, ensureSession } from '../session/page-session.ts';
-import { signedInSession } from '../session/session-data.ts';
-import { rememberedDevice } from './remembered-device.ts';
+import { ensureSession, signInBrowser } from '../web/page-session.ts';
 
 /** Flow starts per address per minute: each one costs a shared-state entry for 10 minutes. */
 const STARTS_PER_MINUTE = 30;
@@ -97,40 +94,32 @@ async function oidcCallback(ctx: RequestContext): Promise<void> {
   }
   const auth = idpAuthentication(result.idToken);
   const idpCheck = idpFactorCheck(auth, cfg.trust_idp_mfa);
-  const now = svc.now();
-
-  const factors = await svc.store.listFactors(profile.user);
-  const enrolled = [...new Set(factors.map((f) => f.kind))] as FactorKind[];
-  if (await svc.store.countRecoveryCodes(profile.user) > 0) enrolled.push('recovery');
-  if (idpCheck && !enrolled.includes(idpCheck.kind)) enrolled.push(idpCheck.kind);
-
-  const session = signedInSession(profile.user, sessionAmrFor(auth), enrolled, now);
-  session.profile = { email: profile.email, groups: profile.groups, display_name: profile.display_name };
-  session.pwd_at = auth.authTime ?? now;
   const old = ctx.session;
   // A fresh sign-in of the same user (step-up) keeps the gateway factors already passed in this session.
-  const kept = old?.user === profile.user ? old.factors : [];
-  session.factors = mergeChecks(kept, idpCheck ? [idpCheck] : []);
-  if (old?.user === profile.user && old.deferred) session.deferred = true;
-  const device = await rememberedDevice(ctx, profile.user);
-  if (device) session.device = device;
-  if (old) await svc.sessions.revokeSession(old, ctx.cookie);
-  const setCookie = await commitSession(ctx, session);
-  if ((ctx.cookie ?? '').length > MAX_SEALED_COOKIE) {
-    // The profile travels in the cookie: one that cannot fit would be read back as no session (a sign-in loop).
-    // Dropping groups instead could skip a group rule, so the sign-in is refused (fail closed).
-    const reason = `oidc: profile too large for the session cookie (${profile.groups.length} groups); narrow groups_claim at the IdP`;
-    await svc.audit.write({ event: 'signin.failure', user: profile.user, reason, ip: ctx.client.ip, request_id: ctx.requestId });
-    svc.log.error({ req_id: ctx.requestId, user: profile.user, groups: profile.groups.length, cookie_bytes: ctx.cookie?.length }, reason);
-    await svc.sessions.revokeSession(session, ctx.cookie);
-    ctx.session = null;
-    return failurePage(ctx, 'rejected', rd, svc.sessions.clearCookie());
-  }
-  await oidc.rememberSubject(profile.user, result.idToken);
-  await svc.audit.write({
-    event: 'signin.success', user: profile.user, ip: ctx.client.ip, request_id: ctx.requestId,
-    method: ['oidc', ...auth.amr].join(' ') + (idpCheck ? ` (idp ${idpCheck.amr} trusted as ${idpCheck.kind})` : '') + (device ? ' +device' : ''),
+  const sameUser = old?.user === profile.user;
+  const signedIn = await signInBrowser(ctx, {
+    user: profile.user,
+    amr: sessionAmrFor(auth),
+    method: (device) => ['oidc', ...auth.amr].join(' ') + (idpCheck ? ` (idp ${idpCheck.amr} trusted as ${idpCheck.kind})` : '') + (device ? ' +device' : ''),
+    profile: { email: profile.email, groups: profile.groups, display_name: profile.display_name },
+    pwdAt: auth.authTime ?? svc.now(),
+    factors: mergeChecks(sameUser ? old.factors : [], idpCheck ? [idpCheck] : []),
+    alsoEnrolled: idpCheck ? [idpCheck.kind] : [],
+    deferred: sameUser && old.deferred === true,
+    confirm: async (sealed) => {
+      if (sealed.length > MAX_SEALED_COOKIE) {
+        // The profile travels in the cookie: one that cannot fit would be read back as no session (a sign-in loop).
+        // Dropping groups instead could skip a group rule, so the sign-in is refused (fail closed).
+        const reason = `oidc: profile too large for the session cookie (${profile.groups.length} groups); narrow groups_claim at the IdP`;
+        svc.log.error({ req_id: ctx.requestId, user: profile.user, groups: profile.groups.length, cookie_bytes: sealed.length }, reason);
+        return reason;
+      }
+      await oidc.rememberSubject(profile.user, result.idToken);
+      return undefined;
+    },
   });
+  if (!signedIn.ok) return failurePage(ctx, 'rejected', rd, svc.sessions.clearCookie());
+  const setCookie = signedIn.setCookie;
   ctx.log.user = profile.user;
   redirect(ctx, rd, { 'set-cookie': setCookie }, 303);
 }

@@ -6,18 +6,14 @@ import { Eta } from 'eta';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { createStaticAssets, defaultStaticSources } from './static-assets.ts';
+import type { Renderer } from '../web/context.ts';
+
+export type { Renderer };
 
 export interface Branding {
   product_name: string;
   logo_url?: string;
   support_contact?: string;
-}
-
-export interface Renderer {
-  /** A full HTML document: page `name` (views/<name>.eta) inside the layout. */
-  page(name: string, data: Record<string, unknown>): string;
-  /** The pages this renderer knows (top-level templates other than the layout). */
-  readonly pages: readonly string[];
 }
 
 export interface RendererOptions {

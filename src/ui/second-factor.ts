@@ -2,13 +2,13 @@
 // check (new session id, audit, metrics), failure throttling and user notices.
 
 import type { FactorKind } from '../config/types.ts';
-import type { RequestContext } from '../http/context.ts';
+import type { RequestContext } from '../web/context.ts';
 import type { Verified } from '../factors/types.ts';
 import { throttleKeys, type Attempt, type Reservation } from '../identity/throttle.ts';
 import type { Message } from '../identity/messages.ts';
-import { commitSession } from '../session/page-session.ts';
+import { commitSession } from '../web/page-session.ts';
 import { withFactor } from '../session/session-data.ts';
-import { currentUser } from '../session/current-user.ts';
+import { currentUser } from '../web/current-user.ts';
 import { releaseHeldCookies } from '../identity/upstream-form.ts';
 
 /** The kinds a rule accepts (all when it names none). Recovery codes stand in only where any factor will do. */

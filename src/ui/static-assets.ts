@@ -6,6 +6,9 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { STATIC_HEADERS } from '../web/security-headers.ts';
+
+export { STATIC_HEADERS };
 
 export interface StaticAsset {
   body: Buffer;
@@ -21,12 +24,6 @@ export type StaticAssets = ((name: string) => StaticAsset | undefined) & {
 
 /** Headers for a static asset response (add ETag and Content-Type from the asset).
  *  URLs carry `?v=<version>`, so a year-long immutable cache is safe. */
-export const STATIC_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'Cache-Control': 'public, max-age=31536000, immutable',
-  'X-Content-Type-Options': 'nosniff',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-  'Content-Security-Policy': "default-src 'none'",
-});
 
 const TYPES: Readonly<Record<string, string>> = {
   '.css': 'text/css; charset=utf-8',

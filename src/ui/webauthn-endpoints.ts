@@ -2,18 +2,18 @@
 // registration and authentication ceremonies. CSRF travels in a header; every
 // answer is { ok, ... } so the page can show a plain message.
 
-import { currentUser } from '../session/current-user.ts';
-import type { RequestContext } from '../http/context.ts';
-import { readJson, BodyError } from '../http/form-body.ts';
-import { sendJson } from '../http/respond.ts';
-import { csrfOk } from '../session/page-session.ts';
+import { currentUser } from '../web/current-user.ts';
+import type { RequestContext } from '../web/context.ts';
+import { readJson, BodyError } from '../web/form-body.ts';
+import { sendJson } from '../web/respond.ts';
+import { csrfOk } from '../web/page-session.ts';
 import type { WebAuthnKind } from '../factors/webauthn.ts';
 import { factorAddedMessage } from '../identity/messages.ts';
 import { factorCheck, factorKindInfo } from '../factors/types.ts';
 import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import { afterChallenge, readFlow } from './challenge-page.ts';
 import { enrollAllowed, afterEnrollment } from './enroll-page.ts';
-import { rememberDevice } from './remembered-device.ts';
+import { rememberDevice } from '../web/remembered-device.ts';
 
 interface Body { query?: unknown; kind?: unknown; name?: unknown; remember?: unknown; response?: unknown }
 

@@ -11,7 +11,7 @@ import { openAuditLog } from '../../src/audit/audit-log.ts';
 import { ZERO_HASH, deriveAuditMacKey, formatLine, parseRecord } from '../../src/audit/chain.ts';
 import { createCheckpointer, type Checkpoint } from '../../src/audit/checkpoint.ts';
 import { AssertionSigner } from '../../src/identity/assertion.ts';
-import { createSecretBox } from '../../src/factors/secret-box.ts';
+import { createSecretBox } from '../../src/store/secret-box.ts';
 import { openStore } from '../../src/store/open-store.ts';
 
 const NODE = resolve('node_modules/.bin/node');

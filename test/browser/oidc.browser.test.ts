@@ -73,7 +73,7 @@ if (requireChromium(t)) {
     t.equal(new URL(page.url()).pathname, '/.gatehouse/enroll', 'back at the gateway: a password-only IdP sign-in must add a gateway factor');
     await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Authenticator app/ }).click()]);
     await page.getByText(/Can’t scan\?/).click();
-    const device = new TotpDevice((await page.locator('.secret code').textContent()) ?? '');
+    const device = new TotpDevice((await page.locator('.secret code').textContent()) ?? '', plain.clock);
     await enterCode(page, await device.next(), 'Enter the 6-digit code your app shows');
     t.equal(new URL(page.url()).searchParams.get('step'), 'recovery', 'then recovery codes');
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: /I’ve saved my codes/ }).click()]);

@@ -90,7 +90,7 @@ if (requireChromium(t)) {
     await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Authenticator app/ }).click()]);
     await page.getByText(/Can’t scan\?/).click();
     await shot('enroll-totp');
-    const device = new TotpDevice((await page.locator('.secret code').textContent()) ?? '');
+    const device = new TotpDevice((await page.locator('.secret code').textContent()) ?? '', f.clock);
     await enterCode(page, await device.next(), 'Enter the 6-digit code your app shows');
     await shot('enroll-recovery');
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: /I’ve saved my codes/ }).click()]);

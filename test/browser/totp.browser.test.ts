@@ -36,7 +36,7 @@ if (requireChromium(t)) {
     await page.getByText(/Can’t scan\?/).click();
     const shown = (await page.locator('.secret code').textContent()) ?? '';
     t.match(shown, /^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/, 'the secret is shown in groups of four');
-    const device = new TotpDevice(shown);
+    const device = new TotpDevice(shown, f.clock);
     await enterCode(page, await device.next(), 'Enter the 6-digit code your app shows');
 
     t.equal(new URL(page.url()).searchParams.get('step'), 'recovery', 'then the recovery codes');

@@ -83,7 +83,7 @@ if (requireChromium(t)) {
     await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Authenticator app/ }).click()]);
     t.same(await cookieNames(context), ['gatehouse'], 'step 3 (setting up the app): still held back');
     await page.getByText(/Can’t scan\?/).click();
-    const device = new TotpDevice((await page.locator('.secret code').textContent()) ?? '');
+    const device = new TotpDevice((await page.locator('.secret code').textContent()) ?? '', f.clock);
     await enterCode(page, await device.next(), 'Enter the 6-digit code your app shows');
     t.equal(new URL(page.url()).searchParams.get('step'), 'recovery', 'the second factor is set up');
     const cookies = await context.cookies();
@@ -130,7 +130,7 @@ if (requireChromium(t)) {
     t.same(await cookieNames(context), ['gatehouse'], 'bob: gateway cookie only until his second factor');
     await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Authenticator app/ }).click()]);
     await page.getByText(/Can’t scan\?/).click();
-    const device = new TotpDevice((await page.locator('.secret code').textContent()) ?? '');
+    const device = new TotpDevice((await page.locator('.secret code').textContent()) ?? '', f.clock);
     await enterCode(page, await device.next(), 'Enter the 6-digit code your app shows');
     t.same(await cookieNames(context), ['JSESSIONID', 'gatehouse'], 'both cookies after the second factor');
     await page.goto(`${f.url}/`);

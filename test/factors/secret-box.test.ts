@@ -1,6 +1,6 @@
 import { createHash, hkdfSync } from 'node:crypto';
 import t from 'tap';
-import { createSecretBox, deriveKey, deriveSecret } from '../../src/factors/secret-box.ts';
+import { createSecretBox, deriveKey, deriveSecret } from '../../src/store/secret-box.ts';
 
 const KEY_A = 'a'.repeat(16) + 'correct horse battery staple';
 const KEY_B = 'b'.repeat(16) + 'another long configured secret';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ScureBase32Plugin } from 'otplib';
 import t from 'tap';
 import { createTotp, groupSecret, normalizeTotpInput, type Totp } from '../../src/factors/totp.ts';
-import { createSecretBox } from '../../src/factors/secret-box.ts';
+import { createSecretBox } from '../../src/store/secret-box.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { createMemorySharedState } from '../../src/store/memory-shared-state.ts';
 import type { SharedState } from '../../src/store/shared-state.ts';

@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { request } from 'undici';
 import { startGateway, PROJECT_ROOT, type RunningGateway } from '../../src/app.ts';
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
-import { hashPassword } from '../../src/identity/password-hash.ts';
+import { hashPassword, type HashParams } from '../../src/identity/password-hash.ts';
 
 export interface TestUser { password: string; email?: string; groups?: string[]; disabled?: boolean; display_name?: string }
 
@@ -22,16 +22,37 @@ export interface GatewayFixture {
   usersPath: string;
   portal?: Awaited<ReturnType<typeof startDemoPortal>>;
   logs: Record<string, unknown>[];
+  /** The gateway's clock: move it forward instead of sleeping. */
+  clock: TestClock;
   close(): Promise<void>;
+}
+
+/**
+ * A clock a test moves forward: real time plus the jumps made so far. Time
+ * keeps flowing (iron-session seals and Redis TTLs follow the real clock), and
+ * `advance` jumps expiry, freshness, TOTP windows and throttles at once.
+ */
+export class TestClock {
+  #offset = 0;
+  readonly now = (): number => Date.now() + this.#offset;
+  advance(ms: number): void { this.#offset += ms; }
 }
 
 /** audit.key of every test gateway (`gatehouse audit verify` needs it). */
 export const TEST_AUDIT_KEY = 'test-audit-key-0123456789-abcdefghijklmnop';
 
+/**
+ * argon2 parameters of the test users' hashes: cheap, since every sign-in verifies
+ * one and the tests are not about argon2's cost (the gateway reads the parameters
+ * from each hash). A test about sign-in timing passes DEFAULT_HASH_PARAMS.
+ */
+export const TEST_HASH_PARAMS: Partial<HashParams> = { memory: 1024, passes: 1 };
+
 const hashCache = new Map<string, string>();
-async function cachedHash(pw: string): Promise<string> {
-  let h = hashCache.get(pw);
-  if (!h) { h = await hashPassword(pw); hashCache.set(pw, h); }
+async function cachedHash(pw: string, params: Partial<HashParams>): Promise<string> {
+  const key = `${JSON.stringify(params)}\n${pw}`;
+  let h = hashCache.get(key);
+  if (!h) { h = await hashPassword(pw, params); hashCache.set(key, h); }
   return h;
 }
 
@@ -50,7 +71,10 @@ export async function startTestGateway(opts: {
   users?: Record<string, TestUser>;
   upstream?: boolean;
   port?: number;
+  clock?: TestClock;
+  hashParams?: Partial<HashParams>;
 } = {}): Promise<GatewayFixture> {
+  const clock = opts.clock ?? new TestClock();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
   const portal = opts.upstream === false ? undefined : await startDemoPortal({ port: 0, host: '127.0.0.1' });
   const users: Record<string, unknown> = {};
@@ -58,7 +82,7 @@ export async function startTestGateway(opts: {
     users[id] = {
       display_name: u.display_name ?? id,
       email: u.email ?? `${id}@example.com`,
-      password: await cachedHash(u.password),
+      password: await cachedHash(u.password, opts.hashParams ?? TEST_HASH_PARAMS),
       groups: u.groups ?? [],
       disabled: u.disabled ?? false,
     };
@@ -88,9 +112,9 @@ export async function startTestGateway(opts: {
       cb();
     },
   });
-  const gw = await startGateway({ configPath, watch: false, logDestination: sink });
+  const gw = await startGateway({ configPath, watch: false, logDestination: sink, now: clock.now });
   return {
-    gw, url: `http://localhost:${gw.port}`, port: gw.port, dir, configPath, usersPath, portal,
+    gw, url: `http://localhost:${gw.port}`, port: gw.port, dir, configPath, usersPath, portal, clock,
     // Request lines are batched by the gateway; reading the logs writes out what is pending.
     get logs() {
       gw.services.requestLog.flush();

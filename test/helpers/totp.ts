@@ -2,7 +2,7 @@
 // gateway's) and enrollment of an authenticator app over plain HTTP.
 
 import { execFileSync } from 'node:child_process';
-import { Client, type GatewayFixture } from './gateway.ts';
+import { Client, type GatewayFixture, type TestClock } from './gateway.ts';
 
 export const TOTP_PERIOD_MS = 30_000;
 
@@ -15,26 +15,35 @@ export function oathtoolAt(secret: string, step: number): string {
 /**
  * Hands out TOTP codes the gateway will accept: each from a later time step
  * than the last one used (the replay guard refuses a step at or before the
- * newest used one), within the ±1 step window; waits for the clock when the
- * window is used up.
+ * newest used one), within the ±1 step window. When the window is used up it
+ * moves the gateway's clock to the next step; a gateway in another process
+ * (no clock to move) is waited for on the real clock.
  */
 export class TotpDevice {
   readonly secret: string;
+  readonly #clock: TestClock | undefined;
   #lastStep = -Infinity;
-  constructor(secret: string) { this.secret = secret.replace(/\s+/g, ''); }
+  constructor(secret: string, clock?: TestClock) {
+    this.secret = secret.replace(/\s+/g, '');
+    this.#clock = clock;
+  }
 
   async next(): Promise<string> {
+    const clockNow = this.#clock?.now ?? Date.now;
     for (;;) {
-      const now = Math.floor(Date.now() / TOTP_PERIOD_MS);
+      const at = clockNow();
+      const now = Math.floor(at / TOTP_PERIOD_MS);
       // Stay clear of the window's far edge: a code for now+1 is fine, now+2 is not.
       const step = Math.max(this.#lastStep + 1, now - 1);
       // Near a step boundary the server's clock may already be past `now - 1`.
-      const safe = step === now - 1 && Date.now() % TOTP_PERIOD_MS > TOTP_PERIOD_MS - 3_000 ? step + 1 : step;
+      const safe = step === now - 1 && at % TOTP_PERIOD_MS > TOTP_PERIOD_MS - 3_000 ? step + 1 : step;
       if (safe <= now + 1) {
         this.#lastStep = safe;
         return oathtoolAt(this.secret, safe);
       }
-      await new Promise((r) => setTimeout(r, (now + 1) * TOTP_PERIOD_MS - Date.now() + 200));
+      const untilNextStep = (now + 1) * TOTP_PERIOD_MS - at + 200;
+      if (this.#clock) this.#clock.advance(untilNextStep);
+      else await new Promise((r) => setTimeout(r, untilNextStep));
     }
   }
 }
@@ -50,7 +59,7 @@ export async function enrollTotpOverHttp(f: GatewayFixture, username: string, pa
   const secret = /<code>([A-Z2-7 ]{16,})<\/code>/.exec(setup)?.[1];
   const csrf = /name="csrf" value="([^"]+)"/.exec(setup)?.[1];
   if (!secret || !csrf) throw new Error(`no TOTP setup page for ${username}`);
-  const device = new TotpDevice(secret);
+  const device = new TotpDevice(secret, f.clock);
   const r = await http.postForm('/.gatehouse/enroll', { csrf, rd: '/', action: 'totp', code: await device.next() });
   if (r.status !== 303) throw new Error(`TOTP enrollment for ${username} answered ${r.status}`);
   return device;
@@ -64,14 +73,14 @@ export function totpCode(secret: string, at: number): string {
 /**
  * Enrolls TOTP for a client already signed in (e.g. on an app's own form under
  * identity.source upstream_form) that has no second factor yet; returns the
- * enrollment answer and the device.
+ * enrollment answer and the device (pass the gateway's clock: see TotpDevice).
  */
-export async function enrollTotp(c: Client, rd: string): Promise<{ r: Response; device: TotpDevice }> {
+export async function enrollTotp(c: Client, rd: string, clock?: TestClock): Promise<{ r: Response; device: TotpDevice }> {
   const html = await (await c.fetch(`/.gatehouse/enroll?rd=${encodeURIComponent(rd)}&method=totp`)).text();
   const secret = /<code>([A-Z2-7 ]{16,})<\/code>/.exec(html)?.[1];
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
   if (!secret || !csrf) throw new Error('no TOTP setup page');
-  const device = new TotpDevice(secret);
+  const device = new TotpDevice(secret, clock);
   const r = await c.postForm('/.gatehouse/enroll', { csrf, rd, action: 'totp', code: await device.next() });
   return { r, device };
 }

@@ -5,7 +5,7 @@
 
 import t, { type Test } from 'tap';
 import { startTestGateway, Client, type GatewayFixture } from '../helpers/gateway.ts';
-import { ownedHeaderMatcher } from '../../src/http/owned-headers.ts';
+import { ownedHeaderMatcher } from '../../src/proxy/owned-headers.ts';
 import type { RecordedRequest } from '../../examples/demo-portal/server.ts';
 import { rawGet } from '../helpers/raw-http.ts';
 

@@ -9,7 +9,7 @@ import { startTestGateway } from '../helpers/gateway.ts';
 import { rawGet } from '../helpers/raw-http.ts';
 import { adminPath } from '../../src/http/admin-server.ts';
 import { isOperatorClient } from '../../src/http/operator-access.ts';
-import { addressList } from '../../src/http/client-address.ts';
+import { addressList } from '../../src/web/client-address.ts';
 
 const metricsFrom = (port: number, lines: string[] = []) => rawGet(port, '/.gatehouse/metrics', [`Host: localhost:${port}`, ...lines]);
 

@@ -8,7 +8,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { AssertionSigner, newSigningKey, type AssertionClaims } from '../../src/identity/assertion.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import type { Store } from '../../src/store/types.ts';
-import { createSecretBox } from '../../src/factors/secret-box.ts';
+import { createSecretBox } from '../../src/store/secret-box.ts';
 
 const DAY = 86_400_000;
 const ISSUER = 'http://localhost:8080';

@@ -10,7 +10,7 @@ import t, { type Test } from 'tap';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { AssertionSigner, newSigningKey, type AssertionClaims } from '../../src/identity/assertion.ts';
-import { createSecretBox, UnknownSealingKeyError } from '../../src/factors/secret-box.ts';
+import { createSecretBox, UnknownSealingKeyError } from '../../src/store/secret-box.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import type { Store } from '../../src/store/types.ts';
 

@@ -45,7 +45,7 @@ async function signInEnrolled(f: GatewayFixture, user: string, password: string,
   const c = new Client(f.url);
   const r = await c.postForm(path, { ...extra, username: user, password });
   if (!/enroll/.test(r.headers.get('location') ?? '')) throw new Error(`expected enrollment, got ${r.status} ${r.headers.get('location')}`);
-  const { r: done, device } = await enrollTotp(c, '/');
+  const { r: done, device } = await enrollTotp(c, '/', f.clock);
   if (done.status !== 303) throw new Error('enrollment failed');
   return { c, device };
 }
@@ -162,7 +162,7 @@ t.test('single-script app: sign-in recognized by login_match, everything else de
   t.equal(app.edits.length, 0, 'the edit did not reach the app');
 
   // After enrollment the app session is released and edits pass as that user.
-  const { r: done } = await enrollTotp(c, '/app.php?action=home');
+  const { r: done } = await enrollTotp(c, '/app.php?action=home', f.clock);
   t.ok(setCookieNames(done).includes('SID'), 'the app cookie is released with the second factor');
   r = await c.postForm('/app.php', { action: 'edit', text: 'after' });
   t.equal(r.status, 200);

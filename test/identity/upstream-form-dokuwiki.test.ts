@@ -90,7 +90,7 @@ function run(): void {
     t.equal(r.status, 302, 'challenged');
     t.equal(wikiPage(wiki.data, 'playground:early'), null, 'nothing written');
 
-    const { r: done, device } = await enrollTotp(c, '/doku.php?id=start');
+    const { r: done, device } = await enrollTotp(c, '/doku.php?id=start', f.clock);
     t.equal(done.status, 303, 'TOTP enrolled');
     t.ok(done.headers.getSetCookie().some((sc) => /^DW[0-9a-f]{32}=(?!deleted)/.test(sc)), 'DokuWiki\'s auth cookie is released with it');
 
@@ -122,7 +122,7 @@ function run(): void {
 
     // Alice's stolen DokuWiki cookies do not make bob alice.
     const stolen = [...c.cookies].filter(([k]) => k.startsWith('DW') || k === 'DokuWiki').map(([k, v]) => `${k}=${v}`).join('; ');
-    const bobEnrolled = await enrollTotp(b, '/doku.php?id=start');
+    const bobEnrolled = await enrollTotp(b, '/doku.php?id=start', f.clock);
     t.equal(bobEnrolled.r.status, 303);
     r = await b.fetch('/doku.php?id=start', { headers: { cookie: `${[...b.cookies].filter(([k]) => !k.startsWith('DW') && k !== 'DokuWiki').map(([k, v]) => `${k}=${v}`).join('; ')}; ${stolen}` } });
     t.notMatch(await r.text(), /<bdi>alice<\/bdi>|<bdi>Alice<\/bdi>/, 'DokuWiki does not see alice in bob\'s gateway session');

@@ -78,7 +78,7 @@ function run(): void {
     t.equal(r.status, 302, 'challenged');
     t.notOk(databaseExists(early), 'the statement never reached phpMyAdmin');
 
-    const { r: done } = await enrollTotp(c, '/index.php?route=/');
+    const { r: done } = await enrollTotp(c, '/index.php?route=/', f.clock);
     t.equal(done.status, 303);
     t.ok(c.cookies.has('pmaAuth-1'), 'released with the second factor');
 

@@ -6,20 +6,25 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import { execFileSync } from 'node:child_process';
-import { startTestGateway, Client, type GatewayFixture } from '../helpers/gateway.ts';
+import { startTestGateway, Client, type GatewayFixture, type TestClock } from '../helpers/gateway.ts';
+import { TOTP_PERIOD_MS, totpCode } from '../helpers/totp.ts';
 
-function totpAt(secret: string, offsetSteps: number): string {
-  const at = new Date(Date.now() + offsetSteps * 30_000).toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
-  return execFileSync('oathtool', ['--totp', '-b', '--now', at, secret.replace(/\s+/g, '')]).toString().trim();
+/** The code `offsetSteps` TOTP steps from the gateway's now. */
+function totpAt(f: GatewayFixture, secret: string, offsetSteps: number): string {
+  return totpCode(secret.replace(/\s+/g, ''), f.clock.now() + offsetSteps * TOTP_PERIOD_MS);
+}
+
+/** The factor check just made goes stale (the rules' max_age is 1s). */
+function pastMaxAge(clock: TestClock): void {
+  clock.advance(1100);
 }
 
 /** Enrolls TOTP for a signed-in client; returns the secret and the recovery codes. */
-async function enrollTotp(c: Client): Promise<{ secret: string; codes: string[] }> {
+async function enrollTotp(f: GatewayFixture, c: Client): Promise<{ secret: string; codes: string[] }> {
   const html = await (await c.fetch('/.gatehouse/enroll?rd=%2F&method=totp')).text();
   const secret = /<code>([A-Z2-7 ]{16,})<\/code>/.exec(html)![1];
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1];
-  const r = await c.postForm('/.gatehouse/enroll', { csrf, rd: '/', action: 'totp', code: totpAt(secret, 0) });
+  const r = await c.postForm('/.gatehouse/enroll', { csrf, rd: '/', action: 'totp', code: totpAt(f, secret, 0) });
   if (r.status !== 303) throw new Error(`enrollment failed: ${r.status}`);
   const rec = await (await c.fetch(r.headers.get('location')!)).text();
   return { secret, codes: [...rec.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)].map((m) => m[1]) };
@@ -37,8 +42,8 @@ const RULES = {
 async function signedInWithTotp(f: GatewayFixture, user = 'alice'): Promise<{ c: Client; secret: string; codes: string[] }> {
   const c = new Client(f.url);
   await c.signIn(user, `${user}-test-pass`, '/');
-  const { secret, codes } = await enrollTotp(c);
-  await new Promise((r) => setTimeout(r, 1100)); // the enrollment's factor check goes stale (max_age 1s)
+  const { secret, codes } = await enrollTotp(f, c);
+  pastMaxAge(f.clock); // the enrollment's factor check
   return { c, secret, codes };
 }
 
@@ -82,7 +87,7 @@ t.test('step-up over HTTP', async (t) => {
     t.match(page, /After you confirm, your POST to \/echo\/upload\/report is sent\./, 'the challenge page says what passing completes');
     const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1];
     const q = new URL(challenge, f.url).searchParams;
-    const passed = await c.postForm('/.gatehouse/challenge', { csrf, rd: q.get('rd')!, rule: q.get('rule')!, stash: q.get('stash')!, method: 'totp', code: totpAt(secret, 1) });
+    const passed = await c.postForm('/.gatehouse/challenge', { csrf, rd: q.get('rd')!, rule: q.get('rule')!, stash: q.get('stash')!, method: 'totp', code: totpAt(f, secret, 1) });
     t.equal(passed.status, 303);
     const resume = passed.headers.get('location')!;
     t.match(resume, /^\/echo\/upload\/report\?__gatehouse_resume=/);
@@ -100,7 +105,7 @@ t.test('step-up over HTTP', async (t) => {
   });
 
   await t.test('a body over stash_max_body asks to submit again after the check', async (t) => {
-    await new Promise((r) => setTimeout(r, 1100));
+    pastMaxAge(f.clock);
     const r = await c.fetch('/echo/upload/big', { method: 'POST', headers: { 'content-type': 'application/octet-stream', referer: `${f.url}/big-form`, 'sec-fetch-site': 'same-origin' }, body: Buffer.alloc(100_000, 1) as unknown as string });
     t.equal(r.status, 302);
     const loc = r.headers.get('location')!;
@@ -112,7 +117,7 @@ t.test('step-up over HTTP', async (t) => {
   });
 
   await t.test('a stash can only be completed by the sign-in that made it', async (t) => {
-    await new Promise((r) => setTimeout(r, 1100));
+    pastMaxAge(f.clock);
     const r = await c.fetch('/echo/upload/mine', { method: 'POST', headers: { 'content-type': 'text/plain', origin: f.url }, body: 'only mine' });
     const challenge = r.headers.get('location')!;
     const q = new URL(challenge, f.url).searchParams;
@@ -146,7 +151,7 @@ t.test('guessing second-factor codes is throttled', async (t) => {
   }
   t.same(statuses.slice(0, 5), [401, 401, 401, 401, 401], 'the first wrong codes are refused');
   t.ok(statuses.slice(5).includes(429), 'then the user must wait');
-  const right = await g.postForm('/.gatehouse/challenge', { csrf, rd: '/', method: 'totp', code: totpAt(secret, 1) });
+  const right = await g.postForm('/.gatehouse/challenge', { csrf, rd: '/', method: 'totp', code: totpAt(f, secret, 1) });
   t.equal(right.status, 429, 'even the right code waits out the lockout');
   t.match(await right.text(), /Too many attempts/);
 });

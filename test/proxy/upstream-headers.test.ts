@@ -5,7 +5,7 @@ import t from 'tap';
 import {
   buildUpstreamHeaders, buildClientHeaders, rewriteLocation, withoutCookie, type UpstreamHeaderInput,
 } from '../../src/proxy/upstream-headers.ts';
-import { ownedHeaderMatcher, canonicalHeaderName } from '../../src/http/owned-headers.ts';
+import { ownedHeaderMatcher, canonicalHeaderName } from '../../src/proxy/owned-headers.ts';
 import type { HeadersConfig } from '../../src/config/types.ts';
 
 const DEFAULT_HEADERS: HeadersConfig = {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
-import { createSecretBox } from '../../src/factors/secret-box.ts';
+import { createSecretBox } from '../../src/store/secret-box.ts';
 import { Client, startTestGateway } from '../helpers/gateway.ts';
 import { createPostgresSchema, requirePostgres } from '../helpers/services.ts';
 import { TotpDevice, enrollTotpOverHttp } from '../helpers/totp.ts';

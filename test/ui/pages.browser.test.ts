@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { createRenderer } from '../../src/ui/render.ts';
-import { PAGE_HEADERS } from '../../src/ui/security-headers.ts';
+import { PAGE_HEADERS } from '../../src/web/security-headers.ts';
 import { createStaticAssets, defaultStaticSources, STATIC_HEADERS } from '../../src/ui/static-assets.ts';
 import {
   addVirtualAuthenticator,

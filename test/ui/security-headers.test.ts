@@ -1,5 +1,5 @@
 import t from 'tap';
-import { PAGE_HEADERS } from '../../src/ui/security-headers.ts';
+import { PAGE_HEADERS } from '../../src/web/security-headers.ts';
 
 t.test('page headers are the strict set from SPEC §8', async (t) => {
   t.equal(

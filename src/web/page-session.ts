@@ -1,9 +1,12 @@
 // Session handling for the gateway's own pages: an anonymous session carries
-// the CSRF token of the sign-in form; every change is re-sealed and sent back.
+// the CSRF token of the sign-in form; every change is re-sealed and sent back;
+// a sign-in replaces the browser's session.
 
 import { timingSafeEqual } from 'node:crypto';
-import type { RequestContext } from '../http/context.ts';
-import { anonymousSession, type SessionData } from './session-data.ts';
+import type { RequestContext } from './context.ts';
+import { anonymousSession, type SessionData } from '../session/session-data.ts';
+import { signIn, type SignIn, type SignInParty, type SignInResult } from '../session/sign-in.ts';
+import { rememberedDevice } from './remembered-device.ts';
 
 /** The current session, or a new anonymous one (its cookie is returned to set). */
 export async function ensureSession(ctx: RequestContext): Promise<{ session: SessionData; setCookie?: string }> {
@@ -55,4 +58,27 @@ export function csrfOk(ctx: RequestContext, token: string | undefined): boolean 
   const expected = ctx.session?.csrf;
   if (!expected || typeof token !== 'string' || token.length !== expected.length) return false;
   return timingSafeEqual(Buffer.from(token), Buffer.from(expected));
+}
+
+/** This request as a party to a sign-in (the user it names, its address and id). */
+export function signInParty(ctx: RequestContext, user: string): SignInParty {
+  return { user, ip: ctx.client.ip, requestId: ctx.requestId };
+}
+
+/**
+ * The sign-in sequence (session/sign-in.ts) for this browser: its previous
+ * session is revoked, its remembered device vouches when it has one, and the
+ * new session becomes the request's. Returns the result to answer with.
+ */
+export async function signInBrowser(ctx: RequestContext, s: Omit<SignIn, keyof SignInParty | 'previous' | 'device'> & { user: string }): Promise<SignInResult> {
+  const device = await rememberedDevice(ctx, s.user);
+  const r = await signIn(ctx.svc, { ...s, ...signInParty(ctx, s.user), previous: { session: ctx.session, cookie: ctx.cookie }, ...(device ? { device } : {}) });
+  if (!r.ok) {
+    ctx.session = null;
+    return r;
+  }
+  ctx.session = r.session;
+  ctx.cookie = r.sealed;
+  ctx.log.user = s.user;
+  return r;
 }

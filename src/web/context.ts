@@ -19,7 +19,6 @@ import type { IdentitySource } from '../identity/types.ts';
 import type { Throttle } from '../identity/throttle.ts';
 import type { Store } from '../store/types.ts';
 import type { SharedState } from '../store/shared-state.ts';
-import type { Renderer } from '../ui/render.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Checkpointer } from '../audit/checkpoint.ts';
 import type { Metrics } from '../audit/metrics.ts';
@@ -30,6 +29,14 @@ import type { FactorRegistry } from '../factors/registry.ts';
 import type { WebAuthnService } from '../factors/webauthn.ts';
 import type { Notifier } from '../identity/notifier.ts';
 import type { OidcClient } from '../identity/oidc.ts';
+
+/** Renders the gateway's pages (ui/render.ts implements it over views/). */
+export interface Renderer {
+  /** A full HTML document: page `name` (views/<name>.eta) inside the layout. */
+  page(name: string, data: Record<string, unknown>): string;
+  /** The pages this renderer knows (top-level templates other than the layout). */
+  readonly pages: readonly string[];
+}
 
 export interface Services {
   log: Logger;

@@ -2,7 +2,7 @@
 // JSON for API clients, redirects, and the error pages of SPEC §8.
 
 import type { ServerResponse } from 'node:http';
-import { PAGE_HEADERS } from '../ui/security-headers.ts';
+import { PAGE_HEADERS } from './security-headers.ts';
 import type { RequestContext } from './context.ts';
 import { isNavigation } from './client-kind.ts';
 

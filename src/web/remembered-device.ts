@@ -1,7 +1,7 @@
 // "Trust this browser": a random device id in its own cookie, bound to one
 // user in the store, expiring, revocable from the account page.
 
-import type { RequestContext } from '../http/context.ts';
+import type { RequestContext } from './context.ts';
 import { readCookie, serializeCookie } from '../session/cookies.ts';
 import { randomId } from '../session/session-data.ts';
 

@@ -28,3 +28,10 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   // publickey-credentials-* keep their default of 'self'.
   'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), payment=(), usb=()',
 });
+
+export const STATIC_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Cache-Control': 'public, max-age=31536000, immutable',
+  'X-Content-Type-Options': 'nosniff',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Content-Security-Policy': "default-src 'none'",
+});

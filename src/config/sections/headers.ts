@@ -1,0 +1,51 @@
+// headers: the identity headers (and signed assertion) sent to upstreams.
+
+import type { Obj, Reader } from '../reader.ts';
+import { bool, obj } from '../schema-kit.ts';
+
+const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", errorHint: 'must be a valid HTTP header name' };
+
+export const headersSchema = obj({
+  prefix: headerName,
+  jwt: bool,
+  names: obj({
+    user: headerName,
+    email: headerName,
+    groups: headerName,
+    auth_methods: headerName,
+    auth_time: headerName,
+    assertion: headerName,
+  }),
+});
+
+export interface HeaderNames {
+  user: string;
+  email: string;
+  groups: string;
+  auth_methods: string;
+  auth_time: string;
+  assertion: string;
+}
+export interface HeadersConfig {
+  prefix: string;                 // default X-Gatehouse-
+  jwt: boolean;                   // default true
+  names: HeaderNames;             // built from prefix unless set: User, Email, Groups, Auth-Methods, Auth-Time, Assertion
+}
+
+export function buildHeaders(r: Reader, h: Obj): HeadersConfig {
+  const prefix = r.str(h, 'prefix') ?? 'X-Gatehouse-';
+  const n = r.section(h, 'names');
+  const name = (key: string, suffix: string) => r.str(n, key) ?? `${prefix}${suffix}`;
+  return {
+    prefix,
+    jwt: r.bool(h, 'jwt', true),
+    names: {
+      user: name('user', 'User'),
+      email: name('email', 'Email'),
+      groups: name('groups', 'Groups'),
+      auth_methods: name('auth_methods', 'Auth-Methods'),
+      auth_time: name('auth_time', 'Auth-Time'),
+      assertion: name('assertion', 'Assertion'),
+    },
+  };
+}

@@ -1,0 +1,115 @@
+// The one sign-in sequence every identity source ends in (password form,
+// OIDC callback, the app's own login form): what the user has enrolled, a new
+// session with a new id (the pre-sign-in one is revoked: no fixation), the
+// remembered device, the seal, and the audit line, written before the answer.
+// Also the throttle-and-audit steps of a first-factor attempt, shared by the
+// password form, the break-glass account and the app's login form.
+// It takes values, not a request (docs/architecture.md, "Layers").
+
+import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Metrics } from '../audit/metrics.ts';
+import type { FactorKind } from '../config/types.ts';
+import type { FactorRegistry } from '../factors/registry.ts';
+import type { Attempt, Throttle, ThrottleKey } from '../identity/throttle.ts';
+import { signedInSession, type SessionData } from './session-data.ts';
+import type { SessionManager } from './session-manager.ts';
+
+/** Who is signing in, from where: what every audit line of a sign-in names. */
+export interface SignInParty {
+  user: string;
+  ip: string;
+  requestId: string;
+}
+
+export interface SignInServices {
+  factors: Pick<FactorRegistry, 'enrolledKinds'>;
+  sessions: Pick<SessionManager, 'revokeSession' | 'seal' | 'setCookie'>;
+  audit: Pick<AuditLog, 'write'>;
+  now: () => number;
+}
+
+export interface SignIn extends SignInParty {
+  /** How the first factor was proved (session amr). */
+  amr: string[];
+  /** The audit line's method, told whether a remembered device vouched for the browser. */
+  method: (withDevice: boolean) => string;
+  /** The session the browser had before (revoked: its id dies with the sign-in). */
+  previous: { session: SessionData | null; cookie: string | undefined };
+  /** The remembered device this browser carries for `user`, if any. */
+  device?: string;
+  /** Users of an external source carry their profile in the session. */
+  profile?: SessionData['profile'];
+  /** When the first factor was proved, when not now (the IdP's auth_time). */
+  pwdAt?: number;
+  /** Checks the source vouches for (an IdP's MFA trusted as a factor, checks kept on a step-up). */
+  factors?: SessionData['factors'];
+  /** Kinds the source adds to the enrolled ones (the IdP's trusted factor). */
+  alsoEnrolled?: FactorKind[];
+  deferred?: boolean;
+  /** The source's last word on the sealed session (a reason refuses the sign-in, audited as a failure). */
+  confirm?: (sealed: string, session: SessionData) => Promise<string | undefined> | string | undefined;
+}
+
+export type SignInResult =
+  | { ok: true; session: SessionData; sealed: string; setCookie: string }
+  | { ok: false; reason: string };
+
+/** Starts the signed-in session of `s.user`; the success (or the refusal of `confirm`) is audited before it returns. */
+export async function signIn(svc: SignInServices, s: SignIn): Promise<SignInResult> {
+  const enrolled = await svc.factors.enrolledKinds(s.user);
+  for (const k of s.alsoEnrolled ?? []) if (!enrolled.includes(k)) enrolled.push(k);
+  const now = svc.now();
+  const session = signedInSession(s.user, s.amr, enrolled, now);
+  if (s.profile) session.profile = s.profile;
+  if (s.pwdAt !== undefined) session.pwd_at = s.pwdAt;
+  if (s.factors) session.factors = s.factors;
+  if (s.deferred) session.deferred = true;
+  if (s.device) session.device = s.device;
+  if (s.previous.session) await svc.sessions.revokeSession(s.previous.session, s.previous.cookie);
+  const sealed = await svc.sessions.seal(session);
+  const refused = await s.confirm?.(sealed, session);
+  if (refused !== undefined) {
+    await svc.audit.write({ event: 'signin.failure', user: s.user, reason: refused, ip: s.ip, request_id: s.requestId });
+    await svc.sessions.revokeSession(session, sealed);
+    return { ok: false, reason: refused };
+  }
+  await svc.audit.write({ event: 'signin.success', user: s.user, ip: s.ip, request_id: s.requestId, method: s.method(s.device !== undefined) });
+  return { ok: true, session, sealed, setCookie: svc.sessions.setCookie(sealed) };
+}
+
+export interface AttemptServices {
+  audit: Pick<AuditLog, 'write'>;
+  metrics: Pick<Metrics, 'lockouts'>;
+  log: Pick<Logger, 'warn'>;
+  now: () => number;
+}
+
+/**
+ * Counts a first-factor attempt before it is verified; a refusal (a wait is in
+ * force) is audited as a lock-out before the caller answers.
+ */
+export async function reserveSignIn(svc: AttemptServices, throttle: Throttle, keys: readonly ThrottleKey[], who: SignInParty): Promise<{ ok: true; attempt: Attempt } | { ok: false; waitMs: number }> {
+  const reserved = await throttle.reserve(keys);
+  if (!reserved.ok) await svc.audit.write({ event: 'signin.lockout', user: who.user, ip: who.ip, request_id: who.requestId, until: new Date(svc.now() + reserved.waitMs).toISOString() });
+  return reserved;
+}
+
+/**
+ * A failed first-factor attempt: its count stands, the failure is audited and
+ * logged, and when it earns a wait the lock-out is counted and audited too,
+ * all before the caller answers. Returns the wait (ms).
+ */
+export async function failSignIn(svc: AttemptServices, throttle: Throttle, attempt: Attempt, who: SignInParty, reason: string, log: { message: string; fields?: Record<string, unknown> }): Promise<number> {
+  const { waitMs, locked, failures } = throttle.failed(attempt);
+  await svc.audit.write({ event: 'signin.failure', user: who.user, ip: who.ip, request_id: who.requestId, reason });
+  svc.log.warn({ req_id: who.requestId, user: who.user, ip: who.ip, ...log.fields, wait_ms: waitMs, locked }, log.message);
+  if (waitMs > 0) await recordLockout(svc, who, waitMs, failures);
+  return waitMs;
+}
+
+/** A wait started after repeated failures (first or second factor): counted and audited. */
+export async function recordLockout(svc: AttemptServices, who: SignInParty, waitMs: number, failures: number): Promise<void> {
+  svc.metrics.lockouts.inc();
+  await svc.audit.write({ event: 'signin.lockout', user: who.user, ip: who.ip, request_id: who.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
+}
