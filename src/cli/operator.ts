@@ -23,8 +23,8 @@ export const DEFAULT_CONFIG = 'config/gatehouse.yaml';
 /** A failure with its exit code (EXIT.FAILED, EXIT.USAGE, ...); the message is what the operator reads. */
 export class CliError extends Error {
   readonly code: number;
-  constructor(code: number, message: string) {
-    super(message);
+  constructor(code: number, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.code = code;
   }
 }
@@ -145,7 +145,8 @@ export function loadOperatorConfig(file: string, opts: OperatorConfigOptions = {
 export function configFailure(file: string, err: unknown): unknown {
   if (!(err instanceof ConfigError)) return err;
   const unreadable = err.issues.length === 1 && err.issues[0].message.startsWith('cannot read the config file');
-  return new CliError(EXIT.FAILED, unreadable ? `cannot read config ${file}: ${err.issues[0].message}` : `invalid config:\n${formatIssues(file, err.issues)}`);
+  const message = unreadable ? `cannot read config ${file}: ${err.issues[0].message}` : `invalid config:\n${formatIssues(file, err.issues)}`;
+  return new CliError(EXIT.FAILED, message, { cause: err });
 }
 
 /** Resolves with the signal (SIGTERM, SIGINT) that asks a long-running command to stop. */

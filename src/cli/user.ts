@@ -20,6 +20,8 @@ import {
   UsersFileError,
   type ConfigIssue,
 } from '../identity/users-file.ts';
+import { ConfigError } from '../config/load.ts';
+import type { Config } from '../config/types.ts';
 import type { UserRecord } from '../identity/types.ts';
 import {
   CliError, CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, loadOperatorConfig, parseOptions, printUsage, runCommand, STD_IO, usageError,
@@ -168,8 +170,16 @@ function usersFilePath(usersFlag: string | undefined, values: Parameters<typeof 
   if (usersFlag !== undefined) return resolve(usersFlag);
   const file = configPath(values);
   if (!existsSync(file)) throw new CliError(EXIT.FAILED, `cannot read ${file} (ENOENT); pass --users FILE or --config FILE`);
-  // No secret is needed to find the users file: none is generated.
-  const identity = loadOperatorConfig(file, { generateDevSecrets: false }).identity;
+  let identity: Config['identity'];
+  try {
+    // No secret is needed to find the users file: none is generated.
+    identity = loadOperatorConfig(file, { generateDevSecrets: false }).identity;
+  } catch (err) {
+    // A config for another identity source is refused for that reason, even when it has other faults.
+    const read = err instanceof CliError && err.cause instanceof ConfigError ? err.cause.unchecked?.identity : undefined;
+    if (read === undefined || read.source === 'file') throw err;
+    identity = read;
+  }
   if (identity.source !== 'file') {
     throw new CliError(EXIT.FAILED, `${file} uses identity source "${identity.source}"; gatehouse user manages the file source only`);
   }
