@@ -9,17 +9,14 @@
 // (sign-out, revocation, another user signing in) the browser's app cookies
 // are expired too.
 //
-// Pure parts first, then the shell over shared state.
+// These are the pure parts; the shell over shared state, which works on one
+// request, is web/app-cookies.ts.
 
 import { createHash } from 'node:crypto';
-import type { RequestContext } from '../web/context.ts';
-import type { SessionData } from '../session/session-data.ts';
 
 const RELEASED_PREFIX = 'uf:rel:';
 /** Digests kept per gateway session (apps that rotate their cookie often keep only the recent ones alive). */
-const MAX_RELEASED = 64;
-
-// ---------------------------------------------------------------- pure core
+export const MAX_RELEASED = 64;
 
 /** Whether `name` is one of the configured app cookies (`DW*` matches every name starting with DW). */
 export function isAppCookie(name: string, patterns: readonly string[]): boolean {
@@ -119,92 +116,6 @@ export function expiryCookies(patterns: readonly string[], sent: string | undefi
 }
 
 /** The shared-state key of what was released to one gateway session (its user and creation time survive id rotation). */
-export function releasedKey(session: Pick<SessionData, 'user' | 'created'>): string {
+export function releasedKey(session: { user?: string; created: number }): string {
   return `${RELEASED_PREFIX}${session.created}:${session.user}`;
-}
-
-// ---------------------------------------------------------- imperative shell
-
-function patternsOf(ctx: RequestContext): readonly string[] {
-  const id = ctx.snap.config.identity;
-  return id.source === 'upstream_form' ? id.upstream_form?.app_cookies ?? [] : [];
-}
-
-// Writes for one key run one after another, and a request of the same session waits for them:
-// the browser's next request must not race the record of the value it carries.
-const pending = new Map<string, Promise<void>>();
-
-/** Remembers the app-cookie values these Set-Cookie headers give the session's browser. */
-export function rememberReleased(ctx: RequestContext, session: SessionData, setCookies: readonly string[]): Promise<void> {
-  const patterns = patternsOf(ctx);
-  if (!session.user || patterns.length === 0) return Promise.resolve();
-  const digests = releasedDigests(setCookies, patterns, ctx.svc.now());
-  if (digests.length === 0) return Promise.resolve();
-  const key = releasedKey(session);
-  const ttl = ctx.snap.config.session.max_age;
-  const write = async () => {
-    const old = await ctx.svc.shared.get(key);
-    const list = old ? (JSON.parse(old) as string[]) : [];
-    const next = [...list.filter((d) => !digests.includes(d)), ...digests].slice(-MAX_RELEASED);
-    await ctx.svc.shared.set(key, JSON.stringify(next), ttl);
-  };
-  const run = (pending.get(key) ?? Promise.resolve()).then(write);
-  const settled = run.catch((err: Error) => {
-    ctx.svc.log.warn({ req_id: ctx.requestId, user: session.user, err: err.message }, 'could not record released app cookies');
-  }).finally(() => {
-    if (pending.get(key) === settled) pending.delete(key);
-  });
-  pending.set(key, settled);
-  return run;
-}
-
-/** Forgets what was released to a session that ended. */
-export async function forgetReleased(ctx: RequestContext, session: SessionData | null): Promise<void> {
-  if (session?.user && patternsOf(ctx).length > 0) await ctx.svc.shared.delete(releasedKey(session));
-}
-
-/**
- * The upstream header list with the app cookies this request may carry: for a
- * signed-in gateway session, only the values released to it; for anyone else,
- * no cookies at all (without a gateway session the app sees an anonymous visit).
- */
-export async function appCookieHeaders(ctx: RequestContext, headers: string[]): Promise<string[]> {
-  const id = ctx.snap.config.identity;
-  if (id.source !== 'upstream_form') return headers;
-  const session = ctx.session;
-  const patterns = patternsOf(ctx);
-  const hasCookie = headers.some((h, i) => i % 2 === 0 && h.length === 6 && h.toLowerCase() === 'cookie');
-  if (!hasCookie) return headers;
-  if (!session?.user) return headers.filter((_, i) => i % 2 === 0 ? !isCookieName(headers[i]) : !isCookieName(headers[i - 1]));
-  if (patterns.length === 0) return headers;
-  const key = releasedKey(session);
-  await pending.get(key);
-  const stored = await ctx.svc.shared.get(key);
-  const released = stored ? new Set(JSON.parse(stored) as string[]) : null;
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    if (!isCookieName(headers[i])) {
-      out.push(headers[i], headers[i + 1]);
-      continue;
-    }
-    const kept = filterCookieHeader(headers[i + 1], patterns, released);
-    if (kept !== '') out.push(headers[i], kept);
-  }
-  return out;
-}
-
-function isCookieName(h: string): boolean {
-  return h.length === 6 && h.toLowerCase() === 'cookie';
-}
-
-/**
- * Set-Cookie values expiring the browser's app cookies (the gateway session
- * ended): the ones this request carries, or with `all` every configured name
- * (a gateway page does not see cookies the app scoped to its own path).
- */
-export function expireAppCookies(ctx: RequestContext, all = false): string[] {
-  const id = ctx.snap.config.identity;
-  if (id.source !== 'upstream_form' || !id.upstream_form) return [];
-  const sent = typeof ctx.req.headers.cookie === 'string' ? ctx.req.headers.cookie : undefined;
-  return expiryCookies(id.upstream_form.app_cookies, sent, id.upstream_form.login_path, !all);
 }

@@ -1,4 +1,4 @@
-// The signed identity assertion for upstream apps (SPEC §6): an ES256 JWT they
+// The signed identity assertion for upstream apps: an ES256 JWT they
 // can verify against /.gatehouse/jwks.json. Signing costs ~50 µs, so
 // assertions are cached per session and audience and re-signed only when they
 // near expiry or the session's facts change (the cache key includes them).
@@ -11,11 +11,10 @@
 // before that (plain JSON) or sealed under an older encryption key is sealed
 // again under the current one at start.
 
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { SigningKey, Store } from '../store/types.ts';
 import type { SecretBox } from '../store/secret-box.ts';
-import { randomId } from '../session/session-data.ts';
 
 const LIFETIME_S = 300;              // short: upstreams should check per request
 const RESIGN_BEFORE_S = 60;
@@ -42,7 +41,7 @@ function b64url(s: string | Buffer): string {
 export function newSigningKey(now: number): SigningKey {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pub = publicKey.export({ format: 'jwk' });
-  const kid = randomId(12);
+  const kid = randomBytes(12).toString('base64url');
   return {
     kid,
     alg: 'ES256',
@@ -180,7 +179,7 @@ export class AssertionSigner {
     const header = b64url(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: active.kid }));
     const payload = b64url(JSON.stringify({
       iss: this.#issuer, aud: audience, sub: claims.sub, email: claims.email, groups: claims.groups,
-      amr: claims.amr, acr: claims.acr, auth_time: claims.auth_time, iat: nowS, exp, jti: randomId(12), sid: claims.sid,
+      amr: claims.amr, acr: claims.acr, auth_time: claims.auth_time, iat: nowS, exp, jti: randomBytes(12).toString('base64url'), sid: claims.sid,
     }));
     const input = `${header}.${payload}`;
     const sig = sign('sha256', Buffer.from(input), { key: active.key, dsaEncoding: 'ieee-p1363' });

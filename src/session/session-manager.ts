@@ -8,7 +8,7 @@ import { sealData, unsealData } from 'iron-session';
 import { LRUCache } from 'lru-cache';
 import { RESYNC_MESSAGE, type SharedState } from '../store/shared-state.ts';
 import { isValidSessionData, needsTouch, sessionExpiry, type SessionData } from './session-data.ts';
-import { serializeCookie } from './cookies.ts';
+import { serializeCookie } from '../proxy/cookies.ts';
 
 const REVOKE_CHANNEL = 'revocations';
 

@@ -1,4 +1,4 @@
-// /.gatehouse/challenge: the second factor and step-up (SPEC §5, §7). The
+// /.gatehouse/challenge: the second factor and step-up. The
 // user's last-used method is shown first; every method page links to the
 // others ("Try another method"); a rule that names factor kinds offers only
 // those. Passing records the check, rotates the session id and returns to the
@@ -9,7 +9,7 @@ import type { FactorKind } from '../config/types.ts';
 import type { RequestContext } from '../web/context.ts';
 import { readForm, BodyError } from '../web/form-body.ts';
 import { errorPage, redirect, sendPage } from '../web/respond.ts';
-import { safeReturnTarget } from '../web/return-target.ts';
+import { safeReturnTarget } from '../policy/return-target.ts';
 import { resumeTarget } from '../policy/resume-marker.ts';
 import { pendingRequest } from '../web/pending-request.ts';
 import { csrfOk } from '../web/page-session.ts';

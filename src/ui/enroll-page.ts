@@ -1,4 +1,4 @@
-// /.gatehouse/enroll: the guided enrollment (SPEC §5, §7). Step 1 chooses a
+// /.gatehouse/enroll: the guided enrollment. Step 1 chooses a
 // method (passkey first: most secure), step 2 sets it up, step 3 shows the
 // recovery codes once, then a confirmation page and email. Within the rollout
 // grace period a user without factors may choose "Set up later".
@@ -21,7 +21,7 @@ import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor, reserveF
 import type { Attempt } from '../identity/throttle.ts';
 import { UnknownSealingKeyError } from '../store/secret-box.ts';
 import type { TotpFinishResult } from '../factors/totp.ts';
-import { releaseHeldCookies } from '../identity/upstream-form.ts';
+import { releaseHeldCookies } from '../web/upstream-form-login.ts';
 import { afterChallenge, flowQuery, readFlow, type Flow } from './challenge-page.ts';
 
 export const FRESH_FACTOR_MS = 5 * 60_000;

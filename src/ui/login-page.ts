@@ -6,7 +6,7 @@
 import type { RequestContext } from '../web/context.ts';
 import { readForm, BodyError } from '../web/form-body.ts';
 import { errorPage, redirect, sendPage } from '../web/respond.ts';
-import { safeReturnTarget } from '../web/return-target.ts';
+import { safeReturnTarget } from '../policy/return-target.ts';
 import { throttleKeys } from '../identity/throttle.ts';
 import { csrfOk, ensureSession, signInBrowser, signInParty } from '../web/page-session.ts';
 import { failSignIn, reserveSignIn } from '../session/sign-in.ts';

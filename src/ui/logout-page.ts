@@ -9,7 +9,7 @@ import type { RequestContext } from '../web/context.ts';
 import { readForm } from '../web/form-body.ts';
 import { errorPage, sendPage } from '../web/respond.ts';
 import { csrfOk } from '../web/page-session.ts';
-import { expireAppCookies, forgetReleased } from '../identity/app-cookies.ts';
+import { expireAppCookies, forgetReleased } from '../web/app-cookies.ts';
 
 export async function logoutPage(ctx: RequestContext): Promise<void> {
   const { svc } = ctx;

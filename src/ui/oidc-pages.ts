@@ -8,7 +8,7 @@ import type { RequestContext, Services } from '../web/context.ts';
 import { isNavigation } from '../web/client-kind.ts';
 import { readForm } from '../web/form-body.ts';
 import { errorPage, redirect, sendJson, sendPage } from '../web/respond.ts';
-import { safeReturnTarget } from '../web/return-target.ts';
+import { safeReturnTarget } from '../policy/return-target.ts';
 import { BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, flowBinding, OidcError, type OidcClient, type OidcFailure } from '../identity/oidc.ts';
 import { idpAuthentication, idpFactorCheck, mergeChecks, profileFromClaims, sessionAmrFor } from '../identity/oidc-claims.ts';
 import { ensureSession, signInBrowser } from '../web/page-session.ts';

@@ -9,7 +9,7 @@ import type { Message } from '../identity/messages.ts';
 import { commitSession } from '../web/page-session.ts';
 import { withFactor } from '../session/session-data.ts';
 import { currentUser } from '../web/current-user.ts';
-import { releaseHeldCookies } from '../identity/upstream-form.ts';
+import { releaseHeldCookies } from '../web/upstream-form-login.ts';
 
 /** The kinds a rule accepts (all when it names none). Recovery codes stand in only where any factor will do. */
 export function acceptedKinds(ctx: RequestContext, ruleId: string | null): FactorKind[] | null {

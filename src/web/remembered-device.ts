@@ -2,7 +2,7 @@
 // user in the store, expiring, revocable from the account page.
 
 import type { RequestContext } from './context.ts';
-import { readCookie, serializeCookie } from '../session/cookies.ts';
+import { readCookie, serializeCookie } from '../proxy/cookies.ts';
 import { randomId } from '../session/session-data.ts';
 
 export function deviceCookieName(ctx: RequestContext): string {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { safeReturnTarget } from '../../src/web/return-target.ts';
+import { safeReturnTarget } from '../../src/policy/return-target.ts';
 
 const ORIGIN = 'http://localhost:8080';
 

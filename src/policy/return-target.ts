@@ -1,8 +1,8 @@
-// Validation of return targets (`rd`, SPEC §5): where the browser goes after
+// Validation of return targets (`rd`): where the browser goes after
 // sign-in or a challenge. Only same-origin relative paths survive; everything a
 // browser could read as another origin (open redirect) yields null.
 
-import { normalizeTarget } from '../policy/normalize.ts';
+import { normalizeTarget } from './normalize.ts';
 
 const MAX_RETURN_TARGET_LENGTH = 2048;
 const LOGOUT_PATH = '/.gatehouse/logout';

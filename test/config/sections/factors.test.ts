@@ -1,0 +1,35 @@
+import t from 'tap';
+import { sectionTable, SECRETS } from './section-table.ts';
+
+const K = SECRETS.GATEHOUSE_ENCRYPTION_KEY;
+
+sectionTable(t, 'factors', [
+  {
+    name: 'defaults: names from the product name, no SMS',
+    yaml: 'branding: {product_name: Acme}\n',
+    want: { encryption_key: K, totp: { issuer: 'Acme' }, webauthn: { rp_name: 'Acme' }, email_otp: { ttl: 600_000, length: 6 }, recovery_codes: { count: 10 } },
+  },
+  {
+    name: 'every key set',
+    yaml: `factors:
+  encryption_key: ${'e'.repeat(40)}
+  totp: {issuer: Acme TOTP}
+  webauthn: {rp_name: Acme Keys}
+  email_otp: {ttl: 5m, length: 8}
+  sms_otp: {ttl: 2m, length: 6}
+  recovery_codes: {count: 12}
+`,
+    want: {
+      encryption_key: 'e'.repeat(40), totp: { issuer: 'Acme TOTP' }, webauthn: { rp_name: 'Acme Keys' },
+      email_otp: { ttl: 300_000, length: 8 }, sms_otp: { ttl: 120_000, length: 6 }, recovery_codes: { count: 12 },
+    },
+  },
+  { name: 'an empty sms_otp section turns SMS on with defaults', yaml: 'factors:\n  sms_otp: {}\n', partial: true, want: { sms_otp: { ttl: 600_000, length: 6 } } },
+  { name: 'a short key', yaml: 'factors:\n  encryption_key: abc\n', issues: { 'factors.encryption_key': [2, /must be at least 32 characters \(got 3\)/] } },
+  {
+    name: 'schema: code length and recovery count limits',
+    yaml: 'factors:\n  email_otp: {length: 3}\n  recovery_codes: {count: 101}\n',
+    issues: { 'factors.email_otp.length': [2, /must be >= 4/], 'factors.recovery_codes.count': [3, /must be <= 100/] },
+  },
+  { name: 'a bad ttl', yaml: 'factors:\n  email_otp: {ttl: soon}\n', issues: { 'factors.email_otp.ttl': [2, /./] } },
+]);
