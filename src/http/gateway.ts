@@ -175,7 +175,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     ctx.log.rule = decision.rule;
     ctx.log.reason = decision.reason;
     ctx.log.decision = decision.action;
-    // identity.source upstream_form: the sign-in (the POST the implicit login rule allowed) is judged by the gateway (identity/upstream-form.ts).
+    // identity.source upstream_form: the sign-in (the POST the implicit login rule allowed) is judged by the gateway (web/upstream-form-login.ts).
     if (decision.rule === SIGN_IN_RULE && decision.action === 'allow' && ctx.req.method === 'POST' && !stash) return upstreamFormLogin(ctx, route, norm.forwardPath + ctx.query);
     if (decision.action !== 'deny' && strayCredentials(ctx, route)) {
       ctx.log = { ...ctx.log, decision: 'deny', reason: 'upstream_form: a username outside the sign-in' };

@@ -29,7 +29,7 @@ import { selectRoute, type Route } from './route-table.ts';
 
 export const RESERVED_PREFIX = '/.gatehouse';
 
-/** What decide needs of a config snapshot (http/context.ts Snapshot has it all). */
+/** What decide needs of a config snapshot (web/context.ts Snapshot has it all). */
 export interface DecisionSnapshot {
   routes: readonly Route[];
   policy: CompiledPolicy;
