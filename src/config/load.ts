@@ -111,7 +111,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     // complaints about it would only be noise.
     const unresolved = new Set(interpolationIssues.map((i) => formatPath(i.segments)));
     const relevant = located.filter((i, n) => n < interpolationIssues.length || !unresolved.has(formatPath(i.segments)));
-    throw new ConfigError(file, toIssues(relevant, doc, lineCounter));
+    throw new ConfigError(file, toIssues(relevant, doc, lineCounter), built);
   }
   try {
     fillDevSecrets(built, warnings, opts.persistDevSecrets ?? true, opts.generateDevSecrets ?? true);
