@@ -5,7 +5,7 @@ import type { Millis } from '../duration.ts';
 import type { PathSegment } from '../interpolate.ts';
 import { pathPatternProblem } from '../path-pattern-check.ts';
 import { isObject, type Obj, type Reader } from '../reader.ts';
-import { byteSize, choice, duration, isoDate, nonEmpty, obj, strList } from '../schema-kit.ts';
+import { byteSize, choice, duration, isoDate, nonEmpty, obj, strList, type PropertiesOf } from '../schema-kit.ts';
 import { DAY_MS, ISO_DATE, TOKEN, checkHostname, dateEnd, normalizeCidr } from '../value-checks.ts';
 import type { FormRequestMatch } from './upstream-form.ts';
 
@@ -30,18 +30,18 @@ const ruleSchema = obj(
       groups: strList,
       not_groups: strList,
       networks: strList,
-    }),
+    } satisfies PropertiesOf<RuleMatch>),
     require: choice(REQUIREMENTS),
     max_age: duration,
     factors: { type: 'array', items: choice([...RULE_FACTOR_KINDS, PHISHING_RESISTANT]), minItems: 1 },
     mode: choice(RULE_MODES),
     rollout: choice(['follow']),
-  },
+  } satisfies PropertiesOf<RuleConfig>,
   ['id', 'require'],
 );
 
 const exceptionSchema = obj(
-  { user: nonEmpty, group: nonEmpty, rule: nonEmpty, reason: nonEmpty, owner: nonEmpty, expires: isoDate },
+  { user: nonEmpty, group: nonEmpty, rule: nonEmpty, reason: nonEmpty, owner: nonEmpty, expires: isoDate } satisfies PropertiesOf<PolicyException>,
   ['rule', 'reason', 'owner', 'expires'],
 );
 
@@ -52,7 +52,7 @@ export const policySchema = obj({
   stash_total_max: byteSize,
   privileged_groups: strList,
   exceptions: { type: 'array', items: exceptionSchema },
-});
+} satisfies PropertiesOf<PolicyConfig, never, 'sign_in'>);
 
 export interface RuleMatch {
   host?: string;

@@ -2,7 +2,7 @@
 
 import type { Millis } from '../duration.ts';
 import { isObject, type Reader } from '../reader.ts';
-import { bool, choice, duration, nonEmpty, obj } from '../schema-kit.ts';
+import { bool, choice, duration, nonEmpty, obj, type PropertiesOf } from '../schema-kit.ts';
 import { checkHostname, checkHttpUrl } from '../value-checks.ts';
 
 export const PATH_PARAMS = ['reject', 'allow'] as const;
@@ -19,7 +19,7 @@ export const routeSchema = obj(
     path_params: choice(PATH_PARAMS),
     preserve_host: bool,
     method_override: choice(METHOD_OVERRIDE),
-  },
+  } satisfies PropertiesOf<RouteConfig>,
   ['path', 'upstream'],
 );
 
