@@ -1,5 +1,7 @@
 // Policy evaluation cost as the rule count grows (target: 10,000 rules cost at
-// most 2× what 10 rules cost). Run: node_modules/.bin/node bench/policy.ts
+// most 2× what 10 rules cost, also when 10% of them match query / form
+// parameters; a request on a path without parameter rules costs what it cost
+// without any). Run: node_modules/.bin/node bench/policy.ts
 // `npm run bench` imports benchPolicy().
 
 import { fileURLToPath } from 'node:url';
@@ -10,8 +12,12 @@ import { evaluate } from '../src/policy/evaluate.ts';
 
 const ROLLOUT: RolloutConfig = { enforce_for: ['everyone'], grace_until: '2026-12-31', max_deferrals: 3 };
 
-/** Mostly one prefix rule per app, plus exact, wildcard, method- and group-restricted rules sprinkled in. */
-function buildRules(count: number): RuleConfig[] {
+/**
+ * Mostly one prefix rule per app, plus exact, wildcard, method- and group-restricted rules sprinkled in.
+ * withParams: every tenth rule matches parameters instead (a DokuWiki-like `query` rule or a
+ * phpMyAdmin-like `params` rule on the app's script).
+ */
+function buildRules(count: number, withParams = false): RuleConfig[] {
   const rules: RuleConfig[] = [
     { id: 'static', match: { path: ['/static/**', '/favicon.ico'] }, require: 'none', mode: 'enforce' },
     { id: 'health', match: { path: ['/healthz'] }, require: 'none', mode: 'enforce' },
@@ -19,6 +25,12 @@ function buildRules(count: number): RuleConfig[] {
   for (let i = 0; rules.length < count; i++) {
     const app = `/app${i}`;
     switch (i % 10) {
+      case 1:
+        if (!withParams) break;
+        rules.push(i % 20 === 1
+          ? { id: `wiki${i}`, match: { path: [`${app}/doku.php`], query: { do: ['admin', 'export_*'] }, ignore_case: true }, require: 'mfa', max_age: 300_000, mode: 'enforce' }
+          : { id: `db${i}`, match: { path: [`${app}/index.php`], params: { route: ['/export', '/server/privileges*'] } }, require: 'mfa', max_age: 300_000, mode: 'enforce' });
+        continue;
       case 3:
         rules.push({ id: `pay${i}`, match: { path: [`${app}/billing/**`], methods: ['POST', 'PUT', 'DELETE'] }, require: 'mfa', max_age: 300_000, mode: 'enforce' });
         break;
@@ -30,6 +42,10 @@ function buildRules(count: number): RuleConfig[] {
         break;
       case 8:
         rules.push({ id: `user${i}`, match: { path: [`${app}/users/*`] }, require: 'login', mode: 'enforce' });
+        break;
+    }
+    switch (i % 10) {
+      case 3: case 5: case 7: case 8:
         break;
       default:
         rules.push({ id: `app${i}`, match: { path: [`${app}/**`] }, require: i % 2 ? 'mfa' : 'login', mode: 'enforce' });
@@ -47,9 +63,14 @@ function buildRules(count: number): RuleConfig[] {
  */
 export type RequestMix = 'zipf' | 'uniform';
 
-function buildRequests(count: number, n: number, mix: RequestMix): RequestFacts[] {
+const BODY = { contentType: 'application/x-www-form-urlencoded', bytes: Buffer.from('route=%2Fsql&db=shop&sql_query=SELECT+1') };
+
+/** paramPaths false: only paths no parameter rule names (the cost of requests elsewhere). */
+function buildRequests(count: number, n: number, mix: RequestMix, paramPaths = true): RequestFacts[] {
   const apps = Math.max(1, count);
-  const tails = ['/', '/home', '/billing/pay', '/reports/q3/export', '/admin/users', '/users/bob', '/api/v1/items/42', '/a/b/c/d/e'];
+  const plain = ['/', '/home', '/billing/pay', '/reports/q3/export', '/admin/users', '/users/bob', '/api/v1/items/42', '/a/b/c/d/e'];
+  const scripts = ['/doku.php?do=show&id=start', '/doku.php?do=admin&page=config', '/index.php?route=/sql&db=shop', '/index.php?route=/export'];
+  const tails = paramPaths ? [...plain, ...scripts] : plain;
   const methods = ['GET', 'GET', 'GET', 'POST', 'GET', 'PUT'];
   let seed = 7;
   const rand = (m: number) => {
@@ -79,8 +100,12 @@ function buildRequests(count: number, n: number, mix: RequestMix): RequestFacts[
   };
   return Array.from({ length: n }, (_, k) => {
     const r = rand(20);
-    const path = r === 0 ? '/static/js/app.js' : r === 1 ? '/nowhere/else' : `/app${pickApp()}${tails[rand(tails.length)]}`;
-    return { host: 'portal.example.com', method: methods[k % methods.length], path, ip: '10.1.2.3' };
+    const target = r === 0 ? '/static/js/app.js' : r === 1 ? '/nowhere/else' : `/app${pickApp()}${tails[rand(tails.length)]}`;
+    const q = target.indexOf('?');
+    const facts: RequestFacts = { host: 'portal.example.com', method: methods[k % methods.length], path: q === -1 ? target : target.slice(0, q), ip: '10.1.2.3' };
+    if (q !== -1) facts.query = target.slice(q + 1);
+    if (facts.method !== 'GET') facts.body = BODY;
+    return facts;
   });
 }
 
@@ -96,15 +121,16 @@ const SUBJECT: SubjectFacts = {
 };
 
 interface Case {
+  label: string;
   rules: number;
   compiled: ReturnType<typeof compilePolicy>;
   requests: RequestFacts[];
   samples: number[]; // ns/op of each slice
 }
 
-function prepare(ruleCount: number, mix: RequestMix): Case {
-  const policy: PolicyConfig = { default: 'mfa', rules: buildRules(ruleCount), stash_max_body: 1 << 20, stash_total_max: 64 << 20, privileged_groups: ['admins'], exceptions: [] };
-  return { rules: ruleCount, compiled: compilePolicy(policy, ROLLOUT), requests: buildRequests(ruleCount, 4096, mix), samples: [] };
+function prepare(label: string, ruleCount: number, mix: RequestMix, o: { params?: boolean; paramPaths?: boolean } = {}): Case {
+  const policy: PolicyConfig = { default: 'mfa', rules: buildRules(ruleCount, o.params), stash_max_body: 1 << 20, stash_total_max: 64 << 20, inspect_body_max: 1 << 20, privileged_groups: ['admins'], exceptions: [] };
+  return { label, rules: ruleCount, compiled: compilePolicy(policy, ROLLOUT), requests: buildRequests(ruleCount, 4096, mix, o.paramPaths), samples: [] };
 }
 
 let sink = 0;
@@ -139,23 +165,28 @@ function median(xs: number[]): number {
  * interleaved 100 ms slices of main-thread CPU time and each reports its median
  * slice, so that load from other processes skews all sizes alike.
  */
-export async function benchPolicy(durationMs = 1000, mix: RequestMix = 'zipf'): Promise<{ rules: number; nsPerOp: number }[]> {
-  const cases = [10, 1_000, 10_000].map((n) => prepare(n, mix));
+export async function benchPolicy(durationMs = 1000, mix: RequestMix = 'zipf'): Promise<{ label: string; rules: number; nsPerOp: number }[]> {
+  const cases = [
+    prepare('10 rules', 10, mix),
+    prepare('1k rules', 1_000, mix),
+    prepare('10k rules', 10_000, mix),
+    prepare('10k, 10% param rules', 10_000, mix, { params: true }),
+    prepare('10k, no param paths', 10_000, mix, { paramPaths: false }),
+    prepare('10k+10% param, no param paths', 10_000, mix, { params: true, paramPaths: false }),
+  ];
   for (const c of cases) slice(c, 100); // warm-up: let the JIT settle
   const rounds = Math.max(1, Math.round(durationMs / 100));
   for (let r = 0; r < rounds; r++) for (const c of cases) c.samples.push(slice(c, 100));
   if (sink === 0) throw new Error('benchmark produced no decisions');
-  return cases.map((c) => ({ rules: c.rules, nsPerOp: median(c.samples) }));
+  return cases.map((c) => ({ label: c.label, rules: c.rules, nsPerOp: median(c.samples) }));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   console.log('policy evaluation, ns per decision (median of 100 ms CPU-time slices)');
-  console.log('mix        10 rules   1k rules  10k rules  10k/10');
   for (const mix of ['zipf', 'uniform'] as const) {
-    const [a, b, c] = await benchPolicy(1000, mix);
-    const cells = [a, b, c].map((r) => r.nsPerOp.toFixed(0).padStart(9)).join('  ');
-    const ratio = c.nsPerOp / a.nsPerOp;
-    const note = mix === 'zipf' ? '(target <= 2x; app popularity ~ 1/rank)' : '(every app equally likely)';
-    console.log(`${mix.padEnd(8)} ${cells}  ${ratio.toFixed(2).padStart(5)}x ${note}`);
+    const rows = await benchPolicy(1000, mix);
+    const base = rows[0].nsPerOp;
+    console.log(`\n${mix} ${mix === 'zipf' ? '(app popularity ~ 1/rank; target <= 2x of 10 rules)' : '(every app equally likely)'}`);
+    for (const r of rows) console.log(`  ${r.label.padEnd(30)} ${r.nsPerOp.toFixed(0).padStart(6)} ns  ${(r.nsPerOp / base).toFixed(2).padStart(5)}x`);
   }
 }

@@ -434,7 +434,7 @@ export function summaryJson(rows: ScenarioResult[], o: RunOptions, policy: Polic
   });
 }
 
-interface PolicyBenchRow { rules: number; nsPerOp: number }
+interface PolicyBenchRow { label?: string; rules: number; nsPerOp: number }
 
 /** bench/policy.ts is written by another part of the project; use it when it is there. */
 async function runPolicyBench(): Promise<PolicyBenchRow[] | undefined> {
@@ -444,7 +444,7 @@ async function runPolicyBench(): Promise<PolicyBenchRow[] | undefined> {
 }
 
 function formatPolicyTable(rows: PolicyBenchRow[]): string {
-  return ['policy rules  ns/op', '------------  -----', ...rows.map((r) => `${String(r.rules).padStart(12)}  ${fixed(r.nsPerOp, 0)}`)].join('\n');
+  return ['policy                          ns/op', '------------------------------  -----', ...rows.map((r) => `${(r.label ?? `${r.rules} rules`).padEnd(30)}  ${fixed(r.nsPerOp, 0)}`)].join('\n');
 }
 
 /** `--flag` given without a value gets `fallback` (parseArgs has no optional values). */

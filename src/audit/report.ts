@@ -1,4 +1,4 @@
-// Rollout figures for `gatehouse report` (SPEC §2): pure aggregation of audit
+// Rollout figures for `gatehouse report`: pure aggregation of audit
 // records and store facts. No files, no clock: the caller reads the log and
 // the store, passes `now` and the window, and prints what comes out.
 //
@@ -132,16 +132,12 @@ export function tallyRecord(t: EventTally, rec: AuditRecord): void {
   if (t.last === null || rec.ts > t.last) t.last = rec.ts;
   switch (rec.event) {
     case 'factor.used':
-      bump(t.factors, str(rec.factor) ?? 'unknown', 'passed');
-      break;
     case 'factor.failure':
-      bump(t.factors, str(rec.factor) ?? 'unknown', 'failed');
+      bump(t.factors, str(rec.factor) ?? 'unknown', rec.event === 'factor.used' ? 'passed' : 'failed');
       break;
     case 'stepup.passed':
-      bump(t.stepups, str(rec.rule) ?? 'unknown', 'passed');
-      break;
     case 'stepup.failed':
-      bump(t.stepups, str(rec.rule) ?? 'unknown', 'failed');
+      bump(t.stepups, str(rec.rule) ?? 'unknown', rec.event === 'stepup.passed' ? 'passed' : 'failed');
       break;
     case 'report.would_challenge': {
       const rule = str(rec.rule) ?? 'unknown';

@@ -1,4 +1,4 @@
-// Authenticator-app codes (TOTP, RFC 6238; SPEC §7): enrollment with a QR code
+// Authenticator-app codes (TOTP, RFC 6238): enrollment with a QR code
 // and the secret as text, then verification with ±1 step of clock drift. A
 // code is accepted once, across instances: the replay guard lives in shared
 // state, and a time step at or before the last accepted one is refused too, so
@@ -8,7 +8,6 @@
 
 import { randomBytes } from 'node:crypto';
 import { generateSecret, generateURI, verify as otpVerify } from 'otplib';
-import QRCode from 'qrcode';
 import type { FactorRecord, Store } from '../store/types.ts';
 import type { SharedState } from '../store/shared-state.ts';
 import type { SecretBox } from '../store/secret-box.ts';
@@ -97,7 +96,8 @@ export function createTotp(opts: TotpOptions): Totp {
       const id = userIdOf(user);
       const secret = generateSecret({ length: SECRET_BYTES });
       const uri = generateURI({ issuer, label: user.email || id, secret, period: PERIOD_S, digits: DIGITS });
-      const qrSvg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+      // qrcode loads with the first enrollment, not at every start-up.
+      const qrSvg = await (await import('qrcode')).default.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
       await shared.set(pendingKey(id), box.seal(Buffer.from(secret, 'utf8')), PENDING_TTL_MS);
       return { secret, groupedSecret: groupSecret(secret), uri, qrSvg };
     },

@@ -1,4 +1,4 @@
-// WebAuthn second factor (SPEC §7): passkeys and security keys, several per
+// WebAuthn second factor: passkeys and security keys, several per
 // user, named and removable, the only phishing-resistant kind (the signature
 // covers the origin, so a look-alike site cannot relay it). Session amr is
 // 'hwk'; the phishing-resistant fact travels as FactorCheck.phishing_resistant
@@ -9,16 +9,12 @@
 // store as FactorRecords of kind 'webauthn'.
 
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorSelectionCriteria,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorSelectionCriteria,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { SharedState } from '../store/shared-state.ts';
 import type { FactorRecord, Store } from '../store/types.ts';
@@ -28,6 +24,9 @@ export type WebAuthnKind = 'passkey' | 'security-key';
 
 /** EdDSA, ES256, RS256. The library's default adds ML-DSA-44, which prints ExperimentalWarnings on Node 24. */
 export const SUPPORTED_ALGORITHM_IDS: readonly number[] = [-8, -7, -257];
+
+/** The library and its ASN.1 stack (about 260 modules) load at the first ceremony, not at every start-up. */
+const simpleWebAuthn = () => import('@simplewebauthn/server');
 
 const DEFAULT_CHALLENGE_TTL_MS = 5 * 60_000;
 const NAME_MAX = 64;
@@ -131,6 +130,11 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A browser's credential answer, rebuilt from checked parts only (nothing else the browser sent goes to the library). */
+function credentialJson<R>(id: string, response: R) {
+  return { id, rawId: id, type: 'public-key' as const, response, clientExtensionResults: {} };
+}
+
 /** Shape check before any parsing: the library expects well-typed input and throws on anything else. */
 export function asRegistrationResponse(v: unknown): RegistrationResponseJSON | undefined {
   if (!isRecord(v) || !isRecord(v.response) || v.type !== 'public-key') return undefined;
@@ -140,15 +144,11 @@ export function asRegistrationResponse(v: unknown): RegistrationResponseJSON | u
   if (r.transports !== undefined && !(Array.isArray(r.transports) && r.transports.length <= 10 && r.transports.every((x) => typeof x === 'string' && x.length <= 32))) return undefined;
   if (v.clientExtensionResults !== undefined && !isRecord(v.clientExtensionResults)) return undefined;
   return {
-    id: v.id,
-    rawId: v.id,
-    type: 'public-key',
-    response: {
+    ...credentialJson(v.id, {
       clientDataJSON: r.clientDataJSON,
       attestationObject: r.attestationObject,
       ...(r.transports !== undefined ? { transports: r.transports as RegistrationResponseJSON['response']['transports'] } : {}),
-    },
-    clientExtensionResults: {},
+    }),
     ...(typeof v.authenticatorAttachment === 'string' ? { authenticatorAttachment: v.authenticatorAttachment as RegistrationResponseJSON['authenticatorAttachment'] } : {}),
   };
 }
@@ -159,18 +159,12 @@ export function asAuthenticationResponse(v: unknown): AuthenticationResponseJSON
   const r = v.response;
   if (!b64url(r.clientDataJSON, MAX.clientDataJSON) || !b64url(r.authenticatorData, MAX.authenticatorData) || !b64url(r.signature, MAX.signature)) return undefined;
   if (r.userHandle !== undefined && r.userHandle !== null && !b64url(r.userHandle, MAX.userHandle, true)) return undefined;
-  return {
-    id: v.id,
-    rawId: v.id,
-    type: 'public-key',
-    response: {
-      clientDataJSON: r.clientDataJSON,
-      authenticatorData: r.authenticatorData,
-      signature: r.signature,
-      ...(typeof r.userHandle === 'string' && r.userHandle !== '' ? { userHandle: r.userHandle } : {}),
-    },
-    clientExtensionResults: {},
-  };
+  return credentialJson(v.id, {
+    clientDataJSON: r.clientDataJSON,
+    authenticatorData: r.authenticatorData,
+    signature: r.signature,
+    ...(typeof r.userHandle === 'string' && r.userHandle !== '' ? { userHandle: r.userHandle } : {}),
+  });
 }
 
 /** Reads a stored record's data; undefined when it is not a usable WebAuthn credential. */
@@ -241,6 +235,8 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
   const ttl = o.challengeTtlMs ?? DEFAULT_CHALLENGE_TTL_MS;
   const { store, shared } = o;
   const handleB64 = (user: string): string => Buffer.from(userHandleFor(rpId, user)).toString('base64url');
+  // What both ceremonies expect of the browser's answer: our challenge, our origin, our RP ID.
+  const expected = <R>(response: R, challenge: string) => ({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpId });
 
   return {
     rpId,
@@ -250,7 +246,7 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
       const id = requireUserId(user);
       if (kind !== 'passkey' && kind !== 'security-key') throw new TypeError(`webauthn: unknown credential kind ${String(kind)}`);
       const existing = await webauthnCredentials(store, id);
-      const options = await generateRegistrationOptions({
+      const options = await (await simpleWebAuthn()).generateRegistrationOptions({
         rpName: o.rpName,
         rpID: rpId,
         userName: user.name,
@@ -285,11 +281,8 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
 
       let info;
       try {
-        const result = await verifyRegistrationResponse({
-          response: body,
-          expectedChallenge: pending.challenge,
-          expectedOrigin: origin,
-          expectedRPID: rpId,
+        const result = await (await simpleWebAuthn()).verifyRegistrationResponse({
+          ...expected(body, pending.challenge),
           requireUserPresence: true,
           requireUserVerification: pending.kind === 'passkey',
           supportedAlgorithmIDs: [...SUPPORTED_ALGORITHM_IDS],
@@ -329,7 +322,7 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
     async authenticationOptions(user) {
       const id = requireUserId(user);
       const existing = await webauthnCredentials(store, id);
-      const options = await generateAuthenticationOptions({
+      const options = await (await simpleWebAuthn()).generateAuthenticationOptions({
         rpID: rpId,
         allowCredentials: existing.map(({ data }) => ({ id: data.credential_id, transports: data.transports })),
         timeout: ttl,
@@ -359,11 +352,8 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
 
       let info;
       try {
-        const result = await verifyAuthenticationResponse({
-          response: body,
-          expectedChallenge: pending.challenge,
-          expectedOrigin: origin,
-          expectedRPID: rpId,
+        const result = await (await simpleWebAuthn()).verifyAuthenticationResponse({
+          ...expected(body, pending.challenge),
           // Counter 0 here: the library's own check is bypassed so the regression rule below is ours, explicit and named.
           credential: { id: data.credential_id, publicKey: new Uint8Array(Buffer.from(data.public_key, 'base64url')), counter: 0, transports: data.transports },
           requireUserVerification: data.uv,

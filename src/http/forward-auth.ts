@@ -1,4 +1,4 @@
-// /.gatehouse/authz: forward-auth (SPEC §5) for a proxy that keeps the app
+// /.gatehouse/authz: forward-auth for a proxy that keeps the app
 // behind itself and only asks the gateway "may this request through?":
 // nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`.
 //
@@ -126,8 +126,10 @@ async function authorize(ctx: RequestContext): Promise<void> {
   if (!fwd.ok) return deny(ctx, fwd.reason);
   const host = hostOnly(ctx.client.host);
   // The one decision (policy/decide.ts), for the request the proxy describes.
+  // The proxy never sends the body: rules that read form fields decide it as unread (the most demanding applies).
   const verdict = decide(snap, {
     target: fwd.uri, host, via: 'forward-auth', method: fwd.method, overrides: headerOverrides(req.headers), ip: ctx.client.ip,
+    body: fwd.method === 'GET' || fwd.method === 'HEAD' ? undefined : 'unread',
   }, requestSubject(ctx), ctx.svc.now());
   ctx.path = verdict.kind === 'decided' ? verdict.target.path : verdict.path;
   if (verdict.kind === 'refused') return deny(ctx, verdict.reason);

@@ -1,4 +1,4 @@
-// The request pipeline of SPEC §4, in order: normalize → reserved routes →
+// The request pipeline (docs/architecture.md, "The pipeline"), in order: normalize → reserved routes →
 // session → decide → log → allow (proxy) / challenge / deny. Every step that
 // can fail for reasons outside the request (store, shared state, policy)
 // fails closed with the 503 page.
@@ -13,7 +13,7 @@ import { errorPage, redirect, sendJson } from '../web/respond.ts';
 import { BodyError, readBody } from '../web/form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
 import type { Route } from '../policy/route-table.ts';
-import { hostOnly, judge, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
+import { hostOnly, judge, needsBody, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
 import { formOverrides, headerOverrides, isFormBody, joinOverrides } from '../policy/method-override.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { forwardRequest, type ForwardHandle } from '../proxy/forward.ts';
@@ -23,7 +23,7 @@ import { refreshedSessionCookie } from '../web/page-session.ts';
 import type { Decision } from '../policy/types.ts';
 import { currentUser, requestIdentityHeaders, requestSubject } from '../web/current-user.ts';
 import { challengeUrl } from '../web/challenge-links.ts';
-import { restoreStash, stashAndRedirect, stashFields, takeStash, usedStashTarget, type Stash } from './stash.ts';
+import { restoreStash, stashAndRedirect, stashBodyFacts, stashFields, takeStash, usedStashTarget, type Stash } from './stash.ts';
 import { splitResume } from '../policy/resume-marker.ts';
 import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, strayCredentials, upstreamFormLogin } from '../web/upstream-form-login.ts';
 import { appCookieHeaders, expireAppCookies, rememberReleased } from '../web/app-cookies.ts';
@@ -105,7 +105,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     } catch (err) {
       svc.log.error({ err, req_id: ctx.requestId }, 'session check failed: failing closed');
       ctx.log = { decision: 'deny', reason: 'session backend unavailable' };
-      // Forward-auth answers only 200/401/302/403 (SPEC §5): nginx turns a 503 into a 500.
+      // Forward-auth answers only 200/401/302/403: nginx turns a 503 into a 500.
       if (target.path === `${RESERVED_PREFIX}/authz`) return errorPage(ctx, 403, { message: 'The sign-in service is temporarily unavailable.' });
       return errorPage(ctx, 503);
     }
@@ -154,6 +154,10 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       // The app may read `_method` from the form (Rails, Laravel, Symfony): read it before deciding.
       if (!(await readFormFirst(ctx))) return;
     }
+    if (!stash && !ctx.form && hasRequestBody(req) && needsBody(snap, target, { host, method: req.method ?? 'GET', ip: ctx.client.ip })) {
+      // A rule reads this request's form fields (match.params): read the body first, then forward exactly these bytes.
+      if (!(await readInspectedBody(ctx))) return;
+    }
 
     let decision: Decision;
     try {
@@ -171,7 +175,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     ctx.log.rule = decision.rule;
     ctx.log.reason = decision.reason;
     ctx.log.decision = decision.action;
-    // identity.source upstream_form: the sign-in (the POST the implicit login rule allowed) is judged by the gateway (identity/upstream-form.ts).
+    // identity.source upstream_form: the sign-in (the POST the implicit login rule allowed) is judged by the gateway (web/upstream-form-login.ts).
     if (decision.rule === SIGN_IN_RULE && decision.action === 'allow' && ctx.req.method === 'POST' && !stash) return upstreamFormLogin(ctx, route, norm.forwardPath + ctx.query);
     if (decision.action !== 'deny' && strayCredentials(ctx, route)) {
       ctx.log = { ...ctx.log, decision: 'deny', reason: 'upstream_form: a username outside the sign-in' };
@@ -218,13 +222,14 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   function decideFor(ctx: RequestContext, target: Resolved, host: string, stash: Stash | null) {
     const j = judge(ctx.snap, target, stash
       // A replay is decided as the stashed request: its method, path, query and form.
-      ? { host, method: stash.m, overrides: stash.o ?? [], ip: ctx.client.ip, form: stashFields(stash) }
+      ? { host, method: stash.m, overrides: stash.o ?? [], ip: ctx.client.ip, form: stashFields(stash), body: stashBodyFacts(stash) }
       : {
           host,
           method: ctx.req.method ?? 'GET',
           overrides: ctx.form ? joinOverrides(headerOverrides(ctx.req.headers), formOverrides(ctx.req.headers['content-type'], ctx.form.body)) : headerOverrides(ctx.req.headers),
           ip: ctx.client.ip,
           form: ctx.form?.fields,
+          body: ctx.form ? { contentType: String(ctx.req.headers['content-type'] ?? ''), bytes: ctx.form.body } : ctx.bodyUnread ? 'unread' : undefined,
         }, requestSubject(ctx), svc.now());
     if (j.kind === 'decided' && j.decision.action === 'allow' && j.decision.breakglass) {
       svc.log.warn({ req_id: ctx.requestId, user: ctx.session?.user, path: ctx.path, rule: j.decision.rule }, 'break-glass request: challenge bypassed');
@@ -257,6 +262,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       sessionCookieName: svc.sessions.cookieName,
       upstreamHost: route.upstreamHost,
       preserveHost: route.preserve_host,
+      strip: route.stripHeaders,
       forwardedFor: ctx.client.forwardedFor,
       forwardedProto: ctx.client.proto,
       forwardedHost: ctx.client.host,
@@ -268,7 +274,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       ctx.log.reason = 'shared state unavailable';
       return errorPage(ctx, 503);
     }
-    const hasBody = !stashBody && (req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
+    const hasBody = !stashBody && hasRequestBody(req);
     if (hasBody && !admitBody(ctx)) return;
     const started = performance.now();
     const exchange = forwardRequest(res, {
@@ -307,14 +313,43 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     if (!admitBody(ctx)) return false;
     try {
       const body = await readBody(ctx.req, cfg.policy.stash_max_body, cfg.server.body_timeout || 10_000);
-      const urlencoded = !String(ctx.req.headers['content-type']).toLowerCase().includes('multipart');
-      ctx.form = { body, fields: urlencoded ? parseParams(body.toString('utf8')) : [] };
+      ctx.form = formOf(ctx, body);
       return true;
     } catch (err) {
       const status = err instanceof BodyError ? err.status : 400;
       ctx.res.shouldKeepAlive = false;
       ctx.log = { decision: 'deny', reason: status === 413 ? 'form too large to check for _method (policy.stash_max_body)' : 'form body unreadable' };
       errorPage(ctx, status === 413 ? 413 : 400, status === 413 ? { message: 'This form is too large for the gateway to check. Ask the administrator (routes[].method_override, policy.stash_max_body).' } : {});
+      return false;
+    }
+  }
+
+  /**
+   * Reads the body of a request that a `params` rule judges, up to
+   * policy.inspect_body_max, into ctx.form (forwarded from there). A body of
+   * another content type, or declared over the limit, is not read: the rules
+   * decide it as unread (the most demanding applies) and it streams on. A
+   * chunked body that outgrows the limit was half consumed: 413. False when it
+   * answered.
+   */
+  async function readInspectedBody(ctx: RequestContext): Promise<boolean> {
+    const cfg = ctx.snap.config;
+    const limit = cfg.policy.inspect_body_max;
+    if (!admitBody(ctx)) return false;
+    const declared = Number(ctx.req.headers['content-length'] ?? NaN);
+    if (!isFormBody(ctx.req.headers['content-type']) || declared > limit) {
+      ctx.bodyUnread = true;
+      return true;
+    }
+    try {
+      const body = await readBody(ctx.req, limit, cfg.server.body_timeout || 10_000);
+      ctx.form = formOf(ctx, body);
+      return true;
+    } catch (err) {
+      const status = err instanceof BodyError ? err.status : 400;
+      ctx.res.shouldKeepAlive = false;
+      ctx.log = { decision: 'deny', reason: status === 413 ? 'chunked form over policy.inspect_body_max' : 'form body unreadable' };
+      errorPage(ctx, status === 413 ? 413 : 400, status === 413 ? { message: 'This form is too large for the gateway to check. Ask the administrator (policy.inspect_body_max).' } : {});
       return false;
     }
   }
@@ -335,6 +370,16 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     if (ctx.cookie === undefined || ctx.session !== null) return;
     const expired = expireAppCookies(ctx);
     if (expired.length > 0) out['set-cookie'] = [svc.sessions.clearCookie(), ...expired, ...list];
+  }
+
+  /** A body read before deciding; its urlencoded fields for the rules that read `form` (the sign-in). */
+  function formOf(ctx: RequestContext, body: Buffer): NonNullable<RequestContext['form']> {
+    const urlencoded = !String(ctx.req.headers['content-type']).toLowerCase().includes('multipart');
+    return { body, fields: urlencoded ? parseParams(body.toString('utf8')) : [] };
+  }
+
+  function hasRequestBody(req: IncomingMessage): boolean {
+    return req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   }
 
   /** A body declared over max_body_bytes gets 413 at once and is never forwarded; the rest is discarded. */
@@ -443,7 +488,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       if (d.action === 'challenge') return reject(401, 'Unauthorized');
       const headers = await appCookieHeaders(ctx, buildUpstreamHeaders({
         rawHeaders: req.rawHeaders, isOwned: snap.isOwned, sessionCookieName: svc.sessions.cookieName,
-        upstreamHost: route.upstreamHost, preserveHost: route.preserve_host, forwardedFor: client.forwardedFor,
+        upstreamHost: route.upstreamHost, preserveHost: route.preserve_host, strip: route.stripHeaders,
+        forwardedFor: client.forwardedFor,
         forwardedProto: client.proto, forwardedHost: client.host, requestId: ctx.requestId,
         identity: requestIdentityHeaders(ctx, route.upstreamOrigin), upgrade: true,
       }));

@@ -19,6 +19,7 @@ import type { Decision } from '../policy/types.ts';
 import { formOverrides } from '../policy/method-override.ts';
 import { markerHonoured } from '../policy/resume-marker.ts';
 import { parseParams, type ParamList } from '../policy/param-match.ts';
+import type { BodyFacts } from '../policy/form-fields.ts';
 import { STASH_TTL_MS, type Stash } from '../session/stash-store.ts';
 import { challengeUrl } from '../web/challenge-links.ts';
 
@@ -107,6 +108,15 @@ export function stashFields(stash: Stash): ParamList | undefined {
     return parseParams(Buffer.from(stash.b, 'base64').toString('utf8'));
   }
   return undefined;
+}
+
+/** The stashed body as the rules with `params` conditions read it on the replay (the bytes the app gets). */
+export function stashBodyFacts(stash: Stash): BodyFacts | undefined {
+  if (stash.b === '') return undefined;
+  for (let i = 0; i < stash.h.length; i += 2) {
+    if (stash.h[i].toLowerCase() === 'content-type') return { contentType: stash.h[i + 1], bytes: Buffer.from(stash.b, 'base64') };
+  }
+  return { contentType: '', bytes: Buffer.from(stash.b, 'base64') };
 }
 
 function formPageOf(stash: Stash, origin: string): string | undefined {

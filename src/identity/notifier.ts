@@ -1,4 +1,4 @@
-// How the gateway reaches users (SPEC §7): sign-in codes and security notices
+// How the gateway reaches users: sign-in codes and security notices
 // go through one Notifier, chosen by config `notifier.kind`.
 //   file    — appends JSON lines to a file (development, demos, tests)
 //   smtp    — email through an SMTP relay

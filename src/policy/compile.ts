@@ -21,7 +21,7 @@ import net from 'node:net';
 import type { FactorKind, PolicyConfig, Requirement, RolloutConfig, RuleConfig } from '../config/types.ts';
 import { matchPath, parsePathPattern, type PathPattern } from './path-pattern.ts';
 import { isoDateEnd } from './rollout.ts';
-import { compileRequestMatch, type CompiledRequestMatch } from './request-match.ts';
+import { compileParamMatch, compileRequestMatch, type CompiledParamMatch, type CompiledRequestMatch } from './request-match.ts';
 
 /** The id of the implicit rule that keeps an upstream_form app's login page and sign-in open. */
 export const SIGN_IN_RULE = 'upstream_form-login';
@@ -53,6 +53,8 @@ export interface CompiledRule {
   exceptions: CompiledException[];
   /** Conditions on the query / form parameters (implicit sign-in rule). */
   request?: CompiledRequestMatch;
+  /** A declared rule's `query` / `params` conditions (three-valued: doubt lets the most demanding rule apply). */
+  params?: CompiledParamMatch;
   /** No condition besides the path and no exceptions: a path match is a match. */
   unconditional: boolean;
   /** Rollout (enforce_for) and grace (deferral) apply: the default policy, and rules with `rollout: follow`. */
@@ -147,8 +149,27 @@ function compileRule(rule: RuleConfig, index: number): CompiledRule {
     config: rule,
   };
   if (rule.max_age !== undefined) compiled.max_age = rule.max_age;
+  const params = compileRuleParams(rule);
+  if (params !== undefined) compiled.params = params;
   if (rule.factors !== undefined && rule.factors.length > 0) compiled.factors = [...rule.factors];
   return compiled;
+}
+
+function compileRuleParams(rule: RuleConfig): CompiledParamMatch | undefined {
+  const m = rule.match;
+  for (const key of ['query', 'params'] as const) {
+    for (const [name, cond] of Object.entries(m[key] ?? {})) {
+      const list = Array.isArray(cond) ? cond : [cond];
+      if (name === '') throw new PolicyCompileError(`rule ${rule.id}: match.${key}: a parameter name is empty`);
+      if (list.length === 0 || list.some((v) => typeof v !== 'string')) {
+        throw new PolicyCompileError(`rule ${rule.id}: match.${key}.${name}: expected a value pattern, a list of them, present or absent`);
+      }
+      if (list.length > 1 && list.some((v) => v === 'present' || v === 'absent')) {
+        throw new PolicyCompileError(`rule ${rule.id}: match.${key}.${name}: present / absent stand alone, not in a list`);
+      }
+    }
+  }
+  return compileParamMatch({ query: m.query, params: m.params, ignore_case: m.ignore_case });
 }
 
 function insertPattern(root: TrieNode, pattern: PathPattern, rule: CompiledRule): void {
@@ -227,7 +248,7 @@ export function compilePolicy(
 
   for (const r of rules) {
     r.unconditional =
-      r.host === undefined && r.methods === undefined && r.networks === undefined && !r.identity_dependent && r.exceptions.length === 0;
+      r.host === undefined && r.methods === undefined && r.networks === undefined && r.params === undefined && !r.identity_dependent && r.exceptions.length === 0;
   }
 
   const defaultRule: CompiledRule = {

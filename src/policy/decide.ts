@@ -21,14 +21,15 @@
 import type { Decision, RequestFacts, SubjectFacts } from './types.ts';
 import type { ParamList } from './param-match.ts';
 import type { CompiledPolicy } from './compile.ts';
-import { evaluate, routineMfaDue } from './evaluate.ts';
+import { evaluate, RANK, readsBody, routineMfaDue } from './evaluate.ts';
+import type { RequestBody } from './form-fields.ts';
 import { hasDotSegment, normalizeTarget, type NormalizedTarget } from './normalize.ts';
 import { queryOverrides, joinOverrides } from './method-override.ts';
 import { selectRoute, type Route } from './route-table.ts';
 
 export const RESERVED_PREFIX = '/.gatehouse';
 
-/** What decide needs of a config snapshot (http/context.ts Snapshot has it all). */
+/** What decide needs of a config snapshot (web/context.ts Snapshot has it all). */
 export interface DecisionSnapshot {
   routes: readonly Route[];
   policy: CompiledPolicy;
@@ -57,6 +58,8 @@ export interface DecideFacts extends TargetFacts {
   ip: string;                     // resolved client address, '' when unknown
   /** The form fields, when the adapter read a small urlencoded body before deciding (upstream_form login/logout paths). */
   form?: ParamList;
+  /** The body for rules with `params` conditions (see needsBody): absent = none, 'unread' = present but not read. */
+  body?: RequestBody;
 }
 
 export interface Refusal { kind: 'refused'; status: 400 | 404; reason: string; route: Route | null; path: string }
@@ -132,12 +135,11 @@ export function resolveTarget(snap: DecisionSnapshot, f: TargetFacts): Resolutio
   return { kind: 'resolved', route, path, rulePath, forwardPath: norm.forwardPath, query: norm.query };
 }
 
-const RANK = { allow: 0, report: 1, challenge: 2, deny: 3 } as const;
 
 export function judge(
   snap: DecisionSnapshot,
   t: Resolved,
-  f: Pick<DecideFacts, 'host' | 'method' | 'overrides' | 'ip' | 'form'>,
+  f: Pick<DecideFacts, 'host' | 'method' | 'overrides' | 'ip' | 'form' | 'body'>,
   subject: SubjectFacts | null,
   now: number,
 ): Judgement {
@@ -147,6 +149,8 @@ export function judge(
   // One facts object, no spreads: this runs for every request.
   const facts: RequestFacts = { host: f.host, method: f.method, path: t.rulePath, ip: f.ip, query: t.query.length > 1 ? t.query.slice(1) : '' };
   if (f.form) facts.form = f.form;
+  if (f.body !== undefined) facts.body = f.body;
+  if (route?.params_style === 'php') facts.params_style = 'php';
   let decision = evaluate(facts, subject, policy, now);
 
   const mode = route?.method_override ?? 'evaluate';
@@ -169,6 +173,17 @@ export function judge(
     decision = { action: 'allow', rule: decision.rule, reason: `break-glass (would: ${decision.reason})`, breakglass: true };
   }
   return { kind: 'decided', route, decision, facts };
+}
+
+/**
+ * Whether the adapter must read the body before deciding: some rule that could
+ * decide this request has `params` conditions. Requests on paths without such
+ * rules pay one trie walk here and nothing in evaluate.
+ */
+export function needsBody(snap: DecisionSnapshot, t: Resolved, f: Pick<DecideFacts, 'host' | 'method' | 'ip'>): boolean {
+  if (f.method === 'GET' || f.method === 'HEAD') return false;
+  const policy = t.route?.case_insensitive ? snap.policyFolded : snap.policy;
+  return readsBody({ host: f.host, method: f.method, path: t.rulePath, ip: f.ip }, policy);
 }
 
 export function decide(snap: DecisionSnapshot, f: DecideFacts, subject: SubjectFacts | null, now: number): Verdict {

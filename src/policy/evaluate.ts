@@ -1,4 +1,4 @@
-// The policy decision (SPEC §4.4): a pure function of the request, the subject,
+// The policy decision: a pure function of the request, the subject,
 // the compiled policy and the time. No I/O, no clock of its own.
 //
 // Which rule:
@@ -60,21 +60,35 @@ import type { FactorKind } from '../config/types.ts';
 import type { ChallengeKind, Decision, FactorCheck, RequestFacts, SubjectFacts } from './types.ts';
 import type { CompiledPolicy, CompiledRule } from './compile.ts';
 import { matchPathSegments, pathSegments } from './path-pattern.ts';
-import { matchRequest } from './request-match.ts';
+import { matchParams, matchRequest, type ParamSources } from './request-match.ts';
+import { decodeParams, type DecodedParams } from './param-match.ts';
+import { bodyParams } from './form-fields.ts';
 
 interface Best {
   /** The first matching enforce-mode rule. */
   enforce: CompiledRule | null;
   /** The first matching report-mode rule (only meaningful if before `enforce`). */
   report: CompiledRule | null;
+  /** Enforce-mode rules whose parameters are in doubt (ambiguous, unreadable): the most demanding of those before `enforce` applies. */
+  unsure: CompiledRule[] | null;
+  /** The request's parameters, decoded when a rule first needs them. */
+  sources: ParamSources | null;
+  /** Probe (readsBody): visit every candidate rule; only a rule that applies to everyone decides. */
+  probe: boolean;
+  /** The lowest index of a candidate rule that reads the body. */
+  readsBodyAt: number;
 }
+
+/** A later rank is more demanding: a doubt never weakens the answer. */
+export const RANK = { allow: 0, report: 1, challenge: 2, deny: 3 } as const;
 
 export function evaluate(req: RequestFacts, subject: SubjectFacts | null, policy: CompiledPolicy, now: number): Decision {
   if (!req.path.startsWith('/')) {
     return { action: 'deny', rule: 'default', reason: `path ${JSON.stringify(req.path)} is not absolute` };
   }
-  const best = findRules(req, subject, policy, now);
-  const decision = decide(best.enforce ?? policy.default_rule, subject, now);
+  const best = findRules(req, subject, policy, now, false);
+  let decision = decide(best.enforce ?? policy.default_rule, subject, now);
+  if (best.unsure !== null) decision = mostDemanding(decision, best, subject, now);
   // A report rule found on an earlier trie level may come after the deciding rule.
   const report = best.report !== null && (best.enforce === null || best.report.index < best.enforce.index) ? best.report : null;
   if (report === null || decision.action !== 'allow') return decision;
@@ -88,9 +102,47 @@ export function evaluate(req: RequestFacts, subject: SubjectFacts | null, policy
   return decision;
 }
 
+/**
+ * Rules whose parameters are in doubt and that come before the deciding rule
+ * might be the app's reading: the most demanding answer among them and the
+ * deciding rule's stands.
+ */
+function mostDemanding(decision: Decision, best: Best, subject: SubjectFacts | null, now: number): Decision {
+  let out = decision;
+  for (const rule of best.unsure!) {
+    if (best.enforce !== null && rule.index > best.enforce.index) continue;
+    const d = decide(rule, subject, now);
+    if (RANK[d.action] > RANK[out.action]) out = { ...d, reason: `${d.reason} (its parameters are ambiguous or unread: the most demanding rule applies)` };
+  }
+  return out;
+}
+
+/**
+ * Whether a rule that could decide this request reads its body (`params`
+ * conditions): the gateway then reads the body before deciding. Every
+ * candidate on the path counts, whoever the user is.
+ */
+export function readsBody(req: RequestFacts, policy: CompiledPolicy): boolean {
+  if (!req.path.startsWith('/')) return false;
+  const best = findRules({ ...req, body: 'unread' }, null, policy, 0, true);
+  return best.readsBodyAt < (best.enforce?.index ?? Infinity);
+}
+
+/** The request's query and body as the app reads them, each decoded once on first use. */
+function paramSources(req: RequestFacts): ParamSources {
+  let query: DecodedParams | undefined;
+  let body: DecodedParams | undefined;
+  const style = req.params_style ?? 'plain';
+  return {
+    query: () => (query ??= decodeParams(req.query ?? '', style)),
+    // PHP fills $_POST for POST only, but other platforms read PUT/PATCH/DELETE forms: any method with a body counts.
+    body: () => (body ??= req.method === 'GET' || req.method === 'HEAD' ? { pairs: [], doubtful: false } : bodyParams(req.body, style)),
+  };
+}
+
 /** Finds the first matching enforce-mode rule, and the first report-mode rule before it. */
-function findRules(req: RequestFacts, subject: SubjectFacts | null, policy: CompiledPolicy, now: number): Best {
-  const best: Best = { enforce: null, report: null };
+function findRules(req: RequestFacts, subject: SubjectFacts | null, policy: CompiledPolicy, now: number, probe: boolean): Best {
+  const best: Best = { enforce: null, report: null, unsure: null, sources: null, probe, readsBodyAt: Infinity };
   // Walk the path segment by segment without splitting it (no array on the
   // common path); one trailing slash is not significant (see path-pattern.ts).
   const path = req.path;
@@ -132,6 +184,17 @@ function scan(list: CompiledRule[], req: RequestFacts, subject: SubjectFacts | n
 function consider(rule: CompiledRule, req: RequestFacts, subject: SubjectFacts | null, now: number, best: Best): boolean {
   if (best.enforce !== null && rule.index >= best.enforce.index) return true;
   if (!rule.unconditional && !conditionsHold(rule, req, subject, now)) return false;
+  if (rule.params !== undefined) {
+    if (rule.params.readsBody && rule.index < best.readsBodyAt) best.readsBodyAt = rule.index;
+    const r = matchParams(rule.params, (best.sources ??= paramSources(req)));
+    if (r === 'no') return false;
+    if (r === 'unsure') {
+      if (rule.mode === 'enforce') (best.unsure ??= []).push(rule);
+      return false;
+    }
+  }
+  // A probe has no subject: only a rule that applies to everyone (no condition) certainly decides.
+  if (best.probe && !(rule.unconditional && rule.mode === 'enforce')) return false;
   if (rule.mode === 'report') {
     if (best.report === null || rule.index < best.report.index) best.report = rule;
     return false;

@@ -51,3 +51,156 @@ export function conditionHolds(cond: ParamCondition, values: readonly string[]):
       return cond.regex === null ? values[0] === cond.pattern : cond.regex.test(values[0]);
   }
 }
+
+// ---- Parameters as an app reads them (declared rules' `query` / `params`) ----
+//
+// Declared rules are decided on what the app may see, and doubt fails closed:
+// a condition is 'yes', 'no' or 'unsure'. Names and values are compared after
+// one percent-decoding ('+' is a space, in the query too, as PHP reads it); a
+// value that is not UTF-8 or holds a control character is unreadable (null),
+// and an unreadable name puts every condition on that source in doubt.
+
+export type Tristate = 'yes' | 'no' | 'unsure';
+
+/** How the app's platform names parameters: `php` reads `name[key]` as `name` with value `key`, `name[]` as `name`. */
+export type ParamsStyle = 'plain' | 'php';
+
+/** One parameter as the app reads it; value null when it cannot be read the way the app would. */
+export type DecodedParam = readonly [string, string | null];
+
+export interface DecodedParams {
+  pairs: DecodedParam[];
+  /** Some name could not be decoded: no condition on this source can be answered with certainty. */
+  doubtful: boolean;
+}
+
+/** A source the gateway could not read (a body over the limit, of another type, not seen at all). */
+export const UNREADABLE: DecodedParams = Object.freeze({ pairs: [], doubtful: true }) as DecodedParams;
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** Control characters: a value holding one is unreadable (apps strip or trim them before comparing). */
+export const CONTROL = /[\u0000-\u001f\u007f]/;
+const PLAIN = /^[^%+\u0000-\u001f\u007f\u0080-\uffff]*$/;
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
+
+/** One percent-decoding of a latin1 string of bytes ('+' as a space); null when not UTF-8 or a control character results. */
+export function decodeComponent(raw: string, plusIsSpace = true): string | null {
+  if (PLAIN.test(raw)) return raw;
+  const bytes = new Uint8Array(raw.length);
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 37 && i + 2 < raw.length) {
+      const hi = hexValue(raw.charCodeAt(i + 1));
+      const lo = hexValue(raw.charCodeAt(i + 2));
+      if (hi >= 0 && lo >= 0) {
+        bytes[n++] = hi * 16 + lo;
+        i += 2;
+        continue;
+      }
+    }
+    if (c > 255) return null; // not a byte string: the caller passed decoded text
+    bytes[n++] = c === 43 && plusIsSpace ? 32 : c;
+  }
+  let text: string;
+  try {
+    text = UTF8.decode(bytes.subarray(0, n));
+  } catch {
+    return null;
+  }
+  return CONTROL.test(text) ? null : text;
+}
+
+/** PHP's reading of a name: `a[k]…` is `a` with value `k`, `a[]` is `a`; spaces and dots in the base become '_'. */
+export function phpParam(name: string, value: string | null): DecodedParam {
+  const n = name.replace(/^ +/, '');
+  const open = n.indexOf('[');
+  const close = open > 0 ? n.indexOf(']', open) : -1;
+  if (open <= 0 || close === -1) return [n.replace(/[ .[]/g, '_'), value];
+  const base = n.slice(0, open).replace(/[ .]/g, '_');
+  const key = n.slice(open + 1, close);
+  return key === '' ? [base, value] : [base, key];
+}
+
+/** Decodes urlencoded text (a query without '?', or a form body read as latin1) the way the app's platform does. */
+export function decodeParams(encoded: string, style: ParamsStyle = 'plain'): DecodedParams {
+  const out: DecodedParams = { pairs: [], doubtful: false };
+  const text = encoded.startsWith('?') ? encoded.slice(1) : encoded;
+  if (text === '') return out;
+  for (const piece of text.split('&')) {
+    if (piece === '') continue;
+    const eq = piece.indexOf('=');
+    const name = decodeComponent(eq === -1 ? piece : piece.slice(0, eq));
+    const value = eq === -1 ? '' : decodeComponent(piece.slice(eq + 1));
+    if (name === null) {
+      out.doubtful = true;
+      continue;
+    }
+    out.pairs.push(style === 'php' ? phpParam(name, value) : [name, value]);
+  }
+  return out;
+}
+
+/** A condition of a declared rule: one of several value patterns, or presence / absence. */
+export type ValueCondition =
+  | { kind: 'values'; patterns: (string | RegExp)[]; ignoreCase: boolean }
+  | { kind: 'present' }
+  | { kind: 'absent' };
+
+/** As written in the config: a pattern, a list of patterns, or the keywords `present` / `absent` (alone). */
+export type ValueConditionSpec = string | readonly string[];
+
+export function compileValueCondition(spec: ValueConditionSpec, ignoreCase = false): ValueCondition {
+  if (spec === 'present') return { kind: 'present' };
+  if (spec === 'absent') return { kind: 'absent' };
+  const list = typeof spec === 'string' ? [spec] : spec;
+  const patterns = list.map((p) => {
+    const c = compileParamCondition(ignoreCase ? p.toLowerCase() : p);
+    return c.kind === 'value' && c.regex !== null ? c.regex : ignoreCase ? p.toLowerCase() : p;
+  });
+  return { kind: 'values', patterns, ignoreCase };
+}
+
+function valueMatches(cond: Extract<ValueCondition, { kind: 'values' }>, value: string): boolean {
+  const v = cond.ignoreCase ? value.toLowerCase() : value;
+  for (const p of cond.patterns) if (typeof p === 'string' ? p === v : p.test(v)) return true;
+  return false;
+}
+
+/**
+ * Whether the occurrences of `name` in the sources satisfy the condition. A
+ * value condition is 'yes' when every occurrence matches (the app may read any
+ * of them: PHP the last, servlets the first), 'no' when none does, and
+ * 'unsure' otherwise: the caller then lets the most demanding rule apply.
+ */
+export function valueConditionHolds(cond: ValueCondition, name: string, sources: readonly DecodedParams[]): Tristate {
+  let found = 0;
+  let hits = 0;
+  let unreadable = 0;
+  let doubtful = false;
+  for (const s of sources) {
+    if (s.doubtful) doubtful = true;
+    for (const [k, v] of s.pairs) {
+      if (k !== name) continue;
+      found++;
+      if (cond.kind !== 'values') continue;
+      if (v === null) unreadable++;
+      else if (valueMatches(cond, v)) hits++;
+    }
+  }
+  switch (cond.kind) {
+    case 'present':
+      return found > 0 ? 'yes' : doubtful ? 'unsure' : 'no';
+    case 'absent':
+      return found > 0 ? 'no' : doubtful ? 'unsure' : 'yes';
+    case 'values':
+      if (doubtful || unreadable > 0) return 'unsure';
+      if (found === 0 || hits === 0) return 'no';
+      return hits === found ? 'yes' : 'unsure';
+  }
+}

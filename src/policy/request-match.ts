@@ -11,7 +11,10 @@
 // A form the gateway did not read (`form: undefined`: not a form, too large,
 // streamed) satisfies no form, params or fields condition.
 
-import { compileParamCondition, conditionHolds, parseParams, valuesOf, type ParamCondition, type ParamConditionSpec, type ParamList } from './param-match.ts';
+import {
+  compileParamCondition, compileValueCondition, conditionHolds, parseParams, valueConditionHolds, valuesOf,
+  type DecodedParams, type ParamCondition, type ParamConditionSpec, type ParamList, type Tristate, type ValueCondition, type ValueConditionSpec,
+} from './param-match.ts';
 
 export interface RequestMatchSpec {
   query?: Record<string, ParamConditionSpec>;
@@ -65,4 +68,56 @@ export function matchRequest(m: CompiledRequestMatch, p: RequestParams): boolean
   }
   for (const name of m.fields) if (!form.some(([k]) => k === name)) return false;
   return true;
+}
+
+// ---- Declared rules: `match.query` / `match.params` (three-valued) ----
+//
+//   query:  conditions on the URL query
+//   params: the same over the query and the form body together (PHP's $_REQUEST)
+// Each condition holds when every occurrence of the name matches (see
+// param-match.ts valueConditionHolds); 'unsure' lets the caller apply the most
+// demanding of the rules in doubt.
+
+export interface ParamMatchSpec {
+  query?: Record<string, ValueConditionSpec>;
+  params?: Record<string, ValueConditionSpec>;
+  /** Values compared case-insensitively (DokuWiki takes do=ADMIN as do=admin). */
+  ignore_case?: boolean;
+}
+
+export interface CompiledParamMatch {
+  query: readonly (readonly [string, ValueCondition])[];
+  params: readonly (readonly [string, ValueCondition])[];
+  /** Whether a body the gateway could not read puts this match in doubt. */
+  readsBody: boolean;
+}
+
+/** The request's parameters as the app reads them, decoded on first use. */
+export interface ParamSources {
+  query(): DecodedParams;
+  body(): DecodedParams;
+}
+
+export function compileParamMatch(spec: ParamMatchSpec): CompiledParamMatch | undefined {
+  const compile = (s: Record<string, ValueConditionSpec> | undefined) =>
+    Object.entries(s ?? {}).map(([name, c]) => [name, compileValueCondition(c, spec.ignore_case === true)] as const);
+  const query = compile(spec.query);
+  const params = compile(spec.params);
+  if (query.length === 0 && params.length === 0) return undefined;
+  return { query, params, readsBody: params.length > 0 };
+}
+
+export function matchParams(m: CompiledParamMatch, src: ParamSources): Tristate {
+  let result: Tristate = 'yes';
+  for (const [name, cond] of m.query) {
+    const r = valueConditionHolds(cond, name, [src.query()]);
+    if (r === 'no') return 'no';
+    if (r === 'unsure') result = 'unsure';
+  }
+  for (const [name, cond] of m.params) {
+    const r = valueConditionHolds(cond, name, [src.query(), src.body()]);
+    if (r === 'no') return 'no';
+    if (r === 'unsure') result = 'unsure';
+  }
+  return result;
 }

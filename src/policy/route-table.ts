@@ -1,4 +1,4 @@
-// Route selection (SPEC §3 routes): first by host, then the longest path
+// Route selection: first by host, then the longest path
 // prefix. Prefixes match whole segments: '/app' matches '/app' and '/app/x',
 // never '/application'.
 
@@ -11,6 +11,8 @@ export interface Route extends RouteConfig {
   upstreamBase: string;      // path prefix of the upstream URL, '' when '/'
   upstreamHost: string;      // Host header sent upstream
   prefix: string;            // path without trailing slash ('' for '/'); lower-case when case_insensitive
+  /** strip_headers as canonical names (lower-case, '_' as '-'), removed before forwarding. */
+  stripHeaders: ReadonlySet<string>;
 }
 
 export function compileRoutes(routes: readonly RouteConfig[]): Route[] {
@@ -25,6 +27,8 @@ export function compileRoutes(routes: readonly RouteConfig[]): Route[] {
       upstreamBase: u.pathname === '/' ? '' : u.pathname.replace(/\/+$/, ''),
       upstreamHost: u.host,
       prefix: r.case_insensitive ? prefix.toLowerCase() : prefix,
+      // Canonical as the proxy compares names: lower-case, '_' as '-' (PHP and CGI read both the same).
+      stripHeaders: new Set((r.strip_headers ?? []).map((h) => h.toLowerCase().replaceAll('_', '-'))),
     };
   });
 }

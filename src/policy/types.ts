@@ -2,9 +2,10 @@
 // function of these values (no clock, no I/O): evaluate(request, subject, policy, now).
 
 import type { FactorKind } from '../config/types.ts';
-import type { ParamList } from './param-match.ts';
+import type { ParamList, ParamsStyle } from './param-match.ts';
+import type { RequestBody } from './form-fields.ts';
 
-/** Facts about the request, after normalization (SPEC §4.1). */
+/** Facts about the request, after normalization. */
 export interface RequestFacts {
   host: string;            // lower-case, without port
   method: string;          // upper-case
@@ -15,6 +16,10 @@ export interface RequestFacts {
   query?: string;
   /** The form fields, when the gateway has read a small urlencoded body; absent = not read. */
   form?: ParamList;
+  /** The body for rules with `params` conditions: absent = none, 'unread' = one the gateway did not read. */
+  body?: RequestBody;
+  /** How the route's app names parameters (routes[].params_style); absent = plain. */
+  params_style?: ParamsStyle;
 }
 
 /** One passed second-factor check, as recorded in the session. */

@@ -29,6 +29,8 @@ export interface UpstreamHeaderInput {
   identity: readonly string[];
   /** Keep Upgrade/Connection for a WebSocket handshake. */
   upgrade?: boolean;
+  /** routes[].strip_headers (canonical names): headers the app would read as an action the policy does not see. */
+  strip?: ReadonlySet<string>;
 }
 
 /** Names listed in Connection are hop-by-hop too (RFC 9110 §7.6.1). */
@@ -69,7 +71,7 @@ export function buildUpstreamHeaders(i: UpstreamHeaderInput): string[] {
       continue;
     }
     if (lower === 'host' || lower === ANSWERED_HERE || FORWARDING.has(lower) || i.isOwned(name)) continue;
-    if (listed?.has(lower)) continue;
+    if (listed?.has(lower) || i.strip?.has(lower)) continue;
     if (lower === 'cookie') {
       const value = withoutCookie(raw[k + 1], i.sessionCookieName);
       if (value !== undefined) out.push(name, value);

@@ -38,7 +38,7 @@ export function signedInSession(user: string, amr: string[], enrolled: FactorKin
   return { v: 1, sid: randomId(), user, created: now, seen: now, pwd_at: now, amr, factors: [], enrolled, csrf: randomId() };
 }
 
-/** Records a passed second factor and rotates the session id (SPEC §8). Keeps the newest check per kind. */
+/** Records a passed second factor and rotates the session id. Keeps the newest check per kind. */
 export function withFactor(s: SessionData, check: FactorCheck): SessionData {
   const factors = s.factors.filter((f) => f.kind !== check.kind);
   factors.push(check);

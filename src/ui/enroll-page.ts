@@ -1,4 +1,4 @@
-// /.gatehouse/enroll: the guided enrollment (SPEC §5, §7). Step 1 chooses a
+// /.gatehouse/enroll: the guided enrollment. Step 1 chooses a
 // method (passkey first: most secure), step 2 sets it up, step 3 shows the
 // recovery codes once, then a confirmation page and email. Within the rollout
 // grace period a user without factors may choose "Set up later".

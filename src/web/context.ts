@@ -40,7 +40,7 @@ export interface Renderer {
 
 export interface Services {
   log: Logger;
-  /** The per-request decision log line (SPEC §4.5). */
+  /** The per-request decision log line. */
   requestLog: RequestLog;
   store: Store;
   shared: SharedState;
@@ -102,6 +102,8 @@ export interface RequestContext {
   viaAdminListener?: boolean;
   /** A small urlencoded form the gateway read before deciding (upstream_form login/logout paths); forwarded from here. */
   form?: { body: Buffer; fields: ParamList };
+  /** A body a `params` rule would read was not read (another content type, over policy.inspect_body_max): decided as unread. */
+  bodyUnread?: boolean;
   /** Filled in by handlers for the request log line. */
   log: { rule?: string; decision?: string; reason?: string; user?: string };
 }

@@ -27,8 +27,11 @@ export function readBody(req: IncomingMessage, limit: number, timeoutMs = 10_000
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
+        // Discarded, not destroyed: the caller answers 413 (and closes) instead of the client seeing a reset.
         clearTimeout(timer);
-        req.destroy();
+        req.removeAllListeners('data');
+        req.resume();
+        chunks.length = 0;
         reject(new BodyError(413, 'body too large'));
         return;
       }

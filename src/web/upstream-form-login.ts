@@ -142,7 +142,7 @@ export async function upstreamFormLogin(ctx: RequestContext, route: Route, targe
   try {
     await interceptLogin(ctx, route, target);
   } catch (err) {
-    // Store or shared state down (throttle, session, held cookies): fail closed (SPEC §8).
+    // Store or shared state down (throttle, session, held cookies): fail closed.
     ctx.svc.log.error({ err, req_id: ctx.requestId }, 'upstream_form login failed: failing closed');
     ctx.log = { ...ctx.log, decision: 'deny', reason: 'upstream_form: backend unavailable' };
     if (!ctx.res.headersSent) errorPage(ctx, 503);

@@ -73,7 +73,7 @@ const DEFAULTS: Omit<Config, 'source_path' | 'warnings'> = {
     email_otp: { ttl: 600_000, length: 6 },
     recovery_codes: { count: 10 },
   },
-  policy: { default: 'mfa', rules: [], stash_max_body: 1_048_576, stash_total_max: 67_108_864, privileged_groups: ['admins'], exceptions: [] },
+  policy: { default: 'mfa', rules: [], stash_max_body: 1_048_576, stash_total_max: 67_108_864, inspect_body_max: 1_048_576, privileged_groups: ['admins'], exceptions: [] },
   rollout: { enforce_for: ['everyone'], max_deferrals: 3 },
   store: { kind: 'sqlite', path: 'data/gatehouse.db' },
   shared_state: { kind: 'memory' },
@@ -137,6 +137,8 @@ t.test('every key set: values converted and normalized', async (t) => {
     path_params: 'allow',
     preserve_host: true,
     method_override: 'evaluate',
+    params_style: 'plain',
+    strip_headers: [],
   });
   t.strictSame(c.identity, {
     source: 'oidc',

@@ -159,7 +159,7 @@ t.test('a broken file at start is an error, not an empty directory', async (t) =
 
 t.test('a user disabled or re-keyed during the password check is refused', async (t) => {
   // A costly hash for alice, so the file changes while her check is running.
-  const slow = await hashPassword('alice password', { memory: 131072, passes: 3 });
+  const slow = await hashPassword('alice password', { memory: 65536, passes: 2 });
   const file = fixture(usersYaml().replace(aliceHash, slow));
   const source = await createFileIdentitySource(file, { debounceMs: 10_000 });
   t.teardown(() => source.close());

@@ -58,7 +58,7 @@ const EXCEPTIONS: PolicyException[] = [
 ];
 
 function policyConfig(def: PolicyConfig['default'], rules = RULES, exceptions = EXCEPTIONS): PolicyConfig {
-  return { default: def, rules, stash_max_body: 1 << 20, stash_total_max: 64 << 20, privileged_groups: ['admins'], exceptions };
+  return { default: def, rules, stash_max_body: 1 << 20, stash_total_max: 64 << 20, inspect_body_max: 1 << 20, privileged_groups: ['admins'], exceptions };
 }
 
 const POLICY = compilePolicy(policyConfig('mfa'), ROLLOUT);

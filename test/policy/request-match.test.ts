@@ -53,7 +53,7 @@ const SUBJECT: SubjectFacts = { user: 'victim', groups: [], factors: [], remembe
 const ROLLOUT = { enforce_for: ['everyone'], max_deferrals: 3 };
 
 function policy(extra: Partial<PolicyConfig> = {}): PolicyConfig {
-  return { default: 'mfa', rules: [], stash_max_body: 1 << 20, stash_total_max: 64 << 20, privileged_groups: [], exceptions: [], sign_in: { path: '/doku.php', match: { params: { do: 'login' }, fields: ['u'] } }, ...extra };
+  return { default: 'mfa', rules: [], stash_max_body: 1 << 20, stash_total_max: 64 << 20, inspect_body_max: 1 << 20, privileged_groups: [], exceptions: [], sign_in: { path: '/doku.php', match: { params: { do: 'login' }, fields: ['u'] } }, ...extra };
 }
 
 t.test('the implicit sign-in rule opens the login page and the sign-in, nothing else on the path', async (t) => {

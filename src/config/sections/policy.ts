@@ -5,7 +5,7 @@ import type { Millis } from '../duration.ts';
 import type { PathSegment } from '../interpolate.ts';
 import { pathPatternProblem } from '../path-pattern-check.ts';
 import { isObject, type Obj, type Reader } from '../reader.ts';
-import { byteSize, choice, duration, isoDate, nonEmpty, obj, strList, type PropertiesOf } from '../schema-kit.ts';
+import { bool, byteSize, choice, duration, isoDate, nonEmpty, obj, str, strList, type PropertiesOf, type Schema } from '../schema-kit.ts';
 import { DAY_MS, ISO_DATE, TOKEN, checkHostname, dateEnd, normalizeCidr } from '../value-checks.ts';
 import type { FormRequestMatch } from './upstream-form.ts';
 
@@ -20,6 +20,9 @@ export type Requirement = (typeof REQUIREMENTS)[number];
 export const DEFAULT_REQUIREMENTS = ['none', 'login', 'mfa'] as const;
 export const RULE_MODES = ['enforce', 'report'] as const;
 
+// A rule's query / params: each name takes a pattern, a list of patterns, or `present` / `absent`.
+const ruleParams: Schema = { type: 'object', minProperties: 1, additionalProperties: { type: ['string', 'array'], items: str, minItems: 1 } };
+
 const ruleSchema = obj(
   {
     id: nonEmpty,
@@ -30,6 +33,9 @@ const ruleSchema = obj(
       groups: strList,
       not_groups: strList,
       networks: strList,
+      query: ruleParams,
+      params: ruleParams,
+      ignore_case: bool,
     } satisfies PropertiesOf<RuleMatch>),
     require: choice(REQUIREMENTS),
     max_age: duration,
@@ -50,6 +56,7 @@ export const policySchema = obj({
   rules: { type: 'array', items: ruleSchema },
   stash_max_body: byteSize,
   stash_total_max: byteSize,
+  inspect_body_max: byteSize,
   privileged_groups: strList,
   exceptions: { type: 'array', items: exceptionSchema },
 } satisfies PropertiesOf<PolicyConfig, never, 'sign_in'>);
@@ -61,6 +68,12 @@ export interface RuleMatch {
   groups?: string[];
   not_groups?: string[];
   networks?: string[];            // CIDRs
+  /** URL query parameters (policy/request-match.ts): a pattern, a list of patterns, `present` or `absent`. */
+  query?: Record<string, string | string[]>;
+  /** The same over the query and a urlencoded / multipart form body (PHP's $_REQUEST). */
+  params?: Record<string, string | string[]>;
+  /** query / params values compared case-insensitively; default false. */
+  ignore_case?: boolean;
 }
 export interface RuleConfig {
   id: string;
@@ -85,6 +98,8 @@ export interface PolicyConfig {
   rules: RuleConfig[];
   stash_max_body: number;         // bytes; default 1 MiB
   stash_total_max: number;        // bytes of stashed bodies one instance holds; default 64 MiB
+  /** Bytes of a form body read to decide rules with `params` conditions; default 1 MiB. */
+  inspect_body_max: number;
   privileged_groups: string[];    // default [admins]
   exceptions: PolicyException[];
   /** Derived (identity.source upstream_form): the app's login page and sign-in, implicitly open. */
@@ -102,6 +117,7 @@ export function buildPolicy(r: Reader, p: Obj, warnings: string[], now: Date): P
     rules,
     stash_max_body: r.bytes(p, 'stash_max_body', ['policy'], '1MiB'),
     stash_total_max: r.bytes(p, 'stash_total_max', ['policy'], '64MiB'),
+    inspect_body_max: r.bytes(p, 'inspect_body_max', ['policy'], '1MiB'),
     privileged_groups: r.list(p, 'privileged_groups') ?? ['admins'],
     exceptions,
   };
@@ -197,5 +213,16 @@ function buildMatch(r: Reader, m: Obj, at: PathSegment[]): RuleMatch {
   }
   const networks = r.list(m, 'networks');
   if (networks) out.networks = networks.map((c, i) => normalizeCidr(r, c, [...at, 'networks', i]));
+  for (const key of ['query', 'params'] as const) {
+    if (!isObject(m[key])) continue;
+    const conditions: Record<string, string | string[]> = {};
+    for (const [name, v] of Object.entries(m[key])) {
+      const list = typeof v === 'string' ? [v] : Array.isArray(v) ? v : [];
+      if (list.length > 1 && list.some((x) => x === 'present' || x === 'absent')) r.fail([...at, key, name], 'present / absent stand alone, not in a list');
+      conditions[name] = typeof v === 'string' ? v : list.map(String);
+    }
+    out[key] = conditions;
+  }
+  if (m.ignore_case !== undefined) out.ignore_case = r.bool(m, 'ignore_case', false);
   return out;
 }

@@ -2,11 +2,12 @@
 
 import type { Millis } from '../duration.ts';
 import { isObject, type Reader } from '../reader.ts';
-import { bool, choice, duration, nonEmpty, obj, type PropertiesOf } from '../schema-kit.ts';
+import { bool, choice, duration, nonEmpty, obj, strList, type PropertiesOf } from '../schema-kit.ts';
 import { checkHostname, checkHttpUrl } from '../value-checks.ts';
 
 export const PATH_PARAMS = ['reject', 'allow'] as const;
 export const METHOD_OVERRIDE = ['evaluate', 'reject', 'pass'] as const;
+export const PARAMS_STYLE = ['plain', 'php'] as const;
 
 export const routeSchema = obj(
   {
@@ -19,6 +20,8 @@ export const routeSchema = obj(
     path_params: choice(PATH_PARAMS),
     preserve_host: bool,
     method_override: choice(METHOD_OVERRIDE),
+    params_style: choice(PARAMS_STYLE),
+    strip_headers: strList,
   } satisfies PropertiesOf<RouteConfig>,
   ['path', 'upstream'],
 );
@@ -36,6 +39,10 @@ export interface RouteConfig {
   preserve_host: boolean;         // send the client's Host upstream; default false
   /** How method overrides (X-HTTP-Method-Override, `_method`, ...) are treated; default evaluate. */
   method_override: (typeof METHOD_OVERRIDE)[number];
+  /** How the app names parameters for rules' query/params: php reads `name[key]` as name=key; default plain. */
+  params_style: (typeof PARAMS_STYLE)[number];
+  /** Request headers removed before the app sees them (headers an app reads as an action, e.g. X-DokuWiki-Do). */
+  strip_headers: string[];
 }
 
 export function buildRoutes(r: Reader, items: unknown[]): RouteConfig[] {
@@ -62,6 +69,8 @@ export function buildRoutes(r: Reader, items: unknown[]): RouteConfig[] {
       path_params: r.oneOf(o, 'path_params', PATH_PARAMS, 'reject'),
       preserve_host: r.bool(o, 'preserve_host', false),
       method_override: r.oneOf(o, 'method_override', METHOD_OVERRIDE, 'evaluate'),
+      params_style: r.oneOf(o, 'params_style', PARAMS_STYLE, 'plain'),
+      strip_headers: r.list(o, 'strip_headers') ?? [],
     };
   });
 }

@@ -8,15 +8,15 @@ sectionTable(t, 'routes', [
     yaml: 'routes:\n  - host: Legacy.Acme.Test\n    path: /crm\n    upstream: http://10.1.2.3:8080/crm\n',
     want: [{
       host: 'legacy.acme.test', path: '/crm', upstream: 'http://10.1.2.3:8080/crm', websocket: false, timeout: 30_000,
-      case_insensitive: false, path_params: 'reject', preserve_host: false, method_override: 'evaluate',
+      case_insensitive: false, path_params: 'reject', preserve_host: false, method_override: 'evaluate', params_style: 'plain', strip_headers: [],
     }],
   },
   {
     name: 'every key set',
-    yaml: 'routes:\n  - path: /\n    upstream: https://app.internal\n    websocket: true\n    timeout: 2m\n    case_insensitive: true\n    path_params: allow\n    preserve_host: true\n    method_override: reject\n',
+    yaml: 'routes:\n  - path: /\n    upstream: https://app.internal\n    websocket: true\n    timeout: 2m\n    case_insensitive: true\n    path_params: allow\n    preserve_host: true\n    method_override: reject\n    params_style: php\n    strip_headers: [X-DokuWiki-Do]\n',
     want: [{
       path: '/', upstream: 'https://app.internal', websocket: true, timeout: 120_000,
-      case_insensitive: true, path_params: 'allow', preserve_host: true, method_override: 'reject',
+      case_insensitive: true, path_params: 'allow', preserve_host: true, method_override: 'reject', params_style: 'php', strip_headers: ['X-DokuWiki-Do'],
     }],
   },
   {
