@@ -3,6 +3,15 @@
 
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
 import { startGateway } from '../app.ts';
+import {
+  CONFIG_OPTION, configFailure, configPath, DEFAULT_CONFIG, EXIT, parseOptions, printUsage, runCommand, STD_IO, stopSignal,
+  type CommandInfo, type Streams,
+} from './operator.ts';
+
+export const DEMO: CommandInfo = {
+  label: 'gatehouse demo',
+  usage: `usage: gatehouse demo [--config FILE]   (default ${DEFAULT_CONFIG}; the demo portal listens on DEMO_PORTAL_PORT, default 8081)`,
+};
 
 const DEMO_USERS = [
   ['alice', 'alice-demo-pass', 'admins, finance'],
@@ -10,19 +19,21 @@ const DEMO_USERS = [
   ['carol', 'carol-demo-pass', 'contractors'],
 ];
 
-export async function runDemo(args: string[]): Promise<number> {
-  let configPath = 'config/gatehouse.yaml';
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--config' && args[i + 1]) configPath = args[++i];
-    else {
-      process.stderr.write('usage: gatehouse demo [--config FILE]\n');
-      return 2;
-    }
-  }
+export async function runDemo(args: string[], io: Streams = STD_IO): Promise<number> {
+  return runCommand(DEMO, io, () => demo(args, io));
+}
+
+async function demo(args: string[], io: Streams): Promise<number> {
+  const { values } = parseOptions(args, CONFIG_OPTION);
+  if (values.help) return printUsage(DEMO, io);
+  const file = configPath(values);
   const portal = await startDemoPortal({ port: Number(process.env.DEMO_PORTAL_PORT ?? 8081), host: '127.0.0.1' });
-  const gw = await startGateway({ configPath });
+  const gw = await startGateway({ configPath: file }).catch(async (err: unknown) => {
+    await portal.close();
+    throw configFailure(file, err);
+  });
   const url = gw.current().config.server.public_url;
-  process.stderr.write(`
+  io.stderr.write(`
   gatehouse demo is running.
 
     Open ${url}/ in a browser (the demo portal on 127.0.0.1:${portal.port} sits behind it).
@@ -34,12 +45,7 @@ ${DEMO_USERS.map(([u, p, g]) => `      ${u.padEnd(6)} password ${p.padEnd(16)} g
     Stop with Ctrl-C.
 
 `);
-  await new Promise<void>((resolveStop) => {
-    const stop = () => {
-      Promise.allSettled([gw.close(), portal.close()]).then(() => resolveStop());
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
-  return 0;
+  await stopSignal();
+  await Promise.allSettled([gw.close(), portal.close()]);
+  return EXIT.OK;
 }

@@ -23,8 +23,8 @@ export const DEFAULT_CONFIG = 'config/gatehouse.yaml';
 /** A failure with its exit code (EXIT.FAILED, EXIT.USAGE, ...); the message is what the operator reads. */
 export class CliError extends Error {
   readonly code: number;
-  constructor(code: number, message: string) {
-    super(message);
+  constructor(code: number, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.code = code;
   }
 }
@@ -33,14 +33,18 @@ export function usageError(message: string): CliError {
   return new CliError(EXIT.USAGE, message);
 }
 
-export interface CliIO {
+/** Where a command writes: the process's streams, or a test's buffers. */
+export interface Streams {
   stdout: Pick<Writable, 'write'>;
   stderr: Pick<Writable, 'write'>;
+}
+
+export interface CliIO extends Streams {
   /** The clock (ms since the epoch); Date.now when absent. */
   now?: () => number;
 }
 
-export const STD_IO: CliIO = { stdout: process.stdout, stderr: process.stderr };
+export const STD_IO: Streams = { stdout: process.stdout, stderr: process.stderr };
 
 /** How a command introduces itself in `gatehouse --help` and on its errors. */
 export interface CommandInfo {
@@ -55,7 +59,7 @@ export interface CommandInfo {
  * every command (`LABEL: message`, plus the usage after a usage error).
  * Anything else is a bug and propagates (main.ts prints it with its stack).
  */
-export async function runCommand(info: CommandInfo, io: CliIO, body: () => Promise<number>): Promise<number> {
+export async function runCommand(info: CommandInfo, io: Streams, body: () => Promise<number>): Promise<number> {
   try {
     return await body();
   } catch (err) {
@@ -65,7 +69,7 @@ export async function runCommand(info: CommandInfo, io: CliIO, body: () => Promi
   }
 }
 
-export function printUsage(info: CommandInfo, io: CliIO): number {
+export function printUsage(info: CommandInfo, io: Streams): number {
   io.stdout.write(withNewline(info.usage));
   return EXIT.OK;
 }
@@ -133,9 +137,29 @@ export function loadOperatorConfig(file: string, opts: OperatorConfigOptions = {
       ...(now !== undefined ? { now: () => new Date(now) } : {}),
     });
   } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(EXIT.FAILED, `invalid config:\n${formatIssues(file, err.issues)}`);
-    throw err;
+    throw configFailure(file, err);
   }
+}
+
+/** A ConfigError as the operator reads it (CliError, exit 1, every issue listed); anything else unchanged. */
+export function configFailure(file: string, err: unknown): unknown {
+  if (!(err instanceof ConfigError)) return err;
+  const unreadable = err.issues.length === 1 && err.issues[0].message.startsWith('cannot read the config file');
+  const message = unreadable ? `cannot read config ${file}: ${err.issues[0].message}` : `invalid config:\n${formatIssues(file, err.issues)}`;
+  return new CliError(EXIT.FAILED, message, { cause: err });
+}
+
+/** Resolves with the signal (SIGTERM, SIGINT) that asks a long-running command to stop. */
+export function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolveSignal) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolveSignal(signal);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
 }
 
 /** The users of the file identity source, or null when the source has no user list (oidc, upstream_form). */

@@ -4,17 +4,26 @@
 
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter } from 'yaml';
 import type { LocatedIssue, PathSegment } from './interpolate.ts';
+import type { Config } from './types.ts';
 
 export interface ConfigIssue { path: string; line?: number; message: string }
 
 export class ConfigError extends Error {
   issues: ConfigIssue[];
   file: string;
-  constructor(file: string, issues: ConfigIssue[]) {
+  /**
+   * The sections as the loader read them despite the issues (a default where a
+   * value is at fault), when the file got that far. Only for a tool that needs
+   * one setting no issue names (`gatehouse user` and identity.source); nothing
+   * may run on it.
+   */
+  unchecked?: Omit<Config, 'source_path' | 'warnings'>;
+  constructor(file: string, issues: ConfigIssue[], unchecked?: Omit<Config, 'source_path' | 'warnings'>) {
     super(formatIssues(file, issues));
     this.name = 'ConfigError';
     this.file = file;
     this.issues = issues;
+    if (unchecked) this.unchecked = unchecked;
   }
 }
 
