@@ -23,6 +23,7 @@ import { buildSnapshot } from '../http/snapshot.ts';
 import { hostOnly } from '../policy/decide.ts';
 import type { SubjectFacts } from '../policy/types.ts';
 import { explainRequest, formatExplanation, hypotheticalSubject } from './explanation.ts';
+import { enrolledKindsIn } from '../factors/registry.ts';
 import {
   CliError, CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, loadOperatorConfig, openExistingStore, parseOptions, printUsage, readDirectory,
   runCommand, STD_IO, storeName, usageError, type CliIO, type CommandInfo,
@@ -168,9 +169,7 @@ async function enrolledFromStore(config: Config, user: string): Promise<{ kinds:
   const store = await openExistingStore(config);
   if (store === null) return { kinds: [], note: `the store ${storeName(config)} does not exist yet: nobody has enrolled` };
   try {
-    const kinds = [...new Set((await store.listFactors(user)).map((f) => f.kind))];
-    if ((await store.countRecoveryCodes(user)) > 0) kinds.push('recovery');
-    return { kinds };
+    return { kinds: await enrolledKindsIn(store, user) };
   } finally {
     await store.close();
   }
