@@ -1,4 +1,4 @@
-// `gatehouse explain --user U --method M --url URL [--ip IP] [--config FILE]`:
+// `gatehouse explain --user U --method M --url URL [--form A=B&C=D] [--ip IP] [--config FILE]`:
 // dry-runs one request through the same steps and the same policy code the
 // gateway runs (normalize → reserved routes → route → evaluate) and says which
 // rule matched, what the gateway would decide, and why.
@@ -23,6 +23,7 @@ import { buildSnapshot } from '../http/snapshot.ts';
 import { hostOnly } from '../policy/decide.ts';
 import type { SubjectFacts } from '../policy/types.ts';
 import { explainRequest, formatExplanation, hypotheticalSubject } from './explanation.ts';
+import { enrolledKindsIn } from '../factors/registry.ts';
 import {
   CliError, CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, loadOperatorConfig, openExistingStore, parseOptions, printUsage, readDirectory,
   runCommand, STD_IO, storeName, usageError, type CliIO, type CommandInfo,
@@ -40,7 +41,9 @@ export const EXPLAIN: CommandInfo = {
   usage: `usage: gatehouse explain --user USER --method METHOD --url URL [options]
   --user USER          who asks; "-" for an anonymous request
   --method METHOD      GET, POST, ...
-  --url URL            a path (/billing/pay?x=1) or an absolute http(s) URL
+  --url URL            a path (/billing/pay?x=1) or an absolute http(s) URL; rules matching
+                       query parameters read its query (quote it in the shell)
+  --form FIELDS        a urlencoded form body, 'a=b&c=d': what rules matching params read
   --ip IP              the client address (for rules matching networks)
   --host HOST          the Host asked for (default: the URL's host, else server.public_url's)
   --factors KINDS      second factors passed in the session: totp,webauthn,email,sms,recovery
@@ -67,7 +70,7 @@ async function explain(args: string[], io: CliIO): Promise<number> {
     user: { type: 'string' }, method: { type: 'string' }, url: { type: 'string' }, ip: { type: 'string' }, host: { type: 'string' },
     factors: { type: 'string' }, fresh: { type: 'string' }, remembered: { type: 'boolean' }, deferred: { type: 'boolean' },
     enrolled: { type: 'string' }, groups: { type: 'string' }, ...CONFIG_OPTION, json: { type: 'boolean' },
-    override: { type: 'string' }, 'break-glass': { type: 'boolean' },
+    override: { type: 'string' }, 'break-glass': { type: 'boolean' }, form: { type: 'string' },
   });
   if (v.help) return printUsage(EXPLAIN, io);
   for (const key of ['user', 'method', 'url'] as const) if (v[key] === undefined) throw usageError(`--${key} is required`);
@@ -132,7 +135,8 @@ async function explain(args: string[], io: CliIO): Promise<number> {
   const bad = overrides.find((m) => !METHOD.test(m));
   if (bad !== undefined) throw usageError(`--override ${JSON.stringify(bad)} is not an HTTP method`);
   if (subject && v['break-glass'] === true) subject.breakglass = true;
-  const e = explainRequest(snap, { method, target, host, ip, ...(overrides.length > 0 ? { overrides } : {}) }, subject, now);
+  const form = v.form === undefined ? {} : { form: String(v.form) };
+  const e = explainRequest(snap, { method, target, host, ip, ...(overrides.length > 0 ? { overrides } : {}), ...form }, subject, now);
   e.notes.push(...notes);
   io.stdout.write(v.json ? `${JSON.stringify(e, null, 2)}\n` : formatExplanation(e));
   return EXIT.OK;
@@ -165,9 +169,7 @@ async function enrolledFromStore(config: Config, user: string): Promise<{ kinds:
   const store = await openExistingStore(config);
   if (store === null) return { kinds: [], note: `the store ${storeName(config)} does not exist yet: nobody has enrolled` };
   try {
-    const kinds = [...new Set((await store.listFactors(user)).map((f) => f.kind))];
-    if ((await store.countRecoveryCodes(user)) > 0) kinds.push('recovery');
-    return { kinds };
+    return { kinds: await enrolledKindsIn(store, user) };
   } finally {
     await store.close();
   }

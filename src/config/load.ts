@@ -22,7 +22,7 @@ import { ConfigError, formatPath, toIssues } from './issues.ts';
 import { Reader, isObject, messageOf, type Obj } from './reader.ts';
 import { configValidator } from './schema.ts';
 import { schemaIssues } from './schema-messages.ts';
-import { requireSharedSecrets } from './secrets.ts';
+import { deriveSharedAuditKey, requireSharedSecrets } from './secrets.ts';
 import { buildAudit } from './sections/audit.ts';
 import { buildBranding } from './sections/branding.ts';
 import { buildFactors } from './sections/factors.ts';
@@ -141,6 +141,7 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const shared_state = buildSharedState(r, raw.shared_state);
   const notifier = buildNotifier(r, raw.notifier);
   const audit = buildAudit(r, r.section(raw, 'audit'), env);
+  deriveSharedAuditKey(factors, audit, store, shared_state, warnings);
   if (serving) requireSharedSecrets(r, session, factors, audit, store, shared_state);
   const headers = buildHeaders(r, r.section(raw, 'headers'));
   return { server, branding, routes, identity, session, factors, policy, rollout, store, shared_state, notifier, audit, headers };

@@ -129,7 +129,7 @@ export function readsBody(req: RequestFacts, policy: CompiledPolicy): boolean {
 }
 
 /** The request's query and body as the app reads them, each decoded once on first use. */
-function paramSources(req: RequestFacts): ParamSources {
+export function paramSources(req: RequestFacts): ParamSources {
   let query: DecodedParams | undefined;
   let body: DecodedParams | undefined;
   const style = req.params_style ?? 'plain';

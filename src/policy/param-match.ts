@@ -148,7 +148,7 @@ export function decodeParams(encoded: string, style: ParamsStyle = 'plain'): Dec
 
 /** A condition of a declared rule: one of several value patterns, or presence / absence. */
 export type ValueCondition =
-  | { kind: 'values'; patterns: (string | RegExp)[]; ignoreCase: boolean }
+  | { kind: 'values'; patterns: (string | RegExp)[]; ignoreCase: boolean; written: readonly string[] }
   | { kind: 'present' }
   | { kind: 'absent' };
 
@@ -163,7 +163,7 @@ export function compileValueCondition(spec: ValueConditionSpec, ignoreCase = fal
     const c = compileParamCondition(ignoreCase ? p.toLowerCase() : p);
     return c.kind === 'value' && c.regex !== null ? c.regex : ignoreCase ? p.toLowerCase() : p;
   });
-  return { kind: 'values', patterns, ignoreCase };
+  return { kind: 'values', patterns, ignoreCase, written: list };
 }
 
 function valueMatches(cond: Extract<ValueCondition, { kind: 'values' }>, value: string): boolean {

@@ -2,7 +2,7 @@
 
 import type { Millis } from '../duration.ts';
 import { isObject, type Reader } from '../reader.ts';
-import { bool, choice, duration, nonEmpty, obj, strList } from '../schema-kit.ts';
+import { bool, choice, duration, nonEmpty, obj, strList, type PropertiesOf } from '../schema-kit.ts';
 import { checkHostname, checkHttpUrl } from '../value-checks.ts';
 
 export const PATH_PARAMS = ['reject', 'allow'] as const;
@@ -22,7 +22,7 @@ export const routeSchema = obj(
     method_override: choice(METHOD_OVERRIDE),
     params_style: choice(PARAMS_STYLE),
     strip_headers: strList,
-  },
+  } satisfies PropertiesOf<RouteConfig>,
   ['path', 'upstream'],
 );
 

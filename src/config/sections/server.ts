@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import type { Millis } from '../duration.ts';
 import type { Obj, Reader } from '../reader.ts';
-import { byteSize, choice, duration, int, nonEmpty, obj, strList } from '../schema-kit.ts';
+import { byteSize, choice, duration, int, nonEmpty, obj, strList, type PropertiesOf } from '../schema-kit.ts';
 import { checkListen, normalizeCidr, normalizeOrigin } from '../value-checks.ts';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -25,7 +25,7 @@ export const serverSchema = obj({
   metrics_listen: nonEmpty,
   instance_id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', errorHint: 'must be 1-64 letters, digits, dots, dashes or underscores' },
   log_level: choice(LOG_LEVELS),
-});
+} satisfies PropertiesOf<ServerConfig, 'metrics_listen'>);
 
 export interface ServerConfig {
   listen: string;                 // host:port, e.g. 127.0.0.1:8080
