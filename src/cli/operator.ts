@@ -101,6 +101,12 @@ export function parseOptions<const O extends ParseArgsOptionsConfig>(args: strin
   return parsed;
 }
 
+/** The values of options a command cannot do without; a missing one is a usage error (`--url is required`). */
+export function requiredOptions<V extends object, K extends keyof V & string>(values: V, keys: readonly K[]): { [P in K]-?: NonNullable<V[P]> } {
+  for (const key of keys) if (values[key] === undefined) throw usageError(`--${key} is required`);
+  return values as { [P in K]-?: NonNullable<V[P]> };
+}
+
 /** The --config value, else the default config file. */
 export function configPath(values: { config?: string }): string {
   return values.config ?? DEFAULT_CONFIG;
