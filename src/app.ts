@@ -34,7 +34,7 @@ import { createCheckpointer, type Checkpointer } from './audit/checkpoint.ts';
 import { checkpointPublisher } from './audit/publish-checkpoint.ts';
 import { openForwarder } from './audit/open-forwarder.ts';
 import type { Forwarder } from './audit/forward.ts';
-import { registerFeaturePages } from './ui/feature-pages.ts';
+import { registerPages } from './ui/page-routes.ts';
 import { createFactorRegistry } from './factors/registry.ts';
 import { createWebAuthn, type WebAuthnService } from './factors/webauthn.ts';
 import { openNotifier } from './identity/notifier.ts';
@@ -185,7 +185,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     now,
     pages: new Map<string, PageHandler>(),
   };
-  await registerFeaturePages(svc, config);
+  await registerPages(svc, config);
 
   let snap = buildSnapshot(config);
   await audit.write({ event: 'config.loaded', source: configPath });
