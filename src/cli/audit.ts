@@ -65,7 +65,7 @@ export async function runAudit(args: string[], io: CliIO = STD_IO): Promise<numb
 }
 
 async function audit(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseOptions(args, {
+  const { values: v, positionals } = parseOptions(args, {
     ...CONFIG_OPTION,
     anchor: { type: 'string' },
     'key-file': { type: 'string' },
@@ -73,7 +73,6 @@ async function audit(args: string[], io: CliIO): Promise<number> {
     checkpoint: { type: 'string', multiple: true },
     jwks: { type: 'string' },
   }, true);
-  const v = values as { config?: string; anchor?: string; 'key-file'?: string; 'allow-unkeyed'?: boolean; checkpoint?: string[]; jwks?: string; help?: boolean };
   const [command, ...files] = positionals;
   if (v.help) return printUsage(AUDIT, io);
   if (command !== 'verify') throw usageError(command === undefined ? 'missing subcommand' : `unknown subcommand "${command}"`);

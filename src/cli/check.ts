@@ -60,7 +60,7 @@ async function check(args: string[], io: CheckIO): Promise<number> {
 }
 
 /** check's wording for a stray argument predates the shared parser and is kept (test/config/check.test.ts reads it). */
-function parseCheckOptions(args: string[]): ReturnType<typeof parseOptions> {
+function parseCheckOptions(args: string[]): ReturnType<typeof parseOptions<typeof CONFIG_OPTION>> {
   try {
     return parseOptions(args, CONFIG_OPTION);
   } catch (err) {

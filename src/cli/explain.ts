@@ -26,7 +26,7 @@ import { explainRequest, formatExplanation, hypotheticalSubject } from './explan
 import { enrolledKindsIn } from '../factors/registry.ts';
 import {
   CliError, CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, loadOperatorConfig, openExistingStore, parseOptions, printUsage, readDirectory,
-  runCommand, STD_IO, storeName, usageError, type CliIO, type CommandInfo,
+  requiredOptions, runCommand, STD_IO, storeName, usageError, type CliIO, type CommandInfo,
 } from './operator.ts';
 
 // The pure explanation, also used by the decision tests (test/policy/), which import it from here.
@@ -73,35 +73,34 @@ async function explain(args: string[], io: CliIO): Promise<number> {
     override: { type: 'string' }, 'break-glass': { type: 'boolean' }, form: { type: 'string' },
   });
   if (v.help) return printUsage(EXPLAIN, io);
-  for (const key of ['user', 'method', 'url'] as const) if (v[key] === undefined) throw usageError(`--${key} is required`);
-  const method = String(v.method).toUpperCase();
+  const { user: userArg, method: methodArg, url } = requiredOptions(v, ['user', 'method', 'url']);
+  const method = methodArg.toUpperCase();
   if (!METHOD.test(method)) throw usageError(`--method ${JSON.stringify(v.method)} is not an HTTP method`);
-  const ip = v.ip === undefined ? '' : String(v.ip);
+  const ip = v.ip ?? '';
   if (ip !== '' && isIP(ip) === 0) throw usageError(`--ip ${JSON.stringify(ip)} is not an IP address`);
-  const factors = v.factors === undefined ? [] : parseKinds(String(v.factors), '--factors');
+  const factors = v.factors === undefined ? [] : parseKinds(v.factors, '--factors');
   if (v.fresh !== undefined && factors.length === 0) throw usageError('--fresh says how old the --factors are: give --factors too');
   let freshMs = 0;
   if (v.fresh !== undefined) {
     try {
-      freshMs = parseDuration(String(v.fresh));
+      freshMs = parseDuration(v.fresh);
     } catch (err) {
       throw usageError(`--fresh: ${(err as Error).message}`);
     }
   }
-  const userArg = String(v.user);
   const anonymous = userArg === '-';
   if (anonymous) {
     for (const key of ['factors', 'remembered', 'deferred', 'enrolled', 'groups', 'break-glass'] as const) {
       if (v[key] !== undefined) throw usageError(`--${key} describes a signed-in user; it makes no sense with --user -`);
     }
   }
-  const enrolledArg = v.enrolled === undefined ? undefined : String(v.enrolled) === 'none' ? [] : parseKinds(String(v.enrolled), '--enrolled');
-  const groupsArg = v.groups === undefined ? undefined : String(v.groups).split(',').map((g) => g.trim()).filter(Boolean);
+  const enrolledArg = v.enrolled === undefined ? undefined : v.enrolled === 'none' ? [] : parseKinds(v.enrolled, '--enrolled');
+  const groupsArg = v.groups === undefined ? undefined : v.groups.split(',').map((g) => g.trim()).filter(Boolean);
 
   const now = (io.now ?? Date.now)();
   const config = loadOperatorConfig(configPath(v), { now });
   const snap = buildSnapshot(config);
-  const { host, target } = splitUrl(String(v.url), v.host === undefined ? undefined : String(v.host), config);
+  const { host, target } = splitUrl(url, v.host, config);
 
   const notes: string[] = [];
   let subject: SubjectFacts | null = null;
@@ -131,11 +130,11 @@ async function explain(args: string[], io: CliIO): Promise<number> {
     }
   }
 
-  const overrides = v.override === undefined ? [] : String(v.override).split(',').map((m) => m.trim().toUpperCase()).filter(Boolean);
+  const overrides = v.override === undefined ? [] : v.override.split(',').map((m) => m.trim().toUpperCase()).filter(Boolean);
   const bad = overrides.find((m) => !METHOD.test(m));
   if (bad !== undefined) throw usageError(`--override ${JSON.stringify(bad)} is not an HTTP method`);
   if (subject && v['break-glass'] === true) subject.breakglass = true;
-  const form = v.form === undefined ? {} : { form: String(v.form) };
+  const form = v.form === undefined ? {} : { form: v.form };
   const e = explainRequest(snap, { method, target, host, ip, ...(overrides.length > 0 ? { overrides } : {}), ...form }, subject, now);
   e.notes.push(...notes);
   io.stdout.write(v.json ? `${JSON.stringify(e, null, 2)}\n` : formatExplanation(e));

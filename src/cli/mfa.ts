@@ -72,10 +72,10 @@ async function mfa(args: string[], io: CliIO): Promise<number> {
   if (directory !== null && record === undefined) throw new CliError(EXIT.FAILED, `no user ${JSON.stringify(user)} in ${directory.path}`);
 
   if (command === 'list') return list(io, config, user, record, v.json === true, now);
-  const by = v.by === undefined ? defaultOperator() : String(v.by).trim();
+  const by = v.by === undefined ? defaultOperator() : v.by.trim();
   if (by === '') throw usageError('--by must name someone');
-  const approvedBy = v['approved-by'] === undefined ? undefined : String(v['approved-by']).trim();
-  const reason = v.reason === undefined ? undefined : String(v.reason).trim() || undefined;
+  const approvedBy = v['approved-by']?.trim();
+  const reason = v.reason?.trim() || undefined;
   return reset(io, config, { user, record, directory: directory?.users ?? null, by, approvedBy, reason, now });
 }
 

@@ -8,7 +8,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { ConfigError, formatIssues, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
 import { parseUsersFile } from '../identity/users-file.ts';
@@ -81,35 +81,35 @@ function withNewline(text: string): string {
 /** `--config FILE` (`-c FILE`), the same for every command that reads the config. */
 export const CONFIG_OPTION = { config: { type: 'string', short: 'c' } } as const;
 
-type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
-type OptionValue = string | boolean | string[] | undefined;
+const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
 
 /**
  * node:util parseArgs (strict) with usage errors as CliError(EXIT.USAGE).
  * Every command accepts --help/-h; `--config` (when the command has it) must
  * name a file.
  */
-export function parseOptions(
-  args: string[],
-  options: OptionSpec,
-  positionals = false,
-): { values: Record<string, OptionValue>; positionals: string[] } {
+export function parseOptions<const O extends ParseArgsOptionsConfig>(args: string[], options: O, positionals = false) {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: positionals });
+    parsed = parseArgs({ args, options: { ...options, ...HELP_OPTION }, strict: true, allowPositionals: positionals });
   } catch (err) {
     const e = err as Error & { code?: string };
     const missing = e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /^Option '(-[^ ]+)(?:, (--[^ ]+))? <value>' argument missing$/.exec(e.message) : null;
     throw usageError(missing ? `${missing[2] ?? missing[1]} needs a value` : e.message);
   }
-  const values = parsed.values as Record<string, OptionValue>;
-  if (values.config === '') throw usageError('--config needs a file');
-  return { values, positionals: parsed.positionals };
+  if ((parsed.values as { config?: unknown }).config === '') throw usageError('--config needs a file');
+  return parsed;
+}
+
+/** The values of options a command cannot do without; a missing one is a usage error (`--url is required`). */
+export function requiredOptions<V extends object, K extends keyof V & string>(values: V, keys: readonly K[]): { [P in K]-?: NonNullable<V[P]> } {
+  for (const key of keys) if (values[key] === undefined) throw usageError(`--${key} is required`);
+  return values as { [P in K]-?: NonNullable<V[P]> };
 }
 
 /** The --config value, else the default config file. */
-export function configPath(values: Record<string, OptionValue>): string {
-  return typeof values.config === 'string' ? values.config : DEFAULT_CONFIG;
+export function configPath(values: { config?: string }): string {
+  return values.config ?? DEFAULT_CONFIG;
 }
 
 export interface OperatorConfigOptions {

@@ -87,7 +87,7 @@ export async function runUser(args: string[], io: Streams = STD_IO): Promise<num
 }
 
 async function run(args: string[], io: Streams): Promise<number> {
-  const { values: v, positionals } = parseOptions(args, {
+  const { values, positionals } = parseOptions(args, {
     users: { type: 'string' },
     ...CONFIG_OPTION,
     email: { type: 'string' },
@@ -95,7 +95,6 @@ async function run(args: string[], io: Streams): Promise<number> {
     groups: { type: 'string' },
     'password-stdin': { type: 'boolean' },
   }, true);
-  const values = v as { users?: string; config?: string; email?: string; name?: string; groups?: string; 'password-stdin'?: boolean; help?: boolean };
   if (values.help) return printUsage(USER, io);
   const [command, username, ...extra] = positionals;
   if (command === undefined) throw usageError('missing command');
@@ -113,7 +112,7 @@ async function run(args: string[], io: Streams): Promise<number> {
     throw usageError(`--password-stdin is only for "add" and "passwd"`);
   }
 
-  const file = usersFilePath(values.users, v);
+  const file = usersFilePath(values.users, values);
   const users = await readUsers(file, command === 'add');
 
   switch (command) {

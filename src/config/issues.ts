@@ -2,7 +2,7 @@
 // Problems are collected as key paths (segments); the line is looked up in the
 // parsed YAML document at the end, so every check only names the key.
 
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, type Document, type LineCounter } from 'yaml';
 import type { LocatedIssue, PathSegment } from './interpolate.ts';
 import type { Config } from './types.ts';
 
@@ -73,8 +73,8 @@ function lineOf(doc: Document, lc: LineCounter, segments: PathSegment[]): number
       if (at !== undefined) line = lc.linePos(at).line;
       node = pair.value;
     } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg] as { range?: [number, number, number] } | undefined;
-      if (!item) return line;
+      const item: unknown = node.items[seg];
+      if (!isNode(item)) return line;
       if (item.range) line = lc.linePos(item.range[0]).line;
       node = item;
     } else {

@@ -12,7 +12,7 @@ import type { RequestContext, Services, Snapshot } from '../web/context.ts';
 import { errorPage, redirect, sendJson } from '../web/respond.ts';
 import { BodyError, readBody } from '../web/form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
-import type { Route } from '../policy/route-table.ts';
+import { upstreamTarget, urlTranslation, type Route } from '../policy/route-table.ts';
 import { hostOnly, judge, needsBody, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
 import { formOverrides, headerOverrides, isFormBody, joinOverrides } from '../policy/method-override.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
@@ -280,13 +280,14 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     const exchange = forwardRequest(res, {
       pool: svc.pools.get(route.upstreamOrigin),
       method: stash?.m ?? req.method ?? 'GET',
-      path: route.upstreamBase + target,
+      path: upstreamTarget(route, target),
       headers,
       body: stashBody ?? (hasBody ? req : null),
       headersTimeout: route.timeout,
       upstreamOrigin: route.upstreamOrigin,
       publicOrigin: snap.publicOrigin,
       sessionCookieName: svc.sessions.cookieName,
+      translate: urlTranslation(route),
       extraHeaders,
       privateAnswer: ctx.session?.user !== undefined,
       onHeaders: snap.config.identity.source === 'upstream_form' ? (out) => appCookiesFollowSession(ctx, out) : undefined,
@@ -495,7 +496,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       }));
       proxyUpgrade(socket, head, {
         origin: route.upstreamOrigin,
-        path: route.upstreamBase + target.forwardPath + target.query,
+        path: upstreamTarget(route, target.forwardPath + target.query),
         headers,
         timeout: route.timeout,
         publicOrigin: snap.publicOrigin,

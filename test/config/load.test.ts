@@ -139,6 +139,8 @@ t.test('every key set: values converted and normalized', async (t) => {
     method_override: 'evaluate',
     params_style: 'plain',
     strip_headers: [],
+    strip_prefix: false,
+    rewrite_location: [],
   });
   t.strictSame(c.identity, {
     source: 'oidc',

@@ -127,3 +127,41 @@ if (!legacyAppsMissing('phpmyadmin') || process.env.CI === 'true') {
     t.match(await r.text(), /Export/);
   });
 }
+
+if (!legacyAppsMissing('dokuwiki') || process.env.CI === 'true') {
+  t.test('DokuWiki under /wiki (strip_prefix): its sign-in redirect and cookie come back under the prefix', async (t) => {
+    const wiki = await startDokuWiki({ users: { alice: { password: 'alice-wiki-pass' } } });
+    t.teardown(() => wiki.close());
+    const f = await startTestGateway({
+      upstream: false,
+      config: {
+        routes: [{ path: '/wiki', upstream: wiki.origin, strip_prefix: true, params_style: 'php' }],
+        policy: { default: 'login', rules: [{ id: 'wiki-admin', match: { path: '/wiki/doku.php', params: { do: '*a*d*m*i*n*' }, ignore_case: true }, require: 'deny' }] },
+      },
+    });
+    t.teardown(() => f.close());
+    const c = new Client(f.url);
+    await c.signIn('alice', 'alice-test-pass', '/wiki/');
+
+    let r = await c.fetch('/wiki/doku.php?id=wiki:syntax');
+    t.equal(r.status, 200, 'a page under the prefix');
+    t.match(await r.text(), /Formatting Syntax/);
+    r = await c.fetch('/wiki/doku.php?do=admin');
+    t.equal(r.status, 403, 'rules are written on the public path');
+
+    r = await c.fetch('/wiki/doku.php?id=start&do=login');
+    t.equal(r.status, 200);
+    const sectok = /name="sectok" value="([^"]*)"/.exec(await r.text())?.[1];
+    t.ok(sectok !== undefined, 'DokuWiki\'s own login form');
+    r = await c.postForm('/wiki/doku.php?id=start', { sectok: sectok!, id: 'start', do: 'login', u: 'alice', p: 'alice-wiki-pass' });
+    t.equal(r.status, 302, 'DokuWiki signs alice in');
+    const location = r.headers.get('location') ?? '';
+    t.match(location, new RegExp(`^${f.url.replace('localhost', '(?:localhost|127\\.0\\.0\\.1)')}/wiki/doku\\.php`), `its redirect (to its internal origin) comes back under the public prefix: ${location}`);
+    const cookies = r.headers.getSetCookie().filter((s) => /^DW/.test(s));
+    t.ok(cookies.length > 0, 'DokuWiki\'s auth cookie');
+    for (const sc of cookies) t.match(sc, /;\s*path=\/wiki\//i, `scoped to the prefix: ${sc}`);
+    r = await c.fetch(location.replace(/^https?:\/\/[^/]+/, ''));
+    t.equal(r.status, 200);
+    t.match(await r.text(), /Log Out|Logged in as/i, 'signed in to DokuWiki through the prefix');
+  });
+}
