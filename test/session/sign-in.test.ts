@@ -6,7 +6,6 @@ import t from 'tap';
 import { join } from 'node:path';
 import type { AuditEvent } from '../../src/audit/events.ts';
 import { createMetrics } from '../../src/audit/metrics.ts';
-import type { FactorsConfig } from '../../src/config/types.ts';
 import { createFactorRegistry } from '../../src/factors/registry.ts';
 import { openNotifier } from '../../src/identity/notifier.ts';
 import { Throttle, throttleKeys } from '../../src/identity/throttle.ts';
@@ -15,16 +14,10 @@ import { SessionManager } from '../../src/session/session-manager.ts';
 import { failSignIn, reserveSignIn, signIn, type SignInServices } from '../../src/session/sign-in.ts';
 import { createMemorySharedState } from '../../src/store/memory-shared-state.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import { testFactorsConfig } from '../helpers/factors-config.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
-const FACTORS: FactorsConfig = {
-  encryption_key: 'sign-in-test-key-0123456789-abcdefghijklm',
-  totp: { issuer: 'Example Portal' },
-  webauthn: { rp_name: 'Example Portal' },
-  email_otp: { ttl: 600_000, length: 6 },
-  sms_otp: { ttl: 300_000, length: 6 },
-  recovery_codes: { count: 10 },
-};
+const FACTORS = testFactorsConfig('sign-in-test-key-0123456789-abcdefghijklm');
 const WHO = { user: 'alice', ip: '192.0.2.7', requestId: 'req-1' };
 
 async function rig(t: { testdir(): string; teardown(fn: () => unknown): unknown }) {
