@@ -312,15 +312,20 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   async function readFormFirst(ctx: RequestContext): Promise<boolean> {
     const cfg = ctx.snap.config;
     if (!admitBody(ctx)) return false;
+    return readFormInto(ctx, cfg.policy.stash_max_body, { reason: 'form too large to check for _method (policy.stash_max_body)', settings: 'routes[].method_override, policy.stash_max_body' });
+  }
+
+  /** Reads a form body of at most `limit` bytes into ctx.form; false when it answered instead (too large: 413 naming `settings`; broken or slow: 400). */
+  async function readFormInto(ctx: RequestContext, limit: number, tooLarge: { reason: string; settings: string }): Promise<boolean> {
     try {
-      const body = await readBody(ctx.req, cfg.policy.stash_max_body, cfg.server.body_timeout || 10_000);
+      const body = await readBody(ctx.req, limit, ctx.snap.config.server.body_timeout || 10_000);
       ctx.form = formOf(ctx, body);
       return true;
     } catch (err) {
       const status = err instanceof BodyError ? err.status : 400;
       ctx.res.shouldKeepAlive = false;
-      ctx.log = { decision: 'deny', reason: status === 413 ? 'form too large to check for _method (policy.stash_max_body)' : 'form body unreadable' };
-      errorPage(ctx, status === 413 ? 413 : 400, status === 413 ? { message: 'This form is too large for the gateway to check. Ask the administrator (routes[].method_override, policy.stash_max_body).' } : {});
+      ctx.log = { decision: 'deny', reason: status === 413 ? tooLarge.reason : 'form body unreadable' };
+      errorPage(ctx, status === 413 ? 413 : 400, status === 413 ? { message: `This form is too large for the gateway to check. Ask the administrator (${tooLarge.settings}).` } : {});
       return false;
     }
   }
@@ -342,17 +347,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       ctx.bodyUnread = true;
       return true;
     }
-    try {
-      const body = await readBody(ctx.req, limit, cfg.server.body_timeout || 10_000);
-      ctx.form = formOf(ctx, body);
-      return true;
-    } catch (err) {
-      const status = err instanceof BodyError ? err.status : 400;
-      ctx.res.shouldKeepAlive = false;
-      ctx.log = { decision: 'deny', reason: status === 413 ? 'chunked form over policy.inspect_body_max' : 'form body unreadable' };
-      errorPage(ctx, status === 413 ? 413 : 400, status === 413 ? { message: 'This form is too large for the gateway to check. Ask the administrator (policy.inspect_body_max).' } : {});
-      return false;
-    }
+    return readFormInto(ctx, limit, { reason: 'chunked form over policy.inspect_body_max', settings: 'policy.inspect_body_max' });
   }
 
   /**

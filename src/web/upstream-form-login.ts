@@ -23,10 +23,12 @@ import type { SessionData } from '../session/session-data.ts';
 import { requestSubject } from './current-user.ts';
 import { challengeUrl } from './challenge-links.ts';
 import { liveCookieValue, parseSetCookie } from '../identity/app-cookies.ts';
+
 import { expireAppCookies, forgetReleased, rememberReleased } from './app-cookies.ts';
 import { canonicalUsername, namesSameUser, readLoginUsername, whoamiUser } from '../identity/login-form.ts';
 import { throttleKeys, type Attempt, type ThrottleKey } from '../identity/throttle.ts';
 import { LOGIN_FORM_LIMIT, judgeLogin, appTarget, heldKey, withoutCookies, samePath, loginPageUrl } from '../identity/upstream-form.ts';
+
 function formConfig(ctx: RequestContext): UpstreamFormIdentityConfig | undefined {
   const id = ctx.snap.config.identity;
   return id.source === 'upstream_form' ? id.upstream_form : undefined;
