@@ -53,15 +53,7 @@ interface Anchor {
 }
 
 export async function runAudit(args: string[], io: CliIO = STD_IO): Promise<number> {
-  return runCommand(AUDIT, io, async () => {
-    try {
-      return await audit(args, io);
-    } catch (err) {
-      // A log that cannot be read is the operator's to fix, not a bug.
-      if ((err as NodeJS.ErrnoException).code !== undefined && !(err instanceof CliError)) throw new CliError(EXIT.FAILED, (err as Error).message);
-      throw err;
-    }
-  });
+  return runCommand(AUDIT, io, () => audit(args, io));
 }
 
 async function audit(args: string[], io: CliIO): Promise<number> {

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { ConfigError, formatIssues, loadConfig } from '../config/load.ts';
+import { ConfigError, formatIssues, loadConfig, type ConfigIssue } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
 import { parseUsersFile } from '../identity/users-file.ts';
 import type { UserRecord } from '../identity/types.ts';
@@ -55,18 +55,27 @@ export interface CommandInfo {
 }
 
 /**
- * Runs a command body: --help and every CliError are answered the same way for
- * every command (`LABEL: message`, plus the usage after a usage error).
- * Anything else is a bug and propagates (main.ts prints it with its stack).
+ * Runs a command body: every CliError is answered the same way for every
+ * command (`LABEL: message`, plus the usage after a usage error), and so is a
+ * file the system refused (`EACCES: permission denied, open ...`: the
+ * operator's to fix, exit 1). Anything else is a bug and propagates (main.ts
+ * prints it with its stack).
  */
 export async function runCommand(info: CommandInfo, io: Streams, body: () => Promise<number>): Promise<number> {
   try {
     return await body();
   } catch (err) {
-    if (!(err instanceof CliError)) throw err;
-    io.stderr.write(`${info.label}: ${err.message}\n${err.code === EXIT.USAGE ? withNewline(info.usage) : ''}`);
-    return err.code;
+    const failure = err instanceof CliError ? err : systemFailure(err);
+    if (failure === undefined) throw err;
+    io.stderr.write(`${info.label}: ${failure.message}\n${failure.code === EXIT.USAGE ? withNewline(info.usage) : ''}`);
+    return failure.code;
   }
+}
+
+/** A failed system call (its message names the call and the file) as exit 1. */
+function systemFailure(err: unknown): CliError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  return err instanceof Error && typeof e.code === 'string' && typeof e.syscall === 'string' ? new CliError(EXIT.FAILED, e.message, { cause: err }) : undefined;
 }
 
 export function printUsage(info: CommandInfo, io: Streams): number {
@@ -166,17 +175,29 @@ export function stopSignal(): Promise<NodeJS.Signals> {
 export function readDirectory(config: Config): { path: string; users: Map<string, UserRecord> } | null {
   if (config.identity.source !== 'file' || !config.identity.file) return null;
   const path = config.identity.file.path;
+  return { path, users: readUsersFile(path) };
+}
+
+/** A users file's users; unreadable or invalid is exit 1 with every problem listed (`missing: 'empty'`: no file yet, no users). */
+export function readUsersFile(path: string, opts: { missing?: 'empty' } = {}): Map<string, UserRecord> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new CliError(EXIT.FAILED, `cannot read the users file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && opts.missing === 'empty') return new Map();
+    throw new CliError(EXIT.FAILED, `cannot read the users file ${path}: ${code ?? (err as Error).message}`);
   }
   const { users, issues } = parseUsersFile(text, path);
   if (issues.length > 0) {
-    throw new CliError(EXIT.FAILED, `the users file ${path} has errors (run gatehouse check):\n${issues.map((i) => `  ${i.path}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`).join('\n')}`);
+    throw new CliError(EXIT.FAILED, `the users file ${path} has errors (run gatehouse check):\n${usersFileIssues(issues)}`);
   }
-  return { path, users };
+  return users;
+}
+
+/** A users file's problems, one indented line each: `  users.dave.password (line 4): ...`. */
+export function usersFileIssues(issues: ConfigIssue[]): string {
+  return issues.map((i) => `  ${i.path}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`).join('\n');
 }
 
 /** The store, migrated; for reading commands a SQLite file that does not exist yet is null (nothing to read, nothing created). */
@@ -209,11 +230,11 @@ export function storeName(config: Config): string {
   }
 }
 
-/** A table indented by two spaces, columns padded to their widest cell (the last one not). */
-export function table(header: string[], rows: string[][]): string[] {
+/** A table's lines, columns padded to their widest cell (the last one not), indented by two spaces unless told. */
+export function table(header: string[], rows: string[][], indent = '  '): string[] {
   const all = [header, ...rows];
   const widths = header.map((_, c) => Math.max(...all.map((r) => r[c].length)));
-  return all.map((r) => `  ${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')}`.trimEnd());
+  return all.map((r) => `${indent}${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')}`.trimEnd());
 }
 
 /** `2026-11-22 12:00 UTC` from an ISO timestamp. */

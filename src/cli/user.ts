@@ -6,26 +6,23 @@
 // invalid users file or config), 2 usage, 130 interrupted at the prompt.
 
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { ConfigError } from '../config/load.ts';
+import type { Config } from '../config/types.ts';
 import { hashPassword } from '../identity/password-hash.ts';
 import {
   addUser,
   EMAIL_PATTERN,
   GROUP_PATTERN,
-  parseUsersFile,
   setDisabled,
   setPassword,
   USERNAME_PATTERN,
   UsersFileError,
-  type ConfigIssue,
 } from '../identity/users-file.ts';
-import { ConfigError } from '../config/load.ts';
-import type { Config } from '../config/types.ts';
 import type { UserRecord } from '../identity/types.ts';
 import {
-  CliError, CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, loadOperatorConfig, parseOptions, printUsage, runCommand, STD_IO, usageError,
-  type CommandInfo, type Streams,
+  CliError, CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, loadOperatorConfig, parseOptions, printUsage, readUsersFile, runCommand, STD_IO,
+  table, usageError, usersFileIssues, type CommandInfo, type Streams,
 } from './operator.ts';
 
 export const USER: CommandInfo = {
@@ -77,10 +74,7 @@ export async function runUser(args: string[], io: Streams = STD_IO): Promise<num
     try {
       return await run(args, io);
     } catch (err) {
-      if (err instanceof UsersFileError) throw new CliError(EXIT.FAILED, `${err.message}\n${err.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`);
-      // The users file could not be written (permissions, disk full): the operator's to fix.
-      const e = err as NodeJS.ErrnoException;
-      if (e.code !== undefined && !(err instanceof CliError)) throw new CliError(EXIT.FAILED, `${e.code}: ${e.message}`);
+      if (err instanceof UsersFileError) throw new CliError(EXIT.FAILED, `${err.message}\n${usersFileIssues(err.issues)}`);
       throw err;
     }
   });
@@ -113,7 +107,7 @@ async function run(args: string[], io: Streams): Promise<number> {
   }
 
   const file = usersFilePath(values.users, values);
-  const users = await readUsers(file, command === 'add');
+  const users = readUsersFile(file, command === 'add' ? { missing: 'empty' } : {});
 
   switch (command) {
     case 'list':
@@ -186,19 +180,6 @@ function usersFilePath(usersFlag: string | undefined, values: Parameters<typeof 
   return resolve(identity.file.path);
 }
 
-async function readUsers(file: string, mayBeMissing: boolean): Promise<Map<string, UserRecord>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && mayBeMissing) return new Map();
-    throw new CliError(EXIT.FAILED, `cannot read users file ${file}: ${(err as Error).message}`);
-  }
-  const { users, issues } = parseUsersFile(text, file);
-  if (issues.length > 0) throw new UsersFileError('invalid', `${file} has errors; fix them first (gatehouse check)`, issues);
-  return users;
-}
-
 async function newPassword(username: string, fromStdin: boolean): Promise<string> {
   let password: string;
   if (fromStdin) {
@@ -252,14 +233,6 @@ function promptHidden(question: string): Promise<string> {
 }
 
 function formatTable(users: UserRecord[]): string {
-  const rows = [
-    ['ID', 'NAME', 'EMAIL', 'GROUPS', 'DISABLED'],
-    ...users.map((u) => [u.id, u.display_name, u.email || '-', u.groups.join(',') || '-', u.disabled ? 'yes' : 'no']),
-  ];
-  const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
-  return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]))).join('  ')).join('\n') + '\n';
-}
-
-function formatIssue(i: ConfigIssue): string {
-  return `${i.path}${i.line === undefined ? '' : ` (line ${i.line})`}: ${i.message}`;
+  const rows = users.map((u) => [u.id, u.display_name, u.email || '-', u.groups.join(',') || '-', u.disabled ? 'yes' : 'no']);
+  return `${table(['ID', 'NAME', 'EMAIL', 'GROUPS', 'DISABLED'], rows, '').join('\n')}\n`;
 }

@@ -30,7 +30,6 @@ import { appCookieHeaders, expireAppCookies, rememberReleased } from '../web/app
 import { SIGN_IN_RULE } from '../policy/compile.ts';
 import { parseParams } from '../policy/param-match.ts';
 
-export { RESERVED_PREFIX };
 
 /** GET, HEAD, OPTIONS and TRACE carry no body: one that does would be read by a lenient upstream as the next request (smuggling). */
 export function bodyWhereNoneBelongs(req: IncomingMessage): boolean {

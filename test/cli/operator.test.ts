@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runAudit } from '../../src/cli/audit.ts';
@@ -115,6 +115,9 @@ t.test('runCommand: CliErrors become their exit code and one message; other erro
     t.equal(out.stderr, stderr);
     t.equal(out.stdout, '');
   }
+  const refused = capture();
+  t.equal(await runCommand(info, refused.io, async () => { readFileSync(tmpdir()); return 0; }), EXIT.FAILED, 'a refused system call: exit 1');
+  t.equal(refused.out.stderr, `gatehouse x: EISDIR: illegal operation on a directory, read\n`, 'its message, once');
   const { io } = capture();
   await t.rejects(runCommand(info, io, async () => { throw new TypeError('a bug'); }), TypeError);
 });
