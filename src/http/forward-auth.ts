@@ -41,7 +41,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestContext, Snapshot } from '../web/context.ts';
-import { RESERVED_PREFIX } from './gateway.ts';
+import { RESERVED_PREFIX } from '../policy/decide.ts';
 import { isNavigation } from '../web/client-kind.ts';
 import { errorPage, redirect, sendJson } from '../web/respond.ts';
 import { decide, hostOnly } from '../policy/decide.ts';

@@ -6,15 +6,11 @@
 
 import t from 'tap';
 import { newPage, requireChromium, screenshot } from '../helpers/browser.ts';
-import { exampleConfig, legacyAppsMissing, startDokuWiki, startPhpMyAdmin } from '../helpers/legacy-apps.ts';
+import { exampleRoutesAndPolicy, legacyAppsMissing, startDokuWiki, startPhpMyAdmin } from '../helpers/legacy-apps.ts';
 import { enrollTotpOverHttp, enterCode, signIn, startBrowserGateway } from './harness.ts';
 
 const CODE_LABEL = 'Enter the 6-digit code from your authenticator app';
 
-function example(name: string, origin: string): Record<string, unknown> {
-  const { identity: _ignored, ...rest } = exampleConfig(name, origin);
-  return rest;
-}
 
 const missing = legacyAppsMissing('dokuwiki') ?? legacyAppsMissing('phpmyadmin');
 if (missing && process.env.CI !== 'true') {
@@ -24,7 +20,7 @@ if (missing && process.env.CI !== 'true') {
   t.test('DokuWiki: pages on a stale factor, ?do=admin and ?do=export_raw after a fresh one', async (t) => {
     const wiki = await startDokuWiki({ users: { alice: { password: 'alice-wiki-pass', groups: ['admin', 'user'] } } });
     t.teardown(() => wiki.close());
-    const { f, browser } = await startBrowserGateway(t, { config: example('dokuwiki.yaml', wiki.origin) });
+    const { f, browser } = await startBrowserGateway(t, { config: exampleRoutesAndPolicy('dokuwiki.yaml', wiki.origin) });
     const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
     const page = await newPage(browser);
 
@@ -60,7 +56,7 @@ if (missing && process.env.CI !== 'true') {
   t.test('phpMyAdmin: browsing on a stale factor; the export page and a POST with route only in the body step up', async (t) => {
     const pma = await startPhpMyAdmin();
     t.teardown(() => pma.close());
-    const { f, browser } = await startBrowserGateway(t, { config: example('phpmyadmin.yaml', pma.origin) });
+    const { f, browser } = await startBrowserGateway(t, { config: exampleRoutesAndPolicy('phpmyadmin.yaml', pma.origin) });
     const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
     const page = await newPage(browser);
     await signIn(page, f.url, 'alice', 'alice-test-pass', '/index.php');
@@ -88,5 +84,27 @@ if (missing && process.env.CI !== 'true') {
     await enterCode(page, await device.next(), CODE_LABEL);
     t.equal(new URL(page.url()).searchParams.get('route'), '/server/export', 'then phpMyAdmin\'s export page');
     await page.getByText(/Export/).first().waitFor();
+  });
+
+  t.test('DokuWiki under /wiki (strip_prefix, basedir /wiki/): its own sign-in, redirect and cookie in a browser', async (t) => {
+    const wiki = await startDokuWiki({ users: { alice: { password: 'alice-wiki-pass', name: 'Alice Wiki' } }, basedir: '/wiki/' });
+    t.teardown(() => wiki.close());
+    const { f, browser } = await startBrowserGateway(t, {
+      config: { routes: [{ path: '/wiki', upstream: wiki.origin, strip_prefix: true, params_style: 'php' }], policy: { default: 'login', rules: [] } },
+    });
+    const page = await newPage(browser);
+    await signIn(page, f.url, 'alice', 'alice-test-pass', '/wiki/doku.php?id=start&do=login');
+    t.equal(page.url(), `${f.url}/wiki/doku.php?id=start&do=login`, 'DokuWiki\'s login page, under the prefix');
+    await page.locator('input[name="u"]').fill('alice');
+    await page.locator('input[name="p"]').fill('alice-wiki-pass');
+    await Promise.all([page.waitForNavigation(), page.locator('#dw__login button[type="submit"], #dw__login input[type="submit"]').first().click()]);
+    t.match(page.url(), new RegExp(`^${f.url}/wiki/doku\\.php`), `DokuWiki's redirect after its sign-in stays under /wiki: ${page.url()}`);
+    t.match(await page.content(), /Alice Wiki/, 'signed in to DokuWiki');
+    const dw = (await page.context().cookies()).filter((c) => c.name.startsWith('DW'));
+    t.ok(dw.length > 0, 'DokuWiki\'s cookies');
+    for (const c of dw) t.equal(c.path, '/wiki/', `${c.name} scoped to /wiki/`);
+    await page.goto(`${f.url}/wiki/doku.php?id=wiki:syntax`);
+    t.match(await page.content(), /Alice Wiki/, 'still signed in on the next page');
+    await screenshot(page, 'e2e-dokuwiki-under-prefix');
   });
 }

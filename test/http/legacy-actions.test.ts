@@ -8,16 +8,11 @@
 
 import t, { type Test } from 'tap';
 import { Client, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
-import { exampleConfig, legacyAppsMissing, startDokuWiki, startPhpMyAdmin, type PhpSite } from '../helpers/legacy-apps.ts';
+import { exampleRoutesAndPolicy, legacyAppsMissing, startDokuWiki, startPhpMyAdmin, type PhpSite } from '../helpers/legacy-apps.ts';
 import { enrollTotp, passTotp, type TotpDevice } from '../helpers/totp.ts';
 
 const MIN = 60_000;
 
-/** The example's routes and policy; the test's users (identity) stay. */
-function example(name: string, origin: string): Record<string, unknown> {
-  const { identity: _ignored, ...rest } = exampleConfig(name, origin);
-  return rest;
-}
 
 /** alice signed in with a TOTP check 10 minutes old: enough for routine MFA, too old for the 5-minute rules. */
 async function staleSession(f: GatewayFixture): Promise<{ c: Client; device: TotpDevice }> {
@@ -47,7 +42,7 @@ if (!legacyAppsMissing('dokuwiki') || process.env.CI === 'true') {
   t.test('DokuWiki (config/examples/dokuwiki.yaml): admin and export step up, pages and AJAX do not', async (t) => {
     const wiki = await startDokuWiki({ users: { alice: { password: 'alice-wiki-pass', groups: ['admin', 'user'] } } });
     t.teardown(() => wiki.close());
-    const f = await startTestGateway({ upstream: false, config: example('dokuwiki.yaml', wiki.origin) });
+    const f = await startTestGateway({ upstream: false, config: exampleRoutesAndPolicy('dokuwiki.yaml', wiki.origin) });
     t.teardown(() => f.close());
     t.comment(`DokuWiki on ${wiki.origin} (php-fpm and nginx PIDs ${wiki.pids.join(', ')})`);
     const { c, device } = await staleSession(f);
@@ -90,7 +85,7 @@ if (!legacyAppsMissing('phpmyadmin') || process.env.CI === 'true') {
       return;
     }
     t.teardown(() => pma.close());
-    const f = await startTestGateway({ upstream: false, config: example('phpmyadmin.yaml', pma.origin) });
+    const f = await startTestGateway({ upstream: false, config: exampleRoutesAndPolicy('phpmyadmin.yaml', pma.origin) });
     t.teardown(() => f.close());
     const { c, device } = await staleSession(f);
 
