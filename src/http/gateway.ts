@@ -155,7 +155,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       // The app may read `_method` from the form (Rails, Laravel, Symfony): read it before deciding.
       if (!(await readFormFirst(ctx))) return;
     }
-    if (!stash && !ctx.form && hasRequestBody(req) && needsBody(snap, target, { host, method: req.method ?? 'GET', ip: ctx.client.ip })) {
+    if (!stash && !ctx.form && hasRequestBody(req) && needsBody(snap, target, { host, method: req.method ?? 'GET', ip: ctx.client.ip, overrides: headerOverrides(req.headers) })) {
       // A rule reads this request's form fields (match.params): read the body first, then forward exactly these bytes.
       if (!(await readInspectedBody(ctx))) return;
     }
