@@ -41,7 +41,15 @@ import {
 export const AUDIT: CommandInfo = {
   // Every line verify prints starts with what it is: errors too.
   label: 'error',
-  usage: 'usage: gatehouse audit verify [FILE...] [--config FILE] [--key-file FILE | --allow-unkeyed] [--anchor SEQ:HASH] [--checkpoint FILE|URL]... [--jwks FILE|URL]',
+  usage: `usage: gatehouse audit verify [FILE...] [--config FILE] [--key-file FILE | --allow-unkeyed] [--anchor SEQ:HASH] [--checkpoint FILE|URL]... [--jwks FILE|URL]
+  FILE...                the log files, oldest first (default: audit.path from the config and its rotated files)
+  --config FILE          the gateway config (default ${DEFAULT_CONFIG}, when it exists)
+  --key-file FILE        the audit key (default: the config's audit.key, else GATEHOUSE_AUDIT_KEY)
+  --allow-unkeyed        without a key: check the structure only
+  --anchor SEQ:HASH      the chain must reach record SEQ with this hash
+  --checkpoint FILE|URL  a checkpoint the chain must reach (repeatable)
+  --jwks FILE|URL        the keys that signed the checkpoints (default for a URL: the gateway's /.gatehouse/jwks.json)
+`,
 };
 const DEFAULT_AUDIT_PATH = 'data/audit.log';
 

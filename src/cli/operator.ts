@@ -14,7 +14,6 @@ import { closest } from '../config/schema-messages.ts';
 import type { Config } from '../config/types.ts';
 import { parseUsersFile } from '../identity/users-file.ts';
 import type { UserRecord } from '../identity/types.ts';
-import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, INTERRUPTED: 130 } as const;
@@ -219,6 +218,8 @@ export async function openExistingStore(config: Config): Promise<Store | null> {
 }
 
 export async function openMigratedStore(config: Config): Promise<Store> {
+  // Loaded here: the database drivers cost every command's start-up, and most never open the store.
+  const { openStore } = await import('../store/open-store.ts');
   let store: Store | undefined;
   try {
     store = openStore(config.store);
