@@ -99,7 +99,9 @@ export function createGateway(svc: Services, current: () => Snapshot) {
 
     try {
       ctx.cookie = readCookie(req.headers.cookie, svc.sessions.cookieName);
-      ctx.session = ctx.cookie === undefined ? null : await svc.sessions.read(ctx.cookie);
+      const found = svc.sessions.lookup(ctx.cookie);
+      // A warm session is answered without a promise (no await on the hot path).
+      ctx.session = found instanceof Promise ? await found : found;
       if (ctx.session?.user !== undefined && !currentUser(ctx)) ctx.session = null;
     } catch (err) {
       svc.log.error({ err, req_id: ctx.requestId }, 'session check failed: failing closed');
@@ -211,7 +213,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         {
           // upstream_form: the app's logout_path ends the gateway session too (the app still gets its cookie to end its own).
           // Otherwise an active session slides its idle deadline (re-sealed about once a minute, not per request).
-          const cookie = isLogoutRequest(ctx, route) ? await endGatewaySession(ctx) : ctx.session?.user === undefined ? undefined : await refreshedSessionCookie(ctx);
+          const refreshing = isLogoutRequest(ctx, route) ? endGatewaySession(ctx) : refreshedSessionCookie(ctx);
+          const cookie = refreshing === undefined ? undefined : await refreshing;
           return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; }, undefined, cookie && cookie.length > 0 ? { 'set-cookie': cookie } : undefined);
         }
     }
