@@ -90,7 +90,9 @@ t.test('as a child process: exit codes and streams', async (t) => {
   t.match(ok.stdout, /^ok: test\/fixtures\/config\/valid\.yaml/);
   for (const [args, code, stderr] of [
     [['--config', 'test/fixtures/config/typo.yaml'], 1, /typo\.yaml:2 server\.listn: unknown key/],
-    [['--bogus'], 2, /unknown argument: --bogus\nusage:/],
+    [['--bogus'], 2, /unknown option --bogus\nusage:/],
+    [['--confg', 'x.yaml'], 2, /unknown option --confg \(did you mean --config\?\)\nusage:/],
+    [['stray'], 2, /unexpected argument stray: this command takes only options\nusage:/],
   ] as const) {
     const err = await run(node, ['--input-type=module', '-e', script, '--', ...args]).then(
       () => undefined,
