@@ -121,3 +121,19 @@ t.test('a rule path with a dot segment is a clear config error for check and exp
   t.match(e.err, /invalid config:\n.*g\.yaml:5 policy\.rules\[0\]\.match\.path: "\/admin\/\.\.\/x": dot segments/, 'with the same clear error');
   t.notMatch(e.err, /\n\s+at /, 'no stack trace');
 });
+
+t.test('check warns about an IP public_url: passkeys are off there', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'gh-check-ip-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const [url, warned] of [['http://192.168.1.20:8080', true], ['http://[::1]:8080', true], ['https://sso.example.com', false], ['http://localhost:8080', false]] as const) {
+    const file = join(dir, 'g.yaml');
+    writeFileSync(file, `server: { public_url: "${url}" }\nroutes: [{ path: /, upstream: "http://127.0.0.1:9" }]\n`);
+    const c = capture();
+    t.equal(await runCheck(['--config', file], c.io), 0, `${url}: still valid (${c.err})`);
+    if (warned) t.match(c.out, /warning: server\.public_url \S+ is an IP address: passkeys and security keys are off \(WebAuthn needs a domain name/, url);
+    else t.notMatch(c.out, /is an IP address/, `${url}: no warning`);
+  }
+});
