@@ -17,6 +17,8 @@ import { buildUpstreamHeaders } from '../src/proxy/upstream-headers.ts';
 import { ownedCanonicalMatcher, ownedHeaderMatcher } from '../src/proxy/owned-headers.ts';
 import { UPSTREAM_BUCKETS } from '../src/audit/metrics.ts';
 import type { HeadersConfig } from '../src/config/types.ts';
+import { buildHeaders } from '../src/config/sections/headers.ts';
+import { Reader } from '../src/config/reader.ts';
 import type { SigningKey, Store } from '../src/store/types.ts';
 import type { UserRecord } from '../src/identity/types.ts';
 
@@ -57,14 +59,8 @@ async function sessionLookup(): Promise<Pair> {
   };
 }
 
-const HEADERS: HeadersConfig = {
-  prefix: 'X-Gatehouse-',
-  jwt: true,
-  names: {
-    user: 'X-Gatehouse-User', email: 'X-Gatehouse-Email', groups: 'X-Gatehouse-Groups',
-    auth_methods: 'X-Gatehouse-Auth-Methods', auth_time: 'X-Gatehouse-Auth-Time', assertion: 'X-Gatehouse-Assertion',
-  },
-};
+/** The default header names and settings (an empty `headers` section). */
+const HEADERS: HeadersConfig = buildHeaders(new Reader([]), {});
 
 async function identity(): Promise<Pair> {
   const keys: SigningKey[] = [];
