@@ -90,7 +90,8 @@ export function identityHeaders(src: IdentityHeaderSource, upstreamOrigin: strin
   return out;
 }
 
-function makeIdentityHeaders(src: IdentityHeaderSource, s: SessionData, user: UserRecord, upstreamOrigin: string, assertion: boolean): string[] {
+/** The identity headers built afresh (no reuse): what `identityHeaders` does on a miss. */
+export function makeIdentityHeaders(src: IdentityHeaderSource, s: SessionData, user: UserRecord, upstreamOrigin: string, assertion: boolean): string[] {
   const names = src.headers.names;
   const amr = sessionAmr(s);
   const at = authTime(s);
