@@ -28,6 +28,7 @@ import { createRenderer } from './ui/render.ts';
 import { createStaticAssets, defaultStaticSources } from './ui/static-assets.ts';
 import { configuredAuditLog, openAuditLog } from './audit/audit-log.ts';
 import { createMetrics } from './audit/metrics.ts';
+import { consoleLogDestination } from './audit/console-log.ts';
 import { createRequestLog } from './audit/request-log.ts';
 import { createWouldChallengeAggregator } from './audit/events.ts';
 import { createCheckpointer, type Checkpointer } from './audit/checkpoint.ts';
@@ -74,7 +75,10 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const config = loadConfig(configPath);
   // Synchronous writes measured cheapest here (batching inside sonic-boom cost more than it saved);
   // the per-request lines are batched per event-loop turn by the request log itself.
-  const logDest = o.logDestination ?? pino.destination({ sync: true });
+  // A terminal gets readable text lines, anything else (a file, a pipe, a log collector) the JSON lines.
+  const logDest = o.logDestination ?? (process.stdout.isTTY
+    ? consoleLogDestination(pino.destination({ sync: true }), { colour: !process.env.NO_COLOR })
+    : pino.destination({ sync: true }));
   const log = pino({ level: config.server.log_level, base: { svc: 'gatehouse' } }, logDest);
   const requestLog = createRequestLog(log, logDest);
   for (const w of config.warnings) log.warn(w);
@@ -172,10 +176,12 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   });
   forwarder?.notify();
 
+  let snap = buildSnapshot(config);
   const svc: Services = {
     log, requestLog, store, shared, identity, sessions, signer, audit, auditCheckpoints: checkpointer, metrics,
     pools: new UpstreamPools(),
-    renderer: createRenderer(VIEWS_DIR, config.branding, { assetVersion: assets.version }),
+    // The running config's branding: a reload shows the new name, logo and colours on the next page.
+    renderer: createRenderer(VIEWS_DIR, () => snap.config.branding, { assetVersion: assets.version }),
     staticAsset: assets,
     throttle: new Throttle(shared),
     factors, webauthn, notifier,
@@ -187,7 +193,6 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   };
   await registerPages(svc, config);
 
-  let snap = buildSnapshot(config);
   await audit.write({ event: 'config.loaded', source: configPath });
   await checkpointer.checkpoint(); // the endpoint has one from the start
   const gateway = createGateway(svc, () => snap);

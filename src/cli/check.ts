@@ -7,7 +7,7 @@ import type { Config } from '../config/types.ts';
 import { validateUsersFile } from '../identity/users-file.ts';
 import { signInOverrides } from '../policy/compile.ts';
 import {
-  CliError, CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, parseOptions, plural, printUsage, runCommand, STD_IO, usageError,
+  CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, parseOptions, plural, printUsage, runCommand, STD_IO,
   type CommandInfo, type Streams,
 } from './operator.ts';
 
@@ -27,7 +27,7 @@ export async function runCheck(args: string[], io: CheckIO = STD_IO): Promise<nu
 }
 
 async function check(args: string[], io: CheckIO): Promise<number> {
-  const { values } = parseCheckOptions(args);
+  const { values } = parseOptions(args, CONFIG_OPTION);
   if (values.help) return printUsage(CHECK, io);
   const file = configPath(values);
   const now = io.now ?? (() => new Date());
@@ -57,16 +57,6 @@ async function check(args: string[], io: CheckIO): Promise<number> {
   for (const w of [...config.warnings, ...signInOverrides(config.policy)]) io.stdout.write(`warning: ${w}\n`);
   io.stdout.write(summary(config, now()));
   return EXIT.OK;
-}
-
-/** check's wording for a stray argument predates the shared parser and is kept (test/config/check.test.ts reads it). */
-function parseCheckOptions(args: string[]): ReturnType<typeof parseOptions<typeof CONFIG_OPTION>> {
-  try {
-    return parseOptions(args, CONFIG_OPTION);
-  } catch (err) {
-    const stray = err instanceof CliError ? /^(?:Unknown option|Unexpected argument) '([^']*)'/.exec(err.message) : null;
-    throw stray ? usageError(`unknown argument: ${stray[1]}`) : err;
-  }
 }
 
 /** The human summary of a valid config (pure: easy to test with a fixed clock). */

@@ -2,11 +2,9 @@
 // The `gatehouse` command. Exit codes: 0 ok, 1 a failure the user can fix,
 // 2 usage.
 
-const major = Number(process.versions.node.split('.')[0]);
-if (major < 24) {
-  process.stderr.write(`gatehouse needs Node.js 24 or newer (this is ${process.version}); run it through npm (npm start / npm test use the Node 24 from node_modules) or install Node 24.\n`);
-  process.exit(1);
-}
+// The Node version check is in bin/gatehouse.js: an older Node cannot parse this file.
+
+import { closest } from '../config/schema-messages.ts';
 
 // One line per command for `gatehouse --help`; each command prints its own
 // usage with `gatehouse COMMAND --help` (or `gatehouse help COMMAND`).
@@ -42,7 +40,8 @@ async function main(argv: string[]): Promise<number> {
   const [name, args] = asksHelp ? [rest[0], ['--help']] : [first, rest];
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`gatehouse: unknown command '${name}'\n\n${USAGE}`);
+    const guess = closest(name, Object.keys(COMMANDS));
+    process.stderr.write(`gatehouse: unknown command '${name}'${guess ? ` (did you mean '${guess}'?)` : ''}\n\n${USAGE}`);
     return 2;
   }
   return (await command.load())(args);

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { ConfigError, formatIssues, loadConfig, type ConfigIssue } from '../config/load.ts';
+import { closest } from '../config/schema-messages.ts';
 import type { Config } from '../config/types.ts';
 import { parseUsersFile } from '../identity/users-file.ts';
 import type { UserRecord } from '../identity/types.ts';
@@ -103,10 +104,21 @@ export function parseOptions<const O extends ParseArgsOptionsConfig>(args: strin
   } catch (err) {
     const e = err as Error & { code?: string };
     const missing = e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /^Option '(-[^ ]+)(?:, (--[^ ]+))? <value>' argument missing$/.exec(e.message) : null;
-    throw usageError(missing ? `${missing[2] ?? missing[1]} needs a value` : e.message);
+    if (missing) throw usageError(`${missing[2] ?? missing[1]} needs a value`);
+    const unknown = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']*)'/.exec(e.message) : null;
+    if (unknown) throw usageError(unknownOption(unknown[1], Object.keys({ ...options, ...HELP_OPTION })));
+    const stray = e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ? /^Unexpected argument '([^']*)'/.exec(e.message) : null;
+    throw usageError(stray ? `unexpected argument ${stray[1]}: this command takes only options` : e.message);
   }
   if ((parsed.values as { config?: unknown }).config === '') throw usageError('--config needs a file');
   return parsed;
+}
+
+/** `unknown option --jsn (did you mean --json?)`: node's own message talks about positionals after `--`. */
+export function unknownOption(given: string, known: readonly string[]): string {
+  const name = given.replace(/^-+/, '').split('=')[0];
+  const guess = closest(name, [...known]);
+  return `unknown option ${given}${guess ? ` (did you mean --${guess}?)` : ''}`;
 }
 
 /** The values of options a command cannot do without; a missing one is a usage error (`--url is required`). */

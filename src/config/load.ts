@@ -127,8 +127,9 @@ type Built = Omit<Config, 'source_path' | 'warnings'>;
 function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: Date, env: NodeJS.ProcessEnv, serving: boolean): Built {
   const r = new Reader(issues);
   const server = buildServer(r, r.section(raw, 'server'), warnings);
-  const branding = buildBranding(r, r.section(raw, 'branding'));
-  const routes = buildRoutes(r, r.items(raw, 'routes'));
+  const branding = buildBranding(r, r.section(raw, 'branding'), warnings);
+  const headers = buildHeaders(r, r.section(raw, 'headers'));
+  const routes = buildRoutes(r, r.items(raw, 'routes'), headers.jwt);
   const identity = buildIdentity(r, r.section(raw, 'identity'), warnings);
   const session = buildSession(r, r.section(raw, 'session'), server.public_url, env);
   const factors = buildFactors(r, r.section(raw, 'factors'), branding.product_name, env);
@@ -143,6 +144,5 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const audit = buildAudit(r, r.section(raw, 'audit'), env);
   deriveSharedAuditKey(factors, audit, store, shared_state, warnings);
   if (serving) requireSharedSecrets(r, session, factors, audit, store, shared_state);
-  const headers = buildHeaders(r, r.section(raw, 'headers'));
   return { server, branding, routes, identity, session, factors, policy, rollout, store, shared_state, notifier, audit, headers };
 }

@@ -65,8 +65,8 @@ function pointerToSegments(pointer: string, raw: unknown): PathSegment[] {
   return segments;
 }
 
-/** The known key nearest to a typo (edit distance ≤ 2), if any. */
-function closest(word: string, candidates: string[]): string | undefined {
+/** The known key nearest to a typo (edit distance ≤ 2), if any; the CLI uses it for option names too. */
+export function closest(word: string, candidates: string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
   for (const c of candidates) {

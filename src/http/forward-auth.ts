@@ -160,9 +160,12 @@ async function authorize(ctx: RequestContext): Promise<void> {
   }
 }
 
-/** The assertion's audience: the configured route's upstream when one matches, else the public origin the app is reached at. */
+/**
+ * The assertion's audience: the configured route's upstream when one matches,
+ * else the public origin the app is reached at (with the assertion as headers.jwt says).
+ */
 function identityFor(ctx: RequestContext, route: Route | null): string[] {
-  return requestIdentityHeaders(ctx, route?.upstreamOrigin ?? ctx.snap.publicOrigin);
+  return requestIdentityHeaders(ctx, route ?? { upstreamOrigin: ctx.snap.publicOrigin, assertion: ctx.snap.config.headers.jwt });
 }
 
 /**

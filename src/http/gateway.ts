@@ -269,7 +269,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       forwardedProto: ctx.client.proto,
       forwardedHost: ctx.client.host,
       requestId: ctx.requestId,
-      identity: requestIdentityHeaders(ctx, route.upstreamOrigin),
+      identity: requestIdentityHeaders(ctx, route),
     }));
     } catch (err) {
       svc.log.error({ err, req_id: ctx.requestId }, 'app cookie check failed: failing closed');
@@ -489,7 +489,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         upstreamHost: route.upstreamHost, preserveHost: route.preserve_host, strip: route.stripHeaders,
         forwardedFor: client.forwardedFor,
         forwardedProto: client.proto, forwardedHost: client.host, requestId: ctx.requestId,
-        identity: requestIdentityHeaders(ctx, route.upstreamOrigin), upgrade: true,
+        identity: requestIdentityHeaders(ctx, route), upgrade: true,
       }));
       proxyUpgrade(socket, head, {
         origin: route.upstreamOrigin,

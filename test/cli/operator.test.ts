@@ -38,7 +38,7 @@ const COMMANDS: Array<[string, (args: string[], io: ReturnType<typeof capture>['
   ['check', runCheck, /^usage: gatehouse check \[--config FILE\]/],
   ['explain', runExplain, /^usage: gatehouse explain --user USER/],
   ['user', runUser, /^usage:\n  gatehouse user add USER/],
-  ['mfa', runMfa, /^usage:\n  gatehouse mfa list USER/],
+  ['mfa', runMfa, /^usage:\n  gatehouse mfa list \[USER\]/],
   ['audit', runAudit, /^usage: gatehouse audit verify/],
   ['report', runReport, /^usage: gatehouse report/],
 ];
@@ -89,8 +89,9 @@ t.test('parseOptions: node:util parseArgs, typed, --help always known, -c for --
       return err instanceof CliError ? { code: err.code, message: err.message } : err;
     }
   };
-  t.same(usage(['--bogus']), { code: EXIT.USAGE, message: "Unknown option '--bogus'" });
-  t.same(usage(['extra']), { code: EXIT.USAGE, message: "Unexpected argument 'extra'. This command does not take positional arguments" });
+  t.same(usage(['--bogus']), { code: EXIT.USAGE, message: 'unknown option --bogus' });
+  t.same(usage(['--nmae']), { code: EXIT.USAGE, message: 'unknown option --nmae (did you mean --name?)' }, 'a typo gets a suggestion');
+  t.same(usage(['extra']), { code: EXIT.USAGE, message: 'unexpected argument extra: this command takes only options' });
   t.same(usage(['--name']), { code: EXIT.USAGE, message: '--name needs a value' });
   t.same(usage(['-c']), { code: EXIT.USAGE, message: '--config needs a value' });
   t.same(usage(['--config=']), { code: EXIT.USAGE, message: '--config needs a file' });
@@ -189,4 +190,32 @@ t.test('gatehouse main: help lists every command; help COMMAND is COMMAND --help
   const unknown = run(['frobnicate']);
   t.equal(unknown.status, 2);
   t.match(unknown.stderr, /^gatehouse: unknown command 'frobnicate'\n\nusage: gatehouse <command>/);
+});
+
+// The package's bin is bin/gatehouse.js, plain JavaScript so an old Node can
+// read it and say why it stops (it cannot parse the TypeScript behind it).
+t.test('bin/gatehouse.js: Node 24 runs the command; an old Node gets one line, not a stack trace', async (t) => {
+  const bin = resolve('bin/gatehouse.js');
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: Record<string, string> };
+  t.equal(resolve(pkg.bin.gatehouse), bin, 'package.json names the shim as the gatehouse binary');
+  const ok = spawnSync(resolve('node_modules/.bin/node'), [bin, 'chek'], { encoding: 'utf8' });
+  t.equal(ok.status, 2);
+  t.match(ok.stderr, /^gatehouse: unknown command 'chek' \(did you mean 'check'\?\)\n\nusage:/, 'an unknown command gets a suggestion');
+  const help = spawnSync(resolve('node_modules/.bin/node'), [bin, '--help'], { encoding: 'utf8' });
+  t.equal(help.status, 0);
+  t.match(help.stdout, /^usage: gatehouse <command>/);
+
+  const oldNode = '/usr/bin/node';
+  const version = existsSync(oldNode) ? spawnSync(oldNode, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim() : '';
+  if (!version || Number(version.split('.')[0]) >= 24) {
+    if (process.env.CI === 'true') t.fail(`no Node older than 24 at ${oldNode} (found ${version || 'none'})`);
+    else t.test(`no Node older than 24 at ${oldNode} (found ${version || 'none'})`, { skip: 'install an old Node at /usr/bin/node to run this part' }, () => {});
+    return;
+  }
+  const old = spawnSync(oldNode, [bin, 'check'], { encoding: 'utf8' });
+  t.equal(old.status, 1, `Node ${version}: exit 1`);
+  t.equal(old.stdout, '');
+  t.match(old.stderr, new RegExp(`^gatehouse needs Node\\.js 24 or newer \\(this is v${version.replaceAll('.', '\\.')}\\); run it with npx gatehouse`));
+  t.equal(old.stderr.split('\n').filter(Boolean).length, 1, 'one line');
+  t.notMatch(old.stderr, /\n\s+at |ERR_|Error/, 'no stack trace');
 });

@@ -141,6 +141,7 @@ t.test('every key set: values converted and normalized', async (t) => {
     strip_headers: [],
     strip_prefix: false,
     rewrite_location: [],
+    assertion: false, // headers.jwt: false
   });
   t.strictSame(c.identity, {
     source: 'oidc',

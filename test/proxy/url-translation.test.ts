@@ -52,7 +52,7 @@ t.test('Refresh and Set-Cookie Path', async (t) => {
 t.test('the request-target upstream', async (t) => {
   const route = (over: Partial<RouteConfig>) => compileRoutes([{
     path: '/wiki', upstream: UP, websocket: false, timeout: 1, case_insensitive: false, path_params: 'reject', preserve_host: false,
-    method_override: 'evaluate', params_style: 'plain', strip_headers: [], strip_prefix: true, rewrite_location: [], ...over,
+    method_override: 'evaluate', params_style: 'plain', strip_headers: [], strip_prefix: true, rewrite_location: [], assertion: true, ...over,
   }])[0];
   t.equal(upstreamTarget(route({}), '/wiki/doku.php?id=x'), '/doku.php?id=x');
   t.equal(upstreamTarget(route({}), '/wiki'), '/');

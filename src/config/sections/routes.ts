@@ -24,6 +24,7 @@ export const routeSchema = obj(
     strip_headers: strList,
     strip_prefix: bool,
     rewrite_location: strList,
+    assertion: bool,
   } satisfies PropertiesOf<RouteConfig>,
   ['path', 'upstream'],
 );
@@ -49,9 +50,12 @@ export interface RouteConfig {
   strip_prefix: boolean;
   /** Other origins the app believes it lives at: redirects to them are translated like the upstream's own; default none. */
   rewrite_location: string[];
+  /** Send the signed identity assertion to this route's upstream; default headers.jwt. */
+  assertion: boolean;
 }
 
-export function buildRoutes(r: Reader, items: unknown[]): RouteConfig[] {
+/** `assertionDefault` is headers.jwt: a route that says nothing follows it. */
+export function buildRoutes(r: Reader, items: unknown[], assertionDefault: boolean): RouteConfig[] {
   const seen = new Map<string, number>();
   return items.filter(isObject).map((o, i) => {
     const at = ['routes', i];
@@ -79,6 +83,7 @@ export function buildRoutes(r: Reader, items: unknown[]): RouteConfig[] {
       params_style: r.oneOf(o, 'params_style', PARAMS_STYLE, 'plain'),
       strip_headers: r.list(o, 'strip_headers') ?? [],
       strip_prefix: r.bool(o, 'strip_prefix', false),
+      assertion: r.bool(o, 'assertion', assertionDefault),
       rewrite_location: (r.list(o, 'rewrite_location') ?? []).map((origin, k) => {
         checkHttpUrl(r, origin, [...at, 'rewrite_location', k], { allowPath: false });
         try {
