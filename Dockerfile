@@ -9,6 +9,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
+COPY bin ./bin
 COPY src ./src
 COPY views ./views
 COPY config ./config
@@ -26,5 +27,5 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:8080/.gatehouse/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "/app/src/cli/main.ts"]
+ENTRYPOINT ["node", "/app/bin/gatehouse.js"]
 CMD ["serve", "--config", "/etc/gatehouse/gatehouse.yaml"]

@@ -168,6 +168,7 @@ function median(xs: number[]): number {
 export async function benchPolicy(durationMs = 1000, mix: RequestMix = 'zipf'): Promise<{ label: string; rules: number; nsPerOp: number }[]> {
   const cases = [
     prepare('10 rules', 10, mix),
+    prepare('10 rules, 10% param rules', 10, mix, { params: true }),
     prepare('1k rules', 1_000, mix),
     prepare('10k rules', 10_000, mix),
     prepare('10k, 10% param rules', 10_000, mix, { params: true }),
@@ -187,6 +188,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const rows = await benchPolicy(1000, mix);
     const base = rows[0].nsPerOp;
     console.log(`\n${mix} ${mix === 'zipf' ? '(app popularity ~ 1/rank; target <= 2x of 10 rules)' : '(every app equally likely)'}`);
-    for (const r of rows) console.log(`  ${r.label.padEnd(30)} ${r.nsPerOp.toFixed(0).padStart(6)} ns  ${(r.nsPerOp / base).toFixed(2).padStart(5)}x`);
+    const paramBase = rows[1].nsPerOp;
+    for (const r of rows) {
+      // Rows with parameter rules are also compared with 10 rules of the same mix (one of them a parameter rule).
+      const vsParams = r.label.includes('10% param') && r.rules > 10 ? `  ${(r.nsPerOp / paramBase).toFixed(2).padStart(5)}x of 10 rules with one param rule` : '';
+      console.log(`  ${r.label.padEnd(30)} ${r.nsPerOp.toFixed(0).padStart(6)} ns  ${(r.nsPerOp / base).toFixed(2).padStart(5)}x${vsParams}`);
+    }
   }
 }

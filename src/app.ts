@@ -29,13 +29,14 @@ import { createRenderer } from './ui/render.ts';
 import { createStaticAssets, defaultStaticSources } from './ui/static-assets.ts';
 import { configuredAuditLog, openAuditLog } from './audit/audit-log.ts';
 import { createMetrics } from './audit/metrics.ts';
+import { consoleLogDestination } from './audit/console-log.ts';
 import { createRequestLog } from './audit/request-log.ts';
 import { createWouldChallengeAggregator } from './audit/events.ts';
 import { createCheckpointer, type Checkpointer } from './audit/checkpoint.ts';
 import { checkpointPublisher } from './audit/publish-checkpoint.ts';
 import { openForwarder } from './audit/open-forwarder.ts';
 import type { Forwarder } from './audit/forward.ts';
-import { registerFeaturePages } from './ui/feature-pages.ts';
+import { registerPages } from './ui/page-routes.ts';
 import { createFactorRegistry } from './factors/registry.ts';
 import { createWebAuthn, type WebAuthnService } from './factors/webauthn.ts';
 import { openNotifier } from './identity/notifier.ts';
@@ -75,7 +76,10 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const config = loadConfig(configPath);
   // Synchronous writes measured cheapest here (batching inside sonic-boom cost more than it saved);
   // the per-request lines are batched per event-loop turn by the request log itself.
-  const logDest = o.logDestination ?? pino.destination({ sync: true });
+  // A terminal gets readable text lines, anything else (a file, a pipe, a log collector) the JSON lines.
+  const logDest = o.logDestination ?? (process.stdout.isTTY
+    ? consoleLogDestination(pino.destination({ sync: true }), { colour: !process.env.NO_COLOR })
+    : pino.destination({ sync: true }));
   const log = pino({ level: config.server.log_level, base: { svc: 'gatehouse' } }, logDest);
   const requestLog = createRequestLog(log, logDest);
   for (const w of config.warnings) log.warn(w);
@@ -186,7 +190,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     now,
     pages: new Map<string, PageHandler>(),
   };
-  await registerFeaturePages(svc, config);
+  await registerPages(svc, config);
 
   let snap = buildSnapshot(config);
   await audit.write({ event: 'config.loaded', source: configPath });

@@ -1,4 +1,4 @@
-// Rollout figures for `gatehouse report` (SPEC §2): pure aggregation of audit
+// Rollout figures for `gatehouse report`: pure aggregation of audit
 // records and store facts. No files, no clock: the caller reads the log and
 // the store, passes `now` and the window, and prints what comes out.
 //

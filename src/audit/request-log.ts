@@ -1,4 +1,4 @@
-// The decision log line (SPEC §4.5), one per request. It is the hottest log
+// The decision log line, one per request. It is the hottest log
 // call there is, and measured here pino's generic serializer (~5 µs) plus a
 // write per line cost more than the proxying itself. So each line is
 // JSON.stringify of a fixed-shape object (~0.8 µs), and lines leave in

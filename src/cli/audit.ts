@@ -19,24 +19,38 @@
 // when the checkpoint was fetched from a URL.
 //
 // Prints `ok: N events in M files, last hash <hex>` per chain (exit 0) or
-// `TAMPERED: <file>:<line>: <reason>` (exit 1). Unreadable logs or config exit 1,
-// usage errors 2. A truncated last line (a crash mid-write) is a warning only.
+// `TAMPERED: <file>:<line>: <reason>` (exit 1). Unreadable logs or config exit 1
+// (`error: ...`), usage errors 2. Every line starts with what it is (ok, TAMPERED,
+// note, warning, error), so scripts can read the result. A truncated last line (a crash mid-write) is a warning only.
 // A rotated file that was deleted is tampering when older rotated files remain,
 // and a note when it was the oldest (retention).
 import { createReadStream, existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { CHAIN_ORIGIN, ChainVerifier, claimedStart, deriveAuditMacKey, parseRecord } from '../audit/chain.ts';
 import type { ChainHead } from '../audit/chain.ts';
 import { listRotated } from '../audit/audit-log.ts';
 import { checkpointSignatureProblem, parseCheckpoint } from '../audit/checkpoint.ts';
 import type { Checkpoint } from '../audit/checkpoint.ts';
-import { ConfigError, formatIssues, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
+import {
+  CliError, CONFIG_OPTION, DEFAULT_CONFIG, EXIT, loadOperatorConfig, parseOptions, printUsage, runCommand, STD_IO, usageError,
+  type CliIO, type CommandInfo,
+} from './operator.ts';
 
-const USAGE = 'usage: gatehouse audit verify [FILE...] [--config FILE] [--key-file FILE | --allow-unkeyed] [--anchor SEQ:HASH] [--checkpoint FILE|URL]... [--jwks FILE|URL]';
-const DEFAULT_CONFIG = 'config/gatehouse.yaml';
+export const AUDIT: CommandInfo = {
+  // Every line verify prints starts with what it is: errors too.
+  label: 'error',
+  usage: `usage: gatehouse audit verify [FILE...] [--config FILE] [--key-file FILE | --allow-unkeyed] [--anchor SEQ:HASH] [--checkpoint FILE|URL]... [--jwks FILE|URL]
+  FILE...                the log files, oldest first (default: audit.path from the config and its rotated files)
+  --config FILE          the gateway config (default ${DEFAULT_CONFIG}, when it exists)
+  --key-file FILE        the audit key (default: the config's audit.key, else GATEHOUSE_AUDIT_KEY)
+  --allow-unkeyed        without a key: check the structure only
+  --anchor SEQ:HASH      the chain must reach record SEQ with this hash
+  --checkpoint FILE|URL  a checkpoint the chain must reach (repeatable)
+  --jwks FILE|URL        the keys that signed the checkpoints (default for a URL: the gateway's /.gatehouse/jwks.json)
+`,
+};
 const DEFAULT_AUDIT_PATH = 'data/audit.log';
 
 /** A head the chain must reach: from --anchor or a checkpoint. */
@@ -46,120 +60,88 @@ interface Anchor {
   what: string;
 }
 
-/** Problems the user can fix (exit 1), as opposed to tampering. */
-class AuditCliError extends Error {}
+export async function runAudit(args: string[], io: CliIO = STD_IO): Promise<number> {
+  return runCommand(AUDIT, io, () => audit(args, io));
+}
 
-export async function runAudit(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        config: { type: 'string' },
-        anchor: { type: 'string' },
-        'key-file': { type: 'string' },
-        'allow-unkeyed': { type: 'boolean' },
-        checkpoint: { type: 'string', multiple: true },
-        jwks: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  const [command, ...files] = parsed.positionals;
-  const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (command !== 'verify') {
-    process.stderr.write(`${command === undefined ? 'missing subcommand' : `unknown subcommand "${command}"`}\n${USAGE}\n`);
-    return 2;
-  }
+async function audit(args: string[], io: CliIO): Promise<number> {
+  const { values: v, positionals } = parseOptions(args, {
+    ...CONFIG_OPTION,
+    anchor: { type: 'string' },
+    'key-file': { type: 'string' },
+    'allow-unkeyed': { type: 'boolean' },
+    checkpoint: { type: 'string', multiple: true },
+    jwks: { type: 'string' },
+  }, true);
+  const [command, ...files] = positionals;
+  if (v.help) return printUsage(AUDIT, io);
+  if (command !== 'verify') throw usageError(command === undefined ? 'missing subcommand' : `unknown subcommand "${command}"`);
   let anchor: Anchor | undefined;
   if (v.anchor !== undefined) {
     const m = /^(\d+):([0-9a-f]{64})$/.exec(v.anchor);
-    if (!m || Number(m[1]) < 1) {
-      process.stderr.write(`--anchor wants SEQ:HASH (a record's seq and its 64-hex hash)\n${USAGE}\n`);
-      return 2;
-    }
+    if (!m || Number(m[1]) < 1) throw usageError('--anchor wants SEQ:HASH (a record\'s seq and its 64-hex hash)');
     anchor = { seq: Number(m[1]), hash: m[2], what: 'the anchor' };
   }
-  if (v['key-file'] !== undefined && v['allow-unkeyed']) {
-    process.stderr.write(`give --key-file or --allow-unkeyed, not both\n${USAGE}\n`);
-    return 2;
+  if (v['key-file'] !== undefined && v['allow-unkeyed']) throw usageError('give --key-file or --allow-unkeyed, not both');
+
+  const configs = lazyConfig(v.config);
+  const macKey = await auditKey(v['key-file'], configs);
+  if (macKey === undefined && !v['allow-unkeyed']) {
+    throw new CliError(EXIT.FAILED, 'no audit key, so integrity cannot be proven: give --key-file FILE, set GATEHOUSE_AUDIT_KEY, or --config with audit.key; --allow-unkeyed checks the structure only');
   }
+  let groups: { instance: string; files: string[] }[];
+  const notes: string[] = [];
+  if (files.length > 0) {
+    for (const f of files) if (!existsSync(f)) throw new CliError(EXIT.FAILED, `no such file: ${f}`);
+    groups = await groupByInstance(files);
+  } else {
+    const live = (await configs.get())?.audit.path ?? DEFAULT_AUDIT_PATH;
+    const found = await discoverSeries(live);
+    if ('tampered' in found) {
+      io.stdout.write(`TAMPERED: ${found.tampered}\n`);
+      return EXIT.FAILED;
+    }
+    groups = [{ instance: await instanceOf(found.files.at(-1)!), files: found.files }];
+    notes.push(...found.notes);
+  }
+  if (anchor && groups.length > 1) throw new CliError(EXIT.FAILED, '--anchor names one chain; these files hold several instances (use --checkpoint)');
+  const checkpoints: Checkpoint[] = [];
+  for (const source of v.checkpoint ?? []) {
+    const { cp, note } = await loadCheckpoint(source, v.jwks);
+    if (note) notes.push(note);
+    checkpoints.push(cp);
+  }
+  for (const note of notes) io.stdout.write(`${note}\n`);
 
-  try {
-    const configs = lazyConfig(v.config);
-    const macKey = await auditKey(v['key-file'], configs);
-    if (macKey === undefined && !v['allow-unkeyed']) {
-      throw new AuditCliError('no audit key, so integrity cannot be proven: give --key-file FILE, set GATEHOUSE_AUDIT_KEY, or --config with audit.key; --allow-unkeyed checks the structure only');
-    }
-    let groups: { instance: string; files: string[] }[];
-    const notes: string[] = [];
-    if (files.length > 0) {
-      for (const f of files) if (!existsSync(f)) throw new AuditCliError(`no such file: ${f}`);
-      groups = await groupByInstance(files);
-    } else {
-      const live = (await configs.get())?.audit.path ?? DEFAULT_AUDIT_PATH;
-      const found = await discoverSeries(live);
-      if ('tampered' in found) {
-        process.stdout.write(`TAMPERED: ${found.tampered}\n`);
-        return 1;
+  let failed = false;
+  for (const group of groups) {
+    const anchors: Anchor[] = anchor ? [anchor] : [];
+    for (const cp of checkpoints) {
+      if (cp.instance === group.instance || (groups.length === 1 && group.instance === '')) {
+        anchors.push({ seq: cp.seq, hash: cp.hash, what: `the checkpoint of ${cp.ts}` });
       }
-      groups = [{ instance: await instanceOf(found.files.at(-1)!), files: found.files }];
-      notes.push(...found.notes);
     }
-    if (anchor && groups.length > 1) throw new AuditCliError('--anchor names one chain; these files hold several instances (use --checkpoint)');
-    const checkpoints: Checkpoint[] = [];
-    for (const source of v.checkpoint ?? []) {
-      const { cp, note } = await loadCheckpoint(source, v.jwks);
-      if (note) notes.push(note);
-      checkpoints.push(cp);
-    }
-    for (const note of notes) process.stdout.write(`${note}\n`);
-
-    let failed = false;
-    for (const group of groups) {
-      const anchors: Anchor[] = anchor ? [anchor] : [];
-      for (const cp of checkpoints) {
-        if (cp.instance === group.instance || (groups.length === 1 && group.instance === '')) {
-          anchors.push({ seq: cp.seq, hash: cp.hash, what: `the checkpoint of ${cp.ts}` });
-        }
-      }
-      const result = await verifySeries(group.files, anchors, macKey);
-      const label = groups.length > 1 ? `instance ${group.instance || '(unnamed)'}: ` : '';
-      for (const note of result.notes) process.stdout.write(`${label}${note}\n`);
-      if (!result.ok) {
-        process.stdout.write(`TAMPERED: ${label}${result.where}: ${result.reason}\n`);
-        failed = true;
-        continue;
-      }
-      const n = group.files.length;
-      process.stdout.write(`ok: ${label}${result.count} events in ${n} file${n === 1 ? '' : 's'}, last hash ${result.last.hash}\n`);
-    }
-    const unmatched = checkpoints.filter((cp) => !groups.some((g) => g.instance === cp.instance || (groups.length === 1 && g.instance === '')));
-    for (const cp of unmatched) {
-      process.stdout.write(`TAMPERED: the checkpoint for instance ${cp.instance} (seq ${cp.seq}) matches none of the logs checked (${groups.map((g) => g.instance || '(unnamed)').join(', ')})\n`);
+    const result = await verifySeries(group.files, anchors, macKey);
+    const label = groups.length > 1 ? `instance ${group.instance || '(unnamed)'}: ` : '';
+    for (const note of result.notes) io.stdout.write(`${label}${note}\n`);
+    if (!result.ok) {
+      io.stdout.write(`TAMPERED: ${label}${result.where}: ${result.reason}\n`);
       failed = true;
+      continue;
     }
-    if (failed) return 1;
-    process.stdout.write(macKey
-      ? 'integrity: every line\'s MAC checked under the audit key\n'
-      : 'warning: no audit key: structure checked only; whoever can write the files could have rewritten them\n');
-    return 0;
-  } catch (err) {
-    if (err instanceof AuditCliError || (err as NodeJS.ErrnoException).code !== undefined) {
-      process.stderr.write(`error: ${(err as Error).message}\n`);
-      return 1;
-    }
-    throw err;
+    const n = group.files.length;
+    io.stdout.write(`ok: ${label}${result.count} events in ${n} file${n === 1 ? '' : 's'}, last hash ${result.last.hash}\n`);
   }
+  const unmatched = checkpoints.filter((cp) => !groups.some((g) => g.instance === cp.instance || (groups.length === 1 && g.instance === '')));
+  for (const cp of unmatched) {
+    io.stdout.write(`TAMPERED: the checkpoint for instance ${cp.instance} (seq ${cp.seq}) matches none of the logs checked (${groups.map((g) => g.instance || '(unnamed)').join(', ')})\n`);
+    failed = true;
+  }
+  if (failed) return EXIT.FAILED;
+  io.stdout.write(macKey
+    ? 'integrity: every line\'s MAC checked under the audit key\n'
+    : 'warning: no audit key: structure checked only; whoever can write the files could have rewritten them\n');
+  return EXIT.OK;
 }
 
 /** The config, read once and only when needed (absent: the default file does not exist). */
@@ -170,16 +152,8 @@ function lazyConfig(configPath: string | undefined): { get(): Promise<Config | u
       loaded ??= (async () => {
         const path = configPath ?? DEFAULT_CONFIG;
         if (configPath === undefined && !existsSync(path)) return undefined;
-        try {
-          // A stored development key may be used; a generated one would make every MAC look forged.
-          return loadConfig(path, { persistDevSecrets: false, generateDevSecrets: false });
-        } catch (err) {
-          if (err instanceof ConfigError) {
-            const unreadable = err.issues.length === 1 && err.issues[0].message.startsWith('cannot read the config file');
-            throw new AuditCliError(unreadable ? `cannot read config ${path}: ${err.issues[0].message}` : formatIssues(path, err.issues));
-          }
-          throw err;
-        }
+        // A stored development key may be used; a generated one would make every MAC look forged.
+        return loadOperatorConfig(path, { generateDevSecrets: false });
       })();
       return loaded;
     },
@@ -193,9 +167,9 @@ async function auditKey(keyFile: string | undefined, configs: { get(): Promise<C
     try {
       secret = (await readFile(keyFile, 'utf8')).trim();
     } catch (err) {
-      throw new AuditCliError(`cannot read the key file ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new CliError(EXIT.FAILED, `cannot read the key file ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    if (secret.length < 32) throw new AuditCliError(`the key in ${keyFile} is shorter than 32 characters`);
+    if (secret.length < 32) throw new CliError(EXIT.FAILED, `the key in ${keyFile} is shorter than 32 characters`);
   } else {
     secret = (await configs.get())?.audit.key || process.env.GATEHOUSE_AUDIT_KEY || undefined;
   }
@@ -223,15 +197,15 @@ async function groupByInstance(files: string[]): Promise<{ instance: string; fil
 async function readSource(source: string): Promise<string> {
   if (/^https?:\/\//.test(source)) {
     const res = await fetch(source, { signal: AbortSignal.timeout(10_000) }).catch((err: Error) => {
-      throw new AuditCliError(`cannot fetch ${source}: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+      throw new CliError(EXIT.FAILED, `cannot fetch ${source}: ${(err.cause as Error | undefined)?.message ?? err.message}`);
     });
-    if (!res.ok) throw new AuditCliError(`cannot fetch ${source}: HTTP ${res.status}`);
+    if (!res.ok) throw new CliError(EXIT.FAILED, `cannot fetch ${source}: HTTP ${res.status}`);
     return res.text();
   }
   try {
     return await readFile(source, 'utf8');
   } catch (err) {
-    throw new AuditCliError(`cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new CliError(EXIT.FAILED, `cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
@@ -241,8 +215,8 @@ async function loadCheckpoint(source: string, jwksSource: string | undefined): P
   try {
     cp = parseCheckpoint(await readSource(source));
   } catch (err) {
-    if (err instanceof AuditCliError) throw err;
-    throw new AuditCliError(`${source} is not an audit checkpoint: ${(err as Error).message}`);
+    if (err instanceof CliError) throw err;
+    throw new CliError(EXIT.FAILED, `${source} is not an audit checkpoint: ${(err as Error).message}`);
   }
   const keysFrom = jwksSource ?? (/^https?:\/\//.test(source) ? new URL('/.gatehouse/jwks.json', source).href : undefined);
   if (keysFrom === undefined) return { cp, note: `note: the signature of the checkpoint in ${source} was not checked (give --jwks FILE|URL)` };
@@ -250,11 +224,11 @@ async function loadCheckpoint(source: string, jwksSource: string | undefined): P
   try {
     jwks = JSON.parse(await readSource(keysFrom)) as { keys?: unknown[] };
   } catch (err) {
-    if (err instanceof AuditCliError) throw err;
-    throw new AuditCliError(`${keysFrom} is not a JSON key set`);
+    if (err instanceof CliError) throw err;
+    throw new CliError(EXIT.FAILED, `${keysFrom} is not a JSON key set`);
   }
   const problem = checkpointSignatureProblem(cp, jwks);
-  if (problem !== undefined) throw new AuditCliError(`the checkpoint in ${source} cannot be trusted: ${problem}`);
+  if (problem !== undefined) throw new CliError(EXIT.FAILED, `the checkpoint in ${source} cannot be trusted: ${problem}`);
   return { cp };
 }
 
@@ -278,7 +252,7 @@ async function discoverSeries(live: string): Promise<{ files: string[]; notes: s
   } else if (rotated.length > 0) {
     cursor = join(dir, rotated[rotated.length - 1]);
   } else {
-    throw new AuditCliError(`no audit log at ${live}`);
+    throw new CliError(EXIT.FAILED, `no audit log at ${live}`);
   }
   const visited = new Set(files);
   while (cursor !== undefined) {

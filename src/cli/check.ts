@@ -2,33 +2,34 @@
 // when identity.source is file), prints every problem as file:line key.path:
 // message, and summarizes a good config. Exit 0 ok, 1 invalid, 2 usage.
 
-import type { Writable } from 'node:stream';
 import { ConfigError, formatIssues, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
 import { validateUsersFile } from '../identity/users-file.ts';
 import { signInOverrides } from '../policy/compile.ts';
+import {
+  CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, parseOptions, plural, printUsage, runCommand, STD_IO,
+  type CommandInfo, type Streams,
+} from './operator.ts';
 
-export const DEFAULT_CONFIG = 'config/gatehouse.yaml';
-const USAGE = 'usage: gatehouse check [--config FILE]   (default config/gatehouse.yaml)';
+export const CHECK: CommandInfo = {
+  label: 'gatehouse check',
+  usage: `usage: gatehouse check [--config FILE]   (default ${DEFAULT_CONFIG})`,
+};
 const DAY_MS = 86_400_000;
 
-export interface CheckIO {
-  stdout: Pick<Writable, 'write'>;
-  stderr: Pick<Writable, 'write'>;
+/** check's clock gives a Date (the loader's and the summary's). */
+export interface CheckIO extends Streams {
   now?: () => Date;
 }
 
-export async function runCheck(args: string[], io: CheckIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const parsed = parseArgs(args);
-  if ('error' in parsed) {
-    io.stderr.write(`${parsed.error}\n${USAGE}\n`);
-    return 2;
-  }
-  if (parsed.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const file = parsed.config;
+export async function runCheck(args: string[], io: CheckIO = STD_IO): Promise<number> {
+  return runCommand(CHECK, io, () => check(args, io));
+}
+
+async function check(args: string[], io: CheckIO): Promise<number> {
+  const { values } = parseOptions(args, CONFIG_OPTION);
+  if (values.help) return printUsage(CHECK, io);
+  const file = configPath(values);
   const now = io.now ?? (() => new Date());
 
   let config: Config;
@@ -37,8 +38,8 @@ export async function runCheck(args: string[], io: CheckIO = { stdout: process.s
     config = loadConfig(file, { persistDevSecrets: false, now });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    io.stderr.write(`${formatIssues(file, err.issues)}\n${file}: ${countOf(err.issues.length, 'error')}\n`);
-    return 1;
+    io.stderr.write(`${formatIssues(file, err.issues)}\n${file}: ${plural(err.issues.length, 'error')}\n`);
+    return EXIT.FAILED;
   }
 
   if (config.identity.source === 'file' && config.identity.file) {
@@ -47,36 +48,15 @@ export async function runCheck(args: string[], io: CheckIO = { stdout: process.s
     if (issues.length > 0) {
       // users-file.ts may already prefix its paths with the file name; print it once.
       const local = issues.map((i) => ({ ...i, path: i.path.startsWith(`${usersFile}: `) ? i.path.slice(usersFile.length + 2) : i.path === usersFile ? '' : i.path }));
-      io.stderr.write(`${formatIssues(usersFile, local)}\n${usersFile}: ${countOf(issues.length, 'error')}\n`);
-      return 1;
+      io.stderr.write(`${formatIssues(usersFile, local)}\n${usersFile}: ${plural(issues.length, 'error')}\n`);
+      return EXIT.FAILED;
     }
   }
 
   io.stdout.write(`ok: ${file}\n`);
   for (const w of [...config.warnings, ...signInOverrides(config.policy)]) io.stdout.write(`warning: ${w}\n`);
   io.stdout.write(summary(config, now()));
-  return 0;
-}
-
-function parseArgs(args: string[]): { config: string; help: boolean } | { error: string } {
-  let config = DEFAULT_CONFIG;
-  let help = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--config' || a === '-c') {
-      const v = args[++i];
-      if (v === undefined || v.startsWith('-')) return { error: `${a} needs a file` };
-      config = v;
-    } else if (a.startsWith('--config=')) {
-      config = a.slice('--config='.length);
-      if (!config) return { error: '--config needs a file' };
-    } else if (a === '--help' || a === '-h') {
-      help = true;
-    } else {
-      return { error: `unknown argument: ${a}` };
-    }
-  }
-  return { config, help };
+  return EXIT.OK;
 }
 
 /** The human summary of a valid config (pure: easy to test with a fixed clock). */
@@ -96,12 +76,8 @@ export function summary(config: Config, now: Date): string {
   for (const e of exceptions) {
     const who = e.user !== undefined ? `user ${e.user}` : `group ${e.group}`;
     const daysLeft = Math.ceil((Date.parse(`${e.expires}T00:00:00Z`) + DAY_MS - now.getTime()) / DAY_MS);
-    const soon = daysLeft <= 14 ? `  warning: expires in ${countOf(daysLeft, 'day')}` : '';
+    const soon = daysLeft <= 14 ? `  warning: expires in ${plural(daysLeft, 'day')}` : '';
     lines.push(`  ${who}  rule ${e.rule}  owner ${e.owner}  expires ${e.expires}${soon}  (${e.reason})`);
   }
   return `${lines.join('\n')}\n`;
-}
-
-function countOf(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

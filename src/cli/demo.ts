@@ -3,6 +3,16 @@
 
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
 import { startGateway } from '../app.ts';
+import type { Config } from '../config/types.ts';
+import {
+  CONFIG_OPTION, configFailure, configPath, DEFAULT_CONFIG, EXIT, parseOptions, printUsage, runCommand, STD_IO, stopSignal,
+  type CommandInfo, type Streams,
+} from './operator.ts';
+
+export const DEMO: CommandInfo = {
+  label: 'gatehouse demo',
+  usage: `usage: gatehouse demo [--config FILE]   (default ${DEFAULT_CONFIG}; the demo portal listens on DEMO_PORTAL_PORT, default 8081)`,
+};
 
 const DEMO_USERS = [
   ['alice', 'alice-demo-pass', 'admins, finance'],
@@ -10,36 +20,50 @@ const DEMO_USERS = [
   ['carol', 'carol-demo-pass', 'contractors'],
 ];
 
-export async function runDemo(args: string[]): Promise<number> {
-  let configPath = 'config/gatehouse.yaml';
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--config' && args[i + 1]) configPath = args[++i];
-    else {
-      process.stderr.write('usage: gatehouse demo [--config FILE]\n');
-      return 2;
-    }
-  }
+export async function runDemo(args: string[], io: Streams = STD_IO): Promise<number> {
+  return runCommand(DEMO, io, () => demo(args, io));
+}
+
+async function demo(args: string[], io: Streams): Promise<number> {
+  const { values } = parseOptions(args, CONFIG_OPTION);
+  if (values.help) return printUsage(DEMO, io);
+  const file = configPath(values);
   const portal = await startDemoPortal({ port: Number(process.env.DEMO_PORTAL_PORT ?? 8081), host: '127.0.0.1' });
-  const gw = await startGateway({ configPath });
-  const url = gw.current().config.server.public_url;
-  process.stderr.write(`
+  const gw = await startGateway({ configPath: file }).catch(async (err: unknown) => {
+    await portal.close();
+    throw configFailure(file, err);
+  });
+  io.stderr.write(demoBanner(gw.current().config, portal.port));
+  await stopSignal();
+  await Promise.allSettled([gw.close(), portal.close()]);
+  return EXIT.OK;
+}
+
+/** Where the demo's emails go: a newcomer enrolling email codes must know where to read them. */
+function outboxLine(config: Config): string {
+  const n = config.notifier;
+  if (n.kind === 'file') return `Emails (sign-in codes, notices) are not sent: they are written to ${n.path}\n      (watch it with: tail -f ${n.path})`;
+  return n.kind === 'smtp' ? `Emails are sent through ${n.kind} (notifier in the config).` : 'Emails go to the notifier webhook (notifier in the config).';
+}
+
+/** What `gatehouse demo` prints at start (pure, for the test). */
+export function demoBanner(config: Config, portalPort: number): string {
+  const url = config.server.public_url;
+  return `
   gatehouse demo is running.
 
-    Open ${url}/ in a browser (the demo portal on 127.0.0.1:${portal.port} sits behind it).
+    Open ${url}/ in a browser (the demo portal on 127.0.0.1:${portalPort} sits behind it).
 
     Demo users (from config/users.yaml):
 ${DEMO_USERS.map(([u, p, g]) => `      ${u.padEnd(6)} password ${p.padEnd(16)} groups: ${g}`).join('\n')}
 
+    ${outboxLine(config)}
+
     Try: /billing (step-up with passkey or authenticator app), /export, /settings/api-keys (passkey only).
+    Right after enrolling your check is fresh, so Billing -> Pay goes through. To see the step-up:
+    wait 5 minutes, or at a later second-factor page tick "Trust this browser", sign out and in again
+    (a trusted browser skips the routine check but never a step-up), then Billing -> Pay.
     Stop with Ctrl-C.
 
-`);
-  await new Promise<void>((resolveStop) => {
-    const stop = () => {
-      Promise.allSettled([gw.close(), portal.close()]).then(() => resolveStop());
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
-  return 0;
+`;
 }

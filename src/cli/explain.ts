@@ -1,4 +1,4 @@
-// `gatehouse explain --user U --method M --url URL [--ip IP] [--config FILE]`:
+// `gatehouse explain --user U --method M --url URL [--form A=B&C=D] [--ip IP] [--config FILE]`:
 // dry-runs one request through the same steps and the same policy code the
 // gateway runs (normalize → reserved routes → route → evaluate) and says which
 // rule matched, what the gateway would decide, and why.
@@ -23,9 +23,10 @@ import { buildSnapshot } from '../http/snapshot.ts';
 import { hostOnly } from '../policy/decide.ts';
 import type { SubjectFacts } from '../policy/types.ts';
 import { explainRequest, formatExplanation, hypotheticalSubject } from './explanation.ts';
+import { enrolledKindsIn } from '../factors/registry.ts';
 import {
   CliError, CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, loadOperatorConfig, openExistingStore, parseOptions, printUsage, readDirectory,
-  runCommand, STD_IO, storeName, usageError, type CliIO, type CommandInfo,
+  requiredOptions, runCommand, STD_IO, storeName, usageError, type CliIO, type CommandInfo,
 } from './operator.ts';
 
 // The pure explanation, also used by the decision tests (test/policy/), which import it from here.
@@ -40,7 +41,9 @@ export const EXPLAIN: CommandInfo = {
   usage: `usage: gatehouse explain --user USER --method METHOD --url URL [options]
   --user USER          who asks; "-" for an anonymous request
   --method METHOD      GET, POST, ...
-  --url URL            a path (/billing/pay?x=1) or an absolute http(s) URL
+  --url URL            a path (/billing/pay?x=1) or an absolute http(s) URL; rules matching
+                       query parameters read its query (quote it in the shell)
+  --form FIELDS        a urlencoded form body, 'a=b&c=d': what rules matching params read
   --ip IP              the client address (for rules matching networks)
   --host HOST          the Host asked for (default: the URL's host, else server.public_url's)
   --factors KINDS      second factors passed in the session: totp,webauthn,email,sms,recovery
@@ -67,38 +70,37 @@ async function explain(args: string[], io: CliIO): Promise<number> {
     user: { type: 'string' }, method: { type: 'string' }, url: { type: 'string' }, ip: { type: 'string' }, host: { type: 'string' },
     factors: { type: 'string' }, fresh: { type: 'string' }, remembered: { type: 'boolean' }, deferred: { type: 'boolean' },
     enrolled: { type: 'string' }, groups: { type: 'string' }, ...CONFIG_OPTION, json: { type: 'boolean' },
-    override: { type: 'string' }, 'break-glass': { type: 'boolean' },
+    override: { type: 'string' }, 'break-glass': { type: 'boolean' }, form: { type: 'string' },
   });
   if (v.help) return printUsage(EXPLAIN, io);
-  for (const key of ['user', 'method', 'url'] as const) if (v[key] === undefined) throw usageError(`--${key} is required`);
-  const method = String(v.method).toUpperCase();
+  const { user: userArg, method: methodArg, url } = requiredOptions(v, ['user', 'method', 'url']);
+  const method = methodArg.toUpperCase();
   if (!METHOD.test(method)) throw usageError(`--method ${JSON.stringify(v.method)} is not an HTTP method`);
-  const ip = v.ip === undefined ? '' : String(v.ip);
+  const ip = v.ip ?? '';
   if (ip !== '' && isIP(ip) === 0) throw usageError(`--ip ${JSON.stringify(ip)} is not an IP address`);
-  const factors = v.factors === undefined ? [] : parseKinds(String(v.factors), '--factors');
+  const factors = v.factors === undefined ? [] : parseKinds(v.factors, '--factors');
   if (v.fresh !== undefined && factors.length === 0) throw usageError('--fresh says how old the --factors are: give --factors too');
   let freshMs = 0;
   if (v.fresh !== undefined) {
     try {
-      freshMs = parseDuration(String(v.fresh));
+      freshMs = parseDuration(v.fresh);
     } catch (err) {
       throw usageError(`--fresh: ${(err as Error).message}`);
     }
   }
-  const userArg = String(v.user);
   const anonymous = userArg === '-';
   if (anonymous) {
     for (const key of ['factors', 'remembered', 'deferred', 'enrolled', 'groups', 'break-glass'] as const) {
       if (v[key] !== undefined) throw usageError(`--${key} describes a signed-in user; it makes no sense with --user -`);
     }
   }
-  const enrolledArg = v.enrolled === undefined ? undefined : String(v.enrolled) === 'none' ? [] : parseKinds(String(v.enrolled), '--enrolled');
-  const groupsArg = v.groups === undefined ? undefined : String(v.groups).split(',').map((g) => g.trim()).filter(Boolean);
+  const enrolledArg = v.enrolled === undefined ? undefined : v.enrolled === 'none' ? [] : parseKinds(v.enrolled, '--enrolled');
+  const groupsArg = v.groups === undefined ? undefined : v.groups.split(',').map((g) => g.trim()).filter(Boolean);
 
   const now = (io.now ?? Date.now)();
   const config = loadOperatorConfig(configPath(v), { now });
   const snap = buildSnapshot(config);
-  const { host, target } = splitUrl(String(v.url), v.host === undefined ? undefined : String(v.host), config);
+  const { host, target } = splitUrl(url, v.host, config);
 
   const notes: string[] = [];
   let subject: SubjectFacts | null = null;
@@ -128,11 +130,12 @@ async function explain(args: string[], io: CliIO): Promise<number> {
     }
   }
 
-  const overrides = v.override === undefined ? [] : String(v.override).split(',').map((m) => m.trim().toUpperCase()).filter(Boolean);
+  const overrides = v.override === undefined ? [] : v.override.split(',').map((m) => m.trim().toUpperCase()).filter(Boolean);
   const bad = overrides.find((m) => !METHOD.test(m));
   if (bad !== undefined) throw usageError(`--override ${JSON.stringify(bad)} is not an HTTP method`);
   if (subject && v['break-glass'] === true) subject.breakglass = true;
-  const e = explainRequest(snap, { method, target, host, ip, ...(overrides.length > 0 ? { overrides } : {}) }, subject, now);
+  const form = v.form === undefined ? {} : { form: v.form };
+  const e = explainRequest(snap, { method, target, host, ip, ...(overrides.length > 0 ? { overrides } : {}), ...form }, subject, now);
   e.notes.push(...notes);
   io.stdout.write(v.json ? `${JSON.stringify(e, null, 2)}\n` : formatExplanation(e));
   return EXIT.OK;
@@ -165,9 +168,7 @@ async function enrolledFromStore(config: Config, user: string): Promise<{ kinds:
   const store = await openExistingStore(config);
   if (store === null) return { kinds: [], note: `the store ${storeName(config)} does not exist yet: nobody has enrolled` };
   try {
-    const kinds = [...new Set((await store.listFactors(user)).map((f) => f.kind))];
-    if ((await store.countRecoveryCodes(user)) > 0) kinds.push('recovery');
-    return { kinds };
+    return { kinds: await enrolledKindsIn(store, user) };
   } finally {
     await store.close();
   }

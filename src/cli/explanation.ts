@@ -12,7 +12,9 @@ import type { Config, FactorKind, RuleConfig } from '../config/types.ts';
 import type { Snapshot } from '../web/context.ts';
 import { decide, judge, RESERVED_PREFIX } from '../policy/decide.ts';
 import { compilePolicy } from '../policy/compile.ts';
-import { formatDuration } from '../policy/evaluate.ts';
+import { formatDuration, paramSources } from '../policy/evaluate.ts';
+import { parseParams } from '../policy/param-match.ts';
+import { describeParamMatch } from '../policy/request-match.ts';
 import { isInRollout } from '../policy/rollout.ts';
 import type { Decision, FactorCheck, SubjectFacts } from '../policy/types.ts';
 import { factorCheck } from '../factors/types.ts';
@@ -27,6 +29,8 @@ export interface ExplainRequest {
   ip: string;          // '' when not given
   /** Methods claimed by an override header or a `_method` form field (--override). */
   overrides?: string[];
+  /** A urlencoded form body (--form 'a=b&c=d'), as rules with `params` read it. */
+  form?: string;
 }
 
 export interface HypotheticalSession {
@@ -66,6 +70,8 @@ export interface Explanation {
   enforced: { rule: RuleView; decision: Decision } | null;
   /** What the gateway answers. */
   answer: string;
+  /** The deciding rule's query / params conditions: what each read and whether it matched. */
+  params: string[];
   notes: string[];
 }
 
@@ -102,11 +108,16 @@ export function explainRequest(snap: Snapshot, req: ExplainRequest, subject: Sub
     rule: null,
     decision: null,
     enforced: null,
+    params: [] as string[],
     notes: [] as string[],
   };
 
   // The one decision the gateway makes (policy/decide.ts): explain adds words, never steps.
-  const verdict = decide(snap, { target: req.target, host: req.host, via: 'proxy', method: req.method, overrides: req.overrides ?? [], ip: req.ip }, subject, now);
+  const body = req.form === undefined ? undefined : { contentType: 'application/x-www-form-urlencoded', bytes: Buffer.from(req.form, 'latin1') };
+  const verdict = decide(snap, {
+    target: req.target, host: req.host, via: 'proxy', method: req.method, overrides: req.overrides ?? [], ip: req.ip,
+    ...(req.form !== undefined ? { form: parseParams(req.form), body } : {}),
+  }, subject, now);
   const rejected = '400 error page; nothing is proxied and no rule is evaluated';
   if (verdict.kind === 'reserved') {
     base.request.path = verdict.path;
@@ -144,7 +155,11 @@ export function explainRequest(snap: Snapshot, req: ExplainRequest, subject: Sub
     if (j.kind === 'decided') enforced = { rule: ruleView(config, j.decision.rule), decision: j.decision };
   }
 
+  const compiled = (route?.case_insensitive ? snap.policyFolded : snap.policy).rules.find((r) => r.id === decision.rule);
+  const params = compiled?.params ? describeParamMatch(compiled.params, paramSources(facts)) : [];
+
   const notes: string[] = [];
+  if (req.form !== undefined && (req.method === 'GET' || req.method === 'HEAD')) notes.push(`--form with ${req.method}: the body is not read for rules (give --method POST)`);
   if (req.ip === '' && config.policy.rules.some((r) => r.match.networks !== undefined)) {
     const ids = config.policy.rules.filter((r) => r.match.networks !== undefined).map((r) => r.id);
     notes.push(`no --ip given: rules matching by network (${ids.join(', ')}) were treated as not matching`);
@@ -165,6 +180,7 @@ export function explainRequest(snap: Snapshot, req: ExplainRequest, subject: Sub
     decision,
     enforced,
     answer: answerFor(decision, route!, req, subject !== null),
+    params,
     notes: [...base.notes, ...notes],
   };
 }
@@ -232,6 +248,7 @@ export function formatExplanation(e: Explanation): string {
     out.push('user:      anonymous (not signed in)');
   }
   if (e.rule) out.push(...formatRule('rule:', e.rule));
+  for (const p of e.params) out.push(`params:    ${p}`);
   out.push(`decision:  ${e.summary}`);
   out.push(`reason:    ${e.reason}`);
   if (e.enforced) {
@@ -253,6 +270,8 @@ function formatRule(label: string, v: RuleView): string[] {
     m.groups !== undefined ? `groups ${m.groups.join(',')}` : '',
     m.not_groups !== undefined ? `not_groups ${m.not_groups.join(',')}` : '',
     m.networks !== undefined ? `networks ${m.networks.join(',')}` : '',
+    ...(['query', 'params'] as const).map((k) => (m[k] !== undefined ? `${k} ${Object.entries(m[k]).map(([n, v]) => `${n}=${([] as string[]).concat(v).join('|')}`).join(' ')}` : '')),
+    m.ignore_case ? 'ignore_case' : '',
   ].filter(Boolean).join('  ') || 'everything';
   const require = [
     v.require,

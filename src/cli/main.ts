@@ -2,48 +2,49 @@
 // The `gatehouse` command. Exit codes: 0 ok, 1 a failure the user can fix,
 // 2 usage.
 
-const major = Number(process.versions.node.split('.')[0]);
-if (major < 24) {
-  process.stderr.write(`gatehouse needs Node.js 24 or newer (this is ${process.version}); run it through npm (npm start / npm test use the Node 24 from node_modules) or install Node 24.\n`);
-  process.exit(1);
-}
+// The Node version check is in bin/gatehouse.js: an older Node cannot parse this file.
+
+import { closest } from '../config/schema-messages.ts';
+
+// One line per command for `gatehouse --help`; each command prints its own
+// usage with `gatehouse COMMAND --help` (or `gatehouse help COMMAND`).
+// Commands are loaded on demand: `check` need not load the gateway.
+const COMMANDS: Record<string, { synopsis: string; load: () => Promise<(args: string[]) => Promise<number>> }> = {
+  serve: { synopsis: '[--config FILE]                 run the gateway (default config/gatehouse.yaml)', load: async () => (await import('./serve.ts')).runServe },
+  demo: { synopsis: '                                run the demo portal and the gateway in front of it (npm start)', load: async () => (await import('./demo.ts')).runDemo },
+  check: { synopsis: '[--config FILE]                 validate the config and users files', load: async () => (await import('./check.ts')).runCheck },
+  explain: {
+    synopsis: '--user U --method M --url URL [--ip IP] [--config FILE]\n                                          dry-run the policy for one request',
+    load: async () => (await import('./explain.ts')).runExplain,
+  },
+  user: { synopsis: 'add|passwd|disable|enable|list  manage the users file', load: async () => (await import('./user.ts')).runUser },
+  mfa: { synopsis: 'list|reset USER                 show or reset a user\'s factors', load: async () => (await import('./mfa.ts')).runMfa },
+  audit: { synopsis: 'verify [FILE...] [options]      check the audit chain (MACs under the audit key, checkpoints)', load: async () => (await import('./audit.ts')).runAudit },
+  report: { synopsis: '[--since 30d] [--json]          rollout figures', load: async () => (await import('./report.ts')).runReport },
+};
 
 const USAGE = `usage: gatehouse <command> [options]
 
-  serve   [--config FILE]                 run the gateway (default config/gatehouse.yaml)
-  demo                                    run the demo portal and the gateway in front of it (npm start)
-  check   [--config FILE]                 validate the config and users files
-  explain --user U --method M --url URL [--ip IP] [--config FILE]
-                                          dry-run the policy for one request
-  user    add|passwd|disable|enable|list  manage the users file
-  mfa     list|reset USER                 show or reset a user's factors
-  audit   verify [FILE...] [options]      check the audit chain (MACs under the audit key, checkpoints)
-  report  [--since 30d] [--json]          rollout figures
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(7)} ${c.synopsis}`.trimEnd()).join('\n')}
+
+  gatehouse <command> --help shows the command's options.
 `;
 
-const commands: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
-  serve: async () => (await import('./serve.ts')).runServe,
-  demo: async () => (await import('./demo.ts')).runDemo,
-  check: async () => (await import('./check.ts')).runCheck,
-  user: async () => (await import('./user.ts')).runUser,
-  audit: async () => (await import('./audit.ts')).runAudit,
-  explain: async () => (await import('./explain.ts')).runExplain,
-  mfa: async () => (await import('./mfa.ts')).runMfa,
-  report: async () => (await import('./report.ts')).runReport,
-};
-
 async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  const [first, ...rest] = argv;
+  const asksHelp = first === '--help' || first === '-h' || first === 'help';
+  if (!first || (asksHelp && rest.length === 0)) {
     process.stdout.write(USAGE);
-    return name ? 0 : 2;
+    return first ? 0 : 2;
   }
-  const load = commands[name];
-  if (!load) {
-    process.stderr.write(`gatehouse: unknown command '${name}'\n\n${USAGE}`);
+  const [name, args] = asksHelp ? [rest[0], ['--help']] : [first, rest];
+  const command = COMMANDS[name];
+  if (!command) {
+    const guess = closest(name, Object.keys(COMMANDS));
+    process.stderr.write(`gatehouse: unknown command '${name}'${guess ? ` (did you mean '${guess}'?)` : ''}\n\n${USAGE}`);
     return 2;
   }
-  return (await load())(args);
+  return (await command.load())(args);
 }
 
 main(process.argv.slice(2)).then(

@@ -34,7 +34,7 @@ import {
 export const MFA: CommandInfo = {
   label: 'gatehouse mfa',
   usage: `usage:
-  gatehouse mfa list USER [--json] [--config FILE]
+  gatehouse mfa list [USER] [--json] [--config FILE]   (no USER: everyone, one line each)
   gatehouse mfa reset USER [--by OPERATOR] [--approved-by ADMIN] [--reason TEXT] [--config FILE]
 options:
   --by OPERATOR        who resets (recorded in the audit log; default: your login name)
@@ -56,12 +56,17 @@ async function mfa(args: string[], io: CliIO): Promise<number> {
   const [command, user, ...extra] = positionals;
   if (command === undefined) throw usageError('missing command (list or reset)');
   if (command !== 'list' && command !== 'reset') throw usageError(`unknown command ${JSON.stringify(command)}`);
-  if (user === undefined) throw usageError(`missing USER for ${command}`);
+  if (user === undefined && command === 'reset') throw usageError('missing USER for reset');
   if (extra.length > 0) throw usageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   if (command === 'list') {
     for (const flag of ['by', 'approved-by', 'reason'] as const) if (v[flag] !== undefined) throw usageError(`--${flag} is only for reset`);
   } else if (v.json !== undefined) {
     throw usageError('--json is only for list');
+  }
+  if (user === undefined) {
+    const now = (io.now ?? Date.now)();
+    const config = loadOperatorConfig(configPath(v), { now });
+    return listEveryone(io, config, readDirectory(config), v.json === true, now);
   }
   if (!USERNAME_PATTERN.test(user)) throw new CliError(EXIT.FAILED, `invalid username ${JSON.stringify(user)}`);
 
@@ -72,10 +77,10 @@ async function mfa(args: string[], io: CliIO): Promise<number> {
   if (directory !== null && record === undefined) throw new CliError(EXIT.FAILED, `no user ${JSON.stringify(user)} in ${directory.path}`);
 
   if (command === 'list') return list(io, config, user, record, v.json === true, now);
-  const by = v.by === undefined ? defaultOperator() : String(v.by).trim();
+  const by = v.by === undefined ? defaultOperator() : v.by.trim();
   if (by === '') throw usageError('--by must name someone');
-  const approvedBy = v['approved-by'] === undefined ? undefined : String(v['approved-by']).trim();
-  const reason = v.reason === undefined ? undefined : String(v.reason).trim() || undefined;
+  const approvedBy = v['approved-by']?.trim();
+  const reason = v.reason?.trim() || undefined;
   return reset(io, config, { user, record, directory: directory?.users ?? null, by, approvedBy, reason, now });
 }
 
@@ -166,6 +171,38 @@ async function list(io: CliIO, config: Config, user: string, record: UserRecord 
   const listing = mfaListing(user, record, config.policy.privileged_groups, facts, now);
   io.stdout.write(json ? `${JSON.stringify(listing, null, 2)}\n` : formatListing(listing));
   return EXIT.OK;
+}
+
+/**
+ * `mfa list` without a user: everyone in the users file plus everyone the
+ * store holds factors for (an OIDC deployment has no users file), one line each.
+ */
+async function listEveryone(io: CliIO, config: Config, directory: ReturnType<typeof readDirectory>, json: boolean, now: number): Promise<number> {
+  const store = await openExistingStore(config);
+  let listings: MfaListing[];
+  try {
+    const enrolled = store === null ? [] : (await store.listEnrolledUsers()).map((e) => e.user);
+    const users = [...new Set([...(directory?.users.keys() ?? []), ...enrolled])].sort();
+    const noFacts = { factors: [], recoveryLeft: 0, devices: [], state: undefined };
+    listings = await Promise.all(users.map(async (u) => mfaListing(
+      u, directory?.users.get(u), config.policy.privileged_groups, store === null ? noFacts : await readUserFacts(store, u), now,
+    )));
+  } finally {
+    await store?.close();
+  }
+  io.stdout.write(json ? `${JSON.stringify(listings, null, 2)}\n` : formatEveryone(listings));
+  return EXIT.OK;
+}
+
+/** One line per user: what they can sign in with, at a glance. */
+export function formatEveryone(listings: readonly MfaListing[]): string {
+  if (listings.length === 0) return 'no users\n';
+  const rows = listings.map((l) => {
+    const used = l.factors.map((f) => f.last_used).filter((x): x is string => x !== null).sort().at(-1) ?? null;
+    const kinds = [...new Set(l.factors.map((f) => f.kind))].join(',');
+    return [l.user, kinds || 'none', String(l.recovery_codes_left), String(l.trusted_devices.filter((d) => !d.expired).length), when(used)];
+  });
+  return `${table(['USER', 'FACTORS', 'RECOVERY CODES', 'TRUSTED DEVICES', 'LAST USED'], rows).join('\n')}\n`;
 }
 
 async function readUserFacts(store: Store, user: string) {

@@ -8,12 +8,12 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
-import { ConfigError, formatIssues, loadConfig } from '../config/load.ts';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { ConfigError, formatIssues, loadConfig, type ConfigIssue } from '../config/load.ts';
+import { closest } from '../config/schema-messages.ts';
 import type { Config } from '../config/types.ts';
 import { parseUsersFile } from '../identity/users-file.ts';
 import type { UserRecord } from '../identity/types.ts';
-import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, INTERRUPTED: 130 } as const;
@@ -23,8 +23,8 @@ export const DEFAULT_CONFIG = 'config/gatehouse.yaml';
 /** A failure with its exit code (EXIT.FAILED, EXIT.USAGE, ...); the message is what the operator reads. */
 export class CliError extends Error {
   readonly code: number;
-  constructor(code: number, message: string) {
-    super(message);
+  constructor(code: number, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.code = code;
   }
 }
@@ -33,14 +33,18 @@ export function usageError(message: string): CliError {
   return new CliError(EXIT.USAGE, message);
 }
 
-export interface CliIO {
+/** Where a command writes: the process's streams, or a test's buffers. */
+export interface Streams {
   stdout: Pick<Writable, 'write'>;
   stderr: Pick<Writable, 'write'>;
+}
+
+export interface CliIO extends Streams {
   /** The clock (ms since the epoch); Date.now when absent. */
   now?: () => number;
 }
 
-export const STD_IO: CliIO = { stdout: process.stdout, stderr: process.stderr };
+export const STD_IO: Streams = { stdout: process.stdout, stderr: process.stderr };
 
 /** How a command introduces itself in `gatehouse --help` and on its errors. */
 export interface CommandInfo {
@@ -51,21 +55,30 @@ export interface CommandInfo {
 }
 
 /**
- * Runs a command body: --help and every CliError are answered the same way for
- * every command (`LABEL: message`, plus the usage after a usage error).
- * Anything else is a bug and propagates (main.ts prints it with its stack).
+ * Runs a command body: every CliError is answered the same way for every
+ * command (`LABEL: message`, plus the usage after a usage error), and so is a
+ * file the system refused (`EACCES: permission denied, open ...`: the
+ * operator's to fix, exit 1). Anything else is a bug and propagates (main.ts
+ * prints it with its stack).
  */
-export async function runCommand(info: CommandInfo, io: CliIO, body: () => Promise<number>): Promise<number> {
+export async function runCommand(info: CommandInfo, io: Streams, body: () => Promise<number>): Promise<number> {
   try {
     return await body();
   } catch (err) {
-    if (!(err instanceof CliError)) throw err;
-    io.stderr.write(`${info.label}: ${err.message}\n${err.code === EXIT.USAGE ? withNewline(info.usage) : ''}`);
-    return err.code;
+    const failure = err instanceof CliError ? err : systemFailure(err);
+    if (failure === undefined) throw err;
+    io.stderr.write(`${info.label}: ${failure.message}\n${failure.code === EXIT.USAGE ? withNewline(info.usage) : ''}`);
+    return failure.code;
   }
 }
 
-export function printUsage(info: CommandInfo, io: CliIO): number {
+/** A failed system call (its message names the call and the file) as exit 1. */
+function systemFailure(err: unknown): CliError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  return err instanceof Error && typeof e.code === 'string' && typeof e.syscall === 'string' ? new CliError(EXIT.FAILED, e.message, { cause: err }) : undefined;
+}
+
+export function printUsage(info: CommandInfo, io: Streams): number {
   io.stdout.write(withNewline(info.usage));
   return EXIT.OK;
 }
@@ -77,35 +90,46 @@ function withNewline(text: string): string {
 /** `--config FILE` (`-c FILE`), the same for every command that reads the config. */
 export const CONFIG_OPTION = { config: { type: 'string', short: 'c' } } as const;
 
-type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
-type OptionValue = string | boolean | string[] | undefined;
+const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
 
 /**
  * node:util parseArgs (strict) with usage errors as CliError(EXIT.USAGE).
  * Every command accepts --help/-h; `--config` (when the command has it) must
  * name a file.
  */
-export function parseOptions(
-  args: string[],
-  options: OptionSpec,
-  positionals = false,
-): { values: Record<string, OptionValue>; positionals: string[] } {
+export function parseOptions<const O extends ParseArgsOptionsConfig>(args: string[], options: O, positionals = false) {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: positionals });
+    parsed = parseArgs({ args, options: { ...options, ...HELP_OPTION }, strict: true, allowPositionals: positionals });
   } catch (err) {
     const e = err as Error & { code?: string };
     const missing = e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /^Option '(-[^ ]+)(?:, (--[^ ]+))? <value>' argument missing$/.exec(e.message) : null;
-    throw usageError(missing ? `${missing[2] ?? missing[1]} needs a value` : e.message);
+    if (missing) throw usageError(`${missing[2] ?? missing[1]} needs a value`);
+    const unknown = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']*)'/.exec(e.message) : null;
+    if (unknown) throw usageError(unknownOption(unknown[1], Object.keys({ ...options, ...HELP_OPTION })));
+    const stray = e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ? /^Unexpected argument '([^']*)'/.exec(e.message) : null;
+    throw usageError(stray ? `unexpected argument ${stray[1]}: this command takes only options` : e.message);
   }
-  const values = parsed.values as Record<string, OptionValue>;
-  if (values.config === '') throw usageError('--config needs a file');
-  return { values, positionals: parsed.positionals };
+  if ((parsed.values as { config?: unknown }).config === '') throw usageError('--config needs a file');
+  return parsed;
+}
+
+/** `unknown option --jsn (did you mean --json?)`: node's own message talks about positionals after `--`. */
+export function unknownOption(given: string, known: readonly string[]): string {
+  const name = given.replace(/^-+/, '').split('=')[0];
+  const guess = closest(name, [...known]);
+  return `unknown option ${given}${guess ? ` (did you mean --${guess}?)` : ''}`;
+}
+
+/** The values of options a command cannot do without; a missing one is a usage error (`--url is required`). */
+export function requiredOptions<V extends object, K extends keyof V & string>(values: V, keys: readonly K[]): { [P in K]-?: NonNullable<V[P]> } {
+  for (const key of keys) if (values[key] === undefined) throw usageError(`--${key} is required`);
+  return values as { [P in K]-?: NonNullable<V[P]> };
 }
 
 /** The --config value, else the default config file. */
-export function configPath(values: Record<string, OptionValue>): string {
-  return typeof values.config === 'string' ? values.config : DEFAULT_CONFIG;
+export function configPath(values: { config?: string }): string {
+  return values.config ?? DEFAULT_CONFIG;
 }
 
 export interface OperatorConfigOptions {
@@ -133,26 +157,58 @@ export function loadOperatorConfig(file: string, opts: OperatorConfigOptions = {
       ...(now !== undefined ? { now: () => new Date(now) } : {}),
     });
   } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(EXIT.FAILED, `invalid config:\n${formatIssues(file, err.issues)}`);
-    throw err;
+    throw configFailure(file, err);
   }
+}
+
+/** A ConfigError as the operator reads it (CliError, exit 1, every issue listed); anything else unchanged. */
+export function configFailure(file: string, err: unknown): unknown {
+  if (!(err instanceof ConfigError)) return err;
+  const unreadable = err.issues.length === 1 && err.issues[0].message.startsWith('cannot read the config file');
+  const message = unreadable ? `cannot read config ${file}: ${err.issues[0].message}` : `invalid config:\n${formatIssues(file, err.issues)}`;
+  return new CliError(EXIT.FAILED, message, { cause: err });
+}
+
+/** Resolves with the signal (SIGTERM, SIGINT) that asks a long-running command to stop. */
+export function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolveSignal) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolveSignal(signal);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
 }
 
 /** The users of the file identity source, or null when the source has no user list (oidc, upstream_form). */
 export function readDirectory(config: Config): { path: string; users: Map<string, UserRecord> } | null {
   if (config.identity.source !== 'file' || !config.identity.file) return null;
   const path = config.identity.file.path;
+  return { path, users: readUsersFile(path) };
+}
+
+/** A users file's users; unreadable or invalid is exit 1 with every problem listed (`missing: 'empty'`: no file yet, no users). */
+export function readUsersFile(path: string, opts: { missing?: 'empty' } = {}): Map<string, UserRecord> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new CliError(EXIT.FAILED, `cannot read the users file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && opts.missing === 'empty') return new Map();
+    throw new CliError(EXIT.FAILED, `cannot read the users file ${path}: ${code ?? (err as Error).message}`);
   }
   const { users, issues } = parseUsersFile(text, path);
   if (issues.length > 0) {
-    throw new CliError(EXIT.FAILED, `the users file ${path} has errors (run gatehouse check):\n${issues.map((i) => `  ${i.path}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`).join('\n')}`);
+    throw new CliError(EXIT.FAILED, `the users file ${path} has errors (run gatehouse check):\n${usersFileIssues(issues)}`);
   }
-  return { path, users };
+  return users;
+}
+
+/** A users file's problems, one indented line each: `  users.dave.password (line 4): ...`. */
+export function usersFileIssues(issues: ConfigIssue[]): string {
+  return issues.map((i) => `  ${i.path}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`).join('\n');
 }
 
 /** The store, migrated; for reading commands a SQLite file that does not exist yet is null (nothing to read, nothing created). */
@@ -162,6 +218,8 @@ export async function openExistingStore(config: Config): Promise<Store | null> {
 }
 
 export async function openMigratedStore(config: Config): Promise<Store> {
+  // Loaded here: the database drivers cost every command's start-up, and most never open the store.
+  const { openStore } = await import('../store/open-store.ts');
   let store: Store | undefined;
   try {
     store = openStore(config.store);
@@ -185,11 +243,11 @@ export function storeName(config: Config): string {
   }
 }
 
-/** A table indented by two spaces, columns padded to their widest cell (the last one not). */
-export function table(header: string[], rows: string[][]): string[] {
+/** A table's lines, columns padded to their widest cell (the last one not), indented by two spaces unless told. */
+export function table(header: string[], rows: string[][], indent = '  '): string[] {
   const all = [header, ...rows];
   const widths = header.map((_, c) => Math.max(...all.map((r) => r[c].length)));
-  return all.map((r) => `  ${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')}`.trimEnd());
+  return all.map((r) => `${indent}${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')}`.trimEnd());
 }
 
 /** `2026-11-22 12:00 UTC` from an ISO timestamp. */

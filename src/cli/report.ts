@@ -44,7 +44,7 @@ async function report(args: string[], io: CliIO): Promise<number> {
   });
   if (v.help) return printUsage(REPORT, io);
   const now = (io.now ?? Date.now)();
-  const since = parseSince(v.since === undefined ? DEFAULT_SINCE : String(v.since), now);
+  const since = parseSince(v.since ?? DEFAULT_SINCE, now);
   const config = loadOperatorConfig(configPath(v), { now });
 
   const { users, enrolled } = await readFacts(config);
@@ -55,7 +55,7 @@ async function report(args: string[], io: CliIO): Promise<number> {
   if (v.json) {
     io.stdout.write(`${JSON.stringify({ ...figures, audit: read }, null, 2)}\n`);
   } else {
-    io.stdout.write(formatReport(figures, String(v.since ?? DEFAULT_SINCE)));
+    io.stdout.write(formatReport(figures, v.since ?? DEFAULT_SINCE));
     if (read.skipped_lines > 0) io.stdout.write(`note: ${read.skipped_lines} audit line(s) could not be parsed and were skipped (run gatehouse audit verify)\n`);
     if (read.files.length === 0) io.stdout.write(`note: no audit log at ${config.audit.path}\n`);
   }

@@ -1,35 +1,26 @@
-// `gatehouse serve`: reads its arguments, starts the wired app (src/app.ts)
-// and drains it on SIGTERM or SIGINT.
+// `gatehouse serve [--config FILE]`: starts the wired app (src/app.ts) and
+// drains it on SIGTERM or SIGINT. A bad config exits 1 with every issue listed.
 
-import { ConfigError, formatIssues } from '../config/load.ts';
-import { startGateway, type RunningGateway } from '../app.ts';
+import { startGateway } from '../app.ts';
+import {
+  CONFIG_OPTION, configFailure, configPath, DEFAULT_CONFIG, EXIT, parseOptions, printUsage, runCommand, STD_IO, stopSignal,
+  type CommandInfo, type Streams,
+} from './operator.ts';
 
-export async function runServe(args: string[]): Promise<number> {
-  let configPath = 'config/gatehouse.yaml';
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--config' && args[i + 1]) configPath = args[++i];
-    else {
-      process.stderr.write(`usage: gatehouse serve [--config FILE]\n`);
-      return 2;
-    }
-  }
-  let gw: RunningGateway;
-  try {
-    gw = await startGateway({ configPath });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${formatIssues(configPath, err.issues)}\n`);
-      return 1;
-    }
-    throw err;
-  }
-  await new Promise<void>((resolveStop) => {
-    const stop = (signal: string) => {
-      gw.services.log.info({ signal }, 'shutting down: draining in-flight requests');
-      gw.close().then(resolveStop, resolveStop);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+export const SERVE: CommandInfo = {
+  label: 'gatehouse serve',
+  usage: `usage: gatehouse serve [--config FILE]   (default ${DEFAULT_CONFIG})`,
+};
+
+export async function runServe(args: string[], io: Streams = STD_IO): Promise<number> {
+  return runCommand(SERVE, io, async () => {
+    const { values } = parseOptions(args, CONFIG_OPTION);
+    if (values.help) return printUsage(SERVE, io);
+    const file = configPath(values);
+    const gw = await startGateway({ configPath: file }).catch((err: unknown) => { throw configFailure(file, err); });
+    const signal = await stopSignal();
+    gw.services.log.info({ signal }, 'shutting down: draining in-flight requests');
+    await gw.close().catch(() => undefined);
+    return EXIT.OK;
   });
-  return 0;
 }

@@ -1,30 +1,33 @@
 // `gatehouse user add|passwd|disable|enable|list`: manages the users file of
 // the `file` identity source. The file is edited in place (comments kept) and
 // replaced atomically; a running gateway picks the change up by itself.
+//
+// Exit 0 ok, 1 a failure the user can fix (weak password, unknown user, an
+// invalid users file or config), 2 usage, 130 interrupted at the prompt.
 
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../config/load.ts';
+import type { Config } from '../config/types.ts';
 import { hashPassword } from '../identity/password-hash.ts';
 import {
   addUser,
   EMAIL_PATTERN,
   GROUP_PATTERN,
-  parseUsersFile,
   setDisabled,
   setPassword,
   USERNAME_PATTERN,
   UsersFileError,
-  type ConfigIssue,
 } from '../identity/users-file.ts';
 import type { UserRecord } from '../identity/types.ts';
+import {
+  CliError, CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, loadOperatorConfig, parseOptions, printUsage, readUsersFile, runCommand, STD_IO,
+  table, usageError, usersFileIssues, type CommandInfo, type Streams,
+} from './operator.ts';
 
-const EXIT_OK = 0;
-const EXIT_FIXABLE = 1;
-const EXIT_USAGE = 2;
-
-const USAGE = `usage:
+export const USER: CommandInfo = {
+  label: 'gatehouse user',
+  usage: `usage:
   gatehouse user add USER [--email E] [--name N] [--groups a,b] [--password-stdin]
   gatehouse user passwd USER [--password-stdin]
   gatehouse user disable USER
@@ -32,9 +35,10 @@ const USAGE = `usage:
   gatehouse user list
 options:
   --users FILE       the users file (default: identity.file.path from the config)
-  --config FILE      the gateway config (default config/gatehouse.yaml)
+  --config FILE      the gateway config (default ${DEFAULT_CONFIG})
   --password-stdin   read the password from standard input instead of prompting
-`;
+`,
+};
 
 const MIN_PASSWORD_LENGTH = 8;
 const MAX_PASSWORD_LENGTH = 1024;
@@ -65,91 +69,61 @@ export function passwordWeakness(password: string, username: string): string | u
   return undefined;
 }
 
-class ExitError extends Error {
-  readonly code: number;
-  constructor(code: number, message: string) {
-    super(message);
-    this.code = code;
-  }
+export async function runUser(args: string[], io: Streams = STD_IO): Promise<number> {
+  return runCommand(USER, io, async () => {
+    try {
+      return await run(args, io);
+    } catch (err) {
+      if (err instanceof UsersFileError) throw new CliError(EXIT.FAILED, `${err.message}\n${usersFileIssues(err.issues)}`);
+      throw err;
+    }
+  });
 }
 
-export async function runUser(args: string[]): Promise<number> {
-  try {
-    return await run(args);
-  } catch (err) {
-    if (err instanceof ExitError) {
-      process.stderr.write(err.code === EXIT_USAGE ? `gatehouse user: ${err.message}\n${USAGE}` : `gatehouse user: ${err.message}\n`);
-      return err.code;
-    }
-    if (err instanceof UsersFileError) {
-      process.stderr.write(`gatehouse user: ${err.message}\n${err.issues.map((i) => `  ${formatIssue(i)}\n`).join('')}`);
-      return EXIT_FIXABLE;
-    }
-    const e = err as NodeJS.ErrnoException;
-    process.stderr.write(`gatehouse user: ${e.code ? `${e.code}: ` : ''}${e.message}\n`);
-    return EXIT_FIXABLE;
-  }
-}
-
-async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        users: { type: 'string' },
-        config: { type: 'string' },
-        email: { type: 'string' },
-        name: { type: 'string' },
-        groups: { type: 'string' },
-        'password-stdin': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new ExitError(EXIT_USAGE, (err as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return EXIT_OK;
-  }
+async function run(args: string[], io: Streams): Promise<number> {
+  const { values, positionals } = parseOptions(args, {
+    users: { type: 'string' },
+    ...CONFIG_OPTION,
+    email: { type: 'string' },
+    name: { type: 'string' },
+    groups: { type: 'string' },
+    'password-stdin': { type: 'boolean' },
+  }, true);
+  if (values.help) return printUsage(USER, io);
   const [command, username, ...extra] = positionals;
-  if (command === undefined) throw new ExitError(EXIT_USAGE, 'missing command');
-  if (!['add', 'passwd', 'disable', 'enable', 'list'].includes(command)) throw new ExitError(EXIT_USAGE, `unknown command "${command}"`);
-  if (extra.length > 0) throw new ExitError(EXIT_USAGE, `unexpected argument "${extra[0]}"`);
+  if (command === undefined) throw usageError('missing command');
+  if (!['add', 'passwd', 'disable', 'enable', 'list'].includes(command)) throw usageError(`unknown command "${command}"`);
+  if (extra.length > 0) throw usageError(`unexpected argument "${extra[0]}"`);
   if (command === 'list') {
-    if (username !== undefined) throw new ExitError(EXIT_USAGE, `unexpected argument "${username}"`);
-  } else if (username === undefined) throw new ExitError(EXIT_USAGE, `missing USER for "${command}"`);
+    if (username !== undefined) throw usageError(`unexpected argument "${username}"`);
+  } else if (username === undefined) throw usageError(`missing USER for "${command}"`);
   if (command !== 'add') {
     for (const flag of ['email', 'name', 'groups'] as const) {
-      if (values[flag] !== undefined) throw new ExitError(EXIT_USAGE, `--${flag} is only for "add"`);
+      if (values[flag] !== undefined) throw usageError(`--${flag} is only for "add"`);
     }
   }
   if (values['password-stdin'] && command !== 'add' && command !== 'passwd') {
-    throw new ExitError(EXIT_USAGE, `--password-stdin is only for "add" and "passwd"`);
+    throw usageError(`--password-stdin is only for "add" and "passwd"`);
   }
 
-  const file = await usersFilePath(values.users, values.config);
-  const users = await readUsers(file, command === 'add');
+  const file = usersFilePath(values.users, values);
+  const users = readUsersFile(file, command === 'add' ? { missing: 'empty' } : {});
 
   switch (command) {
     case 'list':
-      process.stdout.write(formatTable([...users.values()]));
-      return EXIT_OK;
+      io.stdout.write(formatTable([...users.values()]));
+      return EXIT.OK;
     case 'add': {
       const id = username!;
       if (!USERNAME_PATTERN.test(id)) {
         const hint = USERNAME_PATTERN.test(id.toLowerCase()) ? ` (usernames are lower-case: ${id.toLowerCase()})` : '';
-        throw new ExitError(EXIT_FIXABLE, `invalid username "${id}": lower-case letters, digits, ".", "_" and "-", at most 64${hint}`);
+        throw new CliError(EXIT.FAILED, `invalid username "${id}": lower-case letters, digits, ".", "_" and "-", at most 64${hint}`);
       }
-      if (users.has(id)) throw new ExitError(EXIT_FIXABLE, `user "${id}" already exists in ${file}`);
-      if (values.email !== undefined && !EMAIL_PATTERN.test(values.email)) throw new ExitError(EXIT_FIXABLE, `invalid email "${values.email}"`);
+      if (users.has(id)) throw new CliError(EXIT.FAILED, `user "${id}" already exists in ${file}`);
+      if (values.email !== undefined && !EMAIL_PATTERN.test(values.email)) throw new CliError(EXIT.FAILED, `invalid email "${values.email}"`);
       const groups = (values.groups ?? '').split(',').map((g) => g.trim()).filter((g) => g !== '');
       const badGroup = groups.find((g) => !GROUP_PATTERN.test(g));
-      if (badGroup !== undefined) throw new ExitError(EXIT_FIXABLE, `invalid group name "${badGroup}"`);
+      if (badGroup !== undefined) throw new CliError(EXIT.FAILED, `invalid group name "${badGroup}"`);
       const password = await newPassword(id, values['password-stdin'] === true);
       await addUser(file, {
         id,
@@ -159,67 +133,51 @@ async function run(args: string[]): Promise<number> {
         groups,
         disabled: false,
       });
-      process.stdout.write(`added user ${id} to ${file}\n`);
-      return EXIT_OK;
+      io.stdout.write(`added user ${id} to ${file}\n`);
+      return EXIT.OK;
     }
     case 'passwd': {
       const id = existing(users, username!, file);
       const password = await newPassword(id, values['password-stdin'] === true);
       await setPassword(file, id, await hashPassword(password));
-      process.stdout.write(`changed the password of ${id}\n`);
-      return EXIT_OK;
+      io.stdout.write(`changed the password of ${id}\n`);
+      return EXIT.OK;
     }
     default: {
       const id = existing(users, username!, file);
       const disabled = command === 'disable';
       await setDisabled(file, id, disabled);
-      process.stdout.write(`${disabled ? 'disabled' : 'enabled'} user ${id}\n`);
-      return EXIT_OK;
+      io.stdout.write(`${disabled ? 'disabled' : 'enabled'} user ${id}\n`);
+      return EXIT.OK;
     }
   }
 }
 
 function existing(users: Map<string, UserRecord>, id: string, file: string): string {
-  if (!users.has(id)) throw new ExitError(EXIT_FIXABLE, `no user "${id}" in ${file}`);
+  if (!users.has(id)) throw new CliError(EXIT.FAILED, `no user "${id}" in ${file}`);
   return id;
 }
 
-/** --users wins; otherwise identity.file.path from the gateway config. */
-async function usersFilePath(usersFlag: string | undefined, configFlag: string | undefined): Promise<string> {
+/** --users wins; otherwise identity.file.path from the gateway config, read by the gateway's loader. */
+function usersFilePath(usersFlag: string | undefined, values: Parameters<typeof configPath>[0]): string {
   if (usersFlag !== undefined) return resolve(usersFlag);
-  const configPath = configFlag ?? 'config/gatehouse.yaml';
-  let text: string;
+  const file = configPath(values);
+  if (!existsSync(file)) throw new CliError(EXIT.FAILED, `cannot read ${file} (ENOENT); pass --users FILE or --config FILE`);
+  let identity: Config['identity'];
   try {
-    text = await readFile(configPath, 'utf8');
+    // No secret is needed to find the users file: none is generated.
+    identity = loadOperatorConfig(file, { generateDevSecrets: false }).identity;
   } catch (err) {
-    throw new ExitError(EXIT_FIXABLE, `cannot read ${configPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --users FILE or --config FILE`);
+    // A config for another identity source is refused for that reason, even when it has other faults.
+    const read = err instanceof CliError && err.cause instanceof ConfigError ? err.cause.unchecked?.identity : undefined;
+    if (read === undefined || read.source === 'file') throw err;
+    identity = read;
   }
-  let config: unknown;
-  try {
-    config = parseYaml(text);
-  } catch (err) {
-    throw new ExitError(EXIT_FIXABLE, `${configPath} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  if (identity.source !== 'file') {
+    throw new CliError(EXIT.FAILED, `${file} uses identity source "${identity.source}"; gatehouse user manages the file source only`);
   }
-  const identity = (config as { identity?: { source?: unknown; file?: { path?: unknown } } } | null)?.identity;
-  if (identity?.source !== undefined && identity.source !== 'file') {
-    throw new ExitError(EXIT_FIXABLE, `${configPath} uses identity source "${String(identity.source)}"; gatehouse user manages the file source only`);
-  }
-  const path = identity?.file?.path;
-  if (typeof path !== 'string' || path === '') throw new ExitError(EXIT_FIXABLE, `${configPath} has no identity.file.path; pass --users FILE`);
-  return resolve(path);
-}
-
-async function readUsers(file: string, mayBeMissing: boolean): Promise<Map<string, UserRecord>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && mayBeMissing) return new Map();
-    throw new ExitError(EXIT_FIXABLE, `cannot read users file ${file}: ${(err as Error).message}`);
-  }
-  const { users, issues } = parseUsersFile(text, file);
-  if (issues.length > 0) throw new UsersFileError('invalid', `${file} has errors; fix them first (gatehouse check)`, issues);
-  return users;
+  if (!identity.file?.path) throw new CliError(EXIT.FAILED, `${file} has no identity.file.path; pass --users FILE`);
+  return resolve(identity.file.path);
 }
 
 async function newPassword(username: string, fromStdin: boolean): Promise<string> {
@@ -229,12 +187,12 @@ async function newPassword(username: string, fromStdin: boolean): Promise<string
   } else if (process.stdin.isTTY) {
     password = await promptHidden('New password: ');
     const again = await promptHidden('Repeat password: ');
-    if (again !== password) throw new ExitError(EXIT_FIXABLE, 'the passwords do not match');
+    if (again !== password) throw new CliError(EXIT.FAILED, 'the passwords do not match');
   } else {
-    throw new ExitError(EXIT_USAGE, 'standard input is not a terminal: use --password-stdin to pipe the password');
+    throw usageError('standard input is not a terminal: use --password-stdin to pipe the password');
   }
   const weakness = passwordWeakness(password, username);
-  if (weakness !== undefined) throw new ExitError(EXIT_FIXABLE, `weak password: it ${weakness}`);
+  if (weakness !== undefined) throw new CliError(EXIT.FAILED, `weak password: it ${weakness}`);
   return password;
 }
 
@@ -265,7 +223,7 @@ function promptHidden(question: string): Promise<string> {
     const onData = (chunk: string) => {
       for (const ch of chunk) {
         if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish();
-        if (ch === '\u0003') return finish(new ExitError(130, 'interrupted'));
+        if (ch === '\u0003') return finish(new CliError(EXIT.INTERRUPTED, 'interrupted'));
         if (ch === '\u007f' || ch === '\b') answer = [...answer].slice(0, -1).join('');
         else answer += ch;
       }
@@ -275,14 +233,6 @@ function promptHidden(question: string): Promise<string> {
 }
 
 function formatTable(users: UserRecord[]): string {
-  const rows = [
-    ['ID', 'NAME', 'EMAIL', 'GROUPS', 'DISABLED'],
-    ...users.map((u) => [u.id, u.display_name, u.email || '-', u.groups.join(',') || '-', u.disabled ? 'yes' : 'no']),
-  ];
-  const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
-  return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]))).join('  ')).join('\n') + '\n';
-}
-
-function formatIssue(i: ConfigIssue): string {
-  return `${i.path}${i.line === undefined ? '' : ` (line ${i.line})`}: ${i.message}`;
+  const rows = users.map((u) => [u.id, u.display_name, u.email || '-', u.groups.join(',') || '-', u.disabled ? 'yes' : 'no']);
+  return `${table(['ID', 'NAME', 'EMAIL', 'GROUPS', 'DISABLED'], rows, '').join('\n')}\n`;
 }

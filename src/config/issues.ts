@@ -2,19 +2,28 @@
 // Problems are collected as key paths (segments); the line is looked up in the
 // parsed YAML document at the end, so every check only names the key.
 
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, type Document, type LineCounter } from 'yaml';
 import type { LocatedIssue, PathSegment } from './interpolate.ts';
+import type { Config } from './types.ts';
 
 export interface ConfigIssue { path: string; line?: number; message: string }
 
 export class ConfigError extends Error {
   issues: ConfigIssue[];
   file: string;
-  constructor(file: string, issues: ConfigIssue[]) {
+  /**
+   * The sections as the loader read them despite the issues (a default where a
+   * value is at fault), when the file got that far. Only for a tool that needs
+   * one setting no issue names (`gatehouse user` and identity.source); nothing
+   * may run on it.
+   */
+  unchecked?: Omit<Config, 'source_path' | 'warnings'>;
+  constructor(file: string, issues: ConfigIssue[], unchecked?: Omit<Config, 'source_path' | 'warnings'>) {
     super(formatIssues(file, issues));
     this.name = 'ConfigError';
     this.file = file;
     this.issues = issues;
+    if (unchecked) this.unchecked = unchecked;
   }
 }
 
@@ -64,8 +73,8 @@ function lineOf(doc: Document, lc: LineCounter, segments: PathSegment[]): number
       if (at !== undefined) line = lc.linePos(at).line;
       node = pair.value;
     } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg] as { range?: [number, number, number] } | undefined;
-      if (!item) return line;
+      const item: unknown = node.items[seg];
+      if (!isNode(item)) return line;
       if (item.range) line = lc.linePos(item.range[0]).line;
       node = item;
     } else {

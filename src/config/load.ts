@@ -22,7 +22,7 @@ import { ConfigError, formatPath, toIssues } from './issues.ts';
 import { Reader, isObject, messageOf, type Obj } from './reader.ts';
 import { configValidator } from './schema.ts';
 import { schemaIssues } from './schema-messages.ts';
-import { requireSharedSecrets } from './secrets.ts';
+import { deriveSharedAuditKey, requireSharedSecrets } from './secrets.ts';
 import { buildAudit } from './sections/audit.ts';
 import { buildBranding } from './sections/branding.ts';
 import { buildFactors } from './sections/factors.ts';
@@ -111,7 +111,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     // complaints about it would only be noise.
     const unresolved = new Set(interpolationIssues.map((i) => formatPath(i.segments)));
     const relevant = located.filter((i, n) => n < interpolationIssues.length || !unresolved.has(formatPath(i.segments)));
-    throw new ConfigError(file, toIssues(relevant, doc, lineCounter));
+    throw new ConfigError(file, toIssues(relevant, doc, lineCounter), built);
   }
   try {
     fillDevSecrets(built, warnings, opts.persistDevSecrets ?? true, opts.generateDevSecrets ?? true);
@@ -128,7 +128,8 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const r = new Reader(issues);
   const server = buildServer(r, r.section(raw, 'server'), warnings);
   const branding = buildBranding(r, r.section(raw, 'branding'));
-  const routes = buildRoutes(r, r.items(raw, 'routes'));
+  const headers = buildHeaders(r, r.section(raw, 'headers'));
+  const routes = buildRoutes(r, r.items(raw, 'routes'), headers.jwt);
   const identity = buildIdentity(r, r.section(raw, 'identity'), warnings);
   const session = buildSession(r, r.section(raw, 'session'), server.public_url, env);
   const factors = buildFactors(r, r.section(raw, 'factors'), branding.product_name, env);
@@ -141,7 +142,7 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const shared_state = buildSharedState(r, raw.shared_state);
   const notifier = buildNotifier(r, raw.notifier);
   const audit = buildAudit(r, r.section(raw, 'audit'), env);
+  deriveSharedAuditKey(factors, audit, store, shared_state, warnings);
   if (serving) requireSharedSecrets(r, session, factors, audit, store, shared_state);
-  const headers = buildHeaders(r, r.section(raw, 'headers'));
   return { server, branding, routes, identity, session, factors, policy, rollout, store, shared_state, notifier, audit, headers };
 }

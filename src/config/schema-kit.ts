@@ -7,6 +7,17 @@
 
 export type Schema = Record<string, unknown>;
 
+/**
+ * The `properties` of the schema of a loaded shape `T`: one per key of `T` (of
+ * every member, for a union), plus `Extra` (keys only the file has, such as
+ * `secret_file`), minus `Derived` (keys the loader computes). Written as
+ * `obj({...} satisfies PropertiesOf<T>)`, the compiler refuses a schema that
+ * misses a key of the type or names one the type lacks, so each section's
+ * shape is described once, by its type.
+ */
+export type PropertiesOf<T, Extra extends string = never, Derived extends string = never> =
+  Record<Exclude<T extends unknown ? keyof T & string : never, Derived> | Extra, Schema>;
+
 export const str: Schema = { type: 'string' };
 export const nonEmpty: Schema = { type: 'string', minLength: 1 };
 export const bool: Schema = { type: 'boolean' };

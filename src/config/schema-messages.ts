@@ -10,12 +10,12 @@ export function schemaIssues(errors: SchemaError[], raw: unknown): LocatedIssue[
   for (const e of errors) {
     if (e.keyword === 'if') continue; // the failing `then` keyword is reported on its own
     const segments = pointerToSegments(e.instancePath, raw);
-    const parent = (e.parentSchema ?? {}) as Record<string, unknown>;
+    const parent = isObject(e.parentSchema) ? e.parentSchema : {};
     const hint = typeof parent.errorHint === 'string' ? parent.errorHint : undefined;
     switch (e.keyword) {
       case 'additionalProperties': {
         const key = String(e.params.additionalProperty);
-        const known = Object.keys((parent.properties ?? {}) as object);
+        const known = Object.keys(isObject(parent.properties) ? parent.properties : {});
         const guess = closest(key, known);
         out.push({
           segments: [...segments, key],
@@ -27,13 +27,13 @@ export function schemaIssues(errors: SchemaError[], raw: unknown): LocatedIssue[
         out.push({ segments: [...segments, String(e.params.missingProperty)], message: hint ?? 'is required' });
         break;
       case 'type': {
-        const types = ([] as string[]).concat(e.params.type as string | string[]);
+        const types: string[] = [e.params.type].flat().map(String);
         const described = typeof parent.description === 'string' ? parent.description : undefined;
         out.push({ segments, message: described ? `must be a ${described}` : `must be ${types.map(article).join(' or ')}` });
         break;
       }
       case 'enum':
-        out.push({ segments, message: `must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}` });
+        out.push({ segments, message: `must be one of: ${[e.params.allowedValues].flat().join(', ')}` });
         break;
       case 'minLength':
         out.push({ segments, message: 'must not be empty' });
@@ -60,13 +60,13 @@ function pointerToSegments(pointer: string, raw: unknown): PathSegment[] {
     const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
     const seg: PathSegment = Array.isArray(node) ? Number(key) : key;
     segments.push(seg);
-    node = isObject(node) || Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined;
+    node = isObject(node) ? node[key] : Array.isArray(node) ? node[Number(key)] : undefined;
   }
   return segments;
 }
 
-/** The known key nearest to a typo (edit distance ≤ 2), if any. */
-function closest(word: string, candidates: string[]): string | undefined {
+/** The known key nearest to a typo (edit distance ≤ 2), if any; the CLI uses it for option names too. */
+export function closest(word: string, candidates: string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
   for (const c of candidates) {

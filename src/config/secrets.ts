@@ -2,6 +2,7 @@
 // from the file, else from the environment; and the rule that several
 // instances working as one must all be given the same ones.
 
+import { hkdfSync } from 'node:crypto';
 import type { PathSegment } from './interpolate.ts';
 import type { Obj, Reader } from './reader.ts';
 import type { AuditConfig } from './sections/audit.ts';
@@ -36,4 +37,18 @@ export function requireSharedSecrets(r: Reader, session: SessionConfig, factors:
   if (!session.secret) r.fail(['session', 'secret'], how('session.secret', 'session.secret_file', 'GATEHOUSE_SESSION_SECRET'));
   if (!factors.encryption_key) r.fail(['factors', 'encryption_key'], how('factors.encryption_key', 'factors.encryption_key_file', 'GATEHOUSE_ENCRYPTION_KEY'));
   if (!audit.key) r.fail(['audit', 'key'], how('audit.key', 'audit.key_file', 'GATEHOUSE_AUDIT_KEY'));
+}
+
+/**
+ * Several instances need one audit key, but the documented shape of a shared
+ * deployment names only the encryption key (README, "Several instances"). So
+ * when audit.key is absent there, the chain is keyed with a key derived from
+ * factors.encryption_key (HKDF, its own label: the MAC never reuses the sealing
+ * key itself), and a warning suggests a separate key, so whoever verifies the
+ * log need not hold the key that opens TOTP seeds.
+ */
+export function deriveSharedAuditKey(factors: FactorsConfig, audit: AuditConfig, store: StoreConfig, shared: SharedStateConfig, warnings: string[]): void {
+  if (audit.key || !factors.encryption_key || (store.kind !== 'postgres' && shared.kind !== 'redis')) return;
+  audit.key = Buffer.from(hkdfSync('sha256', factors.encryption_key, '', 'gatehouse audit chain v1', 32)).toString('base64url');
+  warnings.push('audit.key not set: the audit chain is keyed with a key derived from factors.encryption_key; set a separate audit.key (GATEHOUSE_AUDIT_KEY) so that verifying the log does not need the encryption key');
 }

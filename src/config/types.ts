@@ -2,10 +2,12 @@
 // an operator's file and the code read alike; every default is filled in and
 // every duration is a number of milliseconds.
 //
-// Each section's shape is written once, in its file under sections/, beside
-// its schema (the file as written) and its builder (defaults and checks); the
-// allowed values of every choice are one `as const` list there that gives the
-// schema's `enum`, the type and the reader. This file gathers them.
+// Each section's shape is written once, as a type in its file under
+// sections/, beside its schema (the file as written) and its builder (defaults
+// and checks). The schema's keys are checked against the type by the compiler
+// (`satisfies PropertiesOf<...>`, schema-kit.ts), and the allowed values of
+// every choice are one `as const` list that gives the schema's `enum`, the
+// type and `Reader.oneOf`. This file gathers the section types.
 
 import type { AuditConfig } from './sections/audit.ts';
 import type { BrandingConfig } from './sections/branding.ts';

@@ -1,4 +1,4 @@
-// Codes sent by email or text message (SPEC §7): short-lived, single-use,
+// Codes sent by email or text message: short-lived, single-use,
 // rate-limited fallbacks, never phishing-resistant.
 //
 // Each code lives in shared state under its own key, named by

@@ -1,4 +1,4 @@
-// Recovery codes (SPEC §7): shown once, hashed at rest, single-use,
+// Recovery codes: shown once, hashed at rest, single-use,
 // regenerable. Codes look like `k7mq-2xhp-9wdt`: 12 characters from a
 // 32-letter alphabet without 0/o/1/l (60 bits each). The store keeps only
 // HMAC-SHA256(hmacKey, normalized code), so a copy of the database does not

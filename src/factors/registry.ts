@@ -65,6 +65,17 @@ export function normalizePhone(input: unknown): string | undefined {
   return /^\+[1-9][0-9]{7,14}$/.test(phone) ? phone : undefined;
 }
 
+/**
+ * The kinds `user` can be challenged with, strongest first ('recovery' while
+ * unused codes remain): FactorRegistry.enrolledKinds, and for tools that read
+ * the store without a registry (`gatehouse explain`).
+ */
+export async function enrolledKindsIn(store: Pick<Store, 'listFactors' | 'countRecoveryCodes'>, user: string): Promise<FactorKind[]> {
+  const kinds = new Set<FactorKind>((await store.listFactors(user)).map((f) => f.kind));
+  if ((await store.countRecoveryCodes(user)) > 0) kinds.add('recovery');
+  return FACTOR_KINDS.map((k) => k.kind).filter((k) => kinds.has(k));
+}
+
 export function createFactorRegistry(opts: FactorRegistryOptions): FactorRegistry {
   const { store, shared, notifier, factors } = opts;
   const now = opts.now ?? Date.now;
@@ -96,11 +107,8 @@ export function createFactorRegistry(opts: FactorRegistryOptions): FactorRegistr
   return {
     box, totp, recovery, email, sms,
 
-    async enrolledKinds(user) {
-      const id = userIdOf(user);
-      const kinds = new Set<FactorKind>((await store.listFactors(id)).map((f) => f.kind));
-      if ((await recovery.remaining(id)) > 0) kinds.add('recovery');
-      return FACTOR_KINDS.map((k) => k.kind).filter((k) => kinds.has(k));
+    enrolledKinds(user) {
+      return enrolledKindsIn(store, userIdOf(user));
     },
 
     async listFactors(user) {

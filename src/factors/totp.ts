@@ -1,4 +1,4 @@
-// Authenticator-app codes (TOTP, RFC 6238; SPEC §7): enrollment with a QR code
+// Authenticator-app codes (TOTP, RFC 6238): enrollment with a QR code
 // and the secret as text, then verification with ±1 step of clock drift. A
 // code is accepted once, across instances: the replay guard lives in shared
 // state, and a time step at or before the last accepted one is refused too, so
@@ -43,7 +43,12 @@ export type TotpFinishResult = { ok: true; factor: FactorRecord } | { ok: false;
 export type TotpVerifyResult = { ok: true; verified: Verified } | { ok: false; reason: 'invalid_code' | 'replayed' };
 
 export interface Totp {
-  beginEnrollment(user: { id: string; email?: string }): Promise<TotpEnrollment>;
+  /**
+   * The pending setup for the user: the one already begun (the entry the user
+   * may have scanned) while it lasts, or a new secret when there is none, it
+   * cannot be opened, or `fresh` asks for one.
+   */
+  beginEnrollment(user: { id: string; email?: string }, opts?: { fresh?: boolean }): Promise<TotpEnrollment>;
   finishEnrollment(user: UserRef, code: string, name?: string): Promise<TotpFinishResult>;
   verify(user: UserRef, code: string): Promise<TotpVerifyResult>;
 }
@@ -91,14 +96,26 @@ export function createTotp(opts: TotpOptions): Totp {
     return true;
   }
 
+  /** The pending secret, or undefined when none is pending or no configured key opens it. */
+  async function pendingSecret(id: string): Promise<string | undefined> {
+    const pending = await shared.get(pendingKey(id));
+    if (pending === null) return undefined;
+    try {
+      return box.open(pending).toString('utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
   return {
-    async beginEnrollment(user) {
+    async beginEnrollment(user, opts = {}) {
       const id = userIdOf(user);
-      const secret = generateSecret({ length: SECRET_BYTES });
+      const kept = opts.fresh ? undefined : await pendingSecret(id);
+      const secret = kept ?? generateSecret({ length: SECRET_BYTES });
       const uri = generateURI({ issuer, label: user.email || id, secret, period: PERIOD_S, digits: DIGITS });
       // qrcode loads with the first enrollment, not at every start-up.
       const qrSvg = await (await import('qrcode')).default.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
-      await shared.set(pendingKey(id), box.seal(Buffer.from(secret, 'utf8')), PENDING_TTL_MS);
+      if (kept === undefined) await shared.set(pendingKey(id), box.seal(Buffer.from(secret, 'utf8')), PENDING_TTL_MS);
       return { secret, groupedSecret: groupSecret(secret), uri, qrSvg };
     },
 

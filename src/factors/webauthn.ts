@@ -1,4 +1,4 @@
-// WebAuthn second factor (SPEC §7): passkeys and security keys, several per
+// WebAuthn second factor: passkeys and security keys, several per
 // user, named and removable, the only phishing-resistant kind (the signature
 // covers the origin, so a look-alike site cannot relay it). Session amr is
 // 'hwk'; the phishing-resistant fact travels as FactorCheck.phishing_resistant

@@ -1,4 +1,4 @@
-// /.gatehouse/authz: forward-auth (SPEC §5) for a proxy that keeps the app
+// /.gatehouse/authz: forward-auth for a proxy that keeps the app
 // behind itself and only asks the gateway "may this request through?":
 // nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`.
 //
@@ -41,7 +41,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestContext, Snapshot } from '../web/context.ts';
-import { RESERVED_PREFIX } from './gateway.ts';
+import { RESERVED_PREFIX } from '../policy/decide.ts';
 import { isNavigation } from '../web/client-kind.ts';
 import { errorPage, redirect, sendJson } from '../web/respond.ts';
 import { decide, hostOnly } from '../policy/decide.ts';
@@ -160,9 +160,12 @@ async function authorize(ctx: RequestContext): Promise<void> {
   }
 }
 
-/** The assertion's audience: the configured route's upstream when one matches, else the public origin the app is reached at. */
+/**
+ * The assertion's audience: the configured route's upstream when one matches,
+ * else the public origin the app is reached at (with the assertion as headers.jwt says).
+ */
 function identityFor(ctx: RequestContext, route: Route | null): string[] {
-  return requestIdentityHeaders(ctx, route?.upstreamOrigin ?? ctx.snap.publicOrigin);
+  return requestIdentityHeaders(ctx, route ?? { upstreamOrigin: ctx.snap.publicOrigin, assertion: ctx.snap.config.headers.jwt });
 }
 
 /**

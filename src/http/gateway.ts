@@ -1,4 +1,4 @@
-// The request pipeline of SPEC §4, in order: normalize → reserved routes →
+// The request pipeline (docs/architecture.md, "The pipeline"), in order: normalize → reserved routes →
 // session → decide → log → allow (proxy) / challenge / deny. Every step that
 // can fail for reasons outside the request (store, shared state, policy)
 // fails closed with the 503 page.
@@ -12,7 +12,7 @@ import type { RequestContext, Services, Snapshot } from '../web/context.ts';
 import { errorPage, redirect, sendJson } from '../web/respond.ts';
 import { BodyError, readBody } from '../web/form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
-import type { Route } from '../policy/route-table.ts';
+import { upstreamTarget, urlTranslation, type Route } from '../policy/route-table.ts';
 import { hostOnly, judge, needsBody, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
 import { formOverrides, headerOverrides, isFormBody, joinOverrides } from '../policy/method-override.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
@@ -30,7 +30,6 @@ import { appCookieHeaders, expireAppCookies, rememberReleased } from '../web/app
 import { SIGN_IN_RULE } from '../policy/compile.ts';
 import { parseParams } from '../policy/param-match.ts';
 
-export { RESERVED_PREFIX };
 
 /** GET, HEAD, OPTIONS and TRACE carry no body: one that does would be read by a lenient upstream as the next request (smuggling). */
 export function bodyWhereNoneBelongs(req: IncomingMessage): boolean {
@@ -100,12 +99,14 @@ export function createGateway(svc: Services, current: () => Snapshot) {
 
     try {
       ctx.cookie = readCookie(req.headers.cookie, svc.sessions.cookieName);
-      ctx.session = ctx.cookie === undefined ? null : await svc.sessions.read(ctx.cookie);
+      const found = svc.sessions.lookup(ctx.cookie);
+      // A warm session is answered without a promise (no await on the hot path).
+      ctx.session = found instanceof Promise ? await found : found;
       if (ctx.session?.user !== undefined && !currentUser(ctx)) ctx.session = null;
     } catch (err) {
       svc.log.error({ err, req_id: ctx.requestId }, 'session check failed: failing closed');
       ctx.log = { decision: 'deny', reason: 'session backend unavailable' };
-      // Forward-auth answers only 200/401/302/403 (SPEC §5): nginx turns a 503 into a 500.
+      // Forward-auth answers only 200/401/302/403: nginx turns a 503 into a 500.
       if (target.path === `${RESERVED_PREFIX}/authz`) return errorPage(ctx, 403, { message: 'The sign-in service is temporarily unavailable.' });
       return errorPage(ctx, 503);
     }
@@ -154,7 +155,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       // The app may read `_method` from the form (Rails, Laravel, Symfony): read it before deciding.
       if (!(await readFormFirst(ctx))) return;
     }
-    if (!stash && !ctx.form && hasRequestBody(req) && needsBody(snap, target, { host, method: req.method ?? 'GET', ip: ctx.client.ip })) {
+    if (!stash && !ctx.form && hasRequestBody(req) && needsBody(snap, target, { host, method: req.method ?? 'GET', ip: ctx.client.ip, overrides: headerOverrides(req.headers) })) {
       // A rule reads this request's form fields (match.params): read the body first, then forward exactly these bytes.
       if (!(await readInspectedBody(ctx))) return;
     }
@@ -175,7 +176,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     ctx.log.rule = decision.rule;
     ctx.log.reason = decision.reason;
     ctx.log.decision = decision.action;
-    // identity.source upstream_form: the sign-in (the POST the implicit login rule allowed) is judged by the gateway (identity/upstream-form.ts).
+    // identity.source upstream_form: the sign-in (the POST the implicit login rule allowed) is judged by the gateway (web/upstream-form-login.ts).
     if (decision.rule === SIGN_IN_RULE && decision.action === 'allow' && ctx.req.method === 'POST' && !stash) return upstreamFormLogin(ctx, route, norm.forwardPath + ctx.query);
     if (decision.action !== 'deny' && strayCredentials(ctx, route)) {
       ctx.log = { ...ctx.log, decision: 'deny', reason: 'upstream_form: a username outside the sign-in' };
@@ -212,7 +213,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         {
           // upstream_form: the app's logout_path ends the gateway session too (the app still gets its cookie to end its own).
           // Otherwise an active session slides its idle deadline (re-sealed about once a minute, not per request).
-          const cookie = isLogoutRequest(ctx, route) ? await endGatewaySession(ctx) : ctx.session?.user === undefined ? undefined : await refreshedSessionCookie(ctx);
+          const refreshing = isLogoutRequest(ctx, route) ? endGatewaySession(ctx) : refreshedSessionCookie(ctx);
+          const cookie = refreshing === undefined ? undefined : await refreshing;
           return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; }, undefined, cookie && cookie.length > 0 ? { 'set-cookie': cookie } : undefined);
         }
     }
@@ -267,7 +269,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       forwardedProto: ctx.client.proto,
       forwardedHost: ctx.client.host,
       requestId: ctx.requestId,
-      identity: requestIdentityHeaders(ctx, route.upstreamOrigin),
+      identity: requestIdentityHeaders(ctx, route),
     }));
     } catch (err) {
       svc.log.error({ err, req_id: ctx.requestId }, 'app cookie check failed: failing closed');
@@ -280,13 +282,14 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     const exchange = forwardRequest(res, {
       pool: svc.pools.get(route.upstreamOrigin),
       method: stash?.m ?? req.method ?? 'GET',
-      path: route.upstreamBase + target,
+      path: upstreamTarget(route, target),
       headers,
       body: stashBody ?? (hasBody ? req : null),
       headersTimeout: route.timeout,
       upstreamOrigin: route.upstreamOrigin,
       publicOrigin: snap.publicOrigin,
       sessionCookieName: svc.sessions.cookieName,
+      translate: urlTranslation(route),
       extraHeaders,
       privateAnswer: ctx.session?.user !== undefined,
       onHeaders: snap.config.identity.source === 'upstream_form' ? (out) => appCookiesFollowSession(ctx, out) : undefined,
@@ -311,15 +314,20 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   async function readFormFirst(ctx: RequestContext): Promise<boolean> {
     const cfg = ctx.snap.config;
     if (!admitBody(ctx)) return false;
+    return readFormInto(ctx, cfg.policy.stash_max_body, { reason: 'form too large to check for _method (policy.stash_max_body)', settings: 'routes[].method_override, policy.stash_max_body' });
+  }
+
+  /** Reads a form body of at most `limit` bytes into ctx.form; false when it answered instead (too large: 413 naming `settings`; broken or slow: 400). */
+  async function readFormInto(ctx: RequestContext, limit: number, tooLarge: { reason: string; settings: string }): Promise<boolean> {
     try {
-      const body = await readBody(ctx.req, cfg.policy.stash_max_body, cfg.server.body_timeout || 10_000);
+      const body = await readBody(ctx.req, limit, ctx.snap.config.server.body_timeout || 10_000);
       ctx.form = formOf(ctx, body);
       return true;
     } catch (err) {
       const status = err instanceof BodyError ? err.status : 400;
       ctx.res.shouldKeepAlive = false;
-      ctx.log = { decision: 'deny', reason: status === 413 ? 'form too large to check for _method (policy.stash_max_body)' : 'form body unreadable' };
-      errorPage(ctx, status === 413 ? 413 : 400, status === 413 ? { message: 'This form is too large for the gateway to check. Ask the administrator (routes[].method_override, policy.stash_max_body).' } : {});
+      ctx.log = { decision: 'deny', reason: status === 413 ? tooLarge.reason : 'form body unreadable' };
+      errorPage(ctx, status === 413 ? 413 : 400, status === 413 ? { message: `This form is too large for the gateway to check. Ask the administrator (${tooLarge.settings}).` } : {});
       return false;
     }
   }
@@ -341,17 +349,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       ctx.bodyUnread = true;
       return true;
     }
-    try {
-      const body = await readBody(ctx.req, limit, cfg.server.body_timeout || 10_000);
-      ctx.form = formOf(ctx, body);
-      return true;
-    } catch (err) {
-      const status = err instanceof BodyError ? err.status : 400;
-      ctx.res.shouldKeepAlive = false;
-      ctx.log = { decision: 'deny', reason: status === 413 ? 'chunked form over policy.inspect_body_max' : 'form body unreadable' };
-      errorPage(ctx, status === 413 ? 413 : 400, status === 413 ? { message: 'This form is too large for the gateway to check. Ask the administrator (policy.inspect_body_max).' } : {});
-      return false;
-    }
+    return readFormInto(ctx, limit, { reason: 'chunked form over policy.inspect_body_max', settings: 'policy.inspect_body_max' });
   }
 
   /**
@@ -491,11 +489,11 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         upstreamHost: route.upstreamHost, preserveHost: route.preserve_host, strip: route.stripHeaders,
         forwardedFor: client.forwardedFor,
         forwardedProto: client.proto, forwardedHost: client.host, requestId: ctx.requestId,
-        identity: requestIdentityHeaders(ctx, route.upstreamOrigin), upgrade: true,
+        identity: requestIdentityHeaders(ctx, route), upgrade: true,
       }));
       proxyUpgrade(socket, head, {
         origin: route.upstreamOrigin,
-        path: route.upstreamBase + target.forwardPath + target.query,
+        path: upstreamTarget(route, target.forwardPath + target.query),
         headers,
         timeout: route.timeout,
         publicOrigin: snap.publicOrigin,

@@ -1,5 +1,5 @@
-// Everything under /.gatehouse/ is the gateway's own and never proxied
-// (SPEC §4.2, §5).
+// Everything under /.gatehouse/ is the gateway's own and never proxied: the
+// built-in operator endpoints here, the pages ui/ registers in svc.pages.
 
 import type { PageHandler, RequestContext } from '../web/context.ts';
 import { errorPage, sendJson, sendText } from '../web/respond.ts';

@@ -1,5 +1,5 @@
-// The listening socket and its defences against slow and oversized clients
-// (SPEC §8): headers must arrive within header_timeout, header size and count
+// The listening socket and its defences against slow and oversized clients:
+// headers must arrive within header_timeout, header size and count
 // are bounded, idle keep-alive sockets are closed, and shutdown drains.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';

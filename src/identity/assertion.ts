@@ -1,4 +1,4 @@
-// The signed identity assertion for upstream apps (SPEC §6): an ES256 JWT they
+// The signed identity assertion for upstream apps: an ES256 JWT they
 // can verify against /.gatehouse/jwks.json. Signing costs ~50 µs, so
 // assertions are cached per session and audience and re-signed only when they
 // near expiry or the session's facts change (the cache key includes them).

@@ -1,4 +1,4 @@
-// Plain-text messages the gateway sends to users (SPEC §7): sign-in codes and
+// Plain-text messages the gateway sends to users: sign-in codes and
 // security notices. Pure functions: same input, same message. Every security
 // notice says what happened and what to do if it was not the user.
 

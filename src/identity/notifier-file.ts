@@ -3,7 +3,7 @@
 
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { checkMessage, type Notifier } from './notifier.ts';
+import { checkMessage, type Notifier } from './outgoing-message.ts';
 
 export function createFileNotifier(cfg: { path: string }, now: () => number = Date.now): Notifier {
   if (typeof cfg.path !== 'string' || cfg.path === '') throw new TypeError('notifier.path is required');

@@ -3,7 +3,7 @@
 // smtps://… is TLS from the first byte (`secure`).
 
 import { createTransport } from 'nodemailer';
-import { checkMessage, type Notifier } from './notifier.ts';
+import { checkMessage, type Notifier } from './outgoing-message.ts';
 
 const CONNECTION_TIMEOUT_MS = 10_000;
 const GREETING_TIMEOUT_MS = 10_000;

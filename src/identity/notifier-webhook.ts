@@ -4,7 +4,7 @@
 // its string; a template that does not yield JSON is refused at start.
 
 import { request } from 'undici';
-import { checkMessage, type Notifier, type OutgoingMessage } from './notifier.ts';
+import { checkMessage, type Notifier, type OutgoingMessage } from './outgoing-message.ts';
 
 const TIMEOUT_MS = 5000;
 const PLACEHOLDER = /\{\{\s*([A-Za-z_]+)\s*\}\}/g;

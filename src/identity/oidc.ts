@@ -1,4 +1,4 @@
-// `identity.source: oidc` (SPEC §3): the gateway signs people in at the
+// `identity.source: oidc`: the gateway signs people in at the
 // company's OpenID provider and adds its own second factor, or counts the
 // IdP's when the operator trusts it. The protocol work is openid-client v6
 // (discovery, PKCE, state/nonce/iss/aud/exp/signature checks); this file keeps

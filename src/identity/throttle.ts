@@ -1,4 +1,4 @@
-// Brute-force regulation (SPEC §8, NIST SP 800-63B §5.2.2) for passwords,
+// Brute-force regulation (NIST SP 800-63B §5.2.2) for passwords,
 // every second factor, recovery codes, enrollment confirmations and
 // break-glass. Counters live in shared state so they add up across instances.
 // After `free` failures each further failure doubles the wait (1 s, 2 s, 4 s …

@@ -1,4 +1,4 @@
-// identity.source: upstream_form (SPEC §3): the legacy app keeps its own login
+// identity.source: upstream_form: the legacy app keeps its own login
 // page. Its form is passed through; the sign-in (a POST to login_path that
 // matches login_match, allowed by the implicit policy rule upstream_form-login)
 // is read by the gateway: the username the app will read (login-form.ts:

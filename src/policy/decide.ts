@@ -29,7 +29,7 @@ import { selectRoute, type Route } from './route-table.ts';
 
 export const RESERVED_PREFIX = '/.gatehouse';
 
-/** What decide needs of a config snapshot (http/context.ts Snapshot has it all). */
+/** What decide needs of a config snapshot (web/context.ts Snapshot has it all). */
 export interface DecisionSnapshot {
   routes: readonly Route[];
   policy: CompiledPolicy;
@@ -180,10 +180,11 @@ export function judge(
  * decide this request has `params` conditions. Requests on paths without such
  * rules pay one trie walk here and nothing in evaluate.
  */
-export function needsBody(snap: DecisionSnapshot, t: Resolved, f: Pick<DecideFacts, 'host' | 'method' | 'ip'>): boolean {
-  if (f.method === 'GET' || f.method === 'HEAD') return false;
+export function needsBody(snap: DecisionSnapshot, t: Resolved, f: Pick<DecideFacts, 'host' | 'method' | 'ip' | 'overrides'>): boolean {
   const policy = t.route?.case_insensitive ? snap.policyFolded : snap.policy;
-  return readsBody({ host: f.host, method: f.method, path: t.rulePath, ip: f.ip }, policy);
+  // The methods judge evaluates: the real one and, unless the route passes them, the claimed overrides.
+  const methods = t.route?.method_override === 'pass' ? [f.method] : [f.method, ...joinOverrides(f.overrides, queryOverrides(t.query))];
+  return methods.some((method) => method !== 'GET' && method !== 'HEAD' && readsBody({ host: f.host, method, path: t.rulePath, ip: f.ip }, policy));
 }
 
 export function decide(snap: DecisionSnapshot, f: DecideFacts, subject: SubjectFacts | null, now: number): Verdict {

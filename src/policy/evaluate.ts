@@ -1,4 +1,4 @@
-// The policy decision (SPEC §4.4): a pure function of the request, the subject,
+// The policy decision: a pure function of the request, the subject,
 // the compiled policy and the time. No I/O, no clock of its own.
 //
 // Which rule:
@@ -129,7 +129,7 @@ export function readsBody(req: RequestFacts, policy: CompiledPolicy): boolean {
 }
 
 /** The request's query and body as the app reads them, each decoded once on first use. */
-function paramSources(req: RequestFacts): ParamSources {
+export function paramSources(req: RequestFacts): ParamSources {
   let query: DecodedParams | undefined;
   let body: DecodedParams | undefined;
   const style = req.params_style ?? 'plain';

@@ -1,4 +1,4 @@
-// Request-target normalization (SPEC §4.1): the one place that turns the raw
+// Request-target normalization: the one place that turns the raw
 // request-target into the path rules match (matchPath) and the path the upstream
 // receives (forwardPath). Both come from the same decoded segments, so the gateway
 // and the app see the same resource. Anything ambiguous is rejected, never guessed.

@@ -80,7 +80,6 @@ export const UNREADABLE: DecodedParams = Object.freeze({ pairs: [], doubtful: tr
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /** Control characters: a value holding one is unreadable (apps strip or trim them before comparing). */
 export const CONTROL = /[\u0000-\u001f\u007f]/;
-const PLAIN = /^[^%+\u0000-\u001f\u007f\u0080-\uffff]*$/;
 
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -88,9 +87,18 @@ function hexValue(c: number): number {
   return l >= 97 && l <= 102 ? l - 87 : -1;
 }
 
+/** Whether a component needs no decoding: no '%', no '+', nothing outside printable ASCII (the common case). */
+function plain(raw: string): boolean {
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 37 || c === 43 || c < 32 || c > 126) return false;
+  }
+  return true;
+}
+
 /** One percent-decoding of a latin1 string of bytes ('+' as a space); null when not UTF-8 or a control character results. */
 export function decodeComponent(raw: string, plusIsSpace = true): string | null {
-  if (PLAIN.test(raw)) return raw;
+  if (plain(raw)) return raw;
   const bytes = new Uint8Array(raw.length);
   let n = 0;
   for (let i = 0; i < raw.length; i++) {
@@ -130,25 +138,27 @@ export function phpParam(name: string, value: string | null): DecodedParam {
 /** Decodes urlencoded text (a query without '?', or a form body read as latin1) the way the app's platform does. */
 export function decodeParams(encoded: string, style: ParamsStyle = 'plain'): DecodedParams {
   const out: DecodedParams = { pairs: [], doubtful: false };
-  const text = encoded.startsWith('?') ? encoded.slice(1) : encoded;
-  if (text === '') return out;
-  for (const piece of text.split('&')) {
-    if (piece === '') continue;
-    const eq = piece.indexOf('=');
-    const name = decodeComponent(eq === -1 ? piece : piece.slice(0, eq));
-    const value = eq === -1 ? '' : decodeComponent(piece.slice(eq + 1));
-    if (name === null) {
-      out.doubtful = true;
-      continue;
+  const text = encoded;
+  // A scan with indexOf, not split: this runs for every request a parameter rule looks at.
+  for (let start = text.startsWith('?') ? 1 : 0; start < text.length;) {
+    let end = text.indexOf('&', start);
+    if (end === -1) end = text.length;
+    if (end > start) {
+      const eq = text.indexOf('=', start);
+      const split = eq === -1 || eq > end ? end : eq;
+      const name = decodeComponent(text.slice(start, split));
+      const value = split === end ? '' : decodeComponent(text.slice(split + 1, end));
+      if (name === null) out.doubtful = true;
+      else out.pairs.push(style === 'php' ? phpParam(name, value) : [name, value]);
     }
-    out.pairs.push(style === 'php' ? phpParam(name, value) : [name, value]);
+    start = end + 1;
   }
   return out;
 }
 
 /** A condition of a declared rule: one of several value patterns, or presence / absence. */
 export type ValueCondition =
-  | { kind: 'values'; patterns: (string | RegExp)[]; ignoreCase: boolean }
+  | { kind: 'values'; patterns: (string | RegExp)[]; ignoreCase: boolean; written: readonly string[] }
   | { kind: 'present' }
   | { kind: 'absent' };
 
@@ -163,7 +173,7 @@ export function compileValueCondition(spec: ValueConditionSpec, ignoreCase = fal
     const c = compileParamCondition(ignoreCase ? p.toLowerCase() : p);
     return c.kind === 'value' && c.regex !== null ? c.regex : ignoreCase ? p.toLowerCase() : p;
   });
-  return { kind: 'values', patterns, ignoreCase };
+  return { kind: 'values', patterns, ignoreCase, written: list };
 }
 
 function valueMatches(cond: Extract<ValueCondition, { kind: 'values' }>, value: string): boolean {

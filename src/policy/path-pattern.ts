@@ -1,4 +1,4 @@
-// Rule path patterns (SPEC §3 "Path patterns"), parsed once at compile time.
+// Rule path patterns, parsed once at compile time.
 //
 //   /a/b     exactly /a/b
 //   /a/*     /a plus exactly one more non-empty segment (/a/x, not /a, not /a/x/y)

@@ -12,7 +12,7 @@
 // streamed) satisfies no form, params or fields condition.
 
 import {
-  compileParamCondition, compileValueCondition, conditionHolds, parseParams, valueConditionHolds, valuesOf,
+  compileParamCondition, compileValueCondition, conditionHolds, parseParams, UNREADABLE, valueConditionHolds, valuesOf,
   type DecodedParams, type ParamCondition, type ParamConditionSpec, type ParamList, type Tristate, type ValueCondition, type ValueConditionSpec,
 } from './param-match.ts';
 
@@ -120,4 +120,26 @@ export function matchParams(m: CompiledParamMatch, src: ParamSources): Tristate 
     if (r === 'unsure') result = 'unsure';
   }
   return result;
+}
+
+/**
+ * For `gatehouse explain`: each condition of the match, the occurrences it
+ * read (where from, the decoded value) and its verdict, one line each.
+ */
+export function describeParamMatch(m: CompiledParamMatch, src: ParamSources): string[] {
+  const lines: string[] = [];
+  const one = (key: 'query' | 'params', name: string, cond: ValueCondition, sources: [string, DecodedParams][]) => {
+    const verdict = valueConditionHolds(cond, name, sources.map(([, s]) => s));
+    const seen: string[] = [];
+    for (const [where, s] of sources) {
+      for (const [k, v] of s.pairs) if (k === name) seen.push(`${where} ${name}=${v === null ? '(unreadable)' : JSON.stringify(v)}`);
+      if (s.doubtful) seen.push(`${where}: ${s === UNREADABLE ? 'not read (or not a form)' : 'a name that cannot be decoded'}`);
+    }
+    const want = cond.kind === 'values' ? `${cond.written.join(' | ')}${cond.ignoreCase ? ' (any case)' : ''}` : cond.kind;
+    const said = verdict === 'yes' ? 'matched' : verdict === 'no' ? 'no match' : 'in doubt (the most demanding rule applies)';
+    lines.push(`${key}.${name} ${want}: ${said}; ${seen.length > 0 ? seen.join(', ') : 'not in the request'}`);
+  };
+  for (const [name, cond] of m.query) one('query', name, cond, [['query', src.query()]]);
+  for (const [name, cond] of m.params) one('params', name, cond, [['query', src.query()], ['body', src.body()]]);
+  return lines;
 }

@@ -1,4 +1,4 @@
-// Validation of return targets (`rd`, SPEC §5): where the browser goes after
+// Validation of return targets (`rd`): where the browser goes after
 // sign-in or a challenge. Only same-origin relative paths survive; everything a
 // browser could read as another origin (open redirect) yields null.
 

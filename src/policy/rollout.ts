@@ -1,4 +1,4 @@
-// Rollout helpers (SPEC §3 `rollout`): who must use MFA, and whether an
+// Rollout helpers: who must use MFA, and whether an
 // unenrolled user may still say "set up later". Pure: the clock is an argument.
 
 import type { RolloutConfig } from '../config/types.ts';

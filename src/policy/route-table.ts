@@ -1,4 +1,4 @@
-// Route selection (SPEC §3 routes): first by host, then the longest path
+// Route selection: first by host, then the longest path
 // prefix. Prefixes match whole segments: '/app' matches '/app' and '/app/x',
 // never '/application'.
 
@@ -55,4 +55,21 @@ export function selectRoute(routes: readonly Route[], host: string, path: string
     }
   }
   return best;
+}
+
+/**
+ * The request-target the upstream gets for `target` (the canonical public
+ * path and query): under the upstream's base path, without the route's prefix
+ * when strip_prefix is set (the app lives at / and is served under the prefix).
+ */
+export function upstreamTarget(route: Route, target: string): string {
+  if (!route.strip_prefix || route.prefix === '') return route.upstreamBase + target;
+  const rest = target.slice(route.prefix.length);
+  return route.upstreamBase + (rest.startsWith('/') ? rest : `/${rest}`);
+}
+
+/** How the app's own URLs in answers map to public ones; undefined when nothing beyond the upstream's origin. */
+export function urlTranslation(route: Route): { prefix: string; base: string; origins: readonly string[] } | undefined {
+  if (!route.strip_prefix && route.rewrite_location.length === 0) return undefined;
+  return { prefix: route.strip_prefix ? route.prefix : '', base: route.upstreamBase, origins: route.rewrite_location };
 }

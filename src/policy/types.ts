@@ -5,7 +5,7 @@ import type { FactorKind } from '../config/types.ts';
 import type { ParamList, ParamsStyle } from './param-match.ts';
 import type { RequestBody } from './form-fields.ts';
 
-/** Facts about the request, after normalization (SPEC §4.1). */
+/** Facts about the request, after normalization. */
 export interface RequestFacts {
   host: string;            // lower-case, without port
   method: string;          // upper-case

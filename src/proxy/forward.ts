@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { buildClientHeaders } from './upstream-headers.ts';
+import { buildClientHeaders, type UrlTranslation } from './upstream-headers.ts';
 import { privateCacheControl } from './private-cache.ts';
 
 export type UpstreamFailure = 'refused' | 'timeout' | 'reset';
@@ -27,6 +27,8 @@ export interface ForwardOptions {
   upstreamOrigin: string;
   publicOrigin: string;
   sessionCookieName: string;
+  /** routes[].strip_prefix / rewrite_location (see upstream-headers.ts). */
+  translate?: UrlTranslation;
   /** Extra response headers to add (e.g. a refreshed session cookie). */
   extraHeaders?: Record<string, string | string[]>;
   /** Sees (and may change) the answer's headers just before they go to the client. */
@@ -115,6 +117,7 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): ForwardH
         upstreamOrigin: o.upstreamOrigin,
         publicOrigin: o.publicOrigin,
         sessionCookieName: o.sessionCookieName,
+        translate: o.translate,
       });
       if (o.privateAnswer) {
         const cc = privateCacheControl(out['cache-control']);

@@ -98,6 +98,17 @@ export interface ResponseHeaderInput {
   upstreamOrigin: string;                                    // e.g. http://127.0.0.1:8081
   publicOrigin: string;                                      // e.g. https://portal.example.com
   sessionCookieName: string;
+  /** routes[].strip_prefix / rewrite_location: how the app's own URLs map to public ones. */
+  translate?: UrlTranslation;
+}
+
+export interface UrlTranslation {
+  /** strip_prefix: the public prefix the app is served under ('' for none). */
+  prefix: string;
+  /** The upstream URL's own base path ('' for /): the app's URLs under it map to the prefix. */
+  base: string;
+  /** rewrite_location: other origins the app believes it lives at (normalized origins). */
+  origins: readonly string[];
 }
 
 /**
@@ -116,11 +127,15 @@ export function buildClientHeaders(i: ResponseHeaderInput): Record<string, strin
     const value = i.headers[name];
     if (value === undefined || RESPONSE_HOP_BY_HOP.has(name) || listed.has(name)) continue;
     if (name === 'location' && typeof value === 'string') {
-      out[name] = rewriteLocation(value, i.upstreamOrigin, i.publicOrigin);
+      out[name] = rewriteLocation(value, i.upstreamOrigin, i.publicOrigin, i.translate);
+    } else if (name === 'refresh' && typeof value === 'string' && i.translate) {
+      out[name] = rewriteRefresh(value, i.upstreamOrigin, i.publicOrigin, i.translate);
     } else if (name === 'set-cookie') {
+      const prefix = i.translate?.prefix ?? '';
       const cookies = (Array.isArray(value) ? value : [value])
         .filter((c) => !setsGatewayCookie(c, i.sessionCookieName))
-        .map((c) => dropInternalDomain(c, i.upstreamOrigin));
+        .map((c) => dropInternalDomain(c, i.upstreamOrigin))
+        .map((c) => (prefix === '' ? c : mountCookiePath(c, i.translate!)));
       if (cookies.length) out[name] = cookies;
     } else {
       out[name] = value;
@@ -133,17 +148,48 @@ export function buildClientHeaders(i: ResponseHeaderInput): Record<string, strin
  * Compares parsed origins, not string prefixes: `HTTP://APP:80/x` names the
  * same upstream as `http://app`, and `http://app:8081@evil/` does not.
  */
-export function rewriteLocation(location: string, upstreamOrigin: string, publicOrigin: string): string {
-  // Only absolute and scheme-relative URLs can name the upstream.
-  if (!/^(?:https?:)?\/\//i.test(location)) return location;
+export function rewriteLocation(location: string, upstreamOrigin: string, publicOrigin: string, tr?: UrlTranslation): string {
+  // Only absolute and scheme-relative URLs can name the upstream; under strip_prefix a path-absolute one is the app's too.
+  if (!/^(?:https?:)?\/\//i.test(location)) return tr && tr.prefix !== '' && location.startsWith('/') ? mountPath(location, tr) : location;
   let u: URL;
   try {
     u = new URL(location, upstreamOrigin);
   } catch {
     return location;
   }
-  if (u.origin !== upstreamOrigin || u.username !== '' || u.password !== '') return location;
-  return publicOrigin + u.pathname + u.search + u.hash;
+  const known = u.origin === upstreamOrigin || (tr !== undefined && tr.origins.includes(u.origin));
+  if (!known || u.username !== '' || u.password !== '') return location;
+  const rest = u.pathname + u.search + u.hash;
+  return publicOrigin + (tr && tr.prefix !== '' ? mountPath(rest, tr) : rest);
+}
+
+/**
+ * strip_prefix: an app path (with its query) as the public one: the upstream's
+ * base path gives way to the prefix. A path already under the prefix is left
+ * alone (an app told its public base, such as DokuWiki's basedir, builds those itself).
+ */
+export function mountPath(path: string, tr: UrlTranslation): string {
+  const end = path.search(/[?#]/);
+  let p = end === -1 ? path : path.slice(0, end);
+  const tail = end === -1 ? '' : path.slice(end);
+  if (p === tr.prefix || p.startsWith(`${tr.prefix}/`)) return path;
+  if (tr.base !== '' && (p === tr.base || p.startsWith(`${tr.base}/`))) p = p.slice(tr.base.length) || '/';
+  return tr.prefix + p + tail;
+}
+
+/** `Refresh: 0; url=/x` (the redirect some PHP apps send): its URL translated like a Location. */
+function rewriteRefresh(value: string, upstreamOrigin: string, publicOrigin: string, tr: UrlTranslation): string {
+  const m = /^(\s*\d+(?:\.\d*)?\s*[;,]\s*url\s*=\s*)(['"]?)(.*?)\2\s*$/i.exec(value);
+  if (!m) return value;
+  return m[1] + m[2] + rewriteLocation(m[3], upstreamOrigin, publicOrigin, tr) + m[2];
+}
+
+/** strip_prefix: a cookie's Path under the prefix (no Path: the browser scopes it to the public URL already). */
+function mountCookiePath(setCookie: string, tr: UrlTranslation): string {
+  return setCookie.replace(/(;\s*path\s*=\s*)([^;]*)/i, (_all, attr: string, path: string) => {
+    const p = path.trim();
+    return attr + (p.startsWith('/') ? mountPath(p, tr) : tr.prefix + '/');
+  });
 }
 
 function setsGatewayCookie(setCookie: string, name: string): boolean {

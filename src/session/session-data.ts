@@ -38,7 +38,7 @@ export function signedInSession(user: string, amr: string[], enrolled: FactorKin
   return { v: 1, sid: randomId(), user, created: now, seen: now, pwd_at: now, amr, factors: [], enrolled, csrf: randomId() };
 }
 
-/** Records a passed second factor and rotates the session id (SPEC §8). Keeps the newest check per kind. */
+/** Records a passed second factor and rotates the session id. Keeps the newest check per kind. */
 export function withFactor(s: SessionData, check: FactorCheck): SessionData {
   const factors = s.factors.filter((f) => f.kind !== check.kind);
   factors.push(check);
@@ -47,20 +47,27 @@ export function withFactor(s: SessionData, check: FactorCheck): SessionData {
 
 export type Expiry = 'ok' | 'absolute' | 'idle';
 
-export function sessionExpiry(s: SessionData, now: number, maxAge: number, idle: number): Expiry {
+/** `seen` defaults to the cookie's; the session manager passes the later activity it saw itself. */
+export function sessionExpiry(s: SessionData, now: number, maxAge: number, idle: number, seen = s.seen): Expiry {
   if (now - s.created > maxAge) return 'absolute';
-  if (idle > 0 && now - s.seen > idle) return 'idle';
+  if (idle > 0 && now - seen > idle) return 'idle';
   return 'ok';
 }
 
 /**
  * Re-seal to move `seen` forward only now and then (a quarter of the idle
  * window, at most a minute): sealing is the expensive part, so a busy session
- * re-seals about once a minute, not per request.
+ * re-seals about once a minute, not per request. `since` is when the last
+ * cookie was sealed (the cookie's own `seen` unless the caller knows a later one).
  */
-export function needsTouch(s: SessionData, now: number, idle: number): boolean {
+export function needsTouch(s: SessionData, now: number, idle: number, since = s.seen): boolean {
   if (idle <= 0) return false;
-  return now - s.seen > Math.min(idle / 4, 60_000);
+  return now - since > slideInterval(idle);
+}
+
+/** How often an active session gets a fresh cookie (ms). */
+export function slideInterval(idle: number): number {
+  return Math.min(idle / 4, 60_000);
 }
 
 export function isValidSessionData(x: unknown): x is SessionData {

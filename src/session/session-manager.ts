@@ -1,8 +1,14 @@
 // Sealed-cookie sessions with an unsealed cache and pushed revocations.
-// Warm path (a cookie seen before): one LRU lookup and two Map lookups, no
-// crypto and no shared-state round trip. Cold path: iron-session unseal (~0.5 ms)
-// plus one revocation look-up in shared state, so an instance that missed a
-// pushed revocation (it started later) still refuses the session.
+// Warm path (a cookie seen before): one LRU lookup keyed by the seal's MAC (not
+// the whole ~500-character cookie), two Map lookups, no crypto, no shared-state
+// round trip and no promise. Cold path: iron-session unseal (~0.5 ms) plus one
+// revocation look-up in shared state, so an instance that missed a pushed
+// revocation (it started later) still refuses the session.
+//
+// The idle deadline slides from server-side state (the last activity of each
+// session id in this process), so a session in use stays alive even when its
+// client ignores Set-Cookie; a fresh cookie is sealed at most once per slide
+// interval per session, for the other instances and for after a restart.
 
 import { sealData, unsealData } from 'iron-session';
 import { LRUCache } from 'lru-cache';
@@ -34,22 +40,37 @@ export interface SessionManagerOptions {
   cacheSize?: number;
 }
 
+/**
+ * The cache key of a canonical seal: its trailing HMAC (43 base64url characters)
+ * and the suffix. Hashing these instead of the whole cookie is what makes a warm
+ * lookup cheap; a hit still compares the whole cookie, so two cookies sharing a
+ * tail never share a session.
+ */
+const KEY_CHARS = 45;
+function cacheKey(cookie: string): string {
+  return cookie.length > KEY_CHARS ? cookie.slice(-KEY_CHARS) : cookie;
+}
+
+interface Cached { cookie: string; data: SessionData; until: number; activity: Activity }
+/** Per session id, in this process: the last activity and when a cookie carrying it was last sealed. */
+interface Activity { seen: number; sealedAt: number }
+
 interface Revocation { t: 'sid'; sid: string; until: number }
 interface UserRevocation { t: 'user'; user: string; before: number; until: number }
 
 export class SessionManager {
   readonly cookieName: string;
   readonly #o: Required<Omit<SessionManagerOptions, 'cacheSize'>>;
-  readonly #cache: LRUCache<string, SessionData>;
+  readonly #cache: LRUCache<string, Cached>;
+  readonly #activity: LRUCache<string, Activity>;
   readonly #revokedSids = new Map<string, number>();          // sid -> forget after
   readonly #revokedUsers = new Map<string, number>();         // user -> sessions created before are dead
-  // old cookie -> its re-seal in progress or done, so a burst of requests with one cookie re-seals once
-  readonly #touches = new LRUCache<string, Promise<string>>({ max: 10_000, ttl: 60_000 });
 
   constructor(o: SessionManagerOptions) {
     this.#o = { now: Date.now, ...o };
     this.cookieName = o.cookieName;
-    this.#cache = new LRUCache({ max: o.cacheSize ?? 50_000, ttlAutopurge: false });
+    this.#cache = new LRUCache({ max: o.cacheSize ?? 50_000 });
+    this.#activity = new LRUCache({ max: o.cacheSize ?? 50_000 });
   }
 
   /** Subscribes to revocations pushed by every instance. Call once at start. */
@@ -93,30 +114,64 @@ export class SessionManager {
    * revoked). Throws only when shared state cannot be asked (caller fails closed).
    */
   async read(cookie: string | undefined): Promise<SessionData | null> {
+    return this.lookup(cookie);
+  }
+
+  /**
+   * `read` for the hot path: a cached cookie is answered synchronously (no
+   * promise, no microtask); only a cold cookie returns a promise.
+   */
+  lookup(cookie: string | undefined): SessionData | null | Promise<SessionData | null> {
     if (!cookie) return null;
     const now = this.#o.now();
-    const cached = this.#cache.get(cookie);
-    if (cached) return this.#stillGood(cached, now) && !this.#locallyRevoked(cached) ? cached : null;
+    const hit = this.#cache.get(cacheKey(cookie));
+    if (hit !== undefined && hit.cookie === cookie) {
+      if (now > hit.until) { this.#cache.delete(cacheKey(cookie)); return null; }
+      return this.#stillGood(hit.data, hit.activity.seen, now) && !this.#locallyRevoked(hit.data) ? hit.data : null;
+    }
     if (cookie.length > 4096 || !isCanonicalSeal(cookie)) return null;
+    return this.#unseal(cookie, now);
+  }
+
+  async #unseal(cookie: string, now: number): Promise<SessionData | null> {
     let data: unknown;
     try {
       data = await unsealData(cookie, { password: this.#o.secret, ttl: Math.ceil(this.#o.maxAge / 1000) + 60 });
     } catch {
       return null;
     }
-    if (!isValidSessionData(data) || !this.#stillGood(data, now)) return null;
+    if (!isValidSessionData(data)) return null;
+    const activity = this.#activityOf(data);
+    if (!this.#stillGood(data, activity.seen, now)) return null;
     try {
       if (await this.#remotelyRevoked(data)) return null;
     } catch (err) {
       // Shared state is down: everyone fails closed except the break-glass account, which exists for exactly this.
       if (!data.breakglass) throw err;
     }
-    this.#cache.set(cookie, data, { ttl: Math.max(1, data.created + this.#o.maxAge - now) });
+    this.#remember(cookie, data);
     return data;
   }
 
-  #stillGood(s: SessionData, now: number): boolean {
-    return sessionExpiry(s, now, this.#o.maxAge, this.#o.idle) === 'ok';
+  #remember(cookie: string, data: SessionData): void {
+    this.#cache.set(cacheKey(cookie), { cookie, data, until: data.created + this.#o.maxAge, activity: this.#activityOf(data) });
+  }
+
+  /** The server-side activity of a session id (created from the cookie's own `seen` when first met). */
+  #activityOf(s: SessionData): Activity {
+    let a = this.#activity.get(s.sid);
+    if (a === undefined) {
+      a = { seen: s.seen, sealedAt: s.seen };
+      this.#activity.set(s.sid, a);
+    } else if (s.seen > a.seen) {
+      a.seen = s.seen;
+    }
+    return a;
+  }
+
+  /** Good when inside max_age and, counting the later of the cookie's and this process's last activity, inside idle_timeout. */
+  #stillGood(s: SessionData, seen: number, now: number): boolean {
+    return sessionExpiry(s, now, this.#o.maxAge, this.#o.idle, Math.max(s.seen, seen)) === 'ok';
   }
 
   async #remotelyRevoked(s: SessionData): Promise<boolean> {
@@ -138,31 +193,35 @@ export class SessionManager {
     const value = await sealData(s, { password: this.#o.secret, ttl: Math.ceil(this.#o.maxAge / 1000) + 60 });
     // A new iron-session seal format must fail here, loudly, not as "every cookie is anonymous".
     if (!isCanonicalSeal(value)) throw new Error('iron-session produced an unexpected seal format (expected a trailing ~2)');
-    this.#cache.set(value, s, { ttl: Math.max(1, s.created + this.#o.maxAge - this.#o.now()) });
+    this.#remember(value, s);
     return value;
   }
 
   /**
-   * Moves an active session's idle clock forward, now and then (needsTouch):
-   * the new cookie value, or undefined when not due yet. `created` is kept, so
-   * the absolute max_age still counts from sign-in.
+   * Records activity on a session (its idle deadline slides here, server-side)
+   * and, now and then (needsTouch, counted from the later of the cookie's `seen`
+   * and the last cookie sealed for this session), seals a fresh cookie for the
+   * client to store: a promise of its value, or undefined when none is due. A
+   * client that ignores Set-Cookie gets at most one new cookie per interval.
+   * `created` is kept, so the absolute max_age still counts from sign-in.
    */
-  touch(s: SessionData, cookie: string | undefined): Promise<string | undefined> {
+  touch(s: SessionData): Promise<string> | undefined {
     const now = this.#o.now();
-    if (!needsTouch(s, now, this.#o.idle)) return Promise.resolve(undefined);
-    if (cookie === undefined) return this.seal({ ...s, seen: now });
-    let pending = this.#touches.get(cookie);
-    if (!pending) {
-      pending = this.seal({ ...s, seen: now });
-      this.#touches.set(cookie, pending);
-      pending.catch(() => this.#touches.delete(cookie));
-    }
+    if (this.#o.idle <= 0) return undefined;
+    const a = this.#activityOf(s);
+    if (now > a.seen) a.seen = now;
+    if (!needsTouch(s, now, this.#o.idle, Math.max(s.seen, a.sealedAt))) return undefined;
+    const before = a.sealedAt;
+    a.sealedAt = now;
+    const pending = this.seal({ ...s, seen: now });
+    pending.catch(() => { a.sealedAt = before; });
     return pending;
   }
 
   /** The Set-Cookie for a sealed value; Max-Age ends with the session's absolute lifetime. */
   setCookie(value: string): string {
-    const s = this.#cache.get(value);
+    const hit = this.#cache.get(cacheKey(value));
+    const s = hit?.cookie === value ? hit.data : undefined;
     const left = s ? s.created + this.#o.maxAge - this.#o.now() : this.#o.maxAge;
     return serializeCookie(this.cookieName, value, { secure: this.#o.secure, maxAgeSeconds: Math.max(1, Math.ceil(left / 1000)) });
   }
@@ -173,7 +232,7 @@ export class SessionManager {
 
   /** Revokes one session on every instance (logout). */
   async revokeSession(s: SessionData, cookie?: string): Promise<void> {
-    if (cookie) this.#cache.delete(cookie);
+    if (cookie) this.#cache.delete(cacheKey(cookie));
     const until = s.created + this.#o.maxAge;
     const msg = JSON.stringify({ t: 'sid', sid: s.sid, until } satisfies Revocation);
     // Here at once: this instance must not wait for its own message to come back through pub/sub.

@@ -6,6 +6,7 @@ import type { AssertionSigner } from '../identity/assertion.ts';
 import type { SubjectFacts } from '../policy/types.ts';
 import { isInRollout } from '../policy/rollout.ts';
 import type { SessionData } from './session-data.ts';
+import type { UserRecord } from '../identity/types.ts';
 
 export function subjectFor(identity: UserDirectory, s: SessionData | null, rollout: Config['rollout']): SubjectFacts | null {
   if (!s?.user) return null;
@@ -38,20 +39,58 @@ export function authTime(s: SessionData): number {
   return Math.floor(t / 1000);
 }
 
-/** What the identity headers are made of: the session, its user, the header settings and the signer of the assertion. */
+/** What the identity headers are made of: the session, its user, the header settings, the signer of the assertion and the time. */
 export interface IdentityHeaderSource {
   identity: UserDirectory;
   session: SessionData | null;
   headers: HeadersConfig;
   signer: Pick<AssertionSigner, 'assertion'>;
+  now: number;
 }
 
-/** The identity headers injected upstream, as flat [name, value] pairs; empty when anonymous. */
-export function identityHeaders(src: IdentityHeaderSource, upstreamOrigin: string): string[] {
+/**
+ * How long one session's identity headers (and the assertion in them) are
+ * reused. Shorter than the assertion's re-sign margin, so a reused assertion
+ * always has time left.
+ */
+const REUSE_MS = 30_000;
+
+interface Made {
+  basis: object;          // the user record (file users) or the session's profile
+  headers: HeadersConfig;
+  signer: object;
+  audience: string;
+  assertion: boolean;
+  until: number;
+  out: string[];
+}
+
+/**
+ * Per session object: sessions are immutable (every change is a new object),
+ * so a changed session, user record, header settings or signer never meets an
+ * old entry, and one session's headers can never be another's.
+ */
+const made = new WeakMap<SessionData, Made>();
+
+/**
+ * The identity headers injected upstream, as flat [name, value] pairs; empty
+ * when anonymous. `assertion`: whether the signed assertion goes with them.
+ */
+export function identityHeaders(src: IdentityHeaderSource, upstreamOrigin: string, assertion: boolean): string[] {
   const s = src.session;
   if (!s?.user) return [];
   const user = signedInUser(src.identity, s);
   if (!user) return [];
+  const basis = s.profile ?? user;
+  const hit = made.get(s);
+  if (hit !== undefined && hit.basis === basis && hit.headers === src.headers && hit.signer === src.signer
+    && hit.audience === upstreamOrigin && hit.assertion === assertion && src.now < hit.until) return hit.out;
+  const out = makeIdentityHeaders(src, s, user, upstreamOrigin, assertion);
+  made.set(s, { basis, headers: src.headers, signer: src.signer, audience: upstreamOrigin, assertion, until: src.now + REUSE_MS, out });
+  return out;
+}
+
+function makeIdentityHeaders(src: IdentityHeaderSource, s: SessionData, user: UserRecord, upstreamOrigin: string, assertion: boolean): string[] {
   const names = src.headers.names;
   const amr = sessionAmr(s);
   const at = authTime(s);
@@ -62,7 +101,7 @@ export function identityHeaders(src: IdentityHeaderSource, upstreamOrigin: strin
     names.auth_methods, amr.join(' '),
     names.auth_time, String(at),
   ];
-  if (src.headers.jwt) {
+  if (assertion) {
     const strong = s.factors.some((f) => f.phishing_resistant);
     out.push(names.assertion, src.signer.assertion({
       sub: user.id, email: user.email, groups: user.groups, amr,

@@ -1,4 +1,4 @@
-// Encryption of secrets at rest (TOTP seeds, SPEC §7; the assertion signing key): AES-256-GCM under a key
+// Encryption of secrets at rest (TOTP seeds; the assertion signing key): AES-256-GCM under a key
 // derived with HKDF-SHA256 from `factors.encryption_key`. A sealed value names
 // its key (kid), so keys rotate: the first key seals, every listed key opens,
 // and a value sealed under an old key opens until it is sealed again.

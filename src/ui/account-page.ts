@@ -1,4 +1,4 @@
-// /.gatehouse/account: the user's security page (SPEC §5). Lists factors with
+// /.gatehouse/account: the user's security page. Lists factors with
 // their last use, trusted browsers and recovery codes left. Every change needs
 // a second factor from the last five minutes (asked for on the spot), and
 // notifies the user. The last factor cannot be removed while the rollout

@@ -17,7 +17,7 @@ import { verifyPassword } from '../identity/password-hash.ts';
 import { Throttle, throttleKeys } from '../identity/throttle.ts';
 import { commitSession, signInParty } from '../web/page-session.ts';
 import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
-import { throttledPage } from './login-page.ts';
+import { refusedPage, throttledPage } from './login-refusals.ts';
 import { signedInSession } from '../session/session-data.ts';
 import { createMemorySharedState } from '../store/memory-shared-state.ts';
 
@@ -45,7 +45,7 @@ export async function breakGlassSignIn(ctx: RequestContext, bg: BreakGlassConfig
     const reason = usable ? 'break-glass: invalid credentials' : 'break-glass refused: backends are up';
     const waitMs = await failSignIn(svc, throttle, reserved.attempt, who, reason, { message: 'break-glass sign-in refused', fields: { reason } });
     if (waitMs > 0) return throttledPage(ctx, rd, bg.user, waitMs);
-    return sendPage(ctx, 401, 'login', { rd, csrf: ctx.session?.csrf, username: bg.user, error: 'Wrong username or password.' });
+    return refusedPage(ctx, rd, bg.user);
   }
   await throttle.succeed(reserved.attempt);
   const now = svc.now();

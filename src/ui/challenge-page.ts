@@ -1,4 +1,4 @@
-// /.gatehouse/challenge: the second factor and step-up (SPEC §5, §7). The
+// /.gatehouse/challenge: the second factor and step-up. The
 // user's last-used method is shown first; every method page links to the
 // others ("Try another method"); a rule that names factor kinds offers only
 // those. Passing records the check, rotates the session id and returns to the

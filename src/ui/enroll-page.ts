@@ -1,4 +1,4 @@
-// /.gatehouse/enroll: the guided enrollment (SPEC §5, §7). Step 1 chooses a
+// /.gatehouse/enroll: the guided enrollment. Step 1 chooses a
 // method (passkey first: most secure), step 2 sets it up, step 3 shows the
 // recovery codes once, then a confirmation page and email. Within the rollout
 // grace period a user without factors may choose "Set up later".
@@ -89,12 +89,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   // "Choose a different method" only where the rule leaves a choice.
   const others = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '', ctx.svc.factors.sms !== undefined).length > 1;
   if (method === 'totp' && kindAllowed('totp', accepted)) {
-    const e = await ctx.svc.factors.totp.beginEnrollment({ id: user, email });
-    return sendPage(ctx, 200, 'enroll', {
-      mode: 'totp', flow, query: flowQuery(flow), needs, others, step: { current: 2, total: STEPS, label: 'Set up your authenticator app' },
-      qr: `data:image/svg+xml;base64,${Buffer.from(e.qrSvg).toString('base64')}`, secret: e.groupedSecret, uri: e.uri,
-      scripts: ['autosubmit.js'],
-    });
+    return sendPage(ctx, 200, 'enroll', await totpPage(ctx, flow, { needs, others }));
   }
   if (method === 'webauthn' && kindAllowed('webauthn', accepted)) {
     return sendPage(ctx, 200, 'enroll', {
@@ -136,6 +131,21 @@ async function missingKinds(ctx: RequestContext, flow: Flow): Promise<{ needed: 
   if (has.length === 0 || has.some((k) => kindAllowed(k, accepted))) return undefined;
   const label = (k: FactorKind) => factorKindInfo(k).label;
   return { needed: accepted.filter((k) => k !== 'recovery').map(label), has: has.map(label) };
+}
+
+/**
+ * The authenticator-app setup step. The pending secret is kept across reloads
+ * and wrong codes (the user may have scanned it already); `fresh` replaces it.
+ * code_error / renewed pick the message the template shows.
+ */
+async function totpPage(ctx: RequestContext, flow: Flow, extra: { fresh?: boolean; renewed?: boolean; code_error?: 'wrong' | 'expired'; needs?: unknown; others?: boolean }): Promise<Record<string, unknown>> {
+  const { fresh, ...shown } = extra;
+  const e = await ctx.svc.factors.totp.beginEnrollment({ id: ctx.session!.user!, email: currentUser(ctx)?.email }, { fresh });
+  return {
+    mode: 'totp', flow, query: flowQuery(flow), step: { current: 2, total: STEPS, label: 'Set up your authenticator app' },
+    qr: `data:image/svg+xml;base64,${Buffer.from(e.qrSvg).toString('base64')}`, secret: e.groupedSecret, plain_secret: e.secret, uri: e.uri,
+    scripts: ['autosubmit.js', 'copy.js'], ...shown,
+  };
 }
 
 function smsPage(ctx: RequestContext, flow: Flow, extra: Record<string, unknown>): Record<string, unknown> {
@@ -187,16 +197,11 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     const attempt = await confirmationAttempt(ctx);
     if (!attempt) return;
     const r = await finishTotpEnrollment(ctx, form);
-    if (!r.ok) {
-      const e = await svc.factors.totp.beginEnrollment({ id: user, email: currentUser(ctx)?.email });
-      return sendPage(ctx, 400, 'enroll', {
-        mode: 'totp', flow, query: flowQuery(flow), step: { current: 2, total: STEPS, label: 'Set up your authenticator app' },
-        qr: `data:image/svg+xml;base64,${Buffer.from(e.qrSvg).toString('base64')}`, secret: e.groupedSecret, uri: e.uri, scripts: ['autosubmit.js'],
-        error: r.reason === 'expired' ? 'The setup took too long. Scan this new code and try again.' : 'That code is not right. Scan the new code below and enter the code your app shows.',
-      });
-    }
+    // A wrong code keeps the entry the user scanned; only an expired setup gets a new one.
+    if (!r.ok) return sendPage(ctx, 400, 'enroll', await totpPage(ctx, flow, { code_error: r.reason === 'expired' ? 'expired' : 'wrong' }));
     return enrolled(ctx, flow, 'totp', r.factor.id, r.factor.name, attempt);
   }
+  if (action === 'totp-new') return sendPage(ctx, 200, 'enroll', await totpPage(ctx, flow, { fresh: true, renewed: true }));
   if (action === 'sms-send' && svc.factors.sms) {
     const phone = normalizePhone(form.phone);
     if (!phone) return sendPage(ctx, 400, 'enroll', smsPage(ctx, flow, { error: 'Enter the number with its country code, like +44 7700 900123.', phone: form.phone?.slice(0, 32) }));

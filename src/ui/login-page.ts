@@ -12,6 +12,7 @@ import { csrfOk, ensureSession, signInBrowser, signInParty } from '../web/page-s
 import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
 import { breakGlassSignIn } from './break-glass.ts';
 import { oidcLogin, usesOidc } from './oidc-pages.ts';
+import { refusedPage, throttledPage } from './login-refusals.ts';
 
 export async function loginPage(ctx: RequestContext): Promise<void> {
   // identity.source oidc: the first factor is the IdP's (a GET redirect there).
@@ -52,17 +53,10 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
   if (!result.ok) {
     const waitMs = await failSignIn(svc, svc.throttle, reserved.attempt, who, 'invalid credentials', { message: 'sign-in failed' });
     if (waitMs > 0) return throttledPage(ctx, rd, username, waitMs);
-    return sendPage(ctx, 401, 'login', { rd, csrf: ctx.session!.csrf, username, error: 'Wrong username or password.' });
+    return refusedPage(ctx, rd, username);
   }
   await svc.throttle.succeed(reserved.attempt);
   const signedIn = await signInBrowser(ctx, { user: result.user.id, amr: ['pwd'], method: (device) => (device ? 'pwd+device' : 'pwd') });
   if (!signedIn.ok) return errorPage(ctx, 403);
-  const setCookie = signedIn.setCookie;
-  redirect(ctx, rd, { 'set-cookie': setCookie }, 303);
-}
-
-/** The sign-in form again, with the wait a lock-out imposes. */
-export function throttledPage(ctx: RequestContext, rd: string, username: string, waitMs: number): void {
-  const wait = Math.ceil(waitMs / 1000);
-  sendPage(ctx, 429, 'login', { rd, csrf: ctx.session?.csrf, username, wait_seconds: wait }, { 'retry-after': String(wait) });
+  redirect(ctx, rd, { 'set-cookie': signedIn.setCookie }, 303);
 }

@@ -6,7 +6,8 @@ import type { RequestContext } from '../web/context.ts';
 import type { Verified } from '../factors/types.ts';
 import { throttleKeys, type Attempt, type Reservation } from '../identity/throttle.ts';
 import type { Message } from '../identity/messages.ts';
-import { commitSession } from '../web/page-session.ts';
+import { commitSession, signInParty } from '../web/page-session.ts';
+import { recordLockout } from '../session/sign-in.ts';
 import { withFactor } from '../session/session-data.ts';
 import { currentUser } from '../web/current-user.ts';
 import { releaseHeldCookies } from '../web/upstream-form-login.ts';
@@ -64,10 +65,7 @@ export async function failFactor(ctx: RequestContext, attempt: Attempt, kind: Fa
   await svc.audit.write({ event: 'factor.failure', user, factor: kind, reason, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
   if (rule) await svc.audit.write({ event: 'stepup.failed', user, rule, factor: kind, reason, ip: ctx.client.ip, request_id: ctx.requestId });
   svc.metrics.challenge(kind, 'fail');
-  if (r.waitMs > 0) {
-    svc.metrics.lockouts.inc();
-    await svc.audit.write({ event: 'signin.lockout', user, until: new Date(svc.now() + r.waitMs).toISOString(), failures: r.failures, ip: ctx.client.ip, request_id: ctx.requestId });
-  }
+  if (r.waitMs > 0) await recordLockout(svc, signInParty(ctx, user), r.waitMs, r.failures);
   return { waitMs: r.waitMs, left: Math.max(0, attempt.keys[0].free - r.failures) };
 }
 

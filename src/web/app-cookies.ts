@@ -6,6 +6,7 @@
 import type { RequestContext } from './context.ts';
 import type { SessionData } from '../session/session-data.ts';
 import { releasedDigests, filterCookieHeader, expiryCookies, releasedKey, MAX_RELEASED } from '../identity/app-cookies.ts';
+
 function patternsOf(ctx: RequestContext): readonly string[] {
   const id = ctx.snap.config.identity;
   return id.source === 'upstream_form' ? id.upstream_form?.app_cookies ?? [] : [];

@@ -1,5 +1,5 @@
 // Browsers navigating get redirects to pages; everything else (fetch/XHR, API
-// clients, curl) gets JSON with a status code it can act on (SPEC §4.7).
+// clients, curl) gets JSON with a status code it can act on.
 
 import type { IncomingHttpHeaders } from 'node:http';
 

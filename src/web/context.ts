@@ -40,7 +40,7 @@ export interface Renderer {
 
 export interface Services {
   log: Logger;
-  /** The per-request decision log line (SPEC §4.5). */
+  /** The per-request decision log line. */
   requestLog: RequestLog;
   store: Store;
   shared: SharedState;

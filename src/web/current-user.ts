@@ -4,6 +4,7 @@
 import type { RequestContext } from './context.ts';
 import type { UserRecord } from '../identity/types.ts';
 import type { SubjectFacts } from '../policy/types.ts';
+import type { Route } from '../policy/route-table.ts';
 import { signedInUser } from '../session/current-user.ts';
 import { identityHeaders, subjectFor } from '../session/subject.ts';
 
@@ -17,7 +18,7 @@ export function requestSubject(ctx: RequestContext): SubjectFacts | null {
   return subjectFor(ctx.svc.identity, ctx.session, ctx.snap.config.rollout);
 }
 
-/** The identity headers for an upstream at `upstreamOrigin` (the assertion's audience). */
-export function requestIdentityHeaders(ctx: RequestContext, upstreamOrigin: string): string[] {
-  return identityHeaders({ identity: ctx.svc.identity, session: ctx.session, headers: ctx.snap.config.headers, signer: ctx.svc.signer }, upstreamOrigin);
+/** The identity headers for a route's upstream (its origin is the assertion's audience; the assertion only where the route wants it). */
+export function requestIdentityHeaders(ctx: RequestContext, to: Pick<Route, 'upstreamOrigin' | 'assertion'>): string[] {
+  return identityHeaders({ identity: ctx.svc.identity, session: ctx.session, headers: ctx.snap.config.headers, signer: ctx.svc.signer, now: ctx.svc.now() }, to.upstreamOrigin, to.assertion);
 }

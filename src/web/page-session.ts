@@ -31,16 +31,18 @@ export async function commitSession(ctx: RequestContext, changed: SessionData): 
  * needsTouch), or undefined. Not being able to refresh is no reason to fail
  * the request: the session simply ages as if idle.
  */
-export async function refreshedSessionCookie(ctx: RequestContext): Promise<string | undefined> {
+export function refreshedSessionCookie(ctx: RequestContext): Promise<string | undefined> | undefined {
   const s = ctx.session;
   if (!s?.user) return undefined;
-  try {
-    const value = await ctx.svc.sessions.touch(s, ctx.cookie);
-    return value === undefined ? undefined : ctx.svc.sessions.setCookie(value);
-  } catch (err) {
-    ctx.svc.log.warn({ err, req_id: ctx.requestId }, 'session refresh failed');
-    return undefined;
-  }
+  // Undefined (no promise) when no fresh cookie is due: the usual case costs no microtask.
+  const pending = ctx.svc.sessions.touch(s);
+  return pending?.then(
+    (value) => ctx.svc.sessions.setCookie(value),
+    (err: unknown) => {
+      ctx.svc.log.warn({ err, req_id: ctx.requestId }, 'session refresh failed');
+      return undefined;
+    },
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 // Writing the gateway's own answers: pages (with the strict page headers),
-// JSON for API clients, redirects, and the error pages of SPEC §8.
+// JSON for API clients, redirects, and the error pages.
 
 import type { ServerResponse } from 'node:http';
 import { PAGE_HEADERS } from './security-headers.ts';

@@ -1,4 +1,4 @@
-// Response headers for every HTML page the gateway renders (SPEC §8): a strict
+// Response headers for every HTML page the gateway renders: a strict
 // CSP with no inline script or style and no external origin, no framing, no
 // referrer leaks, never cached.
 

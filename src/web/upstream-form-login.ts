@@ -15,7 +15,7 @@ import { decideAfterAppSignIn, hostOnly } from '../policy/decide.ts';
 import { parseParams, type ParamList } from '../policy/param-match.ts';
 import { compileRequestMatch, matchRequest } from '../policy/request-match.ts';
 import type { Decision } from '../policy/types.ts';
-import type { Route } from '../policy/route-table.ts';
+import { upstreamTarget, type Route } from '../policy/route-table.ts';
 import { buildClientHeaders, buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { signInBrowser, signInParty } from './page-session.ts';
 import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
@@ -23,10 +23,12 @@ import type { SessionData } from '../session/session-data.ts';
 import { requestSubject } from './current-user.ts';
 import { challengeUrl } from './challenge-links.ts';
 import { liveCookieValue, parseSetCookie } from '../identity/app-cookies.ts';
+
 import { expireAppCookies, forgetReleased, rememberReleased } from './app-cookies.ts';
 import { canonicalUsername, namesSameUser, readLoginUsername, whoamiUser } from '../identity/login-form.ts';
 import { throttleKeys, type Attempt, type ThrottleKey } from '../identity/throttle.ts';
 import { LOGIN_FORM_LIMIT, judgeLogin, appTarget, heldKey, withoutCookies, samePath, loginPageUrl } from '../identity/upstream-form.ts';
+
 function formConfig(ctx: RequestContext): UpstreamFormIdentityConfig | undefined {
   const id = ctx.snap.config.identity;
   return id.source === 'upstream_form' ? id.upstream_form : undefined;
@@ -142,7 +144,7 @@ export async function upstreamFormLogin(ctx: RequestContext, route: Route, targe
   try {
     await interceptLogin(ctx, route, target);
   } catch (err) {
-    // Store or shared state down (throttle, session, held cookies): fail closed (SPEC §8).
+    // Store or shared state down (throttle, session, held cookies): fail closed.
     ctx.svc.log.error({ err, req_id: ctx.requestId }, 'upstream_form login failed: failing closed');
     ctx.log = { ...ctx.log, decision: 'deny', reason: 'upstream_form: backend unavailable' };
     if (!ctx.res.headersSent) errorPage(ctx, 503);
@@ -216,7 +218,7 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   let answer: Dispatcher.ResponseData;
   try {
     answer = await svc.pools.get(route.upstreamOrigin).request({
-      path: route.upstreamBase + target, method: 'POST', headers, body,
+      path: upstreamTarget(route, target), method: 'POST', headers, body,
       headersTimeout: route.timeout, bodyTimeout: route.timeout,
     });
   } catch (err) {
@@ -275,7 +277,7 @@ async function appNamedUsers(ctx: RequestContext, route: Route, uf: UpstreamForm
   const headers = ['host', route.preserve_host ? ctx.client.host : route.upstreamHost, 'accept', 'text/html,*/*', 'x-request-id', ctx.requestId];
   if (cookie) headers.push('cookie', cookie);
   const r = await ctx.svc.pools.get(route.upstreamOrigin).request({
-    path: route.upstreamBase + uf.whoami.path, method: 'GET', headers, headersTimeout: route.timeout, bodyTimeout: route.timeout,
+    path: upstreamTarget(route, uf.whoami.path), method: 'GET', headers, headersTimeout: route.timeout, bodyTimeout: route.timeout,
   });
   const text = Buffer.from(await r.body.arrayBuffer()).subarray(0, 256 * 1024).toString('utf8');
   named.push(r.statusCode === 200 ? whoamiUser(text, new RegExp(uf.whoami.pattern)) : null);

@@ -2,7 +2,8 @@
 // reads every import in src/ (type-only imports included: a type is a
 // dependency too) and fails on an import against the layer order, on a cycle
 // between folders, on a folder the order does not place, and on policy/
-// reaching for anything that could do I/O.
+// reaching for anything that could do I/O; and on a signed-in session started
+// anywhere but the one sign-in sequence.
 
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -135,4 +136,13 @@ t.test('src/ imports follow the layer order', async (t) => {
   const impure = packages.filter((p) => p.from === 'policy' && !POLICY_PACKAGES.has(p.spec));
   t.same(impure.map(describe), [], 'policy/ imports nothing that could do I/O');
   t.same(edges.filter((e) => e.from === 'policy' && e.to !== 'config').map(describe), [], 'policy/ imports only config/');
+});
+
+t.test('one sign-in sequence: only session/sign-in.ts starts a signed-in session', async (t) => {
+  const makers = sourceFiles(SRC)
+    .filter((f) => /\bsignedInSession\(|write\(\{ event: 'signin\.success'/.test(readFileSync(f, 'utf8')))
+    .map((f) => relative(SRC, f))
+    .filter((f) => f !== join('session', 'session-data.ts'));
+  // The break-glass account is the one exception: an emergency session with no second factor, audited as breakglass.used.
+  t.same(makers.sort(), [join('session', 'sign-in.ts'), join('ui', 'break-glass.ts')].sort(), 'password, OIDC and upstream_form sign-ins all end in signIn');
 });

@@ -6,7 +6,7 @@
 import type { Test } from 'tap';
 import type { Browser, Page } from 'playwright-core';
 import { startTestGateway, type GatewayFixture, type TestUser } from '../helpers/gateway.ts';
-import { launchBrowser } from '../helpers/browser.ts';
+import { launchBrowser, screenshot } from '../helpers/browser.ts';
 
 export { TOTP_PERIOD_MS, oathtoolAt, TotpDevice, enrollTotpOverHttp } from '../helpers/totp.ts';
 
@@ -97,3 +97,29 @@ export async function setUserVerified(page: Page, authenticatorId: string, isUse
   }
 }
 
+
+/** The widths and colour schemes every new screen is looked at in (issue 16). */
+export const SCREEN_MODES = [
+  { suffix: 'desktop-light', viewport: { width: 1280, height: 800 }, colorScheme: 'light' },
+  { suffix: 'desktop-dark', viewport: { width: 1280, height: 800 }, colorScheme: 'dark' },
+  { suffix: 'phone-light', viewport: { width: 390, height: 844 }, colorScheme: 'light' },
+  { suffix: 'phone-dark', viewport: { width: 390, height: 844 }, colorScheme: 'dark' },
+] as const;
+
+/**
+ * Screenshots the page as it is now (no reload: a POST answer stays) in every
+ * SCREEN_MODES width and scheme, as test/artifacts/<name>-<mode>.png, then
+ * puts the page back to its first viewport and light scheme. Returns the files.
+ */
+export async function screenshotModes(page: Page, name: string): Promise<string[]> {
+  const original = page.viewportSize();
+  const files: string[] = [];
+  for (const mode of SCREEN_MODES) {
+    await page.setViewportSize(mode.viewport);
+    await page.emulateMedia({ colorScheme: mode.colorScheme });
+    files.push(await screenshot(page, `${name}-${mode.suffix}`));
+  }
+  if (original) await page.setViewportSize(original);
+  await page.emulateMedia({ colorScheme: 'light' });
+  return files;
+}

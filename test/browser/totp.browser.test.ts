@@ -7,7 +7,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { requireChromium, newPage, screenshot } from '../helpers/browser.ts';
-import { enterCode, portalIdentity, signIn, signOut, startBrowserGateway, TotpDevice, watchConsole } from './harness.ts';
+import { enterCode, portalIdentity, screenshotModes, signIn, signOut, startBrowserGateway, TotpDevice, watchConsole } from './harness.ts';
 
 if (requireChromium(t)) {
   const { f, browser } = await startBrowserGateway(t, {
@@ -106,6 +106,53 @@ if (requireChromium(t)) {
     t.match(await page.locator('main').textContent(), /9 unused codes left/, 'one recovery code used, nine left');
 
     t.same(problems, [], 'no CSP violation or script error on any page');
+    await page.context().close();
+  });
+
+  t.test('setup keeps its secret through a wrong code and a reload; phone gets an otpauth link and a copy button', async (t) => {
+    const page = await newPage(browser, { phone: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: f.url });
+    const problems = watchConsole(page);
+    await signIn(page, f.url, 'bob', 'bob-test-pass', '/reports');
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Authenticator app/ }).click()]);
+
+    const link = page.getByRole('link', { name: 'Open in authenticator app' });
+    t.ok(await link.isVisible(), 'on a phone the otpauth link is shown');
+    const uri = new URL((await link.getAttribute('href')) ?? '');
+    t.equal(uri.protocol, 'otpauth:', 'it is an otpauth:// link');
+    const secret = uri.searchParams.get('secret') ?? '';
+    await page.getByText(/Can’t scan\?/).click();
+    t.equal(((await page.locator('.secret code').textContent()) ?? '').replace(/ /g, ''), secret, 'the key shown is the one in the link');
+    const copy = page.getByRole('button', { name: 'Copy key' });
+    await copy.click();
+    t.equal(await page.evaluate(() => navigator.clipboard.readText()), secret, 'Copy key puts the key on the clipboard');
+    t.equal(await page.locator('[data-copy-text]').textContent(), 'Key copied', 'and says so');
+
+    // A wrong code: the same secret, the error tied to the box.
+    await enterCode(page, '000000', 'Enter the 6-digit code your app shows');
+    t.match(await page.locator('.field__error').textContent(), /That code is not right/);
+    const box = page.getByLabel('Enter the 6-digit code your app shows');
+    t.equal(await box.getAttribute('aria-invalid'), 'true', 'the box is marked invalid');
+    t.match(await box.getAttribute('aria-describedby') ?? '', /code-error/, 'and described by the message');
+    const keyAfter = async () => new URL((await page.getByRole('link', { name: 'Open in authenticator app' }).getAttribute('href')) ?? '').searchParams.get('secret');
+    t.equal(await keyAfter(), secret, 'a wrong code keeps the secret the user scanned');
+    await screenshotModes(page, 'totp-setup-wrong-code');
+
+    await page.goto(`${f.url}/.gatehouse/enroll?rd=%2Freports&method=totp`);
+    t.equal(await keyAfter(), secret, 'a reload keeps it too');
+
+    // Asking for a new key replaces it, and says so.
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Start over with a new key' }).click()]);
+    const renewed = await keyAfter();
+    t.not(renewed, secret, '"Start over with a new key" gives a new key');
+    t.match(await page.locator('.alert--notice').textContent(), /This is a new key/);
+    await screenshotModes(page, 'totp-setup-new-key');
+
+    const device = new TotpDevice(renewed ?? '', f.clock);
+    await enterCode(page, await device.next(), 'Enter the 6-digit code your app shows');
+    t.equal(new URL(page.url()).searchParams.get('step'), 'recovery', 'the code from the new key turns it on');
+    t.same(problems, [], 'no CSP violation or script error');
     await page.context().close();
   });
 }

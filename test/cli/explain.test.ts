@@ -142,7 +142,7 @@ t.test('exit codes: 1 for an unknown user or a bad config, 2 for usage', async (
     [['--user', 'alice', '--method', 'G E T', '--url', '/'], /not an HTTP method/],
     [['--user', 'alice', '--method', 'GET', '--url', '/', '--ip', '10.0.0.300'], /not an IP address/],
     [['--user', '-', '--method', 'GET', '--url', '/', '--factors', 'totp'], /makes no sense with --user -/],
-    [['--user', 'alice', '--method', 'GET', '--url', '/', '--frobnicate'], /Unknown option '--frobnicate'/],
+    [['--user', 'alice', '--method', 'GET', '--url', '/', '--frobnicate'], /unknown option --frobnicate/],
   ];
   const child = gatehouse(['explain', ...usage[0][0], '--config', BUNDLED]);
   t.equal(child.code, 2, 'usage error from the real CLI: 2');
@@ -310,4 +310,39 @@ t.test('explain agrees with a running gateway', async (t) => {
       default: t.fail(`unexpected outcome ${e.outcome}: ${what}`);
     }
   }
+});
+
+t.test('parameter rules: a URL with a query and --form; which parameter matched', async (t) => {
+  const { config } = tempConfig(t, {
+    routes: [{ path: '/', upstream: 'http://127.0.0.1:9', params_style: 'php' }],
+    policy: {
+      default: 'login',
+      rules: [
+        { id: 'wiki-admin', match: { path: '/doku.php', query: { do: ['admin', 'export_*'] }, ignore_case: true }, require: 'mfa', max_age: '5m' },
+        { id: 'db-export', match: { path: '/index.php', params: { route: ['/export', '/server/privileges*'] } }, require: 'mfa', max_age: '5m' },
+      ],
+    },
+  });
+  const e = (args: string[]) => explain(t, [...args, '--config', config, '--user', 'bob', '--enrolled', 'totp', '--factors', 'totp', '--fresh', '20m']);
+  const admin = await e(['--method', 'GET', '--url', '/doku.php?do=ADMIN&id=start']);
+  t.match(admin, { outcome: 'challenge', decision: { kind: 'step_up' }, rule: { id: 'wiki-admin', match: { query: { do: ['admin', 'export_*'] }, ignore_case: true } } });
+  t.match(admin.params, [/^query\.do admin \| export_\* \(any case\): matched; query do="ADMIN"$/]);
+  const php = await e(['--method', 'GET', '--url', '/doku.php?do[export_raw]=1']);
+  t.match(php.params, [/matched; query do="export_raw"/], 'PHP array syntax on a params_style: php route');
+  t.match(await e(['--method', 'GET', '--url', '/doku.php?do=show']), { outcome: 'allow', rule: { id: 'default' }, params: [] });
+
+  const form = await e(['--method', 'POST', '--url', '/index.php?db=shop', '--form', 'route=%2Fexport&what=sql']);
+  t.match(form, { outcome: 'challenge', rule: { id: 'db-export' } });
+  t.match(form.params, [/^params\.route \/export \| \/server\/privileges\*: matched; body route="\/export"$/]);
+  const both = await e(['--method', 'POST', '--url', '/index.php?route=/sql', '--form', 'route=/export']);
+  t.match(both, { outcome: 'challenge', rule: { id: 'db-export' } });
+  t.match(both.reason, /ambiguous or unread: the most demanding rule applies/);
+  t.match(both.params, [/in doubt .*query route="\/sql", body route="\/export"/]);
+  t.match(await e(['--method', 'POST', '--url', '/index.php', '--form', 'route=/sql']), { outcome: 'allow', rule: { id: 'default' } });
+
+  const human = await explainHere(['--config', config, '--user', '-', '--method', 'POST', '--url', '/index.php', '--form', 'route=/export']);
+  t.match(human.stdout, /match:   path \/index\.php  params route=\/export\|\/server\/privileges\*/);
+  t.match(human.stdout, /params:    params\.route .*: matched; body route="\/export"/);
+  const get = await e(['--method', 'GET', '--url', '/index.php', '--form', 'route=/export']);
+  t.match(get.notes.join('\n'), /--form with GET: the body is not read/);
 });

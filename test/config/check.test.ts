@@ -90,7 +90,9 @@ t.test('as a child process: exit codes and streams', async (t) => {
   t.match(ok.stdout, /^ok: test\/fixtures\/config\/valid\.yaml/);
   for (const [args, code, stderr] of [
     [['--config', 'test/fixtures/config/typo.yaml'], 1, /typo\.yaml:2 server\.listn: unknown key/],
-    [['--bogus'], 2, /unknown argument: --bogus\nusage:/],
+    [['--bogus'], 2, /unknown option --bogus\nusage:/],
+    [['--confg', 'x.yaml'], 2, /unknown option --confg \(did you mean --config\?\)\nusage:/],
+    [['stray'], 2, /unexpected argument stray: this command takes only options\nusage:/],
   ] as const) {
     const err = await run(node, ['--input-type=module', '-e', script, '--', ...args]).then(
       () => undefined,
@@ -118,4 +120,20 @@ t.test('a rule path with a dot segment is a clear config error for check and exp
   t.equal(await runExplain(['--config', file, '--user', '-', '--method', 'GET', '--url', '/x'], { ...e.io, now: () => Date.parse('2026-11-15T12:00:00Z') }), 1, 'explain exits 1');
   t.match(e.err, /invalid config:\n.*g\.yaml:5 policy\.rules\[0\]\.match\.path: "\/admin\/\.\.\/x": dot segments/, 'with the same clear error');
   t.notMatch(e.err, /\n\s+at /, 'no stack trace');
+});
+
+t.test('check warns about an IP public_url: passkeys are off there', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'gh-check-ip-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const [url, warned] of [['http://192.168.1.20:8080', true], ['http://[::1]:8080', true], ['https://sso.example.com', false], ['http://localhost:8080', false]] as const) {
+    const file = join(dir, 'g.yaml');
+    writeFileSync(file, `server: { public_url: "${url}" }\nroutes: [{ path: /, upstream: "http://127.0.0.1:9" }]\n`);
+    const c = capture();
+    t.equal(await runCheck(['--config', file], c.io), 0, `${url}: still valid (${c.err})`);
+    if (warned) t.match(c.out, /warning: server\.public_url \S+ is an IP address: passkeys and security keys are off \(WebAuthn needs a domain name/, url);
+    else t.notMatch(c.out, /is an IP address/, `${url}: no warning`);
+  }
 });

@@ -139,6 +139,9 @@ t.test('every key set: values converted and normalized', async (t) => {
     method_override: 'evaluate',
     params_style: 'plain',
     strip_headers: [],
+    strip_prefix: false,
+    rewrite_location: [],
+    assertion: false, // headers.jwt: false
   });
   t.strictSame(c.identity, {
     source: 'oidc',
@@ -476,10 +479,16 @@ t.test('development secrets are generated once and persisted 0600', async (t) =>
   t.equal(readFileSync(file, 'utf8'), '{ broken', 'a corrupt secrets file is never overwritten');
 });
 
-t.test('the audit key: required (no development key) once instances share a postgres store or redis', async (t) => {
+t.test('the audit key once instances share a postgres store or redis: never generated; derived from the encryption key when absent', async (t) => {
   const both = { GATEHOUSE_SESSION_SECRET: 's'.repeat(40), GATEHOUSE_ENCRYPTION_KEY: 'k'.repeat(40) };
   for (const yaml of ['store: { kind: postgres, url: "postgres://db/gh" }\n', 'shared_state: { kind: redis, url: "redis://r:6379" }\n']) {
-    t.match(issuesOf(yaml, both), [{ path: 'audit.key', message: /is required because (store\.kind is postgres|shared_state\.kind is redis).*GATEHOUSE_AUDIT_KEY/ }], yaml);
+    const derived = parseConfig(yaml, 'x.yaml', { env: both, persistDevSecrets: false });
+    t.ok(derived, `${yaml}: the encryption key is enough`);
+    t.ok(derived.audit.key.length >= 32 && derived.audit.key !== both.GATEHOUSE_ENCRYPTION_KEY, 'a key derived from, not equal to, the encryption key');
+    t.equal(parseConfig(yaml, 'y.yaml', { env: both, persistDevSecrets: false }).audit.key, derived.audit.key, 'the same on every instance');
+    t.notSame(parseConfig(yaml, 'y.yaml', { env: { ...both, GATEHOUSE_ENCRYPTION_KEY: 'm'.repeat(40) }, persistDevSecrets: false }).audit.key, derived.audit.key, 'another encryption key, another audit key');
+    t.match(derived.warnings, [/audit\.key not set: .*derived from factors\.encryption_key/], 'and a warning suggests a separate key');
+    t.match(issuesOf(yaml, { GATEHOUSE_SESSION_SECRET: 's'.repeat(40) }), [{ path: 'factors.encryption_key' }, { path: 'audit.key', message: /is required because (store\.kind is postgres|shared_state\.kind is redis).*GATEHOUSE_AUDIT_KEY/ }], `${yaml}: without either key, both are named`);
     t.equal(parseConfig(yaml, 'x.yaml', { env: { ...both, GATEHOUSE_AUDIT_KEY: 'a'.repeat(32) } }).audit.key, 'a'.repeat(32), 'from the environment');
   }
   t.match(issuesOf('audit: { key: short }\n'), [{ path: 'audit.key', message: /at least 32 characters/ }]);

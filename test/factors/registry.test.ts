@@ -7,16 +7,10 @@ import { createFactorRegistry, normalizePhone, type FactorRegistryOptions } from
 import { openNotifier } from '../../src/identity/notifier.ts';
 import { createMemorySharedState } from '../../src/store/memory-shared-state.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import { testFactorsConfig } from '../helpers/factors-config.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 15);
-const FACTORS: FactorsConfig = {
-  encryption_key: 'registry-test-key-0123456789-abcdefghijk',
-  totp: { issuer: 'Example Portal' },
-  webauthn: { rp_name: 'Example Portal' },
-  email_otp: { ttl: 600_000, length: 6 },
-  sms_otp: { ttl: 300_000, length: 6 },
-  recovery_codes: { count: 10 },
-};
+const FACTORS: FactorsConfig = testFactorsConfig('registry-test-key-0123456789-abcdefghijk');
 
 async function rig(t: { testdir(): string; teardown(fn: () => unknown): unknown }, over: Partial<FactorRegistryOptions> = {}) {
   const store = openSqliteStore(':memory:');

@@ -97,6 +97,22 @@ t.test('finishEnrollment: pending seed expires after 15 minutes; default name', 
   t.ok(done.ok && done.factor.name === 'Authenticator app');
 });
 
+t.test('beginEnrollment keeps the pending secret (reload, wrong code) until fresh is asked for', async (t) => {
+  const r = await rig(t);
+  const first = await r.totp.beginEnrollment({ id: 'carol' });
+  const reload = await r.totp.beginEnrollment({ id: 'carol' });
+  t.equal(reload.secret, first.secret, 'a reload shows the entry already scanned');
+  t.equal(reload.uri, first.uri);
+  t.same(await r.totp.finishEnrollment('carol', '000000'), { ok: false, reason: 'invalid_code' });
+  const afterWrong = await r.totp.beginEnrollment({ id: 'carol' });
+  t.equal(afterWrong.secret, first.secret, 'a wrong code keeps the secret');
+  const fresh = await r.totp.beginEnrollment({ id: 'carol' }, { fresh: true });
+  t.not(fresh.secret, first.secret, 'fresh replaces it');
+  t.same(await r.totp.finishEnrollment('carol', oathtool(first.secret, r.clock.now)), { ok: false, reason: 'invalid_code' }, 'the replaced secret no longer confirms');
+  const done = await r.totp.finishEnrollment('carol', oathtool(fresh.secret, r.clock.now));
+  t.ok(done.ok, 'the new one does');
+});
+
 t.test('oathtool codes are accepted at -1, 0, +1 steps and refused at ±2', async (t) => {
   const r = await rig(t);
   for (const offset of [-2, -1, 0, 1, 2]) {

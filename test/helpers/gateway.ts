@@ -36,8 +36,15 @@ export interface GatewayFixture {
  */
 export class TestClock {
   #offset = 0;
-  readonly now = (): number => Date.now() + this.#offset;
-  advance(ms: number): void { this.#offset += ms; }
+  #held: number | undefined;
+  readonly now = (): number => this.#held ?? Date.now() + this.#offset;
+  advance(ms: number): void {
+    this.#offset += ms;
+    if (this.#held !== undefined) this.#held += ms;
+  }
+  /** Stop the gateway's clock (a burst on a loaded machine must not outlast a 1 s wait); `release` lets it flow again. */
+  hold(): void { this.#held = this.now(); }
+  release(): void { this.#held = undefined; }
 }
 
 /** audit.key of every test gateway (`gatehouse audit verify` needs it). */

@@ -181,7 +181,7 @@ function phpPasswordHash(password: string): string {
  * The Debian DokuWiki with its own writable copy of the config and data:
  * `users` in users.auth.php, ACL: anyone reads, signed-in users edit.
  */
-export async function startDokuWiki(opts: { users: Record<string, WikiUser>; title?: string }): Promise<PhpSite & { conf: string; data: string }> {
+export async function startDokuWiki(opts: { users: Record<string, WikiUser>; title?: string; basedir?: string }): Promise<PhpSite & { conf: string; data: string }> {
   const work = mkdtempSync(join(tmpdir(), 'gatehouse-dokuwiki-data-'));
   chmodSync(work, 0o755);
   const conf = join(work, 'conf');
@@ -200,7 +200,8 @@ $conf['passcrypt'] = 'bcrypt';
 $conf['updatecheck'] = 0;
 $conf['usedraft'] = 0;
 $conf['locktime'] = 0;
-`);
+${opts.basedir !== undefined ? `$conf['basedir'] = ${JSON.stringify(opts.basedir)};
+` : ''}`);
   writeFileSync(join(conf, 'users.auth.php'), Object.entries(opts.users)
     .map(([u, w]) => `${u}:${phpPasswordHash(w.password)}:${w.name ?? u}:${u}@example.com:${(w.groups ?? ['user']).join(',')}\n`).join(''));
   writeFileSync(join(conf, 'acl.auth.php'), '*\t@ALL\t1\n*\t@user\t8\n');
@@ -273,6 +274,12 @@ $cfg['SendErrorReports'] = 'never';
   };
 }
 
+
+/** An example config's routes and policy (the test keeps its own users): what the legacy-app guides ship. */
+export function exampleRoutesAndPolicy(name: string, origin: string): Record<string, unknown> {
+  const { identity: _ignored, ...rest } = exampleConfig(name, origin);
+  return rest;
+}
 
 /**
  * The routes, identity and policy of an example config (config/examples/NAME),

@@ -173,3 +173,36 @@ t.test('a replay is decided for the method its form claims (_method), not only t
   t.match(replay.headers.get('location'), /rule=delete-items/);
   t.notOk(up.bytes().includes('_method=DELETE'), 'the app that honours _method never got the form');
 });
+
+t.test('a POST whose action is only in its body (params rule) is kept, replayed after the step-up, and reaches the app once, byte for byte', async (t) => {
+  const up = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
+  t.teardown(() => up.close());
+  const f = await startTestGateway({
+    upstream: false,
+    users: USERS,
+    config: {
+      // method_override pass: the body is read for the params rule alone.
+      routes: [{ path: '/', upstream: up.origin, method_override: 'pass' }],
+      policy: { default: 'login', rules: [{ id: 'db-export', match: { path: '/index.php', params: { route: '/export' } }, require: 'mfa', max_age: '5m' }] },
+    },
+  });
+  t.teardown(() => f.close());
+  const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
+  f.clock.advance(10 * 60_000);
+  const c = await signedIn(f);
+  const body = 'route=%2Fexport&db=shop&what=sql&note=caf%C3%A9+%2B';
+  const r = await c.fetch('/index.php', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: f.url, referer: `${f.url}/index.php?route=/server/export` }, body });
+  t.equal(r.status, 302, 'challenged');
+  const challenge = new URL(r.headers.get('location')!, f.url);
+  t.equal(challenge.searchParams.get('rule'), 'db-export', 'by the params rule: route=/export was only in the body');
+  const stash = challenge.searchParams.get('stash')!;
+  t.ok(stash, 'the POST is kept');
+  t.equal(up.requests.length, 0, 'nothing reached the app');
+  const csrf = await c.csrf(`/.gatehouse/challenge?${challenge.searchParams}&method=totp`);
+  const passed = await c.postForm('/.gatehouse/challenge', { csrf, rd: challenge.searchParams.get('rd')!, rule: 'db-export', stash, method: 'totp', code: await device.next() });
+  t.equal(passed.status, 303);
+  const replay = await c.fetch(passed.headers.get('location')!);
+  t.equal(replay.status, 200, 'the replay is decided on the kept body: allowed now');
+  t.equal(up.requests.length, 1, 'the app got the POST once');
+  t.match(up.requests[0], { method: 'POST', target: '/index.php', body });
+});

@@ -101,7 +101,7 @@ t.test('usage errors exit 2', async (t) => {
     ['no command', [], /missing command/],
     ['unknown command', ['frobnicate'], /unknown command/],
     ['missing USER', ['add', '--password-stdin'], /missing USER/],
-    ['unknown option', ['list', '--colour'], /Unknown option/],
+    ['unknown option', ['list', '--colour'], /unknown option --colour/],
     ['extra argument', ['disable', 'alice', 'bob'], /unexpected argument/],
     ['add-only flag on passwd', ['passwd', 'alice', '--email', 'a@example.com'], /only for "add"/],
     ['no terminal and no --password-stdin', ['add', 'alice'], /--password-stdin/],

@@ -146,6 +146,6 @@ t.test('a TOTP setup begun under another encryption key: a fresh setup, not a 50
   await f.gw.services.shared.set('totp:pending:bob', foreign.seal(Buffer.from('JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP')), 60_000);
   const r = await c.postForm('/.gatehouse/enroll', { csrf: csrfIn(setup), rd: '/', action: 'totp', code: '123456' });
   t.equal(r.status, 400, 'not a 503');
-  t.match(await r.text(), /Scan this new code/, 'the user gets a new code to scan');
+  t.match(await r.text(), /this is a new key\. Scan it again/, 'the user gets a new code to scan');
   t.ok(f.logs.some((l) => l.level === 50 && l.key_id === foreign.currentKid && /unknown key/.test(String(l.msg))), 'the operator gets the log line');
 });

@@ -73,3 +73,32 @@ t.test('a refreshed session that then goes idle expires', async (t) => {
   f.clock.advance(IDLE_MS + MARGIN_MS);
   t.equal(await status(c), 401, 'idle again: anonymous');
 });
+
+t.test('a client ignoring Set-Cookie for two minutes: the session slides server-side, at most one sealed cookie per slide interval', async (t) => {
+  // idle_timeout 1m: the slide interval is a quarter of it, 15 s; two minutes is two idle windows.
+  const f = await startTestGateway({ config: { session: { max_age: '1h', idle_timeout: '1m' } } });
+  t.teardown(() => f.close());
+  const name = f.gw.services.sessions.cookieName;
+  const c = new Client(f.url);
+  const t0 = await signIn(f, c);
+  const frozen = c.cookieHeader(); // the client never stores another cookie
+  const INTERVAL_MS = 15_000;
+  const statuses: number[] = [];
+  let sealed = 0;
+  while (f.clock.now() - t0 < 120_000) {
+    f.clock.advance(2_000);
+    const r = await c.fetch('/echo', { headers: { ...API, cookie: frozen } });
+    await r.arrayBuffer();
+    statuses.push(r.status);
+    sealed += r.headers.getSetCookie().filter((sc) => sc.startsWith(`${name}=`)).length;
+  }
+  t.ok(statuses.length >= 60, `${statuses.length} requests over two minutes`);
+  t.same(statuses.filter((s) => s !== 200), [], 'every request is served with the first cookie (the idle deadline slid server-side)');
+  t.ok(sealed >= 1, `the gateway offered a fresh cookie (${sealed})`);
+  t.ok(sealed <= Math.ceil(120_000 / INTERVAL_MS), `at most one sealed cookie per ${INTERVAL_MS / 1000} s interval: ${sealed} in two minutes`);
+  f.clock.advance(60_000 + MARGIN_MS);
+  t.equal(await status(new Client(f.url), '/echo'), 401, 'sanity: an anonymous client is refused');
+  const idle = await c.fetch('/echo', { headers: { ...API, cookie: frozen } });
+  await idle.arrayBuffer();
+  t.equal(idle.status, 401, 'left idle past idle_timeout, the same cookie is refused');
+});

@@ -2,15 +2,15 @@
 
 import type { Millis } from '../duration.ts';
 import type { Obj, Reader } from '../reader.ts';
-import { bool, byteSize, choice, duration, int, nonEmpty, obj, stringMap } from '../schema-kit.ts';
+import { bool, byteSize, choice, duration, int, nonEmpty, obj, stringMap, type PropertiesOf } from '../schema-kit.ts';
 import { secretValue } from '../secrets.ts';
 import { checkHeaderMap, checkHttpUrl, checkListen } from '../value-checks.ts';
 
 export const AUDIT_SYNC = ['group', 'always'] as const;
 export const AUDIT_HTTP_FORMATS = ['ndjson', 'splunk', 'elastic', 'loki'] as const;
 
-const syslogSchema = obj({ address: nonEmpty, tls: bool, ca_file: nonEmpty, app_name: nonEmpty }, ['address']);
-const httpSinkSchema = obj({ url: nonEmpty, format: choice(AUDIT_HTTP_FORMATS), headers: stringMap }, ['url']);
+const syslogSchema = obj({ address: nonEmpty, tls: bool, ca_file: nonEmpty, app_name: nonEmpty } satisfies PropertiesOf<AuditSyslogSink>, ['address']);
+const httpSinkSchema = obj({ url: nonEmpty, format: choice(AUDIT_HTTP_FORMATS), headers: stringMap } satisfies PropertiesOf<AuditHttpSink>, ['url']);
 
 export const auditSchema = obj({
   path: nonEmpty,
@@ -19,9 +19,9 @@ export const auditSchema = obj({
   sync: choice(AUDIT_SYNC),
   key: nonEmpty,
   key_file: nonEmpty,
-  checkpoint: obj({ lines: int(1), every: duration, webhook: nonEmpty, email: bool }),
-  forward: obj({ queue_max: byteSize, retry_max: duration, syslog: syslogSchema, http: httpSinkSchema }),
-});
+  checkpoint: obj({ lines: int(1), every: duration, webhook: nonEmpty, email: bool } satisfies PropertiesOf<AuditCheckpointConfig>),
+  forward: obj({ queue_max: byteSize, retry_max: duration, syslog: syslogSchema, http: httpSinkSchema } satisfies PropertiesOf<AuditForwardConfig>),
+} satisfies PropertiesOf<AuditConfig, 'key_file'>);
 
 export interface AuditConfig {
   path: string;

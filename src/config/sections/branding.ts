@@ -1,9 +1,9 @@
 // branding: the product name, logo and support contact shown on every page.
 
 import type { Obj, Reader } from '../reader.ts';
-import { nonEmpty, obj } from '../schema-kit.ts';
+import { nonEmpty, obj, type PropertiesOf } from '../schema-kit.ts';
 
-export const brandingSchema = obj({ product_name: nonEmpty, logo_url: nonEmpty, support_contact: nonEmpty });
+export const brandingSchema = obj({ product_name: nonEmpty, logo_url: nonEmpty, support_contact: nonEmpty } satisfies PropertiesOf<BrandingConfig>);
 
 export interface BrandingConfig {
   product_name: string;           // default "gatehouse"

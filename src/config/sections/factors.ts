@@ -2,20 +2,20 @@
 
 import type { Millis } from '../duration.ts';
 import type { Obj, Reader } from '../reader.ts';
-import { duration, int, nonEmpty, obj } from '../schema-kit.ts';
+import { duration, int, nonEmpty, obj, type PropertiesOf } from '../schema-kit.ts';
 import { secretValue } from '../secrets.ts';
 
-const otp = obj({ ttl: duration, length: int(4, 10) });
+const otp = obj({ ttl: duration, length: int(4, 10) } satisfies PropertiesOf<OtpConfig>);
 
 export const factorsSchema = obj({
   encryption_key: nonEmpty,
   encryption_key_file: nonEmpty,
-  totp: obj({ issuer: nonEmpty }),
-  webauthn: obj({ rp_name: nonEmpty }),
+  totp: obj({ issuer: nonEmpty } satisfies PropertiesOf<FactorsConfig['totp']>),
+  webauthn: obj({ rp_name: nonEmpty } satisfies PropertiesOf<FactorsConfig['webauthn']>),
   email_otp: otp,
   sms_otp: otp,
-  recovery_codes: obj({ count: int(1, 100) }),
-});
+  recovery_codes: obj({ count: int(1, 100) } satisfies PropertiesOf<FactorsConfig['recovery_codes']>),
+} satisfies PropertiesOf<FactorsConfig, 'encryption_key_file'>);
 
 export interface OtpConfig { ttl: Millis; length: number }
 export interface FactorsConfig {

@@ -1,7 +1,7 @@
 // headers: the identity headers (and signed assertion) sent to upstreams.
 
 import type { Obj, Reader } from '../reader.ts';
-import { bool, obj } from '../schema-kit.ts';
+import { bool, obj, type PropertiesOf } from '../schema-kit.ts';
 
 const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", errorHint: 'must be a valid HTTP header name' };
 
@@ -15,8 +15,8 @@ export const headersSchema = obj({
     auth_methods: headerName,
     auth_time: headerName,
     assertion: headerName,
-  }),
-});
+  } satisfies PropertiesOf<HeaderNames>),
+} satisfies PropertiesOf<HeadersConfig>);
 
 export interface HeaderNames {
   user: string;

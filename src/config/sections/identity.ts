@@ -2,7 +2,7 @@
 // app's own login form) and the optional break-glass account.
 
 import type { Obj, Reader } from '../reader.ts';
-import { bool, choice, nonEmpty, obj, strList, when } from '../schema-kit.ts';
+import { bool, choice, nonEmpty, obj, strList, when, type PropertiesOf } from '../schema-kit.ts';
 import { checkHttpUrl } from '../value-checks.ts';
 import { buildUpstreamForm, upstreamFormSchema, type UpstreamFormIdentityConfig } from './upstream-form.ts';
 
@@ -11,8 +11,11 @@ export const IDENTITY_SOURCES = ['file', 'oidc', 'upstream_form'] as const;
 export const identitySchema = obj(
   {
     source: choice(IDENTITY_SOURCES),
-    file: obj({ path: nonEmpty }),
-    break_glass: obj({ user: nonEmpty, password: nonEmpty, password_file: nonEmpty, groups: strList, enabled: bool }, ['user']),
+    file: obj({ path: nonEmpty } satisfies PropertiesOf<FileIdentityConfig>),
+    break_glass: obj(
+      { user: nonEmpty, password: nonEmpty, password_file: nonEmpty, groups: strList, enabled: bool } satisfies PropertiesOf<BreakGlassConfig, 'password_file'>,
+      ['user'],
+    ),
     oidc: obj(
       {
         issuer: nonEmpty,
@@ -23,11 +26,11 @@ export const identitySchema = obj(
         groups_claim: nonEmpty,
         username_claim: nonEmpty,
         trust_idp_mfa: strList,
-      },
+      } satisfies PropertiesOf<OidcIdentityConfig, 'client_secret_file'>,
       ['issuer', 'client_id'],
     ),
     upstream_form: upstreamFormSchema,
-  },
+  } satisfies PropertiesOf<IdentityConfig>,
   [],
   { allOf: [when('source', 'oidc', { required: ['oidc'] }), when('source', 'upstream_form', { required: ['upstream_form'] })] },
 );

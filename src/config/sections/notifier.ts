@@ -1,7 +1,7 @@
 // notifier: how one-time codes and alerts are sent (a file, SMTP or a webhook).
 
 import { isObject, type Reader } from '../reader.ts';
-import { choice, nonEmpty, obj, onlyWhen, stringMap, when } from '../schema-kit.ts';
+import { choice, nonEmpty, obj, onlyWhen, stringMap, when, type PropertiesOf } from '../schema-kit.ts';
 import { checkHeaderMap, checkHttpUrl, checkUrlScheme } from '../value-checks.ts';
 
 export const NOTIFIER_KINDS = ['file', 'smtp', 'webhook'] as const;
@@ -15,7 +15,7 @@ export const notifierSchema = obj(
     from: nonEmpty,
     headers: stringMap,
     body_template: nonEmpty,
-  },
+  } satisfies PropertiesOf<NotifierConfig, 'url_file'>,
   ['kind'],
   {
     allOf: [

@@ -5,7 +5,7 @@ import type { Millis } from '../duration.ts';
 import type { PathSegment } from '../interpolate.ts';
 import { pathPatternProblem } from '../path-pattern-check.ts';
 import { isObject, type Obj, type Reader } from '../reader.ts';
-import { bool, byteSize, choice, duration, isoDate, nonEmpty, obj, str, strList, type Schema } from '../schema-kit.ts';
+import { bool, byteSize, choice, duration, isoDate, nonEmpty, obj, str, strList, type PropertiesOf, type Schema } from '../schema-kit.ts';
 import { DAY_MS, ISO_DATE, TOKEN, checkHostname, dateEnd, normalizeCidr } from '../value-checks.ts';
 import type { FormRequestMatch } from './upstream-form.ts';
 
@@ -36,18 +36,18 @@ const ruleSchema = obj(
       query: ruleParams,
       params: ruleParams,
       ignore_case: bool,
-    }),
+    } satisfies PropertiesOf<RuleMatch>),
     require: choice(REQUIREMENTS),
     max_age: duration,
     factors: { type: 'array', items: choice([...RULE_FACTOR_KINDS, PHISHING_RESISTANT]), minItems: 1 },
     mode: choice(RULE_MODES),
     rollout: choice(['follow']),
-  },
+  } satisfies PropertiesOf<RuleConfig>,
   ['id', 'require'],
 );
 
 const exceptionSchema = obj(
-  { user: nonEmpty, group: nonEmpty, rule: nonEmpty, reason: nonEmpty, owner: nonEmpty, expires: isoDate },
+  { user: nonEmpty, group: nonEmpty, rule: nonEmpty, reason: nonEmpty, owner: nonEmpty, expires: isoDate } satisfies PropertiesOf<PolicyException>,
   ['rule', 'reason', 'owner', 'expires'],
 );
 
@@ -59,7 +59,7 @@ export const policySchema = obj({
   inspect_body_max: byteSize,
   privileged_groups: strList,
   exceptions: { type: 'array', items: exceptionSchema },
-});
+} satisfies PropertiesOf<PolicyConfig, never, 'sign_in'>);
 
 export interface RuleMatch {
   host?: string;

@@ -1,14 +1,14 @@
 // rollout: which groups must use a second factor yet, and the grace period.
 
 import type { Obj, Reader } from '../reader.ts';
-import { int, isoDate, obj, strList } from '../schema-kit.ts';
+import { int, isoDate, obj, strList, type PropertiesOf } from '../schema-kit.ts';
 import { ISO_DATE, dateEnd } from '../value-checks.ts';
 
 export const rolloutSchema = obj({
   enforce_for: strList,
   grace_until: isoDate,
   max_deferrals: int(0),
-});
+} satisfies PropertiesOf<RolloutConfig>);
 
 export interface RolloutConfig {
   enforce_for: string[];          // group names, or 'everyone'

@@ -2,7 +2,7 @@
 
 import type { Millis } from '../duration.ts';
 import { isObject, type Reader } from '../reader.ts';
-import { bool, choice, duration, nonEmpty, obj, strList } from '../schema-kit.ts';
+import { bool, choice, duration, nonEmpty, obj, strList, type PropertiesOf } from '../schema-kit.ts';
 import { checkHostname, checkHttpUrl } from '../value-checks.ts';
 
 export const PATH_PARAMS = ['reject', 'allow'] as const;
@@ -22,7 +22,10 @@ export const routeSchema = obj(
     method_override: choice(METHOD_OVERRIDE),
     params_style: choice(PARAMS_STYLE),
     strip_headers: strList,
-  },
+    strip_prefix: bool,
+    rewrite_location: strList,
+    assertion: bool,
+  } satisfies PropertiesOf<RouteConfig>,
   ['path', 'upstream'],
 );
 
@@ -43,9 +46,16 @@ export interface RouteConfig {
   params_style: (typeof PARAMS_STYLE)[number];
   /** Request headers removed before the app sees them (headers an app reads as an action, e.g. X-DokuWiki-Do). */
   strip_headers: string[];
+  /** The app lives at / but is served under `path`: the prefix is removed upstream and put back in Location, Refresh and cookie paths; default false. */
+  strip_prefix: boolean;
+  /** Other origins the app believes it lives at: redirects to them are translated like the upstream's own; default none. */
+  rewrite_location: string[];
+  /** Send the signed identity assertion to this route's upstream; default headers.jwt. */
+  assertion: boolean;
 }
 
-export function buildRoutes(r: Reader, items: unknown[]): RouteConfig[] {
+/** `assertionDefault` is headers.jwt: a route that says nothing follows it. */
+export function buildRoutes(r: Reader, items: unknown[], assertionDefault: boolean): RouteConfig[] {
   const seen = new Map<string, number>();
   return items.filter(isObject).map((o, i) => {
     const at = ['routes', i];
@@ -58,6 +68,7 @@ export function buildRoutes(r: Reader, items: unknown[]): RouteConfig[] {
     const key = `${host ?? '*'} ${path}`;
     const dup = seen.get(key);
     if (dup !== undefined) r.fail([...at, 'path'], `routes[${dup}] already has this ${host ? 'host and ' : ''}path`);
+    if (o.strip_prefix === true && path.replace(/\/+$/, '') === '') r.fail([...at, 'strip_prefix'], 'needs a path prefix to strip (this route is /)');
     else seen.set(key, i);
     return {
       ...(host !== undefined ? { host } : {}),
@@ -71,6 +82,16 @@ export function buildRoutes(r: Reader, items: unknown[]): RouteConfig[] {
       method_override: r.oneOf(o, 'method_override', METHOD_OVERRIDE, 'evaluate'),
       params_style: r.oneOf(o, 'params_style', PARAMS_STYLE, 'plain'),
       strip_headers: r.list(o, 'strip_headers') ?? [],
+      strip_prefix: r.bool(o, 'strip_prefix', false),
+      assertion: r.bool(o, 'assertion', assertionDefault),
+      rewrite_location: (r.list(o, 'rewrite_location') ?? []).map((origin, k) => {
+        checkHttpUrl(r, origin, [...at, 'rewrite_location', k], { allowPath: false });
+        try {
+          return new URL(origin).origin;
+        } catch {
+          return origin;
+        }
+      }),
     };
   });
 }

@@ -1,9 +1,10 @@
 // server: the listeners, the public origin, proxies and request limits.
 
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { Millis } from '../duration.ts';
 import type { Obj, Reader } from '../reader.ts';
-import { byteSize, choice, duration, int, nonEmpty, obj, strList } from '../schema-kit.ts';
+import { byteSize, choice, duration, int, nonEmpty, obj, strList, type PropertiesOf } from '../schema-kit.ts';
 import { checkListen, normalizeCidr, normalizeOrigin } from '../value-checks.ts';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -25,7 +26,7 @@ export const serverSchema = obj({
   metrics_listen: nonEmpty,
   instance_id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', errorHint: 'must be 1-64 letters, digits, dots, dashes or underscores' },
   log_level: choice(LOG_LEVELS),
-});
+} satisfies PropertiesOf<ServerConfig, 'metrics_listen'>);
 
 export interface ServerConfig {
   listen: string;                 // host:port, e.g. 127.0.0.1:8080
@@ -56,6 +57,9 @@ export function buildServer(r: Reader, s: Obj, warnings: string[]): ServerConfig
   checkListen(r, listen, [...at, 'listen']);
   const admin_listen = adminListen(r, s, warnings);
   const public_url = normalizeOrigin(r, r.str(s, 'public_url') ?? 'http://localhost:8080', [...at, 'public_url']);
+  const publicHost = URL.parse(public_url)?.hostname.replace(/^\[(.*)\]$/, '$1') ?? '';
+  // Browsers refuse WebAuthn on an IP address; the gateway then runs without passkeys (src/app.ts).
+  if (isIP(publicHost)) warnings.push(`server.public_url ${public_url} is an IP address: passkeys and security keys are off (WebAuthn needs a domain name; localhost works for testing)`);
   const trusted_proxies = (r.list(s, 'trusted_proxies') ?? []).map((c, i) => normalizeCidr(r, c, [...at, 'trusted_proxies', i]));
   const metrics_allow = (r.list(s, 'metrics_allow') ?? DEFAULT_METRICS_ALLOW).map((c, i) => normalizeCidr(r, c, [...at, 'metrics_allow', i]));
   return {

@@ -2,7 +2,7 @@
 
 import type { Millis } from '../duration.ts';
 import type { Obj, Reader } from '../reader.ts';
-import { duration, nonEmpty, obj } from '../schema-kit.ts';
+import { duration, nonEmpty, obj, type PropertiesOf } from '../schema-kit.ts';
 import { secretValue } from '../secrets.ts';
 
 export const sessionSchema = obj({
@@ -12,7 +12,7 @@ export const sessionSchema = obj({
   max_age: duration,
   idle_timeout: duration,
   remember_device: duration,
-});
+} satisfies PropertiesOf<SessionConfig, 'secret_file'>);
 
 export interface SessionConfig {
   secret: string;                 // >= 32 chars

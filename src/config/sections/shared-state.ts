@@ -2,13 +2,13 @@
 // revoked): in this process's memory, or in Redis for several instances.
 
 import { isObject, type Reader } from '../reader.ts';
-import { choice, nonEmpty, obj, onlyWhen, when } from '../schema-kit.ts';
+import { choice, nonEmpty, obj, onlyWhen, when, type PropertiesOf } from '../schema-kit.ts';
 import { checkUrlScheme } from '../value-checks.ts';
 
 export const SHARED_STATE_KINDS = ['memory', 'redis'] as const;
 
 export const sharedStateSchema = obj(
-  { kind: choice(SHARED_STATE_KINDS), url: nonEmpty, url_file: nonEmpty, prefix: nonEmpty },
+  { kind: choice(SHARED_STATE_KINDS), url: nonEmpty, url_file: nonEmpty, prefix: nonEmpty } satisfies PropertiesOf<SharedStateConfig, 'url_file'>,
   ['kind'],
   {
     allOf: [

@@ -1,13 +1,13 @@
 // store: where users' factors and stashes persist (SQLite file or PostgreSQL).
 
 import { isObject, type Reader } from '../reader.ts';
-import { choice, nonEmpty, obj, onlyWhen, when } from '../schema-kit.ts';
+import { choice, nonEmpty, obj, onlyWhen, when, type PropertiesOf } from '../schema-kit.ts';
 import { checkUrlScheme } from '../value-checks.ts';
 
 export const STORE_KINDS = ['sqlite', 'postgres'] as const;
 
 export const storeSchema = obj(
-  { kind: choice(STORE_KINDS), path: nonEmpty, url: nonEmpty, url_file: nonEmpty },
+  { kind: choice(STORE_KINDS), path: nonEmpty, url: nonEmpty, url_file: nonEmpty } satisfies PropertiesOf<StoreConfig, 'url_file'>,
   ['kind'],
   {
     allOf: [

@@ -1,12 +1,12 @@
 // identity.upstream_form: the app's own login form is the identity source.
 
 import { messageOf, type Obj, type Reader } from '../reader.ts';
-import { bool, choice, int, nonEmpty, obj, str, strList, type Schema } from '../schema-kit.ts';
+import { bool, choice, int, nonEmpty, obj, str, strList, type PropertiesOf, type Schema } from '../schema-kit.ts';
 
 export const USERNAME_CASE = ['fold', 'exact'] as const;
 
 const paramValues: Schema = { type: 'object', additionalProperties: str, minProperties: 1 };
-const formMatch = obj({ query: paramValues, params: paramValues, fields: strList }, [], { minProperties: 1, errorHint: 'must name at least one of query, params, fields' });
+const formMatch = obj({ query: paramValues, params: paramValues, fields: strList } satisfies PropertiesOf<FormRequestMatch>, [], { minProperties: 1, errorHint: 'must name at least one of query, params, fields' });
 
 export const upstreamFormSchema = obj(
   {
@@ -17,14 +17,14 @@ export const upstreamFormSchema = obj(
     username_field: nonEmpty,
     username_case: choice(USERNAME_CASE),
     allow_unicode: bool,
-    whoami: obj({ path: nonEmpty, pattern: nonEmpty }, ['path', 'pattern']),
+    whoami: obj({ path: nonEmpty, pattern: nonEmpty } satisfies PropertiesOf<NonNullable<UpstreamFormIdentityConfig['whoami']>>, ['path', 'pattern']),
     app_cookies: strList,
     success: obj(
-      { status: int(100, 599), location: nonEmpty, set_cookie: nonEmpty, user_header: nonEmpty },
+      { status: int(100, 599), location: nonEmpty, set_cookie: nonEmpty, user_header: nonEmpty } satisfies PropertiesOf<UpstreamFormIdentityConfig['success']>,
       [],
       { minProperties: 1, errorHint: 'must name at least one of status, location, set_cookie' },
     ),
-  },
+  } satisfies PropertiesOf<UpstreamFormIdentityConfig>,
   ['login_path', 'success'],
 );
 

@@ -6,7 +6,7 @@ sectionTable(t, 'policy', [
   {
     name: 'defaults: mfa everywhere',
     yaml: '',
-    want: { default: 'mfa', rules: [], stash_max_body: 1_048_576, stash_total_max: 67_108_864, privileged_groups: ['admins'], exceptions: [] },
+    want: { default: 'mfa', rules: [], stash_max_body: 1_048_576, stash_total_max: 67_108_864, inspect_body_max: 1_048_576, privileged_groups: ['admins'], exceptions: [] },
   },
   {
     name: 'a rule: one path becomes a list, methods upper-cased once, networks as CIDRs, phishing_resistant is webauthn',
@@ -37,7 +37,7 @@ sectionTable(t, 'policy', [
         match: { host: 'portal.example.com', path: ['/billing/**'], methods: ['POST', 'PUT'], groups: ['staff'], not_groups: ['contractors'], networks: ['10.0.0.0/8', '192.168.1.10/32'] },
         require: 'mfa', max_age: 300_000, factors: ['webauthn', 'totp'], mode: 'report', rollout: 'follow',
       }],
-      stash_max_body: 2_097_152, stash_total_max: 134_217_728, privileged_groups: ['root'], exceptions: [],
+      stash_max_body: 2_097_152, stash_total_max: 134_217_728, inspect_body_max: 1_048_576, privileged_groups: ['root'], exceptions: [],
     },
   },
   {
@@ -73,6 +73,47 @@ sectionTable(t, 'policy', [
       'policy.rules[3].match.methods[0]': [13, /"GE T" is not an HTTP method/],
       'policy.rules[3].match.networks[0]': [14, /must be an IP address or CIDR/],
       'policy.rules[3].match.host': [15, /must be a host name without port or wildcard/],
+    },
+  },
+  {
+    name: 'parameter rules: query and params (a pattern or a list), ignore_case, inspect_body_max',
+    yaml: `policy:
+  inspect_body_max: 64KiB
+  rules:
+    - id: wiki-admin
+      match: { path: /doku.php, query: { do: [admin, "export_*"], rev: present }, ignore_case: true }
+      require: mfa
+    - id: db-export
+      match: { path: /index.php, params: { route: /export } }
+      require: mfa
+`,
+    partial: true,
+    want: {
+      inspect_body_max: 65_536,
+      rules: [
+        { id: 'wiki-admin', match: { path: ['/doku.php'], query: { do: ['admin', 'export_*'], rev: 'present' }, ignore_case: true } },
+        { id: 'db-export', match: { path: ['/index.php'], params: { route: '/export' } } },
+      ],
+    },
+  },
+  {
+    name: 'parameter rules: present / absent alone, values strings, a name takes something',
+    yaml: `policy:
+  rules:
+    - id: a
+      require: mfa
+      match: { query: { do: [present, admin] } }
+    - id: b
+      require: mfa
+      match: { params: { do: { x: 1 } } }
+    - id: c
+      require: mfa
+      match: { query: { do: [] } }
+`,
+    issues: {
+      'policy.rules[0].match.query.do': [5, /present \/ absent stand alone/],
+      'policy.rules[1].match.params.do': [8, /must be a string or a list/],
+      'policy.rules[2].match.query.do': [11, /./],
     },
   },
   {

@@ -63,7 +63,7 @@ sectionTable(t, 'server', [
       'server.public_url': [4, /must be an origin only/],
       'server.trusted_proxies[0]': [5, /must be an IP address or CIDR/],
       'server.metrics_allow[0]': [6, /must be an IP address or CIDR/],
-      'server.header_timeout': [7, /./],
+      'server.header_timeout': [7, /"30" needs a unit: write e.g. 30s, 30ms or 30m/],
     },
   },
   {

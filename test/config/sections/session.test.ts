@@ -44,6 +44,6 @@ sectionTable(t, 'session', [
   {
     name: 'a bare number of seconds is ambiguous',
     yaml: 'session:\n  max_age: 3600\n',
-    issues: { 'session.max_age': [2, /./] },
+    issues: { 'session.max_age': [2, /"3600" needs a unit/] },
   },
 ]);

@@ -12,7 +12,7 @@ import { logoutPage } from './logout-page.ts';
 import { authOptions, authVerify, registerOptions, registerVerify } from './webauthn-endpoints.ts';
 import { registerOidcPages } from './oidc-pages.ts';
 
-export async function registerFeaturePages(svc: Services, _config: Config): Promise<void> {
+export async function registerPages(svc: Services, _config: Config): Promise<void> {
   svc.pages.set('/.gatehouse/login', loginPage);
   svc.pages.set('/.gatehouse/logout', logoutPage);
   svc.pages.set('/.gatehouse/challenge', challengePage);
