@@ -7,7 +7,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../helpers/gateway.ts';
 
@@ -51,23 +51,6 @@ export function fillTemplate(text: string, values: Record<string, string>): stri
 
 export function exampleFile(...parts: string[]): string {
   return readFileSync(join(PROJECT_ROOT, 'examples', ...parts), 'utf8');
-}
-
-/**
- * The port nginx or Caddy will listen on. Neither can listen on port 0 and say
- * which port it got, nor (as run here) take over a bound socket, so this is the
- * one place a port is chosen for another process: the OS picks a free one, and
- * a proxy that then fails to bind it fails its start loudly (waitForPort).
- */
-export function proxyListenPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function waitForPort(port: number, child: ChildProcess, logs: () => string, timeoutMs = 15_000): Promise<void> {

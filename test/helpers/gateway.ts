@@ -158,6 +158,24 @@ export function listeningPort(child: ChildProcess): Promise<number> {
   });
 }
 
+/**
+ * The port for a daemon that can neither listen on port 0 and say which port it
+ * got nor take over a bound socket (nginx, Caddy, a Redis that must come back
+ * on its port). The one place a port is chosen for another process: the OS
+ * picks a free one, and a daemon that then fails to bind it fails its start
+ * loudly. Servers of the tests' own use bindPort().
+ */
+export function portForDaemon(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 /** A loopback port nothing listens on (privileged, bound by no test): connections to it are refused. */
 export const CLOSED_PORT = 9;
 

@@ -2,14 +2,25 @@
 // second factor when shared state is down (everyone else gets the 503 page),
 // and every use audited.
 import t from 'tap';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startTestGateway, Client, readAudit } from '../helpers/gateway.ts';
-import { privateRedis, waitFor } from '../scale/instances.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { startTestGateway, Client, portForDaemon, readAudit } from '../helpers/gateway.ts';
+import { waitFor } from '../scale/instances.ts';
 import { hashPassword } from '../../src/identity/password-hash.ts';
 
 const REDIS = '/usr/bin/redis-server';
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 50; i++) {
+    try {
+      const net = await import('node:net');
+      await new Promise<void>((ok, no) => { const s = net.connect(port, '127.0.0.1', () => { s.destroy(); ok(); }); s.on('error', no); });
+      return child;
+    } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+  throw new Error('redis did not start');
+}
 
 t.test('break-glass sign-in', async (t) => {
   if (!existsSync(REDIS)) {
@@ -17,21 +28,18 @@ t.test('break-glass sign-in', async (t) => {
     t.comment('SKIP: redis-server missing; install redis-server to run this test');
     return;
   }
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bg-'));
-  const redis = await privateRedis(dir);
+  const redisPort = await portForDaemon();
+  let redis = await startRedis(redisPort);
+  t.teardown(() => { redis.kill('SIGKILL'); });
   const hash = await hashPassword('glass-emergency-pass');
   const f = await startTestGateway({
     config: {
       identity: { break_glass: { user: 'emergency', password: hash, groups: ['admins'] } },
-      shared_state: { kind: 'redis', url: redis.url, prefix: 'bg-test:' },
+      shared_state: { kind: 'redis', url: `redis://127.0.0.1:${redisPort}`, prefix: 'bg-test:' },
       policy: { default: 'mfa', rules: [{ id: 'forbidden', match: { path: '/admin/**' }, require: 'deny' }] },
     },
   });
-  t.teardown(async () => {
-    await f.close();
-    await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  t.teardown(() => f.close());
 
   // Backends up: the emergency account is refused, and the answer is the same
   // whatever the password (no oracle to test it while the service is healthy).
@@ -50,7 +58,8 @@ t.test('break-glass sign-in', async (t) => {
   let r: Response;
 
   // Shared state goes down.
-  await redis.stop();
+  redis.kill('SIGKILL');
+  await new Promise((res) => redis.once('exit', res));
   const normal = new Client(f.url);
   const csrfPage = await normal.fetch('/.gatehouse/login?rd=%2Fecho');
   t.equal(csrfPage.status, 200, 'the login page still renders (no shared state needed)');
@@ -78,7 +87,7 @@ t.test('break-glass sign-in', async (t) => {
   t.ok(f.logs.some((l) => l.level === 40 && String(l.msg).includes('BREAK-GLASS')), 'logged at warn');
 
   // Recovery: Redis back, the emergency account is refused again.
-  await redis.start();
+  redis = await startRedis(redisPort);
   await waitFor('the gateway reconnects to Redis', () => f.gw.services.shared.ping().then(() => true, () => false));
   const again = new Client(f.url);
   r = await again.signIn('emergency', 'glass-emergency-pass', '/echo');
