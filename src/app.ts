@@ -177,10 +177,12 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   });
   forwarder?.notify();
 
+  let snap = buildSnapshot(config);
   const svc: Services = {
     log, requestLog, store, shared, identity, sessions, signer, audit, auditCheckpoints: checkpointer, metrics,
     pools: new UpstreamPools(),
-    renderer: createRenderer(VIEWS_DIR, config.branding, { assetVersion: assets.version }),
+    // The running config's branding: a reload shows the new name, logo and colours on the next page.
+    renderer: createRenderer(VIEWS_DIR, () => snap.config.branding, { assetVersion: assets.version }),
     staticAsset: assets,
     throttle: new Throttle(shared),
     factors, webauthn, notifier,
@@ -192,7 +194,6 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   };
   await registerPages(svc, config);
 
-  let snap = buildSnapshot(config);
   await audit.write({ event: 'config.loaded', source: configPath });
   await checkpointer.checkpoint(); // the endpoint has one from the start
   const gateway = createGateway(svc, () => snap);

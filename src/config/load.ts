@@ -127,7 +127,7 @@ type Built = Omit<Config, 'source_path' | 'warnings'>;
 function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: Date, env: NodeJS.ProcessEnv, serving: boolean): Built {
   const r = new Reader(issues);
   const server = buildServer(r, r.section(raw, 'server'), warnings);
-  const branding = buildBranding(r, r.section(raw, 'branding'));
+  const branding = buildBranding(r, r.section(raw, 'branding'), warnings);
   const headers = buildHeaders(r, r.section(raw, 'headers'));
   const routes = buildRoutes(r, r.items(raw, 'routes'), headers.jwt);
   const identity = buildIdentity(r, r.section(raw, 'identity'), warnings);

@@ -6,6 +6,8 @@ import { errorPage, sendJson, sendText } from '../web/respond.ts';
 import { operatorOnly } from './operator-access.ts';
 import { STATIC_HEADERS } from '../web/security-headers.ts';
 import { authzHandler } from './forward-auth.ts';
+import { BRAND_CSS_PATH, brandStyle } from '../ui/brand-style.ts';
+import { contentTypeOf } from '../ui/static-assets.ts';
 
 const READY_TIMEOUT_MS = 2_000;
 
@@ -38,7 +40,16 @@ function auditCheckpoint(ctx: RequestContext): void {
 }
 
 function staticFile(ctx: RequestContext, name: string): void {
-  const asset = ctx.svc.staticAsset(name);
+  sendAsset(ctx, ctx.svc.staticAsset(name));
+}
+
+/** The operator's colours and stylesheet, from the running config (a reload changes it). */
+function brandCss(ctx: RequestContext): void {
+  const style = brandStyle(ctx.snap.config.branding);
+  sendAsset(ctx, style && { body: style.body, etag: style.etag, type: contentTypeOf('brand.css') });
+}
+
+function sendAsset(ctx: RequestContext, asset: { body: Buffer; type: string; etag: string } | undefined): void {
   if (!asset) return errorPage(ctx, 404);
   if (ctx.req.headers['if-none-match'] === asset.etag) {
     ctx.res.writeHead(304, { etag: asset.etag });
@@ -56,6 +67,7 @@ const BUILT_IN: Record<string, PageHandler> = {
   '/.gatehouse/audit/checkpoint': auditCheckpoint,
   '/.gatehouse/jwks.json': (ctx) => sendJson(ctx, 200, ctx.svc.signer.jwks(), { 'cache-control': 'public, max-age=300' }),
   '/.gatehouse/authz': authzHandler,
+  [BRAND_CSS_PATH]: brandCss,
 };
 
 const AUTHZ_SPELLING = '/.gatehouse/authz';

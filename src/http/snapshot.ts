@@ -4,7 +4,7 @@
 import type { Config } from '../config/types.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { compileRoutes } from '../policy/route-table.ts';
-import { ownedHeaderMatcher } from '../proxy/owned-headers.ts';
+import { ownedCanonicalMatcher } from '../proxy/owned-headers.ts';
 import { addressList, trustedProxyList } from '../web/client-address.ts';
 import type { Snapshot } from '../web/context.ts';
 
@@ -16,7 +16,7 @@ export function buildSnapshot(config: Config): Snapshot {
     routes,
     trusted: trustedProxyList(config.server.trusted_proxies),
     operatorAllow: addressList(config.server.metrics_allow),
-    isOwned: ownedHeaderMatcher(config.headers),
+    isOwned: ownedCanonicalMatcher(config.headers),
     policy: compilePolicy(config.policy, config.rollout),
     policyFolded: compilePolicy(config.policy, config.rollout, { caseInsensitive: true }),
     publicOrigin: publicUrl.origin,

@@ -78,8 +78,8 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): ForwardH
     clientBody.unpipe(upstreamBody);
     clientBody.resume();
   };
+  // 'drain' is listened for only under back-pressure (onResponseData), not on every request.
   const onDrain = () => controller?.resume();
-  res.on('drain', onDrain);
   // The client went away before the answer was complete: stop the upstream.
   res.once('close', () => {
     if (!res.writableFinished && controller && !controller.aborted) {
@@ -141,7 +141,10 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): ForwardH
     onResponseData(c, chunk) {
       bytes += chunk.length;
       if (res.destroyed) return;
-      if (!res.write(chunk)) c.pause();
+      if (!res.write(chunk)) {
+        c.pause();
+        res.once('drain', onDrain);
+      }
     },
     onResponseEnd() {
       releaseClientBody();

@@ -20,10 +20,13 @@ export const ALWAYS_OWNED: readonly string[] = ['x-original-url', 'x-rewrite-url
 
 /** Returns a predicate over header names (any case, '_' or '-'). */
 export function ownedHeaderMatcher(cfg: HeadersConfig): (name: string) => boolean {
+  const isCanonicalOwned = ownedCanonicalMatcher(cfg);
+  return (name) => isCanonicalOwned(canonicalHeaderName(name));
+}
+
+/** The same predicate over names already in canonical form (a caller that lower-cased once). */
+export function ownedCanonicalMatcher(cfg: HeadersConfig): (canonical: string) => boolean {
   const prefix = canonicalHeaderName(cfg.prefix);
   const exact = new Set([...Object.values(cfg.names).map(canonicalHeaderName), ...ALWAYS_OWNED]);
-  return (name) => {
-    const c = canonicalHeaderName(name);
-    return exact.has(c) || (prefix.length > 0 && c.startsWith(prefix));
-  };
+  return (c) => exact.has(c) || (prefix.length > 0 && c.startsWith(prefix));
 }

@@ -17,7 +17,8 @@ const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded
 
 export interface UpstreamHeaderInput {
   rawHeaders: readonly string[];           // req.rawHeaders: [name, value, name, value, ...]
-  isOwned: (name: string) => boolean;      // identity headers the gateway injects
+  /** Identity headers the gateway injects; called with canonical names (owned-headers.ts), each name lower-cased once. */
+  isOwned: (canonical: string) => boolean;
   sessionCookieName: string;               // removed from Cookie before forwarding
   upstreamHost: string;                    // Host sent upstream unless preserveHost
   preserveHost: boolean;
@@ -70,7 +71,7 @@ export function buildUpstreamHeaders(i: UpstreamHeaderInput): string[] {
       if (i.upgrade && lower === 'upgrade') out.push('upgrade', raw[k + 1]);
       continue;
     }
-    if (lower === 'host' || lower === ANSWERED_HERE || FORWARDING.has(lower) || i.isOwned(name)) continue;
+    if (lower === 'host' || lower === ANSWERED_HERE || FORWARDING.has(lower) || i.isOwned(lower)) continue;
     if (listed?.has(lower) || i.strip?.has(lower)) continue;
     if (lower === 'cookie') {
       const value = withoutCookie(raw[k + 1], i.sessionCookieName);

@@ -62,7 +62,7 @@ interface Made {
   audience: string;
   assertion: boolean;
   until: number;
-  out: string[];
+  out: readonly string[];
 }
 
 /**
@@ -76,7 +76,7 @@ const made = new WeakMap<SessionData, Made>();
  * The identity headers injected upstream, as flat [name, value] pairs; empty
  * when anonymous. `assertion`: whether the signed assertion goes with them.
  */
-export function identityHeaders(src: IdentityHeaderSource, upstreamOrigin: string, assertion: boolean): string[] {
+export function identityHeaders(src: IdentityHeaderSource, upstreamOrigin: string, assertion: boolean): readonly string[] {
   const s = src.session;
   if (!s?.user) return [];
   const user = signedInUser(src.identity, s);
@@ -90,7 +90,8 @@ export function identityHeaders(src: IdentityHeaderSource, upstreamOrigin: strin
   return out;
 }
 
-function makeIdentityHeaders(src: IdentityHeaderSource, s: SessionData, user: UserRecord, upstreamOrigin: string, assertion: boolean): string[] {
+/** The identity headers built afresh (no reuse): what `identityHeaders` does on a miss. */
+export function makeIdentityHeaders(src: IdentityHeaderSource, s: SessionData, user: UserRecord, upstreamOrigin: string, assertion: boolean): string[] {
   const names = src.headers.names;
   const amr = sessionAmr(s);
   const at = authTime(s);

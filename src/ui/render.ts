@@ -7,14 +7,12 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { createStaticAssets, defaultStaticSources } from './static-assets.ts';
 import type { Renderer } from '../web/context.ts';
+import type { BrandingConfig } from '../config/sections/branding.ts';
+import { BRAND_CSS_PATH, brandStyle } from './brand-style.ts';
 
 export type { Renderer };
 
-export interface Branding {
-  product_name: string;
-  logo_url?: string;
-  support_contact?: string;
-}
+export type Branding = BrandingConfig;
 
 export interface RendererOptions {
   /** Appended as ?v= to static URLs; pass StaticAssets.version so it matches what is served. */
@@ -97,10 +95,39 @@ function defaultAssetVersion(viewsDir: string): string {
 // refuse to render it so the mistake shows in tests, not in production.
 const POST_FORM = /<form\b[^>]*\bmethod="post"/i;
 
-export function createRenderer(viewsDir: string, branding: Branding, options: RendererOptions = {}): Renderer {
-  const root = path.resolve(viewsDir);
+/** What the layout shows of one branding: checked once per config (a reload brings a new object). */
+interface PreparedBrand {
+  brand: Readonly<Branding>;
+  support: SupportLink | undefined;
+  brandCss: string | undefined;
+  footerLinks: SupportLink[];
+}
+
+function prepareBrand(branding: Branding): PreparedBrand {
   const brand = checkBranding(branding);
-  const support = supportLink(brand.support_contact);
+  const style = brandStyle(brand);
+  return {
+    brand,
+    support: supportLink(brand.support_contact),
+    brandCss: style ? `${BRAND_CSS_PATH}?v=${style.version}` : undefined,
+    footerLinks: (brand.footer_links ?? []).map((l) => ({ text: l.text, href: l.url.startsWith('/') ? localPath(l.url) : l.url })),
+  };
+}
+
+/**
+ * `branding` is a value, or a function giving the current one: the gateway
+ * passes the running config's, so a reload shows the new brand on the next page.
+ */
+export function createRenderer(viewsDir: string, branding: Branding | (() => Branding), options: RendererOptions = {}): Renderer {
+  const root = path.resolve(viewsDir);
+  const currentBranding = typeof branding === 'function' ? branding : () => branding;
+  const prepared = new WeakMap<Branding, PreparedBrand>();
+  const brandOf = (b: Branding): PreparedBrand => {
+    let p = prepared.get(b);
+    if (!p) prepared.set(b, (p = prepareBrand(b)));
+    return p;
+  };
+  brandOf(currentBranding()); // a bad branding fails at start, not on the first page
   const assetVersion = options.assetVersion ?? defaultAssetVersion(root);
 
   const eta = new Eta({ views: root, cache: true, autoEscape: true, autoTrim: [false, 'nl'] });
@@ -124,11 +151,14 @@ export function createRenderer(viewsDir: string, branding: Branding, options: Re
     pages: Object.freeze([...pages].sort()),
     page(name: string, data: Record<string, unknown>): string {
       if (!known.has(name)) throw new Error(`unknown page ${JSON.stringify(name)} (known: ${[...known].sort().join(', ')})`);
+      const { brand, support, brandCss, footerLinks } = brandOf(currentBranding());
       const html = eta.render(name, {
         ...data,
         // Set last so data can never replace them.
         branding: brand,
         support,
+        brand_css: brandCss,
+        footer_links: footerLinks,
         asset_version: assetVersion,
         local: localPath,
       });

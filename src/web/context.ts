@@ -74,7 +74,8 @@ export interface Snapshot {
   trusted: BlockList;
   /** server.metrics_allow: who may read the operator endpoints on the public listener. */
   operatorAllow: BlockList;
-  isOwned: (name: string) => boolean;
+  /** Whether a header name, in canonical form (proxy/owned-headers.ts), is the gateway's own. */
+  isOwned: (canonical: string) => boolean;
   policy: CompiledPolicy;
   /** The same rules compiled for case-insensitive routes (patterns folded). */
   policyFolded: CompiledPolicy;

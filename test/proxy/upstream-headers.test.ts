@@ -5,7 +5,7 @@ import t from 'tap';
 import {
   buildUpstreamHeaders, buildClientHeaders, rewriteLocation, withoutCookie, type UpstreamHeaderInput,
 } from '../../src/proxy/upstream-headers.ts';
-import { ownedHeaderMatcher, canonicalHeaderName } from '../../src/proxy/owned-headers.ts';
+import { ownedHeaderMatcher, ownedCanonicalMatcher, canonicalHeaderName } from '../../src/proxy/owned-headers.ts';
 import type { HeadersConfig } from '../../src/config/types.ts';
 
 const DEFAULT_HEADERS: HeadersConfig = {
@@ -29,7 +29,7 @@ const AUTHELIA_HEADERS: HeadersConfig = {
 function input(rawHeaders: string[], over: Partial<UpstreamHeaderInput> = {}): UpstreamHeaderInput {
   return {
     rawHeaders,
-    isOwned: ownedHeaderMatcher(DEFAULT_HEADERS),
+    isOwned: ownedCanonicalMatcher(DEFAULT_HEADERS),
     sessionCookieName: '__gatehouse',
     upstreamHost: '127.0.0.1:8081',
     preserveHost: false,
@@ -150,7 +150,7 @@ t.test('buildUpstreamHeaders: owned headers are stripped in every spelling, then
     }
   }
   // Custom names (Remote-User) are owned when configured.
-  const custom = ownedHeaderMatcher(AUTHELIA_HEADERS);
+  const custom = ownedCanonicalMatcher(AUTHELIA_HEADERS);
   for (const name of ['Remote-User', 'REMOTE_USER', 'remote-user', 'Remote_Groups', 'X-Gatehouse-Whatever']) {
     const flat = buildUpstreamHeaders(input([name, 'mallory'], { isOwned: custom, identity: ['Remote-User', 'alice'] }));
     const m = byName(flat);
