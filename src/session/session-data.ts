@@ -23,6 +23,8 @@ export interface SessionData {
   breakglass?: true;
   /** Profile of a user from an external identity source (OIDC, upstream form); absent for file users. */
   profile?: { email: string; groups: string[]; display_name: string };
+  /** A security-page change that waits for a fresh second factor, finished when the user comes back. */
+  pending_action?: { action: string; id?: string; name?: string; at: number };
 }
 
 export function randomId(bytes = 18): string {

@@ -1,8 +1,10 @@
 // /.gatehouse/account: the user's security page. Lists factors with
-// their last use, trusted browsers and recovery codes left. Every change needs
-// a second factor from the last five minutes (asked for on the spot), and
-// notifies the user. The last factor cannot be removed while the rollout
-// requires MFA of this user.
+// their last use, trusted browsers and recovery codes left. Opening it needs
+// a second factor in this session (except for a user with none to give).
+// Every change needs a second factor from the last five minutes: the change is
+// kept in the session, the check is asked for, and the change is finished when
+// the user comes back. Destructive changes ask for confirmation first. The
+// last factor cannot be removed while the rollout requires MFA of this user.
 
 import { currentUser } from '../web/current-user.ts';
 import type { RequestContext } from '../web/context.ts';
@@ -16,12 +18,17 @@ import { factorAge, notifyUser } from './second-factor.ts';
 import { FRESH_FACTOR_MS } from './enroll-page.ts';
 
 const ACCOUNT = '/.gatehouse/account';
+/** A kept change older than this is dropped rather than finished. */
+const PENDING_ACTION_MS = 10 * 60_000;
+/** Changes that ask "Are you sure?" before they are made. */
+const CONFIRMED_ACTIONS = new Set(['remove-factor', 'regenerate-recovery', 'sign-out-everywhere']);
+const ACTIONS = new Set(['remove-factor', 'rename-factor', 'regenerate-recovery', 'revoke-device', 'sign-out-everywhere']);
 
 function when(ms: number | null): string {
   return ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'never';
 }
 
-async function render(ctx: RequestContext, extra: Record<string, unknown> = {}, status = 200): Promise<void> {
+async function render(ctx: RequestContext, extra: Record<string, unknown> = {}, status = 200, headers: Record<string, string> = {}): Promise<void> {
   const user = ctx.session!.user!;
   const [factors, devices, remaining] = await Promise.all([
     ctx.svc.factors.listFactors(user),
@@ -36,35 +43,82 @@ async function render(ctx: RequestContext, extra: Record<string, unknown> = {}, 
     recovery_remaining: remaining,
     wide: true,
     ...extra,
-  });
+  }, headers);
 }
 
 export async function accountPage(ctx: RequestContext): Promise<void> {
   if (!ctx.session?.user) return redirect(ctx, `/.gatehouse/login?rd=${encodeURIComponent(ACCOUNT)}`);
+  // The page shows factors, email and trusted browsers: a password alone does not open it.
+  const enrolled = (await ctx.svc.factors.enrolledKinds(ctx.session.user)).filter((k) => k !== 'recovery');
+  if (enrolled.length > 0 && (ctx.session.factors ?? []).length === 0) {
+    return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd: ACCOUNT, why: 'account' })}`);
+  }
   if (ctx.req.method === 'GET' || ctx.req.method === 'HEAD') {
-    const notice = new URLSearchParams(ctx.query).get('done');
-    return render(ctx, notice ? { notice: DONE[notice] } : {});
+    const q = new URLSearchParams(ctx.query);
+    if (q.get('resume') === '1' && ctx.req.method === 'GET') return resumeAction(ctx);
+    const done = q.get('done');
+    return render(ctx, done && done in DONE ? { done, resumed: q.get('resumed') === '1' } : {});
   }
   if (ctx.req.method !== 'POST') return errorPage(ctx, 405);
   return accountSubmit(ctx);
 }
 
-const DONE: Record<string, string> = {
-  removed: 'The method was removed.',
-  renamed: 'The name was changed.',
-  device: 'That browser is no longer trusted.',
-};
+/**
+ * Back from the check a change needed: the kept change is made now (once,
+ * if recent and the check is fresh) and the page says it was.
+ */
+async function resumeAction(ctx: RequestContext): Promise<void> {
+  const kept = ctx.session!.pending_action;
+  if (!kept) return redirect(ctx, ACCOUNT);
+  const setCookie = await commitSession(ctx, { ...ctx.session!, pending_action: undefined });
+  if (ctx.svc.now() - kept.at > PENDING_ACTION_MS || factorAge(ctx) > FRESH_FACTOR_MS) return redirect(ctx, ACCOUNT, { 'set-cookie': setCookie });
+  return perform(ctx, kept, setCookie);
+}
+
+/** Outcomes the page can report (?done=…); the wording is in the template. */
+const DONE: Record<string, true> = { removed: true, renamed: true, device: true };
+
+type AccountAction = { action: string; id?: string; name?: string };
 
 async function accountSubmit(ctx: RequestContext): Promise<void> {
   const { svc } = ctx;
   let form: Record<string, string>;
   try { form = await readForm(ctx.req); } catch (err) { return errorPage(ctx, err instanceof BodyError ? err.status : 400); }
   if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: 'The form expired. Nothing was changed.' });
-  const user = ctx.session!.user!;
-  // Changes need a fresh second factor; ask for it on the spot and come back.
+  const action: AccountAction = { action: form.action ?? '', id: form.id, name: form.name };
+  if (!ACTIONS.has(action.action)) return errorPage(ctx, 400);
+  if (CONFIRMED_ACTIONS.has(action.action) && form.confirmed !== '1') return askToConfirm(ctx, action);
+  // Changes need a fresh second factor: keep the change, ask for the check, finish it on the way back.
   if (factorAge(ctx) > FRESH_FACTOR_MS) {
-    return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd: ACCOUNT })}`, {}, 303);
+    const setCookie = await commitSession(ctx, { ...ctx.session!, pending_action: { ...action, at: ctx.svc.now() } });
+    const rd = `${ACCOUNT}?resume=1`;
+    return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd, why: action.action })}`, { 'set-cookie': setCookie }, 303);
   }
+  return perform(ctx, action);
+}
+
+/** "Are you sure?": what the change does, with the confirming button and a way back. */
+async function askToConfirm(ctx: RequestContext, action: AccountAction): Promise<void> {
+  let name: string | undefined;
+  if (action.action === 'remove-factor') {
+    const target = (await ctx.svc.factors.listFactors(ctx.session!.user!)).find((f) => f.id === action.id);
+    if (!target) return errorPage(ctx, 404);
+    name = target.name;
+  }
+  return render(ctx, { confirm: { action: action.action, id: action.id, name } });
+}
+
+/**
+ * Makes a change. `resumedCookie`: the change waited for a check; the cookie
+ * (with the kept change gone) goes out with the answer, and the page says the
+ * change was finished after the check.
+ */
+async function perform(ctx: RequestContext, form: AccountAction, resumedCookie?: string): Promise<void> {
+  const { svc } = ctx;
+  const resumed = resumedCookie !== undefined;
+  const kept: Record<string, string> = resumed ? { 'set-cookie': resumedCookie } : {};
+  const user = ctx.session!.user!;
+  const after = (done: string) => `${ACCOUNT}?done=${done}${resumed ? '&resumed=1' : ''}`;
   switch (form.action) {
     case 'remove-factor': {
       const factors = await svc.factors.listFactors(user);
@@ -73,7 +127,7 @@ async function accountSubmit(ctx: RequestContext): Promise<void> {
       const u = currentUser(ctx);
       const mfaRequired = u !== undefined && isInRollout(u.groups, ctx.snap.config.rollout) && ctx.snap.config.policy.default === 'mfa';
       if (factors.length === 1 && mfaRequired) {
-        return render(ctx, { error: 'This is your only sign-in method and your organisation requires one. Add another method first.' }, 409);
+        return render(ctx, { error_key: 'last-factor' }, 409, kept);
       }
       const removed = await svc.factors.removeFactor(user, target.id);
       if (removed) {
@@ -82,12 +136,12 @@ async function accountSubmit(ctx: RequestContext): Promise<void> {
         const enrolled = await svc.factors.enrolledKinds(user);
         await commitSession(ctx, { ...ctx.session!, enrolled });
       }
-      return redirect(ctx, `${ACCOUNT}?done=removed`, { 'set-cookie': await commitSession(ctx, ctx.session!) }, 303);
+      return redirect(ctx, after('removed'), { 'set-cookie': await commitSession(ctx, ctx.session!) }, 303);
     }
     case 'rename-factor': {
       const ok = await svc.factors.renameFactor(user, form.id ?? '', form.name ?? '');
       if (!ok) return errorPage(ctx, 404);
-      return redirect(ctx, `${ACCOUNT}?done=renamed`, {}, 303);
+      return redirect(ctx, after('renamed'), kept, 303);
     }
     case 'regenerate-recovery': {
       const codes = await svc.factors.recovery.generate(user);
@@ -95,22 +149,22 @@ async function accountSubmit(ctx: RequestContext): Promise<void> {
       notifyUser(ctx, user, (c) => ({ subject: `New recovery codes for ${c.product}`, text: `New recovery codes were created for your ${c.product} account. Your old codes no longer work.\nIf this wasn’t you, contact support now.`, kind: 'recovery_regenerated' }));
       const text = `Recovery codes for ${ctx.snap.config.branding.product_name} (${user})\nEach code works once.\n\n${codes.join('\n')}\n`;
       return sendPage(ctx, 200, 'enroll', {
-        mode: 'recovery', flow: { rd: ACCOUNT, rule: null, stash: null, resubmit: false }, codes, username: user,
+        mode: 'recovery', flow: { rd: ACCOUNT, rule: null, stash: null, resubmit: false }, codes, username: user, resumed,
         download: `data:text/plain;charset=utf-8;base64,${Buffer.from(text).toString('base64')}`, scripts: ['recovery.js'],
-      });
+      }, kept);
     }
     case 'revoke-device': {
       const ok = await svc.store.removeDevice(user, form.id ?? '');
       if (!ok) return errorPage(ctx, 404);
       await svc.audit.write({ event: 'session.revoked', user, reason: 'trusted browser removed', by: user, ip: ctx.client.ip, request_id: ctx.requestId });
-      return redirect(ctx, `${ACCOUNT}?done=device`, {}, 303);
+      return redirect(ctx, after('device'), kept, 303);
     }
     case 'sign-out-everywhere': {
       await svc.sessions.revokeUser(user);
       await svc.store.removeAllDevices(user);
       await svc.audit.write({ event: 'session.revoked', user, reason: 'sign out everywhere', by: user, ip: ctx.client.ip, request_id: ctx.requestId });
       ctx.session = null;
-      return sendPage(ctx, 200, 'signed-out', {}, { 'set-cookie': svc.sessions.clearCookie() });
+      return sendPage(ctx, 200, 'signed-out', { everywhere: true }, { 'set-cookie': svc.sessions.clearCookie() });
     }
     default:
       return errorPage(ctx, 400);

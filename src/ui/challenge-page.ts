@@ -21,7 +21,8 @@ import { rememberDevice } from '../web/remembered-device.ts';
 
 const METHODS: FactorKind[] = ['webauthn', 'totp', 'email', 'sms', 'recovery'];
 
-export interface Flow { rd: string; rule: string | null; stash: string | null; resubmit: boolean }
+/** why: what asked for the check (a security-page change, the page itself); the page says it. */
+export interface Flow { rd: string; rule: string | null; stash: string | null; resubmit: boolean; why?: string }
 
 export function readFlow(ctx: RequestContext, src: { get(k: string): string | null | undefined }): Flow {
   const rule = src.get('rule') ?? null;
@@ -31,6 +32,7 @@ export function readFlow(ctx: RequestContext, src: { get(k: string): string | nu
     rule: rule && /^[\w.:-]{1,128}$/.test(rule) ? rule : null,
     stash: stash && /^[\w-]{10,64}$/.test(stash) ? stash : null,
     resubmit: src.get('resubmit') === '1',
+    ...(/^[a-z-]{1,32}$/.test(src.get('why') ?? '') ? { why: src.get('why')! } : {}),
   };
 }
 
@@ -38,6 +40,7 @@ export function flowQuery(f: Flow, extra: Record<string, string> = {}): string {
   const q = new URLSearchParams({ rd: f.rd });
   if (f.rule) q.set('rule', f.rule);
   if (f.stash) q.set('stash', f.stash);
+  if (f.why) q.set('why', f.why);
   for (const [k, v] of Object.entries(extra)) q.set(k, v);
   return q.toString();
 }
@@ -132,6 +135,8 @@ async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind 
     methods: methodViews(methods, flow, ctx),
     has_others: methods.length > 1,
     confirm_enroll: confirmEnroll,
+    // A way back for a user already signed in: to the security page for its changes, else the start page.
+    cancel_url: (ctx.session?.factors ?? []).length === 0 ? undefined : flow.rd.startsWith('/.gatehouse/account') ? '/.gatehouse/account' : '/',
     step_up: rule !== undefined && (rule.max_age !== undefined || rule.factors !== undefined),
     remember_days: ctx.snap.config.session.remember_device > 0 && !flow.rule && !confirmEnroll ? Math.round(ctx.snap.config.session.remember_device / 86_400_000) : 0,
     wait_seconds: wait > 0 ? Math.ceil(wait / 1000) : undefined,
@@ -202,7 +207,11 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
     notifyUser(ctx, user, (c) => recoveryCodeUsedMessage(c, { remaining }));
   }
   if (form.remember === '1' && ctx.snap.config.session.remember_device > 0 && !flow.rule) cookies.push(await rememberDevice(ctx, user));
-  redirect(ctx, afterChallenge(flow), { 'set-cookie': cookies }, 303);
+  // Signed in with a recovery code: the phone or key may be gone, so offer a replacement first ("Not now" goes on).
+  // A step-up with a kept request goes straight on: the user is in the middle of something.
+  const offer = method === 'recovery' && !flow.rule && !flow.stash;
+  const next = offer ? `/.gatehouse/enroll?${flowQuery(flow, { why: 'recovery-used' })}` : afterChallenge(flow);
+  redirect(ctx, next, { 'set-cookie': cookies }, 303);
 }
 
 /**

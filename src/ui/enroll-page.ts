@@ -117,6 +117,9 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
     methods, pending: await pendingRequest(ctx, flow.stash),
     deferral: deferral?.allowed ? { remaining: deferral.remaining, until: ctx.snap.config.rollout.grace_until } : undefined,
     first: noFactors,
+    // A user past the second step can always go back where they came from.
+    cancel_url: (ctx.session.factors ?? []).length > 0 ? afterChallenge(flow) : undefined,
+    after_recovery: flow.why === 'recovery-used' ? { remaining: await ctx.svc.factors.recovery.remaining(user) } : undefined,
   });
 }
 

@@ -62,6 +62,8 @@ export function errorPage(ctx: RequestContext, status: number, opts: { message?:
   }
   sendPage(ctx, status, 'error', {
     status,
+    // A server-side failure: "Try again" repeats the page load (a form is not resent from a link).
+    retry_url: status >= 500 && ctx.req.method === 'GET' ? ctx.req.url : undefined,
     message: opts.message,
     rule_id: opts.rule,
     wait_seconds: opts.waitSeconds,

@@ -8,6 +8,7 @@ export const en = {
   'signed_out.title': 'Signed out',
   'signed_out.heading': "You've signed out",
   'signed_out.body': "You're signed out of {product} on this browser.",
+  'signed_out.everywhere': "You're signed out of {product} on every device, and no browser is trusted to skip the second step any more.",
   'signed_out.shared_computer': 'On a shared or public computer, close the browser too.',
   'signed_out.sign_in_again': 'Sign in again',
 } as const;

@@ -7,6 +7,7 @@ export const es: Catalog = {
   'signed_out.title': 'Sesión cerrada',
   'signed_out.heading': 'Ha cerrado la sesión',
   'signed_out.body': 'Ha cerrado la sesión de {product} en este navegador.',
+  'signed_out.everywhere': 'Ha cerrado la sesión de {product} en todos sus dispositivos y ningún navegador puede ya omitir el segundo paso.',
   'signed_out.shared_computer': 'En un ordenador compartido o público, cierre también el navegador.',
   'signed_out.sign_in_again': 'Iniciar sesión de nuevo',
 };

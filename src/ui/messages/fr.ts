@@ -7,6 +7,7 @@ export const fr: Catalog = {
   'signed_out.title': 'Déconnecté',
   'signed_out.heading': 'Vous êtes déconnecté',
   'signed_out.body': 'Vous êtes déconnecté de {product} sur ce navigateur.',
+  'signed_out.everywhere': 'Vous êtes déconnecté de {product} sur tous vos appareils, et plus aucun navigateur ne peut sauter la deuxième étape.',
   'signed_out.shared_computer': 'Sur un ordinateur partagé ou public, fermez aussi le navigateur.',
   'signed_out.sign_in_again': 'Se reconnecter',
 };
