@@ -50,8 +50,12 @@ if (!(await requirePostgres(t)) || !(await requireRedis(t))) {
     await link.restore();
     const ms = await waitFor('B to reconnect', async () => (await readyz(B.port)) === 200, 20_000);
     t.comment(`B ready again ${ms} ms after the link healed`);
-    // Give B's subscriber the time it takes to resubscribe, as a load balancer would not.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Give B's subscriber the time it takes to resubscribe (as a load balancer would not): poll, bounded.
+    await waitFor('B to resubscribe', async () => {
+      const r = await browser.get('b', '/echo', { cookie });
+      await r.arrayBuffer();
+      return r.status === 302;
+    }, 5_000).catch(() => { /* the assertions below say what B answers */ });
     const after = await browser.get('b', '/echo', { cookie });
     t.equal(after.status, 302, 'B refuses the revoked session after the partition');
     t.equal(after.headers.get('location'), '/.gatehouse/login?rd=%2Fecho');
