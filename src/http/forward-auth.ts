@@ -164,7 +164,7 @@ async function authorize(ctx: RequestContext): Promise<void> {
  * The assertion's audience: the configured route's upstream when one matches,
  * else the public origin the app is reached at (with the assertion as headers.jwt says).
  */
-function identityFor(ctx: RequestContext, route: Route | null): string[] {
+function identityFor(ctx: RequestContext, route: Route | null): readonly string[] {
   return requestIdentityHeaders(ctx, route ?? { upstreamOrigin: ctx.snap.publicOrigin, assertion: ctx.snap.config.headers.jwt });
 }
 
@@ -181,7 +181,7 @@ export function allowHeaders(names: HeaderNames, identity: readonly string[]): R
   return headers;
 }
 
-function allowAnswer(ctx: RequestContext, identity: string[]): void {
+function allowAnswer(ctx: RequestContext, identity: readonly string[]): void {
   if (ctx.session?.user) ctx.log.user = ctx.session.user;
   if (ctx.res.headersSent || ctx.res.destroyed) return;
   ctx.res.writeHead(200, { ...allowHeaders(ctx.snap.config.headers.names, identity), 'content-length': '0' });

@@ -258,7 +258,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     const stashBody = stash ? Buffer.from(stash.b, 'base64') : ctx.form?.body;
     let headers: string[];
     try {
-      headers = await appCookieHeaders(ctx, buildUpstreamHeaders({
+      const built = appCookieHeaders(ctx, buildUpstreamHeaders({
       rawHeaders: stash ? replayHeaders(req.rawHeaders, stash, stashBody!.length) : req.rawHeaders,
       isOwned: snap.isOwned,
       sessionCookieName: svc.sessions.cookieName,
@@ -271,6 +271,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       requestId: ctx.requestId,
       identity: requestIdentityHeaders(ctx, route),
     }));
+      headers = built instanceof Promise ? await built : built;
     } catch (err) {
       svc.log.error({ err, req_id: ctx.requestId }, 'app cookie check failed: failing closed');
       ctx.log.reason = 'shared state unavailable';

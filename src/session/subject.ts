@@ -62,7 +62,7 @@ interface Made {
   audience: string;
   assertion: boolean;
   until: number;
-  out: string[];
+  out: readonly string[];
 }
 
 /**
@@ -76,7 +76,7 @@ const made = new WeakMap<SessionData, Made>();
  * The identity headers injected upstream, as flat [name, value] pairs; empty
  * when anonymous. `assertion`: whether the signed assertion goes with them.
  */
-export function identityHeaders(src: IdentityHeaderSource, upstreamOrigin: string, assertion: boolean): string[] {
+export function identityHeaders(src: IdentityHeaderSource, upstreamOrigin: string, assertion: boolean): readonly string[] {
   const s = src.session;
   if (!s?.user) return [];
   const user = signedInUser(src.identity, s);

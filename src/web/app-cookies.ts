@@ -50,9 +50,12 @@ export async function forgetReleased(ctx: RequestContext, session: SessionData |
  * signed-in gateway session, only the values released to it; for anyone else,
  * no cookies at all (without a gateway session the app sees an anonymous visit).
  */
-export async function appCookieHeaders(ctx: RequestContext, headers: string[]): Promise<string[]> {
-  const id = ctx.snap.config.identity;
-  if (id.source !== 'upstream_form') return headers;
+export function appCookieHeaders(ctx: RequestContext, headers: string[]): string[] | Promise<string[]> {
+  // Other identity sources: the list as it is, without a promise (the hot path awaits nothing here).
+  return ctx.snap.config.identity.source === 'upstream_form' ? releasedAppCookieHeaders(ctx, headers) : headers;
+}
+
+async function releasedAppCookieHeaders(ctx: RequestContext, headers: string[]): Promise<string[]> {
   const session = ctx.session;
   const patterns = patternsOf(ctx);
   const hasCookie = headers.some((h, i) => i % 2 === 0 && h.length === 6 && h.toLowerCase() === 'cookie');

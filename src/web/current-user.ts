@@ -19,6 +19,6 @@ export function requestSubject(ctx: RequestContext): SubjectFacts | null {
 }
 
 /** The identity headers for a route's upstream (its origin is the assertion's audience; the assertion only where the route wants it). */
-export function requestIdentityHeaders(ctx: RequestContext, to: Pick<Route, 'upstreamOrigin' | 'assertion'>): string[] {
+export function requestIdentityHeaders(ctx: RequestContext, to: Pick<Route, 'upstreamOrigin' | 'assertion'>): readonly string[] {
   return identityHeaders({ identity: ctx.svc.identity, session: ctx.session, headers: ctx.snap.config.headers, signer: ctx.svc.signer, now: ctx.svc.now() }, to.upstreamOrigin, to.assertion);
 }
