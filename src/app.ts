@@ -6,6 +6,7 @@
 import { resolve, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 import pino from 'pino';
 import { loadConfig, ConfigError, formatIssues } from './config/load.ts';
 import { watchConfig } from './config/watch.ts';
@@ -58,8 +59,8 @@ export interface RunningGateway {
 
 export interface StartOptions {
   configPath: string;
-  /** Override for tests: listen address (e.g. 127.0.0.1:0). */
-  listen?: string;
+  /** Override for tests: a listen address (e.g. 127.0.0.1:0) or a socket already bound and listening. */
+  listen?: string | NetServer;
   watch?: boolean;
   logDestination?: pino.DestinationStream;
   /**
@@ -201,7 +202,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   // An optional operator listener (README "Operator endpoints"): metrics, healthz, readyz only.
   const adminServer = config.server.admin_listen ? createHttpServer(config.server, createAdminHandler(svc, () => snap)) : undefined;
   const adminPort = adminServer ? (await listen(adminServer, config.server.admin_listen!)).port : undefined;
-  log.info({ listen: o.listen ?? config.server.listen, port, public_url: config.server.public_url }, 'gatehouse listening');
+  log.info({ listen: typeof o.listen === 'string' ? o.listen : config.server.listen, port, public_url: config.server.public_url }, 'gatehouse listening');
 
   async function reload(next?: Config): Promise<boolean> {
     try {

@@ -3,7 +3,7 @@
 // are bounded, idle keep-alive sockets are closed, and shutdown drains.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ServerConfig } from '../config/types.ts';
 
@@ -53,15 +53,23 @@ export function createHttpServer(
   return server;
 }
 
-export function listen(server: Server, listenAddr: string): Promise<{ host: string; port: number }> {
-  const { host, port } = parseListen(listenAddr);
+/**
+ * Listens on `host:port`, or takes over a socket that is already bound and
+ * listening (so its port never goes back to the OS between choosing and use).
+ */
+export function listen(server: Server, listenAddr: string | NetServer): Promise<{ host: string; port: number }> {
+  const bound = typeof listenAddr === 'string' ? undefined : listenAddr.address();
+  const { host, port } = typeof listenAddr === 'string' ? parseListen(listenAddr)
+    : bound && typeof bound === 'object' ? { host: bound.address, port: bound.port } : { host: '', port: 0 };
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    const onListening = () => {
       server.off('error', reject);
       const addr = server.address();
       resolve({ host, port: typeof addr === 'object' && addr ? addr.port : port });
-    });
+    };
+    if (typeof listenAddr === 'string') server.listen(port, host, onListening);
+    else server.listen(listenAddr, onListening);
   });
 }
 

@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { stringify } from 'yaml';
 import { CHAIN_ORIGIN, deriveAuditMacKey, splitLines, verifyLines } from '../../src/audit/chain.ts';
 import { hashPassword } from '../../src/identity/password-hash.ts';
-import { Client, TEST_AUDIT_KEY, type GatewayFixture } from '../helpers/gateway.ts';
+import { Client, listeningPort, TEST_AUDIT_KEY, type GatewayFixture } from '../helpers/gateway.ts';
 import { enrollTotpOverHttp } from '../helpers/totp.ts';
 
 const NODE = resolve('node_modules/.bin/node');
@@ -21,6 +21,8 @@ const CLI = resolve('test/fixtures/audit/run-audit.ts');
 const RUNS = 20;
 const SIGN_INS = 8; // concurrent, per run
 const PASSWORD = 'crash-test-pass';
+// Form posts must come from public_url's origin; each run's gateway binds a new port (port 0).
+const PUBLIC_URL = 'http://127.0.0.1:8080';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-gw-crash-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,24 +32,12 @@ const configPath = join(dir, 'gatehouse.yaml');
 /** Starts `gatehouse serve` and resolves with its port once it listens. */
 async function startGateway(): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(NODE, [MAIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const port = await new Promise<number>((res, rej) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /"port":(\d+)[^\n]*"msg":"gatehouse listening"/.exec(out);
-      if (m) res(Number(m[1]));
-    });
-    child.on('exit', (code) => rej(new Error(`gateway exited (${code}) before listening: ${err}${out}`)));
-  });
-  child.stdout!.resume();
-  return { child, port };
+  return { child, port: await listeningPort(child) };
 }
 
-function writeConfig(port: number): void {
+function writeConfig(): void {
   writeFileSync(configPath, stringify({
-    server: { listen: `127.0.0.1:${port}`, public_url: `http://127.0.0.1:${port || 8080}`, log_level: 'info', instance_id: 'crash-gw' },
+    server: { listen: '127.0.0.1:0', public_url: PUBLIC_URL, log_level: 'info', instance_id: 'crash-gw' },
     routes: [{ path: '/', upstream: 'http://127.0.0.1:9' }],
     identity: { source: 'file', file: { path: join(dir, 'users.yaml') } },
     session: { secret: 'crash-test-session-secret-0123456789-abcdefgh' },
@@ -67,13 +57,7 @@ t.before(async () => {
     for (let i = 0; i <= SIGN_INS; i++) users[`r${run}u${i}`] = { display_name: `r${run}u${i}`, email: `r${run}u${i}@example.com`, password: hash, groups: [], disabled: false };
   }
   writeFileSync(join(dir, 'users.yaml'), stringify({ users }));
-  // The form posts must come from public_url's origin: learn a port the OS gives, then keep it for every restart.
-  writeConfig(0);
-  const first = await startGateway();
-  const exited = once(first.child, 'exit');
-  first.child.kill('SIGKILL');
-  await exited;
-  writeConfig(first.port);
+  writeConfig();
 });
 
 t.test(`${RUNS} times: sign-ins and an enrollment acknowledged, then SIGKILL at once; every one is in the log`, async (t) => {
@@ -84,12 +68,12 @@ t.test(`${RUNS} times: sign-ins and an enrollment acknowledged, then SIGKILL at 
     const exited = once(child, 'exit');
     const url = `http://127.0.0.1:${port}`;
     const signIns = Array.from({ length: SIGN_INS }, async (_, i) => {
-      const c = new Client(url);
+      const c = new Client(url, PUBLIC_URL);
       const r = await c.signIn(`r${run}u${i}`, PASSWORD);
       return r.status === 303 ? `r${run}u${i}` : undefined;
     });
     const enrollee = `r${run}u${SIGN_INS}`;
-    const enrolled = enrollTotpOverHttp({ url } as GatewayFixture, enrollee, PASSWORD).then(() => enrollee);
+    const enrolled = enrollTotpOverHttp({ url } as GatewayFixture, enrollee, PASSWORD, new Client(url, PUBLIC_URL)).then(() => enrollee);
     const acked = await Promise.all([...signIns, enrolled]);
     child.kill('SIGKILL');
     const [, signal] = await exited;

@@ -5,7 +5,7 @@
 
 import type { Test } from 'tap';
 import type { Browser, Page } from 'playwright-core';
-import { freePort, startTestGateway, type GatewayFixture, type TestUser } from '../helpers/gateway.ts';
+import { startTestGateway, type GatewayFixture, type TestUser } from '../helpers/gateway.ts';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
 
 export { TOTP_PERIOD_MS, oathtoolAt, TotpDevice, enrollTotpOverHttp } from '../helpers/totp.ts';
@@ -28,10 +28,9 @@ export interface BrowserFixture {
   browser: Browser;
 }
 
-/** A gateway on a fixed port (exact WebAuthn origin) plus a Chromium; both closed at teardown. */
+/** A gateway (its public_url names its port exactly: the WebAuthn origin) plus a Chromium; both closed at teardown. */
 export async function startBrowserGateway(t: Test, opts: { config?: Record<string, unknown>; users?: Record<string, TestUser> } = {}): Promise<BrowserFixture> {
-  const port = await freePort();
-  const f = await startTestGateway({ ...opts, port });
+  const f = await startTestGateway(opts);
   const browser = await launchBrowser();
   t.teardown(async () => {
     await browser.close();

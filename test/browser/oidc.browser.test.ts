@@ -10,7 +10,7 @@
 import t, { type Test } from 'tap';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, newPage, requireChromium, screenshot } from '../helpers/browser.ts';
-import { freePort, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
+import { bindPort, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
 import { startTestIdp, type IdpAccount, type TestIdp } from '../helpers/oidc-idp.ts';
 import { enterCode, portalIdentity, TotpDevice, watchConsole } from './harness.ts';
 
@@ -36,21 +36,22 @@ async function idpLogin(page: Page, idp: TestIdp, gateway: GatewayFixture, usern
 }
 
 if (requireChromium(t)) {
-  const [trustPort, plainPort, idpPort] = [await freePort(), await freePort(), await freePort()];
+  const [trustSocket, plainSocket] = [await bindPort(), await bindPort()];
+  const [trustPort, plainPort] = [trustSocket.port, plainSocket.port];
   const client = (id: string, port: number) => ({
     client_id: id, client_secret: SECRET,
     redirect_uris: [`http://localhost:${port}/.gatehouse/oidc/callback`],
     post_logout_redirect_uris: [`http://localhost:${port}/.gatehouse/logout`],
     backchannel_logout_uri: `http://localhost:${port}/.gatehouse/oidc/backchannel-logout`,
   });
-  const idp = await startTestIdp({ port: idpPort, clients: [client('gw-trust', trustPort), client('gw-plain', plainPort)], accounts: ACCOUNTS });
+  const idp = await startTestIdp({ clients: [client('gw-trust', trustPort), client('gw-plain', plainPort)], accounts: ACCOUNTS });
   const config = (clientId: string, trust: string[]) => ({
     identity: { source: 'oidc', oidc: { issuer: idp.issuer, client_id: clientId, client_secret: SECRET, scopes: ['openid', 'profile', 'email', 'groups'], trust_idp_mfa: trust } },
     policy: { default: 'mfa', rules: [{ id: 'billing', match: { path: '/billing/**' }, require: 'mfa', factors: ['webauthn'] }] },
     rollout: { enforce_for: ['everyone'] },
   });
-  const trusting = await startTestGateway({ port: trustPort, config: config('gw-trust', ['hwk']) });
-  const plain = await startTestGateway({ port: plainPort, config: config('gw-plain', []) });
+  const trusting = await startTestGateway({ socket: trustSocket, config: config('gw-trust', ['hwk']) });
+  const plain = await startTestGateway({ socket: plainSocket, config: config('gw-plain', []) });
   const browser: Browser = await launchBrowser();
   t.teardown(async () => { await browser.close(); await trusting.close(); await plain.close(); await idp.close(); });
 

@@ -9,7 +9,7 @@
 import t from 'tap';
 import type { BrowserContext } from 'playwright-core';
 import { requireChromium, newPage, screenshot } from '../helpers/browser.ts';
-import { freePort, readAudit, startTestGateway } from '../helpers/gateway.ts';
+import { readAudit, startTestGateway } from '../helpers/gateway.ts';
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
 import { enterCode, launchBrowser, portalIdentity, TotpDevice, watchConsole } from './harness.ts';
 
@@ -21,7 +21,6 @@ if (requireChromium(t)) {
   const portal = await startDemoPortal({ port: 0, requireAppLogin: true });
   const f = await startTestGateway({
     upstream: false,
-    port: await freePort(),
     config: {
       routes: [{ path: '/', upstream: `http://127.0.0.1:${portal.port}` }],
       identity: {

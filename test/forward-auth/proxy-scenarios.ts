@@ -5,7 +5,7 @@
 import type { Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { normalizeTarget } from '../../src/policy/normalize.ts';
-import { Client, freePort, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
+import { Client, portForDaemon, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
 import type { RealProxy } from './real-proxy.ts';
 import { rawGet } from '../helpers/raw-http.ts';
 
@@ -41,7 +41,7 @@ export const AUTHZ_SPELLINGS = [
 ];
 
 export async function runProxyScenarios(t: Tap, name: string, startProxy: StartProxy): Promise<void> {
-  const proxyPort = await freePort();
+  const proxyPort = await portForDaemon();
   const origin = `http://localhost:${proxyPort}`;
   const f: GatewayFixture = await startTestGateway({
     config: { server: { public_url: origin, trusted_proxies: ['127.0.0.1/32'] }, policy: POLICY },

@@ -5,6 +5,8 @@ import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { createServer, type Server as NetServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { stringify } from 'yaml';
 import { request } from 'undici';
 import { startGateway, PROJECT_ROOT, type RunningGateway } from '../../src/app.ts';
@@ -77,7 +79,8 @@ export async function startTestGateway(opts: {
   config?: Record<string, unknown>;
   users?: Record<string, TestUser>;
   upstream?: boolean;
-  port?: number;
+  /** A socket from bindPort() when the port must be known before the gateway starts. */
+  socket?: BoundPort;
   clock?: TestClock;
   hashParams?: Partial<HashParams>;
 } = {}): Promise<GatewayFixture> {
@@ -96,11 +99,12 @@ export async function startTestGateway(opts: {
   }
   const usersPath = join(dir, 'users.yaml');
   writeFileSync(usersPath, stringify({ users }));
-  // A fixed port keeps public_url (and WebAuthn's origin) exact; 0 lets the OS pick.
-  const port = opts.port ?? (await freePort());
+  // The port is bound before the config is written, so public_url (and WebAuthn's origin) names it exactly.
+  const socket = opts.socket ?? (await bindPort());
+  const port = socket.port;
   const base = {
     server: { listen: `127.0.0.1:${port}`, public_url: `http://localhost:${port}`, log_level: 'info' },
-    routes: [{ path: '/', upstream: portal ? `http://127.0.0.1:${portal.port}` : 'http://127.0.0.1:9' }],
+    routes: [{ path: '/', upstream: portal ? `http://127.0.0.1:${portal.port}` : `http://127.0.0.1:${CLOSED_PORT}` }],
     identity: { source: 'file', file: { path: usersPath } },
     session: { secret: 'test-session-secret-0123456789-abcdefghijklmnop' },
     factors: { encryption_key: 'test-encryption-key-0123456789-abcdefghijklmnop' },
@@ -119,7 +123,7 @@ export async function startTestGateway(opts: {
       cb();
     },
   });
-  const gw = await startGateway({ configPath, watch: false, logDestination: sink, now: clock.now });
+  const gw = await startGateway({ configPath, watch: false, logDestination: sink, now: clock.now, listen: socket.server });
   return {
     gw, url: `http://localhost:${gw.port}`, port: gw.port, dir, configPath, usersPath, portal, clock,
     // Request lines are batched by the gateway; reading the logs writes out what is pending.
@@ -135,13 +139,54 @@ export async function startTestGateway(opts: {
   };
 }
 
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
+/**
+ * The port a `gatehouse serve` child bound (its config listening on port 0),
+ * read from its "gatehouse listening" log line (log_level info or lower).
+ */
+export function listeningPort(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const onOut = (d: Buffer) => {
+      out += String(d);
+      const m = /"port":(\d+)[^\n]*"msg":"gatehouse listening"/.exec(out);
+      if (m) { child.stdout!.off('data', onOut); child.stdout!.resume(); resolve(Number(m[1])); }
+    };
+    child.stdout!.on('data', onOut);
+    child.stderr!.on('data', (d) => (err += String(d)));
+    child.once('exit', (code) => reject(new Error(`gateway exited (${code}) before listening: ${err}${out}`)));
+  });
+}
+
+/**
+ * The port for a daemon that can neither listen on port 0 and say which port it
+ * got nor take over a bound socket (nginx, Caddy, a Redis that must come back
+ * on its port). The one place a port is chosen for another process: the OS
+ * picks a free one, and a daemon that then fails to bind it fails its start
+ * loudly. Servers of the tests' own use bindPort().
+ */
+export function portForDaemon(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
       s.close(() => resolve(port));
     });
+  });
+}
+
+/** A loopback port nothing listens on (privileged, bound by no test): connections to it are refused. */
+export const CLOSED_PORT = 9;
+
+/** A listening socket on a port the OS chose, kept bound until a server takes it over (never released in between). */
+export interface BoundPort { port: number; server: NetServer }
+
+export function bindPort(host = '127.0.0.1'): Promise<BoundPort> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => resolve({ port: (server.address() as { port: number }).port, server }));
   });
 }
 
@@ -162,7 +207,9 @@ export function deepMerge<T>(base: T, over: Record<string, unknown>): T {
 export class Client {
   readonly base: string;
   cookies = new Map<string, string>();
-  constructor(base: string) { this.base = base; }
+  /** The Origin of its form posts: the gateway's public_url, which may name another port than `base`. */
+  readonly origin: string;
+  constructor(base: string, origin = base) { this.base = base; this.origin = origin; }
 
   cookieHeader(): string {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -205,7 +252,7 @@ export class Client {
   async postForm(path: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
     return this.fetch(path, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: this.base, ...headers },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: this.origin, ...headers },
       body: new URLSearchParams(fields).toString(),
     });
   }

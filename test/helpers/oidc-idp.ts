@@ -9,6 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
+import { bindPort, type BoundPort } from './gateway.ts';
 
 export interface IdpAccount {
   password: string;
@@ -66,8 +67,10 @@ function loginForm(uid: string, error?: string): string {
     </form>`);
 }
 
-export async function startTestIdp(opts: { port: number; clients: IdpClient[]; accounts: Record<string, IdpAccount> }): Promise<TestIdp> {
-  const issuer = `http://localhost:${opts.port}`;
+/** `socket`: a port bound in advance (bindPort) when the gateways' config must name the IdP first. */
+export async function startTestIdp(opts: { socket?: BoundPort; clients: IdpClient[]; accounts: Record<string, IdpAccount> }): Promise<TestIdp> {
+  const socket = opts.socket ?? (await bindPort());
+  const issuer = `http://localhost:${socket.port}`;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig', kid: 'test-idp-key' };
   const backchannel: string[] = [];
@@ -162,9 +165,9 @@ export async function startTestIdp(opts: { port: number; clients: IdpClient[]; a
     }
     handle(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(opts.port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(socket.server, resolve));
   const idp: TestIdp = {
-    issuer, port: opts.port, provider, backchannel, authorizations,
+    issuer, port: socket.port, provider, backchannel, authorizations,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
   return idp;

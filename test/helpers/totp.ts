@@ -52,8 +52,7 @@ export class TotpDevice {
  * Enrolls an authenticator app for `username` over plain HTTP (no browser, as
  * test/factors/mfa-flow.test.ts does) and returns the device that makes its codes.
  */
-export async function enrollTotpOverHttp(f: GatewayFixture, username: string, password: string): Promise<TotpDevice> {
-  const http = new Client(f.url);
+export async function enrollTotpOverHttp(f: GatewayFixture, username: string, password: string, http = new Client(f.url)): Promise<TotpDevice> {
   await http.signIn(username, password, '/');
   const setup = await (await http.fetch('/.gatehouse/enroll?rd=%2F&method=totp')).text();
   const secret = /<code>([A-Z2-7 ]{16,})<\/code>/.exec(setup)?.[1];

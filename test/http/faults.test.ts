@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { connect, type Socket } from 'node:net';
 import http from 'node:http';
 import { request } from 'undici';
-import { startTestGateway, freePort, type GatewayFixture } from '../helpers/gateway.ts';
+import { startTestGateway, CLOSED_PORT, type GatewayFixture } from '../helpers/gateway.ts';
 import { startDemoPortal, type DemoPortal } from '../../examples/demo-portal/server.ts';
 
 const HTML = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
@@ -56,7 +56,7 @@ interface Env { f: GatewayFixture; portal: DemoPortal; broken: BrokenUpstream }
 async function startEnv(t: Test, over: Record<string, unknown> = {}): Promise<Env> {
   const portal = await startDemoPortal({ port: 0 });
   const broken = await startBrokenUpstream();
-  const closedPort = await freePort(); // nothing listens there
+  const closedPort = CLOSED_PORT;
   const up = `http://127.0.0.1:${portal.port}`;
   const f = await startTestGateway({
     upstream: false,

@@ -4,7 +4,8 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { startTestGateway, Client, freePort, readAudit } from '../helpers/gateway.ts';
+import { startTestGateway, Client, portForDaemon, readAudit } from '../helpers/gateway.ts';
+import { waitFor } from '../scale/instances.ts';
 import { hashPassword } from '../../src/identity/password-hash.ts';
 
 const REDIS = '/usr/bin/redis-server';
@@ -27,7 +28,7 @@ t.test('break-glass sign-in', async (t) => {
     t.comment('SKIP: redis-server missing; install redis-server to run this test');
     return;
   }
-  const redisPort = await freePort();
+  const redisPort = await portForDaemon();
   let redis = await startRedis(redisPort);
   t.teardown(() => { redis.kill('SIGKILL'); });
   const hash = await hashPassword('glass-emergency-pass');
@@ -87,7 +88,7 @@ t.test('break-glass sign-in', async (t) => {
 
   // Recovery: Redis back, the emergency account is refused again.
   redis = await startRedis(redisPort);
-  await new Promise((res) => setTimeout(res, 2500));
+  await waitFor('the gateway reconnects to Redis', () => f.gw.services.shared.ping().then(() => true, () => false));
   const again = new Client(f.url);
   r = await again.signIn('emergency', 'glass-emergency-pass', '/echo');
   t.equal(r.status, 401, 'refused again once the backends are back');

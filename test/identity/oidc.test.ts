@@ -8,7 +8,7 @@
 
 import t from 'tap';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { freePort, readAudit, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
+import { bindPort, CLOSED_PORT, readAudit, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
 import { startTestIdp, type IdpAccount, type TestIdp } from '../helpers/oidc-idp.ts';
 import { CookieAgent, type Hop } from '../helpers/cookie-agent.ts';
 
@@ -22,14 +22,16 @@ const ACCOUNTS: Record<string, IdpAccount> = {
   greta: { password: 'greta-idp-pass', amr: ['pwd', 'hwk'], claims: { preferred_username: 'greta', groups: Array.from({ length: 150 }, (_, i) => `department-of-long-group-names-${i}`) } },
 };
 
-const [trustPort, plainPort, idpPort] = [await freePort(), await freePort(), await freePort()];
+const [trustSocket, plainSocket] = [await bindPort(), await bindPort()];
+const [trustPort, plainPort] = [trustSocket.port, plainSocket.port];
 const client = (id: string, port: number) => ({
   client_id: id, client_secret: SECRET,
   redirect_uris: [`http://localhost:${port}/.gatehouse/oidc/callback`],
   post_logout_redirect_uris: [`http://localhost:${port}/.gatehouse/logout`],
   backchannel_logout_uri: `http://localhost:${port}/.gatehouse/oidc/backchannel-logout`,
 });
-const idp: TestIdp = await startTestIdp({ port: idpPort, clients: [client('gw-trust', trustPort), client('gw-plain', plainPort)], accounts: ACCOUNTS });
+const idp: TestIdp = await startTestIdp({ clients: [client('gw-trust', trustPort), client('gw-plain', plainPort)], accounts: ACCOUNTS });
+const idpPort = idp.port;
 
 function gatewayConfig(clientId: string, trust: string[]): Record<string, unknown> {
   return {
@@ -38,8 +40,8 @@ function gatewayConfig(clientId: string, trust: string[]): Record<string, unknow
     rollout: { enforce_for: ['everyone'] },
   };
 }
-const trusting: GatewayFixture = await startTestGateway({ port: trustPort, config: gatewayConfig('gw-trust', ['hwk']) });
-const plain: GatewayFixture = await startTestGateway({ port: plainPort, config: gatewayConfig('gw-plain', []) });
+const trusting: GatewayFixture = await startTestGateway({ socket: trustSocket, config: gatewayConfig('gw-trust', ['hwk']) });
+const plain: GatewayFixture = await startTestGateway({ socket: plainSocket, config: gatewayConfig('gw-plain', []) });
 t.teardown(async () => { await trusting.close(); await plain.close(); await idp.close(); });
 
 /** Audit lines are written asynchronously: wait until one matches. */
@@ -201,7 +203,9 @@ t.test('refused callbacks: replayed, forged state, another browser, an IdP error
 t.test('a stale IdP factor: the step-up offers a fresh sign-in at the IdP (prompt=login, max_age=0)', async (t) => {
   const agent = new CookieAgent();
   await signIn(agent, trusting, 'hank');
-  await new Promise((r) => setTimeout(r, 4_000)); // the billing rule's max_age is 3s
+  // The billing rule's max_age is 3s. Real time, not the gateway's clock: the IdP's auth_time
+  // follows the real clock, so a jump would make the fresh IdP sign-in below look stale too.
+  await new Promise((r) => setTimeout(r, 4_000));
   let hops = await agent.go(`${trusting.url}/billing`);
   const challenge = hops[hops.length - 1];
   t.equal(path(challenge), '/.gatehouse/challenge', 'an old IdP factor is challenged');
@@ -274,7 +278,7 @@ t.test('back-channel logout refuses tokens that are not the IdP\'s', async (t) =
 });
 
 t.test('an IdP that is down: the gateway starts, and sign-in answers 503 (nothing let through)', async (t) => {
-  const deadPort = await freePort();
+  const deadPort = CLOSED_PORT;
   const f = await startTestGateway({ config: { identity: { source: 'oidc', oidc: { issuer: `http://localhost:${deadPort}`, client_id: 'x', client_secret: SECRET } }, policy: { default: 'login' } } });
   t.teardown(() => f.close());
   const agent = new CookieAgent();

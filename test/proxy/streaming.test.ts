@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
 import { dataSha256 } from '../../examples/demo-portal/deterministic-data.ts';
 import { hashPassword } from '../../src/identity/password-hash.ts';
-import { freePort, PROJECT_ROOT } from '../helpers/gateway.ts';
+import { listeningPort, PROJECT_ROOT } from '../helpers/gateway.ts';
 
 // Two 1 GiB transfers on a shared, loaded machine: allow minutes, not seconds.
 t.setTimeout(900_000);
@@ -43,12 +43,12 @@ interface ChildGateway { url: string; pid: number; child: ChildProcess; stderr: 
 
 async function startChildGateway(t: Test, upstream: string): Promise<ChildGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-stream-'));
-  const port = await freePort();
   const usersPath = join(dir, 'users.yaml');
   writeFileSync(usersPath, stringify({ users: { alice: { display_name: 'Alice', email: 'alice@example.com', password: await hashPassword('alice-test-pass'), groups: [] } } }));
   const configPath = join(dir, 'gatehouse.yaml');
   writeFileSync(configPath, stringify({
-    server: { listen: `127.0.0.1:${port}`, public_url: `http://localhost:${port}`, log_level: 'warn', max_body_bytes: '2GiB', body_timeout: '60s' },
+    // Port 0: the gateway binds, its "listening" line (log_level info) names the port.
+    server: { listen: '127.0.0.1:0', public_url: 'http://localhost', log_level: 'info', max_body_bytes: '2GiB', body_timeout: '60s' },
     routes: [{ path: '/', upstream, timeout: '60s' }],
     identity: { source: 'file', file: { path: usersPath } },
     session: { secret: 'test-session-secret-0123456789-abcdefghijklmnop' },
@@ -63,7 +63,7 @@ async function startChildGateway(t: Test, upstream: string): Promise<ChildGatewa
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
-  child.stdout!.resume();
+  const bound = listeningPort(child);
   child.stderr!.on('data', (d) => { err += d; });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   t.teardown(async () => {
@@ -75,7 +75,7 @@ async function startChildGateway(t: Test, upstream: string): Promise<ChildGatewa
     }
     rmSync(dir, { recursive: true, force: true });
   });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://127.0.0.1:${await bound}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${err}`);

@@ -12,11 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
-import { freePort } from '../helpers/gateway.ts';
 import { createPostgresSchema, POSTGRES_URL, requirePostgres } from '../helpers/services.ts';
 import {
-  Browser, haveBinary, privateRedis, randomPrefix, readyz, REDIS_SERVER_BIN, startInstance, tcpForwarder, waitFor, writeInstanceConfig, writeUsers,
-} from './instances.ts';
+  Browser, haveBinary, privateRedis, randomPrefix, readyz, REDIS_SERVER_BIN, startInstance, tcpForwarder, waitFor, writeInstanceConfig, writeUsers, LB_URL } from './instances.ts';
 
 const POLICY = {
   default: 'login',
@@ -59,15 +57,14 @@ if (!(await requirePostgres(t)) || !redisAvailable()) {
     const portal = await startDemoPortal({ port: 0, host: '127.0.0.1' });
     t.teardown(() => portal.close());
     const usersPath = await writeUsers(dir);
-    const [portA, portB] = [await freePort(), await freePort()];
-    const publicUrl = `http://localhost:${portA}`;
+    const publicUrl = LB_URL; // one public origin for both, as behind a load balancer
     const common = {
       publicUrl, usersPath, upstream: `http://127.0.0.1:${portal.port}`, postgresUrl: schemaUrl.toString(),
       redisUrl: redis.url, redisPrefix: randomPrefix(), policy: POLICY, trustedProxies: ['127.0.0.1/32'],
     };
-    const A = await startInstance('a', writeInstanceConfig(dir, 'a', { ...common, port: portA }), portA);
+    const A = await startInstance('a', writeInstanceConfig(dir, 'a', { ...common, port: 0 }), 0);
     t.teardown(() => A.stop());
-    const B = await startInstance('b', writeInstanceConfig(dir, 'b', { ...common, port: portB }), portB);
+    const B = await startInstance('b', writeInstanceConfig(dir, 'b', { ...common, port: 0 }), 0);
     t.teardown(() => B.stop());
     t.comment(`PostgreSQL ${POSTGRES_URL.replace(/\/\/[^@]*@/, '//')} via forwarder :${pgLink.port}; private redis :${redis.port}`);
 

@@ -12,12 +12,19 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { stringify } from 'yaml';
 import { Redis } from 'ioredis';
-import { Client, DEFAULT_USERS, freePort, PROJECT_ROOT } from '../helpers/gateway.ts';
+import { bindPort, Client, DEFAULT_USERS, PROJECT_ROOT } from '../helpers/gateway.ts';
 import { hashPassword } from '../../src/identity/password-hash.ts';
 
 export const NODE_BIN = join(PROJECT_ROOT, 'node_modules/.bin/node');
 export const MAIN = join(PROJECT_ROOT, 'src/cli/main.ts');
 export const REDIS_SERVER_BIN = process.env.GATEHOUSE_TEST_REDIS_SERVER ?? '/usr/bin/redis-server';
+
+/**
+ * The instances' public_url, as behind a load balancer. Nothing listens there:
+ * the tests talk to each instance on the port it bound (port 0) and send this
+ * origin with their form posts.
+ */
+export const LB_URL = 'http://localhost:8080';
 
 export const SESSION_SECRET = 'scale-test-session-secret-0123456789-abcdefgh';
 export const ENCRYPTION_KEY = 'scale-test-encryption-key-0123456789-abcdefgh';
@@ -214,23 +221,31 @@ export function haveBinary(path: string): boolean {
   try { accessSync(path, constants.X_OK); return true; } catch { return false; }
 }
 
-/** A redis-server of the test's own (the machine's shared one must not be stopped). */
+/**
+ * A redis-server of the test's own (the machine's shared one must not be stopped).
+ * Redis cannot listen on port 0, so it listens on a unix socket in `dir` and the
+ * TCP port is a forwarder's (bound on port 0); while Redis is stopped the
+ * forwarder is cut too, so connections are refused as by a stopped Redis.
+ */
 export interface PrivateRedis { port: number; url: string; start(): Promise<void>; stop(): Promise<void> }
 
 export async function privateRedis(dir: string): Promise<PrivateRedis> {
-  const port = await freePort();
+  const path = join(dir, `redis-${randomBytes(4).toString('hex')}.sock`);
+  const link = await tcpForwarder({ path });
   let child: ChildProcess | undefined;
   let out = '';
   const self: PrivateRedis = {
-    port,
-    url: `redis://127.0.0.1:${port}`,
+    port: link.port,
+    url: `redis://127.0.0.1:${link.port}`,
     async start() {
-      child = spawn(REDIS_SERVER_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(REDIS_SERVER_BIN, ['--port', '0', '--unixsocket', path, '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout!.on('data', (c) => { out += String(c); });
       child.stderr!.on('data', (c) => { out += String(c); });
-      await waitFor(`redis-server on ${port}\n${out}`, () => tcpOpen(port), 10_000);
+      await waitFor(`redis-server on ${path}\n${out}`, () => socketOpen({ path }), 10_000);
+      await link.restore();
     },
     async stop() {
+      await link.cut();
       const c = child;
       child = undefined;
       if (!c || c.exitCode !== null || c.signalCode !== null) return;
@@ -242,41 +257,51 @@ export async function privateRedis(dir: string): Promise<PrivateRedis> {
 }
 
 export function tcpOpen(port: number): Promise<boolean> {
+  return socketOpen({ host: '127.0.0.1', port });
+}
+
+function socketOpen(target: { host: string; port: number } | { path: string }): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
+    const s = connect(target);
     s.once('connect', () => { s.destroy(); resolve(true); });
     s.once('error', () => { s.destroy(); resolve(false); });
   });
 }
 
-/** A TCP forwarder in front of a server, to cut (refuse new, reset open connections) and restore. */
+/**
+ * A TCP forwarder in front of a server (a TCP port or a unix socket), to cut
+ * (refuse new, reset open connections) and restore. It binds port 0; restoring
+ * after a cut binds the same port again (refusing connections needs no listener).
+ */
 export interface Cuttable { port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }
 
-export async function tcpForwarder(target: { host: string; port: number }): Promise<Cuttable> {
-  const port = await freePort();
+export async function tcpForwarder(target: { host: string; port: number } | { path: string }): Promise<Cuttable> {
   const open = new Set<Socket>();
-  let server: Server | undefined;
+  const onConnection = (client: Socket) => {
+    const upstream = connect(target);
+    open.add(client);
+    open.add(upstream);
+    const end = () => { client.destroy(); upstream.destroy(); open.delete(client); open.delete(upstream); };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  };
+  let server: Server | undefined = (await bindPort()).server.on('connection', onConnection);
+  const { port } = server.address() as { port: number };
   const listen = () => new Promise<void>((resolve, reject) => {
-    server = createServer((client) => {
-      const upstream = connect(target);
-      open.add(client);
-      open.add(upstream);
-      const end = () => { client.destroy(); upstream.destroy(); open.delete(client); open.delete(upstream); };
-      client.on('error', end).on('close', end);
-      upstream.on('error', end).on('close', end);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    if (server) return resolve();
+    const s = createServer(onConnection);
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => { server = s; resolve(); });
   });
   const cut = async () => {
     const s = server;
     server = undefined;
-    for (const sock of open) sock.resetAndDestroy();
+    // A reset where the socket is TCP; a unix socket (a private Redis's) has none and is just closed.
+    for (const sock of open) if (sock.remoteFamily) sock.resetAndDestroy(); else sock.destroy();
     open.clear();
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
   };
-  await listen();
   return { port, cut, restore: listen, close: cut };
 }

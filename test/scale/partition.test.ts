@@ -9,9 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
-import { freePort } from '../helpers/gateway.ts';
 import { createPostgresSchema, REDIS_URL, requirePostgres, requireRedis } from '../helpers/services.ts';
-import { Browser, dropRedisPrefix, randomPrefix, readyz, startInstance, tcpForwarder, waitFor, writeInstanceConfig, writeUsers } from './instances.ts';
+import { Browser, dropRedisPrefix, randomPrefix, readyz, startInstance, tcpForwarder, waitFor, writeInstanceConfig, writeUsers, LB_URL } from './instances.ts';
 
 if (!(await requirePostgres(t)) || !(await requireRedis(t))) {
   t.plan(0, 'PostgreSQL or Redis not reachable (reason printed above)');
@@ -28,14 +27,13 @@ if (!(await requirePostgres(t)) || !(await requireRedis(t))) {
     const portal = await startDemoPortal({ port: 0, host: '127.0.0.1' });
     t.teardown(() => portal.close());
     const usersPath = await writeUsers(dir);
-    const [portA, portB] = [await freePort(), await freePort()];
-    const publicUrl = `http://localhost:${portA}`;
+    const publicUrl = LB_URL; // one public origin for both, as behind a load balancer
     const common = { publicUrl, usersPath, upstream: `http://127.0.0.1:${portal.port}`, postgresUrl, redisPrefix, policy: { default: 'login', rules: [] } };
-    const A = await startInstance('a', writeInstanceConfig(dir, 'a', { ...common, port: portA, redisUrl: REDIS_URL }), portA);
+    const A = await startInstance('a', writeInstanceConfig(dir, 'a', { ...common, port: 0, redisUrl: REDIS_URL }), 0);
     t.teardown(() => A.stop());
     const bRedis = new URL(REDIS_URL);
     bRedis.host = `127.0.0.1:${link.port}`;
-    const B = await startInstance('b', writeInstanceConfig(dir, 'b', { ...common, port: portB, redisUrl: bRedis.toString() }), portB);
+    const B = await startInstance('b', writeInstanceConfig(dir, 'b', { ...common, port: 0, redisUrl: bRedis.toString() }), 0);
     t.teardown(() => B.stop());
 
     const browser = new Browser(publicUrl, [A, B]);
@@ -52,8 +50,12 @@ if (!(await requirePostgres(t)) || !(await requireRedis(t))) {
     await link.restore();
     const ms = await waitFor('B to reconnect', async () => (await readyz(B.port)) === 200, 20_000);
     t.comment(`B ready again ${ms} ms after the link healed`);
-    // Give B's subscriber the time it takes to resubscribe, as a load balancer would not.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Give B's subscriber the time it takes to resubscribe (as a load balancer would not): poll, bounded.
+    await waitFor('B to resubscribe', async () => {
+      const r = await browser.get('b', '/echo', { cookie });
+      await r.arrayBuffer();
+      return r.status === 302;
+    }, 5_000).catch(() => { /* the assertions below say what B answers */ });
     const after = await browser.get('b', '/echo', { cookie });
     t.equal(after.status, 302, 'B refuses the revoked session after the partition');
     t.equal(after.headers.get('location'), '/.gatehouse/login?rd=%2Fecho');

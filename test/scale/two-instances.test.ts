@@ -10,9 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
-import { freePort } from '../helpers/gateway.ts';
 import { createPostgresSchema, REDIS_URL, requirePostgres, requireRedis } from '../helpers/services.ts';
-import { Browser, dropRedisPrefix, randomPrefix, startInstance, writeInstanceConfig, writeUsers, type Instance } from './instances.ts';
+import { Browser, dropRedisPrefix, randomPrefix, startInstance, writeInstanceConfig, writeUsers, type Instance, LB_URL } from './instances.ts';
 
 /** The TOTP code for the time step `step` (unix seconds / 30). */
 function totpAt(secret: string, step: number): string {
@@ -42,14 +41,12 @@ if (!(await requirePostgres(t)) || !(await requireRedis(t))) {
     const portal = await startDemoPortal({ port: 0, host: '127.0.0.1' });
     t.teardown(() => portal.close());
     const usersPath = await writeUsers(dir);
-    const [portA, portB] = [await freePort(), await freePort()];
-    // One public origin for both, as behind a load balancer.
-    const publicUrl = `http://localhost:${portA}`;
+    const publicUrl = LB_URL; // one public origin for both, as behind a load balancer
     const common = { publicUrl, usersPath, upstream: `http://127.0.0.1:${portal.port}`, postgresUrl, redisUrl: REDIS_URL, redisPrefix, policy: POLICY };
-    const configA = writeInstanceConfig(dir, 'a', { ...common, port: portA });
-    const configB = writeInstanceConfig(dir, 'b', { ...common, port: portB });
+    const configA = writeInstanceConfig(dir, 'a', { ...common, port: 0 });
+    const configB = writeInstanceConfig(dir, 'b', { ...common, port: 0 });
     // Both start against the fresh schema at once: migrations must serialise.
-    const [A, B] = await Promise.all([startInstance('a', configA, portA), startInstance('b', configB, portB)]);
+    const [A, B] = await Promise.all([startInstance('a', configA, 0), startInstance('b', configB, 0)]);
     t.teardown(() => Promise.all([A.stop(), B.stop()]));
     const instances: Instance[] = [A, B];
     const browser = () => new Browser(publicUrl, instances);

@@ -4,7 +4,7 @@
 // every cookie the gateway writes: anonymous, signed in, and the logout clear.
 
 import t, { type Test } from 'tap';
-import { startTestGateway, Client, freePort, type GatewayFixture } from '../helpers/gateway.ts';
+import { startTestGateway, Client, bindPort, type GatewayFixture } from '../helpers/gateway.ts';
 
 interface ParsedCookie { name: string; value: string; attrs: Map<string, string | true> }
 
@@ -66,10 +66,10 @@ t.test('on http: HttpOnly, SameSite=Lax, Path=/, no Secure, plain name', async (
 });
 
 t.test('with an https public_url: Secure and the __Host- name', async (t) => {
-  const port = await freePort();
-  const publicOrigin = `https://localhost:${port}`;
+  const socket = await bindPort();
+  const publicOrigin = `https://localhost:${socket.port}`;
   // The listener still speaks plain HTTP (TLS would end at a proxy in front); only public_url says https.
-  const f = await startTestGateway({ port, config: { server: { public_url: publicOrigin } } });
+  const f = await startTestGateway({ socket, config: { server: { public_url: publicOrigin } } });
   t.teardown(() => f.close());
   t.equal(f.gw.services.sessions.cookieName, '__Host-gatehouse', 'default cookie name on https');
   await walk(t, f, publicOrigin, true);
