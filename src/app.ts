@@ -182,7 +182,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     log, requestLog, store, shared, identity, sessions, signer, audit, auditCheckpoints: checkpointer, metrics,
     pools: new UpstreamPools(),
     // The running config's branding: a reload shows the new name, logo and colours on the next page.
-    renderer: createRenderer(VIEWS_DIR, () => snap.config.branding, { assetVersion: assets.version }),
+    renderer: createRenderer(VIEWS_DIR, () => snap.config.branding, { assetVersion: assets.version, ui: () => snap.config.ui }),
     staticAsset: assets,
     throttle: new Throttle(shared),
     factors, webauthn, notifier,

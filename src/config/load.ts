@@ -25,6 +25,7 @@ import { schemaIssues } from './schema-messages.ts';
 import { deriveSharedAuditKey, requireSharedSecrets } from './secrets.ts';
 import { buildAudit } from './sections/audit.ts';
 import { buildBranding } from './sections/branding.ts';
+import { buildUi } from './sections/ui.ts';
 import { buildFactors } from './sections/factors.ts';
 import { buildHeaders } from './sections/headers.ts';
 import { buildIdentity } from './sections/identity.ts';
@@ -128,6 +129,7 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const r = new Reader(issues);
   const server = buildServer(r, r.section(raw, 'server'), warnings);
   const branding = buildBranding(r, r.section(raw, 'branding'), warnings);
+  const ui = buildUi(r, r.section(raw, 'ui'));
   const headers = buildHeaders(r, r.section(raw, 'headers'));
   const routes = buildRoutes(r, r.items(raw, 'routes'), headers.jwt);
   const identity = buildIdentity(r, r.section(raw, 'identity'), warnings);
@@ -144,5 +146,5 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const audit = buildAudit(r, r.section(raw, 'audit'), env);
   deriveSharedAuditKey(factors, audit, store, shared_state, warnings);
   if (serving) requireSharedSecrets(r, session, factors, audit, store, shared_state);
-  return { server, branding, routes, identity, session, factors, policy, rollout, store, shared_state, notifier, audit, headers };
+  return { server, branding, ui, routes, identity, session, factors, policy, rollout, store, shared_state, notifier, audit, headers };
 }

@@ -17,11 +17,13 @@ import { serverSchema } from './sections/server.ts';
 import { sessionSchema } from './sections/session.ts';
 import { sharedStateSchema } from './sections/shared-state.ts';
 import { storeSchema } from './sections/store.ts';
+import { uiSchema } from './sections/ui.ts';
 
 /** The whole file. Every top-level section is optional; defaults fill the rest. */
 export const configSchema: Schema = obj({
   server: serverSchema,
   branding: brandingSchema,
+  ui: uiSchema,
   routes: routesSchema,
   identity: identitySchema,
   session: sessionSchema,

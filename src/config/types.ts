@@ -22,6 +22,7 @@ import type { ServerConfig } from './sections/server.ts';
 import type { SessionConfig } from './sections/session.ts';
 import type { SharedStateConfig } from './sections/shared-state.ts';
 import type { StoreConfig } from './sections/store.ts';
+import type { UiConfig } from './sections/ui.ts';
 
 export type { Millis } from './duration.ts';
 export type { AuditCheckpointConfig, AuditConfig, AuditForwardConfig, AuditHttpSink, AuditSyslogSink } from './sections/audit.ts';
@@ -37,11 +38,13 @@ export type { LogLevel, ServerConfig } from './sections/server.ts';
 export type { SessionConfig } from './sections/session.ts';
 export type { SharedStateConfig } from './sections/shared-state.ts';
 export type { StoreConfig } from './sections/store.ts';
+export type { Language, UiConfig } from './sections/ui.ts';
 export type { FormRequestMatch, UpstreamFormIdentityConfig } from './sections/upstream-form.ts';
 
 export interface Config {
   server: ServerConfig;
   branding: BrandingConfig;
+  ui: UiConfig;
   routes: RouteConfig[];
   identity: IdentityConfig;
   session: SessionConfig;

@@ -9,6 +9,8 @@ import { createStaticAssets, defaultStaticSources } from './static-assets.ts';
 import type { Renderer } from '../web/context.ts';
 import type { BrandingConfig } from '../config/sections/branding.ts';
 import { BRAND_CSS_PATH, brandStyle } from './brand-style.ts';
+import type { UiConfig } from '../config/sections/ui.ts';
+import { dateFormatter, negotiateLanguage, textDirection, TRANSLATED_PAGES, translator } from './i18n.ts';
 
 export type { Renderer };
 
@@ -17,7 +19,11 @@ export type Branding = BrandingConfig;
 export interface RendererOptions {
   /** Appended as ?v= to static URLs; pass StaticAssets.version so it matches what is served. */
   assetVersion?: string;
+  /** ui.languages, default_language and time_zone (a function: the running config's). Default English, UTC. */
+  ui?: UiConfig | (() => UiConfig);
 }
+
+const ENGLISH_ONLY: UiConfig = { languages: ['en'], default_language: 'en', time_zone: 'UTC' };
 
 export interface SupportLink {
   text: string;
@@ -128,6 +134,8 @@ export function createRenderer(viewsDir: string, branding: Branding | (() => Bra
     return p;
   };
   brandOf(currentBranding()); // a bad branding fails at start, not on the first page
+  const uiOption = options.ui ?? ENGLISH_ONLY;
+  const currentUi = typeof uiOption === 'function' ? uiOption : () => uiOption;
   const assetVersion = options.assetVersion ?? defaultAssetVersion(root);
 
   const eta = new Eta({ views: root, cache: true, autoEscape: true, autoTrim: [false, 'nl'] });
@@ -152,6 +160,10 @@ export function createRenderer(viewsDir: string, branding: Branding | (() => Bra
     page(name: string, data: Record<string, unknown>): string {
       if (!known.has(name)) throw new Error(`unknown page ${JSON.stringify(name)} (known: ${[...known].sort().join(', ')})`);
       const { brand, support, brandCss, footerLinks } = brandOf(currentBranding());
+      const ui = currentUi();
+      // A page not yet in the catalogs stays English whole (layout included): never half translated.
+      const lang = TRANSLATED_PAGES.has(name) && typeof data.accept_language !== 'string' ? ui.default_language
+        : TRANSLATED_PAGES.has(name) ? negotiateLanguage(data.accept_language as string, ui) : 'en';
       const html = eta.render(name, {
         ...data,
         // Set last so data can never replace them.
@@ -159,6 +171,10 @@ export function createRenderer(viewsDir: string, branding: Branding | (() => Bra
         support,
         brand_css: brandCss,
         footer_links: footerLinks,
+        lang,
+        dir: textDirection(lang),
+        t: translator(lang),
+        format_date: dateFormatter(lang, ui.time_zone),
         asset_version: assetVersion,
         local: localPath,
       });

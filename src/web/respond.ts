@@ -19,6 +19,7 @@ export function sendPage(ctx: RequestContext, status: number, view: string, data
   const html = ctx.svc.renderer.page(view, {
     request_id: ctx.requestId,
     csrf: ctx.session?.csrf,
+    accept_language: ctx.req.headers['accept-language'],
     ...data,
   });
   write(ctx.res, status, { ...PAGE_HEADERS, ...extra }, ctx.req.method === 'HEAD' ? Buffer.alloc(0) : html);

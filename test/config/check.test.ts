@@ -137,3 +137,17 @@ t.test('check warns about an IP public_url: passkeys are off there', async (t) =
     else t.notMatch(c.out, /is an IP address/, `${url}: no warning`);
   }
 });
+
+t.test('check warns (exit 0) about brand colours below WCAG AA', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'gh-check-brand-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'g.yaml');
+  writeFileSync(file, 'branding:\n  colors: { primary: "#66a3ff", background: "#ffffff", text: "#1c2230" }\nroutes: [{ path: /, upstream: "http://127.0.0.1:9" }]\n');
+  const c = capture();
+  t.equal(await runCheck(['--config', file], c.io), 0, 'low contrast is a warning: the config is still valid');
+  t.match(c.out, /warning: branding\.colors: primary \(links\) #66a3ff on #ffffff has contrast 2\.\d\d:1, below WCAG AA \(4\.5:1\)/);
+  t.notMatch(c.out, /branding\.colors: text/, 'the text pair passes and is not reported');
+});
