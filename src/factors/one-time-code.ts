@@ -154,6 +154,10 @@ export function createOneTimeCodes(opts: OneTimeCodesOptions): OneTimeCodes {
       // One code got the user in: the others sent alongside it die too.
       for (const [h] of await readIndex(id)) await shared.delete(codeKey(id, h));
       await shared.delete(indexKey(id));
+      // The code arrived and was used: the next one (a sign-in right after
+      // confirming the address at enrollment) need not wait out the resend
+      // interval. The hourly cap still counts every send.
+      await shared.delete(resendKey(id));
       return { ok: true, verified: verified(kind, at) };
     },
   };

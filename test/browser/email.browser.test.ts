@@ -102,4 +102,32 @@ if (requireChromium(t)) {
     t.same(problems, [], 'no CSP violation or script error');
     await page.context().close();
   });
+
+  t.test('an email code sent at enrollment does not hold back the sign-in code right after', async (t) => {
+    const page = await newPage(browser);
+    const problems = watchConsole(page);
+    await signIn(page, f.url, 'bob', 'bob-test-pass', '/reports');
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Email code/ }).click()]);
+    let before = smtp.mails.length;
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Send code' }).click()]);
+    const enrollMail = await waitForMail(smtp.mails.slice(before), (m) => /sign-in code/i.test(m.subject));
+    await enterCode(page, /sign-in code is (\d+)/.exec(enrollMail.body)![1], 'Enter the code we sent you');
+    t.equal(new URL(page.url()).searchParams.get('step'), 'recovery', 'the address is confirmed');
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: /I’ve saved my codes/ }).click()]);
+
+    // At once, a new sign-in asks for an email code: it goes out, no cool-down.
+    await page.goto(`${f.url}/.gatehouse/logout`);
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign out' }).click()]);
+    await signIn(page, f.url, 'bob', 'bob-test-pass', '/reports');
+    t.equal(new URL(page.url()).pathname, '/.gatehouse/challenge');
+    before = smtp.mails.length;
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Send code' }).click()]);
+    t.match(await page.locator('.alert--notice').textContent(), /We sent a code/, 'the sign-in code is sent');
+    t.equal(await page.locator('.alert--error').count(), 0, 'no "sent moments ago" refusal');
+    const mail = await waitForMail(smtp.mails.slice(before), (m) => /sign-in code/i.test(m.subject));
+    await enterCode(page, /sign-in code is (\d+)/.exec(mail.body)![1], 'Enter the code we sent you');
+    t.equal(page.url(), `${f.url}/reports`, 'and it signs bob in');
+    t.same(problems, [], 'no CSP violation or script error');
+    await page.context().close();
+  });
 }

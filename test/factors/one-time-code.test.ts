@@ -79,6 +79,16 @@ t.test('a code past its expiry is refused even if shared state still holds it', 
   t.same(await skewed.verify('alice', code), { ok: false, reason: 'expired' });
 });
 
+t.test('a used code lifts the resend wait: the next code (sign-in after enrollment) goes out at once', async (t) => {
+  const r = rig(t);
+  t.ok((await r.codes.send(alice)).ok, 'the enrollment code');
+  r.tick(5_000);
+  t.ok((await r.codes.verify('alice', r.lastCode())).ok, 'confirmed');
+  const next = await r.codes.send(alice);
+  t.ok(next.ok, 'the sign-in code right after is not held back by a cool-down');
+  t.equal(r.lines().length, 2, 'two messages sent');
+});
+
 t.test('resend is rate limited per user', async (t) => {
   const r = rig(t);
   t.ok((await r.codes.send(alice)).ok);
