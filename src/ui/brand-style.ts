@@ -31,8 +31,8 @@ export function brandStyle(branding: BrandingConfig): BrandStyle | undefined {
 function build(b: BrandingConfig): BrandStyle | null {
   const parts: string[] = [];
   // `not all and (...)`: light, and also a browser that states no preference.
-  if (b.colors) parts.push(`@media not all and (prefers-color-scheme: dark) {\n  :root {\n${declarations(b.colors)}  }\n}`);
-  if (b.dark_colors) parts.push(`@media (prefers-color-scheme: dark) {\n  :root {\n${declarations(b.dark_colors)}  }\n}`);
+  if (b.colors) parts.push(`@media not all and (prefers-color-scheme: dark) {\n  :root {\n${declarations(b.colors, 'light')}  }\n}`);
+  if (b.dark_colors) parts.push(`@media (prefers-color-scheme: dark) {\n  :root {\n${declarations(b.dark_colors, 'dark')}  }\n}`);
   if (b.stylesheet) parts.push(`/* branding.stylesheet: ${b.stylesheet.path.replaceAll('*/', '* /')} */\n${b.stylesheet.css}`);
   if (parts.length === 0) return null;
   const body = Buffer.from(`/* branding from the gateway config */\n${parts.join('\n\n')}\n`);
@@ -41,13 +41,15 @@ function build(b: BrandingConfig): BrandStyle | null {
 }
 
 /** The variables of views/static/gatehouse.css each brand colour stands for; shades are mixed from them. */
-function declarations(c: BrandColours): string {
+function declarations(c: BrandColours, scheme: 'light' | 'dark'): string {
   const d: string[] = [];
   if (c.primary) {
     d.push(`--accent: ${c.primary};`, `--focus: ${c.primary};`, `--accent-hover: color-mix(in srgb, ${c.primary} 85%, #000);`, `--on-accent: ${onPrimary(c.primary)};`);
   }
   if (c.background) {
-    d.push(`--surface: ${c.background};`, '--bg: color-mix(in srgb, var(--surface) 94%, var(--text));',
+    // The page around the card: a shade darker in light mode, darker still in dark mode (as gatehouse.css does).
+    const page = scheme === 'light' ? 'color-mix(in srgb, var(--surface) 94%, var(--text))' : 'color-mix(in srgb, var(--surface) 70%, #000)';
+    d.push(`--surface: ${c.background};`, `--bg: ${page};`,
       '--surface-2: color-mix(in srgb, var(--surface) 97%, var(--text));', '--border: color-mix(in srgb, var(--surface) 80%, var(--text));');
   }
   if (c.text) d.push(`--text: ${c.text};`, '--muted: color-mix(in srgb, var(--text) 80%, var(--surface));');

@@ -43,6 +43,7 @@ const CASES: PageCase[] = [
       retry_url: '/billing/invoices',
     },
   })),
+  { id: 'challenge-webauthn', page: 'challenge', data: { mode: 'webauthn', flow: { rd: '/', rule: null, stash: null, resubmit: false }, query: 'rd=%2F', csrf: 'csrf-wa', methods: [], remember_days: 0, scripts: ['simplewebauthn-browser.js', 'webauthn.js'] } },
   { id: 'signed-out', page: 'signed-out', data: {} },
   { id: 'logout', page: 'logout', data: { csrf: 'csrf-logout', username: 'alice' } },
   { id: 'styleguide', page: 'styleguide', data: { csrf: 'csrf-sg', demo_action: '/echo' } },
@@ -268,10 +269,27 @@ if (requireChromium(t)) {
     const button = page.getByRole('button', { name: 'Sign in' });
     t.equal(await page.getByRole('alert').textContent().then((s) => s?.trim()), 'Too many attempts. Try again in 2 seconds.');
     t.ok(await button.isDisabled(), 'disabled while locked');
+    await page.getByText('Try again in 1 second.').waitFor({ timeout: 5000 });
+    t.equal(await page.locator('.alert').getAttribute('aria-live'), 'off', 'while it ticks the message is not re-announced');
     await page.getByText('You can try again now.').waitFor({ timeout: 5000 });
     t.ok(await button.isEnabled(), 'enabled after the wait');
+    t.equal(await page.locator('.alert').getAttribute('aria-live'), null, 'the end is announced (the alert is live again)');
     t.same(problems, []);
     await page.context().close();
+  });
+
+  t.test('without JavaScript the passkey button is hidden and the page says what to do', async (t) => {
+    const noJs = await browser.newContext({ javaScriptEnabled: false });
+    const page = await noJs.newPage();
+    await page.goto(`${origin}/p/challenge-webauthn`);
+    t.notOk(await page.locator('[data-webauthn-start]').isVisible(), 'no button that cannot work');
+    t.match(await page.locator('main').textContent(), /Passkeys need JavaScript/, 'the page says what to do');
+    await noJs.close();
+    const withJs = await newPage(browser);
+    await withJs.goto(`${origin}/p/challenge-webauthn`);
+    await withJs.locator('[data-webauthn-start]').waitFor({ state: 'visible', timeout: 5000 });
+    t.pass('with JavaScript the button is shown');
+    await withJs.context().close();
   });
 
   t.test('the harness gives pages on localhost a working virtual authenticator', async (t) => {

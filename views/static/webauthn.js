@@ -27,6 +27,8 @@
     var csrf = box.getAttribute('data-csrf') || '';
     var query = box.getAttribute('data-query') || '';
     var label = button.textContent;
+    // Hidden in the page: without JavaScript the <noscript> text says what to do instead.
+    button.hidden = false;
     function show(msg) {
       errorBox.textContent = msg;
       errorBox.hidden = false;
