@@ -28,6 +28,16 @@ if (requireChromium(t)) {
     t.equal(await page.getByLabel('Username').inputValue(), 'alice', 'the username is kept');
     t.equal(await page.getByLabel('Password', { exact: true }).inputValue(), '', 'the password is not echoed back');
     t.equal(await page.evaluate(() => document.activeElement?.id), 'password', 'focus goes to the password');
+    // A screen reader on either box hears it is invalid and why.
+    const described = await page.evaluate(() => ['username', 'password'].map((id) => {
+      const box = document.getElementById(id)!;
+      const ids = (box.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean);
+      return { invalid: box.getAttribute('aria-invalid'), text: ids.map((x) => document.getElementById(x)?.textContent ?? '').join(' ') };
+    }));
+    for (const d of described) {
+      t.equal(d.invalid, 'true', 'the box is marked invalid');
+      t.match(d.text, /Wrong username or password/, 'and described by the message');
+    }
     await screenshot(page, 'e2e-login-error');
 
     await submitLogin(page, 'alice', 'alice-test-pass');

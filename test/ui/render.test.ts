@@ -68,7 +68,7 @@ t.test('hostile data is text, never markup', async (t) => {
   const login = renderer.page('login', { csrf: 'c', rd: '"><script>x</script>', username: '"><img src=x>', error: '<b>bold</b>' });
   t.match(login, '<input type="hidden" name="rd" value="&quot;&gt;&lt;script&gt;x&lt;/script&gt;">', 'rd cannot break out of its attribute');
   t.match(login, 'value="&quot;&gt;&lt;img src=x&gt;"', 'username cannot break out of its attribute');
-  t.match(login, '<p>&lt;b&gt;bold&lt;/b&gt;</p>', 'error message shown as text');
+  t.match(login, '<p id="login-error">&lt;b&gt;bold&lt;/b&gt;</p>', 'error message shown as text');
 
   const hostileBrand = createRenderer(VIEWS, { product_name: '<img src=x onerror=alert(1)>', support_contact: '<script>x</script>' });
   const html = hostileBrand.page('signed-out', {});
@@ -101,9 +101,12 @@ t.test('login: fields, autocomplete, focus, lockout', async (t) => {
   t.match(html, /<form class="form" method="post" action="\/\.gatehouse\/login">/);
   t.match(html, /<button class="button button--primary button--block" type="submit">Sign in<\/button>/);
   t.notMatch(html, 'role="alert"', 'no alert without an error');
+  t.notMatch(html, 'aria-invalid', 'no field marked invalid without an error');
 
   const again = renderer.page('login', { csrf: 'c', rd: '/', username: 'alice', error: 'Wrong username or password.' });
-  t.match(again, /<div class="alert alert--error" role="alert">\s*<p>Wrong username or password\.<\/p>/, 'visible error with role=alert');
+  t.match(again, /<div class="alert alert--error" role="alert">\s*<p id="login-error">Wrong username or password\.<\/p>/, 'visible error with role=alert');
+  t.match(again, /id="username"[^>]*aria-describedby="login-error"[^>]*aria-invalid="true"/, 'the username box is marked invalid and points at the message');
+  t.match(again, /id="password"[^>]*aria-describedby="login-error"[^>]*aria-invalid="true"/, 'so is the password box');
   t.match(again, /id="username"[^>]*value="alice"/, 'username kept');
   t.notMatch(again, /id="username"[^>]*autofocus/, 'focus moves on from a known username…');
   t.match(again, /id="password"[^>]*autofocus/, '…to the password');
