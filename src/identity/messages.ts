@@ -38,10 +38,12 @@ function withSupport(ctx: MessageContext, lines: string[]): string {
   return out.join('\n');
 }
 
-const NOT_YOU = 'If this was not you, change your password and contact your administrator now.';
+// Users cannot change a password through the gateway (a users file, an IdP, the
+// app's own form): the advice is what every user can do.
+const NOT_YOU = 'If this was not you, contact your administrator now: someone may know your password.';
 
 export function oneTimeCodeMessage(ctx: MessageContext, p: { code: string; ttlMs: number; channel: 'email' | 'sms' }): Message {
-  const text = `Your ${ctx.product} sign-in code is ${p.code}. It expires in ${formatDuration(p.ttlMs)}. If you did not try to sign in, change your password.`;
+  const text = `Your ${ctx.product} sign-in code is ${p.code}. It expires in ${formatDuration(p.ttlMs)}. If you did not try to sign in, tell your administrator.`;
   return {
     subject: `Your ${ctx.product} sign-in code`,
     // A text message stays one short line; email gets the support contact.

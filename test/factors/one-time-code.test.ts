@@ -42,7 +42,7 @@ t.test('send writes the message; the code verifies once', async (t) => {
   t.equal(line.subject, 'Your Example Portal sign-in code');
   const code = r.lastCode();
   t.match(code, /^\d{6}$/);
-  t.match(line.text, `Your Example Portal sign-in code is ${code}. It expires in 10 minutes. If you did not try to sign in, change your password.`);
+  t.match(line.text, `Your Example Portal sign-in code is ${code}. It expires in 10 minutes. If you did not try to sign in, tell your administrator.`);
   t.same(await r.codes.verify('alice', `${code.slice(0, 3)} ${code.slice(3)}`), {
     ok: true, verified: { check: { kind: 'email', amr: 'mail', phishing_resistant: false, at: T0 } },
   });

@@ -15,7 +15,7 @@ t.test('formatDuration table', async (t) => {
 
 t.test('one-time code text, as specified', async (t) => {
   const m = oneTimeCodeMessage(ctx, { code: '123456', ttlMs: 600_000, channel: 'email' });
-  t.equal(m.text, 'Your Example Portal sign-in code is 123456. It expires in 10 minutes. If you did not try to sign in, change your password.');
+  t.equal(m.text, 'Your Example Portal sign-in code is 123456. It expires in 10 minutes. If you did not try to sign in, tell your administrator.');
   t.equal(m.subject, 'Your Example Portal sign-in code');
   t.equal(m.kind, 'one_time_code');
   t.same(m.data, { channel: 'email', expires_in_seconds: 600 }, 'data carries no code');
