@@ -1,25 +1,14 @@
-// Secrets in the config (session.secret, factors.encryption_key, audit.key):
-// from the file, else from the environment; and the rule that several
-// instances working as one must all be given the same ones.
+// The rule that several instances working as one must all be given the same
+// secrets (session.secret, factors.encryption_key, audit.key); reading one is
+// secret-value.ts.
 
 import { hkdfSync } from 'node:crypto';
-import type { PathSegment } from './interpolate.ts';
-import type { Obj, Reader } from './reader.ts';
+import type { Reader } from './reader.ts';
 import type { AuditConfig } from './sections/audit.ts';
 import type { FactorsConfig } from './sections/factors.ts';
 import type { SessionConfig } from './sections/session.ts';
 import type { SharedStateConfig } from './sections/shared-state.ts';
 import type { StoreConfig } from './sections/store.ts';
-
-/** A secret from the config, else from its environment variable (so production needs no config edit), else '' (dev secret later). */
-export function secretValue(r: Reader, o: Obj, key: string, at: PathSegment[], env: NodeJS.ProcessEnv, envName: string): string {
-  const fromEnv = o[key] === undefined && env[envName] ? env[envName] : undefined;
-  const value = fromEnv ?? r.str(o, key) ?? '';
-  if ((o[key] !== undefined || fromEnv !== undefined) && value.length < 32) {
-    r.fail([...at, key], `${fromEnv !== undefined ? `(from ${envName}) ` : ''}must be at least 32 characters (got ${value.length})`);
-  }
-  return value;
-}
 
 /**
  * With a postgres store or redis shared state several instances work as one,

@@ -3,7 +3,7 @@
 import type { Millis } from '../duration.ts';
 import type { Obj, Reader } from '../reader.ts';
 import { bool, byteSize, choice, duration, int, nonEmpty, obj, stringMap, type PropertiesOf } from '../schema-kit.ts';
-import { secretValue } from '../secrets.ts';
+import { secretValue } from '../secret-value.ts';
 import { checkHeaderMap, checkHttpUrl, checkListen } from '../value-checks.ts';
 
 export const AUDIT_SYNC = ['group', 'always'] as const;

@@ -3,7 +3,7 @@
 import type { Millis } from '../duration.ts';
 import type { Obj, Reader } from '../reader.ts';
 import { duration, int, nonEmpty, obj, type PropertiesOf } from '../schema-kit.ts';
-import { secretValue } from '../secrets.ts';
+import { secretValue } from '../secret-value.ts';
 
 const otp = obj({ ttl: duration, length: int(4, 10) } satisfies PropertiesOf<OtpConfig>);
 
