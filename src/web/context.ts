@@ -106,8 +106,11 @@ export interface RequestContext {
   viaAdminListener?: boolean;
   /** A small urlencoded form the gateway read before deciding (upstream_form login/logout paths); forwarded from here. */
   form?: { body: Buffer; fields: ParamList };
-  /** A body a `params` rule would read was not read (another content type, over policy.inspect_body_max): decided as unread. */
-  bodyUnread?: boolean;
+  /**
+   * A body a `params` rule would read was not read (another content type, over policy.inspect_body_max):
+   * decided as unread. `prefix`: the bytes already taken from the stream, forwarded (or kept) ahead of the rest.
+   */
+  bodyUnread?: { prefix: Buffer };
   /** Filled in by handlers for the request log line. */
   log: { rule?: string; decision?: string; reason?: string; user?: string };
 }
