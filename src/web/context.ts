@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { RequestLog } from '../audit/request-log.ts';
 import type { Config } from '../config/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
+import type { CompiledRisk } from '../policy/risk.ts';
 import type { ParamList } from '../policy/param-match.ts';
 import type { Route } from '../policy/route-table.ts';
 import type { UpstreamPools } from '../proxy/upstream-pools.ts';
@@ -83,6 +84,8 @@ export interface Snapshot {
   ownProto: 'http' | 'https';
   secureCookies: boolean;
   anyRouteAllowsParams: boolean;
+  /** The risk section compiled (policy/risk.ts); null when the section is absent. */
+  risk: CompiledRisk | null;
 }
 
 export interface RequestContext {
