@@ -25,6 +25,7 @@ import { releaseHeldCookies } from '../web/upstream-form-login.ts';
 import { afterChallenge, flowQuery, readFlow, type Flow } from './challenge-page.ts';
 import { cleanPushId } from '../factors/push.ts';
 import { pushFailureMessage, pushRefused, pushStarted } from './push-pages.ts';
+import { passkeySignInOffered } from './passkey-signin.ts';
 
 export const FRESH_FACTOR_MS = 5 * 60_000;
 const STEPS = 3;
@@ -98,6 +99,8 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
     return sendPage(ctx, 200, 'enroll', {
       mode: 'webauthn', flow, query: flowQuery(flow), needs, others, step: { current: 2, total: STEPS, label: 'Add a passkey or security key' },
       scripts: ['simplewebauthn-browser.js', 'webauthn.js'],
+      // A passkey is registered discoverable (residentKey required): say that it signs in on its own.
+      passkey_signin: passkeySignInOffered(ctx),
     });
   }
   if (method === 'sms' && kindAllowed('sms', accepted) && ctx.svc.factors.sms) {
