@@ -49,4 +49,8 @@ export const de: Catalog = {
   'passkey_signin.unsupported': 'Dieser Browser kann keine Passkeys verwenden. Melden Sie sich mit Benutzername und Passwort an.',
   'passkey_signin.noscript': 'Für die Anmeldung mit einem Passkey schalten Sie JavaScript ein. Mit Benutzername und Passwort können Sie sich weiterhin anmelden.',
   'enroll.passkey_signin_hint': 'Wird auf diesem Gerät oder Telefon gespeichert, sodass Sie sich beim nächsten Mal allein damit anmelden können: ohne Benutzername und Passwort.',
+  'push.enroll.browser_lead': 'Öffnen Sie diese Seite auf Ihrem Telefon und schalten Sie Benachrichtigungen ein: Anfragen kommen dann als Benachrichtigung.',
+  'push.enroll.browser': 'Benachrichtigungen in diesem Browser erhalten',
+  'push.enroll.browser_failed': 'Dieser Browser konnte Benachrichtigungen nicht einschalten. Prüfen Sie, ob Benachrichtigungen für diese Website erlaubt sind, oder nutzen Sie den Link per E-Mail.',
+  'push.enroll.or_link': 'Oder Anfragen als Link per E-Mail erhalten',
 };

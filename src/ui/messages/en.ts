@@ -50,6 +50,10 @@ export const en = {
   'passkey_signin.unsupported': 'This browser cannot use passkeys. Sign in with your username and password.',
   'passkey_signin.noscript': 'To sign in with a passkey, turn on JavaScript. You can still sign in with your username and password.',
   'enroll.passkey_signin_hint': 'Saved on this device or phone, so next time you can sign in with it alone: no username or password.',
+  'push.enroll.browser_lead': 'On your phone, open this page and turn on notifications: requests then arrive as a notification.',
+  'push.enroll.browser': 'Get notifications in this browser',
+  'push.enroll.browser_failed': 'This browser could not turn on notifications. Check that notifications are allowed for this site, or use the link by email.',
+  'push.enroll.or_link': 'Or get requests as a link by email',
 } as const;
 
 export type MessageKey = keyof typeof en;

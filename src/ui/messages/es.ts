@@ -49,4 +49,8 @@ export const es: Catalog = {
   'passkey_signin.unsupported': 'Este navegador no puede usar llaves de acceso. Inicia sesión con tu nombre de usuario y contraseña.',
   'passkey_signin.noscript': 'Para iniciar sesión con una llave de acceso, activa JavaScript. Puedes seguir iniciando sesión con tu nombre de usuario y contraseña.',
   'enroll.passkey_signin_hint': 'Se guarda en este dispositivo o teléfono, así que la próxima vez podrás iniciar sesión solo con ella: sin nombre de usuario ni contraseña.',
+  'push.enroll.browser_lead': 'En su teléfono, abra esta página y active las notificaciones: las solicitudes llegarán entonces como notificación.',
+  'push.enroll.browser': 'Recibir notificaciones en este navegador',
+  'push.enroll.browser_failed': 'Este navegador no pudo activar las notificaciones. Compruebe que las notificaciones están permitidas para este sitio, o use el enlace por correo.',
+  'push.enroll.or_link': 'O recibir las solicitudes como enlace por correo',
 };

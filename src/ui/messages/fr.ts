@@ -49,4 +49,8 @@ export const fr: Catalog = {
   'passkey_signin.unsupported': 'Ce navigateur ne prend pas en charge les clés d’accès. Connectez-vous avec votre nom d’utilisateur et votre mot de passe.',
   'passkey_signin.noscript': 'Pour vous connecter avec une clé d’accès, activez JavaScript. Vous pouvez toujours vous connecter avec votre nom d’utilisateur et votre mot de passe.',
   'enroll.passkey_signin_hint': 'Enregistrée sur cet appareil ou ce téléphone : la prochaine fois, elle suffit pour vous connecter, sans nom d’utilisateur ni mot de passe.',
+  'push.enroll.browser_lead': 'Sur votre téléphone, ouvrez cette page et activez les notifications : les demandes arriveront alors sous forme de notification.',
+  'push.enroll.browser': 'Recevoir les notifications dans ce navigateur',
+  'push.enroll.browser_failed': 'Ce navigateur n’a pas pu activer les notifications. Vérifiez qu’elles sont autorisées pour ce site, ou utilisez le lien par e-mail.',
+  'push.enroll.or_link': 'Ou recevoir les demandes sous forme de lien par e-mail',
 };
