@@ -31,7 +31,7 @@ async function rig(t: { testdir(): string; teardown(fn: () => unknown): unknown 
   const sessions = new SessionManager({ secret: 'x'.repeat(32), cookieName: 'gatehouse', secure: false, maxAge: 3_600_000, idle: 600_000, shared, now });
   const audited: AuditEvent[] = [];
   const audit = { write: async (e: AuditEvent) => { audited.push(e); } };
-  const svc: SignInServices = { factors, sessions, audit, now };
+  const svc: SignInServices = { factors, sessions, audit, store, now };
   return { store, shared, sessions, audited, audit, svc, clock, now, log: { warn: () => undefined }, metrics: createMetrics({ defaultMetrics: false }) };
 }
 
