@@ -263,6 +263,6 @@ function openWebAuthn(config: Config, store: Services['store'], shared: Services
   } catch (err) {
     log.warn({ reason: (err as Error).message }, 'passkeys and security keys are disabled');
     const off = async (): Promise<never> => { throw new Error('WebAuthn is disabled: public_url must use a domain name'); };
-    return { rpId: '', origin: '', registrationOptions: off, authenticationOptions: off, finishRegistration: off, finishAuthentication: off };
+    return { rpId: '', origin: '', registrationOptions: off, authenticationOptions: off, finishRegistration: off, finishAuthentication: off, discoverableOptions: off, finishDiscoverable: off };
   }
 }

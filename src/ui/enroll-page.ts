@@ -23,6 +23,7 @@ import { UnknownSealingKeyError } from '../store/secret-box.ts';
 import type { TotpFinishResult } from '../factors/totp.ts';
 import { releaseHeldCookies } from '../web/upstream-form-login.ts';
 import { afterChallenge, flowQuery, readFlow, type Flow } from './challenge-page.ts';
+import { passkeySignInOffered } from './passkey-signin.ts';
 
 export const FRESH_FACTOR_MS = 5 * 60_000;
 const STEPS = 3;
@@ -95,6 +96,8 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
     return sendPage(ctx, 200, 'enroll', {
       mode: 'webauthn', flow, query: flowQuery(flow), needs, others, step: { current: 2, total: STEPS, label: 'Add a passkey or security key' },
       scripts: ['simplewebauthn-browser.js', 'webauthn.js'],
+      // A passkey is registered discoverable (residentKey required): say that it signs in on its own.
+      passkey_signin: passkeySignInOffered(ctx),
     });
   }
   if (method === 'sms' && kindAllowed('sms', accepted) && ctx.svc.factors.sms) {

@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { RequestContext } from './context.ts';
 import { anonymousSession, type SessionData } from '../session/session-data.ts';
 import { signIn, type SignIn, type SignInParty, type SignInResult } from '../session/sign-in.ts';
-import { rememberedDevice } from './remembered-device.ts';
+import { deviceLabel, rememberedDevice } from './remembered-device.ts';
 import { assessSignIn, type SignInRisk } from '../session/risk-observer.ts';
 import { newCountryMessage } from '../identity/messages.ts';
 import { notifyUser } from './notify-user.ts';
@@ -82,7 +82,8 @@ export async function signInBrowser(
   const device = await rememberedDevice(ctx, s.user);
   const { failures, ...rest } = s;
   const risk = await signInRisk(ctx, s.user, failures ?? 0, device !== undefined);
-  const r = await signIn(ctx.svc, { ...rest, ...signInParty(ctx, s.user), previous: { session: ctx.session, cookie: ctx.cookie }, ...(device ? { device } : {}), ...(risk ? { risk } : {}) });
+  const label = deviceLabel(String(ctx.req.headers['user-agent'] ?? ''));
+  const r = await signIn(ctx.svc, { ...rest, ...signInParty(ctx, s.user), label, previous: { session: ctx.session, cookie: ctx.cookie }, ...(device ? { device } : {}), ...(risk ? { risk } : {}) });
   if (!r.ok) {
     ctx.session = null;
     return r;

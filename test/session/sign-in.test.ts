@@ -54,6 +54,8 @@ t.test('signIn: enrolled kinds from the registry, a new session id, the old sess
   t.equal((await r.sessions.read(out.sealed))?.user, 'alice', 'the new cookie opens as alice');
   t.match(out.setCookie, /^gatehouse=/, 'a Set-Cookie for the session cookie');
   t.same(r.audited, [{ event: 'signin.success', user: 'alice', ip: WHO.ip, request_id: WHO.requestId, method: 'pwd+device' }], 'the success is audited before signIn returns');
+  t.same(await r.store.listSessions('alice', T0), [{ id: out.session.rid, user: 'alice', label: 'Browser', network: '192.0.2.0/24', created_at: T0, seen_at: T0, expires_at: T0 + 3_600_000 }],
+    'the new session is in the registry under its registry id, placed by its /24');
 });
 
 t.test('signIn: a profile, factors and kinds the source vouches for', async (t) => {

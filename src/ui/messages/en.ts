@@ -11,6 +11,16 @@ export const en = {
   'signed_out.everywhere': "You're signed out of {product} on every device, and no browser is trusted to skip the second step any more.",
   'signed_out.shared_computer': 'On a shared or public computer, close the browser too.',
   'signed_out.sign_in_again': 'Sign in again',
+  'passkey_signin.button': 'Sign in with a passkey',
+  'passkey_signin.or': 'or',
+  'passkey_signin.waiting': 'Waiting for your passkey…',
+  'passkey_signin.failed': 'That passkey could not sign you in. Try again, or use your username and password.',
+  'passkey_signin.cancelled': 'The passkey request was cancelled or timed out. Try again.',
+  'passkey_signin.expired': 'The page expired. Reload it and try again.',
+  'passkey_signin.throttled': 'Too many attempts. Try again in {seconds} seconds.',
+  'passkey_signin.unsupported': 'This browser cannot use passkeys. Sign in with your username and password.',
+  'passkey_signin.noscript': 'To sign in with a passkey, turn on JavaScript. You can still sign in with your username and password.',
+  'enroll.passkey_signin_hint': 'Saved on this device or phone, so next time you can sign in with it alone: no username or password.',
 } as const;
 
 export type MessageKey = keyof typeof en;
