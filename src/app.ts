@@ -146,7 +146,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const notifier = openNotifier(config.notifier);
   const factors = createFactorRegistry({
     store, shared, notifier, factors: config.factors,
-    product: config.branding.product_name, support: config.branding.support_contact, now,
+    product: config.branding.product_name, support: config.branding.support_contact, publicUrl: config.server.public_url, now,
   });
   // The signing key is sealed with the factor encryption key (factors.box).
   const signer = new AssertionSigner(store, factors.box, publicOrigin, now, (err) => log.warn({ err }, 'signing keys reload failed; keeping the current keys'));

@@ -379,7 +379,7 @@ t.test('each error carries its key path and line', async (t) => {
       yaml: 'policy:\n  rules:\n    - id: a\n      require: always\n      factors: [totp, yubikey]\n',
       want: [
         { path: 'policy.rules[0].require', line: 4, message: /^must be one of: none, login, mfa, deny$/ },
-        { path: 'policy.rules[0].factors[1]', line: 5, message: /must be one of: totp, webauthn, email, sms, recovery, phishing_resistant/ },
+        { path: 'policy.rules[0].factors[1]', line: 5, message: /must be one of: totp, webauthn, push, email, sms, recovery, phishing_resistant/ },
       ],
     },
     {
