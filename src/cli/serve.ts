@@ -1,7 +1,7 @@
 // `gatehouse serve [--config FILE]`: starts the wired app (src/app.ts), or with
 // server.workers above 1 a primary and its workers (src/cluster/), and drains
-// it on SIGTERM or SIGINT; SIGHUP reloads the config. A bad config exits 1 with
-// every issue listed.
+// it on SIGTERM or SIGINT (SIGHUP and a changed file reload the config:
+// config/watch.ts). A bad config exits 1 with every issue listed.
 
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
@@ -39,10 +39,7 @@ export async function runServe(args: string[], io: Streams = STD_IO): Promise<nu
       return EXIT.OK;
     }
     const gw = await startGateway({ configPath: file }).catch((err: unknown) => { throw configFailure(file, err); });
-    const onHangup = () => { gw.services.log.info('SIGHUP: reloading the config'); void gw.reload(); };
-    process.on('SIGHUP', onHangup);
     const signal = await stopSignal();
-    process.off('SIGHUP', onHangup);
     gw.services.log.info({ signal }, 'shutting down: draining in-flight requests');
     await gw.close().catch(() => undefined);
     return EXIT.OK;

@@ -214,15 +214,13 @@ export async function startCluster(configPath: string, config: Config): Promise<
     return true;
   }
 
-  const onHangup = () => { log.info('SIGHUP: reloading the config'); void reload(); };
-  process.on('SIGHUP', onHangup);
-  const watcher = watchConfig(configPath, () => { void reload(); });
+  // SIGHUP or a change of the file (config/watch.ts, which debounces both).
+  const watcher = watchConfig(configPath, () => { log.info('reloading the config'); void reload(); });
 
   let closed: Promise<void> | undefined;
   function close(): Promise<void> {
     closed ??= (async () => {
       closing = true;
-      process.off('SIGHUP', onHangup);
       watcher.close();
       await rolling.catch(() => undefined);
       const exits = [...slots.values()].map(({ worker }) => new Promise<void>((resolve) => {
