@@ -151,7 +151,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const notifier = openNotifier(config.notifier);
   const factors = createFactorRegistry({
     store, shared, notifier, factors: config.factors,
-    product: config.branding.product_name, support: config.branding.support_contact, now,
+    product: config.branding.product_name, support: config.branding.support_contact, publicUrl: config.server.public_url, now,
   });
   // The signing key is sealed with the factor encryption key (factors.box).
   const signer = new AssertionSigner(store, factors.box, publicOrigin, now, (err) => log.warn({ err }, 'signing keys reload failed; keeping the current keys'));
@@ -256,6 +256,6 @@ function openWebAuthn(config: Config, store: Services['store'], shared: Services
   } catch (err) {
     log.warn({ reason: (err as Error).message }, 'passkeys and security keys are disabled');
     const off = async (): Promise<never> => { throw new Error('WebAuthn is disabled: public_url must use a domain name'); };
-    return { rpId: '', origin: '', registrationOptions: off, authenticationOptions: off, finishRegistration: off, finishAuthentication: off };
+    return { rpId: '', origin: '', registrationOptions: off, authenticationOptions: off, finishRegistration: off, finishAuthentication: off, discoverableOptions: off, finishDiscoverable: off };
   }
 }

@@ -86,7 +86,7 @@ export interface RolloutReport {
     /** Users with factors in the store who are not in the directory (deleted users' leftovers). */
     enrolled_not_in_directory: number | null;
   };
-  factor_mix: { enrolled_users: number; webauthn: Share; totp: Share; email_sms: Share };
+  factor_mix: { enrolled_users: number; webauthn: Share; push: Share; totp: Share; email_sms: Share };
   challenges: { by_factor: Record<string, PassFail>; total: PassFail };
   step_ups: { by_rule: Record<string, PassFail>; total: PassFail };
   report_only: { by_rule: Record<string, number>; total: number };
@@ -224,6 +224,7 @@ export function buildReport(facts: ReportFacts, t: EventTally): RolloutReport {
     factor_mix: {
       enrolled_users: enrolledKinds.length,
       webauthn: having((k) => k.has('webauthn')),
+      push: having((k) => k.has('push')),
       totp: having((k) => k.has('totp')),
       email_sms: having((k) => k.has('email') || k.has('sms')),
     },

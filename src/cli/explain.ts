@@ -33,7 +33,7 @@ import {
 export { explainRequest, formatExplanation, hypotheticalSubject };
 export type { Explanation, ExplainRequest, HypotheticalSession, Outcome, RuleView } from './explanation.ts';
 
-const FACTOR_KIND_NAMES: readonly FactorKind[] = ['webauthn', 'totp', 'email', 'sms', 'recovery'];
+const FACTOR_KIND_NAMES: readonly FactorKind[] = ['webauthn', 'push', 'totp', 'email', 'sms', 'recovery'];
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export const EXPLAIN: CommandInfo = {

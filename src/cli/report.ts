@@ -165,6 +165,7 @@ export function formatReport(r: RolloutReport, sinceLabel: string): string {
   out.push(`factor mix (${m.enrolled_users} enrolled users; a user may have several kinds)`);
   out.push(...table(['KIND', 'USERS', 'SHARE'], [
     ['passkey / security key', String(m.webauthn.users), pct(m.webauthn.rate)],
+    ['push approval', String(m.push.users), pct(m.push.rate)],
     ['authenticator app (TOTP)', String(m.totp.users), pct(m.totp.rate)],
     ['email / text message code', String(m.email_sms.users), pct(m.email_sms.rate)],
   ]));

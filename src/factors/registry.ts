@@ -15,6 +15,7 @@ import { createOneTimeCodes, type OneTimeCodes, type OneTimeSendResult, type One
 import { createRecoveryCodes, type RecoveryCodes } from './recovery-codes.ts';
 import { createSecretBox, deriveSecret, type SecretBox } from '../store/secret-box.ts';
 import { createTotp, type Totp } from './totp.ts';
+import { createPushService, type PushService } from './push.ts';
 import { FACTOR_KINDS, cleanFactorName, factorKindInfo, userIdOf, type FactorKind, type UserRef } from './types.ts';
 
 const ENROLL_TTL_MS = 15 * 60_000;
@@ -29,6 +30,8 @@ export interface FactorRegistryOptions {
   oldEncryptionKeys?: string[];
   product?: string;
   support?: string;
+  /** server.public_url: push approval links point there. */
+  publicUrl?: string;
   now?: () => number;
 }
 
@@ -42,6 +45,8 @@ export interface FactorRegistry {
   readonly email: OneTimeCodes;
   /** Absent unless factors.sms_otp is configured. */
   readonly sms?: OneTimeCodes;
+  /** Absent unless factors.push is configured. */
+  readonly push?: PushService;
 
   /** Kinds the user can be challenged with, strongest first ('recovery' while unused codes remain). */
   enrolledKinds(user: UserRef): Promise<FactorKind[]>;
@@ -97,6 +102,10 @@ export function createFactorRegistry(opts: FactorRegistryOptions): FactorRegistr
     ? createOneTimeCodes({ shared, notifier, kind: 'sms', ttlMs: factors.sms_otp.ttl, length: factors.sms_otp.length, hmacKey: codeHmacKey, ...message, now })
     : undefined;
 
+  const push = factors.push
+    ? createPushService({ shared, store, notifier, config: factors.push, publicUrl: opts.publicUrl ?? 'http://localhost:8080', product: opts.product ?? 'gatehouse', support: opts.support, now })
+    : undefined;
+
   function codes(kind: CodeKind): OneTimeCodes {
     const c = kind === 'email' ? email : kind === 'sms' ? sms : undefined;
     if (c === undefined) throw new Error(`${kind} codes are not configured`);
@@ -105,7 +114,7 @@ export function createFactorRegistry(opts: FactorRegistryOptions): FactorRegistr
   const enrollKey = (kind: CodeKind, user: string) => `otc:${kind}:enroll:${encodeURIComponent(user)}`;
 
   return {
-    box, totp, recovery, email, sms,
+    box, totp, recovery, email, sms, push,
 
     enrolledKinds(user) {
       return enrolledKindsIn(store, userIdOf(user));

@@ -9,6 +9,8 @@ import type { FactorCheck } from '../policy/types.ts';
 export interface SessionData {
   v: 1;
   sid: string;               // random, rotated at sign-in and every step-up
+  /** Registry id: one per sign-in, kept across step-ups; names the session in the security page's list and revokes it. */
+  rid?: string;
   user?: string;             // absent for an anonymous (pre-sign-in) session
   created: number;           // unix ms: absolute max_age counts from here
   seen: number;              // unix ms: idle_timeout counts from here (refreshed lazily)
@@ -37,7 +39,7 @@ export function anonymousSession(now: number): SessionData {
 
 /** A fresh session for a user who just proved the first factor: new sid, new CSRF token (fixation). */
 export function signedInSession(user: string, amr: string[], enrolled: FactorKind[], now: number): SessionData {
-  return { v: 1, sid: randomId(), user, created: now, seen: now, pwd_at: now, amr, factors: [], enrolled, csrf: randomId() };
+  return { v: 1, sid: randomId(), rid: randomId(), user, created: now, seen: now, pwd_at: now, amr, factors: [], enrolled, csrf: randomId() };
 }
 
 /** Records a passed second factor and rotates the session id. Keeps the newest check per kind. */

@@ -12,8 +12,10 @@ import type { Metrics } from '../audit/metrics.ts';
 import type { FactorKind } from '../config/types.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import type { Attempt, Throttle, ThrottleKey } from '../identity/throttle.ts';
+import type { Store } from '../store/types.ts';
 import { signedInSession, type SessionData } from './session-data.ts';
 import type { SessionManager } from './session-manager.ts';
+import { SESSIONS_LISTED, sessionRecord } from './session-registry.ts';
 
 /** Who is signing in, from where: what every audit line of a sign-in names. */
 export interface SignInParty {
@@ -24,8 +26,10 @@ export interface SignInParty {
 
 export interface SignInServices {
   factors: Pick<FactorRegistry, 'enrolledKinds'>;
-  sessions: Pick<SessionManager, 'revokeSession' | 'seal' | 'setCookie'>;
+  sessions: Pick<SessionManager, 'revokeSession' | 'seal' | 'setCookie' | 'maxAge'>;
   audit: Pick<AuditLog, 'write'>;
+  /** The session registry (the security page's list of signed-in browsers). */
+  store: Pick<Store, 'addSession'>;
   now: () => number;
 }
 
@@ -34,6 +38,8 @@ export interface SignIn extends SignInParty {
   amr: string[];
   /** The audit line's method, told whether a remembered device vouched for the browser. */
   method: (withDevice: boolean) => string;
+  /** What the session list calls the browser ("Chrome on Linux"). */
+  label?: string;
   /** The session the browser had before (revoked: its id dies with the sign-in). */
   previous: { session: SessionData | null; cookie: string | undefined };
   /** The remembered device this browser carries for `user`, if any. */
@@ -74,6 +80,7 @@ export async function signIn(svc: SignInServices, s: SignIn): Promise<SignInResu
     await svc.sessions.revokeSession(session, sealed);
     return { ok: false, reason: refused };
   }
+  await svc.store.addSession(sessionRecord({ ...session, rid: session.rid!, user: s.user }, s.label ?? 'Browser', s.ip, svc.sessions.maxAge), SESSIONS_LISTED);
   await svc.audit.write({ event: 'signin.success', user: s.user, ip: s.ip, request_id: s.requestId, method: s.method(s.device !== undefined) });
   return { ok: true, session, sealed, setCookie: svc.sessions.setCookie(sealed) };
 }

@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { RequestContext } from './context.ts';
 import { anonymousSession, type SessionData } from '../session/session-data.ts';
 import { signIn, type SignIn, type SignInParty, type SignInResult } from '../session/sign-in.ts';
-import { rememberedDevice } from './remembered-device.ts';
+import { deviceLabel, rememberedDevice } from './remembered-device.ts';
 
 /** The current session, or a new anonymous one (its cookie is returned to set). */
 export async function ensureSession(ctx: RequestContext): Promise<{ session: SessionData; setCookie?: string }> {
@@ -74,7 +74,8 @@ export function signInParty(ctx: RequestContext, user: string): SignInParty {
  */
 export async function signInBrowser(ctx: RequestContext, s: Omit<SignIn, keyof SignInParty | 'previous' | 'device'> & { user: string }): Promise<SignInResult> {
   const device = await rememberedDevice(ctx, s.user);
-  const r = await signIn(ctx.svc, { ...s, ...signInParty(ctx, s.user), previous: { session: ctx.session, cookie: ctx.cookie }, ...(device ? { device } : {}) });
+  const label = deviceLabel(String(ctx.req.headers['user-agent'] ?? ''));
+  const r = await signIn(ctx.svc, { ...s, ...signInParty(ctx, s.user), label, previous: { session: ctx.session, cookie: ctx.cookie }, ...(device ? { device } : {}) });
   if (!r.ok) {
     ctx.session = null;
     return r;

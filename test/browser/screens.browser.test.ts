@@ -77,10 +77,10 @@ if (requireChromium(t)) {
     await shot('login');
     await page.getByLabel('Username').fill(user);
     await page.getByLabel('Password', { exact: true }).fill('wrong-password');
-    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
     await shot('login-error');
     await page.getByLabel('Password', { exact: true }).fill(password);
-    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
 
     t.equal(new URL(page.url()).pathname, '/.gatehouse/enroll');
     await shot('enroll-pick');

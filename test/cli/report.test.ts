@@ -47,7 +47,7 @@ t.test('an empty log and directory: zeros and nulls, never NaN', async (t) => {
   t.same(r, {
     window: { since: '2026-10-23T12:00:00.000Z', until: '2026-11-22T12:00:00.000Z', events: 0, first_event: null, last_event: null },
     users: { total: 0, disabled: 0, in_rollout: 0, enrolled: 0, in_grace: 0, deferred: 0, enrollment_rate: null, enrolled_not_in_directory: 0 },
-    factor_mix: { enrolled_users: 0, webauthn: { users: 0, rate: null }, totp: { users: 0, rate: null }, email_sms: { users: 0, rate: null } },
+    factor_mix: { enrolled_users: 0, webauthn: { users: 0, rate: null }, push: { users: 0, rate: null }, totp: { users: 0, rate: null }, email_sms: { users: 0, rate: null } },
     challenges: { by_factor: {}, total: { passed: 0, failed: 0, pass_rate: null } },
     step_ups: { by_rule: {}, total: { passed: 0, failed: 0, pass_rate: null } },
     report_only: { by_rule: {}, total: 0 },
@@ -157,6 +157,7 @@ t.test('users: totals, rollout, grace, deferrals and the factor mix', async (t) 
   t.same(r.factor_mix, {
     enrolled_users: 2,
     webauthn: { users: 1, rate: 0.5 },
+    push: { users: 0, rate: 0 },
     totp: { users: 1, rate: 0.5 },
     email_sms: { users: 1, rate: 0.5 },
   }, 'the mix counts enabled directory users only (not x, not gone)');
@@ -294,7 +295,7 @@ t.test('report --json on a scripted scenario: every figure exact', async (t) => 
       last_event: new Date(s.lastInWindow).toISOString(),
     },
     users: { total: 6, disabled: 1, in_rollout: 5, enrolled: 3, in_grace: 1, deferred: 3, enrollment_rate: 0.5, enrolled_not_in_directory: 1 },
-    factor_mix: { enrolled_users: 3, webauthn: { users: 1, rate: 0.3333 }, totp: { users: 2, rate: 0.6667 }, email_sms: { users: 1, rate: 0.3333 } },
+    factor_mix: { enrolled_users: 3, webauthn: { users: 1, rate: 0.3333 }, push: { users: 0, rate: 0 }, totp: { users: 2, rate: 0.6667 }, email_sms: { users: 1, rate: 0.3333 } },
     challenges: {
       by_factor: {
         email: { passed: 1, failed: 2, pass_rate: 0.3333 },
