@@ -8,7 +8,7 @@
 // instead of one list, so the difference is visible at the one place it lives.
 
 import type { FactorKind } from '../config/types.ts';
-import type { DeviceRecord, FactorRecord, SessionRecord, SigningKey, UserState } from './types.ts';
+import type { DeviceRecord, FactorRecord, SessionRecord, SignInPlace, SigningKey, UserState } from './types.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -99,6 +99,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ],
     },
   },
+  {
+    version: 3,
+    description: 'sign-in places (risk signals: known networks, countries, the last place)',
+    statements: [
+      `CREATE TABLE sign_in_places (
+        username TEXT NOT NULL,
+        network TEXT NOT NULL,
+        country TEXT,
+        lat DOUBLE PRECISION,
+        lon DOUBLE PRECISION,
+        seen_at BIGINT NOT NULL,
+        PRIMARY KEY (username, network)
+      )`,
+    ],
+  },
 ];
 
 /** The statements of one migration in one dialect. */
@@ -185,6 +200,18 @@ export function userStateFromRow(r: Row): UserState {
     last_factor: (r.last_factor ?? null) as FactorKind | null,
     mfa_reset_at: numOrNull(r.mfa_reset_at),
     updated_at: Number(r.updated_at),
+  };
+}
+
+const realOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+export function placeFromRow(r: Row): SignInPlace {
+  return {
+    network: String(r.network),
+    country: r.country === null || r.country === undefined ? null : String(r.country),
+    lat: realOrNull(r.lat),
+    lon: realOrNull(r.lon),
+    at: Number(r.seen_at),
   };
 }
 
