@@ -19,8 +19,22 @@ type AdminAct = {
   approved_by?: string;
 };
 
+/** A sign-in's risk assessment (session/risk-observer.ts): the score, the raised signals, what the rules made of them. */
+export interface RiskAudit {
+  score: number;
+  signals: string[];
+  /** deny | mfa (a second factor since the sign-in) | relax (routine factor skipped) | none */
+  outcome: string;
+  mode: string;
+  /** Signals that could not be judged (no coordinates, unknown country). */
+  unavailable?: string[];
+  country?: string;
+  network?: string;
+  travel?: { km: number; hours: number; from: string };
+}
+
 export type AuditEvent =
-  | ({ event: 'signin.success'; method?: string } & ByUser)
+  | ({ event: 'signin.success'; method?: string; risk?: RiskAudit } & ByUser)
   | ({ event: 'signin.failure'; user?: string; reason: string } & RequestContext)
   | ({ event: 'signin.lockout'; until?: string; failures?: number } & ByUser)
   | ({ event: 'signout' } & ByUser)

@@ -145,3 +145,19 @@ export function pushNotMeAlert(ctx: MessageContext, p: { user: string; ip: strin
     data: { user: p.user, ip: p.ip, action: p.action, at: p.at },
   };
 }
+
+/** A sign-in from a country none of the user's recent sign-ins was from (risk signal new_country). */
+export function newCountryMessage(ctx: MessageContext, p: { country: string; ip: string; at: number; refused: boolean }): Message {
+  const when = new Date(p.at).toISOString().replace('T', ' ').slice(0, 16);
+  return {
+    subject: `New sign-in to ${ctx.product} from ${p.country}`,
+    text: withSupport(ctx, [
+      `Your ${ctx.product} password was used to sign in from a country you have not signed in from recently: ${p.country} (address ${p.ip}, ${when} UTC).`,
+      p.refused ? 'The sign-in was refused.' : 'You may be asked for your second factor.',
+      '',
+      p.refused ? NOT_YOU : `If this was you, there is nothing to do. ${NOT_YOU}`,
+    ]),
+    kind: 'signin_new_country',
+    data: { country: p.country, ip: p.ip, refused: p.refused },
+  };
+}

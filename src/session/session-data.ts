@@ -3,8 +3,9 @@
 // whether an authentic session is still good.
 
 import { randomBytes } from 'node:crypto';
-import type { FactorKind } from '../config/types.ts';
+import type { FactorKind, RiskSignal } from '../config/types.ts';
 import type { FactorCheck } from '../policy/types.ts';
+import type { SignInPlace } from '../store/types.ts';
 
 export interface SessionData {
   v: 1;
@@ -25,8 +26,18 @@ export interface SessionData {
   breakglass?: true;
   /** Profile of a user from an external identity source (OIDC, upstream form); absent for file users. */
   profile?: { email: string; groups: string[]; display_name: string };
+  /** The sign-in's risk facts (risk section on): what policy/risk.ts judges every request by. */
+  risk?: SessionRisk;
   /** A security-page change that waits for a fresh second factor, finished when the user comes back. */
   pending_action?: { action: string; id?: string; name?: string; at: number };
+}
+
+/** Risk facts of a sign-in (session/risk-observer.ts); the policy reads `at` and `signals` (policy/types.ts RiskFacts). */
+export interface SessionRisk {
+  at: number;
+  signals: RiskSignal[];
+  /** The sign-in's place, remembered once a second factor passes (the risk rules asked for one). */
+  place?: SignInPlace;
 }
 
 export function randomId(bytes = 18): string {

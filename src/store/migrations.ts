@@ -8,7 +8,7 @@
 // instead of one list, so the difference is visible at the one place it lives.
 
 import type { FactorKind } from '../config/types.ts';
-import type { DeviceRecord, FactorRecord, ServiceKey, SessionRecord, SigningKey, UserState } from './types.ts';
+import type { DeviceRecord, FactorRecord, ServiceKey, SessionRecord, SignInPlace, SigningKey, UserState } from './types.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -98,6 +98,21 @@ export const MIGRATIONS: readonly Migration[] = [
         'CREATE INDEX sessions_username ON sessions (username)',
       ],
     },
+  },
+  {
+    version: 3,
+    description: 'sign-in places (risk signals: known networks, countries, the last place)',
+    statements: [
+      `CREATE TABLE sign_in_places (
+        username TEXT NOT NULL,
+        network TEXT NOT NULL,
+        country TEXT,
+        lat DOUBLE PRECISION,
+        lon DOUBLE PRECISION,
+        seen_at BIGINT NOT NULL,
+        PRIMARY KEY (username, network)
+      )`,
+    ],
   },
   {
     version: 4,
@@ -202,6 +217,18 @@ export function userStateFromRow(r: Row): UserState {
 
 export function serviceKeyFromRow(r: Row): ServiceKey {
   return { name: String(r.name), sealed_private: String(r.sealed_private), public: String(r.public), created_at: Number(r.created_at) };
+}
+
+const realOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+export function placeFromRow(r: Row): SignInPlace {
+  return {
+    network: String(r.network),
+    country: r.country === null || r.country === undefined ? null : String(r.country),
+    lat: realOrNull(r.lat),
+    lon: realOrNull(r.lon),
+    at: Number(r.seen_at),
+  };
 }
 
 export function signingKeyFromRow(r: Row): SigningKey {

@@ -5,7 +5,7 @@
 
 import pg from 'pg';
 import {
-  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, sessionFromRow, groupKinds, pendingMigrations, serviceKeyFromRow, signingKeyFromRow,
+  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, sessionFromRow, groupKinds, pendingMigrations, placeFromRow, serviceKeyFromRow, signingKeyFromRow,
   statementsFor, userStateFromRow, type Row,
 } from './migrations.ts';
 import type { Store } from './types.ts';
@@ -184,6 +184,21 @@ export function openPostgresStore(url: string): Store {
            mfa_reset_at = excluded.mfa_reset_at, updated_at = excluded.updated_at`,
         [s.user, s.deferrals, s.last_factor, s.mfa_reset_at, s.updated_at],
       );
+    },
+
+    async recordSignInPlace(user, p, forgetBefore) {
+      await transaction(async (c) => {
+        await c.query(
+          `INSERT INTO sign_in_places (username, network, country, lat, lon, seen_at) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (username, network) DO UPDATE SET country = excluded.country, lat = excluded.lat, lon = excluded.lon,
+             seen_at = GREATEST(sign_in_places.seen_at, excluded.seen_at)`,
+          [user, p.network, p.country, p.lat, p.lon, p.at],
+        );
+        await c.query('DELETE FROM sign_in_places WHERE username = $1 AND seen_at < $2', [user, forgetBefore]);
+      });
+    },
+    async listSignInPlaces(user) {
+      return (await rows('SELECT * FROM sign_in_places WHERE username = $1 ORDER BY seen_at, network COLLATE "C"', [user])).map(placeFromRow);
     },
 
     async listSigningKeys() {

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import {
-  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, groupKinds, pendingMigrations, sessionFromRow,
+  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, groupKinds, pendingMigrations, placeFromRow, sessionFromRow,
   serviceKeyFromRow, signingKeyFromRow, statementsFor, userStateFromRow, type Row,
 } from './migrations.ts';
 import type { Store } from './types.ts';
@@ -180,6 +180,21 @@ export function openSqliteStore(path: string): Store {
            mfa_reset_at = excluded.mfa_reset_at, updated_at = excluded.updated_at`,
         s.user, s.deferrals, s.last_factor, s.mfa_reset_at, s.updated_at,
       );
+    },
+
+    async recordSignInPlace(user, p, forgetBefore) {
+      transaction(() => {
+        run(
+          `INSERT INTO sign_in_places (username, network, country, lat, lon, seen_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (username, network) DO UPDATE SET country = excluded.country, lat = excluded.lat, lon = excluded.lon,
+             seen_at = MAX(sign_in_places.seen_at, excluded.seen_at)`,
+          user, p.network, p.country, p.lat, p.lon, p.at,
+        );
+        run('DELETE FROM sign_in_places WHERE username = ? AND seen_at < ?', user, forgetBefore);
+      });
+    },
+    async listSignInPlaces(user) {
+      return all('SELECT * FROM sign_in_places WHERE username = ? ORDER BY seen_at, network', user).map(placeFromRow);
     },
 
     async listSigningKeys() {

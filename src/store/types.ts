@@ -61,6 +61,15 @@ export interface SigningKey {
   retired_at: number | null;    // still published for a grace period after this
 }
 
+/** The newest sign-in of a user from one network (/24 or /48): what the risk signals compare with. */
+export interface SignInPlace {
+  network: string;
+  country: string | null;       // ISO 3166 alpha-2, when GeoIP knew it
+  lat: number | null;           // degrees, when a city database or the locations file knew them
+  lon: number | null;
+  at: number;                   // unix ms of that sign-in
+}
+
 export interface Store {
   /** Create or upgrade the schema (idempotent; safe when several instances start together). */
   migrate(): Promise<void>;
@@ -109,6 +118,11 @@ export interface Store {
   putUserState(state: UserState): Promise<void>;
   /** Users whose MFA was reset after `since` (unix ms): every instance polls this to end their sessions. */
   mfaResetsSince(since: number): Promise<Array<{ user: string; at: number }>>;
+
+  /** Remembers a sign-in place (one row per user and network, the newest wins) and forgets the user's places seen before `forgetBefore`. */
+  recordSignInPlace(user: string, place: SignInPlace, forgetBefore: number): Promise<void>;
+  /** The user's remembered places, oldest first. */
+  listSignInPlaces(user: string): Promise<SignInPlace[]>;
 
   listSigningKeys(): Promise<SigningKey[]>;
   addSigningKey(key: SigningKey): Promise<void>;

@@ -7,7 +7,7 @@ import type { RequestContext } from '../web/context.ts';
 import { readForm, BodyError } from '../web/form-body.ts';
 import { errorPage, redirect, sendPage } from '../web/respond.ts';
 import { safeReturnTarget } from '../policy/return-target.ts';
-import { throttleKeys } from '../identity/throttle.ts';
+import { priorFailures, throttleKeys } from '../identity/throttle.ts';
 import { csrfOk, ensureSession, signInBrowser, signInParty } from '../web/page-session.ts';
 import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
 import { breakGlassSignIn } from './break-glass.ts';
@@ -57,7 +57,7 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
     return refusedPage(ctx, rd, username);
   }
   await svc.throttle.succeed(reserved.attempt);
-  const signedIn = await signInBrowser(ctx, { user: result.user.id, amr: ['pwd'], method: (device) => (device ? 'pwd+device' : 'pwd') });
+  const signedIn = await signInBrowser(ctx, { user: result.user.id, amr: ['pwd'], method: (device) => (device ? 'pwd+device' : 'pwd'), failures: priorFailures(reserved.attempt) });
   if (!signedIn.ok) return errorPage(ctx, 403);
   redirect(ctx, rd, { 'set-cookie': signedIn.setCookie }, 303);
 }

@@ -181,6 +181,24 @@ export function storeConformance(t: Test, makeStore: () => Promise<Store>): void
     t.equal(await store.getServiceKey('other'), undefined);
   });
 
+  t.test('sign-in places: upsert per network, newest wins, old ones forgotten', async (t) => {
+    const store = await fresh(t);
+    t.same(await store.listSignInPlaces('alice'), [], 'none at first');
+    const london = { network: '81.2.69.0/24', country: 'GB', lat: 51.5074, lon: -0.1278, at: T0 };
+    await store.recordSignInPlace('alice', london, 0);
+    t.strictSame(await store.listSignInPlaces('alice'), [london], 'round-trips, coordinates exact');
+    const v6 = { network: '2001:db8:1::/48', country: null, lat: null, lon: null, at: T0 + 10 };
+    await store.recordSignInPlace('alice', v6, 0);
+    await store.recordSignInPlace('alice', { ...london, at: T0 + 20 }, 0);
+    t.strictSame(await store.listSignInPlaces('alice'), [v6, { ...london, at: T0 + 20 }], 'one row per network, oldest first');
+    await store.recordSignInPlace('alice', { ...london, at: T0 + 5 }, 0);
+    t.equal((await store.listSignInPlaces('alice'))[1].at, T0 + 20, 'an older sign-in never moves a place back in time');
+    await store.recordSignInPlace('bob', { ...london, at: T0 }, 0);
+    await store.recordSignInPlace('alice', { network: '90.1.2.0/24', country: 'FR', lat: 48.86, lon: 2.35, at: T0 + 30 }, T0 + 15);
+    t.same((await store.listSignInPlaces('alice')).map((p) => p.network), ['81.2.69.0/24', '90.1.2.0/24'], 'places seen before forgetBefore are forgotten');
+    t.equal((await store.listSignInPlaces('bob')).length, 1, "another user's places are untouched");
+  });
+
   t.test('signing keys: add, list, retire, delete', async (t) => {
     const store = await fresh(t);
     t.same(await store.listSigningKeys(), [], 'none at first');

@@ -54,6 +54,17 @@ export const en = {
   'push.enroll.browser': 'Get notifications in this browser',
   'push.enroll.browser_failed': 'This browser could not turn on notifications. Check that notifications are allowed for this site, or use the link by email.',
   'push.enroll.or_link': 'Or get requests as a link by email',
+  'sessions.heading': 'Where you’re signed in',
+  'sessions.this_browser': 'This browser',
+  'sessions.meta': 'Network {network} · signed in {created} · last seen {seen}',
+  'sessions.meta_current': 'Network {network} · signed in {created} · active now',
+  'sessions.sign_out': 'Sign out',
+  'sessions.sign_out_label': 'Sign out {label} on network {network}',
+  'sessions.no_others': 'You’re not signed in on any other browser.',
+  'sessions.signed_out': 'That browser was signed out. It has to sign in again to get back in.',
+  'sessions.everywhere_button': 'Sign out everywhere',
+  'sessions.everywhere_hint': 'Ends every session on every device, including this one, and forgets trusted browsers.',
+  'signed_out.everywhere_counts': 'Sessions ended: {sessions}. Trusted browsers forgotten: {devices}.',
 } as const;
 
 export type MessageKey = keyof typeof en;
