@@ -95,6 +95,21 @@ export class SessionManager {
     if (this.#revokedSids.size > 100_000) this.#sweep();
   }
 
+  /**
+   * The session-list entries (registry id, creation time) of `user` that are
+   * not revoked: the security page lists no session that was signed out, by
+   * "sign out everywhere" or an MFA reset included, whichever instance did it.
+   * Asks shared state (one look-up per entry and one for the user), like a cold read.
+   */
+  async notRevoked<T extends { id: string; created_at: number }>(user: string, entries: readonly T[]): Promise<T[]> {
+    const [before, ...revoked] = await Promise.all([
+      this.#o.shared.get(`rev:user:${user}`),
+      ...entries.map((e) => (this.#revokedSids.has(e.id) ? Promise.resolve('1') : this.#o.shared.get(`rev:sid:${e.id}`))),
+    ]);
+    const cutoff = Math.max(before === null ? 0 : Number(before), this.#revokedUsers.get(user) ?? 0);
+    return entries.filter((e, i) => revoked[i] === null && e.created_at > cutoff);
+  }
+
   /** Ends, in this process, every session of `user` created up to `before` (MFA reset seen in the store). */
   revokeUserLocally(user: string, before: number): void {
     this.#revokedUsers.set(user, Math.max(before, this.#revokedUsers.get(user) ?? 0));

@@ -50,6 +50,17 @@ export const en = {
   'passkey_signin.unsupported': 'This browser cannot use passkeys. Sign in with your username and password.',
   'passkey_signin.noscript': 'To sign in with a passkey, turn on JavaScript. You can still sign in with your username and password.',
   'enroll.passkey_signin_hint': 'Saved on this device or phone, so next time you can sign in with it alone: no username or password.',
+  'sessions.heading': 'Where you’re signed in',
+  'sessions.this_browser': 'This browser',
+  'sessions.meta': 'Network {network} · signed in {created} · last seen {seen}',
+  'sessions.meta_current': 'Network {network} · signed in {created} · active now',
+  'sessions.sign_out': 'Sign out',
+  'sessions.sign_out_label': 'Sign out {label} on network {network}',
+  'sessions.no_others': 'You’re not signed in on any other browser.',
+  'sessions.signed_out': 'That browser was signed out. It has to sign in again to get back in.',
+  'sessions.everywhere_button': 'Sign out everywhere',
+  'sessions.everywhere_hint': 'Ends every session on every device, including this one, and forgets trusted browsers.',
+  'signed_out.everywhere_counts': 'Sessions ended: {sessions}. Trusted browsers forgotten: {devices}.',
 } as const;
 
 export type MessageKey = keyof typeof en;
