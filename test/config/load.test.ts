@@ -59,6 +59,7 @@ const DEFAULTS: Omit<Config, 'source_path' | 'warnings'> = {
     max_header_count: 100,
     max_body_bytes: 1_073_741_824,
     shutdown_timeout: 10_000,
+    workers: 1,
     log_level: 'info',
     instance_id: hostnameId(),
   },
@@ -138,6 +139,7 @@ t.test('every key set: values converted and normalized', async (t) => {
     admin_listen: '127.0.0.1:9090',
     log_level: 'debug',
     instance_id: 'gw-eu-1',
+    workers: 'auto',
   });
   t.strictSame(c.routes[1], {
     host: 'legacy.acme.test',

@@ -10,7 +10,7 @@ import { Client, type GatewayFixture } from '../helpers/gateway.ts';
 import type { LenientUpstream } from '../helpers/lenient-upstream.ts';
 import { startLenientGateway } from '../helpers/lenient-gateway.ts';
 import { requireRedis, REDIS_URL } from '../helpers/services.ts';
-import { enrollTotpOverHttp } from '../helpers/totp.ts';
+import { enrollTotpOverHttp, passStashedChallenge } from '../helpers/totp.ts';
 
 const USERS = {
   alice: { password: 'alice-test-pass', groups: ['finance'] },
@@ -156,8 +156,7 @@ t.test('a replay is decided for the method its form claims (_method), not only t
   const stash = challenge.searchParams.get('stash')!;
   t.ok(stash, 'the POST is kept');
   // TOTP satisfies the POST rule; the DELETE the form claims needs a passkey.
-  const csrf = await c.csrf(`/.gatehouse/challenge?${challenge.searchParams}&method=totp`);
-  const passed = await c.postForm('/.gatehouse/challenge', { csrf, rd: challenge.searchParams.get('rd')!, rule: challenge.searchParams.get('rule')!, stash, method: 'totp', code: await device.next() });
+  const passed = await passStashedChallenge(c, challenge, device);
   t.equal(passed.status, 303, 'the TOTP check passes');
   const resume = passed.headers.get('location')!;
   t.match(resume, /^\/items\/1\?__gatehouse_resume=/);
@@ -187,8 +186,7 @@ t.test('a POST whose action is only in its body (params rule) is kept, replayed 
   const stash = challenge.searchParams.get('stash')!;
   t.ok(stash, 'the POST is kept');
   t.equal(up.requests.length, 0, 'nothing reached the app');
-  const csrf = await c.csrf(`/.gatehouse/challenge?${challenge.searchParams}&method=totp`);
-  const passed = await c.postForm('/.gatehouse/challenge', { csrf, rd: challenge.searchParams.get('rd')!, rule: 'db-export', stash, method: 'totp', code: await device.next() });
+  const passed = await passStashedChallenge(c, challenge, device);
   t.equal(passed.status, 303);
   const replay = await c.fetch(passed.headers.get('location')!);
   t.equal(replay.status, 200, 'the replay is decided on the kept body: allowed now');
