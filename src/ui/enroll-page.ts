@@ -110,7 +110,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
     return sendPage(ctx, 200, 'enroll', pushPage(ctx, flow, { needs, others, email }));
   }
   if (method === 'email' && kindAllowed('email', accepted) && email) {
-    return sendPage(ctx, 200, 'enroll', { mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), needs, others, email, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'] });
+    return sendPage(ctx, 200, 'enroll', await emailPage(ctx, flow, { needs, others, email }));
   }
   const state = await ctx.svc.store.getUserState(user);
   const u = currentUser(ctx);
@@ -164,6 +164,16 @@ function smsPage(ctx: RequestContext, flow: Flow, extra: Record<string, unknown>
   return {
     mode: 'sms', flow, query: flowQuery(flow), code_length: ctx.snap.config.factors.sms_otp?.length ?? 6,
     step: { current: 2, total: STEPS, label: 'Confirm your phone' }, scripts: ['autosubmit.js'], ...extra,
+  };
+}
+
+/** The email confirmation step; a code sent moments ago (this answer or a reload of it) puts it in its "we sent a code" state. */
+async function emailPage(ctx: RequestContext, flow: Flow, extra: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const resendMs = await ctx.svc.factors.resendWait('email', ctx.session!.user!);
+  return {
+    mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email: currentUser(ctx)?.email,
+    step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js', 'resend-countdown.js'],
+    code_sent: resendMs > 0, resend_seconds: Math.ceil(resendMs / 1000), ...extra,
   };
 }
 
@@ -276,20 +286,16 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
   if (action === 'email-send') {
     const u = currentUser(ctx)!;
     const sent = await svc.factors.beginCodeEnrollment('email', { id: user, email: u.email });
-    return sendPage(ctx, sent.ok ? 200 : 429, 'enroll', {
-      mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email: u.email, code_sent: true, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'],
-      ...(sent.ok ? { notice: `We sent a code to ${u.email}.` } : { error: 'A code was sent moments ago. Check your inbox, or wait a little before asking again.' }),
-    });
+    return sendPage(ctx, sent.ok ? 200 : 429, 'enroll', await emailPage(ctx, flow, {
+      code_sent: true, ...(sent.ok ? {} : { error: 'A code was sent moments ago. Check your inbox, or wait a little before asking again.' }),
+    }));
   }
   if (action === 'email-confirm') {
     const attempt = await confirmationAttempt(ctx);
     if (!attempt) return;
     const r = await svc.factors.finishCodeEnrollment('email', user, form.code ?? '');
     if (!r.ok) {
-      return sendPage(ctx, 400, 'enroll', {
-        mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email: currentUser(ctx)?.email, code_sent: true,
-        step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'], error: 'That code is not right or has expired.',
-      });
+      return sendPage(ctx, 400, 'enroll', await emailPage(ctx, flow, { code_sent: true, error: 'That code is not right or has expired.' }));
     }
     return enrolled(ctx, flow, 'email', r.factor.id, r.factor.name, attempt);
   }

@@ -60,4 +60,9 @@ export const de: Catalog = {
   'sessions.everywhere_button': 'Überall abmelden',
   'sessions.everywhere_hint': 'Beendet jede Sitzung auf jedem Gerät, auch diese, und vergisst vertrauenswürdige Browser.',
   'signed_out.everywhere_counts': 'Beendete Sitzungen: {sessions}. Vergessene vertrauenswürdige Browser: {devices}.',
+  'code.sent_email': 'Wir haben einen Code an {to} gesendet. Es kann eine Minute dauern; sehen Sie auch im Spam-Ordner nach.',
+  'code.sent_sms': 'Wir haben Ihnen einen Code per SMS geschickt. Es kann eine Minute dauern.',
+  'code.not_arrived': 'Kein Code?',
+  'code.resend': 'Neuen Code senden',
+  'code.resend_wait': 'Einen neuen Code können Sie in {seconds} s anfordern.',
 };

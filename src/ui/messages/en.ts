@@ -61,6 +61,11 @@ export const en = {
   'sessions.everywhere_button': 'Sign out everywhere',
   'sessions.everywhere_hint': 'Ends every session on every device, including this one, and forgets trusted browsers.',
   'signed_out.everywhere_counts': 'Sessions ended: {sessions}. Trusted browsers forgotten: {devices}.',
+  'code.sent_email': 'We sent a code to {to}. It can take a minute to arrive; check your spam folder too.',
+  'code.sent_sms': 'We texted a code to your phone. It can take a minute to arrive.',
+  'code.not_arrived': 'No code?',
+  'code.resend': 'Send a new code',
+  'code.resend_wait': 'You can ask for a new one in {seconds} s.',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -60,4 +60,9 @@ export const es: Catalog = {
   'sessions.everywhere_button': 'Cerrar sesión en todas partes',
   'sessions.everywhere_hint': 'Cierra todas las sesiones en todos los dispositivos, incluida esta, y olvida los navegadores de confianza.',
   'signed_out.everywhere_counts': 'Sesiones cerradas: {sessions}. Navegadores de confianza olvidados: {devices}.',
+  'code.sent_email': 'Enviamos un código a {to}. Puede tardar un minuto en llegar; revisa también la carpeta de spam.',
+  'code.sent_sms': 'Te enviamos un código por SMS. Puede tardar un minuto en llegar.',
+  'code.not_arrived': '¿No llegó el código?',
+  'code.resend': 'Enviar un código nuevo',
+  'code.resend_wait': 'Podrás pedir uno nuevo en {seconds} s.',
 };

@@ -60,4 +60,9 @@ export const fr: Catalog = {
   'sessions.everywhere_button': 'Se déconnecter partout',
   'sessions.everywhere_hint': 'Met fin à toutes les sessions sur tous les appareils, y compris celle-ci, et oublie les navigateurs de confiance.',
   'signed_out.everywhere_counts': 'Sessions fermées : {sessions}. Navigateurs de confiance oubliés : {devices}.',
+  'code.sent_email': 'Nous avons envoyé un code à {to}. Il peut mettre une minute à arriver ; vérifiez aussi vos courriers indésirables.',
+  'code.sent_sms': 'Nous vous avons envoyé un code par SMS. Il peut mettre une minute à arriver.',
+  'code.not_arrived': 'Pas de code ?',
+  'code.resend': 'Envoyer un nouveau code',
+  'code.resend_wait': 'Vous pourrez en demander un nouveau dans {seconds} s.',
 };
