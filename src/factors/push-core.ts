@@ -9,6 +9,8 @@ export interface PushContext {
   action: string;
   /** The client address the sign-in came from. */
   ip: string;
+  /** Its country (ISO 3166 alpha-2), when the risk section's GeoIP knows it. */
+  country?: string;
   /** The step-up rule, when one asked. */
   rule?: string;
 }
