@@ -111,3 +111,53 @@ export function enrollmentCompleteMessage(ctx: MessageContext, p: { label: strin
     data: { label: p.label },
   };
 }
+
+/**
+ * The approval link of a push sent through the notifier. It never carries the
+ * number the sign-in page shows: the person at the phone must read it there.
+ */
+export function pushApprovalMessage(ctx: MessageContext, p: { url: string; action: string; ip: string; ttlMs: number; enroll: boolean }): Message {
+  const what = p.enroll ? `confirm this phone for ${ctx.product} sign-in approvals` : `approve a sign-in to ${ctx.product} (${p.action}, from ${p.ip})`;
+  return {
+    subject: p.enroll ? `Confirm sign-in approvals for ${ctx.product}` : `Approve your ${ctx.product} sign-in?`,
+    text: withSupport(ctx, [
+      `Open this link to ${what}:`,
+      p.url,
+      '',
+      `Then tap the number shown on the sign-in page. The link works once, for ${formatDuration(p.ttlMs)}.`,
+      'If you did not try to sign in, open the link and choose "I didn’t try to sign in".',
+    ]),
+    kind: 'push_approval',
+    data: { url: p.url, expires_in_seconds: Math.round(p.ttlMs / 1000), enroll: p.enroll },
+  };
+}
+
+/** To the operator's alert address: a user said a push was not theirs. */
+export function pushNotMeAlert(ctx: MessageContext, p: { user: string; ip: string; action: string; at: string }): Message {
+  return {
+    subject: `${ctx.product}: ${p.user} reported a sign-in attempt that was not theirs`,
+    text: [
+      `${p.user} answered a push approval request with "I didn’t try to sign in".`,
+      `Sign-in from ${p.ip} (${p.action}) at ${p.at}.`,
+      'The password of this account may be known to someone else. The request was refused.',
+    ].join('\n'),
+    kind: 'push_not_me',
+    data: { user: p.user, ip: p.ip, action: p.action, at: p.at },
+  };
+}
+
+/** A sign-in from a country none of the user's recent sign-ins was from (risk signal new_country). */
+export function newCountryMessage(ctx: MessageContext, p: { country: string; ip: string; at: number; refused: boolean }): Message {
+  const when = new Date(p.at).toISOString().replace('T', ' ').slice(0, 16);
+  return {
+    subject: `New sign-in to ${ctx.product} from ${p.country}`,
+    text: withSupport(ctx, [
+      `Your ${ctx.product} password was used to sign in from a country you have not signed in from recently: ${p.country} (address ${p.ip}, ${when} UTC).`,
+      p.refused ? 'The sign-in was refused.' : 'You may be asked for your second factor.',
+      '',
+      p.refused ? NOT_YOU : `If this was you, there is nothing to do. ${NOT_YOU}`,
+    ]),
+    kind: 'signin_new_country',
+    data: { country: p.country, ip: p.ip, refused: p.refused },
+  };
+}

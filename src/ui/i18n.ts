@@ -13,7 +13,7 @@ import { fr } from './messages/fr.ts';
 export const CATALOGS: Readonly<Record<Language, Catalog>> = { en, de, fr, es };
 
 /** Pages (views/<name>.eta) whose every string, and the layout's, comes from the catalogs. */
-export const TRANSLATED_PAGES: ReadonlySet<string> = new Set(['signed-out']);
+export const TRANSLATED_PAGES: ReadonlySet<string> = new Set(['signed-out', 'push-approve']);
 
 // Scripts written right to left (the primary language subtag).
 const RTL = new Set(['ar', 'he', 'fa', 'ur', 'yi', 'ps', 'sd', 'ug', 'dv']);

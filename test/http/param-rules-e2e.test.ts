@@ -3,18 +3,16 @@
 // each case asserts what reached the app, not what the gateway says.
 
 import t, { type Test } from 'tap';
-import { startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
-import { plainAnswer, startLenientUpstream, type LenientUpstream } from '../helpers/lenient-upstream.ts';
+import type { GatewayFixture } from '../helpers/gateway.ts';
+import type { LenientUpstream } from '../helpers/lenient-upstream.ts';
+import { startLenientGateway } from '../helpers/lenient-gateway.ts';
 import { rawGet, sendRaw } from '../helpers/raw-http.ts';
 
 async function setup(t: Test): Promise<{ f: GatewayFixture; up: LenientUpstream }> {
-  const up = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
-  t.teardown(() => up.close());
-  const f = await startTestGateway({
-    upstream: false,
+  const { f, up } = await startLenientGateway(t, {
+    // method_override pass: the body is read for the params rules alone (no _method reading first).
+    routes: [{ path: '/', params_style: 'php', strip_headers: ['X-DokuWiki-Do'], method_override: 'pass' }],
     config: {
-      // method_override pass: the body is read for the params rules alone (no _method reading first).
-      routes: [{ path: '/', upstream: up.origin, params_style: 'php', strip_headers: ['X-DokuWiki-Do'], method_override: 'pass' }],
       policy: {
         default: 'none',
         inspect_body_max: '1KiB',
@@ -26,7 +24,6 @@ async function setup(t: Test): Promise<{ f: GatewayFixture; up: LenientUpstream 
       },
     },
   });
-  t.teardown(() => f.close());
   return { f, up };
 }
 
@@ -88,30 +85,30 @@ t.test('query rules: GET, PHP array names, case; a header the app reads as an ac
   t.notMatch(up.requests.at(-1)!.head, /dokuwiki-do|dokuwiki_do/i, 'X-DokuWiki-Do (either spelling) never reaches the app');
 });
 
-t.test('a chunked form growing past inspect_body_max is refused, not half forwarded', async (t) => {
+t.test('a chunked form growing past inspect_body_max is decided as unread: the most demanding rule applies, nothing is half forwarded', async (t) => {
   const { f, up } = await setup(t);
   const chunk = `route=/sql&pad=${'y'.repeat(1500)}`;
-  const head = ['POST /index.php HTTP/1.1', `Host: localhost:${f.port}`, `Content-Type: ${FORM}`, 'Transfer-Encoding: chunked', 'Connection: close'];
-  const r = await sendRaw(f.port, `${head.join('\r\n')}\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`);
-  t.equal(r.status, 413);
+  const head = (target: string) => [`POST ${target} HTTP/1.1`, `Host: localhost:${f.port}`, 'Accept: application/json', `Content-Type: ${FORM}`, 'Transfer-Encoding: chunked', 'Connection: close'];
+  const r = await sendRaw(f.port, `${head('/index.php').join('\r\n')}\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`);
+  t.equal(r.status, 403, 'the params rule is in doubt: its deny stands');
   t.equal(up.requests.length, 0);
+  // Where no params rule could decide, the same body streams on untouched (see test/http/oversize-params-body.test.ts for allowed ones).
+  const elsewhere = await sendRaw(f.port, `${head('/other.php').join('\r\n')}\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`);
+  t.equal(elsewhere.status, 200);
+  t.equal(up.requests.at(-1)!.body, chunk);
 });
 
 t.test('a method override the app may run reads the body too; forward-auth never sees a body', async (t) => {
-  const up = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
-  t.teardown(() => up.close());
-  const f = await startTestGateway({
-    upstream: false,
+  const { f, up } = await startLenientGateway(t, {
+    routes: [{ path: '/' }],
     config: {
       server: { trusted_proxies: ['127.0.0.1/32'] },
-      routes: [{ path: '/', upstream: up.origin }],
       policy: {
         default: 'none',
         rules: [{ id: 'delete-export', match: { path: '/api.php', methods: ['DELETE'], params: { route: '/export' } }, require: 'deny' }],
       },
     },
   });
-  t.teardown(() => f.close());
   // A POST claiming DELETE with a body the gateway cannot read as a form: judged as the DELETE it may be, in doubt.
   let r = await post(f, '/api.php', 'text/plain', 'route=/export', ['X-HTTP-Method-Override: DELETE']);
   t.equal(r.status, 403, 'the claimed DELETE\'s params rule is in doubt: denied');

@@ -266,7 +266,7 @@ if (requireChromium(t)) {
     const page = await newPage(browser);
     const problems = watchConsole(page);
     await page.goto(`${origin}/p/login-lockout-short`);
-    const button = page.getByRole('button', { name: 'Sign in' });
+    const button = page.getByRole('button', { name: 'Sign in', exact: true });
     t.equal(await page.getByRole('alert').textContent().then((s) => s?.trim()), 'Too many attempts. Try again in 2 seconds.');
     t.ok(await button.isDisabled(), 'disabled while locked');
     await page.getByText('Try again in 1 second.').waitFor({ timeout: 5000 });
