@@ -58,6 +58,8 @@ export interface FactorRegistry {
   /** Sends a sign-in code: email to the user's address, sms to the phone of the user's sms factor. */
   sendCode(kind: CodeKind, user: { id: string; email?: string }): Promise<OneTimeSendResult>;
   verifyCode(kind: CodeKind, user: UserRef, code: string): Promise<OneTimeVerifyResult>;
+  /** Milliseconds until the user may ask for another code of this kind (0: now). */
+  resendWait(kind: CodeKind, user: UserRef): Promise<number>;
   /** Sends a code to the destination being enrolled (email: the user's address; sms: the phone typed in). */
   beginCodeEnrollment(kind: CodeKind, user: { id: string; email?: string }, phone?: string): Promise<OneTimeSendResult>;
   finishCodeEnrollment(kind: CodeKind, user: UserRef, code: string, name?: string): Promise<CodeEnrollFinish>;
@@ -103,7 +105,7 @@ export function createFactorRegistry(opts: FactorRegistryOptions): FactorRegistr
     : undefined;
 
   const push = factors.push
-    ? createPushService({ shared, store, notifier, config: factors.push, publicUrl: opts.publicUrl ?? 'http://localhost:8080', product: opts.product ?? 'gatehouse', support: opts.support, now })
+    ? createPushService({ shared, store, notifier, box, config: factors.push, publicUrl: opts.publicUrl ?? 'http://localhost:8080', product: opts.product ?? 'gatehouse', support: opts.support, now })
     : undefined;
 
   function codes(kind: CodeKind): OneTimeCodes {
@@ -148,6 +150,10 @@ export function createFactorRegistry(opts: FactorRegistryOptions): FactorRegistr
 
     async verifyCode(kind, user, code) {
       return codes(kind).verify(user, code);
+    },
+
+    resendWait(kind, user) {
+      return codes(kind).resendWait(user);
     },
 
     async beginCodeEnrollment(kind, user, phone) {

@@ -128,6 +128,8 @@ async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind 
   const rule = flow.rule ? ctx.snap.config.policy.rules.find((r) => r.id === flow.rule) : undefined;
   // Asked before adding a method (enroll-page.ts): say so (the user did not ask to sign in), and trust no browser here.
   const confirmEnroll = flow.rd === '/.gatehouse/enroll' || flow.rd.startsWith('/.gatehouse/enroll?');
+  // A code that just went out (this answer, or a reload of it): the page is in its "we sent a code" state with the resend wait.
+  const resendMs = method === 'email' || method === 'sms' ? await ctx.svc.factors.resendWait(method, ctx.session!.user!) : 0;
   sendPage(ctx, wait > 0 && status === 200 ? 429 : status, 'challenge', {
     mode: method,
     flow,
@@ -146,8 +148,11 @@ async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind 
     email: maskEmail(currentUser(ctx)?.email ?? ''),
     // Email and text codes have a configured length (4-10 digits): the code box must take all of them.
     code_length: method === 'sms' ? ctx.snap.config.factors.sms_otp?.length ?? 6 : ctx.snap.config.factors.email_otp.length,
-    scripts: method === 'webauthn' ? ['simplewebauthn-browser.js', 'webauthn.js'] : method === 'push' ? (extra.push ? ['push-wait.js'] : []) : ['autosubmit.js'],
+    scripts: method === 'webauthn' ? ['simplewebauthn-browser.js', 'webauthn.js'] : method === 'push' ? (extra.push ? ['push-wait.js'] : [])
+      : method === 'email' || method === 'sms' ? ['autosubmit.js', 'resend-countdown.js'] : ['autosubmit.js'],
     idp_signin_url: idpSigninUrl(ctx, flow),
+    code_sent: resendMs > 0,
+    resend_seconds: Math.ceil(resendMs / 1000),
     ...extra,
   });
 }
@@ -173,7 +178,7 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
       const msg = sent.reason === 'rate_limited' ? `A code was sent moments ago. You can ask for another in ${Math.ceil(sent.retryAfterMs / 1000)} seconds.` : 'No address is known for this method.';
       return renderMethod(ctx, flow, method, methods, { code_sent: sent.reason === 'rate_limited', error: msg });
     }
-    return renderMethod(ctx, flow, method, methods, { code_sent: true, notice: `We sent a code to ${maskEmail(u.email)}.` });
+    return renderMethod(ctx, flow, method, methods, { code_sent: true });
   }
 
   if (method === 'push') return pushSubmit(ctx, flow, methods, form);
@@ -231,7 +236,7 @@ async function pushSubmit(ctx: RequestContext, flow: Flow, methods: FactorKind[]
     const context = pushContextFor(ctx, flow.rd, await pendingRequest(ctx, flow.stash), flow.rule);
     const started = await push.start({ id: user, email: currentUser(ctx)?.email }, context);
     const error = await pushStarted(ctx, user, started, 'challenge', context.action);
-    if (!started.ok) return renderMethod(ctx, flow, 'push', methods, { error }, started.reason === 'no_channel' ? 400 : 429);
+    if (!started.ok) return renderMethod(ctx, flow, 'push', methods, { error }, started.reason === 'no_channel' ? 400 : started.reason === 'undelivered' ? 502 : 429);
     return renderMethod(ctx, flow, 'push', methods, { push: waiting(ctx, started.id, started.number, started.expires) });
   }
   const id = cleanPushId(form.push_id);

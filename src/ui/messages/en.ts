@@ -50,6 +50,10 @@ export const en = {
   'passkey_signin.unsupported': 'This browser cannot use passkeys. Sign in with your username and password.',
   'passkey_signin.noscript': 'To sign in with a passkey, turn on JavaScript. You can still sign in with your username and password.',
   'enroll.passkey_signin_hint': 'Saved on this device or phone, so next time you can sign in with it alone: no username or password.',
+  'push.enroll.browser_lead': 'On your phone, open this page and turn on notifications: requests then arrive as a notification.',
+  'push.enroll.browser': 'Get notifications in this browser',
+  'push.enroll.browser_failed': 'This browser could not turn on notifications. Check that notifications are allowed for this site, or use the link by email.',
+  'push.enroll.or_link': 'Or get requests as a link by email',
   'sessions.heading': 'Where you’re signed in',
   'sessions.this_browser': 'This browser',
   'sessions.meta': 'Network {network} · signed in {created} · last seen {seen}',
@@ -61,6 +65,11 @@ export const en = {
   'sessions.everywhere_button': 'Sign out everywhere',
   'sessions.everywhere_hint': 'Ends every session on every device, including this one, and forgets trusted browsers.',
   'signed_out.everywhere_counts': 'Sessions ended: {sessions}. Trusted browsers forgotten: {devices}.',
+  'code.sent_email': 'We sent a code to {to}. It can take a minute to arrive; check your spam folder too.',
+  'code.sent_sms': 'We texted a code to your phone. It can take a minute to arrive.',
+  'code.not_arrived': 'No code?',
+  'code.resend': 'Send a new code',
+  'code.resend_wait': 'You can ask for a new one in {seconds} s.',
 } as const;
 
 export type MessageKey = keyof typeof en;
