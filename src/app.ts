@@ -199,6 +199,8 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       log.level = cfg.server.log_level;
       await svc.pools.retain(fresh.routes.map((r) => r.upstreamOrigin));
       for (const w of cfg.warnings) log.warn(w);
+      // One process cannot become a primary with workers in place (src/cluster/): that takes a restart.
+      if (!primary && cfg.server.workers !== config.server.workers) log.warn({ workers: cfg.server.workers }, 'server.workers changed: restart gatehouse serve to apply it');
       log.info('config reloaded');
       metrics.configReloads.labels('ok').inc();
       await audit.write({ event: 'config.loaded', source: configPath, reason: 'reload' });
