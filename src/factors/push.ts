@@ -20,6 +20,8 @@ import type { Notifier } from '../identity/notifier.ts';
 import { pushApprovalMessage } from '../identity/messages.ts';
 import { answerPush, backoffAfter, countsAsRefusal, parsePushRequest, pickNumbers, statusAt, type PushAnswer, type PushContext, type PushRequest, type PushStatus } from './push-core.ts';
 import { cleanFactorName, factorKindInfo, verified, type Verified } from './types.ts';
+import type { SecretBox } from '../store/secret-box.ts';
+import { createWebPushSender, type WebPushSender } from './web-push.ts';
 
 /** How long an answered or expired request stays readable for the sign-in page. */
 const KEEP_AFTER_MS = 5 * 60_000;
@@ -29,6 +31,8 @@ export interface PushOptions {
   store: Store;
   notifier: Notifier;
   config: PushConfig;
+  /** Seals Web Push subscriptions and the VAPID private key. */
+  box: SecretBox;
   /** server.public_url: the approval links point there. */
   publicUrl: string;
   product: string;
@@ -37,7 +41,8 @@ export interface PushOptions {
 }
 
 export type PushStart =
-  | { ok: true; id: string; number: number; expires: number }
+  | { ok: true; id: string; number: number; expires: number; failed: string[] }
+  | { ok: false; reason: 'undelivered'; failed: string[] }
   | { ok: false; reason: 'suspended' | 'backoff'; retryAfterMs: number }
   | { ok: false; reason: 'too_many' | 'no_channel' };
 
@@ -54,6 +59,8 @@ export type PushComplete =
 
 export interface PushService {
   readonly config: PushConfig;
+  /** Present when factors.push.web_push is configured. */
+  readonly webPush?: WebPushSender;
   /** The user's enrolled push channels. */
   channels(user: string): Promise<FactorRecord[]>;
   /** Sends a push to every channel of the user (enroll: to the channel being confirmed only). */
@@ -90,6 +97,7 @@ export function cleanPushId(v: unknown): string | undefined {
 export function createPushService(opts: PushOptions): PushService {
   const { shared, store, notifier, config, now } = opts;
   const origin = new URL(opts.publicUrl).origin;
+  const webPush = config.web_push ? createWebPushSender({ store, box: opts.box, config: config.web_push, now }) : undefined;
 
   async function read(id: string): Promise<PushRequest | undefined> {
     return parsePushRequest(await shared.get(reqKey(id)));
@@ -127,11 +135,22 @@ export function createPushService(opts: PushOptions): PushService {
       await notifier.send({ to: dest, ...msg });
       return;
     }
+    if (to.channel === 'web_push') {
+      if (!webPush) throw new Error('web push is not configured (factors.push.web_push)');
+      // The number is never sent: the phone must read it on the sign-in page.
+      await webPush.send(to, {
+        title: req.purpose === 'enroll' ? `Confirm ${opts.product} approvals` : `Approve your ${opts.product} sign-in?`,
+        body: req.purpose === 'enroll' ? 'Tap, then tap the number this page shows.' : `${req.context.action} from ${req.context.ip}. Tap, then tap the number the sign-in page shows.`,
+        url, tag: req.id.slice(0, 8),
+      }, Math.max(1_000, req.expires - now()));
+      return;
+    }
     throw new Error(`unknown push channel ${String(to.channel)}`);
   }
 
   return {
     config,
+    ...(webPush ? { webPush } : {}),
     channels,
 
     async start(user, context, enroll) {
@@ -163,14 +182,15 @@ export function createPushService(opts: PushOptions): PushService {
       await shared.set(tokKey(token), reqId, config.timeout);
       const url = `${origin}/.gatehouse/push?${new URLSearchParams({ t: token })}`;
       const sent = await Promise.allSettled(targets.map((to) => deliver(to, user, req, url)));
-      if (!sent.some((s) => s.status === 'fulfilled')) {
+      const failed = sent.flatMap((s, i) => s.status === 'rejected' ? [`${String(targets[i].channel)}: ${(s.reason as Error)?.message ?? s.reason}`] : []);
+      if (failed.length === sent.length) {
         // Reached no phone: nothing may stay answerable, and the slot is free again.
         await shared.delete(tokKey(token));
         await shared.delete(reqKey(reqId));
         await freeSlot(req);
-        throw (sent[0] as PromiseRejectedResult).reason;
+        return { ok: false, reason: 'undelivered', failed };
       }
-      return { ok: true, id: reqId, number, expires: req.expires };
+      return { ok: true, id: reqId, number, expires: req.expires, failed };
     },
 
     async status(user, id) {
@@ -222,7 +242,7 @@ export function createPushService(opts: PushOptions): PushService {
     },
 
     async addChannel(user, channel, name) {
-      const existing = (await channels(user)).find((f) => f.data.channel === channel.channel && f.data.destination === channel.destination && channel.destination !== undefined);
+      const existing = (await channels(user)).find((f) => f.data.channel === 'link' && channel.channel === 'link' && f.data.destination === channel.destination);
       if (existing !== undefined) return existing;
       const at = now();
       const factor: FactorRecord = {

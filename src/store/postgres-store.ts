@@ -5,7 +5,7 @@
 
 import pg from 'pg';
 import {
-  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, sessionFromRow, groupKinds, pendingMigrations, placeFromRow, signingKeyFromRow,
+  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, sessionFromRow, groupKinds, pendingMigrations, placeFromRow, serviceKeyFromRow, signingKeyFromRow,
   statementsFor, userStateFromRow, type Row,
 } from './migrations.ts';
 import type { Store } from './types.ts';
@@ -219,6 +219,16 @@ export function openPostgresStore(url: string): Store {
     },
     async deleteSigningKey(kid) {
       await pool.query('DELETE FROM signing_keys WHERE kid = $1', [kid]);
+    },
+
+    async getServiceKey(name) {
+      const [row] = await rows('SELECT * FROM service_keys WHERE name = $1', [name]);
+      return row ? serviceKeyFromRow(row) : undefined;
+    },
+    async addServiceKey(k) {
+      const r = await pool.query('INSERT INTO service_keys (name, sealed_private, public, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING',
+        [k.name, k.sealed_private, k.public, k.created_at]);
+      return (r.rowCount ?? 0) > 0;
     },
   };
 }

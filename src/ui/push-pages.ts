@@ -28,6 +28,9 @@ export function pushContextFor(ctx: RequestContext, rd: string, pending: { metho
 
 /** Audits a push that went out; the page's words for one that did not. */
 export async function pushStarted(ctx: RequestContext, user: string, started: PushStart, purpose: 'challenge' | 'enroll', action: string): Promise<string | undefined> {
+  if (started.ok || started.reason === 'undelivered') {
+    if (started.failed.length > 0) ctx.svc.log.warn({ req_id: ctx.requestId, user, failed: started.failed }, started.ok ? 'push not delivered on every channel' : 'push delivered on no channel');
+  }
   if (started.ok) {
     await ctx.svc.audit.write({ event: 'push.sent', user, push_id: pushRef(started.id), purpose, action, ip: ctx.client.ip, request_id: ctx.requestId });
     return undefined;
@@ -37,6 +40,7 @@ export async function pushStarted(ctx: RequestContext, user: string, started: Pu
     case 'suspended': return `Approval on your phone is paused for ${Math.ceil(seconds / 60)} minutes after several refused requests. Use another method.`;
     case 'backoff': return `A request was sent moments ago. You can send another in ${seconds} seconds.`;
     case 'too_many': return 'Several requests are waiting on your phone. Answer or deny them, or wait a minute.';
+    case 'undelivered': return 'We could not reach your phone just now. Try again in a moment, or use another method.';
     default: return 'No phone is set up for approvals.';
   }
 }
