@@ -87,6 +87,7 @@ t.test('a known user from a new network is asked for the second factor, even on 
 
   const page = await (await away.fetch('/.gatehouse/challenge?rd=%2Fecho&rule=risk&method=totp')).text();
   t.notMatch(page, /Trust this browser|remember/i, 'a risk challenge offers no "trust this browser"');
+  t.match(page, /<p class="lead" data-why>This sign-in is not like your usual ones \(a new network, place or browser\), so it needs a fresh check\.<\/p>/, 'the page says why');
   const riskCsrf = /name="csrf" value="([^"]+)"/.exec(page)![1];
   const passed = await away.postForm('/.gatehouse/challenge', { csrf: riskCsrf, rd: '/echo', rule: 'risk', method: 'totp', code: await device.next() });
   t.equal(passed.status, 303, 'the factor passes');
@@ -146,4 +147,17 @@ t.test('report mode only logs', async (t) => {
   t.equal(got[0].headers['x-gatehouse-user'], 'alice');
   const line = f.logs.filter((l) => l.msg === 'request' && l.path === '/echo').at(-1)!;
   t.match(line, { decision: 'report', rule: 'risk', status: 200, reason: /^risk 170 \(impossible_travel 80, new_network 60, new_device 20, new_country 10\) above 90: denied \[report only; enforced: default policy: signed in\]$/ });
+});
+
+t.test('recent failures: three wrong passwords before the right one', async (t) => {
+  const f = await gateway(t, RISK, 'login');
+  const c = new From(f.url, LONDON_A);
+  for (let i = 0; i < 3; i++) t.equal((await c.signIn('alice', 'wrong-password', '/echo')).status, 401, `wrong password ${i + 1}`);
+  t.equal((await c.signIn('alice', 'alice-test-pass', '/echo')).status, 303);
+  t.match(signIns(f, 'alice')[0], { risk: { score: 50, signals: ['new_device', 'recent_failures'], outcome: 'none' } });
+  t.equal((await c.fetch('/echo')).status, 200, 'score 50 is not above 50');
+  const later = new From(f.url, LONDON_A);
+  for (let i = 0; i < 2; i++) await later.signIn('alice', 'wrong-password', '/echo');
+  await later.signIn('alice', 'alice-test-pass', '/echo');
+  t.match(signIns(f, 'alice')[1], { risk: { score: 20, signals: ['new_device'] } }, 'a success starts the count afresh; two failures are not yet a signal');
 });
