@@ -89,6 +89,13 @@ const failKey = (user: string) => `push:fail:${enc(user)}`;
 const suspendKey = (user: string) => `push:suspend:${enc(user)}`;
 const countedKey = (id: string) => `push:counted:${id}`;
 
+/** Pure: what an approval token names: the request, and the factor (channel) it was sent to. */
+function tokenTarget(value: string | null): { id?: string; factor?: string } {
+  if (value === null) return {};
+  const [id, factor] = value.split(':');
+  return factor ? { id, factor } : { id };
+}
+
 /** Pure: a request id or token as the pages pass it (random base64url), else undefined. */
 export function cleanPushId(v: unknown): string | undefined {
   return typeof v === 'string' && /^[A-Za-z0-9_-]{16,64}$/.test(v) ? v : undefined;
@@ -157,7 +164,9 @@ export function createPushService(opts: PushOptions): PushService {
       const id = user.id;
       const suspended = await shared.ttl(suspendKey(id));
       if (suspended > 0) return { ok: false, reason: 'suspended', retryAfterMs: suspended };
-      const targets = enroll ? [enroll.channel] : (await channels(id)).map((f) => f.data);
+      const targets: Array<{ data: Record<string, unknown>; factor?: string }> = enroll
+        ? [{ data: enroll.channel }]
+        : (await channels(id)).map((f) => ({ data: f.data, factor: f.id }));
       if (targets.length === 0) return { ok: false, reason: 'no_channel' };
       const wait = await shared.ttl(nextKey(id));
       if (wait > 0) return { ok: false, reason: 'backoff', retryAfterMs: wait };
@@ -177,15 +186,15 @@ export function createPushService(opts: PushOptions): PushService {
         id: reqId, user: id, purpose: enroll ? 'enroll' : 'challenge', number, choices, created: at, expires: at + config.timeout,
         status: 'pending', context, slot, ...(enroll ? { channel: enroll.channel } : {}),
       };
-      const token = randomBytes(24).toString('base64url');
       await write(req);
-      await shared.set(tokKey(token), reqId, config.timeout);
-      const url = `${origin}/.gatehouse/push?${new URLSearchParams({ t: token })}`;
-      const sent = await Promise.allSettled(targets.map((to) => deliver(to, user, req, url)));
-      const failed = sent.flatMap((s, i) => s.status === 'rejected' ? [`${String(targets[i].channel)}: ${(s.reason as Error)?.message ?? s.reason}`] : []);
+      // A token per channel: the answer says which phone approved (the factor's last use).
+      const tokens = targets.map(() => randomBytes(24).toString('base64url'));
+      for (const [i, token] of tokens.entries()) await shared.set(tokKey(token), `${reqId}:${targets[i].factor ?? ''}`, config.timeout);
+      const sent = await Promise.allSettled(targets.map((to, i) => deliver(to.data, user, req, `${origin}/.gatehouse/push?${new URLSearchParams({ t: tokens[i] })}`)));
+      const failed = sent.flatMap((s, i) => s.status === 'rejected' ? [`${String(targets[i].data.channel)}: ${(s.reason as Error)?.message ?? s.reason}`] : []);
       if (failed.length === sent.length) {
         // Reached no phone: nothing may stay answerable, and the slot is free again.
-        await shared.delete(tokKey(token));
+        for (const token of tokens) await shared.delete(tokKey(token));
         await shared.delete(reqKey(reqId));
         await freeSlot(req);
         return { ok: false, reason: 'undelivered', failed };
@@ -202,17 +211,17 @@ export function createPushService(opts: PushOptions): PushService {
     },
 
     async view(token) {
-      const id = await shared.get(tokKey(token));
-      const req = id === null ? undefined : await read(id);
+      const { id } = tokenTarget(await shared.get(tokKey(token)));
+      const req = id === undefined ? undefined : await read(id);
       return req === undefined ? undefined : { ...req, status: statusAt(req, now()) };
     },
 
     async answer(token, answer) {
       // The token is taken first: of two answers at once (two taps, two instances), one gets it.
-      const id = await shared.take(tokKey(token));
-      const req = id === null ? undefined : await read(id);
+      const { id, factor } = tokenTarget(await shared.take(tokKey(token)));
+      const req = id === undefined ? undefined : await read(id);
       if (req === undefined) return { ok: false, status: 'unknown' };
-      const r = answerPush(req, answer, now());
+      const r = answerPush(req, answer, now(), factor);
       if (!r.ok) {
         if (r.status === 'expired') await countExpiry(req);
         return { ok: false, status: r.status };
@@ -238,7 +247,9 @@ export function createPushService(opts: PushOptions): PushService {
       if (status !== 'approved') return { ok: false, reason: status, req };
       // An approval clears the count of refusals: the owner has the phone.
       await shared.delete(failKey(user));
-      return { ok: true, req, verified: verified('push', now()) };
+      const at = now();
+      if (req.answered_via) await store.updateFactor(user, req.answered_via, { last_used_at: at });
+      return { ok: true, req, verified: verified('push', at, req.answered_via) };
     },
 
     async addChannel(user, channel, name) {

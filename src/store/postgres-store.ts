@@ -3,7 +3,8 @@
 // caller, which fails closed. The connection URL may carry libpq-style query
 // parameters, e.g. `?options=-c%20search_path%3Dmyschema` to pick a schema.
 
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import {
   MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, sessionFromRow, groupKinds, pendingMigrations, placeFromRow, serviceKeyFromRow, signingKeyFromRow,
   statementsFor, userStateFromRow, type Row,
@@ -19,7 +20,9 @@ type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 // Lists order ties by id/kid COLLATE "C" (byte order, as SQLite does) whatever the database locale.
 
 export function openPostgresStore(url: string): Store {
-  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // Loaded here, not at the top: a gateway on SQLite never pays for pg at start-up.
+  const { Pool } = createRequire(import.meta.url)('pg') as typeof pg;
+  const pool = new Pool({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   // An idle client losing its connection emits 'error' on the pool; without a
   // listener that would crash the process. The next query reports the failure.
   pool.on('error', () => {});

@@ -15,14 +15,18 @@ import { pushNotMeAlert } from '../identity/messages.ts';
 
 /** What the approval page will show of a sign-in that waits for the step of `rd` (and a kept request). */
 export function pushContextFor(ctx: RequestContext, rd: string, pending: { method: string; path: string } | null, rule: string | null): PushContext {
+  // (the place is only what an offline lookup says: approximate, and absent for private addresses)
   const host = hostOnly(new URL(ctx.snap.publicOrigin).host);
   const path = rd.split('?')[0] || '/';
   const route = selectRoute(ctx.snap.routes, host, pending?.path ?? path);
+  // The approximate place, when risk signals locate addresses (risk.geoip_db, risk.locations).
+  const country = ctx.snap.geo?.locate(ctx.client.ip).country ?? undefined;
   return {
     app: `${host}${route ? route.prefix || '/' : ''}`,
     action: pending ? `${pending.method} ${pending.path}` : `GET ${path}`,
     ip: ctx.client.ip,
     ...(rule ? { rule } : {}),
+    ...(country ? { country } : {}),
   };
 }
 
@@ -96,6 +100,7 @@ function describe(ctx: RequestContext, req: PushRequest): Record<string, unknown
     app: req.context.app,
     action: req.context.action,
     ip: req.context.ip,
+    country: req.context.country,
     at: req.created,
     choices: req.choices,
     expires_in: Math.max(0, Math.ceil((req.expires - ctx.svc.now()) / 1000)),

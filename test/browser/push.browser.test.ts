@@ -81,7 +81,9 @@ if (requireChromium(t)) {
     t.equal(id.User, 'alice');
     t.equal(id['Auth methods'], 'pwd mca', 'the portal is told a push (multiple-channel) was used');
     t.ok(readAudit(f).some((e) => e.event === 'push.answered' && e.user === 'alice' && e.outcome === 'approved'), 'the answer is audited');
-    t.ok(readAudit(f).some((e) => e.event === 'factor.used' && e.user === 'alice' && e.factor === 'push'));
+    const [factor] = await f.gw.services.store.listFactors('alice');
+    t.ok(readAudit(f).some((e) => e.event === 'factor.used' && e.user === 'alice' && e.factor === 'push' && e.factor_id === factor.id), 'the passed check names the channel answered');
+    t.ok(factor.last_used_at !== null && factor.last_used_at > factor.created_at, 'and its last use is recorded');
 
     // The link worked once.
     await phone.goto(lastApprovalLink(f.dir, 'alice@example.com'));

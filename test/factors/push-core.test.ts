@@ -43,6 +43,8 @@ t.test('answerPush and statusAt', async (t) => {
   const approved = answerPush(base, { choice: 42 }, 2_000);
   t.ok(approved.ok);
   if (approved.ok) t.same(answerPush(approved.req, { deny: 'denied' }, 3_000), { ok: false, status: 'approved' }, 'answered once only');
+  const via = answerPush(base, { choice: 42 }, 2_000, 'factor-1');
+  t.equal(via.ok && via.req.answered_via, 'factor-1', 'the channel answered is kept');
   t.equal(statusAt(base, 60_999), 'pending');
   t.equal(statusAt(base, 61_000), 'expired');
   t.equal(statusAt({ ...base, status: 'approved' }, 99_000), 'approved', 'an answer stays after the deadline');

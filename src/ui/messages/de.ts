@@ -18,6 +18,7 @@ export const de: Catalog = {
   'push.approve.app': 'Anwendung',
   'push.approve.action': 'Aktion',
   'push.approve.network': 'Netzwerk',
+  'push.approve.place': 'Ungefährer Ort',
   'push.approve.time': 'Zeit',
   'push.approve.pick': 'Welche Zahl zeigt die Anmeldeseite?',
   'push.approve.deny': 'Ablehnen',

@@ -19,6 +19,7 @@ export const en = {
   'push.approve.app': 'Application',
   'push.approve.action': 'Action',
   'push.approve.network': 'Network',
+  'push.approve.place': 'Approximate place',
   'push.approve.time': 'Time',
   'push.approve.pick': 'Which number does the sign-in page show?',
   'push.approve.deny': 'Deny',

@@ -18,6 +18,7 @@ export const es: Catalog = {
   'push.approve.app': 'Aplicación',
   'push.approve.action': 'Acción',
   'push.approve.network': 'Red',
+  'push.approve.place': 'Lugar aproximado',
   'push.approve.time': 'Hora',
   'push.approve.pick': '¿Qué número muestra la página de inicio de sesión?',
   'push.approve.deny': 'Rechazar',

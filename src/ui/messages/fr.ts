@@ -18,6 +18,7 @@ export const fr: Catalog = {
   'push.approve.app': 'Application',
   'push.approve.action': 'Action',
   'push.approve.network': 'Réseau',
+  'push.approve.place': 'Lieu approximatif',
   'push.approve.time': 'Heure',
   'push.approve.pick': 'Quel nombre la page de connexion affiche-t-elle ?',
   'push.approve.deny': 'Refuser',
