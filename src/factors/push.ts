@@ -43,7 +43,7 @@ export interface PushOptions {
 export type PushStart =
   | { ok: true; id: string; number: number; expires: number; failed: string[] }
   | { ok: false; reason: 'undelivered'; failed: string[] }
-  | { ok: false; reason: 'suspended' | 'backoff'; retryAfterMs: number }
+  | { ok: false; reason: 'suspended' | 'backoff'; retryAfterMs: number; newly?: boolean }
   | { ok: false; reason: 'too_many' | 'no_channel' };
 
 /** A refusal was counted; `suspended` when it was the one that suspended push for the user. */
@@ -123,6 +123,20 @@ export function createPushService(opts: PushOptions): PushService {
     await shared.set(suspendKey(user), String(now()), config.suspend_for);
     return { suspended: true };
   }
+  /**
+   * A slot whose push is no longer pending is freed; a time-out found here is
+   * counted, so pushes left to expire (a bombing browser that never polls)
+   * still count toward the suspension.
+   */
+  async function releaseStale(user: string, i: number): Promise<void> {
+    const holder = await shared.get(slotKey(user, i));
+    if (holder === null) return;
+    const req = await read(holder);
+    const status = req === undefined ? undefined : statusAt(req, now());
+    if (status === 'pending') return;
+    if (req !== undefined && status === 'expired') await countExpiry(req);
+    if ((await shared.get(slotKey(user, i))) === holder) await shared.delete(slotKey(user, i));
+  }
   /** A time-out is counted once, by whoever notices it first. */
   async function countExpiry(req: PushRequest): Promise<Refusal | undefined> {
     if (!(await shared.setIfAbsent(countedKey(req.id), '1', config.timeout + KEEP_AFTER_MS))) return undefined;
@@ -171,11 +185,19 @@ export function createPushService(opts: PushOptions): PushService {
       const wait = await shared.ttl(nextKey(id));
       if (wait > 0) return { ok: false, reason: 'backoff', retryAfterMs: wait };
       const reqId = randomBytes(18).toString('base64url');
+      // Every slot is looked at first, so each push left to expire is counted now.
+      for (let i = 0; i < config.max_pending; i++) await releaseStale(id, i);
       let slot = -1;
       for (let i = 0; i < config.max_pending && slot < 0; i++) {
-        if (await shared.setIfAbsent(slotKey(id, i), reqId, config.timeout)) slot = i;
+        if (await shared.setIfAbsent(slotKey(id, i), reqId, config.timeout + KEEP_AFTER_MS)) slot = i;
       }
       if (slot < 0) return { ok: false, reason: 'too_many' };
+      // Time-outs counted just now may have suspended push.
+      const suspendedNow = await shared.ttl(suspendKey(id));
+      if (suspendedNow > 0) {
+        await shared.delete(slotKey(id, slot));
+        return { ok: false, reason: 'suspended', retryAfterMs: suspendedNow, newly: true };
+      }
       const n = await shared.incr(sendsKey(id), config.suspend_window);
       const backoff = backoffAfter(n, config.backoff);
       if (backoff > 0) await shared.set(nextKey(id), String(n), backoff);

@@ -52,7 +52,7 @@ async function render(ctx: RequestContext, extra: Record<string, unknown> = {}, 
   const now = ctx.svc.now();
   sendPage(ctx, status, 'account', {
     user: currentUser(ctx),
-    factors: factors.map((f) => ({ id: f.id, name: f.name, kind: f.kind, label: factorKindInfo(f.kind).label, created: when(f.created_at), last_used: when(f.last_used_at), renamable: f.kind === 'webauthn' })),
+    factors: factors.map((f) => ({ id: f.id, name: f.name, kind: f.kind, label: factorKindInfo(f.kind).label, created: when(f.created_at), last_used: when(f.last_used_at), renamable: f.kind === 'webauthn' || f.kind === 'push' })),
     devices: devices.filter((d) => d.expires_at > now).map((d) => ({ id: d.id, label: d.label, created: when(d.created_at), expires: when(d.expires_at), last_used: when(d.last_used_at) })),
     recovery_remaining: remaining,
     sessions,

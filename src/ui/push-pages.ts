@@ -39,6 +39,7 @@ export async function pushStarted(ctx: RequestContext, user: string, started: Pu
     await ctx.svc.audit.write({ event: 'push.sent', user, push_id: pushRef(started.id), purpose, action, ip: ctx.client.ip, request_id: ctx.requestId });
     return undefined;
   }
+  if (started.reason === 'suspended' && started.newly) await pushRefused(ctx, user, { suspended: true }, 'expired');
   const seconds = 'retryAfterMs' in started ? Math.ceil(started.retryAfterMs / 1000) : 0;
   switch (started.reason) {
     case 'suspended': return `Approval on your phone is paused for ${Math.ceil(seconds / 60)} minutes after several refused requests. Use another method.`;

@@ -84,6 +84,9 @@ if (requireChromium(t)) {
     const [factor] = await f.gw.services.store.listFactors('alice');
     t.ok(readAudit(f).some((e) => e.event === 'factor.used' && e.user === 'alice' && e.factor === 'push' && e.factor_id === factor.id), 'the passed check names the channel answered');
     t.ok(factor.last_used_at !== null && factor.last_used_at > factor.created_at, 'and its last use is recorded');
+    t.equal(factor.name, 'Link to alice@example.com', 'named after where requests go');
+    await page.goto(`${f.url}/.gatehouse/account`);
+    t.match(await page.locator('main').textContent(), /Link to alice@example\.com/, 'the security page lists it');
 
     // The link worked once.
     await phone.goto(lastApprovalLink(f.dir, 'alice@example.com'));

@@ -139,6 +139,7 @@ t.test('Web Push: enroll this browser, then approve a sign-in from the notificat
   t.equal(factor.kind, 'push');
   t.equal(factor.data.channel, 'web_push');
   t.equal(factor.data.service, ps.origin, 'the push service is shown');
+  t.match(factor.name, /^Notifications: /, 'named after the browser that subscribed');
   t.notMatch(JSON.stringify(factor.data), /sub-1|p256dh/, 'the subscription is sealed at rest');
   const vapidRecord = await f.gw.services.store.getServiceKey('vapid');
   t.equal(vapidRecord?.public, vapidKey, 'the VAPID key pair is in the store');
