@@ -21,7 +21,7 @@ import { pushApprovalMessage } from '../identity/messages.ts';
 import { answerPush, backoffAfter, countsAsRefusal, parsePushRequest, pickNumbers, statusAt, type PushAnswer, type PushContext, type PushRequest, type PushStatus } from './push-core.ts';
 import { cleanFactorName, factorKindInfo, verified, type Verified } from './types.ts';
 import type { SecretBox } from '../store/secret-box.ts';
-import { createWebPushSender, type WebPushSender } from './web-push.ts';
+import { createWebPushSender, SubscriptionGoneError, type WebPushSender } from './web-push.ts';
 
 /** How long an answered or expired request stays readable for the sign-in page. */
 const KEEP_AFTER_MS = 5 * 60_000;
@@ -41,8 +41,8 @@ export interface PushOptions {
 }
 
 export type PushStart =
-  | { ok: true; id: string; number: number; expires: number; failed: string[] }
-  | { ok: false; reason: 'undelivered'; failed: string[] }
+  | { ok: true; id: string; number: number; expires: number; failed: string[]; gone: FactorRecord[] }
+  | { ok: false; reason: 'undelivered'; failed: string[]; gone: FactorRecord[] }
   | { ok: false; reason: 'suspended' | 'backoff'; retryAfterMs: number; newly?: boolean }
   | { ok: false; reason: 'too_many' | 'no_channel' };
 
@@ -214,14 +214,22 @@ export function createPushService(opts: PushOptions): PushService {
       for (const [i, token] of tokens.entries()) await shared.set(tokKey(token), `${reqId}:${targets[i].factor ?? ''}`, config.timeout);
       const sent = await Promise.allSettled(targets.map((to, i) => deliver(to.data, user, req, `${origin}/.gatehouse/push?${new URLSearchParams({ t: tokens[i] })}`)));
       const failed = sent.flatMap((s, i) => s.status === 'rejected' ? [`${String(targets[i].data.channel)}: ${(s.reason as Error)?.message ?? s.reason}`] : []);
+      // A subscription the push service says is gone never comes back: its channel is removed (the page tells the user).
+      const gone: FactorRecord[] = [];
+      for (const [i, r] of sent.entries()) {
+        const factor = targets[i].factor;
+        if (r.status !== 'rejected' || !(r.reason instanceof SubscriptionGoneError) || factor === undefined) continue;
+        const rec = await store.getFactor(id, factor);
+        if (rec !== undefined && await store.removeFactor(id, factor)) gone.push(rec);
+      }
       if (failed.length === sent.length) {
         // Reached no phone: nothing may stay answerable, and the slot is free again.
         for (const token of tokens) await shared.delete(tokKey(token));
         await shared.delete(reqKey(reqId));
         await freeSlot(req);
-        return { ok: false, reason: 'undelivered', failed };
+        return { ok: false, reason: 'undelivered', failed, gone };
       }
-      return { ok: true, id: reqId, number, expires: req.expires, failed };
+      return { ok: true, id: reqId, number, expires: req.expires, failed, gone };
     },
 
     async status(user, id) {

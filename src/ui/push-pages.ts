@@ -11,7 +11,9 @@ import { selectRoute } from '../policy/route-table.ts';
 import { cleanPushId, pushRef, type PushStart } from '../factors/push.ts';
 import type { PushContext, PushRequest } from '../factors/push-core.ts';
 import type { Refusal } from '../factors/push.ts';
-import { pushNotMeAlert } from '../identity/messages.ts';
+import { factorRemovedMessage, pushNotMeAlert } from '../identity/messages.ts';
+import { factorKindInfo } from '../factors/types.ts';
+import { notifyUser } from './second-factor.ts';
 
 /** What the approval page will show of a sign-in that waits for the step of `rd` (and a kept request). */
 export function pushContextFor(ctx: RequestContext, rd: string, pending: { method: string; path: string } | null, rule: string | null): PushContext {
@@ -33,6 +35,10 @@ export function pushContextFor(ctx: RequestContext, rd: string, pending: { metho
 /** Audits a push that went out; the page's words for one that did not. */
 export async function pushStarted(ctx: RequestContext, user: string, started: PushStart, purpose: 'challenge' | 'enroll', action: string): Promise<string | undefined> {
   if (started.ok || started.reason === 'undelivered') {
+    for (const f of started.gone) {
+      await ctx.svc.audit.write({ event: 'factor.removed', user, factor: 'push', factor_id: f.id, by: 'push service (subscription gone)', ip: ctx.client.ip, request_id: ctx.requestId });
+      notifyUser(ctx, user, (c) => factorRemovedMessage(c, { label: factorKindInfo('push').label, name: f.name }));
+    }
     if (started.failed.length > 0) ctx.svc.log.warn({ req_id: ctx.requestId, user, failed: started.failed }, started.ok ? 'push not delivered on every channel' : 'push delivered on no channel');
   }
   if (started.ok) {
