@@ -1,6 +1,9 @@
 // Plain-text messages the gateway sends to users: sign-in codes and
 // security notices. Pure functions: same input, same message. Every security
-// notice says what happened and what to do if it was not the user.
+// notice says what happened and what to do if it was not the user. The words
+// come from the message catalog (identity/catalog/), in the reader's language.
+
+import { translator, type Translator } from './translate.ts';
 
 export interface Message {
   subject: string;
@@ -12,40 +15,43 @@ export interface Message {
 }
 
 export interface MessageContext {
-  product: string;            // branding.product_name
+  product: string;            // branding.product_name (the running config's: a reload renames at once)
   support?: string;           // branding.support_contact
+  /** The reader's language (the request's, else ui.default_language); default English. */
+  tr?: Translator;
 }
 
-/** Pure: 600000 → '10 minutes', 30000 → '30 seconds', 3600000 → '1 hour'. */
-export function formatDuration(ms: number): string {
-  const units: Array<[number, string]> = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute'], [1000, 'second']];
-  for (const [size, name] of units) {
-    if (ms >= size && ms % size === 0) return plural(ms / size, name);
-  }
-  for (const [size, name] of units) {
-    if (ms >= size) return plural(Math.round(ms / size), name);
-  }
-  return plural(Math.max(0, Math.ceil(ms / 1000)), 'second');
-}
+const ENGLISH = translator('en');
+const tr = (ctx: MessageContext): Translator => ctx.tr ?? ENGLISH;
 
-function plural(n: number, unit: string): string {
-  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+const UNITS: Array<[number, 'day' | 'hour' | 'minute' | 'second']> = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute'], [1000, 'second']];
+
+/** Pure: 600000 → '10 minutes', 30000 → '30 seconds', 3600000 → '1 hour' (in `lang`, by Intl). */
+export function formatDuration(ms: number, lang = 'en'): string {
+  const say = (n: number, unit: string) => new Intl.NumberFormat(lang, { style: 'unit', unit, unitDisplay: 'long' }).format(n);
+  for (const [size, name] of UNITS) {
+    if (ms >= size && ms % size === 0) return say(ms / size, name);
+  }
+  for (const [size, name] of UNITS) {
+    if (ms >= size) return say(Math.round(ms / size), name);
+  }
+  return say(Math.max(0, Math.ceil(ms / 1000)), 'second');
 }
 
 function withSupport(ctx: MessageContext, lines: string[]): string {
   const out = [...lines];
-  if (ctx.support) out.push('', `Need help? Contact ${ctx.support}.`);
+  if (ctx.support) out.push('', tr(ctx).t('email.need_help', { support: ctx.support }));
   return out.join('\n');
 }
 
 // Users cannot change a password through the gateway (a users file, an IdP, the
-// app's own form): the advice is what every user can do.
-const NOT_YOU = 'If this was not you, contact your administrator now: someone may know your password.';
+// app's own form): the advice (email.not_you) is what every user can do.
 
 export function oneTimeCodeMessage(ctx: MessageContext, p: { code: string; ttlMs: number; channel: 'email' | 'sms' }): Message {
-  const text = `Your ${ctx.product} sign-in code is ${p.code}. It expires in ${formatDuration(p.ttlMs)}. If you did not try to sign in, tell your administrator.`;
+  const { t, lang } = tr(ctx);
+  const text = t('email.code.text', { product: ctx.product, code: p.code, duration: formatDuration(p.ttlMs, lang) });
   return {
-    subject: `Your ${ctx.product} sign-in code`,
+    subject: t('email.code.subject', { product: ctx.product }),
     // A text message stays one short line; email gets the support contact.
     text: p.channel === 'sms' ? text : withSupport(ctx, [text]),
     kind: 'one_time_code',
@@ -54,44 +60,47 @@ export function oneTimeCodeMessage(ctx: MessageContext, p: { code: string; ttlMs
 }
 
 export function factorAddedMessage(ctx: MessageContext, p: { label: string; name: string }): Message {
+  const { t } = tr(ctx);
   return {
-    subject: `A sign-in method was added to your ${ctx.product} account`,
-    text: withSupport(ctx, [`A new sign-in method was added to your ${ctx.product} account: ${p.label} "${p.name}".`, '', NOT_YOU]),
+    subject: t('email.factor_added.subject', { product: ctx.product }),
+    text: withSupport(ctx, [t('email.factor_added.text', { product: ctx.product, label: p.label, name: p.name }), '', t('email.not_you')]),
     kind: 'factor_added',
     data: { label: p.label, name: p.name },
   };
 }
 
 export function factorRemovedMessage(ctx: MessageContext, p: { label: string; name: string }): Message {
+  const { t } = tr(ctx);
   return {
-    subject: `A sign-in method was removed from your ${ctx.product} account`,
-    text: withSupport(ctx, [`A sign-in method was removed from your ${ctx.product} account: ${p.label} "${p.name}".`, '', NOT_YOU]),
+    subject: t('email.factor_removed.subject', { product: ctx.product }),
+    text: withSupport(ctx, [t('email.factor_removed.text', { product: ctx.product, label: p.label, name: p.name }), '', t('email.not_you')]),
     kind: 'factor_removed',
     data: { label: p.label, name: p.name },
   };
 }
 
 export function recoveryCodeUsedMessage(ctx: MessageContext, p: { remaining: number }): Message {
+  const { t, tn } = tr(ctx);
   const left = p.remaining === 0
-    ? 'You have no recovery codes left: create new ones on your account page now.'
-    : `You have ${plural(p.remaining, 'recovery code')} left.${p.remaining <= 3 ? ' Consider creating a new set on your account page.' : ''}`;
+    ? t('email.recovery_used.none')
+    : tn('email.recovery_used.left', p.remaining) + (p.remaining <= 3 ? ` ${t('email.recovery_used.few')}` : '');
   return {
-    subject: `A recovery code was used for your ${ctx.product} account`,
-    text: withSupport(ctx, [`A recovery code was just used to sign in to your ${ctx.product} account.`, left, '', NOT_YOU]),
+    subject: t('email.recovery_used.subject', { product: ctx.product }),
+    text: withSupport(ctx, [t('email.recovery_used.text', { product: ctx.product }), left, '', t('email.not_you')]),
     kind: 'recovery_code_used',
     data: { remaining: p.remaining },
   };
 }
 
 export function mfaResetMessage(ctx: MessageContext, p: { by?: string } = {}): Message {
-  const who = p.by ? ` by ${p.by}` : ' by an administrator';
+  const { t } = tr(ctx);
   return {
-    subject: `Your ${ctx.product} two-step verification was reset`,
+    subject: t('email.mfa_reset.subject', { product: ctx.product }),
     text: withSupport(ctx, [
-      `Your ${ctx.product} two-step verification was reset${who}. All your sign-in methods and recovery codes were removed, and you were signed out everywhere.`,
-      'You will be asked to set up a sign-in method the next time you sign in.',
+      p.by ? t('email.mfa_reset.text_by', { product: ctx.product, by: p.by }) : t('email.mfa_reset.text_admin', { product: ctx.product }),
+      t('email.mfa_reset.next'),
       '',
-      'If you did not ask for this, contact your administrator now.',
+      t('email.mfa_reset.not_you'),
     ]),
     kind: 'mfa_reset',
     data: p.by ? { by: p.by } : {},
@@ -99,15 +108,25 @@ export function mfaResetMessage(ctx: MessageContext, p: { by?: string } = {}): M
 }
 
 export function enrollmentCompleteMessage(ctx: MessageContext, p: { label: string }): Message {
+  const { t } = tr(ctx);
   return {
-    subject: `Two-step verification is on for your ${ctx.product} account`,
+    subject: t('email.enrolled.subject', { product: ctx.product }),
     text: withSupport(ctx, [
-      `Two-step verification is now on for your ${ctx.product} account, using ${p.label}.`,
-      'Keep your recovery codes somewhere safe: they let you in if you lose your device.',
+      t('email.enrolled.text', { product: ctx.product, label: p.label }),
+      t('email.enrolled.keep_codes'),
       '',
-      NOT_YOU,
+      t('email.not_you'),
     ]),
     kind: 'enrollment_complete',
     data: { label: p.label },
+  };
+}
+
+export function recoveryRegeneratedMessage(ctx: MessageContext): Message {
+  const { t } = tr(ctx);
+  return {
+    subject: t('email.regenerated.subject', { product: ctx.product }),
+    text: withSupport(ctx, [t('email.regenerated.text', { product: ctx.product }), '', t('email.not_you')]),
+    kind: 'recovery_regenerated',
   };
 }

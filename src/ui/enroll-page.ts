@@ -17,6 +17,8 @@ import { isInRollout } from '../policy/rollout.ts';
 import { factorCheck, factorKindInfo } from '../factors/types.ts';
 import { normalizePhone } from '../factors/registry.ts';
 import { enrollmentCompleteMessage, factorAddedMessage } from '../identity/messages.ts';
+import { msg } from '../identity/translate.ts';
+import { messageContext, requestTranslator } from './request-language.ts';
 import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import type { Attempt } from '../identity/throttle.ts';
 import { UnknownSealingKeyError } from '../store/secret-box.ts';
@@ -48,9 +50,10 @@ function methodCards(flow: Flow, accepted: FactorKind[] | null, hasEmail: boolea
       const info = factorKindInfo(kind);
       return {
         kind,
-        title: info.label,
-        description: info.description,
-        badge: i === 0 ? `Recommended · ${info.badge}` : info.badge,
+        title: msg(`factor.${kind}.label`),
+        description: msg(`factor.${kind}.description`),
+        badge: msg(`factor.${kind}.badge`),
+        recommended: i === 0,
         tone: kind === 'webauthn' ? 'strong' : info.weak ? 'warn' : 'info',
         href: `/.gatehouse/enroll?${flowQuery(flow, { method: kind })}`,
       };
@@ -78,7 +81,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
     const codes = await ctx.svc.factors.recovery.generate(user);
     await ctx.svc.audit.write({ event: 'recovery.regenerated', user, count: codes.length, ip: ctx.client.ip, request_id: ctx.requestId });
     await markEnrolled(ctx, 'recovery');
-    return sendPage(ctx, 200, 'enroll', { mode: 'recovery', flow, query: flowQuery(flow), codes, username: user, step: { current: 3, total: STEPS, label: 'Save recovery codes' }, download: recoveryDownload(ctx, codes), scripts: ['recovery.js'] });
+    return sendPage(ctx, 200, 'enroll', { mode: 'recovery', flow, query: flowQuery(flow), codes, username: user, step: { current: 3, total: STEPS, label: msg('enroll.step.recovery') }, download: recoveryDownload(ctx, codes), scripts: ['recovery.js'] });
   }
   if (step === 'done') {
     return sendPage(ctx, 200, 'enroll', { mode: 'done', flow, continue_url: afterChallenge(flow) });
@@ -93,7 +96,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   }
   if (method === 'webauthn' && kindAllowed('webauthn', accepted)) {
     return sendPage(ctx, 200, 'enroll', {
-      mode: 'webauthn', flow, query: flowQuery(flow), needs, others, step: { current: 2, total: STEPS, label: 'Add a passkey or security key' },
+      mode: 'webauthn', flow, query: flowQuery(flow), needs, others, step: { current: 2, total: STEPS, label: msg('enroll.webauthn_title') },
       scripts: ['simplewebauthn-browser.js', 'webauthn.js'],
     });
   }
@@ -101,7 +104,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
     return sendPage(ctx, 200, 'enroll', smsPage(ctx, flow, {}));
   }
   if (method === 'email' && kindAllowed('email', accepted) && email) {
-    return sendPage(ctx, 200, 'enroll', { mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), needs, others, email, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'] });
+    return sendPage(ctx, 200, 'enroll', { mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), needs, others, email, step: { current: 2, total: STEPS, label: msg('enroll.email_title') }, scripts: ['autosubmit.js'] });
   }
   const state = await ctx.svc.store.getUserState(user);
   const u = currentUser(ctx);
@@ -113,7 +116,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   // A rule that leaves one way to satisfy it: nothing to choose.
   if (flow.rule && methods.length === 1) return redirect(ctx, methods[0].href);
   sendPage(ctx, 200, 'enroll', {
-    mode: 'pick', flow, query: flowQuery(flow), step: { current: 1, total: STEPS, label: 'Choose a method' }, needs,
+    mode: 'pick', flow, query: flowQuery(flow), step: { current: 1, total: STEPS, label: msg('enroll.step.pick') }, needs,
     methods, pending: await pendingRequest(ctx, flow.stash),
     deferral: deferral?.allowed ? { remaining: deferral.remaining, until: ctx.snap.config.rollout.grace_until } : undefined,
     first: noFactors,
@@ -125,15 +128,14 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
 
 /**
  * When the flow's rule accepts only kinds the user has none of (while the user
- * has other methods): the labels of what it needs and of what the user has.
+ * has other methods): the kinds it needs and the kinds the user has.
  */
-async function missingKinds(ctx: RequestContext, flow: Flow): Promise<{ needed: string[]; has: string[] } | undefined> {
+async function missingKinds(ctx: RequestContext, flow: Flow): Promise<{ needed: FactorKind[]; has: FactorKind[] } | undefined> {
   const accepted = acceptedKinds(ctx, flow.rule);
   if (!accepted) return undefined;
   const has = (await ctx.svc.factors.enrolledKinds(ctx.session!.user!)).filter((k) => k !== 'recovery');
   if (has.length === 0 || has.some((k) => kindAllowed(k, accepted))) return undefined;
-  const label = (k: FactorKind) => factorKindInfo(k).label;
-  return { needed: accepted.filter((k) => k !== 'recovery').map(label), has: has.map(label) };
+  return { needed: accepted.filter((k) => k !== 'recovery'), has };
 }
 
 /**
@@ -145,7 +147,7 @@ async function totpPage(ctx: RequestContext, flow: Flow, extra: { fresh?: boolea
   const { fresh, ...shown } = extra;
   const e = await ctx.svc.factors.totp.beginEnrollment({ id: ctx.session!.user!, email: currentUser(ctx)?.email }, { fresh });
   return {
-    mode: 'totp', flow, query: flowQuery(flow), step: { current: 2, total: STEPS, label: 'Set up your authenticator app' },
+    mode: 'totp', flow, query: flowQuery(flow), step: { current: 2, total: STEPS, label: msg('enroll.totp_title') },
     qr: `data:image/svg+xml;base64,${Buffer.from(e.qrSvg).toString('base64')}`, secret: e.groupedSecret, plain_secret: e.secret, uri: e.uri,
     scripts: ['autosubmit.js', 'copy.js'], ...shown,
   };
@@ -154,7 +156,7 @@ async function totpPage(ctx: RequestContext, flow: Flow, extra: { fresh?: boolea
 function smsPage(ctx: RequestContext, flow: Flow, extra: Record<string, unknown>): Record<string, unknown> {
   return {
     mode: 'sms', flow, query: flowQuery(flow), code_length: ctx.snap.config.factors.sms_otp?.length ?? 6,
-    step: { current: 2, total: STEPS, label: 'Confirm your phone' }, scripts: ['autosubmit.js'], ...extra,
+    step: { current: 2, total: STEPS, label: msg('enroll.sms_title') }, scripts: ['autosubmit.js'], ...extra,
   };
 }
 
@@ -164,8 +166,10 @@ async function markEnrolled(ctx: RequestContext, kind: FactorKind): Promise<stri
   return commitSession(ctx, { ...s, enrolled: [...(s.enrolled ?? []), kind] });
 }
 
-function recoveryDownload(ctx: RequestContext, codes: string[]): string {
-  const text = `Recovery codes for ${ctx.snap.config.branding.product_name} (${ctx.session!.user})\nEach code works once. Keep them somewhere safe.\n\n${codes.join('\n')}\n`;
+/** The codes as a text file (a data: URL), with a heading in the user's language. */
+export function recoveryDownload(ctx: RequestContext, codes: string[]): string {
+  const { t } = requestTranslator(ctx);
+  const text = `${t('enroll.recovery_file', { product: ctx.snap.config.branding.product_name, user: ctx.session!.user! })}\n${t('enroll.recovery_file_note')}\n\n${codes.join('\n')}\n`;
   return `data:text/plain;charset=utf-8;base64,${Buffer.from(text).toString('base64')}`;
 }
 
@@ -173,7 +177,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
   const { svc } = ctx;
   let form: Record<string, string>;
   try { form = await readForm(ctx.req); } catch (err) { return errorPage(ctx, err instanceof BodyError ? err.status : 400); }
-  if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: 'The form expired. Go back and try again.' });
+  if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: msg('form.expired') });
   const flow = readFlow(ctx, { get: (k: string) => form[k] });
   const user = ctx.session!.user!;
   const action = form.action;
@@ -184,7 +188,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     const noFactors = (await svc.factors.enrolledKinds(user)).length === 0;
     const d = deferralAllowed({ deferrals: state?.deferrals ?? 0 }, ctx.snap.config.rollout, svc.now());
     if (!noFactors || !u || !isInRollout(u.groups, ctx.snap.config.rollout) || !d.allowed) {
-      return errorPage(ctx, 403, { message: 'Setting up later is no longer possible. Please set up a method now.' });
+      return errorPage(ctx, 403, { message: msg('enroll.later_closed') });
     }
     await svc.store.putUserState({ user, deferrals: (state?.deferrals ?? 0) + 1, last_factor: state?.last_factor ?? null, mfa_reset_at: state?.mfa_reset_at ?? null, updated_at: svc.now() });
     svc.log.info({ req_id: ctx.requestId, user, deferrals: (state?.deferrals ?? 0) + 1 }, 'enrollment deferred');
@@ -207,25 +211,25 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
   if (action === 'totp-new') return sendPage(ctx, 200, 'enroll', await totpPage(ctx, flow, { fresh: true, renewed: true }));
   if (action === 'sms-send' && svc.factors.sms) {
     const phone = normalizePhone(form.phone);
-    if (!phone) return sendPage(ctx, 400, 'enroll', smsPage(ctx, flow, { error: 'Enter the number with its country code, like +44 7700 900123.', phone: form.phone?.slice(0, 32) }));
-    const sent = await svc.factors.beginCodeEnrollment('sms', { id: user }, phone);
+    if (!phone) return sendPage(ctx, 400, 'enroll', smsPage(ctx, flow, { error: msg('enroll.sms_phone_bad', { example: '+44 7700 900123' }), phone: form.phone?.slice(0, 32) }));
+    const sent = await svc.factors.beginCodeEnrollment('sms', { id: user }, phone, messageContext(ctx));
     return sendPage(ctx, sent.ok ? 200 : 429, 'enroll', smsPage(ctx, flow, sent.ok
-      ? { code_sent: true, phone, notice: `We texted a code to ${phone}.` }
-      : { phone, error: 'A code was sent moments ago. Wait a little before asking again.' }));
+      ? { code_sent: true, phone, notice: msg('enroll.sms_sent', { phone }) }
+      : { phone, error: msg('enroll.sms_wait') }));
   }
   if (action === 'sms-confirm' && svc.factors.sms) {
     const attempt = await confirmationAttempt(ctx);
     if (!attempt) return;
     const r = await svc.factors.finishCodeEnrollment('sms', user, form.code ?? '');
-    if (!r.ok) return sendPage(ctx, 400, 'enroll', smsPage(ctx, flow, { code_sent: true, error: 'That code is not right or has expired.' }));
+    if (!r.ok) return sendPage(ctx, 400, 'enroll', smsPage(ctx, flow, { code_sent: true, error: msg('enroll.code_wrong') }));
     return enrolled(ctx, flow, 'sms', r.factor.id, r.factor.name, attempt);
   }
   if (action === 'email-send') {
     const u = currentUser(ctx)!;
-    const sent = await svc.factors.beginCodeEnrollment('email', { id: user, email: u.email });
+    const sent = await svc.factors.beginCodeEnrollment('email', { id: user, email: u.email }, undefined, messageContext(ctx));
     return sendPage(ctx, sent.ok ? 200 : 429, 'enroll', {
-      mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email: u.email, code_sent: true, step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'],
-      ...(sent.ok ? { notice: `We sent a code to ${u.email}.` } : { error: 'A code was sent moments ago. Check your inbox, or wait a little before asking again.' }),
+      mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email: u.email, code_sent: true, step: { current: 2, total: STEPS, label: msg('enroll.email_title') }, scripts: ['autosubmit.js'],
+      ...(sent.ok ? { notice: msg('enroll.email_sent', { email: u.email }) } : { error: msg('enroll.email_wait') }),
     });
   }
   if (action === 'email-confirm') {
@@ -235,13 +239,13 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     if (!r.ok) {
       return sendPage(ctx, 400, 'enroll', {
         mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email: currentUser(ctx)?.email, code_sent: true,
-        step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js'], error: 'That code is not right or has expired.',
+        step: { current: 2, total: STEPS, label: msg('enroll.email_title') }, scripts: ['autosubmit.js'], error: msg('enroll.code_wrong'),
       });
     }
     return enrolled(ctx, flow, 'email', r.factor.id, r.factor.name, attempt);
   }
   if (action === 'recovery-done') {
-    notifyUser(ctx, user, (c) => enrollmentCompleteMessage(c, { label: 'your new sign-in method' }));
+    notifyUser(ctx, user, (c) => enrollmentCompleteMessage(c, { label: c.tr.t('email.enrolled.new_method') }));
     return redirect(ctx, `/.gatehouse/enroll?${flowQuery(flow, { step: 'done' })}`, {}, 303);
   }
   return errorPage(ctx, 400);
@@ -270,7 +274,7 @@ async function finishTotpEnrollment(ctx: RequestContext, form: Record<string, st
 async function confirmationAttempt(ctx: RequestContext): Promise<Attempt | undefined> {
   const reserved = await reserveFactorAttempt(ctx);
   if (reserved.ok) return reserved.attempt;
-  errorPage(ctx, 429, { waitSeconds: Math.ceil(reserved.waitMs / 1000), message: 'Too many wrong codes. Please wait before trying again.' });
+  errorPage(ctx, 429, { waitSeconds: Math.ceil(reserved.waitMs / 1000), message: msg('enroll.too_many') });
   return undefined;
 }
 
@@ -279,7 +283,7 @@ async function enrolled(ctx: RequestContext, flow: Flow, kind: FactorKind, id: s
   const user = ctx.session!.user!;
   await ctx.svc.audit.write({ event: 'factor.enrolled', user, factor: kind, factor_id: id, label: name, ip: ctx.client.ip, request_id: ctx.requestId });
   ctx.svc.metrics.enrolled(kind);
-  notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: factorKindInfo(kind).label, name }));
+  notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: c.tr.t(`factor.${kind}.label`), name }));
   const setCookie = await passFactor(ctx, { check: factorCheck(kind, ctx.svc.now()), factorId: id }, null, attempt);
   redirect(ctx, await afterEnrollment(ctx, flow), { 'set-cookie': setCookie }, 303);
 }

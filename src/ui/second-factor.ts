@@ -5,7 +5,9 @@ import type { FactorKind } from '../config/types.ts';
 import type { RequestContext } from '../web/context.ts';
 import type { Verified } from '../factors/types.ts';
 import { throttleKeys, type Attempt, type Reservation } from '../identity/throttle.ts';
-import type { Message } from '../identity/messages.ts';
+import type { Message, MessageContext } from '../identity/messages.ts';
+import type { Translator } from '../identity/translate.ts';
+import { messageContext, requestTranslator } from './request-language.ts';
 import { commitSession, signInParty } from '../web/page-session.ts';
 import { recordLockout } from '../session/sign-in.ts';
 import { withFactor } from '../session/session-data.ts';
@@ -70,10 +72,11 @@ export async function failFactor(ctx: RequestContext, attempt: Attempt, kind: Fa
 }
 
 /** Sends a security notice to the user; a failed delivery is logged, never fatal. */
-export function notifyUser(ctx: RequestContext, userId: string, make: (c: { product: string; support?: string }) => Message): void {
+export function notifyUser(ctx: RequestContext, userId: string, make: (c: MessageContext & { tr: Translator }) => Message): void {
   const user = ctx.session?.user === userId ? currentUser(ctx) : ctx.svc.identity.getUser(userId);
   if (!user?.email) return;
-  const msg = make({ product: ctx.snap.config.branding.product_name, support: ctx.snap.config.branding.support_contact });
+  const c = messageContext(ctx);
+  const msg = make({ ...c, tr: c.tr ?? requestTranslator(ctx) });
   ctx.svc.notifier.send({ to: user.email, ...msg }).catch((err: Error) => {
     ctx.svc.log.warn({ err: err.message, user: userId, kind: msg.kind }, 'notification failed');
   });
