@@ -7,6 +7,7 @@ import type { Config } from '../config/types.ts';
 import { validateUsersFile } from '../identity/users-file.ts';
 import { extraCatalogProblems } from '../identity/translate.ts';
 import { signInOverrides } from '../policy/compile.ts';
+import { paramRuleHints } from '../policy/param-hints.ts';
 import {
   CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, parseOptions, plural, printUsage, runCommand, STD_IO,
   type CommandInfo, type Streams,
@@ -62,6 +63,8 @@ async function check(args: string[], io: CheckIO): Promise<number> {
 
   io.stdout.write(`ok: ${file}\n`);
   for (const w of [...config.warnings, ...signInOverrides(config.policy)]) io.stdout.write(`warning: ${w}\n`);
+  // Advice, not problems: settings the parameter rules likely need for the app behind them.
+  for (const h of paramRuleHints(config)) io.stdout.write(`hint: ${h}\n`);
   io.stdout.write(summary(config, now()));
   return EXIT.OK;
 }

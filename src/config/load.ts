@@ -31,6 +31,7 @@ import { buildHeaders } from './sections/headers.ts';
 import { buildIdentity } from './sections/identity.ts';
 import { buildNotifier } from './sections/notifier.ts';
 import { buildPolicy } from './sections/policy.ts';
+import { buildRisk } from './sections/risk.ts';
 import { buildRollout } from './sections/rollout.ts';
 import { buildRoutes } from './sections/routes.ts';
 import { buildServer } from './sections/server.ts';
@@ -144,7 +145,11 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const shared_state = buildSharedState(r, raw.shared_state);
   const notifier = buildNotifier(r, raw.notifier);
   const audit = buildAudit(r, r.section(raw, 'audit'), env);
+  const risk = buildRisk(r, raw);
+  // Risk decisions are logged, audited and challenged under the rule id `risk`.
+  const clash = policy.rules.findIndex((rule) => rule.id === 'risk');
+  if (risk.enabled && clash !== -1) r.fail(['policy', 'rules', clash, 'id'], '"risk" names the decisions of the risk section; choose another id');
   deriveSharedAuditKey(factors, audit, store, shared_state, warnings);
   if (serving) requireSharedSecrets(r, session, factors, audit, store, shared_state);
-  return { server, branding, ui, routes, identity, session, factors, policy, rollout, store, shared_state, notifier, audit, headers };
+  return { server, branding, ui, routes, identity, session, factors, policy, rollout, store, shared_state, notifier, audit, headers, risk };
 }

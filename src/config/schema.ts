@@ -11,6 +11,7 @@ import { headersSchema } from './sections/headers.ts';
 import { identitySchema } from './sections/identity.ts';
 import { notifierSchema } from './sections/notifier.ts';
 import { policySchema } from './sections/policy.ts';
+import { riskSchema } from './sections/risk.ts';
 import { rolloutSchema } from './sections/rollout.ts';
 import { routesSchema } from './sections/routes.ts';
 import { serverSchema } from './sections/server.ts';
@@ -35,6 +36,7 @@ export const configSchema: Schema = obj({
   notifier: notifierSchema,
   audit: auditSchema,
   headers: headersSchema,
+  risk: riskSchema,
 });
 
 let compiled: ValidateFunction | undefined;

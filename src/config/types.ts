@@ -16,6 +16,7 @@ import type { HeadersConfig } from './sections/headers.ts';
 import type { IdentityConfig } from './sections/identity.ts';
 import type { NotifierConfig } from './sections/notifier.ts';
 import type { PolicyConfig } from './sections/policy.ts';
+import type { RiskConfig } from './sections/risk.ts';
 import type { RolloutConfig } from './sections/rollout.ts';
 import type { RouteConfig } from './sections/routes.ts';
 import type { ServerConfig } from './sections/server.ts';
@@ -32,6 +33,7 @@ export type { HeaderNames, HeadersConfig } from './sections/headers.ts';
 export type { BreakGlassConfig, FileIdentityConfig, IdentityConfig, OidcIdentityConfig } from './sections/identity.ts';
 export type { NotifierConfig } from './sections/notifier.ts';
 export type { FactorKind, PolicyConfig, PolicyException, Requirement, RuleConfig, RuleMatch } from './sections/policy.ts';
+export type { RiskConfig, RiskPlace, RiskRuleConfig, RiskSignal } from './sections/risk.ts';
 export type { RolloutConfig } from './sections/rollout.ts';
 export type { RouteConfig } from './sections/routes.ts';
 export type { LogLevel, ServerConfig } from './sections/server.ts';
@@ -56,6 +58,7 @@ export interface Config {
   notifier: NotifierConfig;
   audit: AuditConfig;
   headers: HeadersConfig;
+  risk: RiskConfig;
   /** Absolute path of the file this was loaded from (relative paths inside resolve against the process cwd). */
   source_path: string;
   /** Warnings found while loading (e.g. dev secret generated, expired exceptions). */

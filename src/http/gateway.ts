@@ -11,7 +11,7 @@ import { isNavigation } from '../web/client-kind.ts';
 import type { RequestContext, Services, Snapshot } from '../web/context.ts';
 import { errorPage, redirect, sendJson } from '../web/respond.ts';
 import { msg } from '../identity/translate.ts';
-import { BodyError, readBody } from '../web/form-body.ts';
+import { BodyError, readBody, readBodyPrefix } from '../web/form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
 import { upstreamTarget, urlTranslation, type Route } from '../policy/route-table.ts';
 import { hostOnly, judge, needsBody, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
@@ -232,7 +232,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
           overrides: ctx.form ? joinOverrides(headerOverrides(ctx.req.headers), formOverrides(ctx.req.headers['content-type'], ctx.form.body)) : headerOverrides(ctx.req.headers),
           ip: ctx.client.ip,
           form: ctx.form?.fields,
-          body: ctx.form ? { contentType: String(ctx.req.headers['content-type'] ?? ''), bytes: ctx.form.body } : ctx.bodyUnread ? 'unread' : undefined,
+          body: ctx.form ? { contentType: String(ctx.req.headers['content-type'] ?? ''), bytes: ctx.form.body } : ctx.bodyUnread !== undefined ? 'unread' : undefined,
         }, requestSubject(ctx), svc.now());
     if (j.kind === 'decided' && j.decision.action === 'allow' && j.decision.breakglass) {
       svc.log.warn({ req_id: ctx.requestId, user: ctx.session?.user, path: ctx.path, rule: j.decision.rule }, 'break-glass request: challenge bypassed');
@@ -287,6 +287,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       path: upstreamTarget(route, target),
       headers,
       body: stashBody ?? (hasBody ? req : null),
+      bodyPrefix: hasBody ? ctx.bodyUnread?.prefix : undefined,
       headersTimeout: route.timeout,
       upstreamOrigin: route.upstreamOrigin,
       publicOrigin: snap.publicOrigin,
@@ -326,32 +327,53 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       ctx.form = formOf(ctx, body);
       return true;
     } catch (err) {
-      const status = err instanceof BodyError ? err.status : 400;
-      ctx.res.shouldKeepAlive = false;
-      ctx.log = { decision: 'deny', reason: status === 413 ? tooLarge.reason : 'form body unreadable' };
-      errorPage(ctx, status === 413 ? 413 : 400, status === 413 ? { message: msg('error.form_too_large', { settings: tooLarge.settings }) } : {});
-      return false;
+      return refuseBody(ctx, err, tooLarge);
     }
+  }
+
+  /** Answers a body that could not be read before deciding (413 naming `settings`; broken or slow: 400); false. */
+  function refuseBody(ctx: RequestContext, err: unknown, tooLarge?: { reason: string; settings: string }): false {
+    const status = err instanceof BodyError ? err.status : 400;
+    ctx.res.shouldKeepAlive = false;
+    if (status === 413 && tooLarge) {
+      ctx.log = { decision: 'deny', reason: tooLarge.reason };
+      errorPage(ctx, 413, { message: msg('error.form_too_large', { settings: tooLarge.settings }) });
+    } else {
+      ctx.log = { decision: 'deny', reason: 'form body unreadable' };
+      errorPage(ctx, 400);
+    }
+    return false;
   }
 
   /**
    * Reads the body of a request that a `params` rule judges, up to
    * policy.inspect_body_max, into ctx.form (forwarded from there). A body of
-   * another content type, or declared over the limit, is not read: the rules
-   * decide it as unread (the most demanding applies) and it streams on. A
-   * chunked body that outgrows the limit was half consumed: 413. False when it
-   * answered.
+   * another content type, or larger than the limit (declared or found so while
+   * reading), is decided as unread (the most demanding of those rules
+   * applies): what was read of it is kept in ctx.bodyUnread and goes out first,
+   * the rest streams on (or is kept with it for a step-up). False when it
+   * answered (a broken or stalled body).
    */
   async function readInspectedBody(ctx: RequestContext): Promise<boolean> {
-    const cfg = ctx.snap.config;
-    const limit = cfg.policy.inspect_body_max;
+    const { req, res, snap } = ctx;
     if (!admitBody(ctx)) return false;
-    const declared = Number(ctx.req.headers['content-length'] ?? NaN);
-    if (!isFormBody(ctx.req.headers['content-type']) || declared > limit) {
-      ctx.bodyUnread = true;
+    if (!isFormBody(req.headers['content-type'])) {
+      ctx.bodyUnread = { prefix: Buffer.alloc(0) };
       return true;
     }
-    return readFormInto(ctx, limit, { reason: 'chunked form over policy.inspect_body_max', settings: 'policy.inspect_body_max' });
+    try {
+      const got = await readBodyPrefix(req, snap.config.policy.inspect_body_max, snap.config.server.body_timeout || 10_000);
+      if (got.complete) {
+        ctx.form = formOf(ctx, got.bytes);
+        return true;
+      }
+      ctx.bodyUnread = { prefix: got.bytes };
+      // Answered without forwarding (deny, challenge): the rest is drained so the connection can go on.
+      if (got.bytes.length > 0) res.once('finish', () => { if (!req.complete) req.resume(); });
+      return true;
+    } catch (err) {
+      return refuseBody(ctx, err);
+    }
   }
 
   /**
@@ -418,7 +440,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     }
     const max = snap.config.server.max_body_bytes;
     if (max > 0 && req.headers['content-length'] === undefined) {
-      let seen = 0;
+      let seen = ctx.bodyUnread?.prefix.length ?? 0;
       const count = (chunk: Buffer) => {
         seen += chunk.length;
         if (seen <= max) return;

@@ -3,6 +3,7 @@
 
 import type { Config } from '../config/types.ts';
 import { compilePolicy } from '../policy/compile.ts';
+import { compileRisk } from '../policy/risk.ts';
 import { compileRoutes } from '../policy/route-table.ts';
 import { ownedCanonicalMatcher } from '../proxy/owned-headers.ts';
 import { addressList, trustedProxyList } from '../web/client-address.ts';
@@ -27,5 +28,6 @@ export function buildSnapshot(config: Config): Snapshot {
     ownProto: publicUrl.protocol === 'https:' ? 'https' : 'http',
     secureCookies: publicUrl.protocol === 'https:',
     anyRouteAllowsParams: routes.some((r) => r.path_params === 'allow'),
+    risk: compileRisk(config.risk),
   };
 }

@@ -52,7 +52,8 @@ export async function stashAndRedirect(ctx: RequestContext, d: Challenge, route:
   try {
     // A form the gateway already read (method override check, upstream_form paths) is kept as read.
     if (ctx.form && ctx.form.body.length > snap.config.policy.stash_max_body) throw new BodyError(413, 'form too large to keep');
-    body = ctx.form?.body ?? await readBody(req, snap.config.policy.stash_max_body);
+    // A body decided unread keeps what was read of it, then the rest of the stream.
+    body = ctx.form?.body ?? await readBody(req, snap.config.policy.stash_max_body, undefined, ctx.bodyUnread?.prefix);
   } catch (err) {
     // Too large to keep: the user passes the check, then submits again.
     if (err instanceof BodyError && err.status === 413) return resubmit();

@@ -10,7 +10,8 @@
 //     case-blind check and case folding
 //   judge: rule evaluation (path, host, method, client address, query and a
 //     form read before deciding; rollout and grace are inside evaluate) →
-//     method overrides (per route) → break-glass
+//     method overrides (per route) → risk rules (risk.ts: the subject's
+//     signals are facts like any other) → break-glass
 //   decide = resolveTarget + judge, for adapters with no I/O in between;
 //   decideAfterAppSignIn = decide plus what an upstream_form sign-in owes.
 //
@@ -26,6 +27,7 @@ import type { RequestBody } from './form-fields.ts';
 import { hasDotSegment, normalizeTarget, type NormalizedTarget } from './normalize.ts';
 import { queryOverrides, joinOverrides } from './method-override.ts';
 import { selectRoute, type Route } from './route-table.ts';
+import { applyRisk, type CompiledRisk } from './risk.ts';
 
 export const RESERVED_PREFIX = '/.gatehouse';
 
@@ -36,6 +38,8 @@ export interface DecisionSnapshot {
   /** The same rules compiled for case-insensitive routes (patterns folded). */
   policyFolded: CompiledPolicy;
   anyRouteAllowsParams: boolean;
+  /** The risk section compiled (null or absent: off). */
+  risk?: CompiledRisk | null;
 }
 
 export interface TargetFacts {
@@ -168,6 +172,8 @@ export function judge(
     }
   }
 
+  if (snap.risk) decision = applyRisk(decision, snap.risk, subject, f.ip);
+
   if (subject?.breakglass && decision.action === 'challenge') {
     // The emergency account skips second factors (never deny rules); the adapter shouts about every such request.
     decision = { action: 'allow', rule: decision.rule, reason: `break-glass (would: ${decision.reason})`, breakglass: true };
@@ -207,5 +213,6 @@ export function decideAfterAppSignIn(snap: DecisionSnapshot, f: DecideFacts, sub
   if (v.kind !== 'decided' || subject === null || subject.breakglass) return v;
   const a = v.decision.action;
   if (a === 'challenge' || a === 'deny') return v;
-  return { ...v, decision: routineMfaDue(subject, v.route?.case_insensitive ? snap.policyFolded : snap.policy, now) };
+  const routine = routineMfaDue(subject, v.route?.case_insensitive ? snap.policyFolded : snap.policy, now);
+  return { ...v, decision: snap.risk ? applyRisk(routine, snap.risk, subject, f.ip) : routine };
 }

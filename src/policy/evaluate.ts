@@ -225,7 +225,8 @@ function hostMatches(want: NonNullable<CompiledRule['host']>, host: string): boo
   return lower.length > want.suffix.length && lower.endsWith(want.suffix);
 }
 
-function ipInList(list: net.BlockList, ip: string): boolean {
+/** Whether a client address (bracketed, zoned or IPv4-mapped forms too) is in a list. */
+export function ipInList(list: net.BlockList, ip: string): boolean {
   let addr = ip;
   if (addr.startsWith('[') && addr.endsWith(']')) addr = addr.slice(1, -1);
   const zone = addr.indexOf('%');

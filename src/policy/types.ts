@@ -1,7 +1,7 @@
 // What the policy decides from, and what it answers. Evaluation is a pure
 // function of these values (no clock, no I/O): evaluate(request, subject, policy, now).
 
-import type { FactorKind } from '../config/types.ts';
+import type { FactorKind, RiskSignal } from '../config/types.ts';
 import type { ParamList, ParamsStyle } from './param-match.ts';
 import type { RequestBody } from './form-fields.ts';
 
@@ -46,6 +46,20 @@ export interface SubjectFacts {
   deferred: boolean;
   /** The emergency (break-glass) account: challenges are waived, deny rules still hold. */
   breakglass?: boolean;
+  /** What the sign-in's risk assessment found (risk section on); absent for a session signed in without one. */
+  risk?: RiskFacts;
+}
+
+/**
+ * Risk signals observed at sign-in by the edge (session/risk-observer.ts: the
+ * store's history, GeoIP, failure counts). The live signals (new_device from
+ * `remembered_device`, risky_network from the request's address) are judged
+ * by the policy on every decision, so a list here never carries them.
+ */
+export interface RiskFacts {
+  /** When they were observed (unix ms): a risk rule's max_age counts back from here. */
+  at: number;
+  signals: RiskSignal[];
 }
 
 export type ChallengeKind =

@@ -23,6 +23,8 @@ export interface ForwardOptions {
   path: string;                      // path + query sent upstream
   headers: string[];                 // flat [name, value, ...]
   body: IncomingMessage | Buffer | null;
+  /** Bytes already taken from the client's body stream (read to decide): sent first, then the rest of the stream. */
+  bodyPrefix?: Buffer;
   headersTimeout: number;            // routes[].timeout
   upstreamOrigin: string;
   publicOrigin: string;
@@ -92,6 +94,7 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): ForwardH
     upstreamBody = new PassThrough();
     // An aborted client upload aborts the upstream request (and is no unhandled 'error').
     clientBody.on('error', (err) => upstreamBody!.destroy(err));
+    if (o.bodyPrefix !== undefined && o.bodyPrefix.length > 0) upstreamBody.write(o.bodyPrefix);
     clientBody.pipe(upstreamBody);
   }
 

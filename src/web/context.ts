@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { RequestLog } from '../audit/request-log.ts';
 import type { Config } from '../config/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
+import type { CompiledRisk } from '../policy/risk.ts';
 import type { ParamList } from '../policy/param-match.ts';
 import type { Route } from '../policy/route-table.ts';
 import type { UpstreamPools } from '../proxy/upstream-pools.ts';
@@ -83,6 +84,8 @@ export interface Snapshot {
   ownProto: 'http' | 'https';
   secureCookies: boolean;
   anyRouteAllowsParams: boolean;
+  /** The risk section compiled (policy/risk.ts); null when the section is absent. */
+  risk: CompiledRisk | null;
 }
 
 export interface RequestContext {
@@ -103,8 +106,11 @@ export interface RequestContext {
   viaAdminListener?: boolean;
   /** A small urlencoded form the gateway read before deciding (upstream_form login/logout paths); forwarded from here. */
   form?: { body: Buffer; fields: ParamList };
-  /** A body a `params` rule would read was not read (another content type, over policy.inspect_body_max): decided as unread. */
-  bodyUnread?: boolean;
+  /**
+   * A body a `params` rule would read was not read (another content type, over policy.inspect_body_max):
+   * decided as unread. `prefix`: the bytes already taken from the stream, forwarded (or kept) ahead of the rest.
+   */
+  bodyUnread?: { prefix: Buffer };
   /** Filled in by handlers for the request log line. */
   log: { rule?: string; decision?: string; reason?: string; user?: string };
 }

@@ -1,5 +1,7 @@
-// Reads the small urlencoded (or JSON) bodies of the gateway's own forms,
-// bounded in size and time. Anything else is refused before it is read.
+// Reads request bodies bounded in size and time: the small urlencoded (or
+// JSON) bodies of the gateway's own forms (anything else is refused before it
+// is read), and the first bytes of a body the policy wants to see before
+// deciding (readBodyPrefix: the rest stays in the stream, to be forwarded).
 
 import type { IncomingMessage } from 'node:http';
 
@@ -11,41 +13,69 @@ export class BodyError extends Error {
   }
 }
 
-export function readBody(req: IncomingMessage, limit: number, timeoutMs = 10_000): Promise<Buffer> {
+/** What readBodyPrefix took of a body: all of it, or only its first bytes (the rest still in the paused request). */
+export interface BodyPrefix {
+  bytes: Buffer;
+  complete: boolean;
+}
+
+const NOTHING = Buffer.alloc(0);
+
+/**
+ * Reads a body, or its first bytes when it turns out larger than `limit`: the
+ * stream is then paused with the rest in it, so the caller can still forward
+ * the exact body (these bytes, then the stream) or discard it. A body declared
+ * larger (Content-Length) is not read at all. `start`: bytes taken from the
+ * stream before (an earlier prefix), counted against the limit.
+ */
+export function readBodyPrefix(req: IncomingMessage, limit: number, timeoutMs = 10_000, start: Buffer = NOTHING): Promise<BodyPrefix> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > limit) {
-      req.resume();
-      return reject(new BodyError(413, 'body too large'));
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
+    if (declared > limit || start.length > limit) return resolve({ bytes: start, complete: false });
+    if (req.readableEnded) return resolve({ bytes: start, complete: true });
+    const chunks: Buffer[] = start.length > 0 ? [start] : [];
+    let size = start.length;
+    const done = () => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
     const timer = setTimeout(() => {
+      done();
       req.destroy();
       reject(new BodyError(408, 'body timeout'));
     }, timeoutMs);
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        // Discarded, not destroyed: the caller answers 413 (and closes) instead of the client seeing a reset.
-        clearTimeout(timer);
-        req.removeAllListeners('data');
-        req.resume();
-        chunks.length = 0;
-        reject(new BodyError(413, 'body too large'));
-        return;
-      }
+    const onData = (c: Buffer) => {
       chunks.push(c);
-    });
-    req.once('end', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
-    });
-    req.once('error', (err) => {
-      clearTimeout(timer);
+      size += c.length;
+      if (size <= limit) return;
+      done();
+      req.pause();
+      resolve({ bytes: Buffer.concat(chunks), complete: false });
+    };
+    const onEnd = () => {
+      done();
+      resolve({ bytes: Buffer.concat(chunks), complete: true });
+    };
+    const onError = (err: Error) => {
+      done();
       reject(new BodyError(400, err.message));
-    });
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+    // A stream paused by an earlier prefix read does not flow again by itself.
+    req.resume();
   });
+}
+
+/** Reads a whole body of at most `limit` bytes; a larger one is discarded (not destroyed: the caller answers 413, the client sees no reset). */
+export async function readBody(req: IncomingMessage, limit: number, timeoutMs = 10_000, start: Buffer = NOTHING): Promise<Buffer> {
+  const got = await readBodyPrefix(req, limit, timeoutMs, start);
+  if (got.complete) return got.bytes;
+  req.resume();
+  throw new BodyError(413, 'body too large');
 }
 
 /** Parses a urlencoded form. Each field: first value only, bounded length. */

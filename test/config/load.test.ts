@@ -96,6 +96,17 @@ const DEFAULTS: Omit<Config, 'source_path' | 'warnings'> = {
       assertion: 'X-Gatehouse-Assertion',
     },
   },
+  risk: {
+    enabled: false,
+    signals: { new_device: 20, new_network: 10, new_country: 40, impossible_travel: 80, recent_failures: 30, risky_network: 60 },
+    rules: [],
+    relax_routine_below: 0,
+    mode: 'enforce',
+    risky_networks: [],
+    remember_networks: 7_776_000_000,
+    risky_cidrs: [],
+    places: [],
+  },
 };
 
 t.test('an empty file gets every default', async (t) => {

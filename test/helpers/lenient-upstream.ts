@@ -1,6 +1,7 @@
 // A deliberately lenient legacy upstream on a raw socket: it records every byte
 // it receives, reads requests back to back on a kept-alive connection (the next
-// request starts right after the previous head and Content-Length body), and
+// request starts right after the previous head and its Content-Length or
+// chunked body; `body` is the decoded body), and
 // answers each with whatever `answer` returns. Tests assert on `bytes()`: what
 // reached the upstream, not what the gateway claims it sent.
 
@@ -42,6 +43,27 @@ function parse(head: string, body: string): LenientRequest {
   };
 }
 
+/** A Content-Length body starting at `from`; null while incomplete. */
+function contentLength(buf: string, head: string, from: number): { body: string; next: number } | null {
+  const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+  return buf.length < from + length ? null : { body: buf.slice(from, from + length), next: from + length };
+}
+
+/** A chunked body starting at `from`, decoded (no trailers); null while incomplete. */
+function dechunk(buf: string, from: number): { body: string; next: number } | null {
+  let pos = from;
+  let body = '';
+  for (;;) {
+    const eol = buf.indexOf('\r\n', pos);
+    if (eol === -1) return null;
+    const size = parseInt(buf.slice(pos, eol).split(';')[0], 16);
+    if (size === 0) return buf.startsWith('\r\n', eol + 2) ? { body, next: eol + 4 } : null;
+    if (buf.length < eol + 2 + size + 2) return null;
+    body += buf.slice(eol + 2, eol + 2 + size);
+    pos = eol + 2 + size + 2;
+  }
+}
+
 export function plainAnswer(status: number, reason: string, body: string, headers: Record<string, string> = {}): string {
   const lines = Object.entries({ 'Content-Type': 'text/plain', 'Content-Length': String(Buffer.byteLength(body)), ...headers })
     .map(([k, v]) => `${k}: ${v}\r\n`).join('');
@@ -70,10 +92,10 @@ export async function startLenientUpstream(answer: (r: LenientRequest) => Lenien
         const end = buf.indexOf('\r\n\r\n');
         if (end === -1) return;
         const head = buf.slice(0, end);
-        const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
-        if (buf.length < end + 4 + length) return;
-        const req = parse(head, buf.slice(end + 4, end + 4 + length));
-        buf = buf.slice(end + 4 + length);
+        const framed = /\r\ntransfer-encoding:\s*chunked/i.test(head) ? dechunk(buf, end + 4) : contentLength(buf, head, end + 4);
+        if (framed === null) return;
+        const req = parse(head, framed.body);
+        buf = buf.slice(framed.next);
         requests.push(req);
         const a = answer(req);
         socket.write(typeof a === 'string' ? a : a.raw, 'latin1');
