@@ -153,7 +153,9 @@ export const SCENARIOS: Scenario[] = [
   nginxScenario,
   bareProxyScenario,
   gatewayScenario('gateway, anonymous (policy none)'),
-  gatewayScenario('gateway, signed-in session', signedIn),
+  gatewayScenario('gateway, signed-in session, 1 worker', signedIn),
+  // server.workers (issue 15): a primary and one worker per core sharing the listener.
+  gatewayScenario('gateway, signed-in session, workers auto', { ...signedIn, config: { ...signedIn.config, server: { workers: 'auto' } } }),
   gatewayScenario('gateway, signed-in, 1,000 rules', { ...signedIn, config: { policy: { default: 'login', rules: unmatchedRules(1000) } } }),
   gatewayScenario('gateway, signed-in, report-only rule (audited)', {
     ...signedIn,

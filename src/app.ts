@@ -27,15 +27,15 @@ import { Throttle } from './identity/throttle.ts';
 import { UpstreamPools } from './proxy/upstream-pools.ts';
 import { createRenderer } from './ui/render.ts';
 import { createStaticAssets, defaultStaticSources } from './ui/static-assets.ts';
-import { configuredAuditLog, openAuditLog } from './audit/audit-log.ts';
+import type { AuditLog } from './audit/audit-log.ts';
+import { openAuditTrail, type AuditTrail } from './audit/trail.ts';
 import { createMetrics } from './audit/metrics.ts';
 import { consoleLogDestination } from './audit/console-log.ts';
 import { createRequestLog } from './audit/request-log.ts';
 import { createWouldChallengeAggregator } from './audit/events.ts';
-import { createCheckpointer, type Checkpointer } from './audit/checkpoint.ts';
-import { checkpointPublisher } from './audit/publish-checkpoint.ts';
-import { openForwarder } from './audit/open-forwarder.ts';
-import type { Forwarder } from './audit/forward.ts';
+import type { Checkpointer } from './audit/checkpoint.ts';
+import type { SharedState } from './store/shared-state.ts';
+import type { SharedStateConfig } from './config/types.ts';
 import { registerPages } from './ui/page-routes.ts';
 import { createFactorRegistry } from './factors/registry.ts';
 import { createWebAuthn, type WebAuthnService } from './factors/webauthn.ts';
@@ -68,36 +68,41 @@ export interface StartOptions {
    * (unix ms; default Date.now). Tests pass one they can move forward instead of sleeping.
    */
   now?: () => number;
+  /** Set in a worker of `gatehouse serve` with server.workers above 1: what its primary owns. */
+  primary?: PrimaryServices;
+}
+
+/**
+ * What a worker gets from its primary (src/cluster/): the one audit chain, the
+ * in-memory shared state, and the metrics of every worker together. A worker
+ * neither migrates the store nor watches the config: the primary does, once.
+ */
+export interface PrimaryServices {
+  /** The configured shared state: the primary's memory over IPC, or Redis directly. */
+  openShared(cfg: SharedStateConfig, now: () => number): SharedState;
+  audit: AuditLog;
+  checkpoints: Pick<Checkpointer, 'latest'>;
+  /** The exposition text of every worker's metrics, summed. */
+  metricsText(): Promise<string>;
 }
 
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const configPath = resolve(o.configPath);
   const now = o.now ?? Date.now;
   const config = loadConfig(configPath);
-  // Synchronous writes measured cheapest here (batching inside sonic-boom cost more than it saved);
-  // the per-request lines are batched per event-loop turn by the request log itself.
-  // A terminal gets readable text lines, anything else (a file, a pipe, a log collector) the JSON lines.
-  const logDest = o.logDestination ?? (process.stdout.isTTY
-    ? consoleLogDestination(pino.destination({ sync: true }), { colour: !process.env.NO_COLOR })
-    : pino.destination({ sync: true }));
-  const log = pino({ level: config.server.log_level, base: { svc: 'gatehouse' } }, logDest);
+  const { log, logDest } = openLog(config, o.logDestination);
   const requestLog = createRequestLog(log, logDest);
   for (const w of config.warnings) log.warn(w);
 
+  const primary = o.primary;
   const store = openStore(config.store);
-  await store.migrate();
-  const shared = openSharedState(config.shared_state, now);
-  let checkpoints: Checkpointer | undefined; // needs the signer, opened later
-  let forwarder: Forwarder | undefined; // needs the notifier for its alert
-  const audit = await openAuditLog({
-    ...configuredAuditLog(config),
-    onError: (err: Error) => log.error({ err }, 'audit log write failed'),
-    onFlushed: (head) => {
-      checkpoints?.flushed(head);
-      forwarder?.notify();
-    },
-  });
-  const metrics = createMetrics();
+  if (!primary) await store.migrate();
+  const shared = primary ? primary.openShared(config.shared_state, now) : openSharedState(config.shared_state, now);
+  // The chain's one writer: this process, or the primary of the workers.
+  const trail: AuditTrail | undefined = primary ? undefined : await openAuditTrail(config, log);
+  const audit = primary?.audit ?? trail!.audit;
+  const ownMetrics = createMetrics();
+  const metrics = primary ? { ...ownMetrics, text: primary.metricsText } : ownMetrics;
   // No users file for OIDC, nor for upstream_form without identity.file (the app's form names the users).
   const noUsersFile = config.identity.source === 'oidc' || (config.identity.source === 'upstream_form' && !config.identity.file);
   let onUsersReloaded: () => void = () => {};
@@ -146,40 +151,17 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const notifier = openNotifier(config.notifier);
   const factors = createFactorRegistry({
     store, shared, notifier, factors: config.factors,
-    product: config.branding.product_name, support: config.branding.support_contact, now,
+    product: config.branding.product_name, support: config.branding.support_contact, publicUrl: config.server.public_url, now,
   });
   // The signing key is sealed with the factor encryption key (factors.box).
   const signer = new AssertionSigner(store, factors.box, publicOrigin, now, (err) => log.warn({ err }, 'signing keys reload failed; keeping the current keys'));
   await signer.init();
   const webauthn = openWebAuthn(config, store, shared, log);
-  const checkpointer = createCheckpointer({
-    log: audit, signer, instance: config.server.instance_id,
-    lines: config.audit.checkpoint.lines, everyMs: config.audit.checkpoint.every,
-    publish: checkpointPublisher(config.audit.checkpoint, config.audit.alert_email, notifier, (err, where) => log.error({ err: err.message }, `${where} failed`)),
-    onError: (err) => log.error({ err }, 'audit checkpoint failed'),
-  });
-  checkpoints = checkpointer;
-  forwarder = openForwarder(config, audit, {
-    queueFull(sink, unsentBytes) {
-      // Nothing is dropped (the audit files are the queue), but the SIEM is falling behind: say so everywhere.
-      log.error({ sink, unsent_bytes: unsentBytes }, 'audit forwarding: the sink is down and its backlog passed audit.forward.queue_max');
-      void audit.write({ event: 'audit.forward_queue_full', sink, unsent_bytes: unsentBytes });
-      const to = config.audit.alert_email;
-      if (to) {
-        notifier.send({
-          to, kind: 'audit_forward_queue_full', subject: `Audit forwarding to ${sink} is failing`,
-          text: `The audit sink "${sink}" has not accepted records for a while; ${unsentBytes} bytes wait on disk (nothing is dropped). Check the sink.
-`,
-        }).catch((err: Error) => log.error({ err: err.message }, 'audit forwarding alert not sent'));
-      }
-    },
-    error: (sink, err) => log.warn({ sink, err: err.message }, 'audit forwarding: send failed; retrying'),
-  });
-  forwarder?.notify();
+  const checkpointer = trail?.start(signer, notifier);
 
   let snap = buildSnapshot(config);
   const svc: Services = {
-    log, requestLog, store, shared, identity, sessions, signer, audit, auditCheckpoints: checkpointer, metrics,
+    log, requestLog, store, shared, identity, sessions, signer, audit, auditCheckpoints: checkpointer ?? primary?.checkpoints, metrics,
     pools: new UpstreamPools(),
     // The running config's branding: a reload shows the new name, logo and colours on the next page.
     renderer: createRenderer(VIEWS_DIR, () => snap.config.branding, { assetVersion: assets.version, ui: () => snap.config.ui }),
@@ -194,15 +176,17 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   };
   await registerPages(svc, config);
 
-  await audit.write({ event: 'config.loaded', source: configPath });
-  await checkpointer.checkpoint(); // the endpoint has one from the start
+  if (checkpointer) {
+    await audit.write({ event: 'config.loaded', source: configPath });
+    await checkpointer.checkpoint(); // the endpoint has one from the start
+  }
   const gateway = createGateway(svc, () => snap);
   const server = createHttpServer(config.server, gateway.handle, gateway.handleUpgrade);
   const { port } = await listen(server, o.listen ?? config.server.listen);
   // An optional operator listener (README "Operator endpoints"): metrics, healthz, readyz only.
   const adminServer = config.server.admin_listen ? createHttpServer(config.server, createAdminHandler(svc, () => snap)) : undefined;
   const adminPort = adminServer ? (await listen(adminServer, config.server.admin_listen!)).port : undefined;
-  log.info({ listen: typeof o.listen === 'string' ? o.listen : config.server.listen, port, public_url: config.server.public_url }, 'gatehouse listening');
+  log.info({ listen: typeof o.listen === 'string' ? o.listen : config.server.listen, port, public_url: config.server.public_url }, primary ? 'worker listening' : 'gatehouse listening');
 
   async function reload(next?: Config): Promise<boolean> {
     try {
@@ -241,10 +225,8 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       adminServer?.closeAllConnections();
       await drain(server, config.server.shutdown_timeout);
       svc.wouldChallenge.stop();
-      checkpointer.stop();
-      await checkpointer.checkpoint(); // the last head, signed, before the file closes
-      await forwarder?.close();
-      await Promise.allSettled([svc.pools.close(), audit.close(), shared.close(), store.close(), notifier.close?.()]);
+      await trail?.close();
+      await Promise.allSettled([svc.pools.close(), shared.close(), store.close(), notifier.close?.()]);
       identity.close();
       requestLog.flush();
       clearInterval(resetPoll);
@@ -256,6 +238,17 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   return { server, port, adminPort, services: svc, current: () => snap, reload, close };
 }
 
+/** The process log: JSON lines, or readable text on a terminal. */
+export function openLog(config: Config, destination?: pino.DestinationStream, base: Record<string, unknown> = { svc: 'gatehouse' }): { log: pino.Logger; logDest: pino.DestinationStream } {
+  // Synchronous writes measured cheapest here (batching inside sonic-boom cost more than it saved);
+  // the per-request lines are batched per event-loop turn by the request log itself.
+  // A terminal gets readable text lines, anything else (a file, a pipe, a log collector) the JSON lines.
+  const logDest = destination ?? (process.stdout.isTTY
+    ? consoleLogDestination(pino.destination({ sync: true }), { colour: !process.env.NO_COLOR })
+    : pino.destination({ sync: true }));
+  return { log: pino({ level: config.server.log_level, base }, logDest), logDest };
+}
+
 /** Passkeys need a domain name in public_url; with an IP address the gateway still runs, without them. */
 function openWebAuthn(config: Config, store: Services['store'], shared: Services['shared'], log: pino.Logger): WebAuthnService {
   try {
@@ -263,6 +256,6 @@ function openWebAuthn(config: Config, store: Services['store'], shared: Services
   } catch (err) {
     log.warn({ reason: (err as Error).message }, 'passkeys and security keys are disabled');
     const off = async (): Promise<never> => { throw new Error('WebAuthn is disabled: public_url must use a domain name'); };
-    return { rpId: '', origin: '', registrationOptions: off, authenticationOptions: off, finishRegistration: off, finishAuthentication: off };
+    return { rpId: '', origin: '', registrationOptions: off, authenticationOptions: off, finishRegistration: off, finishAuthentication: off, discoverableOptions: off, finishDiscoverable: off };
   }
 }

@@ -19,8 +19,22 @@ type AdminAct = {
   approved_by?: string;
 };
 
+/** A sign-in's risk assessment (session/risk-observer.ts): the score, the raised signals, what the rules made of them. */
+export interface RiskAudit {
+  score: number;
+  signals: string[];
+  /** deny | mfa (a second factor since the sign-in) | relax (routine factor skipped) | none */
+  outcome: string;
+  mode: string;
+  /** Signals that could not be judged (no coordinates, unknown country). */
+  unavailable?: string[];
+  country?: string;
+  network?: string;
+  travel?: { km: number; hours: number; from: string };
+}
+
 export type AuditEvent =
-  | ({ event: 'signin.success'; method?: string } & ByUser)
+  | ({ event: 'signin.success'; method?: string; risk?: RiskAudit } & ByUser)
   | ({ event: 'signin.failure'; user?: string; reason: string } & RequestContext)
   | ({ event: 'signin.lockout'; until?: string; failures?: number } & ByUser)
   | ({ event: 'signout' } & ByUser)
@@ -30,6 +44,9 @@ export type AuditEvent =
   | ({ event: 'factor.used'; factor: FactorKind; factor_id?: string; rule?: string } & ByUser)
   | ({ event: 'factor.failure'; factor: FactorKind; reason: string; rule?: string } & ByUser)
   | ({ event: 'recovery.used'; remaining: number } & ByUser)
+  | ({ event: 'push.sent'; push_id: string; purpose: string; action: string } & ByUser)
+  | ({ event: 'push.answered'; push_id: string; outcome: string; action: string; signin_ip: string } & ByUser)
+  | ({ event: 'push.suspended'; until: string; reason: string } & ByUser)
   | ({ event: 'recovery.regenerated'; count: number } & ByUser)
   | ({ event: 'stepup.passed'; rule: string; factor: FactorKind } & ByUser)
   | ({ event: 'stepup.failed'; rule: string; factor?: FactorKind; reason: string } & ByUser)

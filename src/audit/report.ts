@@ -20,6 +20,11 @@
 // - challenges: second-factor checks, passed (factor.used) and failed
 //   (factor.failure), by factor kind. step_ups: stepup.passed/failed by rule.
 // - report_only: the sum of `count` of report.would_challenge records by rule.
+// - risk: signin.success records that carry a risk assessment; per signal, the
+//   sign-ins that raised it and how many of those the rules sent to a second
+//   factor (outcome mfa) or denied (outcome deny), in report mode what they
+//   would have done (report_mode counts those sign-ins). Step-ups the risk
+//   rules asked for and their results are the `risk` row of step_ups.
 // - lockouts: signin.lockout records that began a lockout (they carry the
 //   failure count) and the attempts refused while locked (the others).
 // Rates are fractions rounded to 4 decimals; null when there is nothing to divide.
@@ -86,13 +91,27 @@ export interface RolloutReport {
     /** Users with factors in the store who are not in the directory (deleted users' leftovers). */
     enrolled_not_in_directory: number | null;
   };
-  factor_mix: { enrolled_users: number; webauthn: Share; totp: Share; email_sms: Share };
+  factor_mix: { enrolled_users: number; webauthn: Share; push: Share; totp: Share; email_sms: Share };
   challenges: { by_factor: Record<string, PassFail>; total: PassFail };
   step_ups: { by_rule: Record<string, PassFail>; total: PassFail };
   report_only: { by_rule: Record<string, number>; total: number };
   recovery_codes: { uses: number; users: number };
   lockouts: { started: number; blocked_attempts: number; users: number };
   mfa_resets: { count: number; resets: MfaResetLine[] };
+  risk: RiskFigures;
+}
+
+export interface RiskCounts { sign_ins: number; challenged: number; denied: number }
+
+export interface RiskFigures {
+  /** Sign-ins with a risk assessment: total, asked for a second factor, denied, the routine factor relaxed. */
+  sign_ins: number;
+  challenged: number;
+  denied: number;
+  relaxed: number;
+  /** Of those, assessed in report mode (their challenges and denials were logged only). */
+  report_mode: number;
+  by_signal: Record<string, RiskCounts>;
 }
 
 export interface EventTally {
@@ -110,6 +129,7 @@ export interface EventTally {
   lockoutsBlocked: number;
   lockoutUsers: Set<string>;
   resets: MfaResetLine[];
+  risk: Omit<RiskFigures, 'by_signal'> & { bySignal: Map<string, RiskCounts> };
 }
 
 /** An empty tally for records with `since <= ts <= until` (unix ms). */
@@ -120,6 +140,7 @@ export function newTally(since: number, until: number): EventTally {
     recoveryUses: 0, recoveryUsers: new Set(),
     lockoutsStarted: 0, lockoutsBlocked: 0, lockoutUsers: new Set(),
     resets: [],
+    risk: { sign_ins: 0, challenged: 0, denied: 0, relaxed: 0, report_mode: 0, bySignal: new Map() },
   };
 }
 
@@ -154,6 +175,9 @@ export function tallyRecord(t: EventTally, rec: AuditRecord): void {
       else t.lockoutsBlocked += 1;
       if (str(rec.user) !== undefined) t.lockoutUsers.add(rec.user as string);
       break;
+    case 'signin.success':
+      if (typeof rec.risk === 'object' && rec.risk !== null) tallyRisk(t.risk, rec.risk as Record<string, unknown>);
+      break;
     case 'mfa.reset': {
       const line: MfaResetLine = { ts: rec.ts, user: str(rec.user) ?? '' };
       for (const key of ['by', 'approved_by', 'reason'] as const) {
@@ -165,6 +189,25 @@ export function tallyRecord(t: EventTally, rec: AuditRecord): void {
     }
     default:
       break;
+  }
+}
+
+function tallyRisk(r: EventTally['risk'], risk: Record<string, unknown>): void {
+  const outcome = str(risk.outcome);
+  const challenged = outcome === 'mfa' ? 1 : 0;
+  const denied = outcome === 'deny' ? 1 : 0;
+  r.sign_ins += 1;
+  r.challenged += challenged;
+  r.denied += denied;
+  if (outcome === 'relax') r.relaxed += 1;
+  if (risk.mode === 'report') r.report_mode += 1;
+  const signals = Array.isArray(risk.signals) ? new Set(risk.signals.filter((x): x is string => typeof x === 'string')) : new Set<string>();
+  for (const signal of signals) {
+    const row = r.bySignal.get(signal) ?? { sign_ins: 0, challenged: 0, denied: 0 };
+    row.sign_ins += 1;
+    row.challenged += challenged;
+    row.denied += denied;
+    r.bySignal.set(signal, row);
   }
 }
 
@@ -224,6 +267,7 @@ export function buildReport(facts: ReportFacts, t: EventTally): RolloutReport {
     factor_mix: {
       enrolled_users: enrolledKinds.length,
       webauthn: having((k) => k.has('webauthn')),
+      push: having((k) => k.has('push')),
       totp: having((k) => k.has('totp')),
       email_sms: having((k) => k.has('email') || k.has('sms')),
     },
@@ -236,6 +280,10 @@ export function buildReport(facts: ReportFacts, t: EventTally): RolloutReport {
     recovery_codes: { uses: t.recoveryUses, users: t.recoveryUsers.size },
     lockouts: { started: t.lockoutsStarted, blocked_attempts: t.lockoutsBlocked, users: t.lockoutUsers.size },
     mfa_resets: { count: t.resets.length, resets: [...t.resets].sort((a, b) => compare(a.ts, b.ts)) },
+    risk: {
+      sign_ins: t.risk.sign_ins, challenged: t.risk.challenged, denied: t.risk.denied, relaxed: t.risk.relaxed, report_mode: t.risk.report_mode,
+      by_signal: Object.fromEntries([...t.risk.bySignal].sort(([a], [b]) => compare(a, b))),
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import { validateUsersFile } from '../identity/users-file.ts';
 import { extraCatalogProblems } from '../identity/translate.ts';
 import { signInOverrides } from '../policy/compile.ts';
 import { paramRuleHints } from '../policy/param-hints.ts';
+import { BUNDLED_GEOIP_DB, openGeoLocator, type GeoLocator } from '../session/geo-locator.ts';
 import {
   CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, parseOptions, plural, printUsage, runCommand, STD_IO,
   type CommandInfo, type Streams,
@@ -61,12 +62,32 @@ async function check(args: string[], io: CheckIO): Promise<number> {
     return EXIT.FAILED;
   }
 
+  let geo: GeoLocator | null = null;
+  if (config.risk.enabled) {
+    try {
+      geo = openGeoLocator(config.risk);
+    } catch (err) {
+      io.stderr.write(`${file}: risk.geoip_db: cannot read ${config.risk.geoip_db ?? BUNDLED_GEOIP_DB} as a MaxMind database: ${(err as Error).message}\n`);
+      return EXIT.FAILED;
+    }
+  }
+
   io.stdout.write(`ok: ${file}\n`);
-  for (const w of [...config.warnings, ...signInOverrides(config.policy)]) io.stdout.write(`warning: ${w}\n`);
+  for (const w of [...config.warnings, ...signInOverrides(config.policy), ...riskWarnings(config, geo)]) io.stdout.write(`warning: ${w}\n`);
   // Advice, not problems: settings the parameter rules likely need for the app behind them.
   for (const h of paramRuleHints(config)) io.stdout.write(`hint: ${h}\n`);
   io.stdout.write(summary(config, now()));
   return EXIT.OK;
+}
+
+/** What the risk signals cannot see with this database: said before the gateway runs. */
+export function riskWarnings(config: Config, geo: Pick<GeoLocator, 'db' | 'coordinates'> | null): string[] {
+  if (geo === null || geo.coordinates || config.risk.signals.impossible_travel === 0) return [];
+  const db = geo.db === BUNDLED_GEOIP_DB ? 'the bundled DB-IP country database' : geo.db;
+  const places = config.risk.places.length;
+  return [places === 0
+    ? `risk: ${db} has no coordinates and risk.locations names no range: impossible_travel is unavailable (never raised); give a city database (risk.geoip_db) or a locations file`
+    : `risk: ${db} has no coordinates: impossible_travel is judged only between addresses in risk.locations (${plural(places, 'range')})`];
 }
 
 /** The human summary of a valid config (pure: easy to test with a fixed clock). */
@@ -81,6 +102,11 @@ export function summary(config: Config, now: Date): string {
   const where = source === 'file' ? config.identity.file?.path : source === 'oidc' ? config.identity.oidc?.issuer : config.identity.upstream_form?.login_path;
   lines.push(`identity: ${source}${where ? ` (${where})` : ''}`);
   lines.push(`rollout: enforce for ${config.rollout.enforce_for.join(', ') || 'nobody'}${config.rollout.grace_until ? `, grace until ${config.rollout.grace_until}` : ''}`);
+  const risk = config.risk;
+  if (risk.enabled) {
+    const rulesText = risk.rules.map((r) => `above ${r.above} ${r.require}`).join(', ') || 'no rules';
+    lines.push(`risk: mode ${risk.mode}; ${rulesText}${risk.relax_routine_below > 0 ? `; routine factor skipped below ${risk.relax_routine_below}` : ''}; ${plural(risk.risky_cidrs.length, 'risky network')}; ${plural(risk.places.length, 'located range')}`);
+  }
   const exceptions = config.policy.exceptions;
   lines.push(`policy exceptions: ${exceptions.length}`);
   for (const e of exceptions) {

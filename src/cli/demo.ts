@@ -42,7 +42,12 @@ async function demo(args: string[], io: Streams): Promise<number> {
 /** Where the demo's emails go: a newcomer enrolling email codes must know where to read them. */
 function outboxLine(config: Config): string {
   const n = config.notifier;
-  if (n.kind === 'file') return `Emails (sign-in codes, notices) are not sent: they are written to ${n.path}\n      (watch it with: tail -f ${n.path})`;
+  if (n.kind === 'file') {
+    const push = config.factors.push
+      ? '\n    "Approve on your phone" (push) writes its approval link there too: open it in another browser\n      (or a private window) and tap the number the sign-in page shows.'
+      : '';
+    return `Emails (sign-in codes, notices) are not sent: they are written to ${n.path}\n      (watch it with: tail -f ${n.path})${push}`;
+  }
   return n.kind === 'smtp' ? `Emails are sent through ${n.kind} (notifier in the config).` : 'Emails go to the notifier webhook (notifier in the config).';
 }
 

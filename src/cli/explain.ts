@@ -5,8 +5,11 @@
 //
 // The session is hypothetical: by default the user has just signed in with a
 // password and passed no second factor yet; `--factors totp --fresh 2m` says
-// a TOTP check was passed two minutes ago, `--remembered` that the browser is
-// a remembered device. What the user has enrolled comes from the store (or
+// a TOTP check was passed two minutes ago, `--remembered` (or `--device
+// known`) that the browser is a remembered device. With the risk section on,
+// the session is a sign-in from `--ip` just before those factors: its signals
+// come from the store's remembered places and GeoIP as at a real sign-in
+// (session/risk-observer.ts), and the explanation shows the score. What the user has enrolled comes from the store (or
 // `--enrolled`), groups from the users file (or `--groups`). `--user -` asks
 // for an anonymous request.
 //
@@ -21,7 +24,10 @@ import { parseDuration } from '../config/duration.ts';
 import type { Config, FactorKind } from '../config/types.ts';
 import { buildSnapshot } from '../http/snapshot.ts';
 import { hostOnly } from '../policy/decide.ts';
-import type { SubjectFacts } from '../policy/types.ts';
+import type { RiskFacts, SubjectFacts } from '../policy/types.ts';
+import { LIVE_SIGNALS } from '../policy/risk.ts';
+import { observe } from '../session/risk-observer.ts';
+import type { Snapshot } from '../web/context.ts';
 import { explainRequest, formatExplanation, hypotheticalSubject } from './explanation.ts';
 import { enrolledKindsIn } from '../factors/registry.ts';
 import {
@@ -33,7 +39,7 @@ import {
 export { explainRequest, formatExplanation, hypotheticalSubject };
 export type { Explanation, ExplainRequest, HypotheticalSession, Outcome, RuleView } from './explanation.ts';
 
-const FACTOR_KIND_NAMES: readonly FactorKind[] = ['webauthn', 'totp', 'email', 'sms', 'recovery'];
+const FACTOR_KIND_NAMES: readonly FactorKind[] = ['webauthn', 'push', 'totp', 'email', 'sms', 'recovery'];
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export const EXPLAIN: CommandInfo = {
@@ -44,12 +50,15 @@ export const EXPLAIN: CommandInfo = {
   --url URL            a path (/billing/pay?x=1) or an absolute http(s) URL; rules matching
                        query parameters read its query (quote it in the shell)
   --form FIELDS        a urlencoded form body, 'a=b&c=d': what rules matching params read
-  --ip IP              the client address (for rules matching networks)
+  --ip IP              the client address (for rules matching networks; with risk on, the
+                       sign-in's address: new network, new country, impossible travel)
   --host HOST          the Host asked for (default: the URL's host, else server.public_url's)
   --factors KINDS      second factors passed in the session: totp,webauthn,email,sms,recovery
                        (default: none, a fresh sign-in with a password only)
   --fresh DURATION     how long ago those factors were passed (default 0s: just now)
-  --remembered         the browser is a remembered device
+  --remembered         the browser is a remembered device (the same as --device known)
+  --device new|known   whether the browser is a remembered device of the user (risk: new_device);
+                       default new
   --deferred           the user chose "set up later" in this session
   --enrolled KINDS     what the user has enrolled (default: read from the store); "none" for nothing
   --groups GROUPS      the user's groups (default: from the users file)
@@ -70,7 +79,7 @@ async function explain(args: string[], io: CliIO): Promise<number> {
     user: { type: 'string' }, method: { type: 'string' }, url: { type: 'string' }, ip: { type: 'string' }, host: { type: 'string' },
     factors: { type: 'string' }, fresh: { type: 'string' }, remembered: { type: 'boolean' }, deferred: { type: 'boolean' },
     enrolled: { type: 'string' }, groups: { type: 'string' }, ...CONFIG_OPTION, json: { type: 'boolean' },
-    override: { type: 'string' }, 'break-glass': { type: 'boolean' }, form: { type: 'string' },
+    override: { type: 'string' }, 'break-glass': { type: 'boolean' }, form: { type: 'string' }, device: { type: 'string' },
   });
   if (v.help) return printUsage(EXPLAIN, io);
   const { user: userArg, method: methodArg, url } = requiredOptions(v, ['user', 'method', 'url']);
@@ -88,9 +97,12 @@ async function explain(args: string[], io: CliIO): Promise<number> {
       throw usageError(`--fresh: ${(err as Error).message}`);
     }
   }
+  if (v.device !== undefined && v.device !== 'new' && v.device !== 'known') throw usageError('--device is new or known');
+  if (v.device === 'new' && v.remembered === true) throw usageError('--remembered says the device is known: not with --device new');
+  const remembered = v.remembered === true || v.device === 'known';
   const anonymous = userArg === '-';
   if (anonymous) {
-    for (const key of ['factors', 'remembered', 'deferred', 'enrolled', 'groups', 'break-glass'] as const) {
+    for (const key of ['factors', 'remembered', 'deferred', 'enrolled', 'groups', 'break-glass', 'device'] as const) {
       if (v[key] !== undefined) throw usageError(`--${key} describes a signed-in user; it makes no sense with --user -`);
     }
   }
@@ -118,15 +130,12 @@ async function explain(args: string[], io: CliIO): Promise<number> {
       if (groupsArg !== undefined) notes.push(`groups from --groups, not the users file (${record.groups.join(',') || 'none'})`);
     }
     if (user) {
-      let enrolled = enrolledArg;
-      if (enrolled === undefined) {
-        const read = await enrolledFromStore(config, user.id);
-        enrolled = read.kinds;
-        if (read.note) notes.push(read.note);
-      }
+      const read = await fromStore(config, snap, user.id, enrolledArg, { ip, now, signedInAt: now - freshMs });
+      notes.push(...read.notes);
       // A factor passed in the session is one the user has enrolled.
-      enrolled = [...new Set([...enrolled, ...factors])];
-      subject = hypotheticalSubject(user, { factors, freshMs, remembered: v.remembered === true, deferred: v.deferred === true }, enrolled, config, now);
+      const enrolled = [...new Set([...read.kinds, ...factors])];
+      subject = hypotheticalSubject(user, { factors, freshMs, remembered, deferred: v.deferred === true }, enrolled, config, now);
+      if (read.risk) subject.risk = read.risk;
     }
   }
 
@@ -163,12 +172,34 @@ function parseKinds(list: string, flag: string): FactorKind[] {
   return [...new Set(kinds)] as FactorKind[];
 }
 
-/** What the gateway puts in `enrolled` at sign-in: factor kinds, plus recovery while unused codes remain. */
-async function enrolledFromStore(config: Config, user: string): Promise<{ kinds: FactorKind[]; note?: string }> {
+/**
+ * What the store says of the user: what the gateway puts in `enrolled` at
+ * sign-in (factor kinds, plus recovery while unused codes remain; `--enrolled`
+ * stands instead), and with the risk section on, the signals of a sign-in
+ * from `ip` (the store's remembered places, GeoIP; failed attempts are not
+ * known here).
+ */
+async function fromStore(
+  config: Config, snap: Snapshot, user: string, enrolledArg: FactorKind[] | undefined, at: { ip: string; now: number; signedInAt: number },
+): Promise<{ kinds: FactorKind[]; notes: string[]; risk?: RiskFacts }> {
+  const riskOn = snap.risk !== null && snap.geo !== null;
+  if (enrolledArg !== undefined && !riskOn) return { kinds: enrolledArg, notes: [] };
   const store = await openExistingStore(config);
-  if (store === null) return { kinds: [], note: `the store ${storeName(config)} does not exist yet: nobody has enrolled` };
+  const notes: string[] = [];
+  if (store === null) {
+    notes.push(`the store ${storeName(config)} does not exist yet: nobody has enrolled${riskOn ? ' or signed in' : ''}`);
+    return { kinds: enrolledArg ?? [], notes, ...(riskOn ? { risk: { at: at.signedInAt, signals: [] } } : {}) };
+  }
   try {
-    return { kinds: await enrolledKindsIn(store, user) };
+    const kinds = enrolledArg ?? await enrolledKindsIn(store, user);
+    if (!riskOn) return { kinds, notes };
+    const { observed, located } = await observe({ store, geo: snap.geo!, config: config.risk }, { user, ip: at.ip, failures: 0, now: at.signedInAt });
+    const place = [located.country ?? 'country unknown', located.lat === null ? 'no coordinates' : `${located.lat},${located.lon}`].join(', ');
+    notes.push(at.ip === '' ? 'risk: no --ip given: the sign-in\'s network, country and travel are unknown' : `risk: ${at.ip} is ${place}`);
+    if (observed.travel) notes.push(`risk: from the last sign-in (${observed.travel.from}): ${observed.travel.km} km in ${observed.travel.hours} h`);
+    if (observed.unavailable.length > 0 && at.ip !== '') notes.push(`risk: not judged for want of data: ${observed.unavailable.join(', ')}`);
+    notes.push('risk: recent_failures is not known to explain (the gateway counts failed attempts in shared state)');
+    return { kinds, notes, risk: { at: at.signedInAt, signals: observed.signals.filter((sig) => !LIVE_SIGNALS.includes(sig)) } };
   } finally {
     await store.close();
   }

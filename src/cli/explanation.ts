@@ -19,6 +19,7 @@ import { isInRollout } from '../policy/rollout.ts';
 import type { Decision, FactorCheck, SubjectFacts } from '../policy/types.ts';
 import { factorCheck } from '../factors/types.ts';
 import type { Route } from '../policy/route-table.ts';
+import { decisionSignals, describeRisk, RISK_RULE, riskRuleFor, scoreSignals } from '../policy/risk.ts';
 import { challengeUrl } from '../web/challenge-links.ts';
 
 
@@ -72,6 +73,8 @@ export interface Explanation {
   answer: string;
   /** The deciding rule's query / params conditions: what each read and whether it matched. */
   params: string[];
+  /** The risk score of the request (risk section on, signed in): policy/risk.ts, as decide judged it. */
+  risk: { score: number; signals: string[]; words: string; rule: string | null } | null;
   notes: string[];
 }
 
@@ -109,6 +112,7 @@ export function explainRequest(snap: Snapshot, req: ExplainRequest, subject: Sub
     decision: null,
     enforced: null,
     params: [] as string[],
+    risk: riskView(snap, subject, req.ip),
     notes: [] as string[],
   };
 
@@ -142,7 +146,11 @@ export function explainRequest(snap: Snapshot, req: ExplainRequest, subject: Sub
   const rule = ruleView(config, decision.rule);
 
   let enforced: Explanation['enforced'] = null;
-  if (decision.action === 'report') {
+  if (decision.action === 'report' && decision.rule === RISK_RULE) {
+    // Risk in report mode never changes what happens: the outcome without it is what is enforced.
+    const j = judge({ ...snap, risk: null }, verdict.target, { ...facts, overrides: req.overrides ?? [] }, subject, now);
+    if (j.kind === 'decided') enforced = { rule: ruleView(config, j.decision.rule), decision: j.decision };
+  } else if (decision.action === 'report') {
     // Report rules never change what happens: the outcome without them is what is enforced.
     const enforcing = config.policy.rules.filter((r) => r.mode !== 'report');
     const ids = new Set(enforcing.map((r) => r.id));
@@ -185,7 +193,20 @@ export function explainRequest(snap: Snapshot, req: ExplainRequest, subject: Sub
   };
 }
 
+/** The score decide saw (the same functions, so the words cannot disagree with the decision). */
+function riskView(snap: Snapshot, subject: SubjectFacts | null, ip: string): Explanation['risk'] {
+  const c = snap.risk;
+  if (!c || subject === null) return null;
+  const s = scoreSignals(c.weights, decisionSignals(c, subject, ip));
+  const rule = riskRuleFor(c, s.score);
+  const applies = rule === null
+    ? (s.score < c.relaxBelow ? `below relax_routine_below ${c.relaxBelow}: the routine second factor may be skipped` : null)
+    : `above ${rule.above}: ${rule.require === 'deny' ? 'deny' : `a second factor ${rule.max_age ? `within ${formatDuration(rule.max_age)} before` : 'since'} the sign-in`}`;
+  return { score: s.score, signals: s.signals, words: describeRisk(c.weights, s), rule: applies === null ? null : `${applies}${c.mode === 'report' ? ' (mode report: logged only)' : ''}` };
+}
+
 function ruleView(config: Config, id: string): RuleView {
+  if (id === RISK_RULE && config.risk.enabled) return { id, index: -1, require: 'risk', mode: config.risk.mode };
   const index = config.policy.rules.findIndex((r) => r.id === id);
   if (index === -1) return { id: 'default', index: -1, require: config.policy.default, mode: 'enforce' };
   const r = config.policy.rules[index];
@@ -247,6 +268,7 @@ export function formatExplanation(e: Explanation): string {
   } else {
     out.push('user:      anonymous (not signed in)');
   }
+  if (e.risk) out.push(`risk:      ${e.risk.words}${e.risk.rule ? `; ${e.risk.rule}` : '; no risk rule applies'}`);
   if (e.rule) out.push(...formatRule('rule:', e.rule));
   for (const p of e.params) out.push(`params:    ${p}`);
   out.push(`decision:  ${e.summary}`);
@@ -261,6 +283,7 @@ export function formatExplanation(e: Explanation): string {
 
 function formatRule(label: string, v: RuleView): string[] {
   const pad = (s: string) => s.padEnd(11);
+  if (v.require === 'risk') return [`${pad(label)}risk (a risk.rules entry: the score above)`];
   if (v.index === -1) return [`${pad(label)}default (no rule matched; policy.default: ${v.require})`];
   const m = v.match ?? {};
   const match = [

@@ -165,6 +165,7 @@ export function formatReport(r: RolloutReport, sinceLabel: string): string {
   out.push(`factor mix (${m.enrolled_users} enrolled users; a user may have several kinds)`);
   out.push(...table(['KIND', 'USERS', 'SHARE'], [
     ['passkey / security key', String(m.webauthn.users), pct(m.webauthn.rate)],
+    ['push approval', String(m.push.users), pct(m.push.rate)],
     ['authenticator app (TOTP)', String(m.totp.users), pct(m.totp.rate)],
     ['email / text message code', String(m.email_sms.users), pct(m.email_sms.rate)],
   ]));
@@ -179,6 +180,8 @@ export function formatReport(r: RolloutReport, sinceLabel: string): string {
   const would = Object.entries(r.report_only.by_rule);
   out.push(...(would.length === 0 ? ['  none'] : table(['RULE', 'COUNT'], [...would.map(([k, n]) => [k, String(n)]), ['total', String(r.report_only.total)]])));
   out.push('');
+  out.push(...formatRisk(r.risk));
+  out.push('');
   out.push(`recovery codes used: ${r.recovery_codes.uses} (${r.recovery_codes.users} user${r.recovery_codes.users === 1 ? '' : 's'})`);
   out.push(`lockouts: ${r.lockouts.started} started, ${r.lockouts.blocked_attempts} attempts refused while locked (${r.lockouts.users} user${r.lockouts.users === 1 ? '' : 's'})`);
   out.push(`MFA resets: ${r.mfa_resets.count}`);
@@ -186,6 +189,14 @@ export function formatReport(r: RolloutReport, sinceLabel: string): string {
     out.push(`  ${utcMinute(x.ts)}  ${x.user}${x.by ? `  by ${x.by}` : ''}${x.approved_by ? `  approved by ${x.approved_by}` : ''}${x.reason ? `  (${x.reason})` : ''}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+function formatRisk(k: RolloutReport['risk']): string[] {
+  if (k.sign_ins === 0) return ['risk signals: no sign-in with a risk assessment'];
+  const mode = k.report_mode === 0 ? '' : k.report_mode === k.sign_ins ? ' (mode report: would-be challenges and denials, logged only)' : ` (${k.report_mode} in mode report: logged only)`;
+  const head = `risk signals: ${k.sign_ins} sign-ins assessed, ${k.challenged} asked for a second factor, ${k.denied} denied, ${k.relaxed} routine factor skipped${mode}`;
+  const rows = Object.entries(k.by_signal).map(([signal, c]) => [signal, String(c.sign_ins), String(c.challenged), String(c.denied)]);
+  return [head, ...(rows.length === 0 ? ['  no signal raised'] : table(['SIGNAL', 'SIGN-INS', 'ASKED', 'DENIED'], rows))];
 }
 
 function passFailTable(key: string, rows: Record<string, PassFail>, total: PassFail): string[] {

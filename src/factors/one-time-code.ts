@@ -54,6 +54,8 @@ export interface OneTimeCodes {
   /** `message`: product, support and the reader's language for the text (default: the options'). */
   send(user: CodeRecipient, message?: MessageContext): Promise<OneTimeSendResult>;
   verify(user: UserRef, code: string): Promise<OneTimeVerifyResult>;
+  /** Milliseconds until the user may ask for another code (0: now); also how the page knows a code was just sent. */
+  resendWait(user: UserRef): Promise<number>;
 }
 
 /** Pure: the digits in what a person typed, or undefined when it cannot be a code of `length` digits. */
@@ -142,6 +144,10 @@ export function createOneTimeCodes(opts: OneTimeCodesOptions): OneTimeCodes {
         throw err;
       }
       return { ok: true, expiresAt };
+    },
+
+    async resendWait(user) {
+      return Math.max(0, await shared.ttl(resendKey(userIdOf(user))));
     },
 
     async verify(user, input) {

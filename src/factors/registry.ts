@@ -16,6 +16,7 @@ import { createOneTimeCodes, type OneTimeCodes, type OneTimeSendResult, type One
 import { createRecoveryCodes, type RecoveryCodes } from './recovery-codes.ts';
 import { createSecretBox, deriveSecret, type SecretBox } from '../store/secret-box.ts';
 import { createTotp, type Totp } from './totp.ts';
+import { createPushService, type PushService } from './push.ts';
 import { FACTOR_KINDS, cleanFactorName, factorKindInfo, userIdOf, type FactorKind, type UserRef } from './types.ts';
 
 const ENROLL_TTL_MS = 15 * 60_000;
@@ -30,6 +31,8 @@ export interface FactorRegistryOptions {
   oldEncryptionKeys?: string[];
   product?: string;
   support?: string;
+  /** server.public_url: push approval links point there. */
+  publicUrl?: string;
   now?: () => number;
 }
 
@@ -43,6 +46,8 @@ export interface FactorRegistry {
   readonly email: OneTimeCodes;
   /** Absent unless factors.sms_otp is configured. */
   readonly sms?: OneTimeCodes;
+  /** Absent unless factors.push is configured. */
+  readonly push?: PushService;
 
   /** Kinds the user can be challenged with, strongest first ('recovery' while unused codes remain). */
   enrolledKinds(user: UserRef): Promise<FactorKind[]>;
@@ -54,6 +59,8 @@ export interface FactorRegistry {
   /** Sends a sign-in code: email to the user's address, sms to the phone of the user's sms factor. */
   sendCode(kind: CodeKind, user: { id: string; email?: string }, message?: MessageContext): Promise<OneTimeSendResult>;
   verifyCode(kind: CodeKind, user: UserRef, code: string): Promise<OneTimeVerifyResult>;
+  /** Milliseconds until the user may ask for another code of this kind (0: now). */
+  resendWait(kind: CodeKind, user: UserRef): Promise<number>;
   /** Sends a code to the destination being enrolled (email: the user's address; sms: the phone typed in). */
   beginCodeEnrollment(kind: CodeKind, user: { id: string; email?: string }, phone?: string, message?: MessageContext): Promise<OneTimeSendResult>;
   finishCodeEnrollment(kind: CodeKind, user: UserRef, code: string, name?: string): Promise<CodeEnrollFinish>;
@@ -98,6 +105,10 @@ export function createFactorRegistry(opts: FactorRegistryOptions): FactorRegistr
     ? createOneTimeCodes({ shared, notifier, kind: 'sms', ttlMs: factors.sms_otp.ttl, length: factors.sms_otp.length, hmacKey: codeHmacKey, ...message, now })
     : undefined;
 
+  const push = factors.push
+    ? createPushService({ shared, store, notifier, config: factors.push, publicUrl: opts.publicUrl ?? 'http://localhost:8080', product: opts.product ?? 'gatehouse', support: opts.support, now })
+    : undefined;
+
   function codes(kind: CodeKind): OneTimeCodes {
     const c = kind === 'email' ? email : kind === 'sms' ? sms : undefined;
     if (c === undefined) throw new Error(`${kind} codes are not configured`);
@@ -106,7 +117,7 @@ export function createFactorRegistry(opts: FactorRegistryOptions): FactorRegistr
   const enrollKey = (kind: CodeKind, user: string) => `otc:${kind}:enroll:${encodeURIComponent(user)}`;
 
   return {
-    box, totp, recovery, email, sms,
+    box, totp, recovery, email, sms, push,
 
     enrolledKinds(user) {
       return enrolledKindsIn(store, userIdOf(user));
@@ -140,6 +151,10 @@ export function createFactorRegistry(opts: FactorRegistryOptions): FactorRegistr
 
     async verifyCode(kind, user, code) {
       return codes(kind).verify(user, code);
+    },
+
+    resendWait(kind, user) {
+      return codes(kind).resendWait(user);
     },
 
     async beginCodeEnrollment(kind, user, phone, message) {

@@ -16,6 +16,12 @@
 //                      'mail' is the common private value and is what the
 //                      policy contract (FactorCheck.amr) already lists.
 //   sms      → 'sms'   RFC 8176 "confirmation using SMS".
+//   push     → 'mca'   RFC 8176 "multiple-channel authentication": the sign-in
+//                      happens in one browser and is approved on another
+//                      channel (the phone's notification or a link sent to
+//                      it), with number matching binding the two. Possession
+//                      of the phone; not phishing-resistant (a look-alike
+//                      site can show the number it relays).
 //   recovery → 'otp'   a recovery code is a pre-printed one-time password
 //                      (NIST SP 800-63B "look-up secret", something you have).
 //                      Not 'kba': that is knowledge-based questions, a
@@ -59,6 +65,7 @@ const AMR: Record<FactorKind, string> = {
   webauthn: 'hwk',
   email: 'mail',
   sms: 'sms',
+  push: 'mca',
   recovery: 'otp',
 };
 
@@ -98,6 +105,13 @@ export const FACTOR_KINDS: readonly FactorKindInfo[] = [
     label: 'Passkey or security key',
     description: 'Confirm with your fingerprint, face, device PIN or a USB/NFC security key. Fake sites cannot steal it.',
     badge: 'Most secure',
+    weak: false,
+  },
+  {
+    kind: 'push',
+    label: 'Approve on your phone',
+    description: 'We send a request to your phone; tap the number this page shows.',
+    badge: 'No typing',
     weak: false,
   },
   {

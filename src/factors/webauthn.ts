@@ -63,6 +63,13 @@ export interface WebAuthnService {
   finishRegistration(user: { id: string }, response: unknown, name: string): Promise<Result<{ factor: FactorRecord }>>;
   authenticationOptions(user: { id: string }): Promise<PublicKeyCredentialRequestOptionsJSON>;
   finishAuthentication(user: { id: string }, response: unknown): Promise<Result<{ verified: Verified; factorId: string }>>;
+  /**
+   * Passkey sign-in: options that name no credential (the browser offers the
+   * discoverable ones it holds), bound to `bind` (the asking browser's session id).
+   */
+  discoverableOptions(bind: string): Promise<PublicKeyCredentialRequestOptionsJSON>;
+  /** The user the credential names, verified with user verification; fails for any other browser than the one bound. */
+  finishDiscoverable(bind: string, response: unknown): Promise<Result<{ user: string; verified: Verified; factorId: string }>>;
 }
 
 // ---------------------------------------------------------------------------
@@ -194,6 +201,18 @@ interface PendingAuthentication { challenge: string }
 
 const regKey = (user: string): string => `webauthn:reg:${user}`;
 const authKey = (user: string): string => `webauthn:auth:${user}`;
+// Keyed by the challenge itself: two tabs of one browser may each wait on a passkey.
+const discKey = (challenge: string): string => `webauthn:disc:${challenge}`;
+
+/** The challenge a browser's clientDataJSON claims (verified later by the library against the one we keep). */
+export function claimedChallenge(clientDataJSON: string): string | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(clientDataJSON, 'base64url').toString('utf8'));
+    return isRecord(v) && typeof v.challenge === 'string' && v.challenge.length <= 128 ? v.challenge : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function parsePending<T>(raw: string | null, check: (v: Record<string, unknown>) => boolean): T | undefined {
   if (raw === null) return undefined;
@@ -346,32 +365,76 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
 
       const match = (await webauthnCredentials(store, id)).find(({ data }) => data.credential_id === body.id);
       if (!match) return { ok: false, reason: 'unknown credential' };
-      const { rec, data } = match;
       // A discoverable credential names its user; it must be this one.
       if (body.response.userHandle !== undefined && body.response.userHandle !== handleB64(id)) return { ok: false, reason: 'credential belongs to another user' };
+      return verifyAssertion(body, pending.challenge, match, match.data.uv);
+    },
 
-      let info;
-      try {
-        const result = await (await simpleWebAuthn()).verifyAuthenticationResponse({
-          ...expected(body, pending.challenge),
-          // Counter 0 here: the library's own check is bypassed so the regression rule below is ours, explicit and named.
-          credential: { id: data.credential_id, publicKey: new Uint8Array(Buffer.from(data.public_key, 'base64url')), counter: 0, transports: data.transports },
-          requireUserVerification: data.uv,
-        });
-        if (!result.verified) return { ok: false, reason: 'signature not verified' };
-        info = result.authenticationInfo;
-      } catch (err) {
-        return { ok: false, reason: `sign-in refused: ${describe(err)}` };
-      }
-      if (data.uv && !info.userVerified) return { ok: false, reason: 'user verification required' };
-      if (!counterAccepted(data.counter, info.newCounter)) return { ok: false, reason: 'counter regression' };
-
-      const at = now();
-      await store.updateFactor(id, rec.id, {
-        data: { ...rec.data, counter: info.newCounter, backed_up: info.credentialBackedUp, device_type: info.credentialDeviceType },
-        last_used_at: at,
+    async discoverableOptions(bind) {
+      if (typeof bind !== 'string' || bind === '') throw new TypeError('webauthn: a binding is required');
+      const options = await (await simpleWebAuthn()).generateAuthenticationOptions({
+        rpID: rpId,
+        allowCredentials: [],
+        timeout: ttl,
+        // Both factors at once: the device proves possession, the fingerprint or PIN the person.
+        userVerification: 'required',
       });
-      return { ok: true, verified: verified('webauthn', at, rec.id), factorId: rec.id };
+      await shared.set(discKey(options.challenge), JSON.stringify({ bind }), ttl);
+      return options;
+    },
+
+    async finishDiscoverable(bind, response) {
+      const body = asAuthenticationResponse(response);
+      if (!body) return { ok: false, reason: 'malformed authentication response' };
+      const challenge = claimedChallenge(body.response.clientDataJSON);
+      if (challenge === undefined) return { ok: false, reason: 'malformed client data' };
+      const pending = parsePending<{ bind: string }>(await shared.take(discKey(challenge)), (v) => typeof v.bind === 'string');
+      if (!pending) return { ok: false, reason: 'no pending sign-in (expired or already used)' };
+      if (pending.bind !== bind) return { ok: false, reason: 'the sign-in was started by another browser' };
+      if (body.response.userHandle === undefined) return { ok: false, reason: 'the credential named no user (not a passkey)' };
+      const found = await store.factorsByCredentialId(body.id);
+      const matches = found.flatMap((rec) => {
+        const data = credentialDataOf(rec);
+        return data ? [{ rec, data }] : [];
+      });
+      // One owner or none: an id claimed by two users is refused rather than guessed.
+      if (matches.length !== 1) return { ok: false, reason: matches.length === 0 ? 'unknown credential' : 'credential id registered to several users' };
+      const match = matches[0];
+      if (body.response.userHandle !== handleB64(match.rec.user)) return { ok: false, reason: 'credential belongs to another user' };
+      const r = await verifyAssertion(body, challenge, match, true);
+      return r.ok ? { ...r, user: match.rec.user } : r;
     },
   };
+
+  /**
+   * Checks a browser's assertion against a stored credential (signature,
+   * origin, RP ID, challenge, user verification when required, the counter)
+   * and records the use.
+   */
+  async function verifyAssertion(
+    body: AuthenticationResponseJSON, challenge: string, { rec, data }: { rec: FactorRecord; data: WebAuthnCredentialData }, requireUv: boolean,
+  ): Promise<Result<{ verified: Verified; factorId: string }>> {
+    let info;
+    try {
+      const result = await (await simpleWebAuthn()).verifyAuthenticationResponse({
+        ...expected(body, challenge),
+        // Counter 0 here: the library's own check is bypassed so the regression rule below is ours, explicit and named.
+        credential: { id: data.credential_id, publicKey: new Uint8Array(Buffer.from(data.public_key, 'base64url')), counter: 0, transports: data.transports },
+        requireUserVerification: requireUv,
+      });
+      if (!result.verified) return { ok: false, reason: 'signature not verified' };
+      info = result.authenticationInfo;
+    } catch (err) {
+      return { ok: false, reason: `sign-in refused: ${describe(err)}` };
+    }
+    if (requireUv && !info.userVerified) return { ok: false, reason: 'user verification required' };
+    if (!counterAccepted(data.counter, info.newCounter)) return { ok: false, reason: 'counter regression' };
+
+    const at = now();
+    await store.updateFactor(rec.user, rec.id, {
+      data: { ...rec.data, counter: info.newCounter, backed_up: info.credentialBackedUp, device_type: info.credentialDeviceType },
+      last_used_at: at,
+    });
+    return { ok: true, verified: verified('webauthn', at, rec.id), factorId: rec.id };
+  }
 }

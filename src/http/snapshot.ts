@@ -4,6 +4,7 @@
 import type { Config } from '../config/types.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { compileRisk } from '../policy/risk.ts';
+import { openGeoLocator, type GeoLocator } from '../session/geo-locator.ts';
 import { compileRoutes } from '../policy/route-table.ts';
 import { ownedCanonicalMatcher } from '../proxy/owned-headers.ts';
 import { addressList, trustedProxyList } from '../web/client-address.ts';
@@ -29,5 +30,14 @@ export function buildSnapshot(config: Config): Snapshot {
     secureCookies: publicUrl.protocol === 'https:',
     anyRouteAllowsParams: routes.some((r) => r.path_params === 'allow'),
     risk: compileRisk(config.risk),
+    geo: config.risk.enabled ? geoLocator(config) : null,
   };
+}
+
+function geoLocator(config: Config): GeoLocator {
+  try {
+    return openGeoLocator(config.risk);
+  } catch (err) {
+    throw new Error(`risk.geoip_db: cannot read ${config.risk.geoip_db ?? 'the bundled GeoIP database'} as a MaxMind database: ${(err as Error).message}`);
+  }
 }

@@ -130,3 +130,56 @@ export function recoveryRegeneratedMessage(ctx: MessageContext): Message {
     kind: 'recovery_regenerated',
   };
 }
+
+/**
+ * The approval link of a push sent through the notifier. It never carries the
+ * number the sign-in page shows: the person at the phone must read it there.
+ */
+export function pushApprovalMessage(ctx: MessageContext, p: { url: string; action: string; ip: string; ttlMs: number; enroll: boolean }): Message {
+  const { t, lang } = tr(ctx);
+  const what = p.enroll ? t('email.push.what_enroll', { product: ctx.product }) : t('email.push.what_signin', { product: ctx.product, action: p.action, ip: p.ip });
+  return {
+    subject: t(p.enroll ? 'email.push.subject_enroll' : 'email.push.subject', { product: ctx.product }),
+    text: withSupport(ctx, [
+      t('email.push.open', { what }),
+      p.url,
+      '',
+      t('email.push.then', { duration: formatDuration(p.ttlMs, lang) }),
+      t('email.push.not_you'),
+    ]),
+    kind: 'push_approval',
+    data: { url: p.url, expires_in_seconds: Math.round(p.ttlMs / 1000), enroll: p.enroll },
+  };
+}
+
+/** To the operator's alert address: a user said a push was not theirs. */
+export function pushNotMeAlert(ctx: MessageContext, p: { user: string; ip: string; action: string; at: string }): Message {
+  const { t } = tr(ctx);
+  return {
+    subject: t('email.push_not_me.subject', { product: ctx.product, user: p.user }),
+    text: [
+      t('email.push_not_me.text', { user: p.user }),
+      t('email.push_not_me.where', { ip: p.ip, action: p.action, at: p.at }),
+      t('email.push_not_me.advice'),
+    ].join('\n'),
+    kind: 'push_not_me',
+    data: { user: p.user, ip: p.ip, action: p.action, at: p.at },
+  };
+}
+
+/** A sign-in from a country none of the user's recent sign-ins was from (risk signal new_country). */
+export function newCountryMessage(ctx: MessageContext, p: { country: string; ip: string; at: number; refused: boolean }): Message {
+  const { t } = tr(ctx);
+  const when = new Date(p.at).toISOString().replace('T', ' ').slice(0, 16);
+  return {
+    subject: t('email.new_country.subject', { product: ctx.product, country: p.country }),
+    text: withSupport(ctx, [
+      t('email.new_country.text', { product: ctx.product, country: p.country, ip: p.ip, when }),
+      t(p.refused ? 'email.new_country.refused' : 'email.new_country.may_ask'),
+      '',
+      p.refused ? t('email.not_you') : `${t('email.new_country.if_you')} ${t('email.not_you')}`,
+    ]),
+    kind: 'signin_new_country',
+    data: { country: p.country, ip: p.ip, refused: p.refused },
+  };
+}

@@ -92,6 +92,12 @@ export class Throttle {
   }
 }
 
+/** Consecutive failed attempts of the account before this one (the risk signal recent_failures). */
+export function priorFailures(attempt: Attempt): number {
+  const i = attempt.keys.findIndex((k) => k.account);
+  return i === -1 ? 0 : Math.max(0, attempt.numbers[i] - 1);
+}
+
 /** The keys for one kind of attempt by one user from one address. */
 export function throttleKeys(kind: string, user: string, ip: string): ThrottleKey[] {
   return [

@@ -71,7 +71,7 @@ export function scoreSignals(weights: Readonly<Record<RiskSignal, number>>, rais
 }
 
 /** Every signal raised for this decision: the sign-in's and the live ones. */
-export function decisionSignals(c: CompiledRisk, subject: SubjectFacts, ip: string): RiskSignal[] {
+export function decisionSignals(c: CompiledRisk, subject: Pick<SubjectFacts, 'remembered_device' | 'risk'>, ip: string): RiskSignal[] {
   const out = (subject.risk?.signals ?? []).filter((s) => !LIVE_SIGNALS.includes(s));
   if (!subject.remembered_device) out.push('new_device');
   if (c.risky !== null && ipInList(c.risky, ip)) out.push('risky_network');

@@ -3,12 +3,15 @@
 // whether an authentic session is still good.
 
 import { randomBytes } from 'node:crypto';
-import type { FactorKind } from '../config/types.ts';
+import type { FactorKind, RiskSignal } from '../config/types.ts';
 import type { FactorCheck } from '../policy/types.ts';
+import type { SignInPlace } from '../store/types.ts';
 
 export interface SessionData {
   v: 1;
   sid: string;               // random, rotated at sign-in and every step-up
+  /** Registry id: one per sign-in, kept across step-ups; names the session in the security page's list and revokes it. */
+  rid?: string;
   user?: string;             // absent for an anonymous (pre-sign-in) session
   created: number;           // unix ms: absolute max_age counts from here
   seen: number;              // unix ms: idle_timeout counts from here (refreshed lazily)
@@ -23,8 +26,18 @@ export interface SessionData {
   breakglass?: true;
   /** Profile of a user from an external identity source (OIDC, upstream form); absent for file users. */
   profile?: { email: string; groups: string[]; display_name: string };
+  /** The sign-in's risk facts (risk section on): what policy/risk.ts judges every request by. */
+  risk?: SessionRisk;
   /** A security-page change that waits for a fresh second factor, finished when the user comes back. */
   pending_action?: { action: string; id?: string; name?: string; at: number };
+}
+
+/** Risk facts of a sign-in (session/risk-observer.ts); the policy reads `at` and `signals` (policy/types.ts RiskFacts). */
+export interface SessionRisk {
+  at: number;
+  signals: RiskSignal[];
+  /** The sign-in's place, remembered once a second factor passes (the risk rules asked for one). */
+  place?: SignInPlace;
 }
 
 export function randomId(bytes = 18): string {
@@ -37,7 +50,7 @@ export function anonymousSession(now: number): SessionData {
 
 /** A fresh session for a user who just proved the first factor: new sid, new CSRF token (fixation). */
 export function signedInSession(user: string, amr: string[], enrolled: FactorKind[], now: number): SessionData {
-  return { v: 1, sid: randomId(), user, created: now, seen: now, pwd_at: now, amr, factors: [], enrolled, csrf: randomId() };
+  return { v: 1, sid: randomId(), rid: randomId(), user, created: now, seen: now, pwd_at: now, amr, factors: [], enrolled, csrf: randomId() };
 }
 
 /** Records a passed second factor and rotates the session id. Keeps the newest check per kind. */

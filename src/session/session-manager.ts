@@ -73,6 +73,11 @@ export class SessionManager {
     this.#activity = new LRUCache({ max: o.cacheSize ?? 50_000 });
   }
 
+  /** session.max_age (ms): how long a signed-in session can live at most. */
+  get maxAge(): number {
+    return this.#o.maxAge;
+  }
+
   /** Subscribes to revocations pushed by every instance. Call once at start. */
   async start(): Promise<void> {
     await this.#o.shared.subscribe(REVOKE_CHANNEL, (msg) => this.#applyRevocation(msg));
@@ -90,6 +95,21 @@ export class SessionManager {
     if (this.#revokedSids.size > 100_000) this.#sweep();
   }
 
+  /**
+   * The session-list entries (registry id, creation time) of `user` that are
+   * not revoked: the security page lists no session that was signed out, by
+   * "sign out everywhere" or an MFA reset included, whichever instance did it.
+   * Asks shared state (one look-up per entry and one for the user), like a cold read.
+   */
+  async notRevoked<T extends { id: string; created_at: number }>(user: string, entries: readonly T[]): Promise<T[]> {
+    const [before, ...revoked] = await Promise.all([
+      this.#o.shared.get(`rev:user:${user}`),
+      ...entries.map((e) => (this.#revokedSids.has(e.id) ? Promise.resolve('1') : this.#o.shared.get(`rev:sid:${e.id}`))),
+    ]);
+    const cutoff = Math.max(before === null ? 0 : Number(before), this.#revokedUsers.get(user) ?? 0);
+    return entries.filter((e, i) => revoked[i] === null && e.created_at > cutoff);
+  }
+
   /** Ends, in this process, every session of `user` created up to `before` (MFA reset seen in the store). */
   revokeUserLocally(user: string, before: number): void {
     this.#revokedUsers.set(user, Math.max(before, this.#revokedUsers.get(user) ?? 0));
@@ -102,6 +122,7 @@ export class SessionManager {
 
   #locallyRevoked(s: SessionData): boolean {
     if (this.#revokedSids.has(s.sid)) return true;
+    if (s.rid !== undefined && this.#revokedSids.has(s.rid)) return true;
     if (s.user !== undefined) {
       const before = this.#revokedUsers.get(s.user);
       if (before !== undefined && s.created <= before) return true;
@@ -175,11 +196,13 @@ export class SessionManager {
   }
 
   async #remotelyRevoked(s: SessionData): Promise<boolean> {
-    const [sid, user] = await Promise.all([
+    const [sid, rid, user] = await Promise.all([
       this.#o.shared.get(`rev:sid:${s.sid}`),
+      s.rid === undefined ? Promise.resolve(null) : this.#o.shared.get(`rev:sid:${s.rid}`),
       s.user === undefined ? Promise.resolve(null) : this.#o.shared.get(`rev:user:${s.user}`),
     ]);
     if (sid !== null) { this.#revokedSids.set(s.sid, this.#o.now() + this.#o.maxAge); return true; }
+    if (rid !== null) { this.#revokedSids.set(s.rid!, this.#o.now() + this.#o.maxAge); return true; }
     if (user !== null) {
       const before = Number(user);
       this.#revokedUsers.set(s.user!, Math.max(before, this.#revokedUsers.get(s.user!) ?? 0));
@@ -233,11 +256,24 @@ export class SessionManager {
   /** Revokes one session on every instance (logout). */
   async revokeSession(s: SessionData, cookie?: string): Promise<void> {
     if (cookie) this.#cache.delete(cacheKey(cookie));
-    const until = s.created + this.#o.maxAge;
-    const msg = JSON.stringify({ t: 'sid', sid: s.sid, until } satisfies Revocation);
+    await this.#revokeId(s.sid, s.created + this.#o.maxAge);
+  }
+
+  /**
+   * Revokes, on every instance, the signed-in session a registry id names
+   * (SessionData.rid: the security page's "Sign out" on another browser),
+   * whatever session id it has rotated to since. `created` bounds how long the
+   * revocation must be kept.
+   */
+  async revokeListed(rid: string, created: number): Promise<void> {
+    await this.#revokeId(rid, created + this.#o.maxAge);
+  }
+
+  async #revokeId(id: string, until: number): Promise<void> {
+    const msg = JSON.stringify({ t: 'sid', sid: id, until } satisfies Revocation);
     // Here at once: this instance must not wait for its own message to come back through pub/sub.
     this.#applyRevocation(msg);
-    await this.#o.shared.set(`rev:sid:${s.sid}`, '1', Math.max(1000, until - this.#o.now()));
+    await this.#o.shared.set(`rev:sid:${id}`, '1', Math.max(1000, until - this.#o.now()));
     await this.#o.shared.publish(REVOKE_CHANNEL, msg);
   }
 

@@ -12,8 +12,11 @@ import type { Metrics } from '../audit/metrics.ts';
 import type { FactorKind } from '../config/types.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
 import type { Attempt, Throttle, ThrottleKey } from '../identity/throttle.ts';
+import type { Store } from '../store/types.ts';
+import type { SignInRisk } from './risk-observer.ts';
 import { signedInSession, type SessionData } from './session-data.ts';
 import type { SessionManager } from './session-manager.ts';
+import { SESSIONS_LISTED, sessionRecord } from './session-registry.ts';
 
 /** Who is signing in, from where: what every audit line of a sign-in names. */
 export interface SignInParty {
@@ -24,8 +27,10 @@ export interface SignInParty {
 
 export interface SignInServices {
   factors: Pick<FactorRegistry, 'enrolledKinds'>;
-  sessions: Pick<SessionManager, 'revokeSession' | 'seal' | 'setCookie'>;
+  sessions: Pick<SessionManager, 'revokeSession' | 'seal' | 'setCookie' | 'maxAge'>;
   audit: Pick<AuditLog, 'write'>;
+  /** The session registry (the security page's list of signed-in browsers). */
+  store: Pick<Store, 'addSession' | 'recordSignInPlace'>;
   now: () => number;
 }
 
@@ -34,6 +39,8 @@ export interface SignIn extends SignInParty {
   amr: string[];
   /** The audit line's method, told whether a remembered device vouched for the browser. */
   method: (withDevice: boolean) => string;
+  /** What the session list calls the browser ("Chrome on Linux"). */
+  label?: string;
   /** The session the browser had before (revoked: its id dies with the sign-in). */
   previous: { session: SessionData | null; cookie: string | undefined };
   /** The remembered device this browser carries for `user`, if any. */
@@ -47,6 +54,8 @@ export interface SignIn extends SignInParty {
   /** Kinds the source adds to the enrolled ones (the IdP's trusted factor). */
   alsoEnrolled?: FactorKind[];
   deferred?: boolean;
+  /** The sign-in's risk assessment (risk section on): kept in the session, named in the audit line. */
+  risk?: SignInRisk & { forgetBefore: number };
   /** The source's last word on the sealed session (a reason refuses the sign-in, audited as a failure). */
   confirm?: (sealed: string, session: SessionData) => Promise<string | undefined> | string | undefined;
 }
@@ -66,6 +75,7 @@ export async function signIn(svc: SignInServices, s: SignIn): Promise<SignInResu
   if (s.factors) session.factors = s.factors;
   if (s.deferred) session.deferred = true;
   if (s.device) session.device = s.device;
+  if (s.risk) session.risk = s.risk.session;
   if (s.previous.session) await svc.sessions.revokeSession(s.previous.session, s.previous.cookie);
   const sealed = await svc.sessions.seal(session);
   const refused = await s.confirm?.(sealed, session);
@@ -74,7 +84,9 @@ export async function signIn(svc: SignInServices, s: SignIn): Promise<SignInResu
     await svc.sessions.revokeSession(session, sealed);
     return { ok: false, reason: refused };
   }
-  await svc.audit.write({ event: 'signin.success', user: s.user, ip: s.ip, request_id: s.requestId, method: s.method(s.device !== undefined) });
+  await svc.store.addSession(sessionRecord({ ...session, rid: session.rid!, user: s.user }, s.label ?? 'Browser', s.ip, svc.sessions.maxAge), SESSIONS_LISTED);
+  await svc.audit.write({ event: 'signin.success', user: s.user, ip: s.ip, request_id: s.requestId, method: s.method(s.device !== undefined), ...(s.risk ? { risk: s.risk.audit } : {}) });
+  if (s.risk?.recordNow) await svc.store.recordSignInPlace(s.user, s.risk.recordNow, s.risk.forgetBefore);
   return { ok: true, session, sealed, setCookie: svc.sessions.setCookie(sealed) };
 }
 

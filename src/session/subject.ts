@@ -12,7 +12,7 @@ export function subjectFor(identity: UserDirectory, s: SessionData | null, rollo
   if (!s?.user) return null;
   const user = signedInUser(identity, s);
   if (!user) return null;
-  return {
+  const subject: SubjectFacts = {
     user: user.id,
     groups: user.groups,
     factors: s.factors,
@@ -22,6 +22,8 @@ export function subjectFor(identity: UserDirectory, s: SessionData | null, rollo
     deferred: s.deferred === true,
     breakglass: s.breakglass === true,
   };
+  if (s.risk) subject.risk = s.risk;
+  return subject;
 }
 
 /** amr values of a session: the first factor's, then each passed second factor's. */

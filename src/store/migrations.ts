@@ -8,7 +8,7 @@
 // instead of one list, so the difference is visible at the one place it lives.
 
 import type { FactorKind } from '../config/types.ts';
-import type { DeviceRecord, FactorRecord, SigningKey, UserState } from './types.ts';
+import type { DeviceRecord, FactorRecord, SessionRecord, SignInPlace, SigningKey, UserState } from './types.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -21,6 +21,16 @@ export interface Migration {
 /** Created before any migration runs; one row per applied version. */
 export const SCHEMA_VERSION_DDL =
   'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)';
+
+const SESSIONS_DDL = `CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        label TEXT NOT NULL,
+        network TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        seen_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      )`;
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -66,6 +76,41 @@ export const MIGRATIONS: readonly Migration[] = [
         public_jwk TEXT NOT NULL,
         created_at BIGINT NOT NULL,
         retired_at BIGINT
+      )`,
+    ],
+  },
+  {
+    version: 2,
+    description: 'factors.lookup (WebAuthn credential id: passkey sign-in without a username), sessions (signed-in browsers)',
+    statements: {
+      sqlite: [
+        'ALTER TABLE factors ADD COLUMN lookup TEXT',
+        "UPDATE factors SET lookup = json_extract(data, '$.credential_id') WHERE kind = 'webauthn'",
+        'CREATE INDEX factors_lookup ON factors (lookup)',
+        SESSIONS_DDL,
+        'CREATE INDEX sessions_username ON sessions (username)',
+      ],
+      postgres: [
+        'ALTER TABLE factors ADD COLUMN lookup TEXT',
+        "UPDATE factors SET lookup = (data::json)->>'credential_id' WHERE kind = 'webauthn'",
+        'CREATE INDEX factors_lookup ON factors (lookup)',
+        SESSIONS_DDL,
+        'CREATE INDEX sessions_username ON sessions (username)',
+      ],
+    },
+  },
+  {
+    version: 3,
+    description: 'sign-in places (risk signals: known networks, countries, the last place)',
+    statements: [
+      `CREATE TABLE sign_in_places (
+        username TEXT NOT NULL,
+        network TEXT NOT NULL,
+        country TEXT,
+        lat DOUBLE PRECISION,
+        lon DOUBLE PRECISION,
+        seen_at BIGINT NOT NULL,
+        PRIMARY KEY (username, network)
       )`,
     ],
   },
@@ -120,6 +165,23 @@ export function factorFromRow(r: Row): FactorRecord {
   };
 }
 
+/** What factors.lookup holds for a record: a WebAuthn credential id, else nothing. */
+export function factorLookup(rec: FactorRecord): string | null {
+  return rec.kind === 'webauthn' && typeof rec.data.credential_id === 'string' ? rec.data.credential_id : null;
+}
+
+export function sessionFromRow(r: Row): SessionRecord {
+  return {
+    id: String(r.id),
+    user: String(r.username),
+    label: String(r.label),
+    network: String(r.network),
+    created_at: Number(r.created_at),
+    seen_at: Number(r.seen_at),
+    expires_at: Number(r.expires_at),
+  };
+}
+
 export function deviceFromRow(r: Row): DeviceRecord {
   return {
     id: String(r.id),
@@ -138,6 +200,18 @@ export function userStateFromRow(r: Row): UserState {
     last_factor: (r.last_factor ?? null) as FactorKind | null,
     mfa_reset_at: numOrNull(r.mfa_reset_at),
     updated_at: Number(r.updated_at),
+  };
+}
+
+const realOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+export function placeFromRow(r: Row): SignInPlace {
+  return {
+    network: String(r.network),
+    country: r.country === null || r.country === undefined ? null : String(r.country),
+    lat: realOrNull(r.lat),
+    lon: realOrNull(r.lon),
+    at: Number(r.seen_at),
   };
 }
 

@@ -5,7 +5,7 @@
 
 import pg from 'pg';
 import {
-  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, groupKinds, pendingMigrations, signingKeyFromRow,
+  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, sessionFromRow, groupKinds, pendingMigrations, placeFromRow, signingKeyFromRow,
   statementsFor, userStateFromRow, type Row,
 } from './migrations.ts';
 import type { Store } from './types.ts';
@@ -74,9 +74,12 @@ export function openPostgresStore(url: string): Store {
     },
     async addFactor(rec) {
       await pool.query(
-        'INSERT INTO factors (id, username, kind, name, data, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-        [rec.id, rec.user, rec.kind, rec.name, JSON.stringify(rec.data), rec.created_at, rec.last_used_at],
+        'INSERT INTO factors (id, username, kind, name, data, created_at, last_used_at, lookup) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+        [rec.id, rec.user, rec.kind, rec.name, JSON.stringify(rec.data), rec.created_at, rec.last_used_at, factorLookup(rec)],
       );
+    },
+    async factorsByCredentialId(credentialId) {
+      return (await rows(`SELECT * FROM factors WHERE lookup = $1 AND kind = 'webauthn' ORDER BY created_at, id COLLATE "C"`, [credentialId])).map(factorFromRow);
     },
     async updateFactor(user, id, patch) {
       const sets: string[] = [];
@@ -143,6 +146,29 @@ export function openPostgresStore(url: string): Store {
       return changes('DELETE FROM devices WHERE username = $1', [user]);
     },
 
+    async addSession(rec, keep) {
+      await transaction(async (c) => {
+        await c.query('DELETE FROM sessions WHERE username = $1 AND expires_at <= $2', [rec.user, rec.created_at]);
+        await c.query(
+          'INSERT INTO sessions (id, username, label, network, created_at, seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          [rec.id, rec.user, rec.label, rec.network, rec.created_at, rec.seen_at, rec.expires_at],
+        );
+        await c.query('DELETE FROM sessions WHERE username = $1 AND id NOT IN (SELECT id FROM sessions WHERE username = $1 ORDER BY seen_at DESC, id COLLATE "C" LIMIT $2)', [rec.user, keep]);
+      });
+    },
+    async listSessions(user, now) {
+      return (await rows('SELECT * FROM sessions WHERE username = $1 AND expires_at > $2 ORDER BY seen_at DESC, id COLLATE "C"', [user, now])).map(sessionFromRow);
+    },
+    async touchSession(id, at, network) {
+      await pool.query('UPDATE sessions SET seen_at = $1, network = $2 WHERE id = $3 AND seen_at < $1', [at, network, id]);
+    },
+    async removeSession(user, id) {
+      return (await changes('DELETE FROM sessions WHERE username = $1 AND id = $2', [user, id])) > 0;
+    },
+    async removeAllSessions(user) {
+      return changes('DELETE FROM sessions WHERE username = $1', [user]);
+    },
+
     async getUserState(user) {
       const [row] = await rows('SELECT * FROM user_state WHERE username = $1', [user]);
       return row ? userStateFromRow(row) : undefined;
@@ -158,6 +184,21 @@ export function openPostgresStore(url: string): Store {
            mfa_reset_at = excluded.mfa_reset_at, updated_at = excluded.updated_at`,
         [s.user, s.deferrals, s.last_factor, s.mfa_reset_at, s.updated_at],
       );
+    },
+
+    async recordSignInPlace(user, p, forgetBefore) {
+      await transaction(async (c) => {
+        await c.query(
+          `INSERT INTO sign_in_places (username, network, country, lat, lon, seen_at) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (username, network) DO UPDATE SET country = excluded.country, lat = excluded.lat, lon = excluded.lon,
+             seen_at = GREATEST(sign_in_places.seen_at, excluded.seen_at)`,
+          [user, p.network, p.country, p.lat, p.lon, p.at],
+        );
+        await c.query('DELETE FROM sign_in_places WHERE username = $1 AND seen_at < $2', [user, forgetBefore]);
+      });
+    },
+    async listSignInPlaces(user) {
+      return (await rows('SELECT * FROM sign_in_places WHERE username = $1 ORDER BY seen_at, network COLLATE "C"', [user])).map(placeFromRow);
     },
 
     async listSigningKeys() {

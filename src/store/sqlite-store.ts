@@ -7,8 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import {
-  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, groupKinds, pendingMigrations, signingKeyFromRow,
-  statementsFor, userStateFromRow, type Row,
+  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, groupKinds, pendingMigrations, placeFromRow, sessionFromRow,
+  signingKeyFromRow, statementsFor, userStateFromRow, type Row,
 } from './migrations.ts';
 import type { Store } from './types.ts';
 
@@ -79,9 +79,12 @@ export function openSqliteStore(path: string): Store {
     },
     async addFactor(rec) {
       run(
-        'INSERT INTO factors (id, username, kind, name, data, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        rec.id, rec.user, rec.kind, rec.name, JSON.stringify(rec.data), rec.created_at, rec.last_used_at,
+        'INSERT INTO factors (id, username, kind, name, data, created_at, last_used_at, lookup) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        rec.id, rec.user, rec.kind, rec.name, JSON.stringify(rec.data), rec.created_at, rec.last_used_at, factorLookup(rec),
       );
+    },
+    async factorsByCredentialId(credentialId) {
+      return all("SELECT * FROM factors WHERE lookup = ? AND kind = 'webauthn' ORDER BY created_at, id", credentialId).map(factorFromRow);
     },
     async updateFactor(user, id, patch) {
       const sets: string[] = [];
@@ -139,6 +142,29 @@ export function openSqliteStore(path: string): Store {
       return run('DELETE FROM devices WHERE username = ?', user);
     },
 
+    async addSession(rec, keep) {
+      transaction(() => {
+        run('DELETE FROM sessions WHERE username = ? AND expires_at <= ?', rec.user, rec.created_at);
+        run(
+          'INSERT INTO sessions (id, username, label, network, created_at, seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          rec.id, rec.user, rec.label, rec.network, rec.created_at, rec.seen_at, rec.expires_at,
+        );
+        run('DELETE FROM sessions WHERE username = ? AND id NOT IN (SELECT id FROM sessions WHERE username = ? ORDER BY seen_at DESC, id LIMIT ?)', rec.user, rec.user, keep);
+      });
+    },
+    async listSessions(user, now) {
+      return all('SELECT * FROM sessions WHERE username = ? AND expires_at > ? ORDER BY seen_at DESC, id', user, now).map(sessionFromRow);
+    },
+    async touchSession(id, at, network) {
+      run('UPDATE sessions SET seen_at = ?, network = ? WHERE id = ? AND seen_at < ?', at, network, id, at);
+    },
+    async removeSession(user, id) {
+      return run('DELETE FROM sessions WHERE username = ? AND id = ?', user, id) > 0;
+    },
+    async removeAllSessions(user) {
+      return run('DELETE FROM sessions WHERE username = ?', user);
+    },
+
     async getUserState(user) {
       const row = get('SELECT * FROM user_state WHERE username = ?', user);
       return row ? userStateFromRow(row) : undefined;
@@ -154,6 +180,21 @@ export function openSqliteStore(path: string): Store {
            mfa_reset_at = excluded.mfa_reset_at, updated_at = excluded.updated_at`,
         s.user, s.deferrals, s.last_factor, s.mfa_reset_at, s.updated_at,
       );
+    },
+
+    async recordSignInPlace(user, p, forgetBefore) {
+      transaction(() => {
+        run(
+          `INSERT INTO sign_in_places (username, network, country, lat, lon, seen_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (username, network) DO UPDATE SET country = excluded.country, lat = excluded.lat, lon = excluded.lon,
+             seen_at = MAX(sign_in_places.seen_at, excluded.seen_at)`,
+          user, p.network, p.country, p.lat, p.lon, p.at,
+        );
+        run('DELETE FROM sign_in_places WHERE username = ? AND seen_at < ?', user, forgetBefore);
+      });
+    },
+    async listSignInPlaces(user) {
+      return all('SELECT * FROM sign_in_places WHERE username = ? ORDER BY seen_at, network', user).map(placeFromRow);
     },
 
     async listSigningKeys() {

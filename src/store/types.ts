@@ -25,6 +25,17 @@ export interface DeviceRecord {
   last_used_at: number | null;
 }
 
+/** One signed-in browser in the per-user session registry (the security page lists these). */
+export interface SessionRecord {
+  id: string;                   // the session's registry id (SessionData.rid): stable across step-ups, revocable
+  user: string;
+  label: string;                // "Chrome on Linux", from the User-Agent
+  network: string;              // where from, by network: the client's /24 (IPv4) or /48 (IPv6)
+  created_at: number;
+  seen_at: number;              // last activity, moved at most once per idle-slide interval
+  expires_at: number;           // created_at + session.max_age
+}
+
 export interface UserState {
   user: string;
   deferrals: number;            // "set up later" uses
@@ -42,6 +53,15 @@ export interface SigningKey {
   retired_at: number | null;    // still published for a grace period after this
 }
 
+/** The newest sign-in of a user from one network (/24 or /48): what the risk signals compare with. */
+export interface SignInPlace {
+  network: string;
+  country: string | null;       // ISO 3166 alpha-2, when GeoIP knew it
+  lat: number | null;           // degrees, when a city database or the locations file knew them
+  lon: number | null;
+  at: number;                   // unix ms of that sign-in
+}
+
 export interface Store {
   /** Create or upgrade the schema (idempotent; safe when several instances start together). */
   migrate(): Promise<void>;
@@ -55,6 +75,8 @@ export interface Store {
   updateFactor(user: string, id: string, patch: Partial<Pick<FactorRecord, 'name' | 'data' | 'last_used_at'>>): Promise<void>;
   removeFactor(user: string, id: string): Promise<boolean>;
   removeAllFactors(user: string): Promise<number>;
+  /** WebAuthn credentials with this credential id (base64url), any user: the passkey sign-in names no user. */
+  factorsByCredentialId(credentialId: string): Promise<FactorRecord[]>;
   /** Users who have at least one factor, with their factor kinds (for reports). */
   listEnrolledUsers(): Promise<Array<{ user: string; kinds: FactorKind[] }>>;
 
@@ -71,10 +93,28 @@ export interface Store {
   removeDevice(user: string, id: string): Promise<boolean>;
   removeAllDevices(user: string): Promise<number>;
 
+  /**
+   * Registers a signed-in browser. Bounded: the user's expired entries go, and
+   * only the `keep` most recently seen stay listed (older sessions still end
+   * with "sign out everywhere").
+   */
+  addSession(rec: SessionRecord, keep: number): Promise<void>;
+  /** The user's registered sessions not past expires_at, most recently seen first. */
+  listSessions(user: string, now: number): Promise<SessionRecord[]>;
+  /** Moves last-seen forward (never back) and records the network it was seen from. */
+  touchSession(id: string, at: number, network: string): Promise<void>;
+  removeSession(user: string, id: string): Promise<boolean>;
+  removeAllSessions(user: string): Promise<number>;
+
   getUserState(user: string): Promise<UserState | undefined>;
   putUserState(state: UserState): Promise<void>;
   /** Users whose MFA was reset after `since` (unix ms): every instance polls this to end their sessions. */
   mfaResetsSince(since: number): Promise<Array<{ user: string; at: number }>>;
+
+  /** Remembers a sign-in place (one row per user and network, the newest wins) and forgets the user's places seen before `forgetBefore`. */
+  recordSignInPlace(user: string, place: SignInPlace, forgetBefore: number): Promise<void>;
+  /** The user's remembered places, oldest first. */
+  listSignInPlaces(user: string): Promise<SignInPlace[]>;
 
   listSigningKeys(): Promise<SigningKey[]>;
   addSigningKey(key: SigningKey): Promise<void>;

@@ -16,20 +16,32 @@ import { factorRemovedMessage, recoveryRegeneratedMessage } from '../identity/me
 import { msg } from '../identity/translate.ts';
 import { factorAge, notifyUser } from './second-factor.ts';
 import { FRESH_FACTOR_MS, recoveryDownload } from './enroll-page.ts';
+import { liveSessions } from '../session/session-registry.ts';
 
 const ACCOUNT = '/.gatehouse/account';
 /** A kept change older than this is dropped rather than finished. */
 const PENDING_ACTION_MS = 10 * 60_000;
 /** Changes that ask "Are you sure?" before they are made. */
 const CONFIRMED_ACTIONS = new Set(['remove-factor', 'regenerate-recovery', 'sign-out-everywhere']);
-const ACTIONS = new Set(['remove-factor', 'rename-factor', 'regenerate-recovery', 'revoke-device', 'sign-out-everywhere']);
+const ACTIONS = new Set(['remove-factor', 'rename-factor', 'regenerate-recovery', 'revoke-device', 'revoke-session', 'sign-out-everywhere']);
+
+/** The user's signed-in browsers the security page lists: registered, alive, not revoked; this browser first. */
+export async function signedInBrowsers(ctx: RequestContext, user: string) {
+  const now = ctx.svc.now();
+  const alive = liveSessions(await ctx.svc.store.listSessions(user, now), now, ctx.snap.config.session.idle_timeout);
+  const listed = await ctx.svc.sessions.notRevoked(user, alive);
+  const rid = ctx.session?.rid;
+  return [...listed.filter((r) => r.id === rid), ...listed.filter((r) => r.id !== rid)]
+    .map((r) => ({ id: r.id, label: r.label, network: r.network, created: r.created_at, last_seen: r.seen_at, current: r.id === rid }));
+}
 
 async function render(ctx: RequestContext, extra: Record<string, unknown> = {}, status = 200, headers: Record<string, string> = {}): Promise<void> {
   const user = ctx.session!.user!;
-  const [factors, devices, remaining] = await Promise.all([
+  const [factors, devices, remaining, sessions] = await Promise.all([
     ctx.svc.factors.listFactors(user),
     ctx.svc.store.listDevices(user),
     ctx.svc.factors.recovery.remaining(user),
+    signedInBrowsers(ctx, user),
   ]);
   const now = ctx.svc.now();
   sendPage(ctx, status, 'account', {
@@ -37,6 +49,7 @@ async function render(ctx: RequestContext, extra: Record<string, unknown> = {}, 
     factors: factors.map((f) => ({ id: f.id, name: f.name, kind: f.kind, created: f.created_at, last_used: f.last_used_at, renamable: f.kind === 'webauthn' })),
     devices: devices.filter((d) => d.expires_at > now).map((d) => ({ id: d.id, label: d.label, created: d.created_at, expires: d.expires_at, last_used: d.last_used_at })),
     recovery_remaining: remaining,
+    sessions,
     wide: true,
     ...extra,
   }, headers);
@@ -72,7 +85,7 @@ async function resumeAction(ctx: RequestContext): Promise<void> {
 }
 
 /** Outcomes the page can report (?done=…); the wording is in the template. */
-const DONE: Record<string, true> = { removed: true, renamed: true, device: true };
+const DONE: Record<string, true> = { removed: true, renamed: true, device: true, session: true };
 
 type AccountAction = { action: string; id?: string; name?: string };
 
@@ -91,6 +104,23 @@ async function accountSubmit(ctx: RequestContext): Promise<void> {
     return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd, why: action.action })}`, { 'set-cookie': setCookie }, 303);
   }
   return perform(ctx, action);
+}
+
+/** Ends every session of the user on every instance and empties the session list; returns how many were listed (this one at least). */
+export async function endSessions(ctx: RequestContext, user: string): Promise<{ sessions: number }> {
+  const sessions = (await signedInBrowsers(ctx, user)).length;
+  await ctx.svc.sessions.revokeUser(user);
+  await ctx.svc.store.removeAllSessions(user);
+  // This browser counts even when it signed in before the session list existed.
+  return { sessions: Math.max(1, sessions) };
+}
+
+/** "Sign out everywhere" on the security page: every session ends and no browser stays trusted; says what it did. */
+async function signOutEverywhere(ctx: RequestContext, user: string): Promise<{ sessions: number; devices: number }> {
+  const { sessions } = await endSessions(ctx, user);
+  const devices = (await ctx.svc.store.listDevices(user)).filter((d) => d.expires_at > ctx.svc.now()).length;
+  await ctx.svc.store.removeAllDevices(user);
+  return { sessions, devices };
 }
 
 /** "Are you sure?": what the change does, with the confirming button and a way back. */
@@ -154,12 +184,20 @@ async function perform(ctx: RequestContext, form: AccountAction, resumedCookie?:
       await svc.audit.write({ event: 'session.revoked', user, reason: 'trusted browser removed', by: user, ip: ctx.client.ip, request_id: ctx.requestId });
       return redirect(ctx, after('device'), kept, 303);
     }
+    case 'revoke-session': {
+      // Another browser's session (this one signs out through the sign-out page): ended at once, on every instance.
+      const target = (await signedInBrowsers(ctx, user)).find((r) => r.id === form.id && !r.current);
+      if (!target) return errorPage(ctx, 404);
+      await svc.sessions.revokeListed(target.id, target.created);
+      await svc.store.removeSession(user, target.id);
+      await svc.audit.write({ event: 'session.revoked', user, reason: 'signed out from the security page', by: user, ip: ctx.client.ip, request_id: ctx.requestId });
+      return redirect(ctx, after('session'), kept, 303);
+    }
     case 'sign-out-everywhere': {
-      await svc.sessions.revokeUser(user);
-      await svc.store.removeAllDevices(user);
-      await svc.audit.write({ event: 'session.revoked', user, reason: 'sign out everywhere', by: user, ip: ctx.client.ip, request_id: ctx.requestId });
+      const ended = await signOutEverywhere(ctx, user);
+      await svc.audit.write({ event: 'session.revoked', user, reason: 'sign out everywhere', by: user, ip: ctx.client.ip, request_id: ctx.requestId, sessions: ended.sessions });
       ctx.session = null;
-      return sendPage(ctx, 200, 'signed-out', { everywhere: true }, { 'set-cookie': svc.sessions.clearCookie() });
+      return sendPage(ctx, 200, 'signed-out', { everywhere: ended }, { 'set-cookie': svc.sessions.clearCookie() });
     }
     default:
       return errorPage(ctx, 400);

@@ -25,12 +25,33 @@ import { translator } from '../identity/translate.ts';
 const SHARED_DOWN = 'shared state unreachable';
 const localThrottle = new Throttle(createMemorySharedState());
 
+/** A backend call bounded to a second: while one is down its client may wait far longer. */
+function within<T>(p: Promise<T>): Promise<T> {
+  return Promise.race([p, new Promise<never>((_, no) => setTimeout(() => no(new Error('timeout')), 1000).unref())]);
+}
+
 async function backendsDown(ctx: RequestContext): Promise<string | undefined> {
-  const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, no) => setTimeout(() => no(new Error('timeout')), 1000).unref())]);
   const [store, shared] = await Promise.allSettled([within(ctx.svc.store.ping()), within(ctx.svc.shared.ping())]);
   if (shared.status === 'rejected') return SHARED_DOWN;
   if (store.status === 'rejected') return 'store unreachable';
   return undefined;
+}
+
+/**
+ * The browser's session from before (another user's, or an earlier break-glass
+ * one) dies with this sign-in, as with any sign-in (session/sign-in.ts). It is
+ * revoked on this instance at once; telling the others needs shared state,
+ * which may be the very thing that is down: that failure is logged, never the
+ * end of the break-glass sign-in.
+ */
+async function revokePrevious(ctx: RequestContext): Promise<void> {
+  const previous = ctx.session;
+  if (!previous) return;
+  try {
+    await within(ctx.svc.sessions.revokeSession(previous, ctx.cookie));
+  } catch (err) {
+    ctx.svc.log.warn({ req_id: ctx.requestId, user: previous.user, err: (err as Error).message }, 'break-glass: the previous session is revoked on this instance only (shared state unavailable)');
+  }
 }
 
 export async function breakGlassSignIn(ctx: RequestContext, bg: BreakGlassConfig, password: string, rd: string): Promise<void> {
@@ -49,6 +70,7 @@ export async function breakGlassSignIn(ctx: RequestContext, bg: BreakGlassConfig
     return refusedPage(ctx, rd, bg.user);
   }
   await throttle.succeed(reserved.attempt);
+  await revokePrevious(ctx);
   const now = svc.now();
   const reason = down ?? 'enabled in config';
   const session = { ...signedInSession(bg.user, ['pwd'], [], now), breakglass: true as const, profile: { email: '', groups: bg.groups, display_name: 'Break-glass account' } };

@@ -17,11 +17,13 @@ import { factorKindInfo } from '../factors/types.ts';
 import { UnknownSealingKeyError } from '../store/secret-box.ts';
 import { recoveryCodeUsedMessage } from '../identity/messages.ts';
 import { msg, plural, type Msg } from '../identity/translate.ts';
-import { messageContext } from './request-language.ts';
+import { messageContext } from '../web/request-language.ts';
 import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import { rememberDevice } from '../web/remembered-device.ts';
+import { cleanPushId } from '../factors/push.ts';
+import { pushContextFor, pushFailureMessage, pushRefused, pushStarted } from './push-pages.ts';
 
-const METHODS: FactorKind[] = ['webauthn', 'totp', 'email', 'sms', 'recovery'];
+const METHODS: FactorKind[] = ['webauthn', 'push', 'totp', 'email', 'sms', 'recovery'];
 
 /** why: what asked for the check (a security-page change, the page itself); the page says it. */
 export interface Flow { rd: string; rule: string | null; stash: string | null; resubmit: boolean; why?: string }
@@ -66,6 +68,7 @@ async function available(ctx: RequestContext, flow: Flow): Promise<{ methods: Fa
   const accepted = acceptedKinds(ctx, flow.rule);
   let methods = METHODS.filter((k) => enrolled.includes(k) && kindAllowed(k, accepted));
   if (!ctx.svc.factors.sms) methods = methods.filter((k) => k !== 'sms');
+  if (!ctx.svc.factors.push) methods = methods.filter((k) => k !== 'push');
   // Email codes need no enrollment beyond a known address, but only as a fallback for users who have a factor.
   const email = currentUser(ctx)?.email;
   if (email && !methods.includes('email') && kindAllowed('email', accepted) && enrolled.length > 0 && accepted === null) methods.splice(methods.length - (methods.includes('recovery') ? 1 : 0), 0, 'email');
@@ -127,6 +130,8 @@ async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind 
   const rule = flow.rule ? ctx.snap.config.policy.rules.find((r) => r.id === flow.rule) : undefined;
   // Asked before adding a method (enroll-page.ts): say so (the user did not ask to sign in), and trust no browser here.
   const confirmEnroll = flow.rd === '/.gatehouse/enroll' || flow.rd.startsWith('/.gatehouse/enroll?');
+  // A code that just went out (this answer, or a reload of it): the page is in its "we sent a code" state with the resend wait.
+  const resendMs = method === 'email' || method === 'sms' ? await ctx.svc.factors.resendWait(method, ctx.session!.user!) : 0;
   sendPage(ctx, wait > 0 && status === 200 ? 429 : status, 'challenge', {
     mode: method,
     flow,
@@ -145,8 +150,11 @@ async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind 
     email: maskEmail(currentUser(ctx)?.email ?? ''),
     // Email and text codes have a configured length (4-10 digits): the code box must take all of them.
     code_length: method === 'sms' ? ctx.snap.config.factors.sms_otp?.length ?? 6 : ctx.snap.config.factors.email_otp.length,
-    scripts: method === 'webauthn' ? ['simplewebauthn-browser.js', 'webauthn.js'] : ['autosubmit.js'],
+    scripts: method === 'webauthn' ? ['simplewebauthn-browser.js', 'webauthn.js'] : method === 'push' ? (extra.push ? ['push-wait.js'] : [])
+      : method === 'email' || method === 'sms' ? ['autosubmit.js', 'resend-countdown.js'] : ['autosubmit.js'],
     idp_signin_url: idpSigninUrl(ctx, flow),
+    code_sent: resendMs > 0,
+    resend_seconds: Math.ceil(resendMs / 1000),
     ...extra,
   });
 }
@@ -172,9 +180,10 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
       const why = sent.reason === 'rate_limited' ? plural('challenge.resend_wait', Math.ceil(sent.retryAfterMs / 1000)) : msg('challenge.no_address');
       return renderMethod(ctx, flow, method, methods, { code_sent: sent.reason === 'rate_limited', error: why });
     }
-    return renderMethod(ctx, flow, method, methods, { code_sent: true, notice: msg('challenge.code_sent', { email: maskEmail(u.email) }) });
+    return renderMethod(ctx, flow, method, methods, { code_sent: true });
   }
 
+  if (method === 'push') return pushSubmit(ctx, flow, methods, form);
   const reserved = await reserveFactorAttempt(ctx);
   if (!reserved.ok) return renderMethod(ctx, flow, method, methods, {}, 429);
   const code = form.code ?? '';
@@ -212,6 +221,50 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
   const offer = method === 'recovery' && !flow.rule && !flow.stash;
   const next = offer ? `/.gatehouse/enroll?${flowQuery(flow, { why: 'recovery-used' })}` : afterChallenge(flow);
   redirect(ctx, next, { 'set-cookie': cookies }, 303);
+}
+
+/**
+ * Push: `send` sends a request to the phone and shows the number to tap there;
+ * `push_id` takes the outcome (the waiting page submits it once the phone has
+ * answered). A refusal or time-out counts as a failed attempt.
+ */
+async function pushSubmit(ctx: RequestContext, flow: Flow, methods: FactorKind[], form: Record<string, string>): Promise<void> {
+  const { svc } = ctx;
+  const push = svc.factors.push!;
+  const user = ctx.session!.user!;
+  if (form.send === '1') {
+    const context = pushContextFor(ctx, flow.rd, await pendingRequest(ctx, flow.stash), flow.rule);
+    const started = await push.start({ id: user, email: currentUser(ctx)?.email }, context);
+    const error = await pushStarted(ctx, user, started, 'challenge', context.action);
+    if (!started.ok) return renderMethod(ctx, flow, 'push', methods, { error }, started.reason === 'no_channel' ? 400 : 429);
+    return renderMethod(ctx, flow, 'push', methods, { push: waiting(ctx, started.id, started.number, started.expires) });
+  }
+  const id = cleanPushId(form.push_id);
+  if (!id) return errorPage(ctx, 400);
+  const reserved = await reserveFactorAttempt(ctx);
+  if (!reserved.ok) return renderMethod(ctx, flow, 'push', methods, {}, 429);
+  const done = await push.complete(user, id);
+  if (done.ok) {
+    const cookies = await passFactor(ctx, done.verified, flow.rule, reserved.attempt);
+    if (form.remember === '1' && ctx.snap.config.session.remember_device > 0 && !flow.rule) cookies.push(await rememberDevice(ctx, user));
+    return redirect(ctx, afterChallenge(flow), { 'set-cookie': cookies }, 303);
+  }
+  if (done.reason === 'pending' && done.req) {
+    // Answered on no phone yet: not an attempt; keep waiting.
+    await svc.throttle.release(reserved.attempt);
+    return renderMethod(ctx, flow, 'push', methods, { push: waiting(ctx, id, done.req.number, done.req.expires), notice: pushFailureMessage('pending') });
+  }
+  await pushRefused(ctx, user, done.refusal, done.reason);
+  const { waitMs } = await failFactor(ctx, reserved.attempt, 'push', done.reason, flow.rule);
+  return renderMethod(ctx, flow, 'push', methods, { error: waitMs > 0 ? undefined : pushFailureMessage(done.reason) }, waitMs > 0 ? 429 : 401);
+}
+
+function waiting(ctx: RequestContext, id: string, number: number, expires: number): Record<string, unknown> {
+  return {
+    id, number,
+    expires_in: Math.max(0, Math.ceil((expires - ctx.svc.now()) / 1000)),
+    status_url: `/.gatehouse/push/status?${new URLSearchParams({ id })}`,
+  };
 }
 
 /**

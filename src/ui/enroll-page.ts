@@ -18,13 +18,16 @@ import { factorCheck, factorKindInfo } from '../factors/types.ts';
 import { normalizePhone } from '../factors/registry.ts';
 import { enrollmentCompleteMessage, factorAddedMessage } from '../identity/messages.ts';
 import { msg } from '../identity/translate.ts';
-import { messageContext, requestTranslator } from './request-language.ts';
+import { messageContext, requestTranslator } from '../web/request-language.ts';
 import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import type { Attempt } from '../identity/throttle.ts';
 import { UnknownSealingKeyError } from '../store/secret-box.ts';
 import type { TotpFinishResult } from '../factors/totp.ts';
 import { releaseHeldCookies } from '../web/upstream-form-login.ts';
 import { afterChallenge, flowQuery, readFlow, type Flow } from './challenge-page.ts';
+import { cleanPushId } from '../factors/push.ts';
+import { pushFailureMessage, pushRefused, pushStarted } from './push-pages.ts';
+import { passkeySignInOffered } from './passkey-signin.ts';
 
 export const FRESH_FACTOR_MS = 5 * 60_000;
 const STEPS = 3;
@@ -42,10 +45,11 @@ export async function afterEnrollment(ctx: RequestContext, flow: Flow): Promise<
   return `/.gatehouse/enroll?${flowQuery(flow, { step: remaining === 0 ? 'recovery' : 'done' })}`;
 }
 
-function methodCards(flow: Flow, accepted: FactorKind[] | null, hasEmail: boolean, webauthn: boolean, sms = false) {
-  const kinds: FactorKind[] = [...(webauthn ? ['webauthn' as const] : []), 'totp', 'email', ...(sms ? ['sms' as const] : [])];
+function methodCards(flow: Flow, accepted: FactorKind[] | null, hasEmail: boolean, webauthn: boolean, sms = false, push = false) {
+  const kinds: FactorKind[] = [...(webauthn ? ['webauthn' as const] : []), ...(push ? ['push' as const] : []), 'totp', 'email', ...(sms ? ['sms' as const] : [])];
   return kinds
-    .filter((k) => kindAllowed(k, accepted) && (k !== 'email' || hasEmail))
+    // Push approval links go to the user's address (the notifier), like email codes.
+    .filter((k) => kindAllowed(k, accepted) && ((k !== 'email' && k !== 'push') || hasEmail))
     .map((kind, i) => {
       const info = factorKindInfo(kind);
       return {
@@ -90,7 +94,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   const accepted = acceptedKinds(ctx, flow.rule);
   const email = currentUser(ctx)?.email;
   // "Choose a different method" only where the rule leaves a choice.
-  const others = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '', ctx.svc.factors.sms !== undefined).length > 1;
+  const others = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '', ctx.svc.factors.sms !== undefined, ctx.svc.factors.push !== undefined).length > 1;
   if (method === 'totp' && kindAllowed('totp', accepted)) {
     return sendPage(ctx, 200, 'enroll', await totpPage(ctx, flow, { needs, others }));
   }
@@ -98,13 +102,18 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
     return sendPage(ctx, 200, 'enroll', {
       mode: 'webauthn', flow, query: flowQuery(flow), needs, others, step: { current: 2, total: STEPS, label: msg('enroll.webauthn_title') },
       scripts: ['simplewebauthn-browser.js', 'webauthn.js'],
+      // A passkey is registered discoverable (residentKey required): say that it signs in on its own.
+      passkey_signin: passkeySignInOffered(ctx),
     });
   }
   if (method === 'sms' && kindAllowed('sms', accepted) && ctx.svc.factors.sms) {
     return sendPage(ctx, 200, 'enroll', smsPage(ctx, flow, {}));
   }
+  if (method === 'push' && kindAllowed('push', accepted) && email && ctx.svc.factors.push) {
+    return sendPage(ctx, 200, 'enroll', pushPage(ctx, flow, { needs, others, email }));
+  }
   if (method === 'email' && kindAllowed('email', accepted) && email) {
-    return sendPage(ctx, 200, 'enroll', { mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), needs, others, email, step: { current: 2, total: STEPS, label: msg('enroll.email_title') }, scripts: ['autosubmit.js'] });
+    return sendPage(ctx, 200, 'enroll', await emailPage(ctx, flow, { needs, others, email }));
   }
   const state = await ctx.svc.store.getUserState(user);
   const u = currentUser(ctx);
@@ -112,7 +121,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   const deferral = noFactors && u && isInRollout(u.groups, ctx.snap.config.rollout) && followsRollout(ctx, flow.rule)
     ? deferralAllowed({ deferrals: state?.deferrals ?? 0 }, ctx.snap.config.rollout, ctx.svc.now())
     : undefined;
-  const methods = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '', ctx.svc.factors.sms !== undefined);
+  const methods = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '', ctx.svc.factors.sms !== undefined, ctx.svc.factors.push !== undefined);
   // A rule that leaves one way to satisfy it: nothing to choose.
   if (flow.rule && methods.length === 1) return redirect(ctx, methods[0].href);
   sendPage(ctx, 200, 'enroll', {
@@ -158,6 +167,60 @@ function smsPage(ctx: RequestContext, flow: Flow, extra: Record<string, unknown>
     mode: 'sms', flow, query: flowQuery(flow), code_length: ctx.snap.config.factors.sms_otp?.length ?? 6,
     step: { current: 2, total: STEPS, label: msg('enroll.sms_title') }, scripts: ['autosubmit.js'], ...extra,
   };
+}
+
+/** The email confirmation step; a code sent moments ago (this answer or a reload of it) puts it in its "we sent a code" state. */
+async function emailPage(ctx: RequestContext, flow: Flow, extra: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const resendMs = await ctx.svc.factors.resendWait('email', ctx.session!.user!);
+  return {
+    mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email: currentUser(ctx)?.email,
+    step: { current: 2, total: STEPS, label: msg('enroll.email_title') }, scripts: ['autosubmit.js', 'resend-countdown.js'],
+    code_sent: resendMs > 0, resend_seconds: Math.ceil(resendMs / 1000), ...extra,
+  };
+}
+
+function pushPage(ctx: RequestContext, flow: Flow, extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    mode: 'push', flow, query: flowQuery(flow), email: currentUser(ctx)?.email,
+    step: { current: 2, total: STEPS, label: msg('push.enroll.step') }, scripts: extra.push ? ['push-wait.js'] : [], ...extra,
+  };
+}
+
+/**
+ * Push: the approval link goes to the user's address; approving it there with
+ * the number this page shows proves the link reaches the user, and the
+ * channel becomes a factor.
+ */
+async function pushEnrollSubmit(ctx: RequestContext, flow: Flow, form: Record<string, string>): Promise<void> {
+  const push = ctx.svc.factors.push;
+  const u = currentUser(ctx);
+  if (!push || !u?.email) return errorPage(ctx, 400);
+  const channel = { channel: 'link', destination: u.email };
+  if (form.action === 'push-send') {
+    const context = { app: new URL(ctx.snap.publicOrigin).host, action: requestTranslator(ctx).t('push.enroll.action'), ip: ctx.client.ip };
+    const started = await push.start({ id: u.id, email: u.email }, context, { channel });
+    const error = await pushStarted(ctx, u.id, started, 'enroll', context.action);
+    if (!started.ok) return sendPage(ctx, 429, 'enroll', pushPage(ctx, flow, { error }));
+    return sendPage(ctx, 200, 'enroll', pushPage(ctx, flow, { push: { id: started.id, number: started.number, expires_in: Math.ceil((started.expires - ctx.svc.now()) / 1000) } }));
+  }
+  const id = cleanPushId(form.push_id);
+  if (!id) return errorPage(ctx, 400);
+  const attempt = await confirmationAttempt(ctx);
+  if (!attempt) return;
+  const done = await push.complete(u.id, id);
+  if (done.ok && done.req.purpose === 'enroll' && done.req.channel) {
+    const factor = await push.addChannel(u.id, done.req.channel, form.name);
+    return enrolled(ctx, flow, 'push', factor.id, factor.name, attempt);
+  }
+  if (!done.ok && done.reason === 'pending' && done.req) {
+    await ctx.svc.throttle.release(attempt);
+    return sendPage(ctx, 200, 'enroll', pushPage(ctx, flow, {
+      push: { id, number: done.req.number, expires_in: Math.max(0, Math.ceil((done.req.expires - ctx.svc.now()) / 1000)) }, notice: pushFailureMessage('pending'),
+    }));
+  }
+  ctx.svc.throttle.failed(attempt);
+  if (!done.ok) await pushRefused(ctx, u.id, done.refusal, done.reason);
+  return sendPage(ctx, 400, 'enroll', pushPage(ctx, flow, { error: pushFailureMessage(done.ok ? 'gone' : done.reason) }));
 }
 
 async function markEnrolled(ctx: RequestContext, kind: FactorKind): Promise<string | undefined> {
@@ -227,23 +290,20 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
   if (action === 'email-send') {
     const u = currentUser(ctx)!;
     const sent = await svc.factors.beginCodeEnrollment('email', { id: user, email: u.email }, undefined, messageContext(ctx));
-    return sendPage(ctx, sent.ok ? 200 : 429, 'enroll', {
-      mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email: u.email, code_sent: true, step: { current: 2, total: STEPS, label: msg('enroll.email_title') }, scripts: ['autosubmit.js'],
-      ...(sent.ok ? { notice: msg('enroll.email_sent', { email: u.email }) } : { error: msg('enroll.email_wait') }),
-    });
+    return sendPage(ctx, sent.ok ? 200 : 429, 'enroll', await emailPage(ctx, flow, {
+      code_sent: true, ...(sent.ok ? {} : { error: msg('enroll.email_wait') }),
+    }));
   }
   if (action === 'email-confirm') {
     const attempt = await confirmationAttempt(ctx);
     if (!attempt) return;
     const r = await svc.factors.finishCodeEnrollment('email', user, form.code ?? '');
     if (!r.ok) {
-      return sendPage(ctx, 400, 'enroll', {
-        mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email: currentUser(ctx)?.email, code_sent: true,
-        step: { current: 2, total: STEPS, label: msg('enroll.email_title') }, scripts: ['autosubmit.js'], error: msg('enroll.code_wrong'),
-      });
+      return sendPage(ctx, 400, 'enroll', await emailPage(ctx, flow, { code_sent: true, error: msg('enroll.code_wrong') }));
     }
     return enrolled(ctx, flow, 'email', r.factor.id, r.factor.name, attempt);
   }
+  if (action === 'push-send' || action === 'push-confirm') return pushEnrollSubmit(ctx, flow, form);
   if (action === 'recovery-done') {
     notifyUser(ctx, user, (c) => enrollmentCompleteMessage(c, { label: c.tr.t('email.enrolled.new_method') }));
     return redirect(ctx, `/.gatehouse/enroll?${flowQuery(flow, { step: 'done' })}`, {}, 303);

@@ -8,12 +8,13 @@ import { readForm, BodyError } from '../web/form-body.ts';
 import { errorPage, redirect, sendPage } from '../web/respond.ts';
 import { msg } from '../identity/translate.ts';
 import { safeReturnTarget } from '../policy/return-target.ts';
-import { throttleKeys } from '../identity/throttle.ts';
+import { priorFailures, throttleKeys } from '../identity/throttle.ts';
 import { csrfOk, ensureSession, signInBrowser, signInParty } from '../web/page-session.ts';
 import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
 import { breakGlassSignIn } from './break-glass.ts';
 import { oidcLogin, usesOidc } from './oidc-pages.ts';
 import { refusedPage, throttledPage } from './login-refusals.ts';
+import { passkeySignInOffered } from './passkey-signin.ts';
 
 export async function loginPage(ctx: RequestContext): Promise<void> {
   // identity.source oidc: the first factor is the IdP's (a GET redirect there).
@@ -23,7 +24,7 @@ export async function loginPage(ctx: RequestContext): Promise<void> {
   const rd = returnTarget(ctx, new URLSearchParams(ctx.query).get('rd'));
   if (ctx.session?.user) return redirect(ctx, rd);
   const { session, setCookie } = await ensureSession(ctx);
-  sendPage(ctx, 200, 'login', { rd, csrf: session.csrf }, setCookie ? { 'set-cookie': setCookie } : {});
+  sendPage(ctx, 200, 'login', { rd, csrf: session.csrf, passkey: passkeySignInOffered(ctx) }, setCookie ? { 'set-cookie': setCookie } : {});
 }
 
 function returnTarget(ctx: RequestContext, rd: string | null | undefined): string {
@@ -43,7 +44,7 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
   const password = form.password ?? '';
   if (!csrfOk(ctx, form.csrf)) {
     const { session, setCookie } = await ensureSession(ctx);
-    return sendPage(ctx, 403, 'login', { rd, csrf: session.csrf, username, error: msg('login.form_expired') }, setCookie ? { 'set-cookie': setCookie } : {});
+    return sendPage(ctx, 403, 'login', { rd, csrf: session.csrf, passkey: passkeySignInOffered(ctx), username, error: msg('login.form_expired') }, setCookie ? { 'set-cookie': setCookie } : {});
   }
   const bg = ctx.snap.config.identity.break_glass;
   if (bg && username === bg.user) return breakGlassSignIn(ctx, bg, password, rd);
@@ -57,7 +58,7 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
     return refusedPage(ctx, rd, username);
   }
   await svc.throttle.succeed(reserved.attempt);
-  const signedIn = await signInBrowser(ctx, { user: result.user.id, amr: ['pwd'], method: (device) => (device ? 'pwd+device' : 'pwd') });
+  const signedIn = await signInBrowser(ctx, { user: result.user.id, amr: ['pwd'], method: (device) => (device ? 'pwd+device' : 'pwd'), failures: priorFailures(reserved.attempt) });
   if (!signedIn.ok) return errorPage(ctx, 403);
   redirect(ctx, rd, { 'set-cookie': signedIn.setCookie }, 303);
 }

@@ -11,6 +11,7 @@ import { errorPage, sendPage } from '../web/respond.ts';
 import { msg } from '../identity/translate.ts';
 import { csrfOk } from '../web/page-session.ts';
 import { expireAppCookies, forgetReleased } from '../web/app-cookies.ts';
+import { endSessions } from './account-page.ts';
 
 export async function logoutPage(ctx: RequestContext): Promise<void> {
   const { svc } = ctx;
@@ -23,12 +24,14 @@ export async function logoutPage(ctx: RequestContext): Promise<void> {
   try { form = await readForm(ctx.req); } catch { return errorPage(ctx, 400); }
   if (!ctx.session) return sendPage(ctx, 200, 'signed-out', {}, { 'set-cookie': svc.sessions.clearCookie() });
   if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: msg('logout.form_expired') });
-  const everywhere = form.everywhere === '1' && ctx.session.user !== undefined;
-  if (everywhere) await svc.sessions.revokeUser(ctx.session.user!);
-  else await svc.sessions.revokeSession(ctx.session, ctx.cookie);
+  const everywhere = form.everywhere === '1' && ctx.session.user !== undefined ? await endSessions(ctx, ctx.session.user!) : undefined;
+  if (!everywhere) {
+    await svc.sessions.revokeSession(ctx.session, ctx.cookie);
+    if (ctx.session.user && ctx.session.rid) await svc.store.removeSession(ctx.session.user, ctx.session.rid);
+  }
   if (ctx.session.user) {
     await svc.audit.write(everywhere
-      ? { event: 'session.revoked', user: ctx.session.user, reason: 'sign out everywhere', by: ctx.session.user, ip: ctx.client.ip, request_id: ctx.requestId }
+      ? { event: 'session.revoked', user: ctx.session.user, reason: 'sign out everywhere', by: ctx.session.user, ip: ctx.client.ip, request_id: ctx.requestId, sessions: everywhere.sessions }
       : { event: 'signout', user: ctx.session.user, ip: ctx.client.ip, request_id: ctx.requestId });
   }
   const idpLogout = svc.oidc && ctx.session.amr?.includes('ext') ? await svc.oidc.endSessionUrl() : undefined;

@@ -11,6 +11,8 @@ import { loginPage } from './login-page.ts';
 import { logoutPage } from './logout-page.ts';
 import { authOptions, authVerify, registerOptions, registerVerify } from './webauthn-endpoints.ts';
 import { registerOidcPages } from './oidc-pages.ts';
+import { pushApprovePage, pushStatusEndpoint } from './push-pages.ts';
+import { passkeyOptions, passkeyVerify } from './passkey-signin.ts';
 
 export async function registerPages(svc: Services, _config: Config): Promise<void> {
   svc.pages.set('/.gatehouse/login', loginPage);
@@ -22,5 +24,9 @@ export async function registerPages(svc: Services, _config: Config): Promise<voi
   svc.pages.set('/.gatehouse/webauthn/auth-verify', authVerify);
   svc.pages.set('/.gatehouse/webauthn/register-options', registerOptions);
   svc.pages.set('/.gatehouse/webauthn/register-verify', registerVerify);
+  svc.pages.set('/.gatehouse/push', pushApprovePage);
+  svc.pages.set('/.gatehouse/push/status', pushStatusEndpoint);
+  svc.pages.set('/.gatehouse/passkey/options', passkeyOptions);
+  svc.pages.set('/.gatehouse/passkey/verify', passkeyVerify);
   if (svc.oidc) registerOidcPages(svc);
 }

@@ -5,14 +5,16 @@ import type { FactorKind } from '../config/types.ts';
 import type { RequestContext } from '../web/context.ts';
 import type { Verified } from '../factors/types.ts';
 import { throttleKeys, type Attempt, type Reservation } from '../identity/throttle.ts';
-import type { Message, MessageContext } from '../identity/messages.ts';
-import type { Translator } from '../identity/translate.ts';
-import { messageContext, requestTranslator } from './request-language.ts';
 import { commitSession, signInParty } from '../web/page-session.ts';
 import { recordLockout } from '../session/sign-in.ts';
 import { withFactor } from '../session/session-data.ts';
+import { rememberPlace } from '../session/risk-observer.ts';
 import { currentUser } from '../web/current-user.ts';
+import { notifyUser } from '../web/notify-user.ts';
 import { releaseHeldCookies } from '../web/upstream-form-login.ts';
+
+// Security notices are sent from the sign-in too (web/page-session.ts): one helper in web/.
+export { notifyUser };
 
 /** The kinds a rule accepts (all when it names none). Recovery codes stand in only where any factor will do. */
 export function acceptedKinds(ctx: RequestContext, ruleId: string | null): FactorKind[] | null {
@@ -46,9 +48,13 @@ export async function passFactor(ctx: RequestContext, v: Verified, rule: string 
   const user = old.user!;
   const next = withFactor(old, v.check);
   if (!next.enrolled?.includes(v.check.kind)) next.enrolled = [...(next.enrolled ?? []), v.check.kind];
+  // A sign-in the risk rules asked a factor of: its place is vouched for now (session/risk-observer.ts).
+  const place = next.risk?.place;
+  if (place !== undefined) next.risk = { at: next.risk!.at, signals: next.risk!.signals };
   await svc.sessions.revokeSession(old, ctx.cookie);
   const setCookie = await commitSession(ctx, next);
   if (attempt) await svc.throttle.succeed(attempt);
+  if (place !== undefined) await rememberPlace(svc.store, ctx.snap.config.risk, user, place, svc.now());
   const state = await svc.store.getUserState(user);
   await svc.store.putUserState({
     user, deferrals: state?.deferrals ?? 0, last_factor: v.check.kind, mfa_reset_at: state?.mfa_reset_at ?? null, updated_at: svc.now(),
@@ -71,16 +77,6 @@ export async function failFactor(ctx: RequestContext, attempt: Attempt, kind: Fa
   return { waitMs: r.waitMs, left: Math.max(0, attempt.keys[0].free - r.failures) };
 }
 
-/** Sends a security notice to the user; a failed delivery is logged, never fatal. */
-export function notifyUser(ctx: RequestContext, userId: string, make: (c: MessageContext & { tr: Translator }) => Message): void {
-  const user = ctx.session?.user === userId ? currentUser(ctx) : ctx.svc.identity.getUser(userId);
-  if (!user?.email) return;
-  const c = messageContext(ctx);
-  const msg = make({ ...c, tr: c.tr ?? requestTranslator(ctx) });
-  ctx.svc.notifier.send({ to: user.email, ...msg }).catch((err: Error) => {
-    ctx.svc.log.warn({ err: err.message, user: userId, kind: msg.kind }, 'notification failed');
-  });
-}
 
 /** Milliseconds since the newest second factor in this session (Infinity when none). */
 export function factorAge(ctx: RequestContext): number {

@@ -10,24 +10,30 @@ import { csrfOk } from '../web/page-session.ts';
 import type { WebAuthnKind } from '../factors/webauthn.ts';
 import { factorAddedMessage } from '../identity/messages.ts';
 import { factorCheck } from '../factors/types.ts';
-import { requestTranslator } from './request-language.ts';
+import { requestTranslator } from '../web/request-language.ts';
 import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import { afterChallenge, readFlow } from './challenge-page.ts';
 import { enrollAllowed, afterEnrollment } from './enroll-page.ts';
 import { rememberDevice } from '../web/remembered-device.ts';
 
-interface Body { query?: unknown; kind?: unknown; name?: unknown; remember?: unknown; response?: unknown }
+interface Body { query?: unknown; kind?: unknown; name?: unknown; remember?: unknown; response?: unknown; rd?: unknown }
 
-async function begin(ctx: RequestContext): Promise<Body | undefined> {
+/**
+ * The JSON body of a ceremony request after the checks every one needs (POST,
+ * a session, CSRF in a header); undefined when the answer has been sent.
+ * `signedIn: false` for the passkey sign-in, whose session is the anonymous
+ * one of the sign-in page.
+ */
+export async function begin(ctx: RequestContext, signedIn = true): Promise<Body | undefined> {
   if (ctx.req.method !== 'POST') { sendJson(ctx, 405, { ok: false, error: requestTranslator(ctx).t('webauthn.bad_request') }); return; }
-  if (!ctx.session?.user) { sendJson(ctx, 401, { ok: false, error: requestTranslator(ctx).t('webauthn.session_ended') }); return; }
+  if (signedIn ? !ctx.session?.user : !ctx.session) { sendJson(ctx, 401, { ok: false, code: 'expired', error: requestTranslator(ctx).t('webauthn.session_ended') }); return; }
   let body: unknown;
   try { body = await readJson(ctx.req); } catch (err) {
     sendJson(ctx, err instanceof BodyError ? err.status : 400, { ok: false, error: requestTranslator(ctx).t('webauthn.bad_request') });
     return;
   }
   const token = ctx.req.headers['x-csrf-token'];
-  if (!csrfOk(ctx, typeof token === 'string' ? token : undefined)) { sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('webauthn.page_expired') }); return; }
+  if (!csrfOk(ctx, typeof token === 'string' ? token : undefined)) { sendJson(ctx, 403, { ok: false, code: 'expired', error: requestTranslator(ctx).t('webauthn.page_expired') }); return; }
   if (!body || typeof body !== 'object') { sendJson(ctx, 400, { ok: false, error: requestTranslator(ctx).t('webauthn.bad_request') }); return; }
   return body as Body;
 }

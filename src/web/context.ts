@@ -10,6 +10,7 @@ import type { RequestLog } from '../audit/request-log.ts';
 import type { Config } from '../config/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { CompiledRisk } from '../policy/risk.ts';
+import type { GeoLocator } from '../session/geo-locator.ts';
 import type { ParamList } from '../policy/param-match.ts';
 import type { Route } from '../policy/route-table.ts';
 import type { UpstreamPools } from '../proxy/upstream-pools.ts';
@@ -86,6 +87,8 @@ export interface Snapshot {
   anyRouteAllowsParams: boolean;
   /** The risk section compiled (policy/risk.ts); null when the section is absent. */
   risk: CompiledRisk | null;
+  /** Where client addresses are (risk signals); null when the risk section is absent. */
+  geo: GeoLocator | null;
 }
 
 export interface RequestContext {

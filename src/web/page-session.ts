@@ -6,7 +6,11 @@ import { timingSafeEqual } from 'node:crypto';
 import type { RequestContext } from './context.ts';
 import { anonymousSession, type SessionData } from '../session/session-data.ts';
 import { signIn, type SignIn, type SignInParty, type SignInResult } from '../session/sign-in.ts';
-import { rememberedDevice } from './remembered-device.ts';
+import { networkOf } from '../session/session-registry.ts';
+import { deviceLabel, rememberedDevice } from './remembered-device.ts';
+import { assessSignIn, type SignInRisk } from '../session/risk-observer.ts';
+import { newCountryMessage } from '../identity/messages.ts';
+import { notifyUser } from './notify-user.ts';
 
 /** The current session, or a new anonymous one (its cookie is returned to set). */
 export async function ensureSession(ctx: RequestContext): Promise<{ session: SessionData; setCookie?: string }> {
@@ -36,6 +40,12 @@ export function refreshedSessionCookie(ctx: RequestContext): Promise<string | un
   if (!s?.user) return undefined;
   // Undefined (no promise) when no fresh cookie is due: the usual case costs no microtask.
   const pending = ctx.svc.sessions.touch(s);
+  // The session list's "last seen" moves with the cookie: at most once per slide interval, never on the request's path.
+  if (pending && s.rid) {
+    ctx.svc.store.touchSession(s.rid, ctx.svc.now(), networkOf(ctx.client.ip)).catch((err: unknown) => {
+      ctx.svc.log.warn({ err, req_id: ctx.requestId }, 'session list: last seen not recorded');
+    });
+  }
   return pending?.then(
     (value) => ctx.svc.sessions.setCookie(value),
     (err: unknown) => {
@@ -72,9 +82,15 @@ export function signInParty(ctx: RequestContext, user: string): SignInParty {
  * session is revoked, its remembered device vouches when it has one, and the
  * new session becomes the request's. Returns the result to answer with.
  */
-export async function signInBrowser(ctx: RequestContext, s: Omit<SignIn, keyof SignInParty | 'previous' | 'device'> & { user: string }): Promise<SignInResult> {
+export async function signInBrowser(
+  ctx: RequestContext,
+  s: Omit<SignIn, keyof SignInParty | 'previous' | 'device' | 'risk'> & { user: string; /** failed first-factor attempts just before (recent_failures) */ failures?: number },
+): Promise<SignInResult> {
   const device = await rememberedDevice(ctx, s.user);
-  const r = await signIn(ctx.svc, { ...s, ...signInParty(ctx, s.user), previous: { session: ctx.session, cookie: ctx.cookie }, ...(device ? { device } : {}) });
+  const { failures, ...rest } = s;
+  const risk = await signInRisk(ctx, s.user, failures ?? 0, device !== undefined);
+  const label = deviceLabel(String(ctx.req.headers['user-agent'] ?? ''));
+  const r = await signIn(ctx.svc, { ...rest, ...signInParty(ctx, s.user), label, previous: { session: ctx.session, cookie: ctx.cookie }, ...(device ? { device } : {}), ...(risk ? { risk } : {}) });
   if (!r.ok) {
     ctx.session = null;
     return r;
@@ -82,5 +98,26 @@ export async function signInBrowser(ctx: RequestContext, s: Omit<SignIn, keyof S
   ctx.session = r.session;
   ctx.cookie = r.sealed;
   ctx.log.user = s.user;
+  if (risk?.newCountry) notifyNewCountry(ctx, s.user, risk);
   return r;
+}
+
+/** The risk assessment of this browser's sign-in (session/risk-observer.ts), when the risk section is on. */
+async function signInRisk(ctx: RequestContext, user: string, failures: number, deviceKnown: boolean): Promise<(SignInRisk & { forgetBefore: number }) | undefined> {
+  const { snap, svc } = ctx;
+  if (snap.risk === null || snap.geo === null) return undefined;
+  const now = svc.now();
+  const risk = await assessSignIn(
+    { store: svc.store, geo: snap.geo, compiled: snap.risk, config: snap.config.risk },
+    { user, ip: ctx.client.ip, failures, deviceKnown, now },
+  );
+  return { ...risk, forgetBefore: now - snap.config.risk.remember_networks };
+}
+
+/** A sign-in from a country none of the user's remembered sign-ins was from: the user hears of it (sent in the background). */
+function notifyNewCountry(ctx: RequestContext, userId: string, risk: SignInRisk): void {
+  const country = risk.newCountry;
+  if (country === null) return;
+  const refused = risk.audit.outcome === 'deny' && risk.audit.mode === 'enforce';
+  notifyUser(ctx, userId, (c) => newCountryMessage(c, { country, ip: ctx.client.ip, at: ctx.svc.now(), refused }));
 }

@@ -27,7 +27,7 @@ import { liveCookieValue, parseSetCookie } from '../identity/app-cookies.ts';
 
 import { expireAppCookies, forgetReleased, rememberReleased } from './app-cookies.ts';
 import { canonicalUsername, namesSameUser, readLoginUsername, whoamiUser } from '../identity/login-form.ts';
-import { throttleKeys, type Attempt, type ThrottleKey } from '../identity/throttle.ts';
+import { priorFailures, throttleKeys, type Attempt, type ThrottleKey } from '../identity/throttle.ts';
 import { LOGIN_FORM_LIMIT, judgeLogin, appTarget, heldKey, withoutCookies, samePath, loginPageUrl } from '../identity/upstream-form.ts';
 
 function formConfig(ctx: RequestContext): UpstreamFormIdentityConfig | undefined {
@@ -331,7 +331,7 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
   const previous = ctx.session;
   const expired = expireAppCookies(ctx);
   const signedIn = await signInBrowser(ctx, {
-    user, amr: ['pwd'], method: (device) => (device ? 'upstream_form+device' : 'upstream_form'),
+    user, amr: ['pwd'], method: (device) => (device ? 'upstream_form+device' : 'upstream_form'), failures: priorFailures(attempt),
     ...(known ? {} : { profile: { email: '', groups: [], display_name: user } }),
   });
   if (!signedIn.ok) return errorPage(ctx, 403);

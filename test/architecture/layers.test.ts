@@ -15,6 +15,7 @@ const SRC = join(dirname(fileURLToPath(import.meta.url)), '../../src');
 /** Top to bottom; a unit may import its own layer's other units (no cycle) and any layer below. */
 const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
+  ['cluster'], // server.workers: the primary and its workers, over the app
   ['app'], // src/app.ts: the wiring
   ['http'], // the pipeline
   ['ui'], // the pages, registered in the route table http looks up

@@ -8,7 +8,7 @@ import t, { type Test } from 'tap';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { newPage, requireChromium, screenshot } from '../helpers/browser.ts';
-import { enrollTotpOverHttp, enterCode, portalIdentity, signIn, startBrowserGateway, watchConsole } from './harness.ts';
+import { enrollTotpOverHttp, enterCode, portalIdentity, screenshotModes, signIn, startBrowserGateway, watchConsole } from './harness.ts';
 
 interface Mail { to: string[]; raw: string }
 
@@ -85,7 +85,7 @@ if (requireChromium(t)) {
     t.match(await page.locator('main').textContent(), /We’ll email a sign-in code to a•+@example\.com/, 'the address is shown masked');
     const before = smtp.mails.length;
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Send code' }).click()]);
-    t.match(await page.locator('.alert--notice').textContent(), /We sent a code to a•+@example\.com/);
+    t.match(await page.locator('.code-sent').textContent(), /We sent a code to a•+@example\.com/);
     await screenshot(page, 'e2e-email-code-sent');
 
     const mail = await waitForMail(smtp.mails.slice(before), (m) => /sign-in code/i.test(m.subject));
@@ -122,12 +122,67 @@ if (requireChromium(t)) {
     t.equal(new URL(page.url()).pathname, '/.gatehouse/challenge');
     before = smtp.mails.length;
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Send code' }).click()]);
-    t.match(await page.locator('.alert--notice').textContent(), /We sent a code/, 'the sign-in code is sent');
+    t.match(await page.locator('.code-sent').textContent(), /We sent a code/, 'the sign-in code is sent');
     t.equal(await page.locator('.alert--error').count(), 0, 'no "sent moments ago" refusal');
     const mail = await waitForMail(smtp.mails.slice(before), (m) => /sign-in code/i.test(m.subject));
     await enterCode(page, /sign-in code is (\d+)/.exec(mail.body)![1], 'Enter the code we sent you');
     t.equal(page.url(), `${f.url}/reports`, 'and it signs bob in');
     t.same(problems, [], 'no CSP violation or script error');
     await page.context().close();
+  });
+
+  t.test('we sent a code: one state, "Send a new code" counts down and opens when the wait is over; without JavaScript the wait is text', async (t) => {
+    const page = await newPage(browser);
+    const problems = watchConsole(page);
+    // The page's own clock, moved by the test: the countdown is seen ticking without waiting for it.
+    await page.clock.install();
+    await signIn(page, f.url, 'alice', 'alice-test-pass', '/reports');
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Try another method' }).click()]);
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Email code/ }).click()]);
+    let before = smtp.mails.length;
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Send code' }).click()]);
+    await waitForMail(smtp.mails.slice(before), (m) => /sign-in code/i.test(m.subject));
+    t.match(await page.locator('.code-sent').textContent(), /We sent a code to a•+@example\.com\. It can take a minute to arrive/, 'one clear state: where the code went');
+    t.equal(await page.getByRole('button', { name: 'Send code' }).count(), 0, 'no second "Send code" button');
+    const resend = page.getByRole('button', { name: 'Send a new code' });
+    const wait = page.locator('[data-resend-wait]');
+    const seconds = async () => Number(/in (\d+) s\./.exec((await wait.textContent()) ?? '')?.[1]);
+    t.ok(await resend.isDisabled(), 'the resend link waits for the countdown');
+    const first = await seconds();
+    t.ok(first > 20 && first <= 30, `the wait is shown (${first} s)`);
+    await screenshotModes(page, 'code-sent');
+    await page.clock.runFor(10_000);
+    t.ok(await seconds() <= first - 9, 'the countdown ticks');
+    t.ok(await resend.isDisabled());
+    await page.clock.runFor(25_000);
+    t.ok(await wait.isHidden(), 'the wait is gone when it is over');
+    t.ok(await resend.isEnabled(), 'and the resend link can be used');
+
+    // The server's wait is over too (its clock moved as far): a new code goes out, and the state starts again.
+    f.clock.advance(31_000);
+    before = smtp.mails.length;
+    await Promise.all([page.waitForNavigation(), resend.click()]);
+    await waitForMail(smtp.mails.slice(before), (m) => /sign-in code/i.test(m.subject));
+    t.equal(await page.locator('.alert--error').count(), 0, 'no refusal');
+    t.ok(await resend.isDisabled(), 'counting down again');
+    t.same(problems, [], 'no CSP violation or script error');
+    await page.context().close();
+
+    // Without JavaScript: the wait is plain text, the button works, and an early request is told the time left.
+    f.clock.advance(31_000);
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const plain = await context.newPage();
+    await signIn(plain, f.url, 'alice', 'alice-test-pass', '/reports');
+    await Promise.all([plain.waitForNavigation(), plain.getByRole('link', { name: 'Try another method' }).click()]);
+    await Promise.all([plain.waitForNavigation(), plain.getByRole('link', { name: /Email code/ }).click()]);
+    await Promise.all([plain.waitForNavigation(), plain.getByRole('button', { name: 'Send code' }).click()]);
+    t.match(await plain.locator('[data-resend-wait]').textContent(), /You can ask for a new one in \d+ s\./, 'the wait as text');
+    const plainResend = plain.getByRole('button', { name: 'Send a new code' });
+    t.ok(await plainResend.isEnabled(), 'the button is not disabled without the script');
+    await Promise.all([plain.waitForNavigation(), plainResend.click()]);
+    t.match(await plain.locator('.alert--error').textContent(), /A code was sent moments ago\. You can ask for another in \d+ seconds\./, 'an early request is told the time left');
+    t.match(await plain.locator('.code-sent').textContent(), /We sent a code/, 'still the one "we sent a code" state');
+    await screenshot(plain, 'code-sent-no-js');
+    await context.close();
   });
 }

@@ -43,7 +43,7 @@ export async function startBrowserGateway(t: Test, opts: { config?: Record<strin
 export async function submitLogin(page: Page, username: string, password: string): Promise<void> {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
 }
 
 /** Opens `path`, which sends an anonymous browser to the login page, and signs in. */
@@ -82,6 +82,19 @@ export async function portalIdentity(page: Page): Promise<Record<string, string>
 }
 
 export { launchBrowser };
+
+/** From the enrollment picker: choose passkey/security key, pick the kind, name it, register; then save recovery codes and continue. */
+export async function enrollWebAuthn(t: Test, page: Page, kind: 'passkey' | 'security-key', name: string): Promise<void> {
+  await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Passkey or security key/ }).click()]);
+  t.equal(await page.locator('h1').textContent(), 'Add a passkey or security key');
+  await page.getByLabel(kind === 'passkey' ? 'This device or phone (passkey)' : 'A security key (USB or NFC)').check();
+  await page.getByLabel('Name it').fill(name);
+  await Promise.all([page.waitForURL(/step=recovery/), page.getByRole('button', { name: 'Continue' }).click()]);
+  t.equal((await page.locator('.recovery__codes code').allTextContents()).length, 10, 'recovery codes follow the first factor');
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: /I’ve saved my codes/ }).click()]);
+  t.equal(await page.locator('h1').textContent(), 'You’re all set');
+  await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Continue' }).click()]);
+}
 
 /**
  * WebAuthn.setUserVerified on an authenticator made by the helpers'

@@ -4,29 +4,16 @@
 // security key likewise; and a failed user verification that must not let
 // anyone through.
 
-import t, { type Test } from 'tap';
+import t from 'tap';
 import type { Page } from 'playwright-core';
 import { addVirtualAuthenticator, authenticatorCredentials, newPage, requireChromium, screenshot } from '../helpers/browser.ts';
-import { portalIdentity, setUserVerified, signIn, signOut, startBrowserGateway, watchConsole } from './harness.ts';
+import { enrollWebAuthn, portalIdentity, setUserVerified, signIn, signOut, startBrowserGateway, watchConsole } from './harness.ts';
 
 const USERS = {
   alice: { password: 'alice-test-pass', groups: ['admins'] },
   bob: { password: 'bob-test-pass', groups: ['staff'] },
   carol: { password: 'carol-test-pass', groups: ['staff'] },
 };
-
-/** From the enrollment picker: choose passkey/security key, pick the kind, name it, register; then save recovery codes and continue. */
-async function enrollWebAuthn(t: Test, page: Page, kind: 'passkey' | 'security-key', name: string): Promise<void> {
-  await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Passkey or security key/ }).click()]);
-  t.equal(await page.locator('h1').textContent(), 'Add a passkey or security key');
-  await page.getByLabel(kind === 'passkey' ? 'This device or phone (passkey)' : 'A security key (USB or NFC)').check();
-  await page.getByLabel('Name it').fill(name);
-  await Promise.all([page.waitForURL(/step=recovery/), page.getByRole('button', { name: 'Continue' }).click()]);
-  t.equal((await page.locator('.recovery__codes code').allTextContents()).length, 10, 'recovery codes follow the first factor');
-  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: /I’ve saved my codes/ }).click()]);
-  t.equal(await page.locator('h1').textContent(), 'You’re all set');
-  await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Continue' }).click()]);
-}
 
 /** Clicks the challenge's passkey button and waits for where webauthn.js sends the browser. */
 async function usePasskey(page: Page, base: string, expected: string): Promise<void> {

@@ -77,10 +77,10 @@ if (requireChromium(t)) {
     await shot('login');
     await page.getByLabel('Username').fill(user);
     await page.getByLabel('Password', { exact: true }).fill('wrong-password');
-    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
     await shot('login-error');
     await page.getByLabel('Password', { exact: true }).fill(password);
-    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
 
     t.equal(new URL(page.url()).pathname, '/.gatehouse/enroll');
     await shot('enroll-pick');
@@ -136,7 +136,8 @@ if (requireChromium(t)) {
     await shot('challenge-needs-passkey');
 
     await page.goto(`${f.url}/.gatehouse/account`);
-    t.equal(await page.locator('.item').count(), 3, 'the account page lists the app, the passkey and the trusted browser');
+    t.equal(await page.locator('section:not([aria-labelledby="sessions-h"]) .item').count(), 3, 'the account page lists the app, the passkey and the trusted browser');
+    t.equal(await page.locator('section[aria-labelledby="sessions-h"] .item').count(), 1, 'and this browser among the signed-in ones');
     await shot('account');
     await page.getByText('Rename').click();
     await shot('account-rename');

@@ -82,7 +82,7 @@ if (requireChromium(t)) {
     t.ok(attempts >= 6 && attempts < 12, `locked out after ${attempts} wrong passwords (5 are free)`);
     const alert = await page.locator('.alert--error').textContent();
     t.match(alert, /Too many attempts\. Try again in \d+ seconds?\./, 'the lockout says how long to wait');
-    t.ok(await page.getByRole('button', { name: 'Sign in' }).isDisabled(), 'the button waits for the countdown');
+    t.ok(await page.getByRole('button', { name: 'Sign in', exact: true }).isDisabled(), 'the button waits for the countdown');
     await screenshot(page, 'e2e-login-lockout');
 
     // The countdown ends by itself and the button comes back.

@@ -61,7 +61,7 @@ if (requireChromium(t)) {
     // A wrong app password: the portal's own error, counted by the gateway.
     await page.getByLabel('Username').fill('alice');
     await page.getByLabel('Password').fill('not-her-password');
-    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
     t.equal(new URL(page.url()).pathname, '/login');
     t.equal(await page.locator('#login-error').textContent(), 'Invalid credentials (app)', 'the portal\'s own error page');
     t.same(await cookieNames(context), [], 'step 1 (wrong password): still no cookies');
@@ -72,7 +72,7 @@ if (requireChromium(t)) {
     // The right app password: the gateway session starts, the portal's cookie is held back.
     await page.getByLabel('Username').fill('alice');
     await page.getByLabel('Password').fill('alice-app-pass');
-    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
     t.equal(new URL(page.url()).pathname, '/.gatehouse/enroll', 'the gateway\'s enrollment comes next');
     t.same(await cookieNames(context), ['gatehouse'], 'step 2 (app password accepted): the gateway cookie only, JSESSIONID held back');
     t.equal(portal.state.sessions.size, 1, 'although the portal did create a session');
@@ -125,7 +125,7 @@ if (requireChromium(t)) {
     await page.goto(`${f.url}/`);
     await page.getByLabel('Username').fill('bob');
     await page.getByLabel('Password').fill('bob-app-pass');
-    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
     t.same(await cookieNames(context), ['gatehouse'], 'bob: gateway cookie only until his second factor');
     await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Authenticator app/ }).click()]);
     await page.getByText(/Can’t scan\?/).click();

@@ -13,6 +13,8 @@ t.test('the banner points at the email outbox and says how to see a step-up', as
   t.match(banner, /Open http:\/\/localhost:8080\/ in a browser \(the demo portal on 127\.0\.0\.1:8081/);
   t.match(banner, /alice\s+password alice-demo-pass/);
   t.match(banner, /Emails \(sign-in codes, notices\) are not sent: they are written to data\/outbox\.log\n\s+\(watch it with: tail -f data\/outbox\.log\)/);
+  t.match(banner, /"Approve on your phone" \(push\) writes its approval link there too/, 'push links are in the outbox too');
+  t.notMatch(demoBanner({ ...config, factors: { ...config.factors, push: undefined } }, 8081), /Approve on your phone/, 'not mentioned without push');
   t.match(banner, /To see the step-up:\s+wait 5 minutes, or at a later second-factor page tick "Trust this browser"/);
 
   const smtp = { ...config, notifier: { kind: 'smtp', url: 'smtp://mail.example.com', from: 'gh@example.com' } } as Config;

@@ -346,3 +346,83 @@ t.test('parameter rules: a URL with a query and --form; which parameter matched'
   const get = await e(['--method', 'GET', '--url', '/index.php', '--form', 'route=/export']);
   t.match(get.notes.join('\n'), /--form with GET: the body is not read/);
 });
+
+// ---- risk (issue 17): --ip and --device, the score ----
+
+const MIN = 60_000;
+
+/** A temp config with the risk section on, bob last seen in London at `lastSeen`. */
+async function riskSetup(t: Test, risk: Record<string, unknown>, lastSeen: number): Promise<string> {
+  const places = mkdtempSync(join(tmpdir(), 'gatehouse-explain-risk-'));
+  t.teardown(() => rmSync(places, { recursive: true, force: true }));
+  writeFileSync(join(places, 'places.txt'), '198.51.100.0/24 51.5074 -0.1278 GB\n203.0.113.0/24 40.7128 -74.0060 US\n');
+  writeFileSync(join(places, 'risky.txt'), '192.0.2.0/24\n');
+  const { config, db } = tempConfig(t, {
+    policy: { default: 'mfa' },
+    risk: { locations: join(places, 'places.txt'), risky_networks: [join(places, 'risky.txt')], ...risk },
+  });
+  const store = openSqliteStore(db);
+  await store.migrate();
+  await store.recordSignInPlace('bob', { network: '198.51.100.0/24', country: 'GB', lat: 51.5074, lon: -0.1278, at: lastSeen }, 0);
+  await store.close();
+  return config;
+}
+
+const RISK_RULES = { rules: [{ above: 50, require: 'mfa' }, { above: 90, require: 'deny' }] };
+const askRisk = (config: string, ...extra: string[]) => ['--config', config, '--user', 'bob', '--method', 'GET', '--url', '/dashboard', '--enrolled', 'totp', ...extra];
+
+t.test('risk: the score of a sign-in from --ip on a --device', async (t) => {
+  const config = await riskSetup(t, RISK_RULES, NOW - 10 * MIN);
+  type Row = [string, string[], { outcome: string; rule?: string; score: number; signals: string[] }, RegExp?];
+  const rows: Row[] = [
+    ['known network, known device', ['--ip', '198.51.100.7', '--device', 'known'], { outcome: 'allow', score: 0, signals: [] }],
+    ['--remembered is --device known', ['--ip', '198.51.100.7', '--remembered'], { outcome: 'allow', score: 0, signals: [] }],
+    ['known network, new device: the routine factor', ['--ip', '198.51.100.7', '--device', 'new'], { outcome: 'challenge', rule: 'default', score: 20, signals: ['new_device'] }],
+    ['New York 10 minutes after London: denied', ['--ip', '203.0.113.5', '--device', 'known'], { outcome: 'deny', rule: 'risk', score: 130, signals: ['new_network', 'new_country', 'impossible_travel'] }, /risk 130 \(impossible_travel 80, new_country 40, new_network 10\) above 90: denied/],
+    ['a risky network, on a known device', ['--ip', '192.0.2.8', '--device', 'known'], { outcome: 'challenge', rule: 'risk', score: 70, signals: ['new_network', 'risky_network'] }, /risk 70 \(risky_network 60, new_network 10\) above 50: needs a second factor since the sign-in/],
+    ['the risk step-up satisfied by a factor after the sign-in', ['--ip', '192.0.2.8', '--device', 'known', '--factors', 'totp', '--fresh', '1m'], { outcome: 'allow', score: 70, signals: ['new_network', 'risky_network'] }],
+  ];
+  for (const [name, args, want, reason] of rows) {
+    const r = await explainHere([...askRisk(config, ...args), '--json']);
+    t.equal(r.code, 0, `${name}: ${r.stderr}`);
+    const e = JSON.parse(r.stdout) as Explanation;
+    t.equal(e.outcome, want.outcome, `${name}: outcome`);
+    if (want.rule) t.equal(e.decision?.rule, want.rule, `${name}: rule`);
+    t.equal(e.risk?.score, want.score, `${name}: score`);
+    t.same(e.risk?.signals, want.signals, `${name}: signals`);
+    if (reason) t.match(e.reason, reason, `${name}: reason`);
+  }
+  const text = await explainHere(askRisk(config, '--ip', '203.0.113.5', '--device', 'new'));
+  t.match(text.stdout, /^risk: {6}risk 150 \(impossible_travel 80, new_country 40, new_device 20, new_network 10\); above 90: deny$/m);
+  t.match(text.stdout, /^rule: {6}risk \(a risk\.rules entry: the score above\)$/m);
+  t.match(text.stdout, /^note: {6}risk: 203\.0\.113\.5 is US, 40\.7128,-74\.006$/m);
+  t.match(text.stdout, /^note: {6}risk: from the last sign-in \(198\.51\.100\.0\/24\): 5570 km in 0\.17 h$/m);
+  const noIp = await explainHere(askRisk(config, '--device', 'known'));
+  t.match(noIp.stdout, /no --ip given: the sign-in's network, country and travel are unknown/);
+});
+
+t.test('risk: report mode and relaxation in the words', async (t) => {
+  const config = await riskSetup(t, { ...RISK_RULES, mode: 'report', relax_routine_below: 30 }, NOW - 10 * MIN);
+  const far = JSON.parse((await explainHere([...askRisk(config, '--ip', '203.0.113.5', '--device', 'known'), '--json'])).stdout) as Explanation;
+  t.equal(far.outcome, 'report', 'allowed (the device is remembered), the would-be denial reported');
+  t.equal(far.summary, 'report-only: would deny; allowed');
+  t.match(far.enforced, { rule: { id: 'default' }, decision: { action: 'allow', reason: /remembered device/ } }, 'what is enforced: the policy without risk');
+  t.match(far.risk, { score: 130, rule: 'above 90: deny (mode report: logged only)' });
+  const near = await explainHere(askRisk(config, '--ip', '198.51.100.7', '--device', 'new'));
+  t.match(near.stdout, /risk 20 \(new_device 20\); below relax_routine_below 30: the routine second factor may be skipped \(mode report: logged only\)/);
+});
+
+t.test('risk: --device usage errors', async (t) => {
+  const config = await riskSetup(t, RISK_RULES, NOW - 10 * MIN);
+  for (const [args, message] of [
+    [['--device', 'maybe'], /--device is new or known/],
+    [['--device', 'new', '--remembered'], /--remembered says the device is known/],
+  ] as const) {
+    const r = await explainHere(askRisk(config, ...args));
+    t.equal(r.code, 2, args.join(' '));
+    t.match(r.stderr, message);
+  }
+  const anon = await explainHere(['--config', config, '--user', '-', '--method', 'GET', '--url', '/', '--device', 'known']);
+  t.equal(anon.code, 2);
+  t.match(anon.stderr, /--device describes a signed-in user/);
+});

@@ -47,13 +47,14 @@ t.test('an empty log and directory: zeros and nulls, never NaN', async (t) => {
   t.same(r, {
     window: { since: '2026-10-23T12:00:00.000Z', until: '2026-11-22T12:00:00.000Z', events: 0, first_event: null, last_event: null },
     users: { total: 0, disabled: 0, in_rollout: 0, enrolled: 0, in_grace: 0, deferred: 0, enrollment_rate: null, enrolled_not_in_directory: 0 },
-    factor_mix: { enrolled_users: 0, webauthn: { users: 0, rate: null }, totp: { users: 0, rate: null }, email_sms: { users: 0, rate: null } },
+    factor_mix: { enrolled_users: 0, webauthn: { users: 0, rate: null }, push: { users: 0, rate: null }, totp: { users: 0, rate: null }, email_sms: { users: 0, rate: null } },
     challenges: { by_factor: {}, total: { passed: 0, failed: 0, pass_rate: null } },
     step_ups: { by_rule: {}, total: { passed: 0, failed: 0, pass_rate: null } },
     report_only: { by_rule: {}, total: 0 },
     recovery_codes: { uses: 0, users: 0 },
     lockouts: { started: 0, blocked_attempts: 0, users: 0 },
     mfa_resets: { count: 0, resets: [] },
+    risk: { sign_ins: 0, challenged: 0, denied: 0, relaxed: 0, report_mode: 0, by_signal: {} },
   });
 });
 
@@ -125,8 +126,35 @@ t.test('event tallies', async (t) => {
         ],
       },
     },
+    {
+      name: 'risk: sign-ins assessed, per signal the sign-ins and what the rules made of them',
+      events: [
+        rec(1, 'signin.success', { user: 'a', risk: { score: 20, signals: ['new_device'], outcome: 'none', mode: 'enforce' } }),
+        rec(1, 'signin.success', { user: 'a', risk: { score: 70, signals: ['new_network', 'new_country', 'new_network'], outcome: 'mfa', mode: 'enforce' } }),
+        rec(2, 'signin.success', { user: 'b', risk: { score: 170, signals: ['new_device', 'new_network', 'new_country', 'impossible_travel'], outcome: 'deny', mode: 'enforce' } }),
+        rec(2, 'signin.success', { user: 'b', risk: { score: 0, signals: [], outcome: 'relax', mode: 'report' } }),
+        rec(2, 'signin.success', { user: 'c' }),
+        rec(2, 'signin.success', { user: 'c', risk: 'nonsense' }),
+        rec(2, 'signin.success', { user: 'c', risk: { outcome: 'mfa', signals: 'new_device', mode: 'report' } }),
+      ],
+      pick: (r) => r.risk,
+      want: {
+        sign_ins: 5, challenged: 2, denied: 1, relaxed: 1, report_mode: 2,
+        by_signal: {
+          impossible_travel: { sign_ins: 1, challenged: 0, denied: 1 },
+          new_country: { sign_ins: 2, challenged: 1, denied: 1 },
+          new_device: { sign_ins: 2, challenged: 0, denied: 1 },
+          new_network: { sign_ins: 2, challenged: 1, denied: 1 },
+        },
+      },
+    },
   ];
   for (const c of table) t.same(c.pick(rolloutReport(facts(), c.events)), c.want, c.name);
+  const text = formatReport(rolloutReport(facts(), table.at(-1)!.events), '30d');
+  t.match(text, /^risk signals: 5 sign-ins assessed, 2 asked for a second factor, 1 denied, 1 routine factor skipped \(2 in mode report: logged only\)$/m);
+  t.match(text, /^ {2}SIGNAL +SIGN-INS +ASKED +DENIED$/m);
+  t.match(text, /^ {2}impossible_travel +1 +0 +1$/m);
+  t.match(formatReport(rolloutReport(facts(), []), '30d'), /^risk signals: no sign-in with a risk assessment$/m);
 });
 
 t.test('users: totals, rollout, grace, deferrals and the factor mix', async (t) => {
@@ -157,6 +185,7 @@ t.test('users: totals, rollout, grace, deferrals and the factor mix', async (t) 
   t.same(r.factor_mix, {
     enrolled_users: 2,
     webauthn: { users: 1, rate: 0.5 },
+    push: { users: 0, rate: 0 },
     totp: { users: 1, rate: 0.5 },
     email_sms: { users: 1, rate: 0.5 },
   }, 'the mix counts enabled directory users only (not x, not gone)');
@@ -294,7 +323,7 @@ t.test('report --json on a scripted scenario: every figure exact', async (t) => 
       last_event: new Date(s.lastInWindow).toISOString(),
     },
     users: { total: 6, disabled: 1, in_rollout: 5, enrolled: 3, in_grace: 1, deferred: 3, enrollment_rate: 0.5, enrolled_not_in_directory: 1 },
-    factor_mix: { enrolled_users: 3, webauthn: { users: 1, rate: 0.3333 }, totp: { users: 2, rate: 0.6667 }, email_sms: { users: 1, rate: 0.3333 } },
+    factor_mix: { enrolled_users: 3, webauthn: { users: 1, rate: 0.3333 }, push: { users: 0, rate: 0 }, totp: { users: 2, rate: 0.6667 }, email_sms: { users: 1, rate: 0.3333 } },
     challenges: {
       by_factor: {
         email: { passed: 1, failed: 2, pass_rate: 0.3333 },
@@ -311,6 +340,7 @@ t.test('report --json on a scripted scenario: every figure exact', async (t) => 
     recovery_codes: { uses: 3, users: 2 },
     lockouts: { started: 2, blocked_attempts: 2, users: 2 },
     mfa_resets: { count: 1, resets: [{ ts: new Date(s.lastInWindow).toISOString(), user: 'carol', by: 'ops', approved_by: 'alice', reason: 'lost phone' }] },
+    risk: { sign_ins: 0, challenged: 0, denied: 0, relaxed: 0, report_mode: 0, by_signal: {} },
     audit: { files: readFiles, skipped_lines: 1 },
   });
 

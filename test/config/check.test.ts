@@ -151,3 +151,35 @@ t.test('check warns (exit 0) about brand colours below WCAG AA', async (t) => {
   t.match(c.out, /warning: branding\.colors: primary \(links\) #66a3ff on #ffffff has contrast 2\.\d\d:1, below WCAG AA \(4\.5:1\)/);
   t.notMatch(c.out, /branding\.colors: text/, 'the text pair passes and is not reported');
 });
+
+t.test('check with risk on: the summary line, and impossible_travel with a country-only database', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'gh-check-risk-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'places.txt'), '10.1.0.0/16 48.85 2.35 FR\n10.2.0.0/16 51.5 -0.13 GB\n');
+  writeFileSync(join(dir, 'risky.txt'), '203.0.113.0/24\n');
+  writeFileSync(join(dir, 'not.mmdb'), 'not a database');
+  const base = 'routes: [{ path: /, upstream: "http://127.0.0.1:9" }]\n';
+  const cases: Array<[string, string, number, RegExp | null, RegExp | null]> = [
+    ['bundled DB, no locations', 'risk: { mode: report, rules: [{ above: 50, require: mfa }] }\n', 0,
+      /warning: risk: the bundled DB-IP country database has no coordinates and risk\.locations names no range: impossible_travel is unavailable \(never raised\)/,
+      /^risk: mode report; above 50 mfa; 0 risky networks; 0 located ranges$/m],
+    ['bundled DB with locations', `risk: { locations: ${join(dir, 'places.txt')}, risky_networks: [${join(dir, 'risky.txt')}], relax_routine_below: 10 }\n`, 0,
+      /warning: risk: the bundled DB-IP country database has no coordinates: impossible_travel is judged only between addresses in risk\.locations \(2 ranges\)/,
+      /^risk: mode enforce; no rules; routine factor skipped below 10; 1 risky network; 2 located ranges$/m],
+    ['impossible_travel weighted 0: nothing to say', 'risk: { signals: { impossible_travel: 0 } }\n', 0, null, /^risk: mode enforce/m],
+    ['a file that is not a MaxMind database', `risk: { geoip_db: ${join(dir, 'not.mmdb')} }\n`, 1, null, null],
+  ];
+  for (const [name, yaml, code, warning, line] of cases) {
+    const file = join(dir, 'g.yaml');
+    writeFileSync(file, base + yaml);
+    const c = capture();
+    t.equal(await runCheck(['--config', file], c.io), code, `${name}: exit (${c.err})`);
+    if (code === 1) t.match(c.err, /risk\.geoip_db: cannot read .*not\.mmdb as a MaxMind database/, name);
+    if (warning) t.match(c.out, warning, name);
+    else t.notMatch(c.out, /warning: risk:/, `${name}: no risk warning`);
+    if (line) t.match(c.out, line, name);
+  }
+});

@@ -59,6 +59,7 @@ const DEFAULTS: Omit<Config, 'source_path' | 'warnings'> = {
     max_header_count: 100,
     max_body_bytes: 1_073_741_824,
     shutdown_timeout: 10_000,
+    workers: 1,
     log_level: 'info',
     instance_id: hostnameId(),
   },
@@ -138,6 +139,7 @@ t.test('every key set: values converted and normalized', async (t) => {
     admin_listen: '127.0.0.1:9090',
     log_level: 'debug',
     instance_id: 'gw-eu-1',
+    workers: 'auto',
   });
   t.strictSame(c.routes[1], {
     host: 'legacy.acme.test',
@@ -379,7 +381,7 @@ t.test('each error carries its key path and line', async (t) => {
       yaml: 'policy:\n  rules:\n    - id: a\n      require: always\n      factors: [totp, yubikey]\n',
       want: [
         { path: 'policy.rules[0].require', line: 4, message: /^must be one of: none, login, mfa, deny$/ },
-        { path: 'policy.rules[0].factors[1]', line: 5, message: /must be one of: totp, webauthn, email, sms, recovery, phishing_resistant/ },
+        { path: 'policy.rules[0].factors[1]', line: 5, message: /must be one of: totp, webauthn, push, email, sms, recovery, phishing_resistant/ },
       ],
     },
     {

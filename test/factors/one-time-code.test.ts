@@ -187,3 +187,15 @@ t.test('bad options are refused', async (t) => {
   t.equal(normalizeCodeInput('12-34 56', 6), '123456');
   t.equal(normalizeCodeInput('123456', 8), undefined);
 });
+
+t.test('resendWait: what the "we sent a code" state counts down', async (t) => {
+  const r = rig(t, { resendIntervalMs: 30_000 });
+  t.equal(await r.codes.resendWait('alice'), 0, 'nothing sent: no wait');
+  await r.codes.send(alice);
+  t.equal(await r.codes.resendWait('alice'), 30_000, 'the whole interval right after a send');
+  r.tick(12_000);
+  t.equal(await r.codes.resendWait('alice'), 18_000, 'counts down with the clock');
+  t.equal(await r.codes.resendWait('bob'), 0, 'per user');
+  await r.codes.verify('alice', r.lastCode());
+  t.equal(await r.codes.resendWait('alice'), 0, 'a used code lifts the wait');
+});

@@ -2,7 +2,7 @@ import t from 'tap';
 import type { FactorKind } from '../../src/config/types.ts';
 import { FACTOR_KINDS, amrFor, cleanFactorName, factorCheck, factorKindInfo, isPhishingResistant, userIdOf, verified } from '../../src/factors/types.ts';
 
-const KINDS: FactorKind[] = ['totp', 'webauthn', 'email', 'sms', 'recovery'];
+const KINDS: FactorKind[] = ['totp', 'webauthn', 'push', 'email', 'sms', 'recovery'];
 
 t.test('amr and phishing resistance per kind', async (t) => {
   const table: Array<[FactorKind, string, boolean]> = [
@@ -36,7 +36,7 @@ t.test('every kind has page copy; weak kinds come after strong ones', async (t) 
   t.equal(factorKindInfo('recovery').badge, 'Fallback');
   const firstWeak = FACTOR_KINDS.findIndex((k) => k.weak);
   t.ok(FACTOR_KINDS.slice(firstWeak).every((k) => k.weak), 'strong kinds first');
-  t.same(FACTOR_KINDS.filter((k) => !k.weak).map((k) => k.kind), ['webauthn', 'totp']);
+  t.same(FACTOR_KINDS.filter((k) => !k.weak).map((k) => k.kind), ['webauthn', 'push', 'totp']);
 });
 
 t.test('cleanFactorName and userIdOf', async (t) => {

@@ -317,6 +317,43 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
     t.same(await svc.finishAuthentication({ id: 'ivan' }, response), { ok: false, reason: 'unknown credential' });
   });
 
+  t.test('a passkey signs in without a username: the credential names its user', async (t) => {
+    const { svc } = await fresh();
+    const dev = await deviceWith(browser, site.url, 'passkey');
+    const id = await register(t, svc, dev, 'judy', 'passkey');
+    await register(t, svc, await deviceWith(browser, site.url, 'passkey'), 'ken', 'passkey');
+    const options = await svc.discoverableOptions('sid-1');
+    t.same(options.allowCredentials ?? [], [], 'no credential named: the browser offers the passkeys it holds');
+    t.equal(options.userVerification, 'required', 'fingerprint or PIN required: both factors in one');
+    const response = responseOf(t, await browserAuthenticate(dev.page, options), 'passkey sign-in');
+    t.same(await svc.finishDiscoverable('sid-2', response), { ok: false, reason: 'the sign-in was started by another browser' }, 'bound to the browser that asked');
+    const again = await svc.discoverableOptions('sid-1');
+    const second = responseOf(t, await browserAuthenticate(dev.page, again), 'passkey sign-in');
+    const r = await svc.finishDiscoverable('sid-1', second);
+    if (!r.ok) throw new Error(r.reason);
+    t.equal(r.user, 'judy', 'the user the passkey belongs to');
+    t.equal(r.factorId, id);
+    t.same({ ...r.verified.check, at: 0 }, { kind: 'webauthn', amr: 'hwk', phishing_resistant: true, at: 0 });
+    t.same(await svc.finishDiscoverable('sid-1', second), { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'single use');
+  });
+
+  t.test('passkey sign-in refuses a key that is not a passkey, and a missing user verification', async (t) => {
+    const { svc } = await fresh();
+    const key = await deviceWith(browser, site.url, 'security-key');
+    await register(t, svc, key, 'leo', 'security-key');
+    const options = await svc.discoverableOptions('sid-k');
+    const outcome = await browserAuthenticate(key.page, options, 2000);
+    t.equal(outcome.ok, false, 'a key without a resident credential or user verification has nothing to offer');
+
+    const dev = await deviceWith(browser, site.url, 'passkey');
+    await register(t, svc, dev, 'mia', 'passkey');
+    const noUv = await svc.discoverableOptions('sid-m');
+    const response = responseOf(t, await browserAuthenticate(dev.page, { ...noUv, userVerification: 'discouraged' }), 'assertion with UV discouraged');
+    const r = await svc.finishDiscoverable('sid-m', response);
+    t.equal(r.ok, false, 'without user verification a passkey is not both factors');
+    t.match(!r.ok && r.reason, /user verification|not verified/i);
+  });
+
   t.test('a response made for another origin is refused (phishing)', async (t) => {
     const store = openSqliteStore(':memory:');
     await store.migrate();

@@ -77,6 +77,13 @@ export interface VirtualAuthenticatorOptions {
   userVerified?: boolean;
   /** Touch the key automatically when asked. */
   presence?: boolean;
+  /**
+   * Let the page offer passkeys in the username field's autofill (conditional
+   * mediation). Chromium's virtual authenticator answers such an offer at once,
+   * where a person would have to pick the passkey: off by default, so a test
+   * that signs in with a password does so, as a person ignoring the offer would.
+   */
+  autofill?: boolean;
 }
 
 // Virtual authenticators live as long as the CDP session that made them: keep one per page.
@@ -95,6 +102,12 @@ async function webauthnSession(page: Page): Promise<CDPSession> {
 /** Adds a CTAP2 virtual authenticator to the page (WebAuthn.enable + addVirtualAuthenticator); returns its id. */
 export async function addVirtualAuthenticator(page: Page, opts: VirtualAuthenticatorOptions = {}): Promise<string> {
   const cdp = await webauthnSession(page);
+  if (!opts.autofill) {
+    await page.addInitScript(() => {
+      const pkc = (globalThis as unknown as { PublicKeyCredential?: { isConditionalMediationAvailable?: () => Promise<boolean> } }).PublicKeyCredential;
+      if (pkc) pkc.isConditionalMediationAvailable = async () => false;
+    });
+  }
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
     options: {
       protocol: 'ctap2',

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { createServer, type Server as NetServer } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { stringify } from 'yaml';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { startGateway, PROJECT_ROOT, type RunningGateway } from '../../src/app.ts';
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
 import { hashPassword, type HashParams } from '../../src/identity/password-hash.ts';
@@ -209,6 +209,8 @@ export class Client {
   cookies = new Map<string, string>();
   /** The Origin of its form posts: the gateway's public_url, which may name another port than `base`. */
   readonly origin: string;
+  /** The connection pool its requests use (default undici's global one): one pinned connection reaches one worker. */
+  dispatcher?: Dispatcher;
   constructor(base: string, origin = base) { this.base = base; this.origin = origin; }
 
   cookieHeader(): string {
@@ -223,6 +225,7 @@ export class Client {
       method: (init.method ?? 'GET') as 'GET',
       headers,
       body: init.body as string | Buffer | undefined,
+      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
     });
     const resHeaders = new Headers();
     for (const [k, v] of Object.entries(r.headers)) {

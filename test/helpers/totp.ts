@@ -89,3 +89,10 @@ export async function passTotp(c: Client, device: TotpDevice, rd: string): Promi
   const csrf = await c.csrf(`/.gatehouse/challenge?rd=${encodeURIComponent(rd)}&method=totp`);
   return c.postForm('/.gatehouse/challenge', { csrf, rd, method: 'totp', code: await device.next() });
 }
+
+/** Passes the TOTP check a kept request was sent to (`challenge`: its challenge URL, with rd, rule and stash); a 303 to the resume target on success. */
+export async function passStashedChallenge(c: Client, challenge: URL, device: TotpDevice): Promise<Response> {
+  const q = challenge.searchParams;
+  const csrf = await c.csrf(`/.gatehouse/challenge?${q}&method=totp`);
+  return c.postForm('/.gatehouse/challenge', { csrf, rd: q.get('rd')!, rule: q.get('rule')!, stash: q.get('stash')!, method: 'totp', code: await device.next() });
+}

@@ -4,21 +4,19 @@
 // reach it.
 
 import t, { type Test } from 'tap';
-import { startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
-import { plainAnswer, startLenientUpstream, type LenientUpstream } from '../helpers/lenient-upstream.ts';
+import type { GatewayFixture } from '../helpers/gateway.ts';
+import type { LenientUpstream } from '../helpers/lenient-upstream.ts';
+import { startLenientGateway } from '../helpers/lenient-gateway.ts';
 import { sendRaw } from '../helpers/raw-http.ts';
 
 async function setup(t: Test): Promise<{ f: GatewayFixture; up: LenientUpstream }> {
-  const up = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
-  t.teardown(() => up.close());
-  const f = await startTestGateway({
-    upstream: false,
+  const { f, up } = await startLenientGateway(t, {
+    routes: [
+      { path: '/' },
+      { path: '/strict', method_override: 'reject' },
+      { path: '/plain', method_override: 'pass' },
+    ],
     config: {
-      routes: [
-        { path: '/', upstream: up.origin },
-        { path: '/strict', upstream: up.origin, method_override: 'reject' },
-        { path: '/plain', upstream: up.origin, method_override: 'pass' },
-      ],
       policy: {
         default: 'none',
         stash_max_body: '4KiB',
@@ -26,7 +24,6 @@ async function setup(t: Test): Promise<{ f: GatewayFixture; up: LenientUpstream 
       },
     },
   });
-  t.teardown(() => f.close());
   return { f, up };
 }
 

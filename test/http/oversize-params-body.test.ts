@@ -11,7 +11,7 @@ import { Client, type GatewayFixture } from '../helpers/gateway.ts';
 import { startLenientGateway } from '../helpers/lenient-gateway.ts';
 import type { LenientUpstream } from '../helpers/lenient-upstream.ts';
 import { sendRaw, type RawResponse } from '../helpers/raw-http.ts';
-import { enrollTotpOverHttp, passTotp, type TotpDevice } from '../helpers/totp.ts';
+import { enrollTotpOverHttp, passStashedChallenge, passTotp, type TotpDevice } from '../helpers/totp.ts';
 
 const USERS = { alice: { password: 'alice-test-pass' } };
 const FORM = 'application/x-www-form-urlencoded';
@@ -119,8 +119,7 @@ t.test('a browser\'s oversize POST on the stale factor is kept (read to its end)
   const stash = challenge.searchParams.get('stash')!;
   t.ok(stash, 'kept: the part read to decide plus the rest of the stream');
   t.equal(up.requests.length, 0, 'nothing reached the app');
-  const csrf = await c.csrf(`/.gatehouse/challenge?${challenge.searchParams}&method=totp`);
-  const passed = await c.postForm('/.gatehouse/challenge', { csrf, rd: challenge.searchParams.get('rd')!, rule: 'db-export', stash, method: 'totp', code: await device.next() });
+  const passed = await passStashedChallenge(c, challenge, device);
   t.equal(passed.status, 303);
   const replay = await c.fetch(passed.headers.get('location')!);
   t.equal(replay.status, 200, 'the replay is allowed');

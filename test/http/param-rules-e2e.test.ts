@@ -3,18 +3,16 @@
 // each case asserts what reached the app, not what the gateway says.
 
 import t, { type Test } from 'tap';
-import { startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
-import { plainAnswer, startLenientUpstream, type LenientUpstream } from '../helpers/lenient-upstream.ts';
+import type { GatewayFixture } from '../helpers/gateway.ts';
+import type { LenientUpstream } from '../helpers/lenient-upstream.ts';
+import { startLenientGateway } from '../helpers/lenient-gateway.ts';
 import { rawGet, sendRaw } from '../helpers/raw-http.ts';
 
 async function setup(t: Test): Promise<{ f: GatewayFixture; up: LenientUpstream }> {
-  const up = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
-  t.teardown(() => up.close());
-  const f = await startTestGateway({
-    upstream: false,
+  const { f, up } = await startLenientGateway(t, {
+    // method_override pass: the body is read for the params rules alone (no _method reading first).
+    routes: [{ path: '/', params_style: 'php', strip_headers: ['X-DokuWiki-Do'], method_override: 'pass' }],
     config: {
-      // method_override pass: the body is read for the params rules alone (no _method reading first).
-      routes: [{ path: '/', upstream: up.origin, params_style: 'php', strip_headers: ['X-DokuWiki-Do'], method_override: 'pass' }],
       policy: {
         default: 'none',
         inspect_body_max: '1KiB',
@@ -26,7 +24,6 @@ async function setup(t: Test): Promise<{ f: GatewayFixture; up: LenientUpstream 
       },
     },
   });
-  t.teardown(() => f.close());
   return { f, up };
 }
 
@@ -102,20 +99,16 @@ t.test('a chunked form growing past inspect_body_max is decided as unread: the m
 });
 
 t.test('a method override the app may run reads the body too; forward-auth never sees a body', async (t) => {
-  const up = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
-  t.teardown(() => up.close());
-  const f = await startTestGateway({
-    upstream: false,
+  const { f, up } = await startLenientGateway(t, {
+    routes: [{ path: '/' }],
     config: {
       server: { trusted_proxies: ['127.0.0.1/32'] },
-      routes: [{ path: '/', upstream: up.origin }],
       policy: {
         default: 'none',
         rules: [{ id: 'delete-export', match: { path: '/api.php', methods: ['DELETE'], params: { route: '/export' } }, require: 'deny' }],
       },
     },
   });
-  t.teardown(() => f.close());
   // A POST claiming DELETE with a body the gateway cannot read as a form: judged as the DELETE it may be, in doubt.
   let r = await post(f, '/api.php', 'text/plain', 'route=/export', ['X-HTTP-Method-Override: DELETE']);
   t.equal(r.status, 403, 'the claimed DELETE\'s params rule is in doubt: denied');

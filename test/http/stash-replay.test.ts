@@ -6,23 +6,21 @@
 
 import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
-import { Client, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
-import { plainAnswer, startLenientUpstream, type LenientUpstream } from '../helpers/lenient-upstream.ts';
+import { Client, type GatewayFixture } from '../helpers/gateway.ts';
+import type { LenientUpstream } from '../helpers/lenient-upstream.ts';
+import { startLenientGateway } from '../helpers/lenient-gateway.ts';
 import { requireRedis, REDIS_URL } from '../helpers/services.ts';
-import { enrollTotpOverHttp } from '../helpers/totp.ts';
+import { enrollTotpOverHttp, passStashedChallenge } from '../helpers/totp.ts';
 
 const USERS = {
   alice: { password: 'alice-test-pass', groups: ['finance'] },
 };
 
 async function setup(t: Test, extra: Record<string, unknown> = {}, policy: Record<string, unknown> = {}): Promise<{ f: GatewayFixture; up: LenientUpstream }> {
-  const up = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
-  t.teardown(() => up.close());
-  const f = await startTestGateway({
-    upstream: false,
+  const { f, up } = await startLenientGateway(t, {
     users: USERS,
+    routes: [{ path: '/' }],
     config: {
-      routes: [{ path: '/', upstream: up.origin }],
       policy: {
         default: 'login',
         rules: [
@@ -35,7 +33,6 @@ async function setup(t: Test, extra: Record<string, unknown> = {}, policy: Recor
       ...extra,
     },
   });
-  t.teardown(() => f.close());
   return { f, up };
 }
 
@@ -138,13 +135,10 @@ t.test('caps: a byte budget per instance (policy.stash_total_max)', async (t) =>
 });
 
 t.test('a replay is decided for the method its form claims (_method), not only the POST', async (t) => {
-  const up = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
-  t.teardown(() => up.close());
-  const f = await startTestGateway({
-    upstream: false,
+  const { f, up } = await startLenientGateway(t, {
     users: USERS,
+    routes: [{ path: '/' }],
     config: {
-      routes: [{ path: '/', upstream: up.origin }],
       policy: {
         default: 'login',
         rules: [
@@ -154,7 +148,6 @@ t.test('a replay is decided for the method its form claims (_method), not only t
       },
     },
   });
-  t.teardown(() => f.close());
   const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
   const c = await signedIn(f);
   const r = await c.fetch('/items/1', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: f.url, referer: `${f.url}/items` }, body: '_method=DELETE&confirm=1' });
@@ -163,8 +156,7 @@ t.test('a replay is decided for the method its form claims (_method), not only t
   const stash = challenge.searchParams.get('stash')!;
   t.ok(stash, 'the POST is kept');
   // TOTP satisfies the POST rule; the DELETE the form claims needs a passkey.
-  const csrf = await c.csrf(`/.gatehouse/challenge?${challenge.searchParams}&method=totp`);
-  const passed = await c.postForm('/.gatehouse/challenge', { csrf, rd: challenge.searchParams.get('rd')!, rule: challenge.searchParams.get('rule')!, stash, method: 'totp', code: await device.next() });
+  const passed = await passStashedChallenge(c, challenge, device);
   t.equal(passed.status, 303, 'the TOTP check passes');
   const resume = passed.headers.get('location')!;
   t.match(resume, /^\/items\/1\?__gatehouse_resume=/);
@@ -175,18 +167,14 @@ t.test('a replay is decided for the method its form claims (_method), not only t
 });
 
 t.test('a POST whose action is only in its body (params rule) is kept, replayed after the step-up, and reaches the app once, byte for byte', async (t) => {
-  const up = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
-  t.teardown(() => up.close());
-  const f = await startTestGateway({
-    upstream: false,
+  const { f, up } = await startLenientGateway(t, {
     users: USERS,
+    // method_override pass: the body is read for the params rule alone.
+    routes: [{ path: '/', method_override: 'pass' }],
     config: {
-      // method_override pass: the body is read for the params rule alone.
-      routes: [{ path: '/', upstream: up.origin, method_override: 'pass' }],
       policy: { default: 'login', rules: [{ id: 'db-export', match: { path: '/index.php', params: { route: '/export' } }, require: 'mfa', max_age: '5m' }] },
     },
   });
-  t.teardown(() => f.close());
   const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
   f.clock.advance(10 * 60_000);
   const c = await signedIn(f);
@@ -198,8 +186,7 @@ t.test('a POST whose action is only in its body (params rule) is kept, replayed 
   const stash = challenge.searchParams.get('stash')!;
   t.ok(stash, 'the POST is kept');
   t.equal(up.requests.length, 0, 'nothing reached the app');
-  const csrf = await c.csrf(`/.gatehouse/challenge?${challenge.searchParams}&method=totp`);
-  const passed = await c.postForm('/.gatehouse/challenge', { csrf, rd: challenge.searchParams.get('rd')!, rule: 'db-export', stash, method: 'totp', code: await device.next() });
+  const passed = await passStashedChallenge(c, challenge, device);
   t.equal(passed.status, 303);
   const replay = await c.fetch(passed.headers.get('location')!);
   t.equal(replay.status, 200, 'the replay is decided on the kept body: allowed now');

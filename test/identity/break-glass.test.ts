@@ -45,7 +45,7 @@ t.test('break-glass sign-in', async (t) => {
   // whatever the password (no oracle to test it while the service is healthy).
   const answer = async (password: string) => {
     const r = await new Client(f.url).signIn('emergency', password, '/echo');
-    return { status: r.status, page: (await r.text()).replace(/name="csrf" value="[^"]+"/, ''), cookie: r.headers.get('set-cookie') };
+    return { status: r.status, page: (await r.text()).replace(/name="csrf" value="[^"]+"/, '').replace(/data-csrf="[^"]+"/, ''), cookie: r.headers.get('set-cookie') };
   };
   const right = await answer('glass-emergency-pass');
   const wrong = await answer('wrong-password-here');
@@ -56,6 +56,14 @@ t.test('break-glass sign-in', async (t) => {
   t.equal(unknown.status, 401);
   t.equal(await f.gw.services.shared.get('fail:pwd:u:emergency'), '3', 'the attempts count in the shared throttle');
   let r: Response;
+  // A browser with alice's session (seen by this instance, so it is answered from its cache later).
+  const bg = new Client(f.url);
+  t.equal((await bg.signIn('alice', 'alice-test-pass', '/echo')).status, 303, 'alice signs in while all is well');
+  const aliceCookie = bg.cookieHeader();
+  // A signed-in browser reaches the sign-in form with its own session's CSRF token (a page it has open).
+  const aliceCsrf = await bg.csrf('/.gatehouse/enroll?rd=%2F&method=totp');
+  const asAlice = async () => (await new Client(f.url).fetch('/echo', { headers: { accept: 'application/json', 'sec-fetch-mode': 'cors', cookie: aliceCookie } })).json() as Promise<{ error: string }>;
+  t.equal((await asAlice()).error, 'enrollment_required', 'her session is signed in (it lacks only the second factor)');
 
   // Shared state goes down.
   redis.kill('SIGKILL');
@@ -67,16 +75,18 @@ t.test('break-glass sign-in', async (t) => {
   r = await normal.postForm('/.gatehouse/login', { csrf, username: 'alice', password: 'alice-test-pass', rd: '/echo' });
   t.equal(r.status, 503, 'a normal sign-in fails closed');
 
-  const bg = new Client(f.url);
-  r = await bg.signIn('emergency', 'wrong-password-here', '/echo');
+  r = await bg.postForm('/.gatehouse/login', { csrf: aliceCsrf, username: 'emergency', password: 'wrong-password-here', rd: '/echo' });
   t.equal(r.status, 401, 'wrong break-glass password refused');
-  r = await bg.signIn('emergency', 'glass-emergency-pass', '/echo');
-  t.equal(r.status, 303, 'break-glass signs in while shared state is down');
+  r = await bg.postForm('/.gatehouse/login', { csrf: aliceCsrf, username: 'emergency', password: 'glass-emergency-pass', rd: '/echo' });
+  t.equal(r.status, 303, 'break-glass signs in while shared state is down, on the browser that had alice\'s session');
   r = await bg.fetch('/echo', { headers: { accept: 'application/json' } });
   t.equal(r.status, 200, 'and reaches the app without a second factor');
   const seen = await r.json() as { headers: Record<string, string> };
   t.equal(seen.headers['x-gatehouse-user'], 'emergency');
   t.equal(seen.headers['x-gatehouse-groups'], 'admins');
+  // Revoked here and dropped from the cache: a cold cookie needs shared state to be trusted again, so it fails closed.
+  t.equal((await asAlice()).error, 'unavailable', 'the browser\'s previous session (alice\'s) no longer works once break-glass signed in there');
+  t.ok(f.logs.some((l) => l.level === 40 && String(l.msg).includes('previous session is revoked on this instance only')), 'that it could not be told to the others is logged, not an error');
   r = await bg.fetch('/admin/x', { headers: { accept: 'application/json' } });
   t.equal(r.status, 403, 'deny rules still deny');
 
@@ -92,4 +102,27 @@ t.test('break-glass sign-in', async (t) => {
   const again = new Client(f.url);
   r = await again.signIn('emergency', 'glass-emergency-pass', '/echo');
   t.equal(r.status, 401, 'refused again once the backends are back');
+});
+
+t.test('a break-glass sign-in revokes the browser\'s previous session (backends up, break-glass enabled)', async (t) => {
+  const hash = await hashPassword('glass-emergency-pass');
+  const f = await startTestGateway({
+    config: {
+      identity: { break_glass: { user: 'emergency', password: hash, groups: ['admins'], enabled: true } },
+      policy: { default: 'login' },
+    },
+  });
+  t.teardown(() => f.close());
+  const c = new Client(f.url);
+  t.equal((await c.signIn('alice', 'alice-test-pass', '/echo')).status, 303);
+  const aliceCookie = c.cookieHeader();
+  const user = async (cookie: string) => {
+    const r = await new Client(f.url).fetch('/echo', { headers: { accept: 'application/json', 'sec-fetch-mode': 'cors', cookie } });
+    return r.status === 200 ? ((await r.json()) as { headers: Record<string, string> }).headers['x-gatehouse-user'] : `status ${r.status}`;
+  };
+  t.equal(await user(aliceCookie), 'alice');
+  const csrf = await c.csrf('/.gatehouse/account');
+  t.equal((await c.postForm('/.gatehouse/login', { csrf, username: 'emergency', password: 'glass-emergency-pass', rd: '/echo' })).status, 303, 'break-glass (enabled) signs in on the same browser');
+  t.equal(await user(c.cookieHeader()), 'emergency');
+  t.equal(await user(aliceCookie), 'status 401', 'alice\'s session from that browser is revoked');
 });

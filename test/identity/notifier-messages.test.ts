@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  enrollmentCompleteMessage, factorAddedMessage, factorRemovedMessage, formatDuration, mfaResetMessage, oneTimeCodeMessage, recoveryCodeUsedMessage,
+  enrollmentCompleteMessage, factorAddedMessage, factorRemovedMessage, formatDuration, mfaResetMessage, newCountryMessage, oneTimeCodeMessage, recoveryCodeUsedMessage,
 } from '../../src/identity/messages.ts';
 
 const ctx = { product: 'Example Portal' };
@@ -33,6 +33,8 @@ t.test('security notices name the product, say what happened and what to do', as
     [recoveryCodeUsedMessage(ctx, { remaining: 4 }), 'recovery_code_used', /4 recovery codes left\./],
     [mfaResetMessage(ctx, { by: 'bob' }), 'mfa_reset', /reset by bob/],
     [enrollmentCompleteMessage(ctx, { label: 'Authenticator app' }), 'enrollment_complete', /now on .* using Authenticator app/],
+    [newCountryMessage(ctx, { country: 'US', ip: '203.0.113.5', at: Date.UTC(2026, 11, 7, 3, 4), refused: false }), 'signin_new_country', /from a country you have not signed in from recently: US \(address 203\.0\.113\.5, 2026-12-07 03:04 UTC\)\.\nYou may be asked for your second factor\./],
+    [newCountryMessage(ctx, { country: 'US', ip: '203.0.113.5', at: 0, refused: true }), 'signin_new_country', /The sign-in was refused\./],
   ] as const;
   for (const [m, kind, pattern] of cases) {
     t.equal(m.kind, kind);

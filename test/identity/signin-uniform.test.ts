@@ -38,6 +38,7 @@ function attempt(kind: Kind, i: number): { username: string; password: string } 
 function comparable(html: string, username: string): string {
   return html
     .replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value="…"')
+    .replace(/data-csrf="[^"]*"/g, 'data-csrf="…"')
     .replaceAll(`value="${username}"`, 'value="…"');
 }
 

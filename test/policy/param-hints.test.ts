@@ -12,7 +12,7 @@ import { runCheck } from '../../src/cli/check.ts';
 const UP = 'upstream: "http://127.0.0.1:9"';
 function hintsFor(routes: string, rules: string, policy = ''): string[] {
   const text = `routes:\n${routes}\npolicy:\n  default: login\n${policy}  rules:\n${rules}\n`;
-  return paramRuleHints(parseConfig(text, 'hints.yaml', { env: {} }));
+  return paramRuleHints(parseConfig(text, 'hints.yaml', { env: {}, persistDevSecrets: false }));
 }
 
 const WIKI_ADMIN = '    - { id: wiki-admin, match: { path: /doku.php, query: { do: admin } }, require: mfa }';

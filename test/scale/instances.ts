@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Client as UndiciClient, request, type Dispatcher } from 'undici';
 import { stringify } from 'yaml';
 import { Redis } from 'ioredis';
 import { bindPort, Client, DEFAULT_USERS, PROJECT_ROOT } from '../helpers/gateway.ts';
@@ -47,20 +47,26 @@ export function randomPrefix(): string {
 /** Shared by every instance, as the config loader requires with postgres and redis. */
 export const AUDIT_KEY = 'scale-test-audit-key-0123456789-abcdefgh';
 
-/** One instance's config: its own listen port, audit and outbox; everything else shared. */
+/**
+ * One instance's config: its own listen port, audit and outbox; everything else shared.
+ * Without postgresUrl and redisUrl: the embedded defaults (SQLite in `dir`, memory shared state).
+ */
 export function writeInstanceConfig(dir: string, name: string, o: {
-  port: number; publicUrl: string; usersPath: string; upstream: string; postgresUrl: string; redisUrl: string; redisPrefix: string;
+  port: number; publicUrl: string; usersPath: string; upstream: string; postgresUrl?: string; redisUrl?: string; redisPrefix?: string;
   policy: Record<string, unknown>; trustedProxies?: string[];
+  /** server.workers, and a long keep_alive_timeout so a test's pinned connections stay open. */
+  workers?: number;
 }): string {
+  const workers = o.workers === undefined ? {} : { workers: o.workers, keep_alive_timeout: '10m' };
   const config = {
-    server: { listen: `127.0.0.1:${o.port}`, public_url: o.publicUrl, log_level: 'info', trusted_proxies: o.trustedProxies ?? [], instance_id: name },
+    server: { listen: `127.0.0.1:${o.port}`, public_url: o.publicUrl, log_level: 'info', trusted_proxies: o.trustedProxies ?? [], instance_id: name, ...workers },
     routes: [{ path: '/', upstream: o.upstream }],
     identity: { source: 'file', file: { path: o.usersPath } },
     session: { secret: SESSION_SECRET },
     factors: { encryption_key: ENCRYPTION_KEY },
     policy: o.policy,
-    store: { kind: 'postgres', url: o.postgresUrl },
-    shared_state: { kind: 'redis', url: o.redisUrl, prefix: o.redisPrefix },
+    store: o.postgresUrl ? { kind: 'postgres', url: o.postgresUrl } : { kind: 'sqlite', path: join(dir, `${name}.db`) },
+    shared_state: o.redisUrl ? { kind: 'redis', url: o.redisUrl, prefix: o.redisPrefix } : { kind: 'memory' },
     notifier: { kind: 'file', path: join(dir, `${name}-outbox.log`) },
     audit: { path: join(dir, `${name}-audit.log`), key: AUDIT_KEY },
   };
@@ -73,6 +79,8 @@ export interface Instance {
   name: string;
   port: number;
   url: string;
+  /** The process started (with server.workers above 1, the primary). */
+  pid: number;
   /** Parsed JSON log lines so far. */
   logs: Record<string, unknown>[];
   output(): string;
@@ -97,7 +105,7 @@ export async function startInstance(name: string, configPath: string, port: numb
   });
   child.stderr!.on('data', (c) => { text += String(c); });
   const inst: Instance = {
-    name, port, url: `http://localhost:${port}`, logs, output: () => text,
+    name, port, url: `http://localhost:${port}`, pid: child.pid!, logs, output: () => text,
     stop: () => new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -164,16 +172,20 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, timeo
  * as a load balancer without sticky sessions would. Forms carry the public
  * origin (what a browser on the load balancer's address sends).
  */
+/** Where a Browser sends requests by name: an instance, or one worker through a connection pinned to it. */
+export interface Target { name: string; url: string; dispatcher?: Dispatcher }
+
 export class Browser {
   readonly publicOrigin: string;
   readonly clients: Record<string, Client>;
-  constructor(publicOrigin: string, instances: Instance[]) {
+  constructor(publicOrigin: string, targets: Target[]) {
     this.publicOrigin = publicOrigin;
     this.clients = {};
     const jar = new Map<string, string>();
-    for (const i of instances) {
+    for (const i of targets) {
       const c = new Client(i.url);
       c.cookies = jar;
+      if (i.dispatcher) c.dispatcher = i.dispatcher;
       this.clients[i.name] = c;
     }
   }
@@ -304,4 +316,33 @@ export async function tcpForwarder(target: { host: string; port: number } | { pa
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
   };
   return { port, cut, restore: listen, close: cut };
+}
+
+/**
+ * Connections pinned to different workers of one instance. The kernel (or the
+ * cluster primary) spreads new connections over the workers, so this opens
+ * single-connection clients until `count` of them reached different workers,
+ * telling them apart by the X-Request-Id the upstream got (`probe` is a path
+ * the upstream echoes as JSON `{ headers }`): a request id starts with a random
+ * prefix of the process that made it. Surplus clients are closed. Each pinned
+ * client counts its connects: more than one means it may have moved to another
+ * worker, and the test must check it stayed at one.
+ */
+export interface PinnedWorker { name: string; url: string; dispatcher: UndiciClient; processId: string; connects(): number }
+
+export async function pinWorkers(inst: Instance, names: string[], probe: string, tries = 40): Promise<PinnedWorker[]> {
+  const found = new Map<string, PinnedWorker>();
+  for (let i = 0; i < tries && found.size < names.length; i++) {
+    const client = new UndiciClient(`http://127.0.0.1:${inst.port}`, { pipelining: 1, keepAliveTimeout: 600_000, keepAliveMaxTimeout: 600_000 });
+    let connects = 0;
+    client.on('connect', () => { connects++; });
+    const r = await client.request({ path: probe, method: 'GET', headers: { host: new URL(inst.url).host, accept: 'application/json' } });
+    const body = (await r.body.json()) as { headers?: Record<string, string> };
+    const processId = /^(.+)-[0-9a-z]+$/.exec(body.headers?.['x-request-id'] ?? '')?.[1];
+    if (r.statusCode !== 200 || processId === undefined) throw new Error(`probe ${probe} answered ${r.statusCode} without a request id: ${JSON.stringify(body)}`);
+    if (found.has(processId)) { await client.close(); continue; }
+    found.set(processId, { name: names[found.size], url: inst.url, dispatcher: client, processId, connects: () => connects });
+  }
+  if (found.size < names.length) throw new Error(`only ${found.size} distinct workers reached in ${tries} connections`);
+  return [...found.values()];
 }

@@ -166,3 +166,24 @@ t.test('the instance that revokes refuses at once, before its own pub/sub messag
   t.equal(await m.read(a2), null, 'after revokeUser her other session is refused at once too');
   t.ok(await m.read(b), "bob's session is untouched");
 });
+
+t.test('revokeListed: the registry id ends the session whatever id it has rotated to, everywhere', async (t) => {
+  const { make } = setup();
+  const a = make();
+  const b = make();
+  await a.start();
+  await b.start();
+  const first = signedInSession('alice', ['pwd'], [], 1_800_000_000_000);
+  t.type(first.rid, 'string', 'a sign-in gets a registry id');
+  // A step-up rotates the session id and keeps the registry id.
+  const stepped = { ...first, sid: 'rotated-sid' };
+  const cookie = await a.seal(stepped);
+  const other = await a.seal(signedInSession('alice', ['pwd'], [], 1_800_000_000_000));
+  t.ok(await b.read(cookie), 'the other instance has it warm');
+  await a.revokeListed(first.rid!, first.created);
+  await new Promise((r) => setImmediate(r));
+  t.equal(await a.read(cookie), null, 'refused at once on the instance that revoked');
+  t.equal(await b.read(cookie), null, 'refused on the other instance (pushed)');
+  t.equal(await make().read(cookie), null, 'refused by an instance that never saw it (cold path)');
+  t.ok(await a.read(other), "alice's other browser stays signed in");
+});

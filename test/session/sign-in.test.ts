@@ -31,7 +31,7 @@ async function rig(t: { testdir(): string; teardown(fn: () => unknown): unknown 
   const sessions = new SessionManager({ secret: 'x'.repeat(32), cookieName: 'gatehouse', secure: false, maxAge: 3_600_000, idle: 600_000, shared, now });
   const audited: AuditEvent[] = [];
   const audit = { write: async (e: AuditEvent) => { audited.push(e); } };
-  const svc: SignInServices = { factors, sessions, audit, now };
+  const svc: SignInServices = { factors, sessions, audit, store, now };
   return { store, shared, sessions, audited, audit, svc, clock, now, log: { warn: () => undefined }, metrics: createMetrics({ defaultMetrics: false }) };
 }
 
@@ -54,6 +54,8 @@ t.test('signIn: enrolled kinds from the registry, a new session id, the old sess
   t.equal((await r.sessions.read(out.sealed))?.user, 'alice', 'the new cookie opens as alice');
   t.match(out.setCookie, /^gatehouse=/, 'a Set-Cookie for the session cookie');
   t.same(r.audited, [{ event: 'signin.success', user: 'alice', ip: WHO.ip, request_id: WHO.requestId, method: 'pwd+device' }], 'the success is audited before signIn returns');
+  t.same(await r.store.listSessions('alice', T0), [{ id: out.session.rid, user: 'alice', label: 'Browser', network: '192.0.2.0/24', created_at: T0, seen_at: T0, expires_at: T0 + 3_600_000 }],
+    'the new session is in the registry under its registry id, placed by its /24');
 });
 
 t.test('signIn: a profile, factors and kinds the source vouches for', async (t) => {

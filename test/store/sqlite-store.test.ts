@@ -73,3 +73,18 @@ t.test('two stores on one file: a code consumed through one is spent for the oth
   t.equal(await b.consumeRecoveryCode('alice', 'h1'), true, 'first consumer wins');
   t.equal(await a.consumeRecoveryCode('alice', 'h1'), false, 'the other connection sees it spent');
 });
+
+t.test('migration 2 indexes the WebAuthn credentials a version-1 store already holds', async (t) => {
+  const path = join(t.testdir(), 'v1.db');
+  const v1 = new DatabaseSync(path);
+  v1.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+  for (const sql of MIGRATIONS[0].statements as string[]) v1.exec(sql);
+  v1.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (1, ?, 0)').run(MIGRATIONS[0].description);
+  v1.prepare("INSERT INTO factors (id, username, kind, name, data, created_at) VALUES ('w1', 'alice', 'webauthn', 'Laptop', ?, 1)")
+    .run(JSON.stringify({ credential_id: 'Q1JFRA', public_key: 'cHVi', counter: 3 }));
+  v1.close();
+  const store = openSqliteStore(path);
+  t.teardown(() => store.close());
+  await store.migrate();
+  t.same((await store.factorsByCredentialId('Q1JFRA')).map((f) => [f.user, f.id]), [['alice', 'w1']], 'a passkey enrolled before the upgrade signs in without a username');
+});

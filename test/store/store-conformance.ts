@@ -3,7 +3,7 @@
 // empty, not yet migrated store; the suite migrates and closes it.
 
 import type { Test } from 'tap';
-import type { DeviceRecord, FactorRecord, SigningKey, Store } from '../../src/store/types.ts';
+import type { DeviceRecord, FactorRecord, SessionRecord, SigningKey, Store } from '../../src/store/types.ts';
 
 // Past 2^31 so a 32-bit column would be caught.
 const T0 = 1_760_000_000_000;
@@ -14,6 +14,10 @@ function factor(over: Partial<FactorRecord> & Pick<FactorRecord, 'id' | 'user'>)
 
 function device(over: Partial<DeviceRecord> & Pick<DeviceRecord, 'id' | 'user'>): DeviceRecord {
   return { label: 'Firefox on Linux', created_at: T0, expires_at: T0 + 30 * 86_400_000, last_used_at: null, ...over };
+}
+
+function session(over: Partial<SessionRecord> & Pick<SessionRecord, 'id' | 'user'>): SessionRecord {
+  return { label: 'Chrome on Linux', network: '192.0.2.0/24', created_at: T0, seen_at: T0, expires_at: T0 + 86_400_000, ...over };
 }
 
 function signingKey(kid: string, created_at: number): SigningKey {
@@ -167,6 +171,24 @@ export function storeConformance(t: Test, makeStore: () => Promise<Store>): void
     t.strictSame(await store.getUserState('alice'), s2, "another user's state is separate");
   });
 
+  t.test('sign-in places: upsert per network, newest wins, old ones forgotten', async (t) => {
+    const store = await fresh(t);
+    t.same(await store.listSignInPlaces('alice'), [], 'none at first');
+    const london = { network: '81.2.69.0/24', country: 'GB', lat: 51.5074, lon: -0.1278, at: T0 };
+    await store.recordSignInPlace('alice', london, 0);
+    t.strictSame(await store.listSignInPlaces('alice'), [london], 'round-trips, coordinates exact');
+    const v6 = { network: '2001:db8:1::/48', country: null, lat: null, lon: null, at: T0 + 10 };
+    await store.recordSignInPlace('alice', v6, 0);
+    await store.recordSignInPlace('alice', { ...london, at: T0 + 20 }, 0);
+    t.strictSame(await store.listSignInPlaces('alice'), [v6, { ...london, at: T0 + 20 }], 'one row per network, oldest first');
+    await store.recordSignInPlace('alice', { ...london, at: T0 + 5 }, 0);
+    t.equal((await store.listSignInPlaces('alice'))[1].at, T0 + 20, 'an older sign-in never moves a place back in time');
+    await store.recordSignInPlace('bob', { ...london, at: T0 }, 0);
+    await store.recordSignInPlace('alice', { network: '90.1.2.0/24', country: 'FR', lat: 48.86, lon: 2.35, at: T0 + 30 }, T0 + 15);
+    t.same((await store.listSignInPlaces('alice')).map((p) => p.network), ['81.2.69.0/24', '90.1.2.0/24'], 'places seen before forgetBefore are forgotten');
+    t.equal((await store.listSignInPlaces('bob')).length, 1, "another user's places are untouched");
+  });
+
   t.test('signing keys: add, list, retire, delete', async (t) => {
     const store = await fresh(t);
     t.same(await store.listSigningKeys(), [], 'none at first');
@@ -190,6 +212,49 @@ export function storeConformance(t: Test, makeStore: () => Promise<Store>): void
     await store.deleteSigningKey('k1');
     t.strictSame(await store.listSigningKeys(), [k2], 'deleted key is gone');
     await t.resolves(store.deleteSigningKey('k1'), 'deleting an absent key is harmless');
+  });
+
+  t.test('WebAuthn credentials are found by credential id alone (passkey sign-in)', async (t) => {
+    const store = await fresh(t);
+    const key = factor({ id: 'w1', user: 'alice', kind: 'webauthn', name: 'Laptop', data: { credential_id: 'Q1JFRC1B', public_key: 'cHVi', counter: 0 } });
+    await store.addFactor(key);
+    await store.addFactor(factor({ id: 'w2', user: 'bob', kind: 'webauthn', data: { credential_id: 'Q1JFRC1C', public_key: 'cHVi', counter: 0 } }));
+    await store.addFactor(factor({ id: 't1', user: 'carol', data: { credential_id: 'Q1JFRC1B' } }));
+    t.strictSame(await store.factorsByCredentialId('Q1JFRC1B'), [key], 'the WebAuthn record with that id, not a TOTP record that happens to carry the field');
+    t.same(await store.factorsByCredentialId('q1jfrc1b'), [], 'ids are compared exactly (base64url is case-sensitive)');
+    t.same(await store.factorsByCredentialId('nope'), [], 'an unknown id finds nothing');
+    await store.updateFactor('alice', 'w1', { data: { ...key.data, counter: 5 }, last_used_at: T0 + 9 });
+    t.equal((await store.factorsByCredentialId('Q1JFRC1B'))[0].data.counter, 5, 'an update keeps it findable');
+    await store.removeFactor('alice', 'w1');
+    t.same(await store.factorsByCredentialId('Q1JFRC1B'), [], 'a removed credential is no longer found');
+  });
+
+  t.test('the session registry: listed newest first, touched forward only, bounded, removable', async (t) => {
+    const store = await fresh(t);
+    const s1 = session({ id: 's1', user: 'alice', seen_at: T0 + 10 });
+    const s2 = session({ id: 's2', user: 'alice', label: 'Firefox on Windows', seen_at: T0 + 20 });
+    await store.addSession(s1, 20);
+    await store.addSession(s2, 20);
+    await store.addSession(session({ id: 's3', user: 'bob' }), 20);
+    t.strictSame(await store.listSessions('alice', T0 + 30), [s2, s1], 'most recently seen first, every field intact');
+    t.same(await store.listSessions('alice', T0 + 86_400_000), [], 'past expires_at: not listed');
+    await t.rejects(store.addSession(session({ id: 's1', user: 'bob' }), 20), 'a duplicate id is refused');
+
+    await store.touchSession('s1', T0 + 50, '198.51.100.0/24');
+    await store.touchSession('s1', T0 + 40, '203.0.113.0/24');
+    t.same((await store.listSessions('alice', T0 + 60)).map((r) => [r.id, r.seen_at, r.network]), [['s1', T0 + 50, '198.51.100.0/24'], ['s2', T0 + 20, '192.0.2.0/24']], 'seen moves forward only');
+
+    await store.addSession(session({ id: 's4', user: 'alice', created_at: T0 + 70, seen_at: T0 + 70 }), 2);
+    t.same((await store.listSessions('alice', T0 + 80)).map((r) => r.id), ['s4', 's1'], 'only the `keep` most recently seen stay');
+    await store.addSession(session({ id: 's5', user: 'alice', created_at: T0 + 86_400_000, seen_at: T0 + 86_400_000, expires_at: T0 + 2 * 86_400_000 }), 20);
+    t.same((await store.listSessions('alice', 0)).map((r) => r.id), ['s5'], 'expired entries go when the user signs in again');
+
+    t.equal(await store.removeSession('bob', 's5'), false, "another user's session is not removed");
+    t.equal(await store.removeSession('alice', 's5'), true);
+    t.equal(await store.removeSession('alice', 's5'), false, 'removing twice: false');
+    await store.addSession(session({ id: 's6', user: 'bob' }), 20);
+    t.equal(await store.removeAllSessions('bob'), 2, 'remove all: the count');
+    t.same(await store.listSessions('bob', T0), []);
   });
 
   t.test('a closed store fails closed', async (t) => {

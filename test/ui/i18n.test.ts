@@ -88,6 +88,11 @@ t.test('no user-visible English outside the catalog: page modules', async (t) =>
       .filter((m) => !/failSignIn\([^\n]*$/.test(source.slice(0, m.index)))
       .map((m) => m[0]);
     t.same(shown, [], `${rel(file)}: user-facing text comes from the catalog`);
+    // Any sentence in a literal (a returned message, a ternary) outside errors and logs for the operator.
+    const sentences = source.split('\n')
+      .filter((line) => !/\b(Error\(|log\.(info|warn|error|debug)|audit\.write|failSignIn\(|reason:|throw )/.test(line))
+      .flatMap((line) => [...line.matchAll(/(['"`])([A-Z][a-z’']*(?: [\p{L}\d’'(),:;{}$./*+-]+){2,}[.!?])\1/gu)].map((m) => m[2]));
+    t.same(sentences, [], `${rel(file)}: no sentences outside the catalog`);
   }
 });
 
@@ -182,7 +187,7 @@ t.test('the renderer: every page in the negotiated language, lang and dir set, n
   t.match(login, /Zu viele Versuche\. Versuchen Sie es in <span data-countdown="30" data-unit-one="Sekunde" data-unit-many="Sekunden">30 Sekunden<\/span> erneut\./, 'the countdown sits inside the translated sentence');
   t.match(login, /data-messages="\{&quot;show&quot;:&quot;Anzeigen&quot;/, 'script words in the page language');
   const account = renderer.page('account', {
-    accept_language: 'fr', csrf: 'x', user: { id: 'alice', display_name: 'Alice' }, recovery_remaining: 1,
+    accept_language: 'fr', csrf: 'x', user: { id: 'alice', display_name: 'Alice' }, recovery_remaining: 1, sessions: [],
     factors: [{ id: 'f1', name: 'Pixel', kind: 'totp', created: Date.parse('2026-11-22T23:30:00Z'), last_used: null, renamable: false }], devices: [],
   });
   t.match(account, /Application d’authentification · ajoutée le <span class="nowrap">22 nov\. 2026, 23:30<\/span> · dernière utilisation <span class="nowrap">jamais<\/span>/, 'factor kind, dates and "never" in French');

@@ -58,6 +58,10 @@ const ACCOUNT = {
     { id: 'f2', name: 'Authenticator app', kind: 'totp', created: AT - 90 * DAY, last_used: null, renamable: false },
   ],
   devices: [{ id: 'd1', label: 'Chrome on Linux', created: AT - 3 * DAY, expires: AT + 27 * DAY, last_used: AT }],
+  sessions: [
+    { id: 's1', label: 'Chrome on Linux', network: '203.0.113.0/24', created: AT - DAY, last_seen: AT, current: true },
+    { id: 's2', label: 'Safari on iPhone', network: '198.51.100.0/24', created: AT - 5 * DAY, last_seen: AT - 2 * DAY, current: false },
+  ],
 };
 
 const CASES: PageCase[] = [
@@ -388,7 +392,7 @@ if (requireChromium(t)) {
     const page = await newPage(browser);
     const problems = watchConsole(page);
     await page.goto(`${origin}/p/login-lockout-short`);
-    const button = page.getByRole('button', { name: 'Sign in' });
+    const button = page.getByRole('button', { name: 'Sign in', exact: true });
     t.equal(await page.getByRole('alert').textContent().then((s) => s?.trim()), 'Too many attempts. Try again in 2 seconds.');
     t.ok(await button.isDisabled(), 'disabled while locked');
     await page.getByText('Try again in 1 second.').waitFor({ timeout: 5000 });

@@ -21,6 +21,10 @@ const PAGE_CASES: Array<{ id: string; page: string; data: Record<string, unknown
   { id: 'signed-out', page: 'signed-out', data: {} },
   { id: 'logout', page: 'logout', data: { csrf: 'c', username: 'alice', cancel_url: '/home' } },
   { id: 'styleguide', page: 'styleguide', data: { csrf: 'c' } },
+  ...(['ask', 'answered', 'gone'] as const).map((mode) => ({
+    id: `push-approve-${mode}`, page: 'push-approve',
+    data: { mode, token: 'tok', csrf: 'tok', who: 'Alice', app: 'portal.example.com/', action: 'POST /billing/pay', ip: '192.0.2.7', at: 0, choices: [12, 47, 90], expires_in: 42, outcome: mode === 'gone' ? 'expired' : 'approved' },
+  })),
 ];
 
 const renderer = createRenderer(VIEWS, BRANDING);
@@ -29,7 +33,7 @@ const ENTITIES: Record<string, string> = { '&#39;': "'", '&quot;': '"', '&lt;': 
 const decode = (html: string): string => html.replace(/&#39;|&quot;|&lt;|&gt;|&amp;/g, (e) => ENTITIES[e]);
 
 t.test('every page renders as a full document in the layout, CSP-clean', async (t) => {
-  t.same([...renderer.pages].sort(), ['account', 'challenge', 'enroll', 'error', 'login', 'logout', 'signed-out', 'styleguide']);
+  t.same([...renderer.pages].sort(), ['account', 'challenge', 'enroll', 'error', 'login', 'logout', 'push-approve', 'signed-out', 'styleguide']);
   for (const { id, page, data } of PAGE_CASES) {
     const html = renderer.page(page, data);
     t.match(html, /^<!doctype html>\n<html lang="en" dir="ltr">/, `${id}: doctype, lang and dir`);
@@ -59,6 +63,7 @@ t.test('hostile data is text, never markup', async (t) => {
     ['error', { status: HOSTILE }],
     ['logout', { csrf: 'c', username: HOSTILE, error: HOSTILE, cancel_url: HOSTILE }],
     ['signed-out', { notice: HOSTILE, login_url: HOSTILE }],
+    ['push-approve', { mode: 'ask', token: HOSTILE, csrf: 'c', who: HOSTILE, app: HOSTILE, action: HOSTILE, ip: HOSTILE, at: 0, choices: [HOSTILE], expires_in: HOSTILE }],
   ];
   for (const [page, data] of pages) {
     const html = renderer.page(page, data);

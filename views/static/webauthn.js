@@ -22,8 +22,67 @@
     if (name === 'NotSupportedError' || name === 'SecurityError') return words.webauthn_unsupported_here;
     return (err && err.message) || words.webauthn_failed;
   }
+  // Passkey sign-in on the sign-in page: the button, and the passkey offered in
+  // the username field's autofill (conditional mediation). The box stays hidden
+  // without JavaScript; its words come from views/partials/passkey-signin.eta.
+  function passkeySignIn(box) {
+    var button = box.querySelector('[data-webauthn-start]');
+    var errorBox = box.querySelector('[data-webauthn-error]');
+    var csrf = box.getAttribute('data-csrf') || '';
+    var label = button.textContent;
+    var lib = window.SimpleWebAuthnBrowser;
+    function message(code, wait) {
+      var text = box.getAttribute('data-msg-' + code) || box.getAttribute('data-msg-failed');
+      return text.replace('{seconds}', String(wait || 0));
+    }
+    function show(text) {
+      errorBox.textContent = text;
+      errorBox.hidden = false;
+      button.disabled = false;
+      button.textContent = label;
+    }
+    box.hidden = false;
+    if (!window.PublicKeyCredential || !lib) {
+      show(message('unsupported'));
+      button.disabled = true;
+      return;
+    }
+    // A newer ceremony replaces an older one (the button cancels the autofill offer): only the newest may report.
+    var generation = 0;
+    function run(autofill) {
+      var mine = ++generation;
+      return post(box.getAttribute('data-options-url'), csrf, {}).then(function (res) {
+        if (!res.ok) throw { code: res.code, wait: res.wait_seconds };
+        return lib.startAuthentication({ optionsJSON: res.options, useBrowserAutofill: autofill });
+      }).then(function (response) {
+        return post(box.getAttribute('data-verify-url'), csrf, { response: response, rd: box.getAttribute('data-rd') || '' });
+      }).then(function (res) {
+        if (!res.ok) throw { code: res.code, wait: res.wait_seconds };
+        window.location.assign(res.redirect);
+      }).catch(function (err) {
+        if (mine !== generation) return;
+        var code = err && err.code ? err.code : (err && (err.name === 'NotAllowedError' || err.name === 'AbortError') ? 'cancelled' : 'failed');
+        // An autofill offer that simply ends (the person typed a password instead) is no error.
+        if (!autofill || (err && err.code)) show(message(code, err && err.wait));
+        if (!autofill) offerInAutofill();
+      });
+    }
+    function offerInAutofill() {
+      if (!lib.browserSupportsWebAuthnAutofill) return;
+      lib.browserSupportsWebAuthnAutofill().then(function (yes) { if (yes) run(true); });
+    }
+    button.addEventListener('click', function () {
+      button.disabled = true;
+      button.textContent = box.getAttribute('data-waiting') || label;
+      errorBox.hidden = true;
+      run(false);
+    });
+    offerInAutofill();
+  }
+
   document.querySelectorAll('[data-webauthn]').forEach(function (box) {
     var mode = box.getAttribute('data-webauthn');
+    if (mode === 'signin') return passkeySignIn(box);
     var button = box.querySelector('[data-webauthn-start]');
     var errorBox = box.querySelector('[data-webauthn-error]');
     var csrf = box.getAttribute('data-csrf') || '';

@@ -4,6 +4,7 @@ import type { Millis } from '../duration.ts';
 import type { Obj, Reader } from '../reader.ts';
 import { duration, int, nonEmpty, obj, type PropertiesOf } from '../schema-kit.ts';
 import { secretValue } from '../secret-value.ts';
+import { buildPush, pushSchema, type PushConfig } from './push.ts';
 
 const otp = obj({ ttl: duration, length: int(4, 10) } satisfies PropertiesOf<OtpConfig>);
 
@@ -15,6 +16,7 @@ export const factorsSchema = obj({
   email_otp: otp,
   sms_otp: otp,
   recovery_codes: obj({ count: int(1, 100) } satisfies PropertiesOf<FactorsConfig['recovery_codes']>),
+  push: pushSchema,
 } satisfies PropertiesOf<FactorsConfig, 'encryption_key_file'>);
 
 export interface OtpConfig { ttl: Millis; length: number }
@@ -25,6 +27,8 @@ export interface FactorsConfig {
   email_otp: OtpConfig;
   sms_otp?: OtpConfig;
   recovery_codes: { count: number };
+  /** Absent: no push factor (factors.push turns it on). */
+  push?: PushConfig;
 }
 
 export function buildFactors(r: Reader, f: Obj, productName: string, env: NodeJS.ProcessEnv): FactorsConfig {
@@ -41,5 +45,6 @@ export function buildFactors(r: Reader, f: Obj, productName: string, env: NodeJS
     email_otp: otpOf('email_otp'),
     ...(f.sms_otp !== undefined ? { sms_otp: otpOf('sms_otp') } : {}),
     recovery_codes: { count: r.int(r.section(f, 'recovery_codes'), 'count', 10) },
+    ...(f.push !== undefined ? { push: buildPush(r, r.section(f, 'push'), [...at, 'push']) } : {}),
   };
 }

@@ -10,7 +10,7 @@ import { DAY_MS, ISO_DATE, TOKEN, checkHostname, dateEnd, normalizeCidr } from '
 import type { FormRequestMatch } from './upstream-form.ts';
 
 /** The second-factor kinds a rule may name. */
-export const RULE_FACTOR_KINDS = ['totp', 'webauthn', 'email', 'sms', 'recovery'] as const;
+export const RULE_FACTOR_KINDS = ['totp', 'webauthn', 'push', 'email', 'sms', 'recovery'] as const;
 export type FactorKind = (typeof RULE_FACTOR_KINDS)[number];
 /** Written in a rule's factors, it means webauthn. */
 const PHISHING_RESISTANT = 'phishing_resistant';

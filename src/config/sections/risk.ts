@@ -4,7 +4,7 @@
 // places) are read here, at load, so `gatehouse check` reports a bad line and
 // a reload swaps them with the rest of the config.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { PathSegment } from '../interpolate.ts';
 import { isObject, messageOf, type Obj, type Reader } from '../reader.ts';
@@ -91,6 +91,7 @@ export function buildRisk(r: Reader, raw: Obj): RiskConfig {
     rules.push(rule);
   });
   const geoip_db = r.str(s, 'geoip_db');
+  if (geoip_db !== undefined && !existsSync(geoip_db)) r.fail(['risk', 'geoip_db'], `no file ${geoip_db}`);
   const locations = r.str(s, 'locations');
   const risky_networks = r.list(s, 'risky_networks') ?? [];
   const risky_cidrs: string[] = [];

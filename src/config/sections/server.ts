@@ -26,6 +26,7 @@ export const serverSchema = obj({
   metrics_listen: nonEmpty,
   instance_id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', errorHint: 'must be 1-64 letters, digits, dots, dashes or underscores' },
   log_level: choice(LOG_LEVELS),
+  workers: { type: ['integer', 'string'] },
 } satisfies PropertiesOf<ServerConfig, 'metrics_listen'>);
 
 export interface ServerConfig {
@@ -46,7 +47,12 @@ export interface ServerConfig {
   log_level: LogLevel;            // default info
   /** Names this instance in every audit line (one chain per instance); default the host name. */
   instance_id: string;
+  /** Processes serving requests: a number, or auto (one per core); default 1 (src/cluster/). */
+  workers: number | 'auto';
 }
+
+/** More workers than this is a typo, not a machine. */
+export const MAX_WORKERS = 64;
 
 /** Loopback: a scraper on the gateway's own host (README "Operator endpoints"). */
 const DEFAULT_METRICS_ALLOW = ['127.0.0.0/8', '::1'];
@@ -77,7 +83,17 @@ export function buildServer(r: Reader, s: Obj, warnings: string[]): ServerConfig
     ...(admin_listen !== undefined ? { admin_listen } : {}),
     log_level: r.oneOf(s, 'log_level', LOG_LEVELS, 'info'),
     instance_id: r.str(s, 'instance_id') ?? defaultInstanceId(),
+    workers: workers(r, s.workers, [...at, 'workers']),
   };
+}
+
+/** server.workers: a whole number from 1 to MAX_WORKERS, or `auto`. */
+function workers(r: Reader, v: unknown, at: string[]): number | 'auto' {
+  if (v === undefined || v === 'auto') return v ?? 1;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_WORKERS) return v;
+  if (typeof v !== 'number' && typeof v !== 'string') return 1; // the schema reports the type
+  r.fail(at, `must be a whole number from 1 to ${MAX_WORKERS}, or auto`);
+  return 1;
 }
 
 /** The host name, trimmed to what server.instance_id accepts. */

@@ -31,5 +31,25 @@ sectionTable(t, 'factors', [
     yaml: 'factors:\n  email_otp: {length: 3}\n  recovery_codes: {count: 101}\n',
     issues: { 'factors.email_otp.length': [2, /must be >= 4/], 'factors.recovery_codes.count': [3, /must be <= 100/] },
   },
+  {
+    name: 'factors.push: an empty section turns push on with the defaults',
+    yaml: 'factors:\n  push: {}\n', partial: true,
+    want: { push: { timeout: 60_000, max_pending: 3, backoff: 5_000, suspend_after: 3, suspend_window: 900_000, suspend_for: 900_000 } },
+  },
+  {
+    name: 'factors.push: every key',
+    yaml: 'factors:\n  push: {timeout: 30s, max_pending: 2, backoff: 0, suspend_after: 5, suspend_window: 1h, suspend_for: 30m}\n', partial: true,
+    want: { push: { timeout: 30_000, max_pending: 2, backoff: 0, suspend_after: 5, suspend_window: 3_600_000, suspend_for: 1_800_000 } },
+  },
+  {
+    name: 'factors.push: limits',
+    yaml: 'factors:\n  push:\n    timeout: 20m\n    max_pending: 0\n    suspend_for: 0\n    channel: ntfy\n',
+    issues: {
+      'factors.push.timeout': [3, /at most 10m/],
+      'factors.push.max_pending': [4, /must be >= 1/],
+      'factors.push.suspend_for': [5, /longer than 0/],
+      'factors.push.channel': [6, /unknown key/],
+    },
+  },
   { name: 'a bad ttl', yaml: 'factors:\n  email_otp: {ttl: soon}\n', issues: { 'factors.email_otp.ttl': [2, /invalid duration "soon"/] } },
 ]);

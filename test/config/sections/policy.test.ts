@@ -165,7 +165,7 @@ sectionTable(t, 'policy', [
     yaml: 'policy:\n  default: deny\n  rules:\n    - id: x\n      require: mfa\n      factors: [fingerprint]\n      match: {methods: []}\n    - {id: y}\n',
     issues: {
       'policy.default': [2, /must be one of: none, login, mfa$/],
-      'policy.rules[0].factors[0]': [6, /must be one of: totp, webauthn, email, sms, recovery, phishing_resistant/],
+      'policy.rules[0].factors[0]': [6, /must be one of: totp, webauthn, push, email, sms, recovery, phishing_resistant/],
       'policy.rules[0].match.methods': [7, /must list at least 1/],
       'policy.rules[1].require': [8, /is required/],
     },

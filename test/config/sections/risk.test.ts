@@ -10,6 +10,7 @@ const file = (name: string, text: string): string => {
   writeFileSync(p, text);
   return p;
 };
+const cityDb = file('city.mmdb', 'stand-in: only its existence is checked at load');
 const risky = file('risky.txt', '# Tor exits (example)\n203.0.113.0/24\n\n198.51.100.7   # one address\n2001:db8:bad::/48\n');
 const badRisky = file('bad-risky.txt', '203.0.113.0/24\n203.0.113.0/33\n');
 const places = file('places.txt', '# office ranges\n10.1.0.0/16 48.8566 2.3522 fr\n81.2.69.0/24, 51.5, -0.13\n');
@@ -31,9 +32,9 @@ sectionTable(t, 'risk', [
   },
   {
     name: 'a signal left out keeps its default; report mode; files read',
-    yaml: `risk:\n  signals: { new_country: 0 }\n  mode: report\n  geoip_db: /var/lib/GeoLite2-City.mmdb\n  remember_networks: 30d\n  risky_networks: [${risky}]\n  locations: ${places}\n`,
+    yaml: `risk:\n  signals: { new_country: 0 }\n  mode: report\n  geoip_db: ${cityDb}\n  remember_networks: 30d\n  risky_networks: [${risky}]\n  locations: ${places}\n`,
     want: {
-      ...DEFAULTS, signals: { ...DEFAULTS.signals, new_country: 0 }, mode: 'report', geoip_db: '/var/lib/GeoLite2-City.mmdb', remember_networks: 30 * 86_400_000,
+      ...DEFAULTS, signals: { ...DEFAULTS.signals, new_country: 0 }, mode: 'report', geoip_db: cityDb, remember_networks: 30 * 86_400_000,
       risky_networks: [risky], risky_cidrs: ['203.0.113.0/24', '198.51.100.7/32', '2001:db8:bad::/48'], locations: places,
       places: [{ cidr: '10.1.0.0/16', lat: 48.8566, lon: 2.3522, country: 'FR' }, { cidr: '81.2.69.0/24', lat: 51.5, lon: -0.13 }],
     },
@@ -45,6 +46,7 @@ sectionTable(t, 'risk', [
   { name: 'schema: unknown requirement', yaml: 'risk:\n  rules:\n    - { above: 5, require: login }\n', issues: { 'risk.rules[0].require': [3, /must be one of/] } },
   { name: 'max_age on a deny rule', yaml: 'risk:\n  rules:\n    - { above: 5, require: deny, max_age: 5m }\n', issues: { 'risk.rules[0].max_age': [3, /only meaningful with require: mfa/] } },
   { name: 'a policy rule may not take the risk rule id', yaml: 'policy:\n  rules:\n    - { id: risk, match: { path: /x }, require: mfa }\nrisk: {}\n', issues: { 'policy.rules[0].id': [3, /"risk" names the decisions of the risk section/] } },
+  { name: 'a GeoIP database that does not exist', yaml: `risk:\n  geoip_db: ${dir}/none.mmdb\n`, issues: { 'risk.geoip_db': [2, /no file .*none\.mmdb/] } },
   { name: 'schema: bad mode', yaml: 'risk:\n  mode: audit\n', issues: { 'risk.mode': [2, /must be one of/] } },
   { name: 'a risky file that does not exist', yaml: `risk:\n  risky_networks: [${dir}/none.txt]\n`, issues: { 'risk.risky_networks[0]': [2, /cannot read .*none\.txt/] } },
   { name: 'a bad line in a risky file', yaml: `risk:\n  risky_networks: [${badRisky}]\n`, issues: { 'risk.risky_networks[0]': [2, /bad-risky\.txt line 2: "203\.0\.113\.0\/33" must be an IP address or CIDR/] } },

@@ -19,19 +19,46 @@ sectionTable(t, 'server', [
   admin_listen: 127.0.0.1:9090
   log_level: debug
   instance_id: gw-eu-1
+  workers: 4
 `,
     want: {
       listen: '[::1]:9443', public_url: 'https://portal.example.com', trusted_proxies: ['10.0.0.0/8', '192.168.1.10/32', '::1/128'],
       metrics_allow: ['10.9.0.0/16'], header_timeout: 5_000, body_timeout: 60_000, keep_alive_timeout: 2_000, max_header_bytes: 32_768,
       max_header_count: 50, max_body_bytes: 10_000_000, shutdown_timeout: 90_000, admin_listen: '127.0.0.1:9090', log_level: 'debug',
-      instance_id: 'gw-eu-1',
+      instance_id: 'gw-eu-1', workers: 4,
     },
   },
   {
     name: 'defaults: loopback listener, metrics readable from loopback only',
     yaml: 'server: {}\n',
     partial: true,
-    want: { listen: '127.0.0.1:8080', public_url: 'http://localhost:8080', trusted_proxies: [], metrics_allow: ['127.0.0.0/8', '::1/128'], log_level: 'info', max_body_bytes: 1_073_741_824 },
+    want: { listen: '127.0.0.1:8080', public_url: 'http://localhost:8080', trusted_proxies: [], metrics_allow: ['127.0.0.0/8', '::1/128'], log_level: 'info', max_body_bytes: 1_073_741_824, workers: 1 },
+  },
+  {
+    name: 'workers: auto (one per core, counted at start)',
+    yaml: 'server:\n  workers: auto\n',
+    partial: true,
+    want: { workers: 'auto' },
+  },
+  {
+    name: 'workers: zero',
+    yaml: 'server:\n  workers: 0\n',
+    issues: { 'server.workers': [2, /whole number from 1 to 64, or auto/] },
+  },
+  {
+    name: 'workers: a word other than auto',
+    yaml: 'server:\n  workers: all\n',
+    issues: { 'server.workers': [2, /whole number from 1 to 64, or auto/] },
+  },
+  {
+    name: 'workers: more than 64',
+    yaml: 'server:\n  workers: 65\n',
+    issues: { 'server.workers': [2, /whole number from 1 to 64, or auto/] },
+  },
+  {
+    name: 'workers: not a number or a word',
+    yaml: 'server:\n  workers: [2]\n',
+    issues: { 'server.workers': [2, /whole number or a string/] },
   },
   {
     name: 'metrics_listen (the old name) is read as admin_listen, with a warning',

@@ -1,0 +1,149 @@
+// Adaptive MFA over real sockets (issue 17 item 2, SPEC §11): a real gateway
+// in front of the real demo portal, clients that come from several networks
+// (X-Forwarded-For from a trusted proxy on loopback), places from an
+// operator's locations file (the bundled GeoIP database has countries but no
+// coordinates, and documentation ranges are in no database).
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { Client, readAudit, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
+import { enrollTotpOverHttp } from '../helpers/totp.ts';
+
+const LONDON_A = '198.51.100.10';
+const LONDON_B = '198.51.100.77';     // the same /24
+const NEW_YORK = '203.0.113.5';
+const MIN = 60_000;
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-risk-places-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const PLACES = join(dir, 'places.txt');
+writeFileSync(PLACES, '# test networks\n198.51.100.0/24 51.5074 -0.1278 GB\n203.0.113.0/24 40.7128 -74.0060 US\n');
+
+const RISK = {
+  signals: { new_device: 20, new_network: 60, new_country: 10, impossible_travel: 80, recent_failures: 30, risky_network: 60 },
+  rules: [{ above: 50, require: 'mfa', max_age: 0 }, { above: 90, require: 'deny' }],
+  locations: PLACES,
+};
+
+/** A browser on a network: every request carries the address the trusted proxy saw. */
+class From extends Client {
+  readonly ip: string;
+  constructor(base: string, ip: string) {
+    super(base);
+    this.ip = ip;
+  }
+  override fetch(path: string, init: Parameters<Client['fetch']>[1] = {}): Promise<Response> {
+    return super.fetch(path, { ...init, headers: { 'x-forwarded-for': this.ip, ...(init.headers ?? {}) } });
+  }
+}
+
+async function gateway(t: Test, risk: Record<string, unknown>, policyDefault: string): Promise<GatewayFixture> {
+  const f = await startTestGateway({ config: { server: { trusted_proxies: ['127.0.0.1/32'] }, policy: { default: policyDefault, rules: [] }, risk } });
+  t.teardown(() => f.close());
+  return f;
+}
+
+const signIns = (f: GatewayFixture, user: string) => readAudit(f).filter((e) => e.event === 'signin.success' && e.user === user);
+const outbox = (f: GatewayFixture) => readFileSync(join(f.dir, 'outbox.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { to: string; kind: string; text: string });
+
+t.test('a known user from a new network is asked for the second factor, even on a trusted browser', async (t) => {
+  const f = await gateway(t, RISK, 'mfa');
+  // First sign-in from London: no baseline yet, nothing is new but the browser; the network becomes known.
+  const home = new From(f.url, LONDON_A);
+  const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass', home);
+  t.match(signIns(f, 'alice')[0], { risk: { score: 20, signals: ['new_device'], outcome: 'none', network: '198.51.100.0/24', country: 'GB', mode: 'enforce' } });
+  // "Trust this browser" on a routine challenge.
+  const csrf = await home.csrf('/.gatehouse/challenge?rd=%2F&method=totp');
+  const trusted = await home.postForm('/.gatehouse/challenge', { csrf, rd: '/', method: 'totp', code: await device.next(), remember: '1' });
+  t.equal(trusted.status, 303, 'factor passed, browser remembered');
+  const deviceCookie = [...home.cookies].find(([k]) => k.endsWith('_device'));
+  t.ok(deviceCookie, 'the browser has a device cookie');
+
+  // The trusted browser on the same network: straight through.
+  const sameNet = new From(f.url, LONDON_B);
+  sameNet.cookies.set(deviceCookie![0], deviceCookie![1]);
+  t.equal((await sameNet.signIn('alice', 'alice-test-pass', '/echo')).status, 303);
+  const before = f.portal!.received.length;
+  t.equal((await sameNet.fetch('/echo')).status, 200, 'known device, known network: the routine factor is the device');
+  t.equal(f.portal!.received.length, before + 1, 'the upstream got it');
+  t.match(signIns(f, 'alice').at(-1), { method: 'pwd+device', risk: { score: 0, signals: [], outcome: 'none' } });
+
+  // The same trusted browser from New York.
+  const away = new From(f.url, NEW_YORK);
+  away.cookies.set(deviceCookie![0], deviceCookie![1]);
+  f.clock.advance(24 * 60 * MIN); // a day later: the flight is possible
+  t.equal((await away.signIn('alice', 'alice-test-pass', '/echo')).status, 303);
+  t.match(signIns(f, 'alice').at(-1), { method: 'pwd+device', risk: { score: 70, signals: ['new_network', 'new_country'], outcome: 'mfa', country: 'US' } });
+  const received = f.portal!.received.length;
+  const asked = await away.fetch('/echo');
+  t.equal(asked.status, 302, 'asked despite the trusted browser');
+  t.equal(asked.headers.get('location'), '/.gatehouse/challenge?rd=%2Fecho&rule=risk');
+  t.equal(f.portal!.received.length, received, 'nothing reached the upstream');
+  const line = f.logs.filter((l) => l.msg === 'request' && l.path === '/echo').at(-1)!;
+  t.match(line, { decision: 'challenge', rule: 'risk', reason: /^risk 70 \(new_network 60, new_country 10\) above 50: needs a second factor since the sign-in \(a remembered device does not count\)$/ });
+  t.match(outbox(f).filter((m) => m.kind === 'signin_new_country'), [{ to: 'alice@example.com', text: /from a country you have not signed in from recently: US \(address 203\.0\.113\.5/ }], 'alice hears of the new country');
+
+  const page = await (await away.fetch('/.gatehouse/challenge?rd=%2Fecho&rule=risk&method=totp')).text();
+  t.notMatch(page, /Trust this browser|remember/i, 'a risk challenge offers no "trust this browser"');
+  const riskCsrf = /name="csrf" value="([^"]+)"/.exec(page)![1];
+  const passed = await away.postForm('/.gatehouse/challenge', { csrf: riskCsrf, rd: '/echo', rule: 'risk', method: 'totp', code: await device.next() });
+  t.equal(passed.status, 303, 'the factor passes');
+  t.equal((await away.fetch('/echo')).status, 200, 'then through');
+  t.match(readAudit(f).filter((e) => e.event === 'stepup.passed').at(-1), { user: 'alice', rule: 'risk', factor: 'totp' });
+
+  // New York is now a known network of alice's: the trusted browser goes straight through again.
+  const again = new From(f.url, NEW_YORK);
+  again.cookies.set(deviceCookie![0], deviceCookie![1]);
+  f.clock.advance(MIN);
+  await again.signIn('alice', 'alice-test-pass', '/echo');
+  t.match(signIns(f, 'alice').at(-1), { risk: { score: 0, outcome: 'none' } });
+  t.equal((await again.fetch('/echo')).status, 200, 'a network vouched for by a factor is known');
+});
+
+t.test('an impossible-travel pair is denied', async (t) => {
+  const f = await gateway(t, RISK, 'mfa');
+  const london = new From(f.url, LONDON_A);
+  await london.signIn('bob', 'bob-test-pass', '/echo');
+  t.match(signIns(f, 'bob')[0], { risk: { outcome: 'none' } });
+  f.clock.advance(10 * MIN);
+  const newYork = new From(f.url, NEW_YORK);
+  await newYork.signIn('bob', 'bob-test-pass', '/echo');
+  t.match(signIns(f, 'bob')[1], {
+    risk: { score: 170, signals: ['new_device', 'new_network', 'new_country', 'impossible_travel'], outcome: 'deny', travel: { from: '198.51.100.0/24', hours: 0.17 } },
+  });
+  const received = f.portal!.received.length;
+  for (const path of ['/echo', '/', '/echo/anything']) {
+    t.equal((await newYork.fetch(path)).status, 403, `${path}: denied`);
+  }
+  t.equal(f.portal!.received.length, received, 'nothing reached the upstream');
+  const line = f.logs.filter((l) => l.msg === 'request' && l.path === '/echo').at(-1)!;
+  t.match(line, { decision: 'deny', rule: 'risk', reason: /^risk 170 \(impossible_travel 80, new_network 60, new_device 20, new_country 10\) above 90: denied$/ });
+  t.match(outbox(f).filter((m) => m.kind === 'signin_new_country'), [{ to: 'bob@example.com', text: /The sign-in was refused/ }]);
+
+  // A denied sign-in does not move bob's baseline: London is still where bob was last seen.
+  f.clock.advance(MIN);
+  const home = new From(f.url, LONDON_B);
+  await home.signIn('bob', 'bob-test-pass', '/echo');
+  t.match(signIns(f, 'bob')[2], { risk: { signals: ['new_device'], outcome: 'none' } });
+});
+
+t.test('report mode only logs', async (t) => {
+  const f = await gateway(t, { ...RISK, mode: 'report' }, 'login');
+  const london = new From(f.url, LONDON_A);
+  await london.signIn('alice', 'alice-test-pass', '/echo');
+  f.clock.advance(10 * MIN);
+  const newYork = new From(f.url, NEW_YORK);
+  await newYork.signIn('alice', 'alice-test-pass', '/echo');
+  t.match(signIns(f, 'alice')[1], { risk: { score: 170, outcome: 'deny', mode: 'report' } });
+  const received = f.portal!.received.length;
+  const r = await newYork.fetch('/echo?report=1');
+  t.equal(r.status, 200, 'the request goes through');
+  const got = f.portal!.received.slice(received);
+  t.equal(got.length, 1, 'the upstream got exactly the request');
+  t.equal(got[0].url, '/echo?report=1');
+  t.equal(got[0].headers['x-gatehouse-user'], 'alice');
+  const line = f.logs.filter((l) => l.msg === 'request' && l.path === '/echo').at(-1)!;
+  t.match(line, { decision: 'report', rule: 'risk', status: 200, reason: /^risk 170 \(impossible_travel 80, new_network 60, new_device 20, new_country 10\) above 90: denied \[report only; enforced: default policy: signed in\]$/ });
+});
