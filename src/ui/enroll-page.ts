@@ -198,7 +198,7 @@ async function pushEnrollSubmit(ctx: RequestContext, flow: Flow, form: Record<st
   const channel = { channel: 'link', destination: u.email };
   if (form.action === 'push-send') {
     const context = { app: new URL(ctx.snap.publicOrigin).host, action: requestTranslator(ctx).t('push.enroll.action'), ip: ctx.client.ip };
-    const started = await push.start({ id: u.id, email: u.email }, context, { channel });
+    const started = await push.start({ id: u.id, email: u.email }, context, { channel }, messageContext(ctx));
     const error = await pushStarted(ctx, u.id, started, 'enroll', context.action);
     if (!started.ok) return sendPage(ctx, 429, 'enroll', pushPage(ctx, flow, { error }));
     return sendPage(ctx, 200, 'enroll', pushPage(ctx, flow, { push: { id: started.id, number: started.number, expires_in: Math.ceil((started.expires - ctx.svc.now()) / 1000) } }));

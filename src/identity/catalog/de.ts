@@ -77,7 +77,7 @@ export const de: Catalog = {
   'recovery.each_once': 'Jeder Code funktioniert einmal.',
 
   'challenge.verify_title': 'Bestätigen Sie, dass Sie es sind',
-  'challenge.confirm_title': 'Bestätigen Sie es erneut',
+  'challenge.confirm_title': 'Bestätigen Sie Ihre Identität',
   'challenge.remember.one': 'Diesem Browser {n} Tag lang vertrauen',
   'challenge.remember.other': 'Diesem Browser {n} Tage lang vertrauen',
   'challenge.why.account': 'Ihre Sicherheitsseite zeigt Ihre Anmeldemethoden und vertrauenswürdigen Browser, deshalb braucht sie Ihren zweiten Schritt.',
