@@ -31,7 +31,7 @@ import type { AuditLog } from './audit/audit-log.ts';
 import { openAuditTrail, type AuditTrail } from './audit/trail.ts';
 import { createMetrics } from './audit/metrics.ts';
 import { consoleLogDestination } from './audit/console-log.ts';
-import { createRequestLog } from './audit/request-log.ts';
+import { createRequestLog, PIPE_BUF } from './audit/request-log.ts';
 import { createWouldChallengeAggregator } from './audit/events.ts';
 import type { Checkpointer } from './audit/checkpoint.ts';
 import type { SharedState } from './store/shared-state.ts';
@@ -91,7 +91,8 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const now = o.now ?? Date.now;
   const config = loadConfig(configPath);
   const { log, logDest } = openLog(config, o.logDestination);
-  const requestLog = createRequestLog(log, logDest);
+  // Workers share stdout: batches that a pipe writes whole (request-log.ts).
+  const requestLog = createRequestLog(log, logDest, 'gatehouse', o.primary ? PIPE_BUF : Infinity);
   for (const w of config.warnings) log.warn(w);
 
   const primary = o.primary;
@@ -199,6 +200,8 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       log.level = cfg.server.log_level;
       await svc.pools.retain(fresh.routes.map((r) => r.upstreamOrigin));
       for (const w of cfg.warnings) log.warn(w);
+      // One process cannot become a primary with workers in place (src/cluster/): that takes a restart.
+      if (!primary && cfg.server.workers !== config.server.workers) log.warn({ workers: cfg.server.workers }, 'server.workers changed: restart gatehouse serve to apply it');
       log.info('config reloaded');
       metrics.configReloads.labels('ok').inc();
       await audit.write({ event: 'config.loaded', source: configPath, reason: 'reload' });

@@ -100,7 +100,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const upstreamDuration = new Histogram({ name: 'gatehouse_upstream_duration_seconds', help: 'Time to the upstream response headers, by route.', labelNames: ['route'] as const, buckets: UPSTREAM_BUCKETS, registers });
   const upstreamErrors = new Counter({ name: 'gatehouse_upstream_errors_total', help: 'Upstream failures, by route and kind.', labelNames: ['route', 'kind'] as const, registers, collect() { foldInto(this, pendingErrors); } });
   const configReloads = new Counter({ name: 'gatehouse_config_reloads_total', help: 'Configuration reloads, by result.', labelNames: ['result'] as const, registers });
-  const enrolledUsers = new Gauge({ name: 'gatehouse_enrolled_users', help: 'Users with at least one second factor.', registers });
+  // Every worker sees the same store: summed over workers (server.workers) it would count each user once per worker.
+  const enrolledUsers = new Gauge({ name: 'gatehouse_enrolled_users', help: 'Users with at least one second factor.', registers, aggregator: 'max' });
   for (const result of ['ok', 'rejected'] as const) configReloads.inc({ result }, 0);
 
   const routes = new Map<string, RouteMetrics>();

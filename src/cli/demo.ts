@@ -51,6 +51,16 @@ function outboxLine(config: Config): string {
   return n.kind === 'smtp' ? `Emails are sent through ${n.kind} (notifier in the config).` : 'Emails go to the notifier webhook (notifier in the config).';
 }
 
+/** The risk section as the demo runs it: the rollout guide's first step, report mode. */
+function riskLine(config: Config): string {
+  const r = config.risk;
+  if (!r.enabled) return '';
+  const what = r.mode === 'report'
+    ? 'Adaptive MFA (risk) runs in report mode: what it would ask or deny is only logged\n      (decision "report", rule "risk" in the request log); every sign-in\'s score is in the audit log.'
+    : 'Adaptive MFA (risk) is enforced: a risky sign-in is asked for a fresh second factor or denied.';
+  return `    ${what}\n      Try: gatehouse explain --user alice --method GET --url / --ip 81.2.69.142 --device new;\n      gatehouse report counts the signals.\n`;
+}
+
 /** What `gatehouse demo` prints at start (pure, for the test). */
 export function demoBanner(config: Config, portalPort: number): string {
   const url = config.server.public_url;
@@ -68,7 +78,7 @@ ${DEMO_USERS.map(([u, p, g]) => `      ${u.padEnd(6)} password ${p.padEnd(16)} g
     Right after enrolling your check is fresh, so Billing -> Pay goes through. To see the step-up:
     wait 5 minutes, or at a later second-factor page tick "Trust this browser", sign out and in again
     (a trusted browser skips the routine check but never a step-up), then Billing -> Pay.
-    Stop with Ctrl-C.
+${riskLine(config)}    Stop with Ctrl-C.
 
 `;
 }

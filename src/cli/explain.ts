@@ -186,14 +186,12 @@ async function fromStore(
   if (enrolledArg !== undefined && !riskOn) return { kinds: enrolledArg, notes: [] };
   const store = await openExistingStore(config);
   const notes: string[] = [];
-  if (store === null) {
-    notes.push(`the store ${storeName(config)} does not exist yet: nobody has enrolled${riskOn ? ' or signed in' : ''}`);
-    return { kinds: enrolledArg ?? [], notes, ...(riskOn ? { risk: { at: at.signedInAt, signals: [] } } : {}) };
-  }
+  if (store === null) notes.push(`the store ${storeName(config)} does not exist yet: nobody has enrolled${riskOn ? ' or signed in' : ''}`);
   try {
-    const kinds = enrolledArg ?? await enrolledKindsIn(store, user);
+    const kinds = enrolledArg ?? (store === null ? [] : await enrolledKindsIn(store, user));
     if (!riskOn) return { kinds, notes };
-    const { observed, located } = await observe({ store, geo: snap.geo!, config: config.risk }, { user, ip: at.ip, failures: 0, now: at.signedInAt });
+    const history = store ?? { listSignInPlaces: async () => [] };
+    const { observed, located } = await observe({ store: history, geo: snap.geo!, config: config.risk }, { user, ip: at.ip, failures: 0, now: at.signedInAt });
     const place = [located.country ?? 'country unknown', located.lat === null ? 'no coordinates' : `${located.lat},${located.lon}`].join(', ');
     notes.push(at.ip === '' ? 'risk: no --ip given: the sign-in\'s network, country and travel are unknown' : `risk: ${at.ip} is ${place}`);
     if (observed.travel) notes.push(`risk: from the last sign-in (${observed.travel.from}): ${observed.travel.km} km in ${observed.travel.hours} h`);
@@ -201,6 +199,6 @@ async function fromStore(
     notes.push('risk: recent_failures is not known to explain (the gateway counts failed attempts in shared state)');
     return { kinds, notes, risk: { at: at.signedInAt, signals: observed.signals.filter((sig) => !LIVE_SIGNALS.includes(sig)) } };
   } finally {
-    await store.close();
+    await store?.close();
   }
 }

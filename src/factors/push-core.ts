@@ -9,6 +9,8 @@ export interface PushContext {
   action: string;
   /** The client address the sign-in came from. */
   ip: string;
+  /** Its country (ISO 3166 alpha-2), when the risk section's GeoIP knows it. */
+  country?: string;
   /** The step-up rule, when one asked. */
   rule?: string;
 }
@@ -33,6 +35,8 @@ export interface PushRequest {
   /** enroll: the channel being confirmed (stored as the factor's data once approved). */
   channel?: Record<string, unknown>;
   answered_at?: number;
+  /** The factor (channel) whose link or notification was answered. */
+  answered_via?: string;
 }
 
 export const CHOICES = 3;
@@ -62,11 +66,11 @@ export type PushAnswer = { choice: number } | { deny: 'denied' | 'not_me' };
  * nothing (it was answered already, or it expired). A number that is not the
  * one shown refuses the request: no second try from the phone.
  */
-export function answerPush(req: PushRequest, answer: PushAnswer, now: number): { ok: true; req: PushRequest } | { ok: false; status: PushStatus } {
+export function answerPush(req: PushRequest, answer: PushAnswer, now: number, via?: string): { ok: true; req: PushRequest } | { ok: false; status: PushStatus } {
   const status = statusAt(req, now);
   if (status !== 'pending') return { ok: false, status };
   const next: PushStatus = 'deny' in answer ? answer.deny : answer.choice === req.number ? 'approved' : 'wrong_number';
-  return { ok: true, req: { ...req, status: next, answered_at: now } };
+  return { ok: true, req: { ...req, status: next, answered_at: now, ...(via ? { answered_via: via } : {}) } };
 }
 
 /** Pure: a status that counts against the user toward a push suspension. */

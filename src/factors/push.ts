@@ -20,6 +20,8 @@ import type { Notifier } from '../identity/notifier.ts';
 import { pushApprovalMessage, type MessageContext } from '../identity/messages.ts';
 import { answerPush, backoffAfter, countsAsRefusal, parsePushRequest, pickNumbers, statusAt, type PushAnswer, type PushContext, type PushRequest, type PushStatus } from './push-core.ts';
 import { cleanFactorName, factorKindInfo, verified, type Verified } from './types.ts';
+import type { SecretBox } from '../store/secret-box.ts';
+import { createWebPushSender, type WebPushSender } from './web-push.ts';
 
 /** How long an answered or expired request stays readable for the sign-in page. */
 const KEEP_AFTER_MS = 5 * 60_000;
@@ -29,6 +31,8 @@ export interface PushOptions {
   store: Store;
   notifier: Notifier;
   config: PushConfig;
+  /** Seals Web Push subscriptions and the VAPID private key. */
+  box: SecretBox;
   /** server.public_url: the approval links point there. */
   publicUrl: string;
   product: string;
@@ -37,7 +41,8 @@ export interface PushOptions {
 }
 
 export type PushStart =
-  | { ok: true; id: string; number: number; expires: number }
+  | { ok: true; id: string; number: number; expires: number; failed: string[] }
+  | { ok: false; reason: 'undelivered'; failed: string[] }
   | { ok: false; reason: 'suspended' | 'backoff'; retryAfterMs: number }
   | { ok: false; reason: 'too_many' | 'no_channel' };
 
@@ -54,6 +59,8 @@ export type PushComplete =
 
 export interface PushService {
   readonly config: PushConfig;
+  /** Present when factors.push.web_push is configured. */
+  readonly webPush?: WebPushSender;
   /** The user's enrolled push channels. */
   channels(user: string): Promise<FactorRecord[]>;
   /** Sends a push to every channel of the user (enroll: to the channel being confirmed only). */
@@ -82,6 +89,13 @@ const failKey = (user: string) => `push:fail:${enc(user)}`;
 const suspendKey = (user: string) => `push:suspend:${enc(user)}`;
 const countedKey = (id: string) => `push:counted:${id}`;
 
+/** Pure: what an approval token names: the request, and the factor (channel) it was sent to. */
+function tokenTarget(value: string | null): { id?: string; factor?: string } {
+  if (value === null) return {};
+  const [id, factor] = value.split(':');
+  return factor ? { id, factor } : { id };
+}
+
 /** Pure: a request id or token as the pages pass it (random base64url), else undefined. */
 export function cleanPushId(v: unknown): string | undefined {
   return typeof v === 'string' && /^[A-Za-z0-9_-]{16,64}$/.test(v) ? v : undefined;
@@ -90,6 +104,7 @@ export function cleanPushId(v: unknown): string | undefined {
 export function createPushService(opts: PushOptions): PushService {
   const { shared, store, notifier, config, now } = opts;
   const origin = new URL(opts.publicUrl).origin;
+  const webPush = config.web_push ? createWebPushSender({ store, box: opts.box, config: config.web_push, now }) : undefined;
 
   async function read(id: string): Promise<PushRequest | undefined> {
     return parsePushRequest(await shared.get(reqKey(id)));
@@ -128,18 +143,31 @@ export function createPushService(opts: PushOptions): PushService {
       await notifier.send({ to: dest, ...msg });
       return;
     }
+    if (to.channel === 'web_push') {
+      if (!webPush) throw new Error('web push is not configured (factors.push.web_push)');
+      // The number is never sent: the phone must read it on the sign-in page.
+      await webPush.send(to, {
+        title: req.purpose === 'enroll' ? `Confirm ${opts.product} approvals` : `Approve your ${opts.product} sign-in?`,
+        body: req.purpose === 'enroll' ? 'Tap, then tap the number this page shows.' : `${req.context.action} from ${req.context.ip}. Tap, then tap the number the sign-in page shows.`,
+        url, tag: req.id.slice(0, 8),
+      }, Math.max(1_000, req.expires - now()));
+      return;
+    }
     throw new Error(`unknown push channel ${String(to.channel)}`);
   }
 
   return {
     config,
+    ...(webPush ? { webPush } : {}),
     channels,
 
     async start(user, context, enroll, message) {
       const id = user.id;
       const suspended = await shared.ttl(suspendKey(id));
       if (suspended > 0) return { ok: false, reason: 'suspended', retryAfterMs: suspended };
-      const targets = enroll ? [enroll.channel] : (await channels(id)).map((f) => f.data);
+      const targets: Array<{ data: Record<string, unknown>; factor?: string }> = enroll
+        ? [{ data: enroll.channel }]
+        : (await channels(id)).map((f) => ({ data: f.data, factor: f.id }));
       if (targets.length === 0) return { ok: false, reason: 'no_channel' };
       const wait = await shared.ttl(nextKey(id));
       if (wait > 0) return { ok: false, reason: 'backoff', retryAfterMs: wait };
@@ -159,19 +187,20 @@ export function createPushService(opts: PushOptions): PushService {
         id: reqId, user: id, purpose: enroll ? 'enroll' : 'challenge', number, choices, created: at, expires: at + config.timeout,
         status: 'pending', context, slot, ...(enroll ? { channel: enroll.channel } : {}),
       };
-      const token = randomBytes(24).toString('base64url');
       await write(req);
-      await shared.set(tokKey(token), reqId, config.timeout);
-      const url = `${origin}/.gatehouse/push?${new URLSearchParams({ t: token })}`;
-      const sent = await Promise.allSettled(targets.map((to) => deliver(to, user, req, url, message)));
-      if (!sent.some((s) => s.status === 'fulfilled')) {
+      // A token per channel: the answer says which phone approved (the factor's last use).
+      const tokens = targets.map(() => randomBytes(24).toString('base64url'));
+      for (const [i, token] of tokens.entries()) await shared.set(tokKey(token), `${reqId}:${targets[i].factor ?? ''}`, config.timeout);
+      const sent = await Promise.allSettled(targets.map((to, i) => deliver(to.data, user, req, `${origin}/.gatehouse/push?${new URLSearchParams({ t: tokens[i] })}`, message)));
+      const failed = sent.flatMap((s, i) => s.status === 'rejected' ? [`${String(targets[i].data.channel)}: ${(s.reason as Error)?.message ?? s.reason}`] : []);
+      if (failed.length === sent.length) {
         // Reached no phone: nothing may stay answerable, and the slot is free again.
-        await shared.delete(tokKey(token));
+        for (const token of tokens) await shared.delete(tokKey(token));
         await shared.delete(reqKey(reqId));
         await freeSlot(req);
-        throw (sent[0] as PromiseRejectedResult).reason;
+        return { ok: false, reason: 'undelivered', failed };
       }
-      return { ok: true, id: reqId, number, expires: req.expires };
+      return { ok: true, id: reqId, number, expires: req.expires, failed };
     },
 
     async status(user, id) {
@@ -183,17 +212,17 @@ export function createPushService(opts: PushOptions): PushService {
     },
 
     async view(token) {
-      const id = await shared.get(tokKey(token));
-      const req = id === null ? undefined : await read(id);
+      const { id } = tokenTarget(await shared.get(tokKey(token)));
+      const req = id === undefined ? undefined : await read(id);
       return req === undefined ? undefined : { ...req, status: statusAt(req, now()) };
     },
 
     async answer(token, answer) {
       // The token is taken first: of two answers at once (two taps, two instances), one gets it.
-      const id = await shared.take(tokKey(token));
-      const req = id === null ? undefined : await read(id);
+      const { id, factor } = tokenTarget(await shared.take(tokKey(token)));
+      const req = id === undefined ? undefined : await read(id);
       if (req === undefined) return { ok: false, status: 'unknown' };
-      const r = answerPush(req, answer, now());
+      const r = answerPush(req, answer, now(), factor);
       if (!r.ok) {
         if (r.status === 'expired') await countExpiry(req);
         return { ok: false, status: r.status };
@@ -219,11 +248,13 @@ export function createPushService(opts: PushOptions): PushService {
       if (status !== 'approved') return { ok: false, reason: status, req };
       // An approval clears the count of refusals: the owner has the phone.
       await shared.delete(failKey(user));
-      return { ok: true, req, verified: verified('push', now()) };
+      const at = now();
+      if (req.answered_via) await store.updateFactor(user, req.answered_via, { last_used_at: at });
+      return { ok: true, req, verified: verified('push', at, req.answered_via) };
     },
 
     async addChannel(user, channel, name) {
-      const existing = (await channels(user)).find((f) => f.data.channel === channel.channel && f.data.destination === channel.destination && channel.destination !== undefined);
+      const existing = (await channels(user)).find((f) => f.data.channel === 'link' && channel.channel === 'link' && f.data.destination === channel.destination);
       if (existing !== undefined) return existing;
       const at = now();
       const factor: FactorRecord = {

@@ -106,7 +106,7 @@ export function createFactorRegistry(opts: FactorRegistryOptions): FactorRegistr
     : undefined;
 
   const push = factors.push
-    ? createPushService({ shared, store, notifier, config: factors.push, publicUrl: opts.publicUrl ?? 'http://localhost:8080', product: opts.product ?? 'gatehouse', support: opts.support, now })
+    ? createPushService({ shared, store, notifier, box, config: factors.push, publicUrl: opts.publicUrl ?? 'http://localhost:8080', product: opts.product ?? 'gatehouse', support: opts.support, now })
     : undefined;
 
   function codes(kind: CodeKind): OneTimeCodes {

@@ -2,7 +2,7 @@
 // smtp://[user:pass@]host[:port] uses STARTTLS when the server offers it;
 // smtps://… is TLS from the first byte (`secure`).
 
-import { createTransport } from 'nodemailer';
+import { createRequire } from 'node:module';
 import { checkMessage, type Notifier } from './outgoing-message.ts';
 
 const CONNECTION_TIMEOUT_MS = 10_000;
@@ -35,6 +35,8 @@ export function parseSmtpUrl(url: string): SmtpTarget {
 export function createSmtpNotifier(cfg: { url: string; from: string }): Notifier {
   const target = parseSmtpUrl(cfg.url);
   if (typeof cfg.from !== 'string' || cfg.from === '') throw new TypeError('notifier.from is required for smtp');
+  // Loaded here, not at the top: a gateway without SMTP never pays for nodemailer at start-up.
+  const { createTransport } = createRequire(import.meta.url)('nodemailer') as typeof import('nodemailer');
   const transport = createTransport({
     ...target,
     connectionTimeout: CONNECTION_TIMEOUT_MS,

@@ -97,7 +97,7 @@ export function catalogProblems(entries: Readonly<Record<string, unknown>>): str
 
 /** The same parameters; a plural form other than "other" may leave out {n} ("eine Sekunde"). */
 /** Every problem of the operator's catalogs (ui.catalogs), each prefixed with the file it is in. */
-export function extraCatalogProblems(catalogs: Readonly<Record<string, Readonly<Record<string, unknown>>>>): string[] {
+export function extraCatalogProblems(catalogs: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {}): string[] {
   return Object.entries(catalogs).flatMap(([lang, entries]) => catalogProblems(entries).map((p) => `ui.catalog_dir ${lang}.json: ${p}`));
 }
 

@@ -72,6 +72,7 @@ export function scoreSignals(weights: Readonly<Record<RiskSignal, number>>, rais
 
 /** Every signal raised for this decision: the sign-in's and the live ones. */
 export function decisionSignals(c: CompiledRisk, subject: Pick<SubjectFacts, 'remembered_device' | 'risk'>, ip: string): RiskSignal[] {
+  // A list the session cannot carry (the live signals) is judged here, never taken from it.
   const out = (subject.risk?.signals ?? []).filter((s) => !LIVE_SIGNALS.includes(s));
   if (!subject.remembered_device) out.push('new_device');
   if (c.risky !== null && ipInList(c.risky, ip)) out.push('risky_network');
@@ -99,18 +100,36 @@ export function describeRisk(weights: Readonly<Record<RiskSignal, number>>, s: R
   return `risk ${s.score} (${parts.join(', ')})`;
 }
 
+/**
+ * The score without building the signal list (every request of a signed-in
+ * user comes here; the list and the words are built only when a rule or the
+ * relaxation has something to say).
+ */
+function scoreOf(c: CompiledRisk, subject: SubjectFacts, ip: string): number {
+  let score = 0;
+  for (const s of subject.risk?.signals ?? []) if (!LIVE_SIGNALS.includes(s)) score += c.weights[s];
+  if (!subject.remembered_device) score += c.weights.new_device;
+  if (c.risky !== null && ipInList(c.risky, ip)) score += c.weights.risky_network;
+  return score;
+}
+
 /** The policy's decision as the risk rules leave it (see the top of this file). */
 export function applyRisk(d: Decision, c: CompiledRisk | null, subject: SubjectFacts | null, ip: string): Decision {
   if (c === null || subject === null || d.action === 'deny') return d;
-  const s = scoreSignals(c.weights, decisionSignals(c, subject, ip));
-  const rule = riskRuleFor(c, s.score);
-  if (rule === null) return s.score < c.relaxBelow ? relaxed(d, c, s) : d;
-  const what = `${describeRisk(c.weights, s)} above ${rule.above}`;
+  const score = scoreOf(c, subject, ip);
+  const rule = riskRuleFor(c, score);
+  if (rule === null) {
+    if (score >= c.relaxBelow || d.action !== 'challenge' || d.kind !== 'mfa') return d;
+    return relaxed(d, c, scoreSignals(c.weights, decisionSignals(c, subject, ip)));
+  }
+  if (rule.require === 'mfa') {
+    const since = (subject.risk?.at ?? 0) - (rule.max_age ?? 0);
+    if (subject.factors.some((f) => f.at >= since)) return d;
+    if (d.action === 'challenge' && c.mode === 'report') return d;
+  }
+  const what = `${describeRisk(c.weights, scoreSignals(c.weights, decisionSignals(c, subject, ip)))} above ${rule.above}`;
   if (rule.require === 'deny') return enforce(d, c, { action: 'deny', rule: RISK_RULE, reason: `${what}: denied` });
-  const anchor = subject.risk?.at ?? 0;
-  const since = anchor - (rule.max_age ?? 0);
-  if (subject.factors.some((f) => f.at >= since)) return d;
-  if (d.action === 'challenge') return c.mode === 'report' ? d : { ...d, reason: `${d.reason}; ${what}` };
+  if (d.action === 'challenge') return { ...d, reason: `${d.reason}; ${what}` };
   const when = rule.max_age ? `within ${formatDuration(rule.max_age)} before the sign-in` : 'since the sign-in';
   const ask: Decision = subject.enrolled.length === 0
     ? { action: 'challenge', kind: 'enroll', rule: RISK_RULE, reason: `${what}: needs a second factor; user has none enrolled`, factors: [] }

@@ -2,9 +2,10 @@
 // first (office and VPN ranges, or any range the operator knows better), then
 // a MaxMind-format database (`risk.geoip_db`, by default the bundled DB-IP
 // country lite database, CC-BY-4.0, which has countries but no coordinates).
-// Read once per file: a reload with the same database reuses the reader.
+// Read once per file version: a reload reuses the reader unless the file
+// changed on disk (a GeoIP updater replaced it).
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { Reader, type Response } from 'maxmind';
@@ -38,15 +39,16 @@ interface GeoRecord {
 }
 
 const NOWHERE: Located = { country: null, lat: null, lon: null };
-const readers = new Map<string, Reader<Response>>();
+const readers = new Map<string, { version: string; reader: Reader<Response> }>();
 
 function readerFor(file: string): Reader<Response> {
-  let r = readers.get(file);
-  if (r === undefined) {
-    r = new Reader<Response>(readFileSync(file));
-    readers.set(file, r);
-  }
-  return r;
+  const st = statSync(file);
+  const version = `${st.mtimeMs}:${st.size}`;
+  const known = readers.get(file);
+  if (known?.version === version) return known.reader;
+  const reader = new Reader<Response>(readFileSync(file));
+  readers.set(file, { version, reader });
+  return reader;
 }
 
 interface CompiledPlace { list: net.BlockList; bits: number; place: RiskPlace }

@@ -8,7 +8,7 @@
 // instead of one list, so the difference is visible at the one place it lives.
 
 import type { FactorKind } from '../config/types.ts';
-import type { DeviceRecord, FactorRecord, SessionRecord, SignInPlace, SigningKey, UserState } from './types.ts';
+import type { DeviceRecord, FactorRecord, ServiceKey, SessionRecord, SignInPlace, SigningKey, UserState } from './types.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -114,6 +114,18 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    description: 'service keys (the VAPID key pair of Web Push, sealed)',
+    statements: [
+      `CREATE TABLE service_keys (
+        name TEXT PRIMARY KEY,
+        sealed_private TEXT NOT NULL,
+        public TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** The statements of one migration in one dialect. */
@@ -201,6 +213,10 @@ export function userStateFromRow(r: Row): UserState {
     mfa_reset_at: numOrNull(r.mfa_reset_at),
     updated_at: Number(r.updated_at),
   };
+}
+
+export function serviceKeyFromRow(r: Row): ServiceKey {
+  return { name: String(r.name), sealed_private: String(r.sealed_private), public: String(r.public), created_at: Number(r.created_at) };
 }
 
 const realOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));

@@ -3,9 +3,10 @@
 // caller, which fails closed. The connection URL may carry libpq-style query
 // parameters, e.g. `?options=-c%20search_path%3Dmyschema` to pick a schema.
 
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import {
-  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, sessionFromRow, groupKinds, pendingMigrations, placeFromRow, signingKeyFromRow,
+  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, sessionFromRow, groupKinds, pendingMigrations, placeFromRow, serviceKeyFromRow, signingKeyFromRow,
   statementsFor, userStateFromRow, type Row,
 } from './migrations.ts';
 import type { Store } from './types.ts';
@@ -19,7 +20,9 @@ type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 // Lists order ties by id/kid COLLATE "C" (byte order, as SQLite does) whatever the database locale.
 
 export function openPostgresStore(url: string): Store {
-  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // Loaded here, not at the top: a gateway on SQLite never pays for pg at start-up.
+  const { Pool } = createRequire(import.meta.url)('pg') as typeof pg;
+  const pool = new Pool({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   // An idle client losing its connection emits 'error' on the pool; without a
   // listener that would crash the process. The next query reports the failure.
   pool.on('error', () => {});
@@ -219,6 +222,16 @@ export function openPostgresStore(url: string): Store {
     },
     async deleteSigningKey(kid) {
       await pool.query('DELETE FROM signing_keys WHERE kid = $1', [kid]);
+    },
+
+    async getServiceKey(name) {
+      const [row] = await rows('SELECT * FROM service_keys WHERE name = $1', [name]);
+      return row ? serviceKeyFromRow(row) : undefined;
+    },
+    async addServiceKey(k) {
+      const r = await pool.query('INSERT INTO service_keys (name, sealed_private, public, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING',
+        [k.name, k.sealed_private, k.public, k.created_at]);
+      return (r.rowCount ?? 0) > 0;
     },
   };
 }

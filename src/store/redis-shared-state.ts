@@ -4,7 +4,8 @@
 // rejected at once (no offline queue), never parked until it returns, while
 // the client keeps reconnecting in the background and recovers by itself.
 
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import { RESYNC_MESSAGE, attemptCounterKey, attemptLockKey, checkTtl, deliver, type SharedState } from './shared-state.ts';
 
 /** How long the first command waits for the initial connection before giving up. */
@@ -182,7 +183,9 @@ export function createRedisSharedState(url: string, prefix = 'gatehouse:'): Shar
 }
 
 function connect(url: string): Redis {
-  const redis = new Redis(url, {
+  // Loaded here, not at the top: a gateway on memory shared state never pays for ioredis at start-up.
+  const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  const redis = new RedisClient(url, {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     connectTimeout: CONNECT_WAIT_MS,

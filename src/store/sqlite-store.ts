@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import {
   MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, groupKinds, pendingMigrations, placeFromRow, sessionFromRow,
-  signingKeyFromRow, statementsFor, userStateFromRow, type Row,
+  serviceKeyFromRow, signingKeyFromRow, statementsFor, userStateFromRow, type Row,
 } from './migrations.ts';
 import type { Store } from './types.ts';
 
@@ -215,6 +215,15 @@ export function openSqliteStore(path: string): Store {
     },
     async deleteSigningKey(kid) {
       run('DELETE FROM signing_keys WHERE kid = ?', kid);
+    },
+
+    async getServiceKey(name) {
+      const row = get('SELECT * FROM service_keys WHERE name = ?', name);
+      return row ? serviceKeyFromRow(row) : undefined;
+    },
+    async addServiceKey(k) {
+      return run('INSERT INTO service_keys (name, sealed_private, public, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING',
+        k.name, k.sealed_private, k.public, k.created_at) > 0;
     },
   };
 }

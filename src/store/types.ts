@@ -44,6 +44,14 @@ export interface UserState {
   updated_at: number;
 }
 
+/** A key pair of a service the gateway runs (the VAPID key of Web Push): made once, shared by every instance. */
+export interface ServiceKey {
+  name: string;                 // e.g. 'vapid'
+  sealed_private: string;       // sealed with factors.encryption_key (secret-box format)
+  public: string;               // as the service publishes it (VAPID: base64url of the uncompressed P-256 point)
+  created_at: number;
+}
+
 export interface SigningKey {
   kid: string;
   alg: 'ES256';
@@ -122,4 +130,8 @@ export interface Store {
   /** Stores the private key anew (sealed under the current encryption key); the rest of the record stays. */
   replaceSigningPrivateKey(kid: string, privateJwk: string): Promise<void>;
   deleteSigningKey(kid: string): Promise<void>;
+
+  getServiceKey(name: string): Promise<ServiceKey | undefined>;
+  /** Stores the key unless one of that name exists; true when this call stored it (several instances starting at once agree on one). */
+  addServiceKey(key: ServiceKey): Promise<boolean>;
 }

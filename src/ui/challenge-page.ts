@@ -236,7 +236,7 @@ async function pushSubmit(ctx: RequestContext, flow: Flow, methods: FactorKind[]
     const context = pushContextFor(ctx, flow.rd, await pendingRequest(ctx, flow.stash), flow.rule);
     const started = await push.start({ id: user, email: currentUser(ctx)?.email }, context, undefined, messageContext(ctx));
     const error = await pushStarted(ctx, user, started, 'challenge', context.action);
-    if (!started.ok) return renderMethod(ctx, flow, 'push', methods, { error }, started.reason === 'no_channel' ? 400 : 429);
+    if (!started.ok) return renderMethod(ctx, flow, 'push', methods, { error }, started.reason === 'no_channel' ? 400 : started.reason === 'undelivered' ? 502 : 429);
     return renderMethod(ctx, flow, 'push', methods, { push: waiting(ctx, started.id, started.number, started.expires) });
   }
   const id = cleanPushId(form.push_id);

@@ -26,6 +26,7 @@ import type { TotpFinishResult } from '../factors/totp.ts';
 import { releaseHeldCookies } from '../web/upstream-form-login.ts';
 import { afterChallenge, flowQuery, readFlow, type Flow } from './challenge-page.ts';
 import { cleanPushId } from '../factors/push.ts';
+import { parseSubscription } from '../factors/web-push.ts';
 import { pushFailureMessage, pushRefused, pushStarted } from './push-pages.ts';
 import { passkeySignInOffered } from './passkey-signin.ts';
 
@@ -48,8 +49,7 @@ export async function afterEnrollment(ctx: RequestContext, flow: Flow): Promise<
 function methodCards(flow: Flow, accepted: FactorKind[] | null, hasEmail: boolean, webauthn: boolean, sms = false, push = false) {
   const kinds: FactorKind[] = [...(webauthn ? ['webauthn' as const] : []), ...(push ? ['push' as const] : []), 'totp', 'email', ...(sms ? ['sms' as const] : [])];
   return kinds
-    // Push approval links go to the user's address (the notifier), like email codes.
-    .filter((k) => kindAllowed(k, accepted) && ((k !== 'email' && k !== 'push') || hasEmail))
+    .filter((k) => kindAllowed(k, accepted) && (k !== 'email' || hasEmail))
     .map((kind, i) => {
       const info = factorKindInfo(kind);
       return {
@@ -94,7 +94,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   const accepted = acceptedKinds(ctx, flow.rule);
   const email = currentUser(ctx)?.email;
   // "Choose a different method" only where the rule leaves a choice.
-  const others = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '', ctx.svc.factors.sms !== undefined, ctx.svc.factors.push !== undefined).length > 1;
+  const others = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '', ctx.svc.factors.sms !== undefined, pushOffered(ctx, Boolean(email))).length > 1;
   if (method === 'totp' && kindAllowed('totp', accepted)) {
     return sendPage(ctx, 200, 'enroll', await totpPage(ctx, flow, { needs, others }));
   }
@@ -109,8 +109,8 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   if (method === 'sms' && kindAllowed('sms', accepted) && ctx.svc.factors.sms) {
     return sendPage(ctx, 200, 'enroll', smsPage(ctx, flow, {}));
   }
-  if (method === 'push' && kindAllowed('push', accepted) && email && ctx.svc.factors.push) {
-    return sendPage(ctx, 200, 'enroll', pushPage(ctx, flow, { needs, others, email }));
+  if (method === 'push' && kindAllowed('push', accepted) && pushOffered(ctx, Boolean(email))) {
+    return sendPage(ctx, 200, 'enroll', await pushPage(ctx, flow, { needs, others }));
   }
   if (method === 'email' && kindAllowed('email', accepted) && email) {
     return sendPage(ctx, 200, 'enroll', await emailPage(ctx, flow, { needs, others, email }));
@@ -121,7 +121,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   const deferral = noFactors && u && isInRollout(u.groups, ctx.snap.config.rollout) && followsRollout(ctx, flow.rule)
     ? deferralAllowed({ deferrals: state?.deferrals ?? 0 }, ctx.snap.config.rollout, ctx.svc.now())
     : undefined;
-  const methods = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '', ctx.svc.factors.sms !== undefined, ctx.svc.factors.push !== undefined);
+  const methods = methodCards(flow, accepted, Boolean(email), ctx.svc.webauthn.rpId !== '', ctx.svc.factors.sms !== undefined, pushOffered(ctx, Boolean(email)));
   // A rule that leaves one way to satisfy it: nothing to choose.
   if (flow.rule && methods.length === 1) return redirect(ctx, methods[0].href);
   sendPage(ctx, 200, 'enroll', {
@@ -179,10 +179,19 @@ async function emailPage(ctx: RequestContext, flow: Flow, extra: Record<string, 
   };
 }
 
-function pushPage(ctx: RequestContext, flow: Flow, extra: Record<string, unknown>): Record<string, unknown> {
+/** Push needs a way to the phone: Web Push, or approval links to the user's address (the notifier). */
+function pushOffered(ctx: RequestContext, hasEmail: boolean): boolean {
+  const push = ctx.svc.factors.push;
+  return push !== undefined && (push.webPush !== undefined || hasEmail);
+}
+
+async function pushPage(ctx: RequestContext, flow: Flow, extra: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const webPush = ctx.svc.factors.push?.webPush;
   return {
     mode: 'push', flow, query: flowQuery(flow), email: currentUser(ctx)?.email,
-    step: { current: 2, total: STEPS, label: msg('push.enroll.step') }, scripts: extra.push ? ['push-wait.js'] : [], ...extra,
+    step: { current: 2, total: STEPS, label: msg('push.enroll.step') },
+    ...(webPush && !extra.push ? { web_push_key: await webPush.publicKey() } : {}),
+    scripts: extra.push ? ['push-wait.js'] : webPush ? ['push-subscribe.js'] : [], ...extra,
   };
 }
 
@@ -194,14 +203,25 @@ function pushPage(ctx: RequestContext, flow: Flow, extra: Record<string, unknown
 async function pushEnrollSubmit(ctx: RequestContext, flow: Flow, form: Record<string, string>): Promise<void> {
   const push = ctx.svc.factors.push;
   const u = currentUser(ctx);
-  if (!push || !u?.email) return errorPage(ctx, 400);
-  const channel = { channel: 'link', destination: u.email };
-  if (form.action === 'push-send') {
+  if (!push || !u) return errorPage(ctx, 400);
+  if (form.action === 'push-send' || form.action === 'push-subscribe') {
+    let channel: Record<string, unknown>;
+    if (form.action === 'push-send') {
+      if (!u.email) return errorPage(ctx, 400);
+      channel = { channel: 'link', destination: u.email };
+    } else {
+      const parsed = push.webPush ? parseSubscription(form.subscription, ctx.snap.config.factors.push?.web_push?.push_services ?? []) : { ok: false as const, reason: 'web push is off' };
+      if (!parsed.ok) {
+        ctx.log = { ...ctx.log, reason: `push subscription refused: ${parsed.reason}` };
+        return sendPage(ctx, 400, 'enroll', await pushPage(ctx, flow, { error: msg('push.error.web_push_refused') }));
+      }
+      channel = push.webPush!.channelData(parsed.sub);
+    }
     const context = { app: new URL(ctx.snap.publicOrigin).host, action: requestTranslator(ctx).t('push.enroll.action'), ip: ctx.client.ip };
     const started = await push.start({ id: u.id, email: u.email }, context, { channel }, messageContext(ctx));
     const error = await pushStarted(ctx, u.id, started, 'enroll', context.action);
-    if (!started.ok) return sendPage(ctx, 429, 'enroll', pushPage(ctx, flow, { error }));
-    return sendPage(ctx, 200, 'enroll', pushPage(ctx, flow, { push: { id: started.id, number: started.number, expires_in: Math.ceil((started.expires - ctx.svc.now()) / 1000) } }));
+    if (!started.ok) return sendPage(ctx, 429, 'enroll', await pushPage(ctx, flow, { error }));
+    return sendPage(ctx, 200, 'enroll', await pushPage(ctx, flow, { push: { id: started.id, number: started.number, expires_in: Math.ceil((started.expires - ctx.svc.now()) / 1000) } }));
   }
   const id = cleanPushId(form.push_id);
   if (!id) return errorPage(ctx, 400);
@@ -214,13 +234,13 @@ async function pushEnrollSubmit(ctx: RequestContext, flow: Flow, form: Record<st
   }
   if (!done.ok && done.reason === 'pending' && done.req) {
     await ctx.svc.throttle.release(attempt);
-    return sendPage(ctx, 200, 'enroll', pushPage(ctx, flow, {
+    return sendPage(ctx, 200, 'enroll', await pushPage(ctx, flow, {
       push: { id, number: done.req.number, expires_in: Math.max(0, Math.ceil((done.req.expires - ctx.svc.now()) / 1000)) }, notice: pushFailureMessage('pending'),
     }));
   }
   ctx.svc.throttle.failed(attempt);
   if (!done.ok) await pushRefused(ctx, u.id, done.refusal, done.reason);
-  return sendPage(ctx, 400, 'enroll', pushPage(ctx, flow, { error: pushFailureMessage(done.ok ? 'gone' : done.reason) }));
+  return sendPage(ctx, 400, 'enroll', await pushPage(ctx, flow, { error: pushFailureMessage(done.ok ? 'gone' : done.reason) }));
 }
 
 async function markEnrolled(ctx: RequestContext, kind: FactorKind): Promise<string | undefined> {
@@ -303,7 +323,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     }
     return enrolled(ctx, flow, 'email', r.factor.id, r.factor.name, attempt);
   }
-  if (action === 'push-send' || action === 'push-confirm') return pushEnrollSubmit(ctx, flow, form);
+  if (action === 'push-send' || action === 'push-subscribe' || action === 'push-confirm') return pushEnrollSubmit(ctx, flow, form);
   if (action === 'recovery-done') {
     notifyUser(ctx, user, (c) => enrollmentCompleteMessage(c, { label: c.tr.t('email.enrolled.new_method') }));
     return redirect(ctx, `/.gatehouse/enroll?${flowQuery(flow, { step: 'done' })}`, {}, 303);

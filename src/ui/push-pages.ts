@@ -16,19 +16,26 @@ import { msg, plural, translator, type Msg } from '../identity/translate.ts';
 
 /** What the approval page will show of a sign-in that waits for the step of `rd` (and a kept request). */
 export function pushContextFor(ctx: RequestContext, rd: string, pending: { method: string; path: string } | null, rule: string | null): PushContext {
+  // (the place is only what an offline lookup says: approximate, and absent for private addresses)
   const host = hostOnly(new URL(ctx.snap.publicOrigin).host);
   const path = rd.split('?')[0] || '/';
   const route = selectRoute(ctx.snap.routes, host, pending?.path ?? path);
+  // The approximate place, when risk signals locate addresses (risk.geoip_db, risk.locations).
+  const country = ctx.snap.geo?.locate(ctx.client.ip).country ?? undefined;
   return {
     app: `${host}${route ? route.prefix || '/' : ''}`,
     action: pending ? `${pending.method} ${pending.path}` : `GET ${path}`,
     ip: ctx.client.ip,
     ...(rule ? { rule } : {}),
+    ...(country ? { country } : {}),
   };
 }
 
 /** Audits a push that went out; the page's words for one that did not. */
 export async function pushStarted(ctx: RequestContext, user: string, started: PushStart, purpose: 'challenge' | 'enroll', action: string): Promise<Msg | undefined> {
+  if (started.ok || started.reason === 'undelivered') {
+    if (started.failed.length > 0) ctx.svc.log.warn({ req_id: ctx.requestId, user, failed: started.failed }, started.ok ? 'push not delivered on every channel' : 'push delivered on no channel');
+  }
   if (started.ok) {
     await ctx.svc.audit.write({ event: 'push.sent', user, push_id: pushRef(started.id), purpose, action, ip: ctx.client.ip, request_id: ctx.requestId });
     return undefined;
@@ -38,6 +45,7 @@ export async function pushStarted(ctx: RequestContext, user: string, started: Pu
     case 'suspended': return plural('push.error.suspended', Math.ceil(seconds / 60));
     case 'backoff': return plural('push.error.backoff', seconds);
     case 'too_many': return msg('push.error.too_many');
+    case 'undelivered': return msg('push.error.undelivered');
     default: return msg('push.error.no_phone');
   }
 }
@@ -93,6 +101,7 @@ function describe(ctx: RequestContext, req: PushRequest): Record<string, unknown
     app: req.context.app,
     action: req.context.action,
     ip: req.context.ip,
+    country: req.context.country,
     at: req.created,
     choices: req.choices,
     expires_in: Math.max(0, Math.ceil((req.expires - ctx.svc.now()) / 1000)),

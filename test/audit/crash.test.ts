@@ -14,7 +14,8 @@ const NODE = resolve('node_modules/.bin/node');
 const WRITER = resolve('test/fixtures/audit/crash-writer.ts');
 const CLI = resolve('test/fixtures/audit/run-audit.ts');
 
-async function killMidStream(path: string, maxBytes: number, runMs: number): Promise<void> {
+/** Lets the writer run `runMs`, and on a slow machine on until `path` holds `minLines` lines, then SIGKILLs it. */
+async function killMidStream(path: string, maxBytes: number, runMs: number, minLines = 0): Promise<void> {
   const child = spawn(NODE, [WRITER, path, String(maxBytes)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -24,6 +25,8 @@ async function killMidStream(path: string, maxBytes: number, runMs: number): Pro
   });
   await ready;
   await new Promise((r) => setTimeout(r, runMs));
+  const lines = () => { const b = readFileSync(path); let n = 0; for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++; return n; };
+  for (const deadline = Date.now() + 30_000; lines() < minLines && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
   const exited = once(child, 'exit');
   child.kill('SIGKILL');
   const [, signal] = await exited;
@@ -34,7 +37,7 @@ t.test('SIGKILL in a tight write loop: the log verifies, and a reopened log cont
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-crash-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'audit.log');
-  await killMidStream(path, 1 << 30, 400);
+  await killMidStream(path, 1 << 30, 400, 1001);
 
   const { lines, tail } = splitLines(readFileSync(path, 'latin1'));
   const r = verifyLines(lines, CHAIN_ORIGIN, tail);

@@ -8,7 +8,7 @@ import t, { type Test } from 'tap';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { newPage, requireChromium, screenshot } from '../helpers/browser.ts';
-import { enrollTotpOverHttp, enterCode, portalIdentity, screenshotModes, signIn, startBrowserGateway, watchConsole } from './harness.ts';
+import { enrollTotpOverHttp, enterCode, portalIdentity, lookAt, signIn, startBrowserGateway, watchConsole } from './harness.ts';
 
 interface Mail { to: string[]; raw: string }
 
@@ -150,7 +150,7 @@ if (requireChromium(t)) {
     t.ok(await resend.isDisabled(), 'the resend link waits for the countdown');
     const first = await seconds();
     t.ok(first > 20 && first <= 30, `the wait is shown (${first} s)`);
-    await screenshotModes(page, 'code-sent');
+    await lookAt(t, page, 'code-sent');
     await page.clock.runFor(10_000);
     t.ok(await seconds() <= first - 9, 'the countdown ticks');
     t.ok(await resend.isDisabled());

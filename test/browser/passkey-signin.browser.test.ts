@@ -7,7 +7,7 @@
 
 import t from 'tap';
 import { addVirtualAuthenticator, newPage, requireChromium } from '../helpers/browser.ts';
-import { enrollWebAuthn, portalIdentity, screenshotModes, signIn, signOut, startBrowserGateway, watchConsole } from './harness.ts';
+import { enrollWebAuthn, portalIdentity, lookAt, signIn, signOut, startBrowserGateway, watchConsole } from './harness.ts';
 
 const USERS = {
   alice: { password: 'alice-test-pass', groups: ['staff'] },
@@ -36,7 +36,7 @@ if (requireChromium(t)) {
     const button = page.getByRole('button', { name: 'Sign in with a passkey' });
     t.ok(await button.isVisible(), 'the passkey button is offered first');
     t.equal(await page.getByLabel('Username').getAttribute('autocomplete'), 'username webauthn', 'the username field takes passkeys from autofill');
-    await screenshotModes(page, 'passkey-signin');
+    await lookAt(t, page, 'passkey-signin');
     await Promise.all([page.waitForURL(`${f.url}/reports`), button.click()]);
     const id = await portalIdentity(page);
     t.equal(id.User, 'alice', 'signed in as the user the passkey names, no username typed');
@@ -66,6 +66,25 @@ if (requireChromium(t)) {
     t.equal(id.User, 'bob', 'the autofill passkey signed bob in: no button, no username, no password');
     t.match(id['Auth methods'], /\bhwk\b/);
     t.same(problems, [], 'no CSP violation or script error');
+    await page.context().close();
+  });
+
+  t.test('no passkey for this site: the request ends, the page says so plainly, and the password form stays', async (t) => {
+    const page = await newPage(browser);
+    const problems = watchConsole(page);
+    await addVirtualAuthenticator(page, { transport: 'internal', residentKey: true, userVerification: true, userVerified: true });
+    await page.goto(`${f.url}/reports`);
+    const button = page.getByRole('button', { name: 'Sign in with a passkey' });
+    // The authenticator holds no passkey for this site: Chromium refuses the request (NotAllowedError), as when a person closes the prompt.
+    await button.click();
+    const error = page.locator('[data-webauthn-error]');
+    await error.waitFor({ state: 'visible' });
+    t.equal(await error.textContent(), 'The passkey request was cancelled or timed out. Try again.');
+    t.ok(await button.isEnabled(), 'the button can be tried again');
+    t.ok(await page.getByLabel('Password', { exact: true }).isVisible(), 'the password form is still there');
+    t.equal(new URL(page.url()).pathname, '/.gatehouse/login', 'nobody signed in');
+    await lookAt(t, page, 'passkey-signin-cancelled');
+    t.same(problems.filter((p) => !/NotAllowedError|AbortError/.test(p)), [], 'no CSP violation or script error');
     await page.context().close();
   });
 }

@@ -52,6 +52,7 @@ export async function answerOnPhone(phone: Page, link: string, answer: number | 
 export async function enrollPush(browser: Browser, f: GatewayFixture, page: Page, user: string, password: string, rd = '/reports'): Promise<void> {
   await signIn(page, f.url, user, password, rd);
   await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Approve on your phone/ }).click()]);
+  await page.waitForLoadState('load');
   await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Send a confirmation link' }).click()]);
   const number = await shownNumber(page);
   const phone = await newPage(browser, { phone: true });

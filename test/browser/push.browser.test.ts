@@ -23,7 +23,8 @@ if (requireChromium(t)) {
     config: {
       policy: { default: 'mfa' },
       rollout: { enforce_for: ['everyone'], grace_until: '2099-12-31' },
-      factors: { push: { timeout: '60s', backoff: '2s' } },
+      // Web Push on (its push service is a closed port here: test/factors/web-push.test.ts delivers for real).
+      factors: { push: { timeout: '60s', backoff: '2s', web_push: { subject: 'mailto:ops@example.com', push_services: ['http://127.0.0.1:9'] } } },
       audit: { alert_email: 'ops@example.com' },
     },
   });
@@ -36,6 +37,13 @@ if (requireChromium(t)) {
   t.test('enroll, then the right number signs in; the approval page says what is approved', async (t) => {
     const page = await newPage(browser);
     const problems = watchConsole(page);
+    await signIn(page, f.url, 'alice', 'alice-test-pass', '/reports');
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Approve on your phone/ }).click()]);
+    // This browser can do Web Push: push-subscribe.js shows its button (the link by email stays).
+    await page.getByRole('button', { name: 'Get notifications in this browser' }).waitFor();
+    t.ok(await page.getByRole('button', { name: 'Send a confirmation link' }).isVisible(), 'the link by email is offered too');
+    await screenshot(page, 'push-enroll');
+    await signOut(page, f.url);
     await enrollPush(browser, f, page, 'alice', 'alice-test-pass');
     t.equal(page.url(), `${f.url}/reports`, 'enrolled and on to the portal');
     t.ok(readAudit(f).some((e) => e.event === 'factor.enrolled' && e.user === 'alice' && e.factor === 'push'), 'the enrollment is audited');
@@ -73,7 +81,9 @@ if (requireChromium(t)) {
     t.equal(id.User, 'alice');
     t.equal(id['Auth methods'], 'pwd mca', 'the portal is told a push (multiple-channel) was used');
     t.ok(readAudit(f).some((e) => e.event === 'push.answered' && e.user === 'alice' && e.outcome === 'approved'), 'the answer is audited');
-    t.ok(readAudit(f).some((e) => e.event === 'factor.used' && e.user === 'alice' && e.factor === 'push'));
+    const [factor] = await f.gw.services.store.listFactors('alice');
+    t.ok(readAudit(f).some((e) => e.event === 'factor.used' && e.user === 'alice' && e.factor === 'push' && e.factor_id === factor.id), 'the passed check names the channel answered');
+    t.ok(factor.last_used_at !== null && factor.last_used_at > factor.created_at, 'and its last use is recorded');
 
     // The link worked once.
     await phone.goto(lastApprovalLink(f.dir, 'alice@example.com'));

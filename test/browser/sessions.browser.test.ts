@@ -8,7 +8,7 @@
 import t from 'tap';
 import { newPage, requireChromium } from '../helpers/browser.ts';
 import { Client } from '../helpers/gateway.ts';
-import { enrollTotpOverHttp, enterCode, screenshotModes, signIn, startBrowserGateway, watchConsole } from './harness.ts';
+import { enrollTotpOverHttp, enterCode, lookAt, signIn, startBrowserGateway, watchConsole } from './harness.ts';
 
 const CHALLENGE_LABEL = 'Enter the 6-digit code from your authenticator app';
 const FIREFOX_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:132.0) Gecko/20100101 Firefox/132.0';
@@ -51,14 +51,14 @@ if (requireChromium(t)) {
     t.ok(stored && stored.seen_at >= signedInAt + 3 * 60_000, 'last seen moved with the later visit');
     const fmt = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
     t.equal(/last seen (.+)$/.exec(meta)?.[1], fmt.format(stored!.seen_at), 'and the page shows it');
-    await screenshotModes(page, 'sessions-list');
+    await lookAt(t, page, 'sessions-list');
 
     // Sign the other browser out.
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign out Firefox on Windows on network 127.0.0.0/24' }).click()]);
     t.match(await page.locator('.alert--notice').textContent(), /That browser was signed out/, 'the page says it was done');
     t.equal(await list.count(), 1, 'only this browser is left');
     t.match(await page.locator('section[aria-labelledby="sessions-h"]').textContent(), /You’re not signed in on any other browser\./);
-    await screenshotModes(page, 'sessions-signed-out-other');
+    await lookAt(t, page, 'sessions-signed-out-other');
 
     // The other browser is out at once: its next request is sent to sign in.
     await other.goto(`${f.url}/reports`);
@@ -69,7 +69,7 @@ if (requireChromium(t)) {
     t.equal(await page.locator('h1').textContent(), 'Sign out everywhere?');
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign out everywhere' }).click()]);
     t.match(await page.locator('.alert--notice').textContent(), /Sessions ended: 1\. Trusted browsers forgotten: 0\./, 'what it did, in numbers');
-    await screenshotModes(page, 'sessions-everywhere');
+    await lookAt(t, page, 'sessions-everywhere');
     await page.goto(`${f.url}/reports`);
     t.equal(new URL(page.url()).pathname, '/.gatehouse/login', 'this browser is signed out too');
     t.same(problems, [], 'no CSP violation or script error');

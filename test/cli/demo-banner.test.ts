@@ -17,6 +17,11 @@ t.test('the banner points at the email outbox and says how to see a step-up', as
   t.notMatch(demoBanner({ ...config, factors: { ...config.factors, push: undefined } }, 8081), /Approve on your phone/, 'not mentioned without push');
   t.match(banner, /To see the step-up:\s+wait 5 minutes, or at a later second-factor page tick "Trust this browser"/);
 
+  t.match(banner, /Adaptive MFA \(risk\) runs in report mode: what it would ask or deny is only logged/, 'the demo runs risk in report mode (the rollout guide\'s first step)');
+  t.match(banner, /gatehouse explain --user alice --method GET --url \/ --ip 81\.2\.69\.142 --device new/);
+  t.match(demoBanner({ ...config, risk: { ...config.risk, mode: 'enforce' } }, 8081), /Adaptive MFA \(risk\) is enforced/);
+  t.notMatch(demoBanner({ ...config, risk: { ...config.risk, enabled: false } }, 8081), /Adaptive MFA/, 'not mentioned without risk');
+
   const smtp = { ...config, notifier: { kind: 'smtp', url: 'smtp://mail.example.com', from: 'gh@example.com' } } as Config;
   t.match(demoBanner(smtp, 8081), /Emails are sent through smtp/);
   t.notMatch(demoBanner(smtp, 8081), /outbox/, 'no outbox file when emails really go out');

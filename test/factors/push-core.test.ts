@@ -4,6 +4,8 @@
 import t from 'tap';
 import { answerPush, backoffAfter, countsAsRefusal, parsePushRequest, pickNumbers, statusAt, type PushRequest } from '../../src/factors/push-core.ts';
 import { cleanPushId, pushRef } from '../../src/factors/push.ts';
+import { parseSubscription } from '../../src/factors/web-push.ts';
+import { DEFAULT_PUSH_SERVICES, onPushService } from '../../src/config/sections/push.ts';
 import { amrFor, factorCheck, isPhishingResistant } from '../../src/factors/types.ts';
 
 const base: PushRequest = {
@@ -41,6 +43,8 @@ t.test('answerPush and statusAt', async (t) => {
   const approved = answerPush(base, { choice: 42 }, 2_000);
   t.ok(approved.ok);
   if (approved.ok) t.same(answerPush(approved.req, { deny: 'denied' }, 3_000), { ok: false, status: 'approved' }, 'answered once only');
+  const via = answerPush(base, { choice: 42 }, 2_000, 'factor-1');
+  t.equal(via.ok && via.req.answered_via, 'factor-1', 'the channel answered is kept');
   t.equal(statusAt(base, 60_999), 'pending');
   t.equal(statusAt(base, 61_000), 'expired');
   t.equal(statusAt({ ...base, status: 'approved' }, 99_000), 'approved', 'an answer stays after the deadline');
@@ -62,4 +66,47 @@ t.test('parsePushRequest, ids, amr', async (t) => {
   t.equal(amrFor('push'), 'mca');
   t.equal(isPhishingResistant('push'), false, 'push is not phishing-resistant');
   t.same(factorCheck('push', 5), { kind: 'push', amr: 'mca', phishing_resistant: false, at: 5 });
+});
+
+t.test('onPushService: only the allowed push services, scheme, host and port exact; *. for subdomains', async (t) => {
+  const services = [...DEFAULT_PUSH_SERVICES, 'http://127.0.0.1:9999'];
+  const table: Array<[string, boolean]> = [
+    ['https://fcm.googleapis.com/fcm/send/abc', true],
+    ['https://updates.push.services.mozilla.com/wpush/v2/x', true],
+    ['https://web.push.apple.com/QG', true],
+    ['https://wns2-par02p.notify.windows.com/w/?token=x', true],
+    ['https://notify.windows.com/w', false],                  // *. needs a subdomain
+    ['http://fcm.googleapis.com/fcm/send/abc', false],        // scheme
+    ['https://fcm.googleapis.com:8443/x', false],             // port
+    ['https://fcm.googleapis.com.evil.example/x', false],
+    ['https://evilfcm.googleapis.com/x', false],
+    ['https://user:pw@fcm.googleapis.com/x', false],
+    ['http://127.0.0.1:9999/push/1', true],
+    ['http://127.0.0.1:9998/push/1', false],
+    ['http://127.0.0.1/push/1', false],
+    ['not a url', false],
+  ];
+  for (const [endpoint, want] of table) t.equal(onPushService(endpoint, services), want, endpoint);
+});
+
+t.test('parseSubscription: what a browser sends, checked', async (t) => {
+  const p256dh = Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url');
+  const auth = Buffer.alloc(16, 1).toString('base64url');
+  const ok = { endpoint: 'https://fcm.googleapis.com/fcm/send/x', keys: { p256dh, auth } };
+  const services = [...DEFAULT_PUSH_SERVICES];
+  t.same(parseSubscription(JSON.stringify(ok), services), { ok: true, sub: ok });
+  const bad: Array<[string, unknown, RegExp]> = [
+    ['not JSON', '{', /not JSON/],
+    ['no endpoint', { keys: ok.keys }, /no endpoint/],
+    ['endpoint elsewhere', { ...ok, endpoint: 'https://example.com/x' }, /not on an allowed push service/],
+    ['short key', { ...ok, keys: { p256dh: 'AAAA', auth } }, /p256dh/],
+    ['compressed point', { ...ok, keys: { p256dh: Buffer.concat([Buffer.from([2]), Buffer.alloc(64)]).toString('base64url'), auth } }, /p256dh/],
+    ['short auth', { ...ok, keys: { p256dh, auth: 'AAAA' } }, /auth/],
+    ['huge', 'x'.repeat(5000), /too long/],
+  ];
+  for (const [name, raw, why] of bad) {
+    const r = parseSubscription(typeof raw === 'string' ? raw : JSON.stringify(raw), services);
+    t.equal(r.ok, false, name);
+    if (!r.ok) t.match(r.reason, why, name);
+  }
 });

@@ -131,10 +131,12 @@ async function download(url: string, path: string): Promise<{ status: number; he
   return { status: r.statusCode, headers: r.headers, bytes, sha256: hash.digest('hex') };
 }
 
+// One portal and one gateway process serve every test here: starting them is the slow part.
+const portal = await startDemoPortal({ port: 0 });
+t.teardown(() => portal.close());
+const gw = await startChildGateway(t, `http://127.0.0.1:${portal.port}`);
+
 t.test('1 GiB up and down through the gateway process, RSS growth under 64 MiB', async (t) => {
-  const portal = await startDemoPortal({ port: 0 });
-  t.teardown(() => portal.close());
-  const gw = await startChildGateway(t, `http://127.0.0.1:${portal.port}`);
 
   // Warm up (pools, JIT, buffers) so the baseline is the steady state, not a cold process.
   const warm = await upload(gw.url, 64 * MiB);
@@ -183,9 +185,6 @@ t.test('1 GiB up and down through the gateway process, RSS growth under 64 MiB',
 });
 
 t.test('a chunked answer flows: the first bytes arrive long before the upstream finishes', async (t) => {
-  const portal = await startDemoPortal({ port: 0 });
-  t.teardown(() => portal.close());
-  const gw = await startChildGateway(t, `http://127.0.0.1:${portal.port}`);
   // SSE is the slow chunked answer the portal has: 4 events, 500 ms apart, then the end.
   const started = performance.now();
   const r = await request(`${gw.url}/events?count=4`, { headers: { accept: 'text/event-stream' } });
@@ -202,9 +201,6 @@ t.test('a chunked answer flows: the first bytes arrive long before the upstream 
 });
 
 t.test('server-sent events arrive unbuffered through the gateway', async (t) => {
-  const portal = await startDemoPortal({ port: 0 });
-  t.teardown(() => portal.close());
-  const gw = await startChildGateway(t, `http://127.0.0.1:${portal.port}`);
   const started = performance.now();
   const r = await request(`${gw.url}/events?count=6`, { headers: { accept: 'text/event-stream' } });
   t.equal(r.statusCode, 200);

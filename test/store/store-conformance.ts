@@ -171,6 +171,16 @@ export function storeConformance(t: Test, makeStore: () => Promise<Store>): void
     t.strictSame(await store.getUserState('alice'), s2, "another user's state is separate");
   });
 
+  t.test('service keys: the first stored wins, later adds change nothing', async (t) => {
+    const store = await fresh(t);
+    t.equal(await store.getServiceKey('vapid'), undefined, 'none at first');
+    const k = { name: 'vapid', sealed_private: 'v1.k.iv.ct.tag', public: 'BPub', created_at: T0 };
+    t.equal(await store.addServiceKey(k), true, 'stored');
+    t.equal(await store.addServiceKey({ ...k, sealed_private: 'other', public: 'BOther', created_at: T0 + 1 }), false, 'a second key of that name is not stored');
+    t.strictSame(await store.getServiceKey('vapid'), k, 'the first one stays, every field intact');
+    t.equal(await store.getServiceKey('other'), undefined);
+  });
+
   t.test('sign-in places: upsert per network, newest wins, old ones forgotten', async (t) => {
     const store = await fresh(t);
     t.same(await store.listSignInPlaces('alice'), [], 'none at first');

@@ -209,7 +209,7 @@ t.test('an extra catalog from ui.catalog_dir: right to left, mirrored, and refus
   writeFileSync(yaml, `server: { public_url: "https://gate.example.com" }\nroutes: [{ path: "/", upstream: "http://127.0.0.1:9" }]\nui: { languages: [en, ar], catalog_dir: "${dir}" }\n`);
   const config = loadConfig(yaml, { persistDevSecrets: false });
   t.same(config.ui.languages, ['en', 'ar']);
-  t.ok(config.ui.catalogs.ar, 'the catalog was read');
+  t.ok(config.ui.catalogs?.ar, 'the catalog was read');
   const renderer = createRenderer(VIEWS, { product_name: 'Acme' }, { ui: config.ui });
   const ar = renderer.page('login', { accept_language: 'ar-EG,ar;q=0.9', csrf: 'x' });
   t.match(ar, /<html lang="ar" dir="rtl">/, 'lang and dir follow the catalog language');

@@ -55,6 +55,17 @@ t.test('every page renders as a full document in the layout, CSP-clean', async (
   }
 });
 
+t.test('push approval page: the facts, the place by name in the page language', async (t) => {
+  const data = { mode: 'ask', token: 'tok', csrf: 'tok', who: 'Alice', app: 'portal.example.com/', action: 'POST /billing/pay', ip: '192.0.2.7', country: 'DE', at: 0, choices: [12, 47, 90], expires_in: 42 };
+  const en = renderer.page('push-approve', data);
+  t.match(en, /<dd data-fact="place">Germany<\/dd>/);
+  t.match(en, /<dd data-fact="action">POST \/billing\/pay<\/dd>/);
+  t.equal(en.match(/class="button button--secondary push-choice"/g)?.length, 3, 'three numbers');
+  const de = createRenderer(VIEWS, BRANDING, { ui: { languages: ['en', 'de'], default_language: 'en', time_zone: 'UTC' } }).page('push-approve', { ...data, accept_language: 'de' });
+  t.match(de, /<dt>Ungefährer Ort<\/dt><dd data-fact="place">Deutschland<\/dd>/, 'German page, German country name');
+  t.notMatch(renderer.page('push-approve', { ...data, country: undefined }), /data-fact="place"/, 'no place when unknown');
+});
+
 t.test('hostile data is text, never markup', async (t) => {
   const pages: Array<[string, Record<string, unknown>]> = [
     ['login', { csrf: HOSTILE, rd: HOSTILE, username: HOSTILE, error: HOSTILE, app_name: HOSTILE }],

@@ -52,18 +52,19 @@
     function run(autofill) {
       var mine = ++generation;
       return post(box.getAttribute('data-options-url'), csrf, {}).then(function (res) {
-        if (!res.ok) throw { code: res.code, wait: res.wait_seconds };
+        if (!res.ok) throw { answer: res.code || 'failed', wait: res.wait_seconds };
         return lib.startAuthentication({ optionsJSON: res.options, useBrowserAutofill: autofill });
       }).then(function (response) {
         return post(box.getAttribute('data-verify-url'), csrf, { response: response, rd: box.getAttribute('data-rd') || '' });
       }).then(function (res) {
-        if (!res.ok) throw { code: res.code, wait: res.wait_seconds };
+        if (!res.ok) throw { answer: res.code || 'failed', wait: res.wait_seconds };
         window.location.assign(res.redirect);
       }).catch(function (err) {
         if (mine !== generation) return;
-        var code = err && err.code ? err.code : (err && (err.name === 'NotAllowedError' || err.name === 'AbortError') ? 'cancelled' : 'failed');
+        // err.answer: the gateway's word (failed, expired, throttled); otherwise the browser's (WebAuthnError names).
+        var code = err && err.answer ? err.answer : (err && (err.name === 'NotAllowedError' || err.name === 'AbortError') ? 'cancelled' : 'failed');
         // An autofill offer that simply ends (the person typed a password instead) is no error.
-        if (!autofill || (err && err.code)) show(message(code, err && err.wait));
+        if (!autofill || (err && err.answer)) show(message(code, err && err.wait));
         if (!autofill) offerInAutofill();
       });
     }

@@ -17,7 +17,7 @@ export interface UiConfig {
   time_zone: string;              // IANA zone for dates and times on pages; default UTC
   catalog_dir?: string;           // extra catalogs, <language>.json (flat key → text); read at load and reload
   /** The catalogs read from catalog_dir, by language (their keys are checked against English where the catalog lives). */
-  catalogs: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  catalogs?: Readonly<Record<string, Readonly<Record<string, string>>>>; // absent: none
 }
 
 export const uiSchema = obj({ languages: strList, default_language: nonEmpty, time_zone: nonEmpty, catalog_dir: nonEmpty } satisfies PropertiesOf<Omit<UiConfig, 'catalogs'>>);

@@ -434,4 +434,12 @@ export const de: Catalog = {
   'push.failure.expired': 'Die Anfrage ist abgelaufen, bevor sie beantwortet wurde.',
   'push.failure.pending': 'Die Anfrage wurde noch nicht beantwortet. Beantworten Sie sie auf Ihrem Telefon und fahren Sie dann fort.',
   'push.failure.gone': 'Diese Anfrage ist nicht mehr gültig. Senden Sie eine neue.',
+  'push.approve.place': 'Ungefährer Ort',
+  'push.enroll.browser_lead': 'Öffnen Sie diese Seite auf Ihrem Telefon und schalten Sie Benachrichtigungen ein: Anfragen kommen dann als Benachrichtigung.',
+  'push.enroll.browser': 'Benachrichtigungen in diesem Browser erhalten',
+  'push.enroll.browser_failed': 'Dieser Browser konnte Benachrichtigungen nicht einschalten. Prüfen Sie, ob Benachrichtigungen für diese Website erlaubt sind, oder nutzen Sie den Link per E-Mail.',
+  'push.enroll.or_link': 'Oder Anfragen als Link per E-Mail erhalten',
+  'push.error.undelivered': 'Ihr Telefon war gerade nicht erreichbar. Versuchen Sie es gleich noch einmal oder verwenden Sie eine andere Methode.',
+  'push.error.web_push_refused': 'Der Push-Dienst dieses Browsers kann hier nicht verwendet werden. Verwenden Sie den Link per E-Mail oder eine andere Methode.',
+  'challenge.why_risk': 'Diese Anmeldung ist anders als Ihre üblichen (neues Netzwerk, neuer Ort oder Browser), deshalb ist eine neue Prüfung nötig.',
 };

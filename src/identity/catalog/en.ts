@@ -450,6 +450,14 @@ export const en = {
   'push.failure.expired': 'The request expired before it was answered.',
   'push.failure.pending': 'The request has not been answered yet. Answer it on your phone, then continue.',
   'push.failure.gone': 'That request is no longer valid. Send a new one.',
+  'push.approve.place': 'Approximate place',
+  'push.enroll.browser_lead': 'On your phone, open this page and turn on notifications: requests then arrive as a notification.',
+  'push.enroll.browser': 'Get notifications in this browser',
+  'push.enroll.browser_failed': 'This browser could not turn on notifications. Check that notifications are allowed for this site, or use the link by email.',
+  'push.enroll.or_link': 'Or get requests as a link by email',
+  'push.error.undelivered': 'We could not reach your phone just now. Try again in a moment, or use another method.',
+  'push.error.web_push_refused': 'This browser’s push service cannot be used here. Use the link by email, or another method.',
+  'challenge.why_risk': 'This sign-in is not like your usual ones (a new network, place or browser), so it needs a fresh check.',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -434,4 +434,12 @@ export const es: Catalog = {
   'push.failure.expired': 'La solicitud caducó antes de recibir respuesta.',
   'push.failure.pending': 'La solicitud aún no tiene respuesta. Respóndala en su teléfono y después continúe.',
   'push.failure.gone': 'Esa solicitud ya no es válida. Envíe una nueva.',
+  'push.approve.place': 'Lugar aproximado',
+  'push.enroll.browser_lead': 'En su teléfono, abra esta página y active las notificaciones: las solicitudes llegarán entonces como notificación.',
+  'push.enroll.browser': 'Recibir notificaciones en este navegador',
+  'push.enroll.browser_failed': 'Este navegador no pudo activar las notificaciones. Compruebe que las notificaciones están permitidas para este sitio, o use el enlace por correo.',
+  'push.enroll.or_link': 'O recibir las solicitudes como enlace por correo',
+  'push.error.undelivered': 'No pudimos contactar con su teléfono ahora mismo. Inténtelo de nuevo en un momento o use otro método.',
+  'push.error.web_push_refused': 'El servicio push de este navegador no se puede usar aquí. Use el enlace por correo u otro método.',
+  'challenge.why_risk': 'Este inicio de sesión no se parece a los habituales (una red, un lugar o un navegador nuevos), así que necesita una nueva comprobación.',
 };

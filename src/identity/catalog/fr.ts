@@ -434,4 +434,12 @@ export const fr: Catalog = {
   'push.failure.expired': 'La demande a expiré avant d’avoir reçu une réponse.',
   'push.failure.pending': 'La demande n’a pas encore reçu de réponse. Répondez sur votre téléphone, puis continuez.',
   'push.failure.gone': 'Cette demande n’est plus valide. Envoyez-en une nouvelle.',
+  'push.approve.place': 'Lieu approximatif',
+  'push.enroll.browser_lead': 'Sur votre téléphone, ouvrez cette page et activez les notifications : les demandes arriveront alors sous forme de notification.',
+  'push.enroll.browser': 'Recevoir les notifications dans ce navigateur',
+  'push.enroll.browser_failed': 'Ce navigateur n’a pas pu activer les notifications. Vérifiez qu’elles sont autorisées pour ce site, ou utilisez le lien par e-mail.',
+  'push.enroll.or_link': 'Ou recevoir les demandes sous forme de lien par e-mail',
+  'push.error.undelivered': 'Impossible de joindre votre téléphone pour le moment. Réessayez dans un instant ou utilisez une autre méthode.',
+  'push.error.web_push_refused': 'Le service push de ce navigateur ne peut pas être utilisé ici. Utilisez le lien par e-mail ou une autre méthode.',
+  'challenge.why_risk': 'Cette connexion ne ressemble pas à vos connexions habituelles (nouveau réseau, lieu ou navigateur) : elle nécessite une nouvelle vérification.',
 };

@@ -51,5 +51,21 @@ sectionTable(t, 'factors', [
       'factors.push.channel': [6, /unknown key/],
     },
   },
+  {
+    name: 'factors.push.web_push: the subject, the browsers\' push services by default',
+    yaml: 'factors:\n  push:\n    web_push: {subject: "mailto:ops@example.com"}\n', partial: true,
+    want: { push: { timeout: 60_000, max_pending: 3, backoff: 5_000, suspend_after: 3, suspend_window: 900_000, suspend_for: 900_000,
+      web_push: { subject: 'mailto:ops@example.com', push_services: ['https://fcm.googleapis.com', 'https://updates.push.services.mozilla.com', 'https://web.push.apple.com', 'https://*.notify.windows.com'] } } },
+  },
+  {
+    name: 'factors.push.web_push: subject required and checked; push services are origins',
+    yaml: 'factors:\n  push:\n    web_push:\n      subject: ops@example.com\n      push_services: [https://push.example.com/path, "*.example.com"]\n',
+    issues: {
+      'factors.push.web_push.subject': [4, /mailto: address or an https: URL/],
+      'factors.push.web_push.push_services.0': [5, /must be an origin/],
+      'factors.push.web_push.push_services.1': [5, /must be an origin/],
+    },
+  },
+  { name: 'factors.push.web_push: no subject', yaml: 'factors:\n  push:\n    web_push: {}\n', issues: { 'factors.push.web_push.subject': [3, /required|subject/] } },
   { name: 'a bad ttl', yaml: 'factors:\n  email_otp: {ttl: soon}\n', issues: { 'factors.email_otp.ttl': [2, /invalid duration "soon"/] } },
 ]);

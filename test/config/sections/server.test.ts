@@ -41,6 +41,11 @@ sectionTable(t, 'server', [
     want: { workers: 'auto' },
   },
   {
+    name: 'workers above 1 with an in-memory SQLite store (one database per worker)',
+    yaml: 'server:\n  workers: 2\nstore:\n  kind: sqlite\n  path: ":memory:"\n',
+    issues: { 'store.path': [5, /one database per process: with server\.workers above 1/] },
+  },
+  {
     name: 'workers: zero',
     yaml: 'server:\n  workers: 0\n',
     issues: { 'server.workers': [2, /whole number from 1 to 64, or auto/] },
