@@ -21,7 +21,7 @@ import { pushApprovalMessage, type MessageContext } from '../identity/messages.t
 import { answerPush, backoffAfter, countsAsRefusal, parsePushRequest, pickNumbers, statusAt, type PushAnswer, type PushContext, type PushRequest, type PushStatus } from './push-core.ts';
 import { cleanFactorName, factorKindInfo, verified, type Verified } from './types.ts';
 import type { SecretBox } from '../store/secret-box.ts';
-import { createWebPushSender, type WebPushSender } from './web-push.ts';
+import { createWebPushSender, SubscriptionGoneError, type WebPushSender } from './web-push.ts';
 
 /** How long an answered or expired request stays readable for the sign-in page. */
 const KEEP_AFTER_MS = 5 * 60_000;
@@ -41,9 +41,9 @@ export interface PushOptions {
 }
 
 export type PushStart =
-  | { ok: true; id: string; number: number; expires: number; failed: string[] }
-  | { ok: false; reason: 'undelivered'; failed: string[] }
-  | { ok: false; reason: 'suspended' | 'backoff'; retryAfterMs: number }
+  | { ok: true; id: string; number: number; expires: number; failed: string[]; gone: FactorRecord[] }
+  | { ok: false; reason: 'undelivered'; failed: string[]; gone: FactorRecord[] }
+  | { ok: false; reason: 'suspended' | 'backoff'; retryAfterMs: number; newly?: boolean }
   | { ok: false; reason: 'too_many' | 'no_channel' };
 
 /** A refusal was counted; `suspended` when it was the one that suspended push for the user. */
@@ -123,6 +123,20 @@ export function createPushService(opts: PushOptions): PushService {
     await shared.set(suspendKey(user), String(now()), config.suspend_for);
     return { suspended: true };
   }
+  /**
+   * A slot whose push is no longer pending is freed; a time-out found here is
+   * counted, so pushes left to expire (a bombing browser that never polls)
+   * still count toward the suspension.
+   */
+  async function releaseStale(user: string, i: number): Promise<void> {
+    const holder = await shared.get(slotKey(user, i));
+    if (holder === null) return;
+    const req = await read(holder);
+    const status = req === undefined ? undefined : statusAt(req, now());
+    if (status === 'pending') return;
+    if (req !== undefined && status === 'expired') await countExpiry(req);
+    if ((await shared.get(slotKey(user, i))) === holder) await shared.delete(slotKey(user, i));
+  }
   /** A time-out is counted once, by whoever notices it first. */
   async function countExpiry(req: PushRequest): Promise<Refusal | undefined> {
     if (!(await shared.setIfAbsent(countedKey(req.id), '1', config.timeout + KEEP_AFTER_MS))) return undefined;
@@ -172,11 +186,19 @@ export function createPushService(opts: PushOptions): PushService {
       const wait = await shared.ttl(nextKey(id));
       if (wait > 0) return { ok: false, reason: 'backoff', retryAfterMs: wait };
       const reqId = randomBytes(18).toString('base64url');
+      // Every slot is looked at first, so each push left to expire is counted now.
+      for (let i = 0; i < config.max_pending; i++) await releaseStale(id, i);
       let slot = -1;
       for (let i = 0; i < config.max_pending && slot < 0; i++) {
-        if (await shared.setIfAbsent(slotKey(id, i), reqId, config.timeout)) slot = i;
+        if (await shared.setIfAbsent(slotKey(id, i), reqId, config.timeout + KEEP_AFTER_MS)) slot = i;
       }
       if (slot < 0) return { ok: false, reason: 'too_many' };
+      // Time-outs counted just now may have suspended push.
+      const suspendedNow = await shared.ttl(suspendKey(id));
+      if (suspendedNow > 0) {
+        await shared.delete(slotKey(id, slot));
+        return { ok: false, reason: 'suspended', retryAfterMs: suspendedNow, newly: true };
+      }
       const n = await shared.incr(sendsKey(id), config.suspend_window);
       const backoff = backoffAfter(n, config.backoff);
       if (backoff > 0) await shared.set(nextKey(id), String(n), backoff);
@@ -193,14 +215,22 @@ export function createPushService(opts: PushOptions): PushService {
       for (const [i, token] of tokens.entries()) await shared.set(tokKey(token), `${reqId}:${targets[i].factor ?? ''}`, config.timeout);
       const sent = await Promise.allSettled(targets.map((to, i) => deliver(to.data, user, req, `${origin}/.gatehouse/push?${new URLSearchParams({ t: tokens[i] })}`, message)));
       const failed = sent.flatMap((s, i) => s.status === 'rejected' ? [`${String(targets[i].data.channel)}: ${(s.reason as Error)?.message ?? s.reason}`] : []);
+      // A subscription the push service says is gone never comes back: its channel is removed (the page tells the user).
+      const gone: FactorRecord[] = [];
+      for (const [i, r] of sent.entries()) {
+        const factor = targets[i].factor;
+        if (r.status !== 'rejected' || !(r.reason instanceof SubscriptionGoneError) || factor === undefined) continue;
+        const rec = await store.getFactor(id, factor);
+        if (rec !== undefined && await store.removeFactor(id, factor)) gone.push(rec);
+      }
       if (failed.length === sent.length) {
         // Reached no phone: nothing may stay answerable, and the slot is free again.
         for (const token of tokens) await shared.delete(tokKey(token));
         await shared.delete(reqKey(reqId));
         await freeSlot(req);
-        return { ok: false, reason: 'undelivered', failed };
+        return { ok: false, reason: 'undelivered', failed, gone };
       }
-      return { ok: true, id: reqId, number, expires: req.expires, failed };
+      return { ok: true, id: reqId, number, expires: req.expires, failed, gone };
     },
 
     async status(user, id) {

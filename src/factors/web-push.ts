@@ -20,6 +20,14 @@ const VAPID_KEY = 'vapid';
 const SEND_TIMEOUT_MS = 10_000;
 const MAX_ENDPOINT_CHARS = 2048;
 
+/** The push service says the subscription is no more (404/410, RFC 8030 §7.3): the browser dropped it. */
+export class SubscriptionGoneError extends Error {
+  constructor(status: number) {
+    super(`push service answered ${status}: the subscription is gone`);
+    this.name = 'SubscriptionGoneError';
+  }
+}
+
 export interface Subscription { endpoint: string; keys: { p256dh: string; auth: string } }
 
 /** What the browser's PushSubscription.toJSON() gave, checked; or why it cannot be used. */
@@ -99,6 +107,7 @@ export function createWebPushSender(opts: { store: Store; box: SecretBox; config
       });
       await res.body.dump();
       // 201 Created (RFC 8030 §5); 404/410: the subscription is gone (the browser dropped it).
+      if (res.statusCode === 404 || res.statusCode === 410) throw new SubscriptionGoneError(res.statusCode);
       if (res.statusCode < 200 || res.statusCode > 299) throw new Error(`push service answered ${res.statusCode}`);
     },
   };

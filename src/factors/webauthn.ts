@@ -312,8 +312,9 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
         return { ok: false, reason: `registration refused: ${describe(err)}` };
       }
 
-      const existing = await webauthnCredentials(store, id);
-      if (existing.some(({ data }) => data.credential_id === info.credential.id)) return { ok: false, reason: 'credential already registered' };
+      // Registered to anyone (WebAuthn §7.1 step 26): credential ids are not secret, and a second
+      // owner of one would end its first owner's passkey sign-in (finishDiscoverable refuses two).
+      if ((await store.factorsByCredentialId(info.credential.id)).length > 0) return { ok: false, reason: 'credential already registered' };
 
       const data: WebAuthnCredentialData = {
         credential_id: info.credential.id,

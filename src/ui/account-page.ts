@@ -1,7 +1,7 @@
 // /.gatehouse/account: the user's security page. Lists factors with
 // their last use, trusted browsers and recovery codes left. Opening it needs
 // a second factor in this session (except for a user with none to give).
-// Every change needs a second factor from the last five minutes: the change is
+// Every change but signing another browser out needs a second factor from the last five minutes: the change is
 // kept in the session, the check is asked for, and the change is finished when
 // the user comes back. Destructive changes ask for confirmation first. The
 // last factor cannot be removed while the rollout requires MFA of this user.
@@ -23,6 +23,8 @@ const ACCOUNT = '/.gatehouse/account';
 const PENDING_ACTION_MS = 10 * 60_000;
 /** Changes that ask "Are you sure?" before they are made. */
 const CONFIRMED_ACTIONS = new Set(['remove-factor', 'regenerate-recovery', 'sign-out-everywhere']);
+/** Changes made without a fresh second factor. */
+const FREE_ACTIONS = new Set(['revoke-session']);
 const ACTIONS = new Set(['remove-factor', 'rename-factor', 'regenerate-recovery', 'revoke-device', 'revoke-session', 'sign-out-everywhere']);
 
 /** The user's signed-in browsers the security page lists: registered, alive, not revoked; this browser first. */
@@ -46,7 +48,7 @@ async function render(ctx: RequestContext, extra: Record<string, unknown> = {}, 
   const now = ctx.svc.now();
   sendPage(ctx, status, 'account', {
     user: currentUser(ctx),
-    factors: factors.map((f) => ({ id: f.id, name: f.name, kind: f.kind, created: f.created_at, last_used: f.last_used_at, renamable: f.kind === 'webauthn' })),
+    factors: factors.map((f) => ({ id: f.id, name: f.name, kind: f.kind, created: f.created_at, last_used: f.last_used_at, renamable: f.kind === 'webauthn' || f.kind === 'push' })),
     devices: devices.filter((d) => d.expires_at > now).map((d) => ({ id: d.id, label: d.label, created: d.created_at, expires: d.expires_at, last_used: d.last_used_at })),
     recovery_remaining: remaining,
     sessions,
@@ -98,7 +100,8 @@ async function accountSubmit(ctx: RequestContext): Promise<void> {
   if (!ACTIONS.has(action.action)) return errorPage(ctx, 400);
   if (CONFIRMED_ACTIONS.has(action.action) && form.confirmed !== '1') return askToConfirm(ctx, action);
   // Changes need a fresh second factor: keep the change, ask for the check, finish it on the way back.
-  if (factorAge(ctx) > FRESH_FACTOR_MS) {
+  // Signing another browser out only ends access (what a user who sees a stranger's session needs at once): no check.
+  if (factorAge(ctx) > FRESH_FACTOR_MS && !FREE_ACTIONS.has(action.action)) {
     const setCookie = await commitSession(ctx, { ...ctx.session!, pending_action: { ...action, at: ctx.svc.now() } });
     const rd = `${ACCOUNT}?resume=1`;
     return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd, why: action.action })}`, { 'set-cookie': setCookie }, 303);

@@ -27,6 +27,7 @@ import { releaseHeldCookies } from '../web/upstream-form-login.ts';
 import { afterChallenge, flowQuery, readFlow, type Flow } from './challenge-page.ts';
 import { cleanPushId } from '../factors/push.ts';
 import { parseSubscription } from '../factors/web-push.ts';
+import { deviceLabel } from '../web/remembered-device.ts';
 import { pushFailureMessage, pushRefused, pushStarted } from './push-pages.ts';
 import { passkeySignInOffered } from './passkey-signin.ts';
 
@@ -229,7 +230,12 @@ async function pushEnrollSubmit(ctx: RequestContext, flow: Flow, form: Record<st
   if (!attempt) return;
   const done = await push.complete(u.id, id);
   if (done.ok && done.req.purpose === 'enroll' && done.req.channel) {
-    const factor = await push.addChannel(u.id, done.req.channel, form.name);
+    // Named after where requests go, so a user with several tells them apart (renamable on the account page).
+    const { t } = requestTranslator(ctx);
+    const name = form.name || (done.req.channel.channel === 'web_push'
+      ? t('push.name.web_push', { device: deviceLabel(String(ctx.req.headers['user-agent'] ?? '')) })
+      : t('push.name.link', { destination: String(done.req.channel.destination) }));
+    const factor = await push.addChannel(u.id, done.req.channel, name);
     return enrolled(ctx, flow, 'push', factor.id, factor.name, attempt);
   }
   if (!done.ok && done.reason === 'pending' && done.req) {

@@ -29,11 +29,22 @@ function addressKeys(ctx: RequestContext) {
   return throttleKeys('pwd', '-', ctx.client.ip).filter((k) => !k.account);
 }
 
+/**
+ * Ceremonies one address may start per minute. Each leaves a challenge in
+ * shared state for the ceremony's timeout, and the sign-in page's anonymous
+ * sessions cost nothing to make: without a cap, one client could fill shared
+ * state (as the OIDC start is capped, ui/oidc-pages.ts). Generous, since the
+ * page asks on every load (the autofill offer).
+ */
+const STARTS_PER_MINUTE = 60;
+
 export async function passkeyOptions(ctx: RequestContext): Promise<void> {
   if (!passkeySignInOffered(ctx)) return sendJson(ctx, 404, { ok: false, code: 'unavailable' });
   if (!(await begin(ctx, false))) return;
   const wait = await ctx.svc.throttle.waiting(addressKeys(ctx));
   if (wait > 0) return sendJson(ctx, 429, { ok: false, code: 'throttled', wait_seconds: Math.ceil(wait / 1000) });
+  const starts = await ctx.svc.shared.incr(`passkey:start:${ctx.client.ip}`, 60_000);
+  if (starts > STARTS_PER_MINUTE) return sendJson(ctx, 429, { ok: false, code: 'throttled', wait_seconds: Math.ceil(Math.max(1000, await ctx.svc.shared.ttl(`passkey:start:${ctx.client.ip}`)) / 1000) });
   const options = await ctx.svc.webauthn.discoverableOptions(ctx.session!.sid);
   sendJson(ctx, 200, { ok: true, options });
 }

@@ -11,8 +11,9 @@ import { selectRoute } from '../policy/route-table.ts';
 import { cleanPushId, pushRef, type PushStart } from '../factors/push.ts';
 import type { PushContext, PushRequest } from '../factors/push-core.ts';
 import type { Refusal } from '../factors/push.ts';
-import { pushNotMeAlert } from '../identity/messages.ts';
+import { factorRemovedMessage, pushNotMeAlert } from '../identity/messages.ts';
 import { msg, plural, translator, type Msg } from '../identity/translate.ts';
+import { notifyUser } from './second-factor.ts';
 
 /** What the approval page will show of a sign-in that waits for the step of `rd` (and a kept request). */
 export function pushContextFor(ctx: RequestContext, rd: string, pending: { method: string; path: string } | null, rule: string | null): PushContext {
@@ -34,12 +35,17 @@ export function pushContextFor(ctx: RequestContext, rd: string, pending: { metho
 /** Audits a push that went out; the page's words for one that did not. */
 export async function pushStarted(ctx: RequestContext, user: string, started: PushStart, purpose: 'challenge' | 'enroll', action: string): Promise<Msg | undefined> {
   if (started.ok || started.reason === 'undelivered') {
+    for (const f of started.gone) {
+      await ctx.svc.audit.write({ event: 'factor.removed', user, factor: 'push', factor_id: f.id, by: 'push service (subscription gone)', ip: ctx.client.ip, request_id: ctx.requestId });
+      notifyUser(ctx, user, (c) => factorRemovedMessage(c, { label: c.tr.t('factor.push.label'), name: f.name }));
+    }
     if (started.failed.length > 0) ctx.svc.log.warn({ req_id: ctx.requestId, user, failed: started.failed }, started.ok ? 'push not delivered on every channel' : 'push delivered on no channel');
   }
   if (started.ok) {
     await ctx.svc.audit.write({ event: 'push.sent', user, push_id: pushRef(started.id), purpose, action, ip: ctx.client.ip, request_id: ctx.requestId });
     return undefined;
   }
+  if (started.reason === 'suspended' && started.newly) await pushRefused(ctx, user, { suspended: true }, 'expired');
   const seconds = 'retryAfterMs' in started ? Math.ceil(started.retryAfterMs / 1000) : 0;
   switch (started.reason) {
     case 'suspended': return plural('push.error.suspended', Math.ceil(seconds / 60));

@@ -6,12 +6,16 @@
 // and satisfies a step-up rule that asks for a passkey.
 
 import t from 'tap';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { addVirtualAuthenticator, newPage, requireChromium } from '../helpers/browser.ts';
+import { readAudit } from '../helpers/gateway.ts';
 import { enrollWebAuthn, portalIdentity, lookAt, signIn, signOut, startBrowserGateway, watchConsole } from './harness.ts';
 
 const USERS = {
   alice: { password: 'alice-test-pass', groups: ['staff'] },
   bob: { password: 'bob-test-pass', groups: ['staff'] },
+  carol: { password: 'carol-test-pass', groups: ['staff'] },
 };
 
 if (requireChromium(t)) {
@@ -85,6 +89,32 @@ if (requireChromium(t)) {
     t.equal(new URL(page.url()).pathname, '/.gatehouse/login', 'nobody signed in');
     await lookAt(t, page, 'passkey-signin-cancelled');
     t.same(problems.filter((p) => !/NotAllowedError|AbortError/.test(p)), [], 'no CSP violation or script error');
+    await page.context().close();
+  });
+
+  t.test('a disabled user\'s passkey signs nobody in', async (t) => {
+    const page = await newPage(browser);
+    const problems = watchConsole(page);
+    await addVirtualAuthenticator(page, { transport: 'internal', residentKey: true, userVerification: true, userVerified: true });
+    await signIn(page, f.url, 'carol', 'carol-test-pass', '/');
+    await enrollWebAuthn(t, page, 'passkey', 'Laptop');
+    await signOut(page, f.url);
+
+    const doc = parse(readFileSync(f.usersPath, 'utf8')) as { users: Record<string, { disabled: boolean }> };
+    doc.users.carol.disabled = true;
+    writeFileSync(f.usersPath, stringify(doc));
+    // The gateway reloads the users file on its own: wait until it says carol is disabled.
+    for (let i = 0; i < 100 && !f.gw.services.identity.getUser('carol')?.disabled; i++) await new Promise((r) => setTimeout(r, 50));
+    t.equal(f.gw.services.identity.getUser('carol')?.disabled, true, 'the users file now disables carol');
+
+    await page.goto(`${f.url}/reports`);
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    const error = page.locator('[data-webauthn-error]');
+    await error.waitFor({ state: 'visible' });
+    t.equal(await error.textContent(), 'That passkey could not sign you in. Try again, or use your username and password.');
+    t.equal(new URL(page.url()).pathname, '/.gatehouse/login', 'still on the sign-in page');
+    t.match(readAudit(f).filter((e) => e.event === 'signin.failure').at(-1), { user: 'carol', reason: 'passkey of an unknown or disabled user' }, 'audited');
+    t.same(problems, [], 'no CSP violation or script error');
     await page.context().close();
   });
 }

@@ -7,9 +7,9 @@
 // the operator told of "I didn't try to sign in").
 
 import t from 'tap';
-import { newPage, requireChromium, screenshot } from '../helpers/browser.ts';
+import { newPage, requireChromium } from '../helpers/browser.ts';
 import { readAudit } from '../helpers/gateway.ts';
-import { portalIdentity, screenshotModes, signIn, signOut, startBrowserGateway, watchConsole } from './harness.ts';
+import { lookAt, portalIdentity, signIn, signOut, startBrowserGateway, watchConsole } from './harness.ts';
 import { answerOnPhone, enrollPush, lastApprovalLink, offeredNumbers, outbox, shownNumber } from './push-harness.ts';
 
 const USERS = {
@@ -42,7 +42,7 @@ if (requireChromium(t)) {
     // This browser can do Web Push: push-subscribe.js shows its button (the link by email stays).
     await page.getByRole('button', { name: 'Get notifications in this browser' }).waitFor();
     t.ok(await page.getByRole('button', { name: 'Send a confirmation link' }).isVisible(), 'the link by email is offered too');
-    await screenshot(page, 'push-enroll');
+    await lookAt(t, page, 'push-enroll');
     await signOut(page, f.url);
     await enrollPush(browser, f, page, 'alice', 'alice-test-pass');
     t.equal(page.url(), `${f.url}/reports`, 'enrolled and on to the portal');
@@ -56,7 +56,7 @@ if (requireChromium(t)) {
     await sendPush(page);
     const number = await shownNumber(page);
     t.ok(number >= 10 && number <= 99, 'a two-digit number is shown');
-    await screenshotModes(page, 'push-waiting');
+    await lookAt(t, page, 'push-waiting');
 
     const phone = await newPage(browser, { phone: true });
     const phoneProblems = watchConsole(phone);
@@ -70,12 +70,13 @@ if (requireChromium(t)) {
     const offered = await offeredNumbers(phone);
     t.equal(offered.length, 3, 'three numbers');
     t.ok(offered.includes(number), 'the shown one among them');
-    await screenshotModes(phone, 'push-approve');
+    await lookAt(t, phone, 'push-approve');
     // Looking at the link changes nothing (chat previews fetch links too).
     t.equal(await shownNumber(page), number);
 
     await Promise.all([phone.waitForNavigation(), phone.getByRole('button', { name: String(number), exact: true }).click()]);
     t.equal(await phone.locator('[data-push-outcome]').getAttribute('data-push-outcome'), 'approved');
+    await lookAt(t, phone, 'push-approved');
     await page.waitForURL(`${f.url}/reports`);
     const id = await portalIdentity(page);
     t.equal(id.User, 'alice');
@@ -84,6 +85,9 @@ if (requireChromium(t)) {
     const [factor] = await f.gw.services.store.listFactors('alice');
     t.ok(readAudit(f).some((e) => e.event === 'factor.used' && e.user === 'alice' && e.factor === 'push' && e.factor_id === factor.id), 'the passed check names the channel answered');
     t.ok(factor.last_used_at !== null && factor.last_used_at > factor.created_at, 'and its last use is recorded');
+    t.equal(factor.name, 'Link to alice@example.com', 'named after where requests go');
+    await page.goto(`${f.url}/.gatehouse/account`);
+    t.match(await page.locator('main').textContent(), /Link to alice@example\.com/, 'the security page lists it');
 
     // The link worked once.
     await phone.goto(lastApprovalLink(f.dir, 'alice@example.com'));
@@ -112,7 +116,7 @@ if (requireChromium(t)) {
     const audit = readAudit(f);
     t.ok(audit.some((e) => e.event === 'push.answered' && e.outcome === 'wrong_number'), 'the wrong number is audited');
     t.ok(audit.some((e) => e.event === 'factor.failure' && e.user === 'alice' && e.factor === 'push' && e.reason === 'wrong_number'), 'and counted as a failed check');
-    await screenshot(page, 'push-wrong-number');
+    await lookAt(t, page, 'push-wrong-number');
 
     f.clock.advance(60_000);
     await page.goto(`${f.url}/.gatehouse/challenge?rd=%2Freports&method=push`);
@@ -182,7 +186,7 @@ if (requireChromium(t)) {
     t.notOk(await send(), 'no push while suspended');
     t.match(await page.locator('.alert--error').textContent(), /paused for 14 minutes/);
     t.ok(await page.getByRole('link', { name: 'Try another method' }).isVisible(), 'other methods stay');
-    await screenshot(page, 'push-suspended');
+    await lookAt(t, page, 'push-suspended');
     // The suspension ends.
     f.clock.advance(15 * 60_000);
     await page.goto(pushPage);

@@ -11,7 +11,9 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createDecipheriv, createECDH, hkdfSync, randomBytes } from 'node:crypto';
 import { importJWK, jwtVerify } from 'jose';
-import { Client, startTestGateway } from '../helpers/gateway.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, readAudit, startTestGateway } from '../helpers/gateway.ts';
 
 interface Received { headers: IncomingMessage['headers']; body: Buffer; path: string }
 
@@ -139,6 +141,7 @@ t.test('Web Push: enroll this browser, then approve a sign-in from the notificat
   t.equal(factor.kind, 'push');
   t.equal(factor.data.channel, 'web_push');
   t.equal(factor.data.service, ps.origin, 'the push service is shown');
+  t.match(factor.name, /^Notifications: /, 'named after the browser that subscribed');
   t.notMatch(JSON.stringify(factor.data), /sub-1|p256dh/, 'the subscription is sealed at rest');
   const vapidRecord = await f.gw.services.store.getServiceKey('vapid');
   t.equal(vapidRecord?.public, vapidKey, 'the VAPID key pair is in the store');
@@ -161,7 +164,7 @@ t.test('Web Push: enroll this browser, then approve a sign-in from the notificat
   t.equal(done.status, 303);
   t.equal(done.headers.get('location'), '/reports', 'signed in');
 
-  // The push service drops the subscription (410 Gone): the page says the phone was not reached.
+  // The push service drops the subscription (410 Gone): the page says the phone was not reached, and the channel goes.
   ps.state.status = 410;
   const again = new Client(f.url);
   await again.signIn('alice', 'alice-test-pass', '/reports');
@@ -170,4 +173,10 @@ t.test('Web Push: enroll this browser, then approve a sign-in from the notificat
   t.equal(failed.status, 502);
   t.match(await failed.text(), /could not reach your phone/);
   t.ok(f.logs.some((l) => l.msg === 'push delivered on no channel' && JSON.stringify(l.failed).includes('410')), 'the operator log says why');
+  t.same(await f.gw.services.store.listFactors('alice'), [], 'the gone subscription is removed');
+  t.ok(readAudit(f).some((e) => e.event === 'factor.removed' && e.user === 'alice' && e.factor === 'push' && e.factor_id === factor.id), 'its removal is audited');
+  // The notice goes out after the answer: wait for the line (bounded), no fixed sleep.
+  const told = () => readFileSync(join(f.dir, 'outbox.log'), 'utf8').includes('"kind":"factor_removed"');
+  for (const deadline = Date.now() + 5_000; !told() && Date.now() < deadline;) await new Promise((r) => setImmediate(r));
+  t.ok(told(), 'and the user is told');
 });

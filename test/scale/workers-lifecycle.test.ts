@@ -2,8 +2,8 @@
 // processes on real sockets. Metrics are summed over the workers; SIGHUP
 // validates the config once and rolls the workers while a request is in flight,
 // and that request still gets its answer; a config that does not validate
-// changes nothing; a killed worker is replaced and the
-// replacement logged. The upstream here holds `/hold` until the test lets it go,
+// changes nothing; a killed worker is replaced and the replacement logged; a
+// killed primary leaves no worker behind. The upstream here holds `/hold` until the test lets it go,
 // so "in flight" is a fact, not a timing guess.
 
 import t from 'tap';
@@ -116,5 +116,13 @@ t.test('a primary and two workers: metrics, reload by rolling, a crash replaced'
     t.equal(crash.length, 1);
     t.match(crash[0], { level: 50, worker: victim, signal: 'SIGKILL' }, 'logged as an error, naming the worker and the signal');
     for (let i = 0; i < 4; i++) t.equal((await get(gw, '/x')).status, 200, 'still serving');
+  });
+
+  await t.test('a primary that dies takes its workers with it (no orphan serving without the shared state)', async (t) => {
+    const workers = childPids(gw.pid);
+    process.kill(gw.pid, 'SIGKILL');
+    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    await waitFor('the workers to exit', async () => workers.every((p) => !alive(p)), 30_000);
+    t.pass(`workers ${workers.join(', ')} exited`);
   });
 });

@@ -442,4 +442,6 @@ export const de: Catalog = {
   'push.error.undelivered': 'Ihr Telefon war gerade nicht erreichbar. Versuchen Sie es gleich noch einmal oder verwenden Sie eine andere Methode.',
   'push.error.web_push_refused': 'Der Push-Dienst dieses Browsers kann hier nicht verwendet werden. Verwenden Sie den Link per E-Mail oder eine andere Methode.',
   'challenge.why_risk': 'Diese Anmeldung ist anders als Ihre üblichen (neues Netzwerk, neuer Ort oder Browser), deshalb ist eine neue Prüfung nötig.',
+  'push.name.web_push': 'Benachrichtigungen: {device}',
+  'push.name.link': 'Link an {destination}',
 };

@@ -458,6 +458,8 @@ export const en = {
   'push.error.undelivered': 'We could not reach your phone just now. Try again in a moment, or use another method.',
   'push.error.web_push_refused': 'This browser’s push service cannot be used here. Use the link by email, or another method.',
   'challenge.why_risk': 'This sign-in is not like your usual ones (a new network, place or browser), so it needs a fresh check.',
+  'push.name.web_push': 'Notifications: {device}',
+  'push.name.link': 'Link to {destination}',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -442,4 +442,6 @@ export const es: Catalog = {
   'push.error.undelivered': 'No pudimos contactar con su teléfono ahora mismo. Inténtelo de nuevo en un momento o use otro método.',
   'push.error.web_push_refused': 'El servicio push de este navegador no se puede usar aquí. Use el enlace por correo u otro método.',
   'challenge.why_risk': 'Este inicio de sesión no se parece a los habituales (una red, un lugar o un navegador nuevos), así que necesita una nueva comprobación.',
+  'push.name.web_push': 'Notificaciones: {device}',
+  'push.name.link': 'Enlace a {destination}',
 };

@@ -442,4 +442,6 @@ export const fr: Catalog = {
   'push.error.undelivered': 'Impossible de joindre votre téléphone pour le moment. Réessayez dans un instant ou utilisez une autre méthode.',
   'push.error.web_push_refused': 'Le service push de ce navigateur ne peut pas être utilisé ici. Utilisez le lien par e-mail ou une autre méthode.',
   'challenge.why_risk': 'Cette connexion ne ressemble pas à vos connexions habituelles (nouveau réseau, lieu ou navigateur) : elle nécessite une nouvelle vérification.',
+  'push.name.web_push': 'Notifications : {device}',
+  'push.name.link': 'Lien vers {destination}',
 };
