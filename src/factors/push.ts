@@ -119,9 +119,11 @@ export function createPushService(opts: PushOptions): PushService {
   }
   async function countRefusal(user: string): Promise<Refusal> {
     const n = await shared.incr(failKey(user), config.suspend_window);
-    if (n !== config.suspend_after) return { suspended: false };
-    await shared.set(suspendKey(user), String(now()), config.suspend_for);
-    return { suspended: true };
+    if (n < config.suspend_after) return { suspended: false };
+    // Suspended once (two refusals at once on two instances make one suspension); the count starts again after it.
+    const suspended = await shared.setIfAbsent(suspendKey(user), String(now()), config.suspend_for);
+    await shared.delete(failKey(user));
+    return { suspended };
   }
   /**
    * A slot whose push is no longer pending is freed; a time-out found here is
@@ -163,7 +165,7 @@ export function createPushService(opts: PushOptions): PushService {
       await webPush.send(to, {
         title: req.purpose === 'enroll' ? `Confirm ${opts.product} approvals` : `Approve your ${opts.product} sign-in?`,
         body: req.purpose === 'enroll' ? 'Tap, then tap the number this page shows.' : `${req.context.action} from ${req.context.ip}. Tap, then tap the number the sign-in page shows.`,
-        url, tag: req.id.slice(0, 8),
+        url, tag: pushRef(req.id),
       }, Math.max(1_000, req.expires - now()));
       return;
     }

@@ -8,20 +8,18 @@ import { readForm, BodyError } from '../web/form-body.ts';
 import { errorPage, sendJson, sendPage } from '../web/respond.ts';
 import { hostOnly } from '../policy/decide.ts';
 import { selectRoute } from '../policy/route-table.ts';
-import { cleanPushId, pushRef, type PushStart } from '../factors/push.ts';
+import { cleanPushId, pushRef, type PushStart, type Refusal } from '../factors/push.ts';
 import type { PushContext, PushRequest } from '../factors/push-core.ts';
-import type { Refusal } from '../factors/push.ts';
 import { factorRemovedMessage, pushNotMeAlert } from '../identity/messages.ts';
 import { msg, plural, translator, type Msg } from '../identity/translate.ts';
 import { notifyUser } from './second-factor.ts';
 
 /** What the approval page will show of a sign-in that waits for the step of `rd` (and a kept request). */
 export function pushContextFor(ctx: RequestContext, rd: string, pending: { method: string; path: string } | null, rule: string | null): PushContext {
-  // (the place is only what an offline lookup says: approximate, and absent for private addresses)
   const host = hostOnly(new URL(ctx.snap.publicOrigin).host);
   const path = rd.split('?')[0] || '/';
   const route = selectRoute(ctx.snap.routes, host, pending?.path ?? path);
-  // The approximate place, when risk signals locate addresses (risk.geoip_db, risk.locations).
+  // The approximate place, when risk signals locate addresses (risk.geoip_db, risk.locations); none for private ones.
   const country = ctx.snap.geo?.locate(ctx.client.ip).country ?? undefined;
   return {
     app: `${host}${route ? route.prefix || '/' : ''}`,
