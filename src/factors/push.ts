@@ -17,7 +17,7 @@ import type { PushConfig } from '../config/sections/push.ts';
 import type { FactorRecord, Store } from '../store/types.ts';
 import type { SharedState } from '../store/shared-state.ts';
 import type { Notifier } from '../identity/notifier.ts';
-import { pushApprovalMessage } from '../identity/messages.ts';
+import { pushApprovalMessage, type MessageContext } from '../identity/messages.ts';
 import { answerPush, backoffAfter, countsAsRefusal, parsePushRequest, pickNumbers, statusAt, type PushAnswer, type PushContext, type PushRequest, type PushStatus } from './push-core.ts';
 import { cleanFactorName, factorKindInfo, verified, type Verified } from './types.ts';
 import type { SecretBox } from '../store/secret-box.ts';
@@ -64,7 +64,7 @@ export interface PushService {
   /** The user's enrolled push channels. */
   channels(user: string): Promise<FactorRecord[]>;
   /** Sends a push to every channel of the user (enroll: to the channel being confirmed only). */
-  start(user: { id: string; email?: string }, context: PushContext, enroll?: { channel: Record<string, unknown> }): Promise<PushStart>;
+  start(user: { id: string; email?: string }, context: PushContext, enroll?: { channel: Record<string, unknown> }, message?: MessageContext): Promise<PushStart>;
   /** The request as the sign-in page polls it; a time-out seen here is counted. Undefined when unknown or another user's. */
   status(user: string, id: string): Promise<{ status: PushStatus; expires: number; refusal?: Refusal } | undefined>;
   /** The request an approval link names, for the approval page (no state changes). */
@@ -148,11 +148,12 @@ export function createPushService(opts: PushOptions): PushService {
   async function channels(user: string): Promise<FactorRecord[]> {
     return (await store.listFactors(user)).filter((f) => f.kind === 'push');
   }
-  async function deliver(to: Record<string, unknown>, user: { id: string; email?: string }, req: PushRequest, url: string): Promise<void> {
+  async function deliver(to: Record<string, unknown>, user: { id: string; email?: string }, req: PushRequest, url: string, message?: MessageContext): Promise<void> {
     if (to.channel === 'link') {
       const dest = typeof to.destination === 'string' ? to.destination : user.email;
       if (!dest) throw new Error('no address for the approval link');
-      const msg = pushApprovalMessage({ product: opts.product, support: opts.support }, {
+      // The page's product name and language (a reload renames at once); the start-up ones without a page.
+      const msg = pushApprovalMessage(message ?? { product: opts.product, support: opts.support }, {
         url, action: req.context.action, ip: req.context.ip, ttlMs: config.timeout, enroll: req.purpose === 'enroll',
       });
       await notifier.send({ to: dest, ...msg });
@@ -176,7 +177,7 @@ export function createPushService(opts: PushOptions): PushService {
     ...(webPush ? { webPush } : {}),
     channels,
 
-    async start(user, context, enroll) {
+    async start(user, context, enroll, message) {
       const id = user.id;
       const suspended = await shared.ttl(suspendKey(id));
       if (suspended > 0) return { ok: false, reason: 'suspended', retryAfterMs: suspended };
@@ -214,7 +215,7 @@ export function createPushService(opts: PushOptions): PushService {
       // A token per channel: the answer says which phone approved (the factor's last use).
       const tokens = targets.map(() => randomBytes(24).toString('base64url'));
       for (const [i, token] of tokens.entries()) await shared.set(tokKey(token), `${reqId}:${targets[i].factor ?? ''}`, config.timeout);
-      const sent = await Promise.allSettled(targets.map((to, i) => deliver(to.data, user, req, `${origin}/.gatehouse/push?${new URLSearchParams({ t: tokens[i] })}`)));
+      const sent = await Promise.allSettled(targets.map((to, i) => deliver(to.data, user, req, `${origin}/.gatehouse/push?${new URLSearchParams({ t: tokens[i] })}`, message)));
       const failed = sent.flatMap((s, i) => s.status === 'rejected' ? [`${String(targets[i].data.channel)}: ${(s.reason as Error)?.message ?? s.reason}`] : []);
       // A subscription the push service says is gone never comes back: its channel is removed (the page tells the user).
       const gone: FactorRecord[] = [];
