@@ -5,6 +5,7 @@
 import { ConfigError, formatIssues, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
 import { validateUsersFile } from '../identity/users-file.ts';
+import { extraCatalogProblems } from '../identity/translate.ts';
 import { signInOverrides } from '../policy/compile.ts';
 import { paramRuleHints } from '../policy/param-hints.ts';
 import { BUNDLED_GEOIP_DB, openGeoLocator, type GeoLocator } from '../session/geo-locator.ts';
@@ -53,6 +54,12 @@ async function check(args: string[], io: CheckIO): Promise<number> {
       io.stderr.write(`${formatIssues(usersFile, local)}\n${usersFile}: ${plural(issues.length, 'error')}\n`);
       return EXIT.FAILED;
     }
+  }
+
+  const catalogIssues = extraCatalogProblems(config.ui.catalogs);
+  if (catalogIssues.length > 0) {
+    io.stderr.write(`${catalogIssues.map((p) => `${file}: ${p}`).join('\n')}\n${file}: ${plural(catalogIssues.length, 'error')}\n`);
+    return EXIT.FAILED;
   }
 
   let geo: GeoLocator | null = null;

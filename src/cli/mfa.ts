@@ -21,6 +21,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Config } from '../config/types.ts';
 import { factorKindInfo } from '../factors/types.ts';
 import { mfaResetMessage } from '../identity/messages.ts';
+import { translator } from '../identity/translate.ts';
 import type { Notifier } from '../identity/notifier.ts';
 import type { UserRecord } from '../identity/types.ts';
 import { USERNAME_PATTERN } from '../identity/users-file.ts';
@@ -349,7 +350,8 @@ async function reset(io: CliIO, config: Config, r: ResetRequest): Promise<number
 
 /** Tells the user (and the security contact, when configured); a failure is a warning: the reset itself is done. */
 async function notify(io: CliIO, config: Config, notifier: Notifier, r: ResetRequest): Promise<void> {
-  const ctx = { product: config.branding.product_name, support: config.branding.support_contact };
+  // No page asked for this: the user's email is in ui.default_language.
+  const ctx = { product: config.branding.product_name, support: config.branding.support_contact, tr: translator(config.ui.default_language, config.ui.catalogs) };
   const email = r.record?.email;
   if (email) {
     const msg = mfaResetMessage(ctx, { by: r.by });

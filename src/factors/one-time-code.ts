@@ -12,7 +12,7 @@
 import { createHmac, randomInt } from 'node:crypto';
 import type { SharedState } from '../store/shared-state.ts';
 import type { Notifier } from '../identity/notifier.ts';
-import { oneTimeCodeMessage } from '../identity/messages.ts';
+import { oneTimeCodeMessage, type MessageContext } from '../identity/messages.ts';
 import { userIdOf, verified, type UserRef, type Verified } from './types.ts';
 
 const HOUR_MS = 3_600_000;
@@ -34,7 +34,7 @@ export interface OneTimeCodesOptions {
   maxSendsPerHour?: number;
   /** Secret for the hashes kept in shared state (same on every instance). */
   hmacKey?: string;
-  /** branding.product_name and support_contact, for the message text. */
+  /** branding.product_name and support_contact, for the message text when a send names none (the page passes the running config's). */
   product?: string;
   support?: string;
   now?: () => number;
@@ -51,7 +51,8 @@ export type OneTimeVerifyResult = { ok: true; verified: Verified } | { ok: false
 
 export interface OneTimeCodes {
   readonly kind: 'email' | 'sms';
-  send(user: CodeRecipient): Promise<OneTimeSendResult>;
+  /** `message`: product, support and the reader's language for the text (default: the options'). */
+  send(user: CodeRecipient, message?: MessageContext): Promise<OneTimeSendResult>;
   verify(user: UserRef, code: string): Promise<OneTimeVerifyResult>;
   /** Milliseconds until the user may ask for another code (0: now); also how the page knows a code was just sent. */
   resendWait(user: UserRef): Promise<number>;
@@ -112,7 +113,7 @@ export function createOneTimeCodes(opts: OneTimeCodesOptions): OneTimeCodes {
   return {
     kind,
 
-    async send(user) {
+    async send(user, message) {
       const id = userIdOf(user);
       const to = (kind === 'email' ? user.email : user.phone)?.trim();
       if (!to) return { ok: false, reason: 'no_destination' };
@@ -134,7 +135,7 @@ export function createOneTimeCodes(opts: OneTimeCodesOptions): OneTimeCodes {
       await shared.set(indexKey(id), JSON.stringify(keep), ttlMs);
 
       try {
-        const msg = oneTimeCodeMessage({ product, support: opts.support }, { code, ttlMs, channel: kind });
+        const msg = oneTimeCodeMessage(message ?? { product, support: opts.support }, { code, ttlMs, channel: kind });
         await notifier.send({ to, ...msg });
       } catch (err) {
         // Not delivered: the code must not stay usable, and the user may try again at once.

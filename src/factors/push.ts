@@ -17,7 +17,7 @@ import type { PushConfig } from '../config/sections/push.ts';
 import type { FactorRecord, Store } from '../store/types.ts';
 import type { SharedState } from '../store/shared-state.ts';
 import type { Notifier } from '../identity/notifier.ts';
-import { pushApprovalMessage } from '../identity/messages.ts';
+import { pushApprovalMessage, pushNotificationText, type MessageContext } from '../identity/messages.ts';
 import { answerPush, backoffAfter, countsAsRefusal, parsePushRequest, pickNumbers, statusAt, type PushAnswer, type PushContext, type PushRequest, type PushStatus } from './push-core.ts';
 import { cleanFactorName, factorKindInfo, verified, type Verified } from './types.ts';
 import type { SecretBox } from '../store/secret-box.ts';
@@ -64,7 +64,7 @@ export interface PushService {
   /** The user's enrolled push channels. */
   channels(user: string): Promise<FactorRecord[]>;
   /** Sends a push to every channel of the user (enroll: to the channel being confirmed only). */
-  start(user: { id: string; email?: string }, context: PushContext, enroll?: { channel: Record<string, unknown> }): Promise<PushStart>;
+  start(user: { id: string; email?: string }, context: PushContext, enroll?: { channel: Record<string, unknown> }, message?: MessageContext): Promise<PushStart>;
   /** The request as the sign-in page polls it; a time-out seen here is counted. Undefined when unknown or another user's. */
   status(user: string, id: string): Promise<{ status: PushStatus; expires: number; refusal?: Refusal } | undefined>;
   /** The request an approval link names, for the approval page (no state changes). */
@@ -119,9 +119,11 @@ export function createPushService(opts: PushOptions): PushService {
   }
   async function countRefusal(user: string): Promise<Refusal> {
     const n = await shared.incr(failKey(user), config.suspend_window);
-    if (n !== config.suspend_after) return { suspended: false };
-    await shared.set(suspendKey(user), String(now()), config.suspend_for);
-    return { suspended: true };
+    if (n < config.suspend_after) return { suspended: false };
+    // Suspended once (two refusals at once on two instances make one suspension); the count starts again after it.
+    const suspended = await shared.setIfAbsent(suspendKey(user), String(now()), config.suspend_for);
+    await shared.delete(failKey(user));
+    return { suspended };
   }
   /**
    * A slot whose push is no longer pending is freed; a time-out found here is
@@ -146,11 +148,12 @@ export function createPushService(opts: PushOptions): PushService {
   async function channels(user: string): Promise<FactorRecord[]> {
     return (await store.listFactors(user)).filter((f) => f.kind === 'push');
   }
-  async function deliver(to: Record<string, unknown>, user: { id: string; email?: string }, req: PushRequest, url: string): Promise<void> {
+  async function deliver(to: Record<string, unknown>, user: { id: string; email?: string }, req: PushRequest, url: string, message?: MessageContext): Promise<void> {
     if (to.channel === 'link') {
       const dest = typeof to.destination === 'string' ? to.destination : user.email;
       if (!dest) throw new Error('no address for the approval link');
-      const msg = pushApprovalMessage({ product: opts.product, support: opts.support }, {
+      // The page's product name and language (a reload renames at once); the start-up ones without a page.
+      const msg = pushApprovalMessage(message ?? { product: opts.product, support: opts.support }, {
         url, action: req.context.action, ip: req.context.ip, ttlMs: config.timeout, enroll: req.purpose === 'enroll',
       });
       await notifier.send({ to: dest, ...msg });
@@ -159,11 +162,8 @@ export function createPushService(opts: PushOptions): PushService {
     if (to.channel === 'web_push') {
       if (!webPush) throw new Error('web push is not configured (factors.push.web_push)');
       // The number is never sent: the phone must read it on the sign-in page.
-      await webPush.send(to, {
-        title: req.purpose === 'enroll' ? `Confirm ${opts.product} approvals` : `Approve your ${opts.product} sign-in?`,
-        body: req.purpose === 'enroll' ? 'Tap, then tap the number this page shows.' : `${req.context.action} from ${req.context.ip}. Tap, then tap the number the sign-in page shows.`,
-        url, tag: req.id.slice(0, 8),
-      }, Math.max(1_000, req.expires - now()));
+      const text = pushNotificationText(message ?? { product: opts.product, support: opts.support }, { action: req.context.action, ip: req.context.ip, enroll: req.purpose === 'enroll' });
+      await webPush.send(to, { ...text, url, tag: pushRef(req.id) }, Math.max(1_000, req.expires - now()));
       return;
     }
     throw new Error(`unknown push channel ${String(to.channel)}`);
@@ -174,7 +174,7 @@ export function createPushService(opts: PushOptions): PushService {
     ...(webPush ? { webPush } : {}),
     channels,
 
-    async start(user, context, enroll) {
+    async start(user, context, enroll, message) {
       const id = user.id;
       const suspended = await shared.ttl(suspendKey(id));
       if (suspended > 0) return { ok: false, reason: 'suspended', retryAfterMs: suspended };
@@ -212,7 +212,7 @@ export function createPushService(opts: PushOptions): PushService {
       // A token per channel: the answer says which phone approved (the factor's last use).
       const tokens = targets.map(() => randomBytes(24).toString('base64url'));
       for (const [i, token] of tokens.entries()) await shared.set(tokKey(token), `${reqId}:${targets[i].factor ?? ''}`, config.timeout);
-      const sent = await Promise.allSettled(targets.map((to, i) => deliver(to.data, user, req, `${origin}/.gatehouse/push?${new URLSearchParams({ t: tokens[i] })}`)));
+      const sent = await Promise.allSettled(targets.map((to, i) => deliver(to.data, user, req, `${origin}/.gatehouse/push?${new URLSearchParams({ t: tokens[i] })}`, message)));
       const failed = sent.flatMap((s, i) => s.status === 'rejected' ? [`${String(targets[i].data.channel)}: ${(s.reason as Error)?.message ?? s.reason}`] : []);
       // A subscription the push service says is gone never comes back: its channel is removed (the page tells the user).
       const gone: FactorRecord[] = [];

@@ -11,6 +11,7 @@ import type { FactorsConfig } from '../config/types.ts';
 import type { FactorRecord, Store } from '../store/types.ts';
 import type { SharedState } from '../store/shared-state.ts';
 import type { Notifier } from '../identity/notifier.ts';
+import type { MessageContext } from '../identity/messages.ts';
 import { createOneTimeCodes, type OneTimeCodes, type OneTimeSendResult, type OneTimeVerifyResult } from './one-time-code.ts';
 import { createRecoveryCodes, type RecoveryCodes } from './recovery-codes.ts';
 import { createSecretBox, deriveSecret, type SecretBox } from '../store/secret-box.ts';
@@ -56,12 +57,12 @@ export interface FactorRegistry {
   removeFactor(user: UserRef, id: string): Promise<FactorRecord | undefined>;
 
   /** Sends a sign-in code: email to the user's address, sms to the phone of the user's sms factor. */
-  sendCode(kind: CodeKind, user: { id: string; email?: string }): Promise<OneTimeSendResult>;
+  sendCode(kind: CodeKind, user: { id: string; email?: string }, message?: MessageContext): Promise<OneTimeSendResult>;
   verifyCode(kind: CodeKind, user: UserRef, code: string): Promise<OneTimeVerifyResult>;
   /** Milliseconds until the user may ask for another code of this kind (0: now). */
   resendWait(kind: CodeKind, user: UserRef): Promise<number>;
   /** Sends a code to the destination being enrolled (email: the user's address; sms: the phone typed in). */
-  beginCodeEnrollment(kind: CodeKind, user: { id: string; email?: string }, phone?: string): Promise<OneTimeSendResult>;
+  beginCodeEnrollment(kind: CodeKind, user: { id: string; email?: string }, phone?: string, message?: MessageContext): Promise<OneTimeSendResult>;
   finishCodeEnrollment(kind: CodeKind, user: UserRef, code: string, name?: string): Promise<CodeEnrollFinish>;
 }
 
@@ -141,11 +142,11 @@ export function createFactorRegistry(opts: FactorRegistryOptions): FactorRegistr
       return (await store.removeFactor(uid, id)) ? factor : undefined;
     },
 
-    async sendCode(kind, user) {
+    async sendCode(kind, user, message) {
       const id = userIdOf(user);
-      if (kind === 'email') return codes(kind).send({ id, email: user.email });
+      if (kind === 'email') return codes(kind).send({ id, email: user.email }, message);
       const factor = (await store.listFactors(id)).find((f) => f.kind === 'sms' && typeof f.data.destination === 'string');
-      return codes(kind).send({ id, phone: factor?.data.destination as string | undefined });
+      return codes(kind).send({ id, phone: factor?.data.destination as string | undefined }, message);
     },
 
     async verifyCode(kind, user, code) {
@@ -156,11 +157,11 @@ export function createFactorRegistry(opts: FactorRegistryOptions): FactorRegistr
       return codes(kind).resendWait(user);
     },
 
-    async beginCodeEnrollment(kind, user, phone) {
+    async beginCodeEnrollment(kind, user, phone, message) {
       const id = userIdOf(user);
       const destination = kind === 'email' ? user.email?.trim() : normalizePhone(phone);
       if (!destination || destination.length > MAX_DESTINATION_CHARS) return { ok: false, reason: 'no_destination' };
-      const sent = await codes(kind).send(kind === 'email' ? { id, email: destination } : { id, phone: destination });
+      const sent = await codes(kind).send(kind === 'email' ? { id, email: destination } : { id, phone: destination }, message);
       if (sent.ok) await shared.set(enrollKey(kind, id), destination, ENROLL_TTL_MS);
       return sent;
     },

@@ -10,6 +10,7 @@ import { resolveClient } from '../web/client-address.ts';
 import { isNavigation } from '../web/client-kind.ts';
 import type { RequestContext, Services, Snapshot } from '../web/context.ts';
 import { errorPage, redirect, sendJson } from '../web/respond.ts';
+import { msg } from '../identity/translate.ts';
 import { BodyError, readBody, readBodyPrefix } from '../web/form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
 import { upstreamTarget, urlTranslation, type Route } from '../policy/route-table.ts';
@@ -107,7 +108,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       svc.log.error({ err, req_id: ctx.requestId }, 'session check failed: failing closed');
       ctx.log = { decision: 'deny', reason: 'session backend unavailable' };
       // Forward-auth answers only 200/401/302/403: nginx turns a 503 into a 500.
-      if (target.path === `${RESERVED_PREFIX}/authz`) return errorPage(ctx, 403, { message: 'The sign-in service is temporarily unavailable.' });
+      if (target.path === `${RESERVED_PREFIX}/authz`) return errorPage(ctx, 403, { message: msg('error.unavailable_short') });
       return errorPage(ctx, 503);
     }
 
@@ -180,7 +181,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     if (decision.rule === SIGN_IN_RULE && decision.action === 'allow' && ctx.req.method === 'POST' && !stash) return upstreamFormLogin(ctx, route, norm.forwardPath + ctx.query);
     if (decision.action !== 'deny' && strayCredentials(ctx, route)) {
       ctx.log = { ...ctx.log, decision: 'deny', reason: 'upstream_form: a username outside the sign-in' };
-      return errorPage(ctx, 400, { message: 'Sign in on the application\'s login form.' });
+      return errorPage(ctx, 400, { message: msg('error.use_app_form') });
     }
 
     switch (decision.action) {
@@ -344,7 +345,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     ctx.res.shouldKeepAlive = false;
     if (status === 413 && tooLarge) {
       ctx.log = { decision: 'deny', reason: tooLarge.reason };
-      errorPage(ctx, 413, { message: `This form is too large for the gateway to check. Ask the administrator (${tooLarge.settings}).` });
+      errorPage(ctx, 413, { message: msg('error.form_too_large', { settings: tooLarge.settings }) });
     } else {
       ctx.log = { decision: 'deny', reason: 'form body unreadable' };
       errorPage(ctx, 400);

@@ -9,8 +9,12 @@ import { compileRoutes } from '../policy/route-table.ts';
 import { ownedCanonicalMatcher } from '../proxy/owned-headers.ts';
 import { addressList, trustedProxyList } from '../web/client-address.ts';
 import type { Snapshot } from '../web/context.ts';
+import { extraCatalogProblems } from '../identity/translate.ts';
 
 export function buildSnapshot(config: Config): Snapshot {
+  // An operator's catalog must be complete and match the English parameters: refused at start and on reload, never half shown.
+  const problems = extraCatalogProblems(config.ui.catalogs);
+  if (problems.length > 0) throw new Error(problems.join('\n'));
   const publicUrl = new URL(config.server.public_url);
   const routes = compileRoutes(config.routes);
   return {

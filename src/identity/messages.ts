@@ -1,6 +1,9 @@
 // Plain-text messages the gateway sends to users: sign-in codes and
 // security notices. Pure functions: same input, same message. Every security
-// notice says what happened and what to do if it was not the user.
+// notice says what happened and what to do if it was not the user. The words
+// come from the message catalog (identity/catalog/), in the reader's language.
+
+import { translator, type Translator } from './translate.ts';
 
 export interface Message {
   subject: string;
@@ -12,40 +15,43 @@ export interface Message {
 }
 
 export interface MessageContext {
-  product: string;            // branding.product_name
+  product: string;            // branding.product_name (the running config's: a reload renames at once)
   support?: string;           // branding.support_contact
+  /** The reader's language (the request's, else ui.default_language); default English. */
+  tr?: Translator;
 }
 
-/** Pure: 600000 → '10 minutes', 30000 → '30 seconds', 3600000 → '1 hour'. */
-export function formatDuration(ms: number): string {
-  const units: Array<[number, string]> = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute'], [1000, 'second']];
-  for (const [size, name] of units) {
-    if (ms >= size && ms % size === 0) return plural(ms / size, name);
-  }
-  for (const [size, name] of units) {
-    if (ms >= size) return plural(Math.round(ms / size), name);
-  }
-  return plural(Math.max(0, Math.ceil(ms / 1000)), 'second');
-}
+const ENGLISH = translator('en');
+const tr = (ctx: MessageContext): Translator => ctx.tr ?? ENGLISH;
 
-function plural(n: number, unit: string): string {
-  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+const UNITS: Array<[number, 'day' | 'hour' | 'minute' | 'second']> = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute'], [1000, 'second']];
+
+/** Pure: 600000 → '10 minutes', 30000 → '30 seconds', 3600000 → '1 hour' (in `lang`, by Intl). */
+export function formatDuration(ms: number, lang = 'en'): string {
+  const say = (n: number, unit: string) => new Intl.NumberFormat(lang, { style: 'unit', unit, unitDisplay: 'long' }).format(n);
+  for (const [size, name] of UNITS) {
+    if (ms >= size && ms % size === 0) return say(ms / size, name);
+  }
+  for (const [size, name] of UNITS) {
+    if (ms >= size) return say(Math.round(ms / size), name);
+  }
+  return say(Math.max(0, Math.ceil(ms / 1000)), 'second');
 }
 
 function withSupport(ctx: MessageContext, lines: string[]): string {
   const out = [...lines];
-  if (ctx.support) out.push('', `Need help? Contact ${ctx.support}.`);
+  if (ctx.support) out.push('', tr(ctx).t('email.need_help', { support: ctx.support }));
   return out.join('\n');
 }
 
 // Users cannot change a password through the gateway (a users file, an IdP, the
-// app's own form): the advice is what every user can do.
-const NOT_YOU = 'If this was not you, contact your administrator now: someone may know your password.';
+// app's own form): the advice (email.not_you) is what every user can do.
 
 export function oneTimeCodeMessage(ctx: MessageContext, p: { code: string; ttlMs: number; channel: 'email' | 'sms' }): Message {
-  const text = `Your ${ctx.product} sign-in code is ${p.code}. It expires in ${formatDuration(p.ttlMs)}. If you did not try to sign in, tell your administrator.`;
+  const { t, lang } = tr(ctx);
+  const text = t('email.code.text', { product: ctx.product, code: p.code, duration: formatDuration(p.ttlMs, lang) });
   return {
-    subject: `Your ${ctx.product} sign-in code`,
+    subject: t('email.code.subject', { product: ctx.product }),
     // A text message stays one short line; email gets the support contact.
     text: p.channel === 'sms' ? text : withSupport(ctx, [text]),
     kind: 'one_time_code',
@@ -54,44 +60,47 @@ export function oneTimeCodeMessage(ctx: MessageContext, p: { code: string; ttlMs
 }
 
 export function factorAddedMessage(ctx: MessageContext, p: { label: string; name: string }): Message {
+  const { t } = tr(ctx);
   return {
-    subject: `A sign-in method was added to your ${ctx.product} account`,
-    text: withSupport(ctx, [`A new sign-in method was added to your ${ctx.product} account: ${p.label} "${p.name}".`, '', NOT_YOU]),
+    subject: t('email.factor_added.subject', { product: ctx.product }),
+    text: withSupport(ctx, [t('email.factor_added.text', { product: ctx.product, label: p.label, name: p.name }), '', t('email.not_you')]),
     kind: 'factor_added',
     data: { label: p.label, name: p.name },
   };
 }
 
 export function factorRemovedMessage(ctx: MessageContext, p: { label: string; name: string }): Message {
+  const { t } = tr(ctx);
   return {
-    subject: `A sign-in method was removed from your ${ctx.product} account`,
-    text: withSupport(ctx, [`A sign-in method was removed from your ${ctx.product} account: ${p.label} "${p.name}".`, '', NOT_YOU]),
+    subject: t('email.factor_removed.subject', { product: ctx.product }),
+    text: withSupport(ctx, [t('email.factor_removed.text', { product: ctx.product, label: p.label, name: p.name }), '', t('email.not_you')]),
     kind: 'factor_removed',
     data: { label: p.label, name: p.name },
   };
 }
 
 export function recoveryCodeUsedMessage(ctx: MessageContext, p: { remaining: number }): Message {
+  const { t, tn } = tr(ctx);
   const left = p.remaining === 0
-    ? 'You have no recovery codes left: create new ones on your account page now.'
-    : `You have ${plural(p.remaining, 'recovery code')} left.${p.remaining <= 3 ? ' Consider creating a new set on your account page.' : ''}`;
+    ? t('email.recovery_used.none')
+    : tn('email.recovery_used.left', p.remaining) + (p.remaining <= 3 ? ` ${t('email.recovery_used.few')}` : '');
   return {
-    subject: `A recovery code was used for your ${ctx.product} account`,
-    text: withSupport(ctx, [`A recovery code was just used to sign in to your ${ctx.product} account.`, left, '', NOT_YOU]),
+    subject: t('email.recovery_used.subject', { product: ctx.product }),
+    text: withSupport(ctx, [t('email.recovery_used.text', { product: ctx.product }), left, '', t('email.not_you')]),
     kind: 'recovery_code_used',
     data: { remaining: p.remaining },
   };
 }
 
 export function mfaResetMessage(ctx: MessageContext, p: { by?: string } = {}): Message {
-  const who = p.by ? ` by ${p.by}` : ' by an administrator';
+  const { t } = tr(ctx);
   return {
-    subject: `Your ${ctx.product} two-step verification was reset`,
+    subject: t('email.mfa_reset.subject', { product: ctx.product }),
     text: withSupport(ctx, [
-      `Your ${ctx.product} two-step verification was reset${who}. All your sign-in methods and recovery codes were removed, and you were signed out everywhere.`,
-      'You will be asked to set up a sign-in method the next time you sign in.',
+      p.by ? t('email.mfa_reset.text_by', { product: ctx.product, by: p.by }) : t('email.mfa_reset.text_admin', { product: ctx.product }),
+      t('email.mfa_reset.next'),
       '',
-      'If you did not ask for this, contact your administrator now.',
+      t('email.mfa_reset.not_you'),
     ]),
     kind: 'mfa_reset',
     data: p.by ? { by: p.by } : {},
@@ -99,16 +108,26 @@ export function mfaResetMessage(ctx: MessageContext, p: { by?: string } = {}): M
 }
 
 export function enrollmentCompleteMessage(ctx: MessageContext, p: { label: string }): Message {
+  const { t } = tr(ctx);
   return {
-    subject: `Two-step verification is on for your ${ctx.product} account`,
+    subject: t('email.enrolled.subject', { product: ctx.product }),
     text: withSupport(ctx, [
-      `Two-step verification is now on for your ${ctx.product} account, using ${p.label}.`,
-      'Keep your recovery codes somewhere safe: they let you in if you lose your device.',
+      t('email.enrolled.text', { product: ctx.product, label: p.label }),
+      t('email.enrolled.keep_codes'),
       '',
-      NOT_YOU,
+      t('email.not_you'),
     ]),
     kind: 'enrollment_complete',
     data: { label: p.label },
+  };
+}
+
+export function recoveryRegeneratedMessage(ctx: MessageContext): Message {
+  const { t } = tr(ctx);
+  return {
+    subject: t('email.regenerated.subject', { product: ctx.product }),
+    text: withSupport(ctx, [t('email.regenerated.text', { product: ctx.product }), '', t('email.not_you')]),
+    kind: 'recovery_regenerated',
   };
 }
 
@@ -117,29 +136,39 @@ export function enrollmentCompleteMessage(ctx: MessageContext, p: { label: strin
  * number the sign-in page shows: the person at the phone must read it there.
  */
 export function pushApprovalMessage(ctx: MessageContext, p: { url: string; action: string; ip: string; ttlMs: number; enroll: boolean }): Message {
-  const what = p.enroll ? `confirm this phone for ${ctx.product} sign-in approvals` : `approve a sign-in to ${ctx.product} (${p.action}, from ${p.ip})`;
+  const { t, lang } = tr(ctx);
+  const what = p.enroll ? t('email.push.what_enroll', { product: ctx.product }) : t('email.push.what_signin', { product: ctx.product, action: p.action, ip: p.ip });
   return {
-    subject: p.enroll ? `Confirm sign-in approvals for ${ctx.product}` : `Approve your ${ctx.product} sign-in?`,
+    subject: t(p.enroll ? 'email.push.subject_enroll' : 'email.push.subject', { product: ctx.product }),
     text: withSupport(ctx, [
-      `Open this link to ${what}:`,
+      t('email.push.open', { what }),
       p.url,
       '',
-      `Then tap the number shown on the sign-in page. The link works once, for ${formatDuration(p.ttlMs)}.`,
-      'If you did not try to sign in, open the link and choose "I didn’t try to sign in".',
+      t('email.push.then', { duration: formatDuration(p.ttlMs, lang) }),
+      t('email.push.not_you'),
     ]),
     kind: 'push_approval',
     data: { url: p.url, expires_in_seconds: Math.round(p.ttlMs / 1000), enroll: p.enroll },
   };
 }
 
+/** The Web Push notification of a push: what is approved, never the number (the phone must read it on the sign-in page). */
+export function pushNotificationText(ctx: MessageContext, p: { action: string; ip: string; enroll: boolean }): { title: string; body: string } {
+  const { t } = tr(ctx);
+  return p.enroll
+    ? { title: t('email.push.notify_title_enroll', { product: ctx.product }), body: t('email.push.notify_body_enroll') }
+    : { title: t('email.push.notify_title', { product: ctx.product }), body: t('email.push.notify_body', { action: p.action, ip: p.ip }) };
+}
+
 /** To the operator's alert address: a user said a push was not theirs. */
 export function pushNotMeAlert(ctx: MessageContext, p: { user: string; ip: string; action: string; at: string }): Message {
+  const { t } = tr(ctx);
   return {
-    subject: `${ctx.product}: ${p.user} reported a sign-in attempt that was not theirs`,
+    subject: t('email.push_not_me.subject', { product: ctx.product, user: p.user }),
     text: [
-      `${p.user} answered a push approval request with "I didn’t try to sign in".`,
-      `Sign-in from ${p.ip} (${p.action}) at ${p.at}.`,
-      'The password of this account may be known to someone else. The request was refused.',
+      t('email.push_not_me.text', { user: p.user }),
+      t('email.push_not_me.where', { ip: p.ip, action: p.action, at: p.at }),
+      t('email.push_not_me.advice'),
     ].join('\n'),
     kind: 'push_not_me',
     data: { user: p.user, ip: p.ip, action: p.action, at: p.at },
@@ -148,14 +177,15 @@ export function pushNotMeAlert(ctx: MessageContext, p: { user: string; ip: strin
 
 /** A sign-in from a country none of the user's recent sign-ins was from (risk signal new_country). */
 export function newCountryMessage(ctx: MessageContext, p: { country: string; ip: string; at: number; refused: boolean }): Message {
+  const { t } = tr(ctx);
   const when = new Date(p.at).toISOString().replace('T', ' ').slice(0, 16);
   return {
-    subject: `New sign-in to ${ctx.product} from ${p.country}`,
+    subject: t('email.new_country.subject', { product: ctx.product, country: p.country }),
     text: withSupport(ctx, [
-      `Your ${ctx.product} password was used to sign in from a country you have not signed in from recently: ${p.country} (address ${p.ip}, ${when} UTC).`,
-      p.refused ? 'The sign-in was refused.' : 'You may be asked for your second factor.',
+      t('email.new_country.text', { product: ctx.product, country: p.country, ip: p.ip, when }),
+      t(p.refused ? 'email.new_country.refused' : 'email.new_country.may_ask'),
       '',
-      p.refused ? NOT_YOU : `If this was you, there is nothing to do. ${NOT_YOU}`,
+      p.refused ? t('email.not_you') : `${t('email.new_country.if_you')} ${t('email.not_you')}`,
     ]),
     kind: 'signin_new_country',
     data: { country: p.country, ip: p.ip, refused: p.refused },

@@ -12,10 +12,10 @@ import { readForm, BodyError } from '../web/form-body.ts';
 import { errorPage, redirect, sendPage } from '../web/respond.ts';
 import { csrfOk, commitSession } from '../web/page-session.ts';
 import { isInRollout } from '../policy/rollout.ts';
-import { factorKindInfo } from '../factors/types.ts';
-import { factorRemovedMessage } from '../identity/messages.ts';
+import { factorRemovedMessage, recoveryRegeneratedMessage } from '../identity/messages.ts';
+import { msg } from '../identity/translate.ts';
 import { factorAge, notifyUser } from './second-factor.ts';
-import { FRESH_FACTOR_MS } from './enroll-page.ts';
+import { FRESH_FACTOR_MS, recoveryDownload } from './enroll-page.ts';
 import { liveSessions } from '../session/session-registry.ts';
 
 const ACCOUNT = '/.gatehouse/account';
@@ -26,10 +26,6 @@ const CONFIRMED_ACTIONS = new Set(['remove-factor', 'regenerate-recovery', 'sign
 /** Changes made without a fresh second factor. */
 const FREE_ACTIONS = new Set(['revoke-session']);
 const ACTIONS = new Set(['remove-factor', 'rename-factor', 'regenerate-recovery', 'revoke-device', 'revoke-session', 'sign-out-everywhere']);
-
-function when(ms: number | null): string {
-  return ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'never';
-}
 
 /** The user's signed-in browsers the security page lists: registered, alive, not revoked; this browser first. */
 export async function signedInBrowsers(ctx: RequestContext, user: string) {
@@ -52,8 +48,8 @@ async function render(ctx: RequestContext, extra: Record<string, unknown> = {}, 
   const now = ctx.svc.now();
   sendPage(ctx, status, 'account', {
     user: currentUser(ctx),
-    factors: factors.map((f) => ({ id: f.id, name: f.name, kind: f.kind, label: factorKindInfo(f.kind).label, created: when(f.created_at), last_used: when(f.last_used_at), renamable: f.kind === 'webauthn' || f.kind === 'push' })),
-    devices: devices.filter((d) => d.expires_at > now).map((d) => ({ id: d.id, label: d.label, created: when(d.created_at), expires: when(d.expires_at), last_used: when(d.last_used_at) })),
+    factors: factors.map((f) => ({ id: f.id, name: f.name, kind: f.kind, created: f.created_at, last_used: f.last_used_at, renamable: f.kind === 'webauthn' || f.kind === 'push' })),
+    devices: devices.filter((d) => d.expires_at > now).map((d) => ({ id: d.id, label: d.label, created: d.created_at, expires: d.expires_at, last_used: d.last_used_at })),
     recovery_remaining: remaining,
     sessions,
     wide: true,
@@ -99,7 +95,7 @@ async function accountSubmit(ctx: RequestContext): Promise<void> {
   const { svc } = ctx;
   let form: Record<string, string>;
   try { form = await readForm(ctx.req); } catch (err) { return errorPage(ctx, err instanceof BodyError ? err.status : 400); }
-  if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: 'The form expired. Nothing was changed.' });
+  if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: msg('form.expired_unchanged') });
   const action: AccountAction = { action: form.action ?? '', id: form.id, name: form.name };
   if (!ACTIONS.has(action.action)) return errorPage(ctx, 400);
   if (CONFIRMED_ACTIONS.has(action.action) && form.confirmed !== '1') return askToConfirm(ctx, action);
@@ -165,7 +161,7 @@ async function perform(ctx: RequestContext, form: AccountAction, resumedCookie?:
       const removed = await svc.factors.removeFactor(user, target.id);
       if (removed) {
         await svc.audit.write({ event: 'factor.removed', user, factor: removed.kind, factor_id: removed.id, by: user, ip: ctx.client.ip, request_id: ctx.requestId });
-        notifyUser(ctx, user, (c) => factorRemovedMessage(c, { label: factorKindInfo(removed.kind).label, name: removed.name }));
+        notifyUser(ctx, user, (c) => factorRemovedMessage(c, { label: c.tr.t(`factor.${removed.kind}.label`), name: removed.name }));
         const enrolled = await svc.factors.enrolledKinds(user);
         await commitSession(ctx, { ...ctx.session!, enrolled });
       }
@@ -179,11 +175,10 @@ async function perform(ctx: RequestContext, form: AccountAction, resumedCookie?:
     case 'regenerate-recovery': {
       const codes = await svc.factors.recovery.generate(user);
       await svc.audit.write({ event: 'recovery.regenerated', user, count: codes.length, ip: ctx.client.ip, request_id: ctx.requestId });
-      notifyUser(ctx, user, (c) => ({ subject: `New recovery codes for ${c.product}`, text: `New recovery codes were created for your ${c.product} account. Your old codes no longer work.\nIf this wasn’t you, contact support now.`, kind: 'recovery_regenerated' }));
-      const text = `Recovery codes for ${ctx.snap.config.branding.product_name} (${user})\nEach code works once.\n\n${codes.join('\n')}\n`;
+      notifyUser(ctx, user, (c) => recoveryRegeneratedMessage(c));
       return sendPage(ctx, 200, 'enroll', {
         mode: 'recovery', flow: { rd: ACCOUNT, rule: null, stash: null, resubmit: false }, codes, username: user, resumed,
-        download: `data:text/plain;charset=utf-8;base64,${Buffer.from(text).toString('base64')}`, scripts: ['recovery.js'],
+        download: recoveryDownload(ctx, codes), scripts: ['recovery.js'],
       }, kept);
     }
     case 'revoke-device': {

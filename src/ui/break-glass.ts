@@ -20,6 +20,7 @@ import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
 import { refusedPage, throttledPage } from './login-refusals.ts';
 import { signedInSession } from '../session/session-data.ts';
 import { createMemorySharedState } from '../store/memory-shared-state.ts';
+import { translator } from '../identity/translate.ts';
 
 const SHARED_DOWN = 'shared state unreachable';
 const localThrottle = new Throttle(createMemorySharedState());
@@ -78,10 +79,12 @@ export async function breakGlassSignIn(ctx: RequestContext, bg: BreakGlassConfig
   await svc.audit.write({ event: 'breakglass.used', user: bg.user, reason, ip: ctx.client.ip, request_id: ctx.requestId });
   const alert = ctx.snap.config.audit.alert_email;
   if (alert) {
+    // To the operators, in ui.default_language (not the browser's).
+    const operators = translator(ctx.snap.config.ui.default_language, ctx.snap.config.ui.catalogs);
     svc.notifier.send({
       to: alert,
-      subject: `Break-glass sign-in to ${ctx.snap.config.branding.product_name}`,
-      text: `The emergency account "${bg.user}" signed in from ${ctx.client.ip} at ${new Date(now).toISOString()} (${reason}). Second factors were bypassed for this session.`,
+      subject: operators.t('email.break_glass.subject', { product: ctx.snap.config.branding.product_name }),
+      text: operators.t('email.break_glass.text', { user: bg.user, ip: ctx.client.ip, time: new Date(now).toISOString(), reason }),
       kind: 'breakglass_used',
       data: { user: bg.user, ip: ctx.client.ip, reason },
     }).catch((err: Error) => svc.log.error({ err: err.message }, 'break-glass alert could not be sent'));

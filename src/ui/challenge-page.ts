@@ -16,6 +16,8 @@ import { csrfOk } from '../web/page-session.ts';
 import { factorKindInfo } from '../factors/types.ts';
 import { UnknownSealingKeyError } from '../store/secret-box.ts';
 import { recoveryCodeUsedMessage } from '../identity/messages.ts';
+import { msg, plural, type Msg } from '../identity/translate.ts';
+import { messageContext } from '../web/request-language.ts';
 import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import { rememberDevice } from '../web/remembered-device.ts';
 import { cleanPushId } from '../factors/push.ts';
@@ -58,7 +60,7 @@ function maskEmail(email: string): string {
   return `${local.slice(0, 1)}${'•'.repeat(Math.max(1, Math.min(6, local.length - 1)))}@${domain}`;
 }
 
-interface MethodView { kind: FactorKind; title: string; description: string; badge?: string; tone?: string; href: string }
+interface MethodView { kind: FactorKind; title: Msg; description: Msg; badge?: Msg; tone?: string; href: string }
 
 async function available(ctx: RequestContext, flow: Flow): Promise<{ methods: FactorKind[]; enrolled: FactorKind[]; accepted: FactorKind[] | null }> {
   const user = ctx.session!.user!;
@@ -79,9 +81,9 @@ function methodViews(methods: FactorKind[], flow: Flow, ctx: RequestContext): Me
     const info = factorKindInfo(kind);
     return {
       kind,
-      title: info.label,
-      description: kind === 'email' ? `We’ll send a code to ${maskEmail(email)}` : info.description,
-      badge: info.badge,
+      title: msg(`factor.${kind}.label`),
+      description: kind === 'email' ? msg('challenge.email_card', { email: maskEmail(email) }) : msg(`factor.${kind}.description`),
+      badge: msg(`factor.${kind}.badge`),
       tone: kind === 'webauthn' ? 'strong' : info.weak ? 'warn' : 'info',
       href: `/.gatehouse/challenge?${flowQuery(flow, { method: kind })}`,
     };
@@ -108,9 +110,9 @@ export async function challengePage(ctx: RequestContext): Promise<void> {
     // Nothing the rule accepts is enrolled: explain, and offer enrollment of what it accepts.
     return sendPage(ctx, 200, 'challenge', {
       mode: 'none', flow, query: flowQuery(flow), pending: await pendingRequest(ctx, flow.stash),
-      needed: (accepted ?? ['webauthn', 'totp']).map((k) => factorKindInfo(k).label),
+      needed: accepted ?? ['webauthn', 'totp'],
       // Recovery codes are a way back in, not a method anyone would count as "what I have".
-      has: enrolled.filter((k) => k !== 'recovery').map((k) => factorKindInfo(k).label),
+      has: enrolled.filter((k) => k !== 'recovery'),
       enroll_url: `/.gatehouse/enroll?${flowQuery(flow)}${accepted?.length === 1 ? `&method=${accepted[0]}` : ''}`,
       idp_signin_url: idpSigninUrl(ctx, flow),
     });
@@ -162,7 +164,7 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
   let form: Record<string, string>;
   try { form = await readForm(ctx.req); } catch (err) { return errorPage(ctx, err instanceof BodyError ? err.status : 400); }
   const flow = readFlow(ctx, { get: (k: string) => form[k] });
-  if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: 'The form expired. Go back and try again.' });
+  if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: msg('form.expired') });
   const user = ctx.session!.user!;
   const { methods } = await available(ctx, flow);
   const method = form.method as FactorKind;
@@ -173,10 +175,10 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
 
   if ((method === 'email' || method === 'sms') && form.send === '1') {
     const u = currentUser(ctx)!;
-    const sent = await svc.factors.sendCode(method, { id: user, email: u.email });
+    const sent = await svc.factors.sendCode(method, { id: user, email: u.email }, messageContext(ctx));
     if (!sent.ok) {
-      const msg = sent.reason === 'rate_limited' ? `A code was sent moments ago. You can ask for another in ${Math.ceil(sent.retryAfterMs / 1000)} seconds.` : 'No address is known for this method.';
-      return renderMethod(ctx, flow, method, methods, { code_sent: sent.reason === 'rate_limited', error: msg });
+      const why = sent.reason === 'rate_limited' ? plural('challenge.resend_wait', Math.ceil(sent.retryAfterMs / 1000)) : msg('challenge.no_address');
+      return renderMethod(ctx, flow, method, methods, { code_sent: sent.reason === 'rate_limited', error: why });
     }
     return renderMethod(ctx, flow, method, methods, { code_sent: true });
   }
@@ -200,11 +202,9 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
   }
   if (!result.ok) {
     const { waitMs, left } = await failFactor(ctx, reserved.attempt, method, result.reason ?? 'invalid_code', flow.rule);
-    const error = result.reason === 'replayed'
-      ? 'That code was already used. Wait for the next code in your app.'
-      : method === 'recovery' ? 'That recovery code is not valid or was already used.' : 'That code is not right. Check it and try again.';
+    const error = msg(result.reason === 'replayed' ? 'challenge.replayed' : method === 'recovery' ? 'challenge.recovery_wrong' : 'challenge.code_wrong');
     return renderMethod(ctx, flow, method, methods, {
-      error: waitMs > 0 ? undefined : error + (left > 0 && left <= 3 ? ` ${left} ${left === 1 ? 'attempt' : 'attempts'} left before a wait.` : ''),
+      error: waitMs > 0 ? undefined : left > 0 && left <= 3 ? [error, plural('challenge.attempts_left', left)] : error,
       code_sent: method === 'email' || method === 'sms',
     }, waitMs > 0 ? 429 : 401);
   }
@@ -234,7 +234,7 @@ async function pushSubmit(ctx: RequestContext, flow: Flow, methods: FactorKind[]
   const user = ctx.session!.user!;
   if (form.send === '1') {
     const context = pushContextFor(ctx, flow.rd, await pendingRequest(ctx, flow.stash), flow.rule);
-    const started = await push.start({ id: user, email: currentUser(ctx)?.email }, context);
+    const started = await push.start({ id: user, email: currentUser(ctx)?.email }, context, undefined, messageContext(ctx));
     const error = await pushStarted(ctx, user, started, 'challenge', context.action);
     if (!started.ok) return renderMethod(ctx, flow, 'push', methods, { error }, started.reason === 'no_channel' ? 400 : started.reason === 'undelivered' ? 502 : 429);
     return renderMethod(ctx, flow, 'push', methods, { push: waiting(ctx, started.id, started.number, started.expires) });
@@ -278,6 +278,6 @@ function methodUnavailable(ctx: RequestContext, flow: Flow, method: FactorKind, 
   ctx.log = { ...ctx.log, reason: `${method}: sealed with an unknown encryption key` };
   const others = methods.filter((k) => k !== method);
   return renderMethod(ctx, flow, 'pick', others, {
-    error: `This sign-in method cannot be used right now.${others.length > 0 ? ' Choose another method.' : ' Contact your administrator.'}`,
+    error: msg(others.length > 0 ? 'challenge.unavailable_others' : 'challenge.unavailable_admin'),
   }, 200);
 }

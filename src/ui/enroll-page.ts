@@ -17,6 +17,8 @@ import { isInRollout } from '../policy/rollout.ts';
 import { factorCheck, factorKindInfo } from '../factors/types.ts';
 import { normalizePhone } from '../factors/registry.ts';
 import { enrollmentCompleteMessage, factorAddedMessage } from '../identity/messages.ts';
+import { msg } from '../identity/translate.ts';
+import { messageContext, requestTranslator } from '../web/request-language.ts';
 import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import type { Attempt } from '../identity/throttle.ts';
 import { UnknownSealingKeyError } from '../store/secret-box.ts';
@@ -53,9 +55,10 @@ function methodCards(flow: Flow, accepted: FactorKind[] | null, hasEmail: boolea
       const info = factorKindInfo(kind);
       return {
         kind,
-        title: info.label,
-        description: info.description,
-        badge: i === 0 ? `Recommended · ${info.badge}` : info.badge,
+        title: msg(`factor.${kind}.label`),
+        description: msg(`factor.${kind}.description`),
+        badge: msg(`factor.${kind}.badge`),
+        recommended: i === 0,
         tone: kind === 'webauthn' ? 'strong' : info.weak ? 'warn' : 'info',
         href: `/.gatehouse/enroll?${flowQuery(flow, { method: kind })}`,
       };
@@ -83,7 +86,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
     const codes = await ctx.svc.factors.recovery.generate(user);
     await ctx.svc.audit.write({ event: 'recovery.regenerated', user, count: codes.length, ip: ctx.client.ip, request_id: ctx.requestId });
     await markEnrolled(ctx, 'recovery');
-    return sendPage(ctx, 200, 'enroll', { mode: 'recovery', flow, query: flowQuery(flow), codes, username: user, step: { current: 3, total: STEPS, label: 'Save recovery codes' }, download: recoveryDownload(ctx, codes), scripts: ['recovery.js'] });
+    return sendPage(ctx, 200, 'enroll', { mode: 'recovery', flow, query: flowQuery(flow), codes, username: user, step: { current: 3, total: STEPS, label: msg('enroll.step.recovery') }, download: recoveryDownload(ctx, codes), scripts: ['recovery.js'] });
   }
   if (step === 'done') {
     return sendPage(ctx, 200, 'enroll', { mode: 'done', flow, continue_url: afterChallenge(flow) });
@@ -98,7 +101,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   }
   if (method === 'webauthn' && kindAllowed('webauthn', accepted)) {
     return sendPage(ctx, 200, 'enroll', {
-      mode: 'webauthn', flow, query: flowQuery(flow), needs, others, step: { current: 2, total: STEPS, label: 'Add a passkey or security key' },
+      mode: 'webauthn', flow, query: flowQuery(flow), needs, others, step: { current: 2, total: STEPS, label: msg('enroll.webauthn_title') },
       scripts: ['simplewebauthn-browser.js', 'webauthn.js'],
       // A passkey is registered discoverable (residentKey required): say that it signs in on its own.
       passkey_signin: passkeySignInOffered(ctx),
@@ -123,7 +126,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   // A rule that leaves one way to satisfy it: nothing to choose.
   if (flow.rule && methods.length === 1) return redirect(ctx, methods[0].href);
   sendPage(ctx, 200, 'enroll', {
-    mode: 'pick', flow, query: flowQuery(flow), step: { current: 1, total: STEPS, label: 'Choose a method' }, needs,
+    mode: 'pick', flow, query: flowQuery(flow), step: { current: 1, total: STEPS, label: msg('enroll.step.pick') }, needs,
     methods, pending: await pendingRequest(ctx, flow.stash),
     deferral: deferral?.allowed ? { remaining: deferral.remaining, until: ctx.snap.config.rollout.grace_until } : undefined,
     first: noFactors,
@@ -135,15 +138,14 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
 
 /**
  * When the flow's rule accepts only kinds the user has none of (while the user
- * has other methods): the labels of what it needs and of what the user has.
+ * has other methods): the kinds it needs and the kinds the user has.
  */
-async function missingKinds(ctx: RequestContext, flow: Flow): Promise<{ needed: string[]; has: string[] } | undefined> {
+async function missingKinds(ctx: RequestContext, flow: Flow): Promise<{ needed: FactorKind[]; has: FactorKind[] } | undefined> {
   const accepted = acceptedKinds(ctx, flow.rule);
   if (!accepted) return undefined;
   const has = (await ctx.svc.factors.enrolledKinds(ctx.session!.user!)).filter((k) => k !== 'recovery');
   if (has.length === 0 || has.some((k) => kindAllowed(k, accepted))) return undefined;
-  const label = (k: FactorKind) => factorKindInfo(k).label;
-  return { needed: accepted.filter((k) => k !== 'recovery').map(label), has: has.map(label) };
+  return { needed: accepted.filter((k) => k !== 'recovery'), has };
 }
 
 /**
@@ -155,7 +157,7 @@ async function totpPage(ctx: RequestContext, flow: Flow, extra: { fresh?: boolea
   const { fresh, ...shown } = extra;
   const e = await ctx.svc.factors.totp.beginEnrollment({ id: ctx.session!.user!, email: currentUser(ctx)?.email }, { fresh });
   return {
-    mode: 'totp', flow, query: flowQuery(flow), step: { current: 2, total: STEPS, label: 'Set up your authenticator app' },
+    mode: 'totp', flow, query: flowQuery(flow), step: { current: 2, total: STEPS, label: msg('enroll.totp_title') },
     qr: `data:image/svg+xml;base64,${Buffer.from(e.qrSvg).toString('base64')}`, secret: e.groupedSecret, plain_secret: e.secret, uri: e.uri,
     scripts: ['autosubmit.js', 'copy.js'], ...shown,
   };
@@ -164,7 +166,7 @@ async function totpPage(ctx: RequestContext, flow: Flow, extra: { fresh?: boolea
 function smsPage(ctx: RequestContext, flow: Flow, extra: Record<string, unknown>): Record<string, unknown> {
   return {
     mode: 'sms', flow, query: flowQuery(flow), code_length: ctx.snap.config.factors.sms_otp?.length ?? 6,
-    step: { current: 2, total: STEPS, label: 'Confirm your phone' }, scripts: ['autosubmit.js'], ...extra,
+    step: { current: 2, total: STEPS, label: msg('enroll.sms_title') }, scripts: ['autosubmit.js'], ...extra,
   };
 }
 
@@ -173,7 +175,7 @@ async function emailPage(ctx: RequestContext, flow: Flow, extra: Record<string, 
   const resendMs = await ctx.svc.factors.resendWait('email', ctx.session!.user!);
   return {
     mode: 'email', code_length: ctx.snap.config.factors.email_otp.length, flow, query: flowQuery(flow), email: currentUser(ctx)?.email,
-    step: { current: 2, total: STEPS, label: 'Confirm your email' }, scripts: ['autosubmit.js', 'resend-countdown.js'],
+    step: { current: 2, total: STEPS, label: msg('enroll.email_title') }, scripts: ['autosubmit.js', 'resend-countdown.js'],
     code_sent: resendMs > 0, resend_seconds: Math.ceil(resendMs / 1000), ...extra,
   };
 }
@@ -188,7 +190,7 @@ async function pushPage(ctx: RequestContext, flow: Flow, extra: Record<string, u
   const webPush = ctx.svc.factors.push?.webPush;
   return {
     mode: 'push', flow, query: flowQuery(flow), email: currentUser(ctx)?.email,
-    step: { current: 2, total: STEPS, label: 'Approve on your phone' },
+    step: { current: 2, total: STEPS, label: msg('push.enroll.step') },
     ...(webPush && !extra.push ? { web_push_key: await webPush.publicKey() } : {}),
     scripts: extra.push ? ['push-wait.js'] : webPush ? ['push-subscribe.js'] : [], ...extra,
   };
@@ -212,12 +214,12 @@ async function pushEnrollSubmit(ctx: RequestContext, flow: Flow, form: Record<st
       const parsed = push.webPush ? parseSubscription(form.subscription, ctx.snap.config.factors.push?.web_push?.push_services ?? []) : { ok: false as const, reason: 'web push is off' };
       if (!parsed.ok) {
         ctx.log = { ...ctx.log, reason: `push subscription refused: ${parsed.reason}` };
-        return sendPage(ctx, 400, 'enroll', await pushPage(ctx, flow, { error: 'This browser’s push service cannot be used here. Use the link by email, or another method.' }));
+        return sendPage(ctx, 400, 'enroll', await pushPage(ctx, flow, { error: msg('push.error.web_push_refused') }));
       }
       channel = push.webPush!.channelData(parsed.sub);
     }
-    const context = { app: new URL(ctx.snap.publicOrigin).host, action: 'Confirm this phone', ip: ctx.client.ip };
-    const started = await push.start({ id: u.id, email: u.email }, context, { channel });
+    const context = { app: new URL(ctx.snap.publicOrigin).host, action: requestTranslator(ctx).t('push.enroll.action'), ip: ctx.client.ip };
+    const started = await push.start({ id: u.id, email: u.email }, context, { channel }, messageContext(ctx));
     const error = await pushStarted(ctx, u.id, started, 'enroll', context.action);
     if (!started.ok) return sendPage(ctx, 429, 'enroll', await pushPage(ctx, flow, { error }));
     return sendPage(ctx, 200, 'enroll', await pushPage(ctx, flow, { push: { id: started.id, number: started.number, expires_in: Math.ceil((started.expires - ctx.svc.now()) / 1000) } }));
@@ -229,9 +231,10 @@ async function pushEnrollSubmit(ctx: RequestContext, flow: Flow, form: Record<st
   const done = await push.complete(u.id, id);
   if (done.ok && done.req.purpose === 'enroll' && done.req.channel) {
     // Named after where requests go, so a user with several tells them apart (renamable on the account page).
+    const { t } = requestTranslator(ctx);
     const name = form.name || (done.req.channel.channel === 'web_push'
-      ? `Notifications: ${deviceLabel(String(ctx.req.headers['user-agent'] ?? ''))}`
-      : `Link to ${String(done.req.channel.destination)}`);
+      ? t('push.name.web_push', { device: deviceLabel(String(ctx.req.headers['user-agent'] ?? '')) })
+      : t('push.name.link', { destination: String(done.req.channel.destination) }));
     const factor = await push.addChannel(u.id, done.req.channel, name);
     return enrolled(ctx, flow, 'push', factor.id, factor.name, attempt);
   }
@@ -252,8 +255,10 @@ async function markEnrolled(ctx: RequestContext, kind: FactorKind): Promise<stri
   return commitSession(ctx, { ...s, enrolled: [...(s.enrolled ?? []), kind] });
 }
 
-function recoveryDownload(ctx: RequestContext, codes: string[]): string {
-  const text = `Recovery codes for ${ctx.snap.config.branding.product_name} (${ctx.session!.user})\nEach code works once. Keep them somewhere safe.\n\n${codes.join('\n')}\n`;
+/** The codes as a text file (a data: URL), with a heading in the user's language. */
+export function recoveryDownload(ctx: RequestContext, codes: string[]): string {
+  const { t } = requestTranslator(ctx);
+  const text = `${t('enroll.recovery_file', { product: ctx.snap.config.branding.product_name, user: ctx.session!.user! })}\n${t('enroll.recovery_file_note')}\n\n${codes.join('\n')}\n`;
   return `data:text/plain;charset=utf-8;base64,${Buffer.from(text).toString('base64')}`;
 }
 
@@ -261,7 +266,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
   const { svc } = ctx;
   let form: Record<string, string>;
   try { form = await readForm(ctx.req); } catch (err) { return errorPage(ctx, err instanceof BodyError ? err.status : 400); }
-  if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: 'The form expired. Go back and try again.' });
+  if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: msg('form.expired') });
   const flow = readFlow(ctx, { get: (k: string) => form[k] });
   const user = ctx.session!.user!;
   const action = form.action;
@@ -272,7 +277,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     const noFactors = (await svc.factors.enrolledKinds(user)).length === 0;
     const d = deferralAllowed({ deferrals: state?.deferrals ?? 0 }, ctx.snap.config.rollout, svc.now());
     if (!noFactors || !u || !isInRollout(u.groups, ctx.snap.config.rollout) || !d.allowed) {
-      return errorPage(ctx, 403, { message: 'Setting up later is no longer possible. Please set up a method now.' });
+      return errorPage(ctx, 403, { message: msg('enroll.later_closed') });
     }
     await svc.store.putUserState({ user, deferrals: (state?.deferrals ?? 0) + 1, last_factor: state?.last_factor ?? null, mfa_reset_at: state?.mfa_reset_at ?? null, updated_at: svc.now() });
     svc.log.info({ req_id: ctx.requestId, user, deferrals: (state?.deferrals ?? 0) + 1 }, 'enrollment deferred');
@@ -295,24 +300,24 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
   if (action === 'totp-new') return sendPage(ctx, 200, 'enroll', await totpPage(ctx, flow, { fresh: true, renewed: true }));
   if (action === 'sms-send' && svc.factors.sms) {
     const phone = normalizePhone(form.phone);
-    if (!phone) return sendPage(ctx, 400, 'enroll', smsPage(ctx, flow, { error: 'Enter the number with its country code, like +44 7700 900123.', phone: form.phone?.slice(0, 32) }));
-    const sent = await svc.factors.beginCodeEnrollment('sms', { id: user }, phone);
+    if (!phone) return sendPage(ctx, 400, 'enroll', smsPage(ctx, flow, { error: msg('enroll.sms_phone_bad', { example: '+44 7700 900123' }), phone: form.phone?.slice(0, 32) }));
+    const sent = await svc.factors.beginCodeEnrollment('sms', { id: user }, phone, messageContext(ctx));
     return sendPage(ctx, sent.ok ? 200 : 429, 'enroll', smsPage(ctx, flow, sent.ok
-      ? { code_sent: true, phone, notice: `We texted a code to ${phone}.` }
-      : { phone, error: 'A code was sent moments ago. Wait a little before asking again.' }));
+      ? { code_sent: true, phone, notice: msg('enroll.sms_sent', { phone }) }
+      : { phone, error: msg('enroll.sms_wait') }));
   }
   if (action === 'sms-confirm' && svc.factors.sms) {
     const attempt = await confirmationAttempt(ctx);
     if (!attempt) return;
     const r = await svc.factors.finishCodeEnrollment('sms', user, form.code ?? '');
-    if (!r.ok) return sendPage(ctx, 400, 'enroll', smsPage(ctx, flow, { code_sent: true, error: 'That code is not right or has expired.' }));
+    if (!r.ok) return sendPage(ctx, 400, 'enroll', smsPage(ctx, flow, { code_sent: true, error: msg('enroll.code_wrong') }));
     return enrolled(ctx, flow, 'sms', r.factor.id, r.factor.name, attempt);
   }
   if (action === 'email-send') {
     const u = currentUser(ctx)!;
-    const sent = await svc.factors.beginCodeEnrollment('email', { id: user, email: u.email });
+    const sent = await svc.factors.beginCodeEnrollment('email', { id: user, email: u.email }, undefined, messageContext(ctx));
     return sendPage(ctx, sent.ok ? 200 : 429, 'enroll', await emailPage(ctx, flow, {
-      code_sent: true, ...(sent.ok ? {} : { error: 'A code was sent moments ago. Check your inbox, or wait a little before asking again.' }),
+      code_sent: true, ...(sent.ok ? {} : { error: msg('enroll.email_wait') }),
     }));
   }
   if (action === 'email-confirm') {
@@ -320,13 +325,13 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     if (!attempt) return;
     const r = await svc.factors.finishCodeEnrollment('email', user, form.code ?? '');
     if (!r.ok) {
-      return sendPage(ctx, 400, 'enroll', await emailPage(ctx, flow, { code_sent: true, error: 'That code is not right or has expired.' }));
+      return sendPage(ctx, 400, 'enroll', await emailPage(ctx, flow, { code_sent: true, error: msg('enroll.code_wrong') }));
     }
     return enrolled(ctx, flow, 'email', r.factor.id, r.factor.name, attempt);
   }
   if (action === 'push-send' || action === 'push-subscribe' || action === 'push-confirm') return pushEnrollSubmit(ctx, flow, form);
   if (action === 'recovery-done') {
-    notifyUser(ctx, user, (c) => enrollmentCompleteMessage(c, { label: 'your new sign-in method' }));
+    notifyUser(ctx, user, (c) => enrollmentCompleteMessage(c, { label: c.tr.t('email.enrolled.new_method') }));
     return redirect(ctx, `/.gatehouse/enroll?${flowQuery(flow, { step: 'done' })}`, {}, 303);
   }
   return errorPage(ctx, 400);
@@ -355,7 +360,7 @@ async function finishTotpEnrollment(ctx: RequestContext, form: Record<string, st
 async function confirmationAttempt(ctx: RequestContext): Promise<Attempt | undefined> {
   const reserved = await reserveFactorAttempt(ctx);
   if (reserved.ok) return reserved.attempt;
-  errorPage(ctx, 429, { waitSeconds: Math.ceil(reserved.waitMs / 1000), message: 'Too many wrong codes. Please wait before trying again.' });
+  errorPage(ctx, 429, { waitSeconds: Math.ceil(reserved.waitMs / 1000), message: msg('enroll.too_many') });
   return undefined;
 }
 
@@ -364,7 +369,7 @@ async function enrolled(ctx: RequestContext, flow: Flow, kind: FactorKind, id: s
   const user = ctx.session!.user!;
   await ctx.svc.audit.write({ event: 'factor.enrolled', user, factor: kind, factor_id: id, label: name, ip: ctx.client.ip, request_id: ctx.requestId });
   ctx.svc.metrics.enrolled(kind);
-  notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: factorKindInfo(kind).label, name }));
+  notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: c.tr.t(`factor.${kind}.label`), name }));
   const setCookie = await passFactor(ctx, { check: factorCheck(kind, ctx.svc.now()), factorId: id }, null, attempt);
   redirect(ctx, await afterEnrollment(ctx, flow), { 'set-cookie': setCookie }, 303);
 }

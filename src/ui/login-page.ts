@@ -6,6 +6,7 @@
 import type { RequestContext } from '../web/context.ts';
 import { readForm, BodyError } from '../web/form-body.ts';
 import { errorPage, redirect, sendPage } from '../web/respond.ts';
+import { msg } from '../identity/translate.ts';
 import { safeReturnTarget } from '../policy/return-target.ts';
 import { priorFailures, throttleKeys } from '../identity/throttle.ts';
 import { csrfOk, ensureSession, signInBrowser, signInParty } from '../web/page-session.ts';
@@ -43,7 +44,7 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
   const password = form.password ?? '';
   if (!csrfOk(ctx, form.csrf)) {
     const { session, setCookie } = await ensureSession(ctx);
-    return sendPage(ctx, 403, 'login', { rd, csrf: session.csrf, passkey: passkeySignInOffered(ctx), username, error: 'Your sign-in form expired. Please try again.' }, setCookie ? { 'set-cookie': setCookie } : {});
+    return sendPage(ctx, 403, 'login', { rd, csrf: session.csrf, passkey: passkeySignInOffered(ctx), username, error: msg('login.form_expired') }, setCookie ? { 'set-cookie': setCookie } : {});
   }
   const bg = ctx.snap.config.identity.break_glass;
   if (bg && username === bg.user) return breakGlassSignIn(ctx, bg, password, rd);

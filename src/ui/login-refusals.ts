@@ -3,6 +3,7 @@
 
 import type { RequestContext } from '../web/context.ts';
 import { sendPage } from '../web/respond.ts';
+import { msg } from '../identity/translate.ts';
 import { passkeySignInOffered } from './passkey-signin.ts';
 
 /** The sign-in form again, with the wait a lock-out imposes. */
@@ -13,5 +14,5 @@ export function throttledPage(ctx: RequestContext, rd: string, username: string,
 
 /** The sign-in form again after a wrong username or password (the same words whichever was wrong). */
 export function refusedPage(ctx: RequestContext, rd: string, username: string): void {
-  sendPage(ctx, 401, 'login', { rd, csrf: ctx.session?.csrf, passkey: passkeySignInOffered(ctx), username, error: 'Wrong username or password.' });
+  sendPage(ctx, 401, 'login', { rd, csrf: ctx.session?.csrf, passkey: passkeySignInOffered(ctx), username, error: msg('login.wrong_password') });
 }

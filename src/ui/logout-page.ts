@@ -8,6 +8,7 @@
 import type { RequestContext } from '../web/context.ts';
 import { readForm } from '../web/form-body.ts';
 import { errorPage, sendPage } from '../web/respond.ts';
+import { msg } from '../identity/translate.ts';
 import { csrfOk } from '../web/page-session.ts';
 import { expireAppCookies, forgetReleased } from '../web/app-cookies.ts';
 import { endSessions } from './account-page.ts';
@@ -22,7 +23,7 @@ export async function logoutPage(ctx: RequestContext): Promise<void> {
   let form: Record<string, string>;
   try { form = await readForm(ctx.req); } catch { return errorPage(ctx, 400); }
   if (!ctx.session) return sendPage(ctx, 200, 'signed-out', {}, { 'set-cookie': svc.sessions.clearCookie() });
-  if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: 'The sign-out form expired. Nothing was changed.' });
+  if (!csrfOk(ctx, form.csrf)) return errorPage(ctx, 403, { message: msg('logout.form_expired') });
   const everywhere = form.everywhere === '1' && ctx.session.user !== undefined ? await endSessions(ctx, ctx.session.user!) : undefined;
   if (!everywhere) {
     await svc.sessions.revokeSession(ctx.session, ctx.cookie);

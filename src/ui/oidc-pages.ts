@@ -8,6 +8,7 @@ import type { RequestContext, Services } from '../web/context.ts';
 import { isNavigation } from '../web/client-kind.ts';
 import { readForm } from '../web/form-body.ts';
 import { errorPage, redirect, sendJson, sendPage } from '../web/respond.ts';
+import { msg } from '../identity/translate.ts';
 import { safeReturnTarget } from '../policy/return-target.ts';
 import { BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, flowBinding, OidcError, type OidcClient, type OidcFailure } from '../identity/oidc.ts';
 import { idpAuthentication, idpFactorCheck, mergeChecks, profileFromClaims, sessionAmrFor } from '../identity/oidc-claims.ts';
@@ -52,20 +53,16 @@ export async function oidcLogin(ctx: RequestContext, oidc: OidcClient): Promise<
   redirect(ctx, url.href, setCookie ? { 'set-cookie': setCookie } : {});
 }
 
-const FAILURE_COPY: Record<OidcFailure, { status: number; heading: string; message: string; hint: string }> = {
-  expired: { status: 400, heading: 'This sign-in link has expired', message: 'The answer from your identity provider was already used or is too old.', hint: 'Start the sign-in again.' },
-  mismatch: { status: 400, heading: 'Sign-in started in another browser', message: 'This sign-in was not started in this browser, so it was not accepted.', hint: 'Start the sign-in again in this browser.' },
-  denied: { status: 400, heading: 'Sign-in was not completed', message: 'Your identity provider did not sign you in.', hint: 'Try again. If it keeps happening, contact support with the request ID below.' },
-  rejected: { status: 400, heading: 'Sign-in could not be completed', message: 'The answer from your identity provider could not be accepted.', hint: 'Start the sign-in again. If it keeps happening, contact support with the request ID below.' },
-  unavailable: { status: 503, heading: 'Sign-in is temporarily unavailable', message: 'Your identity provider could not be reached; nothing was let through.', hint: 'Try again in a few minutes.' },
-};
+// The words are in the catalog: oidc.<failure>.heading / .message / .hint.
+const FAILURE_STATUS: Record<OidcFailure, number> = { expired: 400, mismatch: 400, denied: 400, rejected: 400, unavailable: 503 };
 
 function failurePage(ctx: RequestContext, kind: OidcFailure, rd: string, setCookie?: string): void {
-  const copy = FAILURE_COPY[kind];
+  const status = FAILURE_STATUS[kind];
   const retry = `/.gatehouse/login?rd=${encodeURIComponent(rd)}`;
-  if (!isNavigation(ctx.req.headers)) return errorPage(ctx, copy.status, { message: copy.message });
-  sendPage(ctx, copy.status, 'error', {
-    status: copy.status, heading: copy.heading, message: copy.message, hint: copy.hint, retry_url: retry,
+  const message = msg(`oidc.${kind}.message`);
+  if (!isNavigation(ctx.req.headers)) return errorPage(ctx, status, { message });
+  sendPage(ctx, status, 'error', {
+    status, heading: msg(`oidc.${kind}.heading`), message, hint: msg(`oidc.${kind}.hint`), retry_url: retry,
   }, setCookie ? { 'set-cookie': setCookie } : {});
 }
 

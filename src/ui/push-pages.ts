@@ -8,20 +8,18 @@ import { readForm, BodyError } from '../web/form-body.ts';
 import { errorPage, sendJson, sendPage } from '../web/respond.ts';
 import { hostOnly } from '../policy/decide.ts';
 import { selectRoute } from '../policy/route-table.ts';
-import { cleanPushId, pushRef, type PushStart } from '../factors/push.ts';
+import { cleanPushId, pushRef, type PushStart, type Refusal } from '../factors/push.ts';
 import type { PushContext, PushRequest } from '../factors/push-core.ts';
-import type { Refusal } from '../factors/push.ts';
 import { factorRemovedMessage, pushNotMeAlert } from '../identity/messages.ts';
-import { factorKindInfo } from '../factors/types.ts';
+import { msg, plural, translator, type Msg } from '../identity/translate.ts';
 import { notifyUser } from './second-factor.ts';
 
 /** What the approval page will show of a sign-in that waits for the step of `rd` (and a kept request). */
 export function pushContextFor(ctx: RequestContext, rd: string, pending: { method: string; path: string } | null, rule: string | null): PushContext {
-  // (the place is only what an offline lookup says: approximate, and absent for private addresses)
   const host = hostOnly(new URL(ctx.snap.publicOrigin).host);
   const path = rd.split('?')[0] || '/';
   const route = selectRoute(ctx.snap.routes, host, pending?.path ?? path);
-  // The approximate place, when risk signals locate addresses (risk.geoip_db, risk.locations).
+  // The approximate place, when risk signals locate addresses (risk.geoip_db, risk.locations); none for private ones.
   const country = ctx.snap.geo?.locate(ctx.client.ip).country ?? undefined;
   return {
     app: `${host}${route ? route.prefix || '/' : ''}`,
@@ -33,11 +31,11 @@ export function pushContextFor(ctx: RequestContext, rd: string, pending: { metho
 }
 
 /** Audits a push that went out; the page's words for one that did not. */
-export async function pushStarted(ctx: RequestContext, user: string, started: PushStart, purpose: 'challenge' | 'enroll', action: string): Promise<string | undefined> {
+export async function pushStarted(ctx: RequestContext, user: string, started: PushStart, purpose: 'challenge' | 'enroll', action: string): Promise<Msg | undefined> {
   if (started.ok || started.reason === 'undelivered') {
     for (const f of started.gone) {
       await ctx.svc.audit.write({ event: 'factor.removed', user, factor: 'push', factor_id: f.id, by: 'push service (subscription gone)', ip: ctx.client.ip, request_id: ctx.requestId });
-      notifyUser(ctx, user, (c) => factorRemovedMessage(c, { label: factorKindInfo('push').label, name: f.name }));
+      notifyUser(ctx, user, (c) => factorRemovedMessage(c, { label: c.tr.t('factor.push.label'), name: f.name }));
     }
     if (started.failed.length > 0) ctx.svc.log.warn({ req_id: ctx.requestId, user, failed: started.failed }, started.ok ? 'push not delivered on every channel' : 'push delivered on no channel');
   }
@@ -48,11 +46,11 @@ export async function pushStarted(ctx: RequestContext, user: string, started: Pu
   if (started.reason === 'suspended' && started.newly) await pushRefused(ctx, user, { suspended: true }, 'expired');
   const seconds = 'retryAfterMs' in started ? Math.ceil(started.retryAfterMs / 1000) : 0;
   switch (started.reason) {
-    case 'suspended': return `Approval on your phone is paused for ${Math.ceil(seconds / 60)} minutes after several refused requests. Use another method.`;
-    case 'backoff': return `A request was sent moments ago. You can send another in ${seconds} seconds.`;
-    case 'too_many': return 'Several requests are waiting on your phone. Answer or deny them, or wait a minute.';
-    case 'undelivered': return 'We could not reach your phone just now. Try again in a moment, or use another method.';
-    default: return 'No phone is set up for approvals.';
+    case 'suspended': return plural('push.error.suspended', Math.ceil(seconds / 60));
+    case 'backoff': return plural('push.error.backoff', seconds);
+    case 'too_many': return msg('push.error.too_many');
+    case 'undelivered': return msg('push.error.undelivered');
+    default: return msg('push.error.no_phone');
   }
 }
 
@@ -148,20 +146,22 @@ async function pushAnswer(ctx: RequestContext): Promise<void> {
 function alertOperator(ctx: RequestContext, req: PushRequest): void {
   const to = ctx.snap.config.audit.alert_email;
   if (!to) return;
-  const msg = pushNotMeAlert({ product: ctx.snap.config.branding.product_name }, {
+  // To the operators, in ui.default_language (not the phone's).
+  const operators = translator(ctx.snap.config.ui.default_language, ctx.snap.config.ui.catalogs);
+  const alert = pushNotMeAlert({ product: ctx.snap.config.branding.product_name, tr: operators }, {
     user: req.user, ip: req.context.ip, action: `${req.context.app} ${req.context.action}`, at: new Date(req.created).toISOString(),
   });
-  ctx.svc.notifier.send({ to, ...msg }).catch((err: Error) => ctx.svc.log.error({ err: err.message, user: req.user }, 'push alert to the operator not sent'));
+  ctx.svc.notifier.send({ to, ...alert }).catch((err: Error) => ctx.svc.log.error({ err: err.message, user: req.user }, 'push alert to the operator not sent'));
 }
 
 /** The words for a push that ended without approval, for the page that waited for it. */
-export function pushFailureMessage(reason: string): string {
+export function pushFailureMessage(reason: string): Msg {
   switch (reason) {
-    case 'wrong_number': return 'The number tapped on your phone did not match. The request was refused.';
-    case 'denied': return 'The request was denied on your phone.';
-    case 'not_me': return 'The request was reported as not yours on your phone. Your administrator has been told.';
-    case 'expired': return 'The request expired before it was answered.';
-    case 'pending': return 'The request has not been answered yet. Answer it on your phone, then continue.';
-    default: return 'That request is no longer valid. Send a new one.';
+    case 'wrong_number': return msg('push.failure.wrong_number');
+    case 'denied': return msg('push.failure.denied');
+    case 'not_me': return msg('push.failure.not_me');
+    case 'expired': return msg('push.failure.expired');
+    case 'pending': return msg('push.failure.pending');
+    default: return msg('push.failure.gone');
   }
 }

@@ -10,7 +10,7 @@ import type { Renderer } from '../web/context.ts';
 import type { BrandingConfig } from '../config/sections/branding.ts';
 import { BRAND_CSS_PATH, brandStyle } from './brand-style.ts';
 import type { UiConfig } from '../config/sections/ui.ts';
-import { dateFormatter, negotiateLanguage, textDirection, TRANSLATED_PAGES, translator } from './i18n.ts';
+import { dateFormatter, listFormatter, negotiateLanguage, textDirection, translator } from './i18n.ts';
 
 export type { Renderer };
 
@@ -23,7 +23,10 @@ export interface RendererOptions {
   ui?: UiConfig | (() => UiConfig);
 }
 
-const ENGLISH_ONLY: UiConfig = { languages: ['en'], default_language: 'en', time_zone: 'UTC' };
+const ENGLISH_ONLY: UiConfig = { languages: ['en'], default_language: 'en', time_zone: 'UTC', catalogs: {} };
+
+/** The words static scripts show (views/static/*.js read them from <body data-messages>). */
+const SCRIPT_WORDS = ['show', 'hide', 'password_noun', 'webauthn_waiting', 'webauthn_cancelled', 'webauthn_registered', 'webauthn_unsupported_here', 'webauthn_unsupported', 'webauthn_unexpected', 'webauthn_failed'] as const;
 
 export interface SupportLink {
   text: string;
@@ -161,9 +164,8 @@ export function createRenderer(viewsDir: string, branding: Branding | (() => Bra
       if (!known.has(name)) throw new Error(`unknown page ${JSON.stringify(name)} (known: ${[...known].sort().join(', ')})`);
       const { brand, support, brandCss, footerLinks } = brandOf(currentBranding());
       const ui = currentUi();
-      // A page not yet in the catalogs stays English whole (layout included): never half translated.
-      const lang = TRANSLATED_PAGES.has(name) && typeof data.accept_language !== 'string' ? ui.default_language
-        : TRANSLATED_PAGES.has(name) ? negotiateLanguage(data.accept_language as string, ui) : 'en';
+      const lang = negotiateLanguage(typeof data.accept_language === 'string' ? data.accept_language : undefined, ui);
+      const tr = translator(lang, ui.catalogs);
       const html = eta.render(name, {
         ...data,
         // Set last so data can never replace them.
@@ -173,7 +175,17 @@ export function createRenderer(viewsDir: string, branding: Branding | (() => Bra
         footer_links: footerLinks,
         lang,
         dir: textDirection(lang),
-        t: translator(lang),
+        t: tr.t,
+        tn: tr.tn,
+        // A string as it is, a catalog message { key, params } in this language, or a list of them joined.
+        say: (m: unknown): string => (Array.isArray(m) ? m.map((x) => tr.say(x)).join(' ') : tr.say(m as Parameters<typeof tr.say>[0])),
+        // A message split at one {slot}, for markup around a parameter: [before, after].
+        around: (key: string, slot: string, params: Record<string, string | number> = {}) => {
+          const [before, after = ''] = tr.t(key, { ...params, [slot]: '\u0000' }).split('\u0000');
+          return [before, after];
+        },
+        list: listFormatter(lang),
+        script_words: JSON.stringify(Object.fromEntries(SCRIPT_WORDS.map((w) => [w, tr.t(`js.${w}`)]))),
         format_date: dateFormatter(lang, ui.time_zone),
         asset_version: assetVersion,
         local: localPath,

@@ -9,7 +9,8 @@ import { sendJson } from '../web/respond.ts';
 import { csrfOk } from '../web/page-session.ts';
 import type { WebAuthnKind } from '../factors/webauthn.ts';
 import { factorAddedMessage } from '../identity/messages.ts';
-import { factorCheck, factorKindInfo } from '../factors/types.ts';
+import { factorCheck } from '../factors/types.ts';
+import { requestTranslator } from '../web/request-language.ts';
 import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import { afterChallenge, readFlow } from './challenge-page.ts';
 import { enrollAllowed, afterEnrollment } from './enroll-page.ts';
@@ -24,16 +25,16 @@ interface Body { query?: unknown; kind?: unknown; name?: unknown; remember?: unk
  * one of the sign-in page.
  */
 export async function begin(ctx: RequestContext, signedIn = true): Promise<Body | undefined> {
-  if (ctx.req.method !== 'POST') { sendJson(ctx, 405, { ok: false, error: 'POST only' }); return; }
-  if (signedIn ? !ctx.session?.user : !ctx.session) { sendJson(ctx, 401, { ok: false, code: 'expired', error: 'Your session ended. Sign in again.' }); return; }
+  if (ctx.req.method !== 'POST') { sendJson(ctx, 405, { ok: false, error: requestTranslator(ctx).t('webauthn.bad_request') }); return; }
+  if (signedIn ? !ctx.session?.user : !ctx.session) { sendJson(ctx, 401, { ok: false, code: 'expired', error: requestTranslator(ctx).t('webauthn.session_ended') }); return; }
   let body: unknown;
   try { body = await readJson(ctx.req); } catch (err) {
-    sendJson(ctx, err instanceof BodyError ? err.status : 400, { ok: false, error: 'Bad request.' });
+    sendJson(ctx, err instanceof BodyError ? err.status : 400, { ok: false, error: requestTranslator(ctx).t('webauthn.bad_request') });
     return;
   }
   const token = ctx.req.headers['x-csrf-token'];
-  if (!csrfOk(ctx, typeof token === 'string' ? token : undefined)) { sendJson(ctx, 403, { ok: false, code: 'expired', error: 'The page expired. Reload it and try again.' }); return; }
-  if (!body || typeof body !== 'object') { sendJson(ctx, 400, { ok: false, error: 'Bad request.' }); return; }
+  if (!csrfOk(ctx, typeof token === 'string' ? token : undefined)) { sendJson(ctx, 403, { ok: false, code: 'expired', error: requestTranslator(ctx).t('webauthn.page_expired') }); return; }
+  if (!body || typeof body !== 'object') { sendJson(ctx, 400, { ok: false, error: requestTranslator(ctx).t('webauthn.bad_request') }); return; }
   return body as Body;
 }
 
@@ -46,7 +47,7 @@ export async function authOptions(ctx: RequestContext): Promise<void> {
   const b = await begin(ctx);
   if (!b) return;
   const wait = await ctx.svc.throttle.waiting(factorThrottle(ctx));
-  if (wait > 0) return sendJson(ctx, 429, { ok: false, error: `Too many attempts. Try again in ${Math.ceil(wait / 1000)} seconds.` });
+  if (wait > 0) return sendJson(ctx, 429, { ok: false, error: requestTranslator(ctx).tn('webauthn.too_many', Math.ceil(wait / 1000)) });
   const options = await ctx.svc.webauthn.authenticationOptions({ id: ctx.session!.user! });
   sendJson(ctx, 200, { ok: true, options });
 }
@@ -55,13 +56,13 @@ export async function authVerify(ctx: RequestContext): Promise<void> {
   const b = await begin(ctx);
   if (!b) return;
   const flow = flowOf(ctx, b);
-  if (!kindAllowed('webauthn', acceptedKinds(ctx, flow.rule))) return sendJson(ctx, 400, { ok: false, error: 'This check does not accept passkeys.' });
+  if (!kindAllowed('webauthn', acceptedKinds(ctx, flow.rule))) return sendJson(ctx, 400, { ok: false, error: requestTranslator(ctx).t('webauthn.not_accepted') });
   const reserved = await reserveFactorAttempt(ctx);
-  if (!reserved.ok) return sendJson(ctx, 429, { ok: false, error: `Too many attempts. Try again in ${Math.ceil(reserved.waitMs / 1000)} seconds.` });
+  if (!reserved.ok) return sendJson(ctx, 429, { ok: false, error: requestTranslator(ctx).tn('webauthn.too_many', Math.ceil(reserved.waitMs / 1000)) });
   const r = await ctx.svc.webauthn.finishAuthentication({ id: ctx.session!.user! }, b.response);
   if (!r.ok) {
     await failFactor(ctx, reserved.attempt, 'webauthn', r.reason, flow.rule);
-    return sendJson(ctx, 401, { ok: false, error: 'That passkey could not be verified. Try again or use another method.' });
+    return sendJson(ctx, 401, { ok: false, error: requestTranslator(ctx).t('webauthn.not_verified') });
   }
   const cookies = await passFactor(ctx, r.verified, flow.rule, reserved.attempt);
   if (b.remember === '1' && ctx.snap.config.session.remember_device > 0 && !flow.rule) cookies.push(await rememberDevice(ctx, ctx.session!.user!));
@@ -71,7 +72,7 @@ export async function authVerify(ctx: RequestContext): Promise<void> {
 export async function registerOptions(ctx: RequestContext): Promise<void> {
   const b = await begin(ctx);
   if (!b) return;
-  if (!(await enrollAllowed(ctx))) return sendJson(ctx, 403, { ok: false, error: 'Confirm it’s you first: reload the page.' });
+  if (!(await enrollAllowed(ctx))) return sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('webauthn.confirm_first') });
   const user = currentUser(ctx)!;
   const kind: WebAuthnKind = b.kind === 'security-key' ? 'security-key' : 'passkey';
   const options = await ctx.svc.webauthn.registrationOptions({ id: user.id, name: user.id, displayName: user.display_name || user.id }, kind);
@@ -81,19 +82,19 @@ export async function registerOptions(ctx: RequestContext): Promise<void> {
 export async function registerVerify(ctx: RequestContext): Promise<void> {
   const b = await begin(ctx);
   if (!b) return;
-  if (!(await enrollAllowed(ctx))) return sendJson(ctx, 403, { ok: false, error: 'Confirm it’s you first: reload the page.' });
+  if (!(await enrollAllowed(ctx))) return sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('webauthn.confirm_first') });
   const flow = flowOf(ctx, b);
   const user = ctx.session!.user!;
   const kind: WebAuthnKind = b.kind === 'security-key' ? 'security-key' : 'passkey';
-  const name = typeof b.name === 'string' && b.name.trim() ? b.name : kind === 'passkey' ? 'Passkey' : 'Security key';
+  const name = typeof b.name === 'string' && b.name.trim() ? b.name : requestTranslator(ctx).t(kind === 'passkey' ? 'factor.passkey_name' : 'factor.security_key_name');
   const r = await ctx.svc.webauthn.finishRegistration({ id: user }, b.response, name);
   if (!r.ok) {
     ctx.svc.log.warn({ req_id: ctx.requestId, user, reason: r.reason }, 'webauthn registration refused');
-    return sendJson(ctx, 400, { ok: false, error: 'That passkey could not be registered. Try again.' });
+    return sendJson(ctx, 400, { ok: false, error: requestTranslator(ctx).t('webauthn.not_registered') });
   }
   await ctx.svc.audit.write({ event: 'factor.enrolled', user, factor: 'webauthn', factor_id: r.factor.id, label: r.factor.name, ip: ctx.client.ip, request_id: ctx.requestId });
   ctx.svc.metrics.enrolled('webauthn');
-  notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: factorKindInfo('webauthn').label, name: r.factor.name }));
+  notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: c.tr.t('factor.webauthn.label'), name: r.factor.name }));
   const setCookie = await passFactor(ctx, { check: factorCheck('webauthn', ctx.svc.now()), factorId: r.factor.id }, null);
   sendJson(ctx, 200, { ok: true, redirect: await afterEnrollment(ctx, flow) }, { 'set-cookie': setCookie });
 }

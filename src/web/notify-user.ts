@@ -3,14 +3,16 @@
 // is logged, never fatal.
 
 import type { RequestContext } from './context.ts';
-import type { Message } from '../identity/messages.ts';
+import type { Message, MessageContext } from '../identity/messages.ts';
+import type { Translator } from '../identity/translate.ts';
+import { messageContext } from './request-language.ts';
 import { currentUser } from './current-user.ts';
 
-/** Sends a security notice to the user; a failed delivery is logged, never fatal. */
-export function notifyUser(ctx: RequestContext, userId: string, make: (c: { product: string; support?: string }) => Message): void {
+/** Sends a security notice to the user, in the request's language; a failed delivery is logged, never fatal. */
+export function notifyUser(ctx: RequestContext, userId: string, make: (c: MessageContext & { tr: Translator }) => Message): void {
   const user = ctx.session?.user === userId ? currentUser(ctx) : ctx.svc.identity.getUser(userId);
   if (!user?.email) return;
-  const msg = make({ product: ctx.snap.config.branding.product_name, support: ctx.snap.config.branding.support_contact });
+  const msg = make(messageContext(ctx));
   ctx.svc.notifier.send({ to: user.email, ...msg }).catch((err: Error) => {
     ctx.svc.log.warn({ err: err.message, user: userId, kind: msg.kind }, 'notification failed');
   });

@@ -5,6 +5,10 @@ import type { ServerResponse } from 'node:http';
 import { PAGE_HEADERS } from './security-headers.ts';
 import type { RequestContext } from './context.ts';
 import { isNavigation } from './client-kind.ts';
+import { translator, type Msg } from '../identity/translate.ts';
+
+// API clients get the English text of a message (a page gets the reader's language).
+const ENGLISH = translator('en');
 
 type HeaderMap = Record<string, string | string[]>;
 
@@ -48,13 +52,13 @@ const ERROR_CODES: Record<number, string> = {
 };
 
 /** The error page (browsers) or JSON (API clients); the page's wording lives in views/error.eta. */
-export function errorPage(ctx: RequestContext, status: number, opts: { message?: string; rule?: string; waitSeconds?: number } = {}): void {
+export function errorPage(ctx: RequestContext, status: number, opts: { message?: string | Msg; rule?: string; waitSeconds?: number } = {}): void {
   const extra: HeaderMap = opts.waitSeconds ? { 'retry-after': String(Math.ceil(opts.waitSeconds)) } : {};
   if (!isNavigation(ctx.req.headers)) {
     sendJson(ctx, status, {
       error: ERROR_CODES[status] ?? 'error',
       request_id: ctx.requestId,
-      ...(opts.message ? { message: opts.message } : {}),
+      ...(opts.message ? { message: ENGLISH.say(opts.message) } : {}),
       ...(opts.rule ? { rule: opts.rule } : {}),
       ...(opts.waitSeconds ? { retry_after: Math.ceil(opts.waitSeconds) } : {}),
     }, extra);

@@ -11,6 +11,7 @@ import type { UpstreamFormIdentityConfig } from '../config/types.ts';
 import type { RequestContext } from './context.ts';
 import { BodyError, readBody } from './form-body.ts';
 import { errorPage, redirect } from './respond.ts';
+import { msg } from '../identity/translate.ts';
 import { decideAfterAppSignIn, hostOnly } from '../policy/decide.ts';
 import { parseParams, type ParamList } from '../policy/param-match.ts';
 import { compileRequestMatch, matchRequest } from '../policy/request-match.ts';
@@ -156,7 +157,7 @@ export async function upstreamFormLogin(ctx: RequestContext, route: Route, targe
 async function refuseLogin(ctx: RequestContext, reason: string, user = '-'): Promise<void> {
   await ctx.svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason });
   ctx.log = { ...ctx.log, decision: 'deny', reason: `upstream_form: ${reason}` };
-  return errorPage(ctx, 400, { message: 'The gateway cannot accept this sign-in form: its username is missing, repeated or not allowed here.' });
+  return errorPage(ctx, 400, { message: msg('error.upstream_form_bad') });
 }
 
 /** Throttle keys for a sign-in: the account and the address; the address alone when the form names nobody. */
@@ -174,7 +175,7 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   if (type !== 'application/x-www-form-urlencoded') {
     if (!ctx.form) req.resume();
     ctx.log.reason = 'upstream_form: login form not urlencoded';
-    return errorPage(ctx, 400, { message: 'The sign-in form could not be read by the gateway.' });
+    return errorPage(ctx, 400, { message: msg('error.upstream_form_unreadable') });
   }
   if (ctx.form) {
     if (ctx.form.body.length > LOGIN_FORM_LIMIT) return errorPage(ctx, 413);
@@ -200,7 +201,7 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   const reserved = await reserveSignIn(svc, svc.throttle, keys, signInParty(ctx, username ?? '-'));
   if (!reserved.ok) {
     ctx.log = { ...ctx.log, decision: 'deny', reason: 'sign-in throttled' };
-    return errorPage(ctx, 429, { waitSeconds: Math.ceil(reserved.waitMs / 1000), message: 'Too many failed sign-ins. Please wait before trying again.' });
+    return errorPage(ctx, 429, { waitSeconds: Math.ceil(reserved.waitMs / 1000), message: msg('error.upstream_form_throttled') });
   }
 
   const sentCookies = typeof req.headers.cookie === 'string' ? req.headers.cookie : undefined;
@@ -238,7 +239,7 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
     await svc.throttle.release(reserved.attempt);
     svc.log.error({ req_id: ctx.requestId, field: uf.username_field }, 'upstream_form: the app accepted a login whose username field is missing or unusable (check identity.upstream_form.username_field)');
     await svc.audit.write({ event: 'signin.failure', user: '-', ip: ctx.client.ip, request_id: ctx.requestId, reason: 'username unreadable' });
-    return errorPage(ctx, 400, { message: 'The gateway could not read the username from the sign-in form.' });
+    return errorPage(ctx, 400, { message: msg('error.upstream_form_no_user') });
   }
   // Optional: the app itself names who it signed in; it must be the form's user.
   const named = await appNamedUsers(ctx, route, uf, upstreamHeaders, setCookies).catch(async (err: unknown) => {
@@ -250,7 +251,7 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
     svc.log.warn({ req_id: ctx.requestId, user: username, app_user: named }, 'upstream_form: the app signed in another user than the form named: refused');
     await svc.audit.write({ event: 'signin.failure', user: username, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'the app named another user' });
     ctx.log = { ...ctx.log, decision: 'deny', reason: 'upstream_form: app confirmation names another user' };
-    return errorPage(ctx, 403, { message: 'The application signed in a different user than the one named in the form.' });
+    return errorPage(ctx, 403, { message: msg('error.upstream_form_other_user') });
   }
   const clientHeaders = buildClientHeaders({ headers: upstreamHeaders, upstreamOrigin: route.upstreamOrigin, publicOrigin: snap.publicOrigin, sessionCookieName: svc.sessions.cookieName });
   return startSession(ctx, username, asList(clientHeaders['set-cookie']), next ?? '/', reserved.attempt);
@@ -323,7 +324,7 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
   if (known?.disabled) {
     await svc.throttle.release(attempt);
     await svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'disabled' });
-    return errorPage(ctx, 403, { message: 'This account is disabled at the gateway.' });
+    return errorPage(ctx, 403, { message: msg('error.account_disabled') });
   }
   await svc.throttle.succeed(attempt);
   // The pre-sign-in session (or another user's) dies with its id (fixation), and so do its app cookies.

@@ -54,7 +54,7 @@ if (requireChromium(t)) {
     await enterCode(page, await phone.next(), CHALLENGE_LABEL);
     t.equal(new URL(page.url()).pathname, '/.gatehouse/account', 'after the check the page opens');
     t.equal(await page.locator('h1').textContent(), 'Your security');
-    const back = page.getByRole('link', { name: '← Back to Example Portal' });
+    const back = page.getByRole('link', { name: 'Back to Example Portal' });
     t.equal(await back.getAttribute('href'), '/', 'the security page links back to the app');
     await screenshotModes(page, 'account-page');
 

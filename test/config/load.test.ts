@@ -64,7 +64,7 @@ const DEFAULTS: Omit<Config, 'source_path' | 'warnings'> = {
     instance_id: hostnameId(),
   },
   branding: { product_name: 'gatehouse' },
-  ui: { languages: ['en'], default_language: 'en', time_zone: 'UTC' },
+  ui: { languages: ['en'], default_language: 'en', time_zone: 'UTC', catalogs: {} },
   routes: [],
   identity: { source: 'file', file: { path: 'config/users.yaml' } },
   session: { secret: SECRETS.GATEHOUSE_SESSION_SECRET, cookie_name: 'gatehouse', max_age: 43_200_000, idle_timeout: 1_800_000, remember_device: 2_592_000_000 },

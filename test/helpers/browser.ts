@@ -59,12 +59,12 @@ export async function newPage(browser: Browser, opts: { phone?: boolean; colorSc
   return context.newPage();
 }
 
-/** Saves a full-page PNG as test/artifacts/<name>.png and returns its path. */
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** Saves a full-page PNG (or JPEG: half the time, for the large page matrices) as test/artifacts/<name>.<type> and returns its path. */
+export async function screenshot(page: Page, name: string, type: 'png' | 'jpeg' = 'png'): Promise<string> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`screenshot name ${JSON.stringify(name)} is not a plain file name`);
   mkdirSync(ARTIFACTS_DIR, { recursive: true });
-  const file = path.join(ARTIFACTS_DIR, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  const file = path.join(ARTIFACTS_DIR, `${name}.${type === 'jpeg' ? 'jpg' : 'png'}`);
+  await page.screenshot({ path: file, fullPage: true, ...(type === 'jpeg' ? { type, quality: 85 } : {}) });
   return file;
 }
 

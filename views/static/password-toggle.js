@@ -3,6 +3,8 @@
 (function () {
   'use strict';
 
+  // The words come from the page's catalog (views/layout.eta, data-messages).
+  var words = JSON.parse(document.body.getAttribute('data-messages') || '{}');
   var inputs = document.querySelectorAll('input[data-password-toggle]');
   for (var i = 0; i < inputs.length; i++) {
     (function (input) {
@@ -19,14 +21,14 @@
       var verb = document.createElement('span');
       var noun = document.createElement('span');
       noun.className = 'visually-hidden';
-      noun.textContent = ' password';
-      verb.textContent = 'Show';
+      noun.textContent = ' ' + words.password_noun;
+      verb.textContent = words.show;
       button.appendChild(verb);
       button.appendChild(noun);
       button.addEventListener('click', function () {
         var show = input.type === 'password';
         input.type = show ? 'text' : 'password';
-        verb.textContent = show ? 'Hide' : 'Show';
+        verb.textContent = show ? words.hide : words.show;
       });
       wrap.appendChild(button);
       // Moving a node drops its focus: give autofocus back.

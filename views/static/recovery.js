@@ -7,7 +7,7 @@
   if (copy && navigator.clipboard) {
     copy.hidden = false;
     copy.addEventListener('click', function () {
-      navigator.clipboard.writeText(codes.join('\n')).then(function () { copy.textContent = 'Copied'; });
+      navigator.clipboard.writeText(codes.join('\n')).then(function () { copy.textContent = copy.getAttribute('data-copied-label') || copy.textContent; });
     });
   }
   if (print) {

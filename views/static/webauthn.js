@@ -2,6 +2,8 @@
 // Progressive enhancement: the markup says what to call; no inline script.
 (function () {
   'use strict';
+  // The words come from the page's catalog (views/layout.eta, data-messages).
+  var words = JSON.parse(document.body.getAttribute('data-messages') || '{}');
   function post(url, csrf, body) {
     return fetch(url, {
       method: 'POST',
@@ -9,16 +11,16 @@
       headers: { 'content-type': 'application/json', 'x-csrf-token': csrf, accept: 'application/json' },
       body: JSON.stringify(body),
     }).then(function (r) {
-      return r.json().catch(function () { return { ok: false, error: 'Unexpected answer (' + r.status + ').' }; });
+      return r.json().catch(function () { return { ok: false, error: words.webauthn_unexpected }; });
     });
   }
   function friendly(err) {
     var name = err && err.name;
     // NotAllowedError: the person cancelled the prompt, the fingerprint/PIN check failed, or it timed out.
-    if (name === 'NotAllowedError' || name === 'AbortError') return 'The request was cancelled or timed out. Try again.';
-    if (name === 'InvalidStateError') return 'This device is already registered.';
-    if (name === 'NotSupportedError' || name === 'SecurityError') return 'This browser or device cannot use passkeys here. Try another method.';
-    return (err && err.message) || 'Something went wrong. Try again.';
+    if (name === 'NotAllowedError' || name === 'AbortError') return words.webauthn_cancelled;
+    if (name === 'InvalidStateError') return words.webauthn_registered;
+    if (name === 'NotSupportedError' || name === 'SecurityError') return words.webauthn_unsupported_here;
+    return (err && err.message) || words.webauthn_failed;
   }
   // Passkey sign-in on the sign-in page: the button, and the passkey offered in
   // the username field's autofill (conditional mediation). The box stays hidden
@@ -96,13 +98,13 @@
       button.textContent = label;
     }
     if (!window.PublicKeyCredential || !window.SimpleWebAuthnBrowser) {
-      show('This browser cannot use passkeys. Try another method.');
+      show(words.webauthn_unsupported);
       button.disabled = true;
       return;
     }
     button.addEventListener('click', function () {
       button.disabled = true;
-      button.textContent = 'Waiting for your device…';
+      button.textContent = words.webauthn_waiting;
       errorBox.hidden = true;
       var kindInput = box.querySelector('[name="kind"]:checked') || box.querySelector('[name="kind"]');
       var nameInput = box.querySelector('[name="name"]');
@@ -114,7 +116,7 @@
         remember: rememberInput && rememberInput.checked ? '1' : undefined,
       };
       post(box.getAttribute('data-options-url'), csrf, extra).then(function (res) {
-        if (!res.ok) throw new Error(res.error || 'Could not start.');
+        if (!res.ok) throw new Error(res.error || words.webauthn_failed);
         var lib = window.SimpleWebAuthnBrowser;
         return mode === 'register'
           ? lib.startRegistration({ optionsJSON: res.options })
@@ -123,7 +125,7 @@
         extra.response = response;
         return post(box.getAttribute('data-verify-url'), csrf, extra);
       }).then(function (res) {
-        if (!res.ok) throw new Error(res.error || 'That did not work. Try again.');
+        if (!res.ok) throw new Error(res.error || words.webauthn_failed);
         window.location.assign(res.redirect);
       }).catch(function (err) { show(friendly(err)); });
     });
