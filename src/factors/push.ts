@@ -17,7 +17,7 @@ import type { PushConfig } from '../config/sections/push.ts';
 import type { FactorRecord, Store } from '../store/types.ts';
 import type { SharedState } from '../store/shared-state.ts';
 import type { Notifier } from '../identity/notifier.ts';
-import { pushApprovalMessage, type MessageContext } from '../identity/messages.ts';
+import { pushApprovalMessage, pushNotificationText, type MessageContext } from '../identity/messages.ts';
 import { answerPush, backoffAfter, countsAsRefusal, parsePushRequest, pickNumbers, statusAt, type PushAnswer, type PushContext, type PushRequest, type PushStatus } from './push-core.ts';
 import { cleanFactorName, factorKindInfo, verified, type Verified } from './types.ts';
 import type { SecretBox } from '../store/secret-box.ts';
@@ -162,11 +162,8 @@ export function createPushService(opts: PushOptions): PushService {
     if (to.channel === 'web_push') {
       if (!webPush) throw new Error('web push is not configured (factors.push.web_push)');
       // The number is never sent: the phone must read it on the sign-in page.
-      await webPush.send(to, {
-        title: req.purpose === 'enroll' ? `Confirm ${opts.product} approvals` : `Approve your ${opts.product} sign-in?`,
-        body: req.purpose === 'enroll' ? 'Tap, then tap the number this page shows.' : `${req.context.action} from ${req.context.ip}. Tap, then tap the number the sign-in page shows.`,
-        url, tag: pushRef(req.id),
-      }, Math.max(1_000, req.expires - now()));
+      const text = pushNotificationText(message ?? { product: opts.product, support: opts.support }, { action: req.context.action, ip: req.context.ip, enroll: req.purpose === 'enroll' });
+      await webPush.send(to, { ...text, url, tag: pushRef(req.id) }, Math.max(1_000, req.expires - now()));
       return;
     }
     throw new Error(`unknown push channel ${String(to.channel)}`);

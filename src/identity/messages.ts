@@ -152,6 +152,14 @@ export function pushApprovalMessage(ctx: MessageContext, p: { url: string; actio
   };
 }
 
+/** The Web Push notification of a push: what is approved, never the number (the phone must read it on the sign-in page). */
+export function pushNotificationText(ctx: MessageContext, p: { action: string; ip: string; enroll: boolean }): { title: string; body: string } {
+  const { t } = tr(ctx);
+  return p.enroll
+    ? { title: t('email.push.notify_title_enroll', { product: ctx.product }), body: t('email.push.notify_body_enroll') }
+    : { title: t('email.push.notify_title', { product: ctx.product }), body: t('email.push.notify_body', { action: p.action, ip: p.ip }) };
+}
+
 /** To the operator's alert address: a user said a push was not theirs. */
 export function pushNotMeAlert(ctx: MessageContext, p: { user: string; ip: string; action: string; at: string }): Message {
   const { t } = tr(ctx);
