@@ -15,7 +15,7 @@ import { BodyError, readBody, readBodyPrefix } from '../web/form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
 import { upstreamTarget, urlTranslation, type Route } from '../policy/route-table.ts';
 import { hostOnly, judge, needsBody, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
-import { formOverrides, headerOverrides, isFormBody, joinOverrides } from '../policy/method-override.ts';
+import { formOverrides, headerOverrides, isEncodedBody, isFormBody, joinOverrides } from '../policy/method-override.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { forwardRequest, type ForwardHandle } from '../proxy/forward.ts';
 import { proxyUpgrade } from '../proxy/websocket.ts';
@@ -317,6 +317,14 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   async function readFormFirst(ctx: RequestContext): Promise<boolean> {
     const cfg = ctx.snap.config;
     if (!admitBody(ctx)) return false;
+    if (isEncodedBody(ctx.req.headers['content-encoding'])) {
+      // Its `_method` cannot be read here, and the app may decode it and find one: refused, not guessed.
+      ctx.res.shouldKeepAlive = false;
+      ctx.log = { decision: 'deny', reason: 'encoded form on a route that judges _method' };
+      errorPage(ctx, 400, { message: 'A compressed form cannot be checked here. Send it uncompressed, or ask the administrator (routes[].method_override).' });
+      ctx.req.resume();
+      return false;
+    }
     return readFormInto(ctx, cfg.policy.stash_max_body, { reason: 'form too large to check for _method (policy.stash_max_body)', settings: 'routes[].method_override, policy.stash_max_body' });
   }
 
@@ -357,7 +365,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   async function readInspectedBody(ctx: RequestContext): Promise<boolean> {
     const { req, res, snap } = ctx;
     if (!admitBody(ctx)) return false;
-    if (!isFormBody(req.headers['content-type'])) {
+    // Another type, or an encoded form (its bytes are not the fields the app will read): decided unread.
+    if (!isFormBody(req.headers['content-type']) || isEncodedBody(req.headers['content-encoding'])) {
       ctx.bodyUnread = { prefix: Buffer.alloc(0) };
       return true;
     }
