@@ -321,7 +321,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       // Its `_method` cannot be read here, and the app may decode it and find one: refused, not guessed.
       ctx.res.shouldKeepAlive = false;
       ctx.log = { decision: 'deny', reason: 'encoded form on a route that judges _method' };
-      errorPage(ctx, 400, { message: 'A compressed form cannot be checked here. Send it uncompressed, or ask the administrator (routes[].method_override).' });
+      errorPage(ctx, 400, { message: msg('error.compressed_form', { settings: 'routes[].method_override' }) });
       ctx.req.resume();
       return false;
     }

@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SHIPPED_LANGUAGES } from '../../src/config/sections/ui.ts';
-import { CATALOGS, dateFormatter, negotiateLanguage, textDirection, translator } from '../../src/ui/i18n.ts';
+import { CATALOGS, dateFormatter, dayFormatter, negotiateLanguage, textDirection, translator } from '../../src/ui/i18n.ts';
 import { catalogProblems, placeholders, sameParameters } from '../../src/identity/translate.ts';
 import { FACTOR_KINDS } from '../../src/factors/types.ts';
 import { createRenderer } from '../../src/ui/render.ts';
@@ -159,6 +159,8 @@ t.test("dates in the user's language and the operator's time zone", async (t) =>
   t.match(dateFormatter('en', 'America/New_York')(at), /Nov 22, 2026, 6:30\sPM/);
   t.match(dateFormatter('fr', 'UTC')(at), /22 nov\. 2026, 23:30/);
   t.match(dateFormatter('es', 'Europe/Madrid')(at), /23 nov 2026, 0:30/);
+  t.equal(dayFormatter('de')('2026-12-31'), '31. Dezember 2026', 'a configured day stays that day, in any zone');
+  t.equal(dayFormatter('en')('2026-12-31'), 'December 31, 2026');
 });
 
 t.test('catalogProblems: what an operator catalog must get right', async (t) => {
