@@ -75,6 +75,14 @@ t.test('a passkey signs its owner in; a replay, another user\'s handle, no verif
   t.equal(await verify(again, alice.assert(again.challenge)), 200, 'the real authenticator still signs alice in');
 });
 
+t.test('a cloned authenticator: two assertions with one counter value, sent at once, sign in once', async (t) => {
+  const [one, two] = [await startSignIn(), await startSignIn()];
+  const counter = alice.counter + 1;
+  const statuses = await Promise.all([verify(one, alice.assert(one.challenge, { counter })), verify(two, alice.assert(two.challenge, { counter }))]);
+  t.same(statuses.sort(), [200, 401], 'one signs in, the other is refused');
+  t.match(lastFailure(), { reason: 'passkey: counter regression' });
+});
+
 t.test('a credential id already registered to another user cannot be registered again (WebAuthn §7.1 step 26)', async (t) => {
   // Credential ids are not secret (every allowCredentials list names them); a software authenticator can claim any.
   const squatter = new SoftAuthenticator('localhost', f.url, alice.credentialId);
