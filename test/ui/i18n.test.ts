@@ -16,6 +16,7 @@ import { FACTOR_KINDS } from '../../src/factors/types.ts';
 import { createRenderer } from '../../src/ui/render.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { buildSnapshot } from '../../src/http/snapshot.ts';
+import { runCheck } from '../../src/cli/check.ts';
 import { parse, stringify } from 'yaml';
 import { startTestGateway } from '../helpers/gateway.ts';
 import { CookieAgent } from '../helpers/cookie-agent.ts';
@@ -219,6 +220,12 @@ t.test('an extra catalog from ui.catalog_dir: right to left, mirrored, and refus
 
   writeFileSync(path.join(dir, 'ar.json'), JSON.stringify({ ...rtlTestCatalog(), 'login.heading': undefined, 'login.lead': 'إلى {application}' }));
   t.throws(() => buildSnapshot(loadConfig(yaml, { persistDevSecrets: false })), /ar\.json: 1 message\(s\) missing or empty: login\.heading[\s\S]*login\.lead: parameters/, 'an incomplete catalog is refused (at start and on reload)');
+  let out = '';
+  let err = '';
+  const io = { stdout: { write: (x: string) => ((out += x), true) }, stderr: { write: (x: string) => ((err += x), true) } };
+  t.equal(await runCheck(['--config', yaml], io), 1, 'gatehouse check fails on it');
+  t.match(err, /ui\.catalog_dir ar\.json: 1 message\(s\) missing or empty: login\.heading/);
+  t.equal(out, '', 'and does not say ok');
   writeFileSync(yaml, `server: { public_url: "https://gate.example.com" }\nroutes: [{ path: "/", upstream: "http://127.0.0.1:9" }]\nui: { languages: [en, he] }\n`);
   t.throws(() => loadConfig(yaml, { persistDevSecrets: false }), /no catalog for "he"; available: en, de, fr, es \(add more with ui\.catalog_dir\)/);
 });
