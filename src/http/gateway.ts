@@ -42,6 +42,21 @@ export function bodyWhereNoneBelongs(req: IncomingMessage): boolean {
   return cl !== undefined && cl !== '0';
 }
 
+/**
+ * More than one Content-Type: the gateway reads a body by the first, and the
+ * app (or a server in front of it) may read it by another, finding fields the
+ * rules never saw. Node rejects two Content-Lengths itself.
+ */
+export function ambiguousContentType(raw: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length !== 12 || raw[i].toLowerCase() !== 'content-type') continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
+
 export function newRequestId(req: IncomingMessage, viaTrustedProxy: boolean): string {
   const incoming = req.headers['x-request-id'];
   if (viaTrustedProxy && typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming)) return incoming;
@@ -81,9 +96,10 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     res.once('close', () => logLine(ctx, res.statusCode, routeId, loggedBytes));
 
     if (req.rawHeaders.length > cfg.server.max_header_count * 2) return errorPage(ctx, 431);
-    if (bodyWhereNoneBelongs(req)) {
+    const twoTypes = ambiguousContentType(req.rawHeaders);
+    if (twoTypes || bodyWhereNoneBelongs(req)) {
       ctx.path = (req.url ?? '').slice(0, 200);
-      ctx.log = { decision: 'deny', reason: `bad request: ${req.method} with a body` };
+      ctx.log = { decision: 'deny', reason: twoTypes ? 'bad request: two Content-Types' : `bad request: ${req.method} with a body` };
       res.shouldKeepAlive = false;
       return errorPage(ctx, 400);
     }

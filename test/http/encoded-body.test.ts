@@ -1,17 +1,20 @@
-// A form body with a Content-Encoding (gzip, deflate, …) on a path where the
-// gateway reads the body before deciding (`params` rules, `_method`): its bytes
-// are not the form the app reads once it (or a filter in front of it, such as
-// Apache's mod_deflate input filter) decodes them, so the gateway must not
-// decide on them as if they were. (A params rule found them in doubt before,
-// by the control bytes compressed data happens to hold; now by rule.) A params rule decides it as unread (the most
-// demanding applies); a route that judges `_method` refuses it (400: the
-// method the app will run cannot be known). Asserted on the bytes the upstream got.
+// What the app reads of a body is not always what its bytes say. A form with a
+// Content-Encoding (gzip, deflate, …) is decoded by the app or a filter in
+// front of it (Apache's mod_deflate input filter) before its fields are read,
+// so the gateway does not decide on its bytes as fields: a params rule decides
+// it as unread (the most demanding applies; such bytes were in doubt before
+// only by the control bytes compressed data happens to hold), and a route that
+// judges `_method` refuses it (400: the method the app will run cannot be
+// known). A request with two Content-Types is refused: the gateway would read
+// the body by one, the app perhaps by the other. Asserted on the bytes the
+// upstream got.
 
 import t, { type Test } from 'tap';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { startLenientGateway } from '../helpers/lenient-gateway.ts';
 import type { LenientUpstream } from '../helpers/lenient-upstream.ts';
 import { Client, type GatewayFixture } from '../helpers/gateway.ts';
+import { sendRaw } from '../helpers/raw-http.ts';
 import { enrollTotpOverHttp } from '../helpers/totp.ts';
 
 const USERS = { alice: { password: 'alice-test-pass' } };
@@ -70,4 +73,19 @@ t.test('a compressed form on a route that judges _method is refused, not guessed
   t.equal(up.requests.length, 0, 'nothing reached the app');
   t.equal((await post(c, '/app/items/1', 'a=1')).status, 200, 'a plain form without _method passes');
   t.equal((await post(c, '/app/items/1', '_method=DELETE')).status, 403, 'a plain _method=DELETE is judged as DELETE');
+});
+
+t.test('two Content-Types: refused, since the gateway and the app may each read the body by another', async (t) => {
+  const { f, up, c } = await setup(t);
+  // As urlencoded: one field "--X" whose value cannot be read (harmless). As multipart with boundary "X=": route=/export.
+  const body = '--X=\r\nContent-Disposition: form-data; name="route"\r\n\r\n/export\r\n--X=--\r\n';
+  const head = [
+    'POST /index.php HTTP/1.1', `Host: localhost:${f.port}`, `Cookie: ${c.cookieHeader()}`, 'Accept: application/json',
+    `Content-Type: ${FORM}`, 'Content-Type: multipart/form-data; boundary="X="', `Content-Length: ${body.length}`, 'Connection: close',
+  ];
+  const r = await sendRaw(f.port, `${head.join('\r\n')}\r\n\r\n${body}`);
+  t.equal(r.status, 400, 'refused');
+  t.equal(up.requests.length, 0, 'nothing reached the app');
+  const one = await sendRaw(f.port, `${head.filter((l) => !l.startsWith('Content-Type: multipart')).join('\r\n')}\r\n\r\n${body}`);
+  t.equal(one.status, 200, 'the same body with one Content-Type (urlencoded) is read as the app will: passed');
 });
