@@ -12,6 +12,7 @@ import type { RequestContext, Services, Snapshot } from '../web/context.ts';
 import { errorPage, redirect, sendJson } from '../web/respond.ts';
 import { msg } from '../identity/translate.ts';
 import { BodyError, readBody, readBodyPrefix } from '../web/form-body.ts';
+import { discardRest } from '../web/discard-body.ts';
 import { handleReserved } from './reserved-routes.ts';
 import { upstreamTarget, urlTranslation, type Route } from '../policy/route-table.ts';
 import { hostOnly, judge, needsBody, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
@@ -94,6 +95,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     let routeId: string | undefined;
     let loggedBytes = 0;
     res.once('close', () => logLine(ctx, res.statusCode, routeId, loggedBytes));
+    // Whatever answered (the app, a page, Node itself), a body left unread is discarded within bounds.
+    res.once('finish', () => discardRest(ctx));
 
     if (req.rawHeaders.length > cfg.server.max_header_count * 2) return errorPage(ctx, 431);
     const twoTypes = ambiguousContentType(req.rawHeaders);
@@ -311,6 +314,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       translate: urlTranslation(route),
       extraHeaders,
       privateAnswer: ctx.session?.user !== undefined,
+      discardRest: () => discardRest(ctx),
       onHeaders: snap.config.identity.source === 'upstream_form' ? (out) => appCookiesFollowSession(ctx, out) : undefined,
       onDone(r) {
         onBytes(r.bytes);
@@ -338,7 +342,6 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       ctx.res.shouldKeepAlive = false;
       ctx.log = { decision: 'deny', reason: 'encoded form on a route that judges _method' };
       errorPage(ctx, 400, { message: msg('error.compressed_form', { settings: 'routes[].method_override' }) });
-      ctx.req.resume();
       return false;
     }
     return readFormInto(ctx, cfg.policy.stash_max_body, { reason: 'form too large to check for _method (policy.stash_max_body)', settings: 'routes[].method_override, policy.stash_max_body' });
@@ -392,9 +395,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         ctx.form = formOf(ctx, got.bytes);
         return true;
       }
+      // Answered without forwarding (deny, challenge): the answer discards the rest (web/discard-body.ts).
       ctx.bodyUnread = { prefix: got.bytes };
-      // Answered without forwarding (deny, challenge): the rest is drained so the connection can go on.
-      if (got.bytes.length > 0) res.once('finish', () => { if (!req.complete) req.resume(); });
       return true;
     } catch (err) {
       return refuseBody(ctx, err);
@@ -436,7 +438,6 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     if (max > 0 && declared > max) {
       ctx.res.shouldKeepAlive = false;
       errorPage(ctx, 413);
-      ctx.req.resume();
       return false;
     }
     return true;

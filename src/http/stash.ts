@@ -43,7 +43,6 @@ export async function stashAndRedirect(ctx: RequestContext, d: Challenge, route:
   const { svc, snap, req } = ctx;
   const formPage = refererPath(ctx) ?? '/';
   if (!sameOrigin(req.headers, snap.publicOrigin)) {
-    req.resume();
     svc.log.info({ req_id: ctx.requestId, user: ctx.session?.user, origin: req.headers.origin, site: req.headers['sec-fetch-site'] }, 'cross-origin request challenged, not stashed');
     return redirect(ctx, challengeUrl(d, formPage));
   }

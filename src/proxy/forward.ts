@@ -37,6 +37,8 @@ export interface ForwardOptions {
   onHeaders?(out: Record<string, string | string[] | undefined>): void;
   /** The request carried a user's identity: the answer is marked Cache-Control: private (private-cache.ts). */
   privateAnswer?: boolean;
+  /** Discards what is left of the client's body, within bounds (the caller's web/discard-body.ts), when the exchange ends before it. */
+  discardRest(): void;
   /** Called once with the upstream status (or the failure) when the exchange ends. */
   onDone(result: { status: number; bytes: number; failure?: UpstreamFailure; error?: Error }): void;
   /** Renders the error page when the upstream fails before answering. */
@@ -72,13 +74,13 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): ForwardH
     o.onDone({ status, bytes, failure, error });
   };
   // The exchange ended before the client's body did (upstream failed or answered
-  // early): discard the rest, and close the connection after the answer rather
-  // than reuse one whose request was not read to its end.
+  // early): discard the rest (bounded by the caller), and close the connection
+  // after the answer rather than reuse one whose request was not read to its end.
   const releaseClientBody = () => {
     if (!clientBody || clientBody.complete || clientBody.destroyed) return;
     if (!res.headersSent) res.shouldKeepAlive = false;
     clientBody.unpipe(upstreamBody);
-    clientBody.resume();
+    o.discardRest();
   };
   // 'drain' is listened for only under back-pressure (onResponseData), not on every request.
   const onDrain = () => controller?.resume();

@@ -70,11 +70,14 @@ export function readBodyPrefix(req: IncomingMessage, limit: number, timeoutMs = 
   });
 }
 
-/** Reads a whole body of at most `limit` bytes; a larger one is discarded (not destroyed: the caller answers 413, the client sees no reset). */
+/**
+ * Reads a whole body of at most `limit` bytes; a larger one is left in the paused
+ * stream (not destroyed: the caller answers 413, and the answer discards the
+ * rest within bounds, web/discard-body.ts).
+ */
 export async function readBody(req: IncomingMessage, limit: number, timeoutMs = 10_000, start: Buffer = NOTHING): Promise<Buffer> {
   const got = await readBodyPrefix(req, limit, timeoutMs, start);
   if (got.complete) return got.bytes;
-  req.resume();
   throw new BodyError(413, 'body too large');
 }
 

@@ -5,6 +5,7 @@ import type { ServerResponse } from 'node:http';
 import { PAGE_HEADERS } from './security-headers.ts';
 import type { RequestContext } from './context.ts';
 import { isNavigation } from './client-kind.ts';
+import { discardRest } from './discard-body.ts';
 import { translator, type Msg } from '../identity/translate.ts';
 
 // API clients get the English text of a message (a page gets the reader's language).
@@ -19,6 +20,12 @@ function write(res: ServerResponse, status: number, headers: HeaderMap, body: st
   res.end(buf);
 }
 
+/** An answer of the gateway's own: a body it did not read to its end is discarded (bounded) and the connection not reused. */
+function answer(ctx: RequestContext, status: number, headers: HeaderMap, body: string | Buffer): void {
+  discardRest(ctx);
+  write(ctx.res, status, headers, body);
+}
+
 export function sendPage(ctx: RequestContext, status: number, view: string, data: Record<string, unknown>, extra: HeaderMap = {}): void {
   const html = ctx.svc.renderer.page(view, {
     request_id: ctx.requestId,
@@ -26,11 +33,11 @@ export function sendPage(ctx: RequestContext, status: number, view: string, data
     accept_language: ctx.req.headers['accept-language'],
     ...data,
   });
-  write(ctx.res, status, { ...PAGE_HEADERS, ...extra }, ctx.req.method === 'HEAD' ? Buffer.alloc(0) : html);
+  answer(ctx, status, { ...PAGE_HEADERS, ...extra }, ctx.req.method === 'HEAD' ? Buffer.alloc(0) : html);
 }
 
 export function sendJson(ctx: RequestContext, status: number, body: unknown, extra: HeaderMap = {}): void {
-  write(ctx.res, status, {
+  answer(ctx, status, {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
@@ -43,7 +50,7 @@ export function sendText(res: ServerResponse, status: number, text: string, extr
 }
 
 export function redirect(ctx: RequestContext, location: string, extra: HeaderMap = {}, status = 302): void {
-  write(ctx.res, status, { location, 'cache-control': 'no-store', ...extra }, '');
+  answer(ctx, status, { location, 'cache-control': 'no-store', ...extra }, '');
 }
 
 const ERROR_CODES: Record<number, string> = {

@@ -173,7 +173,6 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   let fields: ParamList;
   const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') {
-    if (!ctx.form) req.resume();
     ctx.log.reason = 'upstream_form: login form not urlencoded';
     return errorPage(ctx, 400, { message: msg('error.upstream_form_unreadable') });
   }
