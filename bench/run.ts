@@ -252,8 +252,7 @@ export function tail(path: string, lines = 20): string {
   }
 }
 
-/** `wrap`: a command the gateway runs under (e.g. valgrind for bench/callgrind.ts), given more time to start. */
-export async function startGateway(config: YamlObject, dir: string, port: number, root = ROOT, wrap: string[] = []): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+export async function startGateway(config: YamlObject, dir: string, port: number, root = ROOT): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const cli = join(root, 'src', 'cli', 'main.ts');
   if (!existsSync(cli)) throw new Error(`the gateway CLI ${cli} does not exist yet`);
   await rm(dir, { recursive: true, force: true });
@@ -265,11 +264,10 @@ export async function startGateway(config: YamlObject, dir: string, port: number
   await writeFile(configPath, stringify(config));
   const logPath = join(dir, 'gateway.log');
   const log = openSync(logPath, 'w');
-  const argv = [process.execPath, cli, 'serve', '--config', configPath];
-  const child = track(spawn(wrap[0] ?? argv[0], [...wrap.slice(1), ...(wrap.length > 0 ? argv : argv.slice(1))], { cwd: root, stdio: ['ignore', log, log] }));
+  const child = track(spawn(process.execPath, [cli, 'serve', '--config', configPath], { cwd: root, stdio: ['ignore', log, log] }));
   closeSync(log);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (wrap.length > 0 ? 600_000 : 30_000);
+  const deadline = Date.now() + 30_000;
   while (true) {
     if (child.exitCode !== null) throw new Error(`gateway exited with code ${child.exitCode}:\n${tail(logPath)}`);
     try {
@@ -279,7 +277,7 @@ export async function startGateway(config: YamlObject, dir: string, port: number
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) {
       await stopChild(child);
-      throw new Error(`gateway not healthy in time:\n${tail(logPath)}`);
+      throw new Error(`gateway not healthy within 30 s:\n${tail(logPath)}`);
     }
     await sleep(100);
   }

@@ -78,7 +78,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     };
     let routeId: string | undefined;
     let loggedBytes = 0;
-    res.once('close', () => logLine(ctx, res.statusCode, routeId, loggedBytes));
+    // `on`, not `once`: a response closes once, and `once` costs a wrapper per request.
+    res.on('close', () => logLine(ctx, res.statusCode, routeId, loggedBytes));
 
     if (req.rawHeaders.length > cfg.server.max_header_count * 2) return errorPage(ctx, 431);
     if (bodyWhereNoneBelongs(req)) {
