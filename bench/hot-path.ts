@@ -116,6 +116,16 @@ function listeners(): Pair {
   };
 }
 
+function closeListener(): Pair {
+  const f = () => {};
+  return {
+    name: "per-request 'close' listener",
+    // A fresh emitter per call, as each request has its own response.
+    before: () => { const res = new EventEmitter(); res.once('close', f); res.emit('close'); },
+    after: () => { const res = new EventEmitter(); res.on('close', f); res.emit('close'); },
+  };
+}
+
 function histogram(): Pair {
   const h = new Histogram({ name: 'bench_seconds', help: 'bench', labelNames: ['route'] as const, buckets: UPSTREAM_BUCKETS, registers: [new Registry()] });
   const child = h.labels('/');
@@ -131,7 +141,7 @@ function histogram(): Pair {
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' } } });
 const rounds = Math.max(2, Number(values.rounds) || 15);
-const pairs = [await sessionLookup(), await identity(), upstreamHeaders(), listeners(), histogram()];
+const pairs = [await sessionLookup(), await identity(), upstreamHeaders(), listeners(), closeListener(), histogram()];
 process.stdout.write(`${'step'.padEnd(44)} ${'before ns'.padStart(10)} ${'after ns'.padStart(10)} ${'after/before'.padStart(13)}\n`);
 for (const p of pairs) {
   // Interleaved, so drift on the shared machine hits both sides alike.
