@@ -203,6 +203,8 @@ const regKey = (user: string): string => `webauthn:reg:${user}`;
 const authKey = (user: string): string => `webauthn:auth:${user}`;
 // Keyed by the challenge itself: two tabs of one browser may each wait on a passkey.
 const discKey = (challenge: string): string => `webauthn:disc:${challenge}`;
+// A sign counter value of one credential, once used (the race the stored counter alone cannot see).
+const countKey = (factorId: string, counter: number): string => `webauthn:count:${factorId}:${counter}`;
 
 /** The challenge a browser's clientDataJSON claims (verified later by the library against the one we keep). */
 export function claimedChallenge(clientDataJSON: string): string | undefined {
@@ -430,6 +432,9 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
     }
     if (requireUv && !info.userVerified) return { ok: false, reason: 'user verification required' };
     if (!counterAccepted(data.counter, info.newCounter)) return { ok: false, reason: 'counter regression' };
+    // The check above reads the stored counter before this use writes it: two assertions with one
+    // counter value verified at once (a clone's and the original's) would both pass it. One wins here.
+    if (info.newCounter > 0 && !(await shared.setIfAbsent(countKey(rec.id, info.newCounter), '1', ttl))) return { ok: false, reason: 'counter regression' };
 
     const at = now();
     await store.updateFactor(rec.user, rec.id, {

@@ -15,7 +15,7 @@ import { BodyError, readBody, readBodyPrefix } from '../web/form-body.ts';
 import { handleReserved } from './reserved-routes.ts';
 import { upstreamTarget, urlTranslation, type Route } from '../policy/route-table.ts';
 import { hostOnly, judge, needsBody, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
-import { formOverrides, headerOverrides, isFormBody, joinOverrides } from '../policy/method-override.ts';
+import { formOverrides, headerOverrides, isEncodedBody, isFormBody, joinOverrides } from '../policy/method-override.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { forwardRequest, type ForwardHandle } from '../proxy/forward.ts';
 import { proxyUpgrade } from '../proxy/websocket.ts';
@@ -40,6 +40,21 @@ export function bodyWhereNoneBelongs(req: IncomingMessage): boolean {
   if (te !== undefined) return true;
   const cl = req.headers['content-length'];
   return cl !== undefined && cl !== '0';
+}
+
+/**
+ * More than one Content-Type: the gateway reads a body by the first, and the
+ * app (or a server in front of it) may read it by another, finding fields the
+ * rules never saw. Node rejects two Content-Lengths itself.
+ */
+export function ambiguousContentType(raw: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length !== 12 || raw[i].toLowerCase() !== 'content-type') continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
 }
 
 export function newRequestId(req: IncomingMessage, viaTrustedProxy: boolean): string {
@@ -82,9 +97,10 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     res.on('close', () => logLine(ctx, res.statusCode, routeId, loggedBytes));
 
     if (req.rawHeaders.length > cfg.server.max_header_count * 2) return errorPage(ctx, 431);
-    if (bodyWhereNoneBelongs(req)) {
+    const twoTypes = ambiguousContentType(req.rawHeaders);
+    if (twoTypes || bodyWhereNoneBelongs(req)) {
       ctx.path = (req.url ?? '').slice(0, 200);
-      ctx.log = { decision: 'deny', reason: `bad request: ${req.method} with a body` };
+      ctx.log = { decision: 'deny', reason: twoTypes ? 'bad request: two Content-Types' : `bad request: ${req.method} with a body` };
       res.shouldKeepAlive = false;
       return errorPage(ctx, 400);
     }
@@ -333,6 +349,14 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   async function readFormFirst(ctx: RequestContext): Promise<boolean> {
     const cfg = ctx.snap.config;
     if (!admitBody(ctx)) return false;
+    if (isEncodedBody(ctx.req.headers['content-encoding'])) {
+      // Its `_method` cannot be read here, and the app may decode it and find one: refused, not guessed.
+      ctx.res.shouldKeepAlive = false;
+      ctx.log = { decision: 'deny', reason: 'encoded form on a route that judges _method' };
+      errorPage(ctx, 400, { message: msg('error.compressed_form', { settings: 'routes[].method_override' }) });
+      ctx.req.resume();
+      return false;
+    }
     return readFormInto(ctx, cfg.policy.stash_max_body, { reason: 'form too large to check for _method (policy.stash_max_body)', settings: 'routes[].method_override, policy.stash_max_body' });
   }
 
@@ -373,7 +397,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   async function readInspectedBody(ctx: RequestContext): Promise<boolean> {
     const { req, res, snap } = ctx;
     if (!admitBody(ctx)) return false;
-    if (!isFormBody(req.headers['content-type'])) {
+    // Another type, or an encoded form (its bytes are not the fields the app will read): decided unread.
+    if (!isFormBody(req.headers['content-type']) || isEncodedBody(req.headers['content-encoding'])) {
       ctx.bodyUnread = { prefix: Buffer.alloc(0) };
       return true;
     }

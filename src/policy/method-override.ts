@@ -39,6 +39,16 @@ export function isFormBody(contentType: string | undefined): boolean {
   return t === 'application/x-www-form-urlencoded' || t === 'multipart/form-data';
 }
 
+/**
+ * Whether a body's bytes are not what the app reads: a Content-Encoding other
+ * than identity (gzip, deflate…), which the app or a filter in front of it
+ * (Apache's mod_deflate input filter) decodes before it sees the fields.
+ */
+export function isEncodedBody(contentEncoding: string | undefined): boolean {
+  if (contentEncoding === undefined) return false;
+  return contentEncoding.split(',').some((c) => { const e = c.trim().toLowerCase(); return e !== '' && e !== 'identity'; });
+}
+
 /** `_method` values in a form body (urlencoded or multipart). */
 export function formOverrides(contentType: string | undefined, body: Buffer): readonly string[] {
   const t = (contentType ?? '').split(';')[0].trim().toLowerCase();

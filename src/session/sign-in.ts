@@ -30,7 +30,7 @@ export interface SignInServices {
   sessions: Pick<SessionManager, 'revokeSession' | 'seal' | 'setCookie' | 'maxAge'>;
   audit: Pick<AuditLog, 'write'>;
   /** The session registry (the security page's list of signed-in browsers). */
-  store: Pick<Store, 'addSession' | 'recordSignInPlace'>;
+  store: Pick<Store, 'addSession' | 'removeSession' | 'recordSignInPlace'>;
   now: () => number;
 }
 
@@ -76,7 +76,12 @@ export async function signIn(svc: SignInServices, s: SignIn): Promise<SignInResu
   if (s.deferred) session.deferred = true;
   if (s.device) session.device = s.device;
   if (s.risk) session.risk = s.risk.session;
-  if (s.previous.session) await svc.sessions.revokeSession(s.previous.session, s.previous.cookie);
+  const before = s.previous.session;
+  if (before) {
+    await svc.sessions.revokeSession(before, s.previous.cookie);
+    // Its entry goes too: the security page would list the dead session as signed in.
+    if (before.user !== undefined && before.rid !== undefined) await svc.store.removeSession(before.user, before.rid);
+  }
   const sealed = await svc.sessions.seal(session);
   const refused = await s.confirm?.(sealed, session);
   if (refused !== undefined) {

@@ -21,6 +21,12 @@ export function dateFormatter(lang: Language, timeZone: string): (when: number |
   return (when) => format.format(new Date(when));
 }
 
+/** A calendar date (2026-12-31, as config gives it) in the user's language: a day has no time zone. */
+export function dayFormatter(lang: Language): (day: string) => string {
+  const format = new Intl.DateTimeFormat(lang, { dateStyle: 'long', timeZone: 'UTC' });
+  return (day) => format.format(new Date(`${day.slice(0, 10)}T00:00:00Z`));
+}
+
 /** A list in the user's language: "A, B or C" (disjunction), "A, B and C" (conjunction). */
 export function listFormatter(lang: Language): (items: string[], type: 'conjunction' | 'disjunction') => string {
   return (items, type) => new Intl.ListFormat(lang, { style: 'long', type }).format(items);

@@ -10,7 +10,7 @@ import type { Renderer } from '../web/context.ts';
 import type { BrandingConfig } from '../config/sections/branding.ts';
 import { BRAND_CSS_PATH, brandStyle } from './brand-style.ts';
 import type { UiConfig } from '../config/sections/ui.ts';
-import { dateFormatter, listFormatter, negotiateLanguage, textDirection, translator } from './i18n.ts';
+import { dateFormatter, dayFormatter, listFormatter, negotiateLanguage, textDirection, translator } from './i18n.ts';
 
 export type { Renderer };
 
@@ -187,6 +187,7 @@ export function createRenderer(viewsDir: string, branding: Branding | (() => Bra
         list: listFormatter(lang),
         script_words: JSON.stringify(Object.fromEntries(SCRIPT_WORDS.map((w) => [w, tr.t(`js.${w}`)]))),
         format_date: dateFormatter(lang, ui.time_zone),
+        format_day: dayFormatter(lang),
         asset_version: assetVersion,
         local: localPath,
       });

@@ -69,6 +69,14 @@ const ARABIC: Record<string, string> = {
   'account.stop_trusting': 'إيقاف الثقة',
   'account.sessions': 'الجلسات',
   'account.confirm.sign-out-everywhere.button': 'تسجيل الخروج من كل مكان',
+  'sessions.heading': 'أين سجّلت الدخول',
+  'sessions.this_browser': 'هذا المتصفح',
+  'sessions.meta': 'الشبكة {network} · سجّل الدخول {created} · آخر ظهور {seen}',
+  'sessions.meta_current': 'الشبكة {network} · سجّل الدخول {created} · نشط الآن',
+  'sessions.sign_out': 'تسجيل الخروج',
+  'sessions.sign_out_label': 'تسجيل خروج {label} على الشبكة {network}',
+  'sessions.everywhere_button': 'تسجيل الخروج من كل مكان',
+  'sessions.everywhere_hint': 'ينهي كل جلسة على كل جهاز، بما فيها هذه، وينسى المتصفحات الموثوقة.',
   'account.sessions_note': 'ينهي كل جلسة على كل جهاز، بما فيها هذه، وينسى المتصفحات الموثوقة.',
 };
 

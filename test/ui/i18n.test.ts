@@ -10,12 +10,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SHIPPED_LANGUAGES } from '../../src/config/sections/ui.ts';
-import { CATALOGS, dateFormatter, negotiateLanguage, textDirection, translator } from '../../src/ui/i18n.ts';
+import { CATALOGS, dateFormatter, dayFormatter, negotiateLanguage, textDirection, translator } from '../../src/ui/i18n.ts';
 import { catalogProblems, placeholders, sameParameters } from '../../src/identity/translate.ts';
 import { FACTOR_KINDS } from '../../src/factors/types.ts';
 import { createRenderer } from '../../src/ui/render.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { buildSnapshot } from '../../src/http/snapshot.ts';
+import { runCheck } from '../../src/cli/check.ts';
 import { parse, stringify } from 'yaml';
 import { startTestGateway } from '../helpers/gateway.ts';
 import { CookieAgent } from '../helpers/cookie-agent.ts';
@@ -159,6 +160,8 @@ t.test("dates in the user's language and the operator's time zone", async (t) =>
   t.match(dateFormatter('en', 'America/New_York')(at), /Nov 22, 2026, 6:30\sPM/);
   t.match(dateFormatter('fr', 'UTC')(at), /22 nov\. 2026, 23:30/);
   t.match(dateFormatter('es', 'Europe/Madrid')(at), /23 nov 2026, 0:30/);
+  t.equal(dayFormatter('de')('2026-12-31'), '31. Dezember 2026', 'a configured day stays that day, in any zone');
+  t.equal(dayFormatter('en')('2026-12-31'), 'December 31, 2026');
 });
 
 t.test('catalogProblems: what an operator catalog must get right', async (t) => {
@@ -217,6 +220,12 @@ t.test('an extra catalog from ui.catalog_dir: right to left, mirrored, and refus
 
   writeFileSync(path.join(dir, 'ar.json'), JSON.stringify({ ...rtlTestCatalog(), 'login.heading': undefined, 'login.lead': 'إلى {application}' }));
   t.throws(() => buildSnapshot(loadConfig(yaml, { persistDevSecrets: false })), /ar\.json: 1 message\(s\) missing or empty: login\.heading[\s\S]*login\.lead: parameters/, 'an incomplete catalog is refused (at start and on reload)');
+  let out = '';
+  let err = '';
+  const io = { stdout: { write: (x: string) => ((out += x), true) }, stderr: { write: (x: string) => ((err += x), true) } };
+  t.equal(await runCheck(['--config', yaml], io), 1, 'gatehouse check fails on it');
+  t.match(err, /ui\.catalog_dir ar\.json: 1 message\(s\) missing or empty: login\.heading/);
+  t.equal(out, '', 'and does not say ok');
   writeFileSync(yaml, `server: { public_url: "https://gate.example.com" }\nroutes: [{ path: "/", upstream: "http://127.0.0.1:9" }]\nui: { languages: [en, he] }\n`);
   t.throws(() => loadConfig(yaml, { persistDevSecrets: false }), /no catalog for "he"; available: en, de, fr, es \(add more with ui\.catalog_dir\)/);
 });

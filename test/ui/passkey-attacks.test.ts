@@ -10,7 +10,19 @@ import { Client, readAudit, startTestGateway } from '../helpers/gateway.ts';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
 
 const USERS = { alice: { password: 'alice-test-pass' }, bob: { password: 'bob-test-pass' }, carol: { password: 'carol-test-pass' } };
-const f = await startTestGateway({ upstream: false, users: USERS });
+const f = await startTestGateway({
+  upstream: false,
+  users: USERS,
+  config: {
+    policy: {
+      default: 'login',
+      rules: [
+        { id: 'keys-only', match: { path: '/keys/**' }, require: 'mfa', max_age: '10m', factors: ['webauthn'] },
+        { id: 'codes-only', match: { path: '/codes/**' }, require: 'mfa', max_age: '10m', factors: ['totp', 'email'] },
+      ],
+    },
+  },
+});
 t.teardown(() => f.close());
 
 function postJson(c: Client, path: string, csrf: string, body: unknown) {
@@ -73,6 +85,29 @@ t.test('a passkey signs its owner in; a replay, another user\'s handle, no verif
 
   const again = await startSignIn();
   t.equal(await verify(again, alice.assert(again.challenge)), 200, 'the real authenticator still signs alice in');
+});
+
+t.test('a passkey sign-in meets a step-up that accepts webauthn, for its max_age only, and no rule that lists only other factors', async (t) => {
+  const s = await startSignIn();
+  const before = new Client(f.url);
+  before.cookies = new Map(s.c.cookies);
+  t.equal(await verify(s, alice.assert(s.challenge)), 200);
+  t.notSame([...s.c.cookies.values()], [...before.cookies.values()], 'a new session cookie');
+  const get = async (path: string, c = s.c) => (await c.fetch(path, { headers: { accept: 'application/json', 'sec-fetch-mode': 'cors' } })).status;
+  t.equal(await get('/keys/x', before), 401, 'the cookie from before the sign-in signs nobody in (no fixation)');
+  // Allowed requests go to the route's upstream, which is closed here: 502 means the gateway let it through.
+  t.equal(await get('/keys/x'), 502, 'keys-only: let through');
+  t.equal(await get('/codes/x'), 401, 'codes-only (totp, email): still asked');
+  f.clock.advance(11 * 60_000);
+  t.equal(await get('/keys/x'), 401, 'keys-only after its max_age: asked again');
+});
+
+t.test('a cloned authenticator: two assertions with one counter value, sent at once, sign in once', async (t) => {
+  const [one, two] = [await startSignIn(), await startSignIn()];
+  const counter = alice.counter + 1;
+  const statuses = await Promise.all([verify(one, alice.assert(one.challenge, { counter })), verify(two, alice.assert(two.challenge, { counter }))]);
+  t.same(statuses.sort(), [200, 401], 'one signs in, the other is refused');
+  t.match(lastFailure(), { reason: 'passkey: counter regression' });
 });
 
 t.test('a credential id already registered to another user cannot be registered again (WebAuthn §7.1 step 26)', async (t) => {

@@ -75,3 +75,12 @@ t.test('sign-in registers, sign-out removes, another browser is signed out at on
   t.same(await f.gw.services.store.listSessions('bob', f.clock.now()), [], 'the list is empty');
   t.equal((await f.gw.services.store.listSessions('alice', f.clock.now())).length, 1, "alice's entry stays");
 });
+
+t.test('signing in again in a signed-in browser: the session it had leaves the list with it', async (t) => {
+  const c = await browserAs('alice', 'alice-test-pass', UA.safari);
+  const before = await listed(c);
+  const r = await c.postForm('/.gatehouse/login', { csrf: before.csrf, username: 'alice', password: 'alice-test-pass', rd: '/' });
+  t.equal(r.status, 303, 'signed in again');
+  t.equal((await listed(c)).labels.length, before.labels.length, 'the same number of browsers: the new session took the old one\'s place');
+  t.equal((await f.gw.services.store.listSessions('alice', f.clock.now())).length, before.labels.length);
+});

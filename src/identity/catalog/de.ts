@@ -448,4 +448,5 @@ export const de: Catalog = {
   'challenge.why_risk': 'Diese Anmeldung ist anders als Ihre üblichen (neues Netzwerk, neuer Ort oder Browser), deshalb ist eine neue Prüfung nötig.',
   'push.name.web_push': 'Benachrichtigungen: {device}',
   'push.name.link': 'Link an {destination}',
+  'error.compressed_form': 'Ein komprimiertes Formular kann hier nicht geprüft werden. Senden Sie es unkomprimiert oder fragen Sie die Administration ({settings}).',
 };

@@ -464,6 +464,7 @@ export const en = {
   'challenge.why_risk': 'This sign-in is not like your usual ones (a new network, place or browser), so it needs a fresh check.',
   'push.name.web_push': 'Notifications: {device}',
   'push.name.link': 'Link to {destination}',
+  'error.compressed_form': 'A compressed form cannot be checked here. Send it uncompressed, or ask the administrator ({settings}).',
 } as const;
 
 export type MessageKey = keyof typeof en;

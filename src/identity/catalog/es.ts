@@ -448,4 +448,5 @@ export const es: Catalog = {
   'challenge.why_risk': 'Este inicio de sesión no se parece a los habituales (una red, un lugar o un navegador nuevos), así que necesita una nueva comprobación.',
   'push.name.web_push': 'Notificaciones: {device}',
   'push.name.link': 'Enlace a {destination}',
+  'error.compressed_form': 'Aquí no se puede comprobar un formulario comprimido. Envíelo sin comprimir o consulte al administrador ({settings}).',
 };

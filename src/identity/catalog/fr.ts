@@ -448,4 +448,5 @@ export const fr: Catalog = {
   'challenge.why_risk': 'Cette connexion ne ressemble pas à vos connexions habituelles (nouveau réseau, lieu ou navigateur) : elle nécessite une nouvelle vérification.',
   'push.name.web_push': 'Notifications : {device}',
   'push.name.link': 'Lien vers {destination}',
+  'error.compressed_form': 'Un formulaire compressé ne peut pas être vérifié ici. Envoyez-le non compressé ou demandez à l’administrateur ({settings}).',
 };
