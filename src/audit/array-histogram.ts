@@ -65,7 +65,8 @@ export class ArrayHistogram {
       values.push({ labels: { ...s.labels }, value: s.sum, metricName: `${this.name}_sum` });
       values.push({ labels: { ...s.labels }, value: s.count, metricName: `${this.name}_count` });
     }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values, collect: () => {} } as unknown as MetricObjectWithValues<MetricValueWithName<string>>;
+    // Plain data only: workers send it to the primary over IPC (structured clone), where a function would not pass.
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values } as unknown as MetricObjectWithValues<MetricValueWithName<string>>;
   }
 
   reset(): void {

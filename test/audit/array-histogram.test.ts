@@ -48,3 +48,10 @@ t.test('reset zeroes every series', async (t) => {
   ours.reset();
   t.match(await a.metrics(), /^h_seconds_count\{route="app"\} 0$/m);
 });
+
+t.test('its output is plain data: a worker sends it to the primary by structured clone (IPC)', async (t) => {
+  const { a, ours } = both();
+  ours.series('app').observe(0.05);
+  const json = await a.getMetricsAsJSON();
+  t.same(structuredClone(json), json);
+});
