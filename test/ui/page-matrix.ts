@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createRenderer } from '../../src/ui/render.ts';
 import { PAGE_HEADERS } from '../../src/web/security-headers.ts';
 import { createStaticAssets, defaultStaticSources, STATIC_HEADERS } from '../../src/ui/static-assets.ts';
-import { screenshot } from '../helpers/browser.ts';
+import { launchBrowser, requireChromium, screenshot } from '../helpers/browser.ts';
 import { rtlTestCatalog } from '../helpers/rtl-catalog.ts';
 
 const VIEWS = path.resolve(import.meta.dirname, '..', '..', 'views');
@@ -256,3 +256,17 @@ export async function lookAtEveryPage(t: Test, browser: Browser, origin: string,
   }));
 }
 
+
+/** A test file's whole run for one language: its own server and Chromium, every page looked at. */
+export async function lookAtEveryPageIn(t: Test, lang: string, name: string): Promise<void> {
+  // Some 150 screenshots with axe runs on a shared 2-core machine.
+  t.setTimeout(600_000);
+  if (!requireChromium(t)) return;
+  const { server, origin } = await startServer();
+  const browser = await launchBrowser();
+  t.teardown(async () => {
+    await browser.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  t.test(`every page in ${name}, desktop and phone, light and dark: checks, axe, screenshots`, (t) => lookAtEveryPage(t, browser, origin, CASES, [lang]));
+}
