@@ -16,6 +16,7 @@ import { createMemorySharedState } from '../src/store/memory-shared-state.ts';
 import { buildUpstreamHeaders } from '../src/proxy/upstream-headers.ts';
 import { ownedCanonicalMatcher, ownedHeaderMatcher } from '../src/proxy/owned-headers.ts';
 import { UPSTREAM_BUCKETS } from '../src/audit/metrics.ts';
+import { ArrayHistogram } from '../src/audit/array-histogram.ts';
 import type { HeadersConfig } from '../src/config/types.ts';
 import { buildHeaders } from '../src/config/sections/headers.ts';
 import { Reader } from '../src/config/reader.ts';
@@ -115,29 +116,32 @@ function listeners(): Pair {
   };
 }
 
+function closeListener(): Pair {
+  const f = () => {};
+  return {
+    name: "per-request 'close' listener",
+    // A fresh emitter per call, as each request has its own response.
+    before: () => { const res = new EventEmitter(); res.once('close', f); res.emit('close'); },
+    after: () => { const res = new EventEmitter(); res.on('close', f); res.emit('close'); },
+  };
+}
+
 function histogram(): Pair {
   const h = new Histogram({ name: 'bench_seconds', help: 'bench', labelNames: ['route'] as const, buckets: UPSTREAM_BUCKETS, registers: [new Registry()] });
   const child = h.labels('/');
-  const counts = new Float64Array(UPSTREAM_BUCKETS.length + 1);
-  let sum = 0;
+  const series = new ArrayHistogram({ name: 'bench_array_seconds', help: 'bench', labelName: 'route', buckets: UPSTREAM_BUCKETS, registry: new Registry() }).series('/');
   let v = 0;
   const next = () => { v = (v + 0.0007) % 0.2; return v; };
   return {
     name: 'histogram observe',
     before: () => child.observe(next()),
-    after: () => {
-      const x = next();
-      let i = 0;
-      while (i < UPSTREAM_BUCKETS.length && x > UPSTREAM_BUCKETS[i]) i++;
-      counts[i] += 1;
-      sum += x;
-    },
+    after: () => series.observe(next()),
   };
 }
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' } } });
 const rounds = Math.max(2, Number(values.rounds) || 15);
-const pairs = [await sessionLookup(), await identity(), upstreamHeaders(), listeners(), histogram()];
+const pairs = [await sessionLookup(), await identity(), upstreamHeaders(), listeners(), closeListener(), histogram()];
 process.stdout.write(`${'step'.padEnd(44)} ${'before ns'.padStart(10)} ${'after ns'.padStart(10)} ${'after/before'.padStart(13)}\n`);
 for (const p of pairs) {
   // Interleaved, so drift on the shared machine hits both sides alike.

@@ -9,7 +9,8 @@
 // when a scrape collects them. Its series are created at zero up front, so they
 // show from the first scrape. Route and rule names come from the config, so the
 // label sets are bounded; never label with user input.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { ArrayHistogram } from './array-histogram.ts';
 import type { FactorKind } from '../config/types.ts';
 
 export type DecisionOutcome = 'allow' | 'challenge' | 'deny' | 'report';
@@ -48,7 +49,7 @@ export interface Metrics {
   readonly enrollments: Counter<'factor'>;
   readonly lockouts: Counter;
   readonly recoveryCodesUsed: Counter;
-  readonly upstreamDuration: Histogram<'route'>;
+  readonly upstreamDuration: ArrayHistogram;
   readonly upstreamErrors: Counter<'route' | 'kind'>;
   readonly configReloads: Counter<'result'>;
   readonly enrolledUsers: Gauge;
@@ -97,7 +98,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const enrollments = new Counter({ name: 'gatehouse_enrollments_total', help: 'Factors enrolled, by factor.', labelNames: ['factor'] as const, registers });
   const lockouts = new Counter({ name: 'gatehouse_lockouts_total', help: 'Accounts locked out after repeated failures.', registers });
   const recoveryCodesUsed = new Counter({ name: 'gatehouse_recovery_codes_used_total', help: 'Recovery codes used.', registers });
-  const upstreamDuration = new Histogram({ name: 'gatehouse_upstream_duration_seconds', help: 'Time to the upstream response headers, by route.', labelNames: ['route'] as const, buckets: UPSTREAM_BUCKETS, registers });
+  const upstreamDuration = new ArrayHistogram({ name: 'gatehouse_upstream_duration_seconds', help: 'Time to the upstream response headers, by route.', labelName: 'route', buckets: UPSTREAM_BUCKETS, registry });
   const upstreamErrors = new Counter({ name: 'gatehouse_upstream_errors_total', help: 'Upstream failures, by route and kind.', labelNames: ['route', 'kind'] as const, registers, collect() { foldInto(this, pendingErrors); } });
   const configReloads = new Counter({ name: 'gatehouse_config_reloads_total', help: 'Configuration reloads, by result.', labelNames: ['result'] as const, registers });
   // Every worker sees the same store: summed over workers (server.workers) it would count each user once per worker.
@@ -120,8 +121,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     if (known) return known;
     const byClass = pending(requests, pendingRequests, STATUS_CLASSES.map((c) => ({ route, status_class: c })));
     const errors = pending(upstreamErrors, pendingErrors, UPSTREAM_ERRORS.map((kind) => ({ route, kind })));
-    upstreamDuration.zero({ route });
-    const duration = upstreamDuration.labels(route);
+    const duration = upstreamDuration.series(route);
     const handle: RouteMetrics = {
       request(status) {
         byClass[statusClassIndex(status)] += 1;

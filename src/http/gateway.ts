@@ -94,9 +94,10 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     };
     let routeId: string | undefined;
     let loggedBytes = 0;
-    res.once('close', () => logLine(ctx, res.statusCode, routeId, loggedBytes));
+    // `on`, not `once`: a response closes once, and `once` costs a wrapper per request.
+    res.on('close', () => logLine(ctx, res.statusCode, routeId, loggedBytes));
     // Whatever answered (the app, a page, Node itself), a body left unread is discarded within bounds.
-    res.once('finish', () => discardRest(ctx));
+    res.on('finish', () => discardRest(ctx));
 
     if (req.rawHeaders.length > cfg.server.max_header_count * 2) return errorPage(ctx, 431);
     const twoTypes = ambiguousContentType(req.rawHeaders);
@@ -167,7 +168,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
 
     try {
       // upstream_form: a small form posted to the app's login/logout path is read first, so login_match can see its fields.
-      if (!stash) await readAppForm(ctx, route);
+      const reading = stash ? undefined : readAppForm(ctx, route);
+      if (reading !== undefined) await reading;
     } catch (err) {
       return errorPage(ctx, err instanceof BodyError ? (err.status === 408 ? 400 : err.status) : 400);
     }
@@ -272,31 +274,45 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     return redirect(ctx, url);
   }
 
-  /** Proxies the request (or a replayed stash) to the route's upstream. `target` is path + query. */
-  async function proxy(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, stash?: Stash, extraHeaders?: Record<string, string | string[]>): Promise<void> {
-    const { req, res, snap } = ctx;
+  /**
+   * Proxies the request (or a replayed stash) to the route's upstream. `target` is path + query.
+   * No promise unless the headers need shared state (upstream_form's app cookies): the usual
+   * allowed request goes out without a microtask.
+   */
+  function proxy(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, stash?: Stash, extraHeaders?: Record<string, string | string[]>): void | Promise<void> {
+    const { req, snap } = ctx;
     const stashBody = stash ? Buffer.from(stash.b, 'base64') : ctx.form?.body;
-    let headers: string[];
+    let built: string[] | Promise<string[]>;
     try {
-      const built = appCookieHeaders(ctx, buildUpstreamHeaders({
-      rawHeaders: stash ? replayHeaders(req.rawHeaders, stash, stashBody!.length) : req.rawHeaders,
-      isOwned: snap.isOwned,
-      sessionCookieName: svc.sessions.cookieName,
-      upstreamHost: route.upstreamHost,
-      preserveHost: route.preserve_host,
-      strip: route.stripHeaders,
-      forwardedFor: ctx.client.forwardedFor,
-      forwardedProto: ctx.client.proto,
-      forwardedHost: ctx.client.host,
-      requestId: ctx.requestId,
-      identity: requestIdentityHeaders(ctx, route),
-    }));
-      headers = built instanceof Promise ? await built : built;
+      built = appCookieHeaders(ctx, buildUpstreamHeaders({
+        rawHeaders: stash ? replayHeaders(req.rawHeaders, stash, stashBody!.length) : req.rawHeaders,
+        isOwned: snap.isOwned,
+        sessionCookieName: svc.sessions.cookieName,
+        upstreamHost: route.upstreamHost,
+        preserveHost: route.preserve_host,
+        strip: route.stripHeaders,
+        forwardedFor: ctx.client.forwardedFor,
+        forwardedProto: ctx.client.proto,
+        forwardedHost: ctx.client.host,
+        requestId: ctx.requestId,
+        identity: requestIdentityHeaders(ctx, route),
+      }));
     } catch (err) {
-      svc.log.error({ err, req_id: ctx.requestId }, 'app cookie check failed: failing closed');
-      ctx.log.reason = 'shared state unavailable';
-      return errorPage(ctx, 503);
+      return headersFailed(ctx, err);
     }
+    if (built instanceof Promise) return built.then((headers) => send(ctx, route, target, onBytes, headers, stashBody, stash, extraHeaders), (err: unknown) => headersFailed(ctx, err));
+    send(ctx, route, target, onBytes, built, stashBody, stash, extraHeaders);
+  }
+
+  function headersFailed(ctx: RequestContext, err: unknown): void {
+    svc.log.error({ err, req_id: ctx.requestId }, 'app cookie check failed: failing closed');
+    ctx.log.reason = 'shared state unavailable';
+    errorPage(ctx, 503);
+  }
+
+  /** Sends the request with its upstream headers built. */
+  function send(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, headers: string[], stashBody: Buffer | undefined, stash?: Stash, extraHeaders?: Record<string, string | string[]>): void {
+    const { req, res, snap } = ctx;
     const hasBody = !stashBody && hasRequestBody(req);
     if (hasBody && !admitBody(ctx)) return;
     const started = performance.now();

@@ -85,7 +85,8 @@ export function forwardRequest(res: ServerResponse, o: ForwardOptions): ForwardH
   // 'drain' is listened for only under back-pressure (onResponseData), not on every request.
   const onDrain = () => controller?.resume();
   // The client went away before the answer was complete: stop the upstream.
-  res.once('close', () => {
+  // `on`, not `once`: a response closes once, and `once` costs a wrapper per request.
+  res.on('close', () => {
     if (!res.writableFinished && controller && !controller.aborted) {
       controller.abort(new Error('client closed the connection'));
     }

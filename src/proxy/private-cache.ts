@@ -41,6 +41,7 @@ function directiveName(d: string): string {
  * becomes plain `private`.
  */
 export function privateCacheControl(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) return 'private';
   const list = value === undefined ? [] : directives(Array.isArray(value) ? value.join(', ') : value);
   const kept: string[] = [];
   for (const d of list) {

@@ -121,12 +121,13 @@ export interface UrlTranslation {
  */
 export function buildClientHeaders(i: ResponseHeaderInput): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  const listed = new Set<string>();
+  // Names listed in Connection (usually none: no Set is made for them).
+  let listed: Set<string> | undefined;
   const conn = i.headers.connection;
-  if (conn) for (const t of String(conn).split(',')) listed.add(t.trim().toLowerCase());
+  if (conn) for (const t of String(conn).split(',')) (listed ??= new Set()).add(t.trim().toLowerCase());
   for (const name in i.headers) {
     const value = i.headers[name];
-    if (value === undefined || RESPONSE_HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    if (value === undefined || RESPONSE_HOP_BY_HOP.has(name) || listed?.has(name)) continue;
     if (name === 'location' && typeof value === 'string') {
       out[name] = rewriteLocation(value, i.upstreamOrigin, i.publicOrigin, i.translate);
     } else if (name === 'refresh' && typeof value === 'string' && i.translate) {

@@ -42,15 +42,17 @@ function formConfig(ctx: RequestContext): UpstreamFormIdentityConfig | undefined
  * LOGIN_FORM_LIMIT, no declared length) is left to stream: it is then never a
  * sign-in that login_match names fields for.
  */
-export async function readAppForm(ctx: RequestContext, route: Route): Promise<void> {
+export function readAppForm(ctx: RequestContext, route: Route): Promise<void> | undefined {
+  // Undefined (no promise) when there is no form to read: every other request awaits nothing here.
   const uf = formConfig(ctx);
-  if (!uf || ctx.req.method !== 'POST') return;
-  if (!samePath(ctx.path, uf.login_path, route.case_insensitive) && !(uf.logout_path !== undefined && samePath(ctx.path, uf.logout_path, route.case_insensitive))) return;
+  if (!uf || ctx.req.method !== 'POST') return undefined;
+  if (!samePath(ctx.path, uf.login_path, route.case_insensitive) && !(uf.logout_path !== undefined && samePath(ctx.path, uf.logout_path, route.case_insensitive))) return undefined;
   const type = String(ctx.req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   const declared = Number(ctx.req.headers['content-length'] ?? NaN);
-  if (type !== 'application/x-www-form-urlencoded' || !(declared >= 0 && declared <= LOGIN_FORM_LIMIT)) return;
-  const body = await readBody(ctx.req, LOGIN_FORM_LIMIT, ctx.snap.config.server.body_timeout || 10_000);
-  ctx.form = { body, fields: parseParams(body.toString('utf8')) };
+  if (type !== 'application/x-www-form-urlencoded' || !(declared >= 0 && declared <= LOGIN_FORM_LIMIT)) return undefined;
+  return readBody(ctx.req, LOGIN_FORM_LIMIT, ctx.snap.config.server.body_timeout || 10_000).then((body) => {
+    ctx.form = { body, fields: parseParams(body.toString('utf8')) };
+  });
 }
 
 /**

@@ -1,0 +1,81 @@
+// CPU per request of the gateway (signed-in session, one worker) beside the
+// bare undici proxy and the gateway built at another commit, in interleaved
+// short rounds (issue 15: "CPU per request ≤ 1.2× the bare undici proxy's").
+// Process CPU time (/proc, user + system) per completed request is what a loaded
+// machine skews least; each round measures every target once, in turn, so drift
+// hits all of them alike, and the medians over rounds are printed.
+//
+// Run: node bench/cpu-ab.ts [--ref main] [--rounds 7] [--duration 3] [--connections 50]
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+// run.ts first: it and peers.ts import each other, and run.ts's scenario list needs peers.ts evaluated.
+import { cpuSeconds, gatewayScenario, signInCookie, spawnListening, type BenchContext, type Target } from './run.ts';
+import { benchHttp } from './proxy.ts';
+import { bareProxyScenario } from './peers.ts';
+import { extractBuild } from './signin.ts';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const { values } = parseArgs({
+  options: {
+    ref: { type: 'string', default: 'main' },
+    rounds: { type: 'string', default: '7' },
+    duration: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+  },
+});
+const rounds = Math.max(1, Number(values.rounds));
+const durationSec = Math.max(1, Number(values.duration));
+const connections = Math.max(1, Number(values.connections));
+
+const tmpDir = await mkdtemp(join(tmpdir(), 'gatehouse-cpu-ab-'));
+const upstream = await spawnListening([join(ROOT, 'bench', 'upstream.ts'), '--port', '0']);
+const ctx: BenchContext = { upstreamUrl: `http://127.0.0.1:${upstream.port}`, tmpDir };
+const signedIn = { config: { policy: { default: 'login' } }, prepare: signInCookie };
+const scenarios = [
+  bareProxyScenario,
+  gatewayScenario(`gateway @${values.ref}`, { ...signedIn, root: (c) => extractBuild(ROOT, values.ref!, join(c.tmpDir, 'build-ref')) }),
+  gatewayScenario('gateway (this checkout)', signedIn),
+];
+const names = ['bare undici proxy', `gateway @${values.ref}`, 'gateway (this checkout)'];
+const targets: Target[] = [];
+try {
+  for (const s of scenarios) targets.push(await s.start(ctx));
+  const perReq: number[][] = targets.map(() => []);
+  const run = async (t: Target, sec: number) => {
+    const before = cpuSeconds(t.pids ?? []);
+    const r = await benchHttp({ url: t.url, headers: t.headers, connections, durationSec: sec });
+    if (r.errors > 0 || r.non2xx > 0) throw new Error(`errors ${r.errors}, non-2xx ${r.non2xx}`);
+    return (cpuSeconds(t.pids ?? []) - before) * 1e6 / r.requests;
+  };
+  for (const t of targets) await run(t, 2);   // warm-up: JIT, pools, caches
+  for (let r = 0; r < rounds; r++) {
+    // Rotated order: no target always runs right after another.
+    for (let k = 0; k < targets.length; k++) {
+      const i = (k + r) % targets.length;
+      perReq[i].push(await run(targets[i], durationSec));
+    }
+    process.stderr.write(`round ${r + 1}: ${perReq.map((p) => p.at(-1)!.toFixed(1)).join(' / ')} µs/req\n`);
+  }
+  const bare = perReq[0];
+  process.stdout.write(`${'target'.padEnd(28)} ${'median µs/req'.padStart(14)} ${'median ×bare'.padStart(13)}\n`);
+  perReq.forEach((p, i) => {
+    const ratios = p.map((v, r) => v / bare[r]);
+    process.stdout.write(`${names[i].padEnd(28)} ${median(p).toFixed(1).padStart(14)} ${median(ratios).toFixed(3).padStart(13)}\n`);
+  });
+  const ab = perReq[2].map((v, r) => v / perReq[1][r]);
+  process.stdout.write(`this checkout / @${values.ref}: median ${median(ab).toFixed(3)} (rounds: ${ab.map((x) => x.toFixed(2)).join(' ')})\n`);
+} finally {
+  for (const t of targets) await t.stop();
+  await upstream.stop();
+  await rm(tmpDir, { recursive: true, force: true });
+}
