@@ -3,9 +3,9 @@
 // upload ended). The discard is bounded: at most server.max_body_bytes within
 // server.body_timeout (the server runs with requestTimeout 0, so nothing else
 // bounds it); past either, the connection is cut once the answer is written.
-// A connection whose body was not read to its end is not reused
-// (Connection: close on the answer when its headers are still unsent), save
-// a small declared body that arrived with its head.
+// A body declared larger than that gets Connection: close on the answer (when
+// its headers are still unsent); one that ends within the bounds keeps the
+// connection (the next request on it is served).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestContext } from './context.ts';
@@ -19,16 +19,14 @@ export interface DiscardLimits {
 
 const discarding = new WeakSet<IncomingMessage>();
 
-/** A body up to this size (declared) does not by itself end a keep-alive connection. */
-const SMALL_BODY = 16 * 1024;
 
 /** Starts (once per request) the bounded discard of what is left of `req`'s body; nothing when it was read to its end. */
 export function discardBody(req: IncomingMessage, res: ServerResponse, limits: DiscardLimits): void {
   if (req.complete || req.destroyed) return;
-  // A small declared body most likely came with the head (still unparsed when a quick answer
-  // is written): discarded, the connection goes on. Any other is not read to its end: close.
+  // A body declared over the limit will not be read to its end: the answer says so. Any other
+  // is read (and discarded) on, and the connection goes on if it ends within the bounds.
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (!res.headersSent && !(declared <= SMALL_BODY)) res.shouldKeepAlive = false;
+  if (!res.headersSent && limits.maxBytes > 0 && declared > limits.maxBytes) res.shouldKeepAlive = false;
   if (discarding.has(req)) return;
   discarding.add(req);
   let seen = 0;
