@@ -126,6 +126,19 @@ function closeListener(): Pair {
   };
 }
 
+function promises(): Pair {
+  // The allowed request's tail in gateway.ts: the app-form read (nothing to read) and the proxy step.
+  const readAppFormBefore = async (): Promise<void> => {};
+  const proxyBefore = async (): Promise<void> => {};
+  const readAppFormAfter = (): Promise<void> | undefined => undefined;
+  const proxyAfter = (): void | Promise<void> => undefined;
+  return {
+    name: 'allowed request tail (awaits, promise return)',
+    before: async () => { await readAppFormBefore(); return proxyBefore(); },
+    after: async () => { const r = readAppFormAfter(); if (r !== undefined) await r; return proxyAfter(); },
+  };
+}
+
 function histogram(): Pair {
   const h = new Histogram({ name: 'bench_seconds', help: 'bench', labelNames: ['route'] as const, buckets: UPSTREAM_BUCKETS, registers: [new Registry()] });
   const child = h.labels('/');
@@ -141,7 +154,7 @@ function histogram(): Pair {
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' } } });
 const rounds = Math.max(2, Number(values.rounds) || 15);
-const pairs = [await sessionLookup(), await identity(), upstreamHeaders(), listeners(), closeListener(), histogram()];
+const pairs = [await sessionLookup(), await identity(), upstreamHeaders(), listeners(), closeListener(), promises(), histogram()];
 process.stdout.write(`${'step'.padEnd(44)} ${'before ns'.padStart(10)} ${'after ns'.padStart(10)} ${'after/before'.padStart(13)}\n`);
 for (const p of pairs) {
   // Interleaved, so drift on the shared machine hits both sides alike.

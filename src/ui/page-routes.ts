@@ -3,7 +3,7 @@
 // (docs/architecture.md, "Layers").
 
 import type { Config } from '../config/types.ts';
-import type { Services } from '../web/context.ts';
+import type { PageHandler, Services } from '../web/context.ts';
 import { challengePage } from './challenge-page.ts';
 import { enrollPage } from './enroll-page.ts';
 import { accountPage } from './account-page.ts';
@@ -14,19 +14,24 @@ import { registerOidcPages } from './oidc-pages.ts';
 import { pushApprovePage, pushStatusEndpoint } from './push-pages.ts';
 import { passkeyOptions, passkeyVerify } from './passkey-signin.ts';
 
+/** Every page and endpoint of the gateway's own, by path (OIDC's are added when it is configured). */
+const PAGES: ReadonlyArray<readonly [string, PageHandler]> = [
+  ['/.gatehouse/login', loginPage],
+  ['/.gatehouse/logout', logoutPage],
+  ['/.gatehouse/challenge', challengePage],
+  ['/.gatehouse/enroll', enrollPage],
+  ['/.gatehouse/account', accountPage],
+  ['/.gatehouse/webauthn/auth-options', authOptions],
+  ['/.gatehouse/webauthn/auth-verify', authVerify],
+  ['/.gatehouse/webauthn/register-options', registerOptions],
+  ['/.gatehouse/webauthn/register-verify', registerVerify],
+  ['/.gatehouse/push', pushApprovePage],
+  ['/.gatehouse/push/status', pushStatusEndpoint],
+  ['/.gatehouse/passkey/options', passkeyOptions],
+  ['/.gatehouse/passkey/verify', passkeyVerify],
+];
+
 export async function registerPages(svc: Services, _config: Config): Promise<void> {
-  svc.pages.set('/.gatehouse/login', loginPage);
-  svc.pages.set('/.gatehouse/logout', logoutPage);
-  svc.pages.set('/.gatehouse/challenge', challengePage);
-  svc.pages.set('/.gatehouse/enroll', enrollPage);
-  svc.pages.set('/.gatehouse/account', accountPage);
-  svc.pages.set('/.gatehouse/webauthn/auth-options', authOptions);
-  svc.pages.set('/.gatehouse/webauthn/auth-verify', authVerify);
-  svc.pages.set('/.gatehouse/webauthn/register-options', registerOptions);
-  svc.pages.set('/.gatehouse/webauthn/register-verify', registerVerify);
-  svc.pages.set('/.gatehouse/push', pushApprovePage);
-  svc.pages.set('/.gatehouse/push/status', pushStatusEndpoint);
-  svc.pages.set('/.gatehouse/passkey/options', passkeyOptions);
-  svc.pages.set('/.gatehouse/passkey/verify', passkeyVerify);
+  for (const [path, page] of PAGES) svc.pages.set(path, page);
   if (svc.oidc) registerOidcPages(svc);
 }
