@@ -42,7 +42,7 @@ async function backendsDown(ctx: RequestContext): Promise<string | undefined> {
  * one) dies with this sign-in, as with any sign-in (session/sign-in.ts). It is
  * revoked on this instance at once; telling the others needs shared state,
  * which may be the very thing that is down: that failure is logged, never the
- * end of the break-glass sign-in.
+ * end of the break-glass sign-in. Likewise its entry in the session registry.
  */
 async function revokePrevious(ctx: RequestContext): Promise<void> {
   const previous = ctx.session;
@@ -51,6 +51,13 @@ async function revokePrevious(ctx: RequestContext): Promise<void> {
     await within(ctx.svc.sessions.revokeSession(previous, ctx.cookie));
   } catch (err) {
     ctx.svc.log.warn({ req_id: ctx.requestId, user: previous.user, err: (err as Error).message }, 'break-glass: the previous session is revoked on this instance only (shared state unavailable)');
+  }
+  // Its entry on the security page's list goes too (the store may be the backend that is down).
+  if (previous.user === undefined || previous.rid === undefined) return;
+  try {
+    await within(ctx.svc.store.removeSession(previous.user, previous.rid));
+  } catch (err) {
+    ctx.svc.log.warn({ req_id: ctx.requestId, user: previous.user, err: (err as Error).message }, 'break-glass: the previous session stays listed on the security page (store unavailable)');
   }
 }
 

@@ -121,8 +121,10 @@ t.test('a break-glass sign-in revokes the browser\'s previous session (backends 
     return r.status === 200 ? ((await r.json()) as { headers: Record<string, string> }).headers['x-gatehouse-user'] : `status ${r.status}`;
   };
   t.equal(await user(aliceCookie), 'alice');
+  const aliceListed = await f.gw.services.store.listSessions('alice', f.clock.now());
   const csrf = await c.csrf('/.gatehouse/account');
   t.equal((await c.postForm('/.gatehouse/login', { csrf, username: 'emergency', password: 'glass-emergency-pass', rd: '/echo' })).status, 303, 'break-glass (enabled) signs in on the same browser');
   t.equal(await user(c.cookieHeader()), 'emergency');
   t.equal(await user(aliceCookie), 'status 401', 'alice\'s session from that browser is revoked');
+  t.equal((await f.gw.services.store.listSessions('alice', f.clock.now())).length, aliceListed.length - 1, 'and no longer listed on her security page');
 });
