@@ -26,7 +26,7 @@ async function killMidStream(path: string, maxBytes: number, runMs: number, minL
   await ready;
   await new Promise((r) => setTimeout(r, runMs));
   const lines = () => { const b = readFileSync(path); let n = 0; for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++; return n; };
-  for (const deadline = Date.now() + 30_000; lines() < minLines && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
+  for (const deadline = Date.now() + 30_000; minLines > 0 && lines() < minLines && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
   const exited = once(child, 'exit');
   child.kill('SIGKILL');
   const [, signal] = await exited;
