@@ -1,5 +1,5 @@
 // Every page in German, desktop and phone, light and dark: checks, axe-core,
-// screenshots (test/browser/page-matrix.ts). One file per language so tap runs them side by side.
+// screenshots (test/ui/page-matrix.ts). One file per language so tap runs them side by side.
 
 import t from 'tap';
 import { lookAtEveryPageIn } from './page-matrix.ts';

@@ -1,4 +1,4 @@
-// The pages in a real browser (Debian's Chromium), served as test/browser/page-matrix.ts
+// The pages in a real browser (Debian's Chromium), served as test/ui/page-matrix.ts
 // serves them: the right-to-left sample (mirrored, checked, axe, screenshots) and
 // how forms, focus, countdowns and the virtual authenticator behave. Every page in
 // English and German is looked at by pages-en and pages-de.browser.test.ts.
