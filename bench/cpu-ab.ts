@@ -13,7 +13,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 // run.ts first: it and peers.ts import each other, and run.ts's scenario list needs peers.ts evaluated.
-import { cpuSeconds, gatewayScenario, signInCookie, spawnListening, type BenchContext, type Target } from './run.ts';
+import { cpuSeconds, gatewayScenario } from './run.ts';
+import { signInCookie, spawnListening, type BenchContext, type Target } from './harness.ts';
 import { benchHttp } from './proxy.ts';
 import { bareProxyScenario } from './peers.ts';
 import { extractBuild } from './signin.ts';

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, spawnListening, stopChild, tail, track, type Scenario } from './run.ts';
+import { freePort, spawnListening, stopChild, tail, track, type Scenario } from './harness.ts';
 
 const NGINX = '/usr/sbin/nginx';
 

@@ -12,7 +12,7 @@ import pg from 'pg';
 import {
   baseGatewayConfig, freePort, mergeConfig, signInCookie, startGateway, stopChild, tail, track,
   type Scenario,
-} from './run.ts';
+} from './harness.ts';
 import { nginxPrelude } from './peers.ts';
 
 const NGINX = '/usr/sbin/nginx';

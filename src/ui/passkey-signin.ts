@@ -14,7 +14,7 @@ import { signInBrowser, signInParty } from '../web/page-session.ts';
 import { safeReturnTarget } from '../policy/return-target.ts';
 import { throttleKeys } from '../identity/throttle.ts';
 import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
-import { begin } from './webauthn-endpoints.ts';
+import { readCeremony } from '../web/ceremony-request.ts';
 
 /** First-factor methods of a passkey sign-in: a hardware-bound key, the user verified on it (RFC 8176). */
 export const PASSKEY_AMR: readonly string[] = ['hwk', 'user'];
@@ -40,7 +40,7 @@ const STARTS_PER_MINUTE = 60;
 
 export async function passkeyOptions(ctx: RequestContext): Promise<void> {
   if (!passkeySignInOffered(ctx)) return sendJson(ctx, 404, { ok: false, code: 'unavailable' });
-  if (!(await begin(ctx, false))) return;
+  if (!(await readCeremony(ctx, false))) return;
   const wait = await ctx.svc.throttle.waiting(addressKeys(ctx));
   if (wait > 0) return sendJson(ctx, 429, { ok: false, code: 'throttled', wait_seconds: Math.ceil(wait / 1000) });
   const starts = await ctx.svc.shared.incr(`passkey:start:${ctx.client.ip}`, 60_000);
@@ -51,7 +51,7 @@ export async function passkeyOptions(ctx: RequestContext): Promise<void> {
 
 export async function passkeyVerify(ctx: RequestContext): Promise<void> {
   if (!passkeySignInOffered(ctx)) return sendJson(ctx, 404, { ok: false, code: 'unavailable' });
-  const b = await begin(ctx, false);
+  const b = await readCeremony(ctx, false);
   if (!b) return;
   const { svc } = ctx;
   const rd = safeReturnTarget(typeof b.rd === 'string' ? b.rd : undefined, ctx.snap.publicOrigin) ?? '/';

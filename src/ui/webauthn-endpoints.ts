@@ -4,9 +4,8 @@
 
 import { currentUser } from '../web/current-user.ts';
 import type { RequestContext } from '../web/context.ts';
-import { readJson, BodyError } from '../web/form-body.ts';
 import { sendJson } from '../web/respond.ts';
-import { csrfOk } from '../web/page-session.ts';
+import { readCeremony, type CeremonyBody } from '../web/ceremony-request.ts';
 import type { WebAuthnKind } from '../factors/webauthn.ts';
 import { factorAddedMessage } from '../identity/messages.ts';
 import { factorCheck } from '../factors/types.ts';
@@ -16,35 +15,14 @@ import { afterChallenge, readFlow } from './challenge-page.ts';
 import { enrollAllowed, afterEnrollment } from './enroll-page.ts';
 import { rememberDevice } from '../web/remembered-device.ts';
 
-interface Body { query?: unknown; kind?: unknown; name?: unknown; remember?: unknown; response?: unknown; rd?: unknown }
 
-/**
- * The JSON body of a ceremony request after the checks every one needs (POST,
- * a session, CSRF in a header); undefined when the answer has been sent.
- * `signedIn: false` for the passkey sign-in, whose session is the anonymous
- * one of the sign-in page.
- */
-export async function begin(ctx: RequestContext, signedIn = true): Promise<Body | undefined> {
-  if (ctx.req.method !== 'POST') { sendJson(ctx, 405, { ok: false, error: requestTranslator(ctx).t('webauthn.bad_request') }); return; }
-  if (signedIn ? !ctx.session?.user : !ctx.session) { sendJson(ctx, 401, { ok: false, code: 'expired', error: requestTranslator(ctx).t('webauthn.session_ended') }); return; }
-  let body: unknown;
-  try { body = await readJson(ctx.req); } catch (err) {
-    sendJson(ctx, err instanceof BodyError ? err.status : 400, { ok: false, error: requestTranslator(ctx).t('webauthn.bad_request') });
-    return;
-  }
-  const token = ctx.req.headers['x-csrf-token'];
-  if (!csrfOk(ctx, typeof token === 'string' ? token : undefined)) { sendJson(ctx, 403, { ok: false, code: 'expired', error: requestTranslator(ctx).t('webauthn.page_expired') }); return; }
-  if (!body || typeof body !== 'object') { sendJson(ctx, 400, { ok: false, error: requestTranslator(ctx).t('webauthn.bad_request') }); return; }
-  return body as Body;
-}
-
-function flowOf(ctx: RequestContext, b: Body) {
+function flowOf(ctx: RequestContext, b: CeremonyBody) {
   const q = new URLSearchParams(typeof b.query === 'string' ? b.query.slice(0, 4096) : '');
   return readFlow(ctx, q);
 }
 
 export async function authOptions(ctx: RequestContext): Promise<void> {
-  const b = await begin(ctx);
+  const b = await readCeremony(ctx);
   if (!b) return;
   const wait = await ctx.svc.throttle.waiting(factorThrottle(ctx));
   if (wait > 0) return sendJson(ctx, 429, { ok: false, error: requestTranslator(ctx).tn('webauthn.too_many', Math.ceil(wait / 1000)) });
@@ -53,7 +31,7 @@ export async function authOptions(ctx: RequestContext): Promise<void> {
 }
 
 export async function authVerify(ctx: RequestContext): Promise<void> {
-  const b = await begin(ctx);
+  const b = await readCeremony(ctx);
   if (!b) return;
   const flow = flowOf(ctx, b);
   if (!kindAllowed('webauthn', acceptedKinds(ctx, flow.rule))) return sendJson(ctx, 400, { ok: false, error: requestTranslator(ctx).t('webauthn.not_accepted') });
@@ -70,7 +48,7 @@ export async function authVerify(ctx: RequestContext): Promise<void> {
 }
 
 export async function registerOptions(ctx: RequestContext): Promise<void> {
-  const b = await begin(ctx);
+  const b = await readCeremony(ctx);
   if (!b) return;
   if (!(await enrollAllowed(ctx))) return sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('webauthn.confirm_first') });
   const user = currentUser(ctx)!;
@@ -80,7 +58,7 @@ export async function registerOptions(ctx: RequestContext): Promise<void> {
 }
 
 export async function registerVerify(ctx: RequestContext): Promise<void> {
-  const b = await begin(ctx);
+  const b = await readCeremony(ctx);
   if (!b) return;
   if (!(await enrollAllowed(ctx))) return sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('webauthn.confirm_first') });
   const flow = flowOf(ctx, b);

@@ -5,7 +5,8 @@ import t from 'tap';
 import http from 'node:http';
 import { benchHttp, findWrk, parseWrkOutput, percentile, wrkArgs } from '../../bench/proxy.ts';
 import { startBenchUpstream, BENCH_PAGE } from '../../bench/upstream.ts';
-import { baseGatewayConfig, formatTable, mergeConfig, summaryJson, unmatchedRules } from '../../bench/run.ts';
+import { formatTable, summaryJson, unmatchedRules } from '../../bench/run.ts';
+import { baseGatewayConfig, mergeConfig } from '../../bench/harness.ts';
 
 t.test('percentile (nearest rank)', async (t) => {
   const cases: [number[], number, number][] = [
