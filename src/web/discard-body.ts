@@ -19,7 +19,6 @@ export interface DiscardLimits {
 
 const discarding = new WeakSet<IncomingMessage>();
 
-
 /** Starts (once per request) the bounded discard of what is left of `req`'s body; nothing when it was read to its end. */
 export function discardBody(req: IncomingMessage, res: ServerResponse, limits: DiscardLimits): void {
   if (req.complete || req.destroyed) return;
