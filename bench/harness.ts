@@ -1,7 +1,8 @@
 // What every bench scenario shares: the scenario types, the bench user, the
-// gateway's config and process, child processes started (and stopped) by PID.
-// bench/run.ts runs the scenarios; peers.ts, scale.ts and cpu-ab.ts define or
-// drive some of them.
+// gateway's config and process, child processes started (and stopped) by PID and
+// the CPU time they spent.
+// bench/run.ts runs the scenarios; peers.ts, scale.ts, interleaved.ts and
+// cpu-ab.ts define or drive some of them.
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
