@@ -89,6 +89,18 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 const chunk = (data: string): string => `${data.length.toString(16)}\r\n${data}\r\n`;
 
+/** Sends chunks until the gateway closes the connection (the caller's give-up fails the test if it never does). */
+function pumpUntilClosed(c: Conn): Promise<number> {
+  const piece = chunk('y'.repeat(16 * 1024));
+  const pump = () => {
+    while (c.socket.writable) {
+      if (!c.socket.write(piece)) return void c.socket.once('drain', pump);
+    }
+  };
+  pump();
+  return c.closed;
+}
+
 t.test('bodies left unread after an early answer', async (t) => {
   const g = await setup(t, `${BODY_TIMEOUT_MS}ms`);
 
@@ -119,15 +131,7 @@ t.test('bodies left unread after an early answer', async (t) => {
     const slow = await setup(t, '60s');
     const c = open(slow);
     c.socket.write(head(slow, PATH, { chunked: true }) + chunk(PREFIX));
-    const piece = chunk('y'.repeat(16 * 1024));
-    // Sends until the gateway closes; the give-up below fails the test if it never does.
-    const pump = () => {
-      while (c.socket.writable) {
-        if (!c.socket.write(piece)) return void c.socket.once('drain', pump);
-      }
-    };
-    pump();
-    await within(c.closed, 20_000, 'oversize client');
+    await within(pumpUntilClosed(c), 20_000, 'oversize client');
     t.match(c.text(), /^HTTP\/1\.1 401 /, 'the early answer arrived whole first');
   });
 
@@ -182,14 +186,7 @@ t.test('the admin listener discards a body it never reads, within the same bound
     const slow = await start('60s');
     const c = open(slow);
     c.socket.write(post('/metrics', { chunked: true }));
-    const piece = chunk('y'.repeat(16 * 1024));
-    const pump = () => {
-      while (c.socket.writable) {
-        if (!c.socket.write(piece)) return void c.socket.once('drain', pump);
-      }
-    };
-    pump();
-    await within(c.closed, 20_000, 'oversize client');
+    await within(pumpUntilClosed(c), 20_000, 'oversize client');
     t.match(c.text(), /^HTTP\/1\.1 200 [^]*gatehouse_requests_total/, 'the answer arrived whole first');
   });
 
