@@ -9,22 +9,14 @@
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 // run.ts first: it and peers.ts import each other, and run.ts's scenario list needs peers.ts evaluated.
-import { cpuSeconds, gatewayScenario } from './run.ts';
-import { signInCookie, spawnListening, type BenchContext, type Target } from './harness.ts';
-import { benchHttp } from './proxy.ts';
+import { gatewayScenario } from './run.ts';
+import { ROOT, signInCookie, spawnListening, type BenchContext, type Target } from './harness.ts';
+import { interleave, median } from './interleaved.ts';
 import { bareProxyScenario } from './peers.ts';
 import { extractBuild } from './signin.ts';
-
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const { values } = parseArgs({
   options: {
@@ -51,22 +43,11 @@ const names = ['bare undici proxy', `gateway @${values.ref}`, 'gateway (this che
 const targets: Target[] = [];
 try {
   for (const s of scenarios) targets.push(await s.start(ctx));
-  const perReq: number[][] = targets.map(() => []);
-  const run = async (t: Target, sec: number) => {
-    const before = cpuSeconds(t.pids ?? []);
-    const r = await benchHttp({ url: t.url, headers: t.headers, connections, durationSec: sec });
-    if (r.errors > 0 || r.non2xx > 0) throw new Error(`errors ${r.errors}, non-2xx ${r.non2xx}`);
-    return (cpuSeconds(t.pids ?? []) - before) * 1e6 / r.requests;
-  };
-  for (const t of targets) await run(t, 2);   // warm-up: JIT, pools, caches
-  for (let r = 0; r < rounds; r++) {
-    // Rotated order: no target always runs right after another.
-    for (let k = 0; k < targets.length; k++) {
-      const i = (k + r) % targets.length;
-      perReq[i].push(await run(targets[i], durationSec));
-    }
-    process.stderr.write(`round ${r + 1}: ${perReq.map((p) => p.at(-1)!.toFixed(1)).join(' / ')} µs/req\n`);
-  }
+  const samples = await interleave(targets, {
+    rounds, durationSec, connections, warmupSec: 2,
+    onRound: (r, round) => process.stderr.write(`round ${r}: ${round.map((s) => s.cpuUsPerReq?.toFixed(1)).join(' / ')} µs/req\n`),
+  });
+  const perReq = samples.map((p) => p.map((s) => s.cpuUsPerReq ?? NaN));
   const bare = perReq[0];
   process.stdout.write(`${'target'.padEnd(28)} ${'median µs/req'.padStart(14)} ${'median ×bare'.padStart(13)}\n`);
   perReq.forEach((p, i) => {

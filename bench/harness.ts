@@ -1,7 +1,8 @@
 // What every bench scenario shares: the scenario types, the bench user, the
-// gateway's config and process, child processes started (and stopped) by PID.
-// bench/run.ts runs the scenarios; peers.ts, scale.ts and cpu-ab.ts define or
-// drive some of them.
+// gateway's config and process, child processes started (and stopped) by PID and
+// the CPU time they spent.
+// bench/run.ts runs the scenarios; peers.ts, scale.ts, interleaved.ts and
+// cpu-ab.ts define or drive some of them.
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -44,8 +45,10 @@ export interface Scenario {
   name: string;
   /** The row the others are compared with ("vs direct"). */
   baseline?: boolean;
-  /** The reference proxy ("vs nginx"). */
-  peer?: 'nginx';
+  /** The reference proxy ("vs nginx") or the Node floor (the bare undici proxy, "CPU × bare"). */
+  peer?: 'nginx' | 'node floor';
+  /** The row an acceptance check of issue 15 reads (bench/interleaved.ts). */
+  acceptance?: 'one worker' | 'workers auto';
   start(ctx: BenchContext): Promise<Target>;
 }
 
@@ -192,6 +195,34 @@ export async function spawnListening(args: string[]): Promise<{ port: number; pi
     child.once('exit', (code) => reject(new Error(`${args[0]} exited with code ${code}`)));
   });
   return { port, pid: child.pid!, stop: () => stopChild(child) };
+}
+
+/** The processes and all their descendants (nginx workers, cluster workers), from /proc (Linux). */
+function withDescendants(pids: number[]): number[] {
+  const out: number[] = [];
+  const queue = [...pids];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    out.push(pid);
+    try {
+      const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+      if (children !== '') queue.push(...children.split(' ').map(Number));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** User + system CPU seconds of processes and their descendants, from /proc (Linux). */
+export function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of withDescendants(pids)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);   // utime, stime
+    } catch { /* gone */ }
+  }
+  return ticks / 100;   // USER_HZ
 }
 
 /** Stops every child still running (the bench was interrupted). */

@@ -77,6 +77,7 @@ export const nginxScenario: Scenario = {
 
 export const bareProxyScenario: Scenario = {
   name: 'bare undici proxy (Node floor)',
+  peer: 'node floor',
   start: async (ctx) => {
     const proxy = await spawnListening([join(import.meta.dirname, 'bare-proxy.ts'), '--port', '0', '--upstream', ctx.upstreamUrl]);
     return { url: `http://127.0.0.1:${proxy.port}/`, pids: [proxy.pid], stop: proxy.stop };

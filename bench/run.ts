@@ -3,6 +3,13 @@
 //
 //   npm run bench [-- --quick] [--duration S] [--warmup S] [--connections N]
 //                 [--only TEXT] [--tool wrk|autocannon] [--signin-baseline [REF]]
+//                 [--rounds N] [--acceptance]
+//
+// `--acceptance` checks issue 15 in one interleaved run: nginx, the bare undici
+// proxy and the gateway with 1 worker and with `workers: auto`, each started
+// once, warmed, then measured in turn for --rounds (default 7) × --duration
+// (default 3 s); medians, per-round ratios and PASS/FAIL (bench/interleaved.ts).
+// `--rounds N` alone interleaves whatever --only selects.
 //
 // `--only sign-ins --signin-baseline` compares password sign-ins per second
 // (each audited to disk before its answer) with the build at REF (default: the
@@ -19,12 +26,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchHttp } from './proxy.ts';
+import { interleave, interleavedJson, formatInterleaved, sample, summarize, type InterleavedReport } from './interleaved.ts';
 import { twoInstancesScenario } from './scale.ts';
 import { bareProxyScenario, nginxScenario } from './peers.ts';
 import { DEFAULT_SIGNIN_BASELINE, extractBuild, signInLoad } from './signin.ts';
 import type { BenchHttpResult, LoadTool } from './proxy.ts';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import {
   BENCH_PASSWORD, BENCH_SIGN_IN_USERS, ROOT, baseGatewayConfig, freePort, mergeConfig, signInCookie, spawnListening,
   startGateway, stopTracked, type BenchContext, type Scenario, type Target, type YamlObject,
@@ -47,6 +54,8 @@ export interface GatewayScenarioOptions {
   root?(ctx: BenchContext): string;
   /** Drive it with the sign-in loop (bench/signin.ts) at this concurrency. */
   signIns?: number;
+  /** The row an acceptance check reads (bench/interleaved.ts). */
+  acceptance?: Scenario['acceptance'];
 }
 
 export const directScenario: Scenario = {
@@ -58,6 +67,7 @@ export const directScenario: Scenario = {
 export function gatewayScenario(name: string, opts: GatewayScenarioOptions = {}): Scenario {
   return {
     name,
+    ...(opts.acceptance ? { acceptance: opts.acceptance } : {}),
     start: async (ctx) => {
       const dir = join(ctx.tmpDir, name.replace(/[^A-Za-z0-9]+/g, '-'));
       const port = await freePort();
@@ -100,9 +110,9 @@ export const SCENARIOS: Scenario[] = [
   nginxScenario,
   bareProxyScenario,
   gatewayScenario('gateway, anonymous (policy none)'),
-  gatewayScenario('gateway, signed-in session, 1 worker', signedIn),
+  gatewayScenario('gateway, signed-in session, 1 worker', { ...signedIn, acceptance: 'one worker' }),
   // server.workers (issue 15): a primary and one worker per core sharing the listener.
-  gatewayScenario('gateway, signed-in session, workers auto', { ...signedIn, config: { ...signedIn.config, server: { workers: 'auto' } } }),
+  gatewayScenario('gateway, signed-in session, workers auto', { ...signedIn, acceptance: 'workers auto', config: { ...signedIn.config, server: { workers: 'auto' } } }),
   gatewayScenario('gateway, signed-in, 1,000 rules', { ...signedIn, config: { policy: { default: 'login', rules: unmatchedRules(1000) } } }),
   gatewayScenario('gateway, signed-in, report-only rule (audited)', {
     ...signedIn,
@@ -148,18 +158,13 @@ async function measure(scenario: Scenario, ctx: BenchContext, o: RunOptions): Pr
   let target: Target | undefined;
   try {
     target = await scenario.start(ctx);
-    const load = { url: target.url, connections: o.connections, headers: target.headers, tool: o.tool };
-    const t = target;
-    const run = (durationSec: number) => (t.load ? t.load({ connections: o.connections, durationSec }) : benchHttp({ ...load, durationSec }));
-    if (o.warmupSec > 0) await run(o.warmupSec);
-    const cpuBefore = cpuSeconds(target.pids ?? []);
+    if (o.warmupSec > 0) await sample(target, { ...o, durationSec: o.warmupSec });
     const redisBefore = target.redisUrl ? await redisCommands(target.redisUrl) : 0;
-    const result = await run(o.durationSec);
-    const cpu = cpuSeconds(target.pids ?? []) - cpuBefore;
+    const { result, cpuUsPerReq } = await sample(target, o);
     const redis = target.redisUrl ? await redisCommands(target.redisUrl) - redisBefore - 1 : undefined;
     return {
       name: scenario.name, baseline: scenario.baseline, peer: scenario.peer, result,
-      ...(target.pids?.length && cpu > 0 ? { perCpuSec: result.requests / cpu } : {}),
+      ...(cpuUsPerReq !== undefined ? { perCpuSec: 1e6 / cpuUsPerReq } : {}),
       ...(redis !== undefined ? { redisPerRequest: redis / Math.max(1, result.requests) } : {}),
     };
   } catch (err) {
@@ -169,35 +174,29 @@ async function measure(scenario: Scenario, ctx: BenchContext, o: RunOptions): Pr
   }
 }
 
+/**
+ * `--rounds N` (and `--acceptance`): the selected scenarios started once each, then measured
+ * in interleaved rounds (bench/interleaved.ts); prints medians, per-round ratios and issue 15's checks.
+ */
+async function measureInterleaved(selected: Scenario[], ctx: BenchContext, o: RunOptions & { rounds: number }): Promise<InterleavedReport> {
+  const targets: Target[] = [];
+  try {
+    for (const s of selected) {
+      process.stderr.write(`bench: starting ${s.name}\n`);
+      targets.push(await s.start(ctx));
+    }
+    process.stderr.write(`bench: ${o.warmupSec}s warm-up each, then ${o.rounds} rounds × ${selected.length} targets × ${o.durationSec}s, ${o.connections} connections\n`);
+    const samples = await interleave(targets, {
+      ...o,
+      onRound: (r, round) => process.stderr.write(`round ${r}: ${round.map((s, i) => `${selected[i].name}: ${s.result.rps.toFixed(0)} req/s, p99 ${s.result.p99.toFixed(2)} ms${s.cpuUsPerReq === undefined ? '' : `, ${s.cpuUsPerReq.toFixed(1)} µs/req`}`).join('; ')}\n`),
+    });
+    return summarize(selected.map((s, i) => ({ name: s.name, peer: s.peer, acceptance: s.acceptance, samples: samples[i] })));
+  } finally {
+    for (const t of targets) await t.stop();
+  }
+}
+
 const fixed = (n: number, digits: number) => n.toFixed(digits);
-
-/** The processes and all their descendants (nginx workers, cluster workers), from /proc (Linux). */
-function withDescendants(pids: number[]): number[] {
-  const out: number[] = [];
-  const queue = [...pids];
-  while (queue.length > 0) {
-    const pid = queue.shift()!;
-    out.push(pid);
-    try {
-      const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-      if (children !== '') queue.push(...children.split(' ').map(Number));
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
-/** User + system CPU seconds of processes and their descendants, from /proc (Linux). */
-export function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of withDescendants(pids)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);   // utime, stime
-    } catch { /* gone */ }
-  }
-  return ticks / 100;   // USER_HZ
-}
 
 /** Commands Redis has processed so far (the INFO call itself counts one). */
 async function redisCommands(url: string): Promise<number> {
@@ -288,6 +287,8 @@ async function main(): Promise<number> {
       only: { type: 'string', multiple: true },
       tool: { type: 'string' },
       'signin-baseline': { type: 'string' },
+      rounds: { type: 'string' },
+      acceptance: { type: 'boolean', default: false },
     },
     args: withOptionalValue(process.argv.slice(2), '--signin-baseline', DEFAULT_SIGNIN_BASELINE),
   });
@@ -297,18 +298,32 @@ async function main(): Promise<number> {
     return n;
   };
   if (values.tool !== undefined && values.tool !== 'wrk' && values.tool !== 'autocannon') throw new Error('--tool must be wrk or autocannon');
+  const interleaved = values.acceptance || values.rounds !== undefined;
   const o: RunOptions = {
     connections: Math.max(1, Math.floor(num(values.connections, 50, 'connections'))),
-    durationSec: Math.max(1, num(values.duration, values.quick ? 3 : 10, 'duration')),
+    durationSec: Math.max(1, num(values.duration, values.quick || interleaved ? 3 : 10, 'duration')),
     warmupSec: num(values.warmup, values.quick ? 1 : 2, 'warmup'),
     tool: values.tool as LoadTool | undefined,
   };
   const all = [...SCENARIOS, ...(values['signin-baseline'] !== undefined ? baselineScenarios(values['signin-baseline']) : [])];
-  const selected = values.only === undefined ? all : all.filter((s) => values.only!.some((t) => s.name.includes(t)));
+  const selected = values.acceptance
+    ? all.filter((s) => s.peer !== undefined || s.acceptance !== undefined)
+    : values.only === undefined ? all : all.filter((s) => values.only!.some((t) => s.name.includes(t)));
 
   const tmpDir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
   const upstream = await startUpstream();
   const ctx: BenchContext = { upstreamUrl: upstream.url, tmpDir };
+  if (interleaved) {
+    const io = { ...o, rounds: Math.max(1, Math.floor(num(values.rounds, 7, 'rounds'))) };
+    try {
+      const report = await measureInterleaved(selected, ctx, io);
+      process.stdout.write(`\n${formatInterleaved(report, io)}\n\n${interleavedJson(report, io)}\n`);
+      return values.acceptance && report.checks.some((c) => !c.pass) ? 2 : 0;
+    } finally {
+      await upstream.stop();
+      await rm(tmpDir, { recursive: true, force: true });
+    }
+  }
   const rows: ScenarioResult[] = [];
   try {
     for (const scenario of selected) {

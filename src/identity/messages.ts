@@ -60,21 +60,19 @@ export function oneTimeCodeMessage(ctx: MessageContext, p: { code: string; ttlMs
 }
 
 export function factorAddedMessage(ctx: MessageContext, p: { label: string; name: string }): Message {
-  const { t } = tr(ctx);
-  return {
-    subject: t('email.factor_added.subject', { product: ctx.product }),
-    text: withSupport(ctx, [t('email.factor_added.text', { product: ctx.product, label: p.label, name: p.name }), '', t('email.not_you')]),
-    kind: 'factor_added',
-    data: { label: p.label, name: p.name },
-  };
+  return factorChangeMessage(ctx, 'factor_added', p);
 }
 
 export function factorRemovedMessage(ctx: MessageContext, p: { label: string; name: string }): Message {
+  return factorChangeMessage(ctx, 'factor_removed', p);
+}
+
+function factorChangeMessage(ctx: MessageContext, kind: 'factor_added' | 'factor_removed', p: { label: string; name: string }): Message {
   const { t } = tr(ctx);
   return {
-    subject: t('email.factor_removed.subject', { product: ctx.product }),
-    text: withSupport(ctx, [t('email.factor_removed.text', { product: ctx.product, label: p.label, name: p.name }), '', t('email.not_you')]),
-    kind: 'factor_removed',
+    subject: t(`email.${kind}.subject`, { product: ctx.product }),
+    text: withSupport(ctx, [t(`email.${kind}.text`, { product: ctx.product, label: p.label, name: p.name }), '', t('email.not_you')]),
+    kind,
     data: { label: p.label, name: p.name },
   };
 }

@@ -79,7 +79,8 @@ export async function passkeyVerify(ctx: RequestContext): Promise<void> {
   await svc.throttle.succeed(reserved.attempt);
   const check = r.verified.check;
   const signedIn = await signInBrowser(ctx, { user: user.id, amr: [...PASSKEY_AMR], method: (device) => (device ? 'passkey+device' : 'passkey'), factors: [check] });
-  if (!signedIn.ok) return sendJson(ctx, 403, { ok: false, code: 'failed' });
+  // The page's script shows the words of the code (views/partials/passkey-signin.eta).
+  if (!signedIn.ok) return sendJson(ctx, 403, { ok: false, code: signedIn.by === 'risk' ? 'risk_denied' : 'failed' });
   const state = await svc.store.getUserState(user.id);
   await svc.store.putUserState({ user: user.id, deferrals: state?.deferrals ?? 0, last_factor: 'webauthn', mfa_reset_at: state?.mfa_reset_at ?? null, updated_at: svc.now() });
   await svc.audit.write({ event: 'factor.used', user: user.id, factor: 'webauthn', factor_id: r.factorId, ip: ctx.client.ip, request_id: ctx.requestId });

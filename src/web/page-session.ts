@@ -92,7 +92,13 @@ export async function signInBrowser(
   const label = deviceLabel(String(ctx.req.headers['user-agent'] ?? ''));
   const r = await signIn(ctx.svc, { ...rest, ...signInParty(ctx, s.user), label, previous: { session: ctx.session, cookie: ctx.cookie }, ...(device ? { device } : {}), ...(risk ? { risk } : {}) });
   if (!r.ok) {
-    ctx.session = null;
+    // A risk refusal leaves the browser's session as it was (its sign-in form still works); a source's refusal revoked it.
+    if (r.by === 'source') ctx.session = null;
+    else {
+      ctx.log.user = s.user;
+      // The user hears of a sign-in from a new country that was refused too.
+      if (risk?.newCountry) notifyNewCountry(ctx, s.user, risk, rest.profile?.email);
+    }
     return r;
   }
   ctx.session = r.session;
@@ -115,9 +121,8 @@ async function signInRisk(ctx: RequestContext, user: string, failures: number, d
 }
 
 /** A sign-in from a country none of the user's remembered sign-ins was from: the user hears of it (sent in the background). */
-function notifyNewCountry(ctx: RequestContext, userId: string, risk: SignInRisk): void {
+function notifyNewCountry(ctx: RequestContext, userId: string, risk: SignInRisk, email?: string): void {
   const country = risk.newCountry;
   if (country === null) return;
-  const refused = risk.audit.outcome === 'deny' && risk.audit.mode === 'enforce';
-  notifyUser(ctx, userId, (c) => newCountryMessage(c, { country, ip: ctx.client.ip, at: ctx.svc.now(), refused }));
+  notifyUser(ctx, userId, (c) => newCountryMessage(c, { country, ip: ctx.client.ip, at: ctx.svc.now(), refused: risk.refused }), email);
 }

@@ -7,6 +7,7 @@ import { benchHttp, findWrk, parseWrkOutput, percentile, wrkArgs } from '../../b
 import { startBenchUpstream, BENCH_PAGE } from '../../bench/upstream.ts';
 import { formatTable, summaryJson, unmatchedRules } from '../../bench/run.ts';
 import { baseGatewayConfig, mergeConfig } from '../../bench/harness.ts';
+import { formatInterleaved, interleavedJson, median, roundRatios, summarize, type InterleavedRow, type Sample } from '../../bench/interleaved.ts';
 
 t.test('percentile (nearest rank)', async (t) => {
   const cases: [number[], number, number][] = [
@@ -101,4 +102,38 @@ t.test('benchHttp counts non-2xx answers', async (t) => {
   const r = await benchHttp({ url, connections: 2, durationSec: 1 });
   t.ok(r.non2xx > 0, `${r.tool}: ${r.non2xx} non-2xx`);
   t.equal(r.non2xx, r.requests, 'every answer was a 503');
+});
+
+t.test('interleaved rounds: medians, per-round ratios, issue 15 checks', async (t) => {
+  t.equal(median([3, 1, 2]), 2);
+  t.equal(median([4, 1, 2, 3]), 2.5);
+  t.ok(Number.isNaN(median([])), 'no samples, no median');
+  const s = (rps: number, p99: number, cpuUsPerReq?: number): Sample =>
+    ({ result: { rps, p50: 1, p99, errors: 0, non2xx: 0, requests: 1, tool: 'wrk' }, ...(cpuUsPerReq === undefined ? {} : { cpuUsPerReq }) });
+  const rows: InterleavedRow[] = [
+    { name: 'nginx', peer: 'nginx', samples: [s(20000, 5, 25), s(10000, 10, 30), s(30000, 4, 20)] },
+    { name: 'bare', peer: 'node floor', samples: [s(10000, 8, 100), s(5000, 20, 200), s(12000, 8, 80)] },
+    { name: 'one', acceptance: 'one worker', samples: [s(9000, 9, 110), s(4000, 30, 260), s(11000, 9, 96)] },
+    // Round 2 is slow for everyone; its ratios stay in line, so the medians of ratios hold.
+    { name: 'auto', acceptance: 'workers auto', samples: [s(12000, 9, 120), s(6000, 20, 240), s(15000, 12, 100)] },
+  ];
+  const report = summarize(rows);
+  const auto = report.rows[3];
+  t.same([auto.rps, auto.p99, auto.cpuUsPerReq], [12000, 12, 120], 'medians of the raw figures');
+  t.same(auto.rpsVsNginx, { median: 0.6, min: 0.5, max: 0.6 }, 'req/s ratio per round: 0.6, 0.6, 0.5');
+  t.same(auto.p99VsNginx, { median: 2, min: 1.8, max: 3 }, 'p99 ratio per round: 1.8, 2, 3');
+  t.same(report.rows[2].cpuVsFloor, { median: 1.2, min: 1.1, max: 1.3 }, 'cpu ratio per round: 1.1, 1.3, 1.2');
+  t.same(report.checks.map((c) => [c.label, c.pass]), [
+    ['workers auto: req/s ÷ nginx', true], ['workers auto: p99 ÷ nginx', true], ['1 worker: CPU/req ÷ bare undici proxy', true],
+  ], 'the limits are inclusive');
+  const failing = summarize([rows[0], rows[1], { ...rows[3], samples: rows[3].samples.map((x) => s(x.result.rps / 2, x.result.p99 * 2, x.cpuUsPerReq)) }]);
+  t.same(failing.checks.map((c) => c.pass), [false, false], 'half the req/s and twice the p99 fail; without a 1-worker row there is no CPU check');
+  const text = formatInterleaved(report, { rounds: 3, durationSec: 3 });
+  t.match(text, /^auto\s+12000\s+12\.00\s+120\.0\s+0\.60x \(0\.50–0\.60\)\s+2\.00x \(1\.80–3\.00\)\s+1\.20x \(1\.20–1\.25\)$/m);
+  t.match(text, /^PASS {2}workers auto: p99 ÷ nginx: 2\.00x \(1\.80–3\.00\), needs ≤ 2$/m);
+  t.match(formatInterleaved(failing, { rounds: 3, durationSec: 3 }), /^FAIL {2}workers auto: req\/s ÷ nginx: 0\.30x/m);
+  const json = JSON.parse(interleavedJson(report, { rounds: 3, durationSec: 3, warmupSec: 2, connections: 50 }));
+  t.same(json.targets[3].rps_vs_nginx, { median: 0.6, min: 0.5, max: 0.6 });
+  t.equal(json.checks.length, 3);
+  t.same(roundRatios([s(1, 1)], [s(1, 1)], (x) => x.cpuUsPerReq), undefined, 'no CPU figures, no ratio');
 });

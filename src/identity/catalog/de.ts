@@ -34,6 +34,9 @@ export const de: Catalog = {
   'login.forgot': 'Passwort vergessen oder Gerät verloren? Wenden Sie sich unten an den Support.',
   'login.wrong_password': 'Benutzername oder Passwort ist falsch.',
   'login.form_expired': 'Ihr Anmeldeformular ist abgelaufen. Bitte versuchen Sie es erneut.',
+  'signin.risk_denied.heading': 'Anmeldung abgelehnt',
+  'signin.risk_denied.message': 'Diese Anmeldung wurde abgelehnt, weil sie sich zu sehr von Ihren üblichen unterscheidet (zum Beispiel ein neuer Ort, ein neues Netz oder ein neuer Browser). Sie sind nicht angemeldet.',
+  'signin.risk_denied.hint': 'Wenn Sie das waren, melden Sie sich von einem Ort und mit einem Browser an, die Sie sonst verwenden, oder wenden Sie sich mit der Anfrage-ID unten an den Support.',
   'lockout.message': 'Zu viele Versuche. Versuchen Sie es in {time} erneut.',
   'lockout.done': 'Sie können es jetzt erneut versuchen.',
 

@@ -41,6 +41,9 @@ export const en = {
   'login.forgot': 'Forgot your password or lost your device? Contact support below.',
   'login.wrong_password': 'Wrong username or password.',
   'login.form_expired': 'Your sign-in form expired. Please try again.',
+  'signin.risk_denied.heading': 'Sign-in refused',
+  'signin.risk_denied.message': 'This sign-in was refused because it is too unlike your usual ones (for example a new place, network or browser). You are not signed in.',
+  'signin.risk_denied.hint': 'If this was you, sign in from a place and browser you usually use, or contact support with the request ID below.',
   'lockout.message': 'Too many attempts. Try again in {time}.',
   'lockout.done': 'You can try again now.',
 

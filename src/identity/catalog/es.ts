@@ -34,6 +34,9 @@ export const es: Catalog = {
   'login.forgot': '¿Olvidó su contraseña o perdió su dispositivo? Contacte con el soporte abajo.',
   'login.wrong_password': 'Nombre de usuario o contraseña incorrectos.',
   'login.form_expired': 'Su formulario de inicio de sesión caducó. Inténtelo de nuevo.',
+  'signin.risk_denied.heading': 'Inicio de sesión rechazado',
+  'signin.risk_denied.message': 'Se rechazó este inicio de sesión porque se parece demasiado poco a los habituales (por ejemplo, un lugar, una red o un navegador nuevos). No ha iniciado sesión.',
+  'signin.risk_denied.hint': 'Si fue usted, inicie sesión desde un lugar y un navegador que use habitualmente, o contacte con el soporte e indique el ID de solicitud de abajo.',
   'lockout.message': 'Demasiados intentos. Inténtelo de nuevo en {time}.',
   'lockout.done': 'Ya puede intentarlo de nuevo.',
 

@@ -34,6 +34,9 @@ export const fr: Catalog = {
   'login.forgot': 'Mot de passe oublié ou appareil perdu ? Contactez l’assistance ci-dessous.',
   'login.wrong_password': 'Nom d’utilisateur ou mot de passe incorrect.',
   'login.form_expired': 'Votre formulaire de connexion a expiré. Veuillez réessayer.',
+  'signin.risk_denied.heading': 'Connexion refusée',
+  'signin.risk_denied.message': 'Cette connexion a été refusée parce qu’elle ressemble trop peu à vos connexions habituelles (par exemple un nouveau lieu, réseau ou navigateur). Vous n’êtes pas connecté.',
+  'signin.risk_denied.hint': 'Si c’était vous, connectez-vous depuis un lieu et un navigateur que vous utilisez d’habitude, ou contactez l’assistance en indiquant l’ID de requête ci-dessous.',
   'lockout.message': 'Trop de tentatives. Réessayez dans {time}.',
   'lockout.done': 'Vous pouvez réessayer maintenant.',
 
