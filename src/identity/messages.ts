@@ -19,6 +19,8 @@ export interface MessageContext {
   support?: string;           // branding.support_contact
   /** The reader's language (the request's, else ui.default_language); default English. */
   tr?: Translator;
+  /** The zone times are written in (ui.time_zone, an IANA name); default UTC. */
+  timeZone?: string;
 }
 
 const ENGLISH = translator('en');
@@ -36,6 +38,11 @@ export function formatDuration(ms: number, lang = 'en'): string {
     if (ms >= size) return say(Math.round(ms / size), name);
   }
   return say(Math.max(0, Math.ceil(ms / 1000)), 'second');
+}
+
+/** Pure: a moment as `lang` writes a date and time, with the zone named: 'December 7, 2026 at 6:19 AM UTC', '7. Dezember 2026 um 07:19 MEZ'. */
+export function formatMoment(at: number, lang: string, timeZone = 'UTC'): string {
+  return new Intl.DateTimeFormat(lang, { year: 'numeric', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZone, timeZoneName: 'short' }).format(at);
 }
 
 function withSupport(ctx: MessageContext, lines: string[]): string {
@@ -175,8 +182,8 @@ export function pushNotMeAlert(ctx: MessageContext, p: { user: string; ip: strin
 
 /** A sign-in from a country none of the user's recent sign-ins was from (risk signal new_country). */
 export function newCountryMessage(ctx: MessageContext, p: { country: string; ip: string; at: number; refused: boolean }): Message {
-  const { t } = tr(ctx);
-  const when = new Date(p.at).toISOString().replace('T', ' ').slice(0, 16);
+  const { t, lang } = tr(ctx);
+  const when = formatMoment(p.at, lang, ctx.timeZone);
   return {
     subject: t('email.new_country.subject', { product: ctx.product, country: p.country }),
     text: withSupport(ctx, [

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { translator } from '../../src/identity/translate.ts';
 import {
   enrollmentCompleteMessage, factorAddedMessage, factorRemovedMessage, formatDuration, mfaResetMessage, newCountryMessage, oneTimeCodeMessage, recoveryCodeUsedMessage,
 } from '../../src/identity/messages.ts';
@@ -33,7 +34,7 @@ t.test('security notices name the product, say what happened and what to do', as
     [recoveryCodeUsedMessage(ctx, { remaining: 4 }), 'recovery_code_used', /4 recovery codes left\./],
     [mfaResetMessage(ctx, { by: 'bob' }), 'mfa_reset', /reset by bob/],
     [enrollmentCompleteMessage(ctx, { label: 'Authenticator app' }), 'enrollment_complete', /now on .* using Authenticator app/],
-    [newCountryMessage(ctx, { country: 'US', ip: '203.0.113.5', at: Date.UTC(2026, 11, 7, 3, 4), refused: false }), 'signin_new_country', /from a country you have not signed in from recently: US \(address 203\.0\.113\.5, 2026-12-07 03:04 UTC\)\.\nYou may be asked for your second factor\./],
+    [newCountryMessage(ctx, { country: 'US', ip: '203.0.113.5', at: Date.UTC(2026, 11, 7, 3, 4), refused: false }), 'signin_new_country', /from a country you have not signed in from recently: US \(address 203\.0\.113\.5, December 7, 2026 at 3:04 AM UTC\)\.\nYou may be asked for your second factor\./],
     [newCountryMessage(ctx, { country: 'US', ip: '203.0.113.5', at: 0, refused: true }), 'signin_new_country', /The sign-in was refused\./],
   ] as const;
   for (const [m, kind, pattern] of cases) {
@@ -45,4 +46,7 @@ t.test('security notices name the product, say what happened and what to do', as
   t.match(recoveryCodeUsedMessage(ctx, { remaining: 1 }).text, /1 recovery code left\. Consider creating a new set/);
   t.match(recoveryCodeUsedMessage(ctx, { remaining: 0 }).text, /no recovery codes left/);
   t.match(mfaResetMessage(ctx).text, /by an administrator/);
+  // The time in the reader's language and the operator's zone (ui.time_zone), the zone named.
+  const fr = newCountryMessage({ ...ctx, tr: translator('fr'), timeZone: 'America/New_York' }, { country: 'US', ip: '203.0.113.5', at: Date.UTC(2026, 11, 7, 3, 4), refused: false });
+  t.match(fr.text, /\(adresse 203\.0\.113\.5, 6 décembre 2026 à 22:04 UTC−5\)\./);
 });

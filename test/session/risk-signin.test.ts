@@ -30,17 +30,19 @@ const RISK = {
 /** A browser on a network: every request carries the address the trusted proxy saw. */
 class From extends Client {
   readonly ip: string;
-  constructor(base: string, ip: string) {
+  readonly extra: Record<string, string>;
+  constructor(base: string, ip: string, extra: Record<string, string> = {}) {
     super(base);
     this.ip = ip;
+    this.extra = extra;
   }
   override fetch(path: string, init: Parameters<Client['fetch']>[1] = {}): Promise<Response> {
-    return super.fetch(path, { ...init, headers: { 'x-forwarded-for': this.ip, ...(init.headers ?? {}) } });
+    return super.fetch(path, { ...init, headers: { 'x-forwarded-for': this.ip, ...this.extra, ...(init.headers ?? {}) } });
   }
 }
 
-async function gateway(t: Test, risk: Record<string, unknown>, policyDefault: string): Promise<GatewayFixture> {
-  const f = await startTestGateway({ config: { server: { trusted_proxies: ['127.0.0.1/32'] }, policy: { default: policyDefault, rules: [] }, risk } });
+async function gateway(t: Test, risk: Record<string, unknown>, policyDefault: string, ui?: Record<string, unknown>): Promise<GatewayFixture> {
+  const f = await startTestGateway({ config: { server: { trusted_proxies: ['127.0.0.1/32'] }, policy: { default: policyDefault, rules: [] }, risk, ...(ui ? { ui } : {}) } });
   t.teardown(() => f.close());
   return f;
 }
@@ -166,6 +168,26 @@ t.test('an impossible-travel pair is refused at sign-in: no session, no cookie, 
   const home = new From(f.url, LONDON_B);
   t.equal((await home.signIn('bob', 'bob-test-pass', '/echo')).status, 303);
   t.match(signIns(f, 'bob')[1], { risk: { signals: ['new_device'], outcome: 'none' } });
+});
+
+t.test('the new-country mail tells the time in the reader\'s language and the configured zone', async (t) => {
+  // London is remembered long enough for the jump below.
+  const f = await gateway(t, { ...RISK, remember_networks: '400d' }, 'login', { languages: ['en', 'de', 'fr'], time_zone: 'Europe/Berlin' });
+  await new From(f.url, LONDON_A).signIn('alice', 'alice-test-pass', '/echo');
+  // The gateway's clock on the next 15 January, 12:00 UTC at least a day ahead: winter time in Berlin (MEZ, UTC+1).
+  const now = new Date(f.clock.now());
+  let year = now.getUTCFullYear();
+  if (Date.UTC(year, 0, 15, 12) - now.getTime() < 24 * 60 * MIN) year += 1;
+  f.clock.advance(Date.UTC(year, 0, 15, 12) - now.getTime());
+  f.clock.hold();
+  t.teardown(() => f.clock.release());
+  await new From(f.url, NEW_YORK, { 'accept-language': 'de-DE,de;q=0.9' }).signIn('alice', 'alice-test-pass', '/echo');
+  const [mail] = await newCountryMail(f, 1);
+  // German words, Berlin time, the zone named.
+  const want = `15. Januar ${year} um 13:00 MEZ`;
+  t.match(mail, { to: 'alice@example.com', text: /Land verwendet, aus dem Sie sich zuletzt nicht angemeldet haben: US/ }, 'the mail is German');
+  t.ok(mail.text.includes(`(Adresse 203.0.113.5, ${want}).`), `the time in German, Berlin time: ${JSON.stringify(mail.text.split('\n')[0])}`);
+  t.notMatch(mail.text, /\d{4}-\d{2}-\d{2}|UTC/, 'no ISO time, no UTC');
 });
 
 t.test('a signed-in session is still judged per request: a risky network denies its requests', async (t) => {

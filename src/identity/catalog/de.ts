@@ -420,7 +420,7 @@ export const de: Catalog = {
   'email.push_not_me.where': 'Anmeldung von {ip} ({action}) um {at}.',
   'email.push_not_me.advice': 'Jemand anderes kennt möglicherweise das Passwort dieses Kontos. Die Anfrage wurde abgelehnt.',
   'email.new_country.subject': 'Neue Anmeldung bei {product} aus {country}',
-  'email.new_country.text': 'Ihr {product}-Passwort wurde für eine Anmeldung aus einem Land verwendet, aus dem Sie sich zuletzt nicht angemeldet haben: {country} (Adresse {ip}, {when} UTC).',
+  'email.new_country.text': 'Ihr {product}-Passwort wurde für eine Anmeldung aus einem Land verwendet, aus dem Sie sich zuletzt nicht angemeldet haben: {country} (Adresse {ip}, {when}).',
   'email.new_country.refused': 'Die Anmeldung wurde abgelehnt.',
   'email.new_country.may_ask': 'Möglicherweise werden Sie nach Ihrem zweiten Faktor gefragt.',
   'email.new_country.if_you': 'Wenn Sie das waren, ist nichts zu tun.',

@@ -436,7 +436,7 @@ export const en = {
   'email.push_not_me.where': 'Sign-in from {ip} ({action}) at {at}.',
   'email.push_not_me.advice': 'The password of this account may be known to someone else. The request was refused.',
   'email.new_country.subject': 'New sign-in to {product} from {country}',
-  'email.new_country.text': 'Your {product} password was used to sign in from a country you have not signed in from recently: {country} (address {ip}, {when} UTC).',
+  'email.new_country.text': 'Your {product} password was used to sign in from a country you have not signed in from recently: {country} (address {ip}, {when}).',
   'email.new_country.refused': 'The sign-in was refused.',
   'email.new_country.may_ask': 'You may be asked for your second factor.',
   'email.new_country.if_you': 'If this was you, there is nothing to do.',

@@ -420,7 +420,7 @@ export const es: Catalog = {
   'email.push_not_me.where': 'Inicio de sesión desde {ip} ({action}) a las {at}.',
   'email.push_not_me.advice': 'Puede que otra persona conozca la contraseña de esta cuenta. Se rechazó la solicitud.',
   'email.new_country.subject': 'Nuevo inicio de sesión en {product} desde {country}',
-  'email.new_country.text': 'Se usó su contraseña de {product} para iniciar sesión desde un país desde el que no ha iniciado sesión últimamente: {country} (dirección {ip}, {when} UTC).',
+  'email.new_country.text': 'Se usó su contraseña de {product} para iniciar sesión desde un país desde el que no ha iniciado sesión últimamente: {country} (dirección {ip}, {when}).',
   'email.new_country.refused': 'Se rechazó el inicio de sesión.',
   'email.new_country.may_ask': 'Puede que se le pida su segundo factor.',
   'email.new_country.if_you': 'Si fue usted, no tiene que hacer nada.',

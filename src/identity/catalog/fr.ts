@@ -420,7 +420,7 @@ export const fr: Catalog = {
   'email.push_not_me.where': 'Connexion depuis {ip} ({action}) le {at}.',
   'email.push_not_me.advice': 'Quelqu’un d’autre connaît peut-être le mot de passe de ce compte. La demande a été refusée.',
   'email.new_country.subject': 'Nouvelle connexion à {product} depuis {country}',
-  'email.new_country.text': 'Votre mot de passe {product} a servi à vous connecter depuis un pays d’où vous ne vous êtes pas connecté récemment : {country} (adresse {ip}, {when} UTC).',
+  'email.new_country.text': 'Votre mot de passe {product} a servi à vous connecter depuis un pays d’où vous ne vous êtes pas connecté récemment : {country} (adresse {ip}, {when}).',
   'email.new_country.refused': 'La connexion a été refusée.',
   'email.new_country.may_ask': 'Votre deuxième facteur pourra vous être demandé.',
   'email.new_country.if_you': 'Si c’était vous, il n’y a rien à faire.',
