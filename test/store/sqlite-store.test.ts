@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import t from 'tap';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
-import { MIGRATIONS, SCHEMA_VERSION_DDL, statementsFor } from '../../src/store/migrations.ts';
-import { DUPLICATE_ROWS, checkDuplicatesMigrated, storeConformance } from './store-conformance.ts';
+import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { checkDuplicatesMigrated, storeConformance } from './store-conformance.ts';
+import { writeSqliteV4WithDuplicates } from './sqlite-v4-duplicates.ts';
 
 t.test('conformance (:memory:)', async (t) => {
   storeConformance(t, async () => openSqliteStore(':memory:'));
@@ -91,15 +92,7 @@ t.test('migration 2 indexes the WebAuthn credentials a version-1 store already h
 
 t.test('migration 5 makes credential ids unique over a store holding duplicates: the oldest row keeps its id', async (t) => {
   const path = join(t.testdir(), 'v4.db');
-  const v4 = new DatabaseSync(path);
-  v4.exec(SCHEMA_VERSION_DDL);
-  for (const m of MIGRATIONS.filter((m) => m.version <= 4)) {
-    for (const sql of statementsFor(m, 'sqlite')) v4.exec(sql);
-    v4.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, 0)').run(m.version, m.description);
-  }
-  const insert = v4.prepare("INSERT INTO factors (id, username, kind, name, data, created_at, lookup) VALUES (?, ?, 'webauthn', 'Key', ?, ?, ?)");
-  for (const [id, user, lookup, at] of DUPLICATE_ROWS) insert.run(id, user, JSON.stringify({ credential_id: lookup, public_key: 'cHVi', counter: 0 }), at, lookup);
-  v4.close();
+  writeSqliteV4WithDuplicates(path);
 
   const store = openSqliteStore(path);
   t.teardown(() => store.close());
