@@ -97,7 +97,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
 
   const primary = o.primary;
   const store = openStore(config.store);
-  if (!primary) await store.migrate();
+  if (!primary) for (const notice of await store.migrate()) log.warn(notice);
   const shared = primary ? primary.openShared(config.shared_state, now) : openSharedState(config.shared_state, now);
   // The chain's one writer: this process, or the primary of the workers.
   const trail: AuditTrail | undefined = primary ? undefined : await openAuditTrail(config, log);
@@ -259,6 +259,6 @@ function openWebAuthn(config: Config, store: Services['store'], shared: Services
   } catch (err) {
     log.warn({ reason: (err as Error).message }, 'passkeys and security keys are disabled');
     const off = async (): Promise<never> => { throw new Error('WebAuthn is disabled: public_url must use a domain name'); };
-    return { rpId: '', origin: '', registrationOptions: off, authenticationOptions: off, finishRegistration: off, finishAuthentication: off, discoverableOptions: off, finishDiscoverable: off };
+    return { rpId: '', origin: '', challengeTtlMs: 0, registrationOptions: off, authenticationOptions: off, finishRegistration: off, finishAuthentication: off, discoverableOptions: off, finishDiscoverable: off };
   }
 }

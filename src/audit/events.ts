@@ -35,7 +35,7 @@ export interface RiskAudit {
 
 export type AuditEvent =
   | ({ event: 'signin.success'; method?: string; risk?: RiskAudit } & ByUser)
-  | ({ event: 'signin.failure'; user?: string; reason: string } & RequestContext)
+  | ({ event: 'signin.failure'; user?: string; reason: string; risk?: RiskAudit } & RequestContext)
   | ({ event: 'signin.lockout'; until?: string; failures?: number } & ByUser)
   | ({ event: 'signout' } & ByUser)
   | ({ event: 'session.revoked'; user: string; reason: string; by?: string; sessions?: number } & RequestContext)

@@ -20,7 +20,8 @@
 // - challenges: second-factor checks, passed (factor.used) and failed
 //   (factor.failure), by factor kind. step_ups: stepup.passed/failed by rule.
 // - report_only: the sum of `count` of report.would_challenge records by rule.
-// - risk: signin.success records that carry a risk assessment; per signal, the
+// - risk: sign-in records (signin.success, and signin.failure of a sign-in the
+//   risk rules refused) that carry a risk assessment; per signal, the
 //   sign-ins that raised it and how many of those the rules sent to a second
 //   factor (outcome mfa) or denied (outcome deny), in report mode what they
 //   would have done (report_mode counts those sign-ins). Step-ups the risk
@@ -176,6 +177,7 @@ export function tallyRecord(t: EventTally, rec: AuditRecord): void {
       if (str(rec.user) !== undefined) t.lockoutUsers.add(rec.user as string);
       break;
     case 'signin.success':
+    case 'signin.failure': // a sign-in the risk rules refused carries its assessment too
       if (typeof rec.risk === 'object' && rec.risk !== null) tallyRisk(t.risk, rec.risk as Record<string, unknown>);
       break;
     case 'mfa.reset': {

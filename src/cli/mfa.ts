@@ -20,7 +20,7 @@ import { userInfo } from 'node:os';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Config } from '../config/types.ts';
 import { factorKindInfo } from '../factors/types.ts';
-import { mfaResetMessage } from '../identity/messages.ts';
+import { mfaResetAlert, mfaResetMessage } from '../identity/messages.ts';
 import { translator } from '../identity/translate.ts';
 import type { Notifier } from '../identity/notifier.ts';
 import type { UserRecord } from '../identity/types.ts';
@@ -351,7 +351,7 @@ async function reset(io: CliIO, config: Config, r: ResetRequest): Promise<number
 /** Tells the user (and the security contact, when configured); a failure is a warning: the reset itself is done. */
 async function notify(io: CliIO, config: Config, notifier: Notifier, r: ResetRequest): Promise<void> {
   // No page asked for this: the user's email is in ui.default_language.
-  const ctx = { product: config.branding.product_name, support: config.branding.support_contact, tr: translator(config.ui.default_language, config.ui.catalogs) };
+  const ctx = { product: config.branding.product_name, support: config.branding.support_contact, tr: translator(config.ui.default_language, config.ui.catalogs), timeZone: config.ui.time_zone };
   const email = r.record?.email;
   if (email) {
     const msg = mfaResetMessage(ctx, { by: r.by });
@@ -366,15 +366,8 @@ async function notify(io: CliIO, config: Config, notifier: Notifier, r: ResetReq
   }
   const alert = config.audit.alert_email;
   if (alert) {
-    const approval = r.approvedBy ? `, approved by ${r.approvedBy}` : '';
     try {
-      await notifier.send({
-        to: alert,
-        subject: `[${ctx.product}] MFA reset for ${r.user}`,
-        text: `The two-step verification of ${r.user} was reset by ${r.by}${approval} at ${new Date(r.now).toISOString()}.${r.reason ? `\nReason: ${r.reason}` : ''}\nAll their factors, recovery codes and trusted devices were removed and their sessions revoked.`,
-        kind: 'mfa_reset_alert',
-        data: { user: r.user, by: r.by, ...(r.approvedBy ? { approved_by: r.approvedBy } : {}) },
-      });
+      await notifier.send({ to: alert, ...mfaResetAlert(ctx, { user: r.user, by: r.by, approvedBy: r.approvedBy, at: r.now, reason: r.reason }) });
     } catch (err) {
       io.stderr.write(`warning: could not alert ${alert}: ${(err as Error).message}\n`);
     }

@@ -223,7 +223,8 @@ export async function openMigratedStore(config: Config): Promise<Store> {
   let store: Store | undefined;
   try {
     store = openStore(config.store);
-    await store.migrate();
+    // A command may be what upgrades the store: what the migration changed is said here, since no gateway will.
+    for (const notice of await store.migrate()) process.stderr.write(`gatehouse: ${notice}\n`);
     return store;
   } catch (err) {
     await store?.close().catch(() => undefined);

@@ -57,7 +57,7 @@ export async function startCluster(configPath: string, config: Config): Promise<
   const { log } = openLog(config, undefined, { svc: 'gatehouse', role: 'primary' });
   for (const w of config.warnings) log.warn(w);
   const store = openStore(config.store);
-  await store.migrate(); // once, before any worker opens the store
+  for (const notice of await store.migrate()) log.warn(notice); // once, before any worker opens the store
   const shared = config.shared_state.kind === 'memory' ? createMemorySharedState() : undefined;
   const trail = await openAuditTrail(config, log);
   const notifier = openNotifier(config.notifier);

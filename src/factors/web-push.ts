@@ -10,7 +10,6 @@
 // make the gateway post to an address of their choosing, and it is kept
 // sealed in the factor record.
 
-import webpush from 'web-push';
 import { request } from 'undici';
 import { onPushService, type WebPushConfig } from '../config/sections/push.ts';
 import type { Store } from '../store/types.ts';
@@ -19,6 +18,11 @@ import type { SecretBox } from '../store/secret-box.ts';
 const VAPID_KEY = 'vapid';
 const SEND_TIMEOUT_MS = 10_000;
 const MAX_ENDPOINT_CHARS = 2048;
+
+// Loaded on first use: a gateway without push users starts without the library.
+async function webPush(): Promise<typeof import('web-push')> {
+  return (await import('web-push')).default;
+}
 
 /** The push service says the subscription is no more (404/410, RFC 8030 §7.3): the browser dropped it. */
 export class SubscriptionGoneError extends Error {
@@ -68,7 +72,7 @@ export function createWebPushSender(opts: { store: Store; box: SecretBox; config
   async function loadKeys(): Promise<{ publicKey: string; privateKey: string }> {
     let rec = await store.getServiceKey(VAPID_KEY);
     if (rec === undefined) {
-      const made = webpush.generateVAPIDKeys();
+      const made = (await webPush()).generateVAPIDKeys();
       await store.addServiceKey({ name: VAPID_KEY, sealed_private: box.seal(Buffer.from(made.privateKey, 'base64url')), public: made.publicKey, created_at: opts.now() });
       // Another instance may have stored its pair first: that one is the key.
       rec = await store.getServiceKey(VAPID_KEY);
@@ -95,7 +99,7 @@ export function createWebPushSender(opts: { store: Store; box: SecretBox; config
       const parsed = parseSubscription(box.open(data.sealed).toString('utf8'), config.push_services);
       if (!parsed.ok) throw new Error(`subscription refused: ${parsed.reason}`);
       const { publicKey, privateKey } = await vapid();
-      const details = webpush.generateRequestDetails(parsed.sub, JSON.stringify(payload), {
+      const details = (await webPush()).generateRequestDetails(parsed.sub, JSON.stringify(payload), {
         vapidDetails: { subject: config.subject, publicKey, privateKey },
         TTL: Math.max(1, Math.ceil(ttlMs / 1000)),
         urgency: 'high',

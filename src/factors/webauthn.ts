@@ -59,6 +59,8 @@ export type Result<T> = ({ ok: true } & T) | { ok: false; reason: string };
 export interface WebAuthnService {
   rpId: string;
   origin: string;
+  /** How long a ceremony's challenge waits in shared state (what bounds on waiting challenges count over). */
+  challengeTtlMs: number;
   registrationOptions(user: { id: string; name: string; displayName: string }, kind: WebAuthnKind): Promise<PublicKeyCredentialCreationOptionsJSON>;
   finishRegistration(user: { id: string }, response: unknown, name: string): Promise<Result<{ factor: FactorRecord }>>;
   authenticationOptions(user: { id: string }): Promise<PublicKeyCredentialRequestOptionsJSON>;
@@ -203,8 +205,8 @@ const regKey = (user: string): string => `webauthn:reg:${user}`;
 const authKey = (user: string): string => `webauthn:auth:${user}`;
 // Keyed by the challenge itself: two tabs of one browser may each wait on a passkey.
 const discKey = (challenge: string): string => `webauthn:disc:${challenge}`;
-// A sign counter value of one credential, once used (the race the stored counter alone cannot see).
-const countKey = (factorId: string, counter: number): string => `webauthn:count:${factorId}:${counter}`;
+/** Compare-and-set attempts on one sign counter before the assertion is refused (each lost round means the counter moved). */
+const COUNTER_ROUNDS = 8;
 
 /** The challenge a browser's clientDataJSON claims (verified later by the library against the one we keep). */
 export function claimedChallenge(clientDataJSON: string): string | undefined {
@@ -262,6 +264,7 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
   return {
     rpId,
     origin,
+    challengeTtlMs: ttl,
 
     async registrationOptions(user, kind) {
       const id = requireUserId(user);
@@ -314,10 +317,6 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
         return { ok: false, reason: `registration refused: ${describe(err)}` };
       }
 
-      // Registered to anyone (WebAuthn §7.1 step 26): credential ids are not secret, and a second
-      // owner of one would end its first owner's passkey sign-in (finishDiscoverable refuses two).
-      if ((await store.factorsByCredentialId(info.credential.id)).length > 0) return { ok: false, reason: 'credential already registered' };
-
       const data: WebAuthnCredentialData = {
         credential_id: info.credential.id,
         public_key: Buffer.from(info.credential.publicKey).toString('base64url'),
@@ -337,7 +336,10 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
         created_at: now(),
         last_used_at: null,
       };
-      await store.addFactor(factor);
+      // Registered to anyone (WebAuthn §7.1 step 26): credential ids are not secret, and a second
+      // owner of one would end its first owner's passkey sign-in. The store refuses it in the
+      // insert itself, so two registrations at once cannot both pass a check made before.
+      if (!(await store.addFactor(factor))) return { ok: false, reason: 'credential already registered' };
       return { ok: true, factor };
     },
 
@@ -391,8 +393,14 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
       if (!body) return { ok: false, reason: 'malformed authentication response' };
       const challenge = claimedChallenge(body.response.clientDataJSON);
       if (challenge === undefined) return { ok: false, reason: 'malformed client data' };
-      const pending = parsePending<{ bind: string }>(await shared.take(discKey(challenge)), (v) => typeof v.bind === 'string');
+      const isBound = (v: Record<string, unknown>) => typeof v.bind === 'string';
+      // The binding is checked before the challenge is spent: a browser that merely knows
+      // another's challenge must not be able to cancel that browser's sign-in.
+      const seen = parsePending<{ bind: string }>(await shared.get(discKey(challenge)), isBound);
+      if (seen && seen.bind !== bind) return { ok: false, reason: 'the sign-in was started by another browser' };
+      const pending = parsePending<{ bind: string }>(await shared.take(discKey(challenge)), isBound);
       if (!pending) return { ok: false, reason: 'no pending sign-in (expired or already used)' };
+      // A challenge is written once, so this holds; checked again all the same, on what was spent.
       if (pending.bind !== bind) return { ok: false, reason: 'the sign-in was started by another browser' };
       if (body.response.userHandle === undefined) return { ok: false, reason: 'the credential named no user (not a passkey)' };
       const found = await store.factorsByCredentialId(body.id);
@@ -431,16 +439,25 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
       return { ok: false, reason: `sign-in refused: ${describe(err)}` };
     }
     if (requireUv && !info.userVerified) return { ok: false, reason: 'user verification required' };
-    if (!counterAccepted(data.counter, info.newCounter)) return { ok: false, reason: 'counter regression' };
-    // The check above reads the stored counter before this use writes it: two assertions with one
-    // counter value verified at once (a clone's and the original's) would both pass it. One wins here.
-    if (info.newCounter > 0 && !(await shared.setIfAbsent(countKey(rec.id, info.newCounter), '1', ttl))) return { ok: false, reason: 'counter regression' };
 
+    // Compare-and-set on the stored counter: the counter read above may be stale by now (another
+    // assertion of this credential verified meanwhile, a clone's or the original's). The write
+    // happens only while the stored counter is still the one checked; otherwise the check runs
+    // again against the newer one. Counters only move up, so this ends; the bound is a backstop.
     const at = now();
-    await store.updateFactor(rec.user, rec.id, {
-      data: { ...rec.data, counter: info.newCounter, backed_up: info.credentialBackedUp, device_type: info.credentialDeviceType },
-      last_used_at: at,
-    });
-    return { ok: true, verified: verified('webauthn', at, rec.id), factorId: rec.id };
+    let current = { rec, counter: data.counter };
+    for (let round = 0; round < COUNTER_ROUNDS; round++) {
+      if (!counterAccepted(current.counter, info.newCounter)) return { ok: false, reason: 'counter regression' };
+      const written = await store.updateFactorIfCounter(rec.user, rec.id, current.counter, {
+        data: { ...current.rec.data, counter: info.newCounter, backed_up: info.credentialBackedUp, device_type: info.credentialDeviceType },
+        last_used_at: at,
+      });
+      if (written) return { ok: true, verified: verified('webauthn', at, rec.id), factorId: rec.id };
+      const fresh = await store.getFactor(rec.user, rec.id);
+      const freshData = fresh && credentialDataOf(fresh);
+      if (!fresh || !freshData) return { ok: false, reason: 'unknown credential' };
+      current = { rec: fresh, counter: freshData.counter };
+    }
+    return { ok: false, reason: 'counter regression' };
   }
 }

@@ -35,7 +35,9 @@
 // through (the snippets in examples/ do).
 //
 // Fail closed: a policy, signing or other backend error answers 403 — never
-// 200, and not 503, which nginx would turn into a 500. (The session is read
+// 200, and not 503, which nginx would turn into a 500.
+// A 403 is worded like the gateway's pages, in the request's language (the
+// proxies pass the client's Accept-Language on); JSON errors stay English. (The session is read
 // by the pipeline before this handler runs: on AUTHZ_PATH its backend error
 // must be a 403 too; test/scale/fail-closed.test.ts checks it.)
 
@@ -51,6 +53,7 @@ import type { Decision } from '../policy/types.ts';
 import type { Route } from '../policy/route-table.ts';
 import { requestIdentityHeaders, requestSubject } from '../web/current-user.ts';
 import { challengeUrl } from '../web/challenge-links.ts';
+import { msg, type Msg } from '../identity/translate.ts';
 
 export const AUTHZ_PATH = `${RESERVED_PREFIX}/authz`;
 
@@ -100,7 +103,7 @@ export function returnTargetFor(method: string, forwardedTarget: string, referer
 
 const CHALLENGE_ERROR = { login: 'login_required', mfa: 'mfa_required', step_up: 'step_up_required', enroll: 'enrollment_required' } as const;
 
-function deny(ctx: RequestContext, reason: string, message?: string, rule?: string): void {
+function deny(ctx: RequestContext, reason: string, message?: Msg, rule?: string): void {
   ctx.log.decision = 'deny';
   ctx.log.reason = `forward-auth: ${reason}`;
   if (rule !== undefined) ctx.log.rule = rule;
@@ -113,7 +116,7 @@ export async function authzHandler(ctx: RequestContext): Promise<void> {
   } catch (err) {
     ctx.svc.log.error({ err, req_id: ctx.requestId }, 'forward-auth failed: failing closed');
     ctx.log.rule = undefined;
-    deny(ctx, 'backend error', 'The sign-in service is temporarily unavailable. Please try again in a moment.');
+    deny(ctx, 'backend error', msg('error.unavailable_short'));
   }
 }
 

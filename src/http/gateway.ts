@@ -19,7 +19,7 @@ import { hostOnly, judge, needsBody, resolveTarget, RESERVED_PREFIX, type Resolv
 import { formOverrides, headerOverrides, isEncodedBody, isFormBody, joinOverrides } from '../policy/method-override.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { forwardRequest, type ForwardHandle } from '../proxy/forward.ts';
-import { proxyUpgrade } from '../proxy/websocket.ts';
+import { answerAndClose, proxyUpgrade } from '../proxy/websocket.ts';
 import { readCookie } from '../proxy/cookies.ts';
 import { refreshedSessionCookie } from '../web/page-session.ts';
 import type { Decision } from '../policy/types.ts';
@@ -515,11 +515,13 @@ export function createGateway(svc: Services, current: () => Snapshot) {
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    const snap = current();
+    // A refused handshake is answered and its connection closed within these bounds (proxy/websocket.ts).
+    const linger = { maxBytes: snap.config.server.max_body_bytes, timeoutMs: snap.config.server.body_timeout };
     const reject = (status: number, text: string) => {
-      if (!socket.destroyed) socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      answerAndClose(socket, `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, linger);
     };
     void (async () => {
-      const snap = current();
       const client = resolveClient(req.socket.remoteAddress ?? '', req.headers, snap.trusted, snap.ownProto);
       const host = hostOnly(req.headers.host);
       const target = resolveTarget(snap, { target: req.url ?? '', host, via: 'proxy' });
@@ -565,6 +567,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         publicOrigin: snap.publicOrigin,
         sessionCookieName: svc.sessions.cookieName,
         onError: (err) => svc.log.warn({ req_id: ctx.requestId, err: err.message }, 'websocket upstream failure'),
+        linger,
       });
     })().catch((err) => {
       svc.log.error({ err }, 'upgrade failed');

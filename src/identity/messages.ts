@@ -19,6 +19,8 @@ export interface MessageContext {
   support?: string;           // branding.support_contact
   /** The reader's language (the request's, else ui.default_language); default English. */
   tr?: Translator;
+  /** The zone times are written in (ui.time_zone, an IANA name); default UTC. */
+  timeZone?: string;
 }
 
 const ENGLISH = translator('en');
@@ -36,6 +38,11 @@ export function formatDuration(ms: number, lang = 'en'): string {
     if (ms >= size) return say(Math.round(ms / size), name);
   }
   return say(Math.max(0, Math.ceil(ms / 1000)), 'second');
+}
+
+/** Pure: a moment as `lang` writes a date and time, with the zone named: 'December 7, 2026 at 6:19 AM UTC', '7. Dezember 2026 um 07:19 MEZ'. */
+export function formatMoment(at: number, lang: string, timeZone = 'UTC'): string {
+  return new Intl.DateTimeFormat(lang, { year: 'numeric', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZone, timeZoneName: 'short' }).format(at);
 }
 
 function withSupport(ctx: MessageContext, lines: string[]): string {
@@ -159,24 +166,52 @@ export function pushNotificationText(ctx: MessageContext, p: { action: string; i
 }
 
 /** To the operator's alert address: a user said a push was not theirs. */
-export function pushNotMeAlert(ctx: MessageContext, p: { user: string; ip: string; action: string; at: string }): Message {
-  const { t } = tr(ctx);
+export function pushNotMeAlert(ctx: MessageContext, p: { user: string; ip: string; action: string; at: number }): Message {
+  const { t, lang } = tr(ctx);
+  const at = formatMoment(p.at, lang, ctx.timeZone);
   return {
     subject: t('email.push_not_me.subject', { product: ctx.product, user: p.user }),
     text: [
       t('email.push_not_me.text', { user: p.user }),
-      t('email.push_not_me.where', { ip: p.ip, action: p.action, at: p.at }),
+      t('email.push_not_me.where', { ip: p.ip, action: p.action, at }),
       t('email.push_not_me.advice'),
     ].join('\n'),
     kind: 'push_not_me',
-    data: { user: p.user, ip: p.ip, action: p.action, at: p.at },
+    // Receivers of webhooks parse the time: ISO, not the reader's words.
+    data: { user: p.user, ip: p.ip, action: p.action, at: new Date(p.at).toISOString() },
+  };
+}
+
+/** To the operator's alert address: the break-glass account signed in, second factors bypassed. */
+export function breakGlassAlert(ctx: MessageContext, p: { user: string; ip: string; at: number; reason: string }): Message {
+  const { t, lang } = tr(ctx);
+  return {
+    subject: t('email.break_glass.subject', { product: ctx.product }),
+    text: t('email.break_glass.text', { user: p.user, ip: p.ip, time: formatMoment(p.at, lang, ctx.timeZone), reason: p.reason }),
+    kind: 'breakglass_used',
+    data: { user: p.user, ip: p.ip, reason: p.reason },
+  };
+}
+
+/** To the operator's alert address: an operator reset a user's two-step verification (`gatehouse mfa reset`). */
+export function mfaResetAlert(ctx: MessageContext, p: { user: string; by: string; approvedBy?: string; at: number; reason?: string }): Message {
+  const { t, lang } = tr(ctx);
+  const time = formatMoment(p.at, lang, ctx.timeZone);
+  const what = p.approvedBy
+    ? t('email.mfa_reset_alert.text_approved', { user: p.user, by: p.by, approver: p.approvedBy, time })
+    : t('email.mfa_reset_alert.text', { user: p.user, by: p.by, time });
+  return {
+    subject: t('email.mfa_reset_alert.subject', { product: ctx.product, user: p.user }),
+    text: [what, ...(p.reason ? [t('email.mfa_reset_alert.reason', { reason: p.reason })] : []), t('email.mfa_reset_alert.removed')].join('\n'),
+    kind: 'mfa_reset_alert',
+    data: { user: p.user, by: p.by, ...(p.approvedBy ? { approved_by: p.approvedBy } : {}) },
   };
 }
 
 /** A sign-in from a country none of the user's recent sign-ins was from (risk signal new_country). */
 export function newCountryMessage(ctx: MessageContext, p: { country: string; ip: string; at: number; refused: boolean }): Message {
-  const { t } = tr(ctx);
-  const when = new Date(p.at).toISOString().replace('T', ' ').slice(0, 16);
+  const { t, lang } = tr(ctx);
+  const when = formatMoment(p.at, lang, ctx.timeZone);
   return {
     subject: t('email.new_country.subject', { product: ctx.product, country: p.country }),
     text: withSupport(ctx, [

@@ -56,8 +56,8 @@
 //   change them); claims mapping and trust_idp_mfa follow the running config.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
-import * as oidc from 'openid-client';
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import type * as OpenId from 'openid-client';
+import type { createRemoteJWKSet, JWTPayload } from 'jose';
 import type { OidcIdentityConfig } from '../config/types.ts';
 import type { SharedState } from '../store/shared-state.ts';
 import type { AuthResult, IdentitySource } from './types.ts';
@@ -125,12 +125,18 @@ function isNetworkError(err: unknown): boolean {
     || e?.code === 'OAUTH_TIMEOUT' || (e?.cause !== undefined && e.cause !== err && isNetworkError(e.cause));
 }
 
+// The OIDC libraries are loaded on first use: a gateway without an OIDC identity source starts without them.
+let openidClientModule: Promise<typeof OpenId> | undefined;
+function openidClient(): Promise<typeof OpenId> {
+  return (openidClientModule ??= import('openid-client'));
+}
+
 export class OidcClient {
   readonly redirectUri: string;
   readonly postLogoutRedirectUri: string;
   readonly #o: OidcClientOptions;
   readonly #now: () => number;
-  #discovered: Promise<oidc.Configuration> | undefined;
+  #discovered: Promise<OpenId.Configuration> | undefined;
   #jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
 
   constructor(o: OidcClientOptions) {
@@ -144,7 +150,7 @@ export class OidcClient {
   get issuer(): string { return this.#o.config.issuer; }
 
   /** The IdP's configuration, discovered once; a failure is not cached (the next call tries again). */
-  configuration(): Promise<oidc.Configuration> {
+  configuration(): Promise<OpenId.Configuration> {
     this.#discovered ??= this.#discover().catch((err: unknown) => {
       this.#discovered = undefined;
       throw new OidcError('unavailable', `OIDC discovery at ${this.#o.config.issuer} failed: ${(err as Error).message}`, { cause: err });
@@ -152,7 +158,8 @@ export class OidcClient {
     return this.#discovered;
   }
 
-  async #discover(): Promise<oidc.Configuration> {
+  async #discover(): Promise<OpenId.Configuration> {
+    const oidc = await openidClient();
     const { issuer, client_id, client_secret } = this.#o.config;
     const server = new URL(issuer);
     // config validation allows http only for localhost issuers (development, tests).
@@ -176,6 +183,7 @@ export class OidcClient {
    */
   async authorizationUrl(flow: { rd: string; fresh: boolean; binding: string }): Promise<URL> {
     const config = await this.configuration();
+    const oidc = await openidClient();
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
@@ -214,6 +222,7 @@ export class OidcClient {
     try { flow = JSON.parse(raw) as FlowState; } catch { throw new OidcError('expired', 'unreadable flow state'); }
     if (binding === undefined || !sameBinding(flow.b, binding)) throw new OidcError('mismatch', 'the sign-in was started in another browser');
     const config = await this.configuration();
+    const oidc = await openidClient();
     if (callbackUrl.searchParams.has('error')) {
       const error = callbackUrl.searchParams.get('error') ?? '';
       const description = callbackUrl.searchParams.get('error_description');
@@ -248,10 +257,10 @@ export class OidcClient {
 
   /** The IdP's end-session URL (RP-initiated logout), or undefined when it has none or cannot be reached. */
   async endSessionUrl(): Promise<URL | undefined> {
-    let config: oidc.Configuration;
+    let config: OpenId.Configuration;
     try { config = await this.configuration(); } catch { return undefined; }
     if (!config.serverMetadata().end_session_endpoint) return undefined;
-    return oidc.buildEndSessionUrl(config, { client_id: this.#o.config.client_id, post_logout_redirect_uri: this.postLogoutRedirectUri });
+    return (await openidClient()).buildEndSessionUrl(config, { client_id: this.#o.config.client_id, post_logout_redirect_uri: this.postLogoutRedirectUri });
   }
 
   /** Remembers which gateway user an IdP subject and session are, for back-channel logout. */
@@ -272,6 +281,7 @@ export class OidcClient {
     const config = await this.configuration();
     const meta = config.serverMetadata();
     if (!meta.jwks_uri) throw new OidcError('rejected', 'the identity provider publishes no jwks_uri');
+    const { createRemoteJWKSet, jwtVerify } = await import('jose');
     this.#jwks ??= createRemoteJWKSet(new URL(meta.jwks_uri), { timeoutDuration: IDP_TIMEOUT_S * 1000 });
     let payload: JWTPayload;
     try {

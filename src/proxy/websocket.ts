@@ -7,6 +7,14 @@
 // read the client's next bytes as a fresh request that the gateway never saw.
 // Until then not one byte from the client goes upstream (bytes it sent after
 // its handshake wait until the upstream has switched).
+//
+// A handshake answered with anything but the switch (the gateway's refusal: a
+// policy deny, a sign-in needed; or the upstream's) closes the connection
+// with `answerAndClose`: the answer goes out, then what the client still
+// sends is read and dropped (a close with unread bytes is a reset that can eat
+// the answer) until it closes its side, but never more than the limits allow
+// (server.max_body_bytes, server.body_timeout, as for a request body left
+// unread, web/discard-body.ts): then the socket is destroyed.
 
 import { createHash } from 'node:crypto';
 import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
@@ -22,6 +30,15 @@ export interface UpgradeTarget {
   publicOrigin?: string;
   sessionCookieName?: string;
   onError(err: Error): void;
+  /** How much a refused client may still send before its connection is cut (answerAndClose). */
+  linger: CloseLimits;
+}
+
+export interface CloseLimits {
+  /** Bytes read and dropped after the answer (0 = no byte limit, the time limit only). */
+  maxBytes: number;
+  /** Time after the answer until the socket is destroyed, whatever the client does (0 = 10 s). */
+  timeoutMs: number;
 }
 
 /** A refusal's body is buffered to be relayed with a length; past this it is a 502. */
@@ -65,20 +82,38 @@ function responseHead(status: number, message: string, headers: Record<string, s
 }
 
 /**
- * Answers the client and closes its connection. What the client still sends is
- * read and dropped, so the close is not a reset that could eat the answer.
+ * Answers the client and closes its connection (see the top of this file):
+ * destroyed once the client has closed its side and the answer is out, or
+ * past `limits`, whichever comes first.
  */
-function answerAndClose(client: Duplex, answer: string | Buffer): void {
+export function answerAndClose(client: Duplex, answer: string | Buffer, limits: CloseLimits): void {
   if (client.destroyed) return;
-  client.resume();
-  client.once('finish', () => client.destroy());
+  let seen = 0;
+  const destroy = () => {
+    clearTimeout(timer);
+    client.destroy();
+  };
+  // The answer out first, when it can still go out; the timer ends a client that never reads it.
+  const afterAnswer = () => (client.writableFinished ? destroy() : client.once('finish', destroy));
+  const onData = (chunk: Buffer) => {
+    seen += chunk.length;
+    if (limits.maxBytes > 0 && seen > limits.maxBytes) {
+      client.off('data', onData);
+      client.pause();
+      afterAnswer();
+    }
+  };
+  const timer = setTimeout(destroy, limits.timeoutMs || 10_000);
+  client.once('close', () => clearTimeout(timer));
+  client.once('end', afterAnswer);
+  client.on('data', onData);
   client.end(answer);
 }
 
 export function proxyUpgrade(client: Duplex, head: Buffer, t: UpgradeTarget): void {
   const key = headerValue(t.headers, 'sec-websocket-key');
   if (!validKey(key)) {
-    answerAndClose(client, 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    answerAndClose(client, 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n', t.linger);
     return;
   }
   const u = new URL(t.origin);
@@ -104,7 +139,7 @@ export function proxyUpgrade(client: Duplex, head: Buffer, t: UpgradeTarget): vo
     settled = true;
     t.onError(err);
     upstreamReq.destroy();
-    answerAndClose(client, `HTTP/1.1 ${status} ${message}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    answerAndClose(client, `HTTP/1.1 ${status} ${message}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, t.linger);
   };
   upstreamReq.setTimeout(t.timeout, () => fail(new Error('upstream handshake timeout')));
   upstreamReq.on('error', (err) => fail(err));
@@ -155,7 +190,7 @@ export function proxyUpgrade(client: Duplex, head: Buffer, t: UpgradeTarget): vo
       const out = clientHeaders(res);
       out['content-length'] = String(length);
       out.connection = 'close';
-      answerAndClose(client, Buffer.concat([Buffer.from(responseHead(res.statusCode ?? 502, res.statusMessage ?? '', out), 'latin1'), ...chunks]));
+      answerAndClose(client, Buffer.concat([Buffer.from(responseHead(res.statusCode ?? 502, res.statusMessage ?? '', out), 'latin1'), ...chunks]), t.linger);
     });
   });
   upstreamReq.end();

@@ -9,6 +9,7 @@
 // report mode), after a passed second factor when they asked for one
 // (session.risk.place, recorded by `rememberPlace`), never when they denied.
 // So a stolen password from a new network does not make that network known.
+// A sign-in the rules deny (enforce mode) is refused: no session starts.
 
 import type { RiskAudit } from '../audit/events.ts';
 import type { RiskConfig } from '../config/types.ts';
@@ -33,6 +34,8 @@ export interface SignInRisk {
   recordNow: SignInPlace | null;
   /** The sign-in's country when no remembered sign-in was from it (the user is told). */
   newCountry: string | null;
+  /** The risk rules deny this sign-in (enforce mode): it is refused, no session starts (session/sign-in.ts). */
+  refused: boolean;
 }
 
 export interface SignInWho {
@@ -74,6 +77,7 @@ export async function assessSignIn(src: RiskSources, who: SignInWho): Promise<Si
     audit,
     recordNow: place !== null && (!enforced || outcome === 'none' || outcome === 'relax') ? place : null,
     newCountry: signals.includes('new_country') ? located.country : null,
+    refused: enforced && outcome === 'deny',
   };
 }
 

@@ -211,6 +211,20 @@ export class SessionManager {
     return false;
   }
 
+  /**
+   * A signed-in session sealed before the session registry existed has no
+   * registry id: its session id becomes one (revoking it already ends that
+   * cookie, rev:sid:<sid>), kept across step-ups like any rid. The cached
+   * entry of `cookie` carries it from now on, so this process registers such a
+   * session at most once even while its browser still sends the old cookie.
+   */
+  adoptRegistryId(s: SessionData, cookie: string | undefined): SessionData {
+    const adopted = { ...s, rid: s.sid };
+    const hit = cookie === undefined ? undefined : this.#cache.get(cacheKey(cookie));
+    if (hit !== undefined && hit.cookie === cookie) hit.data = adopted;
+    return adopted;
+  }
+
   /** Seals a session and warms the cache so its next request costs no crypto. */
   async seal(s: SessionData): Promise<string> {
     const value = await sealData(s, { password: this.#o.secret, ttl: Math.ceil(this.#o.maxAge / 1000) + 60 });

@@ -2,6 +2,9 @@
 // OIDC callback, the app's own login form): what the user has enrolled, a new
 // session with a new id (the pre-sign-in one is revoked: no fixation), the
 // remembered device, the seal, and the audit line, written before the answer.
+// A sign-in the risk rules deny is refused before any of it: no session, no
+// cookie, the browser's session left as it was; audited as a failure with the
+// score and signals (README "Risk signals"), not as a wrong password.
 // Also the throttle-and-audit steps of a first-factor attempt, shared by the
 // password form, the break-glass account and the app's login form.
 // It takes values, not a request (docs/architecture.md, "Layers").
@@ -62,10 +65,18 @@ export interface SignIn extends SignInParty {
 
 export type SignInResult =
   | { ok: true; session: SessionData; sealed: string; setCookie: string }
-  | { ok: false; reason: string };
+  /** `risk`: the risk rules denied it (the caller shows the refusal page); `source`: the source's confirm refused it. */
+  | { ok: false; reason: string; by: 'risk' | 'source' };
 
-/** Starts the signed-in session of `s.user`; the success (or the refusal of `confirm`) is audited before it returns. */
+/** The audit reason of a sign-in the risk rules refused. */
+export const RISK_REFUSAL = 'risk denied';
+
+/** Starts the signed-in session of `s.user`; the success (or the refusal: the risk rules' or `confirm`'s) is audited before it returns. */
 export async function signIn(svc: SignInServices, s: SignIn): Promise<SignInResult> {
+  if (s.risk?.refused) {
+    await svc.audit.write({ event: 'signin.failure', user: s.user, reason: RISK_REFUSAL, ip: s.ip, request_id: s.requestId, risk: s.risk.audit });
+    return { ok: false, reason: RISK_REFUSAL, by: 'risk' };
+  }
   const enrolled = await svc.factors.enrolledKinds(s.user);
   for (const k of s.alsoEnrolled ?? []) if (!enrolled.includes(k)) enrolled.push(k);
   const now = svc.now();
@@ -87,7 +98,7 @@ export async function signIn(svc: SignInServices, s: SignIn): Promise<SignInResu
   if (refused !== undefined) {
     await svc.audit.write({ event: 'signin.failure', user: s.user, reason: refused, ip: s.ip, request_id: s.requestId });
     await svc.sessions.revokeSession(session, sealed);
-    return { ok: false, reason: refused };
+    return { ok: false, reason: refused, by: 'source' };
   }
   await svc.store.addSession(sessionRecord({ ...session, rid: session.rid!, user: s.user }, s.label ?? 'Browser', s.ip, svc.sessions.maxAge), SESSIONS_LISTED);
   await svc.audit.write({ event: 'signin.success', user: s.user, ip: s.ip, request_id: s.requestId, method: s.method(s.device !== undefined), ...(s.risk ? { risk: s.risk.audit } : {}) });

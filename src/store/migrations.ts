@@ -16,6 +16,12 @@ export interface Migration {
   version: number;
   description: string;
   statements: string[] | Record<Dialect, string[]>;
+  /**
+   * Run before the statements: rows the migration is about to change in a way
+   * an operator must hear of, worded by `say` (the store hands the lines back
+   * from migrate(), the gateway logs them).
+   */
+  notice?: { query: Record<Dialect, string>; say: (row: Row) => string };
 }
 
 /** Created before any migration runs; one row per applied version. */
@@ -31,6 +37,19 @@ const SESSIONS_DDL = `CREATE TABLE sessions (
         seen_at BIGINT NOT NULL,
         expires_at BIGINT NOT NULL
       )`;
+
+/** The arbiter of LOOKUP_TAKEN_DO_NOTHING (the same column and WHERE). */
+const FACTORS_LOOKUP_UNIQUE = 'CREATE UNIQUE INDEX factors_lookup_unique ON factors (lookup) WHERE lookup IS NOT NULL';
+
+/** Registration's insert: a credential id someone already holds stores nothing (the index of migration 5 is the arbiter). */
+export const LOOKUP_TAKEN_DO_NOTHING = 'ON CONFLICT (lookup) WHERE lookup IS NOT NULL DO NOTHING';
+
+/** A factors row whose lookup an older row (created_at, then id in byte order) already holds. */
+function laterDuplicate(dialect: Dialect): string {
+  const byteOrder = dialect === 'postgres' ? ' COLLATE "C"' : '';
+  return `lookup IS NOT NULL AND EXISTS (SELECT 1 FROM factors older WHERE older.lookup = factors.lookup
+    AND (older.created_at < factors.created_at OR (older.created_at = factors.created_at AND older.id${byteOrder} < factors.id${byteOrder})))`;
+}
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -126,7 +145,33 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 5,
+    // Registration inserts and lets this index refuse a second owner (no check-then-insert race).
+    // Rows registered twice before it (the race it closes): the oldest keeps the credential id,
+    // later ones lose their lookup, so they no longer sign anyone in without a username (their
+    // user still has them as a second factor after the password); the store reports each one.
+    description: 'factors.lookup unique (a WebAuthn credential id has one owner)',
+    statements: {
+      sqlite: [`UPDATE factors SET lookup = NULL WHERE ${laterDuplicate('sqlite')}`, 'DROP INDEX factors_lookup', FACTORS_LOOKUP_UNIQUE],
+      postgres: [`UPDATE factors SET lookup = NULL WHERE ${laterDuplicate('postgres')}`, 'DROP INDEX factors_lookup', FACTORS_LOOKUP_UNIQUE],
+    },
+    notice: {
+      query: {
+        sqlite: `SELECT id, username, lookup FROM factors WHERE ${laterDuplicate('sqlite')} ORDER BY created_at, id`,
+        postgres: `SELECT id, username, lookup FROM factors WHERE ${laterDuplicate('postgres')} ORDER BY created_at, id COLLATE "C"`,
+      },
+      say: (r) => `store migration 5: factor ${String(r.id)} of user ${String(r.username)} shares WebAuthn credential id ${String(r.lookup)} with an older factor; `
+        + 'it no longer signs in without a username (remove it if its user did not register it)',
+    },
+  },
 ];
+
+/** The operator's lines about the rows a migration is about to change (none for most). */
+export async function migrationNotices(migration: Migration, dialect: Dialect, query: (sql: string) => Promise<Row[]>): Promise<string[]> {
+  if (!migration.notice) return [];
+  return (await query(migration.notice.query[dialect])).map(migration.notice.say);
+}
 
 /** The statements of one migration in one dialect. */
 export function statementsFor(migration: Migration, dialect: Dialect): string[] {

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import type pg from 'pg';
 import {
-  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, sessionFromRow, groupKinds, pendingMigrations, placeFromRow, serviceKeyFromRow, signingKeyFromRow,
+  LOOKUP_TAKEN_DO_NOTHING, MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, sessionFromRow, groupKinds, pendingMigrations, placeFromRow, serviceKeyFromRow, signingKeyFromRow,
   statementsFor, userStateFromRow, type Row,
 } from './migrations.ts';
 import type { Store } from './types.ts';
@@ -50,15 +50,18 @@ export function openPostgresStore(url: string): Store {
 
   return {
     async migrate() {
-      await transaction(async (c) => {
+      return transaction(async (c) => {
         // Held until COMMIT/ROLLBACK: instances starting together apply migrations one at a time.
         await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
         await c.query(SCHEMA_VERSION_DDL);
         const applied = (await rows('SELECT version FROM schema_version', [], c)).map((r) => Number(r.version));
+        const notices: string[] = [];
         for (const m of pendingMigrations(applied, MIGRATIONS)) {
+          if (m.notice) notices.push(...(await rows(m.notice.query.postgres, [], c)).map(m.notice.say));
           for (const sql of statementsFor(m, 'postgres')) await c.query(sql);
           await c.query('INSERT INTO schema_version (version, description, applied_at) VALUES ($1, $2, $3)', [m.version, m.description, Date.now()]);
         }
+        return notices;
       });
     },
     async ping() {
@@ -76,10 +79,11 @@ export function openPostgresStore(url: string): Store {
       return row ? factorFromRow(row) : undefined;
     },
     async addFactor(rec) {
-      await pool.query(
-        'INSERT INTO factors (id, username, kind, name, data, created_at, last_used_at, lookup) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      return (await changes(
+        `INSERT INTO factors (id, username, kind, name, data, created_at, last_used_at, lookup) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ${LOOKUP_TAKEN_DO_NOTHING}`,
         [rec.id, rec.user, rec.kind, rec.name, JSON.stringify(rec.data), rec.created_at, rec.last_used_at, factorLookup(rec)],
-      );
+      )) === 1;
     },
     async factorsByCredentialId(credentialId) {
       return (await rows(`SELECT * FROM factors WHERE lookup = $1 AND kind = 'webauthn' ORDER BY created_at, id COLLATE "C"`, [credentialId])).map(factorFromRow);
@@ -94,6 +98,19 @@ export function openPostgresStore(url: string): Store {
       if (sets.length === 0) return;
       values.push(user, id);
       await pool.query(`UPDATE factors SET ${sets.join(', ')} WHERE username = $${values.length - 1} AND id = $${values.length}`, values);
+    },
+    async updateFactorIfCounter(user, id, counter, patch) {
+      const sets: string[] = [];
+      const values: unknown[] = [];
+      const set = (column: string, value: unknown) => { values.push(value); sets.push(`${column} = $${values.length}`); };
+      if (patch.data !== undefined) set('data', JSON.stringify(patch.data));
+      if (patch.last_used_at !== undefined) set('last_used_at', patch.last_used_at);
+      // An empty patch still answers whether the counter is the one expected.
+      if (sets.length === 0) sets.push('id = id');
+      values.push(user, id, String(counter));
+      const n = values.length;
+      // The counter as JSON text: data is written by JSON.stringify, which spells an integer one way.
+      return (await changes(`UPDATE factors SET ${sets.join(', ')} WHERE username = $${n - 2} AND id = $${n - 1} AND (data::json)->>'counter' = $${n}`, values)) === 1;
     },
     async removeFactor(user, id) {
       return (await changes('DELETE FROM factors WHERE username = $1 AND id = $2', [user, id])) > 0;

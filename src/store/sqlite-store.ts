@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import {
-  MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, groupKinds, pendingMigrations, placeFromRow, sessionFromRow,
+  LOOKUP_TAKEN_DO_NOTHING, MIGRATIONS, SCHEMA_VERSION_DDL, assertDistinctHashes, deviceFromRow, factorFromRow, factorLookup, groupKinds, pendingMigrations, placeFromRow, sessionFromRow,
   serviceKeyFromRow, signingKeyFromRow, statementsFor, userStateFromRow, type Row,
 } from './migrations.ts';
 import type { Store } from './types.ts';
@@ -53,13 +53,16 @@ export function openSqliteStore(path: string): Store {
 
   return {
     async migrate() {
-      transaction(() => {
+      return transaction(() => {
         db.exec(SCHEMA_VERSION_DDL);
         const applied = (db.prepare('SELECT version FROM schema_version').all() as Row[]).map((r) => Number(r.version));
+        const notices: string[] = [];
         for (const m of pendingMigrations(applied, MIGRATIONS)) {
+          if (m.notice) notices.push(...(db.prepare(m.notice.query.sqlite).all() as Row[]).map(m.notice.say));
           for (const sql of statementsFor(m, 'sqlite')) db.exec(sql);
           db.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)').run(m.version, m.description, Date.now());
         }
+        return notices;
       });
     },
     async ping() {
@@ -78,10 +81,11 @@ export function openSqliteStore(path: string): Store {
       return row ? factorFromRow(row) : undefined;
     },
     async addFactor(rec) {
-      run(
-        'INSERT INTO factors (id, username, kind, name, data, created_at, last_used_at, lookup) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      return run(
+        `INSERT INTO factors (id, username, kind, name, data, created_at, last_used_at, lookup) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ${LOOKUP_TAKEN_DO_NOTHING}`,
         rec.id, rec.user, rec.kind, rec.name, JSON.stringify(rec.data), rec.created_at, rec.last_used_at, factorLookup(rec),
-      );
+      ) === 1;
     },
     async factorsByCredentialId(credentialId) {
       return all("SELECT * FROM factors WHERE lookup = ? AND kind = 'webauthn' ORDER BY created_at, id", credentialId).map(factorFromRow);
@@ -94,6 +98,15 @@ export function openSqliteStore(path: string): Store {
       if (patch.last_used_at !== undefined) { sets.push('last_used_at = ?'); values.push(patch.last_used_at); }
       if (sets.length === 0) return;
       run(`UPDATE factors SET ${sets.join(', ')} WHERE username = ? AND id = ?`, ...values, user, id);
+    },
+    async updateFactorIfCounter(user, id, counter, patch) {
+      const sets: string[] = [];
+      const values: SQLInputValue[] = [];
+      if (patch.data !== undefined) { sets.push('data = ?'); values.push(JSON.stringify(patch.data)); }
+      if (patch.last_used_at !== undefined) { sets.push('last_used_at = ?'); values.push(patch.last_used_at); }
+      // An empty patch still answers whether the counter is the one expected.
+      if (sets.length === 0) sets.push('id = id');
+      return run(`UPDATE factors SET ${sets.join(', ')} WHERE username = ? AND id = ? AND json_extract(data, '$.counter') = ?`, ...values, user, id, counter) === 1;
     },
     async removeFactor(user, id) {
       return run('DELETE FROM factors WHERE username = ? AND id = ?', user, id) > 0;

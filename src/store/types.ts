@@ -71,16 +71,30 @@ export interface SignInPlace {
 }
 
 export interface Store {
-  /** Create or upgrade the schema (idempotent; safe when several instances start together). */
-  migrate(): Promise<void>;
+  /**
+   * Create or upgrade the schema (idempotent; safe when several instances start together).
+   * Answers what the operator must hear of: rows a migration changed (none for most).
+   */
+  migrate(): Promise<string[]>;
   /** Throws when the store is unreachable (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
 
   listFactors(user: string): Promise<FactorRecord[]>;
   getFactor(user: string, id: string): Promise<FactorRecord | undefined>;
-  addFactor(rec: FactorRecord): Promise<void>;
+  /**
+   * Stores a new factor; false, storing nothing, when it is a WebAuthn credential whose id
+   * is already registered (to anyone): the database refuses the second owner, so two
+   * registrations at once cannot both pass. Throws on a duplicate record id.
+   */
+  addFactor(rec: FactorRecord): Promise<boolean>;
   updateFactor(user: string, id: string, patch: Partial<Pick<FactorRecord, 'name' | 'data' | 'last_used_at'>>): Promise<void>;
+  /**
+   * updateFactor for a WebAuthn credential, only while its stored sign counter
+   * (data.counter) is still `counter`: true when it applied. Compare-and-set, so
+   * two sign-ins verified against one read of the counter cannot both write it.
+   */
+  updateFactorIfCounter(user: string, id: string, counter: number, patch: Partial<Pick<FactorRecord, 'data' | 'last_used_at'>>): Promise<boolean>;
   removeFactor(user: string, id: string): Promise<boolean>;
   removeAllFactors(user: string): Promise<number>;
   /** WebAuthn credentials with this credential id (base64url), any user: the passkey sign-in names no user. */

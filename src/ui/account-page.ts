@@ -10,7 +10,7 @@ import { currentUser } from '../web/current-user.ts';
 import type { RequestContext } from '../web/context.ts';
 import { readForm, BodyError } from '../web/form-body.ts';
 import { errorPage, redirect, sendPage } from '../web/respond.ts';
-import { csrfOk, commitSession } from '../web/page-session.ts';
+import { csrfOk, commitSession, registerUnlistedSession } from '../web/page-session.ts';
 import { isInRollout } from '../policy/rollout.ts';
 import { factorRemovedMessage, recoveryRegeneratedMessage } from '../identity/messages.ts';
 import { msg } from '../identity/translate.ts';
@@ -68,7 +68,9 @@ export async function accountPage(ctx: RequestContext): Promise<void> {
     const q = new URLSearchParams(ctx.query);
     if (q.get('resume') === '1' && ctx.req.method === 'GET') return resumeAction(ctx);
     const done = q.get('done');
-    return render(ctx, done && done in DONE ? { done, resumed: q.get('resumed') === '1' } : {});
+    // A session sealed before the session list existed joins it here, so the page lists this browser too.
+    const registered = await registerUnlistedSession(ctx, ctx.session);
+    return render(ctx, done && done in DONE ? { done, resumed: q.get('resumed') === '1' } : {}, 200, registered ? { 'set-cookie': registered } : {});
   }
   if (ctx.req.method !== 'POST') return errorPage(ctx, 405);
   return accountSubmit(ctx);

@@ -21,6 +21,7 @@ import { refusedPage, throttledPage } from './login-refusals.ts';
 import { signedInSession } from '../session/session-data.ts';
 import { createMemorySharedState } from '../store/memory-shared-state.ts';
 import { translator } from '../identity/translate.ts';
+import { breakGlassAlert } from '../identity/messages.ts';
 
 const SHARED_DOWN = 'shared state unreachable';
 const localThrottle = new Throttle(createMemorySharedState());
@@ -88,13 +89,8 @@ export async function breakGlassSignIn(ctx: RequestContext, bg: BreakGlassConfig
   if (alert) {
     // To the operators, in ui.default_language (not the browser's).
     const operators = translator(ctx.snap.config.ui.default_language, ctx.snap.config.ui.catalogs);
-    svc.notifier.send({
-      to: alert,
-      subject: operators.t('email.break_glass.subject', { product: ctx.snap.config.branding.product_name }),
-      text: operators.t('email.break_glass.text', { user: bg.user, ip: ctx.client.ip, time: new Date(now).toISOString(), reason }),
-      kind: 'breakglass_used',
-      data: { user: bg.user, ip: ctx.client.ip, reason },
-    }).catch((err: Error) => svc.log.error({ err: err.message }, 'break-glass alert could not be sent'));
+    const message = breakGlassAlert({ product: ctx.snap.config.branding.product_name, tr: operators, timeZone: ctx.snap.config.ui.time_zone }, { user: bg.user, ip: ctx.client.ip, at: now, reason });
+    svc.notifier.send({ to: alert, ...message }).catch((err: Error) => svc.log.error({ err: err.message }, 'break-glass alert could not be sent'));
   }
   redirect(ctx, rd, { 'set-cookie': setCookie }, 303);
 }

@@ -15,6 +15,7 @@ import { breakGlassSignIn } from './break-glass.ts';
 import { oidcLogin, usesOidc } from './oidc-pages.ts';
 import { refusedPage, throttledPage } from './login-refusals.ts';
 import { passkeySignInOffered } from './passkey-signin.ts';
+import { riskRefusal } from '../web/risk-refusal.ts';
 
 export async function loginPage(ctx: RequestContext): Promise<void> {
   // identity.source oidc: the first factor is the IdP's (a GET redirect there).
@@ -59,6 +60,6 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
   }
   await svc.throttle.succeed(reserved.attempt);
   const signedIn = await signInBrowser(ctx, { user: result.user.id, amr: ['pwd'], method: (device) => (device ? 'pwd+device' : 'pwd'), failures: priorFailures(reserved.attempt) });
-  if (!signedIn.ok) return errorPage(ctx, 403);
+  if (!signedIn.ok) return signedIn.by === 'risk' ? riskRefusal(ctx) : errorPage(ctx, 403);
   redirect(ctx, rd, { 'set-cookie': signedIn.setCookie }, 303);
 }

@@ -13,6 +13,7 @@ import { safeReturnTarget } from '../policy/return-target.ts';
 import { BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, flowBinding, OidcError, type OidcClient, type OidcFailure } from '../identity/oidc.ts';
 import { idpAuthentication, idpFactorCheck, mergeChecks, profileFromClaims, sessionAmrFor } from '../identity/oidc-claims.ts';
 import { ensureSession, signInBrowser } from '../web/page-session.ts';
+import { riskRefusal } from '../web/risk-refusal.ts';
 
 /** Flow starts per address per minute: each one costs a shared-state entry for 10 minutes. */
 const STARTS_PER_MINUTE = 30;
@@ -115,7 +116,7 @@ async function oidcCallback(ctx: RequestContext): Promise<void> {
       return undefined;
     },
   });
-  if (!signedIn.ok) return failurePage(ctx, 'rejected', rd, svc.sessions.clearCookie());
+  if (!signedIn.ok) return signedIn.by === 'risk' ? riskRefusal(ctx) : failurePage(ctx, 'rejected', rd, svc.sessions.clearCookie());
   const setCookie = signedIn.setCookie;
   ctx.log.user = profile.user;
   redirect(ctx, rd, { 'set-cookie': setCookie }, 303);

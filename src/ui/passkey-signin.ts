@@ -15,6 +15,7 @@ import { safeReturnTarget } from '../policy/return-target.ts';
 import { throttleKeys } from '../identity/throttle.ts';
 import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
 import { readCeremony } from '../web/ceremony-request.ts';
+import { admitStart } from './passkey-start-bounds.ts';
 
 /** First-factor methods of a passkey sign-in: a hardware-bound key, the user verified on it (RFC 8176). */
 export const PASSKEY_AMR: readonly string[] = ['hwk', 'user'];
@@ -30,22 +31,32 @@ function addressKeys(ctx: RequestContext) {
 }
 
 /**
- * Ceremonies one address may start per minute. Each leaves a challenge in
- * shared state for the ceremony's timeout, and the sign-in page's anonymous
- * sessions cost nothing to make: without a cap, one client could fill shared
- * state (as the OIDC start is capped, ui/oidc-pages.ts). Generous, since the
- * page asks on every load (the autofill offer).
+ * Ceremonies one address may start per minute: enough for a busy NAT (the
+ * page asks on every load, for the autofill offer), while one address alone
+ * cannot take the gateway's pool of waiting challenges in its lifetime.
  */
-const STARTS_PER_MINUTE = 60;
+export const STARTS_PER_ADDRESS_PER_MINUTE = 600;
+/** Challenges waiting at once, whole gateway: what bounds shared state's memory (about 265 bytes each in memory, 5 MB in all). */
+export const PENDING_MAX = 20_000;
+/** Challenges waiting at once per browser (its sign-in session): tabs and reloads, not a loop. */
+export const PENDING_PER_BROWSER = 30;
 
 export async function passkeyOptions(ctx: RequestContext): Promise<void> {
   if (!passkeySignInOffered(ctx)) return sendJson(ctx, 404, { ok: false, code: 'unavailable' });
   if (!(await readCeremony(ctx, false))) return;
-  const wait = await ctx.svc.throttle.waiting(addressKeys(ctx));
-  if (wait > 0) return sendJson(ctx, 429, { ok: false, code: 'throttled', wait_seconds: Math.ceil(wait / 1000) });
-  const starts = await ctx.svc.shared.incr(`passkey:start:${ctx.client.ip}`, 60_000);
-  if (starts > STARTS_PER_MINUTE) return sendJson(ctx, 429, { ok: false, code: 'throttled', wait_seconds: Math.ceil(Math.max(1000, await ctx.svc.shared.ttl(`passkey:start:${ctx.client.ip}`)) / 1000) });
-  const options = await ctx.svc.webauthn.discoverableOptions(ctx.session!.sid);
+  const { svc } = ctx;
+  const throttled = (waitMs: number) => sendJson(ctx, 429, { ok: false, code: 'throttled', wait_seconds: Math.ceil(waitMs / 1000) });
+  const wait = await svc.throttle.waiting(addressKeys(ctx));
+  if (wait > 0) return throttled(wait);
+  const addressKey = `passkey:start:${ctx.client.ip}`;
+  if (await svc.shared.incr(addressKey, 60_000) > STARTS_PER_ADDRESS_PER_MINUTE) return throttled(Math.max(1000, await svc.shared.ttl(addressKey)));
+  const sid = ctx.session!.sid;
+  const full = await admitStart(svc.shared, [
+    { key: `passkey:pending:browser:${sid}`, max: PENDING_PER_BROWSER },
+    { key: 'passkey:pending:all', max: PENDING_MAX },
+  ], svc.webauthn.challengeTtlMs, svc.now());
+  if (full > 0) return throttled(full);
+  const options = await svc.webauthn.discoverableOptions(sid);
   sendJson(ctx, 200, { ok: true, options });
 }
 
@@ -68,7 +79,8 @@ export async function passkeyVerify(ctx: RequestContext): Promise<void> {
   await svc.throttle.succeed(reserved.attempt);
   const check = r.verified.check;
   const signedIn = await signInBrowser(ctx, { user: user.id, amr: [...PASSKEY_AMR], method: (device) => (device ? 'passkey+device' : 'passkey'), factors: [check] });
-  if (!signedIn.ok) return sendJson(ctx, 403, { ok: false, code: 'failed' });
+  // The page's script shows the words of the code (views/partials/passkey-signin.eta).
+  if (!signedIn.ok) return sendJson(ctx, 403, { ok: false, code: signedIn.by === 'risk' ? 'risk_denied' : 'failed' });
   const state = await svc.store.getUserState(user.id);
   await svc.store.putUserState({ user: user.id, deferrals: state?.deferrals ?? 0, last_factor: 'webauthn', mfa_reset_at: state?.mfa_reset_at ?? null, updated_at: svc.now() });
   await svc.audit.write({ event: 'factor.used', user: user.id, factor: 'webauthn', factor_id: r.factorId, ip: ctx.client.ip, request_id: ctx.requestId });

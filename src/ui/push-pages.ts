@@ -148,8 +148,8 @@ function alertOperator(ctx: RequestContext, req: PushRequest): void {
   if (!to) return;
   // To the operators, in ui.default_language (not the phone's).
   const operators = translator(ctx.snap.config.ui.default_language, ctx.snap.config.ui.catalogs);
-  const alert = pushNotMeAlert({ product: ctx.snap.config.branding.product_name, tr: operators }, {
-    user: req.user, ip: req.context.ip, action: `${req.context.app} ${req.context.action}`, at: new Date(req.created).toISOString(),
+  const alert = pushNotMeAlert({ product: ctx.snap.config.branding.product_name, tr: operators, timeZone: ctx.snap.config.ui.time_zone }, {
+    user: req.user, ip: req.context.ip, action: `${req.context.app} ${req.context.action}`, at: req.created,
   });
   ctx.svc.notifier.send({ to, ...alert }).catch((err: Error) => ctx.svc.log.error({ err: err.message, user: req.user }, 'push alert to the operator not sent'));
 }

@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { RequestContext } from './context.ts';
 import { anonymousSession, type SessionData } from '../session/session-data.ts';
 import { signIn, type SignIn, type SignInParty, type SignInResult } from '../session/sign-in.ts';
-import { networkOf } from '../session/session-registry.ts';
+import { networkOf, SESSIONS_LISTED, sessionRecord } from '../session/session-registry.ts';
 import { deviceLabel, rememberedDevice } from './remembered-device.ts';
 import { assessSignIn, type SignInRisk } from '../session/risk-observer.ts';
 import { newCountryMessage } from '../identity/messages.ts';
@@ -38,6 +38,7 @@ export async function commitSession(ctx: RequestContext, changed: SessionData): 
 export function refreshedSessionCookie(ctx: RequestContext): Promise<string | undefined> | undefined {
   const s = ctx.session;
   if (!s?.user) return undefined;
+  if (s.rid === undefined) return registerUnlistedSession(ctx, s);
   // Undefined (no promise) when no fresh cookie is due: the usual case costs no microtask.
   const pending = ctx.svc.sessions.touch(s);
   // The session list's "last seen" moves with the cookie: at most once per slide interval, never on the request's path.
@@ -53,6 +54,38 @@ export function refreshedSessionCookie(ctx: RequestContext): Promise<string | un
       return undefined;
     },
   );
+}
+
+/**
+ * A signed-in session sealed before the session registry existed (no rid) is
+ * not on the security page's list: on its next proxied request or visit to the
+ * security page it gets a registry id and an entry (README "Signed-in
+ * browsers"), and a cookie carrying the id. Once per process per cookie
+ * (SessionManager.adoptRegistryId); an entry that cannot be written is logged,
+ * and the session stays unlisted but still ends with "sign out everywhere".
+ * Returns the Set-Cookie of the new cookie, or undefined.
+ */
+export async function registerUnlistedSession(ctx: RequestContext, s: SessionData): Promise<string | undefined> {
+  const { svc } = ctx;
+  const user = s.user;
+  if (user === undefined || s.rid !== undefined) return undefined;
+  const registered = { ...svc.sessions.adoptRegistryId(s, ctx.cookie), seen: svc.now() };
+  ctx.session = registered;
+  const label = deviceLabel(String(ctx.req.headers['user-agent'] ?? ''));
+  try {
+    await svc.store.addSession(sessionRecord({ ...registered, rid: s.sid, user }, label, ctx.client.ip, svc.sessions.maxAge), SESSIONS_LISTED);
+  } catch (err) {
+    // Another instance may have added it first (the same cookie reached it too): the id is taken, by this session.
+    const listed = await svc.store.listSessions(user, svc.now()).catch(() => []);
+    if (!listed.some((r) => r.id === s.sid)) {
+      svc.log.warn({ err, req_id: ctx.requestId, user }, 'session list: a session from before the list could not be added');
+      return undefined;
+    }
+  }
+  return commitSession(ctx, registered).catch((err: unknown) => {
+    svc.log.warn({ err, req_id: ctx.requestId, user }, 'session refresh failed');
+    return undefined;
+  });
 }
 
 /**
@@ -92,7 +125,13 @@ export async function signInBrowser(
   const label = deviceLabel(String(ctx.req.headers['user-agent'] ?? ''));
   const r = await signIn(ctx.svc, { ...rest, ...signInParty(ctx, s.user), label, previous: { session: ctx.session, cookie: ctx.cookie }, ...(device ? { device } : {}), ...(risk ? { risk } : {}) });
   if (!r.ok) {
-    ctx.session = null;
+    // A risk refusal leaves the browser's session as it was (its sign-in form still works); a source's refusal revoked it.
+    if (r.by === 'source') ctx.session = null;
+    else {
+      ctx.log.user = s.user;
+      // The user hears of a sign-in from a new country that was refused too.
+      if (risk?.newCountry) notifyNewCountry(ctx, s.user, risk, rest.profile?.email);
+    }
     return r;
   }
   ctx.session = r.session;
@@ -115,9 +154,8 @@ async function signInRisk(ctx: RequestContext, user: string, failures: number, d
 }
 
 /** A sign-in from a country none of the user's remembered sign-ins was from: the user hears of it (sent in the background). */
-function notifyNewCountry(ctx: RequestContext, userId: string, risk: SignInRisk): void {
+function notifyNewCountry(ctx: RequestContext, userId: string, risk: SignInRisk, email?: string): void {
   const country = risk.newCountry;
   if (country === null) return;
-  const refused = risk.audit.outcome === 'deny' && risk.audit.mode === 'enforce';
-  notifyUser(ctx, userId, (c) => newCountryMessage(c, { country, ip: ctx.client.ip, at: ctx.svc.now(), refused }));
+  notifyUser(ctx, userId, (c) => newCountryMessage(c, { country, ip: ctx.client.ip, at: ctx.svc.now(), refused: risk.refused }), email);
 }

@@ -30,5 +30,5 @@ export function requestTranslator(ctx: RequestContext): Translator {
 
 export function messageContext(ctx: RequestContext): MessageContext & { tr: Translator } {
   const { branding } = ctx.snap.config;
-  return { product: branding.product_name, support: branding.support_contact, tr: requestTranslator(ctx) };
+  return { product: branding.product_name, support: branding.support_contact, tr: requestTranslator(ctx), timeZone: ctx.snap.config.ui.time_zone };
 }

@@ -19,6 +19,7 @@ import type { Decision } from '../policy/types.ts';
 import { upstreamTarget, type Route } from '../policy/route-table.ts';
 import { buildClientHeaders, buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { signInBrowser, signInParty } from './page-session.ts';
+import { riskRefusal } from './risk-refusal.ts';
 import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
 import type { SessionData } from '../session/session-data.ts';
 import { requestSubject } from './current-user.ts';
@@ -335,7 +336,7 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
     user, amr: ['pwd'], method: (device) => (device ? 'upstream_form+device' : 'upstream_form'), failures: priorFailures(attempt),
     ...(known ? {} : { profile: { email: '', groups: [], display_name: user } }),
   });
-  if (!signedIn.ok) return errorPage(ctx, 403);
+  if (!signedIn.ok) return signedIn.by === 'risk' ? riskRefusal(ctx) : errorPage(ctx, 403);
   await forgetReleased(ctx, previous);
   const { session, setCookie } = signedIn;
 

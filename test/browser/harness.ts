@@ -5,7 +5,7 @@
 
 import type { Test } from 'tap';
 import type { Browser, Page } from 'playwright-core';
-import axe from 'axe-core';
+import { axeViolations } from '../helpers/axe.ts';
 import { startTestGateway, type GatewayFixture, type TestUser } from '../helpers/gateway.ts';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
 
@@ -136,14 +136,6 @@ export async function screenshotModes(page: Page, name: string): Promise<string[
   if (original) await page.setViewportSize(original);
   await page.emulateMedia({ colorScheme: 'light' });
   return files;
-}
-
-/** What axe-core finds on the page as it is (WCAG 2.x A and AA, best practice); CDP evaluation, so the page CSP stays on. */
-export async function axeViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axe.source);
-  const runOnly = { type: 'tag' as const, values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] };
-  const result: axe.AxeResults = await page.evaluate((only) => (window as unknown as { axe: typeof axe }).axe.run(document, { runOnly: only }), runOnly);
-  return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 /** screenshotModes, and axe-core on the page in each colour scheme (contrast differs between them). */

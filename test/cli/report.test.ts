@@ -131,7 +131,8 @@ t.test('event tallies', async (t) => {
       events: [
         rec(1, 'signin.success', { user: 'a', risk: { score: 20, signals: ['new_device'], outcome: 'none', mode: 'enforce' } }),
         rec(1, 'signin.success', { user: 'a', risk: { score: 70, signals: ['new_network', 'new_country', 'new_network'], outcome: 'mfa', mode: 'enforce' } }),
-        rec(2, 'signin.success', { user: 'b', risk: { score: 170, signals: ['new_device', 'new_network', 'new_country', 'impossible_travel'], outcome: 'deny', mode: 'enforce' } }),
+        rec(2, 'signin.failure', { user: 'b', reason: 'risk denied', risk: { score: 170, signals: ['new_device', 'new_network', 'new_country', 'impossible_travel'], outcome: 'deny', mode: 'enforce' } }),
+        rec(2, 'signin.failure', { user: 'b', reason: 'invalid credentials' }),
         rec(2, 'signin.success', { user: 'b', risk: { score: 0, signals: [], outcome: 'relax', mode: 'report' } }),
         rec(2, 'signin.success', { user: 'c' }),
         rec(2, 'signin.success', { user: 'c', risk: 'nonsense' }),

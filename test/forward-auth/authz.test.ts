@@ -89,7 +89,7 @@ const POLICY = {
 
 t.test('answers behind a trusted proxy', async (t) => {
   const f = await startTestGateway({
-    config: { server: { public_url: 'http://localhost:8000', trusted_proxies: ['127.0.0.1/32'] }, policy: POLICY },
+    config: { server: { public_url: 'http://localhost:8000', trusted_proxies: ['127.0.0.1/32'] }, policy: POLICY, ui: { languages: ['en', 'de'] } },
   });
   t.teardown(() => f.close());
 
@@ -188,6 +188,29 @@ t.test('answers behind a trusted proxy', async (t) => {
     const report = await authz(f, { ...api, ...nginx('/reports/q'), cookie });
     t.equal(report.status, 200, 'a report-only rule lets the request through');
     t.ok(f.logs.some((l) => l.msg === 'request' && l.path === '/reports/q' && l.decision === 'report'), 'and is logged as report');
+  });
+
+  t.test('a deny is worded in the request\'s language; JSON stays English', async (t) => {
+    const c = new Client(f.url);
+    const csrf = await c.csrf('/.gatehouse/login');
+    t.equal((await c.postForm('/.gatehouse/login', { csrf, username: 'alice', password: 'alice-test-pass', rd: '/' }, { origin: 'http://localhost:8000' })).status, 303);
+    const cookie = c.cookieHeader();
+    const de = { 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' };
+    const denied = await authz(f, { ...nav, ...de, ...caddy('/admin/x'), cookie });
+    t.equal(denied.status, 403);
+    t.match(denied.body, /<html lang="de"[^]*<h1>Zugriff verweigert<\/h1>/, 'a policy deny: the German page');
+    // A backend failure while answering (here: the assertion cannot be signed) fails closed with a 403 that says why.
+    const signer = f.gw.services.signer;
+    const assertion = signer.assertion;
+    signer.assertion = () => { throw new Error('signing key unavailable'); };
+    t.teardown(() => { signer.assertion = assertion; });
+    const failed = await authz(f, { ...nav, ...de, ...caddy('/x'), cookie });
+    t.equal(failed.status, 403, 'fails closed');
+    t.match(failed.body, /<html lang="de"[^]*Der Anmeldedienst ist vorübergehend nicht verfügbar\./, 'the reason in German');
+    t.notMatch(failed.body, /temporarily unavailable|try again/i, 'no English on the German page');
+    const json = await authz(f, { ...api, ...de, ...nginx('/x'), cookie });
+    t.equal(json.status, 403);
+    t.match(JSON.parse(json.body), { error: 'forbidden', message: 'The sign-in service is temporarily unavailable.' }, 'JSON errors are English');
   });
 });
 

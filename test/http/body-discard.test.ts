@@ -4,11 +4,12 @@
 // trickles the rest is cut off after server.body_timeout, one that sends
 // more than server.max_body_bytes is cut off then, a body declared larger
 // gets Connection: close, and a keep-alive client whose small body was read
-// keeps its connection. The answer always arrives whole first.
+// keeps its connection. The answer always arrives whole first. The admin
+// listener (server.admin_listen) handles a body it never reads the same way.
 
 import t, { type Test } from 'tap';
 import { connect, type Socket } from 'node:net';
-import { Client, type GatewayFixture } from '../helpers/gateway.ts';
+import { Client, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
 import { startLenientGateway } from '../helpers/lenient-gateway.ts';
 import { enrollTotpOverHttp } from '../helpers/totp.ts';
 
@@ -18,8 +19,8 @@ const BODY_TIMEOUT_MS = 300;
 interface Conn { socket: Socket; text(): string; closed: Promise<number> }
 
 /** A raw connection; `closed` resolves with the ms from opening to the gateway closing it. */
-function open(g: Gateway): Conn {
-  const socket = connect({ host: '127.0.0.1', port: g.f.port });
+function open(g: Gateway | number): Conn {
+  const socket = connect({ host: '127.0.0.1', port: typeof g === 'number' ? g : g.f.port });
   const started = performance.now();
   const chunks: Buffer[] = [];
   socket.on('data', (c) => chunks.push(c));
@@ -88,6 +89,18 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 const chunk = (data: string): string => `${data.length.toString(16)}\r\n${data}\r\n`;
 
+/** Sends chunks until the gateway closes the connection (the caller's give-up fails the test if it never does). */
+function pumpUntilClosed(c: Conn): Promise<number> {
+  const piece = chunk('y'.repeat(16 * 1024));
+  const pump = () => {
+    while (c.socket.writable) {
+      if (!c.socket.write(piece)) return void c.socket.once('drain', pump);
+    }
+  };
+  pump();
+  return c.closed;
+}
+
 t.test('bodies left unread after an early answer', async (t) => {
   const g = await setup(t, `${BODY_TIMEOUT_MS}ms`);
 
@@ -118,15 +131,7 @@ t.test('bodies left unread after an early answer', async (t) => {
     const slow = await setup(t, '60s');
     const c = open(slow);
     c.socket.write(head(slow, PATH, { chunked: true }) + chunk(PREFIX));
-    const piece = chunk('y'.repeat(16 * 1024));
-    // Sends until the gateway closes; the give-up below fails the test if it never does.
-    const pump = () => {
-      while (c.socket.writable) {
-        if (!c.socket.write(piece)) return void c.socket.once('drain', pump);
-      }
-    };
-    pump();
-    await within(c.closed, 20_000, 'oversize client');
+    await within(pumpUntilClosed(c), 20_000, 'oversize client');
     t.match(c.text(), /^HTTP\/1\.1 401 /, 'the early answer arrived whole first');
   });
 
@@ -136,6 +141,61 @@ t.test('bodies left unread after an early answer', async (t) => {
     t.ok(await seen(c, /^HTTP\/1\.1 401 [^]*?\r\n\r\n/), 'step-up asked');
     t.notMatch(c.text(), /\r\nConnection: close\r\n/i, 'kept alive');
     c.socket.write(`GET /.gatehouse/healthz HTTP/1.1\r\nHost: localhost:${g.f.port}\r\nConnection: close\r\n\r\n`);
+    await within(c.closed, 5000, 'second request');
+    t.equal(c.text().match(/HTTP\/1\.1 \d{3} /g)?.length, 2, 'a second answer on the same socket');
+  });
+});
+
+t.test('the admin listener discards a body it never reads, within the same bounds', async (t) => {
+  const start = async (bodyTimeout: string) => {
+    const f = await startTestGateway({ upstream: false, config: { server: { admin_listen: '127.0.0.1:0', body_timeout: bodyTimeout, max_body_bytes: MAX_BODY } } });
+    t.teardown(() => f.close());
+    return f.gw.adminPort!;
+  };
+  const admin = await start(`${BODY_TIMEOUT_MS}ms`);
+  const post = (path: string, body: { length?: number; chunked?: boolean }) => [
+    `POST ${path} HTTP/1.1`, 'Host: admin', 'Content-Type: application/octet-stream',
+    body.chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${body.length}`,
+  ].join('\r\n') + '\r\n\r\n';
+
+  t.test('a body declared over max_body_bytes: the answer says Connection: close, then the connection ends', async (t) => {
+    for (const path of ['/metrics', '/not-here']) {
+      const c = open(admin);
+      c.socket.write(post(path, { length: MAX_BODY * 16 }) + 'x'.repeat(100));
+      const trickle = setInterval(() => { if (c.socket.writable) c.socket.write('x'); }, 20);
+      t.teardown(() => clearInterval(trickle));
+      await within(c.closed, BODY_TIMEOUT_MS * 10, `admin ${path}, declared oversize`);
+      clearInterval(trickle);
+      t.match(c.text(), /^HTTP\/1\.1 (200|404) [^]*\r\nConnection: close\r\n/i, `${path}: answered whole, Connection: close`);
+    }
+  });
+
+  t.test('a client that trickles its body is cut off after body_timeout', async (t) => {
+    const c = open(admin);
+    c.socket.write(post('/healthz', { chunked: true }) + chunk('x'));
+    const trickle = setInterval(() => { if (c.socket.writable) c.socket.write(chunk('x')); }, 20);
+    t.teardown(() => clearInterval(trickle));
+    t.ok(await seen(c, /\r\n\r\n/), 'the answer arrived');
+    const ms = await within(c.closed, BODY_TIMEOUT_MS * 10, 'trickling client');
+    clearInterval(trickle);
+    t.match(c.text(), /^HTTP\/1\.1 200 /);
+    t.ok(ms >= BODY_TIMEOUT_MS * 0.9, `cut off by server.body_timeout, after ${Math.round(ms)}ms`);
+  });
+
+  t.test('a client that sends more than max_body_bytes is cut off', async (t) => {
+    const slow = await start('60s');
+    const c = open(slow);
+    c.socket.write(post('/metrics', { chunked: true }));
+    await within(pumpUntilClosed(c), 20_000, 'oversize client');
+    t.match(c.text(), /^HTTP\/1\.1 200 [^]*gatehouse_requests_total/, 'the answer arrived whole first');
+  });
+
+  t.test('a keep-alive client whose body ended keeps its connection', async (t) => {
+    const c = open(admin);
+    c.socket.write(post('/readyz', { chunked: true }) + chunk('x'.repeat(4000)) + chunk(''));
+    t.ok(await seen(c, /^HTTP\/1\.1 200 [^]*?\r\n\r\n/), 'answered');
+    t.notMatch(c.text(), /\r\nConnection: close\r\n/i, 'kept alive');
+    c.socket.write('GET /healthz HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n');
     await within(c.closed, 5000, 'second request');
     t.equal(c.text().match(/HTTP\/1\.1 \d{3} /g)?.length, 2, 'a second answer on the same socket');
   });

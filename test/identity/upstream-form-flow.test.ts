@@ -3,10 +3,12 @@
 // session cookie (JSESSIONID) must reach the browser only after the gateway's
 // second factor; a wrong app password shows the app's own page and counts; an
 // app cookie without a gateway session reaches nothing; the app's logout ends
-// the gateway session too.
+// the gateway session too; a sign-in the risk rules deny releases nothing.
 
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { startTestGateway, Client, readAudit, type GatewayFixture } from '../helpers/gateway.ts';
 
@@ -252,4 +254,28 @@ t.test('login POST edge cases: unreadable form, app down', async (t) => {
   r = await new Client(down.url).postForm('/login', { username: 'alice', password: 'alice-app-pass' });
   t.equal(r.status, 502, 'the app down: a clear 502, no session');
   t.same(setCookieNames(r), []);
+});
+
+t.test('a sign-in the risk rules deny: refused, neither the gateway\'s cookie nor the app\'s goes out', async (t) => {
+  const risky = join(t.testdir(), 'risky.txt');
+  writeFileSync(risky, '203.0.113.0/24\n');
+  // Any sign-in from the risky network scores 120 (risky_network 100, new_device 20).
+  const g = await startTestGateway({ config: { ...UPSTREAM_FORM, server: { trusted_proxies: ['127.0.0.1/32'] }, risk: { signals: { risky_network: 100 }, rules: [{ above: 90, require: 'deny' }], risky_networks: [risky] } } });
+  t.teardown(() => g.close());
+  const c = new Client(g.url);
+  const from = { 'x-forwarded-for': '203.0.113.5' };
+  t.equal((await c.fetch('/login', { headers: from })).status, 200, 'the app\'s login page passes through');
+  const r = await c.fetch('/login', {
+    method: 'POST', headers: { ...from, 'content-type': 'application/x-www-form-urlencoded', origin: g.url },
+    body: new URLSearchParams({ username: 'alice', password: 'alice-app-pass' }).toString(),
+  });
+  t.equal(r.status, 403, 'the sign-in is refused');
+  t.same(setCookieNames(r), [], 'no gateway session cookie, no app cookie');
+  t.match(await r.text(), /<h1>Sign-in refused<\/h1>/);
+  const lines = await audit(g);
+  t.notOk(lines.some((e) => e.event === 'signin.success'), 'no session was started');
+  t.match(lines.find((e) => e.event === 'signin.failure'), { user: 'alice', reason: 'risk denied', risk: { score: 120, signals: ['new_device', 'risky_network'], outcome: 'deny' } });
+  const before = g.portal!.received.length;
+  t.equal((await c.fetch('/billing', { headers: from })).status, 302, 'still signed out');
+  t.equal(g.portal!.received.length, before, 'nothing reached the app');
 });

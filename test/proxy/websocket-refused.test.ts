@@ -3,6 +3,9 @@
 // upgrade with 404 and keeps the connection open would read the client's next
 // bytes as a new request, one the gateway never normalized, judged or stripped
 // of forged identity headers. Assertions are on the bytes the upstream received.
+// A handshake the gateway refuses itself (a policy deny, a sign-in needed) is
+// answered, and its connection closed within server.max_body_bytes and
+// server.body_timeout however much the client goes on sending.
 
 import t, { type Test } from 'tap';
 import { connect } from 'node:net';
@@ -13,14 +16,15 @@ import { acceptFor, handshakeRefusal, validKey } from '../../src/proxy/websocket
 
 const FORGED = 'GET /admin/secret HTTP/1.1\r\nHost: legacy\r\nX-Gatehouse-User: admin\r\nX-Gatehouse-Groups: admins\r\n\r\n';
 
-async function gatewayBefore(t: Test, answer: (r: LenientRequest) => LenientAnswer): Promise<{ f: GatewayFixture; up: LenientUpstream }> {
+async function gatewayBefore(t: Test, answer: (r: LenientRequest) => LenientAnswer, server: Record<string, unknown> = {}): Promise<{ f: GatewayFixture; up: LenientUpstream }> {
   const up = await startLenientUpstream(answer);
   t.teardown(() => up.close());
   const f = await startTestGateway({
     upstream: false,
     config: {
+      server,
       routes: [{ path: '/', upstream: up.origin, websocket: true }],
-      policy: { default: 'none', rules: [{ id: 'no-admin', match: { path: '/admin/**' }, require: 'deny' }] },
+      policy: { default: 'none', rules: [{ id: 'no-admin', match: { path: '/admin/**' }, require: 'deny' }, { id: 'members', match: { path: '/members/**' }, require: 'login' }] },
     },
   });
   t.teardown(() => f.close());
@@ -142,4 +146,75 @@ t.test('a handshake without a valid Sec-WebSocket-Key never reaches the upstream
   const r = await exchange(f.port, `GET /ws HTTP/1.1\r\nHost: localhost:${f.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n`);
   t.match(r.text, /^HTTP\/1\.1 400 /);
   t.equal(up.requests.length, 0);
+});
+
+/** Open connections on the gateway's listener (upgraded sockets included, until destroyed). */
+function connections(f: GatewayFixture): Promise<number> {
+  return new Promise((resolve, reject) => f.gw.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+}
+
+/**
+ * Sends a handshake, then junk without end (the client never closes its side)
+ * until the gateway drops the connection: `every` ms a piece of `size` bytes.
+ * Resolves with what the gateway sent and the ms from the answer to the drop.
+ */
+function refusedThenJunk(port: number, path: string, every: number, size: number): Promise<{ text: string; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    let text = '';
+    let answered = 0;
+    const junk = Buffer.from(FORGED.repeat(Math.ceil(size / FORGED.length)).slice(0, size), 'latin1');
+    const timer = setInterval(() => { if (answered && s.writable) s.write(junk); }, every);
+    const giveUp = setTimeout(() => { s.destroy(); reject(new Error(`${path}: still open after 10 s: ${JSON.stringify(text.slice(0, 80))}`)); }, 10_000);
+    s.on('data', (c) => {
+      text += c.toString('latin1');
+      if (!answered && text.includes('\r\n\r\n')) answered = performance.now();
+    });
+    s.on('error', () => s.destroy());
+    s.on('close', () => {
+      clearInterval(timer);
+      clearTimeout(giveUp);
+      resolve({ text, ms: performance.now() - answered });
+    });
+    s.write(handshake(port, newKey(), path) + FORGED);
+  });
+}
+
+t.test('a handshake the gateway refuses: answered, then closed within the limits, nothing upstream', async (t) => {
+  const LIMIT_MS = 300;
+  const refusing = (server: Record<string, unknown>) => gatewayBefore(t, () => plainAnswer(500, 'Unexpected', 'should not be asked'), { max_body_bytes: 64 * 1024, ...server });
+  // A trickle: only the time limit can end it.
+  const slow = await refusing({ body_timeout: `${LIMIT_MS}ms` });
+  // A flood, with a time limit no test waits for: only the byte limit can end it.
+  const fast = await refusing({ body_timeout: '60s' });
+  const bases = [await connections(slow.f), await connections(fast.f)];
+  for (const [path, status] of [['/admin/ws', 403], ['/members/ws', 401]] as const) {
+    const trickle = await refusedThenJunk(slow.f.port, path, 20, 64);
+    t.match(trickle.text, new RegExp(`^HTTP/1\\.1 ${status} [^\\r]*\\r\\nconnection: close\\r\\ncontent-length: 0\\r\\n\\r\\n$`), `${path}: the ${status} answer, whole, and nothing after it`);
+    t.ok(trickle.ms >= LIMIT_MS * 0.9, `${path}: a trickling client is cut off by body_timeout (${Math.round(trickle.ms)} ms)`);
+    const flood = await refusedThenJunk(fast.f.port, path, 1, 16 * 1024);
+    t.match(flood.text, new RegExp(`^HTTP/1\\.1 ${status} `), `${path}: a flooding client gets the answer, then is cut off past max_body_bytes`);
+  }
+  t.same([await connections(slow.f), await connections(fast.f)], bases, 'no refused connection is left open on the gateway');
+  for (const { f, up } of [slow, fast]) {
+    t.equal(up.bytes(), '', 'the upstream received nothing at all');
+    t.same(f.logs.filter((l) => l.upgrade === 'websocket').map((l) => l.decision).sort(), ['challenge', 'deny'], 'each refusal is logged');
+  }
+});
+
+t.test('a refused client that closes its side is let go at once', async (t) => {
+  const { f, up } = await gatewayBefore(t, () => plainAnswer(500, 'Unexpected', 'should not be asked'), { body_timeout: '60s' });
+  const started = performance.now();
+  const r = await new Promise<string>((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port: f.port });
+    let text = '';
+    s.setTimeout(5000, () => { s.destroy(); reject(new Error('not closed')); });
+    s.on('data', (c) => { text += c.toString('latin1'); });
+    s.on('error', reject);
+    s.on('close', () => resolve(text));
+    s.end(handshake(f.port, newKey(), '/admin/ws'));
+  });
+  t.match(r, /^HTTP\/1\.1 403 Forbidden\r\n/);
+  t.ok(performance.now() - started < 5000, 'closed without waiting for body_timeout');
+  t.equal(up.bytes(), '');
 });

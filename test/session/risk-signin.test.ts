@@ -30,17 +30,19 @@ const RISK = {
 /** A browser on a network: every request carries the address the trusted proxy saw. */
 class From extends Client {
   readonly ip: string;
-  constructor(base: string, ip: string) {
+  readonly extra: Record<string, string>;
+  constructor(base: string, ip: string, extra: Record<string, string> = {}) {
     super(base);
     this.ip = ip;
+    this.extra = extra;
   }
   override fetch(path: string, init: Parameters<Client['fetch']>[1] = {}): Promise<Response> {
-    return super.fetch(path, { ...init, headers: { 'x-forwarded-for': this.ip, ...(init.headers ?? {}) } });
+    return super.fetch(path, { ...init, headers: { 'x-forwarded-for': this.ip, ...this.extra, ...(init.headers ?? {}) } });
   }
 }
 
-async function gateway(t: Test, risk: Record<string, unknown>, policyDefault: string): Promise<GatewayFixture> {
-  const f = await startTestGateway({ config: { server: { trusted_proxies: ['127.0.0.1/32'] }, policy: { default: policyDefault, rules: [] }, risk } });
+async function gateway(t: Test, risk: Record<string, unknown>, policyDefault: string, ui?: Record<string, unknown>): Promise<GatewayFixture> {
+  const f = await startTestGateway({ config: { server: { trusted_proxies: ['127.0.0.1/32'] }, policy: { default: policyDefault, rules: [] }, risk, ...(ui ? { ui } : {}) } });
   t.teardown(() => f.close());
   return f;
 }
@@ -119,31 +121,90 @@ t.test('a known user from a new network is asked for the second factor, even on 
   t.equal((await again.fetch('/echo')).status, 200, 'a network vouched for by a factor is known');
 });
 
-t.test('an impossible-travel pair is denied', async (t) => {
+t.test('an impossible-travel pair is refused at sign-in: no session, no cookie, a page that says so', async (t) => {
   const f = await gateway(t, RISK, 'mfa');
   const london = new From(f.url, LONDON_A);
   await london.signIn('bob', 'bob-test-pass', '/echo');
   t.match(signIns(f, 'bob')[0], { risk: { outcome: 'none' } });
   f.clock.advance(10 * MIN);
   const newYork = new From(f.url, NEW_YORK);
-  await newYork.signIn('bob', 'bob-test-pass', '/echo');
-  t.match(signIns(f, 'bob')[1], {
-    risk: { score: 170, signals: ['new_device', 'new_network', 'new_country', 'impossible_travel'], outcome: 'deny', travel: { from: '198.51.100.0/24', hours: 0.17 } },
-  });
-  const received = f.portal!.received.length;
-  for (const path of ['/echo', '/', '/echo/anything']) {
-    t.equal((await newYork.fetch(path)).status, 403, `${path}: denied`);
+  const sessionsBefore = (await f.gw.services.store.listSessions('bob', f.clock.now())).length;
+  for (let i = 0; i < 3; i++) {
+    const refused = await newYork.signIn('bob', 'bob-test-pass', '/echo');
+    t.equal(refused.status, 403, `attempt ${i + 1}: the sign-in itself is refused`);
+    t.same(refused.headers.getSetCookie(), [], 'no cookie is set');
+    const page = await refused.text();
+    t.match(page, /<h1>Sign-in refused<\/h1>/, 'the page says the sign-in was refused');
+    t.match(page, /too unlike your usual ones/, 'and why');
+    t.match(page, /<code>risk<\/code>/, 'naming the rule');
   }
+  t.equal(signIns(f, 'bob').length, 1, 'no signin.success for the refused sign-ins');
+  const failures = readAudit(f).filter((e) => e.event === 'signin.failure' && e.user === 'bob');
+  t.equal(failures.length, 3, 'each refusal is audited');
+  t.match(failures[0], {
+    reason: 'risk denied', ip: NEW_YORK,
+    risk: { score: 170, signals: ['new_device', 'new_network', 'new_country', 'impossible_travel'], outcome: 'deny', mode: 'enforce', travel: { from: '198.51.100.0/24', hours: 0.17 } },
+  });
+  t.equal((await f.gw.services.store.listSessions('bob', f.clock.now())).length, sessionsBefore, 'no session was added to the list');
+  t.equal(readAudit(f).filter((e) => e.event === 'signin.lockout').length, 0, 'no lock-out');
+
+  const received = f.portal!.received.length;
+  const after = await newYork.fetch('/echo');
+  t.equal(after.status, 302, 'the browser is not signed in');
+  t.match(after.headers.get('location'), /^\/\.gatehouse\/login\?/);
   t.equal(f.portal!.received.length, received, 'nothing reached the upstream');
-  const line = f.logs.filter((l) => l.msg === 'request' && l.path === '/echo').at(-1)!;
-  t.match(line, { decision: 'deny', rule: 'risk', reason: /^risk 170 \(impossible_travel 80, new_network 60, new_device 20, new_country 10\) above 90: denied$/ });
   t.match(await newCountryMail(f, 1), [{ to: 'bob@example.com', text: /The sign-in was refused/ }]);
 
-  // A denied sign-in does not move bob's baseline: London is still where bob was last seen.
+  // An API client gets the refusal as JSON (English), without a cookie either.
+  const csrf = await newYork.csrf('/.gatehouse/login');
+  const api = await newYork.postForm('/.gatehouse/login', { csrf, username: 'bob', password: 'bob-test-pass', rd: '/' }, { accept: 'application/json', 'sec-fetch-mode': 'cors' });
+  t.equal(api.status, 403);
+  t.same(api.headers.getSetCookie(), []);
+  t.match(await api.json(), { error: 'forbidden', rule: 'risk', message: /too unlike your usual ones/ });
+
+  // Refusals are not wrong passwords: bob at home is neither throttled nor scored for recent failures,
+  // and the refused sign-ins did not move bob's baseline: London is still where bob was last seen.
   f.clock.advance(MIN);
   const home = new From(f.url, LONDON_B);
-  await home.signIn('bob', 'bob-test-pass', '/echo');
-  t.match(signIns(f, 'bob')[2], { risk: { signals: ['new_device'], outcome: 'none' } });
+  t.equal((await home.signIn('bob', 'bob-test-pass', '/echo')).status, 303);
+  t.match(signIns(f, 'bob')[1], { risk: { signals: ['new_device'], outcome: 'none' } });
+});
+
+t.test('the new-country mail tells the time in the reader\'s language and the configured zone', async (t) => {
+  // London is remembered long enough for the jump below.
+  const f = await gateway(t, { ...RISK, remember_networks: '400d' }, 'login', { languages: ['en', 'de', 'fr'], time_zone: 'Europe/Berlin' });
+  await new From(f.url, LONDON_A).signIn('alice', 'alice-test-pass', '/echo');
+  // The gateway's clock on the next 15 January, 12:00 UTC at least a day ahead: winter time in Berlin (MEZ, UTC+1).
+  const now = new Date(f.clock.now());
+  let year = now.getUTCFullYear();
+  if (Date.UTC(year, 0, 15, 12) - now.getTime() < 24 * 60 * MIN) year += 1;
+  f.clock.advance(Date.UTC(year, 0, 15, 12) - now.getTime());
+  f.clock.hold();
+  t.teardown(() => f.clock.release());
+  await new From(f.url, NEW_YORK, { 'accept-language': 'de-DE,de;q=0.9' }).signIn('alice', 'alice-test-pass', '/echo');
+  const [mail] = await newCountryMail(f, 1);
+  // German words, Berlin time, the zone named.
+  const want = `15. Januar ${year} um 13:00 MEZ`;
+  t.match(mail, { to: 'alice@example.com', text: /Land verwendet, aus dem Sie sich zuletzt nicht angemeldet haben: US/ }, 'the mail is German');
+  t.ok(mail.text.includes(`(Adresse 203.0.113.5, ${want}).`), `the time in German, Berlin time: ${JSON.stringify(mail.text.split('\n')[0])}`);
+  t.notMatch(mail.text, /\d{4}-\d{2}-\d{2}|UTC/, 'no ISO time, no UTC');
+});
+
+t.test('a signed-in session is still judged per request: a risky network denies its requests', async (t) => {
+  const risky = join(dir, 'risky.txt');
+  writeFileSync(risky, '203.0.113.0/24\n');
+  const f = await gateway(t, { ...RISK, signals: { ...RISK.signals, risky_network: 80 }, risky_networks: [risky] }, 'login');
+  const london = new From(f.url, LONDON_A);
+  t.equal((await london.signIn('alice', 'alice-test-pass', '/echo')).status, 303, 'signed in from a usual place (score 20)');
+  t.equal((await london.fetch('/echo')).status, 200);
+  // The same session from the risky network: new_device 20 + risky_network 80 = 100, above 90.
+  const moved = new From(f.url, NEW_YORK);
+  moved.cookies = new Map(london.cookies);
+  const received = f.portal!.received.length;
+  t.equal((await moved.fetch('/echo')).status, 403, 'denied per request');
+  t.equal(f.portal!.received.length, received, 'nothing reached the upstream');
+  const line = f.logs.filter((l) => l.msg === 'request' && l.path === '/echo').at(-1)!;
+  t.match(line, { decision: 'deny', rule: 'risk', reason: /^risk 100 \(risky_network 80, new_device 20\) above 90: denied$/ });
 });
 
 t.test('report mode only logs', async (t) => {

@@ -82,7 +82,7 @@ t.test('signIn: a refusal by the source is audited as a failure and leaves no se
     ...WHO, amr: ['pwd'], method: () => 'oidc', previous: { session: null, cookie: undefined },
     confirm: (sealed) => { sealedSeen = sealed; return 'too large'; },
   });
-  t.same(out, { ok: false, reason: 'too large' });
+  t.same(out, { ok: false, reason: 'too large', by: 'source' });
   t.same(r.audited, [{ event: 'signin.failure', user: 'alice', reason: 'too large', ip: WHO.ip, request_id: WHO.requestId }], 'audited as a failure, no success');
   t.equal(await r.sessions.read(sealedSeen), null, 'the refused session does not open');
 });

@@ -1,10 +1,10 @@
 import pg from 'pg';
-import t from 'tap';
-import { MIGRATIONS } from '../../src/store/migrations.ts';
+import t, { type Test } from 'tap';
+import { MIGRATIONS, SCHEMA_VERSION_DDL, statementsFor } from '../../src/store/migrations.ts';
 import { openPostgresStore } from '../../src/store/postgres-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { createPostgresSchema, requirePostgres } from '../helpers/services.ts';
-import { storeConformance } from './store-conformance.ts';
+import { DUPLICATE_ROWS, checkDuplicatesMigrated, storeConformance } from './store-conformance.ts';
 
 if (!(await requirePostgres(t))) {
   t.plan(0, 'PostgreSQL store tests: PostgreSQL not reachable (reason printed above)');
@@ -46,15 +46,50 @@ if (!(await requirePostgres(t))) {
     t.same(rows.map((r) => r.version), MIGRATIONS.map((m) => m.version), 'each migration applied exactly once');
   });
 
-  t.test('a recovery code raced across instances is consumed exactly once', async (t) => {
+  /** Two instances' stores on one fresh schema, migrated. */
+  async function twoInstances(t: Test): Promise<[Store, Store]> {
     const url = await createPostgresSchema(t);
     const a = openPostgresStore(url);
     const b = openPostgresStore(url);
     t.teardown(async () => { await a.close(); await b.close(); });
     await Promise.all([a.migrate(), b.migrate()]);
+    return [a, b];
+  }
+
+  t.test('a recovery code raced across instances is consumed exactly once', async (t) => {
+    const [a, b] = await twoInstances(t);
     await a.replaceRecoveryCodes('alice', ['race']);
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).consumeRecoveryCode('alice', 'race')));
     t.equal(results.filter(Boolean).length, 1, 'exactly one of 20 attempts over two pools wins');
+  });
+
+  t.test('a credential id raced across instances is registered once; a sign counter raced across them is written once', async (t) => {
+    const [a, b] = await twoInstances(t);
+    const cred = (i: number, counter = 0) => ({ id: `w${i}`, user: `user${i}`, kind: 'webauthn' as const, name: 'Key', data: { credential_id: 'UkFDRQ', public_key: 'cHVi', counter }, created_at: i, last_used_at: null });
+    const added = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).addFactor(cred(i, 4))));
+    t.equal(added.filter(Boolean).length, 1, 'exactly one of 20 registrations over two pools is stored');
+    const [owner] = await a.factorsByCredentialId('UkFDRQ');
+    const written = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).updateFactorIfCounter(owner.user, owner.id, 4, { data: { ...owner.data, counter: 5 + i } })));
+    t.equal(written.filter(Boolean).length, 1, 'exactly one of 20 counter writes from one read applies');
+  });
+
+  t.test('migration 5 makes credential ids unique over a store holding duplicates: the oldest row keeps its id', async (t) => {
+    const url = await createPostgresSchema(t);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    t.teardown(() => client.end());
+    await client.query(SCHEMA_VERSION_DDL);
+    for (const m of MIGRATIONS.filter((m) => m.version <= 4)) {
+      for (const sql of statementsFor(m, 'postgres')) await client.query(sql);
+      await client.query('INSERT INTO schema_version (version, description, applied_at) VALUES ($1, $2, 0)', [m.version, m.description]);
+    }
+    for (const [id, user, lookup, at] of DUPLICATE_ROWS) {
+      await client.query("INSERT INTO factors (id, username, kind, name, data, created_at, lookup) VALUES ($1, $2, 'webauthn', 'Key', $3, $4, $5)",
+        [id, user, JSON.stringify({ credential_id: lookup, public_key: 'cHVi', counter: 0 }), at, lookup]);
+    }
+    const store = openPostgresStore(url);
+    t.teardown(() => store.close());
+    await checkDuplicatesMigrated(t, store);
   });
 
   t.test('an unreachable server surfaces as thrown errors (callers fail closed)', async (t) => {

@@ -4,7 +4,8 @@ import { DatabaseSync } from 'node:sqlite';
 import t from 'tap';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
-import { storeConformance } from './store-conformance.ts';
+import { checkDuplicatesMigrated, storeConformance } from './store-conformance.ts';
+import { writeSqliteV4WithDuplicates } from './sqlite-v4-duplicates.ts';
 
 t.test('conformance (:memory:)', async (t) => {
   storeConformance(t, async () => openSqliteStore(':memory:'));
@@ -87,4 +88,13 @@ t.test('migration 2 indexes the WebAuthn credentials a version-1 store already h
   t.teardown(() => store.close());
   await store.migrate();
   t.same((await store.factorsByCredentialId('Q1JFRA')).map((f) => [f.user, f.id]), [['alice', 'w1']], 'a passkey enrolled before the upgrade signs in without a username');
+});
+
+t.test('migration 5 makes credential ids unique over a store holding duplicates: the oldest row keeps its id', async (t) => {
+  const path = join(t.testdir(), 'v4.db');
+  writeSqliteV4WithDuplicates(path);
+
+  const store = openSqliteStore(path);
+  t.teardown(() => store.close());
+  await checkDuplicatesMigrated(t, store);
 });

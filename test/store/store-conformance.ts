@@ -24,6 +24,25 @@ function signingKey(kid: string, created_at: number): SigningKey {
   return { kid, alg: 'ES256', private_jwk: JSON.stringify({ kty: 'EC', d: `d-${kid}` }), public_jwk: JSON.stringify({ kty: 'EC', kid }), created_at, retired_at: null };
 }
 
+/** A store from before migration 5 holding duplicate credential ids (sqlite-store and postgres-store tests): [id, user, credential id, created_at]: RFVQ registered three times, VElF twice at the same moment, T05F once. */
+export const DUPLICATE_ROWS: Array<[string, string, string, number]> = [
+  ['w2', 'mallory', 'RFVQ', 2], ['w1', 'alice', 'RFVQ', 1], ['w0', 'bob', 'RFVQ', 2], ['x2', 'erin', 'VElF', 5], ['x1', 'dave', 'VElF', 5], ['u1', 'carol', 'T05F', 3],
+];
+
+/** What migration 5 must leave of DUPLICATE_ROWS: `store` is opened on them, not yet migrated past version 4. */
+export async function checkDuplicatesMigrated(t: Test, store: Store): Promise<void> {
+  const notices = await store.migrate();
+  t.same(notices.map((n) => /factor (\S+) of user (\S+)/.exec(n)?.slice(1)), [['w0', 'bob'], ['w2', 'mallory'], ['x2', 'erin']], 'each row that lost its id is reported, oldest first');
+  t.match(notices[0], /shares WebAuthn credential id RFVQ with an older factor/);
+  t.same((await store.factorsByCredentialId('RFVQ')).map((f) => f.id), ['w1'], 'the oldest registration keeps the id');
+  t.same((await store.factorsByCredentialId('VElF')).map((f) => f.id), ['x1'], 'at one creation time, the smaller record id keeps it');
+  t.same((await store.factorsByCredentialId('T05F')).map((f) => f.id), ['u1'], 'a credential id with one owner is untouched');
+  t.equal((await store.listFactors('mallory')).length, 1, 'the later row stays (its user still has it after the password)');
+  t.equal(await store.addFactor(factor({ id: 'n1', user: 'zoe', kind: 'webauthn', data: { credential_id: 'RFVQ', public_key: 'cHVi', counter: 0 } })),
+    false, 'from now on the database refuses a second owner');
+  t.same(await store.migrate(), [], 'migrating again changes and reports nothing');
+}
+
 export function storeConformance(t: Test, makeStore: () => Promise<Store>): void {
   async function fresh(st: Test): Promise<Store> {
     const store = await makeStore();
@@ -237,6 +256,45 @@ export function storeConformance(t: Test, makeStore: () => Promise<Store>): void
     t.equal((await store.factorsByCredentialId('Q1JFRC1B'))[0].data.counter, 5, 'an update keeps it findable');
     await store.removeFactor('alice', 'w1');
     t.same(await store.factorsByCredentialId('Q1JFRC1B'), [], 'a removed credential is no longer found');
+  });
+
+  t.test('a WebAuthn credential id has one owner: a second insert stores nothing and says so', async (t) => {
+    const store = await fresh(t);
+    const cred = (id: string, user: string, credential_id: string) =>
+      factor({ id, user, kind: 'webauthn', name: 'Key', data: { credential_id, public_key: 'cHVi', counter: 0 } });
+    t.equal(await store.addFactor(cred('w1', 'alice', 'U0FNRQ')), true, 'the first owner is stored');
+    t.equal(await store.addFactor(cred('w2', 'mallory', 'U0FNRQ')), false, 'another user registering the same id: refused');
+    t.equal(await store.addFactor(cred('w3', 'alice', 'U0FNRQ')), false, 'the same user registering it twice: refused');
+    t.same((await store.factorsByCredentialId('U0FNRQ')).map((f) => f.id), ['w1'], 'one owner in the store');
+    t.same(await store.listFactors('mallory'), [], 'nothing stored for the refused one');
+    t.equal(await store.addFactor(factor({ id: 't1', user: 'alice' })), true, 'factors without a credential id never conflict');
+    t.equal(await store.addFactor(factor({ id: 't2', user: 'alice' })), true, '… with each other either');
+    await t.rejects(store.addFactor(cred('w1', 'bob', 'T1RIRVI')), 'a duplicate record id is still an error');
+    const raced = await Promise.all(Array.from({ length: 10 }, (_, i) => store.addFactor(cred(`r${i}`, `user${i}`, 'UkFDRQ'))));
+    t.equal(raced.filter(Boolean).length, 1, 'ten registrations of one id at once: exactly one stored');
+    t.equal((await store.factorsByCredentialId('UkFDRQ')).length, 1);
+    await store.removeFactor('alice', 'w1');
+    t.equal(await store.addFactor(cred('w4', 'bob', 'U0FNRQ')), true, 'once removed, the id can be registered again');
+  });
+
+  t.test('updateFactorIfCounter writes only while the stored sign counter is the one expected', async (t) => {
+    const store = await fresh(t);
+    const data = { credential_id: 'Q1RS', public_key: 'cHVi', counter: 4, transports: [] };
+    await store.addFactor(factor({ id: 'w1', user: 'alice', kind: 'webauthn', data }));
+    t.equal(await store.updateFactorIfCounter('alice', 'w1', 3, { data: { ...data, counter: 5 }, last_used_at: T0 + 1 }), false, 'a stale counter: nothing written');
+    t.equal((await store.getFactor('alice', 'w1'))?.data.counter, 4);
+    t.equal(await store.updateFactorIfCounter('bob', 'w1', 4, { data: { ...data, counter: 5 } }), false, "another user cannot write alice's credential");
+    t.equal(await store.updateFactorIfCounter('alice', 'w1', 4, { data: { ...data, counter: 6 }, last_used_at: T0 + 2 }), true, 'the expected counter: written');
+    t.strictSame(await store.getFactor('alice', 'w1'), factor({ id: 'w1', user: 'alice', kind: 'webauthn', data: { ...data, counter: 6 }, last_used_at: T0 + 2 }), 'the whole patch applied');
+    t.equal(await store.updateFactorIfCounter('alice', 'w1', 4, { data: { ...data, counter: 5 } }), false, 'the counter read before that write no longer matches');
+    t.equal(await store.updateFactorIfCounter('alice', 'w1', 6, {}), true, 'an empty patch answers whether the counter matches');
+    t.equal(await store.updateFactorIfCounter('alice', 'nope', 6, { last_used_at: T0 }), false, 'an unknown factor: false');
+    const zero = { ...data, credential_id: 'WkVSTw', counter: 0 };
+    await store.addFactor(factor({ id: 'w0', user: 'alice', kind: 'webauthn', data: zero }));
+    t.equal(await store.updateFactorIfCounter('alice', 'w0', 0, { data: zero, last_used_at: T0 + 3 }), true, 'a counter that stays 0 (authenticators that never count)');
+    t.equal(await store.updateFactorIfCounter('alice', 'w0', 0, { data: zero, last_used_at: T0 + 4 }), true, '… again');
+    const raced = await Promise.all([7, 8, 9, 10].map((counter) => store.updateFactorIfCounter('alice', 'w1', 6, { data: { ...data, counter } })));
+    t.equal(raced.filter(Boolean).length, 1, 'four writes from one read of the counter: exactly one applies');
   });
 
   t.test('the session registry: listed newest first, touched forward only, bounded, removable', async (t) => {

@@ -39,7 +39,7 @@ function templates(): string[] {
 /** The page modules: everything that hands text to a template or a browser. */
 function pageModules(): string[] {
   const ui = readdirSync(path.join(ROOT, 'src/ui')).filter((f) => f.endsWith('.ts')).map((f) => path.join(ROOT, 'src/ui', f));
-  return [...ui, path.join(ROOT, 'src/web/respond.ts'), path.join(ROOT, 'src/web/upstream-form-login.ts'), path.join(ROOT, 'src/http/gateway.ts'), path.join(ROOT, 'src/identity/messages.ts')];
+  return [...ui, path.join(ROOT, 'src/web/respond.ts'), path.join(ROOT, 'src/web/upstream-form-login.ts'), path.join(ROOT, 'src/http/gateway.ts'), path.join(ROOT, 'src/http/forward-auth.ts'), path.join(ROOT, 'src/web/risk-refusal.ts'), path.join(ROOT, 'src/identity/messages.ts')];
 }
 
 const rel = (f: string) => path.relative(ROOT, f);

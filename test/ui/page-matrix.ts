@@ -8,11 +8,12 @@ import type { Test } from 'tap';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import axe from 'axe-core';
+import type axe from 'axe-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createRenderer } from '../../src/ui/render.ts';
 import { PAGE_HEADERS } from '../../src/web/security-headers.ts';
 import { createStaticAssets, defaultStaticSources, STATIC_HEADERS } from '../../src/ui/static-assets.ts';
+import { axeViolations, WCAG_RULES } from '../helpers/axe.ts';
 import { launchBrowser, requireChromium, screenshot } from '../helpers/browser.ts';
 import { rtlTestCatalog } from '../helpers/rtl-catalog.ts';
 
@@ -191,13 +192,8 @@ const MODES = [
   { name: 'phone', options: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } },
 ] as const;
 
-/** What axe-core finds on the page as it is (rules of WCAG 2.x A and AA); CDP evaluation, so the page CSP stays on. */
-async function axeViolations(page: Page, full: boolean): Promise<string[]> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axe.source);
-  const runOnly: axe.RunOptions['runOnly'] = full ? { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } : { type: 'rule', values: ['color-contrast'] };
-  const result: axe.AxeResults = await page.evaluate((only) => (window as unknown as { axe: typeof axe }).axe.run(document, { runOnly: only }), runOnly);
-  return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
+/** The rule that changes with the colour scheme and the layout. */
+const COLOUR_CONTRAST: axe.RunOptions['runOnly'] = { type: 'rule', values: ['color-contrast'] };
 
 /** Every page in `langs` at both widths, light and dark: checks, axe, screenshot. */
 export async function lookAtEveryPage(t: Test, browser: Browser, origin: string, cases: PageCase[], langs: readonly string[]): Promise<void> {
@@ -247,7 +243,7 @@ export async function lookAtEveryPage(t: Test, browser: Browser, origin: string,
           // The whole WCAG 2.1 A/AA rule set once per page and language (the DOM is the same in every mode);
           // colour contrast, which changes with the scheme and the layout, in every mode.
           const full = !phone && scheme === 'light';
-          t.same(await axeViolations(page, full), [], `${label} ${scheme}: axe finds no violation${full ? '' : ' (colour contrast)'}`);
+          t.same(await axeViolations(page, full ? WCAG_RULES : COLOUR_CONTRAST), [], `${label} ${scheme}: axe finds no violation${full ? '' : ' (colour contrast)'}`);
           await screenshot(page, `page-${c.id}-${lang}-${mode.name}-${scheme}`, 'jpeg');
         }
         t.same(problems.splice(0), [], `${label}: no CSP violation or console error`);

@@ -56,13 +56,17 @@ t.test('a failed passkey sign-in is audited and counts against the address', asy
   const failure = readAudit(f).filter((e) => e.event === 'signin.failure').at(-1);
   t.match(failure, { user: '-', reason: 'passkey: malformed authentication response' }, 'audited, with the reason');
 
-  // A challenge issued to this browser, answered by another: refused, and the challenge is spent.
+  // A challenge issued to this browser, answered by another: refused before the challenge is
+  // spent, so knowing someone's challenge does not cancel their sign-in.
   const { options } = await (await postJson(c, '/.gatehouse/passkey/options', csrf, {})).json() as { options: { challenge: string } };
   const clientData = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge: options.challenge, origin: f.url })).toString('base64url');
   const forged = { id: 'Y3JlZA', rawId: 'Y3JlZA', type: 'public-key', response: { clientDataJSON: clientData, authenticatorData: 'AAAA', signature: 'AAAA', userHandle: 'dXNlcg' } };
   const other = await onSignInPage();
   t.equal((await postJson(other.c, '/.gatehouse/passkey/verify', other.csrf, { response: forged })).status, 401);
   t.match(readAudit(f).filter((e) => e.event === 'signin.failure').at(-1), { reason: 'passkey: the sign-in was started by another browser' });
+  t.equal((await postJson(c, '/.gatehouse/passkey/verify', csrf, { response: forged })).status, 401);
+  t.match(readAudit(f).filter((e) => e.event === 'signin.failure').at(-1), { reason: 'passkey: unknown credential' },
+    'the browser that asked still has its challenge (its answer gets as far as the credential lookup)');
   t.equal((await postJson(c, '/.gatehouse/passkey/verify', csrf, { response: forged })).status, 401);
   t.match(readAudit(f).filter((e) => e.event === 'signin.failure').at(-1), { reason: 'passkey: no pending sign-in (expired or already used)' }, 'single use');
 
