@@ -58,8 +58,13 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
     if (waitMs > 0) return throttledPage(ctx, rd, username, waitMs);
     return refusedPage(ctx, rd, username);
   }
-  await svc.throttle.succeed(reserved.attempt);
   const signedIn = await signInBrowser(ctx, { user: result.user.id, amr: ['pwd'], method: (device) => (device ? 'pwd+device' : 'pwd'), failures: priorFailures(reserved.attempt) });
-  if (!signedIn.ok) return signedIn.by === 'risk' ? riskRefusal(ctx) : errorPage(ctx, 403);
+  if (!signedIn.ok) {
+    // Not counted, yet the failures before it stand: cleared, they would no longer raise
+    // recent_failures, and the same password at once would pass the rule they triggered.
+    await svc.throttle.release(reserved.attempt);
+    return signedIn.by === 'risk' ? riskRefusal(ctx) : errorPage(ctx, 403);
+  }
+  await svc.throttle.succeed(reserved.attempt);
   redirect(ctx, rd, { 'set-cookie': signedIn.setCookie }, 303);
 }

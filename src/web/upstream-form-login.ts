@@ -328,7 +328,6 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
     await svc.audit.write({ event: 'signin.failure', user, ip: ctx.client.ip, request_id: ctx.requestId, reason: 'disabled' });
     return errorPage(ctx, 403, { message: msg('error.account_disabled') });
   }
-  await svc.throttle.succeed(attempt);
   // The pre-sign-in session (or another user's) dies with its id (fixation), and so do its app cookies.
   const previous = ctx.session;
   const expired = expireAppCookies(ctx);
@@ -336,7 +335,12 @@ async function startSession(ctx: RequestContext, user: string, appCookies: strin
     user, amr: ['pwd'], method: (device) => (device ? 'upstream_form+device' : 'upstream_form'), failures: priorFailures(attempt),
     ...(known ? {} : { profile: { email: '', groups: [], display_name: user } }),
   });
-  if (!signedIn.ok) return signedIn.by === 'risk' ? riskRefusal(ctx) : errorPage(ctx, 403);
+  if (!signedIn.ok) {
+    // The failures before it stand, as on the password form (ui/login-page.ts): the retry is refused too.
+    await svc.throttle.release(attempt);
+    return signedIn.by === 'risk' ? riskRefusal(ctx) : errorPage(ctx, 403);
+  }
+  await svc.throttle.succeed(attempt);
   await forgetReleased(ctx, previous);
   const { session, setCookie } = signedIn;
 

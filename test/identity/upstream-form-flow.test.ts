@@ -279,3 +279,27 @@ t.test('a sign-in the risk rules deny: refused, neither the gateway\'s cookie no
   t.equal((await c.fetch('/billing', { headers: from })).status, 302, 'still signed out');
   t.equal(g.portal!.received.length, before, 'nothing reached the app');
 });
+
+t.test('a deny the failures raised holds on the retry: the refused right app password does not clear them', async (t) => {
+  // new_device 20 alone is under the bar; with recent_failures (three wrong app passwords) it is a deny.
+  const g = await startTestGateway({ config: { ...UPSTREAM_FORM, risk: { signals: { recent_failures: 100 }, rules: [{ above: 90, require: 'deny' }] } } });
+  t.teardown(() => g.close());
+  const c = new Client(g.url);
+  for (let i = 1; i <= 3; i++) {
+    const wrong = await c.postForm('/login', { username: 'alice', password: `wrong-${i}` });
+    t.equal(wrong.status, 200, `wrong app password ${i}: the app's page`);
+    await wrong.arrayBuffer();
+  }
+  for (const attempt of ['the right password', 'the same again at once']) {
+    const r = await c.postForm('/login', { username: 'alice', password: 'alice-app-pass' });
+    t.equal(r.status, 403, `${attempt}: refused`);
+    t.same(setCookieNames(r), [], 'no gateway session cookie, no app cookie');
+    await r.arrayBuffer();
+  }
+  const lines = await audit(g);
+  t.notOk(lines.some((e) => e.event === 'signin.success'), 'no session was started');
+  t.equal(lines.filter((e) => e.event === 'signin.failure' && e.reason === 'risk denied').length, 2);
+  const before = g.portal!.received.length;
+  t.equal((await c.fetch('/billing')).status, 302, 'still signed out');
+  t.equal(g.portal!.received.length, before, 'nothing reached the app');
+});

@@ -238,3 +238,26 @@ t.test('recent failures: three wrong passwords before the right one', async (t) 
   await later.signIn('alice', 'alice-test-pass', '/echo');
   t.match(signIns(f, 'alice')[1], { risk: { score: 20, signals: ['new_device'] } }, 'a success starts the count afresh; two failures are not yet a signal');
 });
+
+t.test('a deny the failures raised holds on the retry: the refused right password does not clear them', async (t) => {
+  // Without recent_failures this sign-in scores 90 (not above 90): the failures alone make it a deny.
+  const f = await gateway(t, { ...RISK, rules: [{ above: 90, require: 'deny' }] }, 'login');
+  await new From(f.url, LONDON_A).signIn('alice', 'alice-test-pass', '/echo');
+  f.clock.advance(10 * 60 * MIN);
+  const attacker = new From(f.url, NEW_YORK);
+  for (let i = 0; i < 3; i++) t.equal((await attacker.signIn('alice', 'wrong-password', '/echo')).status, 401, `wrong password ${i + 1}`);
+  const refused = await attacker.signIn('alice', 'alice-test-pass', '/echo');
+  t.equal(refused.status, 403, 'the right password after three wrong ones: refused');
+  t.match(readAudit(f).filter((e) => e.event === 'signin.failure' && e.reason === 'risk denied').at(-1), { risk: { signals: ['new_device', 'new_network', 'new_country', 'recent_failures'] } });
+  const received = f.portal!.received.length;
+  const retry = await attacker.signIn('alice', 'alice-test-pass', '/echo');
+  t.equal(retry.status, 403, 'the same password again at once: still refused (the failures still count)');
+  t.same(retry.headers.getSetCookie(), []);
+  t.equal((await attacker.fetch('/echo')).status, 302, 'not signed in');
+  t.equal(f.portal!.received.length, received, 'nothing reached the upstream');
+  t.equal(signIns(f, 'alice').length, 1, 'only the sign-in from home succeeded');
+  // Alice at home: her failures are scored (new_device 20 + recent_failures 30, under the bar), and her success clears them.
+  const home = new From(f.url, LONDON_B);
+  t.equal((await home.signIn('alice', 'alice-test-pass', '/echo')).status, 303);
+  t.match(signIns(f, 'alice')[1], { risk: { signals: ['new_device', 'recent_failures'], outcome: 'none' } });
+});
