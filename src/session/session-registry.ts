@@ -27,7 +27,7 @@ export function networkOf(ip: string): string {
 }
 
 /** The eight 16-bit groups of an IPv6 address (one with an embedded IPv4 tail included). */
-function expandIPv6(addr: string): string[] {
+export function expandIPv6(addr: string): string[] {
   let text = addr;
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (v4) {

@@ -5,9 +5,24 @@
 // memory) and per browser (one looping tab cannot take the whole pool). The
 // per-address ceiling (ui/passkey-signin.ts) only keeps one address from
 // taking the pool; it is high, since many people share an address behind NAT.
+// An IPv6 client counts by its /64 (startSource).
 // README "Passkey sign-in" states the figures.
 
+import { isIP } from 'node:net';
 import type { SharedState } from '../store/shared-state.ts';
+import { expandIPv6 } from '../session/session-registry.ts';
+
+/**
+ * What the per-address ceiling counts: an IPv4 address, or the /64 of an IPv6
+ * one. One IPv6 host is routinely given a whole /64: counted by address, it
+ * would have a fresh ceiling for every address it picks, and alone fill the pool.
+ */
+export function startSource(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  if (isIP(ip) !== 6) return ip;
+  return `${expandIPv6(ip.split('%')[0]).slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
 
 /** One pool of waiting challenges: its shared-state key and how many it holds at most. */
 export interface StartPool { key: string; max: number }
