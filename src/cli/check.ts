@@ -10,7 +10,7 @@ import { signInOverrides } from '../policy/compile.ts';
 import { paramRuleHints } from '../policy/param-hints.ts';
 import { BUNDLED_GEOIP_DB, openGeoLocator, type GeoLocator } from '../session/geo-locator.ts';
 import {
-  CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, parseOptions, plural, printUsage, runCommand, STD_IO,
+  DEFAULT_CONFIG, EXIT, plural, runConfigCommand, STD_IO,
   type CommandInfo, type Streams,
 } from './operator.ts';
 
@@ -26,13 +26,10 @@ export interface CheckIO extends Streams {
 }
 
 export async function runCheck(args: string[], io: CheckIO = STD_IO): Promise<number> {
-  return runCommand(CHECK, io, () => check(args, io));
+  return runConfigCommand(CHECK, args, io, (file) => check(file, io));
 }
 
-async function check(args: string[], io: CheckIO): Promise<number> {
-  const { values } = parseOptions(args, CONFIG_OPTION);
-  if (values.help) return printUsage(CHECK, io);
-  const file = configPath(values);
+async function check(file: string, io: CheckIO): Promise<number> {
   const now = io.now ?? (() => new Date());
 
   let config: Config;

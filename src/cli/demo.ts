@@ -5,7 +5,7 @@ import { startDemoPortal } from '../../examples/demo-portal/server.ts';
 import { startGateway } from '../app.ts';
 import type { Config } from '../config/types.ts';
 import {
-  CONFIG_OPTION, configFailure, configPath, DEFAULT_CONFIG, EXIT, parseOptions, printUsage, runCommand, STD_IO, stopSignal,
+  configFailure, DEFAULT_CONFIG, EXIT, runConfigCommand, STD_IO, stopSignal,
   type CommandInfo, type Streams,
 } from './operator.ts';
 
@@ -21,13 +21,10 @@ const DEMO_USERS = [
 ];
 
 export async function runDemo(args: string[], io: Streams = STD_IO): Promise<number> {
-  return runCommand(DEMO, io, () => demo(args, io));
+  return runConfigCommand(DEMO, args, io, (file) => demo(file, io));
 }
 
-async function demo(args: string[], io: Streams): Promise<number> {
-  const { values } = parseOptions(args, CONFIG_OPTION);
-  if (values.help) return printUsage(DEMO, io);
-  const file = configPath(values);
+async function demo(file: string, io: Streams): Promise<number> {
   const portal = await startDemoPortal({ port: Number(process.env.DEMO_PORTAL_PORT ?? 8081), host: '127.0.0.1' });
   const gw = await startGateway({ configPath: file }).catch(async (err: unknown) => {
     await portal.close();

@@ -72,6 +72,14 @@ export async function runCommand(info: CommandInfo, io: Streams, body: () => Pro
   }
 }
 
+/** A command whose one option is --config: its usage on --help, else `body` with the config file's path. */
+export function runConfigCommand(info: CommandInfo, args: string[], io: Streams, body: (file: string) => Promise<number>): Promise<number> {
+  return runCommand(info, io, async () => {
+    const { values } = parseOptions(args, CONFIG_OPTION);
+    return values.help ? printUsage(info, io) : body(configPath(values));
+  });
+}
+
 /** A failed system call (its message names the call and the file) as exit 1. */
 function systemFailure(err: unknown): CliError | undefined {
   const e = err as NodeJS.ErrnoException;
