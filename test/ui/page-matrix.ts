@@ -73,6 +73,7 @@ export const CASES: PageCase[] = [
       retry_url: '/billing/invoices',
     },
   })),
+  { id: 'error-risk-refused', page: 'error', data: { status: 403, request_id: '01JD4X7Q9R2MZK8V3N5T6W', heading: { key: 'signin.risk_denied.heading' }, message: { key: 'signin.risk_denied.message' }, hint: { key: 'signin.risk_denied.hint' }, rule_id: 'risk' } },
   { id: 'error-oidc-expired', page: 'error', data: { status: 400, heading: { key: 'oidc.expired.heading' }, message: { key: 'oidc.expired.message' }, hint: { key: 'oidc.expired.hint' }, retry_url: '/.gatehouse/login' } },
   { id: 'challenge-pick', page: 'challenge', data: challenge('pick') },
   { id: 'challenge-totp', page: 'challenge', data: challenge('totp') },
