@@ -197,44 +197,69 @@ t.test('syslog over TLS: the collector certificate is checked against ca_file; f
 
 const RSYSLOGD = '/usr/sbin/rsyslogd';
 
-/** A port the OS hands out (rsyslog cannot report the one it bound). */
+/**
+ * A free port below the OS's ephemeral range (rsyslog cannot report the one it
+ * bound): a port the OS handed out and released could be handed to another
+ * test's listen(0) before rsyslog binds it, and rsyslog then runs on without a
+ * listener.
+ */
 async function unusedPort(): Promise<number> {
-  const s = createNetServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as { port: number };
-  s.close();
-  await once(s, 'close');
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const s = createNetServer();
+    const free = await new Promise<boolean>((res) => {
+      s.once('error', () => res(false));
+      s.listen(port, '127.0.0.1', () => res(true));
+    });
+    if (!free) continue;
+    s.close();
+    await once(s, 'close');
+    return port;
+  }
 }
 
 class Rsyslog {
   child: ChildProcess | undefined;
   readonly dir: string;
-  readonly port: number;
-  constructor(dir: string, port: number) {
+  port = 0;
+  constructor(dir: string) {
     this.dir = dir;
-    this.port = port;
-    writeFileSync(join(dir, 'rsyslog.conf'), [
-      `global(workDirectory="${dir}")`,
-      'module(load="imtcp")',
-      `input(type="imtcp" port="${port}" address="127.0.0.1")`,
-      'template(name="msgonly" type="string" string="%msg%\\n")',
-      `action(type="omfile" file="${join(dir, 'received.log')}" template="msgonly")`,
-      '',
-    ].join('\n'));
   }
-  async start(): Promise<void> {
+  /** The first start, on a free port; a start that finds no listener after 10 s is stopped and tried on another port. */
+  async startOnFreshPort(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      this.port = await unusedPort();
+      writeFileSync(join(this.dir, 'rsyslog.conf'), [
+        `global(workDirectory="${this.dir}")`,
+        'module(load="imtcp")',
+        `input(type="imtcp" port="${this.port}" address="127.0.0.1")`,
+        'template(name="msgonly" type="string" string="%msg%\\n")',
+        `action(type="omfile" file="${join(this.dir, 'received.log')}" template="msgonly")`,
+        '',
+      ].join('\n'));
+      try {
+        return await this.start(attempt < 3 ? 10_000 : 15_000);
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        if (this.running()) await this.stop('SIGKILL');
+      }
+    }
+  }
+  running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+  async start(ms = 15_000): Promise<void> {
     this.child = spawn(RSYSLOGD, ['-n', '-f', join(this.dir, 'rsyslog.conf'), '-i', join(this.dir, 'rsyslog.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     this.child.stderr!.on('data', (d) => (err += d));
     const exited = once(this.child, 'exit').then(() => { throw new Error(`rsyslogd exited: ${err}`); });
-    await Promise.race([exited, until('rsyslog to listen', () => new Promise<boolean>((res) => {
+    exited.catch(() => undefined);
+    await Promise.race([exited, until(`rsyslog to listen on ${this.port} (stderr: ${err.trim() || 'nothing'})`, () => new Promise<boolean>((res) => {
       const c = createNetServer();
       // Listening means the port is taken.
       c.once('error', () => res(true));
       c.listen(this.port, '127.0.0.1', () => c.close(() => res(false)));
-    }))]);
-    exited.catch(() => undefined);
+    }), ms)]);
   }
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const c = this.child!;
@@ -262,9 +287,10 @@ t.test('rsyslog (imtcp, RFC 5424, octet counting): stopped and restarted, every 
   }
   const rsDir = mkdtempSync(join(tmpdir(), 'gatehouse-rsyslog-'));
   t.teardown(() => rmSync(rsDir, { recursive: true, force: true }));
-  const rs = new Rsyslog(rsDir, await unusedPort());
-  await rs.start();
-  t.teardown(() => rs.child && rs.child.exitCode === null && rs.child.signalCode === null ? rs.stop() : undefined);
+  const rs = new Rsyslog(rsDir);
+  // Before the start: a start that fails must not leave rsyslogd running (the file would never end).
+  t.teardown(() => rs.running() ? rs.stop() : undefined);
+  await rs.startOnFreshPort();
   const s = setup(t, createSyslogSink({ address: `127.0.0.1:${rs.port}`, tls: false, app_name: 'gatehouse' }, 'gw1'));
   const { log, fwd } = await s.open();
   await writeEvents(log, 1, 25);
