@@ -18,6 +18,7 @@ import { createHttpServer, drain, listen } from './http/server.ts';
 import { createAdminHandler } from './http/admin-server.ts';
 import { openStore } from './store/open-store.ts';
 import { openSharedState } from './store/open-shared-state.ts';
+import { deriveSecret } from './store/secret-box.ts';
 import { SessionManager } from './session/session-manager.ts';
 import { usersToRevoke } from './session/user-changes.ts';
 import { AssertionSigner } from './identity/assertion.ts';
@@ -157,7 +158,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   // The signing key is sealed with the factor encryption key (factors.box).
   const signer = new AssertionSigner(store, factors.box, publicOrigin, now, (err) => log.warn({ err }, 'signing keys reload failed; keeping the current keys'));
   await signer.init();
-  const webauthn = openWebAuthn(config, store, shared, log);
+  const webauthn = openWebAuthn(config, store, shared, now, log);
   const checkpointer = trail?.start(signer, notifier);
 
   let snap = buildSnapshot(config);
@@ -253,12 +254,14 @@ export function openLog(config: Config, destination?: pino.DestinationStream, ba
 }
 
 /** Passkeys need a domain name in public_url; with an IP address the gateway still runs, without them. */
-function openWebAuthn(config: Config, store: Services['store'], shared: Services['shared'], log: pino.Logger): WebAuthnService {
+function openWebAuthn(config: Config, store: Services['store'], shared: Services['shared'], now: () => number, log: pino.Logger): WebAuthnService {
+  // Every instance seals passkey sign-in challenges with the same key, derived like the other factor secrets.
+  const challengeKey = Buffer.from(deriveSecret(config.factors.encryption_key, 'passkey sign-in challenge v1'), 'base64url');
   try {
-    return createWebAuthn({ store, shared, rpName: config.factors.webauthn.rp_name, publicUrl: config.server.public_url });
+    return createWebAuthn({ store, shared, rpName: config.factors.webauthn.rp_name, publicUrl: config.server.public_url, now, challengeKey });
   } catch (err) {
     log.warn({ reason: (err as Error).message }, 'passkeys and security keys are disabled');
     const off = async (): Promise<never> => { throw new Error('WebAuthn is disabled: public_url must use a domain name'); };
-    return { rpId: '', origin: '', challengeTtlMs: 0, registrationOptions: off, authenticationOptions: off, finishRegistration: off, finishAuthentication: off, discoverableOptions: off, finishDiscoverable: off };
+    return { rpId: '', origin: '', registrationOptions: off, authenticationOptions: off, finishRegistration: off, finishAuthentication: off, discoverableOptions: off, finishDiscoverable: off };
   }
 }

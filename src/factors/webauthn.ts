@@ -5,7 +5,9 @@
 // and, in the identity assertion, as acr 'phr'.
 //
 // Pending challenges live in shared state (single use, TTL), so a ceremony
-// started on one instance completes on another. Credentials live in the durable
+// started on one instance completes on another; a passkey sign-in's challenge
+// carries its own state instead (passkey-challenge.ts), and only its nonce is
+// spent in shared state when it is answered. Credentials live in the durable
 // store as FactorRecords of kind 'webauthn'.
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,6 +19,7 @@ import type {
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { SharedState } from '../store/shared-state.ts';
+import { openChallenge, sealChallenge } from './passkey-challenge.ts';
 import type { FactorRecord, Store } from '../store/types.ts';
 import { verified, type Verified } from './types.ts';
 
@@ -39,6 +42,12 @@ export interface WebAuthnOptions {
   publicUrl: string;
   now?: () => number;
   challengeTtlMs?: number;
+  /**
+   * Seals passkey sign-in challenges (32 bytes or more); every instance needs
+   * the same one (app.ts derives it from factors.encryption_key). Without it, a
+   * key of this process alone: its challenges are answered only here.
+   */
+  challengeKey?: Buffer;
 }
 
 /** What a WebAuthn FactorRecord keeps in `data`. */
@@ -59,8 +68,6 @@ export type Result<T> = ({ ok: true } & T) | { ok: false; reason: string };
 export interface WebAuthnService {
   rpId: string;
   origin: string;
-  /** How long a ceremony's challenge waits in shared state (what bounds on waiting challenges count over). */
-  challengeTtlMs: number;
   registrationOptions(user: { id: string; name: string; displayName: string }, kind: WebAuthnKind): Promise<PublicKeyCredentialCreationOptionsJSON>;
   finishRegistration(user: { id: string }, response: unknown, name: string): Promise<Result<{ factor: FactorRecord }>>;
   authenticationOptions(user: { id: string }): Promise<PublicKeyCredentialRequestOptionsJSON>;
@@ -203,8 +210,14 @@ interface PendingAuthentication { challenge: string }
 
 const regKey = (user: string): string => `webauthn:reg:${user}`;
 const authKey = (user: string): string => `webauthn:auth:${user}`;
-// Keyed by the challenge itself: two tabs of one browser may each wait on a passkey.
-const discKey = (challenge: string): string => `webauthn:disc:${challenge}`;
+// A passkey sign-in's challenge, once answered, by its nonce (two tabs of one browser each have their own).
+const discSpentKey = (nonce: string): string => `webauthn:disc-spent:${nonce}`;
+const DISCOVERABLE_REFUSALS = {
+  malformed: 'malformed client data',
+  foreign: 'the sign-in was started by another browser',
+  expired: 'no pending sign-in (expired or already used)',
+} as const;
+
 /** Compare-and-set attempts on one sign counter before the assertion is refused (each lost round means the counter moved). */
 const COUNTER_ROUNDS = 8;
 
@@ -257,6 +270,8 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
   const now = o.now ?? Date.now;
   const ttl = o.challengeTtlMs ?? DEFAULT_CHALLENGE_TTL_MS;
   const { store, shared } = o;
+  const challengeKey = o.challengeKey ?? randomBytes(32);
+  if (challengeKey.length < 32) throw new RangeError('webauthn: the challenge key must be at least 32 bytes');
   const handleB64 = (user: string): string => Buffer.from(userHandleFor(rpId, user)).toString('base64url');
   // What both ceremonies expect of the browser's answer: our challenge, our origin, our RP ID.
   const expected = <R>(response: R, challenge: string) => ({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpId });
@@ -264,7 +279,6 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
   return {
     rpId,
     origin,
-    challengeTtlMs: ttl,
 
     async registrationOptions(user, kind) {
       const id = requireUserId(user);
@@ -383,8 +397,9 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
         timeout: ttl,
         // Both factors at once: the device proves possession, the fingerprint or PIN the person.
         userVerification: 'required',
+        // Nothing is written: the challenge itself says whose it is and until when.
+        challenge: new Uint8Array(sealChallenge(challengeKey, bind, randomBytes(16), now() + ttl)),
       });
-      await shared.set(discKey(options.challenge), JSON.stringify({ bind }), ttl);
       return options;
     },
 
@@ -393,15 +408,13 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
       if (!body) return { ok: false, reason: 'malformed authentication response' };
       const challenge = claimedChallenge(body.response.clientDataJSON);
       if (challenge === undefined) return { ok: false, reason: 'malformed client data' };
-      const isBound = (v: Record<string, unknown>) => typeof v.bind === 'string';
       // The binding is checked before the challenge is spent: a browser that merely knows
       // another's challenge must not be able to cancel that browser's sign-in.
-      const seen = parsePending<{ bind: string }>(await shared.get(discKey(challenge)), isBound);
-      if (seen && seen.bind !== bind) return { ok: false, reason: 'the sign-in was started by another browser' };
-      const pending = parsePending<{ bind: string }>(await shared.take(discKey(challenge)), isBound);
-      if (!pending) return { ok: false, reason: 'no pending sign-in (expired or already used)' };
-      // A challenge is written once, so this holds; checked again all the same, on what was spent.
-      if (pending.bind !== bind) return { ok: false, reason: 'the sign-in was started by another browser' };
+      const opened = openChallenge(challengeKey, bind, challenge, now());
+      if (!opened.ok) return { ok: false, reason: DISCOVERABLE_REFUSALS[opened.why] };
+      // Spent before the answer is verified, as the other ceremonies take theirs: one try per challenge.
+      // The mark outlives the challenge (given out before it is spent, for at most ttl).
+      if (!(await shared.setIfAbsent(discSpentKey(opened.nonce), '1', ttl))) return { ok: false, reason: DISCOVERABLE_REFUSALS.expired };
       if (body.response.userHandle === undefined) return { ok: false, reason: 'the credential named no user (not a passkey)' };
       const found = await store.factorsByCredentialId(body.id);
       const matches = found.flatMap((rec) => {

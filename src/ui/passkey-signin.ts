@@ -15,7 +15,7 @@ import { safeReturnTarget } from '../policy/return-target.ts';
 import { throttleKeys } from '../identity/throttle.ts';
 import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
 import { readCeremony } from '../web/ceremony-request.ts';
-import { admitStart, startSource } from './passkey-start-bounds.ts';
+import { startSource } from './passkey-start-bounds.ts';
 
 /** First-factor methods of a passkey sign-in: a hardware-bound key, the user verified on it (RFC 8176). */
 export const PASSKEY_AMR: readonly string[] = ['hwk', 'user'];
@@ -31,15 +31,12 @@ function addressKeys(ctx: RequestContext) {
 }
 
 /**
- * Ceremonies one address (an IPv6 client's /64, passkey-start-bounds.ts) may start per minute: enough for a busy NAT (the
- * page asks on every load, for the autofill offer), while one address alone
- * cannot take the gateway's pool of waiting challenges in its lifetime.
+ * Ceremonies one address (an IPv6 client's /64, passkey-start-bounds.ts) may
+ * start per minute: enough for a busy NAT (the page asks on every load, for the
+ * autofill offer). A start holds nothing in shared state, so this only bounds
+ * the work one address can ask for; it cannot keep anyone else out.
  */
 export const STARTS_PER_ADDRESS_PER_MINUTE = 600;
-/** Challenges waiting at once, whole gateway: what bounds shared state's memory (about 265 bytes each in memory, 5 MB in all). */
-export const PENDING_MAX = 20_000;
-/** Challenges waiting at once per browser (its sign-in session): tabs and reloads, not a loop. */
-export const PENDING_PER_BROWSER = 30;
 
 export async function passkeyOptions(ctx: RequestContext): Promise<void> {
   if (!passkeySignInOffered(ctx)) return sendJson(ctx, 404, { ok: false, code: 'unavailable' });
@@ -50,13 +47,7 @@ export async function passkeyOptions(ctx: RequestContext): Promise<void> {
   if (wait > 0) return throttled(wait);
   const addressKey = `passkey:start:${startSource(ctx.client.ip)}`;
   if (await svc.shared.incr(addressKey, 60_000) > STARTS_PER_ADDRESS_PER_MINUTE) return throttled(Math.max(1000, await svc.shared.ttl(addressKey)));
-  const sid = ctx.session!.sid;
-  const full = await admitStart(svc.shared, [
-    { key: `passkey:pending:browser:${sid}`, max: PENDING_PER_BROWSER },
-    { key: 'passkey:pending:all', max: PENDING_MAX },
-  ], svc.webauthn.challengeTtlMs, svc.now());
-  if (full > 0) return throttled(full);
-  const options = await svc.webauthn.discoverableOptions(sid);
+  const options = await svc.webauthn.discoverableOptions(ctx.session!.sid);
   sendJson(ctx, 200, { ok: true, options });
 }
 

@@ -1,24 +1,41 @@
-// The bound on waiting passkey challenges (src/ui/passkey-start-bounds.ts)
-// against each real shared state (memory, Redis), with small pools so the
-// limits are reached: a full pool refuses, a refused start is not counted, and
-// however starts fall in time, no more challenges are alive at once than the
-// pool holds.
+// What bounds passkey sign-in starts (src/ui/passkey-start-bounds.ts): the
+// source a per-address ceiling counts, as a table; and, against each real
+// shared state (memory, Redis), that a start holds nothing there, so no number
+// of starts can keep anyone else from signing in, while an answer is spent
+// once across instances, only by the browser that asked, and not at all when
+// shared state fails. Two WebAuthn services over one shared state and one
+// SQLite store are two instances; a software authenticator answers.
 
 import t, { type Test } from 'tap';
-import { admitStart, bucketsAt } from '../../src/ui/passkey-start-bounds.ts';
+import { startSource } from '../../src/ui/passkey-start-bounds.ts';
+import { createWebAuthn, type WebAuthnService } from '../../src/factors/webauthn.ts';
 import { createMemorySharedState } from '../../src/store/memory-shared-state.ts';
 import { createRedisSharedState } from '../../src/store/redis-shared-state.ts';
+import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import type { SharedState } from '../../src/store/shared-state.ts';
+import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import { REDIS_URL, requireRedis } from '../helpers/services.ts';
 import { dropRedisPrefix, randomPrefix } from '../scale/instances.ts';
 
-const WINDOW = 10_000;
+t.test('the source a per-address ceiling counts', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['192.0.2.7', '192.0.2.7'],
+    ['::ffff:192.0.2.7', '192.0.2.7'],
+    ['::FFFF:192.0.2.7', '192.0.2.7'],
+    ['2001:db8:1:2::1', '2001:db8:1:2::/64'],
+    ['2001:0db8:0001:0002:abcd:0:0:1', '2001:db8:1:2::/64'],
+    ['2001:db8:1:3::1', '2001:db8:1:3::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+  ];
+  for (const [ip, source] of cases) t.equal(startSource(ip), source, ip);
+});
 
-/**
- * A fresh, empty shared state of one kind, closed when `t` ends. The bounds
- * count by the time they are given (`at`), so Redis's own clock (key lifetimes)
- * does not enter: a bucket's key only has to outlive its two windows.
- */
+const ORIGIN = 'http://localhost:8080';
+const TTL = 10_000;
+const KEY = Buffer.alloc(32, 9);
+
+/** A fresh, empty shared state of one kind, closed when `t` ends; memory follows `now`, Redis its own clock. */
 type OpenShared = (t: Test, now: () => number) => Promise<SharedState>;
 
 const memory: OpenShared = async (t, now) => {
@@ -34,59 +51,128 @@ const redis: OpenShared = async (t) => {
   return shared;
 };
 
-t.test('memory shared state', async (t) => boundTests(t, memory));
+t.test('memory shared state', async (t) => challengeTests(t, memory));
 
 t.test('Redis shared state', async (t) => {
   if (!(await requireRedis(t))) return; // requireRedis said why, loudly (and fails under CI)
-  await boundTests(t, redis);
+  await challengeTests(t, redis);
 });
 
-async function boundTests(t: Test, open: OpenShared): Promise<void> {
+/**
+ * `shared` as the services see it, with every write's key recorded and a
+ * switch that makes every call fail (an unreachable shared state).
+ */
+function watched(shared: SharedState): { shared: SharedState; writes: string[]; down: (on: boolean) => void } {
+  const writes: string[] = [];
+  let isDown = false;
+  const wrap = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, write: boolean) => async (...a: A): Promise<R> => {
+    if (isDown) throw new Error('shared state unreachable');
+    if (write) writes.push(String(a[0]));
+    return fn(...a);
+  };
+  return {
+    writes,
+    down: (on) => { isDown = on; },
+    shared: {
+      ...shared,
+      get: wrap(shared.get, false),
+      ttl: wrap(shared.ttl, false),
+      set: wrap(shared.set, true),
+      setIfAbsent: wrap(shared.setIfAbsent, true),
+      take: wrap(shared.take, true),
+      delete: wrap(shared.delete, true),
+      incr: wrap(shared.incr, true),
+    },
+  };
+}
 
-  await t.test('a full pool refuses until its older bucket has lapsed; refused starts are not counted', async (t) => {
-    let now = 100_000;
-    const shared = await open(t, () => now);
-    const pool = [{ key: 'p', max: 5 }];
-    for (let i = 0; i < 5; i++) t.equal(await admitStart(shared, pool, WINDOW, now), 0, `start ${i + 1} admitted`);
-    t.equal(await admitStart(shared, pool, WINDOW, now + 1000), 9000, 'the sixth waits for its bucket to end');
-    for (let i = 0; i < 50; i++) await admitStart(shared, pool, WINDOW, now + 1000);
-    t.equal(await shared.get(`p:${bucketsAt(now, WINDOW).current}`), '5', 'refused starts left no count behind');
-    now += WINDOW;
-    t.equal(await admitStart(shared, pool, WINDOW, now), 10_000, 'the next bucket: those five may still be alive, so still full');
-    now += WINDOW;
-    t.equal(await admitStart(shared, pool, WINDOW, now), 0, 'two buckets on, all five have lapsed: admitted');
+async function challengeTests(t: Test, open: OpenShared): Promise<void> {
+  let now = 1_800_000_000_000;
+  const real = await open(t, () => now);
+  const w = watched(real);
+  const store = openSqliteStore(':memory:');
+  await store.migrate();
+  t.teardown(() => store.close());
+  const instance = (challengeKey = KEY) => createWebAuthn({ store, shared: w.shared, rpName: 'Gatehouse test', publicUrl: ORIGIN, now: () => now, challengeTtlMs: TTL, challengeKey });
+  const [one, two] = [instance(), instance()];
+  const alice = new SoftAuthenticator('localhost', ORIGIN);
+  const reg = await one.finishRegistration({ id: 'alice' }, alice.register(await one.registrationOptions({ id: 'alice', name: 'alice', displayName: 'Alice' }, 'passkey')), 'Key');
+  if (!reg.ok) throw new Error(reg.reason);
+
+  /** Starts a sign-in for browser `bind` on `start` and answers it on `finish`, the sign counter at `counter`. */
+  async function signIn(start: WebAuthnService, finish: WebAuthnService, bind: string, counter?: number) {
+    const options = await start.discoverableOptions(bind);
+    return finish.finishDiscoverable(bind, alice.assert(options.challenge, { counter }));
+  }
+
+  await t.test('starts hold nothing in shared state: a flood of them from a few browsers leaves a fresh browser its sign-in', async (t) => {
+    const before = w.writes.length;
+    // More starts than the pool of waiting challenges once held (20,000) in its 10-minute count, by 7 browsers.
+    for (let i = 0; i < 21_000; i++) await one.discoverableOptions(`flooder-${i % 7}`);
+    t.same(w.writes.slice(before), [], '21,000 starts wrote nothing');
+    w.down(true);
+    const offline = await two.discoverableOptions('fresh');
+    w.down(false);
+    t.match(offline, { challenge: String, userVerification: 'required' }, 'a start does not even need shared state');
+    const r = await signIn(one, two, 'fresh');
+    t.equal(r.ok && r.user, 'alice', 'a fresh browser signs in, started on one instance and answered on the other');
   });
 
-  await t.test('every pool must have room; a start counts in all of them', async (t) => {
-    const shared = await open(t, () => 0);
-    const all = { key: 'all', max: 4 };
-    t.equal(await admitStart(shared, [{ key: 'b1', max: 3 }, all], WINDOW, 0), 0);
-    t.equal(await admitStart(shared, [{ key: 'b1', max: 3 }, all], WINDOW, 0), 0);
-    t.equal(await admitStart(shared, [{ key: 'b1', max: 3 }, all], WINDOW, 0), 0);
-    t.ok(await admitStart(shared, [{ key: 'b1', max: 3 }, all], WINDOW, 0) > 0, 'browser 1 is full');
-    t.equal(await admitStart(shared, [{ key: 'b2', max: 3 }, all], WINDOW, 0), 0, 'browser 2 is served');
-    t.ok(await admitStart(shared, [{ key: 'b3', max: 3 }, all], WINDOW, 0) > 0, 'the whole pool is full: browser 3 is refused');
-    t.equal(await shared.get('b3:0'), null, 'and nothing was counted for it');
+  await t.test('an answer is spent once, across instances, even when two arrive at once', async (t) => {
+    const options = await one.discoverableOptions('sid-a');
+    const answer = alice.assert(options.challenge);
+    t.equal((await two.finishDiscoverable('sid-a', answer)).ok, true, 'answered on the other instance');
+    for (const svc of [one, two]) t.same(await svc.finishDiscoverable('sid-a', answer), { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'replayed: refused');
+    // A sign counter that never moves (synced passkeys): only single use stands between the two.
+    const synced = new SoftAuthenticator('localhost', ORIGIN);
+    const reg = await two.finishRegistration({ id: 'bob' }, synced.register(await one.registrationOptions({ id: 'bob', name: 'bob', displayName: 'Bob' }, 'passkey')), 'Key');
+    if (!reg.ok) throw new Error(reg.reason);
+    const zero = await one.discoverableOptions('sid-z');
+    const same = synced.assert(zero.challenge, { counter: 0 });
+    const both = await Promise.all([one.finishDiscoverable('sid-z', same), two.finishDiscoverable('sid-z', same)]);
+    t.equal(both.filter((r) => r.ok).length, 1, 'two answers at once on two instances: one signs in');
+    t.match(both.find((r) => !r.ok), { ok: false, reason: 'no pending sign-in (expired or already used)' });
   });
 
-  await t.test('however starts fall in time, no more challenges are alive at once than the pool holds', async (t) => {
-    let now = 0;
-    const shared = await open(t, () => now);
-    const max = 7;
-    const started: number[] = [];
-    let seed = 42;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-    let peak = 0;
-    for (let i = 0; i < 3000; i++) {
-      now += Math.floor(random() * 600);
-      if ((await admitStart(shared, [{ key: 'g', max }], WINDOW, now)) === 0) started.push(now);
-      // A challenge lives WINDOW ms (the ceremony's timeout).
-      const alive = started.filter((at) => at > now - WINDOW).length;
-      peak = Math.max(peak, alive);
-    }
-    t.equal(peak, max, `at most ${max} alive at once, and the pool is used up to its size`);
-    // Counting by bucket costs capacity (a full bucket also blocks the next): about max per two windows at worst.
-    const floor = Math.floor(now / WINDOW / 3) * max;
-    t.ok(started.length >= floor, `${started.length} of 3000 starts admitted over ${Math.round(now / WINDOW)} windows (at least ${floor}): the pool is not left idle`);
+  await t.test('only the browser that asked can spend it; another learns nothing and cancels nothing', async (t) => {
+    const options = await one.discoverableOptions('sid-right');
+    const answer = alice.assert(options.challenge);
+    const before = w.writes.length;
+    t.same(await two.finishDiscoverable('sid-wrong', answer), { ok: false, reason: 'the sign-in was started by another browser' });
+    t.same(w.writes.slice(before), [], 'nothing spent');
+    t.equal((await two.finishDiscoverable('sid-right', answer)).ok, true, 'the browser that asked still signs in');
+    const elsewhere = instance(Buffer.alloc(32, 10));
+    const theirs = await elsewhere.discoverableOptions('sid-x');
+    t.same(await one.finishDiscoverable('sid-x', alice.assert(theirs.challenge)), { ok: false, reason: 'the sign-in was started by another browser' },
+      'an instance with another key: its challenges are refused here (every instance needs the same factors.encryption_key)');
+  });
+
+  await t.test('a challenge lapses with the ceremony, spending nothing', async (t) => {
+    const options = await one.discoverableOptions('sid-slow');
+    now += TTL;
+    const before = w.writes.length;
+    t.same(await two.finishDiscoverable('sid-slow', alice.assert(options.challenge)), { ok: false, reason: 'no pending sign-in (expired or already used)' });
+    t.same(w.writes.slice(before), [], 'nothing written');
+  });
+
+  await t.test('the mark that spends an answer outlives its challenge', async (t) => {
+    const options = await one.discoverableOptions('sid-late');
+    now += TTL - 1;
+    const answer = alice.assert(options.challenge);
+    t.equal((await one.finishDiscoverable('sid-late', answer)).ok, true, 'answered in its last millisecond');
+    const mark = w.writes.at(-1)!;
+    t.match(mark, /^webauthn:disc-spent:/);
+    t.ok(await real.ttl(mark) > 0, 'the mark is there');
+    t.same(await two.finishDiscoverable('sid-late', answer), { ok: false, reason: 'no pending sign-in (expired or already used)' });
+  });
+
+  await t.test('shared state unreachable: an answer is refused (fails closed), and spent nothing', async (t) => {
+    const options = await one.discoverableOptions('sid-down');
+    const answer = alice.assert(options.challenge);
+    w.down(true);
+    await t.rejects(two.finishDiscoverable('sid-down', answer), /shared state unreachable/, 'refused with the error');
+    w.down(false);
+    t.equal((await one.finishDiscoverable('sid-down', answer)).ok, true, 'once it is back, the same answer signs in, once');
+    t.same(await two.finishDiscoverable('sid-down', answer), { ok: false, reason: 'no pending sign-in (expired or already used)' });
   });
 }
