@@ -18,7 +18,7 @@ import { upstreamTarget, urlTranslation, type Route } from '../policy/route-tabl
 import { hostOnly, judge, needsBody, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
 import { formOverrides, headerOverrides, isEncodedBody, isFormBody, joinOverrides } from '../policy/method-override.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
-import { forwardRequest, type ForwardHandle } from '../proxy/forward.ts';
+import { forwardRequest, type ForwardHandle, type ForwardListener, type UpstreamFailure } from '../proxy/forward.ts';
 import { answerAndClose, proxyUpgrade } from '../proxy/websocket.ts';
 import { readCookie } from '../proxy/cookies.ts';
 import { refreshedSessionCookie } from '../web/page-session.ts';
@@ -68,6 +68,44 @@ export function newRequestId(req: IncomingMessage, viaTrustedProxy: boolean): st
 const BOOT_ID = randomBytes(6).toString('base64url');
 let requestCounter = 0;
 
+/** What a request's close (its log line, an exchange still running) needs, filled in as the request goes. */
+interface Track { routeId: string | undefined; bytes: number; exchange: ForwardHandle | undefined }
+
+/** What the upstream exchange of one request reports to (proxy/forward.ts): one object, no closures per request. */
+class UpstreamListener implements ForwardListener {
+  readonly #started = performance.now();
+  readonly #ctx: RequestContext;
+  readonly #route: Route;
+  readonly #track: Track;
+  readonly onHeaders: ForwardListener['onHeaders'];
+
+  constructor(ctx: RequestContext, route: Route, track: Track, onHeaders: ForwardListener['onHeaders']) {
+    this.#ctx = ctx;
+    this.#route = route;
+    this.#track = track;
+    this.onHeaders = onHeaders;
+  }
+
+  discardRest(): void {
+    discardRest(this.#ctx);
+  }
+
+  onDone(r: { status: number; bytes: number; failure?: UpstreamFailure; error?: Error }): void {
+    this.#track.bytes = r.bytes;
+    const { svc, requestId } = this.#ctx;
+    const m = svc.metrics.forRoute(this.#route.id);
+    m.upstreamSeconds((performance.now() - this.#started) / 1000);
+    if (r.failure) {
+      m.upstreamError(r.failure);
+      svc.log.warn({ req_id: requestId, route: this.#route.id, failure: r.failure, err: r.error?.message }, 'upstream failure');
+    }
+  }
+
+  onFailure(_res: unknown, failure: UpstreamFailure): void {
+    errorPage(this.#ctx, failure === 'timeout' ? 504 : 502);
+  }
+}
+
 export function createGateway(svc: Services, current: () => Snapshot) {
   function logLine(ctx: RequestContext, status: number, route: string | undefined, bytes: number): void {
     const ms = performance.now() - ctx.started;
@@ -92,12 +130,14 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       path: '', query: '', session: null, cookie: undefined,
       started: performance.now(), log: {},
     };
-    let routeId: string | undefined;
-    let loggedBytes = 0;
-    // `on`, not `once`: a response closes once, and `once` costs a wrapper per request.
-    res.on('close', () => logLine(ctx, res.statusCode, routeId, loggedBytes));
-    // Whatever answered (the app, a page, Node itself), a body left unread is discarded within bounds.
-    res.on('finish', () => discardRest(ctx));
+    const track: Track = { routeId: undefined, bytes: 0, exchange: undefined };
+    // One listener per request (`on`, not `once`: a response closes once, and `once` costs a wrapper).
+    res.on('close', () => {
+      // Whatever answered (the app, a page, Node itself), a body left unread is discarded within bounds.
+      if (res.writableFinished) discardRest(ctx);
+      logLine(ctx, res.statusCode, track.routeId, track.bytes);
+      track.exchange?.clientClosed();
+    });
 
     if (req.rawHeaders.length > cfg.server.max_header_count * 2) return errorPage(ctx, 431);
     const twoTypes = ambiguousContentType(req.rawHeaders);
@@ -111,7 +151,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     const target = resolveTarget(snap, { target: req.url ?? '', host, via: 'proxy' });
     ctx.path = target.path;
     if (target.kind === 'refused') {
-      routeId = target.route?.id;
+      track.routeId = target.route?.id;
       if (target.status === 404) return errorPage(ctx, 404);
       ctx.log = { decision: 'deny', reason: target.reason };
       return errorPage(ctx, target.status);
@@ -133,7 +173,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     }
 
     if (target.kind === 'reserved') {
-      routeId = 'gatehouse';
+      track.routeId = 'gatehouse';
       try {
         return await handleReserved(ctx);
       } catch (err) {
@@ -146,7 +186,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     }
 
     const route = target.route!;
-    routeId = route.id;
+    track.routeId = route.id;
     const norm = target;
     const resume = splitResume(norm.query);
     let stash: Stash | null = null;
@@ -230,14 +270,14 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         if (stash) {
           svc.log.info({ req_id: ctx.requestId, user: stash.u, method: stash.m }, 'replaying stashed request');
           const refreshed = await refreshedSessionCookie(ctx);
-          return proxy(ctx, route, stash.p, (bytes) => { loggedBytes = bytes; }, stash, refreshed ? { 'set-cookie': refreshed } : undefined);
+          return proxy(ctx, route, stash.p, track, stash, refreshed ? { 'set-cookie': refreshed } : undefined);
         }
         {
           // upstream_form: the app's logout_path ends the gateway session too (the app still gets its cookie to end its own).
           // Otherwise an active session slides its idle deadline (re-sealed about once a minute, not per request).
           const refreshing = isLogoutRequest(ctx, route) ? endGatewaySession(ctx) : refreshedSessionCookie(ctx);
           const cookie = refreshing === undefined ? undefined : await refreshing;
-          return proxy(ctx, route, norm.forwardPath + ctx.query, (bytes) => { loggedBytes = bytes; }, undefined, cookie && cookie.length > 0 ? { 'set-cookie': cookie } : undefined);
+          return proxy(ctx, route, norm.forwardPath + ctx.query, track, undefined, cookie && cookie.length > 0 ? { 'set-cookie': cookie } : undefined);
         }
     }
   }
@@ -279,7 +319,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
    * No promise unless the headers need shared state (upstream_form's app cookies): the usual
    * allowed request goes out without a microtask.
    */
-  function proxy(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, stash?: Stash, extraHeaders?: Record<string, string | string[]>): void | Promise<void> {
+  function proxy(ctx: RequestContext, route: Route, target: string, track: Track, stash?: Stash, extraHeaders?: Record<string, string | string[]>): void | Promise<void> {
     const { req, snap } = ctx;
     const stashBody = stash ? Buffer.from(stash.b, 'base64') : ctx.form?.body;
     let built: string[] | Promise<string[]>;
@@ -300,8 +340,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     } catch (err) {
       return headersFailed(ctx, err);
     }
-    if (built instanceof Promise) return built.then((headers) => send(ctx, route, target, onBytes, headers, stashBody, stash, extraHeaders), (err: unknown) => headersFailed(ctx, err));
-    send(ctx, route, target, onBytes, built, stashBody, stash, extraHeaders);
+    if (built instanceof Promise) return built.then((headers) => send(ctx, route, target, track, headers, stashBody, stash, extraHeaders), (err: unknown) => headersFailed(ctx, err));
+    send(ctx, route, target, track, built, stashBody, stash, extraHeaders);
   }
 
   function headersFailed(ctx: RequestContext, err: unknown): void {
@@ -311,11 +351,10 @@ export function createGateway(svc: Services, current: () => Snapshot) {
   }
 
   /** Sends the request with its upstream headers built. */
-  function send(ctx: RequestContext, route: Route, target: string, onBytes: (n: number) => void, headers: string[], stashBody: Buffer | undefined, stash?: Stash, extraHeaders?: Record<string, string | string[]>): void {
+  function send(ctx: RequestContext, route: Route, target: string, track: Track, headers: string[], stashBody: Buffer | undefined, stash?: Stash, extraHeaders?: Record<string, string | string[]>): void {
     const { req, res, snap } = ctx;
     const hasBody = !stashBody && hasRequestBody(req);
     if (hasBody && !admitBody(ctx)) return;
-    const started = performance.now();
     const exchange = forwardRequest(res, {
       pool: svc.pools.get(route.upstreamOrigin),
       method: stash?.m ?? req.method ?? 'GET',
@@ -330,19 +369,9 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       translate: urlTranslation(route),
       extraHeaders,
       privateAnswer: ctx.session?.user !== undefined,
-      discardRest: () => discardRest(ctx),
-      onHeaders: snap.config.identity.source === 'upstream_form' ? (out) => appCookiesFollowSession(ctx, out) : undefined,
-      onDone(r) {
-        onBytes(r.bytes);
-        const m = svc.metrics.forRoute(route.id);
-        m.upstreamSeconds((performance.now() - started) / 1000);
-        if (r.failure) m.upstreamError(r.failure);
-        if (r.failure) svc.log.warn({ req_id: ctx.requestId, route: route.id, failure: r.failure, err: r.error?.message }, 'upstream failure');
-      },
-      onFailure(_res, failure) {
-        errorPage(ctx, failure === 'timeout' ? 504 : 502);
-      },
+      listener: new UpstreamListener(ctx, route, track, snap.config.identity.source === 'upstream_form' ? (out) => appCookiesFollowSession(ctx, out) : undefined),
     });
+    track.exchange = exchange;
     if (hasBody) watchBody(ctx, exchange);
   }
 
