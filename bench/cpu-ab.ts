@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 // run.ts first: it and peers.ts import each other, and run.ts's scenario list needs peers.ts evaluated.
 import { gatewayScenario } from './run.ts';
 import { ROOT, signInCookie, spawnListening, type BenchContext, type Target } from './harness.ts';
-import { interleave, median } from './interleaved.ts';
+import { interleave, median, sameClientRequest } from './interleaved.ts';
 import { bareProxyScenario } from './peers.ts';
 import { extractBuild } from './signin.ts';
 
@@ -43,6 +43,7 @@ const names = ['bare undici proxy', `gateway @${values.ref}`, 'gateway (this che
 const targets: Target[] = [];
 try {
   for (const s of scenarios) targets.push(await s.start(ctx));
+  sameClientRequest(targets, [true, false, false]);
   const samples = await interleave(targets, {
     rounds, durationSec, connections, warmupSec: 2,
     onRound: (r, round) => process.stderr.write(`round ${r}: ${round.map((s) => s.cpuUsPerReq?.toFixed(1)).join(' / ')} µs/req\n`),

@@ -55,6 +55,20 @@ export async function interleave(targets: Target[], o: InterleaveOptions): Promi
   return samples;
 }
 
+/**
+ * Every target gets the same request: the peers (nginx, the bare proxy) are sent
+ * the signed-in browser's headers (its session cookie) that a gateway target
+ * was, and forward them as any proxy would. Without this the peers proxied a
+ * request ~550 bytes shorter than the gateway's and its upstream request carried none of them.
+ */
+export function sameClientRequest(targets: Target[], peers: readonly boolean[]): void {
+  const browser = targets.find((t, i) => !peers[i] && t.headers !== undefined && Object.keys(t.headers).length > 0)?.headers;
+  if (browser === undefined) return;
+  targets.forEach((t, i) => {
+    if (peers[i] && t.headers === undefined) t.headers = { ...browser };
+  });
+}
+
 // --- pure: medians, per-round ratios, the acceptance checks --------------------------
 
 export function median(xs: number[]): number {

@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { interleave, interleavedJson, formatInterleaved, sample, summarize, type InterleavedReport } from './interleaved.ts';
+import { interleave, interleavedJson, formatInterleaved, sameClientRequest, sample, summarize, type InterleavedReport } from './interleaved.ts';
 import { twoInstancesScenario } from './scale.ts';
 import { bareProxyScenario, nginxScenario } from './peers.ts';
 import { DEFAULT_SIGNIN_BASELINE, extractBuild, signInLoad } from './signin.ts';
@@ -185,6 +185,7 @@ async function measureInterleaved(selected: Scenario[], ctx: BenchContext, o: Ru
       process.stderr.write(`bench: starting ${s.name}\n`);
       targets.push(await s.start(ctx));
     }
+    sameClientRequest(targets, selected.map((s) => s.peer !== undefined));
     process.stderr.write(`bench: ${o.warmupSec}s warm-up each, then ${o.rounds} rounds × ${selected.length} targets × ${o.durationSec}s, ${o.connections} connections\n`);
     const samples = await interleave(targets, {
       ...o,

@@ -6,8 +6,8 @@ import http from 'node:http';
 import { benchHttp, findWrk, parseWrkOutput, percentile, wrkArgs } from '../../bench/proxy.ts';
 import { startBenchUpstream, BENCH_PAGE } from '../../bench/upstream.ts';
 import { formatTable, summaryJson, unmatchedRules } from '../../bench/run.ts';
-import { baseGatewayConfig, mergeConfig } from '../../bench/harness.ts';
-import { formatInterleaved, interleavedJson, median, roundRatios, summarize, type InterleavedRow, type Sample } from '../../bench/interleaved.ts';
+import { baseGatewayConfig, mergeConfig, type Target } from '../../bench/harness.ts';
+import { formatInterleaved, interleavedJson, median, roundRatios, sameClientRequest, summarize, type InterleavedRow, type Sample } from '../../bench/interleaved.ts';
 
 t.test('percentile (nearest rank)', async (t) => {
   const cases: [number[], number, number][] = [
@@ -136,4 +136,22 @@ t.test('interleaved rounds: medians, per-round ratios, issue 15 checks', async (
   t.same(json.targets[3].rps_vs_nginx, { median: 0.6, min: 0.5, max: 0.6 });
   t.equal(json.checks.length, 3);
   t.same(roundRatios([s(1, 1)], [s(1, 1)], (x) => x.cpuUsPerReq), undefined, 'no CPU figures, no ratio');
+});
+
+t.test('sameClientRequest: peers are sent the signed-in browser\'s headers, nothing else changes', async (t) => {
+  const stop = async () => {};
+  const cookie = { cookie: 'gatehouse=sealed' };
+  const targets: Target[] = [
+    { url: 'http://nginx/', stop },
+    { url: 'http://bare/', stop },
+    { url: 'http://gateway-anonymous/', stop, headers: {} },
+    { url: 'http://gateway/', stop, headers: cookie },
+    { url: 'http://own/', stop, headers: { cookie: 'own' } },
+  ];
+  sameClientRequest(targets, [true, true, false, false, true]);
+  t.same(targets.map((x) => x.headers), [cookie, cookie, {}, cookie, { cookie: 'own' }]);
+  t.not(targets[0].headers, cookie, 'a copy, not the gateway\'s object');
+  const alone: Target[] = [{ url: 'http://nginx/', stop }];
+  sameClientRequest(alone, [true]);
+  t.equal(alone[0].headers, undefined, 'no gateway with a session: nothing to copy');
 });
