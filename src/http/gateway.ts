@@ -329,6 +329,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         isOwned: snap.isOwned,
         sessionCookieName: svc.sessions.cookieName,
         upstreamHost: route.upstreamHost,
+        transportHost: route.upstreamHost,
         preserveHost: route.preserve_host,
         strip: route.stripHeaders,
         forwardedFor: ctx.client.forwardedFor,

@@ -28,6 +28,12 @@ export interface UpstreamHeaderInput {
   requestId: string;
   /** Identity headers to inject, as [name, value] pairs (already built). */
   identity: readonly string[];
+  /**
+   * The Host the transport sends by itself when none is given (undici: the
+   * upstream's own authority, which is `upstreamHost`): a Host equal to it is
+   * left to the transport, which then skips checking it again per request.
+   */
+  transportHost?: string;
   /** Keep Upgrade/Connection for a WebSocket handshake. */
   upgrade?: boolean;
   /** routes[].strip_headers (canonical names): headers the app would read as an action the policy does not see. */
@@ -81,8 +87,9 @@ export function buildUpstreamHeaders(i: UpstreamHeaderInput): string[] {
     out.push(name, raw[k + 1]);
   }
   if (i.upgrade) out.push('connection', 'upgrade');
+  const host = i.preserveHost ? i.forwardedHost : i.upstreamHost;
+  if (host !== i.transportHost) out.push('host', host);
   out.push(
-    'host', i.preserveHost ? i.forwardedHost : i.upstreamHost,
     'x-forwarded-for', i.forwardedFor,
     'x-forwarded-proto', i.forwardedProto,
     'x-forwarded-host', i.forwardedHost,

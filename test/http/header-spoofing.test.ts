@@ -147,6 +147,7 @@ t.test('untrusted peer: X-Forwarded-*, Forwarded and X-Real-IP are replaced', as
   t.same(values('x-forwarded-for'), ['127.0.0.1'], 'the real peer, alone');
   t.same(values('x-forwarded-proto'), ['http']);
   t.same(values('x-forwarded-host'), [`localhost:${f.port}`]);
+  t.same(values('host'), [`127.0.0.1:${portal.port}`], 'one Host, the upstream\'s own (the client addressed localhost)');
   t.same(values('forwarded'), []);
   t.same(values('x-real-ip'), []);
   t.same(values('x-forwarded-port'), []);

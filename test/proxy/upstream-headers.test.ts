@@ -182,6 +182,19 @@ t.test('buildUpstreamHeaders: forwarding headers are replaced, never appended', 
   t.same(preserved.get('host'), ['portal.example.com'], 'preserve_host sends the host the client addressed (resolved)');
 });
 
+t.test('buildUpstreamHeaders: a Host the transport sends by itself is left to it, any other is sent', async (t) => {
+  const cases: Array<[string, Partial<UpstreamHeaderInput>, string[] | undefined]> = [
+    ['the upstream authority, which the transport sends', { transportHost: '127.0.0.1:8081' }, undefined],
+    ['no transport default', {}, ['127.0.0.1:8081']],
+    ['preserve_host: the client-facing host differs from the transport\'s', { transportHost: '127.0.0.1:8081', preserveHost: true }, ['portal.example.com']],
+    ['another transport default', { transportHost: 'other:1' }, ['127.0.0.1:8081']],
+  ];
+  for (const [name, over, host] of cases) {
+    const out = byName(buildUpstreamHeaders(input(['Host', 'evil.example'], over)));
+    t.same(out.get('host'), host, name);
+  }
+});
+
 t.test('buildUpstreamHeaders: the gateway cookie is removed from Cookie', async (t) => {
   const table: [string, string | undefined][] = [
     ['__gatehouse=sealed', undefined],
