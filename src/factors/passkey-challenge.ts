@@ -47,6 +47,7 @@ export function openChallenge(key: Buffer, bind: string, challenge: string, now:
   const expires = bytes.subarray(NONCE_BYTES, NONCE_BYTES + TIME_BYTES);
   if (!timingSafeEqual(bytes.subarray(NONCE_BYTES + TIME_BYTES), macOf(key, nonce, expires, bind))) return { ok: false, why: 'foreign' };
   const expiresAt = expires.readUIntBE(0, TIME_BYTES);
-  if (now >= expiresAt) return { ok: false, why: 'expired' };
+  // Written so that a clock reading NaN refuses (fails closed) rather than accepts.
+  if (!(now < expiresAt)) return { ok: false, why: 'expired' };
   return { ok: true, nonce: nonce.toString('base64url'), expiresAt };
 }

@@ -212,6 +212,8 @@ const regKey = (user: string): string => `webauthn:reg:${user}`;
 const authKey = (user: string): string => `webauthn:auth:${user}`;
 // A passkey sign-in's challenge, once answered, by its nonce (two tabs of one browser each have their own).
 const discSpentKey = (nonce: string): string => `webauthn:disc-spent:${nonce}`;
+/** How far instances' clocks may differ while a spent passkey sign-in challenge still cannot be answered again (as totp.ts allows). */
+const SPENT_SKEW_MS = 60_000;
 const DISCOVERABLE_REFUSALS = {
   malformed: 'malformed client data',
   foreign: 'the sign-in was started by another browser',
@@ -413,8 +415,10 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
       const opened = openChallenge(challengeKey, bind, challenge, now());
       if (!opened.ok) return { ok: false, reason: DISCOVERABLE_REFUSALS[opened.why] };
       // Spent before the answer is verified, as the other ceremonies take theirs: one try per challenge.
-      // The mark outlives the challenge (given out before it is spent, for at most ttl).
-      if (!(await shared.setIfAbsent(discSpentKey(opened.nonce), '1', ttl))) return { ok: false, reason: DISCOVERABLE_REFUSALS.expired };
+      // The mark lives as long as the challenge has left on this clock, plus what another instance's
+      // clock may be behind it: until then some instance still takes the challenge.
+      const spentFor = opened.expiresAt - now() + SPENT_SKEW_MS;
+      if (!(await shared.setIfAbsent(discSpentKey(opened.nonce), '1', spentFor))) return { ok: false, reason: DISCOVERABLE_REFUSALS.expired };
       if (body.response.userHandle === undefined) return { ok: false, reason: 'the credential named no user (not a passkey)' };
       const found = await store.factorsByCredentialId(body.id);
       const matches = found.flatMap((rec) => {

@@ -26,6 +26,7 @@ const cases: Array<[string, { key?: Buffer; bind?: string; challenge?: string; n
   ['its browser, before it lapses', {}, { ok: true, nonce: NONCE.toString('base64url'), expiresAt: EXPIRES }],
   ['its browser, the last millisecond', { now: EXPIRES - 1 }, { ok: true, nonce: NONCE.toString('base64url'), expiresAt: EXPIRES }],
   ['its browser, when it lapses', { now: EXPIRES }, { ok: false, why: 'expired' }],
+  ['its browser, a clock that reads NaN (fails closed)', { now: NaN }, { ok: false, why: 'expired' }],
   ['another browser', { bind: 'sid-b' }, { ok: false, why: 'foreign' }],
   ['another browser, after it lapsed: told as another browser', { bind: 'sid-b', now: EXPIRES + 1 }, { ok: false, why: 'foreign' }],
   ['a session id that extends its own', { bind: 'sid-ab' }, { ok: false, why: 'foreign' }],

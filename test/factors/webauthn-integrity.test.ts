@@ -139,3 +139,28 @@ t.test('passkey sign-in: another browser holding the challenge cannot spend it',
   t.equal(r.ok && r.user, 'dave', 'the browser that asked still signs in with it');
   t.same(await svc.finishDiscoverable('right', answer), { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'then it is spent');
 });
+
+t.test('passkey sign-in: the spent mark outlives the challenge on every instance, clocks a little apart', async (t) => {
+  // Two instances share one shared state; the one that gave the challenge out runs 30 s ahead
+  // of the one that is answered, so the challenge lapses 30 s later on the second one's clock.
+  const store = openSqliteStore(':memory:');
+  await store.migrate();
+  let real = 1_800_000_000_000;
+  const shared = createMemorySharedState({ now: () => real });
+  t.teardown(async () => { await shared.close(); await store.close(); });
+  const key = Buffer.alloc(32, 5);
+  const ahead = createWebAuthn({ store, shared, rpName: 'Gatehouse test', publicUrl: ORIGIN, challengeKey: key, now: () => real + 30_000 });
+  const behind = createWebAuthn({ store, shared, rpName: 'Gatehouse test', publicUrl: ORIGIN, challengeKey: key, now: () => real });
+  // Counter 0 throughout (a synced passkey): only the spent mark stops a replay.
+  const auth = new SoftAuthenticator('localhost', ORIGIN);
+  if (!(await enroll(behind, 'erin', auth)).ok) throw new Error('registration failed');
+  const options = await ahead.discoverableOptions('sid');
+  const answer = auth.assert(options.challenge, { counter: 0 });
+  const r = await behind.finishDiscoverable('sid', answer);
+  t.equal(r.ok && r.user, 'erin', 'answered at once, on the instance behind');
+  real += 5 * 60_000 + 10_000; // past the ceremony's 5 minutes, within the 30 s the challenge still has there
+  t.same(await behind.finishDiscoverable('sid', answer), { ok: false, reason: 'no pending sign-in (expired or already used)' },
+    'replayed while that instance still takes the challenge: refused, it is spent');
+  real += 30_000;
+  t.same(await behind.finishDiscoverable('sid', answer), { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'and later, lapsed everywhere');
+});
