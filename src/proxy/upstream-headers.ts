@@ -54,15 +54,23 @@ function connectionTokens(raw: readonly string[]): Set<string> | undefined {
   return tokens;
 }
 
-/** Removes the gateway's cookie(s) from a Cookie header value; undefined when nothing is left. */
+/** Removes the gateway's cookie(s) from a Cookie header value; undefined when nothing is left. One pass, no arrays (every signed-in request goes through it). */
 export function withoutCookie(cookieHeader: string, name: string): string | undefined {
   if (!cookieHeader.includes(name)) return cookieHeader;
-  const kept = cookieHeader.split(';').filter((part) => {
+  const dotted = `${name}.`;
+  const device = `${name}_device`;
+  let out = '';
+  for (let start = 0; start <= cookieHeader.length;) {
+    let end = cookieHeader.indexOf(';', start);
+    if (end === -1) end = cookieHeader.length;
+    const part = cookieHeader.slice(start, end).trim();
+    start = end + 1;
+    if (part === '') continue;
     const eq = part.indexOf('=');
-    const key = (eq === -1 ? part : part.slice(0, eq)).trim();
-    return key !== name && !key.startsWith(`${name}.`) && key !== `${name}_device`;
-  });
-  const out = kept.map((s) => s.trim()).filter(Boolean).join('; ');
+    const key = eq === -1 ? part : part.slice(0, eq).trim();
+    if (key === name || key.startsWith(dotted) || key === device) continue;
+    out = out === '' ? part : `${out}; ${part}`;
+  }
   return out || undefined;
 }
 

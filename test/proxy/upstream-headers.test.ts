@@ -204,6 +204,14 @@ t.test('buildUpstreamHeaders: the gateway cookie is removed from Cookie', async 
     ['__gatehouse_device=d; keep=1', 'keep=1'],
     ['x__gatehouse=1; __gatehousex=2', 'x__gatehouse=1; __gatehousex=2'],
     ['JSESSIONID=abc', 'JSESSIONID=abc'],
+    // Empty pairs, spaces and tabs, a name alone, the name as a value.
+    ['a=1;;b=2; __gatehouse=x', 'a=1; b=2'],
+    [' __gatehouse =x; flag; a=__gatehouse', 'flag; a=__gatehouse'],
+    ['__gatehouse=x;', undefined],
+    ['; ;__gatehouse=1 ; ', undefined],
+    ['__gatehouse', undefined],
+    [' __gatehouse.2 =y;b = 2 ', 'b = 2'],
+    ['\t__gatehouse=1;\tz=9', 'z=9'],
   ];
   for (const [cookie, want] of table) {
     t.equal(withoutCookie(cookie, '__gatehouse'), want, `withoutCookie(${cookie})`);
