@@ -2,10 +2,16 @@
 // no policy, no headers added. `npm run bench` runs it beside the gateway so
 // the gateway's cost is read as a ratio to what any Node proxy pays.
 //
-// Run: node bench/bare-proxy.ts --upstream http://127.0.0.1:PORT [--port 0]
-// Prints one JSON line {"port":N} on stdout once it listens.
+// `--workers N|auto` runs it under node:cluster, N processes sharing the listener
+// (auto: one per core), as `server.workers` runs the gateway: the Node floor for
+// that check.
+//
+// Run: node bench/bare-proxy.ts --upstream http://127.0.0.1:PORT [--port 0] [--workers N|auto]
+// Prints one JSON line {"port":N} on stdout once it (every worker) listens.
 
+import cluster from 'node:cluster';
 import http from 'node:http';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Pool, type Dispatcher } from 'undici';
 
@@ -42,12 +48,31 @@ export function startBareProxy(upstream: string, port: number): Promise<http.Ser
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, upstream: { type: 'string' } } });
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, upstream: { type: 'string' }, workers: { type: 'string', default: '1' } } });
   if (!values.upstream) throw new Error('--upstream URL is required');
-  const server = await startBareProxy(values.upstream, Number(values.port));
-  const address = server.address();
-  process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address !== null ? address.port : 0 })}\n`);
-  const stop = () => server.close(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  const workers = values.workers === 'auto' ? availableParallelism() : Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers: a whole number or auto, got ${values.workers}`);
+  const announce = (port: number) => process.stdout.write(`${JSON.stringify({ port })}\n`);
+  if (workers > 1 && cluster.isPrimary) {
+    // Workers that listen on port 0 under cluster share the one port the primary picks.
+    let listening = 0;
+    for (let i = 0; i < workers; i++) {
+      cluster.fork().on('listening', (address) => {
+        if (++listening === workers) announce(address.port);
+      });
+    }
+    const stop = () => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.kill();
+      process.exit(0);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  } else {
+    const server = await startBareProxy(values.upstream, Number(values.port));
+    const address = server.address();
+    if (workers === 1) announce(typeof address === 'object' && address !== null ? address.port : 0);
+    const stop = () => server.close(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  }
 }

@@ -46,7 +46,7 @@ export interface Scenario {
   /** The row the others are compared with ("vs direct"). */
   baseline?: boolean;
   /** The reference proxy ("vs nginx") or the Node floor (the bare undici proxy, "CPU × bare"). */
-  peer?: 'nginx' | 'node floor';
+  peer?: 'nginx' | 'node floor' | 'node floor, workers';
   /** The row an acceptance check of issue 15 reads (bench/interleaved.ts). */
   acceptance?: 'one worker' | 'workers auto';
   start(ctx: BenchContext): Promise<Target>;

@@ -101,7 +101,7 @@ export function roundRatios(a: Sample[], b: Sample[], metric: Metric): Spread | 
 
 export interface InterleavedRow {
   name: string;
-  peer?: 'nginx' | 'node floor';
+  peer?: 'nginx' | 'node floor' | 'node floor, workers';
   acceptance?: 'one worker' | 'workers auto';
   samples: Sample[];
 }
@@ -112,7 +112,11 @@ export interface InterleavedSummary {
   rpsVsNginx?: Spread; p99VsNginx?: Spread; cpuVsFloor?: Spread;
 }
 
-export interface Check { label: string; value: Spread | undefined; limit: number; atLeast: boolean; pass: boolean }
+export interface Check {
+  label: string; value: Spread | undefined; limit: number; atLeast: boolean; pass: boolean;
+  /** The same figure for the Node floor run the same way (the bare proxy; with workers, under node:cluster): what any Node proxy gets here. */
+  floor?: Spread;
+}
 
 export interface InterleavedReport { rows: InterleavedSummary[]; checks: Check[] }
 
@@ -120,6 +124,7 @@ export interface InterleavedReport { rows: InterleavedSummary[]; checks: Check[]
 export function summarize(rows: InterleavedRow[]): InterleavedReport {
   const nginx = rows.find((r) => r.peer === 'nginx');
   const floor = rows.find((r) => r.peer === 'node floor');
+  const floorWorkers = rows.findIndex((r) => r.peer === 'node floor, workers');
   const values = (r: InterleavedRow, m: Metric) => r.samples.map(m).filter((v): v is number => v !== undefined);
   const summaries = rows.map((r): InterleavedSummary => {
     const cpu = values(r, cpuPerReq);
@@ -131,14 +136,15 @@ export function summarize(rows: InterleavedRow[]): InterleavedReport {
     };
   });
   const of = (role: InterleavedRow['acceptance']) => summaries[rows.findIndex((r) => r.acceptance === role)];
-  const check = (label: string, value: Spread | undefined, limit: number, atLeast: boolean): Check =>
-    ({ label, value, limit, atLeast, pass: value !== undefined && (atLeast ? value.median >= limit : value.median <= limit) });
+  const check = (label: string, value: Spread | undefined, limit: number, atLeast: boolean, floorValue?: Spread): Check =>
+    ({ label, value, limit, atLeast, pass: value !== undefined && (atLeast ? value.median >= limit : value.median <= limit), ...(floorValue ? { floor: floorValue } : {}) });
+  const workersFloor = floorWorkers >= 0 ? summaries[floorWorkers] : undefined;
   const checks: Check[] = [];
   const auto = of('workers auto');
   const one = of('one worker');
   if (auto && nginx) {
-    checks.push(check('workers auto: req/s ÷ nginx', auto.rpsVsNginx, 0.5, true));
-    checks.push(check('workers auto: p99 ÷ nginx', auto.p99VsNginx, 2, false));
+    checks.push(check('workers auto: req/s ÷ nginx', auto.rpsVsNginx, 0.5, true, workersFloor?.rpsVsNginx));
+    checks.push(check('workers auto: p99 ÷ nginx', auto.p99VsNginx, 2, false, workersFloor?.p99VsNginx));
   }
   if (one && floor) checks.push(check('1 worker: CPU/req ÷ bare undici proxy', one.cpuVsFloor, 1.2, false));
   return { rows: summaries, checks };
@@ -152,7 +158,7 @@ export function formatInterleaved(report: InterleavedReport, o: { rounds: number
   const body = report.rows.map((r) => [r.name, r.rps.toFixed(0), r.p99.toFixed(2), r.cpuUsPerReq?.toFixed(1) ?? '', x(r.rpsVsNginx), x(r.p99VsNginx), x(r.cpuVsFloor)]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (row: string[]) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  const checks = report.checks.map((c) => `${c.pass ? 'PASS' : 'FAIL'}  ${c.label}: ${c.value === undefined ? 'not measured' : x(c.value)}, needs ${c.atLeast ? '≥' : '≤'} ${c.limit}`);
+  const checks = report.checks.map((c) => `${c.pass ? 'PASS' : 'FAIL'}  ${c.label}: ${c.value === undefined ? 'not measured' : x(c.value)}, needs ${c.atLeast ? '≥' : '≤'} ${c.limit}${c.floor ? ` (the Node floor, run the same way: ${x(c.floor)})` : ''}`);
   return [`medians of ${o.rounds} interleaved rounds × ${o.durationSec} s (ratios: median of per-round ratios, min–max)`,
     line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), '', ...checks].join('\n');
 }
@@ -167,6 +173,6 @@ export function interleavedJson(report: InterleavedReport, o: { rounds: number; 
       name: r.name, rps: r3(r.rps), p99_ms: r3(r.p99), cpu_us_per_request: r3(r.cpuUsPerReq),
       rps_vs_nginx: sp(r.rpsVsNginx), p99_vs_nginx: sp(r.p99VsNginx), cpu_vs_bare: sp(r.cpuVsFloor),
     })),
-    checks: report.checks.map((c) => ({ check: c.label, value: sp(c.value), limit: c.limit, pass: c.pass })),
+    checks: report.checks.map((c) => ({ check: c.label, value: sp(c.value), limit: c.limit, pass: c.pass, node_floor: sp(c.floor) })),
   });
 }

@@ -83,3 +83,13 @@ export const bareProxyScenario: Scenario = {
     return { url: `http://127.0.0.1:${proxy.port}/`, pids: [proxy.pid], stop: proxy.stop };
   },
 };
+
+/** The bare proxy under node:cluster with one worker per core: the Node floor for `server.workers: auto`. */
+export const bareProxyWorkersScenario: Scenario = {
+  name: 'bare undici proxy, workers auto (node:cluster)',
+  peer: 'node floor, workers',
+  start: async (ctx) => {
+    const proxy = await spawnListening([join(import.meta.dirname, 'bare-proxy.ts'), '--port', '0', '--workers', 'auto', '--upstream', ctx.upstreamUrl]);
+    return { url: `http://127.0.0.1:${proxy.port}/`, pids: [proxy.pid], stop: proxy.stop };
+  },
+};

@@ -28,7 +28,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { interleave, interleavedJson, formatInterleaved, sameClientRequest, sample, summarize, type InterleavedReport } from './interleaved.ts';
 import { twoInstancesScenario } from './scale.ts';
-import { bareProxyScenario, nginxScenario } from './peers.ts';
+import { bareProxyScenario, bareProxyWorkersScenario, nginxScenario } from './peers.ts';
 import { DEFAULT_SIGNIN_BASELINE, extractBuild, signInLoad } from './signin.ts';
 import type { BenchHttpResult, LoadTool } from './proxy.ts';
 import { existsSync } from 'node:fs';
@@ -109,6 +109,7 @@ export const SCENARIOS: Scenario[] = [
   directScenario,
   nginxScenario,
   bareProxyScenario,
+  bareProxyWorkersScenario,
   gatewayScenario('gateway, anonymous (policy none)'),
   gatewayScenario('gateway, signed-in session, 1 worker', { ...signedIn, acceptance: 'one worker' }),
   // server.workers (issue 15): a primary and one worker per core sharing the listener.

@@ -128,6 +128,11 @@ t.test('interleaved rounds: medians, per-round ratios, issue 15 checks', async (
   ], 'the limits are inclusive');
   const failing = summarize([rows[0], rows[1], { ...rows[3], samples: rows[3].samples.map((x) => s(x.result.rps / 2, x.result.p99 * 2, x.cpuUsPerReq)) }]);
   t.same(failing.checks.map((c) => c.pass), [false, false], 'half the req/s and twice the p99 fail; without a 1-worker row there is no CPU check');
+  const withFloor = summarize([...rows, { name: 'bare, workers', peer: 'node floor, workers', samples: [s(14000, 12, 90), s(7000, 25, 180), s(16000, 12, 75)] }]);
+  t.same(withFloor.checks.map((c) => c.floor), [{ median: 0.7, min: 16000 / 30000, max: 0.7 }, { median: 2.5, min: 2.4, max: 3 }, undefined],
+    'the workers checks carry the Node floor run with workers (req/s 0.7, 0.7, 0.53; p99 2.4, 2.5, 3); the CPU check none');
+  t.match(formatInterleaved(withFloor, { rounds: 3, durationSec: 3 }), /^PASS {2}workers auto: p99 ÷ nginx: 2\.00x \(1\.80–3\.00\), needs ≤ 2 \(the Node floor, run the same way: 2\.50x \(2\.40–3\.00\)\)$/m);
+  t.same(JSON.parse(interleavedJson(withFloor, { rounds: 3, durationSec: 3, warmupSec: 2, connections: 50 })).checks[1].node_floor, { median: 2.5, min: 2.4, max: 3 });
   const text = formatInterleaved(report, { rounds: 3, durationSec: 3 });
   t.match(text, /^auto\s+12000\s+12\.00\s+120\.0\s+0\.60x \(0\.50–0\.60\)\s+2\.00x \(1\.80–3\.00\)\s+1\.20x \(1\.20–1\.25\)$/m);
   t.match(text, /^PASS {2}workers auto: p99 ÷ nginx: 2\.00x \(1\.80–3\.00\), needs ≤ 2$/m);
