@@ -399,8 +399,8 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
         timeout: ttl,
         // Both factors at once: the device proves possession, the fingerprint or PIN the person.
         userVerification: 'required',
-        // Nothing is written: the challenge itself says whose it is and until when.
-        challenge: new Uint8Array(sealChallenge(challengeKey, bind, randomBytes(16), now() + ttl)),
+        // Nothing is written: the challenge itself says whose it is and until when (whole ms: a clock may read fractions).
+        challenge: new Uint8Array(sealChallenge(challengeKey, bind, randomBytes(16), Math.floor(now()) + ttl)),
       });
       return options;
     },

@@ -164,3 +164,16 @@ t.test('passkey sign-in: the spent mark outlives the challenge on every instance
   real += 30_000;
   t.same(await behind.finishDiscoverable('sid', answer), { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'and later, lapsed everywhere');
 });
+
+t.test('passkey sign-in: a clock that reads fractions of a millisecond still gives out challenges', async (t) => {
+  const store = openSqliteStore(':memory:');
+  await store.migrate();
+  const shared = createMemorySharedState({ now: () => 1_800_000_000_000.25 });
+  t.teardown(async () => { await shared.close(); await store.close(); });
+  const svc = createWebAuthn({ store, shared, rpName: 'Gatehouse test', publicUrl: ORIGIN, challengeKey: Buffer.alloc(32, 6), now: () => 1_800_000_000_000.25 });
+  const auth = new SoftAuthenticator('localhost', ORIGIN);
+  if (!(await enroll(svc, 'fay', auth)).ok) throw new Error('registration failed');
+  const options = await svc.discoverableOptions('sid');
+  const r = await svc.finishDiscoverable('sid', auth.assert(options.challenge, { counter: 1 }));
+  t.equal(r.ok && r.user, 'fay', 'given out and answered');
+});
