@@ -124,7 +124,6 @@ export interface InterleavedReport { rows: InterleavedSummary[]; checks: Check[]
 export function summarize(rows: InterleavedRow[]): InterleavedReport {
   const nginx = rows.find((r) => r.peer === 'nginx');
   const floor = rows.find((r) => r.peer === 'node floor');
-  const floorWorkers = rows.findIndex((r) => r.peer === 'node floor, workers');
   const values = (r: InterleavedRow, m: Metric) => r.samples.map(m).filter((v): v is number => v !== undefined);
   const summaries = rows.map((r): InterleavedSummary => {
     const cpu = values(r, cpuPerReq);
@@ -138,7 +137,7 @@ export function summarize(rows: InterleavedRow[]): InterleavedReport {
   const of = (role: InterleavedRow['acceptance']) => summaries[rows.findIndex((r) => r.acceptance === role)];
   const check = (label: string, value: Spread | undefined, limit: number, atLeast: boolean, floorValue?: Spread): Check =>
     ({ label, value, limit, atLeast, pass: value !== undefined && (atLeast ? value.median >= limit : value.median <= limit), ...(floorValue ? { floor: floorValue } : {}) });
-  const workersFloor = floorWorkers >= 0 ? summaries[floorWorkers] : undefined;
+  const workersFloor = summaries[rows.findIndex((r) => r.peer === 'node floor, workers')] as InterleavedSummary | undefined;
   const checks: Check[] = [];
   const auto = of('workers auto');
   const one = of('one worker');

@@ -18,7 +18,6 @@
 //   before this sign-in (the throttle's consecutive count, kept 24 h).
 // - new_device and risky_network are judged per decision (policy/risk.ts).
 
-import net from 'node:net';
 import type { RiskSignal } from '../config/sections/risk.ts';
 
 export const TRAVEL_KMH = 1000;
@@ -86,32 +85,4 @@ export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: numbe
   const dLon = (lon2 - lon1) * rad;
   const h = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2;
   return 2 * 6371 * Math.asin(Math.min(1, Math.sqrt(h)));
-}
-
-/** The client's network: `a.b.c.0/24` for IPv4 (IPv4-mapped IPv6 too), `x:y:z::/48` for IPv6; null when not an address. */
-export function networkOf(ip: string): string | null {
-  let addr = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
-  const zone = addr.indexOf('%');
-  if (zone !== -1) addr = addr.slice(0, zone);
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
-  if (mapped) addr = mapped[1];
-  if (net.isIPv4(addr)) return `${addr.split('.').slice(0, 3).join('.')}.0/24`;
-  if (!net.isIPv6(addr)) return null;
-  const groups = expandIPv6(addr);
-  return `${groups.slice(0, 3).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/48`;
-}
-
-/** The eight 16-bit groups of an IPv6 address, lower-case (an embedded IPv4 tail as two groups). */
-function expandIPv6(addr: string): string[] {
-  let a = addr.toLowerCase();
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(a);
-  if (v4) {
-    const [b1, b2, b3, b4] = v4.slice(1).map(Number);
-    a = `${a.slice(0, v4.index)}${((b1 << 8) | b2).toString(16)}:${((b3 << 8) | b4).toString(16)}`;
-  }
-  const [head, tail] = a.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail === undefined ? [] : tail ? tail.split(':') : [];
-  const fill = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
-  return [...left, ...fill, ...right];
 }

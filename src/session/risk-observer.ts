@@ -13,7 +13,8 @@
 
 import type { RiskAudit } from '../audit/events.ts';
 import type { RiskConfig } from '../config/types.ts';
-import { networkOf, observeSignIn, type Observed } from '../policy/risk-signals.ts';
+import { observeSignIn, type Observed } from '../policy/risk-signals.ts';
+import { networkOf } from '../policy/address-prefix.ts';
 import { decisionSignals, LIVE_SIGNALS, riskOutcome, scoreSignals, type CompiledRisk } from '../policy/risk.ts';
 import type { SignInPlace, Store } from '../store/types.ts';
 import type { GeoLocator, Located } from './geo-locator.ts';

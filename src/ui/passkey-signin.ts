@@ -15,7 +15,7 @@ import { safeReturnTarget } from '../policy/return-target.ts';
 import { throttleKeys } from '../identity/throttle.ts';
 import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
 import { readCeremony } from '../web/ceremony-request.ts';
-import { startSource } from './passkey-start-bounds.ts';
+import { addressSource } from '../policy/address-prefix.ts';
 
 /** First-factor methods of a passkey sign-in: a hardware-bound key, the user verified on it (RFC 8176). */
 export const PASSKEY_AMR: readonly string[] = ['hwk', 'user'];
@@ -31,7 +31,7 @@ function addressKeys(ctx: RequestContext) {
 }
 
 /**
- * Ceremonies one address (an IPv6 client's /64, passkey-start-bounds.ts) may
+ * Ceremonies one address (an IPv6 client's /64, policy/address-prefix.ts) may
  * start per minute: enough for a busy NAT (the page asks on every load, for the
  * autofill offer). A start holds nothing in shared state, so this only bounds
  * the work one address can ask for; it cannot keep anyone else out.
@@ -45,7 +45,7 @@ export async function passkeyOptions(ctx: RequestContext): Promise<void> {
   const throttled = (waitMs: number) => sendJson(ctx, 429, { ok: false, code: 'throttled', wait_seconds: Math.ceil(waitMs / 1000) });
   const wait = await svc.throttle.waiting(addressKeys(ctx));
   if (wait > 0) return throttled(wait);
-  const addressKey = `passkey:start:${startSource(ctx.client.ip)}`;
+  const addressKey = `passkey:start:${addressSource(ctx.client.ip)}`;
   if (await svc.shared.incr(addressKey, 60_000) > STARTS_PER_ADDRESS_PER_MINUTE) return throttled(Math.max(1000, await svc.shared.ttl(addressKey)));
   const options = await svc.webauthn.discoverableOptions(ctx.session!.sid);
   sendJson(ctx, 200, { ok: true, options });

@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { RequestContext } from './context.ts';
 import { anonymousSession, type SessionData } from '../session/session-data.ts';
 import { signIn, type SignIn, type SignInParty, type SignInResult } from '../session/sign-in.ts';
-import { networkOf, SESSIONS_LISTED, sessionRecord } from '../session/session-registry.ts';
+import { seenNetwork, SESSIONS_LISTED, sessionRecord } from '../session/session-registry.ts';
 import { deviceLabel, rememberedDevice } from './remembered-device.ts';
 import { assessSignIn, type SignInRisk } from '../session/risk-observer.ts';
 import { newCountryMessage } from '../identity/messages.ts';
@@ -43,7 +43,7 @@ export function refreshedSessionCookie(ctx: RequestContext): Promise<string | un
   const pending = ctx.svc.sessions.touch(s);
   // The session list's "last seen" moves with the cookie: at most once per slide interval, never on the request's path.
   if (pending && s.rid) {
-    ctx.svc.store.touchSession(s.rid, ctx.svc.now(), networkOf(ctx.client.ip)).catch((err: unknown) => {
+    ctx.svc.store.touchSession(s.rid, ctx.svc.now(), seenNetwork(ctx.client.ip)).catch((err: unknown) => {
       ctx.svc.log.warn({ err, req_id: ctx.requestId }, 'session list: last seen not recorded');
     });
   }

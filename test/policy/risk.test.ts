@@ -11,7 +11,8 @@ import { parseConfig } from '../../src/config/load.ts';
 import { buildSnapshot } from '../../src/http/snapshot.ts';
 import { decide, decideAfterAppSignIn, type DecideFacts } from '../../src/policy/decide.ts';
 import { compileRisk, describeRisk, riskOutcome, scoreSignals, type CompiledRisk } from '../../src/policy/risk.ts';
-import { distanceKm, networkOf, observeSignIn, type SignInObservation, type SignInPlace } from '../../src/policy/risk-signals.ts';
+import { distanceKm, observeSignIn, type SignInObservation, type SignInPlace } from '../../src/policy/risk-signals.ts';
+import { networkOf } from '../../src/policy/address-prefix.ts';
 import type { FactorCheck, SubjectFacts } from '../../src/policy/types.ts';
 import type { RiskSignal } from '../../src/config/types.ts';
 

@@ -2,11 +2,11 @@
 // and which registered sessions are still alive.
 
 import t from 'tap';
-import { liveSessions, networkOf, sessionRecord } from '../../src/session/session-registry.ts';
+import { liveSessions, seenNetwork, sessionRecord } from '../../src/session/session-registry.ts';
 import { signedInSession } from '../../src/session/session-data.ts';
 import type { SessionRecord } from '../../src/store/types.ts';
 
-t.test('networkOf: the client /24 or /48', async (t) => {
+t.test('seenNetwork: the client /24 or /48', async (t) => {
   const rows: Array<[string, string]> = [
     ['192.0.2.77', '192.0.2.0/24'],
     ['10.1.2.3', '10.1.2.0/24'],
@@ -21,7 +21,7 @@ t.test('networkOf: the client /24 or /48', async (t) => {
     ['', 'unknown'],
     ['not-an-ip', 'not-an-ip'],
   ];
-  for (const [ip, want] of rows) t.equal(networkOf(ip), want, ip || '(empty)');
+  for (const [ip, want] of rows) t.equal(seenNetwork(ip), want, ip || '(empty)');
 });
 
 t.test('sessionRecord: what a sign-in registers', async (t) => {

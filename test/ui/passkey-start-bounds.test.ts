@@ -1,4 +1,4 @@
-// What bounds passkey sign-in starts (src/ui/passkey-start-bounds.ts): the
+// What bounds passkey sign-in starts (src/ui/passkey-signin.ts): the
 // source a per-address ceiling counts, as a table; and, against each real
 // shared state (memory, Redis), that a start holds nothing there, so no number
 // of starts can keep anyone else from signing in, while an answer is spent
@@ -7,7 +7,7 @@
 // SQLite store are two instances; a software authenticator answers.
 
 import t, { type Test } from 'tap';
-import { startSource } from '../../src/ui/passkey-start-bounds.ts';
+import { addressSource } from '../../src/policy/address-prefix.ts';
 import { createWebAuthn, type WebAuthnService } from '../../src/factors/webauthn.ts';
 import { createMemorySharedState } from '../../src/store/memory-shared-state.ts';
 import { createRedisSharedState } from '../../src/store/redis-shared-state.ts';
@@ -28,7 +28,7 @@ t.test('the source a per-address ceiling counts', async (t) => {
     ['fe80::1%eth0', 'fe80:0:0:0::/64'],
     ['::1', '0:0:0:0::/64'],
   ];
-  for (const [ip, source] of cases) t.equal(startSource(ip), source, ip);
+  for (const [ip, source] of cases) t.equal(addressSource(ip), source, ip);
 });
 
 const ORIGIN = 'http://localhost:8080';
