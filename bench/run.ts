@@ -304,7 +304,8 @@ async function main(): Promise<number> {
   const o: RunOptions = {
     connections: Math.max(1, Math.floor(num(values.connections, 50, 'connections'))),
     durationSec: Math.max(1, num(values.duration, values.quick || interleaved ? 3 : 10, 'duration')),
-    warmupSec: num(values.warmup, values.quick ? 1 : 2, 'warmup'),
+    // 10 s: the gateway's code reaches its steady speed after 6-8 s of load, the bare proxy's after 2 (README, Performance).
+    warmupSec: num(values.warmup, values.quick ? 1 : 10, 'warmup'),
     tool: values.tool as LoadTool | undefined,
   };
   const all = [...SCENARIOS, ...(values['signin-baseline'] !== undefined ? baselineScenarios(values['signin-baseline']) : [])];
