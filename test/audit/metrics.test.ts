@@ -51,6 +51,16 @@ t.test('the exposition text carries every series after a few increments', async 
   t.match(m.contentType, /^text\/plain/);
 });
 
+t.test('the event-loop lag is still measured when sampled every 100 ms (an idle process wakes 10 times a second, not 100)', async (t) => {
+  const m = createMetrics();
+  await new Promise((r) => setTimeout(r, 250));
+  const until = Date.now() + 300;
+  while (Date.now() < until) { /* a blocked event loop */ }
+  await new Promise((r) => setTimeout(r, 250));
+  const max = Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(await m.text())?.[1]);
+  t.ok(max >= 0.1, `a 300 ms block shows in the lag's maximum (${max} s)`);
+});
+
 t.test('handle counts are folded in once per scrape, never twice', async (t) => {
   const m = createMetrics({ defaultMetrics: false });
   const app = m.forRoute('app');
