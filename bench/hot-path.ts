@@ -13,7 +13,7 @@ import { identityHeaders, makeIdentityHeaders, type IdentityHeaderSource } from 
 import { AssertionSigner } from '../src/identity/assertion.ts';
 import { createSecretBox } from '../src/store/secret-box.ts';
 import { createMemorySharedState } from '../src/store/memory-shared-state.ts';
-import { buildUpstreamHeaders } from '../src/proxy/upstream-headers.ts';
+import { buildClientHeaders, buildUpstreamHeaders } from '../src/proxy/upstream-headers.ts';
 import { ownedCanonicalMatcher, ownedHeaderMatcher } from '../src/proxy/owned-headers.ts';
 import { UPSTREAM_BUCKETS } from '../src/audit/metrics.ts';
 import { ArrayHistogram } from '../src/audit/array-histogram.ts';
@@ -106,6 +106,26 @@ function upstreamHeaders(): Pair {
   };
 }
 
+function clientHeaders(): Pair {
+  // What a keep-alive upstream answers with (the bench upstream, most app servers).
+  const headers = { 'content-type': 'text/html; charset=utf-8', 'content-length': '1187', date: 'Mon, 07 Dec 2026 13:00:00 GMT', connection: 'keep-alive', 'keep-alive': 'timeout=60' };
+  const input = { headers, upstreamOrigin: 'http://127.0.0.1:8081', publicOrigin: 'https://portal.example.com', sessionCookieName: 'gatehouse' };
+  const hop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate']);
+  // Before: every Connection value split into a Set (these headers need no other repair).
+  const before = () => {
+    const out: Record<string, string | string[]> = {};
+    let listed: Set<string> | undefined;
+    for (const t of String(headers.connection).split(',')) (listed ??= new Set()).add(t.trim().toLowerCase());
+    for (const name in headers) {
+      const value = headers[name as keyof typeof headers];
+      if (hop.has(name) || listed?.has(name)) continue;
+      out[name] = value;
+    }
+    return out;
+  };
+  return { name: 'answer headers (Connection: keep-alive)', before, after: () => buildClientHeaders(input) };
+}
+
 function listeners(): Pair {
   const res = new EventEmitter();
   const onDrain = () => {};
@@ -154,7 +174,7 @@ function histogram(): Pair {
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' } } });
 const rounds = Math.max(2, Number(values.rounds) || 15);
-const pairs = [await sessionLookup(), await identity(), upstreamHeaders(), listeners(), closeListener(), promises(), histogram()];
+const pairs = [await sessionLookup(), await identity(), upstreamHeaders(), clientHeaders(), listeners(), closeListener(), promises(), histogram()];
 process.stdout.write(`${'step'.padEnd(44)} ${'before ns'.padStart(10)} ${'after ns'.padStart(10)} ${'after/before'.padStart(13)}\n`);
 for (const p of pairs) {
   // Interleaved, so drift on the shared machine hits both sides alike.

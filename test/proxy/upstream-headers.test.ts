@@ -259,6 +259,26 @@ t.test('rewriteLocation: the upstream origin becomes the public origin', async (
   t.equal(rewriteLocation('http://app.internal:80/x', 'http://app.internal', pub), 'https://portal.example.com/x', 'explicit default port');
 });
 
+t.test('buildClientHeaders: names listed in Connection are hop-by-hop, in any case and spelling', async (t) => {
+  const base = { upstreamOrigin: 'http://127.0.0.1:8081', publicOrigin: 'https://portal.example.com', sessionCookieName: '__gatehouse' };
+  const table: [string, string | string[], string[], string[]][] = [
+    // Connection value, names that go, names that stay (besides it)
+    ['keep-alive alone', 'keep-alive', ['keep-alive'], ['x-a', 'x-b', 'content-type']],
+    ['close alone', 'close', [], ['x-a', 'x-b', 'content-type']],
+    ['keep-alive and a name', 'keep-alive, X-A', ['keep-alive', 'x-a'], ['x-b', 'content-type']],
+    ['close and a name', 'close,x-b', ['x-b'], ['x-a', 'content-type']],
+    ['capitalized', 'Keep-Alive', ['keep-alive'], ['x-a', 'x-b']],
+    ['two Connection headers', ['keep-alive', 'x-a'], ['keep-alive', 'x-a'], ['x-b']],
+    ['empty tokens', ' , ,x-a,', ['x-a'], ['x-b', 'content-type']],
+  ];
+  for (const [label, connection, gone, kept] of table) {
+    const out = buildClientHeaders({ ...base, headers: { connection, 'keep-alive': 'timeout=5', 'x-a': '1', 'x-b': '2', 'content-type': 'text/html' } });
+    t.notOk('connection' in out, `${label}: Connection itself goes`);
+    for (const g of gone) t.notOk(g in out, `${label}: ${g} goes`);
+    for (const k of kept) t.ok(k in out, `${label}: ${k} stays`);
+  }
+});
+
 t.test('buildClientHeaders: hop-by-hop out, Location rewritten, gateway cookies refused, internal Domain dropped', async (t) => {
   const base = { upstreamOrigin: 'http://127.0.0.1:8081', publicOrigin: 'https://portal.example.com', sessionCookieName: '__gatehouse' };
   const out = buildClientHeaders({
