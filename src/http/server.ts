@@ -35,6 +35,13 @@ export function createHttpServer(
   }, onRequest);
   // Leave room to see that the limit was crossed (Node drops extras silently).
   server.maxHeadersCount = cfg.max_header_count + 1;
+  // The peer's address is read as the socket is accepted, and Node keeps it. Read first
+  // in the request handler, it is gone when the client reset the connection right after
+  // sending its request (the request is still parsed and handled): the decision, the
+  // throttles and the log would see no address at all. No address here: no service.
+  server.on('connection', (socket: Socket) => {
+    if (socket.remoteAddress === undefined) socket.destroy();
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
