@@ -132,12 +132,20 @@ if (requireChromium(t)) {
   t.test('lockout countdown disables the button until the wait is over', async (t) => {
     const page = await newPage(browser);
     const problems = watchConsole(page);
+    // The page's clock stands still until the test moves it: a slow machine cannot tick the countdown between two reads.
+    const start = Date.parse('2026-01-05T09:00:00Z');
+    await page.clock.install({ time: start });
+    await page.clock.pauseAt(start + 1000);
     await page.goto(`${origin}/p/login-lockout-short`);
     const button = page.getByRole('button', { name: 'Sign in', exact: true });
-    t.equal(await page.getByRole('alert').textContent().then((s) => s?.trim()), 'Too many attempts. Try again in 2 seconds.');
+    const alertText = () => page.getByRole('alert').textContent().then((s) => s?.trim());
+    t.equal(await alertText(), 'Too many attempts. Try again in 2 seconds.');
     t.ok(await button.isDisabled(), 'disabled while locked');
-    await page.getByText('Try again in 1 second.').waitFor({ timeout: 5000 });
+    await page.clock.runFor(1000);
+    t.equal(await alertText(), 'Too many attempts. Try again in 1 second.', 'one second later');
     t.equal(await page.locator('.alert').getAttribute('aria-live'), 'off', 'while it ticks the message is not re-announced');
+    t.ok(await button.isDisabled(), 'still disabled');
+    await page.clock.runFor(1100);
     await page.getByText('You can try again now.').waitFor({ timeout: 5000 });
     t.ok(await button.isEnabled(), 'enabled after the wait');
     t.equal(await page.locator('.alert').getAttribute('aria-live'), null, 'the end is announced (the alert is live again)');
