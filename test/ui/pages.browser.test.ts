@@ -77,7 +77,11 @@ if (requireChromium(t)) {
     // Point the sign-out form at an endpoint that redirects off-origin.
     await page.evaluate(() => document.querySelector('form')!.setAttribute('action', '/cross'));
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.waitForTimeout(500);
+    // Until the POST arrived and Chromium reported the violation (a loaded machine may take a while).
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+      if (posted.some((p) => p.path === '/cross') && problems.some((p) => /form-action/.test(p))) break;
+      await page.waitForTimeout(50);
+    }
     t.ok(posted.some((p) => p.path === '/cross'), 'the POST itself went out');
     t.notMatch(page.url(), /^http:\/\/127\.0\.0\.1/, 'the cross-origin redirect was not followed');
     t.ok(problems.some((p) => /form-action/.test(p)), 'Chromium reports a form-action violation');
