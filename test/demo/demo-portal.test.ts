@@ -121,7 +121,7 @@ t.test('export, API keys, reports, static', async (t) => {
   t.equal((await request(portal.port, 'GET', '/nope')).status, 404);
 });
 
-t.test('/events delivers an SSE event within 1 s, unbuffered', async (t) => {
+t.test('/events delivers an SSE event within 3 s, unbuffered', async (t) => {
   const started = Date.now();
   const { headers, firstEvent } = await new Promise<{ headers: http.IncomingHttpHeaders; firstEvent: string }>((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port: portal.port, path: '/events' }, (res) => {
@@ -133,9 +133,10 @@ t.test('/events delivers an SSE event within 1 s, unbuffered', async (t) => {
       });
     });
     req.on('error', reject);
-    req.setTimeout(1000, () => { req.destroy(); reject(new Error('no SSE event within 1 s')); });
+    req.setTimeout(3000, () => { req.destroy(); reject(new Error('no SSE event within 3 s')); });
   });
-  t.ok(Date.now() - started < 1000, 'first event inside 1 s');
+  // Sent at 0.5 s; a buffering server would hold ~80-byte events until its buffer filled (tens of seconds).
+  t.ok(Date.now() - started < 3000, 'first event inside 3 s');
   t.match(headers['content-type'], /^text\/event-stream/);
   t.equal(headers['cache-control'], 'no-cache');
   t.match(firstEvent, /^id: 1\nevent: tick\ndata: \{"n":1,/);
