@@ -128,19 +128,13 @@ export interface UrlTranslation {
 }
 
 /**
- * Names an answer's Connection lists beyond the hop-by-hop ones, or undefined
- * for none: the usual `keep-alive` or `close` (on every answer from a keep-alive
- * upstream) costs no split and no Set.
+ * The names an answer's Connection lists, or undefined for a plain `keep-alive`
+ * (every answer of a keep-alive upstream; hop-by-hop already): no split, no Set.
  */
 function namesListedIn(conn: string | string[]): Set<string> | undefined {
   const value = typeof conn === 'string' ? conn : conn.join(',');
-  if (value === 'keep-alive' || value === 'close') return undefined;
-  let listed: Set<string> | undefined;
-  for (const t of value.split(',')) {
-    const name = t.trim().toLowerCase();
-    if (name !== '' && name !== 'close' && !RESPONSE_HOP_BY_HOP.has(name)) (listed ??= new Set()).add(name);
-  }
-  return listed;
+  if (value === 'keep-alive') return undefined;
+  return new Set(value.split(',').map((t) => t.trim().toLowerCase()));
 }
 
 /**
