@@ -218,11 +218,12 @@ t.test('server-sent events arrive unbuffered through the gateway', async (t) => 
     }
   }
   t.same(arrivals.map((a) => a.id), [1, 2, 3, 4, 5, 6], 'every event, in order');
-  t.ok(arrivals[0].at < 2000, `first event within ~1 s of the request (${Math.round(arrivals[0].at)} ms; sent at ~500 ms)`);
+  // Sent at ~500 ms; a buffering proxy would hold it until the end (~3 s).
+  t.ok(arrivals[0].at < 2500, `first event well before the end (${Math.round(arrivals[0].at)} ms; sent at ~500 ms)`);
   const gaps = arrivals.slice(1).map((a, i) => a.at - arrivals[i].at);
   t.comment(`gaps between events: ${gaps.map((g) => Math.round(g)).join(', ')} ms`);
   // Sent every 500 ms: buffering would bunch them up (gaps near 0); allow a loaded machine its jitter.
   const spaced = gaps.filter((g) => g > 200 && g < 1500).length;
-  t.ok(spaced >= 4, `at least 4 of 5 gaps look like the 500 ms sending rhythm (${spaced})`);
+  t.ok(spaced >= 3, `at least 3 of 5 gaps look like the 500 ms sending rhythm (${spaced})`);
   t.ok(arrivals[5].at - arrivals[0].at > 1500, `spread over time (${Math.round(arrivals[5].at - arrivals[0].at)} ms for 5 intervals of 500 ms)`);
 });
