@@ -150,7 +150,8 @@ export function tail(path: string, lines = 20): string {
   }
 }
 
-export async function startGateway(config: YamlObject, dir: string, port: number, root = ROOT): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+/** `node`: the command that runs a script, Node itself unless the gateway runs under valgrind (bench/instructions.ts), which slows its start. */
+export async function startGateway(config: YamlObject, dir: string, port: number, root = ROOT, node = [process.execPath]): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const cli = join(root, 'src', 'cli', 'main.ts');
   if (!existsSync(cli)) throw new Error(`the gateway CLI ${cli} does not exist yet`);
   await rm(dir, { recursive: true, force: true });
@@ -162,10 +163,12 @@ export async function startGateway(config: YamlObject, dir: string, port: number
   await writeFile(configPath, stringify(config));
   const logPath = join(dir, 'gateway.log');
   const log = openSync(logPath, 'w');
-  const child = track(spawn(process.execPath, [cli, 'serve', '--config', configPath], { cwd: root, stdio: ['ignore', log, log] }));
+  const [command, ...args] = [...node, cli, 'serve', '--config', configPath];
+  const child = track(spawn(command, args, { cwd: root, stdio: ['ignore', log, log] }));
   closeSync(log);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const startSec = node.length === 1 ? 30 : 300;
+  const deadline = Date.now() + startSec * 1000;
   while (true) {
     if (child.exitCode !== null) throw new Error(`gateway exited with code ${child.exitCode}:\n${tail(logPath)}`);
     try {
@@ -175,7 +178,7 @@ export async function startGateway(config: YamlObject, dir: string, port: number
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) {
       await stopChild(child);
-      throw new Error(`gateway not healthy within 30 s:\n${tail(logPath)}`);
+      throw new Error(`gateway not healthy within ${startSec} s:\n${tail(logPath)}`);
     }
     await sleep(100);
   }
@@ -183,8 +186,9 @@ export async function startGateway(config: YamlObject, dir: string, port: number
 }
 
 /** Starts a Node script that prints {"port":N} once it listens. */
-export async function spawnListening(args: string[]): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
-  const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+export async function spawnListening(args: string[], node = [process.execPath]): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const [command, ...rest] = [...node, ...args];
+  const child = track(spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'] }));
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {

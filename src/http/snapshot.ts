@@ -7,6 +7,8 @@ import { compileRisk } from '../policy/risk.ts';
 import { openGeoLocator, type GeoLocator } from '../session/geo-locator.ts';
 import { compileRoutes } from '../policy/route-table.ts';
 import { ownedCanonicalMatcher } from '../proxy/owned-headers.ts';
+import { makeKnownToUndici } from '../proxy/undici-header-names.ts';
+import { FORWARDING_HEADERS } from '../proxy/upstream-headers.ts';
 import { addressList, trustedProxyList } from '../web/client-address.ts';
 import type { Snapshot } from '../web/context.ts';
 import { extraCatalogProblems } from '../identity/translate.ts';
@@ -17,6 +19,7 @@ export function buildSnapshot(config: Config): Snapshot {
   if (problems.length > 0) throw new Error(problems.join('\n'));
   const publicUrl = new URL(config.server.public_url);
   const routes = compileRoutes(config.routes);
+  makeKnownToUndici([...FORWARDING_HEADERS, ...Object.values(config.headers.names)]);
   return {
     config,
     routes,

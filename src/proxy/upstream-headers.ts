@@ -74,6 +74,9 @@ export function withoutCookie(cookieHeader: string, name: string): string | unde
   return out || undefined;
 }
 
+/** The names of the headers the gateway sets on every proxied request (besides the identity headers). */
+export const FORWARDING_HEADERS = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id'] as const;
+
 export function buildUpstreamHeaders(i: UpstreamHeaderInput): string[] {
   const raw = i.rawHeaders;
   const listed = connectionTokens(raw);
@@ -98,10 +101,10 @@ export function buildUpstreamHeaders(i: UpstreamHeaderInput): string[] {
   const host = i.preserveHost ? i.forwardedHost : i.upstreamHost;
   if (host !== i.transportHost) out.push('host', host);
   out.push(
-    'x-forwarded-for', i.forwardedFor,
-    'x-forwarded-proto', i.forwardedProto,
-    'x-forwarded-host', i.forwardedHost,
-    'x-request-id', i.requestId,
+    FORWARDING_HEADERS[0], i.forwardedFor,
+    FORWARDING_HEADERS[1], i.forwardedProto,
+    FORWARDING_HEADERS[2], i.forwardedHost,
+    FORWARDING_HEADERS[3], i.requestId,
   );
   for (let k = 0; k < i.identity.length; k++) out.push(i.identity[k]);
   return out;

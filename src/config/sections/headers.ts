@@ -32,10 +32,19 @@ export interface HeadersConfig {
   names: HeaderNames;             // built from prefix unless set: User, Email, Groups, Auth-Methods, Auth-Time, Assertion
 }
 
+/**
+ * The same string, as V8's one shared copy (a property key is one): these names go
+ * with every proxied request, and a name built by concatenation or parsed from YAML
+ * costs undici a string-table lookup each time it looks one up (proxy/undici-header-names.ts).
+ */
+function interned(s: string): string {
+  return Object.keys({ [s]: 0 })[0];
+}
+
 export function buildHeaders(r: Reader, h: Obj): HeadersConfig {
   const prefix = r.str(h, 'prefix') ?? 'X-Gatehouse-';
   const n = r.section(h, 'names');
-  const name = (key: string, suffix: string) => r.str(n, key) ?? `${prefix}${suffix}`;
+  const name = (key: string, suffix: string) => interned(r.str(n, key) ?? `${prefix}${suffix}`);
   return {
     prefix,
     jwt: r.bool(h, 'jwt', true),
