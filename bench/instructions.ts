@@ -18,7 +18,7 @@
 // --keep leaves the dumps (out.PID.N-THREAD, one set per round) for callgrind_annotate;
 // --perf-map has V8 write /tmp/perf-PID.map, which names the JIT code addresses in them.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -89,6 +89,7 @@ function lastDumpIr(dir: string, pid: number): { all: number; main: number } {
 
 interface Counted { name: string; url: string; pid: number; all: number[]; main: number[] }
 
+if (spawnSync('callgrind_control', ['--version']).status !== 0) throw new Error('valgrind is not installed (apt-get install valgrind)');
 const tmpDir = await mkdtemp(join(tmpdir(), 'gatehouse-instructions-'));
 // V8's memory reducer starts full collections when allocation per second drops, which under
 // valgrind (50× slower) it always seems to: off for both, as a process at full speed under load has it.
