@@ -45,7 +45,8 @@ try {
   for (const s of scenarios) targets.push(await s.start(ctx));
   sameClientRequest(targets, [true, false, false]);
   const samples = await interleave(targets, {
-    rounds, durationSec, connections, warmupSec: 2,
+    // 10 s: the gateway's code reaches its steady speed only after 6–8 s of load (README, Performance).
+    rounds, durationSec, connections, warmupSec: 10,
     onRound: (r, round) => process.stderr.write(`round ${r}: ${round.map((s) => s.cpuUsPerReq?.toFixed(1)).join(' / ')} µs/req\n`),
   });
   const perReq = samples.map((p) => p.map((s) => s.cpuUsPerReq ?? NaN));
