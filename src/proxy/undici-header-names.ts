@@ -7,8 +7,8 @@
 // `Host`. Under callgrind that is about 15,000 instructions per signed-in request
 // (README, Performance). The table maps a name to its lower case and undici
 // reads nothing else from it, so an entry changes no answer: it only skips the
-// token check, which `isToken` does here first. A undici whose table is not
-// where or what this expects is left alone (the requests cost what they did).
+// token check, which is done here first. If the table is not where or what this
+// expects (another undici), undici is left alone and requests cost what they did.
 
 import { createRequire } from 'node:module';
 
