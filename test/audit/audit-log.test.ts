@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CHAIN_ORIGIN, claimedStart, splitLines, verifyLines } from '../../src/audit/chain.ts';
 import type { ChainHead, ChainResult } from '../../src/audit/chain.ts';
 import { listRotated, openAuditLog, rotationStamp } from '../../src/audit/audit-log.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 function tmp(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-'));
@@ -44,7 +45,7 @@ t.test('the timer flushes without being asked', async (t) => {
   const log = await openAuditLog({ path, maxBytes: 1 << 20, flushIntervalMs: 10 });
   log.write(signin(1));
   t.equal(existsSync(path) ? statSync(path).size : 0, 0, 'write itself does no I/O');
-  await new Promise((r) => setTimeout(r, 200));
+  t.ok(await eventually(() => existsSync(path) && statSync(path).size > 0), 'the timer wrote the record');
   t.match(verifyFile(path), { ok: true, count: 1 });
   await log.close();
 });
@@ -172,8 +173,7 @@ t.test('write errors go to onError, never to the caller; flush rejects', async (
   const errors: Error[] = [];
   const log = await openAuditLog({ path: '/dev/full', maxBytes: 1 << 20, flushIntervalMs: 5, onError: (e) => errors.push(e) });
   t.doesNotThrow(() => log.write(signin(1)));
-  await new Promise((r) => setTimeout(r, 100));
-  t.ok(errors.length >= 1, 'the timer flush failure was reported');
+  t.ok(await eventually(() => errors.length >= 1), 'the timer flush failure was reported');
   t.match(errors[0], { code: 'ENOSPC' });
   // The retry first cuts the file back to its last good size; a device cannot be cut.
   await t.rejects(log.flush(), { code: /ENOSPC|EINVAL/ });

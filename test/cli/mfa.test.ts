@@ -301,7 +301,7 @@ t.test('mfa reset revokes the sessions a running gateway holds (Redis, another p
   t.equal((await alice.signIn('alice', 'alice-test-pass')).status, 303, 'alice signed in');
   t.equal((await bob.fetch('/')).status, 200, 'bob reaches the portal');
   t.equal((await alice.fetch('/')).status, 200, 'alice reaches the portal');
-  await new Promise((r) => setTimeout(r, 200)); // the gateway's audit batch reaches the disk
+  await f.gw.services.audit.flush(); // the gateway's audit batch reaches the disk before the CLI appends
 
   const refused = await gatehouseAsync(['mfa', 'reset', 'alice', '--by', 'ops', '--config', f.configPath]);
   t.equal(refused.code, 1, 'alice is an admin: refused without approval');
@@ -321,7 +321,7 @@ t.test('mfa reset revokes the sessions a running gateway holds (Redis, another p
   t.match(location, /^\/\.gatehouse\/login\?/);
   t.equal((await alice.fetch('/')).status, 200, 'other users keep their sessions');
 
-  await new Promise((res) => setTimeout(res, 200));
+  await f.gw.services.audit.flush();
   const verify = await gatehouseAsync(['audit', 'verify', join(f.dir, 'audit.log'), '--config', f.configPath]);
   t.equal(verify.code, 0, `the gateway's audit log, continued by the CLI, verifies: ${verify.stdout}`);
   const events = readFileSync(join(f.dir, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));

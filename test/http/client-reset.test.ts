@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startTestGateway } from '../helpers/gateway.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { plainAnswer, startLenientUpstream, type LenientUpstream } from '../helpers/lenient-upstream.ts';
 import { sendRaw } from '../helpers/raw-http.ts';
 import { startInstance, writeInstanceConfig, writeUsers } from '../scale/instances.ts';
@@ -70,8 +71,11 @@ t.test('the same with two workers: a reset connection handed to a worker is judg
   // The primary accepts and hands the socket to a worker; the RST often arrives first, and then
   // the worker cannot read the address: that connection is closed unserved.
   await resetRequests(t, gw.port, up, { allHandled: false });
-  await sleep(300);   // the request log leaves in batches (every 20 ms)
-  const lines = gw.logs.filter((l) => l.msg === 'request' && /^\/(export|reports)/.test(String(l.path)));
+  // The request log leaves in batches (every 20 ms): wait for the first line, then for the rest of its batch.
+  const logged = () => gw.logs.filter((l) => l.msg === 'request' && /^\/(export|reports)/.test(String(l.path)));
+  await eventually(() => logged().length >= 1);
+  await sleep(300);
+  const lines = logged();
   t.ok(lines.length >= 1, `the first request (not reset) was logged (${lines.length} lines)`);
   t.same(lines.filter((l) => l.ip !== '127.0.0.1'), [], 'every handled request was judged with the client address');
   t.same(lines.filter((l) => String(l.path).startsWith('/export') && l.decision !== 'deny'), [], 'and every /export one denied');
