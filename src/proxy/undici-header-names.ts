@@ -11,9 +11,7 @@
 // expects (another undici), undici is left alone and requests cost what they did.
 
 import { createRequire } from 'node:module';
-
-/** RFC 9110 token: what a header name must be. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+import { TOKEN } from '../config/value-checks.ts';
 
 function undiciNameTable(): Record<string, string> | undefined {
   try {

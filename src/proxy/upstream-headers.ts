@@ -13,7 +13,9 @@ const HOP_BY_HOP = new Set([
 // Answered by the gateway itself (Node sends the 100 Continue), and undici refuses
 // to send it: forwarding it turned every `curl -T` upload over 1 MB into a 502.
 const ANSWERED_HERE = 'expect';
-const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-request-id', 'x-http-method-override', 'x-http-method', 'x-method-override']);
+/** The names of the headers the gateway sets on every proxied request (besides the identity headers). */
+export const FORWARDING_HEADERS = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id'] as const;
+const FORWARDING = new Set([...FORWARDING_HEADERS, 'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-http-method-override', 'x-http-method', 'x-method-override']);
 
 export interface UpstreamHeaderInput {
   rawHeaders: readonly string[];           // req.rawHeaders: [name, value, name, value, ...]
@@ -73,9 +75,6 @@ export function withoutCookie(cookieHeader: string, name: string): string | unde
   }
   return out || undefined;
 }
-
-/** The names of the headers the gateway sets on every proxied request (besides the identity headers). */
-export const FORWARDING_HEADERS = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id'] as const;
 
 export function buildUpstreamHeaders(i: UpstreamHeaderInput): string[] {
   const raw = i.rawHeaders;
