@@ -8,7 +8,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -254,11 +254,12 @@ class Rsyslog {
     this.child.stderr!.on('data', (d) => (err += d));
     const exited = once(this.child, 'exit').then(() => { throw new Error(`rsyslogd exited: ${err}`); });
     exited.catch(() => undefined);
+    // Probed by connecting, never by binding the port: a probe that holds the port for a moment
+    // can be there just as rsyslog binds it, and rsyslog then runs on without a listener.
     await Promise.race([exited, until(`rsyslog to listen on ${this.port} (stderr: ${err.trim() || 'nothing'})`, () => new Promise<boolean>((res) => {
-      const c = createNetServer();
-      // Listening means the port is taken.
-      c.once('error', () => res(true));
-      c.listen(this.port, '127.0.0.1', () => c.close(() => res(false)));
+      const c = connect({ host: '127.0.0.1', port: this.port });
+      c.once('connect', () => { c.destroy(); res(true); });
+      c.once('error', () => res(false));
     }), ms)]);
   }
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
