@@ -9,13 +9,17 @@ import { once } from 'node:events';
 import { CHAIN_ORIGIN, deriveAuditMacKey, splitLines, verifyLines } from '../../src/audit/chain.ts';
 import { CRASH_AUDIT_KEY } from '../fixtures/audit/crash-key.ts';
 import { listRotated, openAuditLog } from '../../src/audit/audit-log.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const NODE = resolve('node_modules/.bin/node');
 const WRITER = resolve('test/fixtures/audit/crash-writer.ts');
 const CLI = resolve('test/fixtures/audit/run-audit.ts');
 
-/** Lets the writer run `runMs`, and on a slow machine on until `path` holds `minLines` lines, then SIGKILLs it. */
-async function killMidStream(path: string, maxBytes: number, runMs: number, minLines = 0): Promise<void> {
+/**
+ * Lets the writer run `runMs`, and on a slow machine on until `path` holds `minLines` lines
+ * (and `until`, if given, holds), then SIGKILLs it.
+ */
+async function killMidStream(path: string, maxBytes: number, runMs: number, minLines = 0, until?: () => Promise<boolean>): Promise<void> {
   const child = spawn(NODE, [WRITER, path, String(maxBytes)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -27,6 +31,7 @@ async function killMidStream(path: string, maxBytes: number, runMs: number, minL
   await new Promise((r) => setTimeout(r, runMs));
   const lines = () => { const b = readFileSync(path); let n = 0; for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++; return n; };
   for (const deadline = Date.now() + 30_000; minLines > 0 && lines() < minLines && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
+  if (until !== undefined) await eventually(until, 30_000);
   const exited = once(child, 'exit');
   child.kill('SIGKILL');
   const [, signal] = await exited;
@@ -61,7 +66,9 @@ t.test('SIGKILL while rotating: the whole series verifies with gatehouse audit v
   const path = join(dir, 'audit.log');
   writeFileSync(join(dir, 'gatehouse.yaml'), `audit:\n  path: ${path}\n  max_bytes: 65536\n  key: ${CRASH_AUDIT_KEY}\n`);
   for (let round = 0; round < 3; round++) {
-    await killMidStream(path, 64 * 1024, 150);
+    // Killed only once this round has rotated at least once more (a slow machine may need longer than 150 ms).
+    const before = (await listRotated(path)).length;
+    await killMidStream(path, 64 * 1024, 150, 0, async () => (await listRotated(path)).length > before);
     const log = await openAuditLog({ path, maxBytes: 64 * 1024, writer: { instance: 'crash', macKey: deriveAuditMacKey(CRASH_AUDIT_KEY) } });
     log.write({ event: 'config.loaded', source: 'restart' });
     await log.close();

@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
-import { Client, TEST_AUDIT_KEY, readAudit, startTestGateway } from '../helpers/gateway.ts';
+import { CLOSED_PORT, Client, TEST_AUDIT_KEY, readAudit, startTestGateway } from '../helpers/gateway.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const NODE = resolve('node_modules/.bin/node');
 const CLI = resolve('test/fixtures/audit/run-audit.ts');
@@ -91,11 +92,7 @@ t.test('checkpoints for operators, a webhook and verify --checkpoint; records fo
 });
 
 t.test('a sink that stays down: the backlog is kept, and the alert goes to the log, the audit chain and alert_email', async (t) => {
-  const dead = createServer().listen(0, '127.0.0.1');
-  await once(dead, 'listening');
-  const url = `http://127.0.0.1:${(dead.address() as { port: number }).port}/ingest`;
-  dead.close(); // nothing listens there now: every send is refused
-  await once(dead, 'close');
+  const url = `http://127.0.0.1:${CLOSED_PORT}/ingest`; // nothing listens there: every send is refused
   const f = await startTestGateway({
     upstream: false,
     config: { audit: { alert_email: 'security@example.com', forward: { queue_max: 100, http: { url, format: 'ndjson' } } } },
@@ -105,7 +102,7 @@ t.test('a sink that stays down: the backlog is kept, and the alert goes to the l
   const alerted = () => readAudit(f).some((r) => r.event === 'audit.forward_queue_full' && r.sink === 'http');
   for (const end = Date.now() + 10_000; !alerted(); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error('no alert');
   const mails = () => (existsSync(outbox) ? readFileSync(outbox, 'utf8') : '');
-  for (const end = Date.now() + 5_000; !mails().includes('audit_forward_queue_full'); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) break;
+  await eventually(() => mails().includes('audit_forward_queue_full'), 10_000);
   t.match(mails(), /"to":"security@example.com".*"kind":"audit_forward_queue_full"/, 'mailed');
   t.ok(f.logs.some((l) => l.msg === 'audit forwarding: the sink is down and its backlog passed audit.forward.queue_max'), 'logged as an error');
   t.equal(readAudit(f).filter((r) => r.event === 'audit.forward_queue_full').length, 1, 'once per outage');

@@ -14,7 +14,9 @@ import pg from 'pg';
 export const POSTGRES_URL: string = process.env.GATEHOUSE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL: string = process.env.GATEHOUSE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-const PROBE_TIMEOUT_MS = 2000;
+// Roomy: a loaded CI machine can take seconds to accept or answer; a service
+// that is down still fails at once (ECONNREFUSED).
+const PROBE_TIMEOUT_MS = 10_000;
 
 /** The parts of a tap Test these helpers use. */
 export interface ServiceTest {

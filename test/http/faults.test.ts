@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net';
 import http from 'node:http';
 import { request } from 'undici';
 import { startTestGateway, CLOSED_PORT, type GatewayFixture } from '../helpers/gateway.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startDemoPortal, type DemoPortal } from '../../examples/demo-portal/server.ts';
 
 const HTML = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
@@ -53,7 +54,7 @@ async function startBrokenUpstream(): Promise<BrokenUpstream> {
 
 interface Env { f: GatewayFixture; portal: DemoPortal; broken: BrokenUpstream }
 
-async function startEnv(t: Test, over: Record<string, unknown> = {}): Promise<Env> {
+async function startEnv(t: Test, over: Record<string, unknown> = {}, routeTimeout = '1s'): Promise<Env> {
   const portal = await startDemoPortal({ port: 0 });
   const broken = await startBrokenUpstream();
   const closedPort = CLOSED_PORT;
@@ -63,7 +64,7 @@ async function startEnv(t: Test, over: Record<string, unknown> = {}): Promise<En
     config: {
       server: { header_timeout: '1s', body_timeout: '1s', max_body_bytes: MAX_BODY, max_header_count: 50, max_header_bytes: 8192, shutdown_timeout: '10s' },
       routes: [
-        { path: '/', upstream: up, timeout: '1s' },
+        { path: '/', upstream: up, timeout: routeTimeout },
         { path: '/down', upstream: `http://127.0.0.1:${closedPort}` },
         { path: '/broken', upstream: `http://127.0.0.1:${broken.port}` },
       ],
@@ -426,10 +427,10 @@ t.test('many uploads on one keep-alive connection do not pile up socket listener
 });
 
 t.test('graceful shutdown: in-flight requests complete, new connections are refused', async (t) => {
-  const { f } = await startEnv(t);
-  // The route timeout here is 1 s: the in-flight request takes a little less.
+  // A roomy route timeout, so only the drain decides the in-flight request's fate.
+  const { f, portal } = await startEnv(t, {}, '10s');
   const inflight = request(`${f.url}/slow?ms=800`, { headers: API }).then(async (r) => ({ status: r.statusCode, body: await r.body.json() }));
-  await new Promise((r) => setTimeout(r, 200)); // let it reach the upstream
+  t.ok(await eventually(() => portal.received.some((r) => r.url.startsWith('/slow'))), 'the in-flight request reached the upstream');
   const closing = f.gw.close();
   await new Promise((r) => setTimeout(r, 50));
   const refused = await new Promise<string>((resolve) => {

@@ -6,6 +6,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestGateway, Client } from '../helpers/gateway.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { hashPassword } from '../../src/identity/password-hash.ts';
 import { formatMoment } from '../../src/identity/messages.ts';
 
@@ -22,10 +23,10 @@ t.test('the break-glass alert says when, in German and Berlin time', async (t) =
   t.equal((await new Client(f.url).signIn('emergency', 'glass-emergency-pass', '/')).status, 303, 'enabled in config: let in');
   const read = () => readFileSync(join(f.dir, 'outbox.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { to: string; kind: string; text: string });
   let alert: { to: string; kind: string; text: string } | undefined;
-  for (let i = 0; i < 100 && !alert; i++) {
+  await eventually(() => {
     try { alert = read().find((m) => m.kind === 'breakglass_used'); } catch { /* not written yet */ }
-    if (!alert) await new Promise((r) => setTimeout(r, 20));
-  }
+    return alert !== undefined;
+  }, 10_000);
   t.equal(alert?.to, 'ops@example.com');
   const when = formatMoment(f.clock.now(), 'de', 'Europe/Berlin');
   t.match(when, /^\d+\. \S+ \d{4} um \d\d:\d\d (MEZ|MESZ)$/, 'German, with the zone named');

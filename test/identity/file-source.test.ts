@@ -167,15 +167,19 @@ t.test('a user disabled or re-keyed during the password check is refused', async
   const source = await createFileIdentitySource(file, { debounceMs: 10_000 });
   t.teardown(() => source.close());
 
-  let pending = source.authenticate('alice', 'alice password');
+  // Edit the file first (the watcher is kept out by debounceMs), then start
+  // the check: authenticate() reads alice's record as it starts, and only the
+  // reload's read+parse has to beat the costly hash.
   await setDisabled(file, 'alice', true);
+  let pending = source.authenticate('alice', 'alice password');
   await source.reload();
   t.same(await pending, { ok: false, reason: 'invalid' }, 'disabled mid-check: refused');
 
   await setDisabled(file, 'alice', false);
   await source.reload();
+  const newHash = await hashPassword('a new password', { memory: 1024, passes: 1 });
+  await setPassword(file, 'alice', newHash);
   pending = source.authenticate('alice', 'alice password');
-  await setPassword(file, 'alice', await hashPassword('a new password', { memory: 1024, passes: 1 }));
   await source.reload();
   t.same(await pending, { ok: false, reason: 'invalid' }, 'password changed mid-check: the old one is refused');
   t.equal((await source.authenticate('alice', 'a new password')).ok, true, 'the new one works');

@@ -36,7 +36,7 @@ const idpPort = idp.port;
 function gatewayConfig(clientId: string, trust: string[]): Record<string, unknown> {
   return {
     identity: { source: 'oidc', oidc: { issuer: idp.issuer, client_id: clientId, client_secret: SECRET, scopes: ['openid', 'profile', 'email', 'groups'], trust_idp_mfa: trust } },
-    policy: { default: 'mfa', rules: [{ id: 'billing', match: { path: '/billing/**' }, require: 'mfa', factors: ['webauthn'], max_age: '3s' }] },
+    policy: { default: 'mfa', rules: [{ id: 'billing', match: { path: '/billing/**' }, require: 'mfa', factors: ['webauthn'], max_age: '8s' }] },
     rollout: { enforce_for: ['everyone'] },
   };
 }
@@ -203,9 +203,11 @@ t.test('refused callbacks: replayed, forged state, another browser, an IdP error
 t.test('a stale IdP factor: the step-up offers a fresh sign-in at the IdP (prompt=login, max_age=0)', async (t) => {
   const agent = new CookieAgent();
   await signIn(agent, trusting, 'hank');
-  // The billing rule's max_age is 3s. Real time, not the gateway's clock: the IdP's auth_time
-  // follows the real clock, so a jump would make the fresh IdP sign-in below look stale too.
-  await new Promise((r) => setTimeout(r, 4_000));
+  // The billing rule's max_age is 8s (roomy: the fresh IdP round trip below, with auth_time
+  // rounded down to the second, must fit in it on a loaded machine). Real time, not the
+  // gateway's clock: the IdP's auth_time follows the real clock, so a jump would make the
+  // fresh IdP sign-in below look stale too.
+  await new Promise((r) => setTimeout(r, 8_500));
   let hops = await agent.go(`${trusting.url}/billing`);
   const challenge = hops[hops.length - 1];
   t.equal(path(challenge), '/.gatehouse/challenge', 'an old IdP factor is challenged');

@@ -15,6 +15,10 @@ const API = { accept: 'application/json', 'sec-fetch-mode': 'cors' };
 async function start(t: Test): Promise<GatewayFixture> {
   const f = await startTestGateway({ config: { session: { max_age: '5s', idle_timeout: '2s' } } });
   t.teardown(() => f.close());
+  // Only the test's advances move the gateway's clock: real time spent on a
+  // loaded machine must not eat into the 2 s idle window.
+  f.clock.hold();
+  t.teardown(() => f.clock.release());
   return f;
 }
 
@@ -78,6 +82,8 @@ t.test('a client ignoring Set-Cookie for two minutes: the session slides server-
   // idle_timeout 1m: the slide interval is a quarter of it, 15 s; two minutes is two idle windows.
   const f = await startTestGateway({ config: { session: { max_age: '1h', idle_timeout: '1m' } } });
   t.teardown(() => f.close());
+  f.clock.hold(); // every loop step is exactly 2 s on the gateway's clock, so two minutes are 60 requests however slow each is
+  t.teardown(() => f.clock.release());
   const name = f.gw.services.sessions.cookieName;
   const c = new Client(f.url);
   const t0 = await signIn(f, c);

@@ -1,5 +1,7 @@
 // The behaviour every SharedState implementation owes its callers, run against
-// each of them. Real clocks with short TTLs: Redis expiry cannot be faked.
+// each of them. Real clocks with short TTLs: Redis expiry cannot be faked. A
+// key meant to be alive gets ~1 s (a stalled CI machine must not expire it
+// mid-check) and the expiry checks sleep 1.5 s.
 
 import type { Test } from 'tap';
 import type { SharedState } from '../../src/store/shared-state.ts';
@@ -9,7 +11,7 @@ export type MakeSharedState = () => SharedState | Promise<SharedState>;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Resolves once `check` holds, or fails after `timeoutMs`. */
-export async function eventually(check: () => boolean, timeoutMs = 2000): Promise<boolean> {
+export async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) return false;
@@ -35,11 +37,11 @@ export async function sharedStateConformance(t: Test, make: MakeSharedState): Pr
   });
 
   await t.test('ttl and expiry', async (t) => {
-    await s.set('ttl:a', 'x', 120);
+    await s.set('ttl:a', 'x', 1000);
     const left = await s.ttl('ttl:a');
-    t.ok(left > 0 && left <= 120, `ttl reports the time left (${left} ms)`);
+    t.ok(left > 0 && left <= 1000, `ttl reports the time left (${left} ms)`);
     t.equal(await s.ttl('ttl:absent'), -1, 'ttl of an absent key is -1');
-    await sleep(200);
+    await sleep(1500);
     t.equal(await s.get('ttl:a'), null, 'the key is gone after its ttl');
     t.equal(await s.ttl('ttl:a'), -1, 'and its ttl reads -1');
   });
@@ -86,15 +88,15 @@ export async function sharedStateConformance(t: Test, make: MakeSharedState): Pr
     t.same([...results].sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i + 1), 'each concurrent incr sees its own count');
     t.equal(await s.get('incr:a'), '30', 'the counter reads as a string');
 
-    t.equal(await s.incr('incr:b', 1000), 1, 'a new counter starts at 1');
+    t.equal(await s.incr('incr:b', 10_000), 1, 'a new counter starts at 1');
     t.equal(await s.incr('incr:b', 100_000), 2);
     const left = await s.ttl('incr:b');
-    t.ok(left > 0 && left <= 1000, `a later incr does not extend the ttl (${left} ms)`);
+    t.ok(left > 0 && left <= 10_000, `a later incr does not extend the ttl (${left} ms)`);
 
-    t.equal(await s.incr('incr:c', 80), 1);
-    t.equal(await s.incr('incr:c', 80), 2);
-    await sleep(200);
-    t.equal(await s.incr('incr:c', 80), 1, 'an expired counter starts again at 1');
+    t.equal(await s.incr('incr:c', 1000), 1);
+    t.equal(await s.incr('incr:c', 1000), 2);
+    await sleep(1500);
+    t.equal(await s.incr('incr:c', 1000), 1, 'an expired counter starts again at 1');
 
     await s.set('incr:text', 'abc', 10_000);
     await t.rejects(s.incr('incr:text', 10_000), 'incr of a non-integer value is an error');
