@@ -20,7 +20,7 @@ import type { Decision, FactorCheck, SubjectFacts } from '../policy/types.ts';
 import { factorCheck } from '../factors/types.ts';
 import type { Route } from '../policy/route-table.ts';
 import { decisionSignals, describeRisk, RISK_RULE, riskRuleFor, scoreSignals } from '../policy/risk.ts';
-import { challengeUrl } from '../web/challenge-links.ts';
+import { apiChallengeError, challengeUrl } from '../web/challenge-links.ts';
 
 
 export interface ExplainRequest {
@@ -230,8 +230,6 @@ function summarize(d: Decision): string {
   }
 }
 
-const API_ERRORS: Record<string, string> = { login: 'login_required', step_up: 'step_up_required', enroll: 'enrollment_required', mfa: 'mfa_required' };
-
 function answerFor(d: Decision, route: Route, req: ExplainRequest, signedIn: boolean): string {
   switch (d.action) {
     case 'allow':
@@ -246,10 +244,10 @@ function answerFor(d: Decision, route: Route, req: ExplainRequest, signedIn: boo
       if (!safe && signedIn) {
         // The gateway keeps the request and sends the browser back to it afterwards (http/stash.ts).
         const url = challengeUrl(d, req.target, 'ID');
-        return `a browser is redirected (302) to ${url}; the ${req.method} is stashed and completed after the challenge (same-origin requests only, within the stash limits; else the user submits again); other clients get 401 {"error":"${API_ERRORS[d.kind]}"}`;
+        return `a browser is redirected (302) to ${url}; the ${req.method} is stashed and completed after the challenge (same-origin requests only, within the stash limits; else the user submits again); other clients get 401 {"error":"${apiChallengeError(d.kind)}","challenge":"${d.kind}"}`;
       }
       const url = challengeUrl(d, safe ? req.target : '/');
-      return `a browser is redirected (302) to ${url}${safe ? '' : ' (rd: the referring page)'}; other clients get 401 {"error":"${API_ERRORS[d.kind]}"}`;
+      return `a browser is redirected (302) to ${url}${safe ? '' : ' (rd: the referring page)'}; other clients get 401 {"error":"${apiChallengeError(d.kind)}","challenge":"${d.kind}"}`;
     }
   }
 }

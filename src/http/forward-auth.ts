@@ -52,7 +52,7 @@ import type { HeaderNames } from '../config/types.ts';
 import type { Decision } from '../policy/types.ts';
 import type { Route } from '../policy/route-table.ts';
 import { requestIdentityHeaders, requestSubject } from '../web/current-user.ts';
-import { challengeUrl } from '../web/challenge-links.ts';
+import { apiChallengeBody, challengeUrl } from '../web/challenge-links.ts';
 import { msg, type Msg } from '../identity/translate.ts';
 
 export const AUTHZ_PATH = `${RESERVED_PREFIX}/authz`;
@@ -100,8 +100,6 @@ export function returnTargetFor(method: string, forwardedTarget: string, referer
   if (referer !== undefined && referer.startsWith(`${publicOrigin}/`)) return referer.slice(publicOrigin.length);
   return '/';
 }
-
-const CHALLENGE_ERROR = { login: 'login_required', mfa: 'mfa_required', step_up: 'step_up_required', enroll: 'enrollment_required' } as const;
 
 function deny(ctx: RequestContext, reason: string, message?: Msg, rule?: string): void {
   ctx.log.decision = 'deny';
@@ -200,5 +198,5 @@ function challengeAnswer(ctx: RequestContext, d: Extract<Decision, { action: 'ch
     extra.location = url;
     if (navigation) extra['x-gatehouse-redirect'] = url;
   }
-  sendJson(ctx, 401, { error: CHALLENGE_ERROR[d.kind], challenge_url: url, rule: d.rule, factors: d.factors }, extra);
+  sendJson(ctx, 401, apiChallengeBody(d, url), extra);
 }

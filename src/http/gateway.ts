@@ -24,7 +24,7 @@ import { readCookie } from '../proxy/cookies.ts';
 import { refreshedSessionCookie } from '../web/page-session.ts';
 import type { Decision } from '../policy/types.ts';
 import { currentUser, requestIdentityHeaders, requestSubject } from '../web/current-user.ts';
-import { challengeUrl } from '../web/challenge-links.ts';
+import { apiChallengeBody, challengeUrl } from '../web/challenge-links.ts';
 import { restoreStash, stashAndRedirect, stashBodyFacts, stashFields, takeStash, usedStashTarget, type Stash } from './stash.ts';
 import { splitResume } from '../policy/resume-marker.ts';
 import { appLoginRedirect, endGatewaySession, isLogoutRequest, readAppForm, strayCredentials, upstreamFormLogin } from '../web/upstream-form-login.ts';
@@ -305,8 +305,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     const target = ctx.req.method === 'GET' || ctx.req.method === 'HEAD' ? originalTarget(ctx) : refererTarget(ctx);
     const url = appLoginRedirect(ctx, d) ?? challengeUrl(d, target);
     if (!isNavigation(ctx.req.headers)) {
-      const error = d.kind === 'login' ? 'login_required' : d.kind === 'step_up' ? 'step_up_required' : d.kind === 'enroll' ? 'enrollment_required' : 'mfa_required';
-      return sendJson(ctx, 401, { error, challenge_url: ctx.snap.publicOrigin + url, rule: d.rule, factors: d.factors }, { 'www-authenticate': 'Gatehouse realm="gatehouse"' });
+      return sendJson(ctx, 401, apiChallengeBody(d, ctx.snap.publicOrigin + url), { 'www-authenticate': 'Gatehouse realm="gatehouse"' });
     }
     if (ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD' && ctx.session?.user) {
       return stashAndRedirect(ctx, d, route, forwardPath);

@@ -50,7 +50,7 @@ t.test('the bundled config: rules, step-ups, report mode, default, rejected targ
       want: { outcome: 'allow', rule: { id: 'static', index: 0, require: 'none', mode: 'enforce' } }, reason: /rule static: no sign-in required/ },
     { name: 'anonymous elsewhere: sign in (default mfa)', args: ['--user', '-', '--method', 'GET', '--url', '/dashboard'],
       want: { outcome: 'challenge', summary: 'challenge (login)', rule: { id: 'default', index: -1, require: 'mfa' }, decision: { kind: 'login' } },
-      answer: /302\) to \/\.gatehouse\/login\?rd=%2Fdashboard; other clients get 401 \{"error":"login_required"\}/ },
+      answer: /302\) to \/\.gatehouse\/login\?rd=%2Fdashboard; other clients get 401 \{"error":"login_required","challenge":"login"\}/ },
     { name: 'billing POST, fresh sign-in: step up with webauthn or totp', args: ['--user', 'alice', '--method', 'POST', '--url', '/billing/pay', '--enrolled', 'totp'],
       want: { outcome: 'challenge', rule: { id: 'billing', index: 1, require: 'mfa', max_age: '5m', factors: ['webauthn', 'totp'], match: { path: ['/billing/**'], methods: ['POST', 'PUT', 'PATCH', 'DELETE'] } },
         decision: { action: 'challenge', kind: 'step_up', factors: ['webauthn', 'totp'], max_age: 300_000 } },

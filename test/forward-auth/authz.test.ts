@@ -183,7 +183,7 @@ t.test('answers behind a trusted proxy', async (t) => {
     t.equal(post.headers.location, 'http://localhost:8000/.gatehouse/enroll?rd=%2Fbilling&rule=billing');
     const postNginx = await authz(f, { ...nav, ...nginx('/billing/pay', 'POST'), cookie });
     t.equal(postNginx.status, 401);
-    t.match(JSON.parse(postNginx.body), { error: 'enrollment_required', rule: 'billing', factors: ['totp'] });
+    t.match(JSON.parse(postNginx.body), { error: 'mfa_required', challenge: 'enroll', rule: 'billing', factors: ['totp'] });
     t.equal((await authz(f, { ...api, ...nginx('/billing/pay', 'GET'), cookie })).status, 200, 'the rule is for POST only');
     const report = await authz(f, { ...api, ...nginx('/reports/q'), cookie });
     t.equal(report.status, 200, 'a report-only rule lets the request through');

@@ -55,7 +55,7 @@ t.test('a compressed form is not read as if it were the form: the params rule ap
   for (const [encoding, bytes] of [['gzip', gzipSync(form)], ['deflate', deflateSync(form)], ['GZip', gzipSync(form)], ['gzip, identity', gzipSync(form)]] as const) {
     const r = await post(c, '/index.php', bytes, encoding);
     t.equal(r.status, 401, `Content-Encoding: ${encoding}: the step-up is asked`);
-    t.match(await r.json(), { error: 'step_up_required', rule: 'db-export' });
+    t.match(await r.json(), { error: 'mfa_required', challenge: 'step_up', rule: 'db-export' });
   }
   t.equal(up.requests.length, 0, 'no compressed export reached the app on a stale factor');
 

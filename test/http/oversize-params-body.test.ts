@@ -89,7 +89,7 @@ t.test('with a stale second factor, such a body is challenged and nothing reache
   for (const [what, o, size] of CASES) {
     const r = await post(f, c, '/index.php', bigForm(size), o);
     t.equal(r.status, 401, `${what}: step-up asked`);
-    t.match(JSON.parse(r.body), { error: 'step_up_required', rule: 'db-export' });
+    t.match(JSON.parse(r.body), { error: 'mfa_required', challenge: 'step_up', rule: 'db-export' });
   }
   const small = await post(f, c, '/index.php', 'route=%2Fsql&db=shop');
   t.equal(small.status, 200, 'a small form that is not the export passes on the stale factor');

@@ -92,7 +92,7 @@ t.test('a step-up rotates the session id; the cookie from before it dies', async
   f.clock.advance(MAX_AGE_MS + 1_000);
   const stale = await c.fetch('/echo/admin/x', { headers: API });
   t.equal(stale.status, 401);
-  t.match(await stale.json(), { error: 'step_up_required', rule: 'admin' }, 'the rule asks for a step-up');
+  t.match(await stale.json(), { error: 'mfa_required', challenge: 'step_up', rule: 'admin' }, 'the rule asks for a step-up');
   const nav = await c.fetch('/echo/admin/x');
   t.equal(nav.status, 302);
   const challenge = new URL(nav.headers.get('location')!, f.url);
