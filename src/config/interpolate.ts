@@ -80,6 +80,8 @@ export const SECRET_KEYS: ReadonlyArray<{ at: string[]; key: string }> = [
   { at: ['shared_state'], key: 'url' },    // redis URL with its password
   { at: ['notifier'], key: 'url' },        // smtp URL with credentials, webhook URL with a token
   { at: ['audit'], key: 'key' },           // the audit chain's MAC key
+  { at: ['audit', 'forward', 'http'], key: 'url' },   // a SIEM collector URL with a token (Splunk HEC, Loki)
+  { at: ['audit', 'checkpoint'], key: 'webhook' },    // a checkpoint webhook URL with a token
 ];
 
 /**

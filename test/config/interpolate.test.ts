@@ -79,6 +79,10 @@ t.test('*_file secrets', async (t) => {
   writeFileSync(pgFile, 'postgres://gh:pw@db.internal/gatehouse\n');
   const auditKeyFile = join(dir, 'audit');
   writeFileSync(auditKeyFile, `${'c'.repeat(40)}\n`);
+  const hecFile = join(dir, 'hec');
+  writeFileSync(hecFile, 'https://splunk.internal:8088/services/collector?token=t0k3n\n');
+  const hookFile = join(dir, 'hook');
+  writeFileSync(hookFile, 'https://hooks.internal/checkpoints/s3cr3t\n');
 
   const c = parseConfig(
     [
@@ -91,6 +95,12 @@ t.test('*_file secrets', async (t) => {
       `  url_file: ${pgFile}`,
       'audit:',
       `  key_file: ${auditKeyFile}`,
+      '  checkpoint:',
+      `    webhook_file: ${hookFile}`,
+      '  forward:',
+      '    http:',
+      `      url_file: ${hecFile}`,
+      '      format: splunk',
       '',
     ].join('\n'),
     'x.yaml',
@@ -100,6 +110,8 @@ t.test('*_file secrets', async (t) => {
   t.equal(c.factors.encryption_key, 'b'.repeat(48), 'the path itself may come from the environment');
   t.same(c.store, { kind: 'postgres', url: 'postgres://gh:pw@db.internal/gatehouse' });
   t.equal(c.audit.key, 'c'.repeat(40), 'audit.key_file');
+  t.equal(c.audit.forward?.http?.url, 'https://splunk.internal:8088/services/collector?token=t0k3n', 'audit.forward.http.url_file');
+  t.equal(c.audit.checkpoint.webhook, 'https://hooks.internal/checkpoints/s3cr3t', 'audit.checkpoint.webhook_file');
   t.same(c.warnings, []);
 
   const both = issuesOf(() =>

@@ -10,7 +10,7 @@ export const AUDIT_SYNC = ['group', 'always'] as const;
 export const AUDIT_HTTP_FORMATS = ['ndjson', 'splunk', 'elastic', 'loki'] as const;
 
 const syslogSchema = obj({ address: nonEmpty, tls: bool, ca_file: nonEmpty, app_name: nonEmpty } satisfies PropertiesOf<AuditSyslogSink>, ['address']);
-const httpSinkSchema = obj({ url: nonEmpty, format: choice(AUDIT_HTTP_FORMATS), headers: stringMap } satisfies PropertiesOf<AuditHttpSink>, ['url']);
+const httpSinkSchema = obj({ url: nonEmpty, url_file: nonEmpty, format: choice(AUDIT_HTTP_FORMATS), headers: stringMap } satisfies PropertiesOf<AuditHttpSink, 'url_file'>, ['url']);
 
 export const auditSchema = obj({
   path: nonEmpty,
@@ -19,7 +19,7 @@ export const auditSchema = obj({
   sync: choice(AUDIT_SYNC),
   key: nonEmpty,
   key_file: nonEmpty,
-  checkpoint: obj({ lines: int(1), every: duration, webhook: nonEmpty, email: bool } satisfies PropertiesOf<AuditCheckpointConfig>),
+  checkpoint: obj({ lines: int(1), every: duration, webhook: nonEmpty, webhook_file: nonEmpty, email: bool } satisfies PropertiesOf<AuditCheckpointConfig, 'webhook_file'>),
   forward: obj({ queue_max: byteSize, retry_max: duration, syslog: syslogSchema, http: httpSinkSchema } satisfies PropertiesOf<AuditForwardConfig>),
 } satisfies PropertiesOf<AuditConfig, 'key_file'>);
 
