@@ -168,7 +168,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     // The running config's branding: a reload shows the new name, logo and colours on the next page.
     renderer: createRenderer(VIEWS_DIR, () => snap.config.branding, { assetVersion: assets.version, ui: () => snap.config.ui }),
     staticAsset: assets,
-    throttle: new Throttle(shared),
+    throttle: new Throttle(shared, store, now),
     factors, webauthn, notifier,
     ...(oidc ? { oidc } : {}),
     wouldChallenge: createWouldChallengeAggregator(audit, 60_000),

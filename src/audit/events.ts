@@ -36,7 +36,8 @@ export interface RiskAudit {
 export type AuditEvent =
   | ({ event: 'signin.success'; method?: string; risk?: RiskAudit } & ByUser)
   | ({ event: 'signin.failure'; user?: string; reason: string; risk?: RiskAudit } & RequestContext)
-  | ({ event: 'signin.lockout'; until?: string; failures?: number } & ByUser)
+  | ({ event: 'signin.lockout'; until?: string; failures?: number; locked?: boolean } & ByUser)
+  | ({ event: 'account.unlocked'; user: string; failures: number; was_locked: boolean } & AdminAct)
   | ({ event: 'signout' } & ByUser)
   | ({ event: 'session.revoked'; user: string; reason: string; by?: string; sessions?: number } & RequestContext)
   | ({ event: 'factor.enrolled'; factor: FactorKind; factor_id?: string; label?: string } & ByUser)

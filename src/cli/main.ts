@@ -17,7 +17,7 @@ const COMMANDS: Record<string, { synopsis: string; load: () => Promise<(args: st
     synopsis: '--user U --method M --url URL [--ip IP] [--config FILE]\n                                          dry-run the policy for one request',
     load: async () => (await import('./explain.ts')).runExplain,
   },
-  user: { synopsis: 'add|passwd|disable|enable|list  manage the users file', load: async () => (await import('./user.ts')).runUser },
+  user: { synopsis: 'add|passwd|disable|enable|list|locked|unlock\n                                          manage the users file; account locks', load: async () => (await import('./user.ts')).runUser },
   mfa: { synopsis: 'list|reset USER                 show or reset a user\'s factors', load: async () => (await import('./mfa.ts')).runMfa },
   audit: { synopsis: 'verify [FILE...] [options]      check the audit chain (MACs under the audit key, checkpoints)', load: async () => (await import('./audit.ts')).runAudit },
   report: { synopsis: '[--since 30d] [--json]          rollout figures', load: async () => (await import('./report.ts')).runReport },

@@ -28,7 +28,7 @@ import { USERNAME_PATTERN } from '../identity/users-file.ts';
 import type { SharedState } from '../store/shared-state.ts';
 import type { DeviceRecord, FactorRecord, Store, UserState } from '../store/types.ts';
 import {
-  CliError, CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, loadOperatorConfig, openExistingStore, openMigratedStore, parseOptions, plural,
+  CliError, closeAudit, CONFIG_OPTION, configPath, DEFAULT_CONFIG, EXIT, loadOperatorConfig, openExistingStore, openMigratedStore, parseOptions, plural,
   printUsage, readDirectory, runCommand, STD_IO, table, usageError, utcMinute, type CliIO, type CommandInfo,
 } from './operator.ts';
 
@@ -319,14 +319,9 @@ async function reset(io: CliIO, config: Config, r: ResetRequest): Promise<number
       factors,
       ...(r.reason !== undefined ? { reason: r.reason } : {}),
     });
-    const head = audit.head;
-    try {
-      await audit.close();
-    } catch (err) {
-      auditErrors.push(err as Error);
-    }
+    const written = audit;
     audit = undefined;
-    if (auditErrors.length > 0) throw new CliError(EXIT.FAILED, `MFA of ${r.user} was reset, but the audit record may be missing: ${auditErrors.map((e) => e.message).join('; ')}`);
+    const head = await closeAudit(written, auditErrors, `MFA of ${r.user} was reset`);
 
     io.stdout.write(
       `reset ${r.user}: removed ${plural(factors, 'factor')}, ${plural(recoveryLeft, 'unused recovery code')}, ${plural(devices, 'trusted device')}; ` +

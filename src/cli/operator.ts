@@ -15,6 +15,7 @@ import type { Config } from '../config/types.ts';
 import { parseUsersFile } from '../identity/users-file.ts';
 import type { UserRecord } from '../identity/types.ts';
 import type { Store } from '../store/types.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, INTERRUPTED: 130 } as const;
 
@@ -266,4 +267,19 @@ export function utcMinute(iso: string): string {
 
 export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * Closes a command's audit log, which makes its records durable; a record that
+ * could not be written fails the command, saying what was done (`done`) all the same.
+ */
+export async function closeAudit(audit: AuditLog, errors: Error[], done: string): Promise<AuditLog['head']> {
+  const head = audit.head;
+  try {
+    await audit.close();
+  } catch (err) {
+    errors.push(err as Error);
+  }
+  if (errors.length > 0) throw new CliError(EXIT.FAILED, `${done}, but the audit record may be missing: ${errors.map((e) => e.message).join('; ')}`);
+  return head;
 }

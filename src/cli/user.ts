@@ -1,11 +1,14 @@
 // `gatehouse user add|passwd|disable|enable|list`: manages the users file of
 // the `file` identity source. The file is edited in place (comments kept) and
 // replaced atomically; a running gateway picks the change up by itself.
+// `gatehouse user locked|unlock` work on the store instead (cli/account-lock.ts),
+// for every identity source.
 //
 // Exit 0 ok, 1 a failure the user can fix (weak password, unknown user, an
 // invalid users file or config), 2 usage, 130 interrupted at the prompt.
 
 import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
@@ -33,8 +36,11 @@ export const USER: CommandInfo = {
   gatehouse user disable USER
   gatehouse user enable USER
   gatehouse user list
+  gatehouse user locked                     accounts locked after 100 failed attempts in a row
+  gatehouse user unlock USER [--by OPERATOR]
 options:
   --users FILE       the users file (default: identity.file.path from the config)
+  --by OPERATOR      who unlocks (recorded in the audit log; default: your login name)
   --config FILE      the gateway config (default ${DEFAULT_CONFIG})
   --password-stdin   read the password from standard input instead of prompting
 `,
@@ -88,12 +94,24 @@ async function run(args: string[], io: Streams): Promise<number> {
     name: { type: 'string' },
     groups: { type: 'string' },
     'password-stdin': { type: 'boolean' },
+    by: { type: 'string' },
   }, true);
   if (values.help) return printUsage(USER, io);
   const [command, username, ...extra] = positionals;
   if (command === undefined) throw usageError('missing command');
-  if (!['add', 'passwd', 'disable', 'enable', 'list'].includes(command)) throw usageError(`unknown command "${command}"`);
+  if (!['add', 'passwd', 'disable', 'enable', 'list', 'locked', 'unlock'].includes(command)) throw usageError(`unknown command "${command}"`);
   if (extra.length > 0) throw usageError(`unexpected argument "${extra[0]}"`);
+  if (values.by !== undefined && command !== 'unlock') throw usageError('--by is only for "unlock"');
+  if (command === 'locked' || command === 'unlock') {
+    if (command === 'locked' && username !== undefined) throw usageError(`unexpected argument "${username}"`);
+    if (command === 'unlock' && username === undefined) throw usageError('missing USER for "unlock"');
+    if (values.users !== undefined || values.email !== undefined || values.name !== undefined || values.groups !== undefined || values['password-stdin']) {
+      throw usageError(`"${command}" takes only --config${command === 'unlock' ? ' and --by' : ''}`);
+    }
+    const { listLocked, unlock } = await import('./account-lock.ts');
+    const config = loadOperatorConfig(configPath(values));
+    return command === 'locked' ? listLocked(io, config) : unlock(io, config, username!, values.by ?? userInfo().username);
+  }
   if (command === 'list') {
     if (username !== undefined) throw usageError(`unexpected argument "${username}"`);
   } else if (username === undefined) throw usageError(`missing USER for "${command}"`);

@@ -14,7 +14,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Metrics } from '../audit/metrics.ts';
 import type { FactorKind } from '../config/types.ts';
 import type { FactorRegistry } from '../factors/registry.ts';
-import type { Attempt, Throttle, ThrottleKey } from '../identity/throttle.ts';
+import type { Attempt, Refusal, Reservation, Throttle, ThrottleKey } from '../identity/throttle.ts';
 import type { Store } from '../store/types.ts';
 import type { SignInRisk } from './risk-observer.ts';
 import { signedInSession, type SessionData } from './session-data.ts';
@@ -115,29 +115,40 @@ export interface AttemptServices {
 
 /**
  * Counts a first-factor attempt before it is verified; a refusal (a wait is in
- * force) is audited as a lock-out before the caller answers.
+ * force, or the account is locked) is audited as a lock-out before the caller answers.
  */
-export async function reserveSignIn(svc: AttemptServices, throttle: Throttle, keys: readonly ThrottleKey[], who: SignInParty): Promise<{ ok: true; attempt: Attempt } | { ok: false; waitMs: number }> {
+export async function reserveSignIn(svc: AttemptServices, throttle: Throttle, keys: readonly ThrottleKey[], who: SignInParty): Promise<Reservation> {
   const reserved = await throttle.reserve(keys);
-  if (!reserved.ok) await svc.audit.write({ event: 'signin.lockout', user: who.user, ip: who.ip, request_id: who.requestId, until: new Date(svc.now() + reserved.waitMs).toISOString() });
+  if (!reserved.ok) await auditRefusal(svc, who, reserved);
   return reserved;
+}
+
+/** A refused attempt, audited: the wait it met, or the account's lock. */
+export async function auditRefusal(svc: AttemptServices, who: SignInParty, refusal: Refusal): Promise<void> {
+  await svc.audit.write({
+    event: 'signin.lockout', user: who.user, ip: who.ip, request_id: who.requestId,
+    ...(refusal.locked ? { locked: true } : { until: new Date(svc.now() + refusal.waitMs).toISOString() }),
+  });
 }
 
 /**
  * A failed first-factor attempt: its count stands, the failure is audited and
- * logged, and when it earns a wait the lock-out is counted and audited too,
- * all before the caller answers. Returns the wait (ms).
+ * logged, and when it earns a wait (or locks the account) the lock-out is
+ * counted and audited too, all before the caller answers. Returns the wait (ms) and whether the account is now locked.
  */
-export async function failSignIn(svc: AttemptServices, throttle: Throttle, attempt: Attempt, who: SignInParty, reason: string, log: { message: string; fields?: Record<string, unknown> }): Promise<number> {
+export async function failSignIn(svc: AttemptServices, throttle: Throttle, attempt: Attempt, who: SignInParty, reason: string, log: { message: string; fields?: Record<string, unknown> }): Promise<{ waitMs: number; locked: boolean }> {
   const { waitMs, locked, failures } = throttle.failed(attempt);
   await svc.audit.write({ event: 'signin.failure', user: who.user, ip: who.ip, request_id: who.requestId, reason });
   svc.log.warn({ req_id: who.requestId, user: who.user, ip: who.ip, ...log.fields, wait_ms: waitMs, locked }, log.message);
-  if (waitMs > 0) await recordLockout(svc, who, waitMs, failures);
-  return waitMs;
+  if (waitMs > 0 || locked) await recordLockout(svc, who, waitMs, failures, locked);
+  return { waitMs, locked };
 }
 
-/** A wait started after repeated failures (first or second factor): counted and audited. */
-export async function recordLockout(svc: AttemptServices, who: SignInParty, waitMs: number, failures: number): Promise<void> {
+/** A wait started after repeated failures (first or second factor), or the account locked: counted and audited. */
+export async function recordLockout(svc: AttemptServices, who: SignInParty, waitMs: number, failures: number, locked = false): Promise<void> {
   svc.metrics.lockouts.inc();
-  await svc.audit.write({ event: 'signin.lockout', user: who.user, ip: who.ip, request_id: who.requestId, until: new Date(svc.now() + waitMs).toISOString(), failures });
+  await svc.audit.write({
+    event: 'signin.lockout', user: who.user, ip: who.ip, request_id: who.requestId, failures,
+    ...(locked ? { locked: true } : { until: new Date(svc.now() + waitMs).toISOString() }),
+  });
 }

@@ -165,6 +165,19 @@ export const MIGRATIONS: readonly Migration[] = [
         + 'it no longer signs in without a username (remove it if its user did not register it)',
     },
   },
+  {
+    version: 6,
+    // The account side of brute-force regulation: consecutive failed attempts per account and
+    // kind, durable so that neither a counter's expiry nor a restart starts an attacker afresh.
+    description: 'consecutive failures (the account lock at 100 failed attempts in a row)',
+    statements: [
+      `CREATE TABLE consecutive_failures (
+        name TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** The operator's lines about the rows a migration is about to change (none for most). */

@@ -241,6 +241,31 @@ export function openPostgresStore(url: string): Store {
       await pool.query('DELETE FROM signing_keys WHERE kid = $1', [kid]);
     },
 
+    async failureCount(name) {
+      const [row] = await rows('SELECT failures FROM consecutive_failures WHERE name = $1', [name]);
+      return Number(row?.failures ?? 0);
+    },
+    async addFailure(name, at) {
+      const [row] = await rows(
+        `INSERT INTO consecutive_failures (name, failures, updated_at) VALUES ($1, 1, $2)
+         ON CONFLICT (name) DO UPDATE SET failures = consecutive_failures.failures + 1, updated_at = excluded.updated_at
+         RETURNING failures`,
+        [name, at],
+      );
+      return Number(row!.failures);
+    },
+    async removeFailure(name) {
+      // A count of 0 may stay as a row: one atomic statement, and 0 reads as no failures.
+      await pool.query('UPDATE consecutive_failures SET failures = failures - 1 WHERE name = $1 AND failures > 0', [name]);
+    },
+    async clearFailures(names) {
+      return changes('DELETE FROM consecutive_failures WHERE name = ANY($1::text[])', [[...names]]);
+    },
+    async listFailures(min) {
+      return (await rows('SELECT name, failures, updated_at FROM consecutive_failures WHERE failures >= $1 ORDER BY failures DESC, name COLLATE "C"', [min]))
+        .map((r) => ({ name: String(r.name), failures: Number(r.failures), updated_at: Number(r.updated_at) }));
+    },
+
     async getServiceKey(name) {
       const [row] = await rows('SELECT * FROM service_keys WHERE name = $1', [name]);
       return row ? serviceKeyFromRow(row) : undefined;

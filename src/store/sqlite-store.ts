@@ -230,6 +230,29 @@ export function openSqliteStore(path: string): Store {
       run('DELETE FROM signing_keys WHERE kid = ?', kid);
     },
 
+    async failureCount(name) {
+      return Number(get('SELECT failures FROM consecutive_failures WHERE name = ?', name)?.failures ?? 0);
+    },
+    async addFailure(name, at) {
+      return Number(get(
+        `INSERT INTO consecutive_failures (name, failures, updated_at) VALUES (?, 1, ?)
+         ON CONFLICT (name) DO UPDATE SET failures = consecutive_failures.failures + 1, updated_at = excluded.updated_at
+         RETURNING failures`,
+        name, at,
+      )!.failures);
+    },
+    async removeFailure(name) {
+      // A count of 0 may stay as a row: one atomic statement, and 0 reads as no failures.
+      run('UPDATE consecutive_failures SET failures = failures - 1 WHERE name = ? AND failures > 0', name);
+    },
+    async clearFailures(names) {
+      return transaction(() => names.reduce((n, name) => n + run('DELETE FROM consecutive_failures WHERE name = ?', name), 0));
+    },
+    async listFailures(min) {
+      return all('SELECT name, failures, updated_at FROM consecutive_failures WHERE failures >= ? ORDER BY failures DESC, name', min)
+        .map((r) => ({ name: String(r.name), failures: Number(r.failures), updated_at: Number(r.updated_at) }));
+    },
+
     async getServiceKey(name) {
       const row = get('SELECT * FROM service_keys WHERE name = ?', name);
       return row ? serviceKeyFromRow(row) : undefined;

@@ -145,6 +145,20 @@ export interface Store {
   replaceSigningPrivateKey(kid: string, privateJwk: string): Promise<void>;
   deleteSigningKey(kid: string): Promise<void>;
 
+  /**
+   * Consecutive failed attempts of one account (`name`: the throttle's account key, e.g.
+   * `pwd:u:alice`), counted before each attempt is verified (identity/throttle.ts).
+   * addFailure adds one atomically and answers the new count; removeFailure takes one
+   * back (the attempt was not verified after all); clearFailures forgets the names (a
+   * success, or an operator's unlock) and answers how many had a count.
+   */
+  failureCount(name: string): Promise<number>;
+  addFailure(name: string, at: number): Promise<number>;
+  removeFailure(name: string): Promise<void>;
+  clearFailures(names: readonly string[]): Promise<number>;
+  /** Accounts with at least `min` consecutive failures, most first. */
+  listFailures(min: number): Promise<Array<{ name: string; failures: number; updated_at: number }>>;
+
   getServiceKey(name: string): Promise<ServiceKey | undefined>;
   /** Stores the key unless one of that name exists; true when this call stored it (several instances starting at once agree on one). */
   addServiceKey(key: ServiceKey): Promise<boolean>;

@@ -66,14 +66,16 @@ export async function breakGlassSignIn(ctx: RequestContext, bg: BreakGlassConfig
   const { svc } = ctx;
   const down = await backendsDown(ctx);
   const usable = down !== undefined || bg.enabled;
-  const throttle = down === SHARED_DOWN ? localThrottle : svc.throttle;
+  // Never the store's ledger (it may be what is down): at 100 failures in a row the
+  // break-glass account locks in shared state for a day instead (identity/throttle.ts).
+  const throttle = down === SHARED_DOWN ? localThrottle : new Throttle(svc.shared);
   const who = signInParty(ctx, bg.user);
   const reserved = await reserveSignIn(svc, throttle, throttleKeys('pwd', bg.user, ctx.client.ip), who);
   if (!reserved.ok) return throttledPage(ctx, rd, bg.user, reserved.waitMs);
   const matched = await verifyPassword(bg.password, password);
   if (!usable || !matched) {
     const reason = usable ? 'break-glass: invalid credentials' : 'break-glass refused: backends are up';
-    const waitMs = await failSignIn(svc, throttle, reserved.attempt, who, reason, { message: 'break-glass sign-in refused', fields: { reason } });
+    const { waitMs } = await failSignIn(svc, throttle, reserved.attempt, who, reason, { message: 'break-glass sign-in refused', fields: { reason } });
     if (waitMs > 0) return throttledPage(ctx, rd, bg.user, waitMs);
     return refusedPage(ctx, rd, bg.user);
   }

@@ -126,13 +126,13 @@ export async function challengePage(ctx: RequestContext): Promise<void> {
 }
 
 async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind | 'pick', methods: FactorKind[], extra: Record<string, unknown>, status = 200): Promise<void> {
-  const wait = await ctx.svc.throttle.waiting(factorThrottle(ctx));
+  const [wait, locked] = await Promise.all([ctx.svc.throttle.waiting(factorThrottle(ctx)), ctx.svc.throttle.locked(factorThrottle(ctx))]);
   const rule = flow.rule ? ctx.snap.config.policy.rules.find((r) => r.id === flow.rule) : undefined;
   // Asked before adding a method (enroll-page.ts): say so (the user did not ask to sign in), and trust no browser here.
   const confirmEnroll = flow.rd === '/.gatehouse/enroll' || flow.rd.startsWith('/.gatehouse/enroll?');
   // A code that just went out (this answer, or a reload of it): the page is in its "we sent a code" state with the resend wait.
   const resendMs = method === 'email' || method === 'sms' ? await ctx.svc.factors.resendWait(method, ctx.session!.user!) : 0;
-  sendPage(ctx, wait > 0 && status === 200 ? 429 : status, 'challenge', {
+  sendPage(ctx, locked ? 403 : wait > 0 && status === 200 ? 429 : status, 'challenge', {
     mode: method,
     flow,
     query: flowQuery(flow),
@@ -156,6 +156,8 @@ async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind 
     code_sent: resendMs > 0,
     resend_seconds: Math.ceil(resendMs / 1000),
     ...extra,
+    // 100 failures in a row: no wait to count down, an operator must unlock the account.
+    ...(locked ? { error: msg('lockout.account_locked') } : {}),
   });
 }
 
@@ -185,7 +187,7 @@ async function challengeSubmit(ctx: RequestContext): Promise<void> {
 
   if (method === 'push') return pushSubmit(ctx, flow, methods, form);
   const reserved = await reserveFactorAttempt(ctx);
-  if (!reserved.ok) return renderMethod(ctx, flow, method, methods, {}, 429);
+  if (!reserved.ok) return renderMethod(ctx, flow, method, methods, {}, reserved.locked ? 403 : 429);
   const code = form.code ?? '';
   let result: { ok: true; verified: import('../factors/types.ts').Verified; remaining?: number } | { ok: false; reason?: string };
   try {
@@ -242,7 +244,7 @@ async function pushSubmit(ctx: RequestContext, flow: Flow, methods: FactorKind[]
   const id = cleanPushId(form.push_id);
   if (!id) return errorPage(ctx, 400);
   const reserved = await reserveFactorAttempt(ctx);
-  if (!reserved.ok) return renderMethod(ctx, flow, 'push', methods, {}, 429);
+  if (!reserved.ok) return renderMethod(ctx, flow, 'push', methods, {}, reserved.locked ? 403 : 429);
   const done = await push.complete(user, id);
   if (done.ok) {
     const cookies = await passFactor(ctx, done.verified, flow.rule, reserved.attempt);

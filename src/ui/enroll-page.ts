@@ -360,7 +360,8 @@ async function finishTotpEnrollment(ctx: RequestContext, form: Record<string, st
 async function confirmationAttempt(ctx: RequestContext): Promise<Attempt | undefined> {
   const reserved = await reserveFactorAttempt(ctx);
   if (reserved.ok) return reserved.attempt;
-  errorPage(ctx, 429, { waitSeconds: Math.ceil(reserved.waitMs / 1000), message: msg('enroll.too_many') });
+  if (reserved.locked) errorPage(ctx, 403, { message: msg('lockout.account_locked') });
+  else errorPage(ctx, 429, { waitSeconds: Math.ceil(reserved.waitMs / 1000), message: msg('enroll.too_many') });
   return undefined;
 }
 

@@ -13,7 +13,7 @@ import { csrfOk, ensureSession, signInBrowser, signInParty } from '../web/page-s
 import { failSignIn, reserveSignIn } from '../session/sign-in.ts';
 import { breakGlassSignIn } from './break-glass.ts';
 import { oidcLogin, usesOidc } from './oidc-pages.ts';
-import { refusedPage, throttledPage } from './login-refusals.ts';
+import { lockedPage, refusedPage, throttledPage } from './login-refusals.ts';
 import { passkeySignInOffered } from './passkey-signin.ts';
 import { riskRefusal } from '../web/risk-refusal.ts';
 
@@ -51,10 +51,11 @@ async function loginSubmit(ctx: RequestContext): Promise<void> {
   if (bg && username === bg.user) return breakGlassSignIn(ctx, bg, password, rd);
   const who = signInParty(ctx, username);
   const reserved = await reserveSignIn(svc, svc.throttle, throttleKeys('pwd', username || '-', ctx.client.ip), who);
-  if (!reserved.ok) return throttledPage(ctx, rd, username, reserved.waitMs);
+  if (!reserved.ok) return reserved.locked ? lockedPage(ctx, rd, username) : throttledPage(ctx, rd, username, reserved.waitMs);
   const result = username && password ? await svc.identity.authenticate(username, password) : { ok: false as const, reason: 'invalid' as const };
   if (!result.ok) {
-    const waitMs = await failSignIn(svc, svc.throttle, reserved.attempt, who, 'invalid credentials', { message: 'sign-in failed' });
+    const { waitMs, locked } = await failSignIn(svc, svc.throttle, reserved.attempt, who, 'invalid credentials', { message: 'sign-in failed' });
+    if (locked) return lockedPage(ctx, rd, username);
     if (waitMs > 0) return throttledPage(ctx, rd, username, waitMs);
     return refusedPage(ctx, rd, username);
   }

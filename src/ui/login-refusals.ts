@@ -12,6 +12,11 @@ export function throttledPage(ctx: RequestContext, rd: string, username: string,
   sendPage(ctx, 429, 'login', { rd, csrf: ctx.session?.csrf, passkey: passkeySignInOffered(ctx), username, wait_seconds: wait }, { 'retry-after': String(wait) });
 }
 
+/** The sign-in form again, saying the account is locked until an operator unlocks it (no wait to count down). */
+export function lockedPage(ctx: RequestContext, rd: string, username: string): void {
+  sendPage(ctx, 403, 'login', { rd, csrf: ctx.session?.csrf, passkey: passkeySignInOffered(ctx), username, error: msg('lockout.account_locked') });
+}
+
 /** The sign-in form again after a wrong username or password (the same words whichever was wrong). */
 export function refusedPage(ctx: RequestContext, rd: string, username: string): void {
   sendPage(ctx, 401, 'login', { rd, csrf: ctx.session?.csrf, passkey: passkeySignInOffered(ctx), username, error: msg('login.wrong_password') });

@@ -64,7 +64,7 @@ export async function passkeyVerify(ctx: RequestContext): Promise<void> {
   const user = r.ok ? svc.identity.getUser(r.user) : undefined;
   if (!r.ok || !user || user.disabled) {
     const reason = r.ok ? 'passkey of an unknown or disabled user' : `passkey: ${r.reason}`;
-    const waitMs = await failSignIn(svc, svc.throttle, reserved.attempt, r.ok ? signInParty(ctx, r.user) : anyone, reason, { message: 'passkey sign-in failed', fields: { reason } });
+    const { waitMs } = await failSignIn(svc, svc.throttle, reserved.attempt, r.ok ? signInParty(ctx, r.user) : anyone, reason, { message: 'passkey sign-in failed', fields: { reason } });
     return sendJson(ctx, waitMs > 0 ? 429 : 401, waitMs > 0 ? { ok: false, code: 'throttled', wait_seconds: Math.ceil(waitMs / 1000) } : { ok: false, code: 'failed' });
   }
   await svc.throttle.succeed(reserved.attempt);

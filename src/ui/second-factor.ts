@@ -73,7 +73,7 @@ export async function failFactor(ctx: RequestContext, attempt: Attempt, kind: Fa
   await svc.audit.write({ event: 'factor.failure', user, factor: kind, reason, rule: rule ?? undefined, ip: ctx.client.ip, request_id: ctx.requestId });
   if (rule) await svc.audit.write({ event: 'stepup.failed', user, rule, factor: kind, reason, ip: ctx.client.ip, request_id: ctx.requestId });
   svc.metrics.challenge(kind, 'fail');
-  if (r.waitMs > 0) await recordLockout(svc, signInParty(ctx, user), r.waitMs, r.failures);
+  if (r.waitMs > 0 || r.locked) await recordLockout(svc, signInParty(ctx, user), r.waitMs, r.failures, r.locked);
   return { waitMs: r.waitMs, left: Math.max(0, attempt.keys[0].free - r.failures) };
 }
 

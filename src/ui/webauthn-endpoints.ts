@@ -36,7 +36,11 @@ export async function authVerify(ctx: RequestContext): Promise<void> {
   const flow = flowOf(ctx, b);
   if (!kindAllowed('webauthn', acceptedKinds(ctx, flow.rule))) return sendJson(ctx, 400, { ok: false, error: requestTranslator(ctx).t('webauthn.not_accepted') });
   const reserved = await reserveFactorAttempt(ctx);
-  if (!reserved.ok) return sendJson(ctx, 429, { ok: false, error: requestTranslator(ctx).tn('webauthn.too_many', Math.ceil(reserved.waitMs / 1000)) });
+  if (!reserved.ok) {
+    return reserved.locked
+      ? sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('lockout.account_locked') })
+      : sendJson(ctx, 429, { ok: false, error: requestTranslator(ctx).tn('webauthn.too_many', Math.ceil(reserved.waitMs / 1000)) });
+  }
   const r = await ctx.svc.webauthn.finishAuthentication({ id: ctx.session!.user! }, b.response);
   if (!r.ok) {
     await failFactor(ctx, reserved.attempt, 'webauthn', r.reason, flow.rule);

@@ -203,7 +203,9 @@ async function interceptLogin(ctx: RequestContext, route: Route, target: string)
   const reserved = await reserveSignIn(svc, svc.throttle, keys, signInParty(ctx, username ?? '-'));
   if (!reserved.ok) {
     ctx.log = { ...ctx.log, decision: 'deny', reason: 'sign-in throttled' };
-    return errorPage(ctx, 429, { waitSeconds: Math.ceil(reserved.waitMs / 1000), message: msg('error.upstream_form_throttled') });
+    return reserved.locked
+      ? errorPage(ctx, 403, { message: msg('lockout.account_locked') })
+      : errorPage(ctx, 429, { waitSeconds: Math.ceil(reserved.waitMs / 1000), message: msg('error.upstream_form_throttled') });
   }
 
   const sentCookies = typeof req.headers.cookie === 'string' ? req.headers.cookie : undefined;

@@ -95,7 +95,7 @@ t.test('reserveSignIn and failSignIn: failures audited, the sixth starts a wait,
   for (let i = 0; i < 6; i++) {
     const reserved = await reserveSignIn(r, throttle, keys, WHO);
     if (!t.ok(reserved.ok, `attempt ${i + 1} may try`) || !reserved.ok) return;
-    waits.push(await failSignIn(r, throttle, reserved.attempt, WHO, 'invalid credentials', { message: 'sign-in failed' }));
+    waits.push((await failSignIn(r, throttle, reserved.attempt, WHO, 'invalid credentials', { message: 'sign-in failed' })).waitMs);
   }
   t.same(waits.slice(0, 5), [0, 0, 0, 0, 0], 'five failures are free');
   t.ok(waits[5] > 0, 'the sixth earns a wait');

@@ -27,7 +27,7 @@ if (!(await requirePostgres(t))) {
     const { rows } = await client.query(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name", [schema],
     );
-    t.same(rows.map((r) => r.table_name), ['devices', 'factors', 'recovery_codes', 'schema_version', 'service_keys', 'sessions', 'sign_in_places', 'signing_keys', 'user_state'],
+    t.same(rows.map((r) => r.table_name), ['consecutive_failures', 'devices', 'factors', 'recovery_codes', 'schema_version', 'service_keys', 'sessions', 'sign_in_places', 'signing_keys', 'user_state'],
       'every table created in the test schema');
     const { rows: [current] } = await client.query('SELECT current_schema() AS s');
     t.equal(current.s, schema, 'connections from the URL use that schema');

@@ -190,6 +190,31 @@ export function storeConformance(t: Test, makeStore: () => Promise<Store>): void
     t.strictSame(await store.getUserState('alice'), s2, "another user's state is separate");
   });
 
+  t.test('consecutive failures: counted atomically, taken back, cleared, listed', async (t) => {
+    const store = await fresh(t);
+    t.equal(await store.failureCount('pwd:u:alice'), 0, 'none at first');
+    t.equal(await store.addFailure('pwd:u:alice', T0), 1, 'the first failure answers 1');
+    t.equal(await store.addFailure('pwd:u:alice', T0 + 1), 2, 'the next answers 2');
+    const counts = await Promise.all(Array.from({ length: 20 }, () => store.addFailure('mfa:u:alice', T0 + 19)));
+    t.same([...counts].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1), '20 concurrent adds each answer a different count');
+    await store.removeFailure('pwd:u:alice');
+    t.equal(await store.failureCount('pwd:u:alice'), 1, 'removeFailure takes one back');
+    await store.removeFailure('pwd:u:alice');
+    await store.removeFailure('pwd:u:alice');
+    t.equal(await store.failureCount('pwd:u:alice'), 0, 'never below zero');
+    t.equal(await store.addFailure('pwd:u:alice', T0 + 2), 1, 'counting again after zero starts at 1');
+    await store.addFailure('pwd:u:bob', T0 + 3);
+    t.same(await store.listFailures(1), [
+      { name: 'mfa:u:alice', failures: 20, updated_at: T0 + 19 },
+      { name: 'pwd:u:alice', failures: 1, updated_at: T0 + 2 },
+      { name: 'pwd:u:bob', failures: 1, updated_at: T0 + 3 },
+    ].sort((a, b) => b.failures - a.failures || (a.name < b.name ? -1 : 1)), 'listed most first, then by name');
+    t.same((await store.listFailures(2)).map((f) => f.name), ['mfa:u:alice'], 'only those at the minimum or above');
+    t.equal(await store.clearFailures(['pwd:u:alice', 'mfa:u:alice', 'pwd:u:nobody']), 2, 'clearFailures answers how many had a count');
+    t.equal(await store.failureCount('mfa:u:alice'), 0, 'cleared');
+    t.equal(await store.failureCount('pwd:u:bob'), 1, "another account's count stays");
+  });
+
   t.test('service keys: the first stored wins, later adds change nothing', async (t) => {
     const store = await fresh(t);
     t.equal(await store.getServiceKey('vapid'), undefined, 'none at first');

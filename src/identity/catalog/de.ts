@@ -39,6 +39,7 @@ export const de: Catalog = {
   'signin.risk_denied.hint': 'Wenn Sie das waren, melden Sie sich von einem Ort und mit einem Browser an, die Sie sonst verwenden, oder wenden Sie sich mit der Anfrage-ID unten an den Support.',
   'lockout.message': 'Zu viele Versuche. Versuchen Sie es in {time} erneut.',
   'lockout.done': 'Sie können es jetzt erneut versuchen.',
+  'lockout.account_locked': 'Dieses Konto ist nach zu vielen Fehlversuchen in Folge gesperrt. Bitten Sie Ihre Administration, es zu entsperren.',
 
   'logout.title': 'Abmelden',
   'logout.heading': 'Abmelden?',

@@ -46,6 +46,7 @@ export const en = {
   'signin.risk_denied.hint': 'If this was you, sign in from a place and browser you usually use, or contact support with the request ID below.',
   'lockout.message': 'Too many attempts. Try again in {time}.',
   'lockout.done': 'You can try again now.',
+  'lockout.account_locked': 'This account is locked after too many failed attempts in a row. Ask your administrator to unlock it.',
 
   // Sign-out (views/logout.eta, views/signed-out.eta)
   'logout.title': 'Sign out',

@@ -39,6 +39,7 @@ export const es: Catalog = {
   'signin.risk_denied.hint': 'Si fue usted, inicie sesión desde un lugar y un navegador que use habitualmente, o contacte con el soporte e indique el ID de solicitud de abajo.',
   'lockout.message': 'Demasiados intentos. Inténtelo de nuevo en {time}.',
   'lockout.done': 'Ya puede intentarlo de nuevo.',
+  'lockout.account_locked': 'Esta cuenta está bloqueada tras demasiados intentos fallidos seguidos. Pida a su administrador que la desbloquee.',
 
   'logout.title': 'Cerrar sesión',
   'logout.heading': '¿Cerrar sesión?',

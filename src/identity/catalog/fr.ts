@@ -39,6 +39,7 @@ export const fr: Catalog = {
   'signin.risk_denied.hint': 'Si c’était vous, connectez-vous depuis un lieu et un navigateur que vous utilisez d’habitude, ou contactez l’assistance en indiquant l’ID de requête ci-dessous.',
   'lockout.message': 'Trop de tentatives. Réessayez dans {time}.',
   'lockout.done': 'Vous pouvez réessayer maintenant.',
+  'lockout.account_locked': 'Ce compte est verrouillé après trop de tentatives échouées d’affilée. Demandez à votre administrateur de le déverrouiller.',
 
   'logout.title': 'Déconnexion',
   'logout.heading': 'Se déconnecter ?',
