@@ -61,6 +61,7 @@ export const CASES: PageCase[] = [
   { id: 'login', page: 'login', data: { rd: '/billing', csrf: 'csrf-login' } },
   { id: 'login-error', page: 'login', data: { rd: '/', csrf: 'csrf-login', username: 'alice', error: { key: 'login.wrong_password' } } },
   { id: 'login-lockout', page: 'login', data: { rd: '/', csrf: 'csrf-login', username: 'alice', wait_seconds: 30 } },
+  { id: 'login-account-locked', page: 'login', data: { rd: '/', csrf: 'csrf-login', username: 'alice', error: { key: 'lockout.account_locked' } } },
   { id: 'login-lockout-short', page: 'login', data: { rd: '/', csrf: 'csrf-login', username: 'alice', wait_seconds: 2 }, look: false },
   ...[400, 403, 404, 429, 502, 503, 504].map((status) => ({
     id: `error-${status}`,
