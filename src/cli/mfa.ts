@@ -18,6 +18,7 @@
 
 import { userInfo } from 'node:os';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { accountKey, MAX_CONSECUTIVE_FAILURES } from '../identity/throttle.ts';
 import type { Config } from '../config/types.ts';
 import { factorKindInfo } from '../factors/types.ts';
 import { mfaResetAlert, mfaResetMessage } from '../identity/messages.ts';
@@ -107,6 +108,9 @@ export interface MfaListing {
   trusted_devices: Array<{ id: string; label: string; created: string; expires: string; last_used: string | null; expired: boolean }>;
   deferrals: number;
   mfa_reset_at: string | null;
+  /** Consecutive failed attempts (identity/throttle.ts); at 100 of either kind the account is locked. */
+  failures_in_a_row: { password: number; second_factor: number };
+  locked: boolean;
 }
 
 /** Pure: the listing of one user's second factors. */
@@ -114,7 +118,7 @@ export function mfaListing(
   user: string,
   record: UserRecord | undefined,
   privilegedGroups: readonly string[],
-  facts: { factors: FactorRecord[]; recoveryLeft: number; devices: DeviceRecord[]; state: UserState | undefined },
+  facts: UserFacts,
   now: number,
 ): MfaListing {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -131,6 +135,8 @@ export function mfaListing(
     })),
     deferrals: facts.state?.deferrals ?? 0,
     mfa_reset_at: iso(facts.state?.mfa_reset_at ?? null),
+    failures_in_a_row: { password: facts.failures.pwd, second_factor: facts.failures.mfa },
+    locked: Math.max(facts.failures.pwd, facts.failures.mfa) >= MAX_CONSECUTIVE_FAILURES,
   };
 }
 
@@ -157,6 +163,8 @@ export function formatListing(l: MfaListing): string {
   }
   out.push(`deferrals:       ${l.deferrals}`);
   out.push(`last MFA reset:  ${when(l.mfa_reset_at)}`);
+  const failed = `failed in a row: password ${l.failures_in_a_row.password}, second factor ${l.failures_in_a_row.second_factor}`;
+  out.push(l.locked ? `${failed}  LOCKED (gatehouse user unlock ${l.user})` : failed);
   return `${out.join('\n')}\n`;
 }
 
@@ -167,7 +175,7 @@ function when(iso: string | null): string {
 async function list(io: CliIO, config: Config, user: string, record: UserRecord | undefined, json: boolean, now: number): Promise<number> {
   const store = await openExistingStore(config);
   const facts = store === null
-    ? { factors: [], recoveryLeft: 0, devices: [], state: undefined }
+    ? NO_FACTS
     : await readUserFacts(store, user).finally(() => store.close());
   const listing = mfaListing(user, record, config.policy.privileged_groups, facts, now);
   io.stdout.write(json ? `${JSON.stringify(listing, null, 2)}\n` : formatListing(listing));
@@ -184,9 +192,8 @@ async function listEveryone(io: CliIO, config: Config, directory: ReturnType<typ
   try {
     const enrolled = store === null ? [] : (await store.listEnrolledUsers()).map((e) => e.user);
     const users = [...new Set([...(directory?.users.keys() ?? []), ...enrolled])].sort();
-    const noFacts = { factors: [], recoveryLeft: 0, devices: [], state: undefined };
     listings = await Promise.all(users.map(async (u) => mfaListing(
-      u, directory?.users.get(u), config.policy.privileged_groups, store === null ? noFacts : await readUserFacts(store, u), now,
+      u, directory?.users.get(u), config.policy.privileged_groups, store === null ? NO_FACTS : await readUserFacts(store, u), now,
     )));
   } finally {
     await store?.close();
@@ -206,11 +213,23 @@ export function formatEveryone(listings: readonly MfaListing[]): string {
   return `${table(['USER', 'FACTORS', 'RECOVERY CODES', 'TRUSTED DEVICES', 'LAST USED'], rows).join('\n')}\n`;
 }
 
-async function readUserFacts(store: Store, user: string) {
-  const [factors, recoveryLeft, devices, state] = await Promise.all([
+/** What the store holds of one user. */
+export interface UserFacts {
+  factors: FactorRecord[];
+  recoveryLeft: number;
+  devices: DeviceRecord[];
+  state: UserState | undefined;
+  failures: { pwd: number; mfa: number };
+}
+
+const NO_FACTS: UserFacts = { factors: [], recoveryLeft: 0, devices: [], state: undefined, failures: { pwd: 0, mfa: 0 } };
+
+async function readUserFacts(store: Store, user: string): Promise<UserFacts> {
+  const [factors, recoveryLeft, devices, state, pwd, mfa] = await Promise.all([
     store.listFactors(user), store.countRecoveryCodes(user), store.listDevices(user), store.getUserState(user),
+    store.failureCount(accountKey('pwd', user)), store.failureCount(accountKey('mfa', user)),
   ]);
-  return { factors, recoveryLeft, devices, state };
+  return { factors, recoveryLeft, devices, state, failures: { pwd, mfa } };
 }
 
 // ---------------------------------------------------------------------------
@@ -292,6 +311,8 @@ async function reset(io: CliIO, config: Config, r: ResetRequest): Promise<number
     const factors = await store.removeAllFactors(r.user);
     await store.replaceRecoveryCodes(r.user, []);
     const devices = await store.removeAllDevices(r.user);
+    // Wrong codes typed at a lost phone's account are behind the user now: a second-factor lock goes too.
+    await store.clearFailures([accountKey('mfa', r.user)]);
     const state = await store.getUserState(r.user);
     await store.putUserState({
       user: r.user,

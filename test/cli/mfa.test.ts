@@ -139,6 +139,7 @@ async function fixture(t: Test, opts: { alertEmail?: string } = {}): Promise<Fix
     await s.replaceRecoveryCodes(u, Array.from({ length: 10 }, (_, i) => `${u}-code-hash-${i}`));
     await s.addDevice({ id: `${u}-laptop`, user: u, label: 'Firefox on Linux', created_at: NOW - 86_400_000, expires_at: NOW + 29 * 86_400_000, last_used_at: null });
     await s.putUserState({ user: u, deferrals: 1, last_factor: 'totp', mfa_reset_at: null, updated_at: NOW });
+    if (u === 'alice') for (let i = 0; i < 3; i++) await s.addFailure('mfa:u:alice', NOW);
   }
   await s.consumeRecoveryCode('alice', 'alice-code-hash-0');
   await s.close();
@@ -157,6 +158,7 @@ async function snapshotOf(f: Fixture, u: string) {
       codes: await s.countRecoveryCodes(u),
       devices: (await s.listDevices(u)).map((d) => d.id),
       state: await s.getUserState(u),
+      secondFactorFailures: await s.failureCount(`mfa:u:${u}`),
     };
   } finally {
     await s.close();
@@ -181,6 +183,8 @@ t.test('mfa list: factors, codes left, devices', async (t) => {
     trusted_devices: [{ id: 'alice-laptop', label: 'Firefox on Linux', created: '2026-11-21T12:00:00.000Z', expires: '2026-12-21T12:00:00.000Z', last_used: null, expired: false }],
     deferrals: 1,
     mfa_reset_at: null,
+    failures_in_a_row: { password: 0, second_factor: 3 },
+    locked: false,
   });
 
   const r = gatehouse(['mfa', 'list', 'alice', '--config', f.config]);
@@ -190,8 +194,13 @@ t.test('mfa list: factors, codes left, devices', async (t) => {
   t.match(r.stdout, /recovery codes:\s+9 left/);
   t.match(r.stdout, /Firefox on Linux\s+2026-11-21 12:00 UTC\s+2026-12-21 12:00 UTC\s+never/);
 
-  const empty = mfaListing('zed', undefined, ['admins'], { factors: [], recoveryLeft: 0, devices: [], state: undefined }, NOW);
+  t.match(r.stdout, /failed in a row: password 0, second factor 3\n$/);
+
+  const empty = mfaListing('zed', undefined, ['admins'], { factors: [], recoveryLeft: 0, devices: [], state: undefined, failures: { pwd: 0, mfa: 0 } }, NOW);
   t.match(formatListing(empty), /factors:\s+none\n.*recovery codes:\s+0 left\ntrusted devices: none\n/s);
+  const locked = mfaListing('zed', undefined, ['admins'], { factors: [], recoveryLeft: 0, devices: [], state: undefined, failures: { pwd: 100, mfa: 2 } }, NOW);
+  t.equal(locked.locked, true, '100 failed passwords in a row: locked');
+  t.match(formatListing(locked), /failed in a row: password 100, second factor 2  LOCKED \(gatehouse user unlock zed\)\n$/);
 
   const unknown = gatehouse(['mfa', 'list', 'zed', '--config', f.config]);
   t.equal(unknown.code, 1, 'an unknown user: 1');
@@ -252,6 +261,7 @@ t.test('mfa reset with a valid approver: cleared, audited in the chain, notified
   t.equal(after.codes, 0);
   t.same(after.devices, []);
   t.equal(after.state?.deferrals, 1, 'deferrals kept');
+  t.equal(after.secondFactorFailures, 0, 'wrong codes typed before the reset are forgotten (a second-factor lock goes too)');
   t.equal(after.state?.last_factor, null);
   t.ok(after.state?.mfa_reset_at && Math.abs(after.state.mfa_reset_at - Date.now()) < 60_000, 'mfa_reset_at set to now');
   const bob = await snapshotOf(f, 'bob');
