@@ -48,16 +48,16 @@ export async function unlock(io: Streams, config: Config, user: string, by: stri
       throw new CliError(EXIT.FAILED, `cannot open the audit log ${config.audit.path}: ${(err as Error).message}; nothing was changed`);
     }
     const names = ATTEMPT_KINDS.map((kind) => accountKey(kind, user));
-    const counts = await Promise.all(names.map((n) => store!.failureCount(n)));
-    const wasLocked = counts.some((n) => n >= MAX_CONSECUTIVE_FAILURES);
+    const failures = Math.max(...await Promise.all(names.map((n) => store!.failureCount(n))));
+    const wasLocked = failures >= MAX_CONSECUTIVE_FAILURES;
     await store.clearFailures(names);
-    audit.write({ event: 'account.unlocked', user: user.toLowerCase(), by, failures: Math.max(...counts), was_locked: wasLocked });
+    audit.write({ event: 'account.unlocked', user: user.toLowerCase(), by, failures, was_locked: wasLocked });
     const written = audit;
     audit = undefined;
     const head = await closeAudit(written, auditErrors, `${user} was unlocked`);
     io.stdout.write(wasLocked
-      ? `unlocked ${user} (${Math.max(...counts)} failed attempts in a row cleared); audited as seq ${head.seq} (by ${by})\n`
-      : `${user} was not locked (${Math.max(...counts)} failed attempts in a row, cleared); audited as seq ${head.seq} (by ${by})\n`);
+      ? `unlocked ${user} (${failures} failed attempts in a row cleared); audited as seq ${head.seq} (by ${by})\n`
+      : `${user} was not locked (${failures} failed attempts in a row, cleared); audited as seq ${head.seq} (by ${by})\n`);
     return EXIT.OK;
   } finally {
     await audit?.close().catch(() => undefined);

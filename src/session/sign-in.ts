@@ -124,7 +124,7 @@ export async function reserveSignIn(svc: AttemptServices, throttle: Throttle, ke
 }
 
 /** A refused attempt, audited: the wait it met, or the account's lock. */
-export async function auditRefusal(svc: AttemptServices, who: SignInParty, refusal: Refusal): Promise<void> {
+async function auditRefusal(svc: AttemptServices, who: SignInParty, refusal: Refusal): Promise<void> {
   await svc.audit.write({
     event: 'signin.lockout', user: who.user, ip: who.ip, request_id: who.requestId,
     ...(refusal.locked ? { locked: true } : { until: new Date(svc.now() + refusal.waitMs).toISOString() }),
