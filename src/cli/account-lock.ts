@@ -6,7 +6,7 @@
 
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Config } from '../config/types.ts';
-import { ATTEMPT_KINDS, accountKey, MAX_CONSECUTIVE_FAILURES } from '../identity/throttle.ts';
+import { ATTEMPT_KINDS, accountKey, lockedAt, MAX_CONSECUTIVE_FAILURES } from '../identity/throttle.ts';
 import type { Store } from '../store/types.ts';
 import { CliError, closeAudit, EXIT, openMigratedStore, table, type Streams } from './operator.ts';
 
@@ -49,7 +49,7 @@ export async function unlock(io: Streams, config: Config, user: string, by: stri
     }
     const names = ATTEMPT_KINDS.map((kind) => accountKey(kind, user));
     const failures = Math.max(...await Promise.all(names.map((n) => store!.failureCount(n))));
-    const wasLocked = failures >= MAX_CONSECUTIVE_FAILURES;
+    const wasLocked = lockedAt(failures);
     await store.clearFailures(names);
     audit.write({ event: 'account.unlocked', user: user.toLowerCase(), by, failures, was_locked: wasLocked });
     const written = audit;

@@ -18,7 +18,7 @@
 
 import { userInfo } from 'node:os';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { accountKey, MAX_CONSECUTIVE_FAILURES } from '../identity/throttle.ts';
+import { accountKey, lockedAt } from '../identity/throttle.ts';
 import type { Config } from '../config/types.ts';
 import { factorKindInfo } from '../factors/types.ts';
 import { mfaResetAlert, mfaResetMessage } from '../identity/messages.ts';
@@ -136,7 +136,7 @@ export function mfaListing(
     deferrals: facts.state?.deferrals ?? 0,
     mfa_reset_at: iso(facts.state?.mfa_reset_at ?? null),
     failures_in_a_row: { password: facts.failures.pwd, second_factor: facts.failures.mfa },
-    locked: Math.max(facts.failures.pwd, facts.failures.mfa) >= MAX_CONSECUTIVE_FAILURES,
+    locked: lockedAt(Math.max(facts.failures.pwd, facts.failures.mfa)),
   };
 }
 

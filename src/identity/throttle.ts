@@ -28,6 +28,11 @@ import type { Store } from '../store/types.ts';
 export type FailureLedger = Pick<Store, 'failureCount' | 'addFailure' | 'removeFailure' | 'clearFailures'>;
 
 export const MAX_CONSECUTIVE_FAILURES = 100;
+
+/** Pure: whether so many failures in a row lock the account. */
+export function lockedAt(consecutive: number): boolean {
+  return consecutive >= MAX_CONSECUTIVE_FAILURES;
+}
 const COUNTER_TTL_MS = 24 * 3_600_000;
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -92,7 +97,7 @@ export class Throttle {
   /** Whether the account among `keys` is locked (100 failures in a row); for display, `reserve` is the gate. */
   async locked(keys: readonly ThrottleKey[]): Promise<boolean> {
     const account = keys.find((k) => k.account);
-    return this.#ledger !== undefined && account !== undefined && await this.#ledger.failureCount(account.key) >= MAX_CONSECUTIVE_FAILURES;
+    return this.#ledger !== undefined && account !== undefined && lockedAt(await this.#ledger.failureCount(account.key));
   }
 
   /** Counts the attempt before it is verified, or refuses it with the wait in force (or the lock). */
@@ -100,7 +105,7 @@ export class Throttle {
     const account = this.#ledger === undefined ? undefined : keys.find((k) => k.account);
     // A locked account is refused before shared state counts anything: no wait is started,
     // so once an operator unlocks it the user can try at once.
-    if (account !== undefined && await this.#ledger!.failureCount(account.key) >= MAX_CONSECUTIVE_FAILURES) return LOCKED;
+    if (account !== undefined && lockedAt(await this.#ledger!.failureCount(account.key))) return LOCKED;
     const r = await this.#shared.reserveAttempt(this.#slots(keys));
     if (!r.ok) return r;
     const attempt: Attempt = { keys, numbers: r.numbers };
@@ -125,7 +130,7 @@ export class Throttle {
       waitMs = Math.max(waitMs, waitAfter(n, k.free, k.account ?? false, this.#ledger === undefined));
       if (k.account) failures = attempt.consecutive ?? n;
     });
-    return { waitMs, failures, locked: failures >= MAX_CONSECUTIVE_FAILURES };
+    return { waitMs, failures, locked: lockedAt(failures) };
   }
 
   /** The attempt succeeded: the account starts afresh; the address's count of it is withdrawn. */

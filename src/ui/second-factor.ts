@@ -74,7 +74,8 @@ export async function failFactor(ctx: RequestContext, attempt: Attempt, kind: Fa
   if (rule) await svc.audit.write({ event: 'stepup.failed', user, rule, factor: kind, reason, ip: ctx.client.ip, request_id: ctx.requestId });
   svc.metrics.challenge(kind, 'fail');
   if (r.waitMs > 0 || r.locked) await recordLockout(svc, signInParty(ctx, user), r.waitMs, r.failures, r.locked);
-  return { waitMs: r.waitMs, left: Math.max(0, attempt.keys[0].free - r.failures) };
+  // Left before a wait: the shared-state count, which the waits run on (r.failures is the durable one).
+  return { waitMs: r.waitMs, left: Math.max(0, attempt.keys[0].free - attempt.numbers[0]) };
 }
 
 

@@ -3,7 +3,7 @@
 // each issue a new session id; the cookie from before no longer signs anyone
 // in (the old session is revoked, not just superseded), while the new one works.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { unsealData } from 'iron-session';
 import { startTestGateway, Client, type GatewayFixture } from '../helpers/gateway.ts';
 import { enrollTotpOverHttp, passTotp } from '../helpers/totp.ts';
@@ -31,14 +31,29 @@ async function withCookie(f: GatewayFixture, cookie: string, path: string, api: 
   return c.fetch(path, api ? { headers: API } : {});
 }
 
-t.test('the second factor after the password rotates the session id; the password-only cookie dies', async (t) => {
+/** A gateway where alice has TOTP, and a fresh browser that has just given her password. */
+async function aliceAfterPassword(t: Test) {
   const f = await startTestGateway({ config: CONFIG });
   t.teardown(() => f.close());
   const name = f.gw.services.sessions.cookieName;
   const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
-
   const c = new Client(f.url);
   const signed = await c.signIn('alice', 'alice-test-pass', '/echo');
+  return { f, name, device, c, signed };
+}
+
+/** A browser holding only `cookie` is treated as signed out: API clients get login_required, navigations the sign-in page. */
+async function signedOut(t: Test, f: GatewayFixture, cookie: string, navPath: string, apiMessage: string): Promise<void> {
+  const oldApi = await withCookie(f, cookie, '/echo', true);
+  t.equal(oldApi.status, 401, apiMessage);
+  t.equal((await oldApi.json() as { error: string }).error, 'login_required', 'it is treated as signed out');
+  const oldNav = await withCookie(f, cookie, navPath, false);
+  t.equal(oldNav.status, 302);
+  t.match(oldNav.headers.get('location'), /^\/\.gatehouse\/login\?/, 'a navigation with it is sent to sign in');
+}
+
+t.test('the second factor after the password rotates the session id; the password-only cookie dies', async (t) => {
+  const { f, name, device, c, signed } = await aliceAfterPassword(t);
   t.equal(signed.status, 303, 'the password is accepted');
   const pwCookie = c.cookies.get(name)!;
   const pw = await sessionIn(pwCookie);
@@ -63,12 +78,7 @@ t.test('the second factor after the password rotates the session id; the passwor
   t.not(mfa.sid, pw.sid, 'with a new session id');
   t.match(mfa.factors, [{ kind: 'totp' }], 'carrying the passed factor');
 
-  const oldApi = await withCookie(f, pwCookie, '/echo', true);
-  t.equal(oldApi.status, 401, 'the old cookie does not reach the app');
-  t.equal((await oldApi.json() as { error: string }).error, 'login_required', 'it is treated as signed out');
-  const oldNav = await withCookie(f, pwCookie, '/echo', false);
-  t.equal(oldNav.status, 302);
-  t.match(oldNav.headers.get('location'), /^\/\.gatehouse\/login\?/, 'a navigation with it is sent to sign in');
+  await signedOut(t, f, pwCookie, '/echo', 'the old cookie does not reach the app');
 
   const now = await c.fetch('/echo', { headers: API });
   t.equal(now.status, 200, 'the new cookie reaches the app');
@@ -78,13 +88,7 @@ t.test('the second factor after the password rotates the session id; the passwor
 });
 
 t.test('a step-up rotates the session id; the cookie from before it dies', async (t) => {
-  const f = await startTestGateway({ config: CONFIG });
-  t.teardown(() => f.close());
-  const name = f.gw.services.sessions.cookieName;
-  const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
-
-  const c = new Client(f.url);
-  await c.signIn('alice', 'alice-test-pass', '/echo');
+  const { f, name, device, c } = await aliceAfterPassword(t);
   t.equal((await passTotp(c, device, '/echo')).status, 303, 'signed in with password and TOTP');
   t.equal((await c.fetch('/echo/admin/x', { headers: API })).status, 200, 'the admin path is open while the factor is fresh');
 
@@ -115,12 +119,7 @@ t.test('a step-up rotates the session id; the cookie from before it dies', async
   t.equal(post.user, 'alice');
   t.not(post.sid, pre.sid, 'with a new session id');
 
-  const oldApi = await withCookie(f, before, '/echo', true);
-  t.equal(oldApi.status, 401, 'the cookie from before the step-up no longer reaches the app');
-  t.equal((await oldApi.json() as { error: string }).error, 'login_required', 'it is treated as signed out');
-  const oldNav = await withCookie(f, before, '/echo/admin/x', false);
-  t.equal(oldNav.status, 302);
-  t.match(oldNav.headers.get('location'), /^\/\.gatehouse\/login\?/, 'a navigation with it is sent to sign in');
+  await signedOut(t, f, before, '/echo/admin/x', 'the cookie from before the step-up no longer reaches the app');
 
   t.equal((await c.fetch('/echo/admin/x', { headers: API })).status, 200, 'the new cookie passes the rule');
   t.equal((await withCookie(f, after, '/echo', true)).status, 200, 'and reaches the rest of the app');
