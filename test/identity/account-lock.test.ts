@@ -149,3 +149,25 @@ t.test('through the gateway: the second factor locks at 100 in a row too', async
   await r.arrayBuffer();
   t.equal((await c.fetch('/echo', { headers: { accept: 'application/json', 'sec-fetch-mode': 'cors' } })).status, 401, 'the app stays out of reach');
 });
+
+t.test('through the gateway: "attempts left before a wait" counts the failures the waits run on, not the durable count', async (t) => {
+  const f = await startTestGateway({ config: { policy: { default: 'mfa' }, rollout: { grace_until: '2099-12-31' } } });
+  t.teardown(() => f.close());
+  const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
+  // Fifty failures from earlier days: the durable count has them, the shared-state counter has expired.
+  for (let i = 0; i < 50; i++) await f.gw.services.store.addFailure('mfa:u:alice', f.clock.now());
+  const c = new Client(f.url);
+  await c.signIn('alice', 'alice-test-pass', '/');
+  const wrong = String((Number(await device.next()) + 500_000) % 1_000_000).padStart(6, '0');
+  const hints: (string | null)[] = [];
+  for (let i = 0; i < 5; i++) {
+    const page = await c.fetch('/.gatehouse/challenge?method=totp&rd=%2F');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? '';
+    const r = await c.postForm('/.gatehouse/challenge', { csrf, rd: '/', method: 'totp', code: wrong });
+    t.equal(r.status, 401, `wrong code ${i + 1} is refused without a wait`);
+    hints.push(/(\d+ attempts? left before a wait\.)/.exec(await r.text())?.[1] ?? null);
+  }
+  t.same(hints, [null, '3 attempts left before a wait.', '2 attempts left before a wait.', '1 attempt left before a wait.', null],
+    'the hint counts down the five attempts allowed before the waits start');
+  t.equal(await f.gw.services.store.failureCount('mfa:u:alice'), 55, 'while the durable count goes on from 50');
+});
