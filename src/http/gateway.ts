@@ -147,7 +147,8 @@ export function createGateway(svc: Services, current: () => Snapshot) {
       res.shouldKeepAlive = false;
       return errorPage(ctx, 400);
     }
-    const host = hostOnly(req.headers.host);
+    // The host the app is sent (preserve_host: the client's, from X-Forwarded-Host behind a trusted proxy) is the one decided on.
+    const host = hostOnly(client.host);
     const target = resolveTarget(snap, { target: req.url ?? '', host, via: 'proxy' });
     ctx.path = target.path;
     if (target.kind === 'refused') {
@@ -552,9 +553,10 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     };
     void (async () => {
       const client = resolveClient(req.socket.remoteAddress ?? '', req.headers, snap.trusted, snap.ownProto);
-      const host = hostOnly(req.headers.host);
+      const host = hostOnly(client.host);
       const target = resolveTarget(snap, { target: req.url ?? '', host, via: 'proxy' });
-      if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || bodyWhereNoneBelongs(req)) return reject(400, 'Bad Request');
+      // RFC 6455 §4.1: the handshake is a GET, and the app is sent a GET: any other method is refused, never decided as itself.
+      if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || bodyWhereNoneBelongs(req)) return reject(400, 'Bad Request');
       if (target.kind === 'reserved') return reject(404, 'Not Found');
       if (target.kind === 'refused') return target.status === 404 || !target.route?.websocket ? reject(404, 'Not Found') : reject(400, 'Bad Request');
       const route = target.route!;

@@ -129,7 +129,7 @@ function compileNetworks(rule: RuleConfig): net.BlockList | undefined {
   return list;
 }
 
-function compileRule(rule: RuleConfig, index: number): CompiledRule {
+function compileRule(rule: RuleConfig, index: number, caseInsensitive: boolean): CompiledRule {
   const m = rule.match;
   const compiled: CompiledRule = {
     id: rule.id,
@@ -149,13 +149,13 @@ function compileRule(rule: RuleConfig, index: number): CompiledRule {
     config: rule,
   };
   if (rule.max_age !== undefined) compiled.max_age = rule.max_age;
-  const params = compileRuleParams(rule);
+  const params = compileRuleParams(rule, caseInsensitive);
   if (params !== undefined) compiled.params = params;
   if (rule.factors !== undefined && rule.factors.length > 0) compiled.factors = [...rule.factors];
   return compiled;
 }
 
-function compileRuleParams(rule: RuleConfig): CompiledParamMatch | undefined {
+function compileRuleParams(rule: RuleConfig, foldNames: boolean): CompiledParamMatch | undefined {
   const m = rule.match;
   for (const key of ['query', 'params'] as const) {
     for (const [name, cond] of Object.entries(m[key] ?? {})) {
@@ -169,7 +169,7 @@ function compileRuleParams(rule: RuleConfig): CompiledParamMatch | undefined {
       }
     }
   }
-  return compileParamMatch({ query: m.query, params: m.params, ignore_case: m.ignore_case });
+  return compileParamMatch({ query: m.query, params: m.params, ignore_case: m.ignore_case, fold_names: foldNames });
 }
 
 function insertPattern(root: TrieNode, pattern: PathPattern, rule: CompiledRule): void {
@@ -209,7 +209,7 @@ export function compilePolicy(
     if (!rule.id) throw new PolicyCompileError(`policy.rules[${i}]: missing id`);
     if (rule.id === 'default') throw new PolicyCompileError(`policy.rules[${i}]: the id "default" is reserved`);
     if (byId.has(rule.id)) throw new PolicyCompileError(`policy.rules[${i}]: duplicate rule id ${JSON.stringify(rule.id)}`);
-    const compiled = compileRule(rule, i);
+    const compiled = compileRule(rule, i, caseInsensitive);
     byId.set(rule.id, compiled);
     const paths = rule.match.path;
     if (paths === undefined) {

@@ -72,6 +72,12 @@ export interface DecodedParams {
   pairs: DecodedParam[];
   /** Some name could not be decoded: no condition on this source can be answered with certainty. */
   doubtful: boolean;
+  /**
+   * Names that platforms read differently here, so a condition on them is in
+   * doubt: a pair holding ';' (Rack 2 and Perl's CGI split pairs there too;
+   * its pieces are also in `pairs`). Absent when there is none.
+   */
+  ambiguous?: string[];
 }
 
 /** A source the gateway could not read (a body over the limit, of another type, not seen at all). */
@@ -103,6 +109,8 @@ export function decodeComponent(raw: string, plusIsSpace = true): string | null 
   let n = 0;
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
+    // IIS and ASP.NET read %uXXXX as a UTF-16 unit, PHP and servlets as text: the app's reading is unknown.
+    if (c === 37 && (raw.charCodeAt(i + 1) | 0x20) === 117 && /^[0-9a-f]{4}$/i.test(raw.slice(i + 2, i + 6))) return null;
     if (c === 37 && i + 2 < raw.length) {
       const hi = hexValue(raw.charCodeAt(i + 1));
       const lo = hexValue(raw.charCodeAt(i + 2));
@@ -144,16 +152,34 @@ export function decodeParams(encoded: string, style: ParamsStyle = 'plain'): Dec
     let end = text.indexOf('&', start);
     if (end === -1) end = text.length;
     if (end > start) {
-      const eq = text.indexOf('=', start);
-      const split = eq === -1 || eq > end ? end : eq;
-      const name = decodeComponent(text.slice(start, split));
-      const value = split === end ? '' : decodeComponent(text.slice(split + 1, end));
-      if (name === null) out.doubtful = true;
-      else out.pairs.push(style === 'php' ? phpParam(name, value) : [name, value]);
+      const first = out.pairs.length;
+      addPair(out, text, start, end, style);
+      const semi = text.indexOf(';', start);
+      if (semi !== -1 && semi < end) {
+        // Read as Rack 2 and Perl's CGI do as well: the pieces count as occurrences, and every name involved is in doubt.
+        for (let s = start; s <= end;) {
+          let e = text.indexOf(';', s);
+          if (e === -1 || e > end) e = end;
+          if (e > s) addPair(out, text, s, e, style);
+          s = e + 1;
+        }
+        out.ambiguous ??= [];
+        for (let i = first; i < out.pairs.length; i++) out.ambiguous.push(out.pairs[i][0]);
+      }
     }
     start = end + 1;
   }
   return out;
+}
+
+/** Decodes the pair text[start, end) into `out` (an undecodable name makes the source doubtful). */
+function addPair(out: DecodedParams, text: string, start: number, end: number, style: ParamsStyle): void {
+  const eq = text.indexOf('=', start);
+  const split = eq === -1 || eq > end ? end : eq;
+  const name = decodeComponent(text.slice(start, split));
+  const value = split === end ? '' : decodeComponent(text.slice(split + 1, end));
+  if (name === null) out.doubtful = true;
+  else out.pairs.push(style === 'php' ? phpParam(name, value) : [name, value]);
 }
 
 /** A condition of a declared rule: one of several value patterns, or presence / absence. */
@@ -182,21 +208,29 @@ function valueMatches(cond: Extract<ValueCondition, { kind: 'values' }>, value: 
   return false;
 }
 
+/** A parameter's name against a condition's (`name` already lower-case when folding). */
+export function sameName(k: string, name: string, fold: boolean): boolean {
+  return k === name || (fold && k.length === name.length && k.toLowerCase() === name);
+}
+
 /**
  * Whether the occurrences of `name` in the sources satisfy the condition. A
  * value condition is 'yes' when every occurrence matches (the app may read any
  * of them: PHP the last, servlets the first), 'no' when none does, and
  * 'unsure' otherwise: the caller then lets the most demanding rule apply.
+ * `foldNames`: the app reads names case-blind (ASP.NET); `name` is given in lower case.
  */
-export function valueConditionHolds(cond: ValueCondition, name: string, sources: readonly DecodedParams[]): Tristate {
+export function valueConditionHolds(cond: ValueCondition, name: string, sources: readonly DecodedParams[], foldNames = false): Tristate {
   let found = 0;
   let hits = 0;
   let unreadable = 0;
   let doubtful = false;
+  let ambiguous = false;
   for (const s of sources) {
     if (s.doubtful) doubtful = true;
+    if (s.ambiguous?.some((a) => sameName(a, name, foldNames))) ambiguous = true;
     for (const [k, v] of s.pairs) {
-      if (k !== name) continue;
+      if (!sameName(k, name, foldNames)) continue;
       found++;
       if (cond.kind !== 'values') continue;
       if (v === null) unreadable++;
@@ -205,9 +239,9 @@ export function valueConditionHolds(cond: ValueCondition, name: string, sources:
   }
   switch (cond.kind) {
     case 'present':
-      return found > 0 ? 'yes' : doubtful ? 'unsure' : 'no';
+      return ambiguous ? 'unsure' : found > 0 ? 'yes' : doubtful ? 'unsure' : 'no';
     case 'absent':
-      return found > 0 ? 'no' : doubtful ? 'unsure' : 'yes';
+      return ambiguous ? 'unsure' : found > 0 ? 'no' : doubtful ? 'unsure' : 'yes';
     case 'values':
       if (doubtful || unreadable > 0) return 'unsure';
       if (found === 0 || hits === 0) return 'no';

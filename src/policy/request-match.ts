@@ -12,7 +12,7 @@
 // streamed) satisfies no form, params or fields condition.
 
 import {
-  compileParamCondition, compileValueCondition, conditionHolds, parseParams, UNREADABLE, valueConditionHolds, valuesOf,
+  compileParamCondition, compileValueCondition, conditionHolds, parseParams, sameName, UNREADABLE, valueConditionHolds, valuesOf,
   type DecodedParams, type ParamCondition, type ParamConditionSpec, type ParamList, type Tristate, type ValueCondition, type ValueConditionSpec,
 } from './param-match.ts';
 
@@ -83,6 +83,8 @@ export interface ParamMatchSpec {
   params?: Record<string, ValueConditionSpec>;
   /** Values compared case-insensitively (DokuWiki takes do=ADMIN as do=admin). */
   ignore_case?: boolean;
+  /** Names compared case-insensitively: the route is case_insensitive (IIS, ASP.NET read ?ACTION= as action). */
+  fold_names?: boolean;
 }
 
 export interface CompiledParamMatch {
@@ -90,6 +92,8 @@ export interface CompiledParamMatch {
   params: readonly (readonly [string, ValueCondition])[];
   /** Whether a body the gateway could not read puts this match in doubt. */
   readsBody: boolean;
+  /** Names compared case-blind (the condition names above are then lower-case). */
+  foldNames: boolean;
 }
 
 /** The request's parameters as the app reads them, decoded on first use. */
@@ -99,23 +103,24 @@ export interface ParamSources {
 }
 
 export function compileParamMatch(spec: ParamMatchSpec): CompiledParamMatch | undefined {
+  const foldNames = spec.fold_names === true;
   const compile = (s: Record<string, ValueConditionSpec> | undefined) =>
-    Object.entries(s ?? {}).map(([name, c]) => [name, compileValueCondition(c, spec.ignore_case === true)] as const);
+    Object.entries(s ?? {}).map(([name, c]) => [foldNames ? name.toLowerCase() : name, compileValueCondition(c, spec.ignore_case === true)] as const);
   const query = compile(spec.query);
   const params = compile(spec.params);
   if (query.length === 0 && params.length === 0) return undefined;
-  return { query, params, readsBody: params.length > 0 };
+  return { query, params, readsBody: params.length > 0, foldNames };
 }
 
 export function matchParams(m: CompiledParamMatch, src: ParamSources): Tristate {
   let result: Tristate = 'yes';
   for (const [name, cond] of m.query) {
-    const r = valueConditionHolds(cond, name, [src.query()]);
+    const r = valueConditionHolds(cond, name, [src.query()], m.foldNames);
     if (r === 'no') return 'no';
     if (r === 'unsure') result = 'unsure';
   }
   for (const [name, cond] of m.params) {
-    const r = valueConditionHolds(cond, name, [src.query(), src.body()]);
+    const r = valueConditionHolds(cond, name, [src.query(), src.body()], m.foldNames);
     if (r === 'no') return 'no';
     if (r === 'unsure') result = 'unsure';
   }
@@ -129,11 +134,12 @@ export function matchParams(m: CompiledParamMatch, src: ParamSources): Tristate 
 export function describeParamMatch(m: CompiledParamMatch, src: ParamSources): string[] {
   const lines: string[] = [];
   const one = (key: 'query' | 'params', name: string, cond: ValueCondition, sources: [string, DecodedParams][]) => {
-    const verdict = valueConditionHolds(cond, name, sources.map(([, s]) => s));
+    const verdict = valueConditionHolds(cond, name, sources.map(([, s]) => s), m.foldNames);
     const seen: string[] = [];
     for (const [where, s] of sources) {
-      for (const [k, v] of s.pairs) if (k === name) seen.push(`${where} ${name}=${v === null ? '(unreadable)' : JSON.stringify(v)}`);
+      for (const [k, v] of s.pairs) if (sameName(k, name, m.foldNames)) seen.push(`${where} ${k}=${v === null ? '(unreadable)' : JSON.stringify(v)}`);
       if (s.doubtful) seen.push(`${where}: ${s === UNREADABLE ? 'not read (or not a form)' : 'a name that cannot be decoded'}`);
+      if (s.ambiguous?.some((a) => sameName(a, name, m.foldNames))) seen.push(`${where}: a pair holding ';' (some platforms split there)`);
     }
     const want = cond.kind === 'values' ? `${cond.written.join(' | ')}${cond.ignoreCase ? ' (any case)' : ''}` : cond.kind;
     const said = verdict === 'yes' ? 'matched' : verdict === 'no' ? 'no match' : 'in doubt (the most demanding rule applies)';

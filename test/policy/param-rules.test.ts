@@ -61,6 +61,15 @@ const rows: Row[] = [
   ['a bad value of another name does not matter', 'GET', '/doku.php?x=%FF&do=show', undefined, {}, 'allow default'],
   ['UTF-8 elsewhere is fine', 'GET', '/doku.php?id=%C3%A9t%C3%A9&do=show', undefined, {}, 'allow default'],
   ['a stray % stays literal', 'GET', '/doku.php?%ZZ=1&do=admin', undefined, {}, 'challenge wiki-admin'],
+  ['%uXXXX (IIS reads a UTF-16 unit, PHP the text): unreadable', 'GET', '/doku.php?do=%u0061dmin', undefined, {}, 'challenge wiki-admin'],
+  ['%u in a name puts every condition in doubt', 'GET', '/doku.php?%u0064o=show', undefined, {}, 'challenge wiki-admin'],
+  // ';' splits pairs for Rack 2 and Perl's CGI, not for PHP or servlets
+  ["';': a second do=admin for Rack 2", 'GET', '/doku.php?do=show;do=admin', undefined, {}, 'challenge wiki-admin'],
+  ["';' in the name's pair, no reading matches: certain", 'GET', '/doku.php?do=show;sort=asc', undefined, {}, 'allow default'],
+  ["';' in another pair: do is certain", 'GET', '/doku.php?do=show&sort=a;b', undefined, {}, 'allow default'],
+  ["';' in a form body", 'POST', '/index.php', form('route=/sql;route=/export'), {}, 'challenge db-export'],
+  ["';' hiding a name: present is in doubt", 'GET', '/api?debug=1;token=x', undefined, {}, 'deny api-token'],
+  ["';' and an opening rule: in doubt, not opened", 'GET', '/open.php?do=show;do=admin', undefined, { anon: true }, 'challenge default'],
   // PHP naming (routes[].params_style: php)
   ['plain style: do[admin] is another name', 'GET', '/doku.php?do[admin]=1', undefined, {}, 'allow default'],
   ['php style: do[admin]=1 is do=admin', 'GET', '/doku.php?do[admin]=1', undefined, { php: true }, 'challenge wiki-admin'],
@@ -134,9 +143,24 @@ t.test('decoding and multipart details', async (t) => {
   t.same(decodeParams('a=1&&b=%20x+y&a=2').pairs, [['a', '1'], ['b', ' x y'], ['a', '2']]);
   t.same(decodeParams('do.x=1&a b=2', 'php').pairs, [['do_x', '1'], ['a_b', '2']], "PHP's name mangling");
   t.same(decodeParams('do[a][b]=1', 'php').pairs, [['do', 'a']]);
+  const semi = decodeParams('a=1;b=2&c=3');
+  t.same(semi.pairs, [['a', '1;b=2'], ['a', '1'], ['b', '2'], ['c', '3']], "';': both readings of the pair are occurrences");
+  t.same(semi.ambiguous, ['a', 'a', 'b'], 'and their names are in doubt');
+  t.equal(decodeParams('a=1&c=3').ambiguous, undefined, 'no list without a ;');
+  t.same(decodeParams('a=%u0041&%U0042=1'), { pairs: [['a', null]], doubtful: true }, '%uXXXX is unreadable, in either case');
   t.same(bodyParams(multipart(part('name="a[x]"', 'v') + END), 'php').pairs, [['a', 'x']]);
   t.same(bodyParams(multipart(`preamble\r\n${part('name=a', '1')}${END}`), 'plain').pairs, [['a', '1']], 'preamble, unquoted name');
   t.equal(bodyParams(multipart(part('name="a"', '\u00ff') + END), 'plain').pairs[0][1], null, 'not UTF-8: unreadable value');
+});
+
+t.test('case-insensitive routes compare parameter names case-blind (ASP.NET), values as written', async (t) => {
+  const folded = compilePolicy({ ...config, rules: [{ id: 'del', match: { path: ['/App.aspx'], query: { Action: 'delete' } }, require: 'deny', mode: 'enforce' }] }, { enforce_for: ['everyone'], max_deferrals: 3 }, { caseInsensitive: true });
+  const plain = compilePolicy({ ...config, rules: [{ id: 'del', match: { path: ['/App.aspx'], query: { Action: 'delete' } }, require: 'deny', mode: 'enforce' }] }, { enforce_for: ['everyone'], max_deferrals: 3 });
+  const at = (query: string): RequestFacts => ({ host: 'a', method: 'GET', path: '/app.aspx', ip: '', query });
+  for (const q of ['action=delete', 'ACTION=delete', 'Action=delete', 'aCtIoN=delete']) t.match(evaluate(at(q), STALE, folded, NOW), { action: 'deny', rule: 'del' }, `folded: ${q}`);
+  t.match(evaluate(at('action=DELETE'), STALE, folded, NOW), { action: 'allow' }, 'values stay case-sensitive unless ignore_case');
+  t.match(evaluate(at('action=show&ACTION=delete'), STALE, folded, NOW), { action: 'deny' }, 'an occurrence under another case counts: in doubt');
+  t.match(evaluate({ ...at('ACTION=delete'), path: '/App.aspx' }, STALE, plain, NOW), { action: 'allow' }, 'a case-sensitive route compares names exactly');
 });
 
 t.test('bad parameter conditions are config errors', async (t) => {
