@@ -32,9 +32,47 @@ export function bodyParams(body: RequestBody, style: ParamsStyle): DecodedParams
   return UNREADABLE;
 }
 
+const TOKEN = /[!#$%&'*+.^_`|~0-9A-Za-z-]+/y;
+const SEPARATOR = /[ \t]*;[ \t]*/y;
+const QUOTED = /"([^"\\\r\n]*)"/y;
+const BARE = /[!#$%&*+.^_`|~0-9A-Za-z-][!#$%&'*+.^_`|~0-9A-Za-z-]*/y;
+
+/**
+ * The `; name=value` parameters of a header value from `from` on, names
+ * lower-cased; null unless each is plainly written: apps' parsers part ways on
+ * the rest (PHP takes 'single quotes' and skips a space after '=', Rack and
+ * PHP take the last of a repeated name), so anything else is not read.
+ */
+function headerParams(text: string, from: number): Map<string, string> | null {
+  const out = new Map<string, string>();
+  let pos = from;
+  for (;;) {
+    SEPARATOR.lastIndex = pos;
+    if (!SEPARATOR.test(text)) return /^[ \t]*$/.test(text.slice(pos)) ? out : null;
+    TOKEN.lastIndex = SEPARATOR.lastIndex;
+    const name = TOKEN.exec(text);
+    if (name === null || text[TOKEN.lastIndex] !== '=') return null;
+    const start = TOKEN.lastIndex + 1;
+    const value = (text[start] === '"' ? QUOTED : BARE);
+    value.lastIndex = start;
+    const v = value.exec(text);
+    if (v === null) return null;
+    const key = name[0].toLowerCase();
+    if (out.has(key) || key.endsWith('*')) return null; // repeated, or RFC 2231's name*= that PHP does not read
+    out.set(key, v[1] ?? v[0]);
+    pos = value.lastIndex;
+  }
+}
+
+/** The boundary, when the Content-Type names exactly one, plainly (PHP finds it by the first "boundary" anywhere in the header). */
 function boundaryOf(contentType: string): string | null {
-  const m = /;\s*boundary=(?:"([^"]{1,70})"|([^\s;"]{1,70}))/i.exec(contentType);
-  return m ? (m[1] ?? m[2]) : null;
+  const lower = contentType.toLowerCase();
+  const at = lower.indexOf('boundary');
+  if (at === -1 || lower.indexOf('boundary', at + 1) !== -1) return null;
+  const semi = contentType.indexOf(';');
+  const params = semi === -1 ? null : headerParams(contentType, semi);
+  const b = params?.get('boundary');
+  return b !== undefined && b.length >= 1 && b.length <= 70 ? b : null; // RFC 2046 §5.1.1: 1 to 70 characters
 }
 
 function utf8(latin1: string): string | null {
@@ -63,12 +101,12 @@ function multipartFields(text: string, contentType: string, style: ParamsStyle):
     const head = text.slice(pos + 2, headEnd);
     const content = text.slice(headEnd + 4, next);
     pos = next + 2 + delimiter.length;
-    const disposition = /^content-disposition:\s*form-data(.*)$/im.exec(head);
+    const disposition = partDisposition(head);
     if (disposition === null) return null;
-    if (/;\s*filename\*?=/i.test(disposition[1])) continue; // a file, not a field
-    const nameMatch = /;\s*name="([^"]*)"/i.exec(disposition[1]) ?? /;\s*name=([^;\s]+)/i.exec(disposition[1]);
-    if (nameMatch === null) continue; // PHP ignores a part without a name
-    const name = utf8(nameMatch[1]);
+    if (disposition.has('filename')) continue; // a file, not a field
+    const rawName = disposition.get('name');
+    if (rawName === undefined) continue; // PHP ignores a part without a name
+    const name = utf8(rawName);
     if (name === null || CONTROL.test(name)) {
       out.doubtful = true;
       continue;
@@ -77,4 +115,21 @@ function multipartFields(text: string, contentType: string, style: ParamsStyle):
     const value = decoded === null || CONTROL.test(decoded) ? null : decoded;
     out.pairs.push(style === 'php' ? phpParam(name, value) : [name, value]);
   }
+}
+
+/** A part's Content-Disposition parameters: one `form-data` disposition among header lines each plainly written (no folding); else null. */
+function partDisposition(head: string): Map<string, string> | null {
+  let found: Map<string, string> | null = null;
+  for (const line of head.split('\r\n')) {
+    const colon = line.indexOf(':');
+    TOKEN.lastIndex = 0;
+    if (colon <= 0 || TOKEN.exec(line)?.[0].length !== colon) return null;
+    if (line.slice(0, colon).toLowerCase() !== 'content-disposition') continue;
+    if (found !== null) return null;
+    const m = /^[ \t]*form-data(?=[ \t;]|$)/i.exec(line.slice(colon + 1));
+    if (m === null) return null;
+    found = headerParams(line, colon + 1 + m[0].length);
+    if (found === null) return null;
+  }
+  return found;
 }
