@@ -16,7 +16,7 @@ import { discardRest } from '../web/discard-body.ts';
 import { handleReserved } from './reserved-routes.ts';
 import { upstreamTarget, urlTranslation, type Route } from '../policy/route-table.ts';
 import { hostOnly, judge, needsBody, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
-import { formOverrides, headerOverrides, isEncodedBody, isFormBody, joinOverrides } from '../policy/method-override.ts';
+import { formKind, formOverrides, headerOverrides, isEncodedBody, isFormBody, joinOverrides } from '../policy/method-override.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { forwardRequest, type ForwardHandle, type ForwardListener, type UpstreamFailure } from '../proxy/forward.ts';
 import { answerAndClose, proxyUpgrade } from '../proxy/websocket.ts';
@@ -214,9 +214,15 @@ export function createGateway(svc: Services, current: () => Snapshot) {
     } catch (err) {
       return errorPage(ctx, err instanceof BodyError ? (err.status === 408 ? 400 : err.status) : 400);
     }
-    if (!stash && !ctx.form && req.method === 'POST' && route.method_override !== 'pass' && isFormBody(req.headers['content-type'])) {
+    if (!stash && !ctx.form && req.method === 'POST' && route.method_override !== 'pass') {
       // The app may read `_method` from the form (Rails, Laravel, Symfony): read it before deciding.
-      if (!(await readFormFirst(ctx))) return;
+      const kind = formKind(req.headers['content-type']);
+      if (kind === 'ambiguous') {
+        ctx.log = { decision: 'deny', reason: 'a Content-Type apps read differently, on a route that judges _method' };
+        res.shouldKeepAlive = false;
+        return errorPage(ctx, 400);
+      }
+      if ((kind === 'form' || (kind === 'untyped' && hasRequestBody(req))) && !(await readFormFirst(ctx))) return;
     }
     if (!stash && !ctx.form && hasRequestBody(req) && needsBody(snap, target, { host, method: req.method ?? 'GET', ip: ctx.client.ip, overrides: headerOverrides(req.headers) })) {
       // A rule reads this request's form fields (match.params): read the body first, then forward exactly these bytes.
@@ -469,7 +475,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
 
   /** A body read before deciding; its urlencoded fields for the rules that read `form` (the sign-in). */
   function formOf(ctx: RequestContext, body: Buffer): NonNullable<RequestContext['form']> {
-    const urlencoded = !String(ctx.req.headers['content-type']).toLowerCase().includes('multipart');
+    const urlencoded = isFormBody(ctx.req.headers['content-type']) && !String(ctx.req.headers['content-type']).toLowerCase().includes('multipart');
     return { body, fields: urlencoded ? parseParams(body.toString('utf8')) : [] };
   }
 

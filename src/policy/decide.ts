@@ -25,7 +25,7 @@ import type { CompiledPolicy } from './compile.ts';
 import { evaluate, RANK, readsBody, routineMfaDue } from './evaluate.ts';
 import type { RequestBody } from './form-fields.ts';
 import { hasDotSegment, normalizeTarget, type NormalizedTarget } from './normalize.ts';
-import { queryOverrides, joinOverrides } from './method-override.ts';
+import { queryOverrides, joinOverrides, UNREADABLE_OVERRIDE } from './method-override.ts';
 import { selectRoute, type Route } from './route-table.ts';
 import { applyRisk, type CompiledRisk } from './risk.ts';
 
@@ -163,6 +163,7 @@ export function judge(
     if (claimed.length > 0) {
       if (mode === 'reject') return refuse(400, 'method override refused on this route (method_override: reject)', route, t.path);
       for (const m of claimed) {
+        if (m === UNREADABLE_OVERRIDE) return refuse(400, 'a method override field (_method) that cannot be read', route, t.path);
         if (!METHOD.test(m)) return refuse(400, `bad method override ${JSON.stringify(m.slice(0, 40))}`, route, t.path);
         if (m === f.method) continue;
         // The app may run the overriding method: its rules must hold too; the stricter answer stands.

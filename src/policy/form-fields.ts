@@ -64,11 +64,15 @@ function headerParams(text: string, from: number): Map<string, string> | null {
   }
 }
 
-/** The boundary, when the Content-Type names exactly one, plainly (PHP finds it by the first "boundary" anywhere in the header). */
+/**
+ * The boundary, when the Content-Type names exactly one, plainly, and where
+ * every app looks for it: PHP at the first "boundary" anywhere in the header,
+ * Rack at the last "boundary=".
+ */
 function boundaryOf(contentType: string): string | null {
   const lower = contentType.toLowerCase();
   const at = lower.indexOf('boundary');
-  if (at === -1 || lower.indexOf('boundary', at + 1) !== -1) return null;
+  if (at === -1 || lower.lastIndexOf('boundary=') !== at || !/;[ \t]*$/.test(lower.slice(0, at))) return null;
   const semi = contentType.indexOf(';');
   const params = semi === -1 ? null : headerParams(contentType, semi);
   const b = params?.get('boundary');

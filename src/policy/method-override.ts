@@ -7,10 +7,15 @@
 //                       AND of every claimed override
 //   reject              a request claiming an override gets 400
 //   pass                overrides are ignored (the app honours none)
-// Pure: the adapters hand over header values and form bodies.
+// Pure: the adapters hand over header values and form bodies. Field names are
+// read every way an app may spell them (percent-encoded, PHP's mangling), so
+// no spelling of `_method` slips past as a plain POST.
+
+import { bodyParams } from './form-fields.ts';
 
 export const OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
 const FIELD = '_method';
+const ASPNET_FIELD = 'x-http-method-override';
 const NONE: readonly string[] = [];
 
 type HeaderBag = Readonly<Record<string, string | string[] | undefined>>;
@@ -27,16 +32,71 @@ export function headerOverrides(headers: HeaderBag): readonly string[] {
   return out ?? NONE;
 }
 
-/** `_method` values in a query string ('' or '?…'). */
-export function queryOverrides(query: string): readonly string[] {
-  if (!query.includes(FIELD)) return NONE;
-  return new URLSearchParams(query.slice(1)).getAll(FIELD).map((m) => m.trim().toUpperCase());
+/**
+ * A claimed override the gateway cannot read (a form field name or value it
+ * cannot decode): the decision refuses the request rather than guess.
+ */
+export const UNREADABLE_OVERRIDE = '(unreadable)';
+
+/**
+ * Whether a parameter name is an override field to some app: `_method` as Rack
+ * reads it (as sent) or as PHP does (cut at NUL, leading spaces dropped, ' ',
+ * '.' and an unclosed '[' made '_'; `_method[x]` is an array, 'doubt'), or
+ * ASP.NET MVC's X-HTTP-Method-Override field (case-blind).
+ */
+function overrideField(name: string): 'yes' | 'no' | 'doubt' {
+  if (name === FIELD) return 'yes';
+  if (name.length === ASPNET_FIELD.length && name.toLowerCase() === ASPNET_FIELD) return 'yes';
+  const php = name.split('\0', 1)[0].replace(/^ +/, '');
+  const open = php.indexOf('[');
+  if (open > 0 && php.indexOf(']', open) !== -1) return php.slice(0, open).replace(/[ .]/g, '_') === FIELD ? 'doubt' : 'no';
+  return php.replace(/[ .[]/g, '_') === FIELD ? 'yes' : 'no';
 }
 
-/** Whether a body of this Content-Type can carry a `_method` field the app would read. */
+/** One percent-decoding into a byte string ('+' a space, IIS's %uXXXX a unit): never fails, so no spelling is missed. */
+function decodeLoosely(raw: string): string {
+  if (!raw.includes('%') && !raw.includes('+')) return raw;
+  return raw.replace(/\+/g, ' ').replace(/%(?:([0-9a-f]{2})|u([0-9a-f]{4}))/gi, (_, hex?: string, unit?: string) => String.fromCharCode(parseInt(hex ?? unit!, 16)));
+}
+
+/** Override values in urlencoded text (a query, or a form body read as latin1), pairs split at '&' and, as Rack 2 does, ';'. */
+function encodedOverrides(text: string): readonly string[] {
+  // Nearly every query names no override: it has no '%' and no "method" in any case.
+  if (!/method|%/i.test(text)) return NONE;
+  let out: string[] | undefined;
+  for (const pair of text.split(/[&;]/)) {
+    const eq = pair.indexOf('=');
+    const found = overrideField(decodeLoosely(eq === -1 ? pair : pair.slice(0, eq)));
+    if (found === 'no') continue;
+    (out ??= []).push(found === 'doubt' ? UNREADABLE_OVERRIDE : decodeLoosely(eq === -1 ? '' : pair.slice(eq + 1)).trim().toUpperCase());
+  }
+  return out ?? NONE;
+}
+
+/** Override values in a query string ('' or '?…'). */
+export function queryOverrides(query: string): readonly string[] {
+  return query.length <= 1 ? NONE : encodedOverrides(query.startsWith('?') ? query.slice(1) : query);
+}
+
+/**
+ * How apps may read a POST body of this Content-Type for form fields: 'form'
+ * (urlencoded or multipart), 'untyped' (none given: Rack reads it as a form),
+ * 'ambiguous' (PHP and Rack cut the media type at ',' or a space as well as
+ * ';', and find a form where the gateway would not), or 'other'.
+ */
+export function formKind(contentType: string | undefined): 'form' | 'untyped' | 'ambiguous' | 'other' {
+  const raw = (contentType ?? '').trim().toLowerCase();
+  if (raw === '') return 'untyped';
+  const strict = raw.split(';', 1)[0].trim();
+  const loose = raw.split(/[;,\s]/, 1)[0];
+  const isForm = (t: string) => t === 'application/x-www-form-urlencoded' || t === 'multipart/form-data';
+  if (isForm(strict)) return 'form';
+  return isForm(loose) ? 'ambiguous' : 'other';
+}
+
+/** Whether a body of this Content-Type is a form the gateway reads fields from (exactly urlencoded or multipart). */
 export function isFormBody(contentType: string | undefined): boolean {
-  const t = (contentType ?? '').split(';')[0].trim().toLowerCase();
-  return t === 'application/x-www-form-urlencoded' || t === 'multipart/form-data';
+  return formKind(contentType) === 'form';
 }
 
 /**
@@ -49,19 +109,19 @@ export function isEncodedBody(contentEncoding: string | undefined): boolean {
   return contentEncoding.split(',').some((c) => { const e = c.trim().toLowerCase(); return e !== '' && e !== 'identity'; });
 }
 
-/** `_method` values in a form body (urlencoded or multipart). */
+/** Override values in a form body: urlencoded, untyped (read as urlencoded, as Rack does) or multipart (as form-fields.ts reads it). */
 export function formOverrides(contentType: string | undefined, body: Buffer): readonly string[] {
-  const t = (contentType ?? '').split(';')[0].trim().toLowerCase();
-  const text = body.toString('latin1');
-  if (!text.includes(FIELD)) return NONE;
-  if (t === 'application/x-www-form-urlencoded') {
-    return new URLSearchParams(text).getAll(FIELD).map((m) => m.trim().toUpperCase());
+  const kind = formKind(contentType);
+  if (kind === 'untyped' || (kind === 'form' && !(contentType ?? '').toLowerCase().includes('multipart'))) return encodedOverrides(body.toString('latin1'));
+  if (kind !== 'form') return NONE;
+  const fields = bodyParams({ contentType: contentType ?? '', bytes: body }, 'plain');
+  let out: string[] | undefined;
+  if (fields.doubtful) (out ??= []).push(UNREADABLE_OVERRIDE);
+  for (const [name, value] of fields.pairs) {
+    const found = overrideField(name);
+    if (found !== 'no') (out ??= []).push(found === 'yes' && value !== null ? value.trim().toUpperCase() : UNREADABLE_OVERRIDE);
   }
-  // multipart: a part whose Content-Disposition names the field; its value runs to the next CRLF.
-  const out: string[] = [];
-  const part = /content-disposition:[^\r\n]*;\s*name="?_method"?[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n([^\r\n]*)/gi;
-  for (const m of text.matchAll(part)) out.push(m[1].trim().toUpperCase());
-  return out;
+  return out ?? NONE;
 }
 
 /** Concatenation that allocates only when both sides hold something. */

@@ -26,7 +26,9 @@ const NOTHING = Buffer.alloc(0);
  * stream is then paused with the rest in it, so the caller can still forward
  * the exact body (these bytes, then the stream) or discard it. A body declared
  * larger (Content-Length) is not read at all. `start`: bytes taken from the
- * stream before (an earlier prefix), counted against the limit.
+ * stream before (an earlier prefix), counted against the limit. `timeoutMs`
+ * is the longest wait for the next bytes (server.body_timeout, as when a body
+ * is streamed to the app): a slow but steady upload is not a stall.
  */
 export function readBodyPrefix(req: IncomingMessage, limit: number, timeoutMs = 10_000, start: Buffer = NOTHING): Promise<BodyPrefix> {
   return new Promise((resolve, reject) => {
@@ -47,6 +49,7 @@ export function readBodyPrefix(req: IncomingMessage, limit: number, timeoutMs = 
       reject(new BodyError(408, 'body timeout'));
     }, timeoutMs);
     const onData = (c: Buffer) => {
+      timer.refresh();
       chunks.push(c);
       size += c.length;
       if (size <= limit) return;

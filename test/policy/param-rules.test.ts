@@ -103,6 +103,8 @@ const rows: Row[] = [
   ['multipart, a folded header line', 'POST', '/index.php', multipart(`--${B}\r\nContent-Disposition: form-data;\r\n name="route"\r\n\r\n/sql\r\n${END}`), {}, 'challenge db-export'],
   ['multipart, filename*= (PHP reads a field, busboy a file)', 'POST', '/index.php', multipart(part("name=\"route\"; filename*=UTF-8''x.txt", '/sql') + END), {}, 'challenge db-export'],
   ['multipart, another disposition type', 'POST', '/index.php', multipart(`--${B}\r\nContent-Disposition: form-datax; name="route"\r\n\r\n/sql\r\n${END}`), {}, 'challenge db-export'],
+  ['multipart, "boundary" inside the boundary (WebKit\'s ----WebKitFormBoundary…) is read', 'POST', '/index.php', multipart(part('name="route"', '/sql').replaceAll(B, '----WebKitFormBoundaryx7') + '------WebKitFormBoundaryx7--\r\n', '----WebKitFormBoundaryx7'), {}, 'allow default'],
+  ['multipart, "boundary=" inside a quoted boundary (Rack takes the last)', 'POST', '/index.php', { contentType: `multipart/form-data; boundary="${B} boundary=c"`, bytes: Buffer.from(part('name="route"', '/sql') + END) }, {}, 'challenge db-export'],
   ['multipart, a plain boundary of 70 is read', 'POST', '/index.php', multipart(part('name="route"', '/sql').replaceAll(B, 'A'.repeat(70)) + `--${'A'.repeat(70)}--\r\n`, 'A'.repeat(70)), {}, 'allow default'],
   ['multipart, parameters with spaces around ";" and a charset are read', 'POST', '/index.php', { contentType: `multipart/form-data ;  charset=utf-8 ; boundary="${B}"`, bytes: Buffer.from(part('name="route" ;filename2=x', '/sql') + END) }, {}, 'allow default'],
   ['other content type (JSON) fails closed', 'POST', '/index.php', { contentType: 'application/json', bytes: Buffer.from('{"route":"/sql"}') }, {}, 'challenge db-export'],
