@@ -11,11 +11,11 @@
 // read every way an app may spell them (percent-encoded, PHP's mangling), so
 // no spelling of `_method` slips past as a plain POST.
 
-import { bodyParams } from './form-fields.ts';
+import { bodyFields, encodedFields, readsAs } from './app-field-names.ts';
 
 export const OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
 const FIELD = '_method';
-const ASPNET_FIELD = 'x-http-method-override';
+const ASPNET_FIELD = 'X-HTTP-Method-Override';
 const NONE: readonly string[] = [];
 
 type HeaderBag = Readonly<Record<string, string | string[] | undefined>>;
@@ -38,39 +38,26 @@ export function headerOverrides(headers: HeaderBag): readonly string[] {
  */
 export const UNREADABLE_OVERRIDE = '(unreadable)';
 
-/**
- * Whether a parameter name is an override field to some app: `_method` as Rack
- * reads it (as sent) or as PHP does (cut at NUL, leading spaces dropped, ' ',
- * '.' and an unclosed '[' made '_'; `_method[x]` is an array, 'doubt'), or
- * ASP.NET MVC's X-HTTP-Method-Override field (case-blind).
- */
+/** Whether a field name (decoded) is an override field to some app: `_method`, or ASP.NET MVC's X-HTTP-Method-Override (case-blind). */
 function overrideField(name: string): 'yes' | 'no' | 'doubt' {
-  if (name === FIELD) return 'yes';
-  if (name.length === ASPNET_FIELD.length && name.toLowerCase() === ASPNET_FIELD) return 'yes';
-  const php = name.split('\0', 1)[0].replace(/^ +/, '');
-  const open = php.indexOf('[');
-  if (open > 0 && php.indexOf(']', open) !== -1) return php.slice(0, open).replace(/[ .]/g, '_') === FIELD ? 'doubt' : 'no';
-  return php.replace(/[ .[]/g, '_') === FIELD ? 'yes' : 'no';
+  const method = readsAs(name, FIELD, false);
+  return method !== 'no' ? method : readsAs(name, ASPNET_FIELD, true);
 }
 
-/** One percent-decoding into a byte string ('+' a space, IIS's %uXXXX a unit): never fails, so no spelling is missed. */
-function decodeLoosely(raw: string): string {
-  if (!raw.includes('%') && !raw.includes('+')) return raw;
-  return raw.replace(/\+/g, ' ').replace(/%(?:([0-9a-f]{2})|u([0-9a-f]{4}))/gi, (_, hex?: string, unit?: string) => String.fromCharCode(parseInt(hex ?? unit!, 16)));
-}
-
-/** Override values in urlencoded text (a query, or a form body read as latin1), pairs split at '&' and, as Rack 2 does, ';'. */
-function encodedOverrides(text: string): readonly string[] {
-  // Nearly every query names no override: it has no '%' and no "method" in any case.
-  if (!/method|%/i.test(text)) return NONE;
+/** The override values among fields (value null: unreadable). */
+function overridesIn(fields: readonly (readonly [string, string | null])[]): readonly string[] {
   let out: string[] | undefined;
-  for (const pair of text.split(/[&;]/)) {
-    const eq = pair.indexOf('=');
-    const found = overrideField(decodeLoosely(eq === -1 ? pair : pair.slice(0, eq)));
-    if (found === 'no') continue;
-    (out ??= []).push(found === 'doubt' ? UNREADABLE_OVERRIDE : decodeLoosely(eq === -1 ? '' : pair.slice(eq + 1)).trim().toUpperCase());
+  for (const [name, value] of fields) {
+    const found = overrideField(name);
+    if (found !== 'no') (out ??= []).push(found === 'yes' && value !== null ? value.trim().toUpperCase() : UNREADABLE_OVERRIDE);
   }
   return out ?? NONE;
+}
+
+/** Override values in urlencoded text (a query, or a form body read as latin1). */
+function encodedOverrides(text: string): readonly string[] {
+  // Nearly every query names no override: it has no '%' and no "method" in any case.
+  return /method|%/i.test(text) ? overridesIn(encodedFields(text)) : NONE;
 }
 
 /** Override values in a query string ('' or '?…'). */
@@ -113,15 +100,8 @@ export function isEncodedBody(contentEncoding: string | undefined): boolean {
 export function formOverrides(contentType: string | undefined, body: Buffer): readonly string[] {
   const kind = formKind(contentType);
   if (kind === 'untyped' || (kind === 'form' && !(contentType ?? '').toLowerCase().includes('multipart'))) return encodedOverrides(body.toString('latin1'));
-  if (kind !== 'form') return NONE;
-  const fields = bodyParams({ contentType: contentType ?? '', bytes: body }, 'plain');
-  let out: string[] | undefined;
-  if (fields.doubtful) (out ??= []).push(UNREADABLE_OVERRIDE);
-  for (const [name, value] of fields.pairs) {
-    const found = overrideField(name);
-    if (found !== 'no') (out ??= []).push(found === 'yes' && value !== null ? value.trim().toUpperCase() : UNREADABLE_OVERRIDE);
-  }
-  return out ?? NONE;
+  const fields = bodyFields(kind, contentType, body);
+  return fields === null ? [UNREADABLE_OVERRIDE] : overridesIn(fields);
 }
 
 /** Concatenation that allocates only when both sides hold something. */

@@ -14,6 +14,8 @@ import { errorPage, redirect } from './respond.ts';
 import { msg } from '../identity/translate.ts';
 import { decideAfterAppSignIn, hostOnly } from '../policy/decide.ts';
 import { parseParams, type ParamList } from '../policy/param-match.ts';
+import { bodyFields, decodeLoosely, encodedFields, readsAs } from '../policy/app-field-names.ts';
+import { formKind } from '../policy/method-override.ts';
 import { compileRequestMatch, matchRequest } from '../policy/request-match.ts';
 import type { Decision } from '../policy/types.ts';
 import { upstreamTarget, type Route } from '../policy/route-table.ts';
@@ -39,36 +41,52 @@ function formConfig(ctx: RequestContext): UpstreamFormIdentityConfig | undefined
 /**
  * Reads a small urlencoded POST to login_path or logout_path before the
  * policy decides (into ctx.form), so login_match / logout_match can see its
- * fields. Anything else (another path, not a form, larger than
- * LOGIN_FORM_LIMIT, no declared length) is left to stream: it is then never a
- * sign-in that login_match names fields for.
+ * fields. Any other POST to login_path whose body an app may read fields from
+ * (larger, multipart, untyped) is read too, up to policy.inspect_body_max, but
+ * only for strayCredentials: it is never a sign-in that login_match names
+ * fields for. Anything else is left to stream.
  */
 export function readAppForm(ctx: RequestContext, route: Route): Promise<void> | undefined {
   // Undefined (no promise) when there is no form to read: every other request awaits nothing here.
   const uf = formConfig(ctx);
   if (!uf || ctx.req.method !== 'POST') return undefined;
-  if (!samePath(ctx.path, uf.login_path, route.case_insensitive) && !(uf.logout_path !== undefined && samePath(ctx.path, uf.logout_path, route.case_insensitive))) return undefined;
+  const atLogin = samePath(ctx.path, uf.login_path, route.case_insensitive);
+  if (!atLogin && !(uf.logout_path !== undefined && samePath(ctx.path, uf.logout_path, route.case_insensitive))) return undefined;
   const type = String(ctx.req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   const declared = Number(ctx.req.headers['content-length'] ?? NaN);
-  if (type !== 'application/x-www-form-urlencoded' || !(declared >= 0 && declared <= LOGIN_FORM_LIMIT)) return undefined;
-  return readBody(ctx.req, LOGIN_FORM_LIMIT, ctx.snap.config.server.body_timeout || 10_000).then((body) => {
-    ctx.form = { body, fields: parseParams(body.toString('utf8')) };
+  const timeout = ctx.snap.config.server.body_timeout || 10_000;
+  if (type === 'application/x-www-form-urlencoded' && declared >= 0 && declared <= LOGIN_FORM_LIMIT) {
+    return readBody(ctx.req, LOGIN_FORM_LIMIT, timeout).then((body) => {
+      ctx.form = { body, fields: parseParams(body.toString('utf8')) };
+    });
+  }
+  const hasBody = declared > 0 || (Number.isNaN(declared) && ctx.req.headers['transfer-encoding'] !== undefined);
+  if (!atLogin || !hasBody || formKind(ctx.req.headers['content-type']) === 'other') return undefined;
+  return readBody(ctx.req, ctx.snap.config.policy.inspect_body_max, timeout).then((body) => {
+    ctx.form = { body, fields: [] };
   });
 }
 
 /**
- * A request to login_path that names a user (username_field in its query, or
- * in the form the gateway read) without being the sign-in. Apps such as
- * DokuWiki accept credentials on any request to their script: passed on, such a
- * request would sign in whoever it names without the gateway's checks. Refused.
+ * A request to login_path that names a user (username_field in its query,
+ * its cookies or its form, under any spelling the app decodes to that name)
+ * without being the sign-in. Apps such as DokuWiki accept credentials on any
+ * request to their script (PHP's $_REQUEST, which may include cookies): passed
+ * on, such a request would sign in whoever it names without the gateway's
+ * checks. Refused, as is a form on login_path the gateway cannot read.
  */
 export function strayCredentials(ctx: RequestContext, route: Route): boolean {
   const uf = formConfig(ctx);
   if (!uf || !samePath(ctx.path, uf.login_path, route.case_insensitive)) return false;
-  const field = uf.username_field;
+  const names = (k: string) => readsAs(k, uf.username_field, route.case_insensitive) !== 'no';
   const query = ctx.query.startsWith('?') ? ctx.query.slice(1) : ctx.query;
-  if (query.includes(field) && parseParams(query).some(([k]) => k === field)) return true;
-  return ctx.form?.fields.some(([k]) => k === field) ?? false;
+  if (encodedFields(query).some(([k]) => names(k))) return true;
+  const cookie = ctx.req.headers.cookie;
+  if (cookie !== undefined && cookie.split(';').some((c) => names(decodeLoosely(c.split('=', 1)[0].trim())))) return true;
+  if (!ctx.form) return false;
+  const type = ctx.req.headers['content-type'];
+  const fields = bodyFields(formKind(type), type, ctx.form.body);
+  return fields === null || fields.some(([k]) => names(k));
 }
 
 /** A request to the app's logout_path (and logout_match): it ends the gateway session too. */
