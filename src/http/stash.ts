@@ -16,17 +16,17 @@ import { redirect } from '../web/respond.ts';
 import { stashOwner } from '../web/pending-request.ts';
 import type { Route } from '../policy/route-table.ts';
 import type { Decision } from '../policy/types.ts';
-import { formOverrides } from '../policy/method-override.ts';
+import { formOverrides, isEncodedBody } from '../policy/method-override.ts';
 import { markerHonoured } from '../policy/resume-marker.ts';
 import { parseParams, type ParamList } from '../policy/param-match.ts';
-import type { BodyFacts } from '../policy/form-fields.ts';
+import type { RequestBody } from '../policy/form-fields.ts';
 import { STASH_TTL_MS, type Stash } from '../session/stash-store.ts';
 import { challengeUrl } from '../web/challenge-links.ts';
 
 export type { Stash };
 
 // Headers worth replaying: what describes the body and the client's preferences.
-const KEPT = new Set(['content-type', 'accept', 'accept-language', 'user-agent', 'origin', 'referer', 'x-requested-with']);
+const KEPT = new Set(['content-type', 'content-encoding', 'accept', 'accept-language', 'user-agent', 'origin', 'referer', 'x-requested-with']);
 
 type Challenge = Extract<Decision, { action: 'challenge' }>;
 
@@ -100,8 +100,15 @@ export async function restoreStash(ctx: RequestContext, stash: Stash): Promise<s
   return put.ok ? put.id : null;
 }
 
+/** A header of the stash (the first of that name, lower-case given). */
+function keptHeader(stash: Stash, name: string): string | undefined {
+  for (let i = 0; i < stash.h.length; i += 2) if (stash.h[i].toLowerCase() === name) return stash.h[i + 1];
+  return undefined;
+}
+
 /** The fields of a stashed urlencoded form (what rules matching parameters see on the replay). */
 export function stashFields(stash: Stash): ParamList | undefined {
+  if (isEncodedBody(keptHeader(stash, 'content-encoding'))) return undefined;
   for (let i = 0; i < stash.h.length; i += 2) {
     if (stash.h[i].toLowerCase() !== 'content-type') continue;
     if (stash.h[i + 1].split(';')[0].trim().toLowerCase() !== 'application/x-www-form-urlencoded') return undefined;
@@ -110,13 +117,12 @@ export function stashFields(stash: Stash): ParamList | undefined {
   return undefined;
 }
 
-/** The stashed body as the rules with `params` conditions read it on the replay (the bytes the app gets). */
-export function stashBodyFacts(stash: Stash): BodyFacts | undefined {
+/** The stashed body as the rules with `params` conditions read it on the replay (the bytes the app gets, with their Content-Encoding). */
+export function stashBodyFacts(stash: Stash): RequestBody {
   if (stash.b === '') return undefined;
-  for (let i = 0; i < stash.h.length; i += 2) {
-    if (stash.h[i].toLowerCase() === 'content-type') return { contentType: stash.h[i + 1], bytes: Buffer.from(stash.b, 'base64') };
-  }
-  return { contentType: '', bytes: Buffer.from(stash.b, 'base64') };
+  // An encoded body is decided unread on the replay too: the app may decode it to other fields.
+  if (isEncodedBody(keptHeader(stash, 'content-encoding'))) return 'unread';
+  return { contentType: keptHeader(stash, 'content-type') ?? '', bytes: Buffer.from(stash.b, 'base64') };
 }
 
 function formPageOf(stash: Stash, origin: string): string | undefined {

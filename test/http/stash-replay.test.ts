@@ -6,6 +6,7 @@
 
 import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { Client, type GatewayFixture } from '../helpers/gateway.ts';
 import type { LenientUpstream } from '../helpers/lenient-upstream.ts';
 import { startLenientGateway } from '../helpers/lenient-gateway.ts';
@@ -192,4 +193,29 @@ t.test('a POST whose action is only in its body (params rule) is kept, replayed 
   t.equal(replay.status, 200, 'the replay is decided on the kept body: allowed now');
   t.equal(up.requests.length, 1, 'the app got the POST once');
   t.match(up.requests[0], { method: 'POST', target: '/index.php', body });
+});
+
+t.test('a compressed body is kept with its Content-Encoding: decided unread before and after the step-up, replayed byte for byte', async (t) => {
+  const { f, up } = await startLenientGateway(t, {
+    users: USERS,
+    routes: [{ path: '/', method_override: 'pass' }],
+    config: {
+      policy: { default: 'login', rules: [{ id: 'db-export', match: { path: '/index.php', params: { route: '/export' } }, require: 'mfa', max_age: '5m' }] },
+    },
+  });
+  const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
+  f.clock.advance(10 * 60_000);
+  const c = await signedIn(f);
+  const body = gzipSync('route=%2Fexport&db=shop');
+  const r = await c.fetch('/index.php', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip', origin: f.url, referer: `${f.url}/index.php` }, body });
+  t.equal(r.status, 302, 'an encoded body is decided unread: the params rule is in doubt and challenges');
+  const challenge = new URL(r.headers.get('location')!, f.url);
+  t.ok(challenge.searchParams.get('stash'), 'the POST is kept');
+  const passed = await passStashedChallenge(c, challenge, device);
+  t.equal(passed.status, 303);
+  const replay = await c.fetch(passed.headers.get('location')!);
+  t.equal(replay.status, 200, 'after the step-up the doubt is satisfied');
+  t.equal(up.requests.length, 1, 'the app got the POST once');
+  t.equal(up.requests[0].header('content-encoding'), 'gzip', 'with its Content-Encoding');
+  t.equal(gunzipSync(Buffer.from(up.requests[0].body, 'latin1')).toString(), 'route=%2Fexport&db=shop', 'and the exact compressed bytes');
 });
