@@ -1,6 +1,6 @@
-// CPU per request of the gateway (signed-in session, one worker) beside the
-// bare undici proxy and the gateway built at another commit, in interleaved
-// short rounds (issue 15: "CPU per request ≤ 1.2× the bare undici proxy's").
+// CPU per request of the gateway (signed-in session, one worker) beside the bare
+// undici proxy and the gateway built at another commit, in interleaved short
+// rounds (README "Performance": CPU per request ≤ 1.2× the bare undici proxy's).
 // Process CPU time (/proc, user + system) per completed request is what a loaded
 // machine skews least; each round measures every target once, in turn, so drift
 // hits all of them alike, and the medians over rounds are printed.

@@ -47,7 +47,7 @@ export interface Scenario {
   baseline?: boolean;
   /** The reference proxy ("vs nginx") or the Node floor (the bare undici proxy, "CPU × bare"). */
   peer?: 'nginx' | 'node floor' | 'node floor, workers';
-  /** The row an acceptance check of issue 15 reads (bench/interleaved.ts). */
+  /** The row an acceptance check reads (bench/interleaved.ts). */
   acceptance?: 'one worker' | 'workers auto';
   start(ctx: BenchContext): Promise<Target>;
 }
@@ -104,7 +104,7 @@ export function mergeConfig(base: YamlObject, overrides: YamlObject): YamlObject
   return out;
 }
 
-/** argon2id in the PHC string format, OWASP minimum parameters (as SPEC §3's users file expects). */
+/** argon2id in the PHC string format, OWASP minimum parameters (as the users file expects). */
 function hashPassword(password: string): string {
   const salt = randomBytes(16);
   const hash = argon2Sync('argon2id', { message: password, nonce: salt, parallelism: 1, tagLength: 32, memory: 19456, passes: 2 });

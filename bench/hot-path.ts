@@ -1,6 +1,6 @@
 // Micro-benchmarks of the steps an allowed proxied request with a warm session
 // takes, each as it was ("before") and as it is ("after"), in one process, so
-// the ratio is what a change is kept or dropped on (issue 15).
+// the ratio is what a change is kept or dropped on.
 // Run: node_modules/.bin/node bench/hot-path.ts [--rounds N]
 
 import { EventEmitter } from 'node:events';

@@ -1,11 +1,11 @@
 // Instructions per proxied request, gateway (signed-in session, one worker)
-// against the bare undici proxy, counted by valgrind's callgrind (issue 15: "CPU
-// per request ≤ 1.2× the bare undici proxy's"). Time-based CPU figures swing
-// ±30% between rounds on a shared VM that reports no steal time; an instruction
-// count is the same whatever the neighbours do. It counts user-space
-// instructions only (not the kernel's socket work, which both pay alike) and
-// runs each process about 50× slower, so it complements `npm run bench`'s
-// CPU µs figures rather than replacing them.
+// against the bare undici proxy, counted by valgrind's callgrind (README
+// "Performance": CPU per request ≤ 1.2× the bare undici proxy's). Time-based
+// CPU figures swing ±30% between rounds on a shared VM that reports no steal
+// time; an instruction count is the same whatever the neighbours do. It counts
+// user-space instructions only (not the kernel's socket work, which both pay
+// alike) and runs each process about 50× slower, so it complements
+// `npm run bench`'s CPU µs figures rather than replacing them.
 //
 // Each target runs under callgrind with instrumentation off while it starts and
 // warms up, then, per round: counters zeroed, a fixed number of requests,
@@ -139,7 +139,7 @@ try {
     const counts = targets.map((t) => Math.round(median(of(t))).toLocaleString('en').padStart(9)).join(' ');
     process.stdout.write(`${label.padEnd(18)} ${counts} ${median(ratios).toFixed(3).padStart(8)}x  (rounds: ${ratios.map((x) => x.toFixed(3)).join(' ')})\n`);
   };
-  process.stdout.write(`${'per request'.padEnd(18)} ${'bare'.padStart(9)} ${'gateway'.padStart(9)} gateway ÷ bare, median (issue 15 asks ≤ 1.2)\n`);
+  process.stdout.write(`${'per request'.padEnd(18)} ${'bare'.padStart(9)} ${'gateway'.padStart(9)} gateway ÷ bare, median (the target is ≤ 1.2)\n`);
   row('event-loop thread', (t) => t.main);
   row('all threads', (t) => t.all);
 } finally {

@@ -120,7 +120,7 @@ export interface Check {
 
 export interface InterleavedReport { rows: InterleavedSummary[]; checks: Check[] }
 
-/** Pure: medians per row, per-round ratios to nginx (rps, p99) and to the Node floor (CPU), and issue 15's checks. */
+/** Pure: medians per row, per-round ratios to nginx (rps, p99) and to the Node floor (CPU), and the acceptance checks. */
 export function summarize(rows: InterleavedRow[]): InterleavedReport {
   const nginx = rows.find((r) => r.peer === 'nginx');
   const floor = rows.find((r) => r.peer === 'node floor');

@@ -5,11 +5,12 @@
 //                 [--only TEXT] [--tool wrk|autocannon] [--signin-baseline [REF]]
 //                 [--rounds N] [--acceptance]
 //
-// `--acceptance` checks issue 15 in one interleaved run: nginx, the bare undici
-// proxy and the gateway with 1 worker and with `workers: auto`, each started
-// once, warmed, then measured in turn for --rounds (default 7) × --duration
-// (default 3 s); medians, per-round ratios and PASS/FAIL (bench/interleaved.ts).
-// `--rounds N` alone interleaves whatever --only selects.
+// `--acceptance` checks the targets (README "Performance") in one interleaved
+// run: nginx, the bare undici proxy and the gateway with 1 worker and with
+// `workers: auto`, each started once, warmed, then measured in turn for --rounds
+// (default 7) × --duration (default 3 s); medians, per-round ratios and
+// PASS/FAIL (bench/interleaved.ts). `--rounds N` alone interleaves whatever
+// --only selects.
 //
 // `--only sign-ins --signin-baseline` compares password sign-ins per second
 // (each audited to disk before its answer) with the build at REF (default: the
@@ -112,7 +113,7 @@ export const SCENARIOS: Scenario[] = [
   bareProxyWorkersScenario,
   gatewayScenario('gateway, anonymous (policy none)'),
   gatewayScenario('gateway, signed-in session, 1 worker', { ...signedIn, acceptance: 'one worker' }),
-  // server.workers (issue 15): a primary and one worker per core sharing the listener.
+  // server.workers: a primary and one worker per core sharing the listener.
   gatewayScenario('gateway, signed-in session, workers auto', { ...signedIn, acceptance: 'workers auto', config: { ...signedIn.config, server: { workers: 'auto' } } }),
   gatewayScenario('gateway, signed-in, 1,000 rules', { ...signedIn, config: { policy: { default: 'login', rules: unmatchedRules(1000) } } }),
   gatewayScenario('gateway, signed-in, report-only rule (audited)', {
@@ -176,8 +177,9 @@ async function measure(scenario: Scenario, ctx: BenchContext, o: RunOptions): Pr
 }
 
 /**
- * `--rounds N` (and `--acceptance`): the selected scenarios started once each, then measured
- * in interleaved rounds (bench/interleaved.ts); prints medians, per-round ratios and issue 15's checks.
+ * `--rounds N` (and `--acceptance`): the selected scenarios started once each, then
+ * measured in interleaved rounds (bench/interleaved.ts); prints medians, per-round
+ * ratios and the acceptance checks.
  */
 async function measureInterleaved(selected: Scenario[], ctx: BenchContext, o: RunOptions & { rounds: number }): Promise<InterleavedReport> {
   const targets: Target[] = [];

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { percentile, type BenchHttpResult } from './proxy.ts';
 
-/** main before the audit log waited for the disk (issue 18). */
+/** main before the audit log waited for the disk. */
 export const DEFAULT_SIGNIN_BASELINE = '4bcda88';
 
 export interface SignInLoadOptions {

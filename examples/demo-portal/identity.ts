@@ -1,7 +1,7 @@
-// What the gateway told this app about the user, read from the identity
-// headers (SPEC §6). Pure: headers in, a plain record out. The portal only
-// displays it; it does not verify the assertion (a real app would check it
-// against the gateway's JWKS).
+// What the gateway told this app about the user, read from the identity headers
+// (README "Identity to the upstream"). Pure: headers in, a plain record out.
+// The portal only displays it; it does not verify the assertion (a real app
+// would check it against the gateway's JWKS).
 
 import type { IncomingHttpHeaders } from 'node:http';
 

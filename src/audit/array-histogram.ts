@@ -1,8 +1,7 @@
-// A Prometheus histogram counted in plain arrays (issue 15, "count histogram
-// buckets in plain arrays folded at scrape"). prom-client's Histogram checks
-// and hashes the label values on every observe (~1 µs, about 2% of an allowed
-// request's CPU); here a series is made once per label value and an observation
-// is an index scan and two additions. Its output (get) is the shape prom-client
+// A Prometheus histogram counted in plain arrays and folded at scrape.
+// prom-client's Histogram checks and hashes the label values on every observe
+// (~1 µs, about 2% of an allowed request's CPU); here a series is made once per
+// label value and an observation is an index scan and two additions. Its output (get) is the shape prom-client
 // gives its own histograms, so the exposition text and the cluster aggregation
 // (AggregatorRegistry, cluster/primary.ts) treat it as one of them.
 import type { MetricObjectWithValues, MetricValueWithName, Registry } from 'prom-client';

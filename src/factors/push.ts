@@ -1,4 +1,4 @@
-// Push approval (SPEC §7 "Push"): the pending request lives in shared state,
+// Push approval (README "Push approval"): the pending request lives in shared state,
 // so the phone may answer on any instance and the sign-in page, on another,
 // learns the outcome. The pure rules are in push-core.ts.
 //

@@ -4,13 +4,13 @@
 // After `free` failures each further failure doubles the wait (1 s, 2 s, 4 s …
 // capped). Success clears the account counter (not the address's).
 //
-// The account's consecutive failures are also counted in the durable store
-// (the ledger): at 100 in a row the account locks until a success, which only
-// an operator's `gatehouse user unlock` makes possible again. Shared-state
+// The account's consecutive failures are also counted in the durable store (the
+// ledger): at 100 in a row the account locks until a success, which only an
+// operator's `gatehouse user unlock` makes possible again. Shared-state
 // counters expire and memory ones die with the process, so they alone would let
-// a patient attacker past 100 (SPEC §8: never more than 100). A throttle
-// without a ledger (break-glass, which must work while the store is down)
-// locks the account in shared state for a day at 100 instead.
+// a patient attacker past 100 (README "Security model": never more than 100). A
+// throttle without a ledger (break-glass, which must work while the store is
+// down) locks the account in shared state for a day at 100 instead.
 //
 // Reserve before verifying, never check-then-count: `reserve` counts the
 // attempt and sets the wait it would earn in one atomic step, so a burst of

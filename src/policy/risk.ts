@@ -1,8 +1,8 @@
-// Adaptive MFA (SPEC §11): the risk score of a decision and what the risk
-// rules make of the policy's answer. Pure: the signals are facts (the
-// sign-in's, kept in the session, plus two judged here on every decision);
-// no clock: a rule's max_age counts back from the sign-in. Called from
-// decide.ts only, after the rules.
+// Adaptive MFA (README "Risk signals"): the risk score of a decision and what
+// the risk rules make of the policy's answer. Pure: the signals are facts (the
+// sign-in's, kept in the session, plus two judged here on every decision); no
+// clock: a rule's max_age counts back from the sign-in. Called from decide.ts
+// only, after the rules.
 //
 // - Score: the sum of the weights (risk.signals) of the raised signals.
 // - Live signals: new_device = the browser carries no remembered device of

@@ -71,7 +71,7 @@ function isStreamBody(body: ForwardOptions['body']): body is IncomingMessage {
 /**
  * One exchange: undici's handler and the caller's handle in one object, its
  * steps as methods, so a proxied request allocates this and nothing else per
- * step (issue 15: closures per request cost CPU on the hot path).
+ * step (closures per request cost CPU on the hot path).
  */
 class Exchange implements Dispatcher.DispatchHandler, ForwardHandle {
   #controller: Dispatcher.DispatchController | undefined;

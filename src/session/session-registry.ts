@@ -1,8 +1,8 @@
 // The per-user registry of signed-in browsers behind the security page's
-// session list (issue 16 item 6): one record per signed-in session, keyed by
-// the session's registry id (SessionData.rid, stable across step-ups, so a
-// rotated session id keeps its entry). The pure parts are here; the records
-// live in the durable store (store/types.ts SessionRecord).
+// session list (README "Signed-in browsers"): one record per signed-in session,
+// keyed by the session's registry id (SessionData.rid, stable across step-ups,
+// so a rotated session id keeps its entry). The pure parts are here; the
+// records live in the durable store (store/types.ts SessionRecord).
 
 import { networkOf } from '../policy/address-prefix.ts';
 import type { SessionRecord } from '../store/types.ts';

@@ -55,7 +55,7 @@ export interface ServiceKey {
 export interface SigningKey {
   kid: string;
   alg: 'ES256';
-  private_jwk: string;          // sealed with factors.encryption_key (secret-box format); JSON before issue 12
+  private_jwk: string;          // sealed with factors.encryption_key (secret-box format); plain JSON in older versions
   public_jwk: string;           // JSON
   created_at: number;
   retired_at: number | null;    // still published for a grace period after this

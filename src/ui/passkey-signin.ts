@@ -1,4 +1,4 @@
-// Passkey sign-in (issue 16 item 1): the sign-in page's "Sign in with a
+// Passkey sign-in (README "Passkey sign-in"): the sign-in page's "Sign in with a
 // passkey" button and the passkey the browser offers in the username field's
 // autofill (conditional mediation) end here. No username is typed: the
 // discoverable credential names its user, the store finds it by credential id.

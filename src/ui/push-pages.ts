@@ -1,4 +1,4 @@
-// Push approval pages (SPEC §7 "Push"): the approval page the phone opens
+// Push approval pages (README "Push approval"): the approval page the phone opens
 // from the notification or link (no session there: the link's token is the
 // capability), the status the waiting sign-in page polls, and what the
 // challenge and enrollment pages share about a push they started.

@@ -15,9 +15,10 @@ export function challengeUrl(d: Challenge, returnTo: string, stash?: string): st
 }
 
 /**
- * The `error` of an API client's 401 (SPEC §4.7): `mfa_required` for every
- * second-factor challenge (routine, step-up, enrollment: the body's `challenge`
- * says which), `login_required` when there is no session at all.
+ * The `error` of an API client's 401 (README "Request handling", step 7):
+ * `mfa_required` for every second-factor challenge (routine, step-up,
+ * enrollment: the body's `challenge` says which), `login_required` when there
+ * is no session at all.
  */
 export function apiChallengeError(kind: ChallengeKind): 'login_required' | 'mfa_required' {
   return kind === 'login' ? 'login_required' : 'mfa_required';

@@ -1,4 +1,4 @@
-// The security page as a user meets it (issue 16): it needs the second factor
+// The security page as a user meets it: it needs the second factor
 // to open, every destructive change asks "Are you sure?", a change that needs a
 // fresh check is finished after the check (nothing lost), a recovery-code
 // sign-in offers a replacement method, and no page is a dead end (Cancel,

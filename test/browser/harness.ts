@@ -112,7 +112,7 @@ export async function setUserVerified(page: Page, authenticatorId: string, isUse
 }
 
 
-/** The widths and colour schemes every new screen is looked at in (issue 16). */
+/** The widths and colour schemes every new screen is looked at in. */
 export const SCREEN_MODES = [
   { suffix: 'desktop-light', viewport: { width: 1280, height: 800 }, colorScheme: 'light' },
   { suffix: 'desktop-dark', viewport: { width: 1280, height: 800 }, colorScheme: 'dark' },

@@ -1,4 +1,4 @@
-// Passkey-first sign-in (issue 16 item 1) in Debian's Chromium with a CDP
+// Passkey-first sign-in (README "Passkey sign-in") in Debian's Chromium with a CDP
 // virtual authenticator: a user who enrolled a passkey signs in with it alone,
 // through the "Sign in with a passkey" button and through the passkey the
 // browser offers in the username field (conditional mediation), never typing

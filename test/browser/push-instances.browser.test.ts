@@ -1,7 +1,8 @@
-// Push across instances (SPEC §10): two gateways share PostgreSQL and Redis.
-// The sign-in page waits on instance A; the phone opens the approval link on
-// instance B (the load balancer sent it there) and taps the number; A learns
-// the answer from the shared state and signs the browser in.
+// Push across instances (README "Several instances"): two gateways share
+// PostgreSQL and Redis. The sign-in page waits on instance A; the phone opens
+// the approval link on instance B (the load balancer sent it there) and taps
+// the number; A learns the answer from the shared state and signs the browser
+// in.
 
 import t from 'tap';
 import { launchBrowser, newPage, requireChromium } from '../helpers/browser.ts';

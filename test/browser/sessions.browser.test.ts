@@ -1,8 +1,8 @@
-// Sessions and devices on the security page (issue 16 item 6), in Chromium:
-// two browsers signed in as one user; the security page lists both (device and
-// browser from the User-Agent, the network, last seen, moved by activity),
-// signs the other one out, which is refused at once; "Sign out everywhere"
-// says what it ended.
+// Sessions and devices on the security page (README "Signed-in browsers"), in
+// Chromium: two browsers signed in as one user; the security page lists both
+// (device and browser from the User-Agent, the network, last seen, moved by
+// activity), signs the other one out, which is refused at once; "Sign out
+// everywhere" says what it ended.
 // Screens at 1280×800 and 390×844, light and dark: test/artifacts/sessions-*.png.
 
 import t from 'tap';

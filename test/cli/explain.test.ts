@@ -347,7 +347,7 @@ t.test('parameter rules: a URL with a query and --form; which parameter matched'
   t.match(get.notes.join('\n'), /--form with GET: the body is not read/);
 });
 
-// ---- risk (issue 17): --ip and --device, the score ----
+// ---- risk: --ip and --device, the score ----
 
 const MIN = 60_000;
 

@@ -104,7 +104,7 @@ t.test('benchHttp counts non-2xx answers', async (t) => {
   t.equal(r.non2xx, r.requests, 'every answer was a 503');
 });
 
-t.test('interleaved rounds: medians, per-round ratios, issue 15 checks', async (t) => {
+t.test('interleaved rounds: medians, per-round ratios, acceptance checks', async (t) => {
   t.equal(median([3, 1, 2]), 2);
   t.equal(median([4, 1, 2, 3]), 2.5);
   t.ok(Number.isNaN(median([])), 'no samples, no median');

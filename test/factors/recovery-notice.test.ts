@@ -1,7 +1,8 @@
-// SPEC: "recovery code use is notified by email". Signing in with a recovery
-// code as the second factor sends the user one message saying a recovery code
-// was used (and how many are left), and writes a recovery.used audit record.
-// A TOTP sign-in, a wrong recovery code and a reused one send no such message.
+// Recovery code use is notified by email (README "Rollout guide"). Signing in
+// with a recovery code as the second factor sends the user one message saying a
+// recovery code was used (and how many are left), and writes a recovery.used
+// audit record. A TOTP sign-in, a wrong recovery code and a reused one send no
+// such message.
 
 import t from 'tap';
 import { readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Faults on both sides of the gateway (SPEC §8): upstream refused, silent or
+// Faults on both sides of the gateway: upstream refused, silent or
 // reset; clients that send too much, too slowly, garbage, or go away. The
 // gateway answers with the right status, never hangs, and never crashes (it
 // still answers /.gatehouse/healthz afterwards). Graceful shutdown drains.

@@ -1,6 +1,6 @@
-// Config reload (SPEC §3): a config that fails validation never replaces the
-// running one; a good one swaps routes and rules in one step, with no request
-// failing while it happens. Errors name the key path and the line.
+// Config reload (README "Configuration"): a config that fails validation never
+// replaces the running one; a good one swaps routes and rules in one step, with
+// no request failing while it happens. Errors name the key path and the line.
 
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,8 @@
-// SPEC §8: never more than 100 consecutive failures on an account (NIST SP
-// 800-63B §5.2.2). The count lives in the durable store, so neither the
-// shared-state counter's expiry nor a day's patience nor a restart starts an
-// attacker afresh; at 100 the account locks until `gatehouse user unlock`.
+// Never more than 100 consecutive failures on an account (NIST SP 800-63B
+// §5.2.2; README "Security model"). The count lives in the durable store, so
+// neither the shared-state counter's expiry nor a day's patience nor a restart
+// starts an attacker afresh; at 100 the account locks until
+// `gatehouse user unlock`.
 
 import t, { type Test } from 'tap';
 import { runUser } from '../../src/cli/user.ts';

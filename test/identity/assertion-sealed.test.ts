@@ -1,10 +1,10 @@
-// The assertion signing key at rest (issue 12, item 7): sealed with the factor
-// encryption key like TOTP seeds, so reading the database is not enough to
-// mint X-Gatehouse-Assertion tokens. A key stored in plain JSON by an older
-// version is sealed at start (same kid: upstreams notice nothing); a key sealed
-// under a replaced encryption key is sealed again under the new one; a key no
-// configured encryption key opens stops the start with the reason. Real store
-// (SQLite), verification with `jose`.
+// The assertion signing key at rest (README "Identity to the upstream"): sealed
+// with the factor encryption key like TOTP seeds, so reading the database is
+// not enough to mint X-Gatehouse-Assertion tokens. A key stored in plain JSON
+// by an older version is sealed at start (same kid: upstreams notice nothing);
+// a key sealed under a replaced encryption key is sealed again under the new
+// one; a key no configured encryption key opens stops the start with the
+// reason. Real store (SQLite), verification with `jose`.
 
 import t, { type Test } from 'tap';
 import { createPrivateKey, createPublicKey } from 'node:crypto';

@@ -1,6 +1,7 @@
-// The identity assertion (SPEC §6) checked the way an upstream app would: the
-// X-Gatehouse-Assertion the demo portal received, verified with the independent
-// `jose` library against GET /.gatehouse/jwks.json.
+// The identity assertion (README "Identity to the upstream") checked the way an
+// upstream app would: the X-Gatehouse-Assertion the demo portal received,
+// verified with the independent `jose` library against GET
+// /.gatehouse/jwks.json.
 
 import t from 'tap';
 import { unsealData } from 'iron-session';

@@ -1,4 +1,4 @@
-// Open redirect (SPEC §5: return targets are only same-origin relative paths).
+// Open redirect (return targets are only same-origin relative paths).
 // Every payload goes through the three places `rd` is used at sign-in: the
 // hidden field of the login page, the redirect of an already signed-in user
 // (GET /.gatehouse/login?rd=…) and the redirect after a successful sign-in

@@ -1,7 +1,7 @@
-// Brute force (SPEC §8): a burst of wrong passwords locks the account for a
-// while; during the wait even the right password is refused with a visible
-// wait time (429, "Try again in N seconds", Retry-After); the audit log
-// records the failures and the lockout. When the wait is over the right
+// Brute force (README "Security model"): a burst of wrong passwords locks the
+// account for a while; during the wait even the right password is refused with
+// a visible wait time (429, "Try again in N seconds", Retry-After); the audit
+// log records the failures and the lockout. When the wait is over the right
 // password works, and the success clears the account's counter.
 
 import t from 'tap';

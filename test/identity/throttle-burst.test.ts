@@ -1,8 +1,8 @@
-// Throttling is reserve-then-verify, never check-then-count (issue 12, item 5).
-// Attempts released together in one burst are verified at most as often as one
-// client trying in turn could before its first wait: with memory shared state
-// and with Redis, at the Throttle and through the gateway's pages (passwords
-// and TOTP codes, the right answer hidden last in the burst).
+// Throttling is reserve-then-verify, never check-then-count (README "Security
+// model"). Attempts released together in one burst are verified at most as
+// often as one client trying in turn could before its first wait: with memory
+// shared state and with Redis, at the Throttle and through the gateway's pages
+// (passwords and TOTP codes, the right answer hidden last in the burst).
 
 import t, { type Test } from 'tap';
 import { Throttle, burstAllowance, throttleKeys } from '../../src/identity/throttle.ts';

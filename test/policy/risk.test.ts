@@ -1,6 +1,6 @@
 // Adaptive MFA, pure: scoring, the risk rules over the policy's answer (through
 // the one decision function), relaxation, report mode, and the signals of a
-// sign-in from its history (SPEC §11).
+// sign-in from its history (README "Risk signals").
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,7 +92,7 @@ t.test('which rule a score meets', async (t) => {
   t.equal(compileRisk(snapshotOf(undefined).config.risk), null, 'no section: off');
 });
 
-t.test('decisions with risk (issue 17 example config)', async (t) => {
+t.test('decisions with risk (default weights, rules above 50 and 90)', async (t) => {
   const snap = snapshotOf(ISSUE_RISK);
   type Row = [string, string, Partial<SubjectFacts> & { signals?: RiskSignal[] }, string | undefined, string, string, RegExp];
   const rows: Row[] = [

@@ -76,7 +76,7 @@ t.test('step-up over HTTP', async (t) => {
       const r = await c.fetch('/echo/upload/x', { method: 'POST', headers: { ...headers, 'content-type': 'text/plain' }, body: 'hello' });
       t.equal(r.status, 401);
       const body = await r.json() as Record<string, unknown>;
-      t.equal(body.error, 'mfa_required', 'every second-factor challenge is mfa_required (SPEC §4.7)');
+      t.equal(body.error, 'mfa_required', 'every second-factor challenge is mfa_required');
       t.equal(body.challenge, 'step_up', 'the kind says it is a step-up');
       t.equal(body.rule, 'uploads');
       t.match(String(body.challenge_url), new RegExp(`^${f.url}/\\.gatehouse/challenge\\?rd=`));

@@ -1,10 +1,10 @@
-// The guarantees several gateway processes must keep together (SPEC §10),
-// checked by doing each step on one process and the next on the other: a TOTP
-// code is good once across both, an enrollment or a step-up started on one
-// finishes on the other, a stashed request replays exactly once, a logout is
-// honoured everywhere at once, and brute-force counters add up. Run against
-// two instances sharing PostgreSQL and Redis (two-instances.test.ts) and
-// against one instance with two workers and the embedded defaults
+// The guarantees several gateway processes must keep together (README "Several
+// instances"), checked by doing each step on one process and the next on the
+// other: a TOTP code is good once across both, an enrollment or a step-up
+// started on one finishes on the other, a stashed request replays exactly once,
+// a logout is honoured everywhere at once, and brute-force counters add up. Run
+// against two instances sharing PostgreSQL and Redis (two-instances.test.ts)
+// and against one instance with two workers and the embedded defaults
 // (two-workers.test.ts); the two targets are named 'a' and 'b'.
 
 import type { Test } from 'tap';

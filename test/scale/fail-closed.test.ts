@@ -1,10 +1,10 @@
-// SPEC §8 "fail closed" with the real backends taken away under running
-// gateway processes: a private redis-server (the machine's shared one must not
-// be stopped) is killed and restarted, and PostgreSQL is reached through a TCP
-// forwarder that is cut and restored. While a backend is down every request
-// that needs it gets the 503 page, readyz says 503, and nothing the policy
-// would have challenged reaches the app; when it is back, the gateway recovers
-// by itself.
+// "Fail closed" (README "Security model") with the real backends taken away
+// under running gateway processes: a private redis-server (the machine's shared
+// one must not be stopped) is killed and restarted, and PostgreSQL is reached
+// through a TCP forwarder that is cut and restored. While a backend is down
+// every request that needs it gets the 503 page, readyz says 503, and nothing
+// the policy would have challenged reaches the app; when it is back, the
+// gateway recovers by itself.
 
 import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -102,7 +102,7 @@ if (!(await requirePostgres(t)) || !redisAvailable()) {
       t.equal(coldGet.status, 503, 'a session A has not seen (revocation unknown) gets the 503 page');
       t.match(await coldGet.text(), /503|unavailable/i);
       t.equal(await authz(A.port, coldCookie, '/echo'), 403,
-        'forward-auth with a session it cannot check answers 403 (SPEC §5: nginx turns a 503 into a 500)');
+        'forward-auth with a session it cannot check answers 403 (nginx turns a 503 into a 500)');
       await whileDown(t, 'Redis down', warm);
       const warmGet = await warm.get('a', '/echo');
       t.comment(`a session A has cached, on a login-only page, while Redis is down: ${warmGet.status}`);

@@ -1,5 +1,5 @@
-// SPEC §8/§10: "logout revokes sessions on every instance" must survive a
-// network partition. Instance B reaches Redis through a link the test cuts;
+// A logout is honoured by every instance (README "Several instances"), even
+// across a network partition. Instance B reaches Redis through a link the test cuts;
 // while it is cut, alice signs out on A (A's Redis is fine, so the revocation
 // is written and published, and B's subscriber misses the message). Once the
 // link heals, B must refuse the old cookie, which it had cached before.

@@ -1,9 +1,10 @@
-// Several instances need one encryption key (issue 12, item 8). Two real
-// `gatehouse serve` processes share PostgreSQL with a config of the SPEC's core
-// keys plus factors.encryption_key: a TOTP enrolled on A passes a challenge on
-// B. Without the key (or without session.secret) `serve` and `check` refuse to
-// start and say how to set it. And a seed sealed under a key the instance does
-// not have gives the user a "use another method" page, not a 503.
+// Several instances need one encryption key (README "Several instances"). Two
+// real `gatehouse serve` processes share PostgreSQL with a config of the core
+// keys (README "Configuration") plus factors.encryption_key: a TOTP enrolled on
+// A passes a challenge on B. Without the key (or without session.secret)
+// `serve` and `check` refuse to start and say how to set it. And a seed sealed
+// under a key the instance does not have gives the user a "use another method"
+// page, not a 503.
 
 import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ const PUBLIC = 'http://localhost:8080';
 const csrfIn = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
 const pathOf = (location: string) => { const u = new URL(location, PUBLIC); return u.pathname + u.search; };
 
-/** The SPEC's core configuration shape (section "Configuration"), with optional secrets. */
+/** The core configuration shape (README "Configuration"), with optional secrets. */
 function specConfig(o: { dir: string; name: string; usersPath: string; upstream: string; postgresUrl: string; secret?: string; encryptionKey?: string }): string {
   const config = {
     server: { listen: '127.0.0.1:0', public_url: PUBLIC, trusted_proxies: [], header_timeout: '10s' },

@@ -1,9 +1,9 @@
-// SPEC §10: two gateway processes behind a (simulated) load balancer share
-// PostgreSQL and Redis. The steps (cross-instance-steps.ts) are each done on one
-// instance and checked on the other: a TOTP code is good once across both, an
-// enrollment or a step-up started on one finishes on the other, a stashed
-// request replays exactly once, a logout is honoured everywhere at once, and
-// brute-force counters add up.
+// README "Several instances": two gateway processes behind a (simulated) load
+// balancer share PostgreSQL and Redis. The steps (cross-instance-steps.ts) are
+// each done on one instance and checked on the other: a TOTP code is good once
+// across both, an enrollment or a step-up started on one finishes on the other,
+// a stashed request replays exactly once, a logout is honoured everywhere at
+// once, and brute-force counters add up.
 
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,10 +1,10 @@
-// Issue 15: one instance with two workers (server.workers: 2) and the embedded
-// defaults (SQLite, memory shared state held by the primary) keeps every
-// guarantee two instances keep (cross-instance-steps.ts). The browser's two
-// targets are keep-alive connections pinned to different workers, told apart
-// by the X-Request-Id the upstream got (its prefix is per process); each
-// connection is checked at the end to have connected once, so no step
-// silently ran on the other worker.
+// README "Workers": one instance with two workers (server.workers: 2) and the
+// embedded defaults (SQLite, memory shared state held by the primary) keeps
+// every guarantee two instances keep (cross-instance-steps.ts). The browser's
+// two targets are keep-alive connections pinned to different workers, told
+// apart by the X-Request-Id the upstream got (its prefix is per process); each
+// connection is checked at the end to have connected once, so no step silently
+// ran on the other worker.
 
 import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -1,9 +1,9 @@
-// Issue 15: the life of a primary and its workers (server.workers: 2), as real
-// processes on real sockets. Metrics are summed over the workers; SIGHUP
-// validates the config once and rolls the workers while a request is in flight,
-// and that request still gets its answer; a config that does not validate
-// changes nothing; a killed worker is replaced and the replacement logged; a
-// killed primary leaves no worker behind. The upstream here holds `/hold` until the test lets it go,
+// README "Workers": the life of a primary and its workers (server.workers: 2), as
+// real processes on real sockets. Metrics are summed over the workers; SIGHUP
+// validates the config once and rolls the workers while a request is in flight, and
+// that request still gets its answer; a config that does not validate changes
+// nothing; a killed worker is replaced and the replacement logged; a killed primary
+// leaves no worker behind. The upstream here holds `/hold` until the test lets it go,
 // so "in flight" is a fact, not a timing guess.
 
 import t from 'tap';

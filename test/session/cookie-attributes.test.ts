@@ -1,7 +1,8 @@
-// Cookie attributes (SPEC §8): HttpOnly, SameSite=Lax, Path=/ always; Secure
-// exactly when public_url is https, where the default name is __Host-gatehouse
-// (which browsers accept only with Secure, Path=/ and no Domain). Checked on
-// every cookie the gateway writes: anonymous, signed in, and the logout clear.
+// Cookie attributes (README "Security model"): HttpOnly, SameSite=Lax, Path=/
+// always; Secure exactly when public_url is https, where the default name is
+// __Host-gatehouse (which browsers accept only with Secure, Path=/ and no
+// Domain). Checked on every cookie the gateway writes: anonymous, signed in,
+// and the logout clear.
 
 import t, { type Test } from 'tap';
 import { startTestGateway, Client, bindPort, type GatewayFixture } from '../helpers/gateway.ts';

@@ -1,8 +1,9 @@
-// SPEC: "remembered device revocable from the account page". A browser whose
-// second factor was passed with "remember this browser" signs in later with
-// the password alone; once the user stops trusting it on the security page,
-// its next sign-in asks for the second factor again (the device cookie it
-// still holds no longer vouches) and the page lists it no more. With
+// A remembered device is revocable from the security page (README "Signed-in
+// browsers"). A browser whose second factor was passed with "remember this
+// browser" signs in later with the password alone; once the user stops
+// trusting it on the security page, its next sign-in asks for the second factor
+// again (the device cookie it still holds no longer vouches) and the page lists
+// it no more. With
 // session.remember_device 0 no browser can be remembered at all.
 
 import t from 'tap';

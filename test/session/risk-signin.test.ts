@@ -1,4 +1,4 @@
-// Adaptive MFA over real sockets (issue 17 item 2, SPEC §11): a real gateway
+// Adaptive MFA over real sockets (README "Risk signals"): a real gateway
 // in front of the real demo portal, clients that come from several networks
 // (X-Forwarded-For from a trusted proxy on loopback), places from an
 // operator's locations file (the bundled GeoIP database has countries but no

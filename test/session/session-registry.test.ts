@@ -1,5 +1,5 @@
-// The pure parts of the session list (issue 16 item 6): the place by network
-// and which registered sessions are still alive.
+// The pure parts of the session list (README "Signed-in browsers"): the place
+// by network and which registered sessions are still alive.
 
 import t from 'tap';
 import { liveSessions, seenNetwork, sessionRecord } from '../../src/session/session-registry.ts';

@@ -1,7 +1,8 @@
-// SPEC: "Session id rotates at sign-in and at every step-up". Passing the
-// second factor after the password, and passing a step-up a rule asks for,
-// each issue a new session id; the cookie from before no longer signs anyone
-// in (the old session is revoked, not just superseded), while the new one works.
+// Session id rotates at sign-in and at every step-up (README "Security model").
+// Passing the second factor after the password, and passing a step-up a rule
+// asks for, each issue a new session id; the cookie from before no longer signs
+// anyone in (the old session is revoked, not just superseded), while the new one
+// works.
 
 import t, { type Test } from 'tap';
 import { unsealData } from 'iron-session';

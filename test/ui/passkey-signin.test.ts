@@ -1,8 +1,8 @@
-// The passkey sign-in endpoints over HTTP against a real gateway (issue 16
-// item 1): what they refuse before any ceremony (no session, a bad CSRF token),
-// what the options ask of the browser (no credential named, user verification),
-// and that failed attempts are audited and count against the address like
-// password attempts. The ceremony itself, in Chromium:
+// The passkey sign-in endpoints over HTTP against a real gateway (README
+// "Passkey sign-in"): what they refuse before any ceremony (no session, a bad
+// CSRF token), what the options ask of the browser (no credential named, user
+// verification), and that failed attempts are audited and count against the
+// address like password attempts. The ceremony itself, in Chromium:
 // test/browser/passkey-signin.browser.test.ts.
 
 import t from 'tap';

@@ -1,8 +1,8 @@
 // The security page's list of signed-in browsers over HTTP against a real
-// gateway (issue 16 item 6): a sign-in registers the browser, a sign-out takes
-// it off, "Sign out" on another browser ends that one only (and not this one,
-// nor anyone else's), sign-out on every device empties the list. The browser
-// view of it: test/browser/sessions.browser.test.ts.
+// gateway (README "Signed-in browsers"): a sign-in registers the browser, a
+// sign-out takes it off, "Sign out" on another browser ends that one only (and
+// not this one, nor anyone else's), sign-out on every device empties the list.
+// The browser view of it: test/browser/sessions.browser.test.ts.
 
 import t from 'tap';
 import { Client, readAudit, startTestGateway } from '../helpers/gateway.ts';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { PAGE_HEADERS } from '../../src/web/security-headers.ts';
 
-t.test('page headers are the strict set from SPEC §8', async (t) => {
+t.test('page headers are the strict set', async (t) => {
   t.equal(
     PAGE_HEADERS['Content-Security-Policy'],
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",

@@ -1,5 +1,5 @@
 // factors.push: approval of a sign-in on the user's phone with number matching
-// (SPEC §7 "Push"). Absent: no push factor is offered. The limits bound push
+// (README "Push approval"). Absent: no push factor is offered. The limits bound push
 // bombing: pending pushes per user, a growing wait between pushes, and a
 // suspension after repeated denials, wrong numbers and time-outs.
 

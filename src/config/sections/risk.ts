@@ -1,8 +1,8 @@
-// risk: adaptive MFA (SPEC §11). Signal weights add up to a score per sign-in
-// and decision; rules raise the requirement above a score; a low score may
-// skip the routine second factor. The operator's files (risky networks, known
-// places) are read here, at load, so `gatehouse check` reports a bad line and
-// a reload swaps them with the rest of the config.
+// risk: adaptive MFA (README "Risk signals"). Signal weights add up to a score
+// per sign-in and decision; rules raise the requirement above a score; a low
+// score may skip the routine second factor. The operator's files (risky
+// networks, known places) are read here, at load, so `gatehouse check` reports
+// a bad line and a reload swaps them with the rest of the config.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -16,7 +16,7 @@ export type RiskSignal = (typeof RISK_SIGNALS)[number];
 export const RISK_REQUIREMENTS = ['mfa', 'deny'] as const;
 export const RISK_MODES = ['enforce', 'report'] as const;
 
-/** The weights of the issue's example: a new device and network alone stay below the first rule. */
+/** The default weights (also the bundled config's): a new device and network alone stay below the first rule. */
 export const DEFAULT_WEIGHTS: Readonly<Record<RiskSignal, number>> = {
   new_device: 20, new_network: 10, new_country: 40, impossible_travel: 80, recent_failures: 30, risky_network: 60,
 };

@@ -26,7 +26,7 @@ sectionTable(t, 'risk', [
   { name: 'absent: off', yaml: '', want: { ...DEFAULTS, enabled: false } },
   { name: 'present but empty: on with defaults', yaml: 'risk: {}\n', want: DEFAULTS },
   {
-    name: 'the issue\'s example',
+    name: 'default weights, an mfa and a deny rule, relaxation',
     yaml: 'risk:\n  signals: { new_device: 20, new_network: 10, new_country: 40, impossible_travel: 80, recent_failures: 30, risky_network: 60 }\n  rules:\n    - { above: 50, require: mfa, max_age: 0 }\n    - { above: 90, require: deny }\n  relax_routine_below: 10\n  mode: enforce\n',
     want: { ...DEFAULTS, rules: [{ above: 50, require: 'mfa', max_age: 0 }, { above: 90, require: 'deny' }], relax_routine_below: 10 },
   },
