@@ -306,8 +306,10 @@ async function main(): Promise<number> {
   const o: RunOptions = {
     connections: Math.max(1, Math.floor(num(values.connections, 50, 'connections'))),
     durationSec: Math.max(1, num(values.duration, values.quick || interleaved ? 3 : 10, 'duration')),
-    // 10 s: the gateway's code reaches its steady speed after 6-8 s of load, the bare proxy's after 2 (README, Performance).
-    warmupSec: num(values.warmup, values.quick ? 1 : 10, 'warmup'),
+    // V8 still re-optimizes the gateway's code after 20-30 s of load at full rate (--trace-deopt), and each of
+    // `workers: auto`'s workers gets half of it: interleaved runs, which compare steady states, warm 40 s
+    // (docs/performance.md). The one-after-another table warms 10 s, when the speed is within a few percent.
+    warmupSec: num(values.warmup, values.quick ? 1 : interleaved ? 40 : 10, 'warmup'),
     tool: values.tool as LoadTool | undefined,
   };
   const all = [...SCENARIOS, ...(values['signin-baseline'] !== undefined ? baselineScenarios(values['signin-baseline']) : [])];
