@@ -167,7 +167,8 @@ t.test('a replay is decided for the method its form claims (_method), not only t
   t.notOk(up.bytes().includes('_method=DELETE'), 'the app that honours _method never got the form');
 });
 
-t.test('a POST whose action is only in its body (params rule) is kept, replayed after the step-up, and reaches the app once, byte for byte', async (t) => {
+/** A params rule (route=/export in the query or body) behind a step-up; alice enrolled and signed in, her factor stale. */
+async function exportStepUp(t: Test) {
   const { f, up } = await startLenientGateway(t, {
     users: USERS,
     // method_override pass: the body is read for the params rule alone.
@@ -178,7 +179,11 @@ t.test('a POST whose action is only in its body (params rule) is kept, replayed 
   });
   const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
   f.clock.advance(10 * 60_000);
-  const c = await signedIn(f);
+  return { f, up, device, c: await signedIn(f) };
+}
+
+t.test('a POST whose action is only in its body (params rule) is kept, replayed after the step-up, and reaches the app once, byte for byte', async (t) => {
+  const { f, up, device, c } = await exportStepUp(t);
   const body = 'route=%2Fexport&db=shop&what=sql&note=caf%C3%A9+%2B';
   const r = await c.fetch('/index.php', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: f.url, referer: `${f.url}/index.php?route=/server/export` }, body });
   t.equal(r.status, 302, 'challenged');
@@ -196,16 +201,7 @@ t.test('a POST whose action is only in its body (params rule) is kept, replayed 
 });
 
 t.test('a compressed body is kept with its Content-Encoding: decided unread before and after the step-up, replayed byte for byte', async (t) => {
-  const { f, up } = await startLenientGateway(t, {
-    users: USERS,
-    routes: [{ path: '/', method_override: 'pass' }],
-    config: {
-      policy: { default: 'login', rules: [{ id: 'db-export', match: { path: '/index.php', params: { route: '/export' } }, require: 'mfa', max_age: '5m' }] },
-    },
-  });
-  const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
-  f.clock.advance(10 * 60_000);
-  const c = await signedIn(f);
+  const { f, up, device, c } = await exportStepUp(t);
   const body = gzipSync('route=%2Fexport&db=shop');
   const r = await c.fetch('/index.php', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip', origin: f.url, referer: `${f.url}/index.php` }, body });
   t.equal(r.status, 302, 'an encoded body is decided unread: the params rule is in doubt and challenges');
