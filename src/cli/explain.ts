@@ -53,7 +53,7 @@ export const EXPLAIN: CommandInfo = {
   --ip IP              the client address (for rules matching networks; with risk on, the
                        sign-in's address: new network, new country, impossible travel)
   --host HOST          the Host asked for (default: the URL's host, else server.public_url's)
-  --factors KINDS      second factors passed in the session: totp,webauthn,email,sms,recovery
+  --factors KINDS      second factors passed in the session: webauthn,push,totp,email,sms,recovery
                        (default: none, a fresh sign-in with a password only)
   --fresh DURATION     how long ago those factors were passed (default 0s: just now)
   --remembered         the browser is a remembered device (the same as --device known)
@@ -65,6 +65,11 @@ export const EXPLAIN: CommandInfo = {
   --override METHODS   methods the request claims by X-HTTP-Method-Override (or X-HTTP-Method,
                        X-Method-Override) or a _method field, comma-separated: DELETE
   --break-glass        the session is the break-glass (emergency) account's
+  --via proxy|forward-auth
+                       how the request reaches the gateway: through its own proxy (a route must
+                       serve it), or asked about by nginx, Traefik or Caddy at /.gatehouse/authz
+                       (no route needed; the body is never seen). Default: forward-auth when the
+                       config has no routes, else proxy
   --config FILE        the gateway config (default ${DEFAULT_CONFIG})
   --json               machine-readable output
 `,
@@ -80,6 +85,7 @@ async function explain(args: string[], io: CliIO): Promise<number> {
     factors: { type: 'string' }, fresh: { type: 'string' }, remembered: { type: 'boolean' }, deferred: { type: 'boolean' },
     enrolled: { type: 'string' }, groups: { type: 'string' }, ...CONFIG_OPTION, json: { type: 'boolean' },
     override: { type: 'string' }, 'break-glass': { type: 'boolean' }, form: { type: 'string' }, device: { type: 'string' },
+    via: { type: 'string' },
   });
   if (v.help) return printUsage(EXPLAIN, io);
   const { user: userArg, method: methodArg, url } = requiredOptions(v, ['user', 'method', 'url']);
@@ -98,6 +104,7 @@ async function explain(args: string[], io: CliIO): Promise<number> {
     }
   }
   if (v.device !== undefined && v.device !== 'new' && v.device !== 'known') throw usageError('--device is new or known');
+  if (v.via !== undefined && v.via !== 'proxy' && v.via !== 'forward-auth') throw usageError('--via is proxy or forward-auth');
   if (v.device === 'new' && v.remembered === true) throw usageError('--remembered says the device is known: not with --device new');
   const remembered = v.remembered === true || v.device === 'known';
   const anonymous = userArg === '-';
@@ -143,8 +150,12 @@ async function explain(args: string[], io: CliIO): Promise<number> {
   const bad = overrides.find((m) => !METHOD.test(m));
   if (bad !== undefined) throw usageError(`--override ${JSON.stringify(bad)} is not an HTTP method`);
   if (subject && v['break-glass'] === true) subject.breakglass = true;
+  // A config without routes is a forward-auth deployment: its requests reach the gateway only as /authz questions.
+  const via = (v.via ?? (config.routes.length === 0 ? 'forward-auth' : 'proxy')) as 'proxy' | 'forward-auth';
+  if (via === 'forward-auth' && v.form !== undefined) throw usageError('--form with --via forward-auth: the proxy never sends the body (rules that read it decide it as unread)');
   const form = v.form === undefined ? {} : { form: v.form };
-  const e = explainRequest(snap, { method, target, host, ip, ...(overrides.length > 0 ? { overrides } : {}), ...form }, subject, now);
+  const e = explainRequest(snap, { method, target, host, ip, via, ...(overrides.length > 0 ? { overrides } : {}), ...form }, subject, now);
+  if (via === 'forward-auth') notes.push(`judged as forward-auth sees it (/.gatehouse/authz)${v.via === undefined ? ': the config has no routes' : ''}`);
   e.notes.push(...notes);
   io.stdout.write(v.json ? `${JSON.stringify(e, null, 2)}\n` : formatExplanation(e));
   return EXIT.OK;

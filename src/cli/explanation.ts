@@ -32,6 +32,8 @@ export interface ExplainRequest {
   overrides?: string[];
   /** A urlencoded form body (--form 'a=b&c=d'), as rules with `params` read it. */
   form?: string;
+  /** How the request reaches the gateway: through its own proxy (default), or described by a proxy asking /authz. */
+  via?: 'proxy' | 'forward-auth';
 }
 
 export interface HypotheticalSession {
@@ -117,10 +119,15 @@ export function explainRequest(snap: Snapshot, req: ExplainRequest, subject: Sub
   };
 
   // The one decision the gateway makes (policy/decide.ts): explain adds words, never steps.
-  const body = req.form === undefined ? undefined : { contentType: 'application/x-www-form-urlencoded', bytes: Buffer.from(req.form, 'latin1') };
+  const via = req.via ?? 'proxy';
+  // A proxy asking /authz never sends the body: forward-auth decides one as unread (http/forward-auth.ts).
+  const body = via === 'forward-auth'
+    ? (req.method === 'GET' || req.method === 'HEAD' ? undefined : 'unread' as const)
+    : req.form === undefined ? undefined : { contentType: 'application/x-www-form-urlencoded', bytes: Buffer.from(req.form, 'latin1') };
   const verdict = decide(snap, {
-    target: req.target, host: req.host, via: 'proxy', method: req.method, overrides: req.overrides ?? [], ip: req.ip,
-    ...(req.form !== undefined ? { form: parseParams(req.form), body } : {}),
+    target: req.target, host: req.host, via, method: req.method, overrides: req.overrides ?? [], ip: req.ip,
+    ...(via === 'proxy' && req.form !== undefined ? { form: parseParams(req.form) } : {}),
+    ...(body !== undefined ? { body } : {}),
   }, subject, now);
   const rejected = '400 error page; nothing is proxied and no rule is evaluated';
   if (verdict.kind === 'reserved') {
@@ -187,7 +194,7 @@ export function explainRequest(snap: Snapshot, req: ExplainRequest, subject: Sub
     rule,
     decision,
     enforced,
-    answer: answerFor(decision, route!, req, subject !== null),
+    answer: answerFor(decision, route, req, subject !== null),
     params,
     notes: [...base.notes, ...notes],
   };
@@ -230,12 +237,13 @@ function summarize(d: Decision): string {
   }
 }
 
-function answerFor(d: Decision, route: Route, req: ExplainRequest, signedIn: boolean): string {
+function answerFor(d: Decision, route: Route | null, req: ExplainRequest, signedIn: boolean): string {
+  if (req.via === 'forward-auth') return forwardAuthAnswer(d, req, signedIn);
   switch (d.action) {
     case 'allow':
     case 'report': {
       const counted = d.action === 'report' ? `; counted as a would-be ${d.would} of rule ${d.rule} in the audit log` : '';
-      return `proxied to ${route.upstream}${signedIn ? ' with identity headers' : ' (anonymous: no identity headers)'}${counted}`;
+      return `proxied to ${route!.upstream}${signedIn ? ' with identity headers' : ' (anonymous: no identity headers)'}${counted}`;
     }
     case 'deny':
       return '403 error page';
@@ -248,6 +256,23 @@ function answerFor(d: Decision, route: Route, req: ExplainRequest, signedIn: boo
       }
       const url = challengeUrl(d, safe ? req.target : '/');
       return `a browser is redirected (302) to ${url}${safe ? '' : ' (rd: the referring page)'}; other clients get 401 {"error":"${apiChallengeError(d.kind)}","challenge":"${d.kind}"}`;
+    }
+  }
+}
+
+/** What /.gatehouse/authz answers the proxy that asked (http/forward-auth.ts). */
+function forwardAuthAnswer(d: Decision, req: ExplainRequest, signedIn: boolean): string {
+  switch (d.action) {
+    case 'allow':
+    case 'report': {
+      const counted = d.action === 'report' ? `; counted as a would-be ${d.would} of rule ${d.rule} in the audit log` : '';
+      return `200 to the proxy${signedIn ? ', with the identity headers for it to pass on' : ' (anonymous: no identity headers)'}: it forwards the request${counted}`;
+    }
+    case 'deny':
+      return '403 to the proxy, which shows it';
+    case 'challenge': {
+      const url = challengeUrl(d, req.method === 'GET' || req.method === 'HEAD' ? req.target : '/');
+      return `401 {"error":"${apiChallengeError(d.kind)}","challenge":"${d.kind}"} to the proxy, with Location ${url} for nginx's error_page (Traefik and Caddy: a 302 there for a browser); a non-GET is not kept across the challenge (the proxy never sends the body)`;
     }
   }
 }

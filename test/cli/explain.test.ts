@@ -312,6 +312,51 @@ t.test('explain agrees with a running gateway', async (t) => {
   }
 });
 
+t.test('forward-auth: a config without routes is explained as /.gatehouse/authz judges it, and agrees with it', async (t) => {
+  const f = await startTestGateway({
+    config: {
+      routes: [],
+      server: { trusted_proxies: ['127.0.0.1/32'] },
+      policy: {
+        default: 'login',
+        rules: [
+          { id: 'public', match: { path: '/public/**' }, require: 'none' },
+          { id: 'admin', match: { path: '/admin/**' }, require: 'deny' },
+          { id: 'billing', match: { path: '/billing/**', methods: ['POST'] }, require: 'mfa', max_age: '5m' },
+        ],
+      },
+    },
+  });
+  t.teardown(() => f.close());
+  const bob = new Client(f.url);
+  t.equal((await bob.signIn('bob', 'bob-test-pass')).status, 303);
+  const anon = new Client(f.url);
+  const cases: Array<[Client, string, string, string, number]> = [
+    [anon, '-', 'GET', '/public/a.css', 200],
+    [anon, '-', 'GET', '/admin/x', 403],
+    [anon, '-', 'GET', '/dashboard?tab=2', 401],
+    [bob, 'bob', 'GET', '/dashboard', 200],
+    [bob, 'bob', 'POST', '/billing/pay', 401],
+  ];
+  for (const [client, user, method, target, status] of cases) {
+    const e = await explain(t, ['--user', user, '--method', method, '--url', f.url + target, '--config', f.configPath], Date.now());
+    t.ok(e.notes.some((n) => /as forward-auth sees it .*no routes/.test(n)), `${method} ${target}: explained as forward-auth (no routes)`);
+    const res = await client.fetch('/.gatehouse/authz', { headers: { accept: 'text/html', 'x-original-uri': target, 'x-original-method': method, 'x-forwarded-host': `localhost:${f.port}`, 'x-forwarded-proto': 'http' } });
+    await res.arrayBuffer();
+    const what = `${user} ${method} ${target}: explain says ${e.summary} (${e.answer}), authz answered ${res.status}`;
+    t.equal(res.status, status, what);
+    t.equal(e.outcome, ({ 200: 'allow', 403: 'deny', 401: 'challenge' } as Record<number, string>)[status], what);
+    t.match(e.answer, String(status), `${what}: the answer names the status`);
+    if (status === 401) t.equal(res.headers.get('location'), f.url + /with Location (\S+) for nginx/.exec(e.answer)?.[1], `${what}: the same challenge URL`);
+  }
+  const proxied = await explain(t, ['--user', '-', '--method', 'GET', '--url', `${f.url}/public/a.css`, '--via', 'proxy', '--config', f.configPath], Date.now());
+  t.match(proxied, { outcome: 'no_route' }, '--via proxy: no route serves it');
+  const form = await explainHere(['--user', '-', '--method', 'POST', '--url', '/billing/pay', '--via', 'forward-auth', '--form', 'a=1', '--config', f.configPath]);
+  t.equal(form.code, 2, '--form with forward-auth is a usage error');
+  t.match(form.stderr, /the proxy never sends the body/);
+  t.equal((await explainHere(['--user', '-', '--method', 'GET', '--url', '/', '--via', 'nginx', '--config', f.configPath])).code, 2, '--via takes proxy or forward-auth');
+});
+
 t.test('parameter rules: a URL with a query and --form; which parameter matched', async (t) => {
   const { config } = tempConfig(t, {
     routes: [{ path: '/', upstream: 'http://127.0.0.1:9', params_style: 'php' }],
