@@ -45,9 +45,15 @@ async function check(file: string, io: CheckIO): Promise<number> {
   if (config.identity.source === 'file' && config.identity.file) {
     const usersFile = config.identity.file.path;
     const issues = await validateUsersFile(usersFile);
+    const unreadable = issues.find((i) => i.path === usersFile);
+    if (unreadable) {
+      // A file that is not there is the config's problem: name the key that points at it.
+      io.stderr.write(`${formatIssues(file, [{ path: 'identity.file.path', message: unreadable.message }])}\n${file}: ${plural(1, 'error')}\n`);
+      return EXIT.FAILED;
+    }
     if (issues.length > 0) {
-      // users-file.ts may already prefix its paths with the file name; print it once.
-      const local = issues.map((i) => ({ ...i, path: i.path.startsWith(`${usersFile}: `) ? i.path.slice(usersFile.length + 2) : i.path === usersFile ? '' : i.path }));
+      // users-file.ts already prefixes its paths with the file name; print it once.
+      const local = issues.map((i) => ({ ...i, path: i.path.startsWith(`${usersFile}: `) ? i.path.slice(usersFile.length + 2) : i.path }));
       io.stderr.write(`${formatIssues(usersFile, local)}\n${usersFile}: ${plural(issues.length, 'error')}\n`);
       return EXIT.FAILED;
     }

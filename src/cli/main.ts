@@ -11,7 +11,7 @@ import { closest } from '../config/schema-messages.ts';
 // Commands are loaded on demand: `check` need not load the gateway.
 const COMMANDS: Record<string, { synopsis: string; load: () => Promise<(args: string[]) => Promise<number>> }> = {
   serve: { synopsis: '[--config FILE]                 run the gateway (default config/gatehouse.yaml)', load: async () => (await import('./serve.ts')).runServe },
-  demo: { synopsis: '                                run the demo portal and the gateway in front of it (npm start)', load: async () => (await import('./demo.ts')).runDemo },
+  demo: { synopsis: '[--config FILE]                 run the demo portal and the gateway in front of it (npm start)', load: async () => (await import('./demo.ts')).runDemo },
   check: { synopsis: '[--config FILE]                 validate the config and users files', load: async () => (await import('./check.ts')).runCheck },
   explain: {
     synopsis: '--user U --method M --url URL [--ip IP] [--config FILE]\n                                          dry-run the policy for one request',

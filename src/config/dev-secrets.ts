@@ -29,32 +29,36 @@ export function fillDevSecrets(config: Built, warnings: string[], persist: boole
   const file = join(dir, 'dev-secrets.json');
   const stored = readStored(file);
   const wanted = generate ? missing : missing.filter((key) => typeof stored[key] === 'string');
-  let changed = false;
+  const generated = new Set<DevSecret>();
   const value = (key: DevSecret): string => {
     const old = stored[key];
     if (typeof old === 'string' && old.length >= 32) return old;
     const fresh = randomBytes(36).toString('base64url'); // 48 characters
     stored[key] = fresh;
-    changed = true;
+    generated.add(key);
     return fresh;
   };
   const found = new Map(wanted.map((key) => [key, value(key)]));
-  if (changed && persist) writeStored(dir, file, stored);
+  if (generated.size > 0 && persist) writeStored(dir, file, stored);
+  // Unpersisted (gatehouse check), a fresh secret is in memory only: say what serve would do.
+  const using = (key: DevSecret, what: string): string => generated.has(key) && !persist
+    ? `serve would generate and store a development ${what} in ${file}`
+    : `using a generated development ${what} stored in ${file}`;
 
   const sessionSecret = found.get('session_secret');
   if (sessionSecret !== undefined) {
     config.session.secret = sessionSecret;
-    warnings.push(`session.secret not set: using a generated development secret stored in ${file}; set GATEHOUSE_SESSION_SECRET in production`);
+    warnings.push(`session.secret not set: ${using('session_secret', 'secret')}; set GATEHOUSE_SESSION_SECRET in production`);
   }
   const encryptionKey = found.get('encryption_key');
   if (encryptionKey !== undefined) {
     config.factors.encryption_key = encryptionKey;
-    warnings.push(`factors.encryption_key not set: using a generated development key stored in ${file}; set GATEHOUSE_ENCRYPTION_KEY in production`);
+    warnings.push(`factors.encryption_key not set: ${using('encryption_key', 'key')}; set GATEHOUSE_ENCRYPTION_KEY in production`);
   }
   const auditKey = found.get('audit_key');
   if (auditKey !== undefined) {
     config.audit.key = auditKey;
-    warnings.push(`audit.key not set: using a generated development key stored in ${file}; set GATEHOUSE_AUDIT_KEY in production (gatehouse audit verify needs it)`);
+    warnings.push(`audit.key not set: ${using('audit_key', 'key')}; set GATEHOUSE_AUDIT_KEY in production (gatehouse audit verify needs it)`);
   }
 }
 

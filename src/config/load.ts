@@ -146,9 +146,6 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const notifier = buildNotifier(r, raw.notifier);
   const audit = buildAudit(r, r.section(raw, 'audit'), env);
   const risk = buildRisk(r, raw);
-  // Risk decisions are logged, audited and challenged under the rule id `risk`.
-  const clash = policy.rules.findIndex((rule) => rule.id === 'risk');
-  if (risk.enabled && clash !== -1) r.fail(['policy', 'rules', clash, 'id'], '"risk" names the decisions of the risk section; choose another id');
   // Each worker opens the store itself (src/cluster/): an in-memory database would be one per worker.
   if (server.workers !== 1 && store.kind === 'sqlite' && store.path === ':memory:') r.fail(['store', 'path'], ':memory: is one database per process: with server.workers above 1, give the SQLite store a file');
   deriveSharedAuditKey(factors, audit, store, shared_state, warnings);

@@ -15,7 +15,8 @@ import type { StoreConfig } from './sections/store.ts';
  * and a generated development secret would differ on each: a TOTP seed sealed
  * on one could not be opened on another, and a session cookie sealed by one
  * would be refused by the next, and `gatehouse audit verify` could not check
- * every instance's chain with one key. So these secrets must be set.
+ * every instance's chain with one key. So these secrets must be set (the audit
+ * key, or the encryption key it is then derived from).
  */
 export function requireSharedSecrets(r: Reader, session: SessionConfig, factors: FactorsConfig, audit: AuditConfig, store: StoreConfig, shared: SharedStateConfig): void {
   const why = store.kind === 'postgres' ? 'store.kind is postgres' : shared.kind === 'redis' ? 'shared_state.kind is redis' : undefined;
@@ -25,7 +26,8 @@ export function requireSharedSecrets(r: Reader, session: SessionConfig, factors:
     'to the same random value of at least 32 characters on every instance, e.g. from `openssl rand -base64 36`';
   if (!session.secret) r.fail(['session', 'secret'], how('session.secret', 'session.secret_file', 'GATEHOUSE_SESSION_SECRET'));
   if (!factors.encryption_key) r.fail(['factors', 'encryption_key'], how('factors.encryption_key', 'factors.encryption_key_file', 'GATEHOUSE_ENCRYPTION_KEY'));
-  if (!audit.key) r.fail(['audit', 'key'], how('audit.key', 'audit.key_file', 'GATEHOUSE_AUDIT_KEY'));
+  // Missing only when the encryption key is too (deriveSharedAuditKey): either one is enough.
+  if (!audit.key) r.fail(['audit', 'key'], `${how('audit.key', 'audit.key_file', 'GATEHOUSE_AUDIT_KEY')}, or set factors.encryption_key, from which it is derived`);
 }
 
 /**

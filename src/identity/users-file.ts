@@ -5,7 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
 import { parsePhc } from './password-hash.ts';
 import type { UserRecord } from './types.ts';
@@ -142,12 +142,14 @@ export function parseUsersFile(text: string, file: string): { users: Map<string,
 }
 
 /** Used by `gatehouse check`: every problem in the users file, with line numbers. */
+/** The users file's problems; one that cannot be read is one issue whose path is `path` itself. */
 export async function validateUsersFile(path: string): Promise<ConfigIssue[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    return [{ path, message: `cannot read users file: ${(err as Error).message}` }];
+    // Node's message ends ", open '<path as given>'": the full path replaces it.
+    return [{ path, message: `cannot read the users file ${resolve(path)}: ${(err as Error).message.split(', ')[0]}` }];
   }
   return parseUsersFile(text, path).issues;
 }

@@ -19,6 +19,7 @@
 
 import net from 'node:net';
 import type { FactorKind, PolicyConfig, Requirement, RolloutConfig, RuleConfig } from '../config/types.ts';
+import { RESERVED_RULE_IDS } from '../config/sections/policy.ts';
 import { matchPath, parsePathPattern, type PathPattern } from './path-pattern.ts';
 import { isoDateEnd } from './rollout.ts';
 import { compileParamMatch, compileRequestMatch, type CompiledParamMatch, type CompiledRequestMatch } from './request-match.ts';
@@ -207,7 +208,8 @@ export function compilePolicy(
 
   const rules = policy.rules.map((rule, i) => {
     if (!rule.id) throw new PolicyCompileError(`policy.rules[${i}]: missing id`);
-    if (rule.id === 'default') throw new PolicyCompileError(`policy.rules[${i}]: the id "default" is reserved`);
+    const reserved = RESERVED_RULE_IDS.get(rule.id);
+    if (reserved !== undefined) throw new PolicyCompileError(`policy.rules[${i}]: the id "${rule.id}" is reserved for ${reserved}`);
     if (byId.has(rule.id)) throw new PolicyCompileError(`policy.rules[${i}]: duplicate rule id ${JSON.stringify(rule.id)}`);
     const compiled = compileRule(rule, i, caseInsensitive);
     byId.set(rule.id, compiled);

@@ -34,9 +34,11 @@ export function paramRuleHints(config: Pick<Config, 'routes' | 'policy'>): strin
     if (phpPaths.length === 0) return;
     const phpRoutes = unique(phpPaths.flatMap((p) => servingRoutes(routes, m.host, p)));
 
+    // The example is the rule's own parameter, whatever the app.
+    const param = [...Object.keys(m.params ?? {}), ...Object.keys(m.query ?? {})][0];
     for (const r of phpRoutes) {
       if (r.params_style === 'php') continue;
-      out.push(`${name} reads parameters on ${phpPaths.join(', ')}, served by routes[${r.index}] (${r.id}) with params_style: plain: PHP reads name[key]=… as name (DokuWiki takes do[admin]=1 as do=admin), which this rule does not see; set routes[${r.index}].params_style: php`);
+      out.push(`${name} reads parameters on ${phpPaths.join(', ')}, served by routes[${r.index}] (${r.id}) with params_style: plain: PHP reads name[key]=… as name (${param}[x]=… reaches the app as ${param}), which this rule does not see; set routes[${r.index}].params_style: php`);
     }
     const queryOnly = Object.keys(m.query ?? {}).filter((n) => m.params?.[n] === undefined);
     if (queryOnly.length > 0 && takesBodies(rule)) {

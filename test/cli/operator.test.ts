@@ -184,6 +184,11 @@ t.test('gatehouse main: help lists every command; help COMMAND is COMMAND --help
   const help = run(['--help']);
   t.equal(help.status, 0);
   for (const [name] of COMMANDS) t.match(help.stdout, new RegExp(`^  ${name} `, 'm'), `lists ${name}`);
+  // The commands whose only option is --config (their own usage: `gatehouse NAME [--config FILE]`) say so.
+  for (const name of ['serve', 'demo', 'check']) {
+    t.match(run([name, '--help']).stdout, new RegExp(`^usage: gatehouse ${name} \\[--config FILE\\] `), `${name} --help: only --config`);
+    t.match(help.stdout, new RegExp(`^  ${name} +\\[--config FILE\\] +\\S`, 'm'), `gatehouse --help: ${name} [--config FILE]`);
+  }
   const none = run([]);
   t.equal(none.status, 2, 'no command: usage, exit 2');
   t.equal(none.stdout, help.stdout);

@@ -183,3 +183,32 @@ t.test('check with risk on: the summary line, and impossible_travel with a count
     if (line) t.match(c.out, line, name);
   }
 });
+
+t.test('check says what serve would do with a development secret, and writes no dev-secrets.json', async (t) => {
+  const { existsSync, mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'gh-check-dev-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'g.yaml');
+  writeFileSync(file, `routes: [{ path: /, upstream: "http://127.0.0.1:9" }]\nstore: { kind: sqlite, path: ${dir}/db/gatehouse.db }\n`);
+  const c = capture();
+  t.equal(await runCheck(['--config', file], c.io), 0, c.err);
+  const stored = join(dir, 'db', 'dev-secrets.json');
+  t.match(c.out, `warning: session.secret not set: serve would generate and store a development secret in ${stored}; set GATEHOUSE_SESSION_SECRET in production\n`);
+  t.notMatch(c.out, /using a generated development/, 'never "stored in" a file that check does not write');
+  t.notOk(existsSync(stored), 'nothing written');
+});
+
+t.test('a users file that cannot be read: the config key that names it and its full path', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join, resolve } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'gh-check-users-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'g.yaml');
+  writeFileSync(file, 'routes: [{ path: /, upstream: "http://127.0.0.1:9" }]\nidentity: { source: file, file: { path: gh-no-such-users.yaml } }\n');
+  const c = capture();
+  t.equal(await runCheck(['--config', file], c.io), 1);
+  t.equal(c.err, `${file} identity.file.path: cannot read the users file ${resolve('gh-no-such-users.yaml')}: ENOENT: no such file or directory\n${file}: 1 error\n`);
+});

@@ -45,3 +45,16 @@ t.test('a secrets file that is not a JSON object is refused and left alone', asy
     t.equal(config.session.secret, '', `${text}: nothing filled`);
   }
 });
+
+t.test('unpersisted (gatehouse check), a fresh secret is what serve would store; a stored one is used', async (t) => {
+  const { config, file } = bare();
+  writeFileSync(file, JSON.stringify({ audit_key: 'a'.repeat(48) }));
+  const warnings: string[] = [];
+  fillDevSecrets(config, warnings, false, true);
+  t.same(warnings, [
+    `session.secret not set: serve would generate and store a development secret in ${file}; set GATEHOUSE_SESSION_SECRET in production`,
+    `factors.encryption_key not set: serve would generate and store a development key in ${file}; set GATEHOUSE_ENCRYPTION_KEY in production`,
+    `audit.key not set: using a generated development key stored in ${file}; set GATEHOUSE_AUDIT_KEY in production (gatehouse audit verify needs it)`,
+  ]);
+  t.same(JSON.parse(readFileSync(file, 'utf8')), { audit_key: 'a'.repeat(48) }, 'the file is unchanged');
+});

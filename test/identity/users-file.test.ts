@@ -91,7 +91,7 @@ t.test('validateUsersFile reads the file', async (t) => {
   t.equal(issues[0].line, 3);
   t.equal(issues[0].path, `${file}: users.alice.password`);
   const missing = await validateUsersFile(join(dir, 'absent.yaml'));
-  t.match(missing[0].message, /cannot read users file/);
+  t.same(missing, [{ path: join(dir, 'absent.yaml'), message: `cannot read the users file ${join(dir, 'absent.yaml')}: ENOENT: no such file or directory` }]);
 });
 
 const COMMENTED = `# Users of the portal. Keep this list short.

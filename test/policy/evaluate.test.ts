@@ -1,7 +1,8 @@
 import t from 'tap';
 import type { FactorKind, PolicyConfig, PolicyException, RolloutConfig, RuleConfig, RuleMatch } from '../../src/config/types.ts';
 import type { Decision, FactorCheck, RequestFacts, SubjectFacts } from '../../src/policy/types.ts';
-import { compilePolicy, PolicyCompileError } from '../../src/policy/compile.ts';
+import { compilePolicy, PolicyCompileError, SIGN_IN_RULE } from '../../src/policy/compile.ts';
+import { RISK_RULE } from '../../src/policy/risk.ts';
 import { evaluate, formatDuration } from '../../src/policy/evaluate.ts';
 import { matchPath } from '../../src/policy/path-pattern.ts';
 
@@ -301,6 +302,8 @@ t.test('compile rejects bad input with the rule named', async (t) => {
   t.throws(bad([rule('x', { host: 'a.example.com:8080' }, 'none')]), /without port/);
   t.throws(bad([rule('x', {}, 'none'), rule('x', {}, 'deny')]), /duplicate rule id "x"/);
   t.throws(bad([rule('default', {}, 'none')]), /reserved/);
+  // The ids the gateway decides under itself: the implicit sign-in rule's and the risk section's too.
+  for (const id of [SIGN_IN_RULE, RISK_RULE]) t.throws(bad([rule(id, {}, 'none')]), { name: 'PolicyCompileError', message: `policy.rules[0]: the id "${id}" is reserved for ` });
   t.throws(bad([rule('x', {}, 'none')], [exception({ user: 'a', rule: 'nope', expires: '2027-01-01' })]), /unknown rule "nope"/);
   t.throws(bad([rule('x', {}, 'none')], [exception({ rule: 'x', expires: '2027-01-01' })]), /needs a user or a group/);
   t.throws(bad([rule('x', {}, 'none')], [exception({ user: 'a', rule: 'x', expires: '2027-02-30' })]), /expires: invalid date/);

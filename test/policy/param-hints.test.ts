@@ -61,7 +61,11 @@ for (const [what, routes, rules, expected, policy] of ROWS) {
 
 t.test('the hints say what to set', async (t) => {
   const [php, body, header] = hintsFor(ROOT(), WIKI_ADMIN);
-  t.match(php, /PHP reads name\[key\]=… as name .*; set routes\[0\]\.params_style: php$/);
+  t.match(php, /PHP reads name\[key\]=… as name \(do\[x\]=… reaches the app as do\), which this rule does not see; set routes\[0\]\.params_style: php$/);
+  // The example is the rule's own parameter: no DokuWiki on a phpMyAdmin rule.
+  const [pma] = hintsFor(ROOT(), '    - { id: db-export, match: { path: [/, /index.php], params: { route: "*export*" } }, require: mfa }');
+  t.match(pma, /^policy\.rules\[0\] \(db-export\) reads parameters on \/index\.php, .*PHP reads name\[key\]=… as name \(route\[x\]=… reaches the app as route\), which this rule does not see; set routes\[0\]\.params_style: php$/);
+  t.notMatch(pma, /DokuWiki/);
   t.match(body, /\(\$_REQUEST\), where a query rule does not look; use params: \{ do: … \} if this app does$/);
   t.match(header, /DokuWiki also takes the action from an X-DokuWiki-Do header, which rules do not see; add X-DokuWiki-Do to routes\[0\]\.strip_headers$/);
 });

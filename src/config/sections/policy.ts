@@ -107,6 +107,16 @@ export interface PolicyConfig {
 }
 
 const RULE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/**
+ * The ids the gateway decides under itself (logs, audit, metrics, explain),
+ * and what each names: a declared rule may never take one, whichever sections
+ * are on (policy/compile.ts SIGN_IN_RULE, policy/risk.ts RISK_RULE).
+ */
+export const RESERVED_RULE_IDS: ReadonlyMap<string, string> = new Map([
+  ['default', 'policy.default'],
+  ['upstream_form-login', 'the implicit rule that keeps the login page and sign-in of identity.upstream_form open'],
+  ['risk', 'the decisions of the risk section'],
+]);
 
 export function buildPolicy(r: Reader, p: Obj, warnings: string[], now: Date): PolicyConfig {
   const ids = new Map<string, number>();
@@ -128,7 +138,8 @@ function buildRule(r: Reader, o: Obj, i: number, ids: Map<string, number>, warni
   const at = ['policy', 'rules', i];
   const id = r.str(o, 'id') ?? '';
   if (id !== '' && !RULE_ID.test(id)) r.fail([...at, 'id'], 'must be letters, digits, ".", "_" or "-" (it appears in logs and metrics)');
-  if (id === 'default') r.fail([...at, 'id'], '"default" is reserved for policy.default');
+  const reserved = RESERVED_RULE_IDS.get(id);
+  if (reserved !== undefined) r.fail([...at, 'id'], `"${id}" is reserved for ${reserved}; choose another id`);
   const dup = ids.get(id);
   if (id !== '' && dup !== undefined) r.fail([...at, 'id'], `duplicate rule id "${id}" (also policy.rules[${dup}])`);
   else ids.set(id, i);

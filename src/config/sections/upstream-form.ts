@@ -1,11 +1,13 @@
 // identity.upstream_form: the app's own login form is the identity source.
 
-import { messageOf, type Obj, type Reader } from '../reader.ts';
+import { isObject, messageOf, type Obj, type Reader } from '../reader.ts';
 import { bool, choice, int, nonEmpty, obj, str, strList, type PropertiesOf, type Schema } from '../schema-kit.ts';
 
 export const USERNAME_CASE = ['fold', 'exact'] as const;
 
 const paramValues: Schema = { type: 'object', additionalProperties: str, minProperties: 1 };
+// user_header only confirms who signed in (as whoami does): one of these must tell that the login succeeded.
+const SUCCESS_NEEDS = 'must name at least one of status, location, set_cookie (user_header only confirms which user the app signed in)';
 const formMatch = obj({ query: paramValues, params: paramValues, fields: strList } satisfies PropertiesOf<FormRequestMatch>, [], { minProperties: 1, errorHint: 'must name at least one of query, params, fields' });
 
 export const upstreamFormSchema = obj(
@@ -22,7 +24,7 @@ export const upstreamFormSchema = obj(
     success: obj(
       { status: int(100, 599), location: nonEmpty, set_cookie: nonEmpty, user_header: nonEmpty } satisfies PropertiesOf<UpstreamFormIdentityConfig['success']>,
       [],
-      { minProperties: 1, errorHint: 'must name at least one of status, location, set_cookie' },
+      { minProperties: 1, errorHint: SUCCESS_NEEDS },
     ),
   } satisfies PropertiesOf<UpstreamFormIdentityConfig>,
   ['login_path', 'success'],
@@ -63,6 +65,8 @@ export function buildUpstreamForm(r: Reader, u: Obj, warnings: string[]): Upstre
   const location = r.str(succ, 'location');
   const set_cookie = r.str(succ, 'set_cookie');
   const user_header = r.str(succ, 'user_header')?.toLowerCase();
+  // judgeLogin (identity/upstream-form.ts) refuses every login otherwise. `success: {}` is the schema's (same message).
+  if (isObject(u.success) && status === undefined && location === undefined && set_cookie === undefined) r.fail([...at, 'success'], SUCCESS_NEEDS);
   const login_match = buildFormMatch(r, u, 'login_match');
   const logout_match = buildFormMatch(r, u, 'logout_match');
   const whoami = u.whoami !== undefined ? buildWhoami(r, r.section(u, 'whoami'), [...at, 'whoami']) : undefined;

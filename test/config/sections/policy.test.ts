@@ -67,7 +67,7 @@ sectionTable(t, 'policy', [
 `,
     issues: {
       'policy.rules[0].id': [3, /must be letters, digits/],
-      'policy.rules[1].id': [5, /"default" is reserved/],
+      'policy.rules[1].id': [5, /^"default" is reserved for policy\.default; choose another id$/],
       'policy.rules[3].id': [9, /duplicate rule id "a" \(also policy\.rules\[2\]\)/],
       'policy.rules[3].match.path': [12, /"\/a\/\*\*\/b": /],
       'policy.rules[3].match.methods[0]': [13, /"GE T" is not an HTTP method/],

@@ -62,7 +62,14 @@ sectionTable(t, 'identity', [
     yaml: `${head}    login_path: /login\n    login_match: {}\n    success: {}\n`,
     issues: {
       'identity.upstream_form.login_match': [5, /must name at least one of query, params, fields/],
-      'identity.upstream_form.success': [6, /must name at least one of status, location, set_cookie/],
+      'identity.upstream_form.success': [6, /must name at least one of status, location, set_cookie \(user_header only confirms which user the app signed in\)/],
+    },
+  },
+  {
+    name: 'success: user_header alone never tells a successful login',
+    yaml: `${head}    login_path: /login\n    success: {user_header: X-Remote-User}\n`,
+    issues: {
+      'identity.upstream_form.success': [5, /^must name at least one of status, location, set_cookie \(user_header only confirms which user the app signed in\)$/],
     },
   },
 ]);
@@ -73,5 +80,12 @@ sectionTable(t, 'policy', [
     yaml: `${head}    login_path: /index.php\n    login_match: {query: {do: login}}\n    success: {set_cookie: SID}\n`,
     partial: true,
     want: { sign_in: { path: '/index.php', match: { query: { do: 'login' } } } },
+  },
+  {
+    name: 'a declared rule may not take the implicit sign-in rule\'s id',
+    yaml: `${head}    login_path: /login\n    success: {status: 302}\npolicy:\n  rules:\n    - { id: upstream_form-login, match: { path: /login }, require: none }\n`,
+    issues: {
+      'policy.rules[0].id': [8, /^"upstream_form-login" is reserved for the implicit rule that keeps the login page and sign-in of identity\.upstream_form open; choose another id$/],
+    },
   },
 ]);
