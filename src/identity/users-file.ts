@@ -141,8 +141,7 @@ export function parseUsersFile(text: string, file: string): { users: Map<string,
   return { users, issues };
 }
 
-/** Used by `gatehouse check`: every problem in the users file, with line numbers. */
-/** The users file's problems; one that cannot be read is one issue whose path is `path` itself. */
+/** Used by `gatehouse check`: every problem in the users file, with line numbers; a file that cannot be read is one issue whose path is `path` itself. */
 export async function validateUsersFile(path: string): Promise<ConfigIssue[]> {
   let text: string;
   try {
