@@ -241,10 +241,8 @@ function answerFor(d: Decision, route: Route | null, req: ExplainRequest, signed
   if (req.via === 'forward-auth') return forwardAuthAnswer(d, req, signedIn);
   switch (d.action) {
     case 'allow':
-    case 'report': {
-      const counted = d.action === 'report' ? `; counted as a would-be ${d.would} of rule ${d.rule} in the audit log` : '';
-      return `proxied to ${route!.upstream}${signedIn ? ' with identity headers' : ' (anonymous: no identity headers)'}${counted}`;
-    }
+    case 'report':
+      return `proxied to ${route!.upstream}${signedIn ? ' with identity headers' : ' (anonymous: no identity headers)'}${reportWords(d)}`;
     case 'deny':
       return '403 error page';
     case 'challenge': {
@@ -260,14 +258,17 @@ function answerFor(d: Decision, route: Route | null, req: ExplainRequest, signed
   }
 }
 
+/** A report-mode decision is allowed and counted: what the answer adds for it. */
+function reportWords(d: Extract<Decision, { action: 'allow' | 'report' }>): string {
+  return d.action === 'report' ? `; counted as a would-be ${d.would} of rule ${d.rule} in the audit log` : '';
+}
+
 /** What /.gatehouse/authz answers the proxy that asked (http/forward-auth.ts). */
 function forwardAuthAnswer(d: Decision, req: ExplainRequest, signedIn: boolean): string {
   switch (d.action) {
     case 'allow':
-    case 'report': {
-      const counted = d.action === 'report' ? `; counted as a would-be ${d.would} of rule ${d.rule} in the audit log` : '';
-      return `200 to the proxy${signedIn ? ', with the identity headers for it to pass on' : ' (anonymous: no identity headers)'}: it forwards the request${counted}`;
-    }
+    case 'report':
+      return `200 to the proxy${signedIn ? ', with the identity headers for it to pass on' : ' (anonymous: no identity headers)'}: it forwards the request${reportWords(d)}`;
     case 'deny':
       return '403 to the proxy, which shows it';
     case 'challenge': {

@@ -6,6 +6,7 @@
 // values are compared by the callers.
 
 import { bodyParams } from './form-fields.ts';
+import { phpName } from './param-match.ts';
 
 /** One percent-decoding into a byte string ('+' a space, %uXXXX a UTF-16 unit). */
 export function decodeLoosely(raw: string): string {
@@ -22,10 +23,8 @@ export function decodeLoosely(raw: string): string {
 export function readsAs(name: string, field: string, foldCase: boolean): 'yes' | 'no' | 'doubt' {
   const same = (a: string) => a === field || (foldCase && a.length === field.length && a.toLowerCase() === field.toLowerCase());
   if (same(name)) return 'yes';
-  const php = name.split('\0', 1)[0].replace(/^ +/, '');
-  const open = php.indexOf('[');
-  if (open > 0 && php.indexOf(']', open) !== -1) return same(php.slice(0, open).replace(/[ .]/g, '_')) ? 'doubt' : 'no';
-  return same(php.replace(/[ .[]/g, '_')) ? 'yes' : 'no';
+  const php = phpName(name);
+  return !same(php.base) ? 'no' : php.key === undefined ? 'yes' : 'doubt';
 }
 
 /** The pairs of urlencoded text (a query without '?', a form body as latin1), split at '&' and, as Rack 2 does, ';', loosely decoded. */

@@ -132,15 +132,23 @@ export function decodeComponent(raw: string, plusIsSpace = true): string | null 
   return CONTROL.test(text) ? null : text;
 }
 
-/** PHP's reading of a name: `a[k]…` is `a` with value `k`, `a[]` is `a`; spaces and dots in the base become '_'. */
-export function phpParam(name: string, value: string | null): DecodedParam {
-  const n = name.replace(/^ +/, '');
+/**
+ * The name PHP registers a parameter under: cut at NUL, leading spaces dropped,
+ * ' ' and '.' made '_' (an unclosed '[' too); `a[k]…` and `a[]` are the array `a`
+ * (`key`: what is between the first brackets).
+ */
+export function phpName(name: string): { base: string; key?: string } {
+  const n = name.split('\0', 1)[0].replace(/^ +/, '');
   const open = n.indexOf('[');
   const close = open > 0 ? n.indexOf(']', open) : -1;
-  if (open <= 0 || close === -1) return [n.replace(/[ .[]/g, '_'), value];
-  const base = n.slice(0, open).replace(/[ .]/g, '_');
-  const key = n.slice(open + 1, close);
-  return key === '' ? [base, value] : [base, key];
+  if (open <= 0 || close === -1) return { base: n.replace(/[ .[]/g, '_') };
+  return { base: n.slice(0, open).replace(/[ .]/g, '_'), key: n.slice(open + 1, close) };
+}
+
+/** PHP's reading of a parameter: `a[k]…` is `a` with value `k`, `a[]` is `a`. */
+export function phpParam(name: string, value: string | null): DecodedParam {
+  const { base, key } = phpName(name);
+  return key === undefined || key === '' ? [base, value] : [base, key];
 }
 
 /** Decodes urlencoded text (a query without '?', or a form body read as latin1) the way the app's platform does. */

@@ -126,7 +126,8 @@ export async function challengePage(ctx: RequestContext): Promise<void> {
 }
 
 async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind | 'pick', methods: FactorKind[], extra: Record<string, unknown>, status = 200): Promise<void> {
-  const [wait, locked] = await Promise.all([ctx.svc.throttle.waiting(factorThrottle(ctx)), ctx.svc.throttle.locked(factorThrottle(ctx))]);
+  const keys = factorThrottle(ctx);
+  const [wait, locked] = await Promise.all([ctx.svc.throttle.waiting(keys), ctx.svc.throttle.locked(keys)]);
   const rule = flow.rule ? ctx.snap.config.policy.rules.find((r) => r.id === flow.rule) : undefined;
   // Asked before adding a method (enroll-page.ts): say so (the user did not ask to sign in), and trust no browser here.
   const confirmEnroll = flow.rd === '/.gatehouse/enroll' || flow.rd.startsWith('/.gatehouse/enroll?');

@@ -133,13 +133,19 @@ t.test('through the gateway: locked at 100 wrong passwords, the right one refuse
   t.same(unlocked.map((e) => [e.user, e.by, e.failures, e.was_locked]), [['alice', 'ops', 100, true]], 'the unlock is in the audit chain');
 });
 
-t.test('through the gateway: the second factor locks at 100 in a row too', async (t) => {
+/** alice with TOTP enrolled (routine MFA), `failures` second-factor failures in a row already in the store, signed in with her password. */
+async function aliceAtSecondFactor(t: Test, failures: number) {
   const f = await startTestGateway({ config: { policy: { default: 'mfa' }, rollout: { grace_until: '2099-12-31' } } });
   t.teardown(() => f.close());
   const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
-  for (let i = 0; i < 100; i++) await f.gw.services.store.addFailure('mfa:u:alice', f.clock.now());
+  for (let i = 0; i < failures; i++) await f.gw.services.store.addFailure('mfa:u:alice', f.clock.now());
   const c = new Client(f.url);
   await c.signIn('alice', 'alice-test-pass', '/');
+  return { f, device, c };
+}
+
+t.test('through the gateway: the second factor locks at 100 in a row too', async (t) => {
+  const { f, device, c } = await aliceAtSecondFactor(t, 100);
   const page = await c.fetch('/.gatehouse/challenge?method=totp&rd=%2F');
   const html = await page.text();
   t.equal(page.status, 403, 'the challenge page answers 403');
@@ -152,13 +158,8 @@ t.test('through the gateway: the second factor locks at 100 in a row too', async
 });
 
 t.test('through the gateway: "attempts left before a wait" counts the failures the waits run on, not the durable count', async (t) => {
-  const f = await startTestGateway({ config: { policy: { default: 'mfa' }, rollout: { grace_until: '2099-12-31' } } });
-  t.teardown(() => f.close());
-  const device = await enrollTotpOverHttp(f, 'alice', 'alice-test-pass');
   // Fifty failures from earlier days: the durable count has them, the shared-state counter has expired.
-  for (let i = 0; i < 50; i++) await f.gw.services.store.addFailure('mfa:u:alice', f.clock.now());
-  const c = new Client(f.url);
-  await c.signIn('alice', 'alice-test-pass', '/');
+  const { f, device, c } = await aliceAtSecondFactor(t, 50);
   const wrong = String((Number(await device.next()) + 500_000) % 1_000_000).padStart(6, '0');
   const hints: (string | null)[] = [];
   for (let i = 0; i < 5; i++) {

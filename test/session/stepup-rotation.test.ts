@@ -44,6 +44,15 @@ async function aliceAfterPassword(t: Test) {
 }
 
 /** A browser holding only `cookie` is treated as signed out: API clients get login_required, navigations the sign-in page. */
+/** The cookie after a factor is another one, of alice's session under a new id; its session. */
+async function rotated(t: Test, before: string, after: string) {
+  t.not(after, before, 'the cookie changed');
+  const post = await sessionIn(after);
+  t.equal(post.user, 'alice');
+  t.not(post.sid, (await sessionIn(before)).sid, 'with a new session id');
+  return post;
+}
+
 async function signedOut(t: Test, f: GatewayFixture, cookie: string, navPath: string, apiMessage: string): Promise<void> {
   const oldApi = await withCookie(f, cookie, '/echo', true);
   t.equal(oldApi.status, 401, apiMessage);
@@ -72,11 +81,7 @@ t.test('the second factor after the password rotates the session id; the passwor
   const passed = await passTotp(c, device, '/echo');
   t.equal(passed.status, 303, 'the TOTP code is accepted');
   t.equal(passed.headers.get('location'), '/echo');
-  const mfaCookie = c.cookies.get(name)!;
-  t.not(mfaCookie, pwCookie, 'the cookie changed');
-  const mfa = await sessionIn(mfaCookie);
-  t.equal(mfa.user, 'alice');
-  t.not(mfa.sid, pw.sid, 'with a new session id');
+  const mfa = await rotated(t, pwCookie, c.cookies.get(name)!);
   t.match(mfa.factors, [{ kind: 'totp' }], 'carrying the passed factor');
 
   await signedOut(t, f, pwCookie, '/echo', 'the old cookie does not reach the app');
@@ -105,7 +110,6 @@ t.test('a step-up rotates the session id; the cookie from before it dies', async
   t.equal(challenge.searchParams.get('rule'), 'admin');
 
   const before = c.cookies.get(name)!;
-  const pre = await sessionIn(before);
   // Control: the pre-step-up cookie is a fully signed-in session (outside the rule's paths).
   t.equal((await withCookie(f, before, '/echo', true)).status, 200, 'before the step-up its cookie reaches the app');
 
@@ -115,10 +119,7 @@ t.test('a step-up rotates the session id; the cookie from before it dies', async
   t.equal(passed.status, 303, 'the step-up is passed');
   t.equal(passed.headers.get('location'), '/echo/admin/x');
   const after = c.cookies.get(name)!;
-  t.not(after, before, 'the cookie changed');
-  const post = await sessionIn(after);
-  t.equal(post.user, 'alice');
-  t.not(post.sid, pre.sid, 'with a new session id');
+  await rotated(t, before, after);
 
   await signedOut(t, f, before, '/echo/admin/x', 'the cookie from before the step-up no longer reaches the app');
 
