@@ -6,6 +6,7 @@ import t from 'tap';
 import { startTestGateway } from '../helpers/gateway.ts';
 import { plainAnswer, startLenientUpstream } from '../helpers/lenient-upstream.ts';
 import { sendRaw } from '../helpers/raw-http.ts';
+import { connect } from 'node:net';
 
 t.test('a body on a bodiless method is refused and never reaches the upstream', async (t) => {
   const up = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
@@ -51,4 +52,55 @@ t.test('a WebSocket upgrade with a body is refused too', async (t) => {
   const r = await sendRaw(f.port, `GET /ws HTTP/1.1\r\nHost: localhost:${f.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`);
   t.equal(r.status, 400, 'refused');
   t.equal(up.bytes(), '', 'not one byte reached the upstream');
+});
+
+// The server hands over a request without Content-Length or Transfer-Encoding already ended
+// (Node's optimizeEmptyRequests, src/http/server.ts): nothing may wait for its 'end' or 'close',
+// which never come. One kept-alive connection carries such requests of every method, answered by
+// the app and by the gateway itself, and stays usable past server.body_timeout.
+t.test('requests without body headers go through on one kept-alive connection', async (t) => {
+  const up = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
+  t.teardown(() => up.close());
+  const f = await startTestGateway({
+    upstream: false,
+    config: {
+      server: { body_timeout: '200ms' },
+      routes: [{ path: '/', upstream: up.origin }],
+      policy: { default: 'none', rules: [{ id: 'no-admin', match: { path: '/admin/**' }, require: 'deny' }] },
+    },
+  });
+  t.teardown(() => f.close());
+  const socket = connect({ host: '127.0.0.1', port: f.port });
+  t.teardown(() => socket.destroy());
+  let text = '';
+  let closed = false;
+  socket.setEncoding('latin1').on('data', (d: string) => { text += d; });
+  socket.on('close', () => { closed = true; });
+  socket.on('error', () => {});
+  let answers = 0;
+  /** Sends one request head and waits for its whole answer (every answer here has a Content-Length). */
+  const exchange = async (method: string, target: string): Promise<string> => {
+    const from = text.length;
+    socket.write(`${method} ${target} HTTP/1.1\r\nHost: localhost:${f.port}\r\nAccept: application/json\r\n\r\n`);
+    for (;;) {
+      const answer = text.slice(from);
+      const end = answer.indexOf('\r\n\r\n');
+      const length = method === 'HEAD' ? 0 : Number(/\r\ncontent-length: (\d+)/i.exec(answer)?.[1] ?? NaN);
+      if (end !== -1 && answer.length >= end + 4 + length) { answers++; return answer; }
+      if (closed) throw new Error(`connection closed before the answer to ${method} ${target}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  for (const method of ['GET', 'HEAD', 'DELETE', 'POST', 'PUT', 'OPTIONS']) {
+    const a = await exchange(method, `/x-${method}`);
+    t.match(a, /^HTTP\/1\.1 200 /, `${method} without body headers: the app's answer`);
+  }
+  t.match(await exchange('GET', '/admin/x'), /^HTTP\/1\.1 403 /, 'a request the gateway answers itself');
+  await new Promise((r) => setTimeout(r, 500));   // past body_timeout: no discard timer may cut the connection
+  t.match(await exchange('GET', '/after-the-wait'), /^HTTP\/1\.1 200 /, 'the connection is still served after body_timeout');
+  t.equal(answers, 8, 'every request answered on the one connection');
+  t.notOk(closed, 'the connection stayed open');
+  t.same(up.requests.map((q) => `${q.method} ${q.target} [${q.body}]`),
+    ['GET /x-GET []', 'HEAD /x-HEAD []', 'DELETE /x-DELETE []', 'POST /x-POST []', 'PUT /x-PUT []', 'OPTIONS /x-OPTIONS []', 'GET /after-the-wait []'],
+    'the upstream got each request once, without a body');
 });
