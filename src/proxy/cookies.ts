@@ -35,3 +35,38 @@ export function serializeCookie(name: string, value: string, o: CookieOptions): 
   }
   return s;
 }
+
+/**
+ * The Cookie text a browser sends back for one Set-Cookie line (RFC 6265bis
+ * §5.6): name and value trimmed, and a pair with an empty name or without '='
+ * is a nameless cookie, sent as its bare value (`=gatehouse=x` comes back as
+ * `gatehouse=x`).
+ */
+export function cookieSentBack(setCookie: string): string {
+  const semi = setCookie.indexOf(';');
+  const pair = semi === -1 ? setCookie : setCookie.slice(0, semi);
+  const eq = pair.indexOf('=');
+  const name = eq === -1 ? '' : pair.slice(0, eq).trim();
+  const value = (eq === -1 ? pair : pair.slice(eq + 1)).trim();
+  return name === '' ? value : `${name}=${value}`;
+}
+
+/** The gateway's cookies: the session cookie `name`, `name.*` and the remembered device `name_device`. Exact case, as readCookie reads them. */
+function isGatewayCookieName(key: string, name: string): boolean {
+  return key === name || key === `${name}_device` || key.startsWith(`${name}.`);
+}
+
+/**
+ * Whether an upstream's Set-Cookie would plant one of the gateway's cookies
+ * (README "Security model": the app cannot set them), read in what the browser
+ * sends back: a nameless `=gatehouse=x` comes back as `gatehouse=x`, and
+ * readCookie starts a cookie after a space too, so `a=b gatehouse=x` carries one.
+ */
+export function setsGatewayCookie(setCookie: string, name: string): boolean {
+  if (!setCookie.includes(name)) return false;
+  for (const word of cookieSentBack(setCookie).split(/[ \t]/)) {
+    const eq = word.indexOf('=');
+    if (isGatewayCookieName(eq === -1 ? word : word.slice(0, eq), name)) return true;
+  }
+  return false;
+}

@@ -4,6 +4,7 @@
 // identity headers → forwarding headers → the gateway's own cookie.
 
 import { canonicalHeaderName } from './owned-headers.ts';
+import { setsGatewayCookie } from './cookies.ts';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
@@ -217,12 +218,6 @@ function mountCookiePath(setCookie: string, tr: UrlTranslation): string {
     const p = path.trim();
     return attr + (p.startsWith('/') ? mountPath(p, tr) : tr.prefix + '/');
   });
-}
-
-function setsGatewayCookie(setCookie: string, name: string): boolean {
-  const eq = setCookie.indexOf('=');
-  const key = setCookie.slice(0, eq === -1 ? undefined : eq).trim();
-  return key === name || key.startsWith(`${name}.`) || key === `${name}_device`;
 }
 
 function dropInternalDomain(setCookie: string, upstreamOrigin: string): string {
