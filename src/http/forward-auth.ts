@@ -32,7 +32,12 @@
 // auth_request_set / authResponseHeaders / copy_headers), present but empty
 // for anonymous requests that the policy lets through. The proxy must overwrite
 // those headers on the way to the app, so a client's own copy never gets
-// through (the snippets in examples/ do).
+// through (the snippets in examples/ do). It overwrites the names as written;
+// the app may read another spelling as the same header (`X_Gatehouse_User`,
+// `X.Gatehouse.User` under CGI or PHP), and `X-Original-URL` routes some apps:
+// a request carrying a header the gateway owns under any name but the
+// configured identity names is refused (403), since the gateway cannot strip
+// it as it does when it proxies.
 //
 // Fail closed: a policy, signing or other backend error answers 403 — never
 // 200, and not 503, which nginx would turn into a 500.
@@ -42,6 +47,7 @@
 // must be a 403 too; test/scale/fail-closed.test.ts checks it.)
 
 import type { IncomingHttpHeaders } from 'node:http';
+import { canonicalHeaderName } from '../proxy/owned-headers.ts';
 import type { RequestContext, Snapshot } from '../web/context.ts';
 import { RESERVED_PREFIX } from '../policy/decide.ts';
 import { isNavigation } from '../web/client-kind.ts';
@@ -94,6 +100,21 @@ export function readForwardedRequest(h: IncomingHttpHeaders, query: string): For
   return { ok: true, style, uri, method };
 }
 
+/**
+ * Pure: the first header name among `raw` that is, in canonical form, one the
+ * gateway owns, other than the identity names as configured (any case), which
+ * the proxy overwrites.
+ */
+export function ownedHeaderIn(raw: readonly string[], isOwned: (canonical: string) => boolean, names: HeaderNames): string | undefined {
+  for (let k = 0; k < raw.length; k += 2) {
+    const name = raw[k];
+    if (!isOwned(canonicalHeaderName(name))) continue;
+    const lower = name.toLowerCase();
+    if (!Object.values(names).some((n) => n.toLowerCase() === lower)) return name;
+  }
+  return undefined;
+}
+
 /** Pure: where to come back to after the challenge. */
 export function returnTargetFor(method: string, forwardedTarget: string, referer: string | undefined, publicOrigin: string): string {
   if (method === 'GET' || method === 'HEAD') return forwardedTarget;
@@ -125,6 +146,8 @@ async function authorize(ctx: RequestContext): Promise<void> {
   }
   const fwd = readForwardedRequest(req.headers, ctx.query);
   if (!fwd.ok) return deny(ctx, fwd.reason);
+  const owned = ownedHeaderIn(req.rawHeaders, snap.isOwned, snap.config.headers.names);
+  if (owned !== undefined) return deny(ctx, `the request carries ${owned}, a header the gateway owns: the app could read it as the gateway's`);
   const host = hostOnly(ctx.client.host);
   // The one decision (policy/decide.ts), for the request the proxy describes.
   // The proxy never sends the body: rules that read form fields decide it as unread (the most demanding applies).

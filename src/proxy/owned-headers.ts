@@ -1,14 +1,19 @@
 // Headers the gateway owns (identity, assertion, anything under the prefix) must
-// never reach the upstream from a client. Node lower-cases names; some upstream
-// stacks (CGI, PHP, many Java/Python frameworks) also treat '_' as '-', so both
-// spellings are matched.
+// never reach the upstream from a client. Node lower-cases names; upstream stacks
+// read other spellings as the same header: CGI, PHP and many Java/Python
+// frameworks treat '_' as '-', lighttpd's CGI/FastCGI turns every character
+// other than a letter or digit into '_', and PHP turns '.' into '_'. So every
+// such character counts as '-'.
 
 import type { HeadersConfig } from '../config/types.ts';
 
-/** The canonical comparison form: lower case, '_' read as '-'. */
+const OTHER_THAN_ALNUM = /[^a-z0-9-]/;
+const EVERY_OTHER_THAN_ALNUM = /[^a-z0-9]/g;
+
+/** The canonical comparison form: lower case, every character but a letter or digit read as '-'. */
 export function canonicalHeaderName(name: string): string {
   const lower = name.toLowerCase();
-  return lower.includes('_') ? lower.replaceAll('_', '-') : lower;
+  return OTHER_THAN_ALNUM.test(lower) ? lower.replace(EVERY_OTHER_THAN_ALNUM, '-') : lower;
 }
 
 /**
@@ -18,7 +23,7 @@ export function canonicalHeaderName(name: string): string {
  */
 export const ALWAYS_OWNED: readonly string[] = ['x-original-url', 'x-rewrite-url'];
 
-/** Returns a predicate over header names (any case, '_' or '-'). */
+/** Returns a predicate over header names (any case, any punctuation read as '-'). */
 export function ownedHeaderMatcher(cfg: HeadersConfig): (name: string) => boolean {
   const isCanonicalOwned = ownedCanonicalMatcher(cfg);
   return (name) => isCanonicalOwned(canonicalHeaderName(name));

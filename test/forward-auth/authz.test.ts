@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { parse } from 'yaml';
-import { allowHeaders, readForwardedRequest, returnTargetFor } from '../../src/http/forward-auth.ts';
+import { allowHeaders, ownedHeaderIn, readForwardedRequest, returnTargetFor } from '../../src/http/forward-auth.ts';
 import { hasDotSegment } from '../../src/policy/normalize.ts';
 import { startTestGateway, Client, PROJECT_ROOT, type GatewayFixture } from '../helpers/gateway.ts';
 
@@ -225,4 +225,37 @@ t.test('from a peer outside trusted_proxies the forwarded headers are ignored: 4
     t.equal(r.headers['x-gatehouse-user'], undefined, 'no identity handed out');
   }
   t.ok(f.logs.some((l) => l.msg === 'request' && typeof l.reason === 'string' && /not in server\.trusted_proxies/.test(l.reason)), 'the reason is logged');
+});
+
+t.test('ownedHeaderIn: a spelling of an owned header the proxy does not overwrite', async (t) => {
+  const isOwned = (c: string) => c === 'x-original-url' || c.startsWith('x-gatehouse-');
+  const table: [string[], string | undefined][] = [
+    [['Host', 'x', 'Accept', '*/*'], undefined],
+    // The configured names, in any case: the proxy overwrites them on the way to the app.
+    [['X-Gatehouse-User', 'root', 'x-gatehouse-groups', 'admins'], undefined],
+    [['X-Gatehouse-Other', 'x'], 'X-Gatehouse-Other'],
+    [['Accept', '*/*', 'X_Gatehouse_User', 'root'], 'X_Gatehouse_User'],
+    [['X.Gatehouse.User', 'root'], 'X.Gatehouse.User'],
+    [["X'Gatehouse'Groups", 'admins'], "X'Gatehouse'Groups"],
+    [['x-original.url', '/admin'], 'x-original.url'],
+    [['X-Original-URI', '/a', 'X-Forwarded-Uri', '/b'], undefined],
+  ];
+  for (const [raw, want] of table) t.equal(ownedHeaderIn(raw, isOwned, NAMES), want, raw.join(' '));
+});
+
+// The proxy overwrites (or removes) the identity headers as named on the way to the app; another
+// spelling the app reads as the same header, or X-Original-URL, would get through.
+t.test('a forwarded request carrying another spelling of an owned header: 403', async (t) => {
+  const f = await startTestGateway({ config: { server: { trusted_proxies: ['127.0.0.1/32'] }, policy: POLICY } });
+  t.teardown(() => f.close());
+  const c = new Client(f.url);
+  await c.signIn('alice', 'alice-test-pass');
+  const ok = await authz(f, { ...api, ...caddy('/public/x'), cookie: c.cookieHeader() });
+  t.equal(ok.status, 200, 'without one: allowed');
+  for (const [name, value] of [['X_Gatehouse_User', 'root'], ['X.Gatehouse.User', 'root'], ['X~Gatehouse~Groups', 'admins'], ['X-Original-URL', '/admin'], ['X.Original.URL', '/admin']]) {
+    const r = await authz(f, { ...api, ...caddy('/public/x'), cookie: c.cookieHeader(), [name]: value });
+    t.equal(r.status, 403, `${name}: 403`);
+    t.equal(r.headers['x-gatehouse-user'], undefined, `${name}: no identity handed out`);
+  }
+  t.ok(f.logs.some((l) => l.msg === 'request' && typeof l.reason === 'string' && /X\.Gatehouse\.User, a header the gateway owns/.test(l.reason)), 'the reason names the header');
 });

@@ -91,6 +91,17 @@ export async function runProxyScenarios(t: Tap, name: string, startProxy: StartP
     const pb = await p.json() as { headers: Record<string, string> };
     t.notOk(pb.headers['x-gatehouse-user'], `the client's X-Gatehouse-User is gone (got ${JSON.stringify(pb.headers['x-gatehouse-user'])})`);
     t.notOk(pb.headers['x-gatehouse-groups'], 'and its groups claim');
+
+    // Other spellings CGI and PHP read as X-Gatehouse-User, and X-Original-URL: nginx drops such
+    // names itself; Caddy passes them on, and gatehouse refuses the request (403).
+    for (const name of ['X_Gatehouse_User', 'X.Gatehouse.User', 'X-Original-URL']) {
+      const before = portal.received.length;
+      const q = await alice.fetch('/echo/public/x', { headers: { accept: 'application/json', [name]: name === 'X-Original-URL' ? '/admin/x' : 'mallory' } });
+      const names = portal.received.slice(before).flatMap((e) => e.rawHeaders.filter((_, i) => i % 2 === 0));
+      const reached = names.filter((n) => /^x\Woriginal\Wurl$|^x\Wgatehouse\Wuser$/i.test(n) && n.toLowerCase() !== 'x-gatehouse-user');
+      t.ok(q.status === 403 || q.status === 200, `${name}: refused or passed without it (${q.status})`);
+      t.same(reached, [], `${name}: never reached the app`);
+    }
   });
 
   await t.test('a step-up rule (POST /billing/** needs TOTP) challenges; after enrolling TOTP the payment goes through once', async (t) => {

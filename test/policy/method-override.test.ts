@@ -4,7 +4,7 @@
 // spelling whose reading apps disagree on is UNREADABLE_OVERRIDE (refused).
 
 import t from 'tap';
-import { formKind, formOverrides, queryOverrides, UNREADABLE_OVERRIDE } from '../../src/policy/method-override.ts';
+import { formKind, formOverrides, headerOverrides, queryOverrides, UNREADABLE_OVERRIDE } from '../../src/policy/method-override.ts';
 
 const U = UNREADABLE_OVERRIDE;
 
@@ -66,4 +66,24 @@ t.test('formOverrides: urlencoded, untyped and multipart bodies', async (t) => {
   t.same(formOverrides(MP, mp('name="_method"', 'PU\u0001T')), [U], 'a value with a control character');
   t.same(formOverrides('multipart/form-data; boundary=b; boundary=c', mp('name="a"', '1')), [U], 'a multipart body the gateway does not read');
   t.same(formOverrides(MP, mp('name="note"', '_method=DELETE')), [], 'a value that looks like a pair is a value');
+});
+
+t.test('headerOverrides: every spelling an app reads as an override header', async (t) => {
+  const table: [Record<string, string | string[]>, string[]][] = [
+    [{}, []],
+    [{ accept: 'text/html' }, []],
+    [{ 'x-http-method-override': 'delete' }, ['DELETE']],
+    [{ 'x-http-method': 'PUT, PATCH' }, ['PUT', 'PATCH']],
+    [{ 'x-method-override': ['DELETE', 'PUT'] }, ['DELETE', 'PUT']],
+    // CGI and PHP read '_', '.' and other punctuation as '-' (proxy/owned-headers.ts).
+    [{ 'x_http_method_override': 'DELETE' }, ['DELETE']],
+    [{ 'x.http.method.override': 'DELETE' }, ['DELETE']],
+    [{ 'x~http~method': 'DELETE' }, ['DELETE']],
+    [{ "x'method'override": 'DELETE' }, ['DELETE']],
+    // Not an override header.
+    [{ 'x-http-method-overrides': 'DELETE' }, []],
+    [{ 'x-method': 'DELETE' }, []],
+    [{ 'method': 'DELETE' }, []],
+  ];
+  for (const [headers, want] of table) t.same(headerOverrides(headers), want, JSON.stringify(headers));
 });

@@ -52,13 +52,21 @@ function byName(flat: string[]): Map<string, string[]> {
   return m;
 }
 
-t.test('canonicalHeaderName folds case and _ to -', async (t) => {
+t.test('canonicalHeaderName folds case and every character but a letter or digit to -', async (t) => {
   const table: [string, string][] = [
     ['X-Gatehouse-User', 'x-gatehouse-user'],
     ['X_GATEHOUSE_USER', 'x-gatehouse-user'],
     ['x-gatehouse_user', 'x-gatehouse-user'],
     ['Remote_User', 'remote-user'],
     ['accept', 'accept'],
+    // Token characters lighttpd's CGI turns into '_' and PHP's built-in server reads '.' as '_'.
+    ['X.Gatehouse.User', 'x-gatehouse-user'],
+    ['X~Gatehouse~User', 'x-gatehouse-user'],
+    ["X'Gatehouse'Groups", 'x-gatehouse-groups'],
+    ['X!Original#URL', 'x-original-url'],
+    ['X.HTTP.Method.Override', 'x-http-method-override'],
+    ['x|forwarded^for', 'x-forwarded-for'],
+    ['X-Forwarded-For2', 'x-forwarded-for2'],
   ];
   for (const [name, want] of table) t.equal(canonicalHeaderName(name), want, name);
 });
