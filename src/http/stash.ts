@@ -22,6 +22,7 @@ import { parseParams, type ParamList } from '../policy/param-match.ts';
 import type { RequestBody } from '../policy/form-fields.ts';
 import { STASH_TTL_MS, type Stash } from '../session/stash-store.ts';
 import { challengeUrl } from '../web/challenge-links.ts';
+import { safeReturnTarget } from '../policy/return-target.ts';
 
 export type { Stash };
 
@@ -90,7 +91,9 @@ export async function takeStash(ctx: RequestContext, id: string, route: number, 
 /** Where a reload of an already replayed request should land: the page the form was on. */
 export async function usedStashTarget(ctx: RequestContext, id: string): Promise<string | null> {
   if (!/^[\w-]{10,64}$/.test(id)) return null;
-  return ctx.svc.shared.get(`stash:done:${id}`);
+  const page = await ctx.svc.shared.get(`stash:done:${id}`);
+  // Checked again as read: an entry may come from an instance that stored the Referer path unchecked.
+  return page === null ? null : safeReturnTarget(page, ctx.snap.publicOrigin) ?? '/';
 }
 
 /** Puts a taken stash back (the request needs yet another challenge); null when a cap refuses it. */
@@ -125,15 +128,24 @@ export function stashBodyFacts(stash: Stash): RequestBody {
   return { contentType: keptHeader(stash, 'content-type') ?? '', bytes: Buffer.from(stash.b, 'base64') };
 }
 
+/**
+ * The page a Referer on the gateway's origin names, as a return target: its
+ * path is the client's to choose (`http://gw//evil.example/` keeps the '//',
+ * which a Location reads as another host), so it passes safeReturnTarget like
+ * any `rd`. Undefined for another origin or a target refused.
+ */
+export function refererPage(referer: string | undefined, origin: string): string | undefined {
+  if (referer === undefined || !referer.startsWith(`${origin}/`)) return undefined;
+  return safeReturnTarget(referer.slice(origin.length), origin) ?? undefined;
+}
+
 function formPageOf(stash: Stash, origin: string): string | undefined {
   for (let i = 0; i < stash.h.length; i += 2) {
-    if (stash.h[i].toLowerCase() === 'referer' && stash.h[i + 1].startsWith(`${origin}/`)) return stash.h[i + 1].slice(origin.length);
+    if (stash.h[i].toLowerCase() === 'referer' && stash.h[i + 1].startsWith(`${origin}/`)) return refererPage(stash.h[i + 1], origin);
   }
   return undefined;
 }
 
 function refererPath(ctx: RequestContext): string | undefined {
-  const ref = ctx.req.headers.referer;
-  const origin = ctx.snap.publicOrigin;
-  return typeof ref === 'string' && ref.startsWith(`${origin}/`) ? ref.slice(origin.length) : undefined;
+  return refererPage(ctx.req.headers.referer, ctx.snap.publicOrigin);
 }
