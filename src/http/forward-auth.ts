@@ -54,6 +54,7 @@ import { isNavigation } from '../web/client-kind.ts';
 import { errorPage, redirect, sendJson } from '../web/respond.ts';
 import { decide, hostOnly } from '../policy/decide.ts';
 import { headerOverrides } from '../policy/method-override.ts';
+import { refererPage } from '../policy/return-target.ts';
 import type { HeaderNames } from '../config/types.ts';
 import type { Decision } from '../policy/types.ts';
 import type { Route } from '../policy/route-table.ts';
@@ -118,8 +119,7 @@ export function ownedHeaderIn(raw: readonly string[], isOwned: (canonical: strin
 /** Pure: where to come back to after the challenge. */
 export function returnTargetFor(method: string, forwardedTarget: string, referer: string | undefined, publicOrigin: string): string {
   if (method === 'GET' || method === 'HEAD') return forwardedTarget;
-  if (referer !== undefined && referer.startsWith(`${publicOrigin}/`)) return referer.slice(publicOrigin.length);
-  return '/';
+  return refererPage(referer, publicOrigin) ?? '/';
 }
 
 function deny(ctx: RequestContext, reason: string, message?: Msg, rule?: string): void {

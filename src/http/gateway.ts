@@ -17,6 +17,7 @@ import { handleReserved } from './reserved-routes.ts';
 import { upstreamTarget, urlTranslation, type Route } from '../policy/route-table.ts';
 import { hostOnly, judge, needsBody, resolveTarget, RESERVED_PREFIX, type Resolved } from '../policy/decide.ts';
 import { formKind, formOverrides, headerOverrides, isEncodedBody, isFormBody, joinOverrides } from '../policy/method-override.ts';
+import { refererPage } from '../policy/return-target.ts';
 import { buildUpstreamHeaders } from '../proxy/upstream-headers.ts';
 import { forwardRequest, type ForwardHandle, type ForwardListener, type UpstreamFailure } from '../proxy/forward.ts';
 import { answerAndClose, proxyUpgrade } from '../proxy/websocket.ts';
@@ -544,9 +545,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
 
   /** After a challenge on a non-GET without a session, return to the page the form was on. */
   function refererTarget(ctx: RequestContext): string {
-    const ref = ctx.req.headers.referer;
-    if (typeof ref === 'string' && ref.startsWith(`${ctx.snap.publicOrigin}/`)) return ref.slice(ctx.snap.publicOrigin.length);
-    return '/';
+    return refererPage(ctx.req.headers.referer, ctx.snap.publicOrigin) ?? '/';
   }
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -22,7 +22,7 @@ import { parseParams, type ParamList } from '../policy/param-match.ts';
 import type { RequestBody } from '../policy/form-fields.ts';
 import { STASH_TTL_MS, type Stash } from '../session/stash-store.ts';
 import { challengeUrl } from '../web/challenge-links.ts';
-import { safeReturnTarget } from '../policy/return-target.ts';
+import { refererPage, safeReturnTarget } from '../policy/return-target.ts';
 
 export type { Stash };
 
@@ -128,16 +128,6 @@ export function stashBodyFacts(stash: Stash): RequestBody {
   return { contentType: keptHeader(stash, 'content-type') ?? '', bytes: Buffer.from(stash.b, 'base64') };
 }
 
-/**
- * The page a Referer on the gateway's origin names, as a return target: its
- * path is the client's to choose (`http://gw//evil.example/` keeps the '//',
- * which a Location reads as another host), so it passes safeReturnTarget like
- * any `rd`. Undefined for another origin or a target refused.
- */
-export function refererPage(referer: string | undefined, origin: string): string | undefined {
-  if (referer === undefined || !referer.startsWith(`${origin}/`)) return undefined;
-  return safeReturnTarget(referer.slice(origin.length), origin) ?? undefined;
-}
 
 function formPageOf(stash: Stash, origin: string): string | undefined {
   for (let i = 0; i < stash.h.length; i += 2) {

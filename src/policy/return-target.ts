@@ -61,3 +61,14 @@ function percentDecodeLead(s: string): string {
   if (m === null) return s;
   return String.fromCharCode(parseInt(m[1], 16)) + s.slice(3);
 }
+
+/**
+ * The page a Referer on the gateway's origin names, as a return target: its
+ * path is the client's to choose (`http://gw//evil.example/` keeps the '//',
+ * which a Location reads as another host), so it passes safeReturnTarget like
+ * any `rd`. Undefined for another origin or a target refused.
+ */
+export function refererPage(referer: string | undefined, origin: string): string | undefined {
+  if (referer === undefined || !referer.startsWith(`${origin}/`)) return undefined;
+  return safeReturnTarget(referer.slice(origin.length), origin) ?? undefined;
+}

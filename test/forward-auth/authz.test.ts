@@ -47,6 +47,7 @@ t.test('returnTargetFor: the forwarded target for GET/HEAD, the form page for th
   t.equal(returnTargetFor('POST', '/billing/pay', `${origin}/billing`, origin), '/billing');
   t.equal(returnTargetFor('POST', '/billing/pay', 'http://evil.example/billing', origin), '/', 'foreign referer ignored');
   t.equal(returnTargetFor('DELETE', '/x', undefined, origin), '/');
+  t.equal(returnTargetFor('POST', '/billing/pay', `${origin}//evil.example/phish`, origin), '/', 'a referer path that leaves the origin is no return target');
 });
 
 t.test('allowHeaders: every configured name present, empty without identity', async (t) => {

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { refererPage, usedStashTarget } from '../../src/http/stash.ts';
+import { usedStashTarget } from '../../src/http/stash.ts';
+import { refererPage } from '../../src/policy/return-target.ts';
 import type { RequestContext } from '../../src/web/context.ts';
 
 const ORIGIN = 'http://gw.example:8080';
