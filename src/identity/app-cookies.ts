@@ -13,16 +13,64 @@
 // request, is web/app-cookies.ts.
 
 import { createHash } from 'node:crypto';
+import { phpName } from '../policy/param-match.ts';
 
 const RELEASED_PREFIX = 'uf:rel:';
 /** Digests kept per gateway session (apps that rotate their cookie often keep only the recent ones alive). */
 export const MAX_RELEASED = 64;
 
-/** Whether `name` is one of the configured app cookies (`DW*` matches every name starting with DW). */
-export function isAppCookie(name: string, patterns: readonly string[]): boolean {
-  for (const p of patterns) {
-    if (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p) return true;
+/** Whether `name` holds a character phpName changes (a leading space among them); one without reads as sent. */
+function phpChanges(name: string): boolean {
+  // A scan, not a regex: this runs for every cookie a signed-in request carries.
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 32 || c === 46 || c === 91 || c === 0) return true;
   }
+  return false;
+}
+
+/**
+ * The name an app may read a cookie under: as PHP registers it (phpName:
+ * `app.session` and `app session` are $_COOKIE['app_session'], `app_session[k]`
+ * an array of that name), and with `foldCase` any case of it (ASP.NET, a
+ * `case_insensitive` route). Equal names read alike, so comparing readings
+ * also serves apps that read names as sent.
+ */
+export function cookieNameReading(name: string, foldCase: boolean): string {
+  const read = phpChanges(name) ? phpName(name).base : name;
+  return foldCase ? read.toLowerCase() : read;
+}
+
+/** The readings of the configured names (cookieNameReading), kept per list (the config's): a request does not read them again. */
+interface PatternReadings { exact: readonly string[]; prefixes: readonly string[] }
+const readingsOf = [new WeakMap<readonly string[], PatternReadings>(), new WeakMap<readonly string[], PatternReadings>()];
+
+function patternReadings(patterns: readonly string[], foldCase: boolean): PatternReadings {
+  const cache = readingsOf[foldCase ? 1 : 0];
+  let r = cache.get(patterns);
+  if (r === undefined) {
+    r = {
+      exact: patterns.filter((p) => !p.endsWith('*')).map((p) => cookieNameReading(p, foldCase)),
+      prefixes: patterns.filter((p) => p.endsWith('*')).map((p) => cookieNameReading(p.slice(0, -1), foldCase)),
+    };
+    cache.set(patterns, r);
+  }
+  return r;
+}
+
+/**
+ * Whether the app may read the cookie `name` as one of the configured app
+ * cookies (`DW*` matches every name starting with DW): compared as the app
+ * reads names (cookieNameReading), so no spelling of a held cookie slips past.
+ */
+export function isAppCookie(name: string, patterns: readonly string[], foldCase = false): boolean {
+  return readsAsOne(name, patternReadings(patterns, foldCase), foldCase);
+}
+
+function readsAsOne(name: string, readings: PatternReadings, foldCase: boolean): boolean {
+  const read = cookieNameReading(name, foldCase);
+  if (readings.exact.includes(read)) return true;
+  for (const p of readings.prefixes) if (read.startsWith(p)) return true;
   return false;
 }
 
@@ -66,37 +114,43 @@ export function liveCookieValue(setCookies: readonly string[], name: string, now
 }
 
 /** Digests of the app-cookie values these Set-Cookie headers put in the browser. */
-export function releasedDigests(setCookies: readonly string[], patterns: readonly string[], now: number): string[] {
+export function releasedDigests(setCookies: readonly string[], patterns: readonly string[], now: number, foldCase = false): string[] {
   const out: string[] = [];
   for (const sc of setCookies) {
     const c = parseSetCookie(sc, now);
-    if (c && !c.deletes && isAppCookie(c.name, patterns)) out.push(cookieDigest(c.name, c.value));
+    if (c && !c.deletes && isAppCookie(c.name, patterns, foldCase)) out.push(cookieDigest(c.name, c.value));
   }
   return out;
 }
 
-/** A Cookie header without the app cookies whose values were not released (`released` null: none were). */
-export function filterCookieHeader(header: string, patterns: readonly string[], released: ReadonlySet<string> | null): string {
+/**
+ * A Cookie header without the app cookies whose values were not released
+ * (`released` null: none were). A cookie the app reads as an app cookie
+ * (isAppCookie) stays only as released: the same name, spelled the same, with
+ * the same value.
+ */
+export function filterCookieHeader(header: string, patterns: readonly string[], released: ReadonlySet<string> | null, foldCase = false): string {
+  const readings = patternReadings(patterns, foldCase);
   const kept: string[] = [];
   for (const part of header.split(';')) {
     const pair = part.trim();
     if (pair === '') continue;
     const eq = pair.indexOf('=');
     const name = eq === -1 ? pair : pair.slice(0, eq).trim();
-    if (isAppCookie(name, patterns) && (released === null || !released.has(cookieDigest(name, eq === -1 ? '' : pair.slice(eq + 1).trim())))) continue;
+    if (readsAsOne(name, readings, foldCase) && (released === null || !released.has(cookieDigest(name, eq === -1 ? '' : pair.slice(eq + 1).trim())))) continue;
     kept.push(pair);
   }
   return kept.join('; ');
 }
 
-/** The app-cookie names present in a Cookie header. */
-export function appCookieNamesIn(header: string | undefined, patterns: readonly string[]): string[] {
+/** The app-cookie names present in a Cookie header, as sent (isAppCookie). */
+export function appCookieNamesIn(header: string | undefined, patterns: readonly string[], foldCase = false): string[] {
   if (!header) return [];
   const names = new Set<string>();
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     const name = (eq === -1 ? part : part.slice(0, eq)).trim();
-    if (name && isAppCookie(name, patterns)) names.add(name);
+    if (name && isAppCookie(name, patterns, foldCase)) names.add(name);
   }
   return [...names];
 }
@@ -106,8 +160,8 @@ export function appCookieNamesIn(header: string | undefined, patterns: readonly 
  * name configured (unless `onlySent`), and the names the browser sent, on `/` and
  * on the login path's directory (apps often scope their cookies to it).
  */
-export function expiryCookies(patterns: readonly string[], sent: string | undefined, loginPath: string, onlySent = false): string[] {
-  const names = new Set([...(onlySent ? [] : patterns.filter((p) => !p.endsWith('*'))), ...appCookieNamesIn(sent, patterns)]);
+export function expiryCookies(patterns: readonly string[], sent: string | undefined, loginPath: string, onlySent = false, foldCase = false): string[] {
+  const names = new Set([...(onlySent ? [] : patterns.filter((p) => !p.endsWith('*'))), ...appCookieNamesIn(sent, patterns, foldCase)]);
   const dir = loginPath.slice(0, loginPath.lastIndexOf('/') + 1);
   const paths = dir === '/' ? ['/'] : ['/', dir];
   const out: string[] = [];
