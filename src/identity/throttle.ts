@@ -23,6 +23,7 @@
 import type { AttemptSlot, SharedState } from '../store/shared-state.ts';
 import { attemptLockKey, attemptWait } from '../store/shared-state.ts';
 import type { Store } from '../store/types.ts';
+import { addressSource } from '../policy/address-prefix.ts';
 
 /** Where the account's consecutive failures are counted durably (the store). */
 export type FailureLedger = Pick<Store, 'failureCount' | 'addFailure' | 'removeFailure' | 'clearFailures'>;
@@ -37,7 +38,7 @@ const COUNTER_TTL_MS = 24 * 3_600_000;
 const MAX_WAIT_MS = 15 * 60_000;
 
 export interface ThrottleKey {
-  key: string;     // e.g. 'pwd:u:alice', 'pwd:ip:10.0.0.1', 'mfa:u:alice'
+  key: string;     // e.g. 'pwd:u:alice', 'pwd:ip:10.0.0.1', 'pwd:ip:2001:db8:1:2::/64', 'mfa:u:alice'
   free: number;    // failures allowed before waits start
   account?: boolean; // hard lock at MAX_CONSECUTIVE_FAILURES; cleared by a success
 }
@@ -161,10 +162,20 @@ export function accountKey(kind: string, user: string): string {
   return `${kind}:u:${user.toLowerCase()}`;
 }
 
+/**
+ * The address's key for one kind of attempt: an IPv4 client by its address,
+ * an IPv6 one by its /64 (addressSource: one host is routinely given a whole
+ * /64, and counted per address it would start afresh with every address it
+ * picks; README "Security model").
+ */
+export function addressKey(kind: string, ip: string): string {
+  return `${kind}:ip:${addressSource(ip)}`;
+}
+
 /** The keys for one kind of attempt by one user from one address. */
 export function throttleKeys(kind: (typeof ATTEMPT_KINDS)[number], user: string, ip: string): ThrottleKey[] {
   return [
     { key: accountKey(kind, user), free: 5, account: true },
-    { key: `${kind}:ip:${ip}`, free: 20 },
+    { key: addressKey(kind, ip), free: 20 },
   ];
 }

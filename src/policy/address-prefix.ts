@@ -1,7 +1,7 @@
 // What a client address says coarser than itself, for everything that groups
 // clients by address: a sign-in's network (risk-signals.ts), where a browser
 // was seen (session/session-registry.ts), and what a per-address ceiling
-// counts (ui/passkey-signin.ts). Pure.
+// counts (ui/passkey-signin.ts, identity/throttle.ts). Pure.
 
 import { isIPv4, isIPv6 } from 'node:net';
 
