@@ -344,7 +344,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         forwardedHost: ctx.client.host,
         requestId: ctx.requestId,
         identity: requestIdentityHeaders(ctx, route),
-      }));
+      }), route);
     } catch (err) {
       return headersFailed(ctx, err);
     }
@@ -594,7 +594,7 @@ export function createGateway(svc: Services, current: () => Snapshot) {
         forwardedFor: client.forwardedFor,
         forwardedProto: client.proto, forwardedHost: client.host, requestId: ctx.requestId,
         identity: requestIdentityHeaders(ctx, route), upgrade: true,
-      }));
+      }), route);
       proxyUpgrade(socket, head, {
         origin: route.upstreamOrigin,
         path: upstreamTarget(route, target.forwardPath + target.query),

@@ -2,8 +2,8 @@
 // headers, the gateway's cookies, return targets, stash replay, CSRF, throttles).
 // Like adversarial-review.test.ts, each case asserts on what a lenient upstream
 // (test/helpers/lenient-upstream.ts) received or what the client was answered.
-// Tests marked `todo: 'hole: …'` demonstrate open holes (they fail today; the
-// todo keeps the suite green until src/ is fixed).
+// Tests named `fixed: …` were holes when the review found them (each failed
+// then); `held: …` pins what was sound.
 
 import t, { type Test } from 'tap';
 import { Client, type GatewayFixture } from '../helpers/gateway.ts';
@@ -30,8 +30,6 @@ function raw(f: GatewayFixture, method: string, target: string, lines: string[],
  * Caddy's php_fastcgi in front of php-fpm): `X.Gatehouse.User` is
  * $_SERVER['HTTP_X_GATEHOUSE_USER'] there, exactly like `X-Gatehouse-User`.
  */
-/** `{ todo }` for a demonstrated hole; REVEAL_HOLES=1 runs it as a plain test, to see it fail. */
-const hole = (reason: string) => (process.env.REVEAL_HOLES ? {} : { todo: `hole: ${reason}` });
 
 const cgiName = (header: string) => `HTTP_${header.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 
@@ -221,7 +219,7 @@ t.test('held: a stash is single use and bound to its sign-in: another user, or a
  */
 const phpCookieName = (name: string) => name.replace(/^ +/, '').replace(/[. ]/g, '_');
 
-t.test('hole: a stolen app session cookie passes the release check under a name the app reads as the same cookie', hole('isAppCookie compares names exactly; PHP reads "app.session" as $_COOKIE["app_session"], ASP.NET reads names case-blind, so an unreleased value reaches the app (src/identity/app-cookies.ts isAppCookie/filterCookieHeader)'), async (t) => {
+t.test('fixed: a stolen app session cookie does not pass the release check under a name the app reads as the same cookie', async (t) => {
   let n = 0;
   const { f, up } = await startLenientGateway(t, {
     users: {},
@@ -308,7 +306,7 @@ t.test('held: password spraying from one address is throttled per address, and a
   t.ok(spoofed.slice(21).every((s) => s === 429), `X-Forwarded-For from an untrusted peer does not reset the count (${spoofed.join(' ')})`);
 });
 
-t.test('hole: the per-address password throttle counts each IPv6 address apart, so one /64 sprays without limit', hole('throttleKeys keys the address as is; a host is routinely given a whole /64 (passkey-signin already groups by addressSource) (src/identity/throttle.ts throttleKeys, callers in ui/login-page.ts, ui/second-factor.ts, web/upstream-form-login.ts)'), async (t) => {
+t.test('fixed: the per-address password throttle counts one IPv6 /64 as one address', async (t) => {
   const f = await behindProxy(t);
   const statuses = await spray(f, 30, (i) => `2001:db8:1:2::${(i + 1).toString(16)}`);
   t.ok(statuses.slice(22).every((s) => s === 429), `addresses of one /64 share the address budget (${statuses.join(' ')})`);
