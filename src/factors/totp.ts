@@ -4,7 +4,11 @@
 // state, and a time step at or before the last accepted one is refused too, so
 // a code seen over someone's shoulder is dead once a newer one was used.
 //
-// Seeds are sealed with the SecretBox both while pending and at rest.
+// Seeds are sealed with the SecretBox both while pending and at rest. A
+// pending seed belongs to the browser that was shown it (its sign-in), not
+// to the user: another browser signed in as the same user gets a seed of its
+// own and cannot confirm this one, so one who was shown a seed without
+// finishing cannot hand it on to the owner who enrolls after him.
 
 import { randomBytes } from 'node:crypto';
 import { generateSecret, generateURI, verify as otpVerify } from 'otplib';
@@ -44,12 +48,14 @@ export type TotpVerifyResult = { ok: true; verified: Verified } | { ok: false; r
 
 export interface Totp {
   /**
-   * The pending setup for the user: the one already begun (the entry the user
-   * may have scanned) while it lasts, or a new secret when there is none, it
+   * The pending setup of the user in browser `bind` (its session's binding,
+   * ceremonyBinding): the one already begun there (the entry the user may
+   * have scanned) while it lasts, or a new secret when there is none, it
    * cannot be opened, or `fresh` asks for one.
    */
-  beginEnrollment(user: { id: string; email?: string }, opts?: { fresh?: boolean }): Promise<TotpEnrollment>;
-  finishEnrollment(user: UserRef, code: string, name?: string): Promise<TotpFinishResult>;
+  beginEnrollment(user: { id: string; email?: string }, bind: string, opts?: { fresh?: boolean }): Promise<TotpEnrollment>;
+  /** Confirms the setup begun in browser `bind` only; any other browser's is 'expired' here. */
+  finishEnrollment(user: UserRef, bind: string, code: string, name?: string): Promise<TotpFinishResult>;
   verify(user: UserRef, code: string): Promise<TotpVerifyResult>;
 }
 
@@ -58,6 +64,14 @@ export function normalizeTotpInput(input: unknown): string | undefined {
   if (typeof input !== 'string' || input.length > MAX_INPUT_CHARS) return undefined;
   const code = input.replace(/[\s-]/g, '');
   return new RegExp(`^[0-9]{${DIGITS}}$`).test(code) ? code : undefined;
+}
+
+/**
+ * Pure: the shared-state key of the setup pending for `user` in browser `bind`.
+ * Both parts are encoded, so no user id or binding can spell another pair's key.
+ */
+export function pendingEnrollmentKey(user: string, bind: string): string {
+  return `totp:pending:${enc(user)}:${enc(bind)}`;
 }
 
 /** Pure: 'ABCDEFGH…' → 'ABCD EFGH …'. */
@@ -80,7 +94,6 @@ export function createTotp(opts: TotpOptions): Totp {
   const now = opts.now ?? Date.now;
   if (typeof issuer !== 'string' || issuer === '') throw new TypeError('a TOTP issuer is required');
 
-  const pendingKey = (user: string) => `totp:pending:${enc(user)}`;
   const usedKey = (user: string, factorId: string, step: number) => `totp:used:${enc(user)}:${factorId}:${step}`;
   const lastKey = (user: string, factorId: string) => `totp:last:${enc(user)}:${factorId}`;
 
@@ -97,8 +110,8 @@ export function createTotp(opts: TotpOptions): Totp {
   }
 
   /** The pending secret, or undefined when none is pending or no configured key opens it. */
-  async function pendingSecret(id: string): Promise<string | undefined> {
-    const pending = await shared.get(pendingKey(id));
+  async function pendingSecret(key: string): Promise<string | undefined> {
+    const pending = await shared.get(key);
     if (pending === null) return undefined;
     try {
       return box.open(pending).toString('utf8');
@@ -108,20 +121,24 @@ export function createTotp(opts: TotpOptions): Totp {
   }
 
   return {
-    async beginEnrollment(user, opts = {}) {
+    async beginEnrollment(user, bind, opts = {}) {
       const id = userIdOf(user);
-      const kept = opts.fresh ? undefined : await pendingSecret(id);
+      const key = pendingEnrollmentKey(id, requireBinding(bind));
+      const kept = opts.fresh ? undefined : await pendingSecret(key);
       const secret = kept ?? generateSecret({ length: SECRET_BYTES });
       const uri = generateURI({ issuer, label: user.email || id, secret, period: PERIOD_S, digits: DIGITS });
       // qrcode loads with the first enrollment, not at every start-up.
       const qrSvg = await (await import('qrcode')).default.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
-      if (kept === undefined) await shared.set(pendingKey(id), box.seal(Buffer.from(secret, 'utf8')), PENDING_TTL_MS);
+      if (kept === undefined) await shared.set(key, box.seal(Buffer.from(secret, 'utf8')), PENDING_TTL_MS);
       return { secret, groupedSecret: groupSecret(secret), uri, qrSvg };
     },
 
-    async finishEnrollment(user, code, name) {
+    async finishEnrollment(user, bind, code, name) {
       const id = userIdOf(user);
-      const pending = await shared.get(pendingKey(id));
+      // No binding, nothing of this browser's to confirm (fails closed).
+      if (typeof bind !== 'string' || bind === '') return { ok: false, reason: 'expired' };
+      const key = pendingEnrollmentKey(id, bind);
+      const pending = await shared.get(key);
       if (pending === null) return { ok: false, reason: 'expired' };
       const digits = normalizeTotpInput(code);
       if (digits === undefined) return { ok: false, reason: 'invalid_code' };
@@ -130,7 +147,7 @@ export function createTotp(opts: TotpOptions): Totp {
       const step = await matchStep(secret, digits, at);
       if (step === undefined) return { ok: false, reason: 'invalid_code' };
       // take: two concurrent confirmations cannot both create a factor.
-      const taken = await shared.take(pendingKey(id));
+      const taken = await shared.take(key);
       if (taken !== pending) return { ok: false, reason: 'expired' };
       const factor: FactorRecord = {
         id: randomBytes(12).toString('base64url'),
@@ -183,6 +200,12 @@ export function createTotp(opts: TotpOptions): Totp {
       return { ok: false, reason: 'invalid_code' };
     },
   };
+}
+
+/** Beginning a setup is the caller's code: a missing binding is a programming error. */
+function requireBinding(bind: unknown): string {
+  if (typeof bind !== 'string' || bind === '') throw new TypeError('totp: a browser binding is required');
+  return bind;
 }
 
 /** Shared-state keys are ':'-separated; keep user ids from forging a neighbour's key. */

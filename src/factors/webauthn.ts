@@ -5,7 +5,10 @@
 // and, in the identity assertion, as acr 'phr'.
 //
 // Pending challenges live in shared state (single use, TTL), so a ceremony
-// started on one instance completes on another; a passkey sign-in's challenge
+// started on one instance completes on another. Each is kept for the user in
+// one browser (its session's binding): an answer another session of the
+// user signed is not this session's to submit, and no session replaces a
+// challenge another browser is still answering. A passkey sign-in's challenge
 // carries its own state instead (passkey-challenge.ts), and only its nonce is
 // spent in shared state when it is answered. Credentials live in the durable
 // store as FactorRecords of kind 'webauthn'.
@@ -68,10 +71,12 @@ export type Result<T> = ({ ok: true } & T) | { ok: false; reason: string };
 export interface WebAuthnService {
   rpId: string;
   origin: string;
-  registrationOptions(user: { id: string; name: string; displayName: string }, kind: WebAuthnKind): Promise<PublicKeyCredentialCreationOptionsJSON>;
-  finishRegistration(user: { id: string }, response: unknown, name: string): Promise<Result<{ factor: FactorRecord }>>;
-  authenticationOptions(user: { id: string }): Promise<PublicKeyCredentialRequestOptionsJSON>;
-  finishAuthentication(user: { id: string }, response: unknown): Promise<Result<{ verified: Verified; factorId: string }>>;
+  /** Options for `user` in browser `bind` (its session's binding, ceremonyBinding); only that browser can finish. */
+  registrationOptions(user: { id: string; name: string; displayName: string }, bind: string, kind: WebAuthnKind): Promise<PublicKeyCredentialCreationOptionsJSON>;
+  finishRegistration(user: { id: string }, bind: string, response: unknown, name: string): Promise<Result<{ factor: FactorRecord }>>;
+  /** Options for `user` in browser `bind`; only that browser can finish, once. */
+  authenticationOptions(user: { id: string }, bind: string): Promise<PublicKeyCredentialRequestOptionsJSON>;
+  finishAuthentication(user: { id: string }, bind: string, response: unknown): Promise<Result<{ verified: Verified; factorId: string }>>;
   /**
    * Passkey sign-in: options that name no credential (the browser offers the
    * discoverable ones it holds), bound to `bind` (the asking browser's session id).
@@ -208,8 +213,14 @@ export function credentialDataOf(rec: FactorRecord): WebAuthnCredentialData | un
 interface PendingRegistration { challenge: string; kind: WebAuthnKind }
 interface PendingAuthentication { challenge: string }
 
-const regKey = (user: string): string => `webauthn:reg:${user}`;
-const authKey = (user: string): string => `webauthn:auth:${user}`;
+/**
+ * Pure: the shared-state key of the `ceremony` pending for `user` in browser
+ * `bind`. Both parts are encoded, so no user id or binding can spell another
+ * pair's key.
+ */
+export function pendingCeremonyKey(ceremony: 'reg' | 'auth', user: string, bind: string): string {
+  return `webauthn:${ceremony}:${encodeURIComponent(user)}:${encodeURIComponent(bind)}`;
+}
 // A passkey sign-in's challenge, once answered, by its nonce (two tabs of one browser each have their own).
 const discSpentKey = (nonce: string): string => `webauthn:disc-spent:${nonce}`;
 /** How far instances' clocks may differ while a spent passkey sign-in challenge still cannot be answered again (as totp.ts allows). */
@@ -254,6 +265,16 @@ function requireUserId(user: { id: string }): string {
   return id;
 }
 
+function validBinding(bind: unknown): bind is string {
+  return typeof bind === 'string' && bind !== '';
+}
+
+/** As requireUserId: options without the browser they are for are a programming error. */
+function requireBinding(bind: unknown): string {
+  if (!validBinding(bind)) throw new TypeError('webauthn: a binding is required');
+  return bind;
+}
+
 async function webauthnCredentials(store: Store, user: string): Promise<Array<{ rec: FactorRecord; data: WebAuthnCredentialData }>> {
   const out: Array<{ rec: FactorRecord; data: WebAuthnCredentialData }> = [];
   for (const rec of await store.listFactors(user)) {
@@ -282,8 +303,9 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
     rpId,
     origin,
 
-    async registrationOptions(user, kind) {
+    async registrationOptions(user, bind, kind) {
       const id = requireUserId(user);
+      const key = pendingCeremonyKey('reg', id, requireBinding(bind));
       if (kind !== 'passkey' && kind !== 'security-key') throw new TypeError(`webauthn: unknown credential kind ${String(kind)}`);
       const existing = await webauthnCredentials(store, id);
       const options = await (await simpleWebAuthn()).generateRegistrationOptions({
@@ -300,20 +322,21 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
         ...(kind === 'security-key' ? { preferredAuthenticatorType: 'securityKey' as const } : {}),
       });
       const pending: PendingRegistration = { challenge: options.challenge, kind };
-      await shared.set(regKey(id), JSON.stringify(pending), ttl);
+      await shared.set(key, JSON.stringify(pending), ttl);
       return options;
     },
 
-    async finishRegistration(user, response, name) {
-      // Finishing answers { ok: false } for any bad input, a missing user id included.
+    async finishRegistration(user, bind, response, name) {
+      // Finishing answers { ok: false } for any bad input, a missing user id or binding included.
       const id = validUserId(user);
       if (id === undefined) return { ok: false, reason: 'webauthn: a user id is required' };
+      if (!validBinding(bind)) return { ok: false, reason: 'webauthn: a binding is required' };
       const body = asRegistrationResponse(response);
       if (!body) return { ok: false, reason: 'malformed registration response' };
       // A bad label is refused before the challenge is spent (only the default depends on the kind).
       const nameCheck = credentialName(name, 'passkey');
       if (!nameCheck.ok) return nameCheck;
-      const pending = parsePending<PendingRegistration>(await shared.take(regKey(id)), (v) =>
+      const pending = parsePending<PendingRegistration>(await shared.take(pendingCeremonyKey('reg', id, bind)), (v) =>
         typeof v.challenge === 'string' && (v.kind === 'passkey' || v.kind === 'security-key'));
       if (!pending) return { ok: false, reason: 'no pending registration (expired or already used)' };
       const label = credentialName(name, pending.kind);
@@ -359,8 +382,9 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
       return { ok: true, factor };
     },
 
-    async authenticationOptions(user) {
+    async authenticationOptions(user, bind) {
       const id = requireUserId(user);
+      const key = pendingCeremonyKey('auth', id, requireBinding(bind));
       const existing = await webauthnCredentials(store, id);
       const options = await (await simpleWebAuthn()).generateAuthenticationOptions({
         rpID: rpId,
@@ -371,17 +395,18 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
         userVerification: existing.some(({ data }) => data.uv) && existing.every(({ data }) => data.uv) ? 'required' : 'preferred',
       });
       const pending: PendingAuthentication = { challenge: options.challenge };
-      await shared.set(authKey(id), JSON.stringify(pending), ttl);
+      await shared.set(key, JSON.stringify(pending), ttl);
       return options;
     },
 
-    async finishAuthentication(user, response) {
-      // Finishing answers { ok: false } for any bad input, a missing user id included.
+    async finishAuthentication(user, bind, response) {
+      // Finishing answers { ok: false } for any bad input, a missing user id or binding included.
       const id = validUserId(user);
       if (id === undefined) return { ok: false, reason: 'webauthn: a user id is required' };
+      if (!validBinding(bind)) return { ok: false, reason: 'webauthn: a binding is required' };
       const body = asAuthenticationResponse(response);
       if (!body) return { ok: false, reason: 'malformed authentication response' };
-      const pending = parsePending<PendingAuthentication>(await shared.take(authKey(id)), (v) => typeof v.challenge === 'string');
+      const pending = parsePending<PendingAuthentication>(await shared.take(pendingCeremonyKey('auth', id, bind)), (v) => typeof v.challenge === 'string');
       if (!pending) return { ok: false, reason: 'no pending sign-in (expired or already used)' };
 
       const match = (await webauthnCredentials(store, id)).find(({ data }) => data.credential_id === body.id);
@@ -392,7 +417,7 @@ export function createWebAuthn(o: WebAuthnOptions): WebAuthnService {
     },
 
     async discoverableOptions(bind) {
-      if (typeof bind !== 'string' || bind === '') throw new TypeError('webauthn: a binding is required');
+      requireBinding(bind);
       const options = await (await simpleWebAuthn()).generateAuthenticationOptions({
         rpID: rpId,
         allowCredentials: [],

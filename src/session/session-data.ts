@@ -53,6 +53,18 @@ export function signedInSession(user: string, amr: string[], enrolled: FactorKin
   return { v: 1, sid: randomId(), rid: randomId(), user, created: now, seen: now, pwd_at: now, amr, factors: [], enrolled, csrf: randomId() };
 }
 
+/**
+ * The browser a signed-in session's pending ceremonies (an authenticator-app
+ * setup, a WebAuthn challenge) are bound to: its registry id, one per
+ * sign-in and kept across step-ups, so a check passed in another tab does not
+ * void a setup half done, while another sign-in (another browser) never shares
+ * it. A session sealed before registry ids has its session id, which is the
+ * registry id it is given on adoption (README "Signed-in browsers").
+ */
+export function ceremonyBinding(s: Pick<SessionData, 'sid' | 'rid'>): string {
+  return s.rid ?? s.sid;
+}
+
 /** Records a passed second factor and rotates the session id. Keeps the newest check per kind. */
 export function withFactor(s: SessionData, check: FactorCheck): SessionData {
   const factors = s.factors.filter((f) => f.kind !== check.kind);

@@ -23,6 +23,7 @@ import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor, reserveF
 import type { Attempt } from '../identity/throttle.ts';
 import { UnknownSealingKeyError } from '../store/secret-box.ts';
 import type { TotpFinishResult } from '../factors/totp.ts';
+import { ceremonyBinding } from '../session/session-data.ts';
 import { releaseHeldCookies } from '../web/upstream-form-login.ts';
 import { afterChallenge, flowQuery, readFlow, type Flow } from './challenge-page.ts';
 import { cleanPushId } from '../factors/push.ts';
@@ -41,10 +42,41 @@ export async function enrollAllowed(ctx: RequestContext): Promise<boolean> {
   return factorAge(ctx) <= FRESH_FACTOR_MS;
 }
 
-/** After a factor is added: recovery codes when the user has none, else the confirmation. */
+/**
+ * After a factor is added: recovery codes when the user has none, else the
+ * confirmation. The first real factor always leads to a fresh set: codes from
+ * before it (made on the password alone) die here, so step=recovery issues the
+ * owner's own (README "Policy semantics": codes come only with the first real factor).
+ */
 export async function afterEnrollment(ctx: RequestContext, flow: Flow): Promise<string> {
-  const remaining = await ctx.svc.factors.recovery.remaining(ctx.session!.user!);
+  const user = ctx.session!.user!;
+  if (isFirstFactor(await ctx.svc.factors.listFactors(user))) await dropEarlierRecoveryCodes(ctx, user);
+  const remaining = await ctx.svc.factors.recovery.remaining(user);
   return `/.gatehouse/enroll?${flowQuery(flow, { step: remaining === 0 ? 'recovery' : 'done' })}`;
+}
+
+/** Pure: the factor just added is the user's only real one (recovery codes are kept apart from factors). */
+export function isFirstFactor(factors: readonly unknown[]): boolean {
+  return factors.length === 1;
+}
+
+/**
+ * Pure: what step=recovery does. Codes only for a user with a real factor:
+ * before one exists the password alone opens this page, and codes minted then
+ * would be a lasting way in that the owner never saw. Shown once: made only
+ * when none are left (afterEnrollment empties the set on the first factor).
+ */
+export function recoveryStep(realFactors: number, remaining: number): 'pick' | 'done' | 'show' {
+  if (realFactors === 0) return 'pick';
+  return remaining > 0 ? 'done' : 'show';
+}
+
+/** Every code of the user dies (as on an MFA reset); logged when there were any, as they predate the first factor. */
+async function dropEarlierRecoveryCodes(ctx: RequestContext, user: string): Promise<void> {
+  const earlier = await ctx.svc.factors.recovery.remaining(user);
+  if (earlier === 0) return;
+  await ctx.svc.store.replaceRecoveryCodes(user, []);
+  ctx.svc.log.warn({ req_id: ctx.requestId, user, codes: earlier }, 'recovery codes made before the first factor dropped; a fresh set follows');
 }
 
 function methodCards(flow: Flow, accepted: FactorKind[] | null, hasEmail: boolean, webauthn: boolean, sms = false, push = false) {
@@ -81,8 +113,9 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   }
   const user = ctx.session.user;
   if (step === 'recovery') {
-    // Shown once: codes exist only when none were left.
-    if ((await ctx.svc.factors.recovery.remaining(user)) > 0) return redirect(ctx, `/.gatehouse/enroll?${flowQuery(flow, { step: 'done' })}`);
+    const next = recoveryStep((await ctx.svc.factors.listFactors(user)).length, await ctx.svc.factors.recovery.remaining(user));
+    if (next === 'pick') return redirect(ctx, `/.gatehouse/enroll?${flowQuery(flow)}`);
+    if (next === 'done') return redirect(ctx, `/.gatehouse/enroll?${flowQuery(flow, { step: 'done' })}`);
     const codes = await ctx.svc.factors.recovery.generate(user);
     await ctx.svc.audit.write({ event: 'recovery.regenerated', user, count: codes.length, ip: ctx.client.ip, request_id: ctx.requestId });
     await markEnrolled(ctx, 'recovery');
@@ -155,7 +188,7 @@ async function missingKinds(ctx: RequestContext, flow: Flow): Promise<{ needed: 
  */
 async function totpPage(ctx: RequestContext, flow: Flow, extra: { fresh?: boolean; renewed?: boolean; code_error?: 'wrong' | 'expired'; needs?: unknown; others?: boolean }): Promise<Record<string, unknown>> {
   const { fresh, ...shown } = extra;
-  const e = await ctx.svc.factors.totp.beginEnrollment({ id: ctx.session!.user!, email: currentUser(ctx)?.email }, { fresh });
+  const e = await ctx.svc.factors.totp.beginEnrollment({ id: ctx.session!.user!, email: currentUser(ctx)?.email }, ceremonyBinding(ctx.session!), { fresh });
   return {
     mode: 'totp', flow, query: flowQuery(flow), step: { current: 2, total: STEPS, label: msg('enroll.totp_title') },
     qr: `data:image/svg+xml;base64,${Buffer.from(e.qrSvg).toString('base64')}`, secret: e.groupedSecret, plain_secret: e.secret, uri: e.uri,
@@ -345,7 +378,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
 async function finishTotpEnrollment(ctx: RequestContext, form: Record<string, string>): Promise<TotpFinishResult> {
   const user = ctx.session!.user!;
   try {
-    return await ctx.svc.factors.totp.finishEnrollment(user, form.code ?? '', form.name);
+    return await ctx.svc.factors.totp.finishEnrollment(user, ceremonyBinding(ctx.session!), form.code ?? '', form.name);
   } catch (err) {
     if (!(err instanceof UnknownSealingKeyError)) throw err;
     ctx.svc.log.error({ req_id: ctx.requestId, user, factor: 'totp', key_id: err.kid }, err.message);

@@ -14,6 +14,7 @@ import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, pas
 import { afterChallenge, readFlow } from './challenge-page.ts';
 import { enrollAllowed, afterEnrollment } from './enroll-page.ts';
 import { rememberDevice } from '../web/remembered-device.ts';
+import { ceremonyBinding } from '../session/session-data.ts';
 
 
 function flowOf(ctx: RequestContext, b: CeremonyBody) {
@@ -26,7 +27,7 @@ export async function authOptions(ctx: RequestContext): Promise<void> {
   if (!b) return;
   const wait = await ctx.svc.throttle.waiting(factorThrottle(ctx));
   if (wait > 0) return sendJson(ctx, 429, { ok: false, error: requestTranslator(ctx).tn('webauthn.too_many', Math.ceil(wait / 1000)) });
-  const options = await ctx.svc.webauthn.authenticationOptions({ id: ctx.session!.user! });
+  const options = await ctx.svc.webauthn.authenticationOptions({ id: ctx.session!.user! }, ceremonyBinding(ctx.session!));
   sendJson(ctx, 200, { ok: true, options });
 }
 
@@ -41,7 +42,7 @@ export async function authVerify(ctx: RequestContext): Promise<void> {
       ? sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('lockout.account_locked') })
       : sendJson(ctx, 429, { ok: false, error: requestTranslator(ctx).tn('webauthn.too_many', Math.ceil(reserved.waitMs / 1000)) });
   }
-  const r = await ctx.svc.webauthn.finishAuthentication({ id: ctx.session!.user! }, b.response);
+  const r = await ctx.svc.webauthn.finishAuthentication({ id: ctx.session!.user! }, ceremonyBinding(ctx.session!), b.response);
   if (!r.ok) {
     await failFactor(ctx, reserved.attempt, 'webauthn', r.reason, flow.rule);
     return sendJson(ctx, 401, { ok: false, error: requestTranslator(ctx).t('webauthn.not_verified') });
@@ -57,7 +58,7 @@ export async function registerOptions(ctx: RequestContext): Promise<void> {
   if (!(await enrollAllowed(ctx))) return sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('webauthn.confirm_first') });
   const user = currentUser(ctx)!;
   const kind: WebAuthnKind = b.kind === 'security-key' ? 'security-key' : 'passkey';
-  const options = await ctx.svc.webauthn.registrationOptions({ id: user.id, name: user.id, displayName: user.display_name || user.id }, kind);
+  const options = await ctx.svc.webauthn.registrationOptions({ id: user.id, name: user.id, displayName: user.display_name || user.id }, ceremonyBinding(ctx.session!), kind);
   sendJson(ctx, 200, { ok: true, options });
 }
 
@@ -69,7 +70,7 @@ export async function registerVerify(ctx: RequestContext): Promise<void> {
   const user = ctx.session!.user!;
   const kind: WebAuthnKind = b.kind === 'security-key' ? 'security-key' : 'passkey';
   const name = typeof b.name === 'string' && b.name.trim() ? b.name : requestTranslator(ctx).t(kind === 'passkey' ? 'factor.passkey_name' : 'factor.security_key_name');
-  const r = await ctx.svc.webauthn.finishRegistration({ id: user }, b.response, name);
+  const r = await ctx.svc.webauthn.finishRegistration({ id: user }, ceremonyBinding(ctx.session!), b.response, name);
   if (!r.ok) {
     ctx.svc.log.warn({ req_id: ctx.requestId, user, reason: r.reason }, 'webauthn registration refused');
     return sendJson(ctx, 400, { ok: false, error: requestTranslator(ctx).t('webauthn.not_registered') });
