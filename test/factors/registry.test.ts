@@ -34,8 +34,8 @@ const oathtool = (secret: string, at: number) =>
 t.test('enrolledKinds: strongest first; recovery only while codes remain', async (t) => {
   const r = await rig(t);
   t.same(await r.registry.enrolledKinds('alice'), []);
-  const e = await r.registry.totp.beginEnrollment({ id: 'alice', email: 'alice@example.com' });
-  t.ok((await r.registry.totp.finishEnrollment('alice', oathtool(e.secret, T0))).ok);
+  const e = await r.registry.totp.beginEnrollment({ id: 'alice', email: 'alice@example.com' }, 'browser-a');
+  t.ok((await r.registry.totp.finishEnrollment('alice', 'browser-a', oathtool(e.secret, T0))).ok);
   const codes = await r.registry.recovery.generate('alice');
   await r.store.addFactor({ id: 'wa1', user: 'alice', kind: 'webauthn', name: 'YubiKey', data: {}, created_at: T0, last_used_at: null });
   t.same(await r.registry.enrolledKinds({ id: 'alice' }), ['webauthn', 'totp', 'recovery']);
@@ -109,8 +109,8 @@ t.test('sms is absent unless configured', async (t) => {
 
 t.test('old encryption keys keep seeds and recovery codes working after rotation', async (t) => {
   const r = await rig(t);
-  const e = await r.registry.totp.beginEnrollment({ id: 'alice' });
-  t.ok((await r.registry.totp.finishEnrollment('alice', oathtool(e.secret, T0))).ok);
+  const e = await r.registry.totp.beginEnrollment({ id: 'alice' }, 'browser-a');
+  t.ok((await r.registry.totp.finishEnrollment('alice', 'browser-a', oathtool(e.secret, T0))).ok);
   const codes = await r.registry.recovery.generate('alice');
   const NEW = 'rotated-key-0123456789-abcdefghijklmnopq';
   const rotated = createFactorRegistry({ store: r.store, shared: r.shared, notifier: openNotifier({ kind: 'file', path: join(t.testdir(), 'o2.log') }), factors: { ...FACTORS, encryption_key: NEW }, oldEncryptionKeys: [FACTORS.encryption_key], now: () => r.clock.now });

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScureBase32Plugin } from 'otplib';
 import t from 'tap';
-import { createTotp, groupSecret, normalizeTotpInput, type Totp } from '../../src/factors/totp.ts';
+import { createTotp, groupSecret, normalizeTotpInput, pendingEnrollmentKey, type Totp } from '../../src/factors/totp.ts';
 import { createSecretBox } from '../../src/store/secret-box.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { createMemorySharedState } from '../../src/store/memory-shared-state.ts';
@@ -39,8 +39,8 @@ async function rig(t: { teardown(fn: () => unknown): unknown }, path = ':memory:
 /** A user enrolled 10 minutes before T0 (so the enrollment code's step is long past). */
 async function enrolled(r: Rig, id: string): Promise<{ secret: string; factorId: string }> {
   r.clock.now = T0 - 10 * 60_000;
-  const e = await r.totp.beginEnrollment({ id, email: `${id}@example.com` });
-  const done = await r.totp.finishEnrollment(id, oathtool(e.secret, r.clock.now));
+  const e = await r.totp.beginEnrollment({ id, email: `${id}@example.com` }, 'browser-a');
+  const done = await r.totp.finishEnrollment(id, 'browser-a', oathtool(e.secret, r.clock.now));
   if (!done.ok) throw new Error(`enrollment failed: ${done.reason}`);
   r.clock.now = T0;
   return { secret: e.secret, factorId: done.factor.id };
@@ -48,7 +48,7 @@ async function enrolled(r: Rig, id: string): Promise<{ secret: string; factorId:
 
 t.test('beginEnrollment: base32 secret, grouped text, otpauth URI, SVG QR code; pending seed sealed', async (t) => {
   const r = await rig(t);
-  const e = await r.totp.beginEnrollment({ id: 'alice', email: 'alice@example.com' });
+  const e = await r.totp.beginEnrollment({ id: 'alice', email: 'alice@example.com' }, 'browser-a');
   t.match(e.secret, /^[A-Z2-7]{32}$/, '160-bit base32 secret');
   t.equal(e.groupedSecret.replace(/ /g, ''), e.secret);
   t.match(e.groupedSecret, /^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$/);
@@ -59,21 +59,21 @@ t.test('beginEnrollment: base32 secret, grouped text, otpauth URI, SVG QR code; 
   t.match(decodeURIComponent(uri.pathname), /Example Portal:alice@example\.com$/);
   t.match(e.qrSvg, /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   t.match(e.qrSvg, /<\/svg>\s*$/);
-  const pending = await r.shared.get('totp:pending:alice');
+  const pending = await r.shared.get(pendingEnrollmentKey('alice', 'browser-a'));
   t.type(pending, 'string');
   t.notOk(pending!.includes(e.secret), 'pending seed is sealed, not plain');
-  t.ok((await r.shared.ttl('totp:pending:alice')) > 14 * 60_000, 'pending kept ~15 min');
+  t.ok((await r.shared.ttl(pendingEnrollmentKey('alice', 'browser-a'))) > 14 * 60_000, 'pending kept ~15 min');
   t.equal(groupSecret('ABCDEFGHIJ'), 'ABCD EFGH IJ');
 });
 
 t.test('finishEnrollment: wrong code keeps the pending seed; right code stores a sealed factor; the confirming code cannot be replayed', async (t) => {
   const r = await rig(t);
-  const e = await r.totp.beginEnrollment({ id: 'alice', email: 'alice@example.com' });
+  const e = await r.totp.beginEnrollment({ id: 'alice', email: 'alice@example.com' }, 'browser-a');
   const good = oathtool(e.secret, r.clock.now);
   const wrong = good === '000000' ? '000001' : '000000';
-  t.same(await r.totp.finishEnrollment('alice', wrong), { ok: false, reason: 'invalid_code' });
-  t.same(await r.totp.finishEnrollment('alice', 'abc'), { ok: false, reason: 'invalid_code' });
-  const done = await r.totp.finishEnrollment({ id: 'alice' }, ` ${good.slice(0, 3)} ${good.slice(3)} `, 'Pixel  phone');
+  t.same(await r.totp.finishEnrollment('alice', 'browser-a', wrong), { ok: false, reason: 'invalid_code' });
+  t.same(await r.totp.finishEnrollment('alice', 'browser-a', 'abc'), { ok: false, reason: 'invalid_code' });
+  const done = await r.totp.finishEnrollment({ id: 'alice' }, 'browser-a', ` ${good.slice(0, 3)} ${good.slice(3)} `, 'Pixel  phone');
   t.ok(done.ok, 'right code (with spaces) enrolls');
   if (!done.ok) return;
   t.equal(done.factor.kind, 'totp');
@@ -81,36 +81,68 @@ t.test('finishEnrollment: wrong code keeps the pending seed; right code stores a
   t.equal(done.factor.user, 'alice');
   t.match(done.factor.data.secret, /^v1\./, 'seed stored sealed');
   t.same((await r.store.listFactors('alice')).map((f) => f.id), [done.factor.id]);
-  t.equal(await r.shared.get('totp:pending:alice'), null, 'pending seed consumed');
-  t.same(await r.totp.finishEnrollment('alice', good), { ok: false, reason: 'expired' }, 'second confirmation finds nothing pending');
+  t.equal(await r.shared.get(pendingEnrollmentKey('alice', 'browser-a')), null, 'pending seed consumed');
+  t.same(await r.totp.finishEnrollment('alice', 'browser-a', good), { ok: false, reason: 'expired' }, 'second confirmation finds nothing pending');
   t.same(await r.totp.verify('alice', good), { ok: false, reason: 'replayed' }, 'the confirming code is spent');
 });
 
 t.test('finishEnrollment: pending seed expires after 15 minutes; default name', async (t) => {
   const r = await rig(t);
-  const e = await r.totp.beginEnrollment({ id: 'bob' });
+  const e = await r.totp.beginEnrollment({ id: 'bob' }, 'browser-a');
   t.match(decodeURIComponent(new URL(e.uri).pathname), /:bob$/, 'label falls back to the user id');
   r.clock.now += 15 * 60_000 + 1;
-  t.same(await r.totp.finishEnrollment('bob', oathtool(e.secret, r.clock.now)), { ok: false, reason: 'expired' });
-  const again = await r.totp.beginEnrollment({ id: 'bob' });
-  const done = await r.totp.finishEnrollment('bob', oathtool(again.secret, r.clock.now));
+  t.same(await r.totp.finishEnrollment('bob', 'browser-a', oathtool(e.secret, r.clock.now)), { ok: false, reason: 'expired' });
+  const again = await r.totp.beginEnrollment({ id: 'bob' }, 'browser-a');
+  const done = await r.totp.finishEnrollment('bob', 'browser-a', oathtool(again.secret, r.clock.now));
   t.ok(done.ok && done.factor.name === 'Authenticator app');
 });
 
 t.test('beginEnrollment keeps the pending secret (reload, wrong code) until fresh is asked for', async (t) => {
   const r = await rig(t);
-  const first = await r.totp.beginEnrollment({ id: 'carol' });
-  const reload = await r.totp.beginEnrollment({ id: 'carol' });
+  const first = await r.totp.beginEnrollment({ id: 'carol' }, 'browser-a');
+  const reload = await r.totp.beginEnrollment({ id: 'carol' }, 'browser-a');
   t.equal(reload.secret, first.secret, 'a reload shows the entry already scanned');
   t.equal(reload.uri, first.uri);
-  t.same(await r.totp.finishEnrollment('carol', '000000'), { ok: false, reason: 'invalid_code' });
-  const afterWrong = await r.totp.beginEnrollment({ id: 'carol' });
+  t.same(await r.totp.finishEnrollment('carol', 'browser-a', '000000'), { ok: false, reason: 'invalid_code' });
+  const afterWrong = await r.totp.beginEnrollment({ id: 'carol' }, 'browser-a');
   t.equal(afterWrong.secret, first.secret, 'a wrong code keeps the secret');
-  const fresh = await r.totp.beginEnrollment({ id: 'carol' }, { fresh: true });
+  const fresh = await r.totp.beginEnrollment({ id: 'carol' }, 'browser-a', { fresh: true });
   t.not(fresh.secret, first.secret, 'fresh replaces it');
-  t.same(await r.totp.finishEnrollment('carol', oathtool(first.secret, r.clock.now)), { ok: false, reason: 'invalid_code' }, 'the replaced secret no longer confirms');
-  const done = await r.totp.finishEnrollment('carol', oathtool(fresh.secret, r.clock.now));
+  t.same(await r.totp.finishEnrollment('carol', 'browser-a', oathtool(first.secret, r.clock.now)), { ok: false, reason: 'invalid_code' }, 'the replaced secret no longer confirms');
+  const done = await r.totp.finishEnrollment('carol', 'browser-a', oathtool(fresh.secret, r.clock.now));
   t.ok(done.ok, 'the new one does');
+});
+
+t.test('pendingEnrollmentKey: one key per user and browser; no id or binding spells another pair\'s key', async (t) => {
+  const cases: Array<[string, string, string]> = [
+    ['alice', 'rid-1', 'totp:pending:alice:rid-1'],
+    ['alice', 'rid-2', 'totp:pending:alice:rid-2'],
+    ['bob', 'rid-1', 'totp:pending:bob:rid-1'],
+    ['a:b', 'c', 'totp:pending:a%3Ab:c'],
+    ['a', 'b:c', 'totp:pending:a:b%3Ac'],
+    ['a%3Ab', 'c', 'totp:pending:a%253Ab:c'],
+    ['jürgen@example.com', 'Zm9v_-', 'totp:pending:j%C3%BCrgen%40example.com:Zm9v_-'],
+  ];
+  for (const [user, bind, key] of cases) t.equal(pendingEnrollmentKey(user, bind), key, `${user} in ${bind}`);
+  t.equal(new Set(cases.map(([user, bind]) => pendingEnrollmentKey(user, bind))).size, cases.length, 'all distinct');
+});
+
+t.test('a pending setup belongs to the browser that began it: another gets its own secret and cannot confirm this one', async (t) => {
+  const r = await rig(t);
+  const seen = await r.totp.beginEnrollment({ id: 'gina' }, 'attacker');
+  const hers = await r.totp.beginEnrollment({ id: 'gina' }, 'owner');
+  t.not(hers.secret, seen.secret, 'the second browser is shown a secret of its own');
+  t.equal((await r.totp.beginEnrollment({ id: 'gina' }, 'attacker')).secret, seen.secret, 'the first browser still has its own (reload)');
+  const code = oathtool(seen.secret, r.clock.now);
+  t.same(await r.totp.finishEnrollment('gina', 'owner', code), { ok: false, reason: 'invalid_code' }, 'a code of the other browser\'s secret does not confirm this browser\'s');
+  t.same(await r.totp.finishEnrollment('gina', 'third', code), { ok: false, reason: 'expired' }, 'a browser with nothing pending confirms nothing');
+  t.same(await r.totp.finishEnrollment('gina', '', code), { ok: false, reason: 'expired' }, 'no binding: nothing to confirm');
+  const done = await r.totp.finishEnrollment('gina', 'owner', oathtool(hers.secret, r.clock.now));
+  t.ok(done.ok, 'the owner confirms her own');
+  t.not(await r.shared.get(pendingEnrollmentKey('gina', 'attacker')), null, 'the other browser\'s setup is its own business (it lapses in 15 minutes)');
+  r.clock.now += STEP;
+  t.same(await r.totp.verify('gina', oathtool(seen.secret, r.clock.now)), { ok: false, reason: 'invalid_code' }, 'the secret the first browser saw makes no codes of hers');
+  await t.rejects(r.totp.beginEnrollment({ id: 'gina' }, ''), TypeError, 'beginning without a binding is a programming error');
 });
 
 t.test('oathtool codes are accepted at -1, 0, +1 steps and refused at ±2', async (t) => {
@@ -171,7 +203,7 @@ t.test('malformed input is invalid_code, never a throw', async (t) => {
   for (const input of inputs) {
     const label = JSON.stringify(input)?.slice(0, 40) ?? String(input);
     t.same(await r.totp.verify('alice', input as string), { ok: false, reason: 'invalid_code' }, `verify ${label}`);
-    t.same(await r.totp.finishEnrollment('nobody', input as string), { ok: false, reason: 'expired' }, `finish (nothing pending) ${label}`);
+    t.same(await r.totp.finishEnrollment('nobody', 'browser-a', input as string), { ok: false, reason: 'expired' }, `finish (nothing pending) ${label}`);
   }
   t.same(await r.totp.verify('nobody', good), { ok: false, reason: 'invalid_code' }, 'user without a factor');
   t.ok((await r.totp.verify('alice', good)).ok, 'after all that, the real code still works');
@@ -182,8 +214,8 @@ t.test('several TOTP factors: a code from either works and names its factor', as
   const r = await rig(t);
   const first = await enrolled(r, 'alice');
   r.clock.now = T0 - 5 * 60_000;
-  const e = await r.totp.beginEnrollment({ id: 'alice' });
-  const second = await r.totp.finishEnrollment('alice', oathtool(e.secret, r.clock.now), 'Backup phone');
+  const e = await r.totp.beginEnrollment({ id: 'alice' }, 'browser-a');
+  const second = await r.totp.finishEnrollment('alice', 'browser-a', oathtool(e.secret, r.clock.now), 'Backup phone');
   t.ok(second.ok);
   if (!second.ok) return;
   r.clock.now = T0;

@@ -91,9 +91,9 @@ const user = (id: string) => ({ id, name: `${id}@example.com`, displayName: id }
 
 /** Registers one credential end to end and returns the new factor id. */
 async function register(t: Test, svc: WebAuthnService, dev: Authenticator, userId: string, kind: 'passkey' | 'security-key', name = ''): Promise<string> {
-  const options = await svc.registrationOptions(user(userId), kind);
+  const options = await svc.registrationOptions(user(userId), 'browser-a', kind);
   const response = responseOf(t, await browserRegister(dev.page, options), `register ${kind} for ${userId}`);
-  const result = await svc.finishRegistration({ id: userId }, response, name);
+  const result = await svc.finishRegistration({ id: userId }, 'browser-a', response, name);
   if (!result.ok) {
     t.fail(`register ${kind} for ${userId}: ${result.reason}`);
     throw new Error(result.reason);
@@ -102,9 +102,9 @@ async function register(t: Test, svc: WebAuthnService, dev: Authenticator, userI
 }
 
 async function signIn(svc: WebAuthnService, dev: Authenticator, userId: string, waitMs?: number) {
-  const options = await svc.authenticationOptions({ id: userId });
+  const options = await svc.authenticationOptions({ id: userId }, 'browser-a');
   const outcome = await browserAuthenticate(dev.page, options, waitMs);
-  return { options, outcome, result: outcome.ok ? await svc.finishAuthentication({ id: userId }, outcome.response) : undefined };
+  return { options, outcome, result: outcome.ok ? await svc.finishAuthentication({ id: userId }, 'browser-a', outcome.response) : undefined };
 }
 
 if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
@@ -134,7 +134,7 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
     const { store, svc } = await fresh();
     const dev = await deviceWith(browser, site.url, 'passkey');
 
-    const options = await svc.registrationOptions(user('alice'), 'passkey');
+    const options = await svc.registrationOptions(user('alice'), 'browser-a', 'passkey');
     t.equal(options.authenticatorSelection?.residentKey, 'required', 'discoverable credential required');
     t.equal(options.authenticatorSelection?.userVerification, 'required', 'user verification required');
     t.equal(options.authenticatorSelection?.authenticatorAttachment, undefined, 'attachment not forced: the browser offers what it has');
@@ -143,7 +143,7 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
     t.same(options.excludeCredentials, [], 'nothing to exclude yet');
 
     const response = responseOf(t, await browserRegister(dev.page, options), 'register');
-    const reg = await svc.finishRegistration({ id: 'alice' }, response, '  Laptop  ');
+    const reg = await svc.finishRegistration({ id: 'alice' }, 'browser-a', response, '  Laptop  ');
     if (!reg.ok) throw new Error(reg.reason);
     t.equal(reg.factor.kind, 'webauthn');
     t.equal(reg.factor.user, 'alice');
@@ -157,9 +157,9 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
     t.equal(creds.credentials.length, 1, 'the authenticator holds one credential');
     t.equal(creds.credentials[0].isResidentCredential, true, 'a resident (discoverable) credential: a passkey');
 
-    const again = await svc.registrationOptions(user('alice'), 'passkey');
+    const again = await svc.registrationOptions(user('alice'), 'browser-a', 'passkey');
     t.same(again.excludeCredentials?.map((c) => c.id), [reg.factor.data.credential_id], 'existing credentials are excluded from a new registration');
-    await svc.finishRegistration({ id: 'alice' }, {}, ''); // leaves the pending registration alone (malformed)
+    await svc.finishRegistration({ id: 'alice' }, 'browser-a', {}, ''); // leaves the pending registration alone (malformed)
 
     const before = Date.now();
     const { options: authOptions, outcome, result } = await signIn(svc, dev, 'alice');
@@ -180,12 +180,12 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
   t.test('security key on USB: register, then sign in without user verification', async (t) => {
     const { store, svc } = await fresh();
     const dev = await deviceWith(browser, site.url, 'security-key');
-    const options = await svc.registrationOptions(user('bob'), 'security-key');
+    const options = await svc.registrationOptions(user('bob'), 'browser-a', 'security-key');
     t.equal(options.authenticatorSelection?.authenticatorAttachment, 'cross-platform');
     t.equal(options.authenticatorSelection?.residentKey, 'discouraged');
     t.equal(options.authenticatorSelection?.userVerification, 'preferred');
     const response = responseOf(t, await browserRegister(dev.page, options), 'register');
-    const reg = await svc.finishRegistration({ id: 'bob' }, response, '');
+    const reg = await svc.finishRegistration({ id: 'bob' }, 'browser-a', response, '');
     if (!reg.ok) throw new Error(reg.reason);
     t.equal(reg.factor.name, 'Security key', 'default label');
     t.equal(reg.factor.data.uv, false, 'a security key may sign with presence only');
@@ -209,7 +209,7 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
     const factors = await store.listFactors('carol');
     t.same(factors.map((f) => f.name).sort(), ['Phone', 'YubiKey 5']);
 
-    const options = await svc.authenticationOptions({ id: 'carol' });
+    const options = await svc.authenticationOptions({ id: 'carol' }, 'browser-a');
     t.equal(options.allowCredentials?.length, 2, 'both credentials allowed');
     t.equal(options.userVerification, 'preferred', 'mixed credentials: the key without a PIN must still work');
 
@@ -236,12 +236,12 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
     // A client that asks the authenticator not to verify (a modified page): the
     // assertion arrives without the UV flag and the service must refuse it.
     await dev.cdp.send('WebAuthn.setUserVerified', { authenticatorId: dev.id, isUserVerified: true });
-    const options = await svc.authenticationOptions({ id: 'dave' });
+    const options = await svc.authenticationOptions({ id: 'dave' }, 'browser-a');
     const outcome = await browserAuthenticate(dev.page, { ...options, userVerification: 'discouraged' });
     const response = responseOf(t, outcome, 'assertion with UV discouraged');
     const flags = Buffer.from((response as { response: { authenticatorData: string } }).response.authenticatorData, 'base64url')[32];
     t.equal(flags & 0x04, 0, 'the authenticator did not verify the user');
-    const result = await svc.finishAuthentication({ id: 'dave' }, response);
+    const result = await svc.finishAuthentication({ id: 'dave' }, 'browser-a', response);
     t.equal(result.ok, false);
     t.match(!result.ok && result.reason, /user verification|could not be verified/i);
 
@@ -266,22 +266,22 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
     const { svc } = await fresh();
     const dev = await deviceWith(browser, site.url, 'passkey');
     await register(t, svc, dev, 'frank', 'passkey');
-    const options = await svc.authenticationOptions({ id: 'frank' });
+    const options = await svc.authenticationOptions({ id: 'frank' }, 'browser-a');
     const response = responseOf(t, await browserAuthenticate(dev.page, options), 'sign');
-    t.equal((await svc.finishAuthentication({ id: 'frank' }, response)).ok, true, 'first use');
-    const replay = await svc.finishAuthentication({ id: 'frank' }, response);
+    t.equal((await svc.finishAuthentication({ id: 'frank' }, 'browser-a', response)).ok, true, 'first use');
+    const replay = await svc.finishAuthentication({ id: 'frank' }, 'browser-a', response);
     t.same(replay, { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'replay refused');
 
-    await svc.authenticationOptions({ id: 'frank' });
-    const replayOnNewChallenge = await svc.finishAuthentication({ id: 'frank' }, response);
+    await svc.authenticationOptions({ id: 'frank' }, 'browser-a');
+    const replayOnNewChallenge = await svc.finishAuthentication({ id: 'frank' }, 'browser-a', response);
     t.equal(replayOnNewChallenge.ok, false, 'replay against a newer challenge refused');
     t.match(!replayOnNewChallenge.ok && replayOnNewChallenge.reason, /challenge/);
 
-    const regOptions = await svc.registrationOptions(user('frank'), 'security-key');
+    const regOptions = await svc.registrationOptions(user('frank'), 'browser-a', 'security-key');
     const key = await deviceWith(browser, site.url, 'security-key');
     const regResponse = responseOf(t, await browserRegister(key.page, regOptions), 'register');
-    t.equal((await svc.finishRegistration({ id: 'frank' }, regResponse, 'Key')).ok, true);
-    t.same(await svc.finishRegistration({ id: 'frank' }, regResponse, 'Key'), { ok: false, reason: 'no pending registration (expired or already used)' }, 'registration replay refused');
+    t.equal((await svc.finishRegistration({ id: 'frank' }, 'browser-a', regResponse, 'Key')).ok, true);
+    t.same(await svc.finishRegistration({ id: 'frank' }, 'browser-a', regResponse, 'Key'), { ok: false, reason: 'no pending registration (expired or already used)' }, 'registration replay refused');
   });
 
   t.test('a ceremony started on one instance completes on another', async (t) => {
@@ -296,12 +296,12 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
     const two = createWebAuthn({ store, shared, rpName: 'Gatehouse test', publicUrl: site.url });
     const dev = await deviceWith(browser, site.url, 'passkey');
 
-    const regOptions = await one.registrationOptions(user('grace'), 'passkey');
-    const reg = await two.finishRegistration({ id: 'grace' }, responseOf(t, await browserRegister(dev.page, regOptions), 'register'), 'Laptop');
+    const regOptions = await one.registrationOptions(user('grace'), 'browser-a', 'passkey');
+    const reg = await two.finishRegistration({ id: 'grace' }, 'browser-a', responseOf(t, await browserRegister(dev.page, regOptions), 'register'), 'Laptop');
     t.equal(reg.ok, true, 'registration started on one, finished on two');
 
-    const authOptions = await two.authenticationOptions({ id: 'grace' });
-    const auth = await one.finishAuthentication({ id: 'grace' }, responseOf(t, await browserAuthenticate(dev.page, authOptions), 'sign'));
+    const authOptions = await two.authenticationOptions({ id: 'grace' }, 'browser-a');
+    const auth = await one.finishAuthentication({ id: 'grace' }, 'browser-a', responseOf(t, await browserAuthenticate(dev.page, authOptions), 'sign'));
     t.equal(auth.ok, true, 'sign-in started on two, finished on one');
   });
 
@@ -311,10 +311,10 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
     await register(t, svc, dev, 'heidi', 'passkey');
     await register(t, svc, await deviceWith(browser, site.url, 'passkey'), 'ivan', 'passkey');
     // Ivan's challenge, Heidi's authenticator answering it.
-    const options = await svc.authenticationOptions({ id: 'ivan' });
-    const heidiOptions = await svc.authenticationOptions({ id: 'heidi' });
+    const options = await svc.authenticationOptions({ id: 'ivan' }, 'browser-a');
+    const heidiOptions = await svc.authenticationOptions({ id: 'heidi' }, 'browser-a');
     const response = responseOf(t, await browserAuthenticate(dev.page, { ...heidiOptions, challenge: options.challenge }), 'sign');
-    t.same(await svc.finishAuthentication({ id: 'ivan' }, response), { ok: false, reason: 'unknown credential' });
+    t.same(await svc.finishAuthentication({ id: 'ivan' }, 'browser-a', response), { ok: false, reason: 'unknown credential' });
   });
 
   t.test('a passkey signs in without a username: the credential names its user', async (t) => {
@@ -365,8 +365,8 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
     const genuine = createWebAuthn({ store, shared, rpName: 'Gatehouse', publicUrl: `http://localhost:${site.port + 1}` });
     const dev = await deviceWith(browser, site.url, 'passkey'); // the page is on site.url: a look-alike origin
 
-    const regOptions = await genuine.registrationOptions(user('judy'), 'passkey');
-    const reg = await genuine.finishRegistration({ id: 'judy' }, responseOf(t, await browserRegister(dev.page, regOptions), 'register'), '');
+    const regOptions = await genuine.registrationOptions(user('judy'), 'browser-a', 'passkey');
+    const reg = await genuine.finishRegistration({ id: 'judy' }, 'browser-a', responseOf(t, await browserRegister(dev.page, regOptions), 'register'), '');
     t.equal(reg.ok, false, 'registration from another origin refused');
     t.match(!reg.ok && reg.reason, /origin/);
     t.same(await store.listFactors('judy'), [], 'nothing stored');
@@ -374,8 +374,8 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
     // A credential registered on the real site, exercised from the look-alike.
     const real = createWebAuthn({ store, shared, rpName: 'Gatehouse', publicUrl: site.url });
     await register(t, real, dev, 'judy', 'passkey');
-    const authOptions = await genuine.authenticationOptions({ id: 'judy' });
-    const auth = await genuine.finishAuthentication({ id: 'judy' }, responseOf(t, await browserAuthenticate(dev.page, authOptions), 'sign'));
+    const authOptions = await genuine.authenticationOptions({ id: 'judy' }, 'browser-a');
+    const auth = await genuine.finishAuthentication({ id: 'judy' }, 'browser-a', responseOf(t, await browserAuthenticate(dev.page, authOptions), 'sign'));
     t.equal(auth.ok, false, 'assertion from another origin refused');
     t.match(!auth.ok && auth.reason, /origin/);
   });
@@ -383,7 +383,7 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
   t.test('malformed responses are refused without throwing and without spending the challenge', async (t) => {
     const { svc } = await fresh();
     const dev = await deviceWith(browser, site.url, 'passkey');
-    const regOptions = await svc.registrationOptions(user('mallory'), 'passkey');
+    const regOptions = await svc.registrationOptions(user('mallory'), 'browser-a', 'passkey');
     const regResponse = responseOf(t, await browserRegister(dev.page, regOptions), 'register') as Record<string, unknown>;
 
     const huge = 'A'.repeat(5_000_000);
@@ -403,15 +403,15 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
       ['transports not a list', { ...regResponse, response: { ...(regResponse.response as object), transports: 'usb' } }],
     ];
     for (const [what, bad] of garbage) {
-      const r = await svc.finishRegistration({ id: 'mallory' }, bad, '');
+      const r = await svc.finishRegistration({ id: 'mallory' }, 'browser-a', bad, '');
       t.same(r, { ok: false, reason: 'malformed registration response' }, `registration: ${what}`);
     }
-    t.same(await svc.finishRegistration({ id: 'mallory' }, regResponse, 'x'.repeat(65)), { ok: false, reason: 'name is longer than 64 characters' }, 'over-long label refused');
-    t.same(await svc.finishRegistration({ id: 'mallory' }, regResponse, { evil: true } as never), { ok: false, reason: 'name must be text' }, 'non-text label refused');
-    const reg = await svc.finishRegistration({ id: 'mallory' }, regResponse, 'x'.repeat(64));
+    t.same(await svc.finishRegistration({ id: 'mallory' }, 'browser-a', regResponse, 'x'.repeat(65)), { ok: false, reason: 'name is longer than 64 characters' }, 'over-long label refused');
+    t.same(await svc.finishRegistration({ id: 'mallory' }, 'browser-a', regResponse, { evil: true } as never), { ok: false, reason: 'name must be text' }, 'non-text label refused');
+    const reg = await svc.finishRegistration({ id: 'mallory' }, 'browser-a', regResponse, 'x'.repeat(64));
     t.equal(reg.ok, true, 'the genuine response still completes: bad input spent nothing');
 
-    const authOptions = await svc.authenticationOptions({ id: 'mallory' });
+    const authOptions = await svc.authenticationOptions({ id: 'mallory' }, 'browser-a');
     const authResponse = responseOf(t, await browserAuthenticate(dev.page, authOptions), 'sign') as Record<string, unknown>;
     const authGarbage: Array<[string, unknown]> = [
       ['undefined', undefined],
@@ -424,23 +424,23 @@ if (requireChromium(t)) t.test('WebAuthn ceremonies in Chromium', async (t) => {
       ['authenticatorData missing', { ...authResponse, response: { ...(authResponse.response as object), authenticatorData: undefined } }],
     ];
     for (const [what, bad] of authGarbage) {
-      const r = await svc.finishAuthentication({ id: 'mallory' }, bad);
+      const r = await svc.finishAuthentication({ id: 'mallory' }, 'browser-a', bad);
       t.same(r, { ok: false, reason: 'malformed authentication response' }, `authentication: ${what}`);
     }
-    t.same(await svc.finishAuthentication({ id: '' }, authResponse), { ok: false, reason: 'webauthn: a user id is required' }, 'empty user id refused');
-    t.same(await svc.finishAuthentication(null as never, authResponse), { ok: false, reason: 'webauthn: a user id is required' }, 'missing user refused');
+    t.same(await svc.finishAuthentication({ id: '' }, 'browser-a', authResponse), { ok: false, reason: 'webauthn: a user id is required' }, 'empty user id refused');
+    t.same(await svc.finishAuthentication(null as never, 'browser-a', authResponse), { ok: false, reason: 'webauthn: a user id is required' }, 'missing user refused');
 
     // Well-formed but wrong bytes: reaches the library, which throws; the service answers.
     const forged = { ...authResponse, response: { ...(authResponse.response as object), signature: Buffer.from('not a signature').toString('base64url') } };
-    const f = await svc.finishAuthentication({ id: 'mallory' }, forged);
+    const f = await svc.finishAuthentication({ id: 'mallory' }, 'browser-a', forged);
     t.equal(f.ok, false, 'a forged signature is refused');
     t.match(!f.ok && f.reason, /sign-in refused|not verified/);
 
-    const authOptions2 = await svc.authenticationOptions({ id: 'mallory' });
+    const authOptions2 = await svc.authenticationOptions({ id: 'mallory' }, 'browser-a');
     const junkCbor = { ...authResponse, response: { ...(authResponse.response as object), authenticatorData: Buffer.from('junk').toString('base64url') } };
-    const j = await svc.finishAuthentication({ id: 'mallory' }, junkCbor);
+    const j = await svc.finishAuthentication({ id: 'mallory' }, 'browser-a', junkCbor);
     t.equal(j.ok, false, 'junk authenticator data is refused');
-    const good = await svc.finishAuthentication({ id: 'mallory' }, responseOf(t, await browserAuthenticate(dev.page, authOptions2), 'sign'));
+    const good = await svc.finishAuthentication({ id: 'mallory' }, 'browser-a', responseOf(t, await browserAuthenticate(dev.page, authOptions2), 'sign'));
     t.equal(good.ok, false, 'the failed attempt spent that challenge');
   });
 });

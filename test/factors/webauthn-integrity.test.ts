@@ -63,8 +63,8 @@ async function setUp(t: Test, wrap: (store: Store) => Store = (s) => s) {
 }
 
 async function enroll(svc: WebAuthnService, user: string, auth: SoftAuthenticator) {
-  const options = await svc.registrationOptions({ id: user, name: user, displayName: user }, 'passkey');
-  return svc.finishRegistration({ id: user }, auth.register(options), 'Key');
+  const options = await svc.registrationOptions({ id: user, name: user, displayName: user }, 'browser-a', 'passkey');
+  return svc.finishRegistration({ id: user }, 'browser-a', auth.register(options), 'Key');
 }
 
 async function passkeySignIn(svc: WebAuthnService, auth: SoftAuthenticator, counter: number, bind = 'sid') {
@@ -116,16 +116,32 @@ t.test('one credential id registered by two users at once: exactly one is stored
   const first = new SoftAuthenticator('localhost', ORIGIN);
   const copy = new SoftAuthenticator('localhost', ORIGIN, first.credentialId);
   const [carolOptions, malloryOptions] = [
-    await svc.registrationOptions({ id: 'carol', name: 'carol', displayName: 'carol' }, 'passkey'),
-    await svc.registrationOptions({ id: 'mallory', name: 'mallory', displayName: 'mallory' }, 'passkey'),
+    await svc.registrationOptions({ id: 'carol', name: 'carol', displayName: 'carol' }, 'browser-a', 'passkey'),
+    await svc.registrationOptions({ id: 'mallory', name: 'mallory', displayName: 'mallory' }, 'browser-a', 'passkey'),
   ];
   const results = await Promise.all([
-    svc.finishRegistration({ id: 'carol' }, first.register(carolOptions), 'Key'),
-    svc.finishRegistration({ id: 'mallory' }, copy.register(malloryOptions), 'Key'),
+    svc.finishRegistration({ id: 'carol' }, 'browser-a', first.register(carolOptions), 'Key'),
+    svc.finishRegistration({ id: 'mallory' }, 'browser-a', copy.register(malloryOptions), 'Key'),
   ]);
   t.equal(results.filter((r) => r.ok).length, 1, 'one registration succeeds');
   t.same(results.find((r) => !r.ok), { ok: false, reason: 'credential already registered' }, 'the other gets the same refusal as a late one');
   t.equal((await store.factorsByCredentialId(first.id)).length, 1, 'one owner in the store');
+});
+
+t.test('second factor: an assertion answers the challenge of the browser that asked, there only, once', async (t) => {
+  const { svc } = await setUp(t);
+  const auth = new SoftAuthenticator('localhost', ORIGIN);
+  if (!(await enroll(svc, 'frank', auth)).ok) throw new Error('registration failed');
+  const victim = await svc.authenticationOptions({ id: 'frank' }, 'victim');
+  const attacker = await svc.authenticationOptions({ id: 'frank' }, 'attacker');
+  const answer = auth.assert(victim.challenge, { counter: 1 });
+  const stolen = await svc.finishAuthentication({ id: 'frank' }, 'attacker', answer);
+  t.equal(stolen.ok, false, 'the victim\'s assertion submitted in another session of the user: refused');
+  t.match(!stolen.ok && stolen.reason, /challenge/, 'for its challenge, not this session\'s');
+  t.same(await svc.finishAuthentication({ id: 'frank' }, 'attacker', auth.assert(attacker.challenge, { counter: 2 })),
+    { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'the failed try spent that session\'s own challenge');
+  t.equal((await svc.finishAuthentication({ id: 'frank' }, 'victim', answer)).ok, true, 'the browser that asked still passes with it: no other session replaced or spent its challenge');
+  t.same(await svc.finishAuthentication({ id: 'frank' }, 'victim', answer), { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'once');
 });
 
 t.test('passkey sign-in: another browser holding the challenge cannot spend it', async (t) => {

@@ -5,7 +5,7 @@
 import t from 'tap';
 import {
   asAuthenticationResponse, asRegistrationResponse, authenticatorSelectionFor, counterAccepted, createWebAuthn, credentialDataOf, credentialName,
-  relyingPartyFor, userHandleFor,
+  pendingCeremonyKey, relyingPartyFor, userHandleFor,
 } from '../../src/factors/webauthn.ts';
 import { createMemorySharedState } from '../../src/store/memory-shared-state.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
@@ -135,31 +135,49 @@ t.test('challenges expire, and a failed attempt spends them', async (t) => {
   const svc = createWebAuthn({ store, shared, rpName: 'Test', publicUrl: 'https://mfa.example.com', now, challengeTtlMs: 60_000 });
   const u = { id: 'alice', name: 'alice', displayName: 'Alice' };
 
-  const opts = await svc.registrationOptions(u, 'passkey');
+  const opts = await svc.registrationOptions(u, 'browser-a', 'passkey');
   t.equal(opts.timeout, 60_000, 'the browser timeout matches the challenge lifetime');
   t.equal(opts.rp.id, 'mfa.example.com');
   clock += 60_001;
-  t.same(await svc.finishRegistration(u, regBody, ''), { ok: false, reason: 'no pending registration (expired or already used)' }, 'expired');
+  t.same(await svc.finishRegistration(u, 'browser-a', regBody, ''), { ok: false, reason: 'no pending registration (expired or already used)' }, 'expired');
 
-  await svc.registrationOptions(u, 'passkey');
-  const r = await svc.finishRegistration(u, regBody, '');
+  await svc.registrationOptions(u, 'browser-a', 'passkey');
+  const r = await svc.finishRegistration(u, 'browser-a', regBody, '');
   t.equal(r.ok, false, 'bogus attestation refused');
   t.match(!r.ok && r.reason, /^registration refused: /, 'the library error is reported, not thrown');
-  t.same(await svc.finishRegistration(u, regBody, ''), { ok: false, reason: 'no pending registration (expired or already used)' }, 'the failed attempt spent the challenge');
+  t.same(await svc.finishRegistration(u, 'browser-a', regBody, ''), { ok: false, reason: 'no pending registration (expired or already used)' }, 'the failed attempt spent the challenge');
 
-  await svc.authenticationOptions(u);
-  t.same(await svc.finishAuthentication(u, authBody), { ok: false, reason: 'unknown credential' }, 'no such credential for the user');
-  t.same(await svc.finishAuthentication(u, authBody), { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'spent');
-  await svc.authenticationOptions(u);
+  await svc.authenticationOptions(u, 'browser-a');
+  t.same(await svc.finishAuthentication(u, 'browser-a', authBody), { ok: false, reason: 'unknown credential' }, 'no such credential for the user');
+  t.same(await svc.finishAuthentication(u, 'browser-a', authBody), { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'spent');
+  await svc.authenticationOptions(u, 'browser-a');
   clock += 60_001;
-  t.same(await svc.finishAuthentication(u, authBody), { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'expired');
+  t.same(await svc.finishAuthentication(u, 'browser-a', authBody), { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'expired');
 
   t.same(await store.listFactors('alice'), [], 'nothing stored by any of it');
-  await t.rejects(svc.registrationOptions(u, 'fingerprint' as never), TypeError, 'unknown kind is a programming error');
-  await t.rejects(svc.authenticationOptions({ id: '' }), TypeError, 'a user id is required');
+  await t.rejects(svc.registrationOptions(u, 'browser-a', 'fingerprint' as never), TypeError, 'unknown kind is a programming error');
+  await t.rejects(svc.authenticationOptions({ id: '' }, 'browser-a'), TypeError, 'a user id is required');
+  await t.rejects(svc.authenticationOptions(u, ''), TypeError, 'a binding is required');
+  await t.rejects(svc.registrationOptions(u, '', 'passkey'), TypeError, 'a binding is required to register too');
+  t.same(await svc.finishAuthentication(u, '', authBody), { ok: false, reason: 'webauthn: a binding is required' }, 'finishing without a binding: refused, not thrown');
+  t.same(await svc.finishRegistration(u, undefined as never, regBody, ''), { ok: false, reason: 'webauthn: a binding is required' });
 });
 
-t.test('challenges are per user', async (t) => {
+t.test('pendingCeremonyKey: one key per ceremony, user and browser; no id or binding spells another pair\'s key', async (t) => {
+  const cases: Array<['reg' | 'auth', string, string, string]> = [
+    ['auth', 'alice', 'rid-1', 'webauthn:auth:alice:rid-1'],
+    ['auth', 'alice', 'rid-2', 'webauthn:auth:alice:rid-2'],
+    ['reg', 'alice', 'rid-1', 'webauthn:reg:alice:rid-1'],
+    ['auth', 'a:b', 'c', 'webauthn:auth:a%3Ab:c'],
+    ['auth', 'a', 'b:c', 'webauthn:auth:a:b%3Ac'],
+    ['auth', 'a%3Ab', 'c', 'webauthn:auth:a%253Ab:c'],
+    ['reg', 'jürgen@example.com', 'Zm9v_-', 'webauthn:reg:j%C3%BCrgen%40example.com:Zm9v_-'],
+  ];
+  for (const [ceremony, user, bind, key] of cases) t.equal(pendingCeremonyKey(ceremony, user, bind), key, `${ceremony} ${user} in ${bind}`);
+  t.equal(new Set(cases.map(([c, user, bind]) => pendingCeremonyKey(c, user, bind))).size, cases.length, 'all distinct');
+});
+
+t.test('challenges are per user and per browser', async (t) => {
   const store = openSqliteStore(':memory:');
   await store.migrate();
   const shared = createMemorySharedState();
@@ -168,7 +186,13 @@ t.test('challenges are per user', async (t) => {
     await store.close();
   });
   const svc = createWebAuthn({ store, shared, rpName: 'Test', publicUrl: 'https://mfa.example.com' });
-  await svc.registrationOptions({ id: 'alice', name: 'alice', displayName: 'Alice' }, 'passkey');
-  t.same(await svc.finishRegistration({ id: 'bob' }, regBody, ''), { ok: false, reason: 'no pending registration (expired or already used)' }, 'bob cannot finish alice\'s ceremony');
-  t.not(await shared.get('webauthn:reg:alice'), null, 'alice\'s challenge untouched');
+  await svc.registrationOptions({ id: 'alice', name: 'alice', displayName: 'Alice' }, 'browser-a', 'passkey');
+  t.same(await svc.finishRegistration({ id: 'bob' }, 'browser-a', regBody, ''), { ok: false, reason: 'no pending registration (expired or already used)' }, 'bob cannot finish alice\'s ceremony');
+  t.same(await svc.finishRegistration({ id: 'alice' }, 'browser-b', regBody, ''), { ok: false, reason: 'no pending registration (expired or already used)' }, 'nor can alice in another browser');
+  t.not(await shared.get(pendingCeremonyKey('reg', 'alice', 'browser-a')), null, 'alice\'s challenge untouched');
+  const [a, b] = [await svc.authenticationOptions({ id: 'alice' }, 'browser-a'), await svc.authenticationOptions({ id: 'alice' }, 'browser-b')];
+  t.not(a.challenge, b.challenge);
+  t.match(await shared.get(pendingCeremonyKey('auth', 'alice', 'browser-a')), a.challenge, 'a second browser does not replace the first one\'s sign-in challenge');
+  t.same(await svc.finishAuthentication({ id: 'alice' }, 'browser-c', authBody), { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'a browser that asked for none has none');
+  t.match(await shared.get(pendingCeremonyKey('auth', 'alice', 'browser-b')), b.challenge, 'and spends no other browser\'s');
 });

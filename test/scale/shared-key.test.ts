@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startDemoPortal } from '../../examples/demo-portal/server.ts';
 import { createSecretBox } from '../../src/store/secret-box.ts';
+import { pendingEnrollmentKey } from '../../src/factors/totp.ts';
 import { Client, startTestGateway } from '../helpers/gateway.ts';
 import { createPostgresSchema, requirePostgres } from '../helpers/services.ts';
 import { TotpDevice, enrollTotpOverHttp } from '../helpers/totp.ts';
@@ -144,7 +145,9 @@ t.test('a TOTP setup begun under another encryption key: a fresh setup, not a 50
   const setup = await (await c.fetch('/.gatehouse/enroll?rd=%2F&method=totp')).text();
   // The pending seed as an instance with another factors.encryption_key would have sealed it.
   const foreign = createSecretBox(['a-different-encryption-key-0123456789-abcdef']);
-  await f.gw.services.shared.set('totp:pending:bob', foreign.seal(Buffer.from('JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP')), 60_000);
+  // bob's only session here: its registry id is the browser the setup is bound to.
+  const [browser] = await f.gw.services.store.listSessions('bob', Date.now());
+  await f.gw.services.shared.set(pendingEnrollmentKey('bob', browser.id), foreign.seal(Buffer.from('JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP')), 60_000);
   const r = await c.postForm('/.gatehouse/enroll', { csrf: csrfIn(setup), rd: '/', action: 'totp', code: '123456' });
   t.equal(r.status, 400, 'not a 503');
   t.match(await r.text(), /this is a new key\. Scan it again/, 'the user gets a new code to scan');

@@ -96,7 +96,7 @@ async function challengeTests(t: Test, open: OpenShared): Promise<void> {
   const instance = (challengeKey = KEY) => createWebAuthn({ store, shared: w.shared, rpName: 'Gatehouse test', publicUrl: ORIGIN, now: () => now, challengeTtlMs: TTL, challengeKey });
   const [one, two] = [instance(), instance()];
   const alice = new SoftAuthenticator('localhost', ORIGIN);
-  const reg = await one.finishRegistration({ id: 'alice' }, alice.register(await one.registrationOptions({ id: 'alice', name: 'alice', displayName: 'Alice' }, 'passkey')), 'Key');
+  const reg = await one.finishRegistration({ id: 'alice' }, 'browser-a', alice.register(await one.registrationOptions({ id: 'alice', name: 'alice', displayName: 'Alice' }, 'browser-a', 'passkey')), 'Key');
   if (!reg.ok) throw new Error(reg.reason);
 
   /** Starts a sign-in for browser `bind` on `start` and answers it on `finish`, the sign counter at `counter`. */
@@ -125,7 +125,7 @@ async function challengeTests(t: Test, open: OpenShared): Promise<void> {
     for (const svc of [one, two]) t.same(await svc.finishDiscoverable('sid-a', answer), { ok: false, reason: 'no pending sign-in (expired or already used)' }, 'replayed: refused');
     // A sign counter that never moves (synced passkeys): only single use stands between the two.
     const synced = new SoftAuthenticator('localhost', ORIGIN);
-    const reg = await two.finishRegistration({ id: 'bob' }, synced.register(await one.registrationOptions({ id: 'bob', name: 'bob', displayName: 'Bob' }, 'passkey')), 'Key');
+    const reg = await two.finishRegistration({ id: 'bob' }, 'browser-a', synced.register(await one.registrationOptions({ id: 'bob', name: 'bob', displayName: 'Bob' }, 'browser-a', 'passkey')), 'Key');
     if (!reg.ok) throw new Error(reg.reason);
     const zero = await one.discoverableOptions('sid-z');
     const same = synced.assert(zero.challenge, { counter: 0 });
