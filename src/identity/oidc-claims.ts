@@ -67,20 +67,36 @@ export function claimAt(claims: Claims, name: string): unknown {
 }
 
 /**
+ * Whether the IdP vouches for nothing about the email: `email_verified` is
+ * present and not true (false, the string "false" some IdPs send, anything
+ * else: fail closed). Absent is not unverified: many IdPs (Azure AD) omit it
+ * and only let users have an email the directory gave them (README "Choosing
+ * an identity source", `oidc`).
+ */
+export function emailUnverified(claims: Claims): boolean {
+  if (!Object.hasOwn(claims, 'email_verified')) return false;
+  const v = claims.email_verified;
+  return v !== true && !(typeof v === 'string' && v.trim().toLowerCase() === 'true');
+}
+
+/**
  * The user and profile. The id is the `username_claim` claim, `sub` unless the
  * operator asked otherwise: sub is never reassigned and users cannot change it,
  * and the one configured issuer (the ID token's iss is checked against it)
  * scopes it. Never a fallback from one claim to another: a user without a
  * preferred_username would take an id someone else could then claim as theirs.
- * An email used as the id must not be one the IdP says is unverified.
+ * An email the IdP says is unverified is no id (refused) and no email (dropped):
+ * anyone can type any address at an IdP's self-service sign-up, and the app
+ * would take X-Gatehouse-Email as who the user is.
  */
 export function profileFromClaims(claims: Claims, opts: { usernameClaim: string; groupsClaim: string }): OidcProfile | { error: string } {
   const user = cleanText(claimAt(claims, opts.usernameClaim), MAX_ID);
   if (user === undefined) return { error: `the identity provider sent no usable ${opts.usernameClaim} claim` };
-  if (opts.usernameClaim === 'email' && claims.email_verified === false) return { error: 'the identity provider says the email used as the username is not verified' };
+  const unverified = emailUnverified(claims);
+  if (opts.usernameClaim === 'email' && unverified) return { error: 'the identity provider says the email used as the username is not verified' };
   return {
     user,
-    email: cleanText(claims.email, MAX_TEXT) ?? '',
+    email: unverified ? '' : cleanText(claims.email, MAX_TEXT) ?? '',
     display_name: cleanText(claims.name, MAX_TEXT) ?? user,
     groups: parseGroups(claimAt(claims, opts.groupsClaim)),
   };

@@ -2,7 +2,7 @@
 // authentication methods, and when the IdP's second factor counts.
 
 import t from 'tap';
-import { claimAt, idpAuthentication, idpFactorCheck, mergeChecks, parseGroups, profileFromClaims, sessionAmrFor } from '../../src/identity/oidc-claims.ts';
+import { claimAt, emailUnverified, idpAuthentication, idpFactorCheck, mergeChecks, parseGroups, profileFromClaims, sessionAmrFor } from '../../src/identity/oidc-claims.ts';
 
 t.test('parseGroups: arrays, space/comma strings, junk dropped', async (t) => {
   const cases: Array<[unknown, string[], string]> = [
@@ -41,6 +41,47 @@ t.test('profileFromClaims: the username claim only (sub by default); email, name
     { user: 'e@x', email: 'e@x', display_name: 'e@x', groups: ['r1'] }, 'configurable claims, nested groups');
   t.match(profileFromClaims({ preferred_username: 42 }, opts), { error: /no usable preferred_username/ }, 'no id at all is an error');
   t.match(profileFromClaims({ sub: 'x'.repeat(500) }, bySub), { error: /no usable sub/ }, 'an overlong id is refused');
+});
+
+t.test('emailUnverified: present and not true is unverified (fail closed); absent is not', async (t) => {
+  const cases: Array<[unknown, boolean, string]> = [
+    [true, false, 'true'],
+    ['true', false, 'the string "true"'],
+    [' TRUE ', false, 'the string, any case'],
+    [false, true, 'false'],
+    ['false', true, 'the string "false" some IdPs send'],
+    ['False', true, 'the string, any case'],
+    [null, true, 'null'],
+    [0, true, '0'],
+    [1, true, '1: only true says verified'],
+    ['yes', true, 'another string'],
+    [{}, true, 'an object'],
+  ];
+  for (const [v, want, why] of cases) t.equal(emailUnverified({ email: 'e@x', email_verified: v }), want, why);
+  t.equal(emailUnverified({ email: 'e@x' }), false, 'absent (Azure AD and others omit it): not unverified');
+  t.equal(emailUnverified(JSON.parse('{"__proto__": {"email_verified": false}}') as Record<string, unknown>), false, 'never read from the prototype');
+});
+
+t.test('profileFromClaims: an email the IdP marks unverified is dropped, and refused as the id', async (t) => {
+  const bySub = { usernameClaim: 'sub', groupsClaim: 'groups' };
+  const byEmail = { usernameClaim: 'email', groupsClaim: 'groups' };
+  const cases: Array<[unknown, string, string]> = [
+    [true, 'ceo@example.com', 'verified: kept'],
+    ['true', 'ceo@example.com', 'verified as a string: kept'],
+    [undefined, 'ceo@example.com', 'absent: kept'],
+    [false, '', 'unverified: dropped'],
+    ['false', '', 'unverified as a string: dropped'],
+    [null, '', 'neither true nor false: dropped'],
+  ];
+  for (const [v, email, why] of cases) {
+    const claims = { sub: 'u-9', email: 'ceo@example.com', name: 'Mallory', ...(v === undefined ? {} : { email_verified: v }) };
+    t.same(profileFromClaims(claims, bySub), { user: 'u-9', email, display_name: 'Mallory', groups: [] }, `sub as the id, email_verified ${String(v)}: ${why}`);
+    const asId = profileFromClaims(claims, byEmail);
+    if (email === '') t.match(asId, { error: /not verified/ }, `email as the id, email_verified ${String(v)}: refused`);
+    else t.same(asId, { user: 'ceo@example.com', email: 'ceo@example.com', display_name: 'Mallory', groups: [] }, `email as the id, email_verified ${String(v)}: signed in`);
+  }
+  t.same(profileFromClaims({ preferred_username: 'mal', email: 'ceo@example.com', email_verified: 'false' }, { usernameClaim: 'preferred_username', groupsClaim: 'groups' }),
+    { user: 'mal', email: '', display_name: 'mal', groups: [] }, 'any other username claim: the user signs in without the email');
 });
 
 t.test('idpAuthentication: amr/acr/auth_time, malformed values ignored', async (t) => {
