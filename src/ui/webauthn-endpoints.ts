@@ -8,13 +8,14 @@ import { sendJson } from '../web/respond.ts';
 import { readCeremony, type CeremonyBody } from '../web/ceremony-request.ts';
 import type { WebAuthnKind } from '../factors/webauthn.ts';
 import { factorAddedMessage } from '../identity/messages.ts';
-import { factorCheck } from '../factors/types.ts';
+import type { FactorKind } from '../config/types.ts';
+import { commitSession } from '../web/page-session.ts';
 import { requestTranslator } from '../web/request-language.ts';
 import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import { afterChallenge, readFlow } from './challenge-page.ts';
 import { enrollAllowed, afterEnrollment } from './enroll-page.ts';
 import { rememberDevice } from '../web/remembered-device.ts';
-import { ceremonyBinding } from '../session/session-data.ts';
+import { ceremonyBinding, type SessionData } from '../session/session-data.ts';
 
 
 function flowOf(ctx: RequestContext, b: CeremonyBody) {
@@ -78,6 +79,23 @@ export async function registerVerify(ctx: RequestContext): Promise<void> {
   await ctx.svc.audit.write({ event: 'factor.enrolled', user, factor: 'webauthn', factor_id: r.factor.id, label: r.factor.name, ip: ctx.client.ip, request_id: ctx.requestId });
   ctx.svc.metrics.enrolled('webauthn');
   notifyUser(ctx, user, (c) => factorAddedMessage(c, { label: c.tr.t('factor.webauthn.label'), name: r.factor.name }));
-  const setCookie = await passFactor(ctx, { check: factorCheck('webauthn', ctx.svc.now()), factorId: r.factor.id }, null);
-  sendJson(ctx, 200, { ok: true, redirect: await afterEnrollment(ctx, flow) }, { 'set-cookie': setCookie });
+  // Registered, not used: no webauthn check is recorded. A registration proves only that the
+  // session may add a factor (any fresh one, or none yet), so counting it would let a phished
+  // code buy a pass of a `factors: [webauthn]` rule (README "Security model"). The session
+  // learns the kind, so rules challenge for it instead of sending the user to enroll again.
+  const setCookie = await commitSession(ctx, withEnrolled(ctx.session!, 'webauthn'));
+  const next = await afterEnrollment(ctx, flow);
+  // A first factor: the enrollment goes on after one use of it, asked for at once.
+  const redirect = (await enrollAllowed(ctx)) ? next : proveFirst(next);
+  sendJson(ctx, 200, { ok: true, redirect }, { 'set-cookie': setCookie });
+}
+
+/** The session with `kind` among its enrolled kinds (what the policy reads to challenge rather than enroll). */
+export function withEnrolled(s: SessionData, kind: FactorKind): SessionData {
+  return s.enrolled?.includes(kind) ? s : { ...s, enrolled: [...(s.enrolled ?? []), kind] };
+}
+
+/** The WebAuthn challenge, then `next`: where a just-registered first key is used once before the enrollment goes on. */
+export function proveFirst(next: string): string {
+  return `/.gatehouse/challenge?${new URLSearchParams({ method: 'webauthn', rd: next })}`;
 }

@@ -84,13 +84,19 @@ export async function portalIdentity(page: Page): Promise<Record<string, string>
 
 export { launchBrowser };
 
-/** From the enrollment picker: choose passkey/security key, pick the kind, name it, register; then save recovery codes and continue. */
+/**
+ * From the enrollment picker: choose passkey/security key, pick the kind, name it, register; use
+ * it once (a registration is not a use of it, README "Security model"); then save recovery codes
+ * and continue. For a first factor.
+ */
 export async function enrollWebAuthn(t: Test, page: Page, kind: 'passkey' | 'security-key', name: string): Promise<void> {
   await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: /Passkey or security key/ }).click()]);
   t.equal(await page.locator('h1').textContent(), 'Add a passkey or security key');
   await page.getByLabel(kind === 'passkey' ? 'This device or phone (passkey)' : 'A security key (USB or NFC)').check();
   await page.getByLabel('Name it').fill(name);
-  await Promise.all([page.waitForURL(/step=recovery/), page.getByRole('button', { name: 'Continue' }).click()]);
+  await Promise.all([page.waitForURL(/\/\.gatehouse\/challenge\?method=webauthn&/), page.getByRole('button', { name: 'Continue' }).click()]);
+  t.ok(await page.getByRole('button', { name: 'Use passkey or security key' }).isVisible(), 'the new key is asked for at once');
+  await Promise.all([page.waitForURL(/step=recovery/), page.getByRole('button', { name: 'Use passkey or security key' }).click()]);
   t.equal((await page.locator('.recovery__codes code').allTextContents()).length, 10, 'recovery codes follow the first factor');
   await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: /I’ve saved my codes/ }).click()]);
   t.equal(await page.locator('h1').textContent(), 'You’re all set');

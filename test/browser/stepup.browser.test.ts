@@ -2,7 +2,8 @@
 // to a protected action is kept across the challenge and reaches the app ONCE
 // with its original body; a fresh check lets the next submit straight through
 // until max_age runs out; an action that accepts only passkeys leads a
-// TOTP-only user through adding one, after which the action completes once.
+// TOTP-only user through adding one and using it, after which the action
+// completes once.
 
 import t from 'tap';
 import type { Page } from 'playwright-core';
@@ -119,6 +120,13 @@ if (requireChromium(t)) {
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: /I’ve saved my codes/ }).click()]);
     t.equal(await page.locator('h1').textContent(), 'You’re all set');
     await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Continue' }).click()]);
+
+    // Registering the passkey is not using it (README "Security model"): the rule asks for it once.
+    const challengeUrl = new URL(page.url());
+    t.equal(challengeUrl.pathname, '/.gatehouse/challenge', 'the passkey-only rule asks for the new passkey');
+    t.equal(challengeUrl.searchParams.get('rule'), 'api-keys');
+    t.equal(posts('/settings/api-keys').length, 0, 'nothing reached the app on the registration alone');
+    await Promise.all([page.waitForURL(/\/settings\/api-keys/), page.getByRole('button', { name: 'Use passkey or security key' }).click()]);
 
     t.equal(new URL(page.url()).pathname, '/settings/api-keys', 'back at the API keys');
     t.match(await page.locator('#api-key-created').textContent(), /Created key ci-deploy: acme_[0-9a-f]+/, 'the app created the key');
