@@ -131,9 +131,16 @@ if (requireChromium(t)) {
     await page.getByLabel('Name it').fill(phone ? 'My phone' : 'Work laptop');
     await Promise.all([page.waitForURL(/step=done/), page.getByRole('button', { name: 'Continue' }).click()]);
     await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Continue' }).click()]);
+    // Registering the passkey is not using it (README "Security model"): the rule asks for it once.
+    t.equal(new URL(page.url()).pathname, '/.gatehouse/challenge', 'the passkey-only rule asks for the new passkey');
+    await Promise.all([page.waitForURL(/\/settings\/api-keys/), page.getByRole('button', { name: 'Use passkey or security key' }).click()]);
     t.match(await page.locator('#api-key-created').textContent(), /Created key/, 'the stashed API-key request completed');
     await page.goto(`${f.url}/.gatehouse/challenge?rd=%2Fsettings%2Fapi-keys&rule=api-keys`);
     await shot('challenge-needs-passkey');
+    // A first passkey is used once right after it is added (webauthn-endpoints.ts proveFirst).
+    await page.goto(`${f.url}/.gatehouse/challenge?method=webauthn&why=new-passkey&rd=%2F.gatehouse%2Fenroll%3Fstep%3Drecovery`);
+    t.match(await page.locator('[data-why]').textContent(), /just added/, 'the page says why: the passkey just added');
+    await shot('challenge-new-passkey');
 
     await page.goto(`${f.url}/.gatehouse/account`);
     t.equal(await page.locator('section:not([aria-labelledby="sessions-h"]) .item').count(), 3, 'the account page lists the app, the passkey and the trusted browser');

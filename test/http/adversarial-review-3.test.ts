@@ -4,8 +4,10 @@
 // (test/helpers/soft-authenticator.ts), oathtool codes (test/helpers/totp.ts)
 // and a real OpenID provider (test/helpers/oidc-idp.ts). Each case asserts on
 // what a lenient upstream received or what the client was answered.
-// `hole: …` tests fail today and are marked todo (REVEAL_HOLES=1 shows them
-// failing); `held: …` pins what was found sound and no other test pins.
+// `fixed: …` tests were holes when the review found them; `held: …` pins what
+// was found sound. The one `hole: …` left is a documented limitation (README
+// "Explicit rules bind everyone": the first factor is enrolled on the password
+// alone), marked todo (REVEAL_HOLES=1 shows it failing).
 
 import t from 'tap';
 import { bindPort, Client, readAudit, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
@@ -91,7 +93,7 @@ const RECOVERY = /\b[2-9a-z]{4}-[2-9a-z]{4}-[2-9a-z]{4}\b/g;
 // 1. Enrollment
 // ---------------------------------------------------------------------------
 
-t.test('hole: with only the password, recovery codes can be minted for an account that has no factor, and they outlive the owner\'s enrollment', hole('enroll-page.ts enrollPage serves step=recovery whenever enrollAllowed, also with no factor enrolled'), async (t) => {
+t.test('fixed: with only the password no recovery codes are minted, and codes made before the first factor die with it', async (t) => {
   // The attacker knows alice's password; alice has not enrolled anything yet.
   const attacker = await signedIn('alice');
   const page = await (await attacker.fetch('/.gatehouse/enroll?rd=%2F&step=recovery')).text();
@@ -112,7 +114,7 @@ t.test('hole: with only the password, recovery codes can be minted for an accoun
   }
 });
 
-t.test('hole: the authenticator-app secret an attacker\'s session was shown is the one the owner is given later, so he knows her seed', hole('totp.ts beginEnrollment keeps the pending secret per user (totp:pending:<user>) and hands it to any session of that user for 15 minutes'), async (t) => {
+t.test("fixed: the authenticator-app secret an attacker's session was shown is never the one the owner is given", async (t) => {
   const secretOn = async (c: Client) => /<code>([A-Z2-7 ]{16,})<\/code>/.exec(await (await c.fetch('/.gatehouse/enroll?rd=%2F&method=totp')).text())?.[1]?.replace(/\s+/g, '');
   // The attacker knows gina's password; she has no factor yet. He opens the setup page and stops there.
   const attacker = await signedIn('gina');
@@ -131,7 +133,7 @@ t.test('hole: the authenticator-app secret an attacker\'s session was shown is t
   t.not(passed.status, 303, 'a code from the secret the attacker saw does not pass gina\'s challenge');
 });
 
-t.test('hole: a fresh authenticator-app code lets the attacker register his own passkey, which then meets a webauthn-only step-up rule', hole('webauthn-endpoints.ts registerVerify records the new registration as a passed webauthn check; enrollAllowed accepts any fresh factor, so a phishable factor buys a phishing-resistant one'), async (t) => {
+t.test('fixed: registering a passkey of his own after a fresh authenticator-app code does not meet a webauthn-only step-up rule', async (t) => {
   // bob has an authenticator app and a passkey (his real one).
   const owner = new Client(f.url);
   const device = await enrollTotpOverHttp(f, 'bob', USERS.bob.password, owner);
@@ -214,7 +216,7 @@ t.test('held: the second-factor WebAuthn ceremony refuses another user\'s key, n
   ], 'each refused for its own reason (audited)');
 });
 
-t.test('hole: a second-factor WebAuthn challenge is bound to the user, not to the browser: an assertion made in one session passes in another', hole('webauthn.ts authenticationOptions/finishAuthentication keep the pending challenge under webauthn:auth:<user>, not bound to the session as the passkey sign-in is'), async (t) => {
+t.test('fixed: a second-factor WebAuthn challenge is bound to the browser: an assertion made in one session does not pass in another', async (t) => {
   const key = new SoftAuthenticator('localhost', f.url);
   t.equal(await registerPasskey(await signedIn('frank'), key), 200, 'frank registers a passkey');
   // An attacker holding frank's password has a session of his own; frank starts a check in his browser.
@@ -233,7 +235,7 @@ t.test('hole: a second-factor WebAuthn challenge is bound to the user, not to th
 // 3. OIDC
 // ---------------------------------------------------------------------------
 
-t.test('hole: an email the IdP marks unverified reaches the app as X-Gatehouse-Email', hole('oidc-claims.ts profileFromClaims checks email_verified only when the email is the username; the unverified email is passed on as identity'), async (t) => {
+t.test('fixed: an email the IdP marks unverified never reaches the app', async (t) => {
   const socket = await bindPort();
   const SECRET = 'idp-client-secret-0123456789-abcdef';
   const accounts: Record<string, IdpAccount> = {

@@ -26,6 +26,7 @@ t.test('proveFirst: the webauthn challenge, then on to where the enrollment goes
   const url = new URL(proveFirst(next), 'http://gw.test');
   t.equal(url.pathname, '/.gatehouse/challenge');
   t.equal(url.searchParams.get('method'), 'webauthn');
+  t.equal(url.searchParams.get('why'), 'new-passkey', 'the page says why: the key just added');
   t.equal(url.searchParams.get('rd'), next, 'the whole enrollment step, rule and stash included, is the return target');
   t.equal(url.searchParams.get('rule'), null, 'no rule of its own: the held request is judged when it is replayed');
 });

@@ -84,6 +84,7 @@ export const de: Catalog = {
   'challenge.confirm_title': 'Bestätigen Sie Ihre Identität',
   'challenge.remember.one': 'Diesem Browser {n} Tag lang vertrauen',
   'challenge.remember.other': 'Diesem Browser {n} Tage lang vertrauen',
+  'challenge.why.new-passkey': 'Probieren Sie den eben hinzugefügten Passkey oder Sicherheitsschlüssel aus, damit Sie wissen, dass er funktioniert.',
   'challenge.why.account': 'Ihre Sicherheitsseite zeigt Ihre Anmeldemethoden und vertrauenswürdigen Browser, deshalb braucht sie Ihren zweiten Schritt.',
   'challenge.why.remove-factor': 'Zum Entfernen einer Anmeldemethode ist eine neue Prüfung nötig. Sie wird entfernt, sobald Sie bestätigen.',
   'challenge.why.rename-factor': 'Zum Umbenennen einer Anmeldemethode ist eine neue Prüfung nötig. Sie wird umbenannt, sobald Sie bestätigen.',

@@ -94,6 +94,7 @@ export const en = {
   'challenge.confirm_title': 'Confirm it’s you',
   'challenge.remember.one': 'Trust this browser for {n} day',
   'challenge.remember.other': 'Trust this browser for {n} days',
+  'challenge.why.new-passkey': 'Try the passkey or security key you just added, so you know it works.',
   'challenge.why.account': 'Your security page shows your sign-in methods and trusted browsers, so it needs your second step.',
   'challenge.why.remove-factor': 'Removing a sign-in method needs a fresh check. It is removed as soon as you confirm.',
   'challenge.why.rename-factor': 'Renaming a sign-in method needs a fresh check. It is renamed as soon as you confirm.',

@@ -84,6 +84,7 @@ export const es: Catalog = {
   'challenge.confirm_title': 'Confirme que es usted',
   'challenge.remember.one': 'Confiar en este navegador durante {n} día',
   'challenge.remember.other': 'Confiar en este navegador durante {n} días',
+  'challenge.why.new-passkey': 'Pruebe la llave de acceso o llave de seguridad que acaba de añadir, para saber que funciona.',
   'challenge.why.account': 'Su página de seguridad muestra sus métodos de inicio de sesión y navegadores de confianza, por eso necesita su segundo paso.',
   'challenge.why.remove-factor': 'Quitar un método de inicio de sesión requiere una nueva comprobación. Se quita en cuanto confirme.',
   'challenge.why.rename-factor': 'Cambiar el nombre de un método de inicio de sesión requiere una nueva comprobación. Se cambia en cuanto confirme.',

@@ -84,6 +84,7 @@ export const fr: Catalog = {
   'challenge.confirm_title': 'Confirmez votre identité',
   'challenge.remember.one': 'Faire confiance à ce navigateur pendant {n} jour',
   'challenge.remember.other': 'Faire confiance à ce navigateur pendant {n} jours',
+  'challenge.why.new-passkey': 'Essayez la clé d’accès ou la clé de sécurité que vous venez d’ajouter, pour savoir qu’elle fonctionne.',
   'challenge.why.account': 'Votre page de sécurité affiche vos méthodes de connexion et vos navigateurs de confiance : elle demande donc votre deuxième étape.',
   'challenge.why.remove-factor': 'Supprimer une méthode de connexion nécessite une nouvelle vérification. Elle est supprimée dès que vous confirmez.',
   'challenge.why.rename-factor': 'Renommer une méthode de connexion nécessite une nouvelle vérification. Elle est renommée dès que vous confirmez.',
