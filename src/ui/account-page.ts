@@ -14,8 +14,8 @@ import { csrfOk, commitSession, registerUnlistedSession } from '../web/page-sess
 import { isInRollout } from '../policy/rollout.ts';
 import { factorRemovedMessage, recoveryRegeneratedMessage } from '../identity/messages.ts';
 import { msg } from '../identity/translate.ts';
-import { factorAge, notifyUser } from './second-factor.ts';
-import { FRESH_FACTOR_MS, recoveryDownload } from './enroll-page.ts';
+import { freshCheckFor, needsPhishingResistant, notifyUser, passkeyChallenge } from './second-factor.ts';
+import { recoveryDownload } from './enroll-page.ts';
 import { liveSessions } from '../session/session-registry.ts';
 
 const ACCOUNT = '/.gatehouse/account';
@@ -84,7 +84,7 @@ async function resumeAction(ctx: RequestContext): Promise<void> {
   const kept = ctx.session!.pending_action;
   if (!kept) return redirect(ctx, ACCOUNT);
   const setCookie = await commitSession(ctx, { ...ctx.session!, pending_action: undefined });
-  if (ctx.svc.now() - kept.at > PENDING_ACTION_MS || factorAge(ctx) > FRESH_FACTOR_MS) return redirect(ctx, ACCOUNT, { 'set-cookie': setCookie });
+  if (ctx.svc.now() - kept.at > PENDING_ACTION_MS || (await missingCheck(ctx, kept)) !== null) return redirect(ctx, ACCOUNT, { 'set-cookie': setCookie });
   return perform(ctx, kept, setCookie);
 }
 
@@ -103,12 +103,32 @@ async function accountSubmit(ctx: RequestContext): Promise<void> {
   if (CONFIRMED_ACTIONS.has(action.action) && form.confirmed !== '1') return askToConfirm(ctx, action);
   // Changes need a fresh second factor: keep the change, ask for the check, finish it on the way back.
   // Signing another browser out only ends access (what a user who sees a stranger's session needs at once): no check.
-  if (factorAge(ctx) > FRESH_FACTOR_MS && !FREE_ACTIONS.has(action.action)) {
+  const missing = await missingCheck(ctx, action);
+  if (missing !== null) {
     const setCookie = await commitSession(ctx, { ...ctx.session!, pending_action: { ...action, at: ctx.svc.now() } });
     const rd = `${ACCOUNT}?resume=1`;
-    return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd, why: action.action })}`, { 'set-cookie': setCookie }, 303);
+    const challenge = missing === 'passkey' ? passkeyChallenge(rd, { why: action.action }) : `/.gatehouse/challenge?${new URLSearchParams({ rd, why: action.action })}`;
+    return redirect(ctx, challenge, { 'set-cookie': setCookie }, 303);
   }
   return perform(ctx, action);
+}
+
+/**
+ * The check a change still needs: null (none, or signing another browser out), any
+ * fresh factor ('factor'), or for removing a passkey or security key a fresh
+ * phishing-resistant one ('passkey': a phished code must not remove the key a
+ * `factors: [webauthn]` rule relies on, README "Security model").
+ */
+async function missingCheck(ctx: RequestContext, action: AccountAction): Promise<'factor' | 'passkey' | null> {
+  if (FREE_ACTIONS.has(action.action)) return null;
+  const user = ctx.session!.user!;
+  let strong = false;
+  if (action.action === 'remove-factor') {
+    const target = (await ctx.svc.factors.listFactors(user)).find((f) => f.id === action.id);
+    strong = needsPhishingResistant(target?.kind, await ctx.svc.factors.enrolledKinds(user));
+  }
+  if (freshCheckFor(ctx.session!.factors ?? [], strong, ctx.svc.now())) return null;
+  return strong ? 'passkey' : 'factor';
 }
 
 /** Ends every session of the user on every instance and empties the session list; returns how many were listed (this one at least). */

@@ -19,7 +19,7 @@ import { normalizePhone } from '../factors/registry.ts';
 import { enrollmentCompleteMessage, factorAddedMessage } from '../identity/messages.ts';
 import { msg } from '../identity/translate.ts';
 import { messageContext, requestTranslator } from '../web/request-language.ts';
-import { acceptedKinds, factorAge, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
+import { acceptedKinds, FRESH_FACTOR_MS, freshCheckFor, kindAllowed, needsPhishingResistant, notifyUser, passFactor, passkeyChallenge, reserveFactorAttempt } from './second-factor.ts';
 import type { Attempt } from '../identity/throttle.ts';
 import { UnknownSealingKeyError } from '../store/secret-box.ts';
 import type { TotpFinishResult } from '../factors/totp.ts';
@@ -32,14 +32,30 @@ import { deviceLabel } from '../web/remembered-device.ts';
 import { pushFailureMessage, pushRefused, pushStarted } from './push-pages.ts';
 import { passkeySignInOffered } from './passkey-signin.ts';
 
-export const FRESH_FACTOR_MS = 5 * 60_000;
+export { FRESH_FACTOR_MS };
 const STEPS = 3;
 
-/** First enrollment: the password session is enough. Later ones: a fresh second factor. */
-export async function enrollAllowed(ctx: RequestContext): Promise<boolean> {
+/**
+ * First enrollment: the password session is enough. Later ones: a fresh second
+ * factor; for another passkey or security key (`kind` webauthn) while the user has
+ * one, a fresh phishing-resistant one (a phished code must not buy a passkey).
+ */
+export async function enrollAllowed(ctx: RequestContext, kind?: FactorKind | null): Promise<boolean> {
+  return (await enrollCheck(ctx, kind)) === 'ok';
+}
+
+/** What adding `kind` needs of this session: nothing more ('ok'), any fresh factor ('factor'), or a fresh passkey check ('passkey'). */
+export async function enrollCheck(ctx: RequestContext, kind?: FactorKind | null): Promise<'ok' | 'factor' | 'passkey'> {
   const kinds = await ctx.svc.factors.enrolledKinds(ctx.session!.user!);
-  if (kinds.filter((k) => k !== 'recovery').length === 0) return true;
-  return factorAge(ctx) <= FRESH_FACTOR_MS;
+  if (kinds.filter((k) => k !== 'recovery').length === 0) return 'ok';
+  const strong = needsPhishingResistant(kind, kinds);
+  if (freshCheckFor(ctx.session!.factors ?? [], strong, ctx.svc.now())) return 'ok';
+  return strong ? 'passkey' : 'factor';
+}
+
+/** The check asked for before an enrollment that needs one ('factor' or 'passkey'), then back to `rd`. */
+export function enrollConfirmUrl(need: 'factor' | 'passkey', rd: string): string {
+  return need === 'passkey' ? passkeyChallenge(rd) : `/.gatehouse/challenge?${new URLSearchParams({ rd })}`;
 }
 
 /**
@@ -105,8 +121,9 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   const flow = readFlow(ctx, q);
   const step = q.get('step');
   const needs = step ? undefined : await missingKinds(ctx, flow);
-  if (!(await enrollAllowed(ctx))) {
-    const confirm = `/.gatehouse/challenge?${new URLSearchParams({ rd: `/.gatehouse/enroll${ctx.query}` })}`;
+  const need = await enrollCheck(ctx, step ? null : q.get('method') as FactorKind | null);
+  if (need !== 'ok') {
+    const confirm = enrollConfirmUrl(need, `/.gatehouse/enroll${ctx.query}`);
     // Sent here by a rule the user's methods don't satisfy: say why before asking for a check.
     if (needs) return sendPage(ctx, 200, 'enroll', { mode: 'needs', flow, needs, confirm_url: confirm });
     return redirect(ctx, confirm);

@@ -2,6 +2,7 @@
 // check (new session id, audit, metrics), failure throttling and user notices.
 
 import type { FactorKind } from '../config/types.ts';
+import type { FactorCheck } from '../policy/types.ts';
 import type { RequestContext } from '../web/context.ts';
 import type { Verified } from '../factors/types.ts';
 import { throttleKeys, type Attempt, type Reservation } from '../identity/throttle.ts';
@@ -84,4 +85,30 @@ export function factorAge(ctx: RequestContext): number {
   const f = ctx.session?.factors ?? [];
   if (f.length === 0) return Infinity;
   return ctx.svc.now() - Math.max(...f.map((c) => c.at));
+}
+
+/** How recent a check must be for a change to the user's factors (enrolling, removing, renaming, new recovery codes). */
+export const FRESH_FACTOR_MS = 5 * 60_000;
+
+/**
+ * Pure: the session's checks hold one fresh enough for a change; a phishing-resistant
+ * one when `needPhishingResistant` (a phished code must not buy or remove a passkey:
+ * README "Security model").
+ */
+export function freshCheckFor(checks: readonly FactorCheck[], needPhishingResistant: boolean, now: number): boolean {
+  return checks.some((c) => (!needPhishingResistant || c.phishing_resistant) && now - c.at <= FRESH_FACTOR_MS);
+}
+
+/**
+ * Pure: whether adding or removing a factor of `kind` needs a phishing-resistant check:
+ * a passkey or security key, while the user has one (`enrolled`: the user's kinds
+ * before the change). Everything else takes any fresh factor.
+ */
+export function needsPhishingResistant(kind: FactorKind | null | undefined, enrolled: readonly FactorKind[]): boolean {
+  return kind === 'webauthn' && enrolled.includes('webauthn');
+}
+
+/** The challenge that asks for the passkey (or security key), then `rd`: where a change that needs one sends the user. */
+export function passkeyChallenge(rd: string, extra: Record<string, string> = {}): string {
+  return `/.gatehouse/challenge?${new URLSearchParams({ method: 'webauthn', rd, ...extra })}`;
 }

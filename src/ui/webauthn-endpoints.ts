@@ -12,8 +12,8 @@ import type { FactorKind } from '../config/types.ts';
 import { commitSession } from '../web/page-session.ts';
 import { requestTranslator } from '../web/request-language.ts';
 import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
-import { afterChallenge, readFlow } from './challenge-page.ts';
-import { enrollAllowed, afterEnrollment } from './enroll-page.ts';
+import { afterChallenge, flowQuery, readFlow } from './challenge-page.ts';
+import { enrollAllowed, enrollCheck, enrollConfirmUrl, afterEnrollment } from './enroll-page.ts';
 import { rememberDevice } from '../web/remembered-device.ts';
 import { ceremonyBinding, type SessionData } from '../session/session-data.ts';
 
@@ -56,7 +56,7 @@ export async function authVerify(ctx: RequestContext): Promise<void> {
 export async function registerOptions(ctx: RequestContext): Promise<void> {
   const b = await readCeremony(ctx);
   if (!b) return;
-  if (!(await enrollAllowed(ctx))) return sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('webauthn.confirm_first') });
+  if (!(await registrationAllowed(ctx, b))) return;
   const user = currentUser(ctx)!;
   const kind: WebAuthnKind = b.kind === 'security-key' ? 'security-key' : 'passkey';
   const options = await ctx.svc.webauthn.registrationOptions({ id: user.id, name: user.id, displayName: user.display_name || user.id }, ceremonyBinding(ctx.session!), kind);
@@ -66,7 +66,7 @@ export async function registerOptions(ctx: RequestContext): Promise<void> {
 export async function registerVerify(ctx: RequestContext): Promise<void> {
   const b = await readCeremony(ctx);
   if (!b) return;
-  if (!(await enrollAllowed(ctx))) return sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('webauthn.confirm_first') });
+  if (!(await registrationAllowed(ctx, b))) return;
   const flow = flowOf(ctx, b);
   const user = ctx.session!.user!;
   const kind: WebAuthnKind = b.kind === 'security-key' ? 'security-key' : 'passkey';
@@ -90,6 +90,20 @@ export async function registerVerify(ctx: RequestContext): Promise<void> {
   sendJson(ctx, 200, { ok: true, redirect }, { 'set-cookie': setCookie });
 }
 
+/**
+ * Registering a key needs what enrolling one does (enroll-page.ts enrollCheck): with a
+ * key already there, a fresh passkey check, not just any factor. Refused: 403 with
+ * where to confirm (the passkey challenge when that is what is missing, then back to
+ * the enrollment), which views/static/webauthn.js follows.
+ */
+async function registrationAllowed(ctx: RequestContext, b: CeremonyBody): Promise<boolean> {
+  const need = await enrollCheck(ctx, 'webauthn');
+  if (need === 'ok') return true;
+  const rd = `/.gatehouse/enroll?${flowQuery(flowOf(ctx, b), { method: 'webauthn' })}`;
+  sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('webauthn.confirm_first'), redirect: enrollConfirmUrl(need, rd) });
+  return false;
+}
+
 /** The session with `kind` among its enrolled kinds (what the policy reads to challenge rather than enroll). */
 export function withEnrolled(s: SessionData, kind: FactorKind): SessionData {
   return s.enrolled?.includes(kind) ? s : { ...s, enrolled: [...(s.enrolled ?? []), kind] };
@@ -97,5 +111,5 @@ export function withEnrolled(s: SessionData, kind: FactorKind): SessionData {
 
 /** The WebAuthn challenge, then `next`: where a just-registered first key is used once before the enrollment goes on. */
 export function proveFirst(next: string): string {
-  return `/.gatehouse/challenge?${new URLSearchParams({ method: 'webauthn', rd: next })}`;
+  return `/.gatehouse/challenge?${new URLSearchParams({ method: 'webauthn', rd: next, why: 'new-passkey' })}`;
 }

@@ -115,8 +115,13 @@
         name: nameInput ? nameInput.value : undefined,
         remember: rememberInput && rememberInput.checked ? '1' : undefined,
       };
+      // Refused for want of a fresh check (403 webauthn.confirm_first with a redirect): on to the challenge that asks for it.
+      function refused(res) {
+        if (res.redirect) { window.location.assign(res.redirect); return { leaving: true }; }
+        return new Error(res.error || words.webauthn_failed);
+      }
       post(box.getAttribute('data-options-url'), csrf, extra).then(function (res) {
-        if (!res.ok) throw new Error(res.error || words.webauthn_failed);
+        if (!res.ok) throw refused(res);
         var lib = window.SimpleWebAuthnBrowser;
         return mode === 'register'
           ? lib.startRegistration({ optionsJSON: res.options })
@@ -125,9 +130,9 @@
         extra.response = response;
         return post(box.getAttribute('data-verify-url'), csrf, extra);
       }).then(function (res) {
-        if (!res.ok) throw new Error(res.error || words.webauthn_failed);
+        if (!res.ok) throw refused(res);
         window.location.assign(res.redirect);
-      }).catch(function (err) { show(friendly(err)); });
+      }).catch(function (err) { if (!(err && err.leaving)) show(friendly(err)); });
     });
   });
 })();
