@@ -14,7 +14,7 @@ import { csrfOk, commitSession, registerUnlistedSession } from '../web/page-sess
 import { isInRollout } from '../policy/rollout.ts';
 import { factorRemovedMessage, recoveryRegeneratedMessage } from '../identity/messages.ts';
 import { msg } from '../identity/translate.ts';
-import { freshCheckFor, needsPhishingResistant, notifyUser, passkeyChallenge } from './second-factor.ts';
+import { confirmChallenge, freshCheckFor, needsPhishingResistant, notifyUser } from './second-factor.ts';
 import { recoveryDownload } from './enroll-page.ts';
 import { liveSessions } from '../session/session-registry.ts';
 
@@ -107,8 +107,7 @@ async function accountSubmit(ctx: RequestContext): Promise<void> {
   if (missing !== null) {
     const setCookie = await commitSession(ctx, { ...ctx.session!, pending_action: { ...action, at: ctx.svc.now() } });
     const rd = `${ACCOUNT}?resume=1`;
-    const challenge = missing === 'passkey' ? passkeyChallenge(rd, { why: action.action }) : `/.gatehouse/challenge?${new URLSearchParams({ rd, why: action.action })}`;
-    return redirect(ctx, challenge, { 'set-cookie': setCookie }, 303);
+    return redirect(ctx, confirmChallenge(missing, rd, { why: action.action }), { 'set-cookie': setCookie }, 303);
   }
   return perform(ctx, action);
 }

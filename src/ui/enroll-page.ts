@@ -19,7 +19,7 @@ import { normalizePhone } from '../factors/registry.ts';
 import { enrollmentCompleteMessage, factorAddedMessage } from '../identity/messages.ts';
 import { msg } from '../identity/translate.ts';
 import { messageContext, requestTranslator } from '../web/request-language.ts';
-import { acceptedKinds, FRESH_FACTOR_MS, freshCheckFor, kindAllowed, needsPhishingResistant, notifyUser, passFactor, passkeyChallenge, reserveFactorAttempt } from './second-factor.ts';
+import { acceptedKinds, confirmChallenge, freshCheckFor, kindAllowed, needsPhishingResistant, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import type { Attempt } from '../identity/throttle.ts';
 import { UnknownSealingKeyError } from '../store/secret-box.ts';
 import type { TotpFinishResult } from '../factors/totp.ts';
@@ -32,7 +32,6 @@ import { deviceLabel } from '../web/remembered-device.ts';
 import { pushFailureMessage, pushRefused, pushStarted } from './push-pages.ts';
 import { passkeySignInOffered } from './passkey-signin.ts';
 
-export { FRESH_FACTOR_MS };
 const STEPS = 3;
 
 /**
@@ -53,10 +52,6 @@ export async function enrollCheck(ctx: RequestContext, kind?: FactorKind | null)
   return strong ? 'passkey' : 'factor';
 }
 
-/** The check asked for before an enrollment that needs one ('factor' or 'passkey'), then back to `rd`. */
-export function enrollConfirmUrl(need: 'factor' | 'passkey', rd: string): string {
-  return need === 'passkey' ? passkeyChallenge(rd) : `/.gatehouse/challenge?${new URLSearchParams({ rd })}`;
-}
 
 /**
  * After a factor is added: recovery codes when the user has none, else the
@@ -123,7 +118,7 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   const needs = step ? undefined : await missingKinds(ctx, flow);
   const need = await enrollCheck(ctx, step ? null : q.get('method') as FactorKind | null);
   if (need !== 'ok') {
-    const confirm = enrollConfirmUrl(need, `/.gatehouse/enroll${ctx.query}`);
+    const confirm = confirmChallenge(need, `/.gatehouse/enroll${ctx.query}`);
     // Sent here by a rule the user's methods don't satisfy: say why before asking for a check.
     if (needs) return sendPage(ctx, 200, 'enroll', { mode: 'needs', flow, needs, confirm_url: confirm });
     return redirect(ctx, confirm);

@@ -80,13 +80,6 @@ export async function failFactor(ctx: RequestContext, attempt: Attempt, kind: Fa
 }
 
 
-/** Milliseconds since the newest second factor in this session (Infinity when none). */
-export function factorAge(ctx: RequestContext): number {
-  const f = ctx.session?.factors ?? [];
-  if (f.length === 0) return Infinity;
-  return ctx.svc.now() - Math.max(...f.map((c) => c.at));
-}
-
 /** How recent a check must be for a change to the user's factors (enrolling, removing, renaming, new recovery codes). */
 export const FRESH_FACTOR_MS = 5 * 60_000;
 
@@ -108,7 +101,10 @@ export function needsPhishingResistant(kind: FactorKind | null | undefined, enro
   return kind === 'webauthn' && enrolled.includes('webauthn');
 }
 
-/** The challenge that asks for the passkey (or security key), then `rd`: where a change that needs one sends the user. */
-export function passkeyChallenge(rd: string, extra: Record<string, string> = {}): string {
-  return `/.gatehouse/challenge?${new URLSearchParams({ method: 'webauthn', rd, ...extra })}`;
+/**
+ * The challenge a change to the user's factors asks for, then `rd`: any second
+ * factor ('factor'), or the passkey or security key ('passkey').
+ */
+export function confirmChallenge(need: 'factor' | 'passkey', rd: string, extra: Record<string, string> = {}): string {
+  return `/.gatehouse/challenge?${new URLSearchParams({ ...(need === 'passkey' ? { method: 'webauthn' } : {}), rd, ...extra })}`;
 }

@@ -11,9 +11,9 @@ import { factorAddedMessage } from '../identity/messages.ts';
 import type { FactorKind } from '../config/types.ts';
 import { commitSession } from '../web/page-session.ts';
 import { requestTranslator } from '../web/request-language.ts';
-import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
+import { acceptedKinds, confirmChallenge, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import { afterChallenge, flowQuery, readFlow } from './challenge-page.ts';
-import { enrollAllowed, enrollCheck, enrollConfirmUrl, afterEnrollment } from './enroll-page.ts';
+import { enrollAllowed, enrollCheck, afterEnrollment } from './enroll-page.ts';
 import { rememberDevice } from '../web/remembered-device.ts';
 import { ceremonyBinding, type SessionData } from '../session/session-data.ts';
 
@@ -100,7 +100,7 @@ async function registrationAllowed(ctx: RequestContext, b: CeremonyBody): Promis
   const need = await enrollCheck(ctx, 'webauthn');
   if (need === 'ok') return true;
   const rd = `/.gatehouse/enroll?${flowQuery(flowOf(ctx, b), { method: 'webauthn' })}`;
-  sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('webauthn.confirm_first'), redirect: enrollConfirmUrl(need, rd) });
+  sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('webauthn.confirm_first'), redirect: confirmChallenge(need, rd) });
   return false;
 }
 
@@ -111,5 +111,5 @@ export function withEnrolled(s: SessionData, kind: FactorKind): SessionData {
 
 /** The WebAuthn challenge, then `next`: where a just-registered first key is used once before the enrollment goes on. */
 export function proveFirst(next: string): string {
-  return `/.gatehouse/challenge?${new URLSearchParams({ method: 'webauthn', rd: next, why: 'new-passkey' })}`;
+  return confirmChallenge('passkey', next, { why: 'new-passkey' });
 }
