@@ -10,8 +10,9 @@
 // alone), marked todo (REVEAL_HOLES=1 shows it failing).
 
 import t from 'tap';
-import { bindPort, Client, readAudit, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
-import { startLenientUpstream, plainAnswer, type LenientUpstream } from '../helpers/lenient-upstream.ts';
+import { bindPort, Client, readAudit, startTestGateway } from '../helpers/gateway.ts';
+import { startLenientUpstream, plainAnswer } from '../helpers/lenient-upstream.ts';
+import { authOptions, authVerify, csrfOf, getStatus, KEYS_ONLY, registerPasskey, startPasskeyGateway } from '../helpers/passkey-ceremony.ts';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import { enrollTotp, enrollTotpOverHttp, passTotp, TotpDevice } from '../helpers/totp.ts';
 import { resumeTarget } from '../../src/policy/resume-marker.ts';
@@ -31,61 +32,10 @@ const USERS = {
   gina: { password: 'gina-test-pass' },
 };
 
-const up: LenientUpstream = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
-const f: GatewayFixture = await startTestGateway({
-  upstream: false,
-  users: USERS,
-  config: {
-    routes: [{ path: '/', upstream: up.origin }],
-    policy: {
-      default: 'mfa',
-      rules: [
-        { id: 'keys-only', match: { path: '/keys/**' }, require: 'mfa', max_age: '10m', factors: ['webauthn'] },
-        { id: 'billing', match: { path: '/billing/**', methods: ['POST'] }, require: 'mfa', max_age: '5m' },
-      ],
-    },
-    rollout: { enforce_for: ['everyone'], grace_until: '2099-12-31' },
-  },
-});
-t.teardown(async () => { await f.close(); await up.close(); });
-
-const json = { accept: 'application/json', 'sec-fetch-mode': 'cors' };
-/** What the gateway decided for a GET: 200 = let through to the upstream, 401 = challenged. */
-const getStatus = async (c: Client, path: string) => (await c.fetch(path, { headers: json })).status;
-
-function postJson(c: Client, path: string, csrf: string, body: unknown) {
-  return c.fetch(path, { method: 'POST', headers: { ...json, 'content-type': 'application/json', origin: f.url, 'x-csrf-token': csrf }, body: JSON.stringify(body) });
-}
-
-/** Registers `auth` as a passkey in client `c`'s session; the register-verify status (or the refusal before it). */
-async function registerPasskey(c: Client, auth: SoftAuthenticator): Promise<number> {
-  const page = await (await c.fetch('/.gatehouse/enroll?method=webauthn')).text();
-  const csrf = /data-csrf="([^"]+)"/.exec(page)?.[1];
-  if (!csrf) return 403;
-  const r = await postJson(c, '/.gatehouse/webauthn/register-options', csrf, { kind: 'passkey' });
-  if (r.status !== 200) return r.status;
-  const { options } = await r.json() as { options: { challenge: string; user: { id: string } } };
-  return (await postJson(c, '/.gatehouse/webauthn/register-verify', csrf, { kind: 'passkey', name: 'Key', response: auth.register(options) })).status;
-}
-
-/** The second-factor WebAuthn ceremony's options in `c`'s session: its CSRF token and challenge. */
-async function authOptions(c: Client, query = ''): Promise<{ csrf: string; challenge: string }> {
-  const page = await (await c.fetch(`/.gatehouse/challenge?method=webauthn${query ? `&${query}` : ''}`)).text();
-  const csrf = /data-csrf="([^"]+)"/.exec(page)?.[1] ?? '';
-  const r = await postJson(c, '/.gatehouse/webauthn/auth-options', csrf, {});
-  if (r.status !== 200) throw new Error(`auth-options: ${r.status}`);
-  return { csrf, challenge: (await r.json() as { options: { challenge: string } }).options.challenge };
-}
-
-const authVerify = async (c: Client, csrf: string, response: unknown, query = '') =>
-  (await postJson(c, '/.gatehouse/webauthn/auth-verify', csrf, { response, query })).status;
-
-const signedIn = async (user: keyof typeof USERS) => {
-  const c = new Client(f.url);
-  const r = await c.signIn(user, USERS[user].password);
-  if (r.status !== 303) throw new Error(`sign-in of ${user}: ${r.status}`);
-  return c;
-};
+const { f, up, signedIn } = await startPasskeyGateway(t, USERS, [
+  KEYS_ONLY,
+  { id: 'billing', match: { path: '/billing/**', methods: ['POST'] }, require: 'mfa', max_age: '5m' },
+]);
 
 const RECOVERY = /\b[2-9a-z]{4}-[2-9a-z]{4}-[2-9a-z]{4}\b/g;
 
@@ -137,7 +87,7 @@ t.test('fixed: registering a passkey of his own after a fresh authenticator-app 
   // bob has an authenticator app and a passkey (his real one).
   const owner = new Client(f.url);
   const device = await enrollTotpOverHttp(f, 'bob', USERS.bob.password, owner);
-  t.equal(await registerPasskey(owner, new SoftAuthenticator('localhost', f.url)), 200, 'bob registers his passkey');
+  t.equal((await registerPasskey(owner, new SoftAuthenticator('localhost', f.url))).status, 200, 'bob registers his passkey');
 
   // The attacker phished bob's password and one TOTP code (both relayable by a look-alike site).
   const attacker = await signedIn('bob');
@@ -145,7 +95,7 @@ t.test('fixed: registering a passkey of his own after a fresh authenticator-app 
   t.equal(await getStatus(attacker, '/keys/x'), 401, 'the webauthn-only rule still asks for bob\'s passkey');
 
   const mine = new SoftAuthenticator('localhost', f.url);
-  const registered = await registerPasskey(attacker, mine);
+  const registered = (await registerPasskey(attacker, mine)).status;
   t.equal(await getStatus(attacker, '/keys/x'), 401, `after registering a passkey of his own (register-verify ${registered}), the webauthn-only rule still asks for a passkey check`);
 });
 
@@ -176,9 +126,9 @@ t.test('held: the second-factor WebAuthn ceremony refuses another user\'s key, n
   const danKey = new SoftAuthenticator('localhost', f.url);
   const erinKey = new SoftAuthenticator('localhost', f.url);
   const dan = await signedIn('dan');
-  t.equal(await registerPasskey(dan, danKey), 200);
+  t.equal((await registerPasskey(dan, danKey)).status, 200);
   const erin = await signedIn('erin');
-  t.equal(await registerPasskey(erin, erinKey), 200);
+  t.equal((await registerPasskey(erin, erinKey)).status, 200);
 
   const s = await signedIn('dan');
   let o = await authOptions(s);
@@ -218,15 +168,14 @@ t.test('held: the second-factor WebAuthn ceremony refuses another user\'s key, n
 
 t.test('fixed: a second-factor WebAuthn challenge is bound to the browser: an assertion made in one session does not pass in another', async (t) => {
   const key = new SoftAuthenticator('localhost', f.url);
-  t.equal(await registerPasskey(await signedIn('frank'), key), 200, 'frank registers a passkey');
+  t.equal((await registerPasskey(await signedIn('frank'), key)).status, 200, 'frank registers a passkey');
   // An attacker holding frank's password has a session of his own; frank starts a check in his browser.
   const attacker = await signedIn('frank');
   const victim = await signedIn('frank');
   const v = await authOptions(victim);
   // The assertion frank's browser made reaches the attacker's session (a proxy log, an extension, a shared machine).
   const assertion = key.assert(v.challenge);
-  const page = await (await attacker.fetch('/.gatehouse/challenge?method=webauthn')).text();
-  const csrf = /data-csrf="([^"]+)"/.exec(page)?.[1] ?? '';
+  const csrf = csrfOf(await (await attacker.fetch('/.gatehouse/challenge?method=webauthn')).text());
   t.equal(await authVerify(attacker, csrf, assertion), 401, 'an assertion for the challenge another browser was given is refused');
   t.equal(await getStatus(attacker, '/keys/x'), 401, 'the attacker\'s session has no webauthn check');
 });

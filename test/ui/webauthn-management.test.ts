@@ -6,8 +6,8 @@
 // pure rules, then over HTTP.
 
 import t from 'tap';
-import { Client, readAudit, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
-import { startLenientUpstream, plainAnswer, type LenientUpstream } from '../helpers/lenient-upstream.ts';
+import { Client, readAudit } from '../helpers/gateway.ts';
+import { csrfOf, getStatus, registerPasskey, startPasskeyGateway, useKey } from '../helpers/passkey-ceremony.ts';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import { enrollTotpOverHttp, passTotp } from '../helpers/totp.ts';
 import { FRESH_FACTOR_MS, freshCheckFor, needsPhishingResistant } from '../../src/ui/second-factor.ts';
@@ -48,42 +48,7 @@ t.test('needsPhishingResistant: adding or removing a passkey while the user has 
 });
 
 const USERS = { bob: { password: 'bob-test-pass' } };
-const up: LenientUpstream = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
-const f: GatewayFixture = await startTestGateway({
-  upstream: false,
-  users: USERS,
-  config: {
-    routes: [{ path: '/', upstream: up.origin }],
-    policy: { default: 'mfa', rules: [{ id: 'keys-only', match: { path: '/keys/**' }, require: 'mfa', max_age: '10m', factors: ['webauthn'] }] },
-    rollout: { enforce_for: ['everyone'], grace_until: '2099-12-31' },
-  },
-});
-t.teardown(async () => { await f.close(); await up.close(); });
-
-const json = { accept: 'application/json', 'sec-fetch-mode': 'cors' };
-const postJson = (c: Client, path: string, csrf: string, body: unknown) =>
-  c.fetch(path, { method: 'POST', headers: { ...json, 'content-type': 'application/json', origin: f.url, 'x-csrf-token': csrf }, body: JSON.stringify(body) });
-const csrfOf = (html: string) => /data-csrf="([^"]+)"/.exec(html)?.[1] ?? '';
-
-/** Registers `k` through the endpoints (as the passkey setup page's script does): options, then verify. */
-async function register(c: Client, k: SoftAuthenticator, csrf: string, enrollQuery = 'rd=%2F'): Promise<{ status: number; redirect?: string; error?: string }> {
-  const o = await postJson(c, '/.gatehouse/webauthn/register-options', csrf, { kind: 'passkey', query: enrollQuery });
-  const ob = await o.json() as { options?: { challenge: string; user: { id: string } }; redirect?: string; error?: string };
-  if (o.status !== 200) return { status: o.status, redirect: ob.redirect, error: ob.error };
-  const r = await postJson(c, '/.gatehouse/webauthn/register-verify', csrf, { kind: 'passkey', name: 'Key', query: enrollQuery, response: k.register(ob.options!) });
-  const rb = await r.json() as { redirect?: string; error?: string };
-  return { status: r.status, redirect: rb.redirect, error: rb.error };
-}
-
-/** A ceremony with `k` on the challenge page at `path`: the auth-verify status and redirect. */
-async function useKey(c: Client, path: string, k: SoftAuthenticator): Promise<{ status: number; redirect?: string }> {
-  const csrf = csrfOf(await (await c.fetch(path)).text());
-  const o = await postJson(c, '/.gatehouse/webauthn/auth-options', csrf, {});
-  const { options } = await o.json() as { options: { challenge: string } };
-  const query = new URL(path, f.url).search.slice(1);
-  const r = await postJson(c, '/.gatehouse/webauthn/auth-verify', csrf, { query, response: k.assert(options.challenge) });
-  return { status: r.status, redirect: (await r.json() as { redirect?: string }).redirect };
-}
+const { f } = await startPasskeyGateway(t, USERS);
 
 /** Where a redirect goes, as a URL. */
 const target = (r: Response | string | undefined) => new URL(typeof r === 'string' ? r : r?.headers.get('location') ?? '', f.url);
@@ -103,7 +68,7 @@ t.test('with an app and a passkey, a fresh app code neither adds nor removes a p
   const enrollPage = await c.fetch('/.gatehouse/enroll?rd=%2F&method=webauthn');
   t.equal(enrollPage.status, 200, 'only an app: the passkey setup page opens after the fresh app code');
   const csrf = csrfOf(await enrollPage.text());
-  const reg = await register(c, first, csrf);
+  const reg = await registerPasskey(c, first, { csrf });
   t.equal(reg.status, 200, 'a first passkey is added with a fresh app code');
   t.equal(webauthnIds().length, 1);
 
@@ -118,7 +83,7 @@ t.test('with an app and a passkey, a fresh app code neither adds nor removes a p
   t.equal((await c.fetch('/.gatehouse/enroll?rd=%2F&method=totp')).status, 200, 'another app: any fresh factor still does');
 
   const second = new SoftAuthenticator('localhost', f.url);
-  const refused = await register(c, second, csrf);
+  const refused = await registerPasskey(c, second, { csrf });
   t.equal(refused.status, 403, 'register-options refuses another passkey on a TOTP check');
   t.match(refused.error, /Confirm/, 'webauthn.confirm_first');
   t.ok(isPasskeyChallenge(target(refused.redirect)), 'the answer names the passkey challenge (webauthn.js goes there)');
@@ -135,7 +100,7 @@ t.test('with an app and a passkey, a fresh app code neither adds nor removes a p
   t.equal(target(resumed).pathname, '/.gatehouse/account', 'back on the page');
   t.equal(target(resumed).searchParams.get('done'), null, 'nothing done');
   t.equal(webauthnIds().length, 1, 'the passkey is still there');
-  t.equal(await getKeys(c), 401, 'and the webauthn-only rule still asks for it');
+  t.equal(await getStatus(c, '/keys/x'), 401, 'and the webauthn-only rule still asks for it');
 
   // Bob, with his passkey: the same two changes go through.
   const used = await useKey(c, refused.redirect!, first);
@@ -143,7 +108,7 @@ t.test('with an app and a passkey, a fresh app code neither adds nor removes a p
   t.equal(target(used.redirect).searchParams.get('method'), 'webauthn', 'back to the passkey setup');
   const page2 = await c.fetch(used.redirect!);
   t.equal(page2.status, 200, 'which opens now');
-  t.equal((await register(c, second, csrfOf(await page2.text()))).status, 200, 'another passkey is added after a passkey check');
+  t.equal((await registerPasskey(c, second, { csrf: csrfOf(await page2.text()) })).status, 200, 'another passkey is added after a passkey check');
   t.equal(webauthnIds().length, 2);
   const removed = await removeFactor(c, webauthnIds()[1]);
   t.equal(target(removed).searchParams.get('done'), 'removed', 'and one is removed at once');
@@ -161,7 +126,3 @@ t.test('with an app and a passkey, a fresh app code neither adds nor removes a p
   t.equal(target(finished).searchParams.get('resumed'), '1');
   t.equal(webauthnIds().length, 0, 'no passkey left');
 });
-
-async function getKeys(c: Client): Promise<number> {
-  return (await c.fetch('/keys/x', { headers: json })).status;
-}

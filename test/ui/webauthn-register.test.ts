@@ -6,8 +6,8 @@
 // the new key once, gets recovery codes, then her held request.
 
 import t from 'tap';
-import { Client, readAudit, startTestGateway, type GatewayFixture } from '../helpers/gateway.ts';
-import { startLenientUpstream, plainAnswer, type LenientUpstream } from '../helpers/lenient-upstream.ts';
+import { Client, readAudit } from '../helpers/gateway.ts';
+import { getStatus, registerPasskey, startPasskeyGateway, useKey } from '../helpers/passkey-ceremony.ts';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import { enrollTotpOverHttp, passTotp } from '../helpers/totp.ts';
 import { proveFirst, withEnrolled } from '../../src/ui/webauthn-endpoints.ts';
@@ -33,51 +33,7 @@ t.test('proveFirst: the webauthn challenge, then on to where the enrollment goes
 
 const FORM = 'application/x-www-form-urlencoded';
 const USERS = { alice: { password: 'alice-test-pass' }, bob: { password: 'bob-test-pass' } };
-const up: LenientUpstream = await startLenientUpstream((q) => plainAnswer(200, 'OK', `seen ${q.method} ${q.target}`));
-const f: GatewayFixture = await startTestGateway({
-  upstream: false,
-  users: USERS,
-  config: {
-    routes: [{ path: '/', upstream: up.origin }],
-    policy: { default: 'mfa', rules: [{ id: 'keys-only', match: { path: '/keys/**' }, require: 'mfa', max_age: '10m', factors: ['webauthn'] }] },
-    rollout: { enforce_for: ['everyone'], grace_until: '2099-12-31' },
-  },
-});
-t.teardown(async () => { await f.close(); await up.close(); });
-
-const json = { accept: 'application/json', 'sec-fetch-mode': 'cors' };
-const getStatus = async (c: Client, path: string) => (await c.fetch(path, { headers: json })).status;
-const postJson = (c: Client, path: string, csrf: string, body: unknown) =>
-  c.fetch(path, { method: 'POST', headers: { ...json, 'content-type': 'application/json', origin: f.url, 'x-csrf-token': csrf }, body: JSON.stringify(body) });
-const csrfOf = (html: string) => /data-csrf="([^"]+)"/.exec(html)?.[1] ?? '';
-
-async function signedIn(user: keyof typeof USERS): Promise<Client> {
-  const c = new Client(f.url);
-  const r = await c.signIn(user, USERS[user].password);
-  if (r.status !== 303) throw new Error(`sign-in of ${user}: ${r.status}`);
-  return c;
-}
-
-/** Registers `key` from the passkey setup page at `enrollQuery`; the register-verify answer. */
-async function register(c: Client, key: SoftAuthenticator, enrollQuery = 'rd=%2F'): Promise<{ status: number; redirect?: string }> {
-  const csrf = csrfOf(await (await c.fetch(`/.gatehouse/enroll?${enrollQuery}&method=webauthn`)).text());
-  const o = await postJson(c, '/.gatehouse/webauthn/register-options', csrf, { kind: 'passkey' });
-  if (o.status !== 200) return { status: o.status };
-  const { options } = await o.json() as { options: { challenge: string; user: { id: string } } };
-  const r = await postJson(c, '/.gatehouse/webauthn/register-verify', csrf, { kind: 'passkey', name: 'Key', query: enrollQuery, response: key.register(options) });
-  return { status: r.status, redirect: (await r.json() as { redirect?: string }).redirect };
-}
-
-/** The challenge page at `path` (GET), then a ceremony with `key`: the auth-verify status and redirect. */
-async function useKey(c: Client, path: string, key: SoftAuthenticator): Promise<{ status: number; redirect?: string }> {
-  const page = await c.fetch(path);
-  const csrf = csrfOf(await page.text());
-  const o = await postJson(c, '/.gatehouse/webauthn/auth-options', csrf, {});
-  const { options } = await o.json() as { options: { challenge: string } };
-  const query = new URL(path, f.url).search.slice(1);
-  const r = await postJson(c, '/.gatehouse/webauthn/auth-verify', csrf, { query, response: key.assert(options.challenge) });
-  return { status: r.status, redirect: (await r.json() as { redirect?: string }).redirect };
-}
+const { f, up, signedIn } = await startPasskeyGateway(t, USERS);
 
 t.test('a fresh authenticator-app code registers a passkey, and the registration passes no webauthn rule', async (t) => {
   const c = new Client(f.url);
@@ -86,7 +42,7 @@ t.test('a fresh authenticator-app code registers a passkey, and the registration
   t.equal(await getStatus(c, '/keys/x'), 401, 'the webauthn-only rule asks for a passkey bob has not got');
 
   const key = new SoftAuthenticator('localhost', f.url);
-  const reg = await register(c, key);
+  const reg = await registerPasskey(c, key);
   t.equal(reg.status, 200, 'registered (enrollment allowed after a fresh factor)');
   t.match(reg.redirect, /^\/\.gatehouse\/enroll\?.*step=/, 'the enrollment goes on as before: bob has a fresh factor to vouch for the session');
   t.equal(await getStatus(c, '/keys/x'), 401, 'the registration is no webauthn check: the rule still challenges');
@@ -108,7 +64,7 @@ t.test('a first-time user sent to enroll by a webauthn-only rule: the new key us
   t.ok(enroll.searchParams.get('stash'), 'the POST is held');
 
   const key = new SoftAuthenticator('localhost', f.url);
-  const reg = await register(c, key, enroll.search.slice(1));
+  const reg = await registerPasskey(c, key, { query: enroll.search.slice(1) });
   t.equal(reg.status, 200, 'registered on the password alone (a first factor)');
   const challenge = new URL(reg.redirect!, f.url);
   t.equal(challenge.pathname, '/.gatehouse/challenge', 'asked at once to use the new key');
