@@ -32,7 +32,7 @@ import { buildIdentity } from './sections/identity.ts';
 import { buildNotifier } from './sections/notifier.ts';
 import { buildPolicy } from './sections/policy.ts';
 import { buildRisk } from './sections/risk.ts';
-import { buildRollout } from './sections/rollout.ts';
+import { buildRollout, verifyEmailFirstProblem } from './sections/rollout.ts';
 import { buildRoutes } from './sections/routes.ts';
 import { buildServer } from './sections/server.ts';
 import { buildSession } from './sections/session.ts';
@@ -144,6 +144,8 @@ function buildConfig(raw: Obj, issues: LocatedIssue[], warnings: string[], now: 
   const store = buildStore(r, raw.store);
   const shared_state = buildSharedState(r, raw.shared_state);
   const notifier = buildNotifier(r, raw.notifier);
+  const emailProblem = verifyEmailFirstProblem(rollout.verify_email_first === true, notifier.kind);
+  if (emailProblem) r.fail(['rollout', 'verify_email_first'], emailProblem);
   const audit = buildAudit(r, r.section(raw, 'audit'), env);
   const risk = buildRisk(r, raw);
   // Each worker opens the store itself (src/cluster/): an in-memory database would be one per worker.

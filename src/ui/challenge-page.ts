@@ -72,7 +72,19 @@ async function available(ctx: RequestContext, flow: Flow): Promise<{ methods: Fa
   // Email codes need no enrollment beyond a known address, but only as a fallback for users who have a factor.
   const email = currentUser(ctx)?.email;
   if (email && !methods.includes('email') && kindAllowed('email', accepted) && enrolled.length > 0 && accepted === null) methods.splice(methods.length - (methods.includes('recovery') ? 1 : 0), 0, 'email');
+  // rollout.verify_email_first: before a first factor, the emailed code proves the address (enroll-page.ts firstEnrollCheck).
+  if (email && !methods.includes('email') && accepted === null && verifyEmailOffered(ctx.snap.config.rollout.verify_email_first === true, flow, enrolled)) methods.push('email');
   return { methods, enrolled, accepted };
+}
+
+/**
+ * Pure: the email code is offered to a user with no real factor only as the check
+ * a first enrollment asks for under rollout.verify_email_first (why=verify-email,
+ * back to the enrollment); elsewhere such a user is sent to enroll.
+ */
+export function verifyEmailOffered(verifyEmailFirst: boolean, flow: Pick<Flow, 'rd' | 'why'>, enrolled: readonly FactorKind[]): boolean {
+  return verifyEmailFirst && flow.why === 'verify-email' && enrolled.every((k) => k === 'recovery')
+    && (flow.rd === '/.gatehouse/enroll' || flow.rd.startsWith('/.gatehouse/enroll?'));
 }
 
 function methodViews(methods: FactorKind[], flow: Flow, ctx: RequestContext): MethodView[] {

@@ -3,7 +3,8 @@
 // recovery codes once, then a confirmation page and email. Within the rollout
 // grace period a user without factors may choose "Set up later".
 // Adding a factor when one exists already needs a second factor from the last
-// five minutes (the same rule as the account page).
+// five minutes (the same rule as the account page); the first one, with
+// rollout.verify_email_first, an emailed code from the last five minutes.
 
 import { currentUser } from '../web/current-user.ts';
 import type { FactorKind } from '../config/types.ts';
@@ -21,6 +22,7 @@ import { msg } from '../identity/translate.ts';
 import { messageContext, requestTranslator } from '../web/request-language.ts';
 import { acceptedKinds, confirmChallenge, freshCheckFor, kindAllowed, needsPhishingResistant, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import type { Attempt } from '../identity/throttle.ts';
+import type { FactorCheck } from '../policy/types.ts';
 import { UnknownSealingKeyError } from '../store/secret-box.ts';
 import type { TotpFinishResult } from '../factors/totp.ts';
 import { ceremonyBinding } from '../session/session-data.ts';
@@ -35,7 +37,8 @@ import { passkeySignInOffered } from './passkey-signin.ts';
 const STEPS = 3;
 
 /**
- * First enrollment: the password session is enough. Later ones: a fresh second
+ * First enrollment: the password session is enough (with rollout.verify_email_first,
+ * a fresh emailed code: firstEnrollCheck). Later ones: a fresh second
  * factor; for another passkey or security key (`kind` webauthn) while the user has
  * one, a fresh phishing-resistant one (a phished code must not buy a passkey).
  */
@@ -43,13 +46,55 @@ export async function enrollAllowed(ctx: RequestContext, kind?: FactorKind | nul
   return (await enrollCheck(ctx, kind)) === 'ok';
 }
 
-/** What adding `kind` needs of this session: nothing more ('ok'), any fresh factor ('factor'), or a fresh passkey check ('passkey'). */
-export async function enrollCheck(ctx: RequestContext, kind?: FactorKind | null): Promise<'ok' | 'factor' | 'passkey'> {
+/**
+ * What adding `kind` needs of this session: nothing more ('ok'), any fresh factor ('factor'),
+ * a fresh passkey check ('passkey'), or, for a first factor under rollout.verify_email_first,
+ * a fresh emailed code ('email'; 'no-email' when the user has no address on file).
+ */
+export async function enrollCheck(ctx: RequestContext, kind?: FactorKind | null): Promise<EnrollNeed> {
   const kinds = await ctx.svc.factors.enrolledKinds(ctx.session!.user!);
-  if (kinds.filter((k) => k !== 'recovery').length === 0) return 'ok';
+  if (kinds.filter((k) => k !== 'recovery').length === 0) {
+    return firstEnrollCheck(ctx.snap.config.rollout.verify_email_first === true, Boolean(currentUser(ctx)?.email), ctx.session!.factors ?? [], ctx.svc.now());
+  }
   const strong = needsPhishingResistant(kind, kinds);
   if (freshCheckFor(ctx.session!.factors ?? [], strong, ctx.svc.now())) return 'ok';
   return strong ? 'passkey' : 'factor';
+}
+
+export type EnrollNeed = 'ok' | 'factor' | 'passkey' | 'email' | 'no-email';
+
+/**
+ * Pure: what a first factor needs. By default the password session is enough
+ * (README "Explicit rules bind everyone"); with `verifyEmail` (rollout.verify_email_first)
+ * a code mailed to the address on file must have been passed in the last five
+ * minutes, so a stolen password alone enrolls nothing. No address: only an admin can help.
+ */
+export function firstEnrollCheck(verifyEmail: boolean, hasEmail: boolean, checks: readonly FactorCheck[], now: number): 'ok' | 'email' | 'no-email' {
+  if (!verifyEmail) return 'ok';
+  if (!hasEmail) return 'no-email';
+  return freshCheckFor(checks.filter((c) => c.kind === 'email'), false, now) ? 'ok' : 'email';
+}
+
+/** flow.why of that check: the challenge page offers the email code to a user without factors only then. */
+export const VERIFY_EMAIL_WHY = 'verify-email';
+
+/** The emailed-code check a first enrollment asks for under rollout.verify_email_first, then `rd`. */
+export function verifyEmailChallenge(rd: string): string {
+  return `/.gatehouse/challenge?${new URLSearchParams({ method: 'email', rd, why: VERIFY_EMAIL_WHY })}`;
+}
+
+/**
+ * Pure: what the enrollment page asks for before showing `method`'s setup. A first
+ * factor's emailed code is asked for at a method's setup only: the list of methods
+ * (with "Set up later" in the grace period) sets nothing up.
+ */
+export function atSetup(need: EnrollNeed, method: string | null): EnrollNeed {
+  return (need === 'email' || need === 'no-email') && !method ? 'ok' : need;
+}
+
+/** Where a session that may not enroll yet goes ('no-email' has nowhere to go: the caller refuses). */
+export function enrollConfirmUrl(need: 'factor' | 'passkey' | 'email', rd: string): string {
+  return need === 'email' ? verifyEmailChallenge(rd) : confirmChallenge(need, rd);
 }
 
 
@@ -116,9 +161,10 @@ export async function enrollPage(ctx: RequestContext): Promise<void> {
   const flow = readFlow(ctx, q);
   const step = q.get('step');
   const needs = step ? undefined : await missingKinds(ctx, flow);
-  const need = await enrollCheck(ctx, step ? null : q.get('method') as FactorKind | null);
+  const need = atSetup(await enrollCheck(ctx, step ? null : q.get('method') as FactorKind | null), q.get('method'));
+  if (need === 'no-email') return errorPage(ctx, 403, { message: msg('enroll.no_email') });
   if (need !== 'ok') {
-    const confirm = confirmChallenge(need, `/.gatehouse/enroll${ctx.query}`);
+    const confirm = enrollConfirmUrl(need, `/.gatehouse/enroll${ctx.query}`);
     // Sent here by a rule the user's methods don't satisfy: say why before asking for a check.
     if (needs) return sendPage(ctx, 200, 'enroll', { mode: 'needs', flow, needs, confirm_url: confirm });
     return redirect(ctx, confirm);
@@ -332,7 +378,10 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
     return redirect(ctx, flow.rd, { 'set-cookie': [setCookie, ...await releaseHeldCookies(ctx, deferred)] }, 303);
   }
 
-  if (!(await enrollAllowed(ctx))) return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd: `/.gatehouse/enroll?${flowQuery(flow)}` })}`, {}, 303);
+  const need = await enrollCheck(ctx);
+  if (need === 'no-email') return errorPage(ctx, 403, { message: msg('enroll.no_email') });
+  if (need === 'email') return redirect(ctx, verifyEmailChallenge(`/.gatehouse/enroll?${flowQuery(flow)}`), {}, 303);
+  if (need !== 'ok') return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd: `/.gatehouse/enroll?${flowQuery(flow)}` })}`, {}, 303);
 
   if (action === 'totp') {
     const attempt = await confirmationAttempt(ctx);

@@ -13,7 +13,7 @@ import { commitSession } from '../web/page-session.ts';
 import { requestTranslator } from '../web/request-language.ts';
 import { acceptedKinds, confirmChallenge, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
 import { afterChallenge, flowQuery, readFlow } from './challenge-page.ts';
-import { enrollAllowed, enrollCheck, afterEnrollment } from './enroll-page.ts';
+import { enrollAllowed, enrollCheck, enrollConfirmUrl, afterEnrollment } from './enroll-page.ts';
 import { rememberDevice } from '../web/remembered-device.ts';
 import { ceremonyBinding, type SessionData } from '../session/session-data.ts';
 
@@ -99,8 +99,13 @@ export async function registerVerify(ctx: RequestContext): Promise<void> {
 async function registrationAllowed(ctx: RequestContext, b: CeremonyBody): Promise<boolean> {
   const need = await enrollCheck(ctx, 'webauthn');
   if (need === 'ok') return true;
+  const { t } = requestTranslator(ctx);
+  if (need === 'no-email') {
+    sendJson(ctx, 403, { ok: false, error: t('enroll.no_email') });
+    return false;
+  }
   const rd = `/.gatehouse/enroll?${flowQuery(flowOf(ctx, b), { method: 'webauthn' })}`;
-  sendJson(ctx, 403, { ok: false, error: requestTranslator(ctx).t('webauthn.confirm_first'), redirect: confirmChallenge(need, rd) });
+  sendJson(ctx, 403, { ok: false, error: t('webauthn.confirm_first'), redirect: enrollConfirmUrl(need, rd) });
   return false;
 }
 
