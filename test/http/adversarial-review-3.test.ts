@@ -5,9 +5,10 @@
 // and a real OpenID provider (test/helpers/oidc-idp.ts). Each case asserts on
 // what a lenient upstream received or what the client was answered.
 // `fixed: …` tests were holes when the review found them; `held: …` pins what
-// was found sound. The one `hole: …` left is a documented limitation (README
+// was found sound. The one `hole: …` left is the documented default (README
 // "Explicit rules bind everyone": the first factor is enrolled on the password
-// alone), marked todo (REVEAL_HOLES=1 shows it failing).
+// alone unless rollout.verify_email_first), marked todo (REVEAL_HOLES=1 shows
+// it failing).
 
 import t from 'tap';
 import { bindPort, Client, readAudit, startTestGateway } from '../helpers/gateway.ts';
@@ -99,7 +100,7 @@ t.test('fixed: registering a passkey of his own after a fresh authenticator-app 
   t.equal(await getStatus(attacker, '/keys/x'), 401, `after registering a passkey of his own (register-verify ${registered}), the webauthn-only rule still asks for a passkey check`);
 });
 
-t.test('hole: a stolen password of a not-yet-enrolled user pays bills (README "Explicit rules bind everyone")', hole('enroll-page.ts enrollAllowed: a first factor is enrolled on the password alone, and the stashed POST /billing/pay is replayed right after'), async (t) => {
+t.test('hole: a stolen password of a not-yet-enrolled user pays bills (README "Explicit rules bind everyone")', hole('by default a first factor is enrolled on the password alone and the stashed POST /billing/pay is replayed right after; rollout.verify_email_first closes it (test/ui/enroll-verify-email.test.ts)'), async (t) => {
   const attacker = await signedIn('carol');
   const pay = await attacker.fetch('/billing/pay', { method: 'POST', headers: { 'content-type': FORM, origin: f.url }, body: 'amount=9999&to=attacker' });
   t.equal(pay.status, 302, 'the payment is kept and carol is sent to enrollment');
