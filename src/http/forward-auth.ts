@@ -47,7 +47,7 @@
 // must be a 403 too; test/scale/fail-closed.test.ts checks it.)
 
 import type { IncomingHttpHeaders } from 'node:http';
-import { canonicalHeaderName } from '../proxy/owned-headers.ts';
+import { canonicalHeaderName } from '../policy/app-field-names.ts';
 import type { RequestContext, Snapshot } from '../web/context.ts';
 import { RESERVED_PREFIX } from '../policy/decide.ts';
 import { isNavigation } from '../web/client-kind.ts';

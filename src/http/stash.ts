@@ -128,7 +128,6 @@ export function stashBodyFacts(stash: Stash): RequestBody {
   return { contentType: keptHeader(stash, 'content-type') ?? '', bytes: Buffer.from(stash.b, 'base64') };
 }
 
-
 function formPageOf(stash: Stash, origin: string): string | undefined {
   for (let i = 0; i < stash.h.length; i += 2) {
     if (stash.h[i].toLowerCase() === 'referer' && stash.h[i + 1].startsWith(`${origin}/`)) return refererPage(stash.h[i + 1], origin);

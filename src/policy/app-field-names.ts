@@ -8,6 +8,20 @@
 import { bodyParams } from './form-fields.ts';
 import { phpName } from './param-match.ts';
 
+const OTHER_THAN_ALNUM = /[^a-z0-9-]/;
+const EVERY_OTHER_THAN_ALNUM = /[^a-z0-9]/g;
+
+/**
+ * A header name as apps read it, for comparing: lower case, every character
+ * but a letter or digit read as '-'. CGI, PHP and many Java/Python frameworks
+ * treat '_' as '-', lighttpd's CGI/FastCGI turns every other character into
+ * '_', and PHP turns '.' into '_', so `X.Gatehouse.User` is X-Gatehouse-User.
+ */
+export function canonicalHeaderName(name: string): string {
+  const lower = name.toLowerCase();
+  return OTHER_THAN_ALNUM.test(lower) ? lower.replace(EVERY_OTHER_THAN_ALNUM, '-') : lower;
+}
+
 /** One percent-decoding into a byte string ('+' a space, %uXXXX a UTF-16 unit). */
 export function decodeLoosely(raw: string): string {
   if (!raw.includes('%') && !raw.includes('+')) return raw;

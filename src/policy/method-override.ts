@@ -11,22 +11,20 @@
 // read every way an app may spell them (percent-encoded, PHP's mangling), so
 // no spelling of `_method` slips past as a plain POST.
 
-import { bodyFields, encodedFields, readsAs } from './app-field-names.ts';
+import { bodyFields, canonicalHeaderName, encodedFields, readsAs } from './app-field-names.ts';
 
 export const OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
 const FIELD = '_method';
 const ASPNET_FIELD = 'X-HTTP-Method-Override';
 const OVERRIDE_SET: ReadonlySet<string> = new Set(OVERRIDE_HEADERS);
-const OTHER_THAN_ALNUM = /[^a-z0-9]/g;
 const NONE: readonly string[] = [];
 
 type HeaderBag = Readonly<Record<string, string | string[] | undefined>>;
 
 /**
  * Override methods claimed by headers (upper-cased, as sent), under any spelling
- * an app reads as one of them: case-blind, and any character but a letter or
- * digit read as '-' (CGI and PHP turn '-', '_', '.' and others into '_';
- * proxy/owned-headers.ts strips the same spellings on the way upstream).
+ * an app reads as one of them (canonicalHeaderName; proxy/owned-headers.ts
+ * strips the same spellings on the way upstream).
  */
 export function headerOverrides(headers: HeaderBag): readonly string[] {
   let out: string[] | undefined;
@@ -34,7 +32,7 @@ export function headerOverrides(headers: HeaderBag): readonly string[] {
     // Node gives the names lower-cased; every override header's name holds "method".
     if (!name.includes('method')) continue;
     const v = headers[name];
-    if (v === undefined || !OVERRIDE_SET.has(name.replace(OTHER_THAN_ALNUM, '-'))) continue;
+    if (v === undefined || !OVERRIDE_SET.has(canonicalHeaderName(name))) continue;
     out ??= [];
     for (const one of Array.isArray(v) ? v : [v]) for (const part of one.split(',')) out.push(part.trim().toUpperCase());
   }

@@ -1,20 +1,9 @@
 // Headers the gateway owns (identity, assertion, anything under the prefix) must
-// never reach the upstream from a client. Node lower-cases names; upstream stacks
-// read other spellings as the same header: CGI, PHP and many Java/Python
-// frameworks treat '_' as '-', lighttpd's CGI/FastCGI turns every character
-// other than a letter or digit into '_', and PHP turns '.' into '_'. So every
-// such character counts as '-'.
+// never reach the upstream from a client, under any spelling an app reads as
+// one of them (policy/app-field-names.ts canonicalHeaderName).
 
 import type { HeadersConfig } from '../config/types.ts';
-
-const OTHER_THAN_ALNUM = /[^a-z0-9-]/;
-const EVERY_OTHER_THAN_ALNUM = /[^a-z0-9]/g;
-
-/** The canonical comparison form: lower case, every character but a letter or digit read as '-'. */
-export function canonicalHeaderName(name: string): string {
-  const lower = name.toLowerCase();
-  return OTHER_THAN_ALNUM.test(lower) ? lower.replace(EVERY_OTHER_THAN_ALNUM, '-') : lower;
-}
+import { canonicalHeaderName } from '../policy/app-field-names.ts';
 
 /**
  * Owned whatever the config says: IIS URL Rewrite, ASP.NET, Symfony, Zend and

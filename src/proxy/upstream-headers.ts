@@ -3,7 +3,7 @@
 // hop-by-hop (RFC 9110 §7.6.1, plus names listed in Connection) → owned
 // identity headers → forwarding headers → the gateway's own cookie.
 
-import { canonicalHeaderName } from './owned-headers.ts';
+import { canonicalHeaderName } from '../policy/app-field-names.ts';
 import { setsGatewayCookie } from './cookies.ts';
 
 const HOP_BY_HOP = new Set([

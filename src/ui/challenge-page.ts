@@ -18,7 +18,7 @@ import { UnknownSealingKeyError } from '../store/secret-box.ts';
 import { recoveryCodeUsedMessage } from '../identity/messages.ts';
 import { msg, plural, type Msg } from '../identity/translate.ts';
 import { messageContext } from '../web/request-language.ts';
-import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt } from './second-factor.ts';
+import { acceptedKinds, failFactor, factorThrottle, kindAllowed, notifyUser, passFactor, reserveFactorAttempt, returnsToEnroll } from './second-factor.ts';
 import { rememberDevice } from '../web/remembered-device.ts';
 import { cleanPushId } from '../factors/push.ts';
 import { pushContextFor, pushFailureMessage, pushRefused, pushStarted } from './push-pages.ts';
@@ -84,7 +84,7 @@ async function available(ctx: RequestContext, flow: Flow): Promise<{ methods: Fa
  */
 export function verifyEmailOffered(verifyEmailFirst: boolean, flow: Pick<Flow, 'rd' | 'why'>, enrolled: readonly FactorKind[]): boolean {
   return verifyEmailFirst && flow.why === 'verify-email' && enrolled.every((k) => k === 'recovery')
-    && (flow.rd === '/.gatehouse/enroll' || flow.rd.startsWith('/.gatehouse/enroll?'));
+    && returnsToEnroll(flow.rd);
 }
 
 function methodViews(methods: FactorKind[], flow: Flow, ctx: RequestContext): MethodView[] {
@@ -142,7 +142,7 @@ async function renderMethod(ctx: RequestContext, flow: Flow, method: FactorKind 
   const [wait, locked] = await Promise.all([ctx.svc.throttle.waiting(keys), ctx.svc.throttle.locked(keys)]);
   const rule = flow.rule ? ctx.snap.config.policy.rules.find((r) => r.id === flow.rule) : undefined;
   // Asked before adding a method (enroll-page.ts): say so (the user did not ask to sign in), and trust no browser here.
-  const confirmEnroll = flow.rd === '/.gatehouse/enroll' || flow.rd.startsWith('/.gatehouse/enroll?');
+  const confirmEnroll = returnsToEnroll(flow.rd);
   // A code that just went out (this answer, or a reload of it): the page is in its "we sent a code" state with the resend wait.
   const resendMs = method === 'email' || method === 'sms' ? await ctx.svc.factors.resendWait(method, ctx.session!.user!) : 0;
   sendPage(ctx, locked ? 403 : wait > 0 && status === 200 ? 429 : status, 'challenge', {

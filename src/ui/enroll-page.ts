@@ -80,7 +80,7 @@ export const VERIFY_EMAIL_WHY = 'verify-email';
 
 /** The emailed-code check a first enrollment asks for under rollout.verify_email_first, then `rd`. */
 export function verifyEmailChallenge(rd: string): string {
-  return `/.gatehouse/challenge?${new URLSearchParams({ method: 'email', rd, why: VERIFY_EMAIL_WHY })}`;
+  return confirmChallenge('email', rd, { why: VERIFY_EMAIL_WHY });
 }
 
 /**
@@ -96,7 +96,6 @@ export function atSetup(need: EnrollNeed, method: string | null): EnrollNeed {
 export function enrollConfirmUrl(need: 'factor' | 'passkey' | 'email', rd: string): string {
   return need === 'email' ? verifyEmailChallenge(rd) : confirmChallenge(need, rd);
 }
-
 
 /**
  * After a factor is added: recovery codes when the user has none, else the
@@ -380,8 +379,7 @@ async function enrollSubmit(ctx: RequestContext): Promise<void> {
 
   const need = await enrollCheck(ctx);
   if (need === 'no-email') return errorPage(ctx, 403, { message: msg('enroll.no_email') });
-  if (need === 'email') return redirect(ctx, verifyEmailChallenge(`/.gatehouse/enroll?${flowQuery(flow)}`), {}, 303);
-  if (need !== 'ok') return redirect(ctx, `/.gatehouse/challenge?${new URLSearchParams({ rd: `/.gatehouse/enroll?${flowQuery(flow)}` })}`, {}, 303);
+  if (need !== 'ok') return redirect(ctx, enrollConfirmUrl(need, `/.gatehouse/enroll?${flowQuery(flow)}`), {}, 303);
 
   if (action === 'totp') {
     const attempt = await confirmationAttempt(ctx);

@@ -101,10 +101,19 @@ export function needsPhishingResistant(kind: FactorKind | null | undefined, enro
   return kind === 'webauthn' && enrolled.includes('webauthn');
 }
 
+const CHALLENGE_METHOD = { factor: undefined, passkey: 'webauthn', email: 'email' } as const;
+
 /**
  * The challenge a change to the user's factors asks for, then `rd`: any second
- * factor ('factor'), or the passkey or security key ('passkey').
+ * factor ('factor'), the passkey or security key ('passkey'), or a code mailed
+ * to the address on file ('email').
  */
-export function confirmChallenge(need: 'factor' | 'passkey', rd: string, extra: Record<string, string> = {}): string {
-  return `/.gatehouse/challenge?${new URLSearchParams({ ...(need === 'passkey' ? { method: 'webauthn' } : {}), rd, ...extra })}`;
+export function confirmChallenge(need: keyof typeof CHALLENGE_METHOD, rd: string, extra: Record<string, string> = {}): string {
+  const method = CHALLENGE_METHOD[need];
+  return `/.gatehouse/challenge?${new URLSearchParams({ ...(method ? { method } : {}), rd, ...extra })}`;
+}
+
+/** Whether a challenge's return target is the enrollment page: it is asked before adding a method. */
+export function returnsToEnroll(rd: string): boolean {
+  return rd === '/.gatehouse/enroll' || rd.startsWith('/.gatehouse/enroll?');
 }

@@ -5,7 +5,8 @@ import t from 'tap';
 import {
   buildUpstreamHeaders, buildClientHeaders, rewriteLocation, withoutCookie, type UpstreamHeaderInput,
 } from '../../src/proxy/upstream-headers.ts';
-import { ownedHeaderMatcher, ownedCanonicalMatcher, canonicalHeaderName } from '../../src/proxy/owned-headers.ts';
+import { ownedHeaderMatcher, ownedCanonicalMatcher } from '../../src/proxy/owned-headers.ts';
+import { canonicalHeaderName } from '../../src/policy/app-field-names.ts';
 import type { HeadersConfig } from '../../src/config/types.ts';
 
 const DEFAULT_HEADERS: HeadersConfig = {
